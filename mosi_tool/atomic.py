@@ -1,0 +1,50 @@
+"""Atomic file writes: write to a temporary file beside the target, then rename over it.
+
+A killed process therefore leaves either the old file or the new one, never half of one.
+Temporary names start with '.' and end with '.tmp' so `clean_partial` can find leftovers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+TMP_SUFFIX = ".tmp"
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success fsync it and rename it to `target`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(target, text.encode())
+
+
+def clean_partial(folder: str | os.PathLike[str]) -> int:
+    """Remove temporary files that a killed run left under `folder`; return how many."""
+    count = 0
+    for path in Path(folder).rglob(f".*{TMP_SUFFIX}"):
+        path.unlink(missing_ok=True)
+        count += 1
+    return count

@@ -1,0 +1,44 @@
+"""`mosi-tool motions`: see what MoSI trains on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .options import AxesOpt, CropOpt, FramesOpt, JitterOpt, NoMaskOpt, SourceSizeOpt, SpeedsOpt, handle_errors, motion_overrides
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("motions")
+    @handle_errors
+    def motions(
+        image: Annotated[Path, typer.Argument(help="A source image.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help=".npz (arrays), .gif (animation) or .png (contact sheet).")],
+        seed: Annotated[int, typer.Option("--seed", help="Random starts, flips, jitter and masks.")] = 0,
+        val: Annotated[bool, typer.Option("--val", help="Validation mode: centred, no jitter or flip, seeded masks.")] = False,
+        speeds: SpeedsOpt = None,
+        frames: FramesOpt = None,
+        crop: CropOpt = None,
+        source_size: SourceSizeOpt = None,
+        no_mask: NoMaskOpt = False,
+        axes: AxesOpt = None,
+        jitter: JitterOpt = None,
+    ) -> None:
+        """Write the pseudo-motion clips (one per class) that MoSI makes from one image."""
+        from training.preview import motion_clips, write_motions
+        from training.pseudo_motion import MotionConfig
+
+        if not image.is_file():
+            raise FileNotFoundError(f"{image}: no such image")
+        if out.suffix.lower() not in (".npz", ".gif", ".png"):
+            raise ValueError(f"{out}: use .npz, .gif or .png")
+        cfg = MotionConfig(**motion_overrides(speeds, frames, crop, source_size, no_mask, axes, jitter))
+        try:
+            data = motion_clips(image, cfg, seed=seed, train=not val)
+        except OSError as e:
+            raise ValueError(f"{image}: cannot read image ({e})") from None
+        write_motions(out, data)
+        c, t, size = data["clips"].shape[:3]
+        typer.echo(f"{out}: {c} clips of {t} frames at {size}x{size}")

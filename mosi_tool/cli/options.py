@@ -1,0 +1,77 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --- model and runtime -------------------------------------------------------------------------
+ModelOpt = Annotated[
+    Optional[Path],
+    typer.Option("--model", "-m", help="Checkpoint (.safetensors) or engine (.onnx, .engine, .pt2). Default: the bundled model."),
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+RuntimeOpt = Annotated[
+    Optional[str], typer.Option("--runtime", help="Override the runtime chosen by file suffix: torch, onnx, tensorrt, aoti.")
+]
+CompileOpt = Annotated[bool, typer.Option("--compile", help="Checkpoints only: run through torch.compile.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Clips per engine call.")]
+
+# --- clip sampling -----------------------------------------------------------------------------
+StackOpt = Annotated[Optional[int], typer.Option("--stack", min=1, help="Frames per clip. Default: the model's.")]
+StepOpt = Annotated[Optional[int], typer.Option("--step", min=1, help="Frames between clip starts. Default: --stack.")]
+FpsOpt = Annotated[
+    Optional[float], typer.Option("--fps", help="Resample videos to this frame rate first; for frame folders, their rate.")
+]
+StreamOpt = Annotated[Optional[int], typer.Option("--stream", min=0, help="Which video stream of a file (default: the first).")]
+
+# --- pseudo-motion generator (train, motions) ---------------------------------------------------
+SpeedsOpt = Annotated[Optional[int], typer.Option("--speeds", help="K: speeds per axis (3, 5, 7, 9). Default 5.")]
+FramesOpt = Annotated[Optional[int], typer.Option("--frames", help="T: frames per clip. Default 16.")]
+CropOpt = Annotated[Optional[int], typer.Option("--crop", help="L: clip size in pixels. Default 112.")]
+SourceSizeOpt = Annotated[Optional[int], typer.Option("--source-size", help="Ls: source square size. Default 320.")]
+NoMaskOpt = Annotated[bool, typer.Option("--no-mask", help="Unmasked MoSI: the whole frame moves.")]
+AxesOpt = Annotated[Optional[str], typer.Option("--axes", help="xy (default), or x / y for the one-axis ablations.")]
+JitterOpt = Annotated[Optional[bool], typer.Option("--jitter/--no-jitter", help="Per-frame colour jitter. Default on.")]
+
+JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Also write all figures to this JSON file.")]
+
+
+def motion_overrides(
+    speeds: int | None, frames: int | None, crop: int | None, source_size: int | None,
+    no_mask: bool, axes: str | None, jitter: bool | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The generator options a user actually gave, as MotionConfig fields."""
+    given = {"speeds": speeds, "frames": frames, "crop": crop, "source_size": source_size, "axes": axes, "jitter": jitter}
+    out = {k: v for k, v in given.items() if v is not None}
+    if no_mask:
+        out["mask"] = False
+    return out
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    from ..checkpoint import CheckpointError
+    from ..metadata import MetadataError
+    from ..runtimes.base import EngineError
+    from ..video.decode import VideoError
+
+    return (VideoError, CheckpointError, MetadataError, EngineError, FileNotFoundError, FileExistsError, ValueError)
+
+
+def handle_errors(func: F) -> F:
+    """Turn expected failures (bad files, bad options) into one 'error: ...' line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except user_errors() as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]

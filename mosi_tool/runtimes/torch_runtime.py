@@ -1,0 +1,34 @@
+"""PyTorch runtime for `.safetensors` checkpoints: eager, or `torch.compile` with --compile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..models.clip_model import ClipModel, ClipOutput
+from .base import Engine
+
+
+class TorchEngine(Engine):
+    name = "torch"
+
+    def __init__(self, path: Path, device: torch.device, compile: bool = False, precision: str = "fp32"):
+        backbone, meta = load_checkpoint(path)
+        super().__init__(path, meta, device)
+        self.model = ClipModel(backbone, meta).to(device).eval()
+        self.autocast_dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        self.forward = self.model
+        if compile:
+            self.name = "torch.compile"
+            self.forward = torch.compile(self.model, mode="max-autotune" if device.type == "cuda" else None)
+
+    def run(self, clips: torch.Tensor) -> ClipOutput:
+        with torch.inference_mode():
+            if self.autocast_dtype is None:
+                out = self.forward(clips)
+            else:
+                with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+                    out = self.forward(clips)
+        return ClipOutput(*(t.float() for t in out))

@@ -1,0 +1,214 @@
+"""Streaming video decoding with PyAV: one frame at a time, resized inside libswscale.
+
+Nothing here holds more than one decoded frame, so memory stays flat however long the video is.
+Timestamps come from each frame's PTS, so variable frame rate is handled. A folder of images
+(00000.jpg, ...) reads like a video at a given fps.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+from PIL import Image
+
+VIDEO_SUFFIXES = {
+    ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+    ".flv", ".wmv", ".3gp", ".ogv", ".gif", ".y4m",
+}  # fmt: skip
+FRAME_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+DEFAULT_FOLDER_FPS = 25.0
+
+log = logging.getLogger(__name__)
+
+
+class VideoError(ValueError):
+    """A video that cannot be read; str(e) is one line naming the file and the cause."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass
+class VideoInfo:
+    path: str
+    width: int
+    height: int
+    fps: float  # average frame rate (or the folder's --fps)
+    frames: int | None  # what the container claims; None if unknown. Decoding is the truth.
+    duration: float | None  # seconds, if known
+    stream: int  # index among the file's video streams
+    codec: str
+    video_streams: int = 1
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Frame:
+    index: int  # position in presentation order, from 0
+    time: float  # seconds since the stream's first timestamp, from PTS
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+
+
+def _ffmpeg_reason(e: Exception) -> str:
+    msg = getattr(e, "strerror", None) or str(e)
+    msg = re.sub(r"\s*:\s*'[^']*'$", "", msg)  # PyAV appends the file name; we already lead with it
+    return msg.strip() or type(e).__name__
+
+
+def _natural_key(p: Path) -> list[object]:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
+
+
+class VideoReader:
+    """Open a video file or a folder of frames. Iterate `frames(size=...)` to stream RGB frames.
+
+    Errors are `VideoError`s. A stream that stops decoding part-way yields what it decoded and records
+    a warning in `self.warnings` (also logged).
+    """
+
+    def __init__(self, path: str | Path, stream: int | None = None, fps: float | None = None):
+        self.path = Path(path)
+        self.warnings: list[str] = []
+        self.decoded = 0
+        if not self.path.exists():
+            raise VideoError(self.path, "no such file or folder")
+        if self.path.is_dir():
+            self._files = sorted((p for p in self.path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
+            if not self._files:
+                raise VideoError(self.path, "folder holds no image frames (.jpg, .png, ...)")
+            try:
+                with Image.open(self._files[0]) as im:
+                    w, h = im.size
+            except Exception as e:  # noqa: BLE001
+                raise VideoError(self._files[0], f"cannot read frame ({e})") from None
+            notes = [] if fps else [f"frame folder without --fps: assuming {DEFAULT_FOLDER_FPS:g} fps"]
+            rate = fps or DEFAULT_FOLDER_FPS
+            n = len(self._files)
+            self.info = VideoInfo(str(self.path), w, h, rate, n, n / rate, 0, "images", 1, notes)
+            return
+        self._files = []
+        if self.path.stat().st_size == 0:
+            raise VideoError(self.path, "empty file (0 bytes)")
+        try:
+            container = av.open(str(self.path), metadata_errors="ignore")
+        except av.FFmpegError as e:
+            raise VideoError(self.path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})") from None
+        try:
+            videos = list(container.streams.video)
+            if not videos:
+                kinds = sorted({s.type for s in container.streams}) or ["none"]
+                raise VideoError(self.path, f"no video stream (streams: {', '.join(kinds)})")
+            k = 0 if stream is None else stream
+            if not 0 <= k < len(videos):
+                raise VideoError(self.path, f"has {len(videos)} video stream(s); --stream {k} does not exist")
+            vs = videos[k]
+            cc = vs.codec_context
+            if not vs.width or not vs.height:
+                raise VideoError(self.path, "video stream has no frame size (damaged header?)")
+            rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+            duration = float(vs.duration * vs.time_base) if vs.duration and vs.time_base else None
+            if duration is None and container.duration:
+                duration = container.duration / av.time_base
+            notes = []
+            if len(videos) > 1:
+                notes.append(f"{len(videos)} video streams; reading stream {k} ({vs.width}x{vs.height})")
+            self.info = VideoInfo(
+                str(self.path), vs.width, vs.height, float(rate) if rate else 0.0,
+                vs.frames or None, duration, k, cc.name if cc else "?", len(videos), notes,
+            )  # fmt: skip
+        finally:
+            container.close()
+
+    def frames(self, size: tuple[int, int] | None = None) -> Iterator[Frame]:
+        """Yield frames in presentation order, resized to `size` = (width, height) if given."""
+        if self._files:
+            yield from self._folder_frames(size)
+            return
+        self.decoded = 0
+        try:
+            container = av.open(str(self.path), metadata_errors="ignore")
+        except av.FFmpegError as e:
+            raise VideoError(self.path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})") from None
+        with container:
+            vs = container.streams.video[self.info.stream]
+            vs.thread_type = "AUTO"
+            tb = vs.time_base or Fraction(1, 1)
+            t0: int | None = None
+            t = 0.0
+            fps = self.info.fps or 25.0
+            reshape = {"width": size[0], "height": size[1]} if size else {}
+            try:
+                for frame in container.decode(vs):
+                    if frame.pts is not None:
+                        t0 = frame.pts if t0 is None else t0
+                        t = float((frame.pts - t0) * tb)
+                    else:
+                        t = self.decoded / fps
+                    image = frame.to_ndarray(format="rgb24", **reshape)
+                    yield Frame(self.decoded, t, image)
+                    self.decoded += 1
+            except av.FFmpegError as e:
+                self._warn(f"decoding stopped after {self.decoded} frames ({_ffmpeg_reason(e)}); the file is truncated or damaged")
+        if self.decoded == 0:
+            raise VideoError(self.path, "no frames could be decoded")
+        if self.warnings:
+            return
+        claimed, duration = self.info.frames, self.info.duration
+        if claimed and self.decoded < 0.9 * claimed:
+            self._warn(f"the header claims {claimed} frames but only {self.decoded} decoded; the file is truncated or damaged")
+        elif not claimed and duration and t < 0.9 * duration - 1.0:
+            self._warn(f"the header claims {duration:.1f} s but decoding ended at {t:.1f} s; the file is truncated or damaged")
+
+    def _folder_frames(self, size: tuple[int, int] | None) -> Iterator[Frame]:
+        self.decoded = 0
+        for i, p in enumerate(self._files):
+            try:
+                with Image.open(p) as im:
+                    im = im.convert("RGB")
+                    if size and im.size != size:
+                        im = im.resize(size, Image.BILINEAR)
+                    image = np.asarray(im)
+            except Exception as e:  # noqa: BLE001
+                if self.decoded == 0:
+                    raise VideoError(p, f"cannot read frame ({e})") from None
+                self._warn(f"stopped at unreadable frame {p.name} ({e})")
+                return
+            yield Frame(i, i / self.info.fps, image)
+            self.decoded += 1
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning("%s: %s", self.path, message)
+
+
+def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
+    """Decode one RGB frame at `fraction` (0..1) of the video's duration (training sources)."""
+    reader = VideoReader(path)
+    if reader._files:
+        files = reader._files
+        with Image.open(files[min(len(files) - 1, int(fraction * len(files)))]) as im:
+            return np.asarray(im.convert("RGB"))
+    with av.open(str(path), metadata_errors="ignore") as container:
+        vs = container.streams.video[0]
+        target = None
+        if reader.info.duration and vs.time_base:
+            start = vs.start_time or 0
+            target = start + int(fraction * reader.info.duration / vs.time_base)
+            container.seek(target, stream=vs, backward=True, any_frame=False)
+        last = None
+        for frame in container.decode(vs):
+            last = frame
+            if target is None or frame.pts is None or frame.pts >= target:
+                break
+        if last is None:
+            raise VideoError(path, "no frames could be decoded")
+        return last.to_ndarray(format="rgb24")

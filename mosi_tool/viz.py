@@ -1,0 +1,108 @@
+"""Pictures: heatmap overlays with a colour bar, labelled grids, contact sheets and GIFs."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .atomic import atomic_path
+
+COLORMAP = "turbo"
+
+
+@lru_cache(maxsize=4)
+def colormap_lut(name: str = COLORMAP) -> np.ndarray:
+    """(256, 3) uint8 lookup table of a matplotlib colormap."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps[name]
+    return (cmap(np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+
+
+def heat_colors(heat: np.ndarray) -> np.ndarray:
+    """Map values in [0, 1] (H, W) to RGB (H, W, 3) uint8."""
+    idx = np.clip(heat * 255 + 0.5, 0, 255).astype(np.uint8)
+    return colormap_lut()[idx]
+
+
+def overlay(frame: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """Blend the heatmap over the frame; opacity grows with the heat, so cold regions stay readable."""
+    a = (alpha * np.clip(heat, 0, 1) ** 0.5)[..., None]
+    out = frame.astype(np.float32) * (1 - a) + heat_colors(heat).astype(np.float32) * a
+    return out.round().astype(np.uint8)
+
+
+@lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def draw_colorbar(frame: np.ndarray, low: str = "0", high: str = "1", title: str = "motion") -> np.ndarray:
+    """Draw a small vertical colour bar with its scale in the bottom-right corner (in place; returns frame)."""
+    h, w = frame.shape[:2]
+    bar_h = max(24, h // 4)
+    bar_w = max(4, w // 80)
+    fs = max(8, h // 40)
+    x1 = w - max(6, w // 60) - 3 * fs
+    y1 = h - max(6, h // 30)
+    x0, y0 = x1 - bar_w, y1 - bar_h
+    ramp = np.linspace(1, 0, bar_h)[:, None].repeat(bar_w, axis=1)
+    frame[y0:y1, x0:x1] = heat_colors(ramp)
+    img = Image.fromarray(frame)
+    d = ImageDraw.Draw(img)
+    font = _font(fs)
+    for text, y in ((high, y0), (low, y1 - fs)):
+        d.text((x1 + 2, y), text, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    d.text((x0 - fs, y0 - fs - 3), title, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    frame[:] = np.asarray(img)
+    return frame
+
+
+def label(image: np.ndarray, text: str, size: int | None = None) -> np.ndarray:
+    """Return a copy with `text` in the top-left corner, outlined for legibility."""
+    img = Image.fromarray(np.ascontiguousarray(image))
+    fs = size or max(9, image.shape[0] // 9)
+    ImageDraw.Draw(img).text((3, 2), text, fill=(255, 255, 255), font=_font(fs), stroke_width=1, stroke_fill=(0, 0, 0))
+    return np.asarray(img)
+
+
+def grid(images: Sequence[np.ndarray], cols: int, pad: int = 2, fill: int = 255) -> np.ndarray:
+    """Tile equally sized (H, W, 3) images row-major with `pad` pixels between them."""
+    h, w = images[0].shape[:2]
+    rows = -(-len(images) // cols)
+    out = np.full((rows * h + (rows + 1) * pad, cols * w + (cols + 1) * pad, 3), fill, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        out[y : y + h, x : x + w] = im
+    return out
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike[str]) -> None:
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG", optimize=True)
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: float = 8.0) -> None:
+    pics = [Image.fromarray(f) for f in frames]
+    with atomic_path(path) as tmp:
+        pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=round(1000 / fps), loop=0)
+
+
+def save_image_or_gif(frames: Sequence[np.ndarray], sheet: np.ndarray, path: Path, fps: float = 8.0) -> None:
+    """`.gif` -> animation of `frames`; `.png`/`.jpg` -> the still `sheet`."""
+    suffix = path.suffix.lower()
+    if suffix == ".gif":
+        save_gif(frames, path, fps)
+    elif suffix == ".png":
+        save_png(sheet, path)
+    else:
+        raise ValueError(f"{path}: unsupported picture type {suffix!r} (use .png or .gif)")

@@ -1,0 +1,98 @@
+"""Shared fixtures: the shared data folder (skipped when absent), synthetic videos and tiny models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MOSI_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test with the reason."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not available: {path} (set MOSI_SHARED_DATA or clone beside ../shared)")
+    return path
+
+
+def texture(h: int, w: int, seed: int, scale: int = 4) -> np.ndarray:
+    """Smooth random colour texture (H, W, 3) uint8: blocky noise upsampled, so motion is measurable."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (h // scale + 2, w // scale + 2, 3), dtype=np.uint8)
+    big = small.repeat(scale, 0).repeat(scale, 1)
+    return np.ascontiguousarray(big[:h, :w])
+
+
+def write_video(
+    path: Path, n: int = 40, size: tuple[int, int] = (96, 72), fps: int = 12, square: int = 24, speed: int = 2,
+    codec: str = "libx264", pts: list[int] | None = None, time_base: tuple[int, int] | None = None,
+) -> Path:  # fmt: skip
+    """A textured square moving right over a static textured background; returns `path`.
+
+    pts/time_base: give explicit timestamps (variable frame rate).
+    """
+    import av
+    from fractions import Fraction
+
+    w, h = size
+    bg = texture(h, w, seed=1)
+    fg = texture(square, square, seed=2, scale=3)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = w, h
+        stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            stream.options = {"crf": "12", "g": "8"}
+        if time_base:
+            stream.codec_context.time_base = Fraction(*time_base)
+        for i in range(n):
+            img = bg.copy()
+            x = (4 + i * speed) % (w - square)
+            y = (h - square) // 2
+            img[y : y + square, x : x + square] = fg
+            frame = __import__("av").VideoFrame.from_ndarray(img, format="rgb24")
+            if pts is not None:
+                frame.pts = pts[i]
+                frame.time_base = Fraction(*time_base) if time_base else Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="session")
+def moving_square_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_video(tmp_path_factory.mktemp("videos") / "square.mp4")
+
+
+MICRO = {"frames": 4, "crop": 32, "source_size": 64}
+
+
+def micro_checkpoint(path: Path, arch: str = "r2plus1d_10", width: int = 8, frames: int = 4, crop: int = 32, seed: int = 0) -> Path:
+    """A randomly initialised, tiny checkpoint (fast on CPU) with realistic metadata."""
+    from mosi_tool.checkpoint import save_checkpoint
+    from mosi_tool.metadata import ModelMeta
+    from mosi_tool.models.backbones import build_backbone
+
+    torch.manual_seed(seed)
+    model = build_backbone(arch, 9, width=width)
+    # Non-trivial BN statistics, so eval-mode parity tests exercise them.
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm3d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    meta = ModelMeta(arch=arch, width=width, frames=frames, crop=crop, source_size=2 * crop, feature_dim=model.feature_dim)
+    save_checkpoint(path, model, meta)
+    return path
+
+
+@pytest.fixture(scope="session")
+def micro_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return micro_checkpoint(tmp_path_factory.mktemp("ckpt") / "micro.safetensors")

@@ -1,0 +1,126 @@
+"""End-to-end training on CPU: the CLI, exact resume, DDP with gloo, ImageNet-S<N> subsets."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from mosi_tool.checkpoint import load_checkpoint
+from mosi_tool.cli import app
+from training.data import find_sources, split_sources, subsample_per_class
+
+from .conftest import ROOT, texture
+
+MICRO_FLAGS = ["--frames", "4", "--crop", "32", "--source-size", "64", "--width", "8", "--workers", "0", "--batch-size", "4"]
+
+
+@pytest.fixture(scope="module")
+def image_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("imagenet")
+    for c in range(3):
+        folder = root / "train" / f"n0000000{c}"
+        folder.mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(texture(80, 96, seed=100 * c + i)).save(folder / f"img_{i}.JPEG", quality=95)
+    return root
+
+
+def train(args):
+    result = CliRunner().invoke(app, ["train", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_train_cli_writes_self_describing_checkpoints(image_root, tmp_path):
+    out = tmp_path / "run"
+    train(["--data", "imagenet", "--root", str(image_root), "--out", str(out), "--epochs", "2", "--warmup-epochs", "1", *MICRO_FLAGS])
+    for name in ("best.safetensors", "last.safetensors", "resume.pt", "metrics.csv", "curves.png", "config.json"):
+        assert (out / name).exists(), name
+    model, meta = load_checkpoint(out / "last.safetensors")
+    assert (meta.arch, meta.frames, meta.crop, meta.source_size, meta.width) == ("r2plus1d_10", 4, 32, 64, 8)
+    assert meta.mean == (0.485, 0.456, 0.406)  # ImageNet data -> ImageNet statistics
+    t = meta.training
+    assert t["epochs"] == 2 and t["train_sources"] + t["val_sources"] == 24 and t["val_sources"] == 1
+    assert 0 <= t["val_acc"] <= 1 and "val_acc_unmasked" in t
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert float(rows[0]["images_per_s"]) > 0
+    # a second run into the same folder must not silently overwrite it
+    result = CliRunner().invoke(app, ["train", "--root", str(image_root), "--out", str(out), *MICRO_FLAGS])
+    assert result.exit_code == 2 and "--resume" in result.output
+
+
+def test_resume_continues_exactly(image_root, tmp_path):
+    from mosi_tool.cli.train import build_config
+    from training.loop import training_loop
+
+    common = ["--data", "images", "--root", str(image_root), "--warmup-epochs", "1", "--no-mask", "--epochs", "2", *MICRO_FLAGS]
+    train([*common, "--out", str(tmp_path / "straight")])
+    # The same run, interrupted after epoch 1, then resumed from its folder alone.
+    split = tmp_path / "split"
+    cfg = build_config("paper", Path(tmp_path / "straight" / "config.json"), {"out": str(split)})
+    training_loop(cfg, stop_after=1)
+    assert len(list(csv.DictReader(open(split / "metrics.csv")))) == 1
+    train(["--out", str(split), "--resume"])
+    a = load_file(str(tmp_path / "straight" / "last.safetensors"))
+    b = load_file(str(split / "last.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    rows = list(csv.DictReader(open(split / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+
+
+def test_ddp_two_processes_gloo(image_root, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        "-m", "mosi_tool", "train", "--data", "imagenet", "--root", str(image_root), "--out", str(out),
+        "--epochs", "1", "--device", "cpu", *MICRO_FLAGS,
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, meta = load_checkpoint(out / "last.safetensors")
+    assert meta.training["world_size"] == 2
+    assert meta.training["batch_size"] == 8  # 4 sources per rank
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert len(rows) == 1  # only rank 0 writes
+
+
+def test_imagenet_subsets_and_split(image_root):
+    sources = find_sources("imagenet", image_root)
+    assert len(sources) == 24 and {s.group for s in sources} == {"n00000000", "n00000001", "n00000002"}
+    s5 = subsample_per_class(sources, 5, seed=0)
+    assert len(s5) == 15 and s5 == subsample_per_class(sources, 5, seed=0)
+    assert s5 != subsample_per_class(sources, 5, seed=1)
+    train_s, val_s = split_sources(sources, 0.25, seed=0)
+    assert len(val_s) == 6 and not set(train_s) & set(val_s)
+    # the split of a source does not depend on which other sources are present
+    _, val_sub = split_sources(sources[:-1], 0.25, seed=0)
+    assert len(set(val_s) & set(val_sub)) >= 4
+
+
+def test_dry_run_prints_config(image_root):
+    result = train(["--root", str(image_root), "--dry-run", "--per-class", "2", *MICRO_FLAGS])
+    assert '"arch": "r2plus1d_10"' in result.output
+    assert "held out" in result.output
+
+
+def test_video_sources(moving_square_video, tmp_path):
+    folder = tmp_path / "vids"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"v{i}.mp4").write_bytes(moving_square_video.read_bytes())
+    out = tmp_path / "vrun"
+    train(["--data", "videos", "--root", str(folder), "--out", str(out), "--epochs", "1", "--val-fraction", "0.25",
+           "--frames-per-video", "2", *MICRO_FLAGS])  # fmt: skip
+    _, meta = load_checkpoint(out / "last.safetensors")
+    assert meta.training["train_sources"] == 3 and meta.mean == (0.45, 0.45, 0.45)
