@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from types import TracebackType
 
 from rich.console import Console
@@ -14,8 +15,12 @@ _console = Console(stderr=True)
 class ProgressBar:
     """A single rich bar; `advance(n, **fields)` updates the count and the text fields shown after it."""
 
+    LOG_EVERY = 30.0  # seconds between plain-text progress lines when stderr is not a terminal
+
     def __init__(self, description: str, total: int | None, enabled: bool = True, unit: str = ""):
+        self.log_lines = enabled and not _console.is_terminal
         self.enabled = enabled and _console.is_terminal
+        self._start = self._last_log = time.monotonic()
         self.total = total
         self.done = 0
         self.fields: dict[str, str] = {}
@@ -53,9 +58,14 @@ class ProgressBar:
     def advance(self, n: int = 1, **fields: str) -> None:
         self.done += n
         self.fields.update(fields)
+        info = "  ".join(f"{k} {v}" if not v.endswith("/s") else v for k, v in self.fields.items())
         if self._progress is not None and self._task is not None:
-            info = "  ".join(f"{k} {v}" if not v.endswith("/s") else v for k, v in self.fields.items())
             self._progress.update(self._task, advance=n, info=info)
+        elif self.log_lines and time.monotonic() - self._last_log >= self.LOG_EVERY:
+            self._last_log = time.monotonic()
+            total = f"/{self.total}" if self.total else ""
+            elapsed = self._last_log - self._start
+            print(f"{self.description}: {self.done}{total}  {elapsed:.0f}s  {info}", file=sys.stderr, flush=True)
 
 
 def progress_bar(description: str, total: int | None, enabled: bool = True, unit: str = "") -> ProgressBar:

@@ -6,6 +6,7 @@ The loader only produces uint8 (3, Ls, Ls) squares; pseudo-motion clips are buil
 from __future__ import annotations
 
 import hashlib
+import os
 import logging
 import random
 import warnings
@@ -47,17 +48,21 @@ def find_sources(kind: str, root: str | Path) -> list[Source]:
         what = "ImageNet layout (<root>/train/<wnid>/*.JPEG or <root>/<wnid>/*)"
     elif kind in ("images", "videos"):
         suffixes = IMAGE_SUFFIXES if kind == "images" else VIDEO_SUFFIXES
-        found = [
-            Source(str(p), p.parent.name)
-            for p in sorted(root.rglob("*"))
-            if p.suffix.lower() in suffixes and p.is_file()
-        ]
+        found = [Source(str(p), p.parent.name) for p in walk_files(root, suffixes)]
         what = f"{kind} under the folder"
     else:
         raise ValueError(f"unknown data kind {kind!r}")
     if not found:
         raise FileNotFoundError(f"{root}: no {what}")
     return found
+
+
+def walk_files(root: Path, suffixes: set[str]) -> list[Path]:
+    """Files under `root` (following symlinked folders) whose suffix is in `suffixes`, sorted."""
+    found = []
+    for folder, _, files in os.walk(root, followlinks=True):
+        found += [Path(folder) / f for f in files if Path(f).suffix.lower() in suffixes]
+    return sorted(found)
 
 
 def subsample_per_class(sources: list[Source], per_class: int, seed: int) -> list[Source]:

@@ -33,9 +33,9 @@ def _root(
 
 
 def _register() -> None:
-    from . import motions, train
+    from . import features, motions, saliency, train
 
-    for module in (train, motions):
+    for module in (train, motions, features, saliency):
         module.register(app)
 
 

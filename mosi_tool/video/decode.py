@@ -187,7 +187,7 @@ class VideoReader:
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
-        log.warning("%s: %s", self.path, message)
+        log.debug("%s: %s", self.path, message)
 
 
 def grab_frame(path: str | Path, fraction: float) -> np.ndarray:

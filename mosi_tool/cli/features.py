@@ -1,0 +1,64 @@
+"""`mosi-tool features`: clip features for many videos, resumable, one file per video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .options import BatchOpt, FpsOpt, ModelOpt, RuntimeOpt, StackOpt, StepOpt, StreamOpt, handle_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("features")
+    @handle_errors
+    def features(
+        inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, frame folders, or folders to search recursively.")] = None,
+        out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Output folder; mirrors the inputs' relative paths.")] = Path("features"),
+        list_file: Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line.")] = None,
+        model: ModelOpt = None,
+        batch_size: BatchOpt = 16,
+        workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Decode processes (0: decode in this process). Default: spare CPUs, up to 8.")] = None,
+        devices: Annotated[Optional[str], typer.Option("--devices", "--device", help="auto (default), cpu, cuda:0, '0,1' (one engine process per GPU), 'all', or 'cpu,cpu'.")] = None,
+        runtime: RuntimeOpt = None,
+        stack: StackOpt = None,
+        step: StepOpt = None,
+        fps: FpsOpt = None,
+        mode: Annotated[str, typer.Option("--mode", help="center (short side 128, centre crop 112; default) or full (whole frame).")] = "center",
+        dtype: Annotated[str, typer.Option("--dtype", help="float32 (default) or float16.")] = "float32",
+        pool: Annotated[str, typer.Option("--pool", help="clip (default) or video (also store the mean over clips).")] = "clip",
+        stream: StreamOpt = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")] = False,
+        shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only the i-th of n deterministic parts (array jobs).")] = None,
+        backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray Data cluster; pip install mosi-tool[ray]).")] = "local",
+    ) -> None:
+        """Extract clip features for many videos into one .npz per video (resumable; failures logged)."""
+        from ..default_model import default_model_path
+        from ..pipeline.extract import ExtractOptions, extract, parse_devices
+        from ..pipeline.jobs import parse_shard
+
+        if not inputs and list_file is None:
+            raise ValueError("give videos, folders or --list FILE")
+        if dtype not in ("float32", "float16"):
+            raise ValueError("--dtype must be float32 or float16")
+        if pool not in ("clip", "video"):
+            raise ValueError("--pool must be clip or video")
+        if list_file is not None and not list_file.is_file():
+            raise FileNotFoundError(f"{list_file}: no such list file")
+        opts = ExtractOptions(
+            model=str(model or default_model_path()), out_dir=out_dir, devices=parse_devices(devices), runtime=runtime,
+            batch_size=batch_size, workers=workers, stack=stack, step=step, fps=fps, mode=mode, dtype=dtype,
+            pool=pool, stream=stream, overwrite=overwrite, shard=parse_shard(shard), backend=backend,
+        )  # fmt: skip
+        report = extract(list(inputs or []), opts, list_file)
+        for w in report.warnings:
+            typer.echo(f"warning: {w}", err=True)
+        rate = report.clips / report.seconds if report.seconds else 0.0
+        typer.echo(
+            f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {report.total} videos; "
+            f"{report.clips} clips in {report.seconds:.1f} s ({rate:.1f} clips/s) -> {out_dir}"
+        )
+        if report.failed:
+            typer.echo(f"failures: {out_dir / 'failures.jsonl'}", err=True)
+        raise typer.Exit(report.exit_code)

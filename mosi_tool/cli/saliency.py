@@ -1,0 +1,94 @@
+"""`mosi-tool saliency`: where does it move? Overlay video, raw maps and a contact sheet."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .options import BatchOpt, CompileOpt, DeviceOpt, FpsOpt, ModelOpt, RuntimeOpt, StepOpt, StreamOpt, handle_errors
+
+DEFAULT_TARGET = "motion"
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--maps-size must look like 224x128, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise ValueError("--maps-size must be positive")
+    return w, h
+
+
+def frame_labels(result, class_names: list[str]) -> list[str]:  # noqa: ANN001
+    """Each frame's label: the top class of the first clip covering it."""
+    import numpy as np
+
+    labels = [""] * len(result.frame_times)
+    top = result.clip_logits.argmax(1)
+    for (start, end), k in zip(result.clip_ranges[::-1], top[::-1]):
+        name = class_names[k] if k < len(class_names) else str(k)
+        for i in range(int(start), min(int(end), len(labels) - 1) + 1):
+            labels[i] = name
+    return labels if len(labels) else list(np.array([]))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("saliency")
+    @handle_errors
+    def saliency(
+        video: Annotated[Path, typer.Argument(help="A video file or a folder of frames.")],
+        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
+        model: ModelOpt = None,
+        maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1], .npy.")] = None,
+        maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the original resolution).")] = None,
+        sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a PNG contact sheet of key frames.")] = None,
+        target: Annotated[str, typer.Option("--target", help="motion (moving classes by probability), pred (top class), static-contrast, or a class index.")] = DEFAULT_TARGET,
+        step: StepOpt = None,
+        mode: Annotated[str, typer.Option("--mode", help="full (whole frame, default) or center (centre crop).")] = "full",
+        method: Annotated[str, typer.Option("--method", help="cam (forward only, any runtime) or gradcam (backward pass, PyTorch only).")] = "cam",
+        layer: Annotated[str, typer.Option("--layer", help="Grad-CAM layer: conv5 (default) or conv4 for finer maps.")] = "conv5",
+        norm: Annotated[str, typer.Option("--norm", help="video: one scale for the whole video (default); frame: each frame to its own peak.")] = "video",
+        batch_size: BatchOpt = 8,
+        device: DeviceOpt = "auto",
+        runtime: RuntimeOpt = None,
+        compile: CompileOpt = False,
+        stream: StreamOpt = None,
+        fps: FpsOpt = None,
+    ) -> None:
+        """Motion saliency maps for one video, as an overlay at its original resolution."""
+        from .. import load_model
+        from ..saliency.compute import compute_saliency
+        from ..saliency.render import render
+        from ..saliency.targets import parse_target
+
+        if norm not in ("video", "frame"):
+            raise ValueError("--norm must be video or frame")
+        size = parse_size(maps_size)
+        out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
+        if method == "gradcam":
+            runtime = runtime or "torch"
+        engine = load_model(model, device=device, runtime=runtime, compile=compile)
+        tgt = parse_target(target, engine.meta.num_classes)
+        t0 = time.perf_counter()
+        result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps, method=method, layer=layer)
+        labels = frame_labels(result, engine.meta.class_names)
+        render(video, result, engine.device, overlay=out, maps=maps, maps_size=size, sheet=sheet,
+               frame_labels=labels, norm=norm, stream=stream, fps=fps)  # fmt: skip
+        elapsed = time.perf_counter() - t0
+        n = len(result.frame_times)
+        info = result.info
+        for note in info.notes + result.warnings:
+            typer.echo(f"note: {note}", err=True)
+        if result.padded:
+            typer.echo(f"note: video shorter than one clip: padded with {result.padded} repeats of the last frame", err=True)
+        typer.echo(f"{video}: {n} frames, {len(result.clip_logits)} clips, {info.width}x{info.height} @ {info.fps:.2f} fps, "
+                   f"{engine.describe()}, {elapsed:.1f} s")  # fmt: skip
+        for path in (out, maps, sheet):
+            if path:
+                typer.echo(f"wrote {path}")

@@ -1,0 +1,74 @@
+"""Decode stage: worker processes turn videos into uint8 clips (no torch here: fast to spawn).
+
+Messages on the clip queue, in order for each video:
+    ("clip", job, clip_no, slot, array_or_None, (start, end), (t0, t1), padded)
+    ("done", job, n_clips, info, decode_seconds)   or   ("error", job, message)
+and ("exit", worker_id) when a worker has no more jobs.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..video.clips import Clip, Sampling, iter_clips
+from ..video.decode import VideoError, VideoReader
+from .slots import SlotPool
+
+
+def video_clips(path: str, sampling: Sampling, stream: int | None, fps: float | None) -> tuple[VideoReader, Iterator[Clip]]:
+    """The reader and clip stream for one input (frame folders take `fps` as their rate)."""
+    folder = Path(path).is_dir()
+    reader = VideoReader(path, stream=stream, fps=fps if folder else None)
+    if folder and sampling.fps:
+        sampling = Sampling(sampling.stack, sampling.step, None, sampling.mode, sampling.size, sampling.cover_tail)
+    return reader, iter_clips(reader, sampling)
+
+
+def video_info(reader: VideoReader) -> dict[str, Any]:
+    info = asdict(reader.info)
+    info["decoded_frames"] = reader.decoded
+    info["warnings"] = list(reader.warnings)
+    return info
+
+
+def decode_job(job: int, path: str, sampling: Sampling, stream: int | None, fps: float | None, out: Any, slots: SlotPool | None) -> None:
+    """Decode one video into `out`; every failure becomes one ("error", ...) message."""
+    t0 = time.perf_counter()
+    n = 0
+    try:
+        reader, clips = video_clips(path, sampling, stream, fps)
+        for clip in clips:
+            if slots is not None and clip.frames.shape == slots.shape:
+                slot = slots.acquire()
+                slots.array[slot] = clip.frames
+                data = None
+            else:
+                slot, data = -1, clip.frames
+            out.put(("clip", job, n, slot, data, (clip.start, clip.end), (float(clip.times[0]), float(clip.times[-1])), clip.padded))
+            n += 1
+        if n == 0:
+            raise VideoError(path, "no frames could be decoded")
+        out.put(("done", job, n, video_info(reader), time.perf_counter() - t0))
+    except VideoError as e:
+        out.put(("error", job, str(e)))
+    except MemoryError:
+        out.put(("error", job, f"{path}: out of memory while decoding"))
+    except Exception as e:  # noqa: BLE001 - a bad file must not stop the batch
+        detail = traceback.format_exception_only(type(e), e)[-1].strip()
+        out.put(("error", job, f"{path}: cannot decode ({detail})"))
+
+
+def worker_main(worker_id: int, tasks: Any, out: Any, sampling: Sampling, stream: int | None, fps: float | None, slot_spec: tuple | None) -> None:
+    """Process entry point: take (job, path) tasks until None, then say ("exit", worker_id)."""
+    slots = SlotPool(*slot_spec) if slot_spec else None
+    try:
+        while (task := tasks.get()) is not None:
+            decode_job(task[0], task[1], sampling, stream, fps, out, slots)
+    finally:
+        out.put(("exit", worker_id))
+        if slots is not None:
+            slots.close()

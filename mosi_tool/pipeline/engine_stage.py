@@ -1,0 +1,134 @@
+"""Engine stage: batch clips across videos, copy them to the device, run the engine, emit features.
+
+On CUDA the next batch is staged in pinned memory and copied on a side stream while the current batch
+computes. Clips of different sizes (the `full` mode) are batched by size.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..runtimes.base import Engine
+from .slots import SlotPool
+
+IDLE_FLUSH_S = 0.5  # run a partial batch if no clip arrived for this long
+
+
+@dataclass
+class StageTimes:
+    h2d: float = 0.0
+    engine: float = 0.0
+    clips: int = 0
+    batches: int = 0
+    wait: float = 0.0  # time the engine stage sat waiting for clips
+
+    def add(self, other: StageTimes) -> None:
+        for k in ("h2d", "engine", "clips", "batches", "wait"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+
+@dataclass
+class _Batch:
+    metas: list[tuple[Any, ...]] = field(default_factory=list)
+    arrays: list[np.ndarray] = field(default_factory=list)
+
+
+class EngineStage:
+    """Consumes decoder messages; calls `emit(message)` with ("feat", job, clip_no, vector, range, times,
+    padded) for each clip and forwards ("done", ...) / ("error", ...) untouched."""
+
+    def __init__(self, engine: Engine, batch_size: int, emit: Callable[[tuple], None], slots: SlotPool | None = None):
+        self.engine = engine
+        self.batch_size = batch_size
+        self.emit = emit
+        self.slots = slots
+        self.pending: dict[tuple[int, ...], _Batch] = {}
+        self.times = StageTimes()
+        self.cuda = engine.device.type == "cuda"
+        self._copy_stream = torch.cuda.Stream(engine.device) if self.cuda else None
+        self._staged: tuple[torch.Tensor, list[tuple[Any, ...]], Any] | None = None
+
+    def feed(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind != "clip":
+            self.emit(msg)
+            return
+        _, job, clip_no, slot, data, frange, trange, padded = msg
+        array = self.slots.array[slot] if slot >= 0 and self.slots is not None else data
+        batch = self.pending.setdefault(array.shape, _Batch())
+        batch.metas.append((job, clip_no, frange, trange, padded))
+        batch.arrays.append(np.array(array) if slot >= 0 else array)  # copy out of the slot...
+        if slot >= 0 and self.slots is not None:
+            self.slots.release(slot)  # ...so the decoder can reuse it at once
+        if len(batch.metas) >= self.batch_size:
+            self._launch(self.pending.pop(array.shape))
+
+    def flush(self) -> None:
+        """Run every partial batch and drain the staged one."""
+        for shape in list(self.pending):
+            self._launch(self.pending.pop(shape))
+        self._run_staged()
+
+    def _launch(self, batch: _Batch) -> None:
+        t0 = time.perf_counter()
+        host = torch.from_numpy(np.stack(batch.arrays))
+        if self.cuda:
+            assert self._copy_stream is not None
+            host = host.pin_memory()
+            with torch.cuda.stream(self._copy_stream):
+                dev = host.to(self.engine.device, non_blocking=True)
+                event = torch.cuda.Event()
+                event.record(self._copy_stream)
+            self.times.h2d += time.perf_counter() - t0
+            self._run_staged()  # compute the previous batch while this one is in flight
+            self._staged = (dev, batch.metas, event)
+        else:
+            self.times.h2d += time.perf_counter() - t0
+            self._run(host, batch.metas)
+
+    def _run_staged(self) -> None:
+        if self._staged is None:
+            return
+        dev, metas, event = self._staged
+        self._staged = None
+        torch.cuda.current_stream(self.engine.device).wait_event(event)
+        dev.record_stream(torch.cuda.current_stream(self.engine.device))
+        self._run(dev, metas)
+
+    def _run(self, clips: torch.Tensor, metas: list[tuple[Any, ...]]) -> None:
+        t0 = time.perf_counter()
+        features = self.engine(clips).features.float().cpu().numpy()
+        self.times.engine += time.perf_counter() - t0
+        self.times.clips += len(metas)
+        self.times.batches += 1
+        for (job, clip_no, frange, trange, padded), vec in zip(metas, features):
+            self.emit(("feat", job, clip_no, vec, frange, trange, padded))
+
+    def run(self, source: Any, stop_after_exits: int | None = None, stop_token: str = "stop") -> None:
+        """Pull messages from `source` (a queue) until `stop_token` arrives, or until `stop_after_exits`
+        ("exit", ...) messages were seen; flush partial batches when the queue goes idle."""
+        exits = 0
+        while True:
+            t0 = time.perf_counter()
+            try:
+                msg = source.get(timeout=IDLE_FLUSH_S)
+            except queue.Empty:
+                self.times.wait += time.perf_counter() - t0
+                self.flush()
+                continue
+            self.times.wait += time.perf_counter() - t0
+            if msg[0] == stop_token:
+                break
+            if msg[0] == "exit":
+                exits += 1
+                if stop_after_exits is not None and exits >= stop_after_exits:
+                    break
+                continue
+            self.feed(msg)
+        self.flush()

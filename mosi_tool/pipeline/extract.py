@@ -1,0 +1,145 @@
+"""Batch feature extraction: plan the jobs, skip finished ones, run a backend, report.
+
+Backends (`--backend`): `local` (processes on this machine, one engine per device) and `ray`
+(Ray Data on a cluster). Both write the same files through the same writer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..atomic import clean_partial
+from ..progress import info, progress_bar
+from ..runtimes import load_engine
+from ..video.clips import Sampling
+from .engine_stage import StageTimes
+from .jobs import VideoJob, discover, plan, shard
+from .local import LocalOptions, available_cpus, run_local
+from .output import FailureLog, FeatureSettings, is_complete
+from .writer import FeatureWriter
+
+BACKENDS = ("local", "ray")
+
+
+@dataclass
+class ExtractOptions:
+    model: str
+    out_dir: Path
+    devices: list[str] = field(default_factory=lambda: ["auto"])
+    runtime: str | None = None
+    batch_size: int = 16
+    workers: int | None = None  # decode processes; None: one per spare CPU, up to 8
+    stack: int | None = None
+    step: int | None = None
+    fps: float | None = None
+    mode: str = "center"
+    dtype: str = "float32"
+    pool: str = "clip"
+    stream: int | None = None
+    overwrite: bool = False
+    shard: tuple[int, int] | None = None
+    backend: str = "local"
+    queue_clips: int = 64
+    progress: bool = True
+
+
+@dataclass
+class ExtractReport:
+    total: int = 0
+    skipped: int = 0
+    ok: int = 0
+    failed: int = 0
+    clips: int = 0
+    seconds: float = 0.0
+    times: StageTimes = field(default_factory=StageTimes)
+    decode_s: float = 0.0
+    write_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def parse_devices(text: str | None) -> list[str]:
+    """'all' -> every CUDA device; '0,1' -> cuda:0, cuda:1; 'cpu,cpu' -> two CPU engines; None -> auto."""
+    if not text:
+        return ["auto"]
+    if text == "all":
+        n = torch.cuda.device_count()
+        if n == 0:
+            raise ValueError("--devices all: no CUDA device on this machine")
+        return [f"cuda:{i}" for i in range(n)]
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        out.append(f"cuda:{part}" if part.isdigit() else part)
+    return out
+
+
+def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = None) -> ExtractReport:
+    """Extract features for every input video into `opts.out_dir`; see `mosi_tool.pipeline.output`."""
+    t0 = time.perf_counter()
+    out_dir = opts.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    leftovers = clean_partial(out_dir)
+    if leftovers:
+        info(f"removed {leftovers} partial file(s) left by an interrupted run")
+
+    # The model's metadata fixes the clip geometry; load once here (reused by a single local engine).
+    engine = load_engine(opts.model, device=opts.devices[0], runtime=opts.runtime)
+    meta = engine.meta
+    stack = opts.stack or meta.frames
+    if stack != meta.frames:
+        raise ValueError(f"--stack {stack}: this model takes clips of {meta.frames} frames")
+    sampling = Sampling(stack=stack, step=opts.step, fps=opts.fps, mode=opts.mode, size=meta.crop)
+    settings = FeatureSettings(
+        meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream
+    )
+
+    jobs = shard(plan(discover(inputs, list_file), out_dir), opts.shard)
+    report = ExtractReport(total=len(jobs))
+    todo: list[VideoJob] = []
+    for job in jobs:
+        if not opts.overwrite and is_complete(job.out, settings):
+            report.skipped += 1
+        else:
+            todo.append(job)
+    failures = FailureLog(out_dir)
+    if not todo:
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    workers = opts.workers if opts.workers is not None else max(1, min(8, available_cpus() - 1))
+    bar = progress_bar("videos", total=len(todo), enabled=opts.progress)
+    started = time.perf_counter()
+
+    def on_video(job: VideoJob, ok: bool) -> None:
+        rate = writer.stats.clips / max(time.perf_counter() - started, 1e-9)
+        bar.advance(1, failed=str(writer.stats.failed), speed=f"{rate:.1f} clips/s")
+
+    writer = FeatureWriter({j.index: j for j in todo}, settings, failures, on_video)
+    with bar:
+        if opts.backend == "local":
+            devices = [str(engine.device) if d == "auto" else d for d in opts.devices]
+            local = LocalOptions(opts.model, devices, opts.runtime, opts.batch_size, workers, opts.queue_clips, sampling, opts.stream, opts.fps)
+            report.times = run_local(todo, writer, local, engine=engine if len(devices) == 1 else None)
+        elif opts.backend == "ray":
+            from .ray_backend import run_ray
+
+            report.times = run_ray(todo, writer, opts, sampling)
+        else:
+            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
+    if writer.remaining:  # a backend that ended without an answer for some video: record it, never drop it
+        for job in todo:
+            if job.index not in writer.finished:
+                writer.handle(("error", job.index, f"{job.path}: no result (worker stopped)"))
+    st = writer.stats
+    report.ok, report.failed, report.clips = st.ok, st.failed, st.clips
+    report.decode_s, report.write_s, report.warnings = st.decode_s, st.write_s, st.warnings
+    report.seconds = time.perf_counter() - t0
+    return report

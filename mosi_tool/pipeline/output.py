@@ -1,0 +1,117 @@
+"""The per-video feature file and the failure log.
+
+Feature file (`.npz`, load with `np.load(path)`):
+    features     float32 or float16 (n_clips, D)   one row per clip
+    video_feature  (D,)                            mean over clips, with --pool video
+    frame_range  int64 (n_clips, 2)                first and last frame index of each clip
+    time_range   float64 (n_clips, 2)              their timestamps in seconds (from PTS)
+    padded       int64 (n_clips,)                  frames repeated to fill a clip (short videos)
+    model_id     str                               which weights made the features
+    settings     str (JSON)                        everything that determines the numbers
+    info         str (JSON)                        the video: size, fps, frames decoded, notes, warnings
+
+Files are written atomically and byte-for-byte deterministically, so a rerun or another backend
+produces identical files, and a file that exists is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..atomic import atomic_write_text
+from ..npz import save_npz
+
+REQUIRED = ("features", "frame_range", "time_range", "padded", "model_id", "settings", "info")
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    model_id: str
+    stack: int
+    step: int
+    fps: float | None
+    mode: str
+    size: int
+    dtype: str
+    pool: str
+    stream: int | None
+
+    def to_json(self) -> str:
+        return json.dumps(dict(asdict(self), version=__version__), sort_keys=True)
+
+
+def write_features(
+    path: str | os.PathLike[str],
+    features: np.ndarray,
+    frame_range: np.ndarray,
+    time_range: np.ndarray,
+    padded: np.ndarray,
+    settings: FeatureSettings,
+    info: dict[str, Any],
+) -> None:
+    feats = features.astype(np.float16 if settings.dtype == "float16" else np.float32)
+    arrays: dict[str, np.ndarray] = {"features": feats}
+    if settings.pool == "video":
+        arrays["video_feature"] = features.astype(np.float32).mean(axis=0).astype(feats.dtype)
+    arrays.update(
+        frame_range=frame_range.astype(np.int64),
+        time_range=time_range.astype(np.float64),
+        padded=padded.astype(np.int64),
+        model_id=np.array(settings.model_id),
+        settings=np.array(settings.to_json()),
+        info=np.array(json.dumps(info, sort_keys=True)),
+    )
+    save_npz(path, arrays)
+
+
+def is_complete(path: str | os.PathLike[str], settings: FeatureSettings) -> bool:
+    """True if `path` is a readable feature file made with exactly these settings."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if any(k not in data.files for k in REQUIRED):
+                return False
+            saved = json.loads(str(data["settings"]))
+            n = data["features"].shape[0]
+            return saved == json.loads(settings.to_json()) and data["frame_range"].shape == (n, 2) and n > 0
+    except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: not complete
+        return False
+
+
+class FailureLog:
+    """`failures.jsonl`: one line per video that failed in the latest attempt, rewritten atomically.
+
+    A video appears at most once; one that succeeds on a rerun is removed.
+    """
+
+    def __init__(self, out_dir: Path):
+        self.path = out_dir / "failures.jsonl"
+        self.entries: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                    self.entries[entry["path"]] = entry
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue
+
+    def record(self, video: str, error: str) -> None:
+        self.entries[video] = {"path": video, "error": error}
+        self._save()
+
+    def clear(self, video: str) -> None:
+        if self.entries.pop(video, None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        lines = [json.dumps(self.entries[k], sort_keys=True) for k in sorted(self.entries)]
+        if lines:
+            atomic_write_text(self.path, "\n".join(lines) + "\n")
+        else:
+            self.path.unlink(missing_ok=True)

@@ -1,0 +1,104 @@
+"""Writer stage: gather each video's clip features and write its file once it is complete."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .jobs import VideoJob
+from .output import FailureLog, FeatureSettings, write_features
+
+
+@dataclass
+class _Partial:
+    features: dict[int, np.ndarray] = field(default_factory=dict)
+    ranges: dict[int, tuple[Any, Any, int]] = field(default_factory=dict)
+    expected: int | None = None
+    info: dict[str, Any] | None = None
+
+
+@dataclass
+class WriterStats:
+    ok: int = 0
+    failed: int = 0
+    clips: int = 0
+    write_s: float = 0.0
+    decode_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+class FeatureWriter:
+    """Handles ("feat" | "done" | "error", job, ...) messages; `on_video(job, ok)` after each video ends."""
+
+    def __init__(self, jobs: dict[int, VideoJob], settings: FeatureSettings, failures: FailureLog, on_video: Callable[[VideoJob, bool], None] | None = None):
+        self.jobs = jobs
+        self.settings = settings
+        self.failures = failures
+        self.on_video = on_video
+        self.partial: dict[int, _Partial] = {}
+        self.finished: set[int] = set()
+        self.stats = WriterStats()
+
+    @property
+    def remaining(self) -> int:
+        return len(self.jobs) - len(self.finished)
+
+    def handle(self, msg: tuple) -> None:
+        kind, job = msg[0], msg[1]
+        if job in self.finished:
+            return  # late clips of a video that already failed
+        part = self.partial.setdefault(job, _Partial())
+        if kind == "feat":
+            _, _, clip_no, vec, frange, trange, padded = msg
+            part.features[clip_no] = vec
+            part.ranges[clip_no] = (frange, trange, padded)
+            self.stats.clips += 1
+        elif kind == "done":
+            _, _, n_clips, info, decode_s = msg
+            part.expected, part.info = n_clips, info
+            self.stats.decode_s += decode_s
+        elif kind == "error":
+            self._fail(job, msg[2])
+            return
+        if part.expected is not None and len(part.features) == part.expected:
+            self._write(job, part)
+
+    def _write(self, job_id: int, part: _Partial) -> None:
+        job = self.jobs[job_id]
+        t0 = time.perf_counter()
+        order = sorted(part.features)
+        info = dict(part.info or {}, source=job.path)
+        try:
+            write_features(
+                job.out,
+                np.stack([part.features[i] for i in order]),
+                np.array([part.ranges[i][0] for i in order]),
+                np.array([part.ranges[i][1] for i in order]),
+                np.array([part.ranges[i][2] for i in order]),
+                self.settings,
+                info,
+            )
+        except OSError as e:
+            self._fail(job_id, f"{job.out}: cannot write ({e.strerror or e})")
+            return
+        self.stats.write_s += time.perf_counter() - t0
+        self.stats.warnings += [f"{job.path}: {w}" for w in info.get("warnings", [])]
+        self.failures.clear(job.path)
+        self.stats.ok += 1
+        self._end(job_id, True)
+
+    def _fail(self, job_id: int, message: str) -> None:
+        job = self.jobs[job_id]
+        self.failures.record(job.path, message)
+        self.stats.failed += 1
+        self._end(job_id, False)
+
+    def _end(self, job_id: int, ok: bool) -> None:
+        self.partial.pop(job_id, None)
+        self.finished.add(job_id)
+        if self.on_video:
+            self.on_video(self.jobs[job_id], ok)
+

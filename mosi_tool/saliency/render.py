@@ -1,0 +1,203 @@
+"""Pass 2 of saliency: decode the original frames again and write the outputs users look at.
+
+Sinks: an overlay video (original resolution, frame rate, timestamps and frame count, with a colour bar),
+the raw maps as float16 .npy, and a contact sheet of key frames. Every file is written to a temporary
+name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import av
+import numpy as np
+import torch
+
+from .. import viz
+from ..atomic import atomic_path
+from ..video.decode import VideoReader
+from .compute import SaliencyResult
+from .maps import map_region, upsample
+
+CHUNK = 16  # frames upsampled per device call
+TIME_BASE = Fraction(1, 90000)
+CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
+
+
+class Sink(Protocol):
+    size: tuple[int, int] | None  # (width, height) of the heat it wants; None: the frame's size
+
+    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class OverlayVideo:
+    """Heatmap blended on every original frame, same size, rate and timestamps, with a colour bar."""
+
+    size = None
+
+    def __init__(self, out: Path, width: int, height: int, fps: float, caption: str = "motion"):
+        codec = CODECS.get(out.suffix.lower())
+        if codec is None:
+            raise ValueError(f"{out}: unsupported video type; use one of {', '.join(CODECS)}")
+        self._ctx = atomic_path(out)
+        tmp = self._ctx.__enter__()
+        fmt = {".mkv": "matroska", ".m4v": "mp4"}.get(out.suffix.lower(), out.suffix.lower().lstrip("."))
+        self.container = av.open(str(tmp), "w", format=fmt)
+        rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
+        self.stream = self.container.add_stream(codec, rate=rate)
+        self.stream.width, self.stream.height = width, height
+        odd = width % 2 or height % 2
+        # yuv420p needs even sizes; odd sizes keep their exact resolution in 4:4:4.
+        self.stream.pix_fmt = "yuv444p" if (odd and codec == "libx264") else "yuv420p"
+        if codec == "libx264":
+            self.stream.options = {"crf": "20", "preset": "veryfast"}
+        self.stream.codec_context.time_base = TIME_BASE
+        self.caption = caption
+        self.last_pts = -1
+
+    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
+        img = viz.draw_colorbar(viz.overlay(frame, heat), title=self.caption)
+        vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+        pts = max(round(time / TIME_BASE), self.last_pts + 1)
+        vf.pts, vf.time_base = pts, TIME_BASE
+        self.last_pts = pts
+        for packet in self.stream.encode(vf):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        self.container.close()
+        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+class MapsFile:
+    """Raw maps, float16 (frames, H, W) in [0, 1], streamed to a memory-mapped .npy."""
+
+    def __init__(self, out: Path, frames: int, width: int, height: int):
+        self._ctx = atomic_path(out)
+        tmp = self._ctx.__enter__()
+        self.array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(frames, height, width))
+        self.size: tuple[int, int] | None = (width, height)
+
+    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
+        self.array[index] = heat.astype(np.float16)
+
+    def close(self) -> None:
+        self.array.flush()
+        del self.array
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        del self.array
+        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+class ContactSheet:
+    """Key frames with overlays in a grid, labelled with frame number, time and the clip's top class."""
+
+    size = None
+
+    def __init__(self, out: Path, frames: int, labels: list[str], count: int = 8, cols: int = 4, tile_width: int = 320):
+        self.out = out
+        self.picks = set(np.linspace(0, frames - 1, min(count, frames)).round().astype(int).tolist())
+        self.labels = labels
+        self.cols = cols
+        self.tile_width = tile_width
+        self.tiles: list[np.ndarray] = []
+
+    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
+        if index not in self.picks:
+            return
+        from PIL import Image
+
+        img = viz.overlay(frame, heat)
+        h, w = img.shape[:2]
+        scale = self.tile_width / w
+        img = np.asarray(Image.fromarray(img).resize((self.tile_width, max(1, round(h * scale))), Image.BILINEAR))
+        self.tiles.append(viz.label(img, f"#{index}  {time:.2f}s  {self.labels[index]}", size=max(10, img.shape[0] // 14)))
+
+    def close(self) -> None:
+        if self.tiles:
+            sheet = viz.grid(self.tiles, min(self.cols, len(self.tiles)))
+            viz.save_png(viz.draw_colorbar(sheet.copy(), title="motion"), self.out)
+
+    def abort(self) -> None:
+        pass
+
+
+def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, height: int, device: torch.device, norm: str) -> np.ndarray:
+    """Normalised maps in [0, 1] of frames [start, stop) at width x height (upsampled on `device`)."""
+    low = torch.from_numpy(result.maps[start:stop]).to(device)
+    region = map_region(result.geometry, width, height)
+    up = upsample(low, region, width, height)
+    if norm == "frame":
+        peak = up.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1)
+    else:
+        peak = torch.tensor(result.scale, device=device)
+    return (up / peak).clamp_(0, 1).cpu().numpy()
+
+
+def render(
+    path: str | Path,
+    result: SaliencyResult,
+    device: torch.device,
+    overlay: Path | None = None,
+    maps: Path | None = None,
+    maps_size: tuple[int, int] | None = None,
+    sheet: Path | None = None,
+    frame_labels: list[str] | None = None,
+    norm: str = "video",
+    stream: int | None = None,
+    fps: float | None = None,
+) -> None:
+    """Decode `path` at original resolution and feed every frame with its heatmap to the requested sinks."""
+    info = result.info
+    width, height = info.width, info.height
+    n = len(result.frame_times)
+    sinks: list[Sink] = []
+    try:
+        if overlay:
+            sinks.append(OverlayVideo(overlay, width, height, info.fps))
+        if sheet:
+            sinks.append(ContactSheet(sheet, n, frame_labels or [""] * n))
+        if maps:
+            sinks.append(MapsFile(maps, n, *(maps_size or (width, height))))
+        reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
+        buffer: list = []
+
+        def flush() -> None:
+            start = buffer[0].index
+            heat: dict[tuple[int, int], np.ndarray] = {}
+            for sink in sinks:
+                size = sink.size or (width, height)
+                if size not in heat:
+                    heat[size] = heat_frames(result, start, start + len(buffer), *size, device, norm)
+                for frame, h in zip(buffer, heat[size]):
+                    sink.add(frame.index, frame.time, frame.image, h)
+            buffer.clear()
+
+        for frame in reader.frames():
+            if frame.index >= n:
+                break
+            buffer.append(frame)
+            if len(buffer) == CHUNK:
+                flush()
+        if buffer:
+            flush()
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    for sink in sinks:
+        sink.close()
