@@ -96,3 +96,43 @@ def micro_checkpoint(path: Path, arch: str = "r2plus1d_10", width: int = 8, fram
 @pytest.fixture(scope="session")
 def micro_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return micro_checkpoint(tmp_path_factory.mktemp("ckpt") / "micro.safetensors")
+
+
+def motion_energy_checkpoint(path: Path, frames: int = 8, crop: int = 64) -> Path:
+    """A hand-built R(2+1)D-10 whose class maps are the clip's temporal luminance change.
+
+    Stem: luminance (+3, so ReLU keeps it), then a temporal conv computing x[t] - x[t+1] into two
+    channels (positive and negative parts). Every residual branch is zeroed and every shortcut passes
+    those channels on, so conv5 holds sub-sampled |frame difference| and every class weighs it equally.
+    The saliency plumbing (clips, geometry, upsampling, overlays) must then put the heat where things move.
+    """
+    from mosi_tool.checkpoint import save_checkpoint
+    from mosi_tool.metadata import ModelMeta
+    from mosi_tool.models.backbones import build_backbone
+
+    model = build_backbone("r2plus1d_10", 9, width=8)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.weight.fill_(1.0)
+                m.running_var.fill_(1.0)
+                m.running_mean.zero_()
+        spatial, bn_mid, _, temporal = model.stem[0]
+        spatial.weight[0, :, 0, 3, 3] = 1 / 3
+        bn_mid.bias[0] = 3.0
+        temporal.weight[0, 0, :, 0, 0] = torch.tensor([0.0, 1.0, -1.0])
+        temporal.weight[1, 0, :, 0, 0] = torch.tensor([0.0, -1.0, 1.0])
+        for stage in (model.conv3, model.conv4, model.conv5):
+            conv = stage[0].shortcut[0]
+            conv.weight[0, 0], conv.weight[1, 1] = 1.0, 1.0
+        model.fc.weight[:, :2] = 1.0
+    meta = ModelMeta(arch="r2plus1d_10", width=8, frames=frames, crop=crop, source_size=2 * crop, feature_dim=model.feature_dim)
+    save_checkpoint(path, model, meta)
+    return path
+
+
+@pytest.fixture(scope="session")
+def energy_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return motion_energy_checkpoint(tmp_path_factory.mktemp("energy") / "energy.safetensors")

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from mosi_tool.video.clips import Sampling, count_clips, geometry, iter_clips, resample
+from mosi_tool.video.decode import Frame, VideoReader
+
+from .conftest import write_video
+
+
+@pytest.mark.parametrize("stack, step, tail", [(8, None, False), (8, 4, False), (8, 3, True), (16, 16, True), (5, 20, False)])
+def test_clip_ranges(moving_square_video, stack, step, tail):
+    s = Sampling(stack=stack, step=step, mode="center", size=32, cover_tail=tail)
+    clips = list(iter_clips(VideoReader(moving_square_video), s))
+    assert len(clips) == count_clips(40, s)
+    stride = step or stack
+    for k, c in enumerate(clips):
+        assert c.frames.shape == (stack, 32, 32, 3) and c.padded == 0
+        assert c.end - c.start == stack - 1
+        np.testing.assert_array_equal(c.indices, np.arange(c.start, c.end + 1))
+        np.testing.assert_allclose(c.times, c.indices / 12)
+        if not (tail and k == len(clips) - 1):
+            assert c.start == k * stride
+    if tail:
+        assert clips[-1].end == 39
+
+
+def test_short_video_is_padded(tmp_path):
+    path = write_video(tmp_path / "short.mp4", n=5)
+    clips = list(iter_clips(VideoReader(path), Sampling(stack=8, size=32)))
+    assert len(clips) == 1 and clips[0].padded == 3
+    assert clips[0].indices.tolist() == [0, 1, 2, 3, 4, 4, 4, 4]
+    np.testing.assert_array_equal(clips[0].frames[4], clips[0].frames[7])
+
+
+def test_geometry_modes():
+    center = geometry("center", 112, 640, 480)
+    assert center.resize == (171, 128) and center.crop == (29, 8, 112, 112)
+    full = geometry("full", 112, 640, 480)
+    assert full.resize == (144, 112) and full.crop == (0, 0, 144, 112)
+    portrait = geometry("full", 112, 480, 854)
+    assert portrait.resize[0] == 112 and portrait.resize[1] % 16 == 0
+    assert geometry("full", 112, 854, 480).resize == (192, 112)
+
+
+def test_full_mode_clip_shape(moving_square_video):
+    clip = next(iter_clips(VideoReader(moving_square_video), Sampling(stack=4, mode="full", size=32)))
+    assert clip.frames.shape == (4, 32, 48, 3)
+
+
+def test_resample_to_target_fps():
+    frames = [Frame(i, i / 30, np.zeros((1, 1, 3), np.uint8)) for i in range(30)]
+    picked = list(resample(frames, 10))
+    assert [f.index for f in picked] == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]
+    up = list(resample(frames[:4], 50))  # upsampling repeats frames; each tick takes the nearest
+    assert [f.index for f in up][:5] == [0, 1, 1, 2, 2]
+
+
+def test_variable_frame_rate_resampling(tmp_path):
+    pts = [0, 100, 200, 700, 800, 900, 1000, 1100]  # ms: a 0.5 s gap
+    path = write_video(tmp_path / "vfr.mkv", n=len(pts), pts=pts, time_base=(1, 1000))
+    s = Sampling(stack=2, fps=10, size=32)
+    clips = list(iter_clips(VideoReader(path), s))
+    times = np.concatenate([c.times for c in clips])
+    # 10 Hz ticks over 1.1 s; each tick takes the nearest real frame by time
+    assert times.tolist()[:8] == [0.0, 0.1, 0.2, 0.2, 0.2, 0.7, 0.7, 0.7]
