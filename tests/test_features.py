@@ -1,0 +1,176 @@
+"""Batch feature extraction: outputs, resume, failures, workers/devices/shards, and a killed run."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from mosi_tool.cli import app
+from mosi_tool.pipeline.extract import ExtractOptions, extract
+from mosi_tool.pipeline.jobs import discover, plan, shard
+
+from .conftest import ROOT, shared, texture, write_video
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """Good videos (two named clip.mp4), a frame folder, a short video and bad files."""
+    root = tmp_path_factory.mktemp("tree")
+    for sub, n, speed in (("a", 40, 2), ("b", 28, 3), ("c/deep", 33, 1)):
+        (root / sub).mkdir(parents=True)
+        write_video(root / sub / "clip.mp4", n=n, speed=speed)
+    write_video(root / "c" / "short.mkv", n=3)
+    frames = root / "d" / "frames"
+    frames.mkdir(parents=True)
+    for i in range(20):
+        Image.fromarray(texture(72, 96, i)).save(frames / f"{i:05d}.jpg")
+    bad = root / "e"
+    bad.mkdir()
+    (bad / "text.mp4").write_text("definitely not a video\n" * 10)
+    (bad / "zero.mp4").write_bytes(b"")
+    return root
+
+
+def run(args, code=0):
+    result = CliRunner().invoke(app, ["features", *args])
+    assert result.exit_code == code, result.output
+    return result
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.npz"))}
+
+
+def test_discover_and_plan(tree):
+    videos = discover([tree])
+    names = sorted(str(Path(v).relative_to(tree)) for v in videos)
+    assert names == ["a/clip.mp4", "b/clip.mp4", "c/deep/clip.mp4", "c/short.mkv", "d/frames", "e/text.mp4", "e/zero.mp4"]
+    jobs = plan(videos, Path("/out"))
+    outs = sorted(j.out for j in jobs)
+    assert "/out/a/clip.mp4.npz" in outs and "/out/b/clip.mp4.npz" in outs and "/out/d/frames.npz" in outs
+    assert len(set(outs)) == len(outs)
+    parts = [shard(jobs, (i, 3)) for i in range(3)]
+    assert sorted(j.out for p in parts for j in p) == outs and all(parts)
+
+
+def test_features_outputs_failures_and_resume(tree, tmp_path, micro_ckpt):
+    out = tmp_path / "feats"
+    common = [str(tree), "--model", str(micro_ckpt), "--out-dir", str(out), "--workers", "0", "--batch-size", "4", "--runtime", "torch"]
+    result = run(common, code=1)
+    assert "5 written" in result.output and "2 failed" in result.output
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert sorted(Path(f["path"]).name for f in failures) == ["text.mp4", "zero.mp4"]
+    assert any("not a video" in f["error"] for f in failures) and any("empty file" in f["error"] for f in failures)
+    data = np.load(out / "a" / "clip.mp4.npz")
+    assert data["features"].shape == (10, 64) and data["features"].dtype == np.float32  # 40 frames / 4
+    assert data["frame_range"].tolist()[:2] == [[0, 3], [4, 7]]
+    np.testing.assert_allclose(data["time_range"][1], [4 / 12, 7 / 12])
+    assert str(data["model_id"]).startswith("r2plus1d_10-")
+    info = json.loads(str(data["info"]))
+    assert info["width"] == 96 and info["decoded_frames"] == 40
+    short = np.load(out / "c" / "short.mkv.npz")
+    assert short["features"].shape[0] == 1 and short["padded"].tolist() == [1]  # 3 frames, clips of 4
+    first = outputs(out)
+    # A rerun skips what is done, retries failures without duplicating them, and exits non-zero again.
+    result = run(common, code=1)
+    assert "0 written, 5 already done, 2 failed" in result.output
+    assert len((out / "failures.jsonl").read_text().splitlines()) == 2
+    assert outputs(out) == first
+    # --overwrite recomputes, byte for byte the same
+    run([*common, "--overwrite"], code=1)
+    assert outputs(out) == first
+    # other settings make existing files stale: they are recomputed, not silently kept
+    result = run([*common, "--step", "2", "--dtype", "float16", "--pool", "video"], code=1)
+    assert "5 written" in result.output
+    data = np.load(out / "a" / "clip.mp4.npz")
+    assert data["features"].dtype == np.float16 and data["features"].shape == (19, 64)
+    np.testing.assert_allclose(data["video_feature"], data["features"].astype(np.float32).mean(0), atol=1e-3)
+
+
+def test_list_file_and_success_clears_failure(tree, tmp_path, micro_ckpt):
+    out = tmp_path / "feats"
+    lst = tmp_path / "list.txt"
+    lst.write_text(f"# videos\n{tree / 'a' / 'clip.mp4'}\n{tree / 'e' / 'zero.mp4'}\n")
+    common = ["--list", str(lst), "--model", str(micro_ckpt), "--out-dir", str(out), "--workers", "0", "--runtime", "torch"]
+    run(common, code=1)
+    assert len((out / "failures.jsonl").read_text().splitlines()) == 1
+    lst.write_text(f"{tree / 'a' / 'clip.mp4'}\n")
+    run(common, code=0)
+    # the failure is kept until that video succeeds; it was not re-run here, so it stays listed once
+    assert len((out / "failures.jsonl").read_text().splitlines()) == 1
+
+
+def test_clips_are_batched_across_videos(tree, tmp_path, micro_ckpt):
+    opts = ExtractOptions(model=str(micro_ckpt), out_dir=tmp_path / "o", devices=["cpu"], runtime="torch",
+                          batch_size=8, workers=0, progress=False)  # fmt: skip
+    report = extract([tree], opts)
+    assert report.ok == 5 and report.clips == 10 + 7 + 8 + 1 + 5
+    assert report.times.batches <= -(-report.clips // 8) + 1  # not one partial batch per video
+
+
+@pytest.mark.parametrize("variant", [["--workers", "2"], ["--workers", "2", "--devices", "cpu,cpu"]])
+def test_workers_and_devices_give_identical_files(tree, tmp_path, micro_ckpt, variant):
+    base = ["--model", str(micro_ckpt), "--batch-size", "4", "--runtime", "torch"]
+    run([str(tree), *base, "--out-dir", str(tmp_path / "ref"), "--workers", "0"], code=1)
+    run([str(tree), *base, "--out-dir", str(tmp_path / "var"), *variant], code=1)
+    assert outputs(tmp_path / "ref") == outputs(tmp_path / "var")
+
+
+def test_shards_together_equal_the_whole(tree, tmp_path, micro_ckpt):
+    base = [str(tree), "--model", str(micro_ckpt), "--workers", "0", "--batch-size", "4", "--runtime", "torch"]
+    run([*base, "--out-dir", str(tmp_path / "whole")], code=1)
+    codes = [CliRunner().invoke(app, ["features", *base, "--out-dir", str(tmp_path / "parts"), "--shard", f"{i}/2"]).exit_code for i in range(2)]
+    assert sorted(codes) in ([0, 1], [1, 1])  # the two bad files fail in whichever shard holds them
+    assert outputs(tmp_path / "whole") == outputs(tmp_path / "parts")
+
+
+def test_killed_run_resumes_to_identical_outputs(tmp_path, energy_ckpt):
+    """Chaos: SIGKILL a batch at a random point, rerun twice; outputs equal a clean run's, byte for byte."""
+    src = tmp_path / "videos"
+    src.mkdir()
+    for i in range(10):
+        write_video(src / f"v{i:02d}.mp4", n=48, speed=1 + i % 3)
+    (src / "bad1.mp4").write_text("nope")
+    (src / "bad2.avi").write_bytes(b"\x00" * 1000)
+    cmd = [sys.executable, "-m", "mosi_tool", "features", str(src), "--model", str(energy_ckpt), "--batch-size", "4",
+           "--workers", "2", "--runtime", "torch"]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    clean = tmp_path / "clean"
+    subprocess.run([*cmd, "--out-dir", str(clean)], env=env, capture_output=True, timeout=300)
+    chaos = tmp_path / "chaos"
+    proc = subprocess.Popen([*cmd, "--out-dir", str(chaos)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(chaos.rglob("*.npz")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(random.Random(os.getpid()).uniform(0, 1.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for _ in range(2):
+        subprocess.run([*cmd, "--out-dir", str(chaos)], env=env, capture_output=True, timeout=300)
+    assert outputs(chaos) == outputs(clean) and len(outputs(clean)) == 10
+    assert not [p for p in chaos.rglob("*") if p.name.endswith(".tmp")]
+    lines = [json.loads(x)["path"] for x in (chaos / "failures.jsonl").read_text().splitlines()]
+    assert sorted(Path(p).name for p in lines) == ["bad1.mp4", "bad2.avi"]
+
+
+def test_real_videos_end_to_end(tmp_path, micro_ckpt):
+    videos = shared("videos")
+    out = tmp_path / "real"
+    result = run([str(videos), "--model", str(micro_ckpt), "--out-dir", str(out), "--workers", "2", "--runtime", "torch"])
+    assert "10 written" in result.output
+    assert "truncated" in result.output  # tree.avi
+    nasa = json.loads(str(np.load(out / "nasa_13013.mp4.npz")["info"]))
+    assert nasa["video_streams"] == 2 and nasa["width"] == 320
+    two = np.load(out / "nasa_13013.mp4.npz")["features"]
+    run([str(videos / "nasa_13013.mp4"), "--model", str(micro_ckpt), "--out-dir", str(tmp_path / "s1"), "--stream", "1", "--runtime", "torch"])
+    assert json.loads(str(np.load(tmp_path / "s1" / "nasa_13013.mp4.npz")["info"]))["width"] == 480
+    assert two.shape[1] == 64
