@@ -33,9 +33,9 @@ def _root(
 
 
 def _register() -> None:
-    from . import features, motions, saliency, train
+    from . import demo, features, motions, saliency, train
 
-    for module in (train, motions, features, saliency):
+    for module in (train, motions, features, saliency, demo):
         module.register(app)
 
 
