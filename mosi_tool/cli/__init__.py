@@ -33,9 +33,9 @@ def _root(
 
 
 def _register() -> None:
-    from . import motions, train
+    from . import export, info, motions, train
 
-    for module in (train, motions):
+    for module in (train, motions, export, info):
         module.register(app)
 
 
