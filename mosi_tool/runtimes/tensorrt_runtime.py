@@ -62,7 +62,8 @@ class TensorRTEngine(Engine):
         outs = []
         for name in OUTPUTS:
             dtype = self._dtypes.get(self._engine.get_tensor_dtype(name), torch.float32)
-            out = torch.empty(tuple(ctx.get_tensor_shape(name)), dtype=dtype, device=self.device)
+            dims = ctx.get_tensor_shape(name)
+            out = torch.empty([dims[i] for i in range(len(dims))], dtype=dtype, device=self.device)
             ctx.set_tensor_address(name, out.data_ptr())
             outs.append(out)
         stream = torch.cuda.current_stream(self.device)
