@@ -17,7 +17,7 @@ import torch
 from mosi_tool.atomic import atomic_path
 from mosi_tool.runtimes.base import EngineError, resolve_device
 
-from .graph import dynamic_dims, example_clips, export_module
+from .graph import export_module, trace_input
 from .metadata import ExportInfo, to_props
 from .options import ExportOptions
 
@@ -25,9 +25,9 @@ from .options import ExportOptions
 def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[str], None] = lambda _: None) -> ExportInfo:
     device = resolve_device(options.device)
     module, meta = export_module(checkpoint, options.precision, device)
-    example = example_clips(meta, options.input_dtype, device)
     batch = [options.min_batch, options.opt_batch, options.max_batch]
     hw = list(options.hw_range(meta.crop))
+    example, dynamic_shapes = trace_input(meta, options.input_dtype, device, (batch[0], batch[2]), (hw[0], hw[2]))
     if hw[0] <= 16:
         raise ValueError(f"{checkpoint}: AOTInductor needs clips larger than 16 pixels (crop {meta.crop})")
     info = ExportInfo(
@@ -36,9 +36,7 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
     )  # fmt: skip
     try:
         with torch.no_grad():
-            program = torch.export.export(
-                module, (example,), dynamic_shapes=dynamic_dims((batch[0], batch[2]), (hw[0], hw[2]))
-            )
+            program = torch.export.export(module, (example,), dynamic_shapes=dynamic_shapes)
     except Exception as e:  # noqa: BLE001
         raise EngineError(f"{checkpoint}: torch.export failed ({str(e).strip().splitlines()[0]})") from e
     # aoti_compile_and_package wants a path ending in .pt2: compile into a scratch folder beside `out`,

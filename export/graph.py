@@ -37,19 +37,31 @@ def export_module(checkpoint: Path, precision: str, device: torch.device | str =
     return ExportModule(ClipModel(backbone, meta), DTYPES[precision]).to(device), meta
 
 
-def example_clips(meta: ModelMeta, dtype: str = "uint8", device: torch.device | str = "cpu") -> Tensor:
-    """A trace input whose batch, H and W all differ (and differ from T and 3), so none is specialised."""
-    crop = meta.crop
-    shape = (2, meta.frames, crop, crop + 16, 3)
-    clips = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    return clips.to(device=device, dtype=getattr(torch, dtype))
+def trace_input(
+    meta: ModelMeta,
+    input_dtype: str = "uint8",
+    device: torch.device | str = "cpu",
+    batch: tuple[int, int] | None = None,
+    hw: tuple[int, int] | None = None,
+) -> tuple[Tensor, tuple[dict[int, object], ...]]:
+    """A trace input and torch.export dynamic_shapes for it: batch, H and W dynamic within (min, max) when
+    given (unbounded otherwise), static where min == max.
 
-
-def dynamic_dims(batch: tuple[int, int] | None = None, hw: tuple[int, int] | None = None) -> tuple[dict[int, object], ...]:
-    """torch.export dynamic_shapes for the one input: batch, H and W dynamic, within (min, max) if given."""
+    The example's batch, H and W differ from each other (and from T and 3) wherever they are dynamic, so
+    the tracer cannot specialise one to another.
+    """
     from torch.export import Dim
 
-    def dim(name: str, bounds: tuple[int, int] | None) -> object:
-        return Dim(name, min=bounds[0], max=bounds[1]) if bounds else Dim(name)
+    def pick(want: int, bounds: tuple[int, int] | None) -> int:
+        return want if bounds is None else min(max(want, bounds[0]), bounds[1])
 
-    return ({0: dim("batch", batch), 2: dim("height", hw), 3: dim("width", hw)},)
+    dims: dict[int, object] = {}
+    sizes = {0: pick(2, batch), 2: pick(meta.crop, hw), 3: pick(meta.crop + 16, hw)}
+    for axis, name, bounds in ((0, "batch", batch), (2, "height", hw), (3, "width", hw)):
+        if bounds is None:
+            dims[axis] = Dim(name)
+        elif bounds[0] < bounds[1]:
+            dims[axis] = Dim(name, min=bounds[0], max=bounds[1])
+    shape = (sizes[0], meta.frames, sizes[2], sizes[3], 3)
+    clips = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    return clips.to(device=device, dtype=getattr(torch, input_dtype)), (dims,)

@@ -13,7 +13,7 @@ import torch
 from mosi_tool.atomic import atomic_path
 from mosi_tool.runtimes.base import EngineError
 
-from .graph import example_clips, export_module, dynamic_dims
+from .graph import export_module, trace_input
 from .metadata import INPUT_NAME, OUTPUT_NAMES, ExportInfo, embed_onnx
 from .options import ExportOptions
 
@@ -27,7 +27,7 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
 
     module, meta = export_module(checkpoint, options.precision)
     opset = OPSETS[options.precision]
-    example = example_clips(meta, options.input_dtype)
+    example, dynamic_shapes = trace_input(meta, options.input_dtype)
     try:
         with _quiet_exporter(), torch.no_grad():
             program = torch.onnx.export(
@@ -36,7 +36,7 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
                 dynamo=True,
                 input_names=[INPUT_NAME],
                 output_names=list(OUTPUT_NAMES),
-                dynamic_shapes=dynamic_dims(),
+                dynamic_shapes=dynamic_shapes,
                 opset_version=opset,
                 # onnxscript's BatchNorm->Conv fusion stores fused bf16 weights as float32, which breaks the
                 # graph's types; TensorRT fuses BatchNorm itself.
