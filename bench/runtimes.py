@@ -19,7 +19,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
+from typing import Callable, Mapping, TypeVar
 
 import torch
 
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from mosi_tool.runtimes.base import Engine, EngineError, resolve_device  # noqa: E402
 
+K = TypeVar("K")
 RUNTIMES = ("torch", "torch.compile", "onnx", "aoti", "tensorrt")
 
 # Dense peak TFLOP/s by GPU name: (fp32 without tensor cores, bf16/fp16 tensor cores). Vendor datasheets.
@@ -163,21 +166,26 @@ def open_engine(runtime: str, precision: str, checkpoint: Path, device: torch.de
     return load_engine(out, device=device)
 
 
-def median_ms(call, iters: int, warmup: int, device: torch.device) -> float:
+def interleaved_ms(calls: Mapping[K, Callable[[], object]], iters: int, warmup: int, device: torch.device) -> dict[K, float]:
+    """Median ms per call of each callable, timed round-robin (one call of each per round) so that load from
+    other processes on a shared machine slows every runtime alike instead of whichever ran at the time."""
+
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    for _ in range(warmup):
-        call()
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
     sync()
-    times = []
+    times: dict[K, list[float]] = {key: [] for key in calls}
     for _ in range(iters):
-        start = time.perf_counter()
-        call()
-        sync()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        for key, call in calls.items():
+            start = time.perf_counter()
+            call()
+            sync()
+            times[key].append((time.perf_counter() - start) * 1000)
+    return {key: statistics.median(t) for key, t in times.items()}
 
 
 def input_dtype_comparison(checkpoint: Path, device: torch.device, folder: Path, cfg: Config, result: Result) -> None:
@@ -189,13 +197,16 @@ def input_dtype_comparison(checkpoint: Path, device: torch.device, folder: Path,
     from export.options import ExportOptions
 
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
+    sessions = {}
     for dtype in ("uint8", "float32"):
         path = folder / f"input-{dtype}.onnx"
         build(checkpoint, path, ExportOptions(input_dtype=dtype, verify=False))
-        session = ort.InferenceSession(str(path), providers=providers)
-        for batch in cfg.batches:
-            clips = np.random.default_rng(0).integers(0, 256, (batch, cfg.frames, cfg.size, cfg.size, 3)).astype(dtype)
-            ms = median_ms(lambda: session.run(None, {"clips": clips}), cfg.iters, cfg.warmup, torch.device("cpu"))
+        sessions[dtype] = ort.InferenceSession(str(path), providers=providers)
+    for batch in cfg.batches:
+        clips = np.random.default_rng(0).integers(0, 256, (batch, cfg.frames, cfg.size, cfg.size, 3), dtype=np.uint8)
+        feeds = {dtype: {"clips": clips.astype(dtype)} for dtype in sessions}
+        calls = {dtype: partial(sessions[dtype].run, None, feeds[dtype]) for dtype in sessions}
+        for dtype, ms in interleaved_ms(calls, cfg.iters, cfg.warmup, torch.device("cpu")).items():
             result.input_dtype.append((dtype, batch, ms))
             print(f"  onnx input {dtype:<7} batch {batch:>3}: {ms:9.1f} ms", flush=True)
 
@@ -214,22 +225,23 @@ def run(cfg: Config) -> tuple[Result, dict[str, str]]:
         plan = [("torch", "fp32")] + [
             (r, p) for r in cfg.runtimes for p in cfg.precisions if (r, p) != ("torch", "fp32")
         ]  # the baseline first, always in the same run
+        engines: dict[tuple[str, str], Engine] = {}
         for runtime, precision in plan:
             try:
-                engine = open_engine(runtime, precision, checkpoint, device, folder, cfg)
+                engines[(runtime, precision)] = open_engine(runtime, precision, checkpoint, device, folder, cfg)
             except (EngineError, ValueError) as e:
                 result.skipped.append(f"{runtime} {precision}: {e}")
                 print(f"skip {runtime} {precision}: {e}", flush=True)
-                continue
-            for batch in cfg.batches:
-                gen = torch.Generator().manual_seed(batch)
-                clips = torch.randint(0, 256, (batch, cfg.frames, cfg.size, cfg.size, 3), dtype=torch.uint8, generator=gen)
-                clips = clips.to(device)
-                ms = median_ms(lambda: engine(clips), cfg.iters, cfg.warmup, device)
+        for batch in cfg.batches:
+            gen = torch.Generator().manual_seed(batch)
+            clips = torch.randint(0, 256, (batch, cfg.frames, cfg.size, cfg.size, 3), dtype=torch.uint8, generator=gen)
+            clips = clips.to(device)
+            calls = {key: partial(engine, clips) for key, engine in engines.items()}
+            for (runtime, precision), ms in interleaved_ms(calls, cfg.iters, cfg.warmup, device).items():
                 row = Row(runtime, precision, batch, ms, batch / (ms / 1000))
                 result.rows.append(row)
                 print(f"{runtime:<14} {precision} batch {batch:>3}: {ms:9.1f} ms  {row.clips_per_s:8.2f} clips/s", flush=True)
-            del engine
+        engines.clear()
         if cfg.input_compare and ("onnx" in cfg.runtimes):
             input_dtype_comparison(checkpoint, device, folder, cfg, result)
     base = {r.batch: r.clips_per_s for r in result.rows if (r.runtime, r.precision) == ("torch", "fp32")}
