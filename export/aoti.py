@@ -17,7 +17,7 @@ import torch
 from mosi_tool.atomic import atomic_path
 from mosi_tool.runtimes.base import EngineError, resolve_device
 
-from .graph import export_module, trace_input
+from .graph import export_module, quiet_tracing, trace_input
 from .metadata import ExportInfo, to_props
 from .options import ExportOptions
 
@@ -35,7 +35,7 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
         device=device.type, target=_target(device), torch_version=torch.__version__,
     )  # fmt: skip
     try:
-        with torch.no_grad():
+        with quiet_tracing(), torch.no_grad():
             program = torch.export.export(module, (example,), dynamic_shapes=dynamic_shapes)
     except Exception as e:  # noqa: BLE001
         raise EngineError(f"{checkpoint}: torch.export failed ({str(e).strip().splitlines()[0]})") from e
@@ -44,9 +44,10 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent, prefix=".aoti-") as scratch:
         staged = Path(scratch) / "model.pt2"
-        torch._inductor.aoti_compile_and_package(
-            program, package_path=str(staged), inductor_configs={"aot_inductor.metadata": to_props(meta, info)}
-        )
+        with quiet_tracing():
+            torch._inductor.aoti_compile_and_package(
+                program, package_path=str(staged), inductor_configs={"aot_inductor.metadata": to_props(meta, info)}
+            )
         shutil.move(staged, tmp)
     log(f"aoti: wrote {out} ({device.type}, {options.precision}, batch {batch[0]}..{batch[2]}, H/W {hw[0]}..{hw[2]})")
     return info

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -65,3 +69,20 @@ def trace_input(
     shape = (sizes[0], meta.frames, sizes[2], sizes[3], 3)
     clips = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     return clips.to(device=device, dtype=getattr(torch, input_dtype)), (dims,)
+
+
+@contextlib.contextmanager
+def quiet_tracing() -> Iterator[None]:
+    """The exporters log progress and 'torchvision is not installed' at WARNING and torch warns about its own
+    deprecations; keep an export's output to our one line."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "torch.export")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch-internal deprecations, not ours to fix
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)

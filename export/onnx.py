@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import warnings
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 
 from mosi_tool.atomic import atomic_path
 from mosi_tool.runtimes.base import EngineError
 
-from .graph import export_module, trace_input
+from .graph import export_module, quiet_tracing, trace_input
 from .metadata import INPUT_NAME, OUTPUT_NAMES, ExportInfo, embed_onnx
 from .options import ExportOptions
 
@@ -29,7 +26,7 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
     opset = OPSETS[options.precision]
     example, dynamic_shapes = trace_input(meta, options.input_dtype)
     try:
-        with _quiet_exporter(), torch.no_grad():
+        with quiet_tracing(), torch.no_grad():
             program = torch.onnx.export(
                 module,
                 (example,),
@@ -59,19 +56,3 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
         onnx.save(model, str(tmp))
     log(f"onnx: wrote {out} (opset {opset}, {options.precision}, dynamic batch/height/width)")
     return info
-
-
-@contextlib.contextmanager
-def _quiet_exporter() -> Iterator[None]:
-    """The exporter logs progress and 'torchvision is not installed' lines at WARNING; keep our output to one line."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "torch.export")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch-internal deprecations, not ours to fix
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)

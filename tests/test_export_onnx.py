@@ -120,3 +120,12 @@ def test_tampered_metadata_is_refused(tmp_path, micro_onnx):
     onnx.save(model, str(path))
     with pytest.raises(EngineError, match="newer.onnx: metadata format 99 is newer"):
         load_engine(path, device="cpu")
+
+
+def test_artifact_has_the_usual_file_permissions(micro_onnx):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(micro_onnx().stat().st_mode) == 0o666 & ~mask
