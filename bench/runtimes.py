@@ -214,6 +214,7 @@ def input_dtype_comparison(checkpoint: Path, device: torch.device, folder: Path,
 def run(cfg: Config) -> tuple[Result, dict[str, str]]:
     device = resolve_device(cfg.device)
     result = Result()
+    load_before = _load()
     with tempfile.TemporaryDirectory(prefix="mosi-bench-") as tmp:
         folder = Path(tmp)
         checkpoint = cfg.model or make_checkpoint(folder, cfg.arch, cfg.frames, cfg.size)
@@ -252,8 +253,13 @@ def run(cfg: Config) -> tuple[Result, dict[str, str]]:
         peaks[row.precision if device.type == "cuda" else "cpu"] = note
         row.peak = flops * row.clips_per_s / peak if peak else 0.0
     env = environment(device, flops)
+    env["load average (1 min) before / after"] = f"{load_before} / {_load()} (other processes share this machine)"
     env.update({f"peak ({k})": v for k, v in peaks.items()})
     return result, env
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
 
 
 def environment(device: torch.device, flops: float) -> dict[str, str]:

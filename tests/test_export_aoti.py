@@ -93,3 +93,18 @@ def test_not_a_package_is_one_line_error(tmp_path):
     with pytest.raises(EngineError) as e:
         load_engine(bad, device="cpu")
     assert str(e.value).startswith(f"{bad}: not a .pt2 package") and "\n" not in str(e.value)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: AOTInductor packages for the GPU are compiled on it")
+def test_cuda_package(micro_ckpt, tmp_path):
+    out = tmp_path / "micro-cuda.pt2"
+    build(micro_ckpt, out, ExportOptions(device="cuda", precision="bf16", max_batch=4, opt_batch=2, max_size=64))
+    engine = load_engine(out, device="cuda")
+    assert engine.device.type == "cuda" and read_pt2(out)[1].target["compute_capability"]
+    clips = synthetic_clips(5, 4, 32, 48, seed=2)
+    out_gpu = engine(clips)
+    assert out_gpu.features.is_cuda
+    assert compare(reference_outputs(micro_ckpt, clips), out_gpu).failures("bf16") == []
+    with pytest.raises(EngineError, match="compiled for cuda, not cpu"):
+        load_engine(out, device="cpu")

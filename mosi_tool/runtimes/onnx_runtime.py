@@ -58,9 +58,11 @@ class OnnxEngine(Engine):
         for name, out in zip(OUTPUTS, outs):
             binding.bind_output(name, kind, index, np.float32, tuple(out.shape), out.data_ptr())
         if kind == "cuda":
-            # ORT runs on its own stream: torch's writes to `x` must be done first. Run() syncs its stream at the end.
+            # ORT runs on its own stream: torch's writes to `x` must be done before it reads them.
             torch.cuda.current_stream(self.io_device).synchronize()
         self.session.run_with_iobinding(binding)
+        if kind == "cuda":
+            binding.synchronize_outputs()  # and ORT's writes to the outputs before torch reads them
         return ClipOutput(*(o.to(self.device) for o in outs))
 
 
