@@ -33,9 +33,9 @@ def _root(
 
 
 def _register() -> None:
-    from . import demo, features, motions, saliency, train
+    from . import demo, export, features, info, motions, saliency, train
 
-    for module in (train, motions, features, saliency, demo):
+    for module in (train, motions, features, saliency, export, info, demo):
         module.register(app)
 
 
