@@ -163,12 +163,9 @@ def read_artifact(path: Path) -> tuple[ModelMeta, ExportInfo | None]:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise MetadataError(f"{path}: no such file")
-    if path.is_dir():
-        raise MetadataError(f"{path}: is a folder, expected a file")
-    if path.stat().st_size == 0:
-        raise MetadataError(f"{path}: empty file")
+    from mosi_tool.checkpoint import check_file
+
+    check_file(path, MetadataError)
 
 
 def _first_line(e: BaseException) -> str:
