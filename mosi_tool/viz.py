@@ -31,8 +31,8 @@ def heat_colors(heat: np.ndarray) -> np.ndarray:
 
 
 def overlay(frame: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """Blend the heatmap over the frame; opacity grows with the heat, so cold regions stay readable."""
-    a = (alpha * np.clip(heat, 0, 1) ** 0.5)[..., None]
+    """Blend the heatmap over the frame; opacity grows linearly with the heat, so cold regions stay as they are."""
+    a = (alpha * np.clip(heat, 0, 1))[..., None]
     out = frame.astype(np.float32) * (1 - a) + heat_colors(heat).astype(np.float32) * a
     return out.round().astype(np.uint8)
 
@@ -64,6 +64,15 @@ def draw_colorbar(frame: np.ndarray, low: str = "0", high: str = "1", title: str
     d.text((x0 - fs, y0 - fs - 3), title, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
     frame[:] = np.asarray(img)
     return frame
+
+
+def with_colorbar(image: np.ndarray, title: str = "motion") -> np.ndarray:
+    """The image with a margin on the right that holds the colour bar (for sheets, not video frames)."""
+    h, w = image.shape[:2]
+    margin = max(64, w // 12)
+    out = np.full((h, w + margin, 3), 255, np.uint8)
+    out[:, :w] = image
+    return draw_colorbar(out, title=title)
 
 
 def label(image: np.ndarray, text: str, size: int | None = None) -> np.ndarray:

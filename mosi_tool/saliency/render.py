@@ -130,7 +130,7 @@ class ContactSheet:
     def close(self) -> None:
         if self.tiles:
             sheet = viz.grid(self.tiles, min(self.cols, len(self.tiles)))
-            viz.save_png(viz.draw_colorbar(sheet.copy(), title="motion"), self.out)
+            viz.save_png(viz.with_colorbar(sheet), self.out)
 
     def abort(self) -> None:
         pass
