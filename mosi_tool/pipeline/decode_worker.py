@@ -35,31 +35,36 @@ def video_info(reader: VideoReader) -> dict[str, Any]:
     return info
 
 
-def decode_job(job: int, path: str, sampling: Sampling, stream: int | None, fps: float | None, out: Any, slots: SlotPool | None) -> None:
-    """Decode one video into `out`; every failure becomes one ("error", ...) message."""
+def decode_messages(job: int, path: str, sampling: Sampling, stream: int | None, fps: float | None) -> Iterator[tuple]:
+    """One video's messages, streamed: ("clip", job, n, -1, frames, ...) per clip, then one ("done", ...)
+    or ("error", ...). Every failure becomes the error message; nothing is raised. Shared by both backends."""
     t0 = time.perf_counter()
     n = 0
     try:
         reader, clips = video_clips(path, sampling, stream, fps)
         for clip in clips:
-            if slots is not None and clip.frames.shape == slots.shape:
-                slot = slots.acquire()
-                slots.array[slot] = clip.frames
-                data = None
-            else:
-                slot, data = -1, clip.frames
-            out.put(("clip", job, n, slot, data, (clip.start, clip.end), (float(clip.times[0]), float(clip.times[-1])), clip.padded))
+            yield ("clip", job, n, -1, clip.frames, (clip.start, clip.end), (float(clip.times[0]), float(clip.times[-1])), clip.padded)
             n += 1
         if n == 0:
             raise VideoError(path, "no frames could be decoded")
-        out.put(("done", job, n, video_info(reader), time.perf_counter() - t0))
+        yield ("done", job, n, video_info(reader), time.perf_counter() - t0)
     except VideoError as e:
-        out.put(("error", job, str(e)))
+        yield ("error", job, str(e))
     except MemoryError:
-        out.put(("error", job, f"{path}: out of memory while decoding"))
+        yield ("error", job, f"{path}: out of memory while decoding")
     except Exception as e:  # noqa: BLE001 - a bad file must not stop the batch
         detail = traceback.format_exception_only(type(e), e)[-1].strip()
-        out.put(("error", job, f"{path}: cannot decode ({detail})"))
+        yield ("error", job, f"{path}: cannot decode ({detail})")
+
+
+def decode_job(job: int, path: str, sampling: Sampling, stream: int | None, fps: float | None, out: Any, slots: SlotPool | None) -> None:
+    """Decode one video into `out`, each clip through a shared-memory slot when one fits."""
+    for msg in decode_messages(job, path, sampling, stream, fps):
+        if msg[0] == "clip" and slots is not None and msg[4].shape == slots.shape:
+            slot = slots.acquire()
+            slots.array[slot] = msg[4]
+            msg = (*msg[:3], slot, None, *msg[5:])
+        out.put(msg)
 
 
 def worker_main(worker_id: int, tasks: Any, out: Any, sampling: Sampling, stream: int | None, fps: float | None, slot_spec: tuple | None) -> None:

@@ -45,6 +45,8 @@ class ExtractOptions:
     backend: str = "local"
     queue_clips: int = 64
     progress: bool = True
+    threads: int | None = None  # intra-op threads of a CPU engine; None: torch's default (on CPU the count changes the last bits)
+    ray_actors: int | None = None  # --backend ray: engine actors; None: one per GPU, else 1
 
 
 @dataclass
@@ -131,7 +133,7 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
         elif opts.backend == "ray":
             from .ray_backend import run_ray
 
-            report.times = run_ray(todo, writer, opts, sampling)
+            report.times = run_ray(todo, writer, opts, sampling, workers)
         else:
             raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
     if writer.remaining:  # a backend that ended without an answer for some video: record it, never drop it
