@@ -123,7 +123,9 @@ def run_ours(videos: list[Path], model: Path, runtime: str, args: argparse.Names
     report = extract(videos, opts)
     workers = args.workers if args.workers is not None else max(1, min(8, available_cpus() - 1))
     busy = {"decode": report.decode_s / max(workers, 1), "h2d": report.times.h2d, "engine": report.times.engine, "write": report.write_s}
-    note = f"{workers} decode workers; main thread waited {report.times.wait:.1f} s for clips"
+    t = report.times
+    note = (f"{workers} decode workers; {t.batches} batches for {t.clips} clips ({t.padding} zero rows of padding); "
+            f"the engine thread waited {t.wait:.1f} s for clips")  # fmt: skip
     if report.failed:
         note += f"; {report.failed} failed"
     return Run("ours", report.ok, report.clips, report.seconds, busy, note)

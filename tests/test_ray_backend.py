@@ -31,7 +31,7 @@ def failures(out: Path) -> dict[str, str]:
     return {Path(e["path"]).name: e["error"] for e in map(json.loads, (out / "failures.jsonl").read_text().splitlines())}
 
 
-@pytest.mark.slow  # two local Ray clusters start and stop: ~35 s on 2 cores
+@pytest.mark.slow  # two local Ray clusters start and stop: 25-45 s on 2 shared cores
 def test_ray_matches_local_and_resumes(videos, tmp_path, micro_ckpt):
     common = dict(model=str(micro_ckpt), devices=["cpu"], runtime="torch", batch_size=4, progress=False)
     local = extract([videos], ExtractOptions(out_dir=tmp_path / "local", workers=2, **common))

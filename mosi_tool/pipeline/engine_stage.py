@@ -24,7 +24,9 @@ import torch
 from ..runtimes.base import Engine
 from .slots import SlotPool
 
-IDLE_FLUSH_S = 0.5  # run a partial batch if no clip arrived for this long
+# Run a partial batch only after this long without a clip: a padded batch costs a full one's compute, so a
+# short gap (a decoder opening its next video, a busy machine) must not trigger one.
+IDLE_FLUSH_S = 5.0
 
 
 @contextlib.contextmanager
@@ -46,9 +48,10 @@ class StageTimes:
     clips: int = 0
     batches: int = 0
     wait: float = 0.0  # time the engine stage sat waiting for clips
+    padding: int = 0  # zero rows computed to fill partial batches
 
     def add(self, other: StageTimes) -> None:
-        for k in ("h2d", "engine", "clips", "batches", "wait"):
+        for k in ("h2d", "engine", "clips", "batches", "wait", "padding"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
@@ -116,6 +119,7 @@ class EngineStage:
 
     def _launch(self, batch: _Batch) -> None:
         t0 = time.perf_counter()
+        self.times.padding += self.batch_size - len(batch.metas)
         host = batch.padded()
         if self.cuda:
             assert self._copy_stream is not None

@@ -30,7 +30,10 @@ from .jobs import VideoJob
 from .writer import FeatureWriter
 
 DECODE_TASK_MEMORY = 512 * 2**20  # bytes reserved per decode task: demuxer, decoder threads, a chunk of clips
-MAX_BLOCKS = 4096  # input blocks: one video each up to this many (load balance), then several per block
+MAX_BLOCKS = 4096
+# Engine batches per actor call. Each call ends with its partial batch padded (the actor cannot know which
+# call is the last), and marker rows take places in Ray's batches: several batches per call waste less.
+BATCHES_PER_CALL = 4  # input blocks: one video each up to this many (load balance), then several per block
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,9 @@ class EngineActor:
         cols = _columns([message_row(m) for m in self.out])
         # Per-call timings ride on the batch's first row (zeros elsewhere); the driver adds them up.
         now = self.stage.times
-        for name, value in (("h2d_s", now.h2d - before.h2d), ("engine_s", now.engine - before.engine), ("batches", now.batches - before.batches)):
+        deltas = {"h2d_s": now.h2d - before.h2d, "engine_s": now.engine - before.engine,
+                  "batches": now.batches - before.batches, "padding": now.padding - before.padding}  # fmt: skip
+        for name, value in deltas.items():
             col = np.zeros(len(self.out), dtype=np.float64)
             if len(self.out):
                 col[0] = value
@@ -194,7 +199,7 @@ def build_dataset(ray: Any, todo: list[VideoJob], plan: RayPlan, opts: Any, samp
     return ds.map_batches(
         EngineActor,
         fn_constructor_kwargs=dict(model=opts.model, runtime=opts.runtime, batch_size=opts.batch_size, gpu=plan.gpu, threads=plan.threads),
-        batch_size=opts.batch_size,
+        batch_size=opts.batch_size * BATCHES_PER_CALL,
         batch_format="numpy",
         concurrency=plan.actors,
         **engine_res,
@@ -220,6 +225,7 @@ def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: Any, sampling: Sa
             times.h2d += float(batch["h2d_s"].sum())
             times.engine += float(batch["engine_s"].sum())
             times.batches += int(batch["batches"].sum())
+            times.padding += int(batch["padding"].sum())
             for msg in row_messages(batch):
                 times.clips += msg[0] == "feat"
                 writer.handle(msg)
