@@ -169,7 +169,7 @@ def run_decode_ceiling(videos: list[Path], meta: Any, sampling: Sampling, args: 
     return Run("decode ceiling", writer.videos, writer.clips, wall, busy, f"{workers} decode workers, no engine")
 
 
-def run_engine_ceiling(engine: Engine, videos: list[Path], sampling: Sampling, args: argparse.Namespace) -> Run:
+def run_engine_ceiling(engine: Engine, videos: list[Path], sampling: Sampling, args: argparse.Namespace, batches: int) -> Run:
     from mosi_tool.pipeline.decode_worker import video_clips
 
     pool: list[np.ndarray] = []
@@ -183,11 +183,10 @@ def run_engine_ceiling(engine: Engine, videos: list[Path], sampling: Sampling, a
     batch = torch.from_numpy(np.stack(pool))
     engine(batch)  # warm-up
     t0 = time.perf_counter()
-    for _ in range(args.engine_batches):
+    for _ in range(batches):
         engine(batch).features.cpu()
     wall = time.perf_counter() - t0
-    n = args.engine_batches * len(pool)
-    return Run("engine ceiling", 0, n, wall, {"engine": wall}, f"{args.engine_batches} batches of {len(pool)} pre-decoded clips")
+    return Run("engine ceiling", 0, batches * len(pool), wall, {"engine": wall})
 
 
 def read_whole(path: Path) -> tuple[np.ndarray, float]:
@@ -229,6 +228,7 @@ def baseline_clips(frames: np.ndarray, sampling: Sampling) -> torch.Tensor:
 def run_baseline(videos: list[Path], engine: Engine, sampling: Sampling, out: Path) -> Run:
     busy = dict.fromkeys(("decode", "transform", "engine", "write"), 0.0)
     n_videos = n_clips = 0
+    sizes: list[int] = []
     t_start = time.perf_counter()
     for v in videos:
         t0 = time.perf_counter()
@@ -249,8 +249,12 @@ def run_baseline(videos: list[Path], engine: Engine, sampling: Sampling, out: Pa
             busy[k] += dt
         n_videos += 1
         n_clips += len(feats)
+        sizes.append(len(feats))
     wall = time.perf_counter() - t_start
-    return Run("baseline", n_videos, n_clips, wall, busy, "video_features style: whole video in memory, 1 reader thread, eager fp32, batch = one video")
+    weighted = sum(b * b for b in sizes) / max(sum(sizes), 1)
+    note = (f"video_features style: whole video in memory, 1 reader thread, eager fp32, batch = one video "
+            f"({min(sizes, default=0)} to {max(sizes, default=0)} clips; {weighted:.1f} on average per clip)")  # fmt: skip
+    return Run("baseline", n_videos, n_clips, wall, busy, note)
 
 
 # -- report ----------------------------------------------------------------------------------------------
@@ -328,7 +332,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, help="decode processes (default: the pipeline's)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--decode", choices=("cpu", "nvdec"), default="cpu")
-    p.add_argument("--engine-batches", type=int, default=4, help="timed batches for the engine ceiling")
+    p.add_argument("--engine-batches", type=int, default=6, help="timed batches for the engine ceiling (half before ours, half after)")
     p.add_argument("--skip", default="", help="comma-separated runs to leave out: baseline,decode,engine")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
     p.add_argument("--note", action="append", default=[], help="a line for the notes")
@@ -360,9 +364,16 @@ def main(argv: list[str] | None = None) -> None:
 
         if "decode" not in skip:
             step(run_decode_ceiling(videos, meta, sampling, args))
-        if "engine" not in skip:
-            step(run_engine_ceiling(engine, videos, sampling, args))
-        step(run_ours(videos, model, runtime, args, folder / "ours"))
+        # The engine ceiling brackets ours (half its batches before, half after), so that load from other
+        # processes that changes during the run weighs on both alike.
+        first = run_engine_ceiling(engine, videos, sampling, args, (args.engine_batches + 1) // 2) if "engine" not in skip else None
+        ours = run_ours(videos, model, runtime, args, folder / "ours")
+        if first is not None:
+            second = run_engine_ceiling(engine, videos, sampling, args, args.engine_batches // 2)
+            n = args.engine_batches
+            step(Run(first.name, 0, first.clips + second.clips, first.wall + second.wall, {"engine": first.wall + second.wall},
+                     f"{n} batches of {args.batch_size} pre-decoded clips, {(n + 1) // 2} before ours and {n // 2} after"))  # fmt: skip
+        step(ours)
         if "baseline" not in skip:
             (folder / "base").mkdir()
             base_engine = engine if runtime == "torch" else load_engine(checkpoint, device=args.device, runtime="torch")
