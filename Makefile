@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch first, so nothing below pulls the multi-GB CUDA build on a CPU machine.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[cpu,dev]"
+	$(PY) -m pip install -q -e ".[cpu,dev,ray]"
 	# TensorRT type stubs for mypy only, outside site-packages (they would shadow a real TensorRT).
 	$(PY) -m pip install -q --no-deps --target $(TRT_STUBS) tensorrt-stubs==10.13.0.35.1
 	touch $@

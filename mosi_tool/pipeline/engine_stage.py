@@ -6,15 +6,17 @@ computes. Clips of different sizes (the `full` mode) are batched by size.
 Partial batches are padded to the full batch size. Convolution kernels pick their algorithm by batch
 size, so a clip's features differ in the last bits between batch sizes; with a fixed batch shape they do
 not depend on which other clips share the batch, and every backend, worker count and device split
-writes byte-identical files (for the same --batch-size and runtime).
+writes byte-identical files (for the same --batch-size and runtime, and on CPU the same number of
+intra-op threads: oneDNN's single-threaded kernels round differently, see `intra_op_threads`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -22,7 +24,21 @@ import torch
 from ..runtimes.base import Engine
 from .slots import SlotPool
 
-IDLE_FLUSH_S = 0.5  # run a partial batch if no clip arrived for this long
+# Run a partial batch only after this long without a clip: a padded batch costs a full one's compute, so a
+# short gap (a decoder opening its next video, a busy machine) must not trigger one.
+IDLE_FLUSH_S = 5.0
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """Run a CPU engine with `n` intra-op threads (None: leave torch's setting), restored afterwards."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -32,16 +48,28 @@ class StageTimes:
     clips: int = 0
     batches: int = 0
     wait: float = 0.0  # time the engine stage sat waiting for clips
+    padding: int = 0  # zero rows computed to fill partial batches
 
     def add(self, other: StageTimes) -> None:
-        for k in ("h2d", "engine", "clips", "batches", "wait"):
+        for k in ("h2d", "engine", "clips", "batches", "wait", "padding"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
-@dataclass
 class _Batch:
-    metas: list[tuple[Any, ...]] = field(default_factory=list)
-    arrays: list[np.ndarray] = field(default_factory=list)
+    """Clips gathered straight into one batch-shaped host buffer (pinned on CUDA): one copy per clip."""
+
+    def __init__(self, buffer: torch.Tensor):
+        self.buffer = buffer
+        self.metas: list[tuple[Any, ...]] = []
+
+    def add(self, array: np.ndarray, meta: tuple[Any, ...]) -> None:
+        self.buffer[len(self.metas)].numpy()[...] = array
+        self.metas.append(meta)
+
+    def padded(self) -> torch.Tensor:
+        """The full-size batch: rows past the last clip zeroed (the buffer is reused)."""
+        self.buffer[len(self.metas) :].zero_()
+        return self.buffer
 
 
 class EngineStage:
@@ -54,10 +82,11 @@ class EngineStage:
         self.emit = emit
         self.slots = slots
         self.pending: dict[tuple[int, ...], _Batch] = {}
+        self.free: dict[tuple[int, ...], list[torch.Tensor]] = {}  # reusable host buffers by clip shape
         self.times = StageTimes()
         self.cuda = engine.device.type == "cuda"
         self._copy_stream = torch.cuda.Stream(engine.device) if self.cuda else None
-        self._staged: tuple[torch.Tensor, list[tuple[Any, ...]], Any] | None = None
+        self._staged: tuple[torch.Tensor, _Batch, Any] | None = None
 
     def feed(self, msg: tuple) -> None:
         kind = msg[0]
@@ -66,11 +95,10 @@ class EngineStage:
             return
         _, job, clip_no, slot, data, frange, trange, padded = msg
         array = self.slots.array[slot] if slot >= 0 and self.slots is not None else data
-        batch = self.pending.setdefault(array.shape, _Batch())
-        batch.metas.append((job, clip_no, frange, trange, padded))
-        batch.arrays.append(np.array(array) if slot >= 0 else array)  # copy out of the slot...
+        batch = self.pending.get(array.shape) or self.pending.setdefault(array.shape, _Batch(self._buffer(array.shape)))
+        batch.add(array, (job, clip_no, frange, trange, padded))  # copied into the batch buffer...
         if slot >= 0 and self.slots is not None:
-            self.slots.release(slot)  # ...so the decoder can reuse it at once
+            self.slots.release(slot)  # ...so the decoder can reuse the slot at once
         if len(batch.metas) >= self.batch_size:
             self._launch(self.pending.pop(array.shape))
 
@@ -80,32 +108,43 @@ class EngineStage:
             self._launch(self.pending.pop(shape))
         self._run_staged()
 
+    def _buffer(self, shape: tuple[int, ...]) -> torch.Tensor:
+        free = self.free.setdefault(tuple(shape), [])
+        if free:
+            return free.pop()
+        return torch.empty((self.batch_size, *shape), dtype=torch.uint8, pin_memory=self.cuda)
+
+    def _recycle(self, batch: _Batch) -> None:
+        self.free[tuple(batch.buffer.shape[1:])].append(batch.buffer)
+
     def _launch(self, batch: _Batch) -> None:
         t0 = time.perf_counter()
-        arrays = batch.arrays + [np.zeros_like(batch.arrays[0])] * (self.batch_size - len(batch.arrays))
-        host = torch.from_numpy(np.stack(arrays))
+        self.times.padding += self.batch_size - len(batch.metas)
+        host = batch.padded()
         if self.cuda:
             assert self._copy_stream is not None
-            host = host.pin_memory()
             with torch.cuda.stream(self._copy_stream):
                 dev = host.to(self.engine.device, non_blocking=True)
                 event = torch.cuda.Event()
                 event.record(self._copy_stream)
             self.times.h2d += time.perf_counter() - t0
             self._run_staged()  # compute the previous batch while this one is in flight
-            self._staged = (dev, batch.metas, event)
+            self._staged = (dev, batch, event)
         else:
             self.times.h2d += time.perf_counter() - t0
             self._run(host, batch.metas)
+            self._recycle(batch)
 
     def _run_staged(self) -> None:
         if self._staged is None:
             return
-        dev, metas, event = self._staged
+        dev, batch, event = self._staged
         self._staged = None
         torch.cuda.current_stream(self.engine.device).wait_event(event)
         dev.record_stream(torch.cuda.current_stream(self.engine.device))
-        self._run(dev, metas)
+        event.synchronize()  # the copy out of the host buffer is done: it may be refilled
+        self._recycle(batch)
+        self._run(dev, batch.metas)
 
     def _run(self, clips: torch.Tensor, metas: list[tuple[Any, ...]]) -> None:
         t0 = time.perf_counter()

@@ -23,6 +23,7 @@ from .output import FailureLog, FeatureSettings, is_complete
 from .writer import FeatureWriter
 
 BACKENDS = ("local", "ray")
+DECODERS = ("cpu", "nvdec")
 
 
 @dataclass
@@ -45,6 +46,9 @@ class ExtractOptions:
     backend: str = "local"
     queue_clips: int = 64
     progress: bool = True
+    threads: int | None = None  # intra-op threads of a CPU engine; None: torch's default (on CPU the count changes the last bits)
+    ray_actors: int | None = None  # --backend ray: engine actors; None: one per GPU, else 1
+    decode: str = "cpu"  # "cpu" (FFmpeg) or "nvdec" (experimental GPU decoding via torchcodec; local backend)
 
 
 @dataclass
@@ -90,6 +94,16 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
     if leftovers:
         info(f"removed {leftovers} partial file(s) left by an interrupted run")
 
+    if opts.backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
+    if opts.decode not in DECODERS:
+        raise ValueError(f"--decode must be one of {', '.join(DECODERS)}")
+    if opts.decode == "nvdec":
+        if opts.backend != "local":
+            raise ValueError("--decode nvdec works with the local backend only")
+        from ..video.nvdec import check_nvdec
+
+        check_nvdec()
     # The model's metadata fixes the clip geometry; load once here (reused by a single local engine).
     engine = load_engine(opts.model, device=opts.devices[0], runtime=opts.runtime)
     meta = engine.meta
@@ -98,7 +112,7 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
         raise ValueError(f"--stack {stack}: this model takes clips of {meta.frames} frames")
     sampling = Sampling(stack=stack, step=opts.step, fps=opts.fps, mode=opts.mode, size=meta.crop)
     settings = FeatureSettings(
-        meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream
+        meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream, opts.decode
     )
 
     jobs = shard(plan(discover(inputs, list_file), out_dir), opts.shard)
@@ -126,14 +140,15 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
     with bar:
         if opts.backend == "local":
             devices = [str(engine.device) if d == "auto" else d for d in opts.devices]
-            local = LocalOptions(opts.model, devices, opts.runtime, opts.batch_size, workers, opts.queue_clips, sampling, opts.stream, opts.fps)
+            local = LocalOptions(
+                opts.model, devices, opts.runtime, opts.batch_size, workers, opts.queue_clips, sampling, opts.stream, opts.fps,
+                threads=opts.threads, decode=opts.decode,
+            )  # fmt: skip
             report.times = run_local(todo, writer, local, engine=engine if len(devices) == 1 else None)
-        elif opts.backend == "ray":
+        else:  # ray
             from .ray_backend import run_ray
 
-            report.times = run_ray(todo, writer, opts, sampling)
-        else:
-            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
+            report.times = run_ray(todo, writer, opts, sampling, workers)
     if writer.remaining:  # a backend that ended without an answer for some video: record it, never drop it
         for job in todo:
             if job.index not in writer.finished:

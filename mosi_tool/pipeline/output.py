@@ -42,9 +42,13 @@ class FeatureSettings:
     dtype: str
     pool: str
     stream: int | None
+    decode: str = "cpu"  # "nvdec" resizes on the GPU: different pixels, so a different setting
 
     def to_json(self) -> str:
-        return json.dumps(dict(asdict(self), version=__version__), sort_keys=True)
+        fields = asdict(self)
+        if fields["decode"] == "cpu":
+            del fields["decode"]  # files from before the option stay valid
+        return json.dumps(dict(fields, version=__version__), sort_keys=True)
 
 
 def write_features(

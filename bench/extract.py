@@ -1,0 +1,396 @@
+"""End-to-end feature extraction speed on real videos: our pipeline against a baseline and two ceilings.
+
+    python bench/extract.py                          # CPU here: every real video under ../shared/data
+    python bench/extract.py --workers 16 --decode nvdec --device cuda   # on a GPU machine
+
+One run measures, on the same videos and the same engine (default: a random-init full-size R(2+1)D-10,
+16x112x112; weights do not change speed):
+  ours      `extract()` with default settings (`--workers` to tune): decode processes -> engine -> writer
+  baseline  in the style of v-iashin/video_features: each video read whole into memory by a single-threaded
+            reader, resized/cropped as float tensors, PyTorch eager fp32, batch = that video's clips
+  decode    the decode ceiling: all decode workers feeding the same queue, no engine
+  engine    the engine ceiling: the same engine on pre-decoded clips at the same batch size
+Per run: videos/s, clips/s and each stage's busy time (decode, H2D, engine, write) and share of the wall
+time; the stage with the largest share is named the limit. Appends a section to docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
+from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
+from mosi_tool.pipeline.jobs import discover, plan  # noqa: E402
+from mosi_tool.pipeline.local import LocalOptions, available_cpus, run_local  # noqa: E402
+from mosi_tool.runtimes import load_engine  # noqa: E402
+from mosi_tool.runtimes.base import Engine  # noqa: E402
+from mosi_tool.video.clips import Sampling, count_clips, geometry  # noqa: E402
+from mosi_tool.video.decode import VideoError, VideoReader  # noqa: E402
+
+SHARED = Path(os.environ.get("MOSI_SHARED_DATA", ROOT.parent / "shared" / "data"))
+VIDEO_SETS = ("videos", "davis/mp4")
+STAGES = ("decode", "h2d", "engine", "write")
+
+
+@dataclass
+class Run:
+    name: str
+    videos: int
+    clips: int
+    wall: float
+    busy: dict[str, float] = field(default_factory=dict)  # stage -> busy seconds per lane
+    note: str = ""
+
+    @property
+    def clips_per_s(self) -> float:
+        return self.clips / self.wall if self.wall else 0.0
+
+    @property
+    def videos_per_s(self) -> float:
+        return self.videos / self.wall if self.wall else 0.0
+
+    @property
+    def limit(self) -> str:
+        return max(self.busy, key=lambda k: self.busy[k]) if self.busy else "-"
+
+
+def load_avg() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def real_videos(folders: list[Path] | None, limit: int | None) -> list[Path]:
+    """The fixed set: every video in ../shared/data/videos and davis/mp4 (missing folders skipped)."""
+    roots = folders or [SHARED / s for s in VIDEO_SETS]
+    found = discover([r for r in roots if r.exists()])
+    return found[:limit] if limit else found
+
+
+def make_checkpoint(folder: Path) -> Path:
+    """A random-init full-size R(2+1)D-10 (width 64, 16x112x112 clips)."""
+    from mosi_tool.checkpoint import save_checkpoint
+    from mosi_tool.metadata import ModelMeta
+    from mosi_tool.models.backbones import build_backbone
+
+    torch.manual_seed(0)
+    model = build_backbone("r2plus1d_10", 9)
+    path = folder / "r2plus1d_10-random.safetensors"
+    save_checkpoint(path, model, ModelMeta(arch="r2plus1d_10", frames=16, crop=112, feature_dim=model.feature_dim))
+    return path
+
+
+def engine_artifact(checkpoint: Path, runtime: str, folder: Path) -> tuple[Path, str, str]:
+    """(model file, runtime, note) for `--runtime`: `auto` takes ONNX Runtime where this checkout has it."""
+    if runtime == "torch" or checkpoint.suffix != ".safetensors":
+        return checkpoint, (runtime if runtime != "auto" else None) or "torch", ""
+    try:
+        from export.onnx import build  # noqa: F401 - the export work (ONNX and its runtime)
+        from export.options import ExportOptions
+
+        import mosi_tool.runtimes.onnx_runtime  # noqa: F401
+    except ImportError as e:
+        note = f"ONNX Runtime path not available in this checkout ({e}); measured with PyTorch eager"
+        if runtime == "onnx":
+            raise SystemExit(f"--runtime onnx: {note.split(';')[0]}. Use --runtime torch.")
+        return checkpoint, "torch", note
+    out = folder / (checkpoint.stem + ".onnx")
+    build(checkpoint, out, ExportOptions(verify=False))
+    return out, "onnx", ""
+
+
+# -- the four runs ---------------------------------------------------------------------------------------
+
+
+def run_ours(videos: list[Path], model: Path, runtime: str, args: argparse.Namespace, out: Path) -> Run:
+    opts = ExtractOptions(model=str(model), out_dir=out, devices=[args.device], runtime=runtime, batch_size=args.batch_size,
+                          workers=args.workers, overwrite=True, progress=False, decode=args.decode)  # fmt: skip
+    report = extract(videos, opts)
+    workers = args.workers if args.workers is not None else max(1, min(8, available_cpus() - 1))
+    busy = {"decode": report.decode_s / max(workers, 1), "h2d": report.times.h2d, "engine": report.times.engine, "write": report.write_s}
+    t = report.times
+    note = (f"{workers} decode workers; {t.batches} batches for {t.clips} clips ({t.padding} zero rows of padding); "
+            f"the engine thread waited {t.wait:.1f} s for clips")  # fmt: skip
+    if report.failed:
+        note += f"; {report.failed} failed"
+    return Run("ours", report.ok, report.clips, report.seconds, busy, note)
+
+
+class _NullEngine(Engine):
+    """Returns a zero feature per clip at once: the pipeline without its engine."""
+
+    name = "none"
+
+    def __init__(self, meta: Any):
+        super().__init__(Path("none"), meta, torch.device("cpu"))
+
+    def run(self, clips: torch.Tensor) -> ClipOutput:
+        z = torch.zeros(clips.shape[0], 1)
+        return ClipOutput(z, z, z)
+
+
+class _CountingWriter:
+    def __init__(self) -> None:
+        self.videos = self.clips = 0
+        self.decode_s = 0.0
+
+    def handle(self, msg: tuple) -> None:
+        if msg[0] == "feat":
+            self.clips += 1
+        elif msg[0] == "done":
+            self.videos += 1
+            self.decode_s += msg[4]
+
+
+def run_decode_ceiling(videos: list[Path], meta: Any, sampling: Sampling, args: argparse.Namespace) -> Run:
+    workers = args.workers if args.workers is not None else max(1, min(8, available_cpus() - 1))
+    jobs = plan(videos, Path(tempfile.gettempdir()))
+    writer = _CountingWriter()
+    opts = LocalOptions("", ["cpu"], None, args.batch_size, workers, 64, sampling, None, None, decode=args.decode)
+    t0 = time.perf_counter()
+    times = run_local(jobs, writer, opts, engine=_NullEngine(meta))  # type: ignore[arg-type]
+    wall = time.perf_counter() - t0
+    busy = {"decode": writer.decode_s / workers, "h2d": times.h2d}
+    return Run("decode ceiling", writer.videos, writer.clips, wall, busy, f"{workers} decode workers, no engine")
+
+
+def run_engine_ceiling(engine: Engine, videos: list[Path], sampling: Sampling, args: argparse.Namespace, batches: int) -> Run:
+    from mosi_tool.pipeline.decode_worker import video_clips
+
+    pool: list[np.ndarray] = []
+    for v in videos:
+        try:
+            pool += [c.frames for _, c in zip(range(args.batch_size - len(pool)), video_clips(str(v), sampling, None, None)[1])]
+        except VideoError:
+            continue
+        if len(pool) >= args.batch_size:
+            break
+    batch = torch.from_numpy(np.stack(pool))
+    engine(batch)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        engine(batch).features.cpu()
+    wall = time.perf_counter() - t0
+    return Run("engine ceiling", 0, batches * len(pool), wall, {"engine": wall})
+
+
+def read_whole(path: Path) -> tuple[np.ndarray, float]:
+    """Every frame of the video, full size, in memory: one thread, as torchvision's read_video does."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type, stream.thread_count = "NONE", 1
+        frames = []
+        try:
+            for f in container.decode(stream):
+                frames.append(f.to_ndarray(format="rgb24"))
+        except av.FFmpegError:
+            pass  # a truncated file: keep what decoded
+    return np.stack(frames), float(stream.average_rate or 25)
+
+
+def baseline_clips(frames: np.ndarray, sampling: Sampling) -> torch.Tensor:
+    """Float transforms on the whole video (short side 128, centre crop 112), then clips of `stack`."""
+    import torch.nn.functional as F
+
+    n, h, w, _ = frames.shape
+    geo = geometry("center", sampling.size, w, h)
+    x0, y0, cw, ch = geo.crop
+    out = []
+    for i in range(0, n, 64):  # the same float work as the whole-video transform, in slices of 64 frames
+        x = torch.from_numpy(frames[i : i + 64]).permute(0, 3, 1, 2).float() / 255
+        x = F.interpolate(x, size=(geo.resize[1], geo.resize[0]), mode="bilinear", align_corners=False, antialias=True)
+        x = x[:, :, y0 : y0 + ch, x0 : x0 + cw]
+        out.append((x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1))
+    video = torch.cat(out)
+    count = count_clips(n, sampling)
+    if n < sampling.stack:
+        video = torch.cat([video, video[-1:].expand(sampling.stack - n, *video.shape[1:])])
+    return torch.stack([video[k * sampling.stride : k * sampling.stride + sampling.stack] for k in range(count)])
+
+
+def run_baseline(videos: list[Path], engine: Engine, sampling: Sampling, out: Path) -> Run:
+    busy = dict.fromkeys(("decode", "transform", "engine", "write"), 0.0)
+    n_videos = n_clips = 0
+    sizes: list[int] = []
+    t_start = time.perf_counter()
+    for v in videos:
+        t0 = time.perf_counter()
+        try:
+            VideoReader(v)
+            frames, _ = read_whole(v)
+        except (VideoError, ValueError):
+            continue
+        t1 = time.perf_counter()
+        clips = baseline_clips(frames, sampling)
+        del frames
+        t2 = time.perf_counter()
+        feats = engine(clips).features.cpu().numpy()  # batch = every clip of this video
+        t3 = time.perf_counter()
+        np.save(out / f"{n_videos:03d}.npy", feats)
+        t4 = time.perf_counter()
+        for k, dt in zip(busy, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            busy[k] += dt
+        n_videos += 1
+        n_clips += len(feats)
+        sizes.append(len(feats))
+    wall = time.perf_counter() - t_start
+    weighted = sum(b * b for b in sizes) / max(sum(sizes), 1)
+    note = (f"video_features style: whole video in memory, 1 reader thread, eager fp32, batch = one video "
+            f"({min(sizes, default=0)} to {max(sizes, default=0)} clips; {weighted:.1f} on average per clip)")  # fmt: skip
+    return Run("baseline", n_videos, n_clips, wall, busy, note)
+
+
+# -- report ----------------------------------------------------------------------------------------------
+
+
+def table(runs: list[Run]) -> str:
+    head = "| run | videos | clips | wall s | videos/s | clips/s | " + " | ".join(f"{s} s (%)" for s in (*STAGES, "transform")) + " | limit |"
+    lines = [head, "|---|" + "---:|" * 5 + "---:|" * (len(STAGES) + 1) + "---|"]
+    for r in runs:
+        cells = []
+        for s in (*STAGES, "transform"):
+            cells.append(f"{r.busy[s]:.1f} ({100 * r.busy[s] / r.wall:.0f}%)" if s in r.busy and r.wall else "-")
+        videos = str(r.videos) if r.videos else "-"
+        vps = f"{r.videos_per_s:.3f}" if r.videos else "-"
+        lines.append(f"| {r.name} | {videos} | {r.clips} | {r.wall:.1f} | {vps} | {r.clips_per_s:.2f} | " + " | ".join(cells) + f" | {r.limit} |")
+    return "\n".join(lines)
+
+
+def ratios(runs: dict[str, Run]) -> list[str]:
+    ours, base = runs["ours"], runs.get("baseline")
+    out = []
+    if base:
+        out.append(f"ours / baseline: {ours.clips_per_s / base.clips_per_s:.2f}x clips/s (target >= 3x)")
+    ceilings = [runs[k] for k in ("decode ceiling", "engine ceiling") if k in runs]
+    if ceilings:
+        low = min(ceilings, key=lambda r: r.clips_per_s)
+        out.append(f"ours / min(decode, engine ceiling) = ours / {low.name}: {ours.clips_per_s / low.clips_per_s:.0%} (target >= 90%)")
+    return out
+
+
+def environment(args: argparse.Namespace, runtime: str, engine: Engine) -> dict[str, str]:
+    dev = engine.device
+    env = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU {platform.processor() or ''} ({available_cpus()} cores)".replace("  ", " "),
+        "engine": f"{engine.describe()} (runtime {runtime}), batch {args.batch_size}, {torch.get_num_threads()} intra-op threads",
+        "decode": args.decode,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+    for name in ("av", "onnxruntime", "ray"):
+        try:
+            env[name] = __import__(name).__version__
+        except (ImportError, AttributeError):
+            env[name] = "not installed"
+    return env
+
+
+def markdown(runs: list[Run], env: dict[str, str], command: str, loads: list[str], videos: list[Path], notes: list[str]) -> str:
+    out = [f"## Extraction end to end: {env['device']}, {env['date']}", "", f"Command: `{command}`", ""]
+    out += [f"- {k}: {v}" for k, v in env.items() if k not in ("date", "device")]
+    out += [f"- videos: {len(videos)} ({', '.join(sorted({str(Path(v).parent.relative_to(SHARED)) if SHARED in Path(v).parents else str(Path(v).parent) for v in videos}))})"]
+    out += [f"- load average (1 min) at each step: {' -> '.join(loads)} (other processes share this machine)"]
+    out += ["", table(runs), ""]
+    out += [f"- {r}" for r in ratios({r.name: r for r in runs})]
+    out += [f"- {r.name}: {r.note}" for r in runs if r.note]
+    out += [f"- {n}" for n in notes]
+    return "\n".join(out) + "\n"
+
+
+def append_report(path: Path, section: str) -> None:
+    from mosi_tool.atomic import atomic_write_text
+
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nAppended by the scripts in `bench/`; newest last.\n"
+    atomic_write_text(path, text.rstrip("\n") + "\n\n" + section)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--videos", type=Path, nargs="*", help="folders or files (default: ../shared/data/videos and davis/mp4)")
+    p.add_argument("--limit", type=int, help="only the first N videos")
+    p.add_argument("--model", type=Path, help="checkpoint or engine (default: random-init full-size R(2+1)D-10)")
+    p.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto", help="ours' runtime (auto: ONNX Runtime where available)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, help="decode processes (default: the pipeline's)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--decode", choices=("cpu", "nvdec"), default="cpu")
+    p.add_argument("--engine-batches", type=int, default=6, help="timed batches for the engine ceiling (half before ours, half after)")
+    p.add_argument("--skip", default="", help="comma-separated runs to leave out: baseline,decode,engine")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
+    p.add_argument("--note", action="append", default=[], help="a line for the notes")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    videos = real_videos(args.videos, args.limit)
+    if not videos:
+        raise SystemExit(f"no videos found (looked in {', '.join(str(SHARED / s) for s in VIDEO_SETS)})")
+    loads = [f"{load_avg():.1f}"]
+    with tempfile.TemporaryDirectory(prefix="bench-extract-") as tmp:
+        folder = Path(tmp)
+        checkpoint = args.model or make_checkpoint(folder)
+        model, runtime, note = engine_artifact(checkpoint, args.runtime, folder)
+        notes = [note] if note else []
+        engine = load_engine(model, device=args.device, runtime=runtime)
+        args.device = str(engine.device)
+        meta = engine.meta
+        sampling = Sampling(stack=meta.frames, mode="center", size=meta.crop)
+        runs: list[Run] = []
+
+        def step(run: Run) -> None:
+            runs.append(run)
+            loads.append(f"{load_avg():.1f}")
+            print(f"{run.name}: {run.clips} clips in {run.wall:.1f} s = {run.clips_per_s:.2f} clips/s (limit {run.limit})", flush=True)
+
+        if "decode" not in skip:
+            step(run_decode_ceiling(videos, meta, sampling, args))
+        # The engine ceiling brackets ours (half its batches before, half after), so that load from other
+        # processes that changes during the run weighs on both alike.
+        first = run_engine_ceiling(engine, videos, sampling, args, (args.engine_batches + 1) // 2) if "engine" not in skip else None
+        ours = run_ours(videos, model, runtime, args, folder / "ours")
+        if first is not None:
+            second = run_engine_ceiling(engine, videos, sampling, args, args.engine_batches // 2)
+            n = args.engine_batches
+            step(Run(first.name, 0, first.clips + second.clips, first.wall + second.wall, {"engine": first.wall + second.wall},
+                     f"{n} batches of {args.batch_size} pre-decoded clips, {(n + 1) // 2} before ours and {n // 2} after"))  # fmt: skip
+        step(ours)
+        if "baseline" not in skip:
+            (folder / "base").mkdir()
+            base_engine = engine if runtime == "torch" else load_engine(checkpoint, device=args.device, runtime="torch")
+            step(run_baseline(videos, base_engine, sampling, folder / "base"))
+            if runs[-1].clips != runs[-2].clips:
+                notes.append(f"clip counts differ: ours {runs[-2].clips}, baseline {runs[-1].clips}")
+        env = environment(args, runtime, engine)
+    print()
+    print(table(runs))
+    for line in ratios({r.name: r for r in runs}):
+        print(line)
+    if str(args.report) != "-":
+        command = "python bench/extract.py" + "".join(f" {shlex.quote(a)}" for a in (argv if argv is not None else sys.argv[1:]))
+        append_report(args.report, markdown(runs, env, command, loads, videos, notes + args.note))
+        print(f"appended to {args.report}")
+    print(json.dumps({r.name: round(r.clips_per_s, 3) for r in runs}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""The Ray backend: the same stages as `local`, scheduled by Ray Data on a cluster (or a local one).
+
+    from_items(videos) -> map_batches(decode, CPU tasks) -> map_batches(engine, actor pool) -> writer
+
+Decode tasks stream each video's pipeline messages (`decode_messages`) as rows: one per clip, and one
+marker row per video ("done" with its info, or "error" with the reason). Engine actors feed those rows
+to an `EngineStage`, so clips are batched at the same fixed batch size with the same zero padding as
+the local backend, and the driver hands the results to the same `FeatureWriter`: the files, resume and
+`failures.jsonl` are identical. Files are written by the driver, so `--out-dir` only has to be
+reachable from it; videos and the model must be readable from every worker.
+
+Ray stays an optional extra: it is imported only here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from ..video.clips import Sampling
+from .decode_worker import decode_messages
+from .engine_stage import EngineStage, StageTimes
+from .jobs import VideoJob
+from .writer import FeatureWriter
+
+DECODE_TASK_MEMORY = 512 * 2**20  # bytes reserved per decode task: demuxer, decoder threads, a chunk of clips
+MAX_BLOCKS = 4096
+# Engine batches per actor call. Each call ends with its partial batch padded (the actor cannot know which
+# call is the last), and marker rows take places in Ray's batches: several batches per call waste less.
+BATCHES_PER_CALL = 4  # input blocks: one video each up to this many (load balance), then several per block
+
+
+@dataclass(frozen=True)
+class RayPlan:
+    """Resources of each stage, from `ExtractOptions` and the cluster."""
+
+    decode_tasks: int  # concurrent decode tasks (1 CPU each)
+    actors: int  # engine actors
+    gpu: bool  # one GPU per actor, else CPU actors
+    threads: int  # intra-op threads of a CPU engine (fixed: thread count changes the last bits on CPU)
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise RuntimeError("Ray is not installed: pip install mosi-tool[ray]") from None
+    return ray
+
+
+# -- rows <-> pipeline messages -------------------------------------------------------------------------
+
+_CLIP_COLUMNS = ("kind", "job", "clip_no", "data", "shape", "start", "end", "t0", "t1", "padded", "payload")
+
+
+def _columns(rows: list[tuple]) -> dict[str, np.ndarray]:
+    cols = list(zip(*rows)) if rows else [()] * len(_CLIP_COLUMNS)
+    out = {name: np.array(col, dtype=object) for name, col in zip(_CLIP_COLUMNS, cols)}
+    for name in ("job", "clip_no", "start", "end", "padded"):
+        out[name] = out[name].astype(np.int64)
+    for name in ("t0", "t1"):
+        out[name] = out[name].astype(np.float64)
+    out["shape"] = np.array([list(s) for s in out["shape"]], dtype=np.int64).reshape(len(rows), 4)
+    return out
+
+
+def message_row(msg: tuple) -> tuple:
+    """A pipeline message as one row of `_CLIP_COLUMNS` (arrays as raw bytes plus their shape)."""
+    kind, job = msg[0], msg[1]
+    if kind in ("clip", "feat"):
+        array = msg[4] if kind == "clip" else msg[3]
+        frange, trange, padded = msg[-3:]
+        shape = (list(array.shape) + [0, 0, 0])[:4]
+        return (kind, job, msg[2], np.ascontiguousarray(array).tobytes(), shape, frange[0], frange[1], trange[0], trange[1], padded, "")
+    payload = json.dumps([msg[2], msg[3], msg[4]]) if kind == "done" else msg[2]
+    return (kind, job, 0, b"", [0, 0, 0, 0], 0, 0, 0.0, 0.0, 0, payload)
+
+
+def row_messages(batch: dict[str, np.ndarray]) -> Iterator[tuple]:
+    """The pipeline messages in a batch of rows (inverse of `message_row`)."""
+    for i, kind in enumerate(batch["kind"]):
+        job = int(batch["job"][i])
+        if kind == "done":
+            n, info, seconds = json.loads(batch["payload"][i])
+            yield ("done", job, n, info, seconds)
+        elif kind == "error":
+            yield ("error", job, str(batch["payload"][i]))
+        else:
+            frange = (int(batch["start"][i]), int(batch["end"][i]))
+            trange = (float(batch["t0"][i]), float(batch["t1"][i]))
+            padded = int(batch["padded"][i])
+            if kind == "clip":
+                shape = tuple(int(d) for d in batch["shape"][i])
+                array = np.frombuffer(batch["data"][i], dtype=np.uint8).reshape(shape)
+                yield ("clip", job, int(batch["clip_no"][i]), -1, array, frange, trange, padded)
+            else:
+                vec = np.frombuffer(batch["data"][i], dtype=np.float32)
+                yield ("feat", job, int(batch["clip_no"][i]), vec, frange, trange, padded)
+
+
+# -- the two stages ------------------------------------------------------------------------------------
+
+
+def decode_rows(batch: dict[str, np.ndarray], sampling: Sampling, stream: int | None, fps: float | None, chunk: int) -> Iterator[dict[str, np.ndarray]]:
+    """Ray Data task: videos -> clip and marker rows, yielded in blocks of `chunk` rows (flat memory)."""
+    rows: list[tuple] = []
+    for job, path in zip(batch["job"], batch["path"]):
+        for msg in decode_messages(int(job), str(path), sampling, stream, fps):
+            rows.append(message_row(msg))
+            if len(rows) >= chunk:
+                yield _columns(rows)
+                rows = []
+    if rows:
+        yield _columns(rows)
+
+
+class EngineActor:
+    """Ray Data actor: an `EngineStage` over each batch of rows; clips -> feature rows, markers passed on."""
+
+    def __init__(self, model: str, runtime: str | None, batch_size: int, gpu: bool, threads: int):
+        from ..runtimes import load_engine
+
+        if not gpu:
+            torch.set_num_threads(threads)
+        self.engine = load_engine(model, device="cuda" if gpu else "cpu", runtime=runtime)
+        self.out: list[tuple] = []
+        self.stage = EngineStage(self.engine, batch_size, self.out.append)  # kept: its batch buffers are reused
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.out.clear()
+        before = StageTimes()
+        before.add(self.stage.times)
+        for msg in row_messages(batch):
+            self.stage.feed(msg)
+        self.stage.flush()  # partial batches are zero-padded to `batch_size`, exactly as in the local backend
+        cols = _columns([message_row(m) for m in self.out])
+        # Per-call timings ride on the batch's first row (zeros elsewhere); the driver adds them up.
+        now = self.stage.times
+        deltas = {"h2d_s": now.h2d - before.h2d, "engine_s": now.engine - before.engine,
+                  "batches": now.batches - before.batches, "padding": now.padding - before.padding}  # fmt: skip
+        for name, value in deltas.items():
+            col = np.zeros(len(self.out), dtype=np.float64)
+            if len(self.out):
+                col[0] = value
+            cols[name] = col
+        return cols
+
+
+# -- driver ------------------------------------------------------------------------------------------
+
+
+def _connect(ray: Any, plan: RayPlan) -> bool:
+    """Join the cluster at RAY_ADDRESS (or an already initialised one), else start a local one.
+    Returns True if this call started Ray (and so should stop it)."""
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(**kwargs)
+    else:
+        cpus = plan.decode_tasks + (0 if plan.gpu else plan.actors * plan.threads)
+        gpus = plan.actors if plan.gpu else 0
+        ray.init(num_cpus=cpus, num_gpus=gpus, **kwargs)
+    return True
+
+
+def make_plan(opts: Any, workers: int) -> RayPlan:
+    """Stage sizes: `workers` decode tasks; `ray_actors` engine actors (default: one per GPU, else 1)."""
+    devices = list(opts.devices)
+    gpu = any(d.startswith("cuda") for d in devices) or (devices == ["auto"] and torch.cuda.is_available())
+    actors = opts.ray_actors or (max(1, torch.cuda.device_count()) if gpu else 1)
+    threads = opts.threads or torch.get_num_threads()
+    return RayPlan(max(1, workers), actors, gpu, threads)
+
+
+def build_dataset(ray: Any, todo: list[VideoJob], plan: RayPlan, opts: Any, sampling: Sampling) -> Any:
+    items = [{"job": j.index, "path": j.path} for j in todo]
+    ds = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
+    ds = ds.map_batches(
+        decode_rows,
+        fn_kwargs=dict(sampling=sampling, stream=opts.stream, fps=opts.fps, chunk=opts.batch_size),
+        batch_size=1,
+        batch_format="numpy",
+        concurrency=plan.decode_tasks,
+        num_cpus=1,
+        # Reserving memory caps decode tasks per node by RAM, and (remote args differing from the actors')
+        # keeps Ray Data from fusing decode into the engine actors, where each actor would decode and
+        # compute in turn instead of the two stages overlapping.
+        memory=DECODE_TASK_MEMORY,
+    )
+    engine_res = {"num_gpus": 1} if plan.gpu else {"num_cpus": plan.threads}
+    return ds.map_batches(
+        EngineActor,
+        fn_constructor_kwargs=dict(model=opts.model, runtime=opts.runtime, batch_size=opts.batch_size, gpu=plan.gpu, threads=plan.threads),
+        batch_size=opts.batch_size * BATCHES_PER_CALL,
+        batch_format="numpy",
+        concurrency=plan.actors,
+        **engine_res,
+    )
+
+
+def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: Any, sampling: Sampling, workers: int | None = None) -> StageTimes:
+    """Process `todo` on Ray Data, feeding every result to `writer` here on the driver."""
+    ray = import_ray()
+    from .local import available_cpus
+
+    plan = make_plan(opts, workers if workers is not None else (opts.workers or max(1, available_cpus() - 1)))
+    started = _connect(ray, plan)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.max_errored_blocks = -1  # a decode task that dies (crashed decoder) loses its videos, not the run
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    times = StageTimes()
+    try:
+        ds = build_dataset(ray, todo, plan, opts, sampling)
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2):
+            times.h2d += float(batch["h2d_s"].sum())
+            times.engine += float(batch["engine_s"].sum())
+            times.batches += int(batch["batches"].sum())
+            times.padding += int(batch["padding"].sum())
+            for msg in row_messages(batch):
+                times.clips += msg[0] == "feat"
+                writer.handle(msg)
+    finally:
+        if started:
+            ray.shutdown()
+    return times
