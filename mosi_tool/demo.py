@@ -49,7 +49,7 @@ def train_demo_model(data: Path | None = None, epochs: int = DEMO_EPOCHS, device
         cfg: TrainConfig = build_config(
             "tiny", None,
             {"data": {"kind": "images", "root": str(root), "workers": 1, "val_fraction": 0.1},
-             "epochs": epochs, "out": str(run), "device": device, "optim": {"warmup_epochs": 1},
+             "epochs": epochs, "out": str(run), "device": device, "optim": {"warmup_epochs": 1}, "batch_size": 4,
              "motion": {"jitter": False}},
         )  # fmt: skip
         info(
