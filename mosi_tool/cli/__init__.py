@@ -33,10 +33,11 @@ def _root(
 
 
 def _register() -> None:
-    from . import demo, features, motions, saliency, train
+    from . import demo, evaluate, features, finetune, motions, saliency, train
 
-    for module in (train, motions, features, saliency, demo):
+    for module in (train, motions, features, saliency, finetune, demo):
         module.register(app)
+    app.add_typer(evaluate.app, name="eval", help="Evaluate a model: pretext accuracy, DAVIS motion saliency, a linear motion probe.")
 
 
 _register()
