@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from mosi_tool import load_model
 from mosi_tool.cli import app
 from mosi_tool.evaluation.davis import check_counts, find_sequences
-from mosi_tool.evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, verdict
+from mosi_tool.evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, notes, verdict
 
 from .conftest import texture
 
@@ -139,3 +139,9 @@ def test_bad_layouts_fail_with_one_line_naming_the_file(tmp_path, energy_ckpt):
         find_sequences(tmp_path)
     result = CliRunner().invoke(app, ["eval", "saliency", "--davis", str(root), "--model", str(energy_ckpt), "--targets", "moving"])
     assert result.exit_code == 2 and "--target must be one of" in result.output
+
+
+def test_target_wins_count_sequences(report):
+    wins = report["target_wins"]
+    assert set(wins) == {"motion", "pred"} and sum(wins.values()) == 2
+    assert any("best on" in line for line in notes(report))

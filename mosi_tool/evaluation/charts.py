@@ -54,8 +54,9 @@ def grouped_bars(
 ) -> None:  # fmt: skip
     """One panel per metric; in each, one bar per (group, series). reference: metric -> a dotted line (chance)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, 1.1 * len(groups) * len(panels) + 2), 4.2), squeeze=False)
-    for ax, (metric, data) in zip(axes[0], panels.items()):
+    rows = len(panels)
+    fig, axes = plt.subplots(rows, 1, figsize=(max(6.0, 0.9 * len(groups) + 2), 2.6 * rows + 1.2), squeeze=False, sharex=True)
+    for ax, (metric, data) in zip(axes[:, 0], panels.items()):
         width = 0.8 / max(1, len(data))
         x = np.arange(len(groups))
         for k, (name, values) in enumerate(data.items()):
@@ -66,7 +67,7 @@ def grouped_bars(
         ax.set_xticks(x, groups, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(metric)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="best")
+    axes[0][0].legend(fontsize=7, loc="best")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     _save(fig, path)

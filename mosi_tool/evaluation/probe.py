@@ -2,7 +2,7 @@
 
 Clips are cut from real videos, and a crop window then moves over the (already moving) content with one of
 MoSI's 9 global translations (the generator's own trajectories: directions, speeds and distances). A
-multinomial logistic regression on frozen, pooled features learns to name the translation; train and test
+multinomial logistic regression (L2, L-BFGS) on frozen, pooled features learns to name the translation; train and test
 clips come from different videos. The same probe on the same architecture with random weights is the
 control. This is NOT a substitute for fine-tuning on UCF101/HMDB51: it only shows whether the features
 encode global motion on real footage.
@@ -38,9 +38,8 @@ class ProbeConfig:
     max_frames: int = 300  # frames decoded per video, from the start
     test_fraction: float = 0.3  # of the videos
     seed: int = 0
-    steps: int = 500  # full-batch optimisation steps of the classifier
-    lr: float = 0.05
-    weight_decay: float = 1e-3
+    steps: int = 100  # L-BFGS iterations of the classifier
+    weight_decay: float = 1e-2  # L2 penalty on the classifier's weights
     batch_size: int = 16  # clips per engine call
     random_init: bool = True
 
@@ -116,21 +115,23 @@ def extract(engines: dict[str, Engine], videos: list[Source], cfg: ProbeConfig) 
 
 
 def fit_linear(x_train: np.ndarray, y_train: np.ndarray, classes: int, cfg: ProbeConfig) -> tuple[torch.nn.Linear, np.ndarray, np.ndarray]:
-    """Multinomial logistic regression on standardised features: full-batch Adam, fixed steps and seed.
-
-    Returns the layer and the standardisation (mean, std) fitted on the training clips.
-    """
+    """L2-regularised multinomial logistic regression on standardised features (full-batch L-BFGS,
+    at most `cfg.steps` iterations, fixed seed). Returns the layer and the training (mean, std)."""
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
     x = torch.from_numpy((x_train - mean) / std).float()
     y = torch.from_numpy(y_train).long()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         layer = torch.nn.Linear(x.shape[1], classes)
-    opt = torch.optim.Adam(layer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    for _ in range(cfg.steps):
+    opt = torch.optim.LBFGS(layer.parameters(), lr=1.0, max_iter=cfg.steps, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
         opt.zero_grad()
-        F.cross_entropy(layer(x), y).backward()
-        opt.step()
+        loss = F.cross_entropy(layer(x), y) + 0.5 * cfg.weight_decay * layer.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
     return layer, mean, std
 
 

@@ -219,6 +219,7 @@ class SaliencyEvaluation:
             "subsets": subsets,
             "methods": methods,
             "best_target": best,
+            "target_wins": target_wins(methods),
             "comparisons": comparisons(methods, best, subsets),
         }
 
@@ -244,6 +245,18 @@ def best_target(methods: list[dict[str, Any]]) -> str | None:
         return None
     top = max(mosi, key=lambda m: (m["summary"]["all"]["auc"], m["summary"]["all"]["nss"]))
     return str(top["target"])
+
+
+def target_wins(methods: list[dict[str, Any]]) -> dict[str, int]:
+    """For each target of the model: on how many sequences it has the highest AUC among the targets."""
+    mosi = [m for m in methods if m["kind"] == "mosi"]
+    wins = {str(m["target"]): 0 for m in mosi}
+    sequences = set().union(*(m["per_sequence"] for m in mosi)) if mosi else set()
+    for seq in sorted(sequences):
+        scored = [m for m in mosi if m["per_sequence"][seq]["frames"]]
+        if scored:
+            wins[str(max(scored, key=lambda m: m["per_sequence"][seq]["auc"])["target"])] += 1
+    return wins
 
 
 def verdict(mosi: dict[str, float], other: dict[str, float]) -> str:
@@ -311,8 +324,9 @@ def notes(report: dict[str, Any]) -> list[str]:
     out = []
     mosi = [m for m in report["methods"] if m["kind"] == "mosi"]
     ranking = sorted(mosi, key=lambda m: -(m["summary"]["all"]["auc"] if np.isfinite(m["summary"]["all"]["auc"]) else -1))
-    out.append("targets by mean AUC-Judd: " + ", ".join(f"{m['target']} {fmt(m['summary']['all']['auc'])}" for m in ranking)
-               + f"; best: {best}")  # fmt: skip
+    wins = report["target_wins"]
+    out.append("targets by mean AUC-Judd: " + ", ".join(f"{m['target']} {fmt(m['summary']['all']['auc'])} "
+               f"(best on {wins[m['target']]} sequences)" for m in ranking) + f"; best: {best}")  # fmt: skip
     moving = report["subsets"]["moving camera"]
     thr = report["config"]["camera_threshold"]
     out.append(f"moving camera (median background flow > {thr:g} px/frame): {', '.join(moving) or 'none'}")
