@@ -26,7 +26,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
 typecheck: $(STAMP)
-	MYPYPATH=$(TRT_STUBS) $(VENV)/bin/mypy export/tensorrt.py mosi_tool/runtimes/tensorrt_runtime.py
+	TRT_STUBS=$(TRT_STUBS) $(PY) -m pytest -q tests/test_typecheck.py
 
 clean:
 	rm -rf $(VENV) mosi_demo .pytest_cache .mypy_cache

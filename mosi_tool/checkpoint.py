@@ -60,7 +60,7 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
     from safetensors import safe_open
 
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(METADATA_KEY)
@@ -119,10 +119,11 @@ def _abbrev(keys: list[str], n: int = 3) -> str:
     return f"[{shown}{', ...' if len(keys) > n else ''}] ({len(keys)})"
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path, error: type[Exception] = CheckpointError) -> None:
+    """Raise `error` naming `path` if it is missing, a folder or empty."""
     if not path.exists():
-        raise CheckpointError(f"{path}: no such file")
+        raise error(f"{path}: no such file")
     if path.is_dir():
-        raise CheckpointError(f"{path}: is a folder, expected a .safetensors checkpoint")
+        raise error(f"{path}: is a folder, expected a model file")
     if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: empty file")
+        raise error(f"{path}: empty file")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .cache import cache_dir
+from .cache import cache_root
 
 BUNDLED = Path(__file__).parent / "assets" / "default_model.safetensors"
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ _warned = False
 
 
 def demo_model_dir() -> Path:
-    return cache_dir() / "demo-model"
+    return cache_root() / "demo-model"
 
 
 def default_model_path() -> Path:

@@ -136,3 +136,27 @@ def motion_energy_checkpoint(path: Path, frames: int = 8, crop: int = 64) -> Pat
 @pytest.fixture(scope="session")
 def energy_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return motion_energy_checkpoint(tmp_path_factory.mktemp("energy") / "energy.safetensors")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_engine_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Engines exported on demand (CPU checkpoints run through cached ONNX) go to a per-session folder."""
+    os.environ["MOSI_TOOL_CACHE"] = str(tmp_path_factory.mktemp("mosi-cache"))
+
+
+@pytest.fixture(scope="session")
+def micro_onnx(micro_ckpt: Path, tmp_path_factory: pytest.TempPathFactory):
+    """micro_onnx(precision) -> path of the micro checkpoint exported to ONNX (once per precision)."""
+    from export.onnx import build
+    from export.options import ExportOptions
+
+    folder = tmp_path_factory.mktemp("onnx")
+    made: dict[str, Path] = {}
+
+    def get(precision: str = "fp32") -> Path:
+        if precision not in made:
+            made[precision] = folder / f"micro-{precision}.onnx"
+            build(micro_ckpt, made[precision], ExportOptions(precision=precision, verify=False))
+        return made[precision]
+
+    return get

@@ -23,7 +23,9 @@ def class_activation_maps(conv5: Tensor, fc_weight: Tensor) -> Tensor:
     With a global-average-pool + linear head this equals Grad-CAM on conv5, so no backward pass is needed.
     """
     n = conv5.shape[2] * conv5.shape[3] * conv5.shape[4]
-    maps = torch.einsum("ck,bkthw->bcthw", fc_weight.to(conv5.dtype), conv5)  # (B, classes, t, h, w)
+    b, k, t, h, w = conv5.shape
+    # matmul, not einsum: ONNX Einsum has no bfloat16 type, MatMul has (bf16 engines keep the CAM in the graph).
+    maps = torch.matmul(fc_weight.to(conv5.dtype), conv5.reshape(b, k, n)).reshape(b, -1, t, h, w)
     return torch.relu(maps) / n
 
 

@@ -37,6 +37,7 @@ class Engine(ABC):
     dynamic_width: bool = True  # accepts any H, W (fully convolutional); False: only `input_hw`
     input_hw: tuple[int, int] | None = None
     max_batch: int | None = None
+    hw_range: tuple[tuple[int, int], tuple[int, int]] | None = None  # ((min H, min W), (max H, max W)) if bounded
 
     def __init__(self, path: Path, meta: ModelMeta, device: torch.device):
         self.path = path
@@ -56,6 +57,12 @@ class Engine(ABC):
             raise ValueError(
                 f"{self.path.name}: engine was built for {self.input_hw[0]}x{self.input_hw[1]} input, "
                 f"got {clips.shape[2]}x{clips.shape[3]}; re-export with a dynamic width"
+            )
+        if self.hw_range and not all(lo <= n <= hi for lo, n, hi in zip(self.hw_range[0], clips.shape[2:4], self.hw_range[1])):
+            (h0, w0), (h1, w1) = self.hw_range
+            raise ValueError(
+                f"{self.path.name}: engine accepts {h0}x{w0} to {h1}x{w1} input, got {clips.shape[2]}x{clips.shape[3]}; "
+                f"re-export with a larger --max-size"
             )
         clips = clips.to(self.device, non_blocking=True).contiguous()
         step = self.max_batch or clips.shape[0]

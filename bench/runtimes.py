@@ -1,0 +1,348 @@
+"""Throughput and latency of every runtime on this machine's device, PyTorch eager fp32 as the baseline.
+
+    python bench/runtimes.py                                  # CPU here: torch, onnx, aoti at fp32
+    python bench/runtimes.py --device cuda --runtimes torch,torch.compile,aoti,onnx,tensorrt --precisions fp32,bf16,fp16
+
+Default model: a random-init full-size R(2+1)D-10 made on the fly (weights do not change speed).
+Per runtime x precision x batch: median milliseconds per batch, clips/s, ratio to eager fp32 at the same
+batch (same run), and the fraction of the device's peak FLOP/s. Appends a section to docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Callable, Mapping, TypeVar
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mosi_tool.runtimes.base import Engine, EngineError, resolve_device  # noqa: E402
+
+K = TypeVar("K")
+RUNTIMES = ("torch", "torch.compile", "onnx", "aoti", "tensorrt")
+
+# Dense peak TFLOP/s by GPU name: (fp32 without tensor cores, bf16/fp16 tensor cores). Vendor datasheets.
+GPU_PEAKS = {
+    "H200": (67.0, 989.0),
+    "H100 PCIe": (51.0, 756.0),
+    "H100": (67.0, 989.0),  # SXM
+    "A100": (19.5, 312.0),
+    "L40S": (91.6, 362.0),
+    "L4": (30.3, 121.0),
+    "A10": (31.2, 125.0),
+    "RTX 4090": (82.6, 165.0),
+    "T4": (8.1, 65.0),
+    "V100": (15.7, 125.0),
+}
+
+
+@dataclass
+class Config:
+    model: Path | None
+    arch: str
+    frames: int
+    size: int
+    batches: list[int]
+    iters: int
+    warmup: int
+    runtimes: list[str]
+    precisions: list[str]
+    device: str
+    report: Path | None
+    input_compare: bool
+
+
+@dataclass
+class Row:
+    runtime: str
+    precision: str
+    batch: int
+    median_ms: float
+    clips_per_s: float
+    ratio: float = 0.0
+    peak: float = 0.0
+
+
+@dataclass
+class Result:
+    rows: list[Row] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    input_dtype: list[tuple[str, int, float]] = field(default_factory=list)  # (dtype, batch, median ms)
+
+
+def make_checkpoint(folder: Path, arch: str, frames: int, size: int) -> Path:
+    from mosi_tool.checkpoint import save_checkpoint
+    from mosi_tool.metadata import ModelMeta
+    from mosi_tool.models.backbones import build_backbone
+
+    torch.manual_seed(0)
+    model = build_backbone(arch, 9)
+    meta = ModelMeta(arch=arch, frames=frames, crop=size, feature_dim=model.feature_dim)
+    path = folder / f"{arch}-random.safetensors"
+    save_checkpoint(path, model, meta)
+    return path
+
+
+def flops_per_clip(checkpoint: Path) -> float:
+    """Counted by PyTorch's FlopCounterMode on one clip (2 FLOPs per multiply-add)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mosi_tool.checkpoint import load_checkpoint
+
+    backbone, meta = load_checkpoint(checkpoint)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        backbone(torch.zeros(1, 3, meta.frames, meta.crop, meta.crop))
+    return float(counter.get_total_flops())
+
+
+def cpu_peak() -> tuple[float, str]:
+    """cores x clock x FP32 FLOPs/cycle/core (2 FMA units x SIMD lanes x 2), from lscpu-style flags."""
+    name, mhz, flags = cpu_info()
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags and "fma" in flags else 4
+    per_cycle = 2 * lanes * 2  # assumes 2 FMA units per core (server cores with AVX-512/AVX2)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    peak = cores * mhz * 1e6 * per_cycle
+    formula = f"{cores} cores x {mhz / 1000:.2f} GHz x {per_cycle} FP32 FLOPs/cycle (2 FMA x {lanes} lanes x 2) = {peak / 1e9:.0f} GFLOP/s"
+    return peak, formula
+
+
+def cpu_info() -> tuple[str, float, set[str]]:
+    """Model name, clock (MHz) and feature flags from /proc/cpuinfo."""
+    flags: set[str] = set()
+    mhz, name = 0.0, platform.processor() or "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "flags" and not flags:
+                flags = set(value.split())
+            elif key == "cpu MHz" and not mhz:
+                mhz = float(value)
+            elif key == "model name":
+                name = value.strip()
+    except OSError:
+        pass
+    return name, mhz, flags
+
+
+def gpu_peak(device: torch.device, precision: str) -> tuple[float, str]:
+    name = torch.cuda.get_device_name(device)
+    for key, (fp32, half) in GPU_PEAKS.items():
+        if key in name:
+            tflops = fp32 if precision == "fp32" else half
+            kind = "fp32 non-tensor" if precision == "fp32" else f"{precision} dense tensor"
+            return tflops * 1e12, f"{name}: {tflops:g} TFLOP/s {kind} (datasheet)"
+    return 0.0, f"{name}: peak unknown (add it to GPU_PEAKS)"
+
+
+def open_engine(runtime: str, precision: str, checkpoint: Path, device: torch.device, folder: Path, cfg: Config) -> Engine:
+    from export.options import ExportOptions
+    from mosi_tool.runtimes import load_engine
+
+    if runtime in ("torch", "torch.compile"):
+        return load_engine(checkpoint, device=device, runtime="torch", compile=runtime == "torch.compile", precision=precision)
+    if runtime == "onnx" and precision == "bf16" and device.type == "cpu":
+        raise EngineError("onnxruntime's CPU provider has no bfloat16 kernels")
+    options = ExportOptions(
+        precision=precision, max_batch=max(cfg.batches), opt_batch=max(cfg.batches), max_size=cfg.size,
+        device=str(device), verify=False,
+    )  # fmt: skip
+    builders = {"onnx": ("export.onnx", ".onnx"), "aoti": ("export.aoti", ".pt2"), "tensorrt": ("export.tensorrt", ".engine")}
+    module, suffix = builders[runtime]
+    out = folder / f"{runtime}-{precision}{suffix}"
+    __import__(module, fromlist=["build"]).build(checkpoint, out, options, log=lambda line: print(line, flush=True))
+    return load_engine(out, device=device)
+
+
+def interleaved_ms(calls: Mapping[K, Callable[[], object]], iters: int, warmup: int, device: torch.device) -> dict[K, float]:
+    """Median ms per call of each callable, timed round-robin (one call of each per round) so that load from
+    other processes on a shared machine slows every runtime alike instead of whichever ran at the time."""
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
+    sync()
+    times: dict[K, list[float]] = {key: [] for key in calls}
+    for _ in range(iters):
+        for key, call in calls.items():
+            start = time.perf_counter()
+            call()
+            sync()
+            times[key].append((time.perf_counter() - start) * 1000)
+    return {key: statistics.median(t) for key, t in times.items()}
+
+
+def input_dtype_comparison(checkpoint: Path, device: torch.device, folder: Path, cfg: Config, result: Result) -> None:
+    """ORT fed uint8 vs float32 clips (host arrays, as a caller has them after decoding), same graph otherwise."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from export.onnx import build
+    from export.options import ExportOptions
+
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
+    sessions = {}
+    for dtype in ("uint8", "float32"):
+        path = folder / f"input-{dtype}.onnx"
+        build(checkpoint, path, ExportOptions(input_dtype=dtype, verify=False))
+        sessions[dtype] = ort.InferenceSession(str(path), providers=providers)
+    for batch in cfg.batches:
+        clips = np.random.default_rng(0).integers(0, 256, (batch, cfg.frames, cfg.size, cfg.size, 3), dtype=np.uint8)
+        feeds = {dtype: {"clips": clips.astype(dtype)} for dtype in sessions}
+        calls = {dtype: partial(sessions[dtype].run, None, feeds[dtype]) for dtype in sessions}
+        for dtype, ms in interleaved_ms(calls, cfg.iters, cfg.warmup, torch.device("cpu")).items():
+            result.input_dtype.append((dtype, batch, ms))
+            print(f"  onnx input {dtype:<7} batch {batch:>3}: {ms:9.1f} ms", flush=True)
+
+
+def run(cfg: Config) -> tuple[Result, dict[str, str]]:
+    device = resolve_device(cfg.device)
+    result = Result()
+    load_before = _load()
+    with tempfile.TemporaryDirectory(prefix="mosi-bench-") as tmp:
+        folder = Path(tmp)
+        checkpoint = cfg.model or make_checkpoint(folder, cfg.arch, cfg.frames, cfg.size)
+        from mosi_tool.checkpoint import read_meta
+
+        meta = read_meta(checkpoint)
+        cfg.frames, cfg.size = meta.frames, meta.crop
+        flops = flops_per_clip(checkpoint)
+        plan = [("torch", "fp32")] + [
+            (r, p) for r in cfg.runtimes for p in cfg.precisions if (r, p) != ("torch", "fp32")
+        ]  # the baseline first, always in the same run
+        engines: dict[tuple[str, str], Engine] = {}
+        for runtime, precision in plan:
+            try:
+                engines[(runtime, precision)] = open_engine(runtime, precision, checkpoint, device, folder, cfg)
+            except (EngineError, ValueError) as e:
+                result.skipped.append(f"{runtime} {precision}: {e}")
+                print(f"skip {runtime} {precision}: {e}", flush=True)
+        for batch in cfg.batches:
+            gen = torch.Generator().manual_seed(batch)
+            clips = torch.randint(0, 256, (batch, cfg.frames, cfg.size, cfg.size, 3), dtype=torch.uint8, generator=gen)
+            clips = clips.to(device)
+            calls = {key: partial(engine, clips) for key, engine in engines.items()}
+            for (runtime, precision), ms in interleaved_ms(calls, cfg.iters, cfg.warmup, device).items():
+                row = Row(runtime, precision, batch, ms, batch / (ms / 1000))
+                result.rows.append(row)
+                print(f"{runtime:<14} {precision} batch {batch:>3}: {ms:9.1f} ms  {row.clips_per_s:8.2f} clips/s", flush=True)
+        engines.clear()
+        if cfg.input_compare and ("onnx" in cfg.runtimes):
+            input_dtype_comparison(checkpoint, device, folder, cfg, result)
+    base = {r.batch: r.clips_per_s for r in result.rows if (r.runtime, r.precision) == ("torch", "fp32")}
+    peaks: dict[str, str] = {}
+    for row in result.rows:
+        row.ratio = row.clips_per_s / base[row.batch] if row.batch in base else 0.0
+        peak, note = cpu_peak() if device.type == "cpu" else gpu_peak(device, row.precision)
+        peaks[row.precision if device.type == "cuda" else "cpu"] = note
+        row.peak = flops * row.clips_per_s / peak if peak else 0.0
+    env = environment(device, flops)
+    env["load average (1 min) before / after"] = f"{load_before} / {_load()} (other processes share this machine)"
+    env.update({f"peak ({k})": v for k, v in peaks.items()})
+    return result, env
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
+
+
+def environment(device: torch.device, flops: float) -> dict[str, str]:
+    env = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {cpu_info()[0]}",
+        "threads": str(torch.get_num_threads()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "model FLOPs/clip": f"{flops / 1e9:.1f} GFLOPs",
+    }
+    for name in ("onnxruntime", "tensorrt"):
+        try:
+            env[name] = __import__(name).__version__
+        except (ImportError, AttributeError):
+            env[name] = "not installed"
+    return env
+
+
+def table(result: Result) -> str:
+    lines = [
+        "| runtime | precision | batch | median ms/batch | clips/s | vs eager fp32 | % of peak |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in result.rows:
+        peak = f"{100 * r.peak:.1f}%" if r.peak else "-"
+        lines.append(f"| {r.runtime} | {r.precision} | {r.batch} | {r.median_ms:.1f} | {r.clips_per_s:.2f} | {r.ratio:.2f}x | {peak} |")
+    return "\n".join(lines)
+
+
+def markdown(cfg: Config, result: Result, env: dict[str, str], command: str) -> str:
+    out = [f"## {env['device']}, {env['date']}", "", f"Command: `{command}`", ""]
+    out += [f"- {k}: {v}" for k, v in env.items() if k not in ("date", "device")]
+    out += [f"- clips: {cfg.frames}x{cfg.size}x{cfg.size} uint8, {cfg.iters} timed runs after {cfg.warmup} warm-up per cell", ""]
+    out += [table(result), ""]
+    if result.input_dtype:
+        out += ["ONNX Runtime input dtype (host arrays into `session.run`):", "", "| input | batch | median ms |", "|---|---:|---:|"]
+        out += [f"| {d} | {b} | {ms:.1f} |" for d, b, ms in result.input_dtype]
+        out.append("")
+    if result.skipped:
+        out += ["Not measured: " + "; ".join(result.skipped), ""]
+    return "\n".join(out) + "\n"
+
+
+def parse(argv: list[str] | None) -> Config:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, help="checkpoint (default: random-init full-size model)")
+    p.add_argument("--arch", default="r2plus1d_10")
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--batches", default="1,8", help="comma-separated batch sizes")
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--runtimes", default="torch,onnx,aoti", help=f"comma-separated from {', '.join(RUNTIMES)}")
+    p.add_argument("--precisions", default="fp32", help="comma-separated from fp32, fp16, bf16")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="markdown file to append to")
+    p.add_argument("--no-report", action="store_true")
+    p.add_argument("--no-input-compare", action="store_true", help="skip ORT uint8-vs-float32 input timing")
+    a = p.parse_args(argv)
+    runtimes = [r for r in a.runtimes.split(",") if r]
+    unknown = set(runtimes) - set(RUNTIMES)
+    if unknown:
+        p.error(f"unknown runtimes {sorted(unknown)}")
+    return Config(
+        a.model, a.arch, a.frames, a.size, [int(b) for b in a.batches.split(",")], a.iters, a.warmup, runtimes,
+        a.precisions.split(","), a.device, None if a.no_report else a.report, not a.no_input_compare,
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse(argv)
+    command = "python bench/runtimes.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    result, env = run(cfg)
+    print()
+    print(table(result))
+    if cfg.report:
+        from mosi_tool.atomic import atomic_write_text
+
+        old = cfg.report.read_text() if cfg.report.exists() else "# Benchmarks\n\nAppended by `bench/runtimes.py`; newest last.\n\n"
+        atomic_write_text(cfg.report, old + markdown(cfg, result, env, command.strip()))
+        print(f"\nappended to {cfg.report}")
+
+
+if __name__ == "__main__":
+    main()

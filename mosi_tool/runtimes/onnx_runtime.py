@@ -1,0 +1,97 @@
+"""onnxruntime for `.onnx` engines: CUDA execution provider with IO binding on torch CUDA tensors when the
+device is CUDA, the CPU provider otherwise (inputs and outputs bound to torch CPU tensors, no copies)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..metadata import MetadataError, ModelMeta
+from ..models.clip_model import ClipOutput
+from ..progress import info
+from .base import Engine, EngineError
+
+OUTPUTS = ("logits", "features", "cam")
+
+
+class OnnxEngine(Engine):
+    name = "onnxruntime"
+
+    def __init__(self, path: Path, device: torch.device):
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise EngineError(f"{path}: onnxruntime is not installed ({e}); pip install 'mosi-tool[cpu]' or '[gpu]'") from None
+        from export.metadata import from_props
+
+        if not path.is_file() or path.stat().st_size == 0:
+            raise EngineError(f"{path}: {'empty file' if path.is_file() else 'no such file'}")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=_providers(device))
+        except Exception as e:  # noqa: BLE001 - ORT raises its own exception types per failure
+            raise EngineError(f"{path}: onnxruntime cannot load it ({_one_line(e)})") from None
+        try:
+            meta, export_info = from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
+        except MetadataError as e:
+            raise EngineError(str(e)) from None
+        super().__init__(path, meta, device)
+        self.precision = export_info.precision
+        inputs = self.session.get_inputs()
+        if [i.name for i in inputs] != ["clips"] or inputs[0].type != "tensor(uint8)":
+            raise EngineError(f"{path}: expected one uint8 input 'clips', found {[(i.name, i.type) for i in inputs]}")
+        on_cuda = "CUDAExecutionProvider" in self.session.get_providers()
+        if device.type == "cuda" and not on_cuda:
+            info(f"warning: {path.name}: CUDA requested but onnxruntime has no working CUDA provider here; running on CPU")
+        self.io_device = device if on_cuda else torch.device("cpu")
+        self.name = f"onnxruntime-{'cuda' if on_cuda else 'cpu'}"
+
+    def run(self, clips: torch.Tensor) -> ClipOutput:
+        x = clips.to(self.io_device).contiguous()
+        outs = [torch.empty(s, dtype=torch.float32, device=self.io_device) for s in output_shapes(self.meta, tuple(x.shape))]
+        kind, index = self.io_device.type, self.io_device.index or 0
+        binding = self.session.io_binding()
+        binding.bind_input("clips", kind, index, np.uint8, tuple(x.shape), x.data_ptr())
+        for name, out in zip(OUTPUTS, outs):
+            binding.bind_output(name, kind, index, np.float32, tuple(out.shape), out.data_ptr())
+        if kind == "cuda":
+            # ORT runs on its own stream: torch's writes to `x` must be done before it reads them.
+            torch.cuda.current_stream(self.io_device).synchronize()
+        self.session.run_with_iobinding(binding)
+        if kind == "cuda":
+            binding.synchronize_outputs()  # and ORT's writes to the outputs before torch reads them
+        return ClipOutput(*(o.to(self.device) for o in outs))
+
+
+_SHAPES: dict[tuple[object, ...], list[tuple[int, ...]]] = {}
+
+
+def output_shapes(meta: ModelMeta, clip_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Shapes of (logits, features, cam) for a clip batch, from a forward pass on the meta device (no memory,
+    no compute), cached per shape; IO binding needs the output buffers before the run."""
+    key = (meta.arch, meta.width, meta.num_classes, clip_shape)
+    if key not in _SHAPES:
+        from ..models.backbones import build_backbone
+        from ..models.clip_model import ClipModel
+
+        with torch.device("meta"):
+            model = ClipModel(build_backbone(meta.arch, meta.num_classes, width=meta.width), meta).eval()
+            out = model(torch.empty(clip_shape, dtype=torch.uint8))
+        _SHAPES[key] = [tuple(t.shape) for t in out]
+    return _SHAPES[key]
+
+
+def _providers(device: torch.device) -> list[str | tuple[str, dict[str, str]]]:
+    import onnxruntime as ort
+
+    if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        return [("CUDAExecutionProvider", {"device_id": str(device.index or 0)}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text[:300] + ("..." if len(text) > 300 else "")

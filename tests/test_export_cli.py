@@ -1,0 +1,67 @@
+"""`mosi-tool export` and `mosi-tool info`: options, checks from the format table, readable metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from export.formats import FORMATS, check_request, default_output, format_of
+from mosi_tool.cli import app
+
+runner = CliRunner()
+
+
+def test_format_table_drives_checks_and_names():
+    assert {f.suffix for f in FORMATS.values()} == {".onnx", ".engine", ".pt2"}
+    assert [f.name for f in FORMATS.values() if f.needs_gpu] == ["tensorrt"]
+    trt = FORMATS["tensorrt"]
+    assert default_output(Path("runs/best.safetensors"), trt, "fp16") == Path("runs/best-fp16.engine")
+    assert default_output(Path("runs/best.safetensors"), trt, "fp32") == Path("runs/best.engine")
+    assert format_of(Path("x.PT2")) is FORMATS["aoti"] and format_of(Path("x.safetensors")) is None
+    with pytest.raises(ValueError, match="--onnx out.pt2: the output of --onnx must end in .onnx"):
+        check_request(FORMATS["onnx"], Path("out.pt2"), "fp32")
+    with pytest.raises(ValueError, match="precision 'int8' is not supported"):
+        check_request(FORMATS["aoti"], Path("m.pt2"), "int8")
+
+
+def test_export_needs_a_target(micro_ckpt):
+    result = runner.invoke(app, ["export", str(micro_ckpt)])
+    assert result.exit_code == 2 and "error: nothing to export" in result.stderr
+
+
+def test_export_rejects_bad_precision_before_building(micro_ckpt, tmp_path):
+    result = runner.invoke(app, ["export", str(micro_ckpt), "--onnx", str(tmp_path / "m.onnx"), "--precision", "fp8"])
+    assert result.exit_code == 2 and "precision must be one of fp32, fp16, bf16" in result.stderr
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_bad_checkpoint_is_one_line(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_text("nope")
+    result = runner.invoke(app, ["export", str(bad), "--onnx", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and str(bad) in result.stderr
+
+
+def test_info_reads_every_artifact(micro_ckpt, micro_onnx):
+    text = runner.invoke(app, ["info", str(micro_onnx("fp16"))])
+    assert text.exit_code == 0, text.output
+    assert "precision  fp16" in text.stdout and "r2plus1d_10 width 8" in text.stdout and "(0,0)" in text.stdout
+    raw = runner.invoke(app, ["info", str(micro_onnx("fp16")), "--json"])
+    doc = json.loads(raw.stdout)
+    assert doc["export"]["precision"] == "fp16" and doc["mosi_tool"]["frames"] == 4
+    ckpt = runner.invoke(app, ["info", str(micro_ckpt)])
+    assert ckpt.exit_code == 0 and "(checkpoint" in ckpt.stdout
+
+
+def test_info_on_a_wrong_file_is_one_line(tmp_path):
+    bad = tmp_path / "notes.onnx"
+    bad.write_text("hello\n")
+    result = runner.invoke(app, ["info", str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {bad}: ") and result.stderr.strip().count("\n") == 0
+    missing = runner.invoke(app, ["info", str(tmp_path / "m.engine")])
+    assert missing.exit_code == 2 and "no such file" in missing.stderr

@@ -1,0 +1,80 @@
+"""Runtime selection, the ONNX cache, parity across every runtime available here, engine input checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from export.parity import compare, reference_outputs, synthetic_clips
+from mosi_tool.cache import cached_onnx, engine_cache_path
+from mosi_tool.checkpoint import read_meta
+from mosi_tool.runtimes import load_engine
+from mosi_tool.runtimes.base import Engine
+from mosi_tool.runtimes.onnx_runtime import OnnxEngine, output_shapes
+
+
+def test_checkpoint_on_cpu_defaults_to_cached_onnx(micro_ckpt):
+    meta = read_meta(micro_ckpt)
+    cached = engine_cache_path(meta.model_id, "fp32")
+    assert cached.parent.parent == Path(os.environ["MOSI_TOOL_CACHE"])
+    engine = load_engine(micro_ckpt, device="cpu")
+    assert isinstance(engine, OnnxEngine) and engine.path == cached and cached.exists()
+    stamp = cached.stat().st_mtime_ns
+    assert load_engine(micro_ckpt, device="cpu", runtime="onnx").path == cached
+    assert cached.stat().st_mtime_ns == stamp  # reused, not re-exported
+
+
+def test_runtime_torch_forces_eager(micro_ckpt):
+    assert load_engine(micro_ckpt, device="cpu", runtime="torch").name == "torch"
+    assert load_engine(micro_ckpt, device="cpu", compile=False, precision="bf16").name == "torch"  # ORT CPU: fp32 only
+
+
+def test_damaged_cache_entry_is_rebuilt(micro_ckpt):
+    path = cached_onnx(micro_ckpt)
+    path.write_text("garbage")
+    assert cached_onnx(micro_ckpt) == path
+    assert load_engine(path, device="cpu").meta.model_id == read_meta(micro_ckpt).model_id
+
+
+def test_every_available_runtime_matches_pytorch(micro_ckpt, micro_onnx):
+    clips = synthetic_clips(4, 4, 32, 48, seed=11)
+    reference = reference_outputs(micro_ckpt, clips)
+    engines = [load_engine(micro_ckpt, device="cpu", runtime="torch"), load_engine(micro_onnx(), device="cpu")]
+    if torch.cuda.is_available():
+        engines.append(load_engine(micro_onnx(), device="cuda"))
+    for engine in engines:
+        parity = compare(reference, engine(clips))
+        assert parity.failures("fp32") == [], engine.describe()
+
+
+def test_output_shapes_match_the_model(micro_ckpt):
+    meta = read_meta(micro_ckpt)
+    clips = synthetic_clips(3, 4, 32, 80)
+    out = reference_outputs(micro_ckpt, clips)
+    assert output_shapes(meta, tuple(clips.shape)) == [tuple(t.shape) for t in out]
+
+
+def test_cuda_requested_but_cpu_only_session_warns_once(micro_onnx, capsys):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has a CUDA provider")
+    engine = OnnxEngine(micro_onnx(), torch.device("cuda"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning:") and "running on CPU" in err[0]
+    assert engine.name == "onnxruntime-cpu"
+
+
+class _Echo(Engine):
+    def run(self, clips):  # pragma: no cover - never reached in these tests
+        raise AssertionError
+
+
+def test_engine_refuses_input_outside_its_range(micro_ckpt):
+    engine = _Echo(micro_ckpt, read_meta(micro_ckpt), torch.device("cpu"))
+    engine.hw_range = ((32, 32), (64, 64))
+    with pytest.raises(ValueError, match="engine accepts 32x32 to 64x64 input, got 32x80"):
+        engine(torch.zeros(1, 4, 32, 80, 3, dtype=torch.uint8))
