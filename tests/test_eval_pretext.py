@@ -104,5 +104,20 @@ def test_pretext_refuses_action_models(tmp_path, image_root):
 
     path = tmp_path / "action.safetensors"
     save_checkpoint(path, build_backbone("r2plus1d_10", 3, width=8), ModelMeta(width=8, num_classes=3, task="action", frames=4, crop=32, source_size=64))
-    result = CliRunner().invoke(app, ["eval", "pretext", "--model", str(path), "--root", str(image_root), "--data", "images"])
+    result = CliRunner().invoke(app, ["eval", "pretext", "--model", str(path), "--root", str(image_root), "--data", "images", "--runtime", "torch"])
     assert result.exit_code == 2 and "needs a MoSI model" in result.output
+
+
+def test_pretext_gives_the_same_matrices_through_onnx_and_torch(image_root, tmp_path):
+    pytest.importorskip("onnxruntime")
+    ckpt = micro_checkpoint(tmp_path / "m.safetensors", seed=1)
+    reports = {}
+    for runtime in ("torch", "onnx"):
+        out = tmp_path / f"{runtime}.json"
+        result = CliRunner().invoke(app, ["eval", "pretext", "--model", str(ckpt), "--root", str(image_root), "--data", "images",
+                                          "--val-fraction", "0.2", "--runtime", runtime, "--no-random-init", "--json", str(out)])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        reports[runtime] = json.loads(out.read_text())
+    assert reports["onnx"]["model"]["runtime"] != reports["torch"]["model"]["runtime"]
+    for variant in ("masked", "unmasked"):
+        assert reports["onnx"]["results"]["MoSI"][variant]["confusion"] == reports["torch"]["results"]["MoSI"][variant]["confusion"]

@@ -56,6 +56,7 @@ class MethodResult:
     name: str
     kind: str  # "mosi", "random" or "baseline"
     target: str | None = None
+    runtime: str = "numpy/opencv"
     per_sequence: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0  # time spent making maps (decoding included)
     frames: int = 0  # frames those maps cover
@@ -118,10 +119,10 @@ class SaliencyEvaluation:
         if cfg.random_init:
             self.models.append(("random init", random_init_engine(engine.meta, workdir, engine.device, cfg.random_seed)))
         self.methods: dict[str, MethodResult] = {}
-        for label, _ in self.models:
+        for label, model in self.models:
             for t in cfg.targets:
                 kind = "mosi" if label == "MoSI" else "random"
-                self.methods[f"{label} ({t})"] = MethodResult(f"{label} ({t})", kind, t)
+                self.methods[f"{label} ({t})"] = MethodResult(f"{label} ({t})", kind, t, model.name)
         for name in ("centre prior", "frame difference", "flow magnitude", "compensated flow"):
             self.methods[name] = MethodResult(name, "baseline")
         self.infos: list[SequenceInfo] = []
@@ -205,7 +206,7 @@ class SaliencyEvaluation:
         for m in self.methods.values():
             summary = {k: _mean_over(m.per_sequence, names) for k, names in subsets.items()}
             methods.append({
-                "name": m.name, "kind": m.kind, "target": m.target, "ms_per_frame": m.ms_per_frame,
+                "name": m.name, "kind": m.kind, "target": m.target, "runtime": m.runtime, "ms_per_frame": m.ms_per_frame,
                 "frames_timed": m.frames, "per_sequence": m.per_sequence, "summary": summary,
             })  # fmt: skip
         best = best_target(methods)
@@ -302,10 +303,10 @@ def render_tables(report: dict[str, Any]) -> str:
             continue
         rows = [
             [m["name"], m["summary"][subset]["auc"], m["summary"][subset]["nss"], m["summary"][subset]["hit"],
-             fmt(m["ms_per_frame"], 1), "(this row)" if m["name"] == best_name else verdicts.get((subset, m["name"]), "-")]
+             fmt(m["ms_per_frame"], 1), m["runtime"], "(this row)" if m["name"] == best_name else verdicts.get((subset, m["name"]), "-")]
             for m in methods
         ]  # fmt: skip
-        head = ["method", "AUC-Judd", "NSS", "pointing", "ms/frame", f"{best_name} better?"]
+        head = ["method", "AUC-Judd", "NSS", "pointing", "ms/frame", "runs on", f"{best_name} better?"]
         parts.append(format_table(head, rows, f"{subset} ({len(names)} sequences: {', '.join(names)})"))
     short = [m for m in methods if m["kind"] != "random" or m["target"] == best]
     seq_rows = [
