@@ -114,8 +114,9 @@ def test_cli_json_chart_and_mp4_source(davis, energy_ckpt, tmp_path):
     out = tmp_path / "sal.json"
     result = CliRunner().invoke(app, ["eval", "saliency", "--davis", str(davis), "--model", str(energy_ckpt), "--source", "mp4",
                                       "--sequences", "static", "--targets", "motion", "--max-frames", "8", "--no-random-init",
-                                      "--device", "cpu", "--json", str(out)])  # fmt: skip
+                                      "--device", "cpu", "--json", str(out), "--examples", str(tmp_path / "ex.png")])  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert (tmp_path / "ex.png").stat().st_size > 5000
     data = json.loads(out.read_text())
     assert data["sequences"][0]["frames"] == 8 and data["sequences"][0]["source"].endswith("static.mp4")
     assert [m["name"] for m in data["methods"]][0] == "MoSI (motion)" and data["best_target"] == "motion"

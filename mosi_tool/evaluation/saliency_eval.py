@@ -89,9 +89,33 @@ def _model_heat(result: Any, count: int, size: tuple[int, int]) -> Iterator[np.n
         yield from heat_frames(result, start, min(count, start + HEAT_CHUNK), *size, torch.device("cpu"), "frame")
 
 
-def _score(maps: Iterator[np.ndarray], masks: np.ndarray, valid: np.ndarray, tolerance: int) -> dict[str, float]:
-    scores: list[FrameScores] = [score_frame(m, masks[i], tolerance) for i, m in enumerate(maps) if valid[i]]
-    return mean_scores(scores)
+EXAMPLE_WIDTH = 320
+
+
+def _thumbnail(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class Example:
+    """One frame of a sequence (the middle scored one), small, with its mask and each method's map."""
+
+    index: int
+    size: tuple[int, int]  # (width, height) of the thumbnails
+    image: np.ndarray
+    mask: np.ndarray
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def middle_of(cls, source: Path, fps: float | None, masks: np.ndarray, valid: np.ndarray) -> Example:
+        scored = np.flatnonzero(valid)
+        index = int(scored[len(scored) // 2])
+        h, w = masks.shape[1:]
+        size = (EXAMPLE_WIDTH, max(1, round(h * EXAMPLE_WIDTH / w)))
+        frame = next(f.image for f in VideoReader(source, fps=fps).frames() if f.index == index)
+        return cls(index, size, _thumbnail(frame, size), _thumbnail(masks[index].astype(np.uint8), size) > 0)
 
 
 class _Timer:
@@ -126,12 +150,22 @@ class SaliencyEvaluation:
         for name in ("centre prior", "frame difference", "flow magnitude", "compensated flow"):
             self.methods[name] = MethodResult(name, "baseline")
         self.infos: list[SequenceInfo] = []
+        self.examples: dict[str, Example] = {}  # sequence -> one frame with every method's map
 
-    def _add(self, name: str, seq: str, scores: dict[str, float], seconds: float, frames: int) -> None:
-        m = self.methods[name]
-        m.per_sequence[seq] = scores
-        m.seconds += seconds
-        m.frames += frames
+    def _score(self, name: str, seq: str, maps: Iterator[np.ndarray], masks: np.ndarray, valid: np.ndarray,
+               seconds: float, frames: int) -> None:  # fmt: skip
+        """Score `maps` (one per frame, at frame resolution) on the valid frames; keep the example frame's map."""
+        example = self.examples.get(seq)
+        scores: list[FrameScores] = []
+        for i, m in enumerate(maps):
+            if valid[i]:
+                scores.append(score_frame(m, masks[i], self.cfg.tolerance))
+            if example is not None and i == example.index:
+                example.maps[name] = _thumbnail(m, example.size)
+        result = self.methods[name]
+        result.per_sequence[seq] = mean_scores(scores)
+        result.seconds += seconds
+        result.frames += frames
 
     def run_sequence(self, seq: Sequence, advance: Callable[[], None]) -> None:
         cfg = self.cfg
@@ -144,6 +178,8 @@ class SaliencyEvaluation:
         width, height = size = probe.width, probe.height
         masks = load_masks(seq, n, size)
         valid = masks.reshape(n, -1).any(1) & ~masks.reshape(n, -1).all(1)
+        if valid.any():
+            self.examples[seq.name] = Example.middle_of(src, folder_fps, masks, valid)
 
         # Baselines on grayscale frames at the working resolution.
         work = bl.working_size(width, height, cfg.work_short_side)
@@ -152,23 +188,21 @@ class SaliencyEvaluation:
             raise ValueError(f"{src}: decoded {len(gray)} frames but {seq.masks[0].parent} has masks for {n}")
         centre = _Timer()
         prior = centre(bl.centre_prior, n, work[1], work[0])
-        self._add("centre prior", seq.name, _score(_cv2_resize_all(prior, size), masks, valid, cfg.tolerance), centre.seconds, n)
+        self._score("centre prior", seq.name, _cv2_resize_all(prior, size), masks, valid, centre.seconds, n)
         advance()
         diff_t = _Timer()
         diff = diff_t(bl.frame_difference, gray)
-        self._add("frame difference", seq.name, _score(_cv2_resize_all(diff, size), masks, valid, cfg.tolerance),
-                  decode.seconds + diff_t.seconds, n)  # fmt: skip
+        self._score("frame difference", seq.name, _cv2_resize_all(diff, size), masks, valid, decode.seconds + diff_t.seconds, n)
         advance()
         flow_t = _Timer()
         flow = flow_t(bl.farneback_flow, gray)
         mag = flow_t(bl.flow_magnitude, flow)
-        self._add("flow magnitude", seq.name, _score(_cv2_resize_all(mag, size), masks, valid, cfg.tolerance),
-                  decode.seconds + flow_t.seconds, n)  # fmt: skip
+        self._score("flow magnitude", seq.name, _cv2_resize_all(mag, size), masks, valid, decode.seconds + flow_t.seconds, n)
         advance()
         comp_t = _Timer()
         comp = comp_t(bl.compensated_flow, flow)
-        self._add("compensated flow", seq.name, _score(_cv2_resize_all(comp, size), masks, valid, cfg.tolerance),
-                  decode.seconds + flow_t.seconds + comp_t.seconds, n)  # fmt: skip
+        self._score("compensated flow", seq.name, _cv2_resize_all(comp, size), masks, valid,
+                    decode.seconds + flow_t.seconds + comp_t.seconds, n)  # fmt: skip
         advance()
         small = np.stack([_nearest(m, work) for m in masks])
         per_frame = bl.background_motion(flow, small)
@@ -184,8 +218,7 @@ class SaliencyEvaluation:
                 seconds = time.perf_counter() - t0
                 if len(result.frame_times) < n:
                     raise ValueError(f"{src}: decoded {len(result.frame_times)} frames but {seq.masks[0].parent} has masks for {n}")
-                scores = _score(_model_heat(result, n, size), masks, valid, cfg.tolerance)
-                self._add(f"{label} ({target})", seq.name, scores, seconds, len(result.frame_times))
+                self._score(f"{label} ({target})", seq.name, _model_heat(result, n, size), masks, valid, seconds, len(result.frame_times))
                 advance()
         self.infos.append(SequenceInfo(seq.name, str(seq.source), size, n, int(valid.sum()), camera, camera > cfg.camera_threshold))
 
@@ -341,12 +374,42 @@ def notes(report: dict[str, Any]) -> list[str]:
     return out
 
 
-def evaluate_saliency(engine: Engine, sequences: list[Sequence], cfg: SaliencyEvalConfig) -> dict[str, Any]:
-    """Run the whole evaluation in a scratch folder (random-init weights, trimmed frame folders)."""
+def evaluate_saliency(engine: Engine, sequences: list[Sequence], cfg: SaliencyEvalConfig, examples: Path | None = None) -> dict[str, Any]:
+    """Run the whole evaluation in a scratch folder (random-init weights, trimmed frame folders).
+
+    examples: also write a PNG with one frame per sequence and the maps of the main methods.
+    """
     if not sequences:
         raise ValueError("no sequences to evaluate")
     with tempfile.TemporaryDirectory(prefix="mosi-eval-") as tmp:
-        return SaliencyEvaluation(engine, sequences, cfg, Path(tmp)).run()
+        evaluation = SaliencyEvaluation(engine, sequences, cfg, Path(tmp))
+        report = evaluation.run()
+    if examples is not None:
+        examples_sheet(evaluation.examples, report, examples)
+    return report
+
+
+def examples_sheet(examples: dict[str, Example], report: dict[str, Any], path: str | Path) -> None:
+    """Rows: sequences. Columns: the frame with the mask outlined, then the best MoSI target, its random-init
+    control and the baselines, each labelled with the sequence's AUC-Judd."""
+    import cv2
+
+    from .. import viz
+
+    best = report["best_target"]
+    per_seq = {m["name"]: m["per_sequence"] for m in report["methods"]}
+    columns = [n for n in (f"MoSI ({best})", f"random init ({best})", "compensated flow", "frame difference", "centre prior") if n in per_seq]
+    tiles = []
+    for seq, ex in examples.items():
+        framed = ex.image.copy()
+        contours, _ = cv2.findContours(ex.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(framed, contours, -1, (0, 255, 0), 2)
+        tiles.append(viz.label(framed, f"{seq} #{ex.index} (mask)", 12))
+        for name in columns:
+            heat = ex.maps[name] / max(float(ex.maps[name].max()), 1e-12)
+            tiles.append(viz.label(viz.overlay(ex.image, heat), f"{name}: AUC {fmt(per_seq[name][seq]['auc'], 2)}", 12))
+    if tiles:
+        viz.save_png(viz.grid(tiles, 1 + len(columns)), path)
 
 
 def saliency_chart(report: dict[str, Any], path: str | Path) -> None:
