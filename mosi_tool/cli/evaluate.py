@@ -78,7 +78,7 @@ def saliency(
     source: Annotated[str, typer.Option("--source", help="auto (JPEG frames if present), jpeg or mp4.")] = "auto",
     step: Annotated[Optional[int], typer.Option("--step", min=1, help="Frames between clip starts (default: the clip length).")] = None,
     mode: Annotated[str, typer.Option("--mode", help="full (whole frame, default) or center.")] = "full",
-    examples: Annotated[Optional[Path], typer.Option("--examples", help="Also write a PNG: one frame per sequence with each main method's map.")] = None,
+    examples: Annotated[Optional[Path], typer.Option("--examples", help="Also write a picture (.png or .jpg): one frame per sequence with each main method's map.")] = None,
     camera_threshold: Annotated[float, typer.Option("--camera-threshold", help="Median background flow (px/frame) above which a sequence counts as moving-camera.")] = 1.0,
     batch_size: BatchOpt = 8,
     random_init: RandomOpt = True,

@@ -408,8 +408,18 @@ def examples_sheet(examples: dict[str, Example], report: dict[str, Any], path: s
         for name in columns:
             heat = ex.maps[name] / max(float(ex.maps[name].max()), 1e-12)
             tiles.append(viz.label(viz.overlay(ex.image, heat), f"{name}: AUC {fmt(per_seq[name][seq]['auc'], 2)}", 12))
-    if tiles:
-        viz.save_png(viz.grid(tiles, 1 + len(columns)), path)
+    if not tiles:
+        return
+    sheet = viz.grid(tiles, 1 + len(columns))
+    if Path(path).suffix.lower() in (".jpg", ".jpeg"):  # photographic content: far smaller than PNG
+        from PIL import Image
+
+        from ..atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            Image.fromarray(sheet).save(tmp, format="JPEG", quality=85)
+    else:
+        viz.save_png(sheet, path)
 
 
 def saliency_chart(report: dict[str, Any], path: str | Path) -> None:
