@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def confusion_chart(matrices: dict[str, np.ndarray], labels: Sequence[str], path
 
 
 def grouped_bars(
-    groups: Sequence[str], panels: dict[str, dict[str, Sequence[float | None]]], path: str | Path, title: str,
+    groups: Sequence[str], panels: Mapping[str, Mapping[str, Sequence[Any]]], path: str | Path, title: str,
     reference: dict[str, float] | None = None,
 ) -> None:  # fmt: skip
     """One panel per metric; in each, one bar per (group, series). reference: metric -> a dotted line (chance)."""

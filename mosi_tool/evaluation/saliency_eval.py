@@ -177,7 +177,8 @@ class SaliencyEvaluation:
         probe = VideoReader(src, fps=folder_fps).info
         width, height = size = probe.width, probe.height
         masks = load_masks(seq, n, size)
-        valid = masks.reshape(n, -1).any(1) & ~masks.reshape(n, -1).all(1)
+        flat = masks.reshape(n, -1)
+        valid = np.asarray(flat.any(axis=1) & ~flat.all(axis=1))
         if valid.any():
             self.examples[seq.name] = Example.middle_of(src, folder_fps, masks, valid)
 
