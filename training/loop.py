@@ -36,13 +36,18 @@ METRIC_FIELDS = [
 RESUME_FILE = "resume.pt"
 
 
+def warmup_cosine(progress: float, lr: float, start_lr: float, warmup: float, epochs: float) -> float:
+    """Learning rate at `progress` epochs: linear warm-up from start_lr to lr, then half-cosine to 0."""
+    if progress < warmup:
+        return start_lr + (lr - start_lr) * progress / warmup
+    rest = max(epochs - warmup, 1e-8)
+    return 0.5 * lr * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / rest)))
+
+
 def lr_at(progress: float, cfg: TrainConfig) -> float:
-    """Learning rate at `progress` epochs: linear warm-up from warmup_start_lr, then half-cosine to 0."""
+    """The pre-training schedule: warm-up from warmup_start_lr over warmup_epochs, then half-cosine."""
     o = cfg.optim
-    if progress < o.warmup_epochs:
-        return o.warmup_start_lr + (o.lr - o.warmup_start_lr) * progress / o.warmup_epochs
-    rest = max(cfg.epochs - o.warmup_epochs, 1e-8)
-    return 0.5 * o.lr * (1 + math.cos(math.pi * min(1.0, (progress - o.warmup_epochs) / rest)))
+    return warmup_cosine(progress, o.lr, o.warmup_start_lr, o.warmup_epochs, cfg.epochs)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -214,7 +219,7 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
 
         # Save (rank 0 only): metrics, curves, last and best checkpoints, resume state.
         if dist.main:
-            _append_metrics(run / "metrics.csv", row)
+            append_metrics(run / "metrics.csv", row)
             plot_curves(run / "metrics.csv", run / "curves.png")
             _report(row)
             score = row.get("val_acc", row["train_acc"])
@@ -242,15 +247,15 @@ def _report(row: dict[str, Any]) -> None:
     print(" | ".join(parts), flush=True)
 
 
-def _append_metrics(path: Path, row: dict[str, Any]) -> None:
+def append_metrics(path: Path, row: dict[str, Any], fields: list[str] = METRIC_FIELDS) -> None:
     """Rewrite metrics.csv atomically with one more row (it is small)."""
     rows = []
     if path.exists():
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
-    rows.append({k: row.get(k, "") for k in METRIC_FIELDS})
+    rows.append({k: row.get(k, "") for k in fields})
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
 

@@ -1,0 +1,134 @@
+"""`mosi-tool eval`: evidence that a model learned motion (pretext accuracy, DAVIS saliency, a linear probe).
+
+Every command prints a table, writes a PNG chart and, with --json, every figure as JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from .options import BatchOpt, DeviceOpt, JsonOpt, ModelOpt, RuntimeOpt, handle_errors
+
+app = typer.Typer(no_args_is_help=True, help="Evaluate a model: pretext accuracy, DAVIS motion saliency, a linear motion probe.")
+
+ChartOpt = Annotated[Optional[Path], typer.Option("--chart", help="PNG chart. Default: the --json path with .png, else eval-<command>.png here.")]
+RandomOpt = Annotated[bool, typer.Option("--random-init/--no-random-init", help="Also evaluate the same architecture with random weights (the control).")]
+
+
+def _finish(name: str, report: dict[str, Any], text: str, json_path: Path | None, chart: Path | None,
+            draw: Callable[[dict[str, Any], Path], None], started: float) -> None:  # fmt: skip
+    """Print the tables, then write the chart and the JSON."""
+    from ..evaluation.report import write_json
+
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    typer.echo(text)
+    chart = chart or (json_path.with_suffix(".png") if json_path else Path(f"eval-{name}.png"))
+    draw(report, chart)
+    typer.echo(f"wrote {chart}")
+    if json_path:
+        write_json(json_path, report)
+        typer.echo(f"wrote {json_path}")
+
+
+def _split_list(text: str | None) -> list[str] | None:
+    return [s.strip() for s in text.split(",") if s.strip()] if text else None
+
+
+@app.command("pretext")
+@handle_errors
+def pretext(
+    root: Annotated[Path, typer.Option("--root", help="The source images' folder (as given to `train --root`).")],
+    model: ModelOpt = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="imagenet or images (default: what the model was trained on).")] = None,
+    val_fraction: Annotated[Optional[float], typer.Option("--val-fraction", help="Held-out fraction (default: the training run's, else 0.05).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Split seed (default: the training run's).")] = None,
+    per_class: Annotated[Optional[int], typer.Option("--per-class", help="ImageNet-S<N> subsampling (default: the training run's).")] = None,
+    max_sources: Annotated[Optional[int], typer.Option("--max-sources", min=1, help="Evaluate at most N held-out sources.")] = None,
+    batch_size: BatchOpt = 8,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Image loading processes.")] = 0,
+    random_init: RandomOpt = True,
+    device: DeviceOpt = "auto",
+    runtime: RuntimeOpt = None,
+    json: JsonOpt = None,
+    chart: ChartOpt = None,
+) -> None:
+    """Pretext accuracy on held-out source images (validation clips, masked and unmasked), with a confusion matrix."""
+    from .. import load_model
+    from ..evaluation.pretext import SplitConfig, evaluate_pretext, pretext_chart, render_tables
+
+    t0 = time.perf_counter()
+    engine = load_model(model, device=device, runtime=runtime)
+    split = SplitConfig(str(root), data, val_fraction, seed, per_class, max_sources)
+    report = evaluate_pretext(engine, split, batch_size=batch_size, workers=workers, random_init=random_init)
+    _finish("pretext", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, pretext_chart, t0)
+
+
+@app.command("saliency")
+@handle_errors
+def saliency(
+    davis: Annotated[Path, typer.Option("--davis", help="DAVIS-layout folder: JPEGImages/480p/<seq>/ or mp4/<seq>.mp4, and Annotations/480p/<seq>/.")],
+    model: ModelOpt = None,
+    max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=1, help="Evaluate the first N frames of each sequence.")] = None,
+    sequences: Annotated[Optional[str], typer.Option("--sequences", help="Comma-separated sequence names (default: all).")] = None,
+    targets: Annotated[str, typer.Option("--targets", help="Comma-separated saliency targets to compare.")] = "pred,motion,static-contrast",
+    source: Annotated[str, typer.Option("--source", help="auto (JPEG frames if present), jpeg or mp4.")] = "auto",
+    step: Annotated[Optional[int], typer.Option("--step", min=1, help="Frames between clip starts (default: the clip length).")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="full (whole frame, default) or center.")] = "full",
+    examples: Annotated[Optional[Path], typer.Option("--examples", help="Also write a picture (.png or .jpg): one frame per sequence with each main method's map.")] = None,
+    camera_threshold: Annotated[float, typer.Option("--camera-threshold", help="Median background flow (px/frame) above which a sequence counts as moving-camera.")] = 1.0,
+    batch_size: BatchOpt = 8,
+    random_init: RandomOpt = True,
+    device: DeviceOpt = "auto",
+    runtime: RuntimeOpt = None,
+    json: JsonOpt = None,
+    chart: ChartOpt = None,
+) -> None:
+    """Motion saliency against object masks (AUC-Judd, NSS, pointing game) with baselines in the same table."""
+    from .. import load_model
+    from ..evaluation.davis import find_sequences
+    from ..evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, render_tables, saliency_chart
+
+    t0 = time.perf_counter()
+    engine = load_model(model, device=device, runtime=runtime)
+    seqs = find_sequences(davis, _split_list(sequences), source)
+    cfg = SaliencyEvalConfig(targets=tuple(_split_list(targets) or ()), max_frames=max_frames, step=step, mode=mode,
+                             batch_size=batch_size, camera_threshold=camera_threshold, random_init=random_init)  # fmt: skip
+    if not cfg.targets:
+        raise ValueError("--targets is empty")
+    report = evaluate_saliency(engine, seqs, cfg, examples)
+    _finish("saliency", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, saliency_chart, t0)
+    if examples:
+        typer.echo(f"wrote {examples}")
+
+
+@app.command("probe")
+@handle_errors
+def probe(
+    videos: Annotated[list[Path], typer.Option("--videos", help="Video folders or files (several may follow --videos).")],
+    more: Annotated[Optional[list[Path]], typer.Argument(help="More video folders or files.", show_default=False)] = None,
+    model: ModelOpt = None,
+    windows: Annotated[int, typer.Option("--windows", min=1, help="Clip positions per video (each gives 9 clips).")] = 6,
+    max_frames: Annotated[int, typer.Option("--max-frames", min=1, help="Frames decoded per video, from the start.")] = 300,
+    test_fraction: Annotated[float, typer.Option("--test-fraction", help="Fraction of the videos held out for testing.")] = 0.3,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    batch_size: BatchOpt = 16,
+    random_init: RandomOpt = True,
+    device: DeviceOpt = "auto",
+    runtime: RuntimeOpt = None,
+    json: JsonOpt = None,
+    chart: ChartOpt = None,
+) -> None:
+    """Sanity probe: a linear classifier of synthetic global translations of real videos on frozen features."""
+    from .. import load_model
+    from ..evaluation.probe import ProbeConfig, evaluate_probe, probe_chart, render_tables
+
+    t0 = time.perf_counter()
+    engine = load_model(model, device=device, runtime=runtime)
+    cfg = ProbeConfig(windows=windows, max_frames=max_frames, test_fraction=test_fraction, seed=seed,
+                      batch_size=batch_size, random_init=random_init)  # fmt: skip
+    report = evaluate_probe(engine, [*videos, *(more or [])], cfg)
+    _finish("probe", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, probe_chart, t0)

@@ -1,0 +1,94 @@
+"""Saliency metrics against a binary mask of the moving object, computed on one frame at a time.
+
+All three are invariant to how a map is scaled, so maps need no normalisation before scoring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+POINTING_TOLERANCE = 15  # pixels, as in the pointing game of Zhang et al. (ECCV 2016)
+
+
+def _check(sal: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if sal.shape != mask.shape:
+        raise ValueError(f"map {sal.shape} and mask {mask.shape} differ in size")
+    return sal.astype(np.float32, copy=False).ravel(), mask.astype(bool, copy=False).ravel()
+
+
+def auc_judd(sal: np.ndarray, mask: np.ndarray) -> float:
+    """Area under the ROC curve with mask pixels as positives, swept over every distinct map value.
+
+    Tied values count half (the Mann-Whitney statistic with mid-ranks), so a constant map scores exactly
+    0.5, a map that is higher on every mask pixel 1 and one that is lower 0.
+    """
+    s, m = _check(sal, mask)
+    everything = np.sort(s)
+    positives = np.sort(s[m])
+    n_pos, n_neg = positives.size, s.size - positives.size
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs both mask and background pixels")
+    # For each positive value: background pixels below it, and background pixels equal to it.
+    all_lo, all_hi = np.searchsorted(everything, positives, "left"), np.searchsorted(everything, positives, "right")
+    pos_lo, pos_hi = np.searchsorted(positives, positives, "left"), np.searchsorted(positives, positives, "right")
+    below = (all_lo - pos_lo).sum()
+    ties = ((all_hi - all_lo) - (pos_hi - pos_lo)).sum()
+    return float((below + 0.5 * ties) / (n_pos * n_neg))
+
+
+def nss(sal: np.ndarray, mask: np.ndarray) -> float:
+    """Normalised scanpath saliency: the map standardised over the frame, averaged over mask pixels.
+
+    A constant map scores 0.
+    """
+    s, m = _check(sal, mask)
+    if not m.any():
+        raise ValueError("NSS needs at least one mask pixel")
+    std = s.std(dtype=np.float64)
+    if std == 0:
+        return 0.0
+    return float((s[m].mean(dtype=np.float64) - s.mean(dtype=np.float64)) / std)
+
+
+def pointing_hit(sal: np.ndarray, mask: np.ndarray, tolerance: int = POINTING_TOLERANCE) -> float:
+    """Pointing game: 1 if the map's maximum lies on the mask (within `tolerance` pixels), else 0.
+
+    When several pixels share the maximum, the score is the fraction of them that hit: the expected
+    result of breaking the tie at random (a constant map scores the dilated mask's area fraction).
+    """
+    if sal.shape != mask.shape:
+        raise ValueError(f"map {sal.shape} and mask {mask.shape} differ in size")
+    target = mask.astype(bool)
+    if tolerance > 0:
+        import cv2
+
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
+        target = cv2.dilate(target.astype(np.uint8), disk).astype(bool)
+    peaks = sal == sal.max()
+    return float(target[peaks].mean())
+
+
+@dataclass
+class FrameScores:
+    auc: float
+    nss: float
+    hit: float
+
+
+def score_frame(sal: np.ndarray, mask: np.ndarray, tolerance: int = POINTING_TOLERANCE) -> FrameScores:
+    """All three metrics for one frame (the mask must hold both object and background pixels)."""
+    return FrameScores(auc_judd(sal, mask), nss(sal, mask), pointing_hit(sal, mask, tolerance))
+
+
+def mean_scores(scores: list[FrameScores]) -> dict[str, float]:
+    """Average of per-frame scores: {"auc", "nss", "hit", "frames"}."""
+    if not scores:
+        return {"auc": float("nan"), "nss": float("nan"), "hit": float("nan"), "frames": 0}
+    return {
+        "auc": float(np.mean([s.auc for s in scores])),
+        "nss": float(np.mean([s.nss for s in scores])),
+        "hit": float(np.mean([s.hit for s in scores])),
+        "frames": len(scores),
+    }

@@ -1,0 +1,148 @@
+"""DAVIS-style saliency evaluation on a generated DAVIS-layout folder (frames, masks and mp4s)."""
+
+import json
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from mosi_tool import load_model
+from mosi_tool.cli import app
+from mosi_tool.evaluation.davis import check_counts, find_sequences
+from mosi_tool.evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, notes, verdict
+
+from .conftest import texture
+
+W, H, SQ, N = 128, 96, 28, 12
+
+
+def sequence(kind):
+    """Frames and masks: 'static' = a square moving right on a still background; 'pan' = the background
+    pans left 6 px/frame while the square moves down. The last mask is empty (the object left)."""
+    bg = texture(H, W + 6 * N, seed=7)
+    fg = texture(SQ, SQ, seed=8, scale=3)
+    frames, masks = [], []
+    for i in range(N):
+        img = bg[:, 6 * i : 6 * i + W].copy() if kind == "pan" else bg[:, :W].copy()
+        x, y = (8 + 5 * i, 4) if kind == "static" else (8, 8 + 4 * i)
+        img[y : y + SQ, x : x + SQ] = fg
+        mask = np.zeros((H, W), np.uint8)
+        if i < N - 1:
+            mask[y : y + SQ, x : x + SQ] = 255
+        frames.append(img)
+        masks.append(mask)
+    return frames, masks
+
+
+def write_davis(root, with_mp4=True):
+    for kind in ("static", "pan"):
+        frames, masks = sequence(kind)
+        fdir, adir = root / "JPEGImages" / "480p" / kind, root / "Annotations" / "480p" / kind
+        fdir.mkdir(parents=True)
+        adir.mkdir(parents=True)
+        for i, (f, m) in enumerate(zip(frames, masks)):
+            Image.fromarray(f).save(fdir / f"{i:05d}.jpg", quality=95)
+            Image.fromarray(m).save(adir / f"{i:05d}.png")
+        if with_mp4:
+            (root / "mp4").mkdir(exist_ok=True)
+            with av.open(str(root / "mp4" / f"{kind}.mp4"), "w") as c:
+                s = c.add_stream("libx264", rate=24)
+                s.width, s.height, s.pix_fmt, s.options = W, H, "yuv420p", {"crf": "12"}
+                for f in frames:
+                    for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                        c.mux(p)
+                for p in s.encode():
+                    c.mux(p)
+    return root
+
+
+@pytest.fixture(scope="module")
+def davis(tmp_path_factory):
+    return write_davis(tmp_path_factory.mktemp("davis"))
+
+
+@pytest.fixture(scope="module")
+def report(davis, energy_ckpt):
+    engine = load_model(energy_ckpt, device="cpu", runtime="torch")
+    cfg = SaliencyEvalConfig(targets=("motion", "pred"), batch_size=4, camera_threshold=2.0)
+    return evaluate_saliency(engine, find_sequences(davis), cfg)
+
+
+def method(report, name):
+    return next(m for m in report["methods"] if m["name"] == name)
+
+
+def test_every_method_is_scored_on_every_sequence(report):
+    names = [m["name"] for m in report["methods"]]
+    assert names == ["MoSI (motion)", "MoSI (pred)", "random init (motion)", "random init (pred)", "centre prior",
+                     "frame difference", "flow magnitude", "compensated flow"]  # fmt: skip
+    for m in report["methods"]:
+        assert set(m["per_sequence"]) == {"static", "pan"}
+        assert all(s["frames"] == N - 1 for s in m["per_sequence"].values())  # the empty-mask frame is skipped
+        assert m["ms_per_frame"] > 0 or m["name"] == "centre prior"
+    seqs = {s["name"]: s for s in report["sequences"]}
+    assert seqs["static"]["scored"] == N - 1 and seqs["static"]["size"] == [W, H]
+
+
+def test_camera_motion_is_detected_from_the_background(report):
+    seqs = {s["name"]: s for s in report["sequences"]}
+    assert seqs["pan"]["moving_camera"] and seqs["pan"]["background_motion"] == pytest.approx(6, abs=1.5)
+    assert not seqs["static"]["moving_camera"] and seqs["static"]["background_motion"] < 1
+    assert report["subsets"] == {"all": ["pan", "static"], "static camera": ["static"], "moving camera": ["pan"]}
+
+
+def test_motion_maps_beat_the_centre_prior_where_the_camera_is_still(report):
+    # The hand-built model's maps are frame differences: they must find the moving square.
+    mosi = method(report, "MoSI (motion)")["per_sequence"]["static"]
+    centre = method(report, "centre prior")["per_sequence"]["static"]
+    assert mosi["auc"] > centre["auc"] + 0.1 and mosi["nss"] > centre["nss"]
+    # Under a pan, compensated flow finds the object better than raw flow magnitude.
+    pan = {m["name"]: m["per_sequence"]["pan"]["auc"] for m in report["methods"]}
+    assert pan["compensated flow"] > pan["flow magnitude"]
+    assert report["best_target"] in ("motion", "pred")
+
+
+def test_verdicts_say_where_mosi_loses():
+    assert verdict({"auc": 0.9, "nss": 2, "hit": 1}, {"auc": 0.8, "nss": 1, "hit": 0.5}) == "yes"
+    assert verdict({"auc": 0.7, "nss": 1, "hit": 0.5}, {"auc": 0.8, "nss": 2, "hit": 0.6}) == "no"
+    assert verdict({"auc": 0.9, "nss": 1, "hit": 0.5}, {"auc": 0.8, "nss": 2, "hit": 0.6}) == "partly (better AUC-Judd)"
+
+
+def test_cli_json_chart_and_mp4_source(davis, energy_ckpt, tmp_path):
+    out = tmp_path / "sal.json"
+    result = CliRunner().invoke(app, ["eval", "saliency", "--davis", str(davis), "--model", str(energy_ckpt), "--source", "mp4",
+                                      "--sequences", "static", "--targets", "motion", "--max-frames", "8", "--no-random-init",
+                                      "--device", "cpu", "--json", str(out), "--examples", str(tmp_path / "ex.png")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ex.png").stat().st_size > 5000
+    data = json.loads(out.read_text())
+    assert data["sequences"][0]["frames"] == 8 and data["sequences"][0]["source"].endswith("static.mp4")
+    assert [m["name"] for m in data["methods"]][0] == "MoSI (motion)" and data["best_target"] == "motion"
+    assert "MoSI (motion) better?" in result.output and "AUC-Judd per sequence" in result.output
+    assert out.with_suffix(".png").stat().st_size > 5000
+
+
+def test_bad_layouts_fail_with_one_line_naming_the_file(tmp_path, energy_ckpt):
+    root = write_davis(tmp_path / "d", with_mp4=False)
+    (root / "Annotations" / "480p" / "pan" / "00011.png").unlink()
+    seqs = find_sequences(root, ["pan"])
+    with pytest.raises(ValueError, match=r"pan: 12 frames but 11 masks"):
+        check_counts(seqs[0])
+    result = CliRunner().invoke(app, ["eval", "saliency", "--davis", str(root), "--model", str(energy_ckpt), "--sequences", "pan"])
+    assert result.exit_code == 2 and "12 frames but 11 masks" in result.output
+    with pytest.raises(FileNotFoundError, match="no annotations for sequence 'nope'"):
+        find_sequences(root, ["nope"])
+    with pytest.raises(FileNotFoundError, match="no video for sequence"):
+        find_sequences(root, ["static"], source="mp4")
+    with pytest.raises(FileNotFoundError, match="no Annotations folder"):
+        find_sequences(tmp_path)
+    result = CliRunner().invoke(app, ["eval", "saliency", "--davis", str(root), "--model", str(energy_ckpt), "--targets", "moving"])
+    assert result.exit_code == 2 and "--target must be one of" in result.output
+
+
+def test_target_wins_count_sequences(report):
+    wins = report["target_wins"]
+    assert set(wins) == {"motion", "pred"} and sum(wins.values()) == 2
+    assert any("best on" in line for line in notes(report))
