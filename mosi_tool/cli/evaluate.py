@@ -11,7 +11,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from .options import BatchOpt, DeviceOpt, JsonOpt, ModelOpt, RuntimeOpt, handle_errors
+from .options import BatchOpt, DeviceOpt, JsonOpt, ModelOpt, RuntimeOpt, SizeOpt, handle_errors
 
 app = typer.Typer(no_args_is_help=True, help="Evaluate a model: pretext accuracy, DAVIS motion saliency, a linear motion probe.")
 
@@ -78,6 +78,7 @@ def saliency(
     source: Annotated[str, typer.Option("--source", help="auto (JPEG frames if present), jpeg or mp4.")] = "auto",
     step: Annotated[Optional[int], typer.Option("--step", min=1, help="Frames between clip starts (default: the clip length).")] = None,
     mode: Annotated[str, typer.Option("--mode", help="full (whole frame, default) or center.")] = "full",
+    size: SizeOpt = None,
     examples: Annotated[Optional[Path], typer.Option("--examples", help="Also write a picture (.png or .jpg): one frame per sequence with each main method's map.")] = None,
     camera_threshold: Annotated[float, typer.Option("--camera-threshold", help="Median background flow (px/frame) above which a sequence counts as moving-camera.")] = 1.0,
     batch_size: BatchOpt = 8,
@@ -96,7 +97,7 @@ def saliency(
     engine = load_model(model, device=device, runtime=runtime)
     seqs = find_sequences(davis, _split_list(sequences), source)
     cfg = SaliencyEvalConfig(targets=tuple(_split_list(targets) or ()), max_frames=max_frames, step=step, mode=mode,
-                             batch_size=batch_size, camera_threshold=camera_threshold, random_init=random_init)  # fmt: skip
+                             size=size, batch_size=batch_size, camera_threshold=camera_threshold, random_init=random_init)  # fmt: skip
     if not cfg.targets:
         raise ValueError("--targets is empty")
     report = evaluate_saliency(engine, seqs, cfg, examples)

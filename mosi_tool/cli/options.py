@@ -28,6 +28,10 @@ StepOpt = Annotated[Optional[int], typer.Option("--step", min=1, help="Frames be
 FpsOpt = Annotated[
     Optional[float], typer.Option("--fps", help="Resample videos to this frame rate first; for frame folders, their rate.")
 ]
+SizeOpt = Annotated[
+    Optional[int],
+    typer.Option("--size", min=16, help="Input short side in pixels (default: the model's clip size). Larger: finer maps, slower."),
+]
 StreamOpt = Annotated[Optional[int], typer.Option("--stream", min=0, help="Which video stream of a file (default: the first).")]
 
 # --- pseudo-motion generator (train, motions) ---------------------------------------------------

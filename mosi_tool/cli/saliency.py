@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import BatchOpt, CompileOpt, DeviceOpt, FpsOpt, ModelOpt, RuntimeOpt, StepOpt, StreamOpt, handle_errors
+from .options import BatchOpt, CompileOpt, DeviceOpt, FpsOpt, ModelOpt, RuntimeOpt, SizeOpt, StepOpt, StreamOpt, handle_errors
 
 DEFAULT_TARGET = "motion"  # measured, not assumed: see the module docstring
 
@@ -59,6 +59,7 @@ def register(app: typer.Typer) -> None:
         target: Annotated[str, typer.Option("--target", help="motion (moving classes by probability), pred (top class), static-contrast, or a class index.")] = DEFAULT_TARGET,
         step: StepOpt = None,
         mode: Annotated[str, typer.Option("--mode", help="full (whole frame, default) or center (centre crop).")] = "full",
+        size: SizeOpt = None,
         method: Annotated[str, typer.Option("--method", help="cam (forward only, any runtime) or gradcam (backward pass, PyTorch only).")] = "cam",
         layer: Annotated[str, typer.Option("--layer", help="Grad-CAM layer: conv5 (default) or conv4 for finer maps.")] = "conv5",
         norm: Annotated[str, typer.Option("--norm", help="video: one scale for the whole video (default); frame: each frame to its own peak.")] = "video",
@@ -84,7 +85,7 @@ def register(app: typer.Typer) -> None:
         engine = load_model(model, device=device, runtime=runtime, compile=compile)
         tgt = parse_target(target, engine.meta.num_classes)
         t0 = time.perf_counter()
-        result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps, method=method, layer=layer)
+        result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps, method=method, layer=layer, size=size)
         labels = frame_labels(result, engine.meta.class_names)
         render(video, result, engine.device, overlay=out, maps=maps, maps_size=size, sheet=sheet,
                frame_labels=labels, norm=norm, stream=stream, fps=fps)  # fmt: skip

@@ -43,6 +43,7 @@ class SaliencyEvalConfig:
     max_frames: int | None = None  # per sequence, from the first frame
     step: int | None = None  # frames between clip starts (None: the model's clip length)
     mode: str = "full"
+    size: int | None = None  # model input short side (None: the model's clip size)
     batch_size: int = 8
     tolerance: int = POINTING_TOLERANCE
     camera_threshold: float = CAMERA_THRESHOLD
@@ -215,7 +216,7 @@ class SaliencyEvaluation:
             for target in cfg.targets:
                 t0 = time.perf_counter()
                 result = compute_saliency(engine, src, parse_target(target, engine.meta.num_classes), step=cfg.step,
-                                          mode=cfg.mode, batch_size=cfg.batch_size, fps=folder_fps)  # fmt: skip
+                                          mode=cfg.mode, batch_size=cfg.batch_size, fps=folder_fps, size=cfg.size)  # fmt: skip
                 seconds = time.perf_counter() - t0
                 if len(result.frame_times) < n:
                     raise ValueError(f"{src}: decoded {len(result.frame_times)} frames but {seq.masks[0].parent} has masks for {n}")

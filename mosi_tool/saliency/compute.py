@@ -72,11 +72,14 @@ def compute_saliency(
     fps: float | None = None,
     method: str = "cam",
     layer: str = "conv5",
+    size: int | None = None,
 ) -> SaliencyResult:
     """Decode `path` once, run every clip, and return per-frame maps (see `SaliencyResult`).
 
     fps: resample to this rate before cutting clips (frame folders: their frame rate). Maps are still
     produced for every original frame, by time.
+    size: the input's short side (default: the model's clip size, the scale it was trained at). The backbone
+    is fully convolutional, so a larger input gives finer maps and slower apparent motion.
     """
     if method not in METHODS:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}")
@@ -84,8 +87,9 @@ def compute_saliency(
         raise ValueError(f"--method gradcam needs the PyTorch runtime (a .safetensors checkpoint), not {engine.name}")
     meta = engine.meta
     reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
-    sampling = Sampling(stack=meta.frames, step=step, fps=None if Path(path).is_dir() else fps, mode=mode, size=meta.crop, cover_tail=True)
-    geo = geometry(mode, meta.crop, reader.info.width, reader.info.height)
+    size = size or meta.crop
+    sampling = Sampling(stack=meta.frames, step=step, fps=None if Path(path).is_dir() else fps, mode=mode, size=size, cover_tail=True)
+    geo = geometry(mode, size, reader.info.width, reader.info.height)
     if not engine.dynamic_width and engine.input_hw and geo.input_hw != engine.input_hw:
         raise ValueError(
             f"{engine.path.name} only takes {engine.input_hw[0]}x{engine.input_hw[1]} clips; this video needs "
