@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
 
         if norm not in ("video", "frame"):
             raise ValueError("--norm must be video or frame")
-        size = parse_size(maps_size)
+        maps_wh = parse_size(maps_size)
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
         if method == "gradcam":
             runtime = runtime or "torch"
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps, method=method, layer=layer, size=size)
         labels = frame_labels(result, engine.meta.class_names)
-        render(video, result, engine.device, overlay=out, maps=maps, maps_size=size, sheet=sheet,
+        render(video, result, engine.device, overlay=out, maps=maps, maps_size=maps_wh, sheet=sheet,
                frame_labels=labels, norm=norm, stream=stream, fps=fps)  # fmt: skip
         elapsed = time.perf_counter() - t0
         n = len(result.frame_times)

@@ -31,9 +31,15 @@ class SaliencyResult:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def scale(self) -> float:
-        """The video-wide normaliser: maps / scale lie in [0, 1]."""
-        return float(self.maps.max()) or 1.0
+    def range(self) -> tuple[float, float]:
+        """The video-wide display range (low, high): (maps - low) / (high - low), clipped, lies in [0, 1].
+
+        low is the 5th percentile of every map value, so the background level every frame shares shows as
+        cold instead of washing the whole video in colour; high is the peak.
+        """
+        high = float(self.maps.max())
+        low = min(float(np.percentile(self.maps, 5)), high)
+        return low, (high if high > low else low + 1.0)
 
 
 def _batches(clips: Iterator[Clip], size: int) -> Iterator[list[Clip]]:

@@ -137,15 +137,20 @@ class ContactSheet:
 
 
 def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, height: int, device: torch.device, norm: str) -> np.ndarray:
-    """Normalised maps in [0, 1] of frames [start, stop) at width x height (upsampled on `device`)."""
-    low = torch.from_numpy(result.maps[start:stop]).to(device)
+    """Normalised maps in [0, 1] of frames [start, stop) at width x height (upsampled on `device`).
+
+    norm "video": one range for the whole video (`SaliencyResult.range`); "frame": each frame's own min..max.
+    """
+    low_res = torch.from_numpy(result.maps[start:stop]).to(device)
     region = map_region(result.geometry, width, height)
-    up = upsample(low, region, width, height)
     if norm == "frame":
-        peak = up.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1)
+        flat = low_res.flatten(1)
+        low, high = flat.amin(dim=1).view(-1, 1, 1), flat.amax(dim=1).view(-1, 1, 1)
     else:
-        peak = torch.tensor(result.scale, device=device)
-    return (up / peak).clamp_(0, 1).cpu().numpy()
+        lo, hi = result.range
+        low, high = torch.tensor(lo, device=device), torch.tensor(hi, device=device)
+    heat = ((low_res - low) / (high - low).clamp_min(1e-12)).clamp_(0, 1)
+    return upsample(heat, region, width, height).clamp_(0, 1).cpu().numpy()
 
 
 def render(
