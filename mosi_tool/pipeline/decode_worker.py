@@ -3,8 +3,7 @@
 Messages on the clip queue, in order for each video:
     ("clip", job, clip_no, slot, array_or_None, (start, end), (t0, t1), padded)
     ("done", job, n_clips, info, decode_seconds)   or   ("error", job, message)
-(decode_seconds: time spent decoding, not waiting for room on the queue.)
-and ("exit", worker_id) when a worker has no more jobs.
+(decode_seconds: time spent decoding, not waiting for room on the queue; slot -1: the array is in the message.)
 """
 
 from __future__ import annotations
@@ -67,33 +66,22 @@ def decode_messages(job: int, path: str, sampling: Sampling, stream: int | None,
         yield ("error", job, f"{path}: cannot decode ({detail})")
 
 
-def decode_job(job: int, path: str, sampling: Sampling, stream: int | None, fps: float | None, out: Any, slots: SlotPool | None, decode: str = "cpu") -> None:
-    """Decode one video into `out`, each clip through a shared-memory slot when one fits."""
-    for msg in decode_messages(job, path, sampling, stream, fps, decode):
-        if msg[0] == "clip" and slots is not None and msg[4].shape == slots.shape:
-            slot = slots.acquire()
-            slots.array[slot] = msg[4]
-            msg = (*msg[:3], slot, None, *msg[5:])
-        out.put(msg)
-
-
-def worker_main(
-    worker_id: int, tasks: Any, out: Any, sampling: Sampling, stream: int | None, fps: float | None,
-    slot_spec: tuple | None, decode: str = "cpu", current: Any = None,
-) -> None:  # fmt: skip
-    """Process entry point: take (job, path) tasks until None, then say ("exit", worker_id).
-
-    `current` (a shared int array): this worker's job is kept in current[worker_id] (-1 between jobs), so
-    the parent can report the video of a worker that died."""
+def decoder_main(conn: Any, sampling: Sampling, stream: int | None, fps: float | None, slot_spec: tuple | None, decode: str = "cpu") -> None:
+    """Process entry point. Over its own pipe to the parent: receive (job, path) tasks until None; send
+    each video's messages; for a clip that fits a shared-memory slot, send ("slot",) and receive the slot
+    number first, then send only that number."""
     slots = SlotPool(*slot_spec) if slot_spec else None
     try:
-        while (task := tasks.get()) is not None:
-            if current is not None:
-                current[worker_id] = task[0]
-            decode_job(task[0], task[1], sampling, stream, fps, out, slots, decode)
-            if current is not None:
-                current[worker_id] = -1
+        while (task := conn.recv()) is not None:
+            for msg in decode_messages(task[0], task[1], sampling, stream, fps, decode):
+                if msg[0] == "clip" and slots is not None and msg[4].shape == slots.shape:
+                    conn.send(("slot",))
+                    slot = conn.recv()
+                    slots.array[slot] = msg[4]
+                    msg = (*msg[:3], slot, None, *msg[5:])
+                conn.send(msg)
+    except (EOFError, BrokenPipeError):
+        pass  # the parent is gone or stopping
     finally:
-        out.put(("exit", worker_id))
         if slots is not None:
             slots.close()

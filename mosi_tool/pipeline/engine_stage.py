@@ -76,11 +76,14 @@ class EngineStage:
     """Consumes decoder messages; calls `emit(message)` with ("feat", job, clip_no, vector, range, times,
     padded) for each clip and forwards ("done", ...) / ("error", ...) untouched."""
 
-    def __init__(self, engine: Engine, batch_size: int, emit: Callable[[tuple], None], slots: SlotPool | None = None):
+    def __init__(self, engine: Engine, batch_size: int, emit: Callable[[tuple], None], slots: SlotPool | None = None,
+                 release: Callable[[int], None] | None = None):  # fmt: skip
+        """`slots`: the shared-memory clip slots; `release(slot)` is called as soon as a slot was copied out."""
         self.engine = engine
         self.batch_size = batch_size
         self.emit = emit
         self.slots = slots
+        self.release = release
         self.pending: dict[tuple[int, ...], _Batch] = {}
         self.free: dict[tuple[int, ...], list[torch.Tensor]] = {}  # reusable host buffers by clip shape
         self.times = StageTimes()
@@ -97,8 +100,8 @@ class EngineStage:
         array = self.slots.array[slot] if slot >= 0 and self.slots is not None else data
         batch = self.pending.get(array.shape) or self.pending.setdefault(array.shape, _Batch(self._buffer(array.shape)))
         batch.add(array, (job, clip_no, frange, trange, padded))  # copied into the batch buffer...
-        if slot >= 0 and self.slots is not None:
-            self.slots.release(slot)  # ...so the decoder can reuse the slot at once
+        if slot >= 0 and self.release is not None:
+            self.release(slot)  # ...so a decoder can reuse the slot at once
         if len(batch.metas) >= self.batch_size:
             self._launch(self.pending.pop(array.shape))
 
@@ -155,10 +158,8 @@ class EngineStage:
         for (job, clip_no, frange, trange, padded), vec in zip(metas, features):  # padding rows dropped here
             self.emit(("feat", job, clip_no, vec, frange, trange, padded))
 
-    def run(self, source: Any, stop_after_exits: int | None = None, stop_token: str = "stop") -> None:
-        """Pull messages from `source` (a queue) until `stop_token` arrives, or until `stop_after_exits`
-        ("exit", ...) messages were seen; flush partial batches when the queue goes idle."""
-        exits = 0
+    def run(self, source: Any) -> None:
+        """Pull messages from `source` (a queue) until ("stop",) arrives; flush partial batches when it goes idle."""
         while True:
             t0 = time.perf_counter()
             try:
@@ -168,12 +169,7 @@ class EngineStage:
                 self.flush()
                 continue
             self.times.wait += time.perf_counter() - t0
-            if msg[0] == stop_token:
+            if msg[0] == "stop":
                 break
-            if msg[0] == "exit":
-                exits += 1
-                if stop_after_exits is not None and exits >= stop_after_exits:
-                    break
-                continue
             self.feed(msg)
         self.flush()

@@ -14,7 +14,7 @@ import torch
 
 from ..atomic import clean_partial
 from ..progress import info, progress_bar
-from ..runtimes import load_engine
+from ..runtimes import read_model_meta, resolve_device
 from ..video.clips import Sampling
 from .engine_stage import StageTimes
 from .jobs import VideoJob, discover, plan, shard
@@ -104,9 +104,10 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
         from ..video.nvdec import check_nvdec
 
         check_nvdec()
-    # The model's metadata fixes the clip geometry; load once here (reused by a single local engine).
-    engine = load_engine(opts.model, device=opts.devices[0], runtime=opts.runtime)
-    meta = engine.meta
+    # The model's metadata fixes the clip geometry. The engines load later, while the decoders start up.
+    if not Path(opts.model).exists():
+        raise FileNotFoundError(f"{opts.model}: no such model file")
+    meta = read_model_meta(opts.model)
     stack = opts.stack or meta.frames
     if stack != meta.frames:
         raise ValueError(f"--stack {stack}: this model takes clips of {meta.frames} frames")
@@ -139,12 +140,12 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
     writer = FeatureWriter({j.index: j for j in todo}, settings, failures, on_video)
     with bar:
         if opts.backend == "local":
-            devices = [str(engine.device) if d == "auto" else d for d in opts.devices]
+            devices = [str(resolve_device(d)) for d in opts.devices]
             local = LocalOptions(
                 opts.model, devices, opts.runtime, opts.batch_size, workers, opts.queue_clips, sampling, opts.stream, opts.fps,
                 threads=opts.threads, decode=opts.decode,
             )  # fmt: skip
-            report.times = run_local(todo, writer, local, engine=engine if len(devices) == 1 else None)
+            report.times = run_local(todo, writer, local)
         else:  # ray
             from .ray_backend import run_ray
 

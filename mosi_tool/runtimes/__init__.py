@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from ..metadata import ModelMeta
 from .base import Engine, EngineError, resolve_device
 
 SUFFIX_RUNTIME = {".safetensors": "torch", ".onnx": "onnx", ".engine": "tensorrt", ".pt2": "aoti"}
@@ -71,6 +72,15 @@ def load_engine(
     raise EngineError(f"unknown runtime {kind!r}; choose from {', '.join(RUNTIMES)}")
 
 
+def read_model_meta(path: str | Path) -> ModelMeta:
+    """The metadata of any checkpoint or engine, without loading it (cheap)."""
+    from export.metadata import read_artifact
+
+    path = Path(path)
+    runtime_for(path)  # a clear error for unknown file types
+    return read_artifact(path)[0]
+
+
 def _has_onnxruntime() -> bool:
     import importlib.util
 
@@ -89,4 +99,4 @@ def _cached_onnx_or_none(checkpoint: Path, precision: str) -> Path | None:
         return None
 
 
-__all__ = ["Engine", "EngineError", "load_engine", "resolve_device", "runtime_for", "RUNTIMES"]
+__all__ = ["Engine", "EngineError", "load_engine", "read_model_meta", "resolve_device", "runtime_for", "RUNTIMES"]

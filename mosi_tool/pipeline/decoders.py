@@ -1,0 +1,157 @@
+"""The decode processes, seen from the parent: started, fed, watched, replaced and stopped.
+
+Each decoder talks to the parent over its own pipe, and one parent thread (the hub) serves them all:
+it hands out videos one at a time, grants shared-memory slots, and passes every message on to `out`.
+No queue or lock is shared between children, so a decoder killed at any instant (a crashing decoder,
+the OOM killer) harms nothing but its own video: the hub sees its pipe close, records that video as
+failed and starts a replacement. With workers=0 one thread in this process does the decoding.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Any, Callable, Iterator
+
+from .children import child_setup, signal_name
+from .decode_worker import decode_messages, decoder_main
+from .jobs import VideoJob
+from .slots import SlotLedger
+
+WATCH_S = 0.5  # how often the hub looks up from its pipes (to notice a stop)
+MAX_RESPAWNS = 16  # decode processes replaced per run before giving up on replacing them
+
+
+def _decoder_entry(*args: Any) -> None:
+    child_setup()
+    decoder_main(*args)
+
+
+@dataclass
+class _Decoder:
+    proc: Any
+    conn: Any
+    job: VideoJob | None = None
+    told_to_stop: bool = False
+    granted: set[int] = field(default_factory=set)  # slots granted, not yet sent back in a clip
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, msg: Any) -> bool:
+        with self.lock:
+            try:
+                self.conn.send(msg)
+                return True
+            except (OSError, ValueError):  # the decoder died; its pipe is closed
+                return False
+
+    def grant(self, slot: int) -> bool:
+        self.granted.add(slot)
+        if self.send(slot):
+            return True
+        self.granted.discard(slot)
+        return False
+
+
+class DecoderPool:
+    """Decodes `jobs` with `workers` processes (0: one thread here), calling `out(msg)` for every decoder
+    message and `out(("stop",))` once all videos are decoded. `settings`: (sampling, stream, fps, decode)."""
+
+    def __init__(self, ctx: Any, workers: int, jobs: list[VideoJob], out: Callable[[tuple], None], settings: tuple,
+                 slot_spec: tuple | None = None, ledger: SlotLedger | None = None):  # fmt: skip
+        self.ctx, self.out, self.settings, self.slot_spec, self.ledger = ctx, out, settings, slot_spec, ledger
+        self.tasks: Iterator[VideoJob] = iter(jobs)
+        self.respawns = 0
+        self._stop = threading.Event()
+        self.decoders: list[_Decoder] = []
+        if workers == 0:
+            self.thread = threading.Thread(target=self._decode_here, daemon=True)
+        else:
+            self.decoders = [self._start() for _ in range(workers)]
+            self.thread = threading.Thread(target=self._hub, daemon=True)
+        self.thread.start()
+
+    @property
+    def pids(self) -> list[int]:
+        return [d.proc.pid for d in self.decoders]
+
+    def stop(self) -> None:
+        """Stop now: kill every decode process (used on errors and Ctrl-C; a normal end needs no call)."""
+        self._stop.set()
+        for d in self.decoders:
+            d.proc.kill()
+        for d in self.decoders:
+            d.proc.join(timeout=5)
+
+    # -- workers=0 -----------------------------------------------------------------------------------------
+
+    def _decode_here(self) -> None:
+        sampling, stream, fps, decode = self.settings
+        for job in self.tasks:
+            for msg in decode_messages(job.index, job.path, sampling, stream, fps, decode):
+                if self._stop.is_set():
+                    return
+                self.out(msg)
+        self.out(("stop",))
+
+    # -- processes ------------------------------------------------------------------------------------------
+
+    def _start(self) -> _Decoder:
+        mine, theirs = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_decoder_entry, args=(theirs, *self.settings[:3], self.slot_spec, self.settings[3]), daemon=True)
+        proc.start()
+        theirs.close()  # so that the child's death closes the pipe for us
+        d = _Decoder(proc, mine)
+        self._next_task(d)
+        return d
+
+    def _next_task(self, d: _Decoder) -> None:
+        d.job = next(self.tasks, None)
+        d.told_to_stop = d.job is None
+        d.send(None if d.job is None else (d.job.index, d.job.path))
+
+    def _hub(self) -> None:
+        live = {d.conn: d for d in self.decoders}
+        while live and not self._stop.is_set():
+            for conn in wait(list(live), timeout=WATCH_S):
+                d = live[conn]
+                try:
+                    msg = d.conn.recv()
+                except (EOFError, OSError):
+                    del live[conn]
+                    if (new := self._ended(d)) is not None:
+                        live[new.conn] = new
+                    continue
+                kind = msg[0]
+                if kind == "slot":
+                    assert self.ledger is not None
+                    self.ledger.request(d.grant)
+                    continue
+                if kind == "clip":
+                    d.granted.discard(msg[3])
+                self.out(msg)
+                if kind in ("done", "error"):
+                    self._next_task(d)
+        if not self._stop.is_set():
+            self.out(("stop",))
+
+    def _ended(self, d: _Decoder) -> _Decoder | None:
+        """A decoder's pipe closed: a normal end, or a death to report (its video fails) and repair."""
+        d.proc.join(timeout=5)
+        with d.lock:
+            d.conn.close()
+        if self._stop.is_set():
+            return None
+        if self.ledger is not None:
+            for slot in list(d.granted):
+                self.ledger.release(slot)
+        if d.told_to_stop and d.proc.exitcode == 0:
+            return None
+        if d.job is not None:
+            self.out(("error", d.job.index, f"{d.job.path}: the decode process died ({signal_name(d.proc.exitcode)})"))
+        if self.respawns >= MAX_RESPAWNS:
+            return None  # videos never handed out are recorded as "no result" by the caller
+        self.respawns += 1
+        new = self._start()
+        self.decoders[self.decoders.index(d)] = new
+        return new

@@ -1,0 +1,177 @@
+"""Engine processes for runs on several devices: one per device, each fed over its own pipe.
+
+A dispatcher thread here deals clips from the clip queue to whichever engine has room (so one long video
+never stalls a device, and a slow device simply takes fewer clips); the engines' features come back over
+the same pipes to the writer. Each engine holds at most two batches of clips, and this side knows which:
+an engine that dies loses only those (their videos are recorded as failed) while the others go on.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Any, Callable
+
+from .children import child_setup, signal_name
+from .engine_stage import EngineStage, StageTimes
+from .slots import SlotLedger, SlotPool
+
+WATCH_S = 0.5
+
+
+class _PipeSource:
+    """A pipe read like a queue, for `EngineStage.run`."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def get(self, timeout: float) -> Any:
+        if not self.conn.poll(timeout):
+            raise queue.Empty
+        return self.conn.recv()
+
+
+def _engine_entry(device: str, model: str, runtime: str | None, batch_size: int, threads: int | None, conn: Any, slot_spec: tuple | None) -> None:
+    child_setup()
+    import torch
+
+    from ..runtimes import load_engine
+
+    if threads:
+        torch.set_num_threads(threads)
+    engine = load_engine(model, device=device, runtime=runtime)
+    slots = SlotPool(*slot_spec) if slot_spec else None
+    stage = EngineStage(engine, batch_size, conn.send, slots, release=lambda slot: conn.send(("freed", slot)))
+    try:
+        stage.run(_PipeSource(conn))
+        conn.send(("engine_exit", stage.times))
+    except (EOFError, BrokenPipeError):
+        pass  # the parent is gone
+    finally:
+        if slots is not None:
+            slots.close()
+
+
+@dataclass
+class _Engine:
+    device: str
+    proc: Any
+    conn: Any
+    inflight: dict[tuple[int, int], None] = field(default_factory=dict)  # (job, clip_no) sent, no feature back yet
+    slots: set[int] = field(default_factory=set)  # shared-memory slots it has not freed yet
+    alive: bool = True
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, msg: Any) -> bool:
+        with self.lock:
+            try:
+                self.conn.send(msg)
+                return True
+            except (OSError, ValueError):
+                return False
+
+
+class EnginePool:
+    """Starts one engine process per device. `handle(msg)` receives features and per-video messages (from
+    two threads: it must be thread-safe); `paths` names each job's video in failure messages."""
+
+    def __init__(self, ctx: Any, devices: list[str], model: str, runtime: str | None, batch_size: int, threads: int | None,
+                 handle: Callable[[tuple], None], paths: dict[int, str], slot_spec: tuple | None, ledger: SlotLedger | None):  # fmt: skip
+        self.handle, self.paths, self.ledger = handle, paths, ledger
+        self.room = 2 * batch_size  # clips in flight per engine: one batch computing, the next filling
+        self.cond = threading.Condition()
+        self.engines: list[_Engine] = []
+        for dev in devices:
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_engine_entry, args=(dev, model, runtime, batch_size, threads, theirs, slot_spec), daemon=True)
+            proc.start()
+            theirs.close()
+            self.engines.append(_Engine(dev, proc, mine))
+
+    def run(self, clips: Any) -> StageTimes:
+        """Deal the messages of `clips` (a queue, ending with ("stop",)) to the engines until all are done."""
+        threading.Thread(target=self._dispatch, args=(clips,), daemon=True).start()
+        times, finished, died = StageTimes(), 0, []
+        live = {e.conn: e for e in self.engines}
+        while live:
+            for conn in wait(list(live), timeout=WATCH_S):
+                e = live[conn]
+                try:
+                    msg = e.conn.recv()
+                except (EOFError, OSError):
+                    del live[conn]
+                    self._died(e)
+                    died.append(f"{e.device} ({signal_name(e.proc.exitcode)})")
+                    continue
+                if msg[0] == "feat":
+                    with self.cond:
+                        e.inflight.pop((msg[1], msg[2]), None)
+                        self.cond.notify_all()
+                    self.handle(msg)
+                elif msg[0] == "freed":
+                    e.slots.discard(msg[1])
+                    if self.ledger is not None:
+                        self.ledger.release(msg[1])
+                elif msg[0] == "engine_exit":
+                    times.add(msg[1])
+                    finished += 1
+                    del live[conn]
+        if died and not finished:
+            raise RuntimeError(f"every engine process died: {', '.join(died)}; see the messages above")
+        if died:
+            from ..progress import info
+
+            info(f"warning: engine process {', '.join(died)} died; the videos it had clips of are listed as failed")
+        return times
+
+    def stop(self) -> None:
+        for e in self.engines:
+            e.proc.join(timeout=5)
+            if e.proc.is_alive():
+                e.proc.kill()
+
+    def _dispatch(self, clips: Any) -> None:
+        while (msg := clips.get())[0] != "stop":
+            if msg[0] != "clip":
+                self.handle(msg)  # a video's "done" or "error"
+                continue
+            engine = self._claim(msg)
+            if engine is None:  # every engine died: nothing can compute this clip
+                if msg[3] >= 0 and self.ledger is not None:
+                    self.ledger.release(msg[3])
+                continue
+            engine.send(msg)  # a failed send is a death: the receiving loop reports its clips
+        for e in self.engines:
+            e.send(("stop",))
+
+    def _claim(self, clip: tuple) -> _Engine | None:
+        """The live engine with the fewest clips in flight, once it has room, with `clip` booked on it."""
+        with self.cond:
+            while True:
+                alive = [e for e in self.engines if e.alive]
+                if not alive:
+                    return None
+                best = min(alive, key=lambda e: len(e.inflight))
+                if len(best.inflight) < self.room:
+                    best.inflight[(clip[1], clip[2])] = None
+                    if clip[3] >= 0:
+                        best.slots.add(clip[3])
+                    return best
+                self.cond.wait(WATCH_S)
+
+    def _died(self, e: _Engine) -> None:
+        """Fail the videos of its clips in flight and take back its slots."""
+        e.proc.join(timeout=5)
+        with self.cond:
+            e.alive = False
+            jobs = sorted({job for job, _ in e.inflight})
+            e.inflight.clear()
+            held, e.slots = e.slots, set()
+            self.cond.notify_all()
+        for job in jobs:
+            self.handle(("error", job, f"{self.paths[job]}: the engine process on {e.device} died ({signal_name(e.proc.exitcode)})"))
+        if self.ledger is not None:
+            for slot in held:
+                self.ledger.release(slot)
