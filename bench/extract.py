@@ -6,6 +6,7 @@
 One run measures, on the same videos and the same engine (default: a random-init full-size R(2+1)D-10,
 16x112x112; weights do not change speed):
   ours      `extract()` with default settings (`--workers` to tune): decode processes -> engine -> writer
+  ours bf16 (--bf16) the same with `--precision bf16`, against its own engine ceiling
   baseline  in the style of v-iashin/video_features: each video read whole into memory by a single-threaded
             reader, resized/cropped as float tensors, PyTorch eager fp32, batch = that video's clips
   decode    the decode ceiling: all decode workers feeding the same queue, no engine
@@ -117,9 +118,9 @@ def engine_artifact(checkpoint: Path, runtime: str, folder: Path) -> tuple[Path,
 # -- the four runs ---------------------------------------------------------------------------------------
 
 
-def run_ours(videos: list[Path], model: Path, runtime: str, args: argparse.Namespace, out: Path) -> Run:
+def run_ours(videos: list[Path], model: Path, runtime: str, precision: str, args: argparse.Namespace, out: Path) -> Run:
     opts = ExtractOptions(model=str(model), out_dir=out, devices=[args.device], runtime=runtime, batch_size=args.batch_size,
-                          workers=args.workers, overwrite=True, progress=False, decode=args.decode)  # fmt: skip
+                          workers=args.workers, overwrite=True, progress=False, decode=args.decode, precision=precision)  # fmt: skip
     report = extract(videos, opts)
     workers = args.workers if args.workers is not None else max(1, min(8, available_cpus() - 1))
     busy = {"decode": report.decode_s / max(workers, 1), "h2d": report.times.h2d, "engine": report.times.engine, "write": report.write_s}
@@ -273,16 +274,34 @@ def table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+def by_name(runs: list[Run]) -> dict[str, Run]:
+    return {r.name: r for r in runs}
+
+
 def ratios(runs: dict[str, Run]) -> list[str]:
-    ours, base = runs["ours"], runs.get("baseline")
     out = []
-    if base:
-        out.append(f"ours / baseline: {ours.clips_per_s / base.clips_per_s:.2f}x clips/s (target >= 3x)")
-    ceilings = [runs[k] for k in ("decode ceiling", "engine ceiling") if k in runs]
-    if ceilings:
-        low = min(ceilings, key=lambda r: r.clips_per_s)
-        out.append(f"ours / min(decode, engine ceiling) = ours / {low.name}: {ours.clips_per_s / low.clips_per_s:.0%} (target >= 90%)")
+    base = runs.get("baseline")
+    for name in ("ours", "ours bf16"):
+        if (ours := runs.get(name)) is None:
+            continue
+        if base:
+            out.append(f"{name} / baseline: {ours.clips_per_s / base.clips_per_s:.2f}x clips/s (target >= 3x)")
+        ceilings = [runs[k] for k in ("decode ceiling", f"engine ceiling{name[4:]}") if k in runs]
+        if ceilings:
+            low = min(ceilings, key=lambda r: r.clips_per_s)
+            out.append(f"{name} / min(decode, engine ceiling) = {name} / {low.name}: {ours.clips_per_s / low.clips_per_s:.0%} (target >= 90%)")
     return out
+
+
+def feature_agreement(a: Path, b: Path) -> str:
+    """Worst cosine similarity and relative error between the clip features of two output folders."""
+    cos, rel = [], []
+    for fa in sorted(a.rglob("*.npz")):
+        x = np.load(fa)["features"].astype(np.float64)
+        y = np.load(b / fa.relative_to(a))["features"].astype(np.float64)
+        cos.append(((x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1) + 1e-12)).min())
+        rel.append(np.linalg.norm(x - y) / (np.linalg.norm(x) + 1e-12))
+    return f"cosine >= {min(cos):.5f}, relative error <= {max(rel):.4f} over {len(cos)} videos" if cos else "no files"
 
 
 def environment(args: argparse.Namespace, runtime: str, engine: Engine) -> dict[str, str]:
@@ -309,7 +328,7 @@ def markdown(runs: list[Run], env: dict[str, str], command: str, loads: list[str
     out += [f"- videos: {len(videos)} ({', '.join(sorted({str(Path(v).parent.relative_to(SHARED)) if SHARED in Path(v).parents else str(Path(v).parent) for v in videos}))})"]
     out += [f"- load average (1 min) at each step: {' -> '.join(loads)} (other processes share this machine)"]
     out += ["", table(runs), ""]
-    out += [f"- {r}" for r in ratios({r.name: r for r in runs})]
+    out += [f"- {r}" for r in ratios(by_name(runs))]
     out += [f"- {r.name}: {r.note}" for r in runs if r.note]
     out += [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"
@@ -333,6 +352,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--decode", choices=("cpu", "nvdec"), default="cpu")
     p.add_argument("--engine-batches", type=int, default=6, help="timed batches for the engine ceiling (half before ours, half after)")
+    p.add_argument("--bf16", action="store_true", help="also run ours with --precision bf16 (PyTorch; fast on CPUs with AMX)")
     p.add_argument("--skip", default="", help="comma-separated runs to leave out: baseline,decode,engine")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
     p.add_argument("--note", action="append", default=[], help="a line for the notes")
@@ -364,26 +384,34 @@ def main(argv: list[str] | None = None) -> None:
 
         if "decode" not in skip:
             step(run_decode_ceiling(videos, meta, sampling, args))
-        # The engine ceiling brackets ours (half its batches before, half after), so that load from other
-        # processes that changes during the run weighs on both alike.
-        first = run_engine_ceiling(engine, videos, sampling, args, (args.engine_batches + 1) // 2) if "engine" not in skip else None
-        ours = run_ours(videos, model, runtime, args, folder / "ours")
-        if first is not None:
-            second = run_engine_ceiling(engine, videos, sampling, args, args.engine_batches // 2)
-            n = args.engine_batches
-            step(Run(first.name, 0, first.clips + second.clips, first.wall + second.wall, {"engine": first.wall + second.wall},
-                     f"{n} batches of {args.batch_size} pre-decoded clips, {(n + 1) // 2} before ours and {n // 2} after"))  # fmt: skip
-        step(ours)
+        def ours_and_ceiling(name: str, eng: Engine, model: Path, runtime: str, precision: str) -> None:
+            # The engine ceiling brackets ours (half its batches before, half after), so that load from other
+            # processes that changes during the run weighs on both alike.
+            first = run_engine_ceiling(eng, videos, sampling, args, (args.engine_batches + 1) // 2) if "engine" not in skip else None
+            ours = run_ours(videos, model, runtime, precision, args, folder / name.replace(" ", "-"))
+            ours.name = name
+            if first is not None:
+                second = run_engine_ceiling(eng, videos, sampling, args, args.engine_batches // 2)
+                n = args.engine_batches
+                step(Run(f"engine ceiling{name[4:]}", 0, first.clips + second.clips, first.wall + second.wall, {"engine": first.wall + second.wall},
+                         f"{n} batches of {args.batch_size} pre-decoded clips, {(n + 1) // 2} before {name} and {n // 2} after"))  # fmt: skip
+            step(ours)
+
+        ours_and_ceiling("ours", engine, model, runtime, "fp32")
+        if args.bf16 and checkpoint.suffix == ".safetensors":
+            ours_and_ceiling("ours bf16", load_engine(checkpoint, device=args.device, runtime="torch", precision="bf16"), checkpoint, "torch", "bf16")
+            notes.append(f"ours bf16: PyTorch, bf16 autocast, channels-last; features vs ours (fp32): {feature_agreement(folder / 'ours', folder / 'ours-bf16')}")
         if "baseline" not in skip:
             (folder / "base").mkdir()
-            base_engine = engine if runtime == "torch" else load_engine(checkpoint, device=args.device, runtime="torch")
+            base_engine = load_engine(checkpoint, device=args.device, runtime="torch")
+            base_engine.model.to(memory_format=torch.contiguous_format)  # type: ignore[attr-defined]  # plain eager, as the peers run it
             step(run_baseline(videos, base_engine, sampling, folder / "base"))
-            if runs[-1].clips != runs[-2].clips:
-                notes.append(f"clip counts differ: ours {runs[-2].clips}, baseline {runs[-1].clips}")
+            if runs[-1].clips != by_name(runs)["ours"].clips:
+                notes.append(f"clip counts differ: ours {by_name(runs)['ours'].clips}, baseline {runs[-1].clips}")
         env = environment(args, runtime, engine)
     print()
     print(table(runs))
-    for line in ratios({r.name: r for r in runs}):
+    for line in ratios(by_name(runs)):
         print(line)
     if str(args.report) != "-":
         command = "python bench/extract.py" + "".join(f" {shlex.quote(a)}" for a in (argv if argv is not None else sys.argv[1:]))

@@ -96,6 +96,23 @@ def test_features_outputs_failures_and_resume(tree, tmp_path, micro_ckpt):
     np.testing.assert_allclose(data["video_feature"], data["features"].astype(np.float32).mean(0), atol=1e-3)
 
 
+def test_bf16_precision_is_recorded_close_to_fp32_and_not_mixed(tree, tmp_path, micro_ckpt):
+    out = tmp_path / "feats"
+    common = [str(tree / "a"), "--model", str(micro_ckpt), "--out-dir", str(out), "--workers", "0", "--batch-size", "4"]
+    run([*common, "--runtime", "torch"])
+    fp32 = np.load(out / "clip.mp4.npz")["features"]
+    result = run([*common, "--precision", "bf16"])
+    assert "1 written" in result.output  # fp32 files are stale for a bf16 run, not kept
+    data = np.load(out / "clip.mp4.npz")
+    assert json.loads(str(data["settings"]))["precision"] == "bf16"
+    bf16 = data["features"]
+    cos = (fp32 * bf16).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(bf16, axis=1)
+    assert not np.array_equal(fp32, bf16) and cos.min() > 0.99
+    assert "1 written" in run([*common, "--runtime", "torch"]).output  # and back
+    result = run([*common, "--precision", "int4"], code=2)
+    assert "precision must be one of fp32, bf16, fp16" in result.output
+
+
 def test_list_file_and_success_clears_failure(tree, tmp_path, micro_ckpt):
     out = tmp_path / "feats"
     lst = tmp_path / "list.txt"

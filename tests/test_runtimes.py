@@ -11,7 +11,7 @@ import torch
 from export.parity import compare, reference_outputs, synthetic_clips
 from mosi_tool.cache import cached_onnx, engine_cache_path
 from mosi_tool.checkpoint import read_meta
-from mosi_tool.runtimes import load_engine
+from mosi_tool.runtimes import EngineError, load_engine
 from mosi_tool.runtimes.base import Engine
 from mosi_tool.runtimes.onnx_runtime import OnnxEngine, output_shapes
 
@@ -30,6 +30,11 @@ def test_checkpoint_on_cpu_defaults_to_cached_onnx(micro_ckpt):
 def test_runtime_torch_forces_eager(micro_ckpt):
     assert load_engine(micro_ckpt, device="cpu", runtime="torch").name == "torch"
     assert load_engine(micro_ckpt, device="cpu", compile=False, precision="bf16").name == "torch"  # ORT CPU: fp32 only
+
+
+def test_precision_of_a_compiled_engine_is_fixed(micro_onnx):
+    with pytest.raises(EngineError, match="keeps the precision it was exported with"):
+        load_engine(micro_onnx(), device="cpu", precision="bf16")
 
 
 def test_damaged_cache_entry_is_rebuilt(micro_ckpt):

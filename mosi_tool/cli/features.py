@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         step: StepOpt = None,
         fps: FpsOpt = None,
         mode: Annotated[str, typer.Option("--mode", help="center (short side 128, centre crop 112; default) or full (whole frame).")] = "center",
-        dtype: Annotated[str, typer.Option("--dtype", help="float32 (default) or float16.")] = "float32",
+        dtype: Annotated[str, typer.Option("--dtype", help="Stored features: float32 (default) or float16.")] = "float32",
+        precision: Annotated[str, typer.Option("--precision", help="Arithmetic of a .safetensors checkpoint: fp32 (default), bf16 (about 3x faster on CPUs with AMX; features within 1% of fp32) or fp16 (GPU).")] = "fp32",
         pool: Annotated[str, typer.Option("--pool", help="clip (default) or video (also store the mean over clips).")] = "clip",
         stream: StreamOpt = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")] = False,
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
             raise FileNotFoundError(f"{list_file}: no such list file")
         opts = ExtractOptions(
             model=str(model or default_model_path()), out_dir=out_dir, devices=parse_devices(devices), runtime=runtime,
-            batch_size=batch_size, workers=workers, stack=stack, step=step, fps=fps, mode=mode, dtype=dtype,
+            batch_size=batch_size, workers=workers, stack=stack, step=step, fps=fps, mode=mode, dtype=dtype, precision=precision,
             pool=pool, stream=stream, overwrite=overwrite, shard=parse_shard(shard), backend=backend,
             threads=threads, ray_actors=ray_actors, decode=decode,
         )  # fmt: skip

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 
 def child_setup() -> None:
@@ -24,3 +27,33 @@ def signal_name(exitcode: int | None) -> str:
         except ValueError:
             pass
     return f"exit code {exitcode}"
+
+
+@dataclass(eq=False)
+class ChildLink:
+    """A child process and this side of its own pipe. Sends are thread-safe; a dead child reads as False."""
+
+    proc: Any
+    conn: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def start(cls, ctx: Any, target: Callable[..., None], args: tuple, **fields: Any) -> Any:
+        """Start `target(their_end_of_the_pipe, *args)` in a daemon process."""
+        mine, theirs = ctx.Pipe()
+        proc = ctx.Process(target=target, args=(theirs, *args), daemon=True)
+        proc.start()
+        theirs.close()  # so that the child's death closes the pipe for us
+        return cls(proc, mine, **fields)
+
+    def send(self, msg: Any) -> bool:
+        with self.lock:
+            try:
+                self.conn.send(msg)
+                return True
+            except (OSError, ValueError):  # the child died; its pipe is closed
+                return False
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()

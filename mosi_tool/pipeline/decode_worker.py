@@ -24,10 +24,11 @@ def video_clips(path: str, sampling: Sampling, stream: int | None, fps: float | 
 
     decode: "cpu" (FFmpeg, resized in swscale) or "nvdec" (GPU decoder via torchcodec; experimental)."""
     folder = Path(path).is_dir()
+    reader_class: type[VideoReader] = VideoReader
     if decode == "nvdec":
-        from ..video.nvdec import NvdecReader as reader_class
-    else:
-        reader_class = VideoReader
+        from ..video.nvdec import NvdecReader
+
+        reader_class = NvdecReader
     reader = reader_class(path, stream=stream, fps=fps if folder else None)
     if folder and sampling.fps:
         sampling = Sampling(sampling.stack, sampling.step, None, sampling.mode, sampling.size, sampling.cover_tail)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterator
 
-from .children import child_setup, signal_name
+from .children import ChildLink, child_setup, signal_name
 from .decode_worker import decode_messages, decoder_main
 from .jobs import VideoJob
 from .slots import SlotLedger
@@ -28,22 +28,11 @@ def _decoder_entry(*args: Any) -> None:
     decoder_main(*args)
 
 
-@dataclass
-class _Decoder:
-    proc: Any
-    conn: Any
+@dataclass(eq=False)
+class _Decoder(ChildLink):
     job: VideoJob | None = None
     told_to_stop: bool = False
     granted: set[int] = field(default_factory=set)  # slots granted, not yet sent back in a clip
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def send(self, msg: Any) -> bool:
-        with self.lock:
-            try:
-                self.conn.send(msg)
-                return True
-            except (OSError, ValueError):  # the decoder died; its pipe is closed
-                return False
 
     def grant(self, slot: int) -> bool:
         self.granted.add(slot)
@@ -97,11 +86,7 @@ class DecoderPool:
     # -- processes ------------------------------------------------------------------------------------------
 
     def _start(self) -> _Decoder:
-        mine, theirs = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_decoder_entry, args=(theirs, *self.settings[:3], self.slot_spec, self.settings[3]), daemon=True)
-        proc.start()
-        theirs.close()  # so that the child's death closes the pipe for us
-        d = _Decoder(proc, mine)
+        d: _Decoder = _Decoder.start(self.ctx, _decoder_entry, (*self.settings[:3], self.slot_spec, self.settings[3]))
         self._next_task(d)
         return d
 
@@ -138,8 +123,7 @@ class DecoderPool:
     def _ended(self, d: _Decoder) -> _Decoder | None:
         """A decoder's pipe closed: a normal end, or a death to report (its video fails) and repair."""
         d.proc.join(timeout=5)
-        with d.lock:
-            d.conn.close()
+        d.close()
         if self._stop.is_set():
             return None
         if self.ledger is not None:

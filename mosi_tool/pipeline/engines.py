@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any, Callable
 
-from .children import child_setup, signal_name
+from .children import ChildLink, child_setup, signal_name
 from .engine_stage import EngineStage, StageTimes
 from .slots import SlotLedger, SlotPool
 
@@ -33,7 +33,7 @@ class _PipeSource:
         return self.conn.recv()
 
 
-def _engine_entry(device: str, model: str, runtime: str | None, batch_size: int, threads: int | None, conn: Any, slot_spec: tuple | None) -> None:
+def _engine_entry(conn: Any, device: str, model: str, runtime: str | None, precision: str, batch_size: int, threads: int | None, slot_spec: tuple | None) -> None:
     child_setup()
     import torch
 
@@ -41,7 +41,7 @@ def _engine_entry(device: str, model: str, runtime: str | None, batch_size: int,
 
     if threads:
         torch.set_num_threads(threads)
-    engine = load_engine(model, device=device, runtime=runtime)
+    engine = load_engine(model, device=device, runtime=runtime, precision=precision)
     slots = SlotPool(*slot_spec) if slot_spec else None
     stage = EngineStage(engine, batch_size, conn.send, slots, release=lambda slot: conn.send(("freed", slot)))
     try:
@@ -54,41 +54,26 @@ def _engine_entry(device: str, model: str, runtime: str | None, batch_size: int,
             slots.close()
 
 
-@dataclass
-class _Engine:
-    device: str
-    proc: Any
-    conn: Any
+@dataclass(eq=False)
+class _Engine(ChildLink):
+    device: str = ""
     inflight: dict[tuple[int, int], None] = field(default_factory=dict)  # (job, clip_no) sent, no feature back yet
     slots: set[int] = field(default_factory=set)  # shared-memory slots it has not freed yet
     alive: bool = True
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def send(self, msg: Any) -> bool:
-        with self.lock:
-            try:
-                self.conn.send(msg)
-                return True
-            except (OSError, ValueError):
-                return False
 
 
 class EnginePool:
     """Starts one engine process per device. `handle(msg)` receives features and per-video messages (from
     two threads: it must be thread-safe); `paths` names each job's video in failure messages."""
 
-    def __init__(self, ctx: Any, devices: list[str], model: str, runtime: str | None, batch_size: int, threads: int | None,
+    def __init__(self, ctx: Any, devices: list[str], model: str, runtime: str | None, precision: str, batch_size: int, threads: int | None,
                  handle: Callable[[tuple], None], paths: dict[int, str], slot_spec: tuple | None, ledger: SlotLedger | None):  # fmt: skip
         self.handle, self.paths, self.ledger = handle, paths, ledger
         self.room = 2 * batch_size  # clips in flight per engine: one batch computing, the next filling
         self.cond = threading.Condition()
         self.engines: list[_Engine] = []
         for dev in devices:
-            mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_engine_entry, args=(dev, model, runtime, batch_size, threads, theirs, slot_spec), daemon=True)
-            proc.start()
-            theirs.close()
-            self.engines.append(_Engine(dev, proc, mine))
+            self.engines.append(_Engine.start(ctx, _engine_entry, (dev, model, runtime, precision, batch_size, threads, slot_spec), device=dev))
 
     def run(self, clips: Any) -> StageTimes:
         """Deal the messages of `clips` (a queue, ending with ("stop",)) to the engines until all are done."""

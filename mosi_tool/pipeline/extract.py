@@ -39,6 +39,7 @@ class ExtractOptions:
     fps: float | None = None
     mode: str = "center"
     dtype: str = "float32"
+    precision: str = "fp32"  # arithmetic of a checkpoint run by PyTorch: fp32, bf16 (fast on CPUs with AMX) or fp16
     pool: str = "clip"
     stream: int | None = None
     overwrite: bool = False
@@ -113,7 +114,8 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
         raise ValueError(f"--stack {stack}: this model takes clips of {meta.frames} frames")
     sampling = Sampling(stack=stack, step=opts.step, fps=opts.fps, mode=opts.mode, size=meta.crop)
     settings = FeatureSettings(
-        meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream, opts.decode
+        meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream, opts.decode,
+        opts.precision,
     )
 
     jobs = shard(plan(discover(inputs, list_file), out_dir), opts.shard)
@@ -143,7 +145,7 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
             devices = [str(resolve_device(d)) for d in opts.devices]
             local = LocalOptions(
                 opts.model, devices, opts.runtime, opts.batch_size, workers, opts.queue_clips, sampling, opts.stream, opts.fps,
-                threads=opts.threads, decode=opts.decode,
+                threads=opts.threads, decode=opts.decode, precision=opts.precision,
             )  # fmt: skip
             report.times = run_local(todo, writer, local)
         else:  # ray

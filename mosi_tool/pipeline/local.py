@@ -42,6 +42,7 @@ class LocalOptions:
     fps: float | None
     threads: int | None = None  # intra-op threads of a CPU engine (None: torch's default)
     decode: str = "cpu"
+    precision: str = "fp32"
 
 
 def run_local(jobs: list[VideoJob], writer: FeatureWriter, opts: LocalOptions, engine: Any = None) -> StageTimes:
@@ -63,7 +64,7 @@ def run_local(jobs: list[VideoJob], writer: FeatureWriter, opts: LocalOptions, e
     engines = None
     try:
         if len(opts.devices) == 1:
-            eng = engine or load_engine(opts.model, device=opts.devices[0], runtime=opts.runtime)
+            eng = engine or load_engine(opts.model, device=opts.devices[0], runtime=opts.runtime, precision=opts.precision)
             stage = EngineStage(eng, opts.batch_size, writer.handle, slots, ledger.release if ledger else None)
             with intra_op_threads(opts.threads):
                 stage.run(clips)
@@ -75,7 +76,7 @@ def run_local(jobs: list[VideoJob], writer: FeatureWriter, opts: LocalOptions, e
                 writer.handle(msg)
 
         paths = {j.index: j.path for j in jobs}
-        engines = EnginePool(ctx, opts.devices, opts.model, opts.runtime, opts.batch_size, opts.threads, handle, paths, slot_spec, ledger)
+        engines = EnginePool(ctx, opts.devices, opts.model, opts.runtime, opts.precision, opts.batch_size, opts.threads, handle, paths, slot_spec, ledger)
         return engines.run(clips)
     finally:
         decoders.stop()  # at the end they have exited already; on Ctrl-C or an error this kills them now

@@ -43,11 +43,13 @@ class FeatureSettings:
     pool: str
     stream: int | None
     decode: str = "cpu"  # "nvdec" resizes on the GPU: different pixels, so a different setting
+    precision: str = "fp32"  # the engine's arithmetic (bf16 features differ in the third digit)
 
     def to_json(self) -> str:
         fields = asdict(self)
-        if fields["decode"] == "cpu":
-            del fields["decode"]  # files from before the option stay valid
+        for key, default in (("decode", "cpu"), ("precision", "fp32")):
+            if fields[key] == default:
+                del fields[key]  # files from before the option stay valid
         return json.dumps(dict(fields, version=__version__), sort_keys=True)
 
 

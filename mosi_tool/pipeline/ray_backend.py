@@ -124,12 +124,12 @@ def decode_rows(batch: dict[str, np.ndarray], sampling: Sampling, stream: int | 
 class EngineActor:
     """Ray Data actor: an `EngineStage` over each batch of rows; clips -> feature rows, markers passed on."""
 
-    def __init__(self, model: str, runtime: str | None, batch_size: int, gpu: bool, threads: int):
+    def __init__(self, model: str, runtime: str | None, batch_size: int, gpu: bool, threads: int, precision: str = "fp32"):
         from ..runtimes import load_engine
 
         if not gpu:
             torch.set_num_threads(threads)
-        self.engine = load_engine(model, device="cuda" if gpu else "cpu", runtime=runtime)
+        self.engine = load_engine(model, device="cuda" if gpu else "cpu", runtime=runtime, precision=precision)
         self.out: list[tuple] = []
         self.stage = EngineStage(self.engine, batch_size, self.out.append)  # kept: its batch buffers are reused
 
@@ -198,7 +198,8 @@ def build_dataset(ray: Any, todo: list[VideoJob], plan: RayPlan, opts: Any, samp
     engine_res = {"num_gpus": 1} if plan.gpu else {"num_cpus": plan.threads}
     return ds.map_batches(
         EngineActor,
-        fn_constructor_kwargs=dict(model=opts.model, runtime=opts.runtime, batch_size=opts.batch_size, gpu=plan.gpu, threads=plan.threads),
+        fn_constructor_kwargs=dict(model=opts.model, runtime=opts.runtime, batch_size=opts.batch_size, gpu=plan.gpu, threads=plan.threads,
+                                   precision=opts.precision),
         batch_size=opts.batch_size * BATCHES_PER_CALL,
         batch_format="numpy",
         concurrency=plan.actors,

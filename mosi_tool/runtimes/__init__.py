@@ -11,6 +11,7 @@ from .base import Engine, EngineError, resolve_device
 
 SUFFIX_RUNTIME = {".safetensors": "torch", ".onnx": "onnx", ".engine": "tensorrt", ".pt2": "aoti"}
 RUNTIMES = ("torch", "onnx", "tensorrt", "aoti")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 def runtime_for(path: Path) -> str:
@@ -32,8 +33,9 @@ def load_engine(
 
     A checkpoint with `runtime=None` on CPU (fp32, no `compile`) runs through onnxruntime when it is
     installed: the checkpoint is exported to ONNX once into the cache (`mosi_tool.cache`) and reused. On the
-    2-core dev CPU ORT ran full-size R(2+1)D-10 at 2.1-2.2 clips/s vs 1.8-1.9 for eager PyTorch (1.16x,
-    batch 1 and 8; docs/BENCHMARKS.md), less than the ~3x once expected but still the fastest CPU runtime.
+    2-core dev CPU ORT runs full-size R(2+1)D-10 at ~5 clips/s at every batch size, eager PyTorch fp32 at
+    5.3 (batch 1) down to 2.4 (batch 16) (docs/BENCHMARKS.md). `precision="bf16"` runs the checkpoint in
+    PyTorch with bf16 autocast, fastest on CPUs with AMX.
     `runtime="torch"` forces eager PyTorch; `runtime="onnx"` with a checkpoint uses the cached export on
     any device.
     """
@@ -53,6 +55,10 @@ def load_engine(
         path = cached_onnx(path, precision)
     elif checkpoint and kind in ("tensorrt", "aoti"):
         raise EngineError(f"{path}: --runtime {kind} needs an exported engine; make one with mosi-tool export")
+    if precision not in PRECISIONS:
+        raise EngineError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "fp32" and not checkpoint:
+        raise EngineError(f"{path}: a compiled engine keeps the precision it was exported with; --precision applies to checkpoints")
     if kind == "torch":
         from .torch_runtime import TorchEngine
 

@@ -1,4 +1,4 @@
-"""PyTorch runtime for `.safetensors` checkpoints: eager, or `torch.compile` with --compile."""
+"""PyTorch runtime for `.safetensors` checkpoints: eager (fp32, or bf16/fp16 autocast), or `torch.compile` with --compile."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ class TorchEngine(Engine):
         backbone, meta = load_checkpoint(path)
         super().__init__(path, meta, device)
         self.model = ClipModel(backbone, meta).to(device).eval()
+        if device.type == "cpu":
+            # oneDNN's channels-last 3D kernels: 1.4x for fp32 and 2.5x for bf16 (AMX) at batch 16 on the dev CPU
+            self.model = self.model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
         self.autocast_dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
         self.forward = self.model
         if compile:
