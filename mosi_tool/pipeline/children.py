@@ -6,7 +6,8 @@ import ctypes
 import signal
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from multiprocessing.connection import wait
+from typing import Any, Callable, Iterator
 
 
 def child_setup() -> None:
@@ -57,3 +58,16 @@ class ChildLink:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def child_messages(live: dict[Any, Any], timeout: float) -> Iterator[tuple[Any, tuple | None]]:
+    """One wait on the pipes of `live` ({conn: ChildLink}): (child, message) for each that has one, and
+    (child, None) for each whose pipe closed (the child ended or died), which is dropped from `live`."""
+    for conn in wait(list(live), timeout=timeout):
+        child = live[conn]
+        try:
+            msg = child.conn.recv()
+        except (EOFError, OSError):
+            del live[conn]
+            msg = None
+        yield child, msg

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from typing import Any, Callable, Iterator
 
-from .children import ChildLink, child_setup, signal_name
+from .children import ChildLink, child_messages, child_setup, signal_name
 from .decode_worker import decode_messages, decoder_main
 from .jobs import VideoJob
 from .slots import SlotLedger
@@ -98,12 +97,8 @@ class DecoderPool:
     def _hub(self) -> None:
         live = {d.conn: d for d in self.decoders}
         while live and not self._stop.is_set():
-            for conn in wait(list(live), timeout=WATCH_S):
-                d = live[conn]
-                try:
-                    msg = d.conn.recv()
-                except (EOFError, OSError):
-                    del live[conn]
+            for d, msg in child_messages(live, WATCH_S):
+                if msg is None:
                     if (new := self._ended(d)) is not None:
                         live[new.conn] = new
                     continue

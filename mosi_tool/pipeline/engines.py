@@ -11,10 +11,9 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from typing import Any, Callable
 
-from .children import ChildLink, child_setup, signal_name
+from .children import ChildLink, child_messages, child_setup, signal_name
 from .engine_stage import EngineStage, StageTimes
 from .slots import SlotLedger, SlotPool
 
@@ -81,12 +80,8 @@ class EnginePool:
         times, finished, died = StageTimes(), 0, []
         live = {e.conn: e for e in self.engines}
         while live:
-            for conn in wait(list(live), timeout=WATCH_S):
-                e = live[conn]
-                try:
-                    msg = e.conn.recv()
-                except (EOFError, OSError):
-                    del live[conn]
+            for e, msg in child_messages(live, WATCH_S):
+                if msg is None:
                     self._died(e)
                     died.append(f"{e.device} ({signal_name(e.proc.exitcode)})")
                     continue
@@ -102,7 +97,7 @@ class EnginePool:
                 elif msg[0] == "engine_exit":
                     times.add(msg[1])
                     finished += 1
-                    del live[conn]
+                    del live[e.conn]
         if died and not finished:
             raise RuntimeError(f"every engine process died: {', '.join(died)}; see the messages above")
         if died:
