@@ -18,7 +18,6 @@ from .decode_worker import decode_messages, decoder_main
 from .jobs import VideoJob
 from .slots import SlotLedger
 
-WATCH_S = 0.5  # how often the hub looks up from its pipes (to notice a stop)
 MAX_RESPAWNS = 16  # decode processes replaced per run before giving up on replacing them
 
 
@@ -59,10 +58,6 @@ class DecoderPool:
             self.thread = threading.Thread(target=self._hub, daemon=True)
         self.thread.start()
 
-    @property
-    def pids(self) -> list[int]:
-        return [d.proc.pid for d in self.decoders]
-
     def stop(self) -> None:
         """Stop now: kill every decode process (used on errors and Ctrl-C; a normal end needs no call)."""
         self._stop.set()
@@ -97,7 +92,7 @@ class DecoderPool:
     def _hub(self) -> None:
         live = {d.conn: d for d in self.decoders}
         while live and not self._stop.is_set():
-            for d, msg in child_messages(live, WATCH_S):
+            for d, msg in child_messages(live):
                 if msg is None:
                     if (new := self._ended(d)) is not None:
                         live[new.conn] = new

@@ -13,11 +13,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .children import ChildLink, child_messages, child_setup, signal_name
-from .engine_stage import EngineStage, StageTimes
+from .children import WATCH_S, ChildLink, child_messages, child_setup, signal_name
+from .engine_stage import EngineStage, StageTimes, intra_op_threads
 from .slots import SlotLedger, SlotPool
-
-WATCH_S = 0.5
 
 
 class _PipeSource:
@@ -34,17 +32,14 @@ class _PipeSource:
 
 def _engine_entry(conn: Any, device: str, model: str, runtime: str | None, precision: str, batch_size: int, threads: int | None, slot_spec: tuple | None) -> None:
     child_setup()
-    import torch
-
     from ..runtimes import load_engine
 
-    if threads:
-        torch.set_num_threads(threads)
     engine = load_engine(model, device=device, runtime=runtime, precision=precision)
     slots = SlotPool(*slot_spec) if slot_spec else None
     stage = EngineStage(engine, batch_size, conn.send, slots, release=lambda slot: conn.send(("freed", slot)))
     try:
-        stage.run(_PipeSource(conn))
+        with intra_op_threads(threads):
+            stage.run(_PipeSource(conn))
         conn.send(("engine_exit", stage.times))
     except (EOFError, BrokenPipeError):
         pass  # the parent is gone
@@ -80,7 +75,7 @@ class EnginePool:
         times, finished, died = StageTimes(), 0, []
         live = {e.conn: e for e in self.engines}
         while live:
-            for e, msg in child_messages(live, WATCH_S):
+            for e, msg in child_messages(live):
                 if msg is None:
                     self._died(e)
                     died.append(f"{e.device} ({signal_name(e.proc.exitcode)})")

@@ -106,8 +106,6 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
 
         check_nvdec()
     # The model's metadata fixes the clip geometry. The engines load later, while the decoders start up.
-    if not Path(opts.model).exists():
-        raise FileNotFoundError(f"{opts.model}: no such model file")
     meta = read_model_meta(opts.model)
     stack = opts.stack or meta.frames
     if stack != meta.frames:

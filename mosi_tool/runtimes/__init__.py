@@ -39,12 +39,14 @@ def load_engine(
     `runtime="torch"` forces eager PyTorch; `runtime="onnx"` with a checkpoint uses the cached export on
     any device.
     """
-    path = Path(path)
-    if not path.exists():
-        raise EngineError(f"{path}: no such file")
+    path = _existing(path)
     kind = runtime or runtime_for(path)
     dev = resolve_device(device)
     checkpoint = path.suffix.lower() == ".safetensors"
+    if precision not in PRECISIONS:
+        raise EngineError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "fp32" and not checkpoint:
+        raise EngineError(f"{path}: a compiled engine keeps the precision it was exported with; --precision applies to checkpoints")
     if checkpoint and runtime is None and dev.type == "cpu" and not compile and precision == "fp32" and _has_onnxruntime():
         onnx = _cached_onnx_or_none(path, precision)
         if onnx is not None:
@@ -55,10 +57,6 @@ def load_engine(
         path = cached_onnx(path, precision)
     elif checkpoint and kind in ("tensorrt", "aoti"):
         raise EngineError(f"{path}: --runtime {kind} needs an exported engine; make one with mosi-tool export")
-    if precision not in PRECISIONS:
-        raise EngineError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision != "fp32" and not checkpoint:
-        raise EngineError(f"{path}: a compiled engine keeps the precision it was exported with; --precision applies to checkpoints")
     if kind == "torch":
         from .torch_runtime import TorchEngine
 
@@ -82,9 +80,16 @@ def read_model_meta(path: str | Path) -> ModelMeta:
     """The metadata of any checkpoint or engine, without loading it (cheap)."""
     from export.metadata import read_artifact
 
-    path = Path(path)
+    path = _existing(path)
     runtime_for(path)  # a clear error for unknown file types
     return read_artifact(path)[0]
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise EngineError(f"{path}: no such file")
+    return path
 
 
 def _has_onnxruntime() -> bool:
