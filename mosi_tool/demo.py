@@ -39,7 +39,7 @@ def train_demo_model(data: Path | None = None, epochs: int = DEMO_EPOCHS, device
     from training.config import TrainConfig
     from training.loop import training_loop
 
-    from .cli.train import build_config
+    from training.config import build_config
 
     run = demo_model_dir()
     if (run / "best.safetensors").exists():

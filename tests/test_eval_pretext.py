@@ -72,6 +72,17 @@ def test_held_out_sources_follow_the_training_split(image_root):
     assert "training held out 2" in held.notes[0]
 
 
+def test_a_folder_never_trained_on_is_scored_whole(image_root, tmp_path):
+    sources = find_sources("images", image_root)
+    meta = ModelMeta(training={"data": "images", "seed": 3, "root": str(tmp_path / "elsewhere"), "val_sources": 2})
+    held = held_out_sources(meta, SplitConfig(str(image_root)))
+    assert held.sources == sources and held.val_fraction == 1.0 and "every image" in held.notes[0]
+    # An explicit fraction still splits, and the training root itself always does.
+    assert len(held_out_sources(meta, SplitConfig(str(image_root), val_fraction=0.2)).sources) < len(sources)
+    same = ModelMeta(training={"data": "images", "seed": 3, "root": str(image_root)})
+    assert held_out_sources(same, SplitConfig(str(image_root))).sources == split_sources(sources, 0.05, 3)[1]
+
+
 def test_summarise_groups():
     cm = np.zeros((9, 9), int)
     cm[0, 0], cm[0, 1], cm[5, 6], cm[8, 8] = 3, 1, 2, 4  # (-2,0) twice right once wrong speed; (0,-1) -> (0,1)

@@ -58,7 +58,7 @@ def test_train_cli_writes_self_describing_checkpoints(image_root, tmp_path):
 
 
 def test_resume_continues_exactly(image_root, tmp_path):
-    from mosi_tool.cli.train import build_config
+    from training.config import build_config
     from training.loop import training_loop
 
     common = ["--data", "images", "--root", str(image_root), "--warmup-epochs", "1", "--no-mask", "--epochs", "2", *MICRO_FLAGS]

@@ -19,11 +19,12 @@ DATA_KINDS = ("imagenet", "images", "videos")
 @dataclass
 class DataConfig:
     kind: str = "imagenet"  # imagenet | images | videos
-    root: str = ""
+    root: str | list[str] = ""  # one folder, or several read as one data set
     per_class: int | None = None  # ImageNet-S<N>: N images per class, chosen with `seed`
     val_fraction: float = 0.05  # held-out sources
     frames_per_video: int = 1  # videos: random frames drawn per video per epoch
     workers: int = 4
+    cache: bool = True  # decode each source once into a uint8 memory-mapped cache (image kinds)
     limit: int | None = None  # use at most this many training sources (quick runs)
 
 
@@ -50,7 +51,7 @@ class TrainConfig:
     batch_size: int = 10  # source images per device per step; each gives C clips
     seed: int = 0
     device: str = "auto"
-    amp: bool = True  # bf16 autocast on CUDA
+    precision: str = "auto"  # auto | fp32 | bf16; auto: bf16 on CUDA and on CPUs with AMX/AVX512-BF16
     channels_last: bool = True  # channels_last_3d memory format
     val_every: int = 1
     save_every: int = 1
@@ -65,6 +66,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
         raw = dict(raw)
+        if "amp" in raw:  # configs written before --precision: amp meant bf16 autocast on CUDA only
+            raw.setdefault("precision", "auto" if raw["amp"] else "fp32")
+            del raw["amp"]
         motion = dict(raw.pop("motion", {}))
         color = JitterConfig(**motion.pop("color", {}))
         for key in ("mask_ratio", "mean", "std"):
@@ -99,3 +103,26 @@ TINY = {
     "optim": {"warmup_epochs": 1},
 }
 PRESETS: dict[str, dict[str, Any]] = {"paper": {}, "tiny": TINY}
+
+
+def build_config(preset: str, config: Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """Preset, then a JSON config file, then the flags given on the command line."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    raw: dict[str, Any] = TrainConfig().to_dict()
+    _merge(raw, PRESETS[preset])
+    if config is not None:
+        _merge(raw, json.loads(Path(config).read_text()))
+    _merge(raw, overrides)
+    if "mean" not in overrides.get("motion", {}) and config is None:
+        mean, std = default_stats(raw["data"]["kind"])
+        raw["motion"]["mean"], raw["motion"]["std"] = list(mean), list(std)
+    return TrainConfig.from_dict(raw)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v

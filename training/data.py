@@ -13,6 +13,7 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -20,6 +21,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from mosi_tool.video.decode import VIDEO_SUFFIXES, grab_frame
+
+from .source_cache import SourceCache
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 log = logging.getLogger(__name__)
@@ -31,8 +34,15 @@ class Source:
     group: str  # class folder (imagenet), parent folder (images) or "" (videos)
 
 
-def find_sources(kind: str, root: str | Path) -> list[Source]:
-    """List source files, sorted, for `--data imagenet|images|videos`."""
+def roots_of(root: str | Path | Sequence[str | Path]) -> list[Path]:
+    """One data folder or several (`train --root A --root B`), as a list of paths."""
+    return [Path(root)] if isinstance(root, (str, Path)) else [Path(r) for r in root]
+
+
+def find_sources(kind: str, root: str | Path | Sequence[str | Path]) -> list[Source]:
+    """List source files for `--data imagenet|images|videos`: each folder's, sorted, folders in the order given."""
+    if not isinstance(root, (str, Path)):
+        return [s for r in roots_of(root) for s in find_sources(kind, r)]
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data folder not found")
@@ -121,12 +131,19 @@ def load_image(path: str, size: int) -> Image.Image:
 class SourceDataset(Dataset):
     """uint8 (3, Ls, Ls) source squares with their index.
 
+    With a `cache` (image kinds), sources come from the decoded cache instead of the files: the same pixels.
     Training draws random crops (and random video frames) from a seed that depends on (seed, epoch, index),
     so a resumed run sees exactly what an uninterrupted one would. Validation uses centre crops and, for
     videos, the middle frame.
     """
 
-    def __init__(self, sources: list[Source], kind: str, size: int, train: bool, seed: int = 0, frames_per_video: int = 1):
+    def __init__(
+        self, sources: list[Source], kind: str, size: int, train: bool, seed: int = 0, frames_per_video: int = 1,
+        cache: SourceCache | None = None,
+    ):
+        if cache is not None and cache.paths != [s.path for s in sources]:
+            raise ValueError("the source cache does not hold these sources in this order")
+        self.cache = cache
         self.sources = sources
         self.kind = kind
         self.size = size
@@ -147,6 +164,8 @@ class SourceDataset(Dataset):
     def _load(self, index: int) -> np.ndarray:
         source = self.sources[index // self.repeat]
         rng = self._rng(index) if self.train else None
+        if self.cache is not None:
+            return square_crop(self.cache[index], self.size, rng)
         if self.kind == "videos":
             frame = grab_frame(source.path, rng.random() if rng else 0.5)
             img = resize_short_side(Image.fromarray(frame), self.size)

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, RandomSampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 
 from mosi_tool.atomic import atomic_path
+from mosi_tool.cache import cache_root
 from mosi_tool.checkpoint import load_state, save_checkpoint
 from mosi_tool.metadata import ModelMeta
 from mosi_tool.models.backbones import build_backbone
@@ -26,12 +27,14 @@ from mosi_tool.runtimes.base import resolve_device
 from . import distributed
 from .config import TrainConfig
 from .curves import plot_curves
-from .data import SourceDataset, find_sources, split_sources, subsample_per_class
+from .data import Source, SourceDataset, find_sources, split_sources, subsample_per_class
+from .precision import autocast, resolve_precision
 from .pseudo_motion import PseudoMotion
+from .source_cache import build_cache
 
 METRIC_FIELDS = [
     "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc_unmasked",
-    "images_per_s", "clips_per_s", "epoch_s", "classes",
+    "images_per_s", "clips_per_s", "epoch_s", "cpu_s", "classes", "skipped_steps",
 ]  # fmt: skip
 RESUME_FILE = "resume.pt"
 
@@ -74,18 +77,49 @@ def model_meta(cfg: TrainConfig, training: dict[str, Any]) -> ModelMeta:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader, motion: PseudoMotion, device: torch.device, amp: bool) -> tuple[float, float, int]:
+def evaluate(model: nn.Module, loader: DataLoader, motion: PseudoMotion, device: torch.device, precision: str) -> tuple[float, float, int]:
     """Pretext loss sum, correct count and clip count on held-out sources (validation mode)."""
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
     for sources, ids in loader:
         batch = motion(sources.to(device, non_blocking=True), train=False, source_ids=ids)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            logits = model(batch.clips).logits.float()
+        with autocast(device, precision):
+            logits = model(to_memory_format(batch.clips, model)).logits.float()
         loss_sum += F.cross_entropy(logits, batch.labels, reduction="sum").item()
         correct += (logits.argmax(1) == batch.labels).sum().item()
         count += batch.labels.numel()
     return loss_sum, correct, count
+
+
+def to_memory_format(clips: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """Clips (N, 3, T, L, L) in the model's memory format (channels_last_3d when its first conv weight is)."""
+    weight = next(model.parameters())
+    if weight.ndim == 5 and weight.is_contiguous(memory_format=torch.channels_last_3d):
+        return clips.contiguous(memory_format=torch.channels_last_3d)
+    return clips
+
+
+def forward_backward(net: nn.Module, clips: torch.Tensor, labels: torch.Tensor, device: torch.device, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step's forward and backward pass: returns (loss, logits); gradients land in the parameters."""
+    with autocast(device, precision):
+        logits = net(clips).logits
+    loss = F.cross_entropy(logits.float(), labels)
+    loss.backward()
+    return loss, logits
+
+
+def source_datasets(cfg: TrainConfig, train_src: list[Source], val_src: list[Source]) -> tuple[SourceDataset, SourceDataset]:
+    """Training and validation datasets; image kinds read from the decoded source cache unless disabled."""
+    m = cfg.motion
+    train_cache = val_cache = None
+    if cfg.data.cache and cfg.data.kind != "videos":
+        root = cache_root() / "sources"
+        train_cache = build_cache([s.path for s in train_src], m.source_size, root, cfg.data.workers)
+        if val_src:
+            val_cache = build_cache([s.path for s in val_src], m.source_size, root, cfg.data.workers)
+    train_set = SourceDataset(train_src, cfg.data.kind, m.source_size, True, cfg.seed, cfg.data.frames_per_video, train_cache)
+    val_set = SourceDataset(val_src, cfg.data.kind, m.source_size, False, cfg.seed, cache=val_cache)
+    return train_set, val_set
 
 
 def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", stop_after: int | None = None) -> Path:
@@ -100,7 +134,7 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
         torch.cuda.set_device(device)
     run = Path(cfg.out)
     cuda = device.type == "cuda"
-    amp = cfg.amp and cuda
+    precision = resolve_precision(cfg.precision, device)
     m = cfg.motion
 
     # Sources: find, subsample (ImageNet-S<N>), hold out validation sources.
@@ -110,17 +144,18 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
     train_src, val_src = split_sources(sources, cfg.data.val_fraction, cfg.seed)
     if cfg.data.limit:
         train_src = train_src[: cfg.data.limit]
-    train_set = SourceDataset(train_src, cfg.data.kind, m.source_size, True, cfg.seed, cfg.data.frames_per_video)
-    val_set = SourceDataset(val_src, cfg.data.kind, m.source_size, False, cfg.seed)
+    train_set, val_set = source_datasets(cfg, train_src, val_src)
+    # Cropping from the cache is cheap: loader processes would only compete with the step for the cores.
+    workers = 0 if train_set.cache is not None else cfg.data.workers
     per_rank = len(train_set) // dist.world
     batch_size = min(cfg.batch_size, per_rank)
     if batch_size < 1:
         raise ValueError(f"{cfg.data.root}: {len(train_set)} training sources is too few for {dist.world} ranks")
     loader_args: dict[str, Any] = {
-        "batch_size": batch_size, "num_workers": cfg.data.workers, "pin_memory": cuda,
+        "batch_size": batch_size, "num_workers": workers, "pin_memory": cuda,
         "persistent_workers": False,
     }  # fmt: skip
-    if cfg.data.workers:
+    if workers:
         loader_args["prefetch_factor"] = 4
     sampler: DistributedSampler | RandomSampler
     if dist.world > 1:  # each rank reads its own shard
@@ -139,17 +174,17 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
     optimizer = torch.optim.Adam(param_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=cfg.optim.betas)
     motion = PseudoMotion(m, device)
     motion_unmasked = PseudoMotion(dataclasses.replace(m, mask=False), device) if m.mask else None
-    start_epoch, best = 0, -1.0
+    start_epoch, best, cpu_s = 0, -1.0, 0.0
     if resume:
-        start_epoch, best = _load_resume(run, model, optimizer)
+        start_epoch, best, cpu_s = _load_resume(run, model, optimizer)
     elif dist.main and (run / "last.safetensors").exists():
         raise FileExistsError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
     net: nn.Module = DistributedDataParallel(model) if dist.world > 1 else model
     summary = {
-        "data": cfg.data.kind, "root": str(cfg.data.root), "train_sources": len(train_src),
+        "data": cfg.data.kind, "root": cfg.data.root if isinstance(cfg.data.root, str) else [str(r) for r in cfg.data.root], "train_sources": len(train_src),
         "val_sources": len(val_src), "per_class": cfg.data.per_class, "seed": cfg.seed,
         "batch_size": batch_size * dist.world, "world_size": dist.world, "device": device.type,
-        "command": command, "epochs_planned": cfg.epochs,
+        "command": command, "epochs_planned": cfg.epochs, "precision": precision,
     }  # fmt: skip
     if dist.main:
         run.mkdir(parents=True, exist_ok=True)
@@ -170,8 +205,8 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
 
         # Train one epoch.
         net.train()
-        loss_sum, correct, count, images = 0.0, 0, 0, 0
-        t0 = time.perf_counter()
+        loss_sum, correct, count, images, skipped = 0.0, 0, 0, 0, 0
+        t0, c0 = time.perf_counter(), time.process_time()
         bar = progress_bar(f"epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch, enabled=dist.main, unit="img")
         with bar:
             for step, (sources, _) in enumerate(train_loader):
@@ -179,24 +214,26 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 batch = motion(sources.to(device, non_blocking=True), train=True, generator=gen)
-                clips = batch.clips.contiguous(memory_format=torch.channels_last_3d) if cfg.channels_last else batch.clips
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    logits = net(clips).logits
-                loss = F.cross_entropy(logits.float(), batch.labels)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                # Accumulate statistics.
-                loss_sum += loss.item() * batch.labels.numel()
-                correct += (logits.argmax(1) == batch.labels).sum().item()
-                count += batch.labels.numel()
+                loss, logits = forward_backward(net, to_memory_format(batch.clips, model), batch.labels, device, precision)
+                # Guard as mixed-precision training does: a non-finite gradient skips the step, never the run.
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
+                if torch.isfinite(grad_norm):
+                    optimizer.step()
+                    # Accumulate statistics.
+                    loss_sum += loss.item() * batch.labels.numel()
+                    correct += (logits.argmax(1) == batch.labels).sum().item()
+                    count += batch.labels.numel()
+                else:
+                    skipped += 1
                 images += sources.shape[0]
                 elapsed = time.perf_counter() - t0
                 bar.advance(
-                    loss=f"{loss_sum / count:.3f}", acc=f"{100 * correct / count:.1f}%",
+                    loss=f"{loss_sum / max(count, 1):.3f}", acc=f"{100 * correct / max(count, 1):.1f}%",
                     speed=f"{images * dist.world / elapsed:.1f} img/s",
                 )  # fmt: skip
         epoch_s = time.perf_counter() - t0
+        cpu_s += time.process_time() - c0  # this process's CPU time, all threads: the budget measure on CPU
         train_loss, train_correct, train_count, train_images = distributed.all_sum(
             [loss_sum, correct, count, images], dist
         )
@@ -205,16 +242,17 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
         row: dict[str, Any] = {
             "epoch": epoch + 1, "lr": lr_at(epoch + 1, cfg), "train_loss": train_loss / max(train_count, 1),
             "train_acc": train_correct / max(train_count, 1), "images_per_s": train_images / epoch_s,
-            "clips_per_s": train_images * m.num_classes / epoch_s, "epoch_s": epoch_s, "classes": m.num_classes,
+            "clips_per_s": train_images * m.num_classes / epoch_s, "epoch_s": epoch_s, "cpu_s": cpu_s,
+            "classes": m.num_classes, "skipped_steps": skipped,
         }  # fmt: skip
         last_epoch = epoch + 1 == cfg.epochs
         if len(val_set) and ((epoch + 1) % cfg.val_every == 0 or last_epoch):
             # The bare model, not DDP: ranks hold different numbers of validation batches, and a DDP
             # forward would wait for the others (buffer broadcast).
-            vl, vc, vn = distributed.all_sum(list(evaluate(model, val_loader, motion, device, amp)), dist)
+            vl, vc, vn = distributed.all_sum(list(evaluate(model, val_loader, motion, device, precision)), dist)
             row.update(val_loss=vl / vn, val_acc=vc / vn)
             if motion_unmasked is not None:
-                _, uc, un = distributed.all_sum(list(evaluate(model, val_loader, motion_unmasked, device, amp)), dist)
+                _, uc, un = distributed.all_sum(list(evaluate(model, val_loader, motion_unmasked, device, precision)), dist)
                 row["val_acc_unmasked"] = uc / un
 
         # Save (rank 0 only): metrics, curves, last and best checkpoints, resume state.
@@ -223,13 +261,13 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
             plot_curves(run / "metrics.csv", run / "curves.png")
             _report(row)
             score = row.get("val_acc", row["train_acc"])
-            training = dict(summary, epochs=epoch + 1, val_acc=row.get("val_acc"), val_acc_unmasked=row.get("val_acc_unmasked"))
+            training = dict(summary, epochs=epoch + 1, cpu_hours=round(cpu_s / 3600, 3), val_acc=row.get("val_acc"), val_acc_unmasked=row.get("val_acc_unmasked"))
             if (epoch + 1) % cfg.save_every == 0 or last_epoch:
                 save_checkpoint(run / "last.safetensors", model, model_meta(cfg, training))
                 if score > best:
                     best = score
                     save_checkpoint(run / "best.safetensors", model, model_meta(cfg, dict(training, best=True)))
-                _save_resume(run, optimizer, epoch + 1, best)
+                _save_resume(run, optimizer, epoch + 1, best, cpu_s)
         distributed.barrier(dist)
         if stop_after is not None and epoch + 1 >= stop_after:
             break
@@ -272,13 +310,13 @@ def _trim_metrics(path: Path, epochs_done: int) -> None:
         writer.writerows(rows)
 
 
-def _save_resume(run: Path, optimizer: torch.optim.Optimizer, epochs_done: int, best: float) -> None:
-    state = {"optimizer": optimizer.state_dict(), "epoch": epochs_done, "best": best}
+def _save_resume(run: Path, optimizer: torch.optim.Optimizer, epochs_done: int, best: float, cpu_s: float) -> None:
+    state = {"optimizer": optimizer.state_dict(), "epoch": epochs_done, "best": best, "cpu_s": cpu_s}
     with atomic_path(run / RESUME_FILE) as tmp:
         torch.save(state, tmp)
 
 
-def _load_resume(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, float]:
+def _load_resume(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, float, float]:
     """Restore weights (from last.safetensors) and optimiser state; never unpickles arbitrary objects."""
     from safetensors.torch import load_file
 
@@ -288,4 +326,4 @@ def _load_resume(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer) 
     load_state(model, load_file(str(ckpt)), str(ckpt))
     state = torch.load(state_file, map_location="cpu", weights_only=True)
     optimizer.load_state_dict(state["optimizer"])
-    return int(state["epoch"]), float(state["best"])
+    return int(state["epoch"]), float(state["best"]), float(state.get("cpu_s", 0.0))

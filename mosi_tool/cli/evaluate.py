@@ -41,10 +41,10 @@ def _split_list(text: str | None) -> list[str] | None:
 @app.command("pretext")
 @handle_errors
 def pretext(
-    root: Annotated[Path, typer.Option("--root", help="The source images' folder (as given to `train --root`).")],
+    root: Annotated[list[Path], typer.Option("--root", help="Source images: folders the model never saw (every image is scored), or the training `--root` folders, all of them, in the same order (their held-out split).")],
     model: ModelOpt = None,
     data: Annotated[Optional[str], typer.Option("--data", help="imagenet or images (default: what the model was trained on).")] = None,
-    val_fraction: Annotated[Optional[float], typer.Option("--val-fraction", help="Held-out fraction (default: the training run's, else 0.05).")] = None,
+    val_fraction: Annotated[Optional[float], typer.Option("--val-fraction", help="Score this held-out fraction of --root (default: the training run's split for the training root, all images for another folder).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Split seed (default: the training run's).")] = None,
     per_class: Annotated[Optional[int], typer.Option("--per-class", help="ImageNet-S<N> subsampling (default: the training run's).")] = None,
     max_sources: Annotated[Optional[int], typer.Option("--max-sources", min=1, help="Evaluate at most N held-out sources.")] = None,
@@ -62,7 +62,7 @@ def pretext(
 
     t0 = time.perf_counter()
     engine = load_model(model, device=device, runtime=runtime)
-    split = SplitConfig(str(root), data, val_fraction, seed, per_class, max_sources)
+    split = SplitConfig(str(root[0]) if len(root) == 1 else [str(r) for r in root], data, val_fraction, seed, per_class, max_sources)
     report = evaluate_pretext(engine, split, batch_size=batch_size, workers=workers, random_init=random_init)
     _finish("pretext", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, pretext_chart, t0)
 

@@ -14,39 +14,12 @@ from .options import (
 )  # fmt: skip
 
 
-def build_config(preset: str, config: Path | None, overrides: dict[str, Any]) -> Any:
-    """Preset, then a JSON config file, then the flags given on the command line."""
-    from training.config import PRESETS, TrainConfig, default_stats
-
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    raw: dict[str, Any] = TrainConfig().to_dict()
-    _merge(raw, PRESETS[preset])
-    if config is not None:
-        import json
-
-        _merge(raw, json.loads(Path(config).read_text()))
-    _merge(raw, overrides)
-    if "mean" not in overrides.get("motion", {}) and config is None:
-        mean, std = default_stats(raw["data"]["kind"])
-        raw["motion"]["mean"], raw["motion"]["std"] = list(mean), list(std)
-    return TrainConfig.from_dict(raw)
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
-    for k, v in extra.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = v
-
-
 def register(app: typer.Typer) -> None:
     @app.command("train")
     @handle_errors
     def train(
         data: Annotated[str, typer.Option("--data", help="imagenet (train/<wnid>/*), images (any tree) or videos (any folder).")] = "imagenet",
-        root: Annotated[Optional[Path], typer.Option("--root", help="Data folder.")] = None,
+        root: Annotated[Optional[list[Path]], typer.Option("--root", help="Data folder; repeat it to train on several as one data set.")] = None,
         out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, metrics.csv, curves.png.")] = Path("runs/mosi"),
         arch: Annotated[Optional[str], typer.Option("--arch", help="r2plus1d_10 (default) or r2d3d_18.")] = None,
         width: Annotated[Optional[int], typer.Option("--width", help="Base channel width (64 = the paper's network).")] = None,
@@ -63,7 +36,8 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[Optional[int], typer.Option("--workers", help="Data loader processes.")] = None,
         seed: Annotated[Optional[int], typer.Option("--seed")] = None,
         device: DeviceOpt = "auto",
-        amp: Annotated[Optional[bool], typer.Option("--amp/--no-amp", help="bf16 autocast on CUDA. Default on.")] = None,
+        precision: Annotated[Optional[str], typer.Option("--precision", help="auto (default: bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else fp32), fp32 or bf16 autocast. Recorded in the checkpoint.")] = None,
+        cache: Annotated[Optional[bool], typer.Option("--cache/--no-cache", help="Decode each source image once into a uint8 memory-mapped cache (in the cache folder). Default on.")] = None,
         speeds: SpeedsOpt = None,
         frames: FramesOpt = None,
         crop: CropOpt = None,
@@ -75,15 +49,15 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the config and data summary, then stop.")] = False,
     ) -> None:
         """Pre-train a backbone with MoSI on images or videos (no labels)."""
-        from training.config import TrainConfig
+        from training.config import TrainConfig, build_config
         from training.data import find_sources, split_sources, subsample_per_class
         from training.loop import training_loop
 
-        top = {"arch": arch, "width": width, "epochs": epochs, "batch_size": batch_size, "seed": seed, "amp": amp}
+        top = {"arch": arch, "width": width, "epochs": epochs, "batch_size": batch_size, "seed": seed, "precision": precision}
         overrides: dict[str, Any] = {k: v for k, v in top.items() if v is not None}
         overrides["device"], overrides["out"] = device, str(out)
-        data_over = {"kind": data, "root": str(root) if root else None, "per_class": per_class, "val_fraction": val_fraction,
-                     "limit": limit, "frames_per_video": frames_per_video, "workers": workers}  # fmt: skip
+        data_over = {"kind": data, "root": (str(root[0]) if len(root) == 1 else [str(r) for r in root]) if root else None, "per_class": per_class, "val_fraction": val_fraction,
+                     "limit": limit, "frames_per_video": frames_per_video, "workers": workers, "cache": cache}  # fmt: skip
         overrides["data"] = {k: v for k, v in data_over.items() if v is not None}
         optim = {"lr": lr, "warmup_epochs": warmup_epochs}
         overrides["optim"] = {k: v for k, v in optim.items() if v is not None}
@@ -97,7 +71,7 @@ def register(app: typer.Typer) -> None:
                 cfg.epochs = epochs  # the one setting a resume may change: train longer
             cfg.device = device
         else:
-            if root is None:
+            if not root:
                 raise ValueError("--root is required (the data folder)")
             cfg = build_config(preset, config, overrides)
         if dry_run:

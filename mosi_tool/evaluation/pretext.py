@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from training.data import Source, SourceDataset, find_sources, split_sources, subsample_per_class
+from training.data import Source, SourceDataset, find_sources, roots_of, split_sources, subsample_per_class
 from training.pseudo_motion import MotionConfig, PseudoMotion
 
 from ..metadata import ModelMeta
@@ -33,7 +33,7 @@ VARIANTS = ("masked", "unmasked")
 class SplitConfig:
     """Where the held-out sources come from; None fields are read from the checkpoint's training record."""
 
-    root: str
+    root: str | list[str]  # as given to `train --root`: one folder or several
     data: str | None = None
     val_fraction: float | None = None
     seed: int | None = None
@@ -52,25 +52,35 @@ class HeldOut:
 
 
 def held_out_sources(meta: ModelMeta, cfg: SplitConfig) -> HeldOut:
-    """The validation sources of the training split (same function, seed and subsampling)."""
+    """The sources to score: every image of a folder the model was not trained on, else the training split's
+    validation sources (same function, seed and subsampling).
+
+    A folder counts as "not trained on" when the checkpoint records another training root and no
+    --val-fraction is given; val_fraction is then reported as 1.0.
+    """
     t = meta.training
     kind = cfg.data or t.get("data") or "imagenet"
     seed = cfg.seed if cfg.seed is not None else int(t.get("seed", 0))
-    val_fraction = cfg.val_fraction if cfg.val_fraction is not None else float(t.get("val_fraction", 0.05))
     per_class = cfg.per_class if cfg.per_class is not None else t.get("per_class")
     sources = find_sources(kind, cfg.root)
     if per_class:
         sources = subsample_per_class(sources, per_class, seed)
-    _, val = split_sources(sources, val_fraction, seed)
     notes = []
-    if not val:
-        raise ValueError(f"{cfg.root}: --val-fraction {val_fraction} holds out no sources")
-    recorded = t.get("val_sources")
-    if recorded is not None and recorded != len(val):
-        notes.append(f"this split holds out {len(val)} sources but training held out {recorded}: "
-                     "the data folder or split differs, so some evaluated sources may have been trained on")  # fmt: skip
-    elif "root" in t and Path(t["root"]).resolve() != Path(cfg.root).resolve():
-        notes.append(f"training used {t['root']}, evaluating {cfg.root}: held-out status depends on the two matching")
+    other_root = "root" in t and {p.resolve() for p in roots_of(t["root"])} != {p.resolve() for p in roots_of(cfg.root)}
+    if other_root and cfg.val_fraction is None:
+        val, val_fraction = sources, 1.0
+        notes.append(f"training used {t['root']}: every image of {cfg.root} is scored")
+    else:
+        val_fraction = cfg.val_fraction if cfg.val_fraction is not None else float(t.get("val_fraction", 0.05))
+        _, val = split_sources(sources, val_fraction, seed)
+        if not val:
+            raise ValueError(f"{cfg.root}: --val-fraction {val_fraction} holds out no sources")
+        recorded = t.get("val_sources")
+        if recorded is not None and recorded != len(val):
+            notes.append(f"this split holds out {len(val)} sources but training held out {recorded}: "
+                         "the data folder or split differs, so some evaluated sources may have been trained on")  # fmt: skip
+        elif other_root:
+            notes.append(f"training used {t['root']}, evaluating {cfg.root}: held-out status depends on the two matching")
     if cfg.max_sources is not None:
         val = val[: cfg.max_sources]
     return HeldOut(val, kind, val_fraction, seed, per_class, notes)

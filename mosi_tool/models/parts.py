@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
 from torch import Tensor, nn
 
 BN_EPS = 1e-3  # the official MoSI code uses 1e-3, not PyTorch's 1e-5
@@ -20,10 +21,25 @@ def bn(channels: int) -> nn.BatchNorm3d:
     return nn.BatchNorm3d(channels, eps=BN_EPS)
 
 
+class Conv3d(nn.Conv3d):
+    """nn.Conv3d that leaves CPU bf16 autocast (runs fp32) when its input is shorter in time than its kernel.
+
+    oneDNN's bf16 gradients for a temporal kernel of 3 with padding 1 on a 2-frame input come back NaN at
+    random (PyTorch 2.13 CPU; deep layers of 8-frame clips). Such layers are tiny, so fp32 costs little.
+    Same parameters and state keys as nn.Conv3d; export and inference (no autocast) are unchanged.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and x.shape[2] < self.kernel_size[0]:
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
+
+
 def conv3d(cin: int, cout: int, kernel: Triple, stride: Triple = (1, 1, 1)) -> nn.Conv3d:
     """A bias-free 3D conv with 'same' padding for odd kernels."""
     padding = tuple(k // 2 for k in kernel)
-    return nn.Conv3d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
+    return Conv3d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
 
 
 def mid_width(kernel: Triple, cin: int, cout: int) -> int:

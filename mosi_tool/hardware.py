@@ -1,0 +1,45 @@
+"""What this machine's processor can do fast: the facts that choose precisions and engines.
+
+A leaf module (no project imports), so training, runtimes and benchmarks can all ask it.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from pathlib import Path
+
+FAST_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # Intel AMX tiles, or AVX-512 BF16 dot products (Zen 4, Cooper Lake)
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags from /proc/cpuinfo (Linux); empty elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@functools.cache
+def cpu_name() -> str:
+    """The processor's model name, e.g. 'AMD EPYC' (platform.processor() where /proc/cpuinfo is absent)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU computes bf16 matrix products in hardware (AMX-BF16 or AVX512-BF16).
+
+    There, PyTorch's oneDNN kernels run bf16 autocast 2-3x faster than fp32; elsewhere bf16 is emulated
+    and slower than fp32.
+    """
+    return any(flag in cpu_flags() for flag in FAST_BF16_FLAGS)
