@@ -257,6 +257,14 @@ def test_converted_network_computes_the_official_forward_pass(tmp_path, arch):
     torch.testing.assert_close(out.logits, logits, rtol=1e-4, atol=1e-5)
 
 
+def test_bare_state_dict_is_accepted(tmp_path):
+    src = tmp_path / "r2d3ds_pt_ucf_mosi_public.pyth"
+    state, ours = write_official(src, "r2d3d_18", "out_joint", 9, seed=9)
+    torch.save(state, src)
+    done = convert(src, tmp_path / "m.safetensors")
+    assert done.mapping.names == ours and done.meta.training["dataset"] == "UCF101"
+
+
 def test_cfg_supplies_normalisation_and_dataset(tmp_path):
     src = tmp_path / "checkpoint_epoch_00100.pyth"  # a name that says nothing
     write_official(src, "r2plus1d_10", "out_joint", 9, cfg=official_cfg("r2plus1d_10", "mosi", "HMDB51", 9))
@@ -405,3 +413,18 @@ def test_cli_refusal_is_one_error_line(tmp_path):
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "never unpickles untrusted code" in lines[0]
     assert not (tmp_path / "marker").exists() and not (tmp_path / "evil.safetensors").exists()
+
+
+def test_converted_checkpoint_initialises_finetuning(tmp_path):
+    from training.finetune import FinetuneConfig, build_model
+
+    src = tmp_path / "r2d3ds_pt_hmdb_mosi_public.pyth"
+    state, ours = write_official(src, "r2d3d_18", "out_joint", 9, seed=7)
+    done = convert(src, tmp_path / "pt.safetensors")
+    model, meta = build_model(FinetuneConfig(model=str(tmp_path / "pt.safetensors")), ["a", "b", "c"])
+    assert meta.task == "action" and meta.num_classes == 3 and meta.training["init_model_id"] == done.meta.model_id
+    backbone = model.backbone.state_dict()
+    for official, tensor in state.items():
+        if not official.startswith("head."):
+            assert torch.equal(backbone[ours[official]], tensor), official
+    assert backbone["fc.weight"].shape == (3, 256)
