@@ -50,6 +50,7 @@ class Run:
     clips_per_s: float
     shares: dict[str, float]  # phase -> fraction of step time
     ms_per_step: float
+    cpu_ms_per_step: float  # process CPU time (all threads) per timed step
 
 
 def sample_images(folder: Path, n: int = 96) -> Path:
@@ -101,8 +102,10 @@ def time_run(cfg: TrainConfig, name: str, precision: str, cached: bool, steps: i
         return time.perf_counter()
 
     totals = dict.fromkeys(PHASES, 0.0)
+    cpu = 0.0
     it = iter(loader)
     for step in range(warmup + steps):
+        c0 = time.process_time()
         t0 = sync()
         sources, _ = next(it)
         sources = sources.to(device, non_blocking=True)
@@ -115,6 +118,7 @@ def time_run(cfg: TrainConfig, name: str, precision: str, cached: bool, steps: i
         optimizer.step()
         t4 = sync()
         if step >= warmup:
+            cpu += time.process_time() - c0
             for phase, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 totals[phase] += dt
     del it
@@ -122,7 +126,7 @@ def time_run(cfg: TrainConfig, name: str, precision: str, cached: bool, steps: i
     images = steps * cfg.batch_size
     return Run(
         name, precision, cached, images / total, images * cfg.motion.num_classes / total,
-        {k: v / total for k, v in totals.items()}, 1000 * total / steps,
+        {k: v / total for k, v in totals.items()}, 1000 * total / steps, 1000 * cpu / steps,
     )  # fmt: skip
 
 

@@ -36,10 +36,8 @@ def _frames_as_images(video: Path, folder: Path) -> Path:
 
 def train_demo_model(data: Path | None = None, epochs: int = DEMO_EPOCHS, device: str = "auto") -> Path:
     """Train the small CPU model into the cache; returns its best checkpoint."""
-    from training.config import TrainConfig
+    from training.config import TrainConfig, build_config
     from training.loop import training_loop
-
-    from training.config import build_config
 
     run = demo_model_dir()
     if (run / "best.safetensors").exists():
