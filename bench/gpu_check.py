@@ -352,9 +352,16 @@ def parse_table(text: str) -> list[dict[str, Any]]:
 
 
 def _runtimes_markdown(text: str, model: str) -> str:
-    """bench/runtimes.py's section without its own heading (the report gives one per step)."""
-    body = [line for line in text.splitlines() if not line.startswith("## ") and not line.startswith("Command:")]
-    return f"Model: {'the default model' if model == 'default' else 'random-init R(2+1)D-10, the paper network'}.\n" + "\n".join(body).strip() + "\n"
+    about = "the default model" if model == "default" else "random-init R(2+1)D-10, the paper network"
+    return f"Model: {about}.\n\n{section_body(text)}"
+
+
+def section_body(text: str) -> str:
+    """A section a bench script appended to an empty file, without the file's header, the section's
+    heading and its own Command line (the report shows the command it ran)."""
+    lines = text.splitlines()
+    start = next((i + 1 for i, line in enumerate(lines) if line.startswith("## ")), 0)
+    return "\n".join(line for line in lines[start:] if not line.startswith("Command:")).strip() + "\n"
 
 
 def _default_checkpoint(ctx: Context) -> Path:
@@ -390,18 +397,17 @@ def train_step(name: str, preset: str, steps: int) -> Callable[[Context], StepRe
         rows = parse_table(text)
         speedup = re.search(r"bf16/fp32 speed-up:\s*([0-9.]+)x", text or call.output)
         data = {"preset": preset, "steps": steps, "rows": rows, "speedup_bf16": float(speedup.group(1)) if speedup else None}
-        rates = [f"{r.get('precision')} {r.get('src img/s', 0):.1f} src img/s, {r.get('clips/s', 0):.0f} clips/s" for r in rows]
+        rates = [f"{r.get('run')} {r.get('src img/s', 0):.1f} src img/s, {r.get('clips/s', 0):.0f} clips/s" for r in rows]
         summary = "; ".join(([f"bf16/fp32 speed-up {speedup.group(1)}x"] if speedup else []) + rates) or "no figures"
-        body = "\n".join(line for line in text.splitlines() if not line.startswith("## "))
-        md = f"Preset `{preset}`, {steps} timed steps per precision.\n\n{body.strip()}\n"
+        md = f"Preset `{preset}`, {steps} timed steps per precision.\n\n{section_body(text)}"
         return _result(name, call, call.rc == 0 and bool(rows) and speedup is not None, summary, data=data, markdown=md)
 
     return run
 
 
 STEPS = [
-    Step("env", "Python, modules, CUDA and the GPU; one line naming what is missing", 5, 10, [], step_env),
-    Step("wheels", "pip-install .whl/*.whl into a temporary folder (av; onnxruntime-gpu if present)", 10, 25,
+    Step("env", "Python, modules, CUDA and the GPU; one line naming what is missing", 8, 15, [], step_env),
+    Step("wheels", "pip-install .whl/*.whl into a temporary folder (av; onnxruntime-gpu if present)", 10, 20,
          [Need("av-*.whl", "wheel", unless_module="av")], step_wheels),
     Step("compare", "features (fp32, bf16) and saliency maps on CPU and CUDA, 3 videos, default model and paper network",
          55, 90, [Need("bench/gpu_compare.py")] + [Need(f"data/videos/{v}", "bundle") for v in VIDEOS], step_compare),
@@ -421,10 +427,10 @@ STEPS = [
     Step("runtimes-ort", "bench/runtimes.py: ONNX Runtime CUDA fp32/fp16 (only with onnxruntime-gpu)", 25, 30,
          [Need("bench/runtimes.py")], runtimes_step("runtimes-ort", "onnx", "fp32,fp16", "1,32", "paper"),
          {"bench/runtimes.py": RUNTIMES_FLAGS}),
-    Step("runtimes-aoti", "bench/runtimes.py: AOTInductor CUDA bf16 package, paper network, batch 1 and 32", 60, 55,
+    Step("runtimes-aoti", "bench/runtimes.py: AOTInductor CUDA bf16 package, paper network, batch 1 and 32", 50, 55,
          [Need("bench/runtimes.py")], runtimes_step("runtimes-aoti", "aoti", "bf16", "1,32", "paper"),
          {"bench/runtimes.py": RUNTIMES_FLAGS}),
-    Step("runtimes-compile", "bench/runtimes.py: torch.compile (max-autotune) bf16, paper network, batch 32", 60, 55,
+    Step("runtimes-compile", "bench/runtimes.py: torch.compile (max-autotune) bf16, paper network, batch 32", 50, 55,
          [Need("bench/runtimes.py")], runtimes_step("runtimes-compile", "torch.compile", "bf16", "32", "paper"),
          {"bench/runtimes.py": RUNTIMES_FLAGS}),
 ]  # fmt: skip
@@ -455,7 +461,7 @@ def run_steps(steps: list[Step], ctx: Context, deadline_s: float) -> list[StepRe
         remaining = deadline_s - (time.monotonic() - t0)
         ctx.limit_s = limit_for(i, steps, remaining)
         no_device = ctx.device.startswith("cuda") and ctx.facts.get("cuda_available") is False
-        if no_device or ctx.limit_s < min(step.budget_s, 5):
+        if no_device or ctx.limit_s < min(step.budget_s, 5) / 2:  # too short to start a child
             why = "no CUDA device" if no_device else f"no time left ({remaining:.0f} s)"
             results.append(StepResult(step.name, "skipped", summary=why))
             continue

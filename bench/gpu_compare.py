@@ -27,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 # A device computes the same function as the CPU when these hold. fp32 on CUDA convolves in TF32 by
 # default (10-bit mantissa), bf16 has an 8-bit mantissa: the parity tolerances of export/parity.py, per clip.
-THRESHOLDS = {"feature_cosine": {"fp32": 0.999, "bf16": 0.99}, "map_correlation": 0.99}
+FEATURE_COSINE = {"fp32": 0.999, "bf16": 0.99}
+MAP_CORRELATION = 0.99
+THRESHOLDS = {"feature_cosine": FEATURE_COSINE, "map_correlation": MAP_CORRELATION}
 MODELS = ("default", "paper")
 
 
@@ -61,7 +63,8 @@ def model_checkpoint(name: str, folder: Path, bundled: Path | None = None) -> tu
     if name == "default" and bundled is not None:
         return bundled, f"bundled default model {bundled.name}"
     if name == "default":
-        meta = ModelMeta(width=TINY["width"], **TINY["motion"])
+        tiny: dict[str, Any] = TINY  # the default model's geometry: the preset `mosi-tool demo` trains
+        meta = ModelMeta(width=tiny["width"], **tiny["motion"])
     elif name == "paper":
         meta = ModelMeta()
     else:
@@ -102,13 +105,13 @@ def compare_model(name: str, checkpoint: Path, videos: list[Path], device: str, 
     try:
         cpu, rec["seconds"]["features cpu reference fp32"] = extract_features(checkpoint, videos, "cpu", "fp32", work / f"{name}-cpu")
         for precision in ("fp32", "bf16"):
-            dev, secs = extract_features(checkpoint, videos, device, precision, work / f"{name}-{device}-{precision}")
+            on_device, secs = extract_features(checkpoint, videos, device, precision, work / f"{name}-{device}-{precision}")
             rec["seconds"][f"features {device} {precision}"] = secs
-            for video, ref in cpu.items():
-                cos = clip_cosine(ref, dev[video])
-                rec["features"].setdefault(video, {"clips": len(ref)})[precision] = {"min": float(cos.min()), "mean": float(cos.mean())}
-                if cos.min() < THRESHOLDS["feature_cosine"][precision]:
-                    rec["failures"].append(f"{name} {video} features {precision}: worst clip cosine {cos.min():.5f}")
+            for title, reference in cpu.items():
+                cos = clip_cosine(reference, on_device[title])
+                rec["features"].setdefault(title, {"clips": len(reference)})[precision] = {"min": float(cos.min()), "mean": float(cos.mean())}
+                if cos.min() < FEATURE_COSINE[precision]:
+                    rec["failures"].append(f"{name} {title} features {precision}: worst clip cosine {cos.min():.5f}")
     except Exception as e:  # noqa: BLE001 - record and go on to the maps
         rec["failures"].append(f"{name} features: {type(e).__name__}: {e}")
         rec["traceback"] = traceback.format_exc(limit=6)
@@ -120,7 +123,7 @@ def compare_model(name: str, checkpoint: Path, videos: list[Path], device: str, 
             rec["saliency"][video.name] = {"frames": int(ref.shape[0]), "size": list(ref.shape[1:]), "correlation": corr,
                                            "max_abs": float(np.abs(ref.astype(np.float32) - dev.astype(np.float32)).max())}  # fmt: skip
             rec["seconds"][f"saliency {video.name} cpu reference"], rec["seconds"][f"saliency {video.name} {device}"] = t_cpu, t_dev
-            if corr < THRESHOLDS["map_correlation"]:
+            if corr < MAP_CORRELATION:
                 rec["failures"].append(f"{name} {video.name} saliency: map correlation {corr:.5f}")
         except Exception as e:  # noqa: BLE001
             rec["failures"].append(f"{name} {video.name} saliency: {type(e).__name__}: {e}")
