@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TRT_STUBS := $(VENV)/trt-stubs
 
-.PHONY: demo test test-fast typecheck bench clean
+.PHONY: demo test test-fast typecheck bench clean gpu-wheels gpu-bundle gpu-check-dry
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +27,25 @@ test-fast: $(STAMP)
 
 typecheck: $(STAMP)
 	TRT_STUBS=$(TRT_STUBS) $(PY) -m pytest -q tests/test_typecheck.py
+
+# For `python bench/gpu_check.py` on a GPU machine without a package registry (docs/GPU.md): the wheels its
+# image lacks (av, the version installed here) for Python 3.12 on x86-64 Linux, into .whl/ (git-ignored).
+AV_VERSION = $(shell $(PY) -c "import importlib.metadata as m; print(m.version('av'))")
+WHEEL_FLAGS = --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+	--platform manylinux2014_x86_64 --platform manylinux1_x86_64
+
+gpu-wheels: $(STAMP)
+	rm -f .whl/av-*.whl
+	$(PY) -m pip download -q $(WHEEL_FLAGS) -d .whl av==$(AV_VERSION)
+	@ls -l .whl
+
+# Three short shared videos, 128 source images and the default model (if any) into .gpu/ (git-ignored).
+gpu-bundle: $(STAMP)
+	$(PY) bench/gpu_bundle.py
+
+gpu-check-dry: $(STAMP)
+	$(PY) bench/gpu_check.py --dry-run --strict
 
 clean:
 	rm -rf $(VENV) mosi_demo .pytest_cache .mypy_cache
