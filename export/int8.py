@@ -58,7 +58,7 @@ def calibration_clips(source: Path, meta: ModelMeta, n: int = CALIBRATION_CLIPS)
             every = [c.frames for c in iter_clips(VideoReader(video), Sampling(stack=meta.frames, size=meta.crop))]
         except VideoError:
             continue
-        picks = np.linspace(0, len(every) - 1, num=min(per_video, len(every))).round().astype(int) if every else []
+        picks: list[int] = np.linspace(0, len(every) - 1, num=min(per_video, len(every))).round().astype(int).tolist() if every else []
         clips += [every[i] for i in picks]
         if len(clips) >= n:
             break
