@@ -83,23 +83,27 @@ def real_videos(folders: list[Path] | None, limit: int | None) -> list[Path]:
     return found[:limit] if limit else found
 
 
-def make_checkpoint(folder: Path) -> Path:
-    """A random-init full-size R(2+1)D-10 (width 64, 16x112x112 clips)."""
+PRESETS = {"full": (64, 16, 112), "tiny": (16, 8, 64)}  # width, frames, crop (training/config.py's tiny preset)
+
+
+def make_checkpoint(folder: Path, preset: str = "full") -> Path:
+    """A random-init R(2+1)D-10: full size (width 64, 16x112x112 clips) or tiny (width 16, 8x64x64)."""
     from mosi_tool.checkpoint import save_checkpoint
     from mosi_tool.metadata import ModelMeta
     from mosi_tool.models.backbones import build_backbone
 
+    width, frames, crop = PRESETS[preset]
     torch.manual_seed(0)
-    model = build_backbone("r2plus1d_10", 9)
-    path = folder / "r2plus1d_10-random.safetensors"
-    save_checkpoint(path, model, ModelMeta(arch="r2plus1d_10", frames=16, crop=112, feature_dim=model.feature_dim))
+    model = build_backbone("r2plus1d_10", 9, width=width)
+    path = folder / f"r2plus1d_10-w{width}-random.safetensors"
+    save_checkpoint(path, model, ModelMeta(arch="r2plus1d_10", width=width, frames=frames, crop=crop, feature_dim=model.feature_dim))
     return path
 
 
 def engine_artifact(checkpoint: Path, runtime: str, folder: Path) -> tuple[Path, str, str]:
-    """(model file, runtime, note) for `--runtime`: `auto` takes ONNX Runtime where this checkout has it."""
-    if runtime == "torch" or checkpoint.suffix != ".safetensors":
-        return checkpoint, (runtime if runtime != "auto" else None) or "torch", ""
+    """(model file, runtime, note) for `--runtime`: `auto` is the path `--runtime auto` measures fastest."""
+    if runtime in ("torch", "auto") or checkpoint.suffix != ".safetensors":
+        return checkpoint, runtime if checkpoint.suffix == ".safetensors" else "auto", ""
     try:
         from export.onnx import build  # noqa: F401 - the export work (ONNX and its runtime)
         from export.options import ExportOptions
@@ -346,7 +350,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--videos", type=Path, nargs="*", help="folders or files (default: ../shared/data/videos and davis/mp4)")
     p.add_argument("--limit", type=int, help="only the first N videos")
     p.add_argument("--model", type=Path, help="checkpoint or engine (default: random-init full-size R(2+1)D-10)")
-    p.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto", help="ours' runtime (auto: ONNX Runtime where available)")
+    p.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto", help="ours' runtime (auto: the path measured fastest, cached)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="full", help="random-init model when no --model: full or tiny (width 16, 8x64x64)")
     p.add_argument("--device", default="auto")
     p.add_argument("--workers", type=int, help="decode processes (default: the pipeline's)")
     p.add_argument("--batch-size", type=int, default=16)
@@ -368,10 +373,10 @@ def main(argv: list[str] | None = None) -> None:
     loads = [f"{load_avg():.1f}"]
     with tempfile.TemporaryDirectory(prefix="bench-extract-") as tmp:
         folder = Path(tmp)
-        checkpoint = args.model or make_checkpoint(folder)
+        checkpoint = args.model or make_checkpoint(folder, args.preset)
         model, runtime, note = engine_artifact(checkpoint, args.runtime, folder)
         notes = [note] if note else []
-        engine = load_engine(model, device=args.device, runtime=runtime)
+        engine = load_engine(model, device=args.device, runtime=runtime, batch_size=args.batch_size)
         args.device = str(engine.device)
         meta = engine.meta
         sampling = Sampling(stack=meta.frames, mode="center", size=meta.crop)

@@ -1,11 +1,16 @@
 """Throughput and latency of every runtime on this machine's device, PyTorch eager fp32 as the baseline.
 
     python bench/runtimes.py                                  # CPU here: torch, onnx, aoti at fp32
+    python bench/runtimes.py --runtimes torch,onnx --precisions fp32,bf16,int8 --batches 1,8,32   # every CPU path
+    python bench/runtimes.py --preset tiny ...                # the small width-16 8x64x64 model
     python bench/runtimes.py --device cuda --runtimes torch,torch.compile,aoti,onnx,tensorrt --precisions fp32,bf16,fp16
 
 Default model: a random-init full-size R(2+1)D-10 made on the fly (weights do not change speed).
 Per runtime x precision x batch: median milliseconds per batch, clips/s, ratio to eager fp32 at the same
-batch (same run), and the fraction of the device's peak FLOP/s. Appends a section to docs/BENCHMARKS.md.
+batch (same run), the features' worst cosine to eager fp32, and the fraction of the device's physical peak
+for that precision (CPU: `mosi_tool.runtimes.cpu.peaks`, fp32 FMA / bf16 dot-product / int8 VNNI or AMX).
+On CPU, each batch also names the path `--runtime auto`'s rules pick from these rows. Appends a section to
+docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -48,10 +53,14 @@ GPU_PEAKS = {
 }
 
 
+PRESETS = {"full": (64, 16, 112), "tiny": (16, 8, 64)}  # width, frames, crop (training/config.py's tiny preset)
+
+
 @dataclass
 class Config:
     model: Path | None
     arch: str
+    width: int
     frames: int
     size: int
     batches: list[int]
@@ -73,6 +82,7 @@ class Row:
     clips_per_s: float
     ratio: float = 0.0
     peak: float = 0.0
+    cosine: float = 1.0  # features, worst clip, vs eager fp32 on the same clips
 
 
 @dataclass
@@ -80,17 +90,18 @@ class Result:
     rows: list[Row] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     input_dtype: list[tuple[str, int, float]] = field(default_factory=list)  # (dtype, batch, median ms)
+    auto: list[str] = field(default_factory=list)  # per batch: what --runtime auto's rules pick from the rows
 
 
-def make_checkpoint(folder: Path, arch: str, frames: int, size: int) -> Path:
+def make_checkpoint(folder: Path, arch: str, frames: int, size: int, width: int = 64) -> Path:
     from mosi_tool.checkpoint import save_checkpoint
     from mosi_tool.metadata import ModelMeta
     from mosi_tool.models.backbones import build_backbone
 
     torch.manual_seed(0)
-    model = build_backbone(arch, 9)
-    meta = ModelMeta(arch=arch, frames=frames, crop=size, feature_dim=model.feature_dim)
-    path = folder / f"{arch}-random.safetensors"
+    model = build_backbone(arch, 9, width=width)
+    meta = ModelMeta(arch=arch, width=width, frames=frames, crop=size, feature_dim=model.feature_dim)
+    path = folder / f"{arch}-w{width}-random.safetensors"
     save_checkpoint(path, model, meta)
     return path
 
@@ -107,34 +118,12 @@ def flops_per_clip(checkpoint: Path) -> float:
     return float(counter.get_total_flops())
 
 
-def cpu_peak() -> tuple[float, str]:
-    """cores x clock x FP32 FLOPs/cycle/core (2 FMA units x SIMD lanes x 2), from lscpu-style flags."""
-    name, mhz, flags = cpu_info()
-    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags and "fma" in flags else 4
-    per_cycle = 2 * lanes * 2  # assumes 2 FMA units per core (server cores with AVX-512/AVX2)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    peak = cores * mhz * 1e6 * per_cycle
-    formula = f"{cores} cores x {mhz / 1000:.2f} GHz x {per_cycle} FP32 FLOPs/cycle (2 FMA x {lanes} lanes x 2) = {peak / 1e9:.0f} GFLOP/s"
-    return peak, formula
+def cpu_peak(precision: str) -> tuple[float, str]:
+    """This CPU's physical peak for `precision` (fp16 counts as fp32: no fp16 CPU path here)."""
+    from mosi_tool.runtimes.cpu import peaks
 
-
-def cpu_info() -> tuple[str, float, set[str]]:
-    """Model name, clock (MHz) and feature flags from /proc/cpuinfo."""
-    flags: set[str] = set()
-    mhz, name = 0.0, platform.processor() or "CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "flags" and not flags:
-                flags = set(value.split())
-            elif key == "cpu MHz" and not mhz:
-                mhz = float(value)
-            elif key == "model name":
-                name = value.strip()
-    except OSError:
-        pass
-    return name, mhz, flags
+    peak = peaks()[precision if precision in ("bf16", "int8") else "fp32"]
+    return peak.ops_per_s, peak.formula
 
 
 def gpu_peak(device: torch.device, precision: str) -> tuple[float, str]:
@@ -155,6 +144,8 @@ def open_engine(runtime: str, precision: str, checkpoint: Path, device: torch.de
         return load_engine(checkpoint, device=device, runtime="torch", compile=runtime == "torch.compile", precision=precision)
     if runtime == "onnx" and precision == "bf16" and device.type == "cpu":
         raise EngineError("onnxruntime's CPU provider has no bfloat16 kernels")
+    if precision == "int8" and runtime != "onnx":
+        raise EngineError("int8 runs in ONNX Runtime only")
     options = ExportOptions(
         precision=precision, max_batch=max(cfg.batches), opt_batch=max(cfg.batches), max_size=cfg.size,
         device=str(device), verify=False,
@@ -217,7 +208,7 @@ def run(cfg: Config) -> tuple[Result, dict[str, str]]:
     load_before = _load()
     with tempfile.TemporaryDirectory(prefix="mosi-bench-") as tmp:
         folder = Path(tmp)
-        checkpoint = cfg.model or make_checkpoint(folder, cfg.arch, cfg.frames, cfg.size)
+        checkpoint = cfg.model or make_checkpoint(folder, cfg.arch, cfg.frames, cfg.size, cfg.width)
         from mosi_tool.checkpoint import read_meta
 
         meta = read_meta(checkpoint)
@@ -238,10 +229,16 @@ def run(cfg: Config) -> tuple[Result, dict[str, str]]:
             clips = torch.randint(0, 256, (batch, cfg.frames, cfg.size, cfg.size, 3), dtype=torch.uint8, generator=gen)
             clips = clips.to(device)
             calls = {key: partial(engine, clips) for key, engine in engines.items()}
+            reference = engines[("torch", "fp32")](clips).features if ("torch", "fp32") in engines else None
             for (runtime, precision), ms in interleaved_ms(calls, cfg.iters, cfg.warmup, device).items():
                 row = Row(runtime, precision, batch, ms, batch / (ms / 1000))
+                if reference is not None:
+                    got = engines[(runtime, precision)](clips).features
+                    row.cosine = float(torch.nn.functional.cosine_similarity(reference.double(), got.double(), dim=1).min())
                 result.rows.append(row)
-                print(f"{runtime:<14} {precision} batch {batch:>3}: {ms:9.1f} ms  {row.clips_per_s:8.2f} clips/s", flush=True)
+                print(f"{runtime:<14} {precision} batch {batch:>3}: {ms:9.1f} ms  {row.clips_per_s:8.2f} clips/s  cosine {row.cosine:.6f}", flush=True)
+            if device.type == "cpu":
+                result.auto.append(auto_pick(batch, [r for r in result.rows if r.batch == batch]))
         engines.clear()
         if cfg.input_compare and ("onnx" in cfg.runtimes):
             input_dtype_comparison(checkpoint, device, folder, cfg, result)
@@ -249,8 +246,8 @@ def run(cfg: Config) -> tuple[Result, dict[str, str]]:
     peaks: dict[str, str] = {}
     for row in result.rows:
         row.ratio = row.clips_per_s / base[row.batch] if row.batch in base else 0.0
-        peak, note = cpu_peak() if device.type == "cpu" else gpu_peak(device, row.precision)
-        peaks[row.precision if device.type == "cuda" else "cpu"] = note
+        peak, note = cpu_peak(row.precision) if device.type == "cpu" else gpu_peak(device, row.precision)
+        peaks[row.precision] = note
         row.peak = flops * row.clips_per_s / peak if peak else 0.0
     env = environment(device, flops)
     env["load average (1 min) before / after"] = f"{load_before} / {_load()} (other processes share this machine)"
@@ -258,14 +255,30 @@ def run(cfg: Config) -> tuple[Result, dict[str, str]]:
     return result, env
 
 
+def auto_pick(batch: int, rows: list[Row]) -> str:
+    """What `--runtime auto`'s rules (mosi_tool.runtimes.auto.choose) pick from one batch's rows.
+
+    The rows' features cosine is measured on random clips here; auto itself measures on the bundled sample
+    video, so this shows the rule at work on these timings, not a replay of a cached choice."""
+    from mosi_tool.runtimes.auto import Measured, choose
+
+    measured = [Measured(r.runtime, r.precision, r.median_ms, r.cosine, r.cosine) for r in rows if r.runtime in ("torch", "onnx")]
+    winner, reason = choose(measured)
+    return f"batch {batch}: {winner.label}; {reason}"
+
+
 def _load() -> str:
     return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
 
 
 def environment(device: torch.device, flops: float) -> dict[str, str]:
+    from mosi_tool.runtimes.cpu import cpu_info
+
+    cpu = cpu_info()
+    bf16 = "AMX" if cpu.has_amx else "AVX512-BF16" if cpu.has_bf16 else "none"
     env = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {cpu_info()[0]}",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {cpu.name} ({cpu.cores} cores, bf16 hardware: {bf16})",
         "threads": str(torch.get_num_threads()),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -281,24 +294,27 @@ def environment(device: torch.device, flops: float) -> dict[str, str]:
 
 def table(result: Result) -> str:
     lines = [
-        "| runtime | precision | batch | median ms/batch | clips/s | vs eager fp32 | % of peak |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| runtime | precision | batch | median ms/batch | clips/s | vs eager fp32 | features cosine | % of peak for its precision |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result.rows:
         peak = f"{100 * r.peak:.1f}%" if r.peak else "-"
-        lines.append(f"| {r.runtime} | {r.precision} | {r.batch} | {r.median_ms:.1f} | {r.clips_per_s:.2f} | {r.ratio:.2f}x | {peak} |")
+        lines.append(f"| {r.runtime} | {r.precision} | {r.batch} | {r.median_ms:.1f} | {r.clips_per_s:.2f} | {r.ratio:.2f}x | {r.cosine:.6f} | {peak} |")
     return "\n".join(lines)
 
 
 def markdown(cfg: Config, result: Result, env: dict[str, str], command: str) -> str:
     out = [f"## {env['device']}, {env['date']}", "", f"Command: `{command}`", ""]
     out += [f"- {k}: {v}" for k, v in env.items() if k not in ("date", "device")]
-    out += [f"- clips: {cfg.frames}x{cfg.size}x{cfg.size} uint8, {cfg.iters} timed runs after {cfg.warmup} warm-up per cell", ""]
+    model = str(cfg.model) if cfg.model else f"random-init {cfg.arch} width {cfg.width} (weights do not change speed)"
+    out += [f"- model: {model}; clips: {cfg.frames}x{cfg.size}x{cfg.size} uint8, {cfg.iters} timed runs after {cfg.warmup} warm-up per cell, round-robin", ""]
     out += [table(result), ""]
     if result.input_dtype:
         out += ["ONNX Runtime input dtype (host arrays into `session.run`):", "", "| input | batch | median ms |", "|---|---:|---:|"]
         out += [f"| {d} | {b} | {ms:.1f} |" for d, b, ms in result.input_dtype]
         out.append("")
+    if result.auto:
+        out += ["`--runtime auto`'s rules on these rows:", ""] + [f"- {line}" for line in result.auto] + [""]
     if result.skipped:
         out += ["Not measured: " + "; ".join(result.skipped), ""]
     return "\n".join(out) + "\n"
@@ -308,8 +324,9 @@ def parse(argv: list[str] | None) -> Config:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, help="checkpoint (default: random-init full-size model)")
     p.add_argument("--arch", default="r2plus1d_10")
-    p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="full", help="random-init model size: full (width 64, 16x112x112) or tiny (width 16, 8x64x64)")
+    p.add_argument("--frames", type=int, help="override the preset's frames per clip")
+    p.add_argument("--size", type=int, help="override the preset's clip size")
     p.add_argument("--batches", default="1,8", help="comma-separated batch sizes")
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
@@ -324,8 +341,9 @@ def parse(argv: list[str] | None) -> Config:
     unknown = set(runtimes) - set(RUNTIMES)
     if unknown:
         p.error(f"unknown runtimes {sorted(unknown)}")
+    width, frames, size = PRESETS[a.preset]
     return Config(
-        a.model, a.arch, a.frames, a.size, [int(b) for b in a.batches.split(",")], a.iters, a.warmup, runtimes,
+        a.model, a.arch, width, a.frames or frames, a.size or size, [int(b) for b in a.batches.split(",")], a.iters, a.warmup, runtimes,
         a.precisions.split(","), a.device, None if a.no_report else a.report, not a.no_input_compare,
     )  # fmt: skip
 

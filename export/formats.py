@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 PRECISIONS = ("fp32", "fp16", "bf16")
+ALL_PRECISIONS = (*PRECISIONS, "int8")  # int8: ONNX only (static quantization for CPUs)
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Format:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("onnx", ".onnx", False, PRECISIONS, "export.onnx", "--onnx", "onnxruntime (CPU or CUDA); input to TensorRT"),
+        Format("onnx", ".onnx", False, ALL_PRECISIONS, "export.onnx", "--onnx", "onnxruntime (CPU or CUDA); input to TensorRT"),
         Format("tensorrt", ".engine", True, PRECISIONS, "export.tensorrt", "--trt", "TensorRT on the GPU it was built on"),
         Format("aoti", ".pt2", False, PRECISIONS, "export.aoti", "--aoti", "AOTInductor (torch, no model code) on its --device"),
     )
@@ -52,7 +53,7 @@ def check_request(fmt: Format, out: Path, precision: str) -> None:
 
 
 def default_output(checkpoint: Path, fmt: Format, precision: str) -> Path:
-    """NAME.engine (fp32) or NAME-fp16.engine beside the checkpoint."""
+    """NAME.engine (fp32) or NAME-fp16.engine (NAME-int8.onnx, ...) beside the checkpoint."""
     tag = "" if precision == "fp32" else f"-{precision}"
     return checkpoint.with_name(f"{checkpoint.stem}{tag}{fmt.suffix}")
 

@@ -1,13 +1,16 @@
-"""ClipModel -> ONNX (dynamo exporter): dynamic batch, height and width; fp32, fp16 or bf16 weights."""
+"""ClipModel -> ONNX (dynamo exporter): dynamic batch, height and width; fp32, fp16 or bf16 weights, or int8
+(the fp32 graph statically quantized on calibration clips, `export.int8`)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from mosi_tool.atomic import atomic_path
+from mosi_tool.checkpoint import read_meta
 from mosi_tool.runtimes.base import EngineError
 
 from .graph import export_module, quiet_tracing, trace_input
@@ -15,16 +18,52 @@ from .metadata import INPUT_NAME, OUTPUT_NAMES, ExportInfo, embed_onnx
 from .options import ExportOptions
 
 # Conv and friends accept bfloat16 only from opset 22.
-OPSETS = {"fp32": 18, "fp16": 18, "bf16": 22}
+OPSETS = {"fp32": 18, "fp16": 18, "bf16": 22, "int8": 18}
 
 
 def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[str], None] = lambda _: None) -> ExportInfo:
     """Export, embed the metadata, run onnx.checker, write `out` atomically; return the ExportInfo."""
     import onnx
 
-    module, meta = export_module(checkpoint, options.precision)
+    model = _export_proto(checkpoint, "fp32" if options.precision == "int8" else options.precision, options.input_dtype)
+    if options.precision == "int8":
+        model, source = _quantized(checkpoint, model, options, log)
     opset = OPSETS[options.precision]
-    example, dynamic_shapes = trace_input(meta, options.input_dtype)
+    info = ExportInfo(
+        format="onnx", precision=options.precision, input_dtype=options.input_dtype, opset=opset,
+        device="any", torch_version=torch.__version__,
+    )  # fmt: skip
+    if options.precision == "int8":
+        info.target = {"calibration": source}
+    embed_onnx(model, read_meta(checkpoint), info)
+    model.producer_name = "mosi-tool"
+    onnx.checker.check_model(model, full_check=True)
+    with atomic_path(out) as tmp:
+        onnx.save(model, str(tmp))
+    log(f"onnx: wrote {out} (opset {opset}, {options.precision}, dynamic batch/height/width)")
+    return info
+
+
+def _quantized(checkpoint: Path, fp32: Any, options: ExportOptions, log: Callable[[str], None]) -> tuple[Any, str]:
+    """The int8 (QDQ) version of an fp32 ModelProto, and a description of its calibration clips."""
+    import onnx
+
+    from . import int8
+
+    source = options.calibration or int8.default_calibration()
+    clips = int8.calibration_clips(source, read_meta(checkpoint))
+    with tempfile.TemporaryDirectory(prefix="mosi-int8-") as tmp:
+        plain, quant = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(fp32, str(plain))
+        int8.quantize(plain, quant, clips, log)
+        return onnx.load(str(quant)), f"{len(clips)} clips from {source}"
+
+
+def _export_proto(checkpoint: Path, precision: str, input_dtype: str) -> Any:
+    """The traced ModelProto (no metadata yet)."""
+    module, meta = export_module(checkpoint, precision)
+    opset = OPSETS[precision]
+    example, dynamic_shapes = trace_input(meta, input_dtype)
     try:
         with quiet_tracing(), torch.no_grad():
             program = torch.onnx.export(
@@ -37,22 +76,11 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
                 opset_version=opset,
                 # onnxscript's BatchNorm->Conv fusion stores fused bf16 weights as float32, which breaks the
                 # graph's types; TensorRT fuses BatchNorm itself.
-                optimize=options.precision != "bf16",
+                optimize=precision != "bf16",
                 verbose=False,
             )
     except Exception as e:  # noqa: BLE001 - the exporter raises many types; report one line
         raise EngineError(f"{checkpoint}: ONNX export failed ({str(e).strip().splitlines()[0]})") from e
     if program is None:
         raise EngineError(f"{checkpoint}: ONNX export returned no program")
-    model = program.model_proto
-    info = ExportInfo(
-        format="onnx", precision=options.precision, input_dtype=options.input_dtype, opset=opset,
-        device="any", torch_version=torch.__version__,
-    )  # fmt: skip
-    embed_onnx(model, meta, info)
-    model.producer_name = "mosi-tool"
-    onnx.checker.check_model(model, full_check=True)
-    with atomic_path(out) as tmp:
-        onnx.save(model, str(tmp))
-    log(f"onnx: wrote {out} (opset {opset}, {options.precision}, dynamic batch/height/width)")
-    return info
+    return program.model_proto

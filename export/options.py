@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .formats import PRECISIONS
+from .formats import ALL_PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,11 @@ class ExportOptions:
     timing_cache: Path | None = None  # TensorRT; None: one per TensorRT version and GPU in the cache folder
     onnx_source: Path | None = None  # an ONNX of the same checkpoint that TensorRT may build from
     workspace_gib: float = 8.0  # TensorRT builder workspace
+    calibration: Path | None = None  # int8: a video or folder of videos to calibrate on; None: the bundled sample
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision not in ALL_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(ALL_PRECISIONS)}, got {self.precision!r}")
         if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
             raise ValueError(
                 f"need 1 <= min batch <= opt batch <= max batch, got {self.min_batch}, {self.opt_batch}, {self.max_batch}"

@@ -16,12 +16,17 @@ from mosi_tool.runtimes.base import Engine
 from mosi_tool.runtimes.onnx_runtime import OnnxEngine, output_shapes
 
 
-def test_checkpoint_on_cpu_defaults_to_cached_onnx(micro_ckpt):
+def test_checkpoint_on_cpu_runs_the_measured_path_and_onnx_is_cached(micro_ckpt):
+    from mosi_tool.runtimes.auto import choice_path, resolve
+
+    choice = resolve(micro_ckpt, 8)
+    engine = load_engine(micro_ckpt, device="cpu")  # runtime None on CPU: the auto choice for batch 8
+    assert engine.precision == choice.precision and engine.name.startswith(choice.runtime.replace("onnx", "onnxruntime"))
+    assert choice_path(choice.key).parent.parent == Path(os.environ["MOSI_TOOL_CACHE"])
     meta = read_meta(micro_ckpt)
     cached = engine_cache_path(meta.model_id, "fp32")
     assert cached.parent.parent == Path(os.environ["MOSI_TOOL_CACHE"])
-    engine = load_engine(micro_ckpt, device="cpu")
-    assert isinstance(engine, OnnxEngine) and engine.path == cached and cached.exists()
+    assert load_engine(micro_ckpt, device="cpu", runtime="onnx").path == cached and cached.exists()
     stamp = cached.stat().st_mtime_ns
     assert load_engine(micro_ckpt, device="cpu", runtime="onnx").path == cached
     assert cached.stat().st_mtime_ns == stamp  # reused, not re-exported

@@ -29,6 +29,13 @@ def register(app: typer.Typer) -> None:
         device: DeviceOpt = "auto",
         timing_cache: Annotated[Optional[Path], typer.Option("--timing-cache", help="TensorRT timing cache file. Default: one per GPU in the cache folder.")] = None,
         verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Run each artifact and compare it with PyTorch.")] = True,
+        int8: Annotated[
+            bool,
+            typer.Option("--int8", help="ONNX with int8 convolutions for CPUs (ONNX Runtime static quantization, QDQ), written to --onnx or beside the checkpoint as NAME-int8.onnx."),
+        ] = False,
+        calibration: Annotated[
+            Optional[Path], typer.Option("--calibration", help="--int8: a video or folder of videos to calibrate the int8 ranges on. Default: the bundled sample video.")
+        ] = None,
     ) -> None:
         """Export engines that run without the model's code; each embeds the model's metadata.
 
@@ -38,9 +45,18 @@ def register(app: typer.Typer) -> None:
         from export.options import ExportOptions
         from export.pipeline import Target, export_artifacts
 
+        if int8:
+            if trt or trt_out is not None or aoti is not None:
+                raise ValueError("--int8 applies to the ONNX export only; export TensorRT or AOTInductor in another command")
+            if precision != "fp32":
+                raise ValueError(f"--int8 and --precision {precision} exclude each other")
+            precision = "int8"
+            onnx = onnx or default_output(checkpoint, FORMATS["onnx"], precision)
+        elif calibration is not None:
+            raise ValueError("--calibration is for --int8")
         options = ExportOptions(
             precision=precision, opt_batch=min(opt_batch, max_batch), max_batch=max_batch, max_size=max_size,
-            device=device, verify=verify, timing_cache=timing_cache,
+            device=device, verify=verify, timing_cache=timing_cache, calibration=calibration,
         )  # fmt: skip
         targets = []
         if onnx is not None:

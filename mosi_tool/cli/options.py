@@ -17,7 +17,12 @@ ModelOpt = Annotated[
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 RuntimeOpt = Annotated[
-    Optional[str], typer.Option("--runtime", help="Override the runtime chosen by file suffix: torch, onnx, tensorrt, aoti.")
+    Optional[str],
+    typer.Option(
+        "--runtime",
+        help="auto (default for checkpoints on CPU: the path measured fastest here, printed once and cached; may run bf16 or int8 "
+        "within their documented bounds), torch, onnx, tensorrt or aoti. Default otherwise: by file suffix.",
+    ),
 ]
 CompileOpt = Annotated[bool, typer.Option("--compile", help="Checkpoints only: run through torch.compile.")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Clips per engine call.")]

@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
         if method == "gradcam":
             runtime = runtime or "torch"
-        engine = load_model(model, device=device, runtime=runtime, compile=compile)
+        engine = load_model(model, device=device, runtime=runtime, compile=compile, batch_size=batch_size)
         tgt = parse_target(target, engine.meta.num_classes)
         t0 = time.perf_counter()
         result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps, method=method, layer=layer, size=size)

@@ -34,7 +34,7 @@ def _engine_entry(conn: Any, device: str, model: str, runtime: str | None, preci
     child_setup()
     from ..runtimes import load_engine
 
-    engine = load_engine(model, device=device, runtime=runtime, precision=precision)
+    engine = load_engine(model, device=device, runtime=runtime, precision=precision, batch_size=batch_size, threads=threads)
     slots = SlotPool(*slot_spec) if slot_spec else None
     stage = EngineStage(engine, batch_size, conn.send, slots, release=lambda slot: conn.send(("freed", slot)))
     try:

@@ -6,6 +6,7 @@ Backends (`--backend`): `local` (processes on this machine, one engine per devic
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ import torch
 
 from ..atomic import clean_partial
 from ..progress import info, progress_bar
-from ..runtimes import read_model_meta, resolve_device
+from ..runtimes import read_model_meta, resolve_device, resolve_runtime
 from ..video.clips import Sampling
 from .engine_stage import StageTimes
 from .jobs import VideoJob, discover, plan, shard
@@ -111,6 +112,10 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
     if stack != meta.frames:
         raise ValueError(f"--stack {stack}: this model takes clips of {meta.frames} frames")
     sampling = Sampling(stack=stack, step=opts.step, fps=opts.fps, mode=opts.mode, size=meta.crop)
+    # `--runtime auto` is measured (or read from the cache) once here, so every engine runs the same path and
+    # the settings record the arithmetic that actually ran.
+    runtime, precision = resolve_runtime(opts.model, opts.devices[0], opts.runtime, opts.precision, opts.batch_size, opts.threads)
+    opts = dataclasses.replace(opts, runtime=runtime, precision=precision)
     settings = FeatureSettings(
         meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream, opts.decode,
         opts.precision,

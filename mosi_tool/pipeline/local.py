@@ -64,7 +64,8 @@ def run_local(jobs: list[VideoJob], writer: FeatureWriter, opts: LocalOptions, e
     engines = None
     try:
         if len(opts.devices) == 1:
-            eng = engine or load_engine(opts.model, device=opts.devices[0], runtime=opts.runtime, precision=opts.precision)
+            eng = engine or load_engine(opts.model, device=opts.devices[0], runtime=opts.runtime, precision=opts.precision,
+                                        batch_size=opts.batch_size, threads=opts.threads)  # fmt: skip
             stage = EngineStage(eng, opts.batch_size, writer.handle, slots, ledger.release if ledger else None)
             with intra_op_threads(opts.threads):
                 stage.run(clips)

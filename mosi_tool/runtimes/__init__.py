@@ -10,8 +10,8 @@ from ..metadata import ModelMeta
 from .base import Engine, EngineError, resolve_device
 
 SUFFIX_RUNTIME = {".safetensors": "torch", ".onnx": "onnx", ".engine": "tensorrt", ".pt2": "aoti"}
-RUNTIMES = ("torch", "onnx", "tensorrt", "aoti")
-PRECISIONS = ("fp32", "bf16", "fp16")
+RUNTIMES = ("auto", "torch", "onnx", "tensorrt", "aoti")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 
 
 def runtime_for(path: Path) -> str:
@@ -28,33 +28,37 @@ def load_engine(
     runtime: str | None = None,
     compile: bool = False,
     precision: str = "fp32",
+    batch_size: int = 8,
+    threads: int | None = None,
 ) -> Engine:
     """Open a checkpoint or compiled engine on `device`; the runtime follows the file suffix.
 
-    A checkpoint with `runtime=None` on CPU (fp32, no `compile`) runs through onnxruntime when it is
-    installed: the checkpoint is exported to ONNX once into the cache (`mosi_tool.cache`) and reused. On the
-    2-core dev CPU ORT runs full-size R(2+1)D-10 at ~5 clips/s at every batch size, eager PyTorch fp32 at
-    5.3 (batch 1) down to 2.4 (batch 16) (docs/BENCHMARKS.md). `precision="bf16"` runs the checkpoint in
-    PyTorch with bf16 autocast, fastest on CPUs with AMX.
-    `runtime="torch"` forces eager PyTorch; `runtime="onnx"` with a checkpoint uses the cached export on
-    any device.
+    A checkpoint on CPU with `runtime=None` or "auto" (fp32, no `compile`) runs on the path `runtimes.auto`
+    measured fastest for this model, CPU, `batch_size` and `threads` (torch.get_num_threads() when None):
+    PyTorch fp32, ONNX Runtime fp32 (the checkpoint exported to ONNX once into the cache), PyTorch bf16
+    autocast where the CPU has bf16 hardware and the features stay at cosine >= 0.9999, or int8 ONNX
+    Runtime where it is >= 1.5x faster at cosine >= 0.99. The engine's `precision` says which arithmetic ran.
+    `runtime="torch"` forces eager PyTorch; `runtime="onnx"` with a checkpoint uses the cached export (fp32,
+    or `precision="int8"`) on any device; `precision="bf16"` runs PyTorch with bf16 autocast.
     """
     path = _existing(path)
-    kind = runtime or runtime_for(path)
+    if runtime is not None and runtime not in RUNTIMES:
+        raise EngineError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     dev = resolve_device(device)
     checkpoint = path.suffix.lower() == ".safetensors"
     if precision not in PRECISIONS:
         raise EngineError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision != "fp32" and not checkpoint:
         raise EngineError(f"{path}: a compiled engine keeps the precision it was exported with; --precision applies to checkpoints")
-    if checkpoint and runtime is None and dev.type == "cpu" and not compile and precision == "fp32" and _has_onnxruntime():
-        onnx = _cached_onnx_or_none(path, precision)
-        if onnx is not None:
-            path, kind = onnx, "onnx"
-    elif checkpoint and kind == "onnx":
+    if runtime in (None, "auto") and checkpoint and dev.type == "cpu" and not compile and precision == "fp32":
+        runtime, precision = _auto(path, batch_size, threads)
+    kind = runtime if runtime not in (None, "auto") else runtime_for(path)
+    if precision == "int8" and kind != "onnx":
+        raise EngineError(f"{path}: int8 runs in ONNX Runtime only (--runtime onnx, or mosi-tool export --int8)")
+    if checkpoint and kind == "onnx":
         from ..cache import cached_onnx
 
-        path = cached_onnx(path, precision)
+        path, precision = cached_onnx(path, precision), "fp32"
     elif checkpoint and kind in ("tensorrt", "aoti"):
         raise EngineError(f"{path}: --runtime {kind} needs an exported engine; make one with mosi-tool export")
     if kind == "torch":
@@ -92,22 +96,26 @@ def _existing(path: str | Path) -> Path:
     return path
 
 
-def _has_onnxruntime() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime") is not None
-
-
-def _cached_onnx_or_none(checkpoint: Path, precision: str) -> Path | None:
-    """The cached ONNX export, or None (with one warning line) if exporting fails: eager PyTorch still works."""
-    from ..cache import cached_onnx
+def _auto(checkpoint: Path, batch_size: int, threads: int | None) -> tuple[str, str]:
+    """(runtime, precision) measured fastest here; eager fp32 (with one warning line) if measuring fails."""
     from ..progress import info
+    from .auto import resolve
 
     try:
-        return cached_onnx(checkpoint, precision)
-    except Exception as e:  # noqa: BLE001 - any export failure only costs speed, so say it and go on
-        info(f"warning: {e}; running eager PyTorch instead")
-        return None
+        choice = resolve(checkpoint, batch_size, threads)
+    except Exception as e:  # noqa: BLE001 - measuring only picks a speed; eager PyTorch always works
+        info(f"warning: runtime auto could not measure ({' '.join(str(e).split())[:300]}); running eager PyTorch fp32")
+        return "torch", "fp32"
+    return choice.runtime, choice.precision
 
 
-__all__ = ["Engine", "EngineError", "load_engine", "read_model_meta", "resolve_device", "runtime_for", "RUNTIMES"]
+def resolve_runtime(model: str | Path, device: str, runtime: str | None, precision: str, batch_size: int, threads: int | None) -> tuple[str | None, str]:
+    """The concrete (runtime, precision) `load_engine` will use for these arguments: `auto` (or None for a
+    checkpoint on CPU at fp32) resolved once, so that engine processes and output settings agree."""
+    path = _existing(model)
+    if runtime in (None, "auto") and path.suffix.lower() == ".safetensors" and precision == "fp32" and resolve_device(device).type == "cpu":
+        return _auto(path, batch_size, threads)
+    return (None if runtime == "auto" else runtime), precision
+
+
+__all__ = ["Engine", "EngineError", "load_engine", "read_model_meta", "resolve_device", "resolve_runtime", "runtime_for", "RUNTIMES"]

@@ -38,6 +38,7 @@ class Engine(ABC):
     input_hw: tuple[int, int] | None = None
     max_batch: int | None = None
     hw_range: tuple[tuple[int, int], tuple[int, int]] | None = None  # ((min H, min W), (max H, max W)) if bounded
+    precision: str = "fp32"  # the arithmetic it runs: fp32, bf16, fp16 or int8
 
     def __init__(self, path: Path, meta: ModelMeta, device: torch.device):
         self.path = path
@@ -72,4 +73,4 @@ class Engine(ABC):
         return ClipOutput(*(torch.cat(p) for p in zip(*parts)))
 
     def describe(self) -> str:
-        return f"{self.name} on {self.device} ({self.path.name}, {self.meta.model_id})"
+        return f"{self.name} {self.precision} on {self.device} ({self.path.name}, {self.meta.model_id})"

@@ -1,0 +1,239 @@
+"""`--runtime auto` for a checkpoint on CPU: the fastest path for this model on this machine, by measurement.
+
+Candidates:
+  torch fp32   eager PyTorch, channels-last 3D (the reference every other path is compared with)
+  onnx fp32    ONNX Runtime on the checkpoint's cached ONNX export
+  torch bf16   PyTorch bf16 autocast, channels-last 3D; only on CPUs with AMX or AVX512-BF16
+  onnx int8    ONNX Runtime on the cached int8 (QDQ) export, calibrated on the bundled sample video
+Each runs real clips (centre clips of the bundled sample video at the model's size) at the caller's batch
+size and thread count: one warm-up call, then `ROUNDS` timed calls round-robin, so load from other processes
+slows every path alike. Each path's features and CAMs are compared with torch fp32 on the same clips.
+
+Selection (`choose`), within the documented precision:
+  - fp32 paths are always eligible;
+  - bf16 only if features and CAMs stay at cosine >= 0.9999 of fp32 on every clip;
+  - int8 only if its features stay at cosine >= 0.99 and it is >= 1.5x the best fp32/bf16 path.
+The fastest eligible path wins. The choice is cached in <cache>/auto/ per (model id, CPU, batch size,
+threads) and re-measured when mosi-tool, torch or onnxruntime change; it is printed once per process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .base import Engine
+
+BF16_MIN_COSINE = 0.9999
+INT8_MIN_COSINE = 0.99
+INT8_MIN_SPEEDUP = 1.5
+ROUNDS = 3
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    runtime: str  # "torch" or "onnx"
+    precision: str  # "fp32", "bf16" or "int8"
+
+    @property
+    def label(self) -> str:
+        return f"{self.runtime} {self.precision}"
+
+
+@dataclass
+class Measured:
+    runtime: str
+    precision: str
+    ms: float  # median milliseconds per batch
+    feature_cosine: float = 1.0  # worst clip, vs torch fp32
+    cam_cosine: float = 1.0
+    error: str = ""  # the path could not be opened or run here
+
+    @property
+    def label(self) -> str:
+        return f"{self.runtime} {self.precision}"
+
+
+@dataclass
+class Choice:
+    runtime: str
+    precision: str
+    reason: str
+    measured: list[Measured] = field(default_factory=list)
+    key: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.runtime} {self.precision}"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Choice:
+        raw = json.loads(text)
+        raw["measured"] = [Measured(**m) for m in raw.get("measured", [])]
+        return cls(**raw)
+
+
+def candidates(has_bf16: bool, has_onnx: bool, has_int8: bool) -> list[Candidate]:
+    """The paths worth timing here; torch fp32 (the reference) first."""
+    out = [Candidate("torch", "fp32")]
+    if has_onnx:
+        out.append(Candidate("onnx", "fp32"))
+    if has_bf16:
+        out.append(Candidate("torch", "bf16"))
+    if has_onnx and has_int8:
+        out.append(Candidate("onnx", "int8"))
+    return out
+
+
+def eligible_float(m: Measured) -> bool:
+    if m.error:
+        return False
+    return m.precision == "fp32" or (m.precision == "bf16" and min(m.feature_cosine, m.cam_cosine) >= BF16_MIN_COSINE)
+
+
+def choose(measured: list[Measured]) -> tuple[Measured, str]:
+    """The winner among measured paths, and why (every path's time and, where one was left out, the reason)."""
+    floats = [m for m in measured if eligible_float(m)]
+    if not floats:
+        raise ValueError("no fp32 path could be measured")
+    best = min(floats, key=lambda m: m.ms)
+    winner = best
+    notes = []
+    for m in measured:
+        if m.error:
+            notes.append(f"{m.label} unavailable ({m.error})")
+            continue
+        note = f"{m.label} {m.ms:.1f} ms"
+        if m.precision == "bf16" and not eligible_float(m):
+            note += f" (not used: cosine {min(m.feature_cosine, m.cam_cosine):.6f} < {BF16_MIN_COSINE})"
+        elif m.precision == "bf16":
+            note += f" (cosine {min(m.feature_cosine, m.cam_cosine):.6f} >= {BF16_MIN_COSINE})"
+        elif m.precision == "int8":
+            speedup = best.ms / m.ms
+            if m.feature_cosine < INT8_MIN_COSINE:
+                note += f" (not used: features cosine {m.feature_cosine:.4f} < {INT8_MIN_COSINE})"
+            elif speedup < INT8_MIN_SPEEDUP:
+                note += f" (not used: {speedup:.2f}x {best.label} < {INT8_MIN_SPEEDUP}x)"
+            else:
+                note += f" ({speedup:.2f}x {best.label}, features cosine {m.feature_cosine:.4f})"
+                winner = m if m.ms < winner.ms else winner
+        notes.append(note)
+    return winner, f"fastest per batch of: {', '.join(notes)}"
+
+
+def cache_key(model_id: str, batch_size: int, threads: int) -> dict[str, Any]:
+    from .. import __version__
+    from .cpu import cpu_info
+
+    ort = "none"
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        ort = onnxruntime.__version__
+    return {"format": FORMAT, "model_id": model_id, "cpu": cpu_info().key(), "batch_size": batch_size, "threads": threads,
+            "mosi_tool": __version__, "torch": torch.__version__, "onnxruntime": ort}  # fmt: skip
+
+
+def choice_path(key: dict[str, Any]) -> Path:
+    from ..cache import cache_root
+
+    return cache_root() / "auto" / f"{key['model_id']}-cpu{key['cpu']}-b{key['batch_size']}-t{key['threads']}.json"
+
+
+_PRINTED: set[str] = set()
+
+
+def resolve(checkpoint: Path, batch_size: int = 8, threads: int | None = None, log: Callable[[str], None] | None = None) -> Choice:
+    """The cached choice for this checkpoint, batch size and thread count on this CPU, measured now if missing
+    or made by other versions. Prints the choice and its reason once per process."""
+    from ..atomic import atomic_write_text
+    from ..checkpoint import read_meta
+    from ..progress import info
+
+    log = log or info
+    threads = threads or torch.get_num_threads()
+    key = cache_key(read_meta(checkpoint).model_id, batch_size, threads)
+    path = choice_path(key)
+    choice = _read(path, key)
+    how = f"measured earlier: {path}"
+    if choice is None:
+        measured = measure(checkpoint, batch_size, threads, log)
+        winner, reason = choose(measured)
+        choice = Choice(winner.runtime, winner.precision, reason, measured, key)
+        atomic_write_text(path, choice.to_json() + "\n")
+        how = f"cached in {path}"
+    if str(path) not in _PRINTED:
+        _PRINTED.add(str(path))
+        log(f"runtime auto: {choice.label} for {checkpoint.name} at batch {batch_size}, {threads} threads; {choice.reason} ({how})")
+    return choice
+
+
+def _read(path: Path, key: dict[str, Any]) -> Choice | None:
+    try:
+        choice = Choice.from_json(path.read_text())
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return choice if choice.key == key else None
+
+
+def measure(checkpoint: Path, batch_size: int, threads: int, log: Callable[[str], None]) -> list[Measured]:
+    """Time every candidate on real clips and compare its outputs with torch fp32's."""
+    from export import int8
+
+    from ..checkpoint import read_meta
+    from ..pipeline.engine_stage import intra_op_threads
+    from .cpu import cpu_info
+
+    meta = read_meta(checkpoint)
+    clips = torch.from_numpy(int8.calibration_clips(int8.default_calibration(), meta, n=batch_size))
+    clips = clips.repeat(-(-batch_size // len(clips)), 1, 1, 1, 1)[:batch_size].contiguous()  # (B, T, H, W, 3)
+    has_onnx = importlib.util.find_spec("onnxruntime") is not None
+    todo = candidates(cpu_info().has_bf16, has_onnx, has_onnx and int8.available())
+    log(f"runtime auto: timing {', '.join(c.label for c in todo)} for {checkpoint.name} at batch {batch_size} (once; cached)")
+    results: dict[Candidate, Measured] = {}
+    engines: dict[Candidate, Engine] = {}
+    with intra_op_threads(threads):
+        reference = None
+        for c in todo:
+            try:
+                engines[c] = open_candidate(checkpoint, c)
+                out = engines[c](clips)  # warm-up, and the outputs compared with torch fp32
+            except Exception as e:  # noqa: BLE001 - a path that fails here is only left out
+                results[c] = Measured(c.runtime, c.precision, float("inf"), error=" ".join(str(e).split())[:200])
+                engines.pop(c, None)
+                continue
+            reference = reference or out
+            results[c] = Measured(c.runtime, c.precision, 0.0, _cosine(reference.features, out.features), _cosine(reference.cam, out.cam))
+        times: dict[Candidate, list[float]] = {c: [] for c in engines}
+        for _ in range(ROUNDS):
+            for c, engine in engines.items():
+                start = time.perf_counter()
+                engine(clips)
+                times[c].append((time.perf_counter() - start) * 1000)
+    for c, t in times.items():
+        results[c].ms = statistics.median(t)
+    return [results[c] for c in todo]
+
+
+def open_candidate(checkpoint: Path, c: Candidate) -> Engine:
+    from . import load_engine
+
+    return load_engine(checkpoint, device="cpu", runtime=c.runtime, precision=c.precision)
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Worst per-clip cosine similarity of two (B, ...) tensors."""
+    x, y = a.detach().flatten(1).double(), b.detach().flatten(1).double()
+    return float(torch.nn.functional.cosine_similarity(x, y, dim=1, eps=1e-12).min())
