@@ -12,7 +12,7 @@ from .progress import info
 
 
 def cache_root() -> Path:
-    """$MOSI_TOOL_CACHE, else ~/.cache/mosi-tool. Also holds the CPU demo model."""
+    """$MOSI_TOOL_CACHE, else ~/.cache/mosi-tool: exported engines, runtime choices, decoded training sources."""
     return Path(os.environ.get("MOSI_TOOL_CACHE") or Path.home() / ".cache" / "mosi-tool")
 
 

@@ -1,37 +1,21 @@
-"""The model used wherever `--model` is omitted.
+"""The model used wherever `--model` is omitted: the checkpoint bundled in the package.
 
-The bundled checkpoint (`assets/default_model.safetensors`) comes from GPU pre-training. Until one is
-bundled, `mosi-tool demo` trains a small model on CPU into the cache, and that model serves as the default,
-with a warning that says so.
+`assets/default_model.safetensors` is a MoSI R(2+1)D-10 trained on CPU (docs/MODEL_CARD.md; its metadata
+holds the model card's fields, `mosi-tool info` shows them). It is written by tools/bundle_default.py.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from .cache import cache_root
-
 BUNDLED = Path(__file__).parent / "assets" / "default_model.safetensors"
-log = logging.getLogger(__name__)
-_warned = False
-
-
-def demo_model_dir() -> Path:
-    return cache_root() / "demo-model"
 
 
 def default_model_path() -> Path:
-    global _warned
+    """The bundled default checkpoint. Raises FileNotFoundError when this installation lacks it."""
     if BUNDLED.exists():
         return BUNDLED
-    demo = demo_model_dir() / "best.safetensors"
-    if demo.exists():
-        if not _warned:
-            log.warning("no bundled default model yet; using the small CPU-trained demo model %s", demo)
-            _warned = True
-        return demo
     raise FileNotFoundError(
-        "no default model: none is bundled yet (GPU pre-training pending) and no demo model was trained; "
-        "pass --model CHECKPOINT, or run `mosi-tool demo` once to train a small CPU model that becomes the default"
+        f"{BUNDLED}: no default model in this installation (the package data is missing); "
+        "reinstall mosi-tool or pass --model CHECKPOINT"
     )

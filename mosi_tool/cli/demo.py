@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,11 +16,10 @@ def register(app: typer.Typer) -> None:
     def demo(
         out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Where to write the results.")] = Path("mosi_demo"),
         model: ModelOpt = None,
-        data: Annotated[Optional[Path], typer.Option("--data", help="Images to train the CPU demo model on (default: frames of the sample video).")] = None,
         device: DeviceOpt = "auto",
     ) -> None:
         """Saliency overlay, contact sheet and features of the bundled sample video."""
         from ..demo import run_demo
 
-        for path in run_demo(out_dir, model=model, data=data, device=device):
+        for path in run_demo(out_dir, model=model, device=device):
             typer.echo(f"wrote {path}")
