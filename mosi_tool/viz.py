@@ -12,7 +12,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_path
 
-COLORMAP = "turbo"
+COLORMAP = "inferno"  # perceptually uniform: equal steps in the map look like equal steps in colour
+OVERLAY_ALPHA = 0.75  # opacity of the colour where the map is at its peak
+OVERLAY_LOW, OVERLAY_HIGH = 0.3, 0.9  # below LOW no colour at all; opacity ramps up to full at HIGH
 
 
 @lru_cache(maxsize=4)
@@ -30,9 +32,16 @@ def heat_colors(heat: np.ndarray) -> np.ndarray:
     return colormap_lut()[idx]
 
 
-def overlay(frame: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """Blend the heatmap over the frame; opacity grows linearly with the heat, so cold regions stay as they are."""
-    a = (alpha * np.clip(heat, 0, 1))[..., None]
+def overlay_opacity(heat: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """Opacity (H, W) of the colour: 0 up to OVERLAY_LOW, a smooth ramp to `alpha` at OVERLAY_HIGH and above."""
+    x = np.clip((np.asarray(heat, np.float32) - OVERLAY_LOW) / (OVERLAY_HIGH - OVERLAY_LOW), 0, 1)
+    return alpha * x * x * (3 - 2 * x)
+
+
+def overlay(frame: np.ndarray, heat: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """Blend the heatmap over the frame: colour only where the map is high (`overlay_opacity`), the untouched
+    frame elsewhere."""
+    a = overlay_opacity(heat, alpha)[..., None]
     out = frame.astype(np.float32) * (1 - a) + heat_colors(heat).astype(np.float32) * a
     return out.round().astype(np.uint8)
 
@@ -55,7 +64,8 @@ def draw_colorbar(frame: np.ndarray, low: str = "0", high: str = "1", title: str
     y1 = h - max(6, h // 30)
     x0, y0 = x1 - bar_w, y1 - bar_h
     ramp = np.linspace(1, 0, bar_h)[:, None].repeat(bar_w, axis=1)
-    frame[y0:y1, x0:x1] = heat_colors(ramp)
+    # the bar shows what the overlay does: colour blended over mid grey with the same opacity
+    frame[y0:y1, x0:x1] = overlay(np.full((bar_h, bar_w, 3), 128, np.uint8), ramp)
     img = Image.fromarray(frame)
     d = ImageDraw.Draw(img)
     font = _font(fs)
