@@ -373,8 +373,9 @@ def verdict(mosi: dict[str, float], other: dict[str, float]) -> str:
     """'yes' (MoSI higher on every metric), 'no' (lower or equal on every one) or 'partly (...)'."""
     if not (np.isfinite(mosi["auc"]) and np.isfinite(other["auc"])):
         return "-"
-    better = [k for k in METRICS if mosi[k] > other[k]]
-    if len(better) == len(METRICS):
+    keys = [k for k in METRICS if k in mosi and k in other]
+    better = [k for k in keys if mosi[k] > other[k]]
+    if len(better) == len(keys):
         return "yes"
     if not better:
         return "no"
