@@ -233,3 +233,17 @@ def test_saliency_cli_stabilized_and_fused_cam(tmp_path, panning, energy_ckpt):
     bad.write_text("not a video")
     result = CliRunner().invoke(app, ["saliency", str(bad), "--method", "mv"])
     assert result.exit_code == 2 and f"error: {bad}: not a video" in result.output
+
+
+def test_fast_vector_pass_exports_the_same_vectors_as_a_plain_decode(panning):
+    def export(options):
+        with av.open(str(panning[0])) as c:
+            vs = c.streams.video[0]
+            vs.codec_context.options = options
+            vs.thread_type = "SLICE"
+            return [sd.to_ndarray() if (sd := f.side_data.get("MOTION_VECTORS")) is not None else None for f in c.decode(vs)]
+
+    plain = export({"flags2": "+export_mvs"})
+    fast = export({"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"})
+    assert len(plain) == len(fast) == N
+    assert all((a is None and b is None) or np.array_equal(a, b) for a, b in zip(plain, fast))
