@@ -115,7 +115,10 @@ def test_camera_compensation_finds_the_object_under_a_pan(report):
     assert pan["MoSI (motion, stabilize mv)"]["auc"] > pan["MoSI (motion)"]["auc"] + 0.05
     seqs = {s["name"]: s for s in report["sequences"]}
     assert seqs["pan"]["motion_source"] == "optical flow (DIS, short side 96)"  # frame folders: the fallback
+    rows = {m["name"]: m for m in report["methods"]}
+    assert rows["MoSI (motion, stabilize mv)"]["stabilize"] == "mv" and rows["MoSI (motion, stabilize mv)"]["runtime"] == report["model"]["runtime"]
     best = report["best_method"]
+    assert best["options"]["stabilize"] in ("none", "mv", "auto")
     assert best["options"]["method"] in ("mv", "cam", "fused") and best["auc"] == max(
         m["summary"]["all"]["auc"] for m in report["methods"] if m["kind"] in ("mosi", "stabilized", "fused", "mv"))
 

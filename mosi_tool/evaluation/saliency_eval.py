@@ -168,10 +168,10 @@ class SaliencyEvaluation:
                 for s in cfg.stabilize if label == "MoSI" else ("none",):
                     name = model_row(label, t, s)
                     kind = ("mosi" if s == "none" else "stabilized") if label == "MoSI" else "random"
-                    self.methods[name] = MethodResult(name, kind, t, model.name, s)
+                    self.methods[name] = MethodResult(name, kind, target=t, stabilize=s, runtime=model.name)
         if cfg.fusion:
             for t in cfg.targets:
-                self.methods[fused_row(t)] = MethodResult(fused_row(t), "fused", t, engine.name)
+                self.methods[fused_row(t)] = MethodResult(fused_row(t), "fused", target=t, runtime=f"{engine.name} + numpy/opencv")
         self.methods[MV] = MethodResult(MV, "mv")
         for name in ("centre prior", "frame difference", "flow magnitude", "compensated flow", MV_RAW):
             self.methods[name] = MethodResult(name, "baseline")

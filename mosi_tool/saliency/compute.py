@@ -122,7 +122,10 @@ def compute_saliency(
         motion = motion_field(path, stream=stream, fps=fps if Path(path).is_dir() else None)
     speed = camera_speed(motion.camera, motion.size) if motion is not None else None
     timed = _TimedFrames(reader)
-    maps, times, logits, ranges = [], [], [], []
+    maps: list[np.ndarray] = []
+    times: list[np.ndarray] = []
+    logits: list[np.ndarray] = []
+    ranges: list[tuple[int, int]] = []
     padded = stabilized = 0
     for batch in _batches(iter_clips(timed, sampling), batch_size):  # type: ignore[arg-type]
         warps: list[np.ndarray | None] = [None] * len(batch)
@@ -132,8 +135,9 @@ def compute_saliency(
                 if stabilize == "auto" and speed[idx].mean() < AUTO_MIN_SPEED:
                     continue
                 ref = len(idx) // 2
-                warps[i] = input_transforms(to_reference(motion.camera, idx, ref), geo, motion.size)
-                c.frames = stabilize_clip(c.frames, warps[i], ref)
+                warp = input_transforms(to_reference(motion.camera, idx, ref), geo, motion.size)
+                c.frames = stabilize_clip(c.frames, warp, ref)
+                warps[i] = warp
                 stabilized += 1
         x = torch.from_numpy(np.stack([c.frames for c in batch]))
         if method == "gradcam":

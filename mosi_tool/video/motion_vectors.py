@@ -10,8 +10,8 @@ decoding, with no pixel conversion at all. Each frame's vectors become a dense f
 - **Velocity.** Every field is (dx, dy) in pixels per frame at the frame's resolution, the motion from frame
   t-1 to frame t at frame t's cell centres. A vector only says whether its reference is in the past or the
   future, not how far: the distance is estimated per frame from the frame types and the camera's speed in
-  the neighbouring frames (`reference_distances`). Past and future
-  vectors of a B-frame are both turned into velocities and averaged.
+  the neighbouring frames (`reference_distances`). Past and future vectors of a B-frame are both turned
+  into velocities and averaged.
 - **Frames without vectors** (I-frames) are interpolated linearly in time from their neighbours.
 - **Camera motion.** Per frame, a similarity (pan, zoom, rotation; or a full affine) fitted by RANSAC with a
   least-squares refinement on the inliers (OpenCV `estimateAffinePartial2D` / `estimateAffine2D`), as the
@@ -54,7 +54,7 @@ class MotionField:
 
     vectors[t, i, j] is the velocity (dx, dy) in px/frame at frame resolution, from frame t-1 to t, of the
     cell whose centre is ((j + 0.5) * cell, (i + 0.5) * cell); frame 0 copies frame 1.
-    camera[t] (2x3) maps frame t's pixel coordinates to frame t-1's (the identity for frame 0).
+    camera[t] (2x3) maps frame t's pixel coordinates to frame t-1's (frame 0: frame 1's model).
     """
 
     vectors: np.ndarray  # (F, gh, gw, 2) float32 px/frame
@@ -188,11 +188,14 @@ def _median_shift(field: np.ndarray) -> np.ndarray:
 
 
 def _codec_vectors(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None,
-                   probe: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:  # fmt: skip
-    """Per frame past/future displacement fields and picture types, or None if the stream exports no vectors
-    within its first `probe` frames."""
+                   probe: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str] | None:  # fmt: skip
+    """(past, future, types, times, codec name): per frame past/future displacement fields (F, gh, gw, 2),
+    picture types (F,) and times (F,) s; or None if the stream exports no vectors within its first `probe` frames."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
-    pasts, futures, types, times = [], [], [], []
+    pasts: list[np.ndarray] = []
+    futures: list[np.ndarray] = []
+    types: list[int] = []
+    times: list[float] = []
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as e:
@@ -227,7 +230,7 @@ def _codec_vectors(path: Path, stream: int, size: tuple[int, int], cell: int, ma
             pass  # a truncated stream: keep what decoded (VideoReader reports it)
     if not seen:
         return None
-    return np.stack(pasts), np.stack(futures), np.asarray(types), np.asarray(times, np.float64), codec  # type: ignore[return-value]
+    return np.stack(pasts), np.stack(futures), np.asarray(types), np.asarray(times, np.float64), codec
 
 
 def _velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.ndarray:
@@ -254,7 +257,7 @@ def _flow_vectors(reader: VideoReader, size: tuple[int, int], cell: int, max_fra
     scale = min(1.0, FALLBACK_SHORT_SIDE / min(w, h))
     small = (max(8, round(w * scale)), max(8, round(h * scale)))
     gh, gw = -(-h // cell), -(-w // cell)
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
     fields, times = [], []
     prev = None
     for frame in itertools.islice(reader.frames(small), max_frames):
@@ -347,7 +350,7 @@ def read_motion(path: str | Path, stream: int | None = None, fps: float | None =
     size = (info.width, info.height)
     got = None if (reader._files or not vectors) else _codec_vectors(reader.path, info.stream, size, cell, max_frames)
     if got is not None:
-        past, future, types, times, codec = got  # type: ignore[misc]
+        past, future, types, times, codec = got
         field = _velocities(past, future, types)
         source = f"{codec} motion vectors"
     else:
@@ -364,7 +367,8 @@ def read_motion(path: str | Path, stream: int | None = None, fps: float | None =
     filled = fill_in_time(field)
     gaps = ~np.isfinite(filled)
     if gaps.any():
-        filled = np.where(gaps, camera_velocity(cams, cell_centres(*field.shape[1:3], cell)), filled)
+        gh, gw = field.shape[1:3]
+        filled = np.where(gaps, camera_velocity(cams, cell_centres(gh, gw, cell)), filled)
     return MotionField(filled, cams, times, coded, size, cell, source)
 
 

@@ -39,7 +39,7 @@ def to_reference(camera: np.ndarray, indices: np.ndarray, ref: int) -> np.ndarra
     cam = _h(camera)
     out = np.empty((len(indices), 3, 3))
     for k, t in enumerate(indices):
-        m = np.eye(3)
+        m: np.ndarray = np.eye(3)
         if t > r:  # t -> t-1 -> ... -> r
             for s in range(r + 1, int(t) + 1):
                 m = m @ cam[s]
