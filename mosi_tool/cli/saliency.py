@@ -6,6 +6,11 @@ had a mean AUC-Judd 0.009 higher than `motion` (standard error of the paired dif
 on only 3 of 10 sequences and lost on the pointing game on all 10; after 1 epoch `motion` was better
 (AUC-Judd 0.752 vs 0.715). `static-contrast` was worst in both (often an all-zero map on real video). No
 target is clearly better than `motion`, so the default did not change.
+
+The default `--method` is `mv` (camera-compensated motion vectors), also measured: on the shared DAVIS (10
+sequences x 40 frames, H.264) it scored AUC-Judd 0.901 (moving camera 0.883) against 0.849 (0.818) for
+compensated optical flow, 0.893 for the centre prior and 0.707 for the MoSI CAM of the model measured; fusing
+a MoSI map with it moved the mean by less than its standard error, at twice the cost (docs/EVALUATION.md 2b).
 """
 
 from __future__ import annotations
