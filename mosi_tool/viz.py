@@ -12,7 +12,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_path
 
-COLORMAP = "turbo"
+COLORMAP = "inferno"  # perceptually uniform: equal steps in the map look like equal steps in colour
+OVERLAY_ALPHA = 0.75  # opacity of the colour where the map is at its peak
+OVERLAY_LOW, OVERLAY_HIGH = 0.3, 0.9  # below LOW no colour at all; opacity ramps up to full at HIGH
 
 
 @lru_cache(maxsize=4)
@@ -26,15 +28,45 @@ def colormap_lut(name: str = COLORMAP) -> np.ndarray:
 
 def heat_colors(heat: np.ndarray) -> np.ndarray:
     """Map values in [0, 1] (H, W) to RGB (H, W, 3) uint8."""
-    idx = np.clip(heat * 255 + 0.5, 0, 255).astype(np.uint8)
-    return colormap_lut()[idx]
+    return colormap_lut()[_heat_index(heat)]
 
 
-def overlay(frame: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """Blend the heatmap over the frame; opacity grows linearly with the heat, so cold regions stay as they are."""
-    a = (alpha * np.clip(heat, 0, 1))[..., None]
-    out = frame.astype(np.float32) * (1 - a) + heat_colors(heat).astype(np.float32) * a
-    return out.round().astype(np.uint8)
+def _heat_index(heat: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 colour-table index of values in [0, 1] (rounded, clipped)."""
+    import cv2
+
+    return cv2.convertScaleAbs(np.ascontiguousarray(heat, dtype=np.float32), alpha=255.0)
+
+
+def overlay_opacity(heat: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """Opacity (H, W) of the colour: 0 up to OVERLAY_LOW, a smooth ramp to `alpha` at OVERLAY_HIGH and above."""
+    x = np.clip((np.asarray(heat, np.float32) - OVERLAY_LOW) / (OVERLAY_HIGH - OVERLAY_LOW), 0, 1)
+    return alpha * x * x * (3 - 2 * x)
+
+
+@lru_cache(maxsize=4)
+def _overlay_tables(alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(1, 256, 3) uint8 colours and (1, 256) float32 opacities per heat index, for cv2.LUT."""
+    return colormap_lut()[None].copy(), overlay_opacity(np.linspace(0, 1, 256, dtype=np.float32), alpha)[None].astype(np.float32)
+
+
+def overlay(frame: np.ndarray, heat: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """Blend the heatmap over the frame: colour only where the map is high (`overlay_opacity`), the untouched
+    frame elsewhere. frame (H, W, 3) uint8, heat (H, W) in [0, 1]; table lookups and one blend in OpenCV."""
+    import cv2
+
+    colours, opacity = _overlay_tables(alpha)
+    idx = _heat_index(heat)
+    out = np.array(frame, dtype=np.uint8, copy=True, order="C")
+    # only the rectangle holding any colour is blended (motion maps are mostly zero)
+    x, y, w, h = cv2.boundingRect((idx > int(OVERLAY_LOW * 255)).view(np.uint8))
+    if w == 0 or h == 0:
+        return out
+    sub = idx[y : y + h, x : x + w]
+    a = cv2.LUT(sub, opacity)  # (h, w) float32
+    colour = cv2.LUT(cv2.merge([sub, sub, sub]), colours)
+    out[y : y + h, x : x + w] = cv2.blendLinear(out[y : y + h, x : x + w], colour, 1.0 - a, a)
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -55,14 +87,17 @@ def draw_colorbar(frame: np.ndarray, low: str = "0", high: str = "1", title: str
     y1 = h - max(6, h // 30)
     x0, y0 = x1 - bar_w, y1 - bar_h
     ramp = np.linspace(1, 0, bar_h)[:, None].repeat(bar_w, axis=1)
-    frame[y0:y1, x0:x1] = heat_colors(ramp)
-    img = Image.fromarray(frame)
+    # the bar shows what the overlay does: colour blended over mid grey with the same opacity
+    frame[y0:y1, x0:x1] = overlay(np.full((bar_h, bar_w, 3), 128, np.uint8), ramp)
+    # text is drawn on the bottom-right corner only: a full-frame PIL round trip costs more than the blend
+    left, top = max(0, x0 - fs - 2), max(0, y0 - fs - 5)
+    img = Image.fromarray(np.ascontiguousarray(frame[top:, left:]))
     d = ImageDraw.Draw(img)
     font = _font(fs)
     for text, y in ((high, y0), (low, y1 - fs)):
-        d.text((x1 + 2, y), text, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
-    d.text((x0 - fs, y0 - fs - 3), title, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
-    frame[:] = np.asarray(img)
+        d.text((x1 + 2 - left, y - top), text, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    d.text((x0 - fs - left, y0 - fs - 3 - top), title, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    frame[top:, left:] = np.asarray(img)
     return frame
 
 

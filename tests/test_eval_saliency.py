@@ -76,8 +76,10 @@ def method(report, name):
 
 def test_every_method_is_scored_on_every_sequence(report):
     names = [m["name"] for m in report["methods"]]
-    assert names == ["MoSI (motion)", "MoSI (pred)", "random init (motion)", "random init (pred)", "centre prior",
-                     "frame difference", "flow magnitude", "compensated flow"]  # fmt: skip
+    assert names == ["MoSI (motion)", "MoSI (motion, stabilize mv)", "MoSI (motion, stabilize auto)", "MoSI (pred)",
+                     "MoSI (pred, stabilize mv)", "MoSI (pred, stabilize auto)", "random init (motion)", "random init (pred)",
+                     "MoSI (motion) x motion vectors", "MoSI (pred) x motion vectors", "motion vectors", "centre prior",
+                     "frame difference", "flow magnitude", "compensated flow", "motion vectors (uncompensated)"]  # fmt: skip
     for m in report["methods"]:
         assert set(m["per_sequence"]) == {"static", "pan"}
         assert all(s["frames"] == N - 1 for s in m["per_sequence"].values())  # the empty-mask frame is skipped
@@ -104,6 +106,23 @@ def test_motion_maps_beat_the_centre_prior_where_the_camera_is_still(report):
     assert report["best_target"] in ("motion", "pred")
 
 
+def test_camera_compensation_finds_the_object_under_a_pan(report):
+    pan = {m["name"]: m["per_sequence"]["pan"] for m in report["methods"]}
+    assert pan["motion vectors"]["auc"] > 0.9 and pan["motion vectors"]["auc"] > pan["motion vectors (uncompensated)"]["auc"] + 0.1
+    # boxes land on the square; on this 128x96 frame the 16 px blur and the 5-frame window make them too tall
+    assert pan["motion vectors"]["box_iou"] > 0.3 and pan["motion vectors"]["box_iou"] > pan["centre prior"]["box_iou"] + 0.1
+    # the hand-built model sees frame differences: on stabilised clips the pan no longer lights up the background
+    assert pan["MoSI (motion, stabilize mv)"]["auc"] > pan["MoSI (motion)"]["auc"] + 0.05
+    seqs = {s["name"]: s for s in report["sequences"]}
+    assert seqs["pan"]["motion_source"] == "optical flow (DIS, short side 96)"  # frame folders: the fallback
+    rows = {m["name"]: m for m in report["methods"]}
+    assert rows["MoSI (motion, stabilize mv)"]["stabilize"] == "mv" and rows["MoSI (motion, stabilize mv)"]["runtime"] == report["model"]["runtime"]
+    best = report["best_method"]
+    assert best["options"]["stabilize"] in ("none", "mv", "auto")
+    assert best["options"]["method"] in ("mv", "cam", "fused") and best["auc"] == max(
+        m["summary"]["all"]["auc"] for m in report["methods"] if m["kind"] in ("mosi", "stabilized", "fused", "mv"))
+
+
 def test_verdicts_say_where_mosi_loses():
     assert verdict({"auc": 0.9, "nss": 2, "hit": 1}, {"auc": 0.8, "nss": 1, "hit": 0.5}) == "yes"
     assert verdict({"auc": 0.7, "nss": 1, "hit": 0.5}, {"auc": 0.8, "nss": 2, "hit": 0.6}) == "no"
@@ -119,6 +138,7 @@ def test_cli_json_chart_and_mp4_source(davis, energy_ckpt, tmp_path):
     assert (tmp_path / "ex.png").stat().st_size > 5000
     data = json.loads(out.read_text())
     assert data["sequences"][0]["frames"] == 8 and data["sequences"][0]["source"].endswith("static.mp4")
+    assert data["sequences"][0]["motion_source"] == "h264 motion vectors"
     assert [m["name"] for m in data["methods"]][0] == "MoSI (motion)" and data["best_target"] == "motion"
     assert "MoSI (motion) better?" in result.output and "AUC-Judd per sequence" in result.output
     assert out.with_suffix(".png").stat().st_size > 5000

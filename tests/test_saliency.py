@@ -114,7 +114,7 @@ def test_saliency_is_higher_inside_the_moving_square(tmp_path, energy_ckpt, mode
 def test_saliency_cli_writes_overlay_maps_and_sheet(tmp_path, energy_ckpt):
     video = write_video(tmp_path / "sq.mp4", **SQUARE)
     out, maps, sheet = tmp_path / "o.mp4", tmp_path / "m.npy", tmp_path / "s.png"
-    result = CliRunner().invoke(app, ["saliency", str(video), "--model", str(energy_ckpt), "--out", str(out),
+    result = CliRunner().invoke(app, ["saliency", str(video), "--method", "cam", "--model", str(energy_ckpt), "--out", str(out),
                                       "--maps", str(maps), "--sheet", str(sheet), "--step", "4", "--device", "cpu",
                                       "--runtime", "torch"])  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -124,7 +124,7 @@ def test_saliency_cli_writes_overlay_maps_and_sheet(tmp_path, energy_ckpt):
     assert m.shape == (40, 96, 128) and m.dtype == np.float16 and 0 <= m.min() and m.max() <= 1 and m.max() > 0.9
     assert sheet.stat().st_size > 1000
     small = tmp_path / "small.npy"
-    result = CliRunner().invoke(app, ["saliency", str(video), "--model", str(energy_ckpt), "--out", str(tmp_path / "o2.mkv"),
+    result = CliRunner().invoke(app, ["saliency", str(video), "--method", "cam", "--model", str(energy_ckpt), "--out", str(tmp_path / "o2.mkv"),
                                       "--maps", str(small), "--maps-size", "24x18", "--runtime", "torch"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert np.load(small).shape == (40, 18, 24)
@@ -134,7 +134,7 @@ def test_saliency_cli_writes_overlay_maps_and_sheet(tmp_path, energy_ckpt):
 def test_saliency_of_a_video_shorter_than_a_clip(tmp_path, energy_ckpt):
     video = write_video(tmp_path / "short.mp4", n=5)
     out = tmp_path / "short_sal.mp4"
-    result = CliRunner().invoke(app, ["saliency", str(video), "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
+    result = CliRunner().invoke(app, ["saliency", str(video), "--method", "cam", "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
     assert result.exit_code == 0, result.output
     assert "padded with 3" in result.output
     assert len(_read(out)[0]) == 5
@@ -153,7 +153,7 @@ def test_saliency_odd_resolution_keeps_size(tmp_path, energy_ckpt):
         for p in s.encode():
             c.mux(p)
     out = tmp_path / "odd_sal.mp4"
-    result = CliRunner().invoke(app, ["saliency", str(path), "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
+    result = CliRunner().invoke(app, ["saliency", str(path), "--method", "cam", "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
     assert result.exit_code == 0, result.output
     frames, _, size = _read(out)
     assert size == (65, 49) and len(frames) == 12
@@ -162,23 +162,23 @@ def test_saliency_odd_resolution_keeps_size(tmp_path, energy_ckpt):
 def test_saliency_bad_inputs(tmp_path, energy_ckpt):
     bad = tmp_path / "text.mp4"
     bad.write_text("not a video")
-    result = CliRunner().invoke(app, ["saliency", str(bad), "--model", str(energy_ckpt), "--runtime", "torch"])
+    result = CliRunner().invoke(app, ["saliency", str(bad), "--method", "cam", "--model", str(energy_ckpt), "--runtime", "torch"])
     assert result.exit_code == 2 and f"error: {bad}: not a video" in result.output
-    result = CliRunner().invoke(app, ["saliency", str(bad), "--model", str(tmp_path / "none.safetensors")])
+    result = CliRunner().invoke(app, ["saliency", str(bad), "--method", "cam", "--model", str(tmp_path / "none.safetensors")])
     assert result.exit_code == 2 and "no such file" in result.output
-    result = CliRunner().invoke(app, ["saliency", str(bad), "--model", str(energy_ckpt), "--target", "12"])
+    result = CliRunner().invoke(app, ["saliency", str(bad), "--method", "cam", "--model", str(energy_ckpt), "--target", "12"])
     assert result.exit_code == 2 and "out of range" in result.output
 
 
 def test_real_video_second_stream_and_truncated(tmp_path, energy_ckpt):
     nasa = shared("videos", "nasa_13013.mp4")
     out = tmp_path / "nasa.mp4"
-    result = CliRunner().invoke(app, ["saliency", str(nasa), "--stream", "1", "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
+    result = CliRunner().invoke(app, ["saliency", str(nasa), "--stream", "1", "--method", "cam", "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
     assert result.exit_code == 0, result.output
     frames, _, size = _read(out)
     assert size == (480, 270)
     tree = shared("videos", "tree.avi")
     out = tmp_path / "tree.mp4"
-    result = CliRunner().invoke(app, ["saliency", str(tree), "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
+    result = CliRunner().invoke(app, ["saliency", str(tree), "--method", "cam", "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
     assert result.exit_code == 0, result.output
     assert "truncated" in result.output and len(_read(out)[0]) == 68

@@ -80,6 +80,8 @@ def saliency(
     mode: Annotated[str, typer.Option("--mode", help="full (whole frame, default) or center.")] = "full",
     size: SizeOpt = None,
     examples: Annotated[Optional[Path], typer.Option("--examples", help="Also write a picture (.png or .jpg): one frame per sequence with each main method's map.")] = None,
+    stabilize: Annotated[str, typer.Option("--stabilize", help="Comma-separated camera stabilisation modes for the model's rows: none, mv, auto.")] = "none,mv,auto",
+    fusion: Annotated[bool, typer.Option("--fusion/--no-fusion", help="Also the model's map fused with the compensated motion vectors (--method fused).")] = True,
     camera_threshold: Annotated[float, typer.Option("--camera-threshold", help="Median background flow (px/frame) above which a sequence counts as moving-camera.")] = 1.0,
     batch_size: BatchOpt = 8,
     random_init: RandomOpt = True,
@@ -97,9 +99,12 @@ def saliency(
     engine = load_model(model, device=device, runtime=runtime)
     seqs = find_sequences(davis, _split_list(sequences), source)
     cfg = SaliencyEvalConfig(targets=tuple(_split_list(targets) or ()), max_frames=max_frames, step=step, mode=mode,
-                             size=size, batch_size=batch_size, camera_threshold=camera_threshold, random_init=random_init)  # fmt: skip
+                             size=size, batch_size=batch_size, camera_threshold=camera_threshold, random_init=random_init,
+                             stabilize=tuple(_split_list(stabilize) or ()), fusion=fusion and mode == "full")  # fmt: skip
     if not cfg.targets:
         raise ValueError("--targets is empty")
+    if not cfg.stabilize:
+        raise ValueError("--stabilize is empty")
     report = evaluate_saliency(engine, seqs, cfg, examples)
     _finish("saliency", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, saliency_chart, t0)
     if examples:

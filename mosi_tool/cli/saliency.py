@@ -6,6 +6,11 @@ had a mean AUC-Judd 0.009 higher than `motion` (standard error of the paired dif
 on only 3 of 10 sequences and lost on the pointing game on all 10; after 1 epoch `motion` was better
 (AUC-Judd 0.752 vs 0.715). `static-contrast` was worst in both (often an all-zero map on real video). No
 target is clearly better than `motion`, so the default did not change.
+
+The default `--method` is `mv` (camera-compensated motion vectors), also measured: on the shared DAVIS (10
+sequences x 40 frames, H.264) it scored AUC-Judd 0.901 (moving camera 0.883) against 0.849 (0.818) for
+compensated optical flow, 0.893 for the centre prior and 0.707 for the MoSI CAM of the model measured; fusing
+a MoSI map with it moved the mean by less than its standard error, at twice the cost (docs/EVALUATION.md 2b).
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ import typer
 from .options import BatchOpt, CompileOpt, DeviceOpt, FpsOpt, ModelOpt, RuntimeOpt, SizeOpt, StepOpt, StreamOpt, handle_errors
 
 DEFAULT_TARGET = "motion"  # measured, not assumed: see the module docstring
+# The method and stabilisation with the best mean AUC-Judd in `mosi-tool eval saliency` on the shared DAVIS
+# (docs/EVALUATION.md states the run). Re-measure when the default model changes; the evaluation prints its
+# own best next to these so a disagreement shows.
+DEFAULT_METHOD = "mv"
+DEFAULT_STABILIZE = "none"
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -60,7 +70,10 @@ def register(app: typer.Typer) -> None:
         step: StepOpt = None,
         mode: Annotated[str, typer.Option("--mode", help="full (whole frame, default) or center (centre crop).")] = "full",
         size: SizeOpt = None,
-        method: Annotated[str, typer.Option("--method", help="cam (forward only, any runtime) or gradcam (backward pass, PyTorch only).")] = "cam",
+        method: Annotated[str, typer.Option("--method", help="mv (camera-compensated motion vectors, no network), cam (MoSI class activation maps, any runtime), fused (cam x mv) or gradcam (backward pass, PyTorch only).")] = DEFAULT_METHOD,
+        stabilize: Annotated[str, typer.Option("--stabilize", help="MoSI methods: none, mv (warp each clip to its middle frame with the camera motion) or auto (only clips whose camera moves).")] = DEFAULT_STABILIZE,
+        boxes: Annotated[Optional[Path], typer.Option("--boxes", help="Also write motion boxes, one JSON line per frame (.jsonl).")] = None,
+        masks: Annotated[Optional[Path], typer.Option("--masks", help="Also write binary motion masks, bool (frames, H, W) at the --maps size (.npy).")] = None,
         layer: Annotated[str, typer.Option("--layer", help="Grad-CAM layer: conv5 (default) or conv4 for finer maps.")] = "conv5",
         norm: Annotated[str, typer.Option("--norm", help="video: one scale for the whole video (default); frame: each frame to its own peak.")] = "video",
         batch_size: BatchOpt = 8,
@@ -71,33 +84,53 @@ def register(app: typer.Typer) -> None:
         fps: FpsOpt = None,
     ) -> None:
         """Motion saliency maps for one video, as an overlay at its original resolution."""
+        import torch
+
         from .. import load_model
-        from ..saliency.compute import compute_saliency
-        from ..saliency.render import render
+        from ..saliency.compute import METHODS, compute_motion_saliency, compute_saliency
+        from ..saliency.regions import BoxesFile, MasksFile
+        from ..saliency.render import Sink, render
         from ..saliency.targets import parse_target
+        from ..video.stabilize import MODES as STABILIZE_MODES
 
         if norm not in ("video", "frame"):
             raise ValueError("--norm must be video or frame")
+        if method not in METHODS:
+            raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+        if stabilize not in STABILIZE_MODES:
+            raise ValueError(f"--stabilize must be one of {', '.join(STABILIZE_MODES)}, got {stabilize!r}")
         maps_wh = parse_size(maps_size)
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
-        if method == "gradcam":
-            runtime = runtime or "torch"
-        engine = load_model(model, device=device, runtime=runtime, compile=compile, batch_size=batch_size)
-        tgt = parse_target(target, engine.meta.num_classes)
         t0 = time.perf_counter()
-        result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps, method=method, layer=layer, size=size)
-        labels = frame_labels(result, engine.meta.class_names)
-        render(video, result, engine.device, overlay=out, maps=maps, maps_size=maps_wh, sheet=sheet,
-               frame_labels=labels, norm=norm, stream=stream, fps=fps)  # fmt: skip
-        elapsed = time.perf_counter() - t0
+        if method == "mv":
+            if model is not None:
+                typer.echo("note: --method mv uses no network; --model is ignored", err=True)
+            result = compute_motion_saliency(video, stream=stream, fps=fps)
+            labels, device_used, describe = [""] * len(result.frame_times), torch.device("cpu"), "motion vectors"
+        else:
+            if method == "gradcam":
+                runtime = runtime or "torch"
+            engine = load_model(model, device=device, runtime=runtime, compile=compile, batch_size=batch_size)
+            tgt = parse_target(target, engine.meta.num_classes)
+            result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps,
+                                      method=method, layer=layer, size=size, stabilize=stabilize)  # fmt: skip
+            labels, device_used, describe = frame_labels(result, engine.meta.class_names), engine.device, engine.describe()
         n = len(result.frame_times)
+        extra: list[Sink] = []
+        if boxes:
+            extra.append(BoxesFile(boxes, result.info.width, result.info.height))
+        if masks:
+            extra.append(MasksFile(masks, n, *(maps_wh or (result.info.width, result.info.height))))
+        render(video, result, device_used, overlay=out, maps=maps, maps_size=maps_wh, sheet=sheet,
+               frame_labels=labels, norm=norm, stream=stream, fps=fps, extra_sinks=extra)  # fmt: skip
+        elapsed = time.perf_counter() - t0
         info = result.info
-        for note in info.notes + result.warnings:
+        for note in info.notes + result.notes + result.warnings:
             typer.echo(f"note: {note}", err=True)
         if result.padded:
             typer.echo(f"note: video shorter than one clip: padded with {result.padded} repeats of the last frame", err=True)
         typer.echo(f"{video}: {n} frames, {len(result.clip_logits)} clips, {info.width}x{info.height} @ {info.fps:.2f} fps, "
-                   f"{engine.describe()}, {elapsed:.1f} s")  # fmt: skip
-        for path in (out, maps, sheet):
+                   f"{describe}, {elapsed:.1f} s ({n / max(elapsed, 1e-9):.0f} frames/s)")  # fmt: skip
+        for path in (out, maps, sheet, boxes, masks):
             if path:
                 typer.echo(f"wrote {path}")

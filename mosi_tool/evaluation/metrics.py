@@ -70,25 +70,45 @@ def pointing_hit(sal: np.ndarray, mask: np.ndarray, tolerance: int = POINTING_TO
     return float(target[peaks].mean())
 
 
+BOX_HIT_IOU = 0.5  # a box "hits" the object when its IoU with the mask's bounding box reaches this (CorLoc)
+
+
+def box_scores(sal: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(IoU, hit) of the map's strongest motion box (`saliency.regions`) against the mask's bounding box.
+
+    The map is first scaled to [0, 1] by its own min and max. No box scores IoU 0, hit 0.
+    """
+    from ..saliency.regions import box_iou, mask_box, motion_boxes
+
+    s = sal.astype(np.float32, copy=False)
+    lo, hi = float(s.min()), float(s.max())
+    boxes = motion_boxes((s - lo) / (hi - lo)) if hi > lo else []
+    truth = mask_box(mask)
+    if not boxes or truth is None:
+        return 0.0, 0.0
+    iou = box_iou(boxes[0], truth)
+    return iou, float(iou >= BOX_HIT_IOU)
+
+
 @dataclass
 class FrameScores:
     auc: float
     nss: float
     hit: float
+    box_iou: float = float("nan")
+    box_hit: float = float("nan")
+
+
+SCORE_NAMES = ("auc", "nss", "hit", "box_iou", "box_hit")
 
 
 def score_frame(sal: np.ndarray, mask: np.ndarray, tolerance: int = POINTING_TOLERANCE) -> FrameScores:
-    """All three metrics for one frame (the mask must hold both object and background pixels)."""
-    return FrameScores(auc_judd(sal, mask), nss(sal, mask), pointing_hit(sal, mask, tolerance))
+    """Every metric for one frame (the mask must hold both object and background pixels)."""
+    return FrameScores(auc_judd(sal, mask), nss(sal, mask), pointing_hit(sal, mask, tolerance), *box_scores(sal, mask))
 
 
 def mean_scores(scores: list[FrameScores]) -> dict[str, float]:
-    """Average of per-frame scores: {"auc", "nss", "hit", "frames"}."""
-    if not scores:
-        return {"auc": float("nan"), "nss": float("nan"), "hit": float("nan"), "frames": 0}
-    return {
-        "auc": float(np.mean([s.auc for s in scores])),
-        "nss": float(np.mean([s.nss for s in scores])),
-        "hit": float(np.mean([s.hit for s in scores])),
-        "frames": len(scores),
-    }
+    """Average of per-frame scores: {"auc", "nss", "hit", "box_iou", "box_hit", "frames"}."""
+    out: dict[str, float] = {k: float(np.mean([getattr(s, k) for s in scores])) if scores else float("nan") for k in SCORE_NAMES}
+    out["frames"] = len(scores)
+    return out

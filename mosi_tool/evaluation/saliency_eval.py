@@ -3,12 +3,18 @@
 For every sequence, every method gives one map per frame; maps are compared with the masks at the frame's
 own resolution (frames whose mask is empty or full are skipped). Methods: the model with each `--target`,
 the same architecture with random weights (same targets), a centre prior, absolute frame difference,
-Farneback flow magnitude and camera-compensated flow. Sequences whose background moves (median flow
-outside the dilated mask above a threshold) are reported separately as camera-motion sequences.
+Farneback flow magnitude and camera-compensated flow, the codec's motion vectors with and without camera
+compensation (`--method mv`; frame folders use the optical-flow fallback of `video.motion_vectors`), the model
+on camera-stabilised clips (`--stabilize`), and the model's map fused with the compensated vectors
+(`--method fused`). Besides AUC-Judd, NSS and the pointing game, every method's strongest motion box
+(`saliency.regions`) is scored by its IoU with the mask's bounding box and its hit rate (IoU >= 0.5).
+Sequences whose background moves (median flow outside the dilated mask above a threshold) are reported
+separately as camera-motion sequences.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,17 +27,21 @@ import torch
 from ..progress import progress_bar
 from ..runtimes.base import Engine
 from ..saliency.compute import compute_saliency
+from ..saliency.motion import field_geometry, fuse, motion_field, object_motion_maps
 from ..saliency.render import heat_frames
 from ..saliency.targets import TARGETS, parse_target
 from ..video.decode import VideoReader
+from ..video.stabilize import MODES as STABILIZE_MODES
 from . import baselines as bl
 from .davis import Sequence, check_counts, load_masks, trimmed_source
 from .metrics import POINTING_TOLERANCE, FrameScores, mean_scores, score_frame
 from .random_init import RANDOM_SEED, random_init_engine
 from .report import fmt, format_table
 
-METRICS = ("auc", "nss", "hit")
-METRIC_NAMES = {"auc": "AUC-Judd", "nss": "NSS", "hit": "pointing"}
+METRICS = ("auc", "nss", "hit", "box_iou", "box_hit")
+METRIC_NAMES = {"auc": "AUC-Judd", "nss": "NSS", "hit": "pointing", "box_iou": "box IoU", "box_hit": "box hit"}
+MV = "motion vectors"
+MV_RAW = "motion vectors (uncompensated)"
 SUBSETS = ("all", "static camera", "moving camera")
 CAMERA_THRESHOLD = 1.0  # px/frame at frame resolution: median background flow above this = moving camera
 HEAT_CHUNK = 16
@@ -50,13 +60,16 @@ class SaliencyEvalConfig:
     random_init: bool = True
     random_seed: int = RANDOM_SEED
     work_short_side: int = bl.WORK_SHORT_SIDE
+    stabilize: tuple[str, ...] = STABILIZE_MODES  # the model's rows, once per mode (random init: "none" only)
+    fusion: bool = True  # also the model's map fused with the compensated vectors (from the unstabilised run)
 
 
 @dataclass
 class MethodResult:
     name: str
-    kind: str  # "mosi", "random" or "baseline"
+    kind: str  # "mosi" (plain), "stabilized", "fused", "mv", "random" or "baseline"
     target: str | None = None
+    stabilize: str = "none"
     runtime: str = "numpy/opencv"
     per_sequence: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0  # time spent making maps (decoding included)
@@ -76,6 +89,7 @@ class SequenceInfo:
     scored: int  # frames with a non-trivial mask
     background_motion: float  # px/frame at frame resolution
     moving_camera: bool
+    motion_source: str = ""  # where the motion vectors came from (codec or the optical-flow fallback)
 
 
 def _cv2_resize_all(maps: np.ndarray, size: tuple[int, int]) -> Iterator[np.ndarray]:
@@ -140,15 +154,26 @@ class SaliencyEvaluation:
         self.workdir = workdir
         for t in cfg.targets:
             parse_target(t, engine.meta.num_classes)
+        for s in cfg.stabilize:
+            if s not in STABILIZE_MODES:
+                raise ValueError(f"--stabilize must list modes among {', '.join(STABILIZE_MODES)}, got {s!r}")
+        if cfg.fusion and cfg.mode != "full":
+            raise ValueError("fusion with the motion vectors needs --mode full")
         self.models: list[tuple[str, Engine]] = [("MoSI", engine)]
         if cfg.random_init:
             self.models.append(("random init", random_init_engine(engine.meta, workdir, engine.device, cfg.random_seed)))
         self.methods: dict[str, MethodResult] = {}
         for label, model in self.models:
             for t in cfg.targets:
-                kind = "mosi" if label == "MoSI" else "random"
-                self.methods[f"{label} ({t})"] = MethodResult(f"{label} ({t})", kind, t, model.name)
-        for name in ("centre prior", "frame difference", "flow magnitude", "compensated flow"):
+                for s in cfg.stabilize if label == "MoSI" else ("none",):
+                    name = model_row(label, t, s)
+                    kind = ("mosi" if s == "none" else "stabilized") if label == "MoSI" else "random"
+                    self.methods[name] = MethodResult(name, kind, target=t, stabilize=s, runtime=model.name)
+        if cfg.fusion:
+            for t in cfg.targets:
+                self.methods[fused_row(t)] = MethodResult(fused_row(t), "fused", target=t, runtime=f"{engine.name} + numpy/opencv")
+        self.methods[MV] = MethodResult(MV, "mv")
+        for name in ("centre prior", "frame difference", "flow magnitude", "compensated flow", MV_RAW):
             self.methods[name] = MethodResult(name, "baseline")
         self.infos: list[SequenceInfo] = []
         self.examples: dict[str, Example] = {}  # sequence -> one frame with every method's map
@@ -211,18 +236,41 @@ class SaliencyEvaluation:
         camera = float(np.nanmedian(per_frame)) * width / work[0] if np.isfinite(per_frame).any() else float("nan")
         del gray, flow, mag, comp, diff
 
-        # The model and its random-init control, once per target.
+        # Motion vectors (or their fallback), with and without the camera model.
+        mv_t = _Timer()
+        motion = mv_t(motion_field, src, fps=folder_fps)
+        mv_maps = mv_t(object_motion_maps, motion)
+        if len(mv_maps) < n:
+            raise ValueError(f"{src}: decoded {len(mv_maps)} frames but {seq.masks[0].parent} has masks for {n}")
+        self._score(MV, seq.name, _cv2_resize_all(mv_maps[:n], size), masks, valid, mv_t.seconds, len(mv_maps))
+        advance()
+        raw_t = _Timer()
+        raw = raw_t(object_motion_maps, motion, compensate=False)
+        self._score(MV_RAW, seq.name, _cv2_resize_all(raw[:n], size), masks, valid, mv_t.seconds + raw_t.seconds, len(raw))
+        advance()
+        del raw
+
+        # The model and its random-init control, once per target and stabilisation mode; the fusion.
         for label, engine in self.models:
             for target in cfg.targets:
-                t0 = time.perf_counter()
-                result = compute_saliency(engine, src, parse_target(target, engine.meta.num_classes), step=cfg.step,
-                                          mode=cfg.mode, batch_size=cfg.batch_size, fps=folder_fps, size=cfg.size)  # fmt: skip
-                seconds = time.perf_counter() - t0
-                if len(result.frame_times) < n:
-                    raise ValueError(f"{src}: decoded {len(result.frame_times)} frames but {seq.masks[0].parent} has masks for {n}")
-                self._score(f"{label} ({target})", seq.name, _model_heat(result, n, size), masks, valid, seconds, len(result.frame_times))
-                advance()
-        self.infos.append(SequenceInfo(seq.name, str(seq.source), size, n, int(valid.sum()), camera, camera > cfg.camera_threshold))
+                for stab in cfg.stabilize if label == "MoSI" else ("none",):
+                    t0 = time.perf_counter()
+                    result = compute_saliency(engine, src, parse_target(target, engine.meta.num_classes), step=cfg.step,
+                                              mode=cfg.mode, batch_size=cfg.batch_size, fps=folder_fps, size=cfg.size,
+                                              stabilize=stab, motion=motion)  # fmt: skip
+                    # the camera model is shared across rows; charge its time to every stabilised row
+                    seconds = time.perf_counter() - t0 + (mv_t.seconds if stab != "none" else 0.0)
+                    if len(result.frame_times) < n:
+                        raise ValueError(f"{src}: decoded {len(result.frame_times)} frames but {seq.masks[0].parent} has masks for {n}")
+                    self._score(model_row(label, target, stab), seq.name, _model_heat(result, n, size), masks, valid, seconds, len(result.frame_times))
+                    advance()
+                    if label == "MoSI" and stab == "none" and cfg.fusion:
+                        f_t = _Timer()
+                        fused = dataclasses.replace(result, maps=f_t(fuse, result.maps, mv_maps[: len(result.maps)]), geometry=field_geometry(motion))
+                        self._score(fused_row(target), seq.name, _model_heat(fused, n, size), masks, valid,
+                                    seconds + mv_t.seconds + f_t.seconds, len(result.frame_times))  # fmt: skip
+                        advance()
+        self.infos.append(SequenceInfo(seq.name, str(seq.source), size, n, int(valid.sum()), camera, camera > cfg.camera_threshold, motion.source))
 
     def run(self) -> dict[str, Any]:
         steps = len(self.sequences) * len(self.methods)
@@ -241,8 +289,8 @@ class SaliencyEvaluation:
         for m in self.methods.values():
             summary = {k: _mean_over(m.per_sequence, names) for k, names in subsets.items()}
             methods.append({
-                "name": m.name, "kind": m.kind, "target": m.target, "runtime": m.runtime, "ms_per_frame": m.ms_per_frame,
-                "frames_timed": m.frames, "per_sequence": m.per_sequence, "summary": summary,
+                "name": m.name, "kind": m.kind, "target": m.target, "stabilize": m.stabilize, "runtime": m.runtime,
+                "ms_per_frame": m.ms_per_frame, "frames_timed": m.frames, "per_sequence": m.per_sequence, "summary": summary,
             })  # fmt: skip
         best = best_target(methods)
         meta = self.engine.meta
@@ -255,6 +303,7 @@ class SaliencyEvaluation:
             "subsets": subsets,
             "methods": methods,
             "best_target": best,
+            "best_method": best_method(methods),
             "target_wins": target_wins(methods),
             "comparisons": comparisons(methods, best, subsets),
         }
@@ -283,6 +332,31 @@ def best_target(methods: list[dict[str, Any]]) -> str | None:
     return str(top["target"])
 
 
+def model_row(label: str, target: str, stabilize: str) -> str:
+    return f"{label} ({target})" if stabilize == "none" else f"{label} ({target}, stabilize {stabilize})"
+
+
+def fused_row(target: str) -> str:
+    return f"MoSI ({target}) x {MV}"
+
+
+SALIENCY_KINDS = ("mosi", "stabilized", "fused", "mv")  # rows `mosi-tool saliency` can produce
+
+
+def best_method(methods: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Among the rows `mosi-tool saliency` can produce, the one with the highest mean AUC-Judd over all sequences
+    (NSS breaks ties), as the saliency options that give it."""
+    rows = [m for m in methods if m["kind"] in SALIENCY_KINDS and np.isfinite(m["summary"]["all"]["auc"])]
+    if not rows:
+        return None
+    top = max(rows, key=lambda m: (m["summary"]["all"]["auc"], m["summary"]["all"]["nss"]))
+    method = {"mv": "mv", "fused": "fused"}.get(top["kind"], "cam")
+    options = {"method": method, "stabilize": top.get("stabilize", "none")}
+    if method != "mv":
+        options["target"] = top["target"]
+    return {"name": top["name"], "auc": top["summary"]["all"]["auc"], "options": options}
+
+
 def target_wins(methods: list[dict[str, Any]]) -> dict[str, int]:
     """For each target of the model: on how many sequences it has the highest AUC among the targets."""
     mosi = [m for m in methods if m["kind"] == "mosi"]
@@ -299,8 +373,9 @@ def verdict(mosi: dict[str, float], other: dict[str, float]) -> str:
     """'yes' (MoSI higher on every metric), 'no' (lower or equal on every one) or 'partly (...)'."""
     if not (np.isfinite(mosi["auc"]) and np.isfinite(other["auc"])):
         return "-"
-    better = [k for k in METRICS if mosi[k] > other[k]]
-    if len(better) == len(METRICS):
+    keys = [k for k in METRICS if k in mosi and k in other]
+    better = [k for k in keys if mosi[k] > other[k]]
+    if len(better) == len(keys):
         return "yes"
     if not better:
         return "no"
@@ -337,11 +412,11 @@ def render_tables(report: dict[str, Any]) -> str:
             parts.append(f"{subset}: no sequences")
             continue
         rows = [
-            [m["name"], m["summary"][subset]["auc"], m["summary"][subset]["nss"], m["summary"][subset]["hit"],
+            [m["name"], *(m["summary"][subset][k] for k in METRICS),
              fmt(m["ms_per_frame"], 1), m["runtime"], "(this row)" if m["name"] == best_name else verdicts.get((subset, m["name"]), "-")]
             for m in methods
         ]  # fmt: skip
-        head = ["method", "AUC-Judd", "NSS", "pointing", "ms/frame", "runs on", f"{best_name} better?"]
+        head = ["method", *(METRIC_NAMES[k] for k in METRICS), "ms/frame", "runs on", f"{best_name} better?"]
         parts.append(format_table(head, rows, f"{subset} ({len(names)} sequences: {', '.join(names)})"))
     short = [m for m in methods if m["kind"] != "random" or m["target"] == best]
     seq_rows = [
@@ -363,6 +438,14 @@ def notes(report: dict[str, Any]) -> list[str]:
     wins = report["target_wins"]
     out.append("targets by mean AUC-Judd: " + ", ".join(f"{m['target']} {fmt(m['summary']['all']['auc'])} "
                f"(best on {wins[m['target']]} sequences)" for m in ranking) + f"; best: {best}")  # fmt: skip
+    top = report.get("best_method")
+    if top:
+        from ..cli.saliency import DEFAULT_METHOD, DEFAULT_STABILIZE
+
+        opts = " ".join(f"--{k} {v}" for k, v in top["options"].items())
+        same = top["options"]["method"] == DEFAULT_METHOD and top["options"]["stabilize"] == DEFAULT_STABILIZE
+        out.append(f"best saliency mode by mean AUC-Judd: {top['name']} {fmt(top['auc'])} ({opts}); `mosi-tool saliency` "
+                   f"default: --method {DEFAULT_METHOD} --stabilize {DEFAULT_STABILIZE}" + ("" if same else " (DIFFERS: re-check the default)"))  # fmt: skip
     moving = report["subsets"]["moving camera"]
     thr = report["config"]["camera_threshold"]
     out.append(f"moving camera (median background flow > {thr:g} px/frame): {', '.join(moving) or 'none'}")
@@ -400,7 +483,7 @@ def examples_sheet(examples: dict[str, Example], report: dict[str, Any], path: s
 
     best = report["best_target"]
     per_seq = {m["name"]: m["per_sequence"] for m in report["methods"]}
-    columns = [n for n in (f"MoSI ({best})", f"random init ({best})", "compensated flow", "frame difference", "centre prior") if n in per_seq]
+    columns = [n for n in (f"MoSI ({best})", model_row("MoSI", str(best), "mv"), MV_RAW, MV, "compensated flow", "centre prior") if n in per_seq]
     tiles = []
     for seq, ex in examples.items():
         framed = ex.image.copy()

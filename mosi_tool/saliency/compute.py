@@ -12,11 +12,16 @@ import torch
 from ..runtimes.base import Engine
 from ..video.clips import Clip, Geometry, Sampling, geometry, iter_clips
 from ..video.decode import VideoInfo, VideoReader
+from ..video.motion_vectors import MotionField
+from ..video.stabilize import AUTO_MIN_SPEED, MODES, camera_speed, input_transforms, stabilize_clip, to_reference, unwarp_maps
 from .gradcam import grad_cam
 from .maps import frame_maps
+from .motion import field_geometry, fuse, motion_field, object_motion_maps
 from .targets import select_maps
 
-METHODS = ("cam", "gradcam")
+METHODS = ("cam", "gradcam", "mv", "fused")
+HIGH_PERCENTILE = 90  # of the per-frame peaks: the top of the video-wide display range
+MODEL_METHODS = ("cam", "gradcam", "fused")  # the ones that run a network
 
 
 @dataclass
@@ -24,20 +29,22 @@ class SaliencyResult:
     info: VideoInfo
     geometry: Geometry
     frame_times: np.ndarray  # (F,) seconds of every decoded frame
-    maps: np.ndarray  # (F, h, w) per-frame maps at conv5 resolution, not normalised
-    clip_logits: np.ndarray  # (N, C)
+    maps: np.ndarray  # (F, h, w) per-frame maps (conv5 or motion-cell resolution), not normalised
+    clip_logits: np.ndarray  # (N, C); (0, 0) for --method mv
     clip_ranges: np.ndarray  # (N, 2) first and last frame index of each clip
     padded: int  # frames added to fill a video shorter than one clip
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the maps were made (motion source, stabilised clips)
 
     @property
     def range(self) -> tuple[float, float]:
         """The video-wide display range (low, high): (maps - low) / (high - low), clipped, lies in [0, 1].
 
         low is the 5th percentile of every map value, so the background level every frame shares shows as
-        cold instead of washing the whole video in colour; high is the peak.
+        cold instead of washing the whole video in colour; high is the 90th percentile of the frames' peaks, so
+        a few frames of violent motion saturate instead of leaving every other frame dark.
         """
-        high = float(self.maps.max())
+        high = float(np.percentile(self.maps.reshape(len(self.maps), -1).max(axis=1), HIGH_PERCENTILE))
         low = min(float(np.percentile(self.maps, 5)), high)
         return low, (high if high > low else low + 1.0)
 
@@ -79,6 +86,8 @@ def compute_saliency(
     method: str = "cam",
     layer: str = "conv5",
     size: int | None = None,
+    stabilize: str = "none",
+    motion: MotionField | None = None,
 ) -> SaliencyResult:
     """Decode `path` once, run every clip, and return per-frame maps (see `SaliencyResult`).
 
@@ -86,9 +95,17 @@ def compute_saliency(
     produced for every original frame, by time.
     size: the input's short side (default: the model's clip size, the scale it was trained at). The backbone
     is fully convolutional, so a larger input gives finer maps and slower apparent motion.
+    stabilize: none, mv (warp every clip to its middle frame with the camera motion, `video.stabilize`) or
+    auto (only clips whose camera moves faster than AUTO_MIN_SPEED px/frame).
+    method "fused": the CAM fused with the compensated motion-vector map (`saliency.motion.fuse`).
+    motion: a precomputed motion field of the same video (else it is read when needed).
     """
-    if method not in METHODS:
+    if method not in MODEL_METHODS:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}")
+    if stabilize not in MODES:
+        raise ValueError(f"--stabilize must be one of {', '.join(MODES)}, got {stabilize!r}")
+    if method == "fused" and mode != "full":
+        raise ValueError("--method fused needs --mode full (the motion map covers the whole frame)")
     if method == "gradcam" and not hasattr(engine, "model"):
         raise ValueError(f"--method gradcam needs the PyTorch runtime (a .safetensors checkpoint), not {engine.name}")
     meta = engine.meta
@@ -101,24 +118,75 @@ def compute_saliency(
             f"{engine.path.name} only takes {engine.input_hw[0]}x{engine.input_hw[1]} clips; this video needs "
             f"{geo.input_hw[0]}x{geo.input_hw[1]} in '{mode}' mode: use --mode center or an engine with dynamic width"
         )
+    if (stabilize != "none" or method == "fused") and motion is None:
+        motion = motion_field(path, stream=stream, fps=fps if Path(path).is_dir() else None)
+    speed = camera_speed(motion.camera, motion.size) if motion is not None else None
     timed = _TimedFrames(reader)
-    maps, times, logits, ranges = [], [], [], []
-    padded = 0
+    maps: list[np.ndarray] = []
+    times: list[np.ndarray] = []
+    logits: list[np.ndarray] = []
+    ranges: list[tuple[int, int]] = []
+    padded = stabilized = 0
     for batch in _batches(iter_clips(timed, sampling), batch_size):  # type: ignore[arg-type]
+        warps: list[np.ndarray | None] = [None] * len(batch)
+        if stabilize != "none" and motion is not None and speed is not None:
+            for i, c in enumerate(batch):
+                idx = np.minimum(c.indices, len(motion.camera) - 1)
+                if stabilize == "auto" and speed[idx].mean() < AUTO_MIN_SPEED:
+                    continue
+                ref = len(idx) // 2
+                warp = input_transforms(to_reference(motion.camera, idx, ref), geo, motion.size)
+                c.frames = stabilize_clip(c.frames, warp, ref)
+                warps[i] = warp
+                stabilized += 1
         x = torch.from_numpy(np.stack([c.frames for c in batch]))
         if method == "gradcam":
             cam, lg = grad_cam(engine.model, x.to(engine.device), target, layer, meta.static_class)  # type: ignore[attr-defined]
         else:
             out = engine(x)
             cam, lg = select_maps(out.cam, out.logits, target, meta.static_class), out.logits
-        maps.append(cam.float().cpu().numpy())
+        cam_np = cam.float().cpu().numpy()  # (B, t, h, w)
+        for i, w in enumerate(warps):
+            if w is not None:
+                cam_np[i] = unwarp_maps(cam_np[i], w, geo.input_hw)
+        maps.append(cam_np)
         logits.append(lg.float().cpu().numpy())
         times.extend(c.times for c in batch)
         ranges.extend((c.start, c.end) for c in batch)
         padded = max(padded, max(c.padded for c in batch))
     frame_times = np.asarray(timed.times, dtype=np.float64)
     per_frame = frame_maps(np.concatenate(maps), np.stack(times), frame_times)
+    notes = []
+    if stabilize != "none" and motion is not None:
+        notes.append(f"stabilised {stabilized} of {len(ranges)} clips with the camera motion from {motion.source}")
+    if method == "fused" and motion is not None:
+        per_frame = fuse(per_frame, _match_frames(object_motion_maps(motion), len(per_frame)))
+        geo = field_geometry(motion)
+        notes.append(f"fused with compensated {motion.source}")
     return SaliencyResult(
         reader.info, geo, frame_times, per_frame, np.concatenate(logits), np.asarray(ranges, dtype=np.int64),
-        padded, list(reader.warnings),
+        padded, list(reader.warnings), notes,
+    )  # fmt: skip
+
+
+def _match_frames(maps: np.ndarray, n: int) -> np.ndarray:
+    """`maps` cut or extended (last map repeated) to n frames: two decodes may disagree on a damaged tail."""
+    if len(maps) >= n:
+        return maps[:n]
+    return np.concatenate([maps, np.repeat(maps[-1:], n - len(maps), axis=0)])
+
+
+def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: float | None = None,
+                            motion: MotionField | None = None) -> SaliencyResult:  # fmt: skip
+    """`--method mv`: camera-compensated motion-vector maps (`saliency.motion`), no network.
+
+    Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution and no clips.
+    """
+    reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
+    motion = motion or motion_field(path, stream=stream, fps=fps if Path(path).is_dir() else None)
+    maps = object_motion_maps(motion)
+    note = f"motion from {motion.source}; {int((~motion.coded).sum())} frames without vectors interpolated"
+    return SaliencyResult(
+        reader.info, field_geometry(motion), motion.times, maps, np.zeros((0, 0), np.float32),
+        np.zeros((0, 2), np.int64), 0, [], [note],
     )  # fmt: skip

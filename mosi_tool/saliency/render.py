@@ -165,12 +165,14 @@ def render(
     norm: str = "video",
     stream: int | None = None,
     fps: float | None = None,
+    extra_sinks: list[Sink] | None = None,
 ) -> None:
-    """Decode `path` at original resolution and feed every frame with its heatmap to the requested sinks."""
+    """Decode `path` at original resolution and feed every frame with its heatmap to the requested sinks
+    (and to `extra_sinks`, which render closes or aborts with its own)."""
     info = result.info
     width, height = info.width, info.height
     n = len(result.frame_times)
-    sinks: list[Sink] = []
+    sinks: list[Sink] = list(extra_sinks or [])
     try:
         if overlay:
             sinks.append(OverlayVideo(overlay, width, height, info.fps))

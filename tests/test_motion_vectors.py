@@ -1,0 +1,249 @@
+"""Motion fields from codec vectors (and the optical-flow fallback), camera fits, stabilisation and motion areas."""
+
+import json
+
+import av
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mosi_tool import viz
+from mosi_tool.cli import app
+from mosi_tool.saliency.compute import compute_motion_saliency
+from mosi_tool.saliency.regions import box_iou, mask_box, motion_boxes, motion_mask
+from mosi_tool.video import motion_vectors as mv
+from mosi_tool.video.stabilize import camera_speed, stabilize_clip, to_reference
+
+from .conftest import shared, texture
+
+W, H, N = 192, 128, 24
+PAN = 3  # px/frame: the background's content moves right
+OBJ = (-4, 2)  # px/frame: the object's own motion
+SQ = 40
+
+
+def panning_frames():
+    """Background content moving right PAN px/frame (camera panning left); a square moving by OBJ."""
+    bg = texture(H, W + PAN * N, seed=3)
+    fg = texture(SQ, SQ, seed=4, scale=3)
+    frames, boxes = [], []
+    for i in range(N):
+        x0 = PAN * (N - 1 - i)
+        img = bg[:, x0 : x0 + W].copy()
+        x, y = 120 + OBJ[0] * i, 30 + OBJ[1] * i
+        img[y : y + SQ, x : x + SQ] = fg
+        frames.append(img)
+        boxes.append((x, y, x + SQ, y + SQ))
+    return frames, boxes
+
+
+def encode(path, frames, codec="libx264", options=None):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=24)
+        s.width, s.height = W, H
+        s.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        if options:
+            s.options = options
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+@pytest.fixture(scope="module")
+def panning(tmp_path_factory):
+    frames, boxes = panning_frames()
+    # B-frames in a pyramid, so reference distances of 1, 2 and 4 frames all occur
+    path = encode(tmp_path_factory.mktemp("mv") / "pan.mp4", frames, options={"crf": "14", "bf": "3", "g": "12", "x264-params": "b-pyramid=normal"})
+    return path, boxes
+
+
+def object_cells(field, box):
+    x0, y0, x1, y1 = box
+    c = field.centres()
+    return (c[..., 0] > x0 + 8) & (c[..., 0] < x1 - 8) & (c[..., 1] > y0 + 8) & (c[..., 1] < y1 - 8)
+
+
+def test_codec_vectors_give_pixels_per_frame_through_b_frames(panning):
+    path, boxes = panning
+    field = mv.read_motion(path)
+    assert field.source == "h264 motion vectors" and field.vectors.shape == (N, H // 8, W // 8, 2)
+    with av.open(str(path)) as c:
+        types = {int(f.pict_type) for f in c.decode(video=0)}
+    assert mv.PICT_B in types  # the stream really has B-frames
+    for t in range(1, N):
+        obj = object_cells(field, boxes[t])
+        background = np.median(field.vectors[t][~obj], axis=0)
+        assert np.allclose(background, (PAN, 0), atol=0.5), (t, background)
+        assert np.allclose(field.camera_flow()[t][~obj].mean(axis=0), (PAN, 0), atol=0.3), t
+        residual = np.linalg.norm(field.residual()[t], axis=-1)
+        assert np.median(residual[obj]) > 2.5 and np.median(residual[~obj]) < 0.5, t
+
+
+def test_frames_without_vectors_are_interpolated(panning):
+    field = mv.read_motion(panning[0])
+    assert not field.coded[0] or not field.coded.all()  # the I-frame has no vectors of its own
+    assert np.isfinite(field.vectors).all()
+
+
+def test_mjpeg_falls_back_to_optical_flow(tmp_path):
+    frames, boxes = panning_frames()
+    path = encode(tmp_path / "pan.avi", frames, codec="mjpeg")
+    field = mv.read_motion(path)
+    assert field.source.startswith("optical flow")
+    speeds = field.camera_flow()[1:, H // 16, W // 16]  # camera velocity at the frame's centre
+    assert np.allclose(np.median(speeds, axis=0), (PAN, 0), atol=0.5)
+
+
+def test_rasterize_splits_blocks_into_cells_and_by_direction():
+    dtype = [("source", "<i4"), ("w", "u1"), ("h", "u1"), ("src_x", "<i2"), ("src_y", "<i2"), ("dst_x", "<i2"),
+             ("dst_y", "<i2"), ("flags", "<u8"), ("motion_x", "<i4"), ("motion_y", "<i4"), ("motion_scale", "<u2")]  # fmt: skip
+    rec = np.array([(-1, 16, 16, 0, 0, 8, 8, 0, -8, 4, 4),  # past ref: moved by +2, -1 px
+                    (1, 8, 8, 0, 0, 20, 4, 0, 12, 0, 4),  # future ref, one 8x8 cell
+                    (-1, 4, 4, 0, 0, 26, 2, 0, 0, 0, 4), (-1, 4, 4, 0, 0, 30, 2, 0, 4, 0, 4)],  # two 4x4 blocks: averaged
+                   dtype=dtype)  # fmt: skip
+    past, future = mv.rasterize(rec, 2, 4, cell=8)
+    assert np.allclose(past[:2, :2], [2, -1])  # a 16x16 block fills 4 cells
+    assert np.allclose(past[0, 3], [-0.5, 0])  # mean of 0 and -1 (past: dst - src)
+    assert np.allclose(future[0, 2], [3, 0]) and np.isnan(future[0, 0]).all()
+
+
+def test_reference_distances_come_from_frame_types_and_the_camera_speed():
+    types = np.array([1, 3, 3, 3, 2, 2, 2])  # I B B B P P P, in display order
+    nan = [np.nan, np.nan]
+    # the camera moves 2 px/frame; B2 is a pyramid reference (B1 -> B2, B3 -> B2), P6 points 3 frames back
+    past = np.array([nan, [2, 0], [4, 0], [2, 0], [8, 0], [2, 0], [6, 0]], float)
+    future = np.array([nan, [2, 0], [4, 0], [2, 0], nan, nan, nan], float)
+    p, f = mv.reference_distances(types, past, future)
+    assert p.tolist() == [0, 1, 2, 1, 4, 1, 3] and f.tolist() == [0, 1, 2, 1, 0, 0, 0]
+    still = mv.reference_distances(types, past * 0.01, future * 0.01)  # no motion to tell: nearest I/P frames
+    assert still[0].tolist() == [0, 1, 2, 3, 4, 1, 1] and still[1].tolist() == [0, 3, 2, 1, 0, 0, 0]
+
+
+@pytest.mark.parametrize("model", ["similarity", "affine"])
+def test_camera_fit_recovers_zoom_rotation_and_pan_despite_an_object(model):
+    centres = mv.cell_centres(30, 40, 8)
+    angle, scale, shift = 0.02, 1.03, np.array([-2.0, 1.5])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    prev = centres @ rot.T + shift
+    velocity = (centres - prev).astype(np.float32)
+    velocity[5:15, 5:15] += (6, -3)  # an object (8% of the cells) moving on its own
+    velocity[20, 30] = np.nan
+    a = mv.fit_camera(velocity, centres, model, stride=1)
+    assert np.allclose(a[:, :2], rot, atol=2e-3) and np.allclose(a[:, 2], shift, atol=0.1)
+
+
+def test_fill_in_time_interpolates_linearly():
+    v = np.full((5, 1, 1, 2), np.nan, np.float32)
+    v[1], v[4] = 1.0, 4.0
+    out = mv.fill_in_time(v)[:, 0, 0, 0]
+    assert out.tolist() == [1, 1, 2, 3, 4]
+
+
+def test_stabilized_clip_shows_no_camera_motion(panning):
+    path, boxes = panning
+    field = mv.read_motion(path)
+    with av.open(str(path)) as c:
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])[:8]
+    transforms = to_reference(field.camera, np.arange(8), 4)
+    assert np.allclose(transforms[0][:2, 2], (4 * PAN, 0), atol=1.0)  # content at x in frame 0 is at x + 12 in frame 4
+    warped = stabilize_clip(frames, transforms, 4)
+    still = np.ones((H, W), bool)
+    for b in boxes[:8]:
+        still[max(0, b[1] - 4) : b[3] + 4, max(0, b[0] - 4) : b[2] + 4] = False
+    still[:, : 4 * PAN + 2] = still[:, W - 4 * PAN - 2 :] = False
+    before = np.abs(frames[0].astype(int) - frames[4])[still].mean()
+    after = np.abs(warped[0].astype(int) - warped[4])[still].mean()
+    assert after < 0.25 * before
+    assert np.array_equal(warped[4], frames[4])
+    assert camera_speed(field.camera, field.size)[1:].min() > PAN - 0.5
+
+
+def test_motion_boxes_and_masks_follow_the_threshold_rule():
+    heat = np.zeros((60, 80), np.float32)
+    heat[10:20, 10:30] = 1.0
+    heat[40:44, 60:64] = 0.6  # a second, weaker blob
+    heat[50, 5] = 0.4  # below half the peak
+    boxes = motion_boxes(heat, (2.0, 2.0))
+    assert [b[:4] for b in boxes] == [[20, 20, 60, 40], [120, 80, 128, 88]] and boxes[0][4] > boxes[1][4]
+    assert motion_mask(heat).sum() == 200 + 16
+    assert not motion_mask(heat * 0.1).any()  # a frame far below the video's peak has no motion area
+    assert mask_box(heat > 0.7) == (10, 10, 30, 20) and box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+
+
+def test_overlay_colours_only_where_the_map_is_high():
+    frame = texture(20, 20, seed=5)
+    heat = np.zeros((20, 20), np.float32)
+    heat[:, 10:] = np.linspace(0.5, 1, 10)
+    out = viz.overlay(frame, heat)
+    assert np.array_equal(out[:, :10], frame[:, :10])  # zero map: the frame untouched
+    change = np.abs(out.astype(int) - frame).sum(axis=(0, 2))[10:]
+    assert change[-1] > change[0] > 0  # opacity grows with the map
+    assert viz.overlay_opacity(np.array([viz.OVERLAY_LOW])) == 0
+
+
+def test_saliency_mv_cli_writes_overlay_maps_boxes_and_masks(tmp_path, panning):
+    path, truth = panning
+    out, maps, boxes, masks = tmp_path / "o.mp4", tmp_path / "m.npy", tmp_path / "b.jsonl", tmp_path / "k.npy"
+    result = CliRunner().invoke(app, ["saliency", str(path), "--method", "mv", "--out", str(out), "--maps", str(maps),
+                                      "--boxes", str(boxes), "--masks", str(masks), "--maps-size", "96x64"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "h264 motion vectors" in result.output
+    m, k = np.load(maps), np.load(masks)
+    assert m.shape == (N, 64, 96) and k.shape == (N, 64, 96) and k.dtype == np.bool_
+    lines = [json.loads(line) for line in boxes.read_text().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(N))
+    ious = [box_iou(line["boxes"][0], t) for line, t in zip(lines, truth) if line["boxes"]]
+    assert len(ious) >= N - 2 and np.median(ious) > 0.5
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].frames == N or sum(1 for _ in c.decode(video=0)) == N
+
+
+def test_mv_saliency_peaks_on_the_object_not_the_panning_background(panning):
+    path, truth = panning
+    result = compute_motion_saliency(path)
+    assert result.maps.shape[0] == N and result.clip_logits.shape[0] == 0
+    field = mv.read_motion(path)
+    for t in range(2, N - 2):
+        gy, gx = np.unravel_index(result.maps[t].argmax(), result.maps[t].shape)
+        x0, y0, x1, y1 = truth[t]
+        assert x0 - 8 <= (gx + 0.5) * field.cell <= x1 + 8 and y0 - 8 <= (gy + 0.5) * field.cell <= y1 + 8, t
+
+
+def test_real_davis_mp4_vectors_find_a_moving_camera():
+    camel = shared("davis", "mp4", "camel.mp4")
+    field = mv.read_motion(camel, max_frames=30)
+    assert field.source == "h264 motion vectors" and field.size == (854, 480)
+    assert np.median(camera_speed(field.camera, field.size)) > 1.0  # the camera pans with the camel
+
+
+def test_saliency_cli_stabilized_and_fused_cam(tmp_path, panning, energy_ckpt):
+    path, _ = panning
+    for extra in (["--method", "cam", "--stabilize", "mv"], ["--method", "fused", "--stabilize", "auto"]):
+        maps = tmp_path / "m.npy"
+        result = CliRunner().invoke(app, ["saliency", str(path), "--model", str(energy_ckpt), "--runtime", "torch", "--out",
+                                          str(tmp_path / "o.mp4"), "--maps", str(maps), "--maps-size", "48x32", *extra])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "stabilised" in result.output and np.load(maps).shape == (N, 32, 48)
+    result = CliRunner().invoke(app, ["saliency", str(path), "--model", str(energy_ckpt), "--stabilize", "wobble"])
+    assert result.exit_code == 2 and "--stabilize must be one of" in result.output
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    result = CliRunner().invoke(app, ["saliency", str(bad), "--method", "mv"])
+    assert result.exit_code == 2 and f"error: {bad}: not a video" in result.output
+
+
+def test_fast_vector_pass_exports_the_same_vectors_as_a_plain_decode(panning):
+    def export(options):
+        with av.open(str(panning[0])) as c:
+            vs = c.streams.video[0]
+            vs.codec_context.options = options
+            vs.thread_type = "SLICE"
+            return [sd.to_ndarray() if (sd := f.side_data.get("MOTION_VECTORS")) is not None else None for f in c.decode(vs)]
+
+    plain = export({"flags2": "+export_mvs"})
+    fast = export({"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"})
+    assert len(plain) == len(fast) == N
+    assert all((a is None and b is None) or np.array_equal(a, b) for a, b in zip(plain, fast))
