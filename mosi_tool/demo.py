@@ -17,7 +17,7 @@ def run_demo(out_dir: Path, model: Path | None = None, device: str = "auto") -> 
     """Write the overlay video, contact sheet, maps and features of the sample into `out_dir`."""
     from . import load_model
     from .pipeline.extract import ExtractOptions, extract
-    from .saliency.compute import compute_saliency
+    from .saliency.compute import compute_saliency, frame_labels
     from .saliency.render import render
 
     if model is None:
@@ -27,8 +27,6 @@ def run_demo(out_dir: Path, model: Path | None = None, device: str = "auto") -> 
     info(f"model: {engine.describe()}")
     overlay, sheet, maps = out_dir / "sample.saliency.mp4", out_dir / "sample.sheet.png", out_dir / "sample.maps.npy"
     result = compute_saliency(engine, SAMPLE_VIDEO, "motion", mode="full", batch_size=8)
-    from .cli.saliency import frame_labels
-
     labels = frame_labels(result, engine.meta.class_names)
     render(SAMPLE_VIDEO, result, engine.device, overlay=overlay, sheet=sheet, maps=maps, maps_size=(96, 72), frame_labels=labels)
     opts = ExtractOptions(model=str(model), out_dir=out_dir / "features", devices=[str(engine.device)], workers=1, progress=False)

@@ -43,19 +43,6 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
-def frame_labels(result, class_names: list[str]) -> list[str]:  # noqa: ANN001
-    """Each frame's label: the top class of the first clip covering it."""
-    import numpy as np
-
-    labels = [""] * len(result.frame_times)
-    top = result.clip_logits.argmax(1)
-    for (start, end), k in zip(result.clip_ranges[::-1], top[::-1]):
-        name = class_names[k] if k < len(class_names) else str(k)
-        for i in range(int(start), min(int(end), len(labels) - 1) + 1):
-            labels[i] = name
-    return labels if len(labels) else list(np.array([]))
-
-
 def register(app: typer.Typer) -> None:
     @app.command("saliency")
     @handle_errors
@@ -87,7 +74,7 @@ def register(app: typer.Typer) -> None:
         import torch
 
         from .. import load_model
-        from ..saliency.compute import METHODS, compute_motion_saliency, compute_saliency
+        from ..saliency.compute import METHODS, compute_motion_saliency, compute_saliency, frame_labels
         from ..saliency.regions import BoxesFile, MasksFile
         from ..saliency.render import Sink, render
         from ..saliency.targets import parse_target

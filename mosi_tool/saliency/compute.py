@@ -190,3 +190,14 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
         reader.info, field_geometry(motion), motion.times, maps, np.zeros((0, 0), np.float32),
         np.zeros((0, 2), np.int64), 0, [], [note],
     )  # fmt: skip
+
+
+def frame_labels(result: SaliencyResult, class_names: list[str]) -> list[str]:
+    """Each frame's label: the top class of the first clip covering it."""
+    labels = [""] * len(result.frame_times)
+    top = result.clip_logits.argmax(1)
+    for (start, end), k in zip(result.clip_ranges[::-1], top[::-1]):
+        name = class_names[k] if k < len(class_names) else str(k)
+        for i in range(int(start), min(int(end), len(labels) - 1) + 1):
+            labels[i] = name
+    return labels
