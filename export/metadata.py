@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from mosi_tool import __version__
+from mosi_tool.version import __version__
 from mosi_tool.atomic import atomic_write_text
 from mosi_tool.metadata import METADATA_KEY, MetadataError, ModelMeta
 

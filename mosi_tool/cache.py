@@ -30,7 +30,7 @@ def cached_onnx(checkpoint: str | os.PathLike[str], precision: str = "fp32") -> 
     from export.onnx import build
     from export.options import ExportOptions
 
-    from . import __version__
+    from .version import __version__
     from .checkpoint import read_meta
     from .metadata import MetadataError
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
+from .version import __version__
 
 FORMAT_VERSION = 1
 METADATA_KEY = "mosi_tool"  # key of the JSON entry in safetensors / ONNX metadata / sidecars

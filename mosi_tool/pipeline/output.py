@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..atomic import atomic_write_text
 from ..npz import save_npz
 

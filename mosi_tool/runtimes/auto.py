@@ -134,7 +134,7 @@ def choose(measured: list[Measured]) -> tuple[Measured, str]:
 
 
 def cache_key(model_id: str, batch_size: int, threads: int) -> dict[str, Any]:
-    from .. import __version__
+    from ..version import __version__
     from .cpu import cpu_info
 
     ort = "none"
