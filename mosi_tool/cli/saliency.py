@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
         video: Annotated[Path, typer.Argument(help="A video file or a folder of frames.")],
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
         model: ModelOpt = None,
-        maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1], .npy.")] = None,
-        maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the original resolution).")] = None,
+        maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1], .npy, written as they are made; np.load(FILE, mmap_mode='r') opens it.")] = None,
+        maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the whole frame at the model's input scale, e.g. 192x112 for 640x360).")] = None,
         sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a PNG contact sheet of key frames.")] = None,
         target: Annotated[str, typer.Option("--target", help="motion (moving classes by probability), pred (top class), static-contrast, or a class index.")] = DEFAULT_TARGET,
         step: StepOpt = None,
@@ -87,12 +87,12 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps, method=method, layer=layer, size=size)
         labels = frame_labels(result, engine.meta.class_names)
-        render(video, result, engine.device, overlay=out, maps=maps, maps_size=maps_wh, sheet=sheet,
-               frame_labels=labels, norm=norm, stream=stream, fps=fps)  # fmt: skip
+        made = render(video, result, engine.device, overlay=out, maps=maps, maps_size=maps_wh, sheet=sheet,
+                      frame_labels=labels, norm=norm, stream=stream, fps=fps)  # fmt: skip
         elapsed = time.perf_counter() - t0
         n = len(result.frame_times)
         info = result.info
-        for note in info.notes + result.warnings:
+        for note in info.notes + result.warnings + made:
             typer.echo(f"note: {note}", err=True)
         if result.padded:
             typer.echo(f"note: video shorter than one clip: padded with {result.padded} repeats of the last frame", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
@@ -30,12 +31,13 @@ class SaliencyResult:
     padded: int  # frames added to fill a video shorter than one clip
     warnings: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def range(self) -> tuple[float, float]:
         """The video-wide display range (low, high): (maps - low) / (high - low), clipped, lies in [0, 1].
 
         low is the 5th percentile of every map value, so the background level every frame shares shows as
-        cold instead of washing the whole video in colour; high is the peak.
+        cold instead of washing the whole video in colour; high is the peak. Computed once (it reads every
+        map; per rendered chunk it would make rendering quadratic in the video's length).
         """
         high = float(self.maps.max())
         low = min(float(np.percentile(self.maps, 5)), high)
