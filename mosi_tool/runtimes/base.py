@@ -84,7 +84,8 @@ class Engine(ABC):
                 f"3 channels); got {kind} {dtype} {tuple(clips.shape)}: {problem}"
             )
         if isinstance(clips, np.ndarray):
-            return ClipOutput(*(_to_numpy(t) for t in self(torch.from_numpy(np.ascontiguousarray(clips)))))
+            # the same named tuple, holding numpy arrays
+            return ClipOutput(*(_to_numpy(t) for t in self(torch.from_numpy(np.ascontiguousarray(clips)))))  # type: ignore[arg-type]
         if not self.dynamic_width and self.input_hw and tuple(clips.shape[2:4]) != self.input_hw:
             raise ValueError(
                 f"{self.path.name}: engine was built for {self.input_hw[0]}x{self.input_hw[1]} input, "
