@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 
 
 def load_model(path: str | Path | None = None, device: str = "auto", **kwargs: object) -> Engine:
-    """Load a checkpoint or compiled engine; call it with uint8 RGB clips (N, T, H, W, 3).
+    """Load a checkpoint or compiled engine; call it with uint8 RGB clips (N, T, H, W, 3), numpy or torch.
 
-    The result returns `logits`, `features` and `cam` (class activation maps, (N, classes, t, h, w)).
+    The result returns `logits`, `features` and `cam` (class activation maps, (N, classes, t, h, w)), as numpy
+    arrays for a numpy input and torch tensors for a tensor.
     Normalisation happens inside, from the file's own metadata. `path=None` uses the default model.
     """
     from .default_model import default_model_path

@@ -13,11 +13,22 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MOSI_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+BUGCASES = Path(os.environ.get("MOSI_BUGCASES", SHARED.parent / "bugcases"))
+
+
 def shared(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test with the reason."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"shared data not available: {path} (set MOSI_SHARED_DATA or clone beside ../shared)")
+    return path
+
+
+def bugcase(*parts: str) -> Path:
+    """A path under ../shared/bugcases (input faults users report; see make_cases.sh there), or skip."""
+    path = BUGCASES.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"bug cases not available: {path} (set MOSI_BUGCASES or clone beside ../shared)")
     return path
 
 

@@ -121,7 +121,8 @@ def test_saliency_cli_writes_overlay_maps_and_sheet(tmp_path, energy_ckpt):
     frames, rate, size = _read(out)
     assert len(frames) == 40 and rate == 12 and size == (128, 96)  # original count, rate and resolution
     m = np.load(maps)
-    assert m.shape == (40, 96, 128) and m.dtype == np.float16 and 0 <= m.min() and m.max() <= 1 and m.max() > 0.9
+    # default map size: the whole frame at the model's input scale (short side 64, width rounded to 16)
+    assert m.shape == (40, 64, 80) and m.dtype == np.float16 and 0 <= m.min() and m.max() <= 1 and m.max() > 0.9
     assert sheet.stat().st_size > 1000
     small = tmp_path / "small.npy"
     result = CliRunner().invoke(app, ["saliency", str(video), "--method", "cam", "--model", str(energy_ckpt), "--out", str(tmp_path / "o2.mkv"),
@@ -140,7 +141,7 @@ def test_saliency_of_a_video_shorter_than_a_clip(tmp_path, energy_ckpt):
     assert len(_read(out)[0]) == 5
 
 
-def test_saliency_odd_resolution_keeps_size(tmp_path, energy_ckpt):
+def test_saliency_odd_resolution_is_padded_to_even(tmp_path, energy_ckpt):
     path = tmp_path / "odd.mkv"
     with av.open(str(path), "w") as c:
         s = c.add_stream("ffv1", rate=10)
@@ -156,7 +157,7 @@ def test_saliency_odd_resolution_keeps_size(tmp_path, energy_ckpt):
     result = CliRunner().invoke(app, ["saliency", str(path), "--method", "cam", "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
     assert result.exit_code == 0, result.output
     frames, _, size = _read(out)
-    assert size == (65, 49) and len(frames) == 12
+    assert size == (66, 50) and len(frames) == 12 and "padded from 65x49 to 66x50" in result.output
 
 
 def test_saliency_bad_inputs(tmp_path, energy_ckpt):

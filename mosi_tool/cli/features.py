@@ -60,8 +60,9 @@ def register(app: typer.Typer) -> None:
         for w in report.warnings:
             typer.echo(f"warning: {w}", err=True)
         rate = report.clips / report.seconds if report.seconds else 0.0
+        hidden = f" ({report.hidden} hidden or AppleDouble files skipped)" if report.hidden else ""
         typer.echo(
-            f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {report.total} videos; "
+            f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {report.total} videos{hidden}; "
             f"{report.clips} clips in {report.seconds:.1f} s ({rate:.1f} clips/s) -> {out_dir}"
         )
         if report.failed:

@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
         video: Annotated[Path, typer.Argument(help="A video file or a folder of frames.")],
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
         model: ModelOpt = None,
-        maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1], .npy.")] = None,
-        maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the original resolution).")] = None,
+        maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1], .npy, written as they are made; np.load(FILE, mmap_mode='r') opens it.")] = None,
+        maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the whole frame at the model's input scale, e.g. 192x112 for 640x360).")] = None,
         sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a PNG contact sheet of key frames.")] = None,
         target: Annotated[str, typer.Option("--target", help="motion (moving classes by probability), pred (top class), static-contrast, or a class index.")] = DEFAULT_TARGET,
         step: StepOpt = None,
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         from .. import load_model
         from ..saliency.compute import METHODS, compute_motion_saliency, compute_saliency, frame_labels
         from ..saliency.regions import BoxesFile, MasksFile
-        from ..saliency.render import Sink, render
+        from ..saliency.render import Sink, default_maps_size, render
         from ..saliency.targets import parse_target
         from ..video.stabilize import MODES as STABILIZE_MODES
 
@@ -107,12 +107,12 @@ def register(app: typer.Typer) -> None:
         if boxes:
             extra.append(BoxesFile(boxes, result.info.width, result.info.height))
         if masks:
-            extra.append(MasksFile(masks, n, *(maps_wh or (result.info.width, result.info.height))))
-        render(video, result, device_used, overlay=out, maps=maps, maps_size=maps_wh, sheet=sheet,
-               frame_labels=labels, norm=norm, stream=stream, fps=fps, extra_sinks=extra)  # fmt: skip
+            extra.append(MasksFile(masks, n, *(maps_wh or default_maps_size(result))))
+        made = render(video, result, device_used, overlay=out, maps=maps, maps_size=maps_wh, sheet=sheet,
+                      frame_labels=labels, norm=norm, stream=stream, fps=fps, extra_sinks=extra)  # fmt: skip
         elapsed = time.perf_counter() - t0
         info = result.info
-        for note in info.notes + result.notes + result.warnings:
+        for note in info.notes + result.notes + result.warnings + made:
             typer.echo(f"note: {note}", err=True)
         if result.padded:
             typer.echo(f"note: video shorter than one clip: padded with {result.padded} repeats of the last frame", err=True)

@@ -36,8 +36,12 @@ def video_clips(path: str, sampling: Sampling, stream: int | None, fps: float | 
 
 
 def video_info(reader: VideoReader) -> dict[str, Any]:
+    """The header's `VideoInfo` plus what decoding found: frames decoded and lost, the first frame's
+    timestamp (`start_time`, seconds; `time_range` counts from it) and the warnings."""
     info = asdict(reader.info)
     info["decoded_frames"] = reader.decoded
+    info["lost_frames"] = reader.lost_frames
+    info["start_time"] = reader.start_time
     info["warnings"] = list(reader.warnings)
     return info
 

@@ -18,7 +18,7 @@ from ..progress import info, progress_bar
 from ..runtimes import read_model_meta, resolve_device, resolve_runtime
 from ..video.clips import Sampling
 from .engine_stage import StageTimes
-from .jobs import VideoJob, discover, plan, shard
+from .jobs import VideoJob, find_inputs, plan, shard
 from .local import LocalOptions, available_cpus, run_local
 from .output import FailureLog, FeatureSettings, is_complete
 from .writer import FeatureWriter
@@ -56,6 +56,7 @@ class ExtractOptions:
 @dataclass
 class ExtractReport:
     total: int = 0
+    hidden: int = 0  # hidden files and AppleDouble companions: not inputs, not counted in `total`
     skipped: int = 0
     ok: int = 0
     failed: int = 0
@@ -121,8 +122,9 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
         opts.precision,
     )
 
-    jobs = shard(plan(discover(inputs, list_file), out_dir), opts.shard)
-    report = ExtractReport(total=len(jobs))
+    found = find_inputs(inputs, list_file)
+    jobs = shard(plan(found.videos, out_dir), opts.shard)
+    report = ExtractReport(total=len(jobs), hidden=len(found.hidden))
     todo: list[VideoJob] = []
     for job in jobs:
         if not opts.overwrite and is_complete(job.out, settings):

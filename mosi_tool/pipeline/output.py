@@ -4,11 +4,13 @@ Feature file (`.npz`, load with `np.load(path)`):
     features     float32 or float16 (n_clips, D)   one row per clip
     video_feature  (D,)                            mean over clips, with --pool video
     frame_range  int64 (n_clips, 2)                first and last frame index of each clip
-    time_range   float64 (n_clips, 2)              their timestamps in seconds (from PTS)
+    time_range   float64 (n_clips, 2)              their timestamps in seconds (from PTS), counted from the
+                                                   first frame shown (info["start_time"] is its own timestamp)
     padded       int64 (n_clips,)                  frames repeated to fill a clip (short videos)
     model_id     str                               which weights made the features
     settings     str (JSON)                        everything that determines the numbers
-    info         str (JSON)                        the video: size, fps, frames decoded, notes, warnings
+    info         str (JSON)                        the video: displayed size, rotation, mirrored, fps, frames
+                                                   decoded and lost, start_time, notes, warnings
 
 Files are written atomically and byte-for-byte deterministically, so a rerun or another backend
 produces identical files, and a file that exists is complete.

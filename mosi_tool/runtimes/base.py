@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from ..metadata import ModelMeta
@@ -27,10 +29,28 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-class Engine(ABC):
-    """Runs uint8 RGB clips (B, T, H, W, 3) and returns logits, features and CAMs as torch tensors.
+def clip_problem(shape: tuple[int, ...], dtype: str, frames: int) -> str | None:
+    """Why an array of `shape` and `dtype` is not a batch of uint8 RGB clips (B, frames, H, W, 3); None if it is."""
+    hints = []
+    if len(shape) == 4 and shape[-1] == 3:
+        hints.append("one clip needs a batch axis: clips[None]")
+    elif len(shape) != 5:
+        hints.append(f"{len(shape)} axes instead of 5")
+    elif shape[-1] != 3:
+        where = next((i for i in (1, 2) if shape[i] == 3), None)
+        hints.append(f"channels first (axis {where}): move them last, e.g. np.moveaxis(clips, {where}, -1)" if where else f"{shape[-1]} channels")
+    elif shape[1] != frames:
+        hints.append(f"{shape[1]} frames per clip")
+    if dtype != "uint8":
+        hints.append(f"dtype {dtype}: pass 0..255 pixel values as uint8 (normalisation happens inside)")
+    return "; ".join(hints) or None
 
-    Outputs are float32 on `self.device`. Inputs may live on any device; the engine moves them.
+
+class Engine(ABC):
+    """Runs uint8 RGB clips (B, T, H, W, 3) and returns logits, features and CAMs.
+
+    `clips` may be a torch tensor (on any device; the engine moves it) or a numpy array. Outputs are float32:
+    torch tensors on `self.device` for a tensor, numpy arrays for a numpy array.
     """
 
     name: str = "engine"
@@ -49,11 +69,23 @@ class Engine(ABC):
     def run(self, clips: torch.Tensor) -> ClipOutput:
         """One batch; `clips` already on `self.device`, uint8, contiguous, batch <= max_batch."""
 
-    def __call__(self, clips: torch.Tensor) -> ClipOutput:
-        if clips.dtype != torch.uint8 or clips.ndim != 5 or clips.shape[-1] != 3:
-            raise ValueError(f"expected uint8 clips (B, T, H, W, 3), got {clips.dtype} {tuple(clips.shape)}")
-        if clips.shape[1] != self.meta.frames:
-            raise ValueError(f"{self.path.name}: model takes {self.meta.frames} frames per clip, got {clips.shape[1]}")
+    def __call__(self, clips: torch.Tensor | np.ndarray) -> ClipOutput:
+        """(B, frames, H, W, 3) uint8 RGB -> `ClipOutput`, of the input's kind (numpy in, numpy out).
+
+        Raises ValueError naming what the model needs (frames, channels, dtype) and what it got."""
+        if not isinstance(clips, (np.ndarray, torch.Tensor)):
+            raise TypeError(f"{self.path.name}: clips must be a numpy array or a torch tensor, got {type(clips).__name__}")
+        dtype = str(clips.dtype).removeprefix("torch.")
+        problem = clip_problem(tuple(clips.shape), dtype, self.meta.frames)
+        if problem:
+            kind = "numpy" if isinstance(clips, np.ndarray) else "torch"
+            raise ValueError(
+                f"{self.path.name}: the model needs uint8 RGB clips (batch, {self.meta.frames} frames, height, width, "
+                f"3 channels); got {kind} {dtype} {tuple(clips.shape)}: {problem}"
+            )
+        if isinstance(clips, np.ndarray):
+            # the same named tuple, holding numpy arrays
+            return ClipOutput(*(_to_numpy(t) for t in self(torch.from_numpy(np.ascontiguousarray(clips)))))  # type: ignore[arg-type]
         if not self.dynamic_width and self.input_hw and tuple(clips.shape[2:4]) != self.input_hw:
             raise ValueError(
                 f"{self.path.name}: engine was built for {self.input_hw[0]}x{self.input_hw[1]} input, "
@@ -74,3 +106,8 @@ class Engine(ABC):
 
     def describe(self) -> str:
         return f"{self.name} {self.precision} on {self.device} ({self.path.name}, {self.meta.model_id})"
+
+
+def _to_numpy(t: Any) -> np.ndarray:
+    t = t.detach()
+    return (t.float() if t.dtype in (torch.bfloat16, torch.float16) else t).cpu().numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
@@ -36,13 +37,14 @@ class SaliencyResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the maps were made (motion source, stabilised clips)
 
-    @property
+    @cached_property
     def range(self) -> tuple[float, float]:
         """The video-wide display range (low, high): (maps - low) / (high - low), clipped, lies in [0, 1].
 
         low is the 5th percentile of every map value, so the background level every frame shares shows as
         cold instead of washing the whole video in colour; high is the 90th percentile of the frames' peaks, so
-        a few frames of violent motion saturate instead of leaving every other frame dark.
+        a few frames of violent motion saturate instead of leaving every other frame dark. Computed once (it
+        reads every map; per rendered chunk it would make rendering quadratic in the video's length).
         """
         high = float(np.percentile(self.maps.reshape(len(self.maps), -1).max(axis=1), HIGH_PERCENTILE))
         low = min(float(np.percentile(self.maps, 5)), high)

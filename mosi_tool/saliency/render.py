@@ -1,8 +1,8 @@
 """Pass 2 of saliency: decode the original frames again and write the outputs users look at.
 
 Sinks: an overlay video (original resolution, frame rate, timestamps and frame count, with a colour bar),
-the raw maps as float16 .npy, and a contact sheet of key frames. Every file is written to a temporary
-name and renamed when complete.
+the raw maps as float16 .npy (`maps_file`), and a contact sheet of key frames. Every file is written to a
+temporary name and renamed when complete.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from ..atomic import atomic_path
 from ..video.decode import VideoReader
 from .compute import SaliencyResult
 from .maps import map_region, upsample
+from .maps_file import MapsFile
 
 CHUNK = 16  # frames upsampled per device call
 TIME_BASE = Fraction(1, 90000)
 CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
+FASTSTART = {".mp4", ".mov", ".m4v"}  # index at the front: browsers start playing before the download ends
 
 
 class Sink(Protocol):
@@ -48,13 +50,20 @@ class OverlayVideo:
         self._ctx = atomic_path(out)
         tmp = self._ctx.__enter__()
         fmt = {".mkv": "matroska", ".m4v": "mp4"}.get(out.suffix.lower(), out.suffix.lower().lstrip("."))
-        self.container = av.open(str(tmp), "w", format=fmt)
+        options = {"movflags": "+faststart"} if out.suffix.lower() in FASTSTART else {}
+        self.container = av.open(str(tmp), "w", format=fmt, options=options)
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
         self.stream = self.container.add_stream(codec, rate=rate)
-        self.stream.width, self.stream.height = width, height
-        odd = width % 2 or height % 2
-        # yuv420p needs even sizes; odd sizes keep their exact resolution in 4:4:4.
-        self.stream.pix_fmt = "yuv444p" if (odd and codec == "libx264") else "yuv420p"
+        # 4:2:0 (what browsers and QuickTime play) needs even sizes: an odd one gets its last row or column
+        # repeated, so every original pixel keeps its place.
+        self.pad = (width % 2, height % 2)
+        self.stream.width, self.stream.height = width + self.pad[0], height + self.pad[1]
+        self.stream.pix_fmt = "yuv420p"
+        self.notes: list[str] = []
+        if any(self.pad):
+            done = f"padded from {width}x{height} to {self.stream.width}x{self.stream.height} (edge repeated; yuv420p needs even sizes)"
+            self.notes.append(f"overlay {done}")
+            self.container.metadata["comment"] = f"mosi-tool overlay {done}"
         if codec == "libx264":
             self.stream.options = {"crf": "20", "preset": "veryfast"}
         self.stream.codec_context.time_base = TIME_BASE
@@ -63,6 +72,8 @@ class OverlayVideo:
 
     def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
         img = viz.draw_colorbar(viz.overlay(frame, heat), title=self.caption)
+        if any(self.pad):
+            img = np.pad(img, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
         vf = av.VideoFrame.from_ndarray(img, format="rgb24")
         pts = max(round(time / TIME_BASE), self.last_pts + 1)
         vf.pts, vf.time_base = pts, TIME_BASE
@@ -78,28 +89,6 @@ class OverlayVideo:
 
     def abort(self) -> None:
         self.container.close()
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
-
-
-class MapsFile:
-    """Raw maps, float16 (frames, H, W) in [0, 1], streamed to a memory-mapped .npy."""
-
-    def __init__(self, out: Path, frames: int, width: int, height: int):
-        self._ctx = atomic_path(out)
-        tmp = self._ctx.__enter__()
-        self.array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(frames, height, width))
-        self.size: tuple[int, int] | None = (width, height)
-
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
-        self.array[index] = heat.astype(np.float16)
-
-    def close(self) -> None:
-        self.array.flush()
-        del self.array
-        self._ctx.__exit__(None, None, None)
-
-    def abort(self) -> None:
-        del self.array
         self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
@@ -153,6 +142,11 @@ def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, heigh
     return upsample(heat, region, width, height).clamp_(0, 1).cpu().numpy()
 
 
+def default_maps_size(result: SaliencyResult) -> tuple[int, int]:
+    """(width, height) of the maps by default: the whole frame at the model's input scale (`Geometry.resize`)."""
+    return result.geometry.resize
+
+
 def render(
     path: str | Path,
     result: SaliencyResult,
@@ -166,9 +160,13 @@ def render(
     stream: int | None = None,
     fps: float | None = None,
     extra_sinks: list[Sink] | None = None,
-) -> None:
+) -> list[str]:
     """Decode `path` at original resolution and feed every frame with its heatmap to the requested sinks
-    (and to `extra_sinks`, which render closes or aborts with its own)."""
+    (and to `extra_sinks`, which render closes or aborts with its own).
+
+    maps_size: (width, height) of the `maps` file; default `default_maps_size(result)`. Returns notes on what
+    was done to fit the outputs' formats (e.g. an odd-sized overlay padded), for the user.
+    """
     info = result.info
     width, height = info.width, info.height
     n = len(result.frame_times)
@@ -179,7 +177,7 @@ def render(
         if sheet:
             sinks.append(ContactSheet(sheet, n, frame_labels or [""] * n))
         if maps:
-            sinks.append(MapsFile(maps, n, *(maps_size or (width, height))))
+            sinks.append(MapsFile(maps, n, *(maps_size or default_maps_size(result))))
         reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
         buffer: list = []
 
@@ -208,3 +206,4 @@ def render(
         raise
     for sink in sinks:
         sink.close()
+    return [note for sink in sinks for note in getattr(sink, "notes", [])]

@@ -1,8 +1,14 @@
-"""Streaming video decoding with PyAV: one frame at a time, resized inside libswscale.
+"""Streaming video decoding with PyAV: one frame at a time, resized inside libswscale, turned upright.
 
 Nothing here holds more than one decoded frame, so memory stays flat however long the video is.
 Timestamps come from each frame's PTS, so variable frame rate is handled. A folder of images
-(00000.jpg, ...) reads like a video at a given fps.
+(00000.jpg, ...) reads like a video at a given fps; hidden files in it (".x", AppleDouble "._x") are skipped.
+
+Frames come out as a player shows them:
+- upright: a display matrix (phone rotation, mirror) is applied, and `VideoInfo.width/height` are the
+  displayed size (`mosi_tool.video.orientation`);
+- from the first frame a player shows: frames an MP4/MOV edit list hides are dropped by FFmpeg, and
+  `Frame.time` counts from that first shown frame (`VideoReader.start_time` is its own timestamp).
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ from typing import Iterator
 import av
 import numpy as np
 from PIL import Image
+
+from .hidden import is_hidden
+from .orientation import IDENTITY, Orientation, frame_orientation
+from .timeline import Timeline
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -40,22 +50,25 @@ class VideoError(ValueError):
 @dataclass
 class VideoInfo:
     path: str
-    width: int
+    width: int  # as displayed: after the display matrix's rotation
     height: int
     fps: float  # average frame rate (or the folder's --fps)
-    frames: int | None  # what the container claims; None if unknown. Decoding is the truth.
+    frames: int | None  # what the container claims (MP4: stored frames, edit lists ignored); None if unknown
     duration: float | None  # seconds, if known
     stream: int  # index among the file's video streams
     codec: str
     video_streams: int = 1
     notes: list[str] = field(default_factory=list)
+    rotation: int = 0  # degrees counter-clockwise the display matrix turns the stored frames (0, 90, 180, 270)
+    mirrored: bool = False  # mirrored left-right after that rotation
+    container_start_time: float = 0.0  # seconds: where a player's clock starts (the earliest stream's start)
 
 
 @dataclass
 class Frame:
     index: int  # position in presentation order, from 0
-    time: float  # seconds since the stream's first timestamp, from PTS
-    image: np.ndarray  # (H, W, 3) uint8 RGB
+    time: float  # seconds since the first shown frame's timestamp, from PTS
+    image: np.ndarray  # (H, W, 3) uint8 RGB, upright
 
 
 def _ffmpeg_reason(e: Exception) -> str:
@@ -72,17 +85,23 @@ class VideoReader:
     """Open a video file or a folder of frames. Iterate `frames(size=...)` to stream RGB frames.
 
     Errors are `VideoError`s. A stream that stops decoding part-way yields what it decoded and records
-    a warning in `self.warnings` (also logged).
+    a warning in `self.warnings` (also logged); so does one that decodes fewer frames than a player would
+    show, or loses frames in a damaged middle part (`self.lost_frames`).
     """
 
     def __init__(self, path: str | Path, stream: int | None = None, fps: float | None = None):
         self.path = Path(path)
         self.warnings: list[str] = []
         self.decoded = 0
+        self.lost_frames = 0  # frames missing from gaps in the timestamps (damage), after decoding
+        self.start_time: float | None = None  # seconds: the first decoded frame's PTS, after decoding
+        self.orientation: Orientation = IDENTITY
         if not self.path.exists():
             raise VideoError(self.path, "no such file or folder")
         if self.path.is_dir():
-            self._files = sorted((p for p in self.path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
+            self._files = sorted(
+                (p for p in self.path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not is_hidden(p.name)), key=_natural_key
+            )
             if not self._files:
                 raise VideoError(self.path, "folder holds no image frames (.jpg, .png, ...)")
             try:
@@ -121,15 +140,21 @@ class VideoReader:
             notes = []
             if len(videos) > 1:
                 notes.append(f"{len(videos)} video streams; reading stream {k} ({vs.width}x{vs.height})")
+            self.orientation = _first_frame_orientation(container, vs)
+            if self.orientation.note:
+                notes.append(self.orientation.note)
+            rotation, mirrored = self.orientation.describe()
+            width, height = self.orientation.display_size(vs.width, vs.height)
             self.info = VideoInfo(
-                str(self.path), vs.width, vs.height, float(rate) if rate else 0.0,
+                str(self.path), width, height, float(rate) if rate else 0.0,
                 vs.frames or None, duration, k, cc.name if cc else "?", len(videos), notes,
+                rotation, mirrored, container.start_time / av.time_base if container.start_time else 0.0,
             )  # fmt: skip
         finally:
             container.close()
 
     def frames(self, size: tuple[int, int] | None = None) -> Iterator[Frame]:
-        """Yield frames in presentation order, resized to `size` = (width, height) if given."""
+        """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given."""
         if self._files:
             yield from self._folder_frames(size)
             return
@@ -142,31 +167,57 @@ class VideoReader:
             vs = container.streams.video[self.info.stream]
             vs.thread_type = "AUTO"
             tb = vs.time_base or Fraction(1, 1)
-            t0: int | None = None
+            timeline = Timeline(tb)
             t = 0.0
             fps = self.info.fps or 25.0
-            reshape = {"width": size[0], "height": size[1]} if size else {}
+            stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
+            reshape = {"width": stored[0], "height": stored[1]} if stored else {}
+            stopped = False
             try:
                 for frame in container.decode(vs):
-                    if frame.pts is not None:
-                        t0 = frame.pts if t0 is None else t0
-                        t = float((frame.pts - t0) * tb)
+                    timeline.add(frame.pts)
+                    if frame.pts is not None and timeline.first is not None:
+                        t = float((frame.pts - timeline.first) * tb)
                     else:
                         t = self.decoded / fps
-                    image = frame.to_ndarray(format="rgb24", **reshape)
+                    image = self.orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
                     yield Frame(self.decoded, t, image)
                     self.decoded += 1
             except av.FFmpegError as e:
+                stopped = True
                 self._warn(f"decoding stopped after {self.decoded} frames ({_ffmpeg_reason(e)}); the file is truncated or damaged")
         if self.decoded == 0:
             raise VideoError(self.path, "no frames could be decoded")
-        if self.warnings:
-            return
+        self.start_time = timeline.start_time
+        self.lost_frames = timeline.lost_frames()
+        gap = timeline.largest_gap()
+        if gap:
+            self._warn(
+                f"{self.lost_frames} frames lost in damaged parts (gaps in the timestamps; the widest, {gap[1]:.2f} s, "
+                f"ends at {gap[0]:.2f} s); decoding went on past them"
+            )
+        if not stopped:
+            self._check_complete(timeline.span(1.0 / fps) if timeline.first is not None else t + 1.0 / fps, fps)
+
+    def _check_complete(self, span: float, fps: float) -> None:
+        """Warn if fewer frames or seconds decoded than a player would show.
+
+        A player shows the header's duration (MP4/MOV: after the edit list), not every stored frame, and its
+        clock starts at the first shown frame. Some containers (MKV) state the duration from time zero, others
+        (MP4, MPEG-TS) from the first frame: with a non-zero start time the shorter reading is used, so an
+        intact file with a late start is never called truncated.
+        """
         claimed, duration = self.info.frames, self.info.duration
-        if claimed and self.decoded < 0.9 * claimed:
-            self._warn(f"the header claims {claimed} frames but only {self.decoded} decoded; the file is truncated or damaged")
-        elif not claimed and duration and t < 0.9 * duration - 1.0:
-            self._warn(f"the header claims {duration:.1f} s but decoding ended at {t:.1f} s; the file is truncated or damaged")
+        start = self.start_time or 0.0
+        if duration and start > 0 and duration - start > 0:
+            duration = min(duration, duration - start)
+        shown = min(claimed, round(duration * fps)) if claimed and duration and fps else claimed
+        have = self.decoded + self.lost_frames
+        if shown and have < 0.9 * shown:
+            told = f"the header claims {claimed} frames" if shown == claimed else f"a player would show {shown} frames (the header lists {claimed} stored)"
+            self._warn(f"{told} but only {self.decoded} decoded; the file is truncated or damaged")
+        elif not claimed and duration and span < 0.9 * duration - 1.0:
+            self._warn(f"the header claims {duration:.1f} s but decoding ended at {span:.1f} s; the file is truncated or damaged")
 
     def _folder_frames(self, size: tuple[int, int] | None) -> Iterator[Frame]:
         self.decoded = 0
@@ -211,4 +262,14 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
                 break
         if last is None:
             raise VideoError(path, "no frames could be decoded")
-        return last.to_ndarray(format="rgb24")
+        return reader.orientation.apply(last.to_ndarray(format="rgb24"))
+
+
+def _first_frame_orientation(container: av.container.InputContainer, vs: av.video.stream.VideoStream) -> Orientation:
+    """The display matrix rides on decoded frames (PyAV does not expose the stream's); decode the first one."""
+    try:
+        for frame in container.decode(vs):
+            return frame_orientation(frame)
+    except av.FFmpegError:
+        pass  # a stream that cannot decode its first frame fails later, with the reason
+    return IDENTITY

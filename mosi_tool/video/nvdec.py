@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .decode import Frame, VideoError, VideoReader
+from .orientation import Orientation
 
 
 def check_nvdec() -> None:
@@ -25,6 +26,17 @@ def check_nvdec() -> None:
         import torchcodec.decoders  # noqa: F401
     except ImportError as e:
         raise RuntimeError(f"--decode nvdec needs torchcodec built with CUDA (pip install torchcodec): {e}") from None
+
+
+def orient_chw(chw: torch.Tensor, orientation: Orientation) -> torch.Tensor:
+    """(3, H, W) stored -> (3, H', W') upright: `Orientation.apply` on a channels-first tensor."""
+    if orientation.transpose:
+        chw = chw.transpose(1, 2)
+    if orientation.flip_rows:
+        chw = chw.flip(1)
+    if orientation.flip_cols:
+        chw = chw.flip(2)
+    return chw
 
 
 def resize_gpu(chw: torch.Tensor, size: tuple[int, int] | None) -> np.ndarray:
@@ -53,10 +65,15 @@ class NvdecReader(VideoReader):
         except Exception as e:  # noqa: BLE001 - torchcodec raises RuntimeError/ValueError by cause
             raise VideoError(self.path, f"NVDEC cannot open it ({e})") from None
         t0: float | None = None
+        stored_hw = self.orientation.stored_size(self.info.width, self.info.height)[::-1]
         try:
             for frame in decoder:
                 t0 = frame.pts_seconds if t0 is None else t0
-                yield Frame(self.decoded, float(frame.pts_seconds - t0), resize_gpu(frame.data, size))
+                self.start_time = float(t0)
+                data = frame.data
+                if tuple(data.shape[1:]) == stored_hw:  # stored, not yet upright: turn it like the CPU reader does
+                    data = orient_chw(data, self.orientation)
+                yield Frame(self.decoded, float(frame.pts_seconds - t0), resize_gpu(data, size))
                 self.decoded += 1
         except RuntimeError as e:
             self._warn(f"NVDEC stopped after {self.decoded} frames ({e}); the file is truncated or damaged")

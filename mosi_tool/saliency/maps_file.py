@@ -1,0 +1,49 @@
+"""`saliency --maps FILE.npy`: the raw maps, float16 (frames, H, W) in [0, 1], written as they are made.
+
+H x W is by default the whole frame at the model's input scale (e.g. 192x112 for a 640x360 video and a
+112-pixel model), or `--maps-size`. A plain .npy, so `np.load(FILE, mmap_mode="r")` opens it without reading
+it: `maps[i]` is frame i's map.
+
+The header and the file's full size come from `numpy.lib.format.open_memmap`; the rows are then written
+through an ordinary file handle, so written pages belong to the OS page cache and not to this process:
+memory stays flat however long the video is (a memory map's dirty pages count as the process's own).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_path
+
+DTYPE = np.dtype("<f2")
+
+
+class MapsFile:
+    """Sink for `render`: one map per frame, in frame order, at `size` = (width, height)."""
+
+    def __init__(self, out: Path, frames: int, width: int, height: int):
+        self._ctx = atomic_path(out)
+        tmp = self._ctx.__enter__()
+        header = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPE, shape=(frames, height, width))
+        self._offset, self._row = header.offset, height * width * DTYPE.itemsize
+        del header  # only its header and size were wanted
+        self._file = open(tmp, "r+b")  # noqa: SIM115 - closed in close/abort
+        self.size: tuple[int, int] | None = (width, height)
+        self.frames = frames
+
+    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
+        """Write frame `index`'s map, (height, width) in [0, 1]."""
+        if not 0 <= index < self.frames:
+            raise IndexError(f"frame {index} outside the maps file's {self.frames} frames")
+        self._file.seek(self._offset + index * self._row)
+        self._file.write(np.ascontiguousarray(heat, dtype=DTYPE).tobytes())
+
+    def close(self) -> None:
+        self._file.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
