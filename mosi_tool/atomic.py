@@ -10,7 +10,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Any, ContextManager, Iterator
 
 TMP_SUFFIX = ".tmp"
 
@@ -37,6 +37,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+class AtomicOutput:
+    """Base of outputs streamed to a file: `_ctx` is an entered `atomic_path`, `_file` is open on its temporary
+    path. close() puts the finished file in place; abort() leaves the target as it was."""
+
+    _ctx: ContextManager[Path]
+    _file: IO[Any]
+
+    def close(self) -> None:
+        self._file.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

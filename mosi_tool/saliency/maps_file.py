@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import AtomicOutput, atomic_path
 
 DTYPE = np.dtype("<f2")
 
 
-class MapsFile:
+class MapsFile(AtomicOutput):
     """Sink for `render`: one map per frame, in frame order, at `size` = (width, height)."""
 
     def __init__(self, out: Path, frames: int, width: int, height: int):
@@ -40,10 +40,3 @@ class MapsFile:
         self._file.seek(self._offset + index * self._row)
         self._file.write(np.ascontiguousarray(heat, dtype=DTYPE).tobytes())
 
-    def close(self) -> None:
-        self._file.close()
-        self._ctx.__exit__(None, None, None)
-
-    def abort(self) -> None:
-        self._file.close()
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)

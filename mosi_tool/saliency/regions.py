@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import AtomicOutput, atomic_path
 
 RELATIVE_THRESHOLD = 0.5  # of the frame's peak
 MIN_PEAK = 0.2  # of the normalised range
@@ -77,7 +77,7 @@ def box_iou(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[floa
     return float(inter / union) if union > 0 else 0.0
 
 
-class BoxesFile:
+class BoxesFile(AtomicOutput):
     """`--boxes`: JSON lines {"frame", "time", "boxes": [[x0, y0, x1, y1, score], ...]} in frame pixels."""
 
     def __init__(self, out: Path, width: int, height: int):
@@ -89,14 +89,6 @@ class BoxesFile:
     def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
         line = {"frame": index, "time": round(time, 6), "boxes": motion_boxes(heat, self.scale)}
         self._file.write(json.dumps(line) + "\n")
-
-    def close(self) -> None:
-        self._file.close()
-        self._ctx.__exit__(None, None, None)
-
-    def abort(self) -> None:
-        self._file.close()
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
 class MasksFile:
