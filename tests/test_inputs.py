@@ -145,14 +145,30 @@ def test_rotated_video_features_match_the_upright_video(tmp_path, micro_ckpt):
     assert json.loads(str(a["info"]))["rotation"] == 0
 
 
-def test_rotated_overlay_plays_upright_at_the_display_size(tmp_path, energy_ckpt):
+@pytest.mark.parametrize("display", [(90, False, False), (270, True, False), (180, False, True)])
+def test_motion_vectors_of_rotated_files_are_upright(tmp_path, display):
+    from mosi_tool.video.motion_vectors import read_motion
+
+    upright = square_frames(24, 96, 64, square=24, speed=3)
+    plain = read_motion(encode(tmp_path / "upright.mp4", upright))
+    turned = read_motion(encode(tmp_path / "phone.mp4", [stored_for(f, *display) for f in upright], display=display))
+    assert turned.vectors.shape == plain.vectors.shape and turned.source == plain.source
+    a, b = plain.vectors[2:], turned.vectors[2:]
+    mag_a, mag_b = np.linalg.norm(a, axis=-1).mean(0), np.linalg.norm(b, axis=-1).mean(0)
+    assert np.corrcoef(mag_a.ravel(), mag_b.ravel())[0, 1] > 0.8  # the square's cells, where they are displayed
+    moving = np.linalg.norm(a, axis=-1) > 1
+    assert (a[moving] * b[moving]).sum(-1).mean() > 0.5 * (a[moving] ** 2).sum(-1).mean()  # and pointing the same way
+
+
+@pytest.mark.parametrize("method", ["cam", "mv"])
+def test_rotated_overlay_plays_upright_at_the_display_size(tmp_path, energy_ckpt, method):
     upright = square_frames(16, 64, 96)
     plain = encode(tmp_path / "upright.mp4", upright)
     phone = encode(tmp_path / "phone.mp4", [stored_for(f, 270, True, False) for f in upright], display=(270, True, False))
     overlays = []
     for video in (plain, phone):
         out = tmp_path / f"{video.stem}.overlay.mp4"
-        cli("saliency", str(video), "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch")
+        cli("saliency", str(video), "--model", str(energy_ckpt), "--method", "cam", "--out", str(out), "--runtime", "torch")
         with av.open(str(out)) as c:
             s = c.streams.video[0]
             assert (s.width, s.height) == (64, 96)
@@ -233,7 +249,7 @@ def test_odd_sized_overlay_is_yuv420p_padded_and_faststart(tmp_path, energy_ckpt
         for p in s.encode():
             c.mux(p)
     out = tmp_path / "odd.overlay.mp4"
-    result = cli("saliency", str(video), "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch")
+    result = cli("saliency", str(video), "--model", str(energy_ckpt), "--method", "cam", "--out", str(out), "--runtime", "torch")
     assert "padded from 75x49 to 76x50" in result.output
     check_playable_overlay(out, 75, 49)
     with av.open(str(out)) as c:
@@ -316,7 +332,7 @@ def test_maps_are_streamed_at_the_model_input_size(tmp_path, energy_ckpt, monkey
 
     video = encode(tmp_path / "v.mp4", square_frames(40, 128, 96))
     maps = tmp_path / "m.npy"
-    cli("saliency", str(video), "--model", str(energy_ckpt), "--out", str(tmp_path / "o.mp4"), "--maps", str(maps), "--runtime", "torch")
+    cli("saliency", str(video), "--model", str(energy_ckpt), "--method", "cam", "--out", str(tmp_path / "o.mp4"), "--maps", str(maps), "--runtime", "torch")
     m = np.load(maps, mmap_mode="r")
     assert isinstance(m, np.memmap) and m.dtype == np.float16
     assert m.shape == (40, 64, 80)  # short side 64 (the model's crop), width 128 * 64 / 96 rounded to 16
@@ -329,7 +345,7 @@ def test_maps_are_streamed_at_the_model_input_size(tmp_path, energy_ckpt, monkey
     monkeypatch.setattr(np, "percentile", lambda *a, **k: calls.append(1) or real(*a, **k))
     monkeypatch.setattr(render_module, "CHUNK", 4)
     render_module.render(video, result, torch.device("cpu"), overlay=tmp_path / "o2.mp4", maps=tmp_path / "m2.npy", maps_size=(20, 15))
-    assert len(calls) == 1  # 10 chunks, one range
+    assert len(calls) == 2  # 10 chunks, one range: its low and high percentiles, once
     assert np.load(tmp_path / "m2.npy", mmap_mode="r").shape == (40, 15, 20)
 
 

@@ -59,7 +59,8 @@ def test_candidates_follow_the_hardware():
     assert labels(auto.candidates(True, False, False)) == ["torch fp32", "torch bf16"]
 
 
-def test_choice_is_cached_per_model_batch_and_threads(micro_ckpt, monkeypatch):
+def test_choice_is_cached_per_model_batch_and_threads(micro_ckpt, monkeypatch, tmp_path):
+    monkeypatch.setenv("MOSI_TOOL_CACHE", str(tmp_path))  # choices other tests cached for this model must not answer
     calls: list[tuple[int, int]] = []
 
     def fake_measure(checkpoint, batch_size, threads, log):

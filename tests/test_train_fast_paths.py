@@ -1,5 +1,6 @@
 """The CPU training speed paths: decoded source cache, precision choice, bf16-safe temporal convs, several roots."""
 
+import csv
 import json
 import os
 
@@ -120,7 +121,9 @@ def test_train_on_two_roots_records_precision_and_cpu_time(images, tmp_path, mon
     assert result.exit_code == 0, result.output
     _, meta = load_checkpoint(out / "last.safetensors")
     t = meta.training
-    assert t["precision"] == "bf16" and t["cpu_hours"] > 0 and t["train_sources"] + t["val_sources"] == 14
+    assert t["precision"] == "bf16" and t["train_sources"] + t["val_sources"] == 14
+    cpu_s = float(next(csv.DictReader(open(out / "metrics.csv")))["cpu_s"])
+    assert cpu_s > 0 and t["cpu_hours"] == round(cpu_s / 3600, 5)
     assert t["root"] == [str(images), str(tmp_path / "second")]
     assert len(list((tmp_path / "cache" / "sources").iterdir())) == 2  # training and validation caches
     assert json.loads((out / "config.json").read_text())["data"]["cache"] is True

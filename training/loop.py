@@ -261,7 +261,7 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
             plot_curves(run / "metrics.csv", run / "curves.png")
             _report(row)
             score = row.get("val_acc", row["train_acc"])
-            training = dict(summary, epochs=epoch + 1, cpu_hours=round(cpu_s / 3600, 3), val_acc=row.get("val_acc"), val_acc_unmasked=row.get("val_acc_unmasked"))
+            training = dict(summary, epochs=epoch + 1, cpu_hours=round(cpu_s / 3600, 5), val_acc=row.get("val_acc"), val_acc_unmasked=row.get("val_acc_unmasked"))
             if (epoch + 1) % cfg.save_every == 0 or last_epoch:
                 save_checkpoint(run / "last.safetensors", model, model_meta(cfg, training))
                 if score > best:

@@ -37,6 +37,7 @@ import av
 import numpy as np
 
 from .decode import VideoError, VideoReader, _ffmpeg_reason
+from .orientation import Orientation
 
 CELL = 8  # pixels
 FALLBACK_SHORT_SIDE = 160  # pixels: working size of the optical-flow fallback
@@ -233,6 +234,22 @@ def _codec_vectors(path: Path, stream: int, size: tuple[int, int], cell: int, ma
     return np.stack(pasts), np.stack(futures), np.asarray(types), np.asarray(times, np.float64), codec
 
 
+def upright_field(field: np.ndarray, orient: Orientation) -> np.ndarray:
+    """(F, gh, gw, 2) displacements on the stored frames' grid -> the same on the displayed (upright) grid.
+
+    The cells move as the pixels do (`Orientation.apply`), and each vector turns with them: swapped axes swap
+    (dx, dy), flipped rows negate dy, flipped columns negate dx.
+    """
+    if orient.identity:
+        return field
+    out = field.swapaxes(1, 2)[..., ::-1] if orient.transpose else field
+    if orient.flip_rows:
+        out = out[:, ::-1] * np.array([1, -1], np.float32)
+    if orient.flip_cols:
+        out = out[:, :, ::-1] * np.array([-1, 1], np.float32)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
 def _velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.ndarray:
     """(F, gh, gw, 2) px/frame from raw displacement fields and picture types (NaN where unknown)."""
     dp, df = reference_distances(types, np.array([_median_shift(p) for p in past]), np.array([_median_shift(f) for f in future]))
@@ -348,9 +365,11 @@ def read_motion(path: str | Path, stream: int | None = None, fps: float | None =
     reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
     info = reader.info
     size = (info.width, info.height)
-    got = None if (reader._files or not vectors) else _codec_vectors(reader.path, info.stream, size, cell, max_frames)
+    orient = reader.orientation
+    got = None if (reader._files or not vectors) else _codec_vectors(reader.path, info.stream, orient.stored_size(*size), cell, max_frames)
     if got is not None:
         past, future, types, times, codec = got
+        past, future = upright_field(past, orient), upright_field(future, orient)  # vectors come in stored frames
         field = _velocities(past, future, types)
         source = f"{codec} motion vectors"
     else:
