@@ -101,17 +101,20 @@ def test_killed_engine_process_others_go_on(longish, tmp_path, micro_ckpt):
 
 
 def test_ctrl_c_stops_quickly_and_cleanly(longish, tmp_path, micro_ckpt):
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "mosi_tool", "features", str(longish), "--model", str(micro_ckpt), "--out-dir", str(out),
-           "--workers", "2", "--batch-size", "4", "--runtime", "torch"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
-    deadline = time.time() + 120
-    while not list(out.rglob("*.npz")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends: the whole process group
-    t0 = time.time()
-    text = proc.communicate(timeout=30)[0].decode()
+    for attempt in range(3):  # on a fast machine the job can finish before the signal lands: that run tests nothing
+        out = tmp_path / f"out{attempt}"
+        cmd = [sys.executable, "-m", "mosi_tool", "features", str(longish), "--model", str(micro_ckpt), "--out-dir", str(out),
+               "--workers", "2", "--batch-size", "4", "--runtime", "torch"]  # fmt: skip
+        proc = subprocess.Popen(cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+        deadline = time.time() + 120
+        while not list(out.rglob("*.npz")) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends: the whole process group
+        t0 = time.time()
+        text = proc.communicate(timeout=30)[0].decode()
+        if not (proc.returncode == 0 and len(list(out.rglob("*.npz"))) == 8):
+            break
     assert time.time() - t0 < 15, text
     assert proc.returncode != 0
     assert "Traceback" not in text.replace("KeyboardInterrupt", ""), text  # one clean message, not a trace per child
