@@ -115,6 +115,8 @@ def test_ctrl_c_stops_quickly_and_cleanly(longish, tmp_path, micro_ckpt):
         text = proc.communicate(timeout=30)[0].decode()
         if not (proc.returncode == 0 and len(list(out.rglob("*.npz"))) == 8):
             break
+    else:
+        pytest.skip("the job finished before Ctrl-C could land, 3 times: all files are written together at the end here")
     assert time.time() - t0 < 15, text
     assert proc.returncode != 0, (len(list(out.rglob("*.npz"))), text)
     assert "Traceback" not in text.replace("KeyboardInterrupt", ""), text  # one clean message, not a trace per child
