@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     sources = sorted((SHARED / "davis" / "mp4").glob("*.mp4"))
     if not sources:
         raise SystemExit(f"no DAVIS videos under {SHARED / 'davis' / 'mp4'}")
-    from mosi_tool.runtimes.auto import resolve
+    from mosi_tool.loader.auto import resolve
 
     loads = [f"{os.getloadavg()[0]:.1f}"]
     with tempfile.TemporaryDirectory(prefix="bench-auto-") as tmp:

@@ -40,7 +40,7 @@ from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
 from mosi_tool.pipeline.jobs import discover, plan  # noqa: E402
 from mosi_tool.pipeline.local import LocalOptions, available_cpus, run_local  # noqa: E402
-from mosi_tool.runtimes import load_engine  # noqa: E402
+from mosi_tool.loader import load_engine  # noqa: E402
 from mosi_tool.runtimes.base import Engine  # noqa: E402
 from mosi_tool.video.clips import Sampling, count_clips, geometry  # noqa: E402
 from mosi_tool.video.decode import VideoError, VideoReader  # noqa: E402

@@ -138,7 +138,7 @@ def gpu_peak(device: torch.device, precision: str) -> tuple[float, str]:
 
 def open_engine(runtime: str, precision: str, checkpoint: Path, device: torch.device, folder: Path, cfg: Config) -> Engine:
     from export.options import ExportOptions
-    from mosi_tool.runtimes import load_engine
+    from mosi_tool.loader import load_engine
 
     if runtime in ("torch", "torch.compile"):
         return load_engine(checkpoint, device=device, runtime="torch", compile=runtime == "torch.compile", precision=precision)
@@ -256,11 +256,11 @@ def run(cfg: Config) -> tuple[Result, dict[str, str]]:
 
 
 def auto_pick(batch: int, rows: list[Row]) -> str:
-    """What `--runtime auto`'s rules (mosi_tool.runtimes.auto.choose) pick from one batch's rows.
+    """What `--runtime auto`'s rules (mosi_tool.loader.auto.choose) pick from one batch's rows.
 
     The rows' features cosine is measured on random clips here; auto itself measures on the bundled sample
     video, so this shows the rule at work on these timings, not a replay of a cached choice."""
-    from mosi_tool.runtimes.auto import Measured, choose
+    from mosi_tool.loader.auto import Measured, choose
 
     measured = [Measured(r.runtime, r.precision, r.median_ms, r.cosine, r.cosine) for r in rows if r.runtime in ("torch", "onnx")]
     winner, reason = choose(measured)

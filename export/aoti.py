@@ -14,11 +14,12 @@ from typing import Callable
 
 import torch
 
+from mosi_tool.artifact import ExportInfo, to_props
 from mosi_tool.atomic import atomic_path
+from mosi_tool.hardware import current_cpu_isa
 from mosi_tool.runtimes.base import EngineError, resolve_device
 
 from .graph import export_module, quiet_tracing, trace_input
-from .metadata import ExportInfo, to_props
 from .options import ExportOptions
 
 
@@ -58,10 +59,3 @@ def _target(device: torch.device) -> dict[str, str]:
         major, minor = torch.cuda.get_device_capability(device)
         return {"gpu": torch.cuda.get_device_name(device), "compute_capability": f"{major}.{minor}"}
     return {"cpu_isa": current_cpu_isa()}
-
-
-def current_cpu_isa() -> str:
-    """The vector ISA Inductor generates CPU code for here (the string AOTInductor records as AOTI_CPU_ISA)."""
-    from torch._inductor import cpu_vec_isa
-
-    return str(cpu_vec_isa.pick_vec_isa()).upper()

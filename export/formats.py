@@ -7,27 +7,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-PRECISIONS = ("fp32", "fp16", "bf16")
-ALL_PRECISIONS = (*PRECISIONS, "int8")  # int8: ONNX only (static quantization for CPUs)
+from mosi_tool.artifact import KINDS, Kind
 
 
 @dataclass(frozen=True)
 class Format:
-    name: str
-    suffix: str
+    """How the export command builds one artifact kind (suffix and precisions come from `artifact.KINDS`)."""
+
+    kind: Kind
     needs_gpu: bool
-    precisions: tuple[str, ...]
     module: str  # the builder module; it exposes `build(checkpoint, out, options, log) -> ExportInfo`
     flag: str  # the export command's option
     runs_on: str  # for help and `info`
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    @property
+    def suffix(self) -> str:
+        return self.kind.suffix
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        return self.kind.precisions
 
 
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("onnx", ".onnx", False, ALL_PRECISIONS, "export.onnx", "--onnx", "onnxruntime (CPU or CUDA); input to TensorRT"),
-        Format("tensorrt", ".engine", True, PRECISIONS, "export.tensorrt", "--trt", "TensorRT on the GPU it was built on"),
-        Format("aoti", ".pt2", False, PRECISIONS, "export.aoti", "--aoti", "AOTInductor (torch, no model code) on its --device"),
+        Format(KINDS[".onnx"], False, "export.onnx", "--onnx", "onnxruntime (CPU or CUDA); input to TensorRT"),
+        Format(KINDS[".engine"], True, "export.tensorrt", "--trt", "TensorRT on the GPU it was built on"),
+        Format(KINDS[".pt2"], False, "export.aoti", "--aoti", "AOTInductor (torch, no model code) on its --device"),
     )
 }
 

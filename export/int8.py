@@ -8,63 +8,36 @@ the CAM) stays fp32. Calibration clips: centre clips of the model's size from th
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from mosi_tool.artifact import INPUT_NAME
+from mosi_tool.default_model import SAMPLE_VIDEO
 from mosi_tool.metadata import ModelMeta
 from mosi_tool.runtimes.base import EngineError
+from mosi_tool.runtimes.onnx_runtime import quantization_available as available
+from mosi_tool.video.samples import spread_clips, videos_in
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 CALIBRATION_CLIPS = 32  # enough for stable min/max ranges; calibration time grows with it
 CALIBRATION_BATCH = 4
 
 
-def available() -> bool:
-    """Whether this onnxruntime ships the quantization tools."""
-    return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnxruntime.quantization") is not None
-
-
 def default_calibration() -> Path:
-    from mosi_tool.demo import SAMPLE_VIDEO
-
     return SAMPLE_VIDEO
 
 
 def calibration_videos(source: Path) -> list[Path]:
     """The videos of a folder (recursively, sorted) or the one file given; ValueError if none."""
-    if not source.exists():
-        raise ValueError(f"--calibration {source}: no such file or folder")
-    videos = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
-    if not videos:
-        raise ValueError(f"--calibration {source}: no videos ({', '.join(VIDEO_SUFFIXES)}) in it")
-    return videos
+    return videos_in(source, "--calibration ")
 
 
 def calibration_clips(source: Path, meta: ModelMeta, n: int = CALIBRATION_CLIPS) -> np.ndarray:
     """Up to `n` uint8 centre clips (n, T, crop, crop, 3) from the videos under `source`, spread evenly over
-    the videos and over each video's length. Unreadable videos are skipped; ValueError if none gives a clip."""
-    from mosi_tool.video.clips import Sampling, iter_clips
-    from mosi_tool.video.decode import VideoError, VideoReader
-
-    videos = calibration_videos(source)
-    per_video = max(1, -(-n // len(videos)))
-    clips: list[np.ndarray] = []
-    for video in videos:
-        try:
-            every = [c.frames for c in iter_clips(VideoReader(video), Sampling(stack=meta.frames, size=meta.crop))]
-        except VideoError:
-            continue
-        picks: list[int] = np.linspace(0, len(every) - 1, num=min(per_video, len(every))).round().astype(int).tolist() if every else []
-        clips += [every[i] for i in picks]
-        if len(clips) >= n:
-            break
-    if not clips:
-        raise ValueError(f"--calibration {source}: no readable video with a full {meta.frames}-frame clip")
-    return np.stack(clips[:n])
+    the videos and over each video's length (`video.samples.spread_clips`)."""
+    return spread_clips(source, meta.frames, meta.crop, n, "--calibration ")
 
 
 def quantize(fp32_onnx: Path, out: Path, clips: np.ndarray, log: Callable[[str], None] = lambda _: None) -> None:
@@ -83,7 +56,7 @@ def quantize(fp32_onnx: Path, out: Path, clips: np.ndarray, log: Callable[[str],
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             batch = next(self.batches, None)
-            return None if batch is None else {"clips": batch}
+            return None if batch is None else {INPUT_NAME: batch}
 
     with tempfile.TemporaryDirectory(prefix="mosi-int8-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"

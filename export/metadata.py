@@ -1,84 +1,18 @@
-"""ModelMeta (and how the artifact was built) inside every artifact, read back without running it.
+"""Writing the artifact contract (`mosi_tool.artifact`) into what the exporters produce.
 
-- ONNX: `metadata_props` entries `mosi_tool` (ModelMeta JSON) and `mosi_tool.export` (ExportInfo JSON).
-- TensorRT: a JSON sidecar `X.engine.json` (an engine file has no room for metadata).
-- AOTInductor `.pt2`: the same two entries passed as `aot_inductor.metadata`; the loader's `get_metadata()`
-  returns them, and the package also stores them as JSON, which `read_pt2` reads without loading code.
+The readers, the key names and `ExportInfo` live in `mosi_tool.artifact`, beside the runtimes that read them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import zipfile
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from mosi_tool.version import __version__
+from mosi_tool.artifact import ExportInfo, sidecar_document, sidecar_path, to_props
 from mosi_tool.atomic import atomic_write_text
-from mosi_tool.metadata import METADATA_KEY, MetadataError, ModelMeta
-
-EXPORT_KEY = f"{METADATA_KEY}.export"
-INPUT_NAME = "clips"
-OUTPUT_NAMES = ("logits", "features", "cam")
+from mosi_tool.metadata import ModelMeta
 
 
-@dataclass
-class ExportInfo:
-    """How an artifact was built: what it accepts and what it was compiled for."""
-
-    format: str
-    precision: str = "fp32"
-    input_name: str = INPUT_NAME
-    input_dtype: str = "uint8"
-    input_layout: str = "B,T,H,W,3 RGB"
-    outputs: list[str] = field(default_factory=lambda: list(OUTPUT_NAMES))
-    batch: list[int] | None = None  # [min, opt, max]; None: any
-    hw: list[int] | None = None  # [min, opt, max] of H and W; None: any
-    opset: int | None = None
-    device: str = "cpu"  # what it runs on: cpu or cuda (onnx: either)
-    target: dict[str, str] = field(default_factory=dict)  # TensorRT version, GPU, compute capability, ...
-    exporter_version: str = __version__
-    torch_version: str = ""
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, raw: Any, source: str) -> ExportInfo:
-        if not isinstance(raw, dict) or "format" not in raw:
-            raise MetadataError(f"{source}: export metadata is not a JSON object with a format")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise MetadataError(f"{source}: unknown export metadata fields {unknown}; upgrade mosi-tool")
-        return cls(**raw)
-
-
-def to_props(meta: ModelMeta, info: ExportInfo) -> dict[str, str]:
-    return {METADATA_KEY: meta.to_json(), EXPORT_KEY: info.to_json()}
-
-
-def from_props(props: Mapping[str, str], source: str) -> tuple[ModelMeta, ExportInfo]:
-    """Parse the two entries written by `to_props` (ONNX metadata_props, AOTI metadata, sidecar)."""
-    raw = props.get(METADATA_KEY)
-    if raw is None:
-        raise MetadataError(f"{source}: has no '{METADATA_KEY}' metadata; not exported by mosi-tool (re-export it)")
-    meta = ModelMeta.from_json(raw, source=source)
-    extra = props.get(EXPORT_KEY)
-    if extra is None:
-        raise MetadataError(f"{source}: has no '{EXPORT_KEY}' metadata; not exported by mosi-tool (re-export it)")
-    try:
-        info = ExportInfo.from_dict(json.loads(extra), source)
-    except json.JSONDecodeError as e:
-        raise MetadataError(f"{source}: export metadata is not valid JSON ({e})") from None
-    return meta, info
-
-
-# --- ONNX ---------------------------------------------------------------------------------------------
 def embed_onnx(model: Any, meta: ModelMeta, info: ExportInfo) -> None:
     """Set our entries in an onnx.ModelProto's metadata_props (replacing old ones)."""
     props = to_props(meta, info)
@@ -90,84 +24,8 @@ def embed_onnx(model: Any, meta: ModelMeta, info: ExportInfo) -> None:
         entry.key, entry.value = key, value
 
 
-def read_onnx(path: Path) -> tuple[ModelMeta, ExportInfo]:
-    import onnx
-
-    _check_file(path)
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # noqa: BLE001 - protobuf raises several types for a file that is not ONNX
-        raise MetadataError(f"{path}: not a valid ONNX file ({_first_line(e)})") from None
-    if not model.graph.node:
-        raise MetadataError(f"{path}: not a valid ONNX file (no graph)")
-    return from_props({p.key: p.value for p in model.metadata_props}, str(path))
-
-
-# --- TensorRT sidecar ----------------------------------------------------------------------------------
-def sidecar_path(engine: Path) -> Path:
-    return engine.with_name(engine.name + ".json")
-
-
 def write_sidecar(engine: Path, meta: ModelMeta, info: ExportInfo) -> Path:
+    """Write the TensorRT engine's metadata sidecar `X.engine.json` atomically; returns its path."""
     path = sidecar_path(engine)
-    doc = {METADATA_KEY: json.loads(meta.to_json()), "export": dataclasses.asdict(info)}
-    atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, sidecar_document(meta, info))
     return path
-
-
-def read_sidecar(engine: Path) -> tuple[ModelMeta, ExportInfo]:
-    _check_file(engine)
-    path = sidecar_path(engine)
-    if not path.exists():
-        raise MetadataError(f"{engine}: no metadata sidecar {path.name} beside it; re-export with mosi-tool export --trt")
-    try:
-        doc = json.loads(path.read_text())
-        props = {METADATA_KEY: json.dumps(doc[METADATA_KEY]), EXPORT_KEY: json.dumps(doc["export"])}
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise MetadataError(f"{path}: not a mosi-tool engine sidecar ({_first_line(e)})") from None
-    return from_props(props, str(path))
-
-
-# --- AOTInductor ----------------------------------------------------------------------------------------
-def read_pt2_props(path: Path) -> dict[str, str]:
-    """All metadata entries of a .pt2 package (ours and AOTInductor's AOTI_*), from its JSON; no code is loaded."""
-    _check_file(path)
-    try:
-        with zipfile.ZipFile(path) as z:
-            for name in z.namelist():
-                if "/aotinductor/" in name and name.endswith("_metadata.json"):
-                    props = json.loads(z.read(name))
-                    if isinstance(props, dict) and METADATA_KEY in props:
-                        return {str(k): str(v) for k, v in props.items()}
-    except (zipfile.BadZipFile, OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise MetadataError(f"{path}: not a .pt2 package ({_first_line(e)})") from None
-    raise MetadataError(f"{path}: .pt2 package has no '{METADATA_KEY}' metadata; not exported by mosi-tool (re-export it)")
-
-
-def read_pt2(path: Path) -> tuple[ModelMeta, ExportInfo]:
-    return from_props(read_pt2_props(path), str(path))
-
-
-# --- any artifact ---------------------------------------------------------------------------------------
-def read_artifact(path: Path) -> tuple[ModelMeta, ExportInfo | None]:
-    """Metadata of a checkpoint (no ExportInfo) or of any exported artifact, by suffix."""
-    suffix = path.suffix.lower()
-    if suffix == ".safetensors":
-        from mosi_tool.checkpoint import read_meta
-
-        return read_meta(path), None
-    readers = {".onnx": read_onnx, ".engine": read_sidecar, ".pt2": read_pt2}
-    if suffix not in readers:
-        raise MetadataError(f"{path}: unknown model file type {suffix!r}; expected .safetensors, {', '.join(readers)}")
-    return readers[suffix](path)
-
-
-def _check_file(path: Path) -> None:
-    from mosi_tool.checkpoint import check_file
-
-    check_file(path, MetadataError)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]

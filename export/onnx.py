@@ -9,12 +9,13 @@ from typing import Any, Callable
 
 import torch
 
+from mosi_tool.artifact import INPUT_NAME, OUTPUT_NAMES, ExportInfo
 from mosi_tool.atomic import atomic_path
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.runtimes.base import EngineError
 
 from .graph import export_module, quiet_tracing, trace_input
-from .metadata import INPUT_NAME, OUTPUT_NAMES, ExportInfo, embed_onnx
+from .metadata import embed_onnx
 from .options import ExportOptions
 
 # Conv and friends accept bfloat16 only from opset 22.

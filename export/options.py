@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .formats import ALL_PRECISIONS
+from mosi_tool.artifact import PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class ExportOptions:
     calibration: Path | None = None  # int8: a video or folder of videos to calibrate on; None: the bundled sample
 
     def __post_init__(self) -> None:
-        if self.precision not in ALL_PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(ALL_PRECISIONS)}, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
             raise ValueError(
                 f"need 1 <= min batch <= opt batch <= max batch, got {self.min_batch}, {self.opt_batch}, {self.max_batch}"

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mosi_tool.artifact import OUTPUT_NAMES
 from mosi_tool.metadata import ModelMeta
 from mosi_tool.models.clip_model import ClipOutput
 
-from .metadata import OUTPUT_NAMES
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,8 @@ def reference_outputs(checkpoint: Path, clips: torch.Tensor) -> ClipOutput:
 def verify(artifact: Path, checkpoint: Path, precision: str, device: str = "auto", n: int = 8) -> tuple[Parity, str]:
     """Run `artifact` through its runtime and PyTorch on the same clips; return the comparison and the clips' source."""
     from mosi_tool.checkpoint import read_meta
-    from mosi_tool.runtimes import load_engine
+    from mosi_tool.runtimes import open_engine, resolve_device
 
     clips, source = sample_clips(read_meta(checkpoint), n)
-    engine = load_engine(artifact, device=device)
+    engine = open_engine(artifact, resolve_device(device))
     return compare(reference_outputs(checkpoint, clips), engine(clips)), source

@@ -10,12 +10,12 @@ from typing import Callable
 
 import torch
 
+from mosi_tool.artifact import ExportInfo
 from mosi_tool.checkpoint import CheckpointError, read_meta
 from mosi_tool.metadata import MetadataError
 from mosi_tool.runtimes.base import EngineError, resolve_device
 
 from .formats import Format, builder, check_request
-from .metadata import ExportInfo
 from .options import ExportOptions
 from .parity import Parity, verify
 

@@ -15,14 +15,15 @@ from typing import Callable
 
 import torch
 
+from mosi_tool.artifact import INPUT_NAME, ExportInfo, read_onnx
 from mosi_tool.atomic import atomic_write_bytes
 from mosi_tool.cache import cache_root
 from mosi_tool.metadata import MetadataError
 from mosi_tool.runtimes.base import EngineError, resolve_device
+from mosi_tool.runtimes.tensorrt_env import TrtTarget, current_target, major_version, require_tensorrt
 
-from .metadata import INPUT_NAME, ExportInfo, read_onnx, write_sidecar
+from .metadata import write_sidecar
 from .options import ExportOptions
-from .tensorrt_env import TrtTarget, current_target, major_version, require_tensorrt
 
 
 @dataclass(frozen=True)

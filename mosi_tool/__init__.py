@@ -20,7 +20,7 @@ def load_model(path: str | Path | None = None, device: str = "auto", **kwargs: o
     Normalisation happens inside, from the file's own metadata. `path=None` uses the default model.
     """
     from .default_model import default_model_path
-    from .runtimes import load_engine
+    from .loader import load_engine
 
     return load_engine(path if path is not None else default_model_path(), device=device, **kwargs)  # type: ignore[arg-type]
 

@@ -1,4 +1,4 @@
-"""The model used wherever `--model` is omitted: the checkpoint bundled in the package.
+"""What the package bundles: the model used wherever `--model` is omitted, and the sample video and image.
 
 `assets/default_model.safetensors` is a MoSI R(2+1)D-10 trained on CPU (docs/MODEL_CARD.md; its metadata
 holds the model card's fields, `mosi-tool info` shows them). It is written by tools/bundle_default.py.
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-BUNDLED = Path(__file__).parent / "assets" / "default_model.safetensors"
+ASSETS = Path(__file__).parent / "assets"
+BUNDLED = ASSETS / "default_model.safetensors"
+SAMPLE_VIDEO = ASSETS / "sample.mp4"  # 854x480 street scene (tools/make_assets.py): demo, int8 calibration, runtime auto
+SAMPLE_IMAGE = ASSETS / "sample.jpg"
 
 
 def default_model_path() -> Path:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .default_model import default_model_path
+from .default_model import SAMPLE_IMAGE, SAMPLE_VIDEO, default_model_path
 from .progress import info
 
-ASSETS = Path(__file__).parent / "assets"
-SAMPLE_VIDEO = ASSETS / "sample.mp4"
-SAMPLE_IMAGE = ASSETS / "sample.jpg"
+__all__ = ["SAMPLE_IMAGE", "SAMPLE_VIDEO", "run_demo"]
 
 
 def run_demo(out_dir: Path, model: Path | None = None, device: str = "auto") -> list[Path]:

@@ -43,3 +43,10 @@ def cpu_has_fast_bf16() -> bool:
     and slower than fp32.
     """
     return any(flag in cpu_flags() for flag in FAST_BF16_FLAGS)
+
+
+def current_cpu_isa() -> str:
+    """The vector ISA Inductor generates CPU code for here (the string AOTInductor records as AOTI_CPU_ISA)."""
+    from torch._inductor import cpu_vec_isa
+
+    return str(cpu_vec_isa.pick_vec_isa()).upper()

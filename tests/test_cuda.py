@@ -11,7 +11,7 @@ import torch
 
 from export.parity import compare, reference_outputs, synthetic_clips
 from mosi_tool.checkpoint import load_checkpoint
-from mosi_tool.runtimes import load_engine
+from mosi_tool.loader import load_engine
 from training.pseudo_motion import MotionConfig, PseudoMotion
 
 from .test_pseudo_motion import SMALL, sources

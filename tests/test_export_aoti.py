@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from export.aoti import build
-from export.metadata import from_props, read_pt2, read_pt2_props
+from mosi_tool.artifact import from_props, read_pt2, read_pt2_props
 from export.options import ExportOptions
 from export.parity import compare, reference_outputs, sample_clips, synthetic_clips
 from mosi_tool.checkpoint import read_meta
-from mosi_tool.runtimes import EngineError, load_engine
+from mosi_tool.loader import load_engine
+from mosi_tool.runtimes import EngineError
 from mosi_tool.runtimes.aoti_runtime import AOTIEngine, check_pt2_target
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from export.metadata import read_onnx
+from mosi_tool.artifact import read_onnx
 from export.parity import TOLERANCES, compare, reference_outputs, sample_clips, synthetic_clips
 from mosi_tool.checkpoint import read_meta
-from mosi_tool.runtimes import EngineError, load_engine
+from mosi_tool.loader import load_engine
+from mosi_tool.runtimes import EngineError
 from mosi_tool.runtimes.onnx_runtime import OnnxEngine
 
 

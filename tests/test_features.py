@@ -110,7 +110,7 @@ def test_bf16_precision_is_recorded_close_to_fp32_and_not_mixed(tree, tmp_path, 
     assert not np.array_equal(fp32, bf16) and cos.min() > 0.99
     assert "1 written" in run([*common, "--runtime", "torch"]).output  # and back
     result = run([*common, "--precision", "int4"], code=2)
-    assert "precision must be one of fp32, bf16, fp16" in result.output
+    assert "precision must be one of fp32, fp16, bf16" in result.output
 
 
 def test_list_file_and_success_clears_failure(tree, tmp_path, micro_ckpt):

@@ -14,8 +14,8 @@ from export import int8
 from export.parity import compare, reference_outputs, sample_clips
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.cli import app
-from mosi_tool.runtimes import auto, load_engine, resolve_runtime
-from mosi_tool.runtimes.auto import Measured, choose
+from mosi_tool.loader import auto, load_engine, resolve_runtime
+from mosi_tool.loader.auto import Measured, choose
 from mosi_tool.runtimes.cpu import CpuInfo, peaks
 
 from .conftest import micro_checkpoint
@@ -128,7 +128,7 @@ def test_peaks_for_zen4_and_amx():
 
 @pytest.mark.skipif(not int8.available(), reason="onnxruntime quantization tools not installed")
 def test_int8_export_round_trip(micro_ckpt, moving_square_video, tmp_path):
-    from export.metadata import read_onnx
+    from mosi_tool.artifact import read_onnx
 
     out = tmp_path / "micro-int8.onnx"
     result = CliRunner().invoke(app, ["export", str(micro_ckpt), "--int8", "--onnx", str(out), "--calibration", str(moving_square_video.parent)])

@@ -9,15 +9,17 @@ import pytest
 import torch
 
 from export.parity import compare, reference_outputs, synthetic_clips
-from mosi_tool.cache import cached_onnx, engine_cache_path
+from mosi_tool.cache import engine_cache_path
+from mosi_tool.loader.exported import cached_onnx
 from mosi_tool.checkpoint import read_meta
-from mosi_tool.runtimes import EngineError, load_engine
+from mosi_tool.loader import load_engine
+from mosi_tool.runtimes import EngineError
 from mosi_tool.runtimes.base import Engine
 from mosi_tool.runtimes.onnx_runtime import OnnxEngine, output_shapes
 
 
 def test_checkpoint_on_cpu_runs_the_measured_path_and_onnx_is_cached(micro_ckpt):
-    from mosi_tool.runtimes.auto import choice_path, resolve
+    from mosi_tool.loader.auto import choice_path, resolve
 
     choice = resolve(micro_ckpt, 8)
     engine = load_engine(micro_ckpt, device="cpu")  # runtime None on CPU: the auto choice for batch 8

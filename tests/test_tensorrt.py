@@ -11,11 +11,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from export.metadata import ExportInfo, read_sidecar, sidecar_path, write_sidecar
+from export.metadata import write_sidecar
+from mosi_tool.artifact import ExportInfo, read_sidecar, sidecar_path
 from export.tensorrt import Recipe, recipe
-from export.tensorrt_env import TrtTarget, check_target, require_tensorrt
+from mosi_tool.runtimes.tensorrt_env import TrtTarget, check_target, require_tensorrt
 from mosi_tool.checkpoint import read_meta
-from mosi_tool.runtimes import EngineError, load_engine
+from mosi_tool.loader import load_engine
+from mosi_tool.runtimes import EngineError
 
 
 def _tensorrt_reason() -> str | None:

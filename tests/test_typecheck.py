@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = ["export/tensorrt.py", "export/tensorrt_env.py", "mosi_tool/runtimes/tensorrt_runtime.py"]
+FILES = ["export/tensorrt.py", "mosi_tool/runtimes/tensorrt_env.py", "mosi_tool/runtimes/tensorrt_runtime.py"]
 
 
 def stubs_dir() -> Path:

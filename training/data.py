@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 
 from mosi_tool.video.decode import VIDEO_SUFFIXES, grab_frame
 
+from .images import load_image, resize_short_side
 from .source_cache import SourceCache
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -105,13 +106,6 @@ def split_sources(sources: list[Source], val_fraction: float, seed: int) -> tupl
     return train, val
 
 
-def resize_short_side(img: Image.Image, size: int) -> Image.Image:
-    w, h = img.size
-    scale = size / min(w, h)
-    new = (max(size, round(w * scale)), max(size, round(h * scale)))
-    return img.resize(new, Image.BILINEAR) if new != (w, h) else img
-
-
 def square_crop(arr: np.ndarray, size: int, rng: random.Random | None) -> np.ndarray:
     """Random (rng given) or centred size x size crop of an (H, W, 3) array."""
     h, w = arr.shape[:2]
@@ -120,12 +114,6 @@ def square_crop(arr: np.ndarray, size: int, rng: random.Random | None) -> np.nda
     else:
         top, left = rng.randint(0, h - size), rng.randint(0, w - size)
     return np.array(arr[top : top + size, left : left + size])  # writable, contiguous copy
-
-
-def load_image(path: str, size: int) -> Image.Image:
-    with Image.open(path) as img:
-        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when that is still >= size
-        return resize_short_side(img.convert("RGB"), size)
 
 
 class SourceDataset(Dataset):

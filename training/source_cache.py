@@ -28,6 +28,8 @@ import numpy as np
 
 from mosi_tool.progress import progress_bar
 
+from .images import load_image  # the same decode + resize as the uncached path
+
 
 def cache_key(paths: Sequence[str], size: int) -> str:
     """Digest of (Ls, each path with its size and mtime): 16 hex characters."""
@@ -39,8 +41,6 @@ def cache_key(paths: Sequence[str], size: int) -> str:
 
 
 def _decode(args: tuple[str, int]) -> np.ndarray | str:
-    from .data import load_image  # the same decode + resize as the uncached path
-
     path, size = args
     try:
         return np.asarray(load_image(path, size), dtype=np.uint8)

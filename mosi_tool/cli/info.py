@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the raw metadata as JSON.")] = False,
     ) -> None:
         """Print the metadata a checkpoint or engine carries."""
-        from export.metadata import read_artifact
+        from ..artifact import read_artifact
 
         meta, export_info = read_artifact(model)
         if as_json:

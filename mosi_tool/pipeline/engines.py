@@ -32,7 +32,7 @@ class _PipeSource:
 
 def _engine_entry(conn: Any, device: str, model: str, runtime: str | None, precision: str, batch_size: int, threads: int | None, slot_spec: tuple | None) -> None:
     child_setup()
-    from ..runtimes import load_engine
+    from ..loader import load_engine
 
     engine = load_engine(model, device=device, runtime=runtime, precision=precision, batch_size=batch_size, threads=threads)
     slots = SlotPool(*slot_spec) if slot_spec else None

@@ -15,7 +15,8 @@ import torch
 
 from ..atomic import clean_partial
 from ..progress import info, progress_bar
-from ..runtimes import read_model_meta, resolve_device, resolve_runtime
+from ..loader import read_model_meta, resolve_runtime
+from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from .engine_stage import StageTimes
 from .jobs import VideoJob, find_inputs, plan, shard

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..runtimes import load_engine
+from ..loader import load_engine
 from ..video.clips import Sampling
 from .decoders import DecoderPool
 from .engine_stage import EngineStage, StageTimes, intra_op_threads

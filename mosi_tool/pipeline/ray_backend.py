@@ -125,7 +125,7 @@ class EngineActor:
     """Ray Data actor: an `EngineStage` over each batch of rows; clips -> feature rows, markers passed on."""
 
     def __init__(self, model: str, runtime: str | None, batch_size: int, gpu: bool, threads: int, precision: str = "fp32"):
-        from ..runtimes import load_engine
+        from ..loader import load_engine
 
         if not gpu:
             torch.set_num_threads(threads)

@@ -1,4 +1,7 @@
-"""Runtimes, chosen by the artifact's suffix (or `runtime=`): one Engine class per artifact kind."""
+"""Runtimes: one Engine class per artifact kind, each opening exactly that kind (`artifact.KINDS`).
+
+Choosing a runtime for a checkpoint, and exporting it on demand, is policy above this layer: `mosi_tool.loader`.
+"""
 
 from __future__ import annotations
 
@@ -6,116 +9,38 @@ from pathlib import Path
 
 import torch
 
-from ..metadata import ModelMeta
+from ..artifact import KINDS
 from .base import Engine, EngineError, resolve_device
 
-SUFFIX_RUNTIME = {".safetensors": "torch", ".onnx": "onnx", ".engine": "tensorrt", ".pt2": "aoti"}
-RUNTIMES = ("auto", "torch", "onnx", "tensorrt", "aoti")
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+RUNTIMES = ("auto", *dict.fromkeys(k.runtime for k in KINDS.values()))  # auto, torch, onnx, tensorrt, aoti
 
 
-def runtime_for(path: Path) -> str:
-    try:
-        return SUFFIX_RUNTIME[path.suffix.lower()]
-    except KeyError:
-        kinds = ", ".join(SUFFIX_RUNTIME)
-        raise EngineError(f"{path}: unknown model file type {path.suffix!r}; expected one of {kinds}") from None
+def open_engine(path: Path, device: torch.device, runtime: str | None = None, compile: bool = False, precision: str = "fp32") -> Engine:
+    """Open `path` with `runtime` (default: the runtime of its kind, `artifact.KINDS`); no export, no choice.
 
-
-def load_engine(
-    path: str | Path,
-    device: str | torch.device = "auto",
-    runtime: str | None = None,
-    compile: bool = False,
-    precision: str = "fp32",
-    batch_size: int = 8,
-    threads: int | None = None,
-) -> Engine:
-    """Open a checkpoint or compiled engine on `device`; the runtime follows the file suffix.
-
-    A checkpoint on CPU with `runtime=None` or "auto" (fp32, no `compile`) runs on the path `runtimes.auto`
-    measured fastest for this model, CPU, `batch_size` and `threads` (torch.get_num_threads() when None):
-    PyTorch fp32, ONNX Runtime fp32 (the checkpoint exported to ONNX once into the cache), PyTorch bf16
-    autocast where the CPU has bf16 hardware and the features stay at cosine >= 0.9999, or int8 ONNX
-    Runtime where it is >= 1.5x faster at cosine >= 0.99. The engine's `precision` says which arithmetic ran.
-    `runtime="torch"` forces eager PyTorch; `runtime="onnx"` with a checkpoint uses the cached export (fp32,
-    or `precision="int8"`) on any device; `precision="bf16"` runs PyTorch with bf16 autocast.
-    """
-    path = _existing(path)
-    if runtime is not None and runtime not in RUNTIMES:
-        raise EngineError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
-    dev = resolve_device(device)
-    checkpoint = path.suffix.lower() == ".safetensors"
-    if precision not in PRECISIONS:
-        raise EngineError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision != "fp32" and not checkpoint:
-        raise EngineError(f"{path}: a compiled engine keeps the precision it was exported with; --precision applies to checkpoints")
-    if runtime in (None, "auto") and checkpoint and dev.type == "cpu" and not compile and precision == "fp32":
-        runtime, precision = _auto(path, batch_size, threads)
-    kind = runtime if runtime not in (None, "auto") else runtime_for(path)
-    if precision == "int8" and kind != "onnx":
-        raise EngineError(f"{path}: int8 runs in ONNX Runtime only (--runtime onnx, or mosi-tool export --int8)")
-    if checkpoint and kind == "onnx":
-        from ..cache import cached_onnx
-
-        path, precision = cached_onnx(path, precision), "fp32"
-    elif checkpoint and kind in ("tensorrt", "aoti"):
-        raise EngineError(f"{path}: --runtime {kind} needs an exported engine; make one with mosi-tool export")
-    if kind == "torch":
+    `compile` and `precision` (autocast) apply to checkpoints. Raises EngineError naming the file."""
+    if runtime is None:
+        kind = KINDS.get(path.suffix.lower())
+        if kind is None:
+            raise EngineError(f"{path}: unknown model file type {path.suffix!r}; expected one of {', '.join(KINDS)}")
+        runtime = kind.runtime
+    if runtime == "torch":
         from .torch_runtime import TorchEngine
 
-        return TorchEngine(path, dev, compile=compile, precision=precision)
-    if kind == "onnx":
+        return TorchEngine(path, device, compile=compile, precision=precision)
+    if runtime == "onnx":
         from .onnx_runtime import OnnxEngine
 
-        return OnnxEngine(path, dev)
-    if kind == "tensorrt":
+        return OnnxEngine(path, device)
+    if runtime == "tensorrt":
         from .tensorrt_runtime import TensorRTEngine
 
-        return TensorRTEngine(path, dev)
-    if kind == "aoti":
+        return TensorRTEngine(path, device)
+    if runtime == "aoti":
         from .aoti_runtime import AOTIEngine
 
-        return AOTIEngine(path, dev)
-    raise EngineError(f"unknown runtime {kind!r}; choose from {', '.join(RUNTIMES)}")
+        return AOTIEngine(path, device)
+    raise EngineError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
 
 
-def read_model_meta(path: str | Path) -> ModelMeta:
-    """The metadata of any checkpoint or engine, without loading it (cheap)."""
-    from export.metadata import read_artifact
-
-    path = _existing(path)
-    runtime_for(path)  # a clear error for unknown file types
-    return read_artifact(path)[0]
-
-
-def _existing(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise EngineError(f"{path}: no such file")
-    return path
-
-
-def _auto(checkpoint: Path, batch_size: int, threads: int | None) -> tuple[str, str]:
-    """(runtime, precision) measured fastest here; eager fp32 (with one warning line) if measuring fails."""
-    from ..progress import info
-    from .auto import resolve
-
-    try:
-        choice = resolve(checkpoint, batch_size, threads)
-    except Exception as e:  # noqa: BLE001 - measuring only picks a speed; eager PyTorch always works
-        info(f"warning: runtime auto could not measure ({' '.join(str(e).split())[:300]}); running eager PyTorch fp32")
-        return "torch", "fp32"
-    return choice.runtime, choice.precision
-
-
-def resolve_runtime(model: str | Path, device: str, runtime: str | None, precision: str, batch_size: int, threads: int | None) -> tuple[str | None, str]:
-    """The concrete (runtime, precision) `load_engine` will use for these arguments: `auto` (or None for a
-    checkpoint on CPU at fp32) resolved once, so that engine processes and output settings agree."""
-    path = _existing(model)
-    if runtime in (None, "auto") and path.suffix.lower() == ".safetensors" and precision == "fp32" and resolve_device(device).type == "cpu":
-        return _auto(path, batch_size, threads)
-    return (None if runtime == "auto" else runtime), precision
-
-
-__all__ = ["Engine", "EngineError", "load_engine", "read_model_meta", "resolve_device", "resolve_runtime", "runtime_for", "RUNTIMES"]
+__all__ = ["Engine", "EngineError", "open_engine", "resolve_device", "RUNTIMES"]

@@ -12,22 +12,18 @@ from pathlib import Path
 
 import torch
 
-from ..metadata import MetadataError
+from ..artifact import from_props, read_pt2_props
+from ..hardware import current_cpu_isa
 from ..models.clip_model import ClipOutput
-from .base import Engine, EngineError
+from .base import Engine, EngineError, read_contract
 
 
 class AOTIEngine(Engine):
     name = "aoti"
 
     def __init__(self, path: Path, device: torch.device):
-        from export.metadata import from_props, read_pt2_props
-
-        try:
-            props = read_pt2_props(path)
-            from_props(props, str(path))
-        except MetadataError as e:
-            raise EngineError(str(e)) from None
+        props = read_contract(read_pt2_props, path)
+        read_contract(from_props, props, str(path))
         check_pt2_target(path, props, device)
         index = device.index or 0 if device.type == "cuda" else -1
         try:
@@ -35,13 +31,8 @@ class AOTIEngine(Engine):
         except Exception as e:  # noqa: BLE001
             raise EngineError(f"{path}: AOTInductor cannot load it ({' '.join(str(e).split())[:300]})") from None
         # The loader's own copy of the metadata is the one this engine uses.
-        meta, export_info = from_props(self.runner.get_metadata(), str(path))
-        super().__init__(path, meta, device)
-        self.precision = export_info.precision
-        if export_info.batch:
-            self.max_batch = export_info.batch[2]
-        if export_info.hw:
-            self.hw_range = ((export_info.hw[0],) * 2, (export_info.hw[2],) * 2)
+        meta, export_info = read_contract(from_props, self.runner.get_metadata(), str(path))
+        super().__init__(path, meta, device, export_info)
 
     def run(self, clips: torch.Tensor) -> ClipOutput:
         with torch.inference_mode():
@@ -58,8 +49,6 @@ def check_pt2_target(path: Path, props: dict[str, str], device: torch.device) ->
     if machine and machine != platform.machine():
         raise EngineError(f"{path}: compiled for {machine}, this machine is {platform.machine()}; re-export it here")
     if device.type == "cpu":
-        from export.aoti import current_cpu_isa
-
         isa, here = props.get("AOTI_CPU_ISA", ""), current_cpu_isa()
         if isa != here:
             raise EngineError(f"{path}: compiled for CPU vector ISA {isa!r}, this CPU has {here!r}; re-export it here")

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import torch
 
-from ..metadata import ModelMeta
-from ..models.clip_model import ClipOutput
+from ..artifact import ExportInfo
+from ..metadata import MetadataError, ModelMeta
+from ..models.clip_model import ClipModel, ClipOutput
 
 
 class EngineError(RuntimeError):
     """An engine that cannot be loaded or run here; the message names the file and the reason."""
+
+
+T = TypeVar("T")
+
+
+def read_contract(reader: Callable[..., T], *args: Any) -> T:
+    """Call an `artifact` reader; its MetadataError (which names the file) becomes an EngineError."""
+    try:
+        return reader(*args)
+    except MetadataError as e:
+        raise EngineError(str(e)) from None
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -59,11 +71,17 @@ class Engine(ABC):
     max_batch: int | None = None
     hw_range: tuple[tuple[int, int], tuple[int, int]] | None = None  # ((min H, min W), (max H, max W)) if bounded
     precision: str = "fp32"  # the arithmetic it runs: fp32, bf16, fp16 or int8
+    module: ClipModel | None = None  # the PyTorch module it runs, where gradients can flow (Grad-CAM)
 
-    def __init__(self, path: Path, meta: ModelMeta, device: torch.device):
+    def __init__(self, path: Path, meta: ModelMeta, device: torch.device, export: ExportInfo | None = None):
+        """`export`: the artifact's build record; its precision and batch/size limits become the engine's."""
         self.path = path
         self.meta = meta
         self.device = device
+        if export is not None:
+            self.precision = export.precision
+            self.max_batch = export.max_batch
+            self.hw_range = export.hw_range
 
     @abstractmethod
     def run(self, clips: torch.Tensor) -> ClipOutput:

@@ -11,12 +11,16 @@ The clock is /proc/cpuinfo's "cpu MHz" (under a hypervisor usually the nominal c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
+
+import torch
 
 
 @dataclass(frozen=True)
@@ -103,3 +107,15 @@ def peaks(cpu: CpuInfo | None = None) -> dict[str, Peak]:
         int8, iwhy = 2 * fp32, "no VNNI: int16 multiply-adds, 2x the fp32 rate"
     out["int8"] = Peak(cpu.cores * hz * int8, f"{base} x {int8} OPs/cycle ({iwhy})")
     return {k: Peak(v.ops_per_s, f"{v.formula} = {v.ops_per_s / 1e9:.0f} G{'OP' if k == 'int8' else 'FLOP'}/s") for k, v in out.items()}
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """Run a CPU engine with `n` intra-op threads (None: leave torch's setting), restored afterwards."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..metadata import MetadataError, ModelMeta
+from ..artifact import INPUT_NAME, OUTPUT_NAMES, from_props
+from ..metadata import ModelMeta
 from ..models.clip_model import ClipOutput
 from ..progress import info
-from .base import Engine, EngineError
-
-OUTPUTS = ("logits", "features", "cam")
+from .base import Engine, EngineError, read_contract
 
 
 class OnnxEngine(Engine):
@@ -24,8 +23,6 @@ class OnnxEngine(Engine):
             import onnxruntime as ort
         except ImportError as e:
             raise EngineError(f"{path}: onnxruntime is not installed ({e}); pip install 'mosi-tool[cpu]' or '[gpu]'") from None
-        from export.metadata import from_props
-
         if not path.is_file() or path.stat().st_size == 0:
             raise EngineError(f"{path}: {'empty file' if path.is_file() else 'no such file'}")
         options = ort.SessionOptions()
@@ -34,15 +31,11 @@ class OnnxEngine(Engine):
             self.session = ort.InferenceSession(str(path), options, providers=_providers(device))
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types per failure
             raise EngineError(f"{path}: onnxruntime cannot load it ({_one_line(e)})") from None
-        try:
-            meta, export_info = from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
-        except MetadataError as e:
-            raise EngineError(str(e)) from None
-        super().__init__(path, meta, device)
-        self.precision = export_info.precision
+        meta, export_info = read_contract(from_props, self.session.get_modelmeta().custom_metadata_map, str(path))
+        super().__init__(path, meta, device, export_info)
         inputs = self.session.get_inputs()
-        if [i.name for i in inputs] != ["clips"] or inputs[0].type != "tensor(uint8)":
-            raise EngineError(f"{path}: expected one uint8 input 'clips', found {[(i.name, i.type) for i in inputs]}")
+        if [i.name for i in inputs] != [INPUT_NAME] or inputs[0].type != "tensor(uint8)":
+            raise EngineError(f"{path}: expected one uint8 input '{INPUT_NAME}', found {[(i.name, i.type) for i in inputs]}")
         on_cuda = "CUDAExecutionProvider" in self.session.get_providers()
         if device.type == "cuda" and not on_cuda:
             info(f"warning: {path.name}: CUDA requested but onnxruntime has no working CUDA provider here; running on CPU")
@@ -54,8 +47,8 @@ class OnnxEngine(Engine):
         outs = [torch.empty(s, dtype=torch.float32, device=self.io_device) for s in output_shapes(self.meta, tuple(x.shape))]
         kind, index = self.io_device.type, self.io_device.index or 0
         binding = self.session.io_binding()
-        binding.bind_input("clips", kind, index, np.uint8, tuple(x.shape), x.data_ptr())
-        for name, out in zip(OUTPUTS, outs):
+        binding.bind_input(INPUT_NAME, kind, index, np.uint8, tuple(x.shape), x.data_ptr())
+        for name, out in zip(OUTPUT_NAMES, outs):
             binding.bind_output(name, kind, index, np.float32, tuple(out.shape), out.data_ptr())
         if kind == "cuda":
             # ORT runs on its own stream: torch's writes to `x` must be done before it reads them.
@@ -64,6 +57,13 @@ class OnnxEngine(Engine):
         if kind == "cuda":
             binding.synchronize_outputs()  # and ORT's writes to the outputs before torch reads them
         return ClipOutput(*(o.to(self.device) for o in outs))
+
+
+def quantization_available() -> bool:
+    """Whether this onnxruntime ships the quantization tools (int8 export and the int8 candidate of `auto`)."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnxruntime.quantization") is not None
 
 
 _SHAPES: dict[tuple[object, ...], list[tuple[int, ...]]] = {}

@@ -10,34 +10,22 @@ from pathlib import Path
 
 import torch
 
-from ..metadata import MetadataError
+from ..artifact import INPUT_NAME, OUTPUT_NAMES, read_sidecar
 from ..models.clip_model import ClipOutput
-from .base import Engine, EngineError
-
-OUTPUTS = ("logits", "features", "cam")
+from .base import Engine, EngineError, read_contract
+from .tensorrt_env import check_target, current_target, require_tensorrt
 
 
 class TensorRTEngine(Engine):
     name = "tensorrt"
 
     def __init__(self, path: Path, device: torch.device):
-        from export.metadata import read_sidecar
-        from export.tensorrt_env import check_target, current_target, require_tensorrt
-
         version = require_tensorrt()
-        try:
-            meta, export_info = read_sidecar(path)
-        except MetadataError as e:
-            raise EngineError(str(e)) from None
-        super().__init__(path, meta, device)
+        meta, export_info = read_contract(read_sidecar, path)
+        super().__init__(path, meta, device, export_info)
         if device.type != "cuda":
             raise EngineError(f"{path}: TensorRT engines run on a CUDA GPU; got --device {device}")
         check_target(str(path), export_info.target, current_target(version, device))
-        if export_info.batch:
-            self.max_batch = export_info.batch[2]
-        if export_info.hw:
-            self.hw_range = ((export_info.hw[0],) * 2, (export_info.hw[2],) * 2)
-        self.precision = export_info.precision
 
         import tensorrt as trt
 
@@ -51,16 +39,16 @@ class TensorRTEngine(Engine):
             self._engine = engine
             self._context = engine.create_execution_context()
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-        if sorted(names) != sorted(("clips", *OUTPUTS)):
+        if sorted(names) != sorted((INPUT_NAME, *OUTPUT_NAMES)):
             raise EngineError(f"{path}: unexpected engine tensors {names}; re-export it")
 
     def run(self, clips: torch.Tensor) -> ClipOutput:
         ctx = self._context
-        if not ctx.set_input_shape("clips", tuple(clips.shape)):
+        if not ctx.set_input_shape(INPUT_NAME, tuple(clips.shape)):
             raise ValueError(f"{self.path.name}: input shape {tuple(clips.shape)} is outside the engine's profile")
-        ctx.set_tensor_address("clips", clips.data_ptr())
+        ctx.set_tensor_address(INPUT_NAME, clips.data_ptr())
         outs = []
-        for name in OUTPUTS:
+        for name in OUTPUT_NAMES:
             dtype = self._dtypes.get(self._engine.get_tensor_dtype(name), torch.float32)
             dims = ctx.get_tensor_shape(name)
             out = torch.empty([dims[i] for i in range(len(dims))], dtype=dtype, device=self.device)

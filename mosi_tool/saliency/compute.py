@@ -108,7 +108,7 @@ def compute_saliency(
         raise ValueError(f"--stabilize must be one of {', '.join(MODES)}, got {stabilize!r}")
     if method == "fused" and mode != "full":
         raise ValueError("--method fused needs --mode full (the motion map covers the whole frame)")
-    if method == "gradcam" and not hasattr(engine, "model"):
+    if method == "gradcam" and engine.module is None:
         raise ValueError(f"--method gradcam needs the PyTorch runtime (a .safetensors checkpoint), not {engine.name}")
     meta = engine.meta
     reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
@@ -143,7 +143,7 @@ def compute_saliency(
                 stabilized += 1
         x = torch.from_numpy(np.stack([c.frames for c in batch]))
         if method == "gradcam":
-            cam, lg = grad_cam(engine.model, x.to(engine.device), target, layer, meta.static_class)  # type: ignore[attr-defined]
+            cam, lg = grad_cam(engine.module, x.to(engine.device), target, layer, meta.static_class)  # type: ignore[arg-type]
         else:
             out = engine(x)
             cam, lg = select_maps(out.cam, out.logits, target, meta.static_class), out.logits

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import torch
 
-from .base import Engine
+from ..runtimes.base import Engine
 
 BF16_MIN_COSINE = 0.9999
 INT8_MIN_COSINE = 0.99
@@ -135,7 +135,7 @@ def choose(measured: list[Measured]) -> tuple[Measured, str]:
 
 def cache_key(model_id: str, batch_size: int, threads: int) -> dict[str, Any]:
     from ..version import __version__
-    from .cpu import cpu_info
+    from ..runtimes.cpu import cpu_info
 
     ort = "none"
     if importlib.util.find_spec("onnxruntime") is not None:
@@ -190,17 +190,17 @@ def _read(path: Path, key: dict[str, Any]) -> Choice | None:
 
 def measure(checkpoint: Path, batch_size: int, threads: int, log: Callable[[str], None]) -> list[Measured]:
     """Time every candidate on real clips and compare its outputs with torch fp32's."""
-    from export import int8
-
     from ..checkpoint import read_meta
-    from ..pipeline.engine_stage import intra_op_threads
-    from .cpu import cpu_info
+    from ..default_model import SAMPLE_VIDEO
+    from ..runtimes.onnx_runtime import quantization_available
+    from ..video.samples import spread_clips
+    from ..runtimes.cpu import cpu_info, intra_op_threads
 
     meta = read_meta(checkpoint)
-    clips = torch.from_numpy(int8.calibration_clips(int8.default_calibration(), meta, n=batch_size))
+    clips = torch.from_numpy(spread_clips(SAMPLE_VIDEO, meta.frames, meta.crop, n=batch_size))
     clips = clips.repeat(-(-batch_size // len(clips)), 1, 1, 1, 1)[:batch_size].contiguous()  # (B, T, H, W, 3)
     has_onnx = importlib.util.find_spec("onnxruntime") is not None
-    todo = candidates(cpu_info().has_bf16, has_onnx, has_onnx and int8.available())
+    todo = candidates(cpu_info().has_bf16, has_onnx, has_onnx and quantization_available())
     log(f"runtime auto: timing {', '.join(c.label for c in todo)} for {checkpoint.name} at batch {batch_size} (once; cached)")
     results: dict[Candidate, Measured] = {}
     engines: dict[Candidate, Engine] = {}
@@ -228,9 +228,13 @@ def measure(checkpoint: Path, batch_size: int, threads: int, log: Callable[[str]
 
 
 def open_candidate(checkpoint: Path, c: Candidate) -> Engine:
-    from . import load_engine
+    from ..runtimes import open_engine
+    from .exported import cached_onnx
 
-    return load_engine(checkpoint, device="cpu", runtime=c.runtime, precision=c.precision)
+    cpu = torch.device("cpu")
+    if c.runtime == "onnx":
+        return open_engine(cached_onnx(checkpoint, c.precision), cpu)
+    return open_engine(checkpoint, cpu, precision=c.precision)
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:

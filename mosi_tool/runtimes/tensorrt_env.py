@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from mosi_tool.runtimes.base import EngineError
+from .base import EngineError
 
 INSTALL_HINT = "install the TensorRT Python package that matches your CUDA (pip install tensorrt) on a machine with an NVIDIA GPU"
 

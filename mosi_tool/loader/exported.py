@@ -1,0 +1,35 @@
+"""Checkpoints exported on demand into the cache: the one place library code calls the exporters in `export/`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..artifact import read_onnx
+from ..cache import engine_cache_path
+from ..checkpoint import read_meta
+from ..metadata import MetadataError
+from ..progress import info
+from ..version import __version__
+
+
+def cached_onnx(checkpoint: Path, precision: str = "fp32") -> Path:
+    """The checkpoint's ONNX export from the cache, exported there first if missing or stale.
+
+    Exports are keyed by model id (a digest of the weights) and precision, and re-made when the file is
+    damaged or was written by another mosi-tool version.
+    """
+    from export.onnx import build
+    from export.options import ExportOptions
+
+    meta = read_meta(checkpoint)
+    path = engine_cache_path(meta.model_id, precision)
+    if path.exists():
+        try:
+            cached, export_info = read_onnx(path)
+            if cached.model_id == meta.model_id and export_info.exporter_version == __version__:
+                return path
+        except MetadataError:
+            pass
+    info(f"exporting {checkpoint.name} to ONNX once for onnxruntime: {path}")
+    build(checkpoint, path, ExportOptions(precision=precision, verify=False))
+    return path
