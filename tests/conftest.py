@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -38,6 +39,18 @@ def texture(h: int, w: int, seed: int, scale: int = 4) -> np.ndarray:
     small = rng.integers(0, 256, (h // scale + 2, w // scale + 2, 3), dtype=np.uint8)
     big = small.repeat(scale, 0).repeat(scale, 1)
     return np.ascontiguousarray(big[:h, :w])
+
+
+def write_image_folder(root: Path, classes: int, per_class: int, size: Callable[[int], tuple[int, int]], seed: int) -> Path:
+    """An ImageNet-layout folder root/train/<wnid>/img_<i>.JPEG of textures, (H, W) = size(i); returns `root`."""
+    from PIL import Image
+
+    for c in range(classes):
+        folder = root / "train" / f"n0000000{c}"
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(texture(*size(i), seed=seed * c + i)).save(folder / f"img_{i}.JPEG", quality=95)
+    return root
 
 
 def write_video(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -16,20 +15,14 @@ from mosi_tool.checkpoint import load_checkpoint
 from mosi_tool.cli import app
 from training.data import find_sources, split_sources, subsample_per_class
 
-from .conftest import ROOT, texture
+from .conftest import ROOT, write_image_folder
 
 MICRO_FLAGS = ["--frames", "4", "--crop", "32", "--source-size", "64", "--width", "8", "--workers", "0", "--batch-size", "4"]
 
 
 @pytest.fixture(scope="module")
 def image_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("imagenet")
-    for c in range(3):
-        folder = root / "train" / f"n0000000{c}"
-        folder.mkdir(parents=True)
-        for i in range(8):
-            Image.fromarray(texture(80, 96, seed=100 * c + i)).save(folder / f"img_{i}.JPEG", quality=95)
-    return root
+    return write_image_folder(tmp_path_factory.mktemp("imagenet"), 3, 8, lambda i: (80, 96), seed=100)
 
 
 def train(args):

@@ -20,19 +20,13 @@ from training.data import SourceDataset, find_sources
 from training.precision import resolve_precision
 from training.source_cache import build_cache, cache_key
 
-from .conftest import texture
+from .conftest import texture, write_image_folder
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    root = tmp_path_factory.mktemp("imgs")
-    for c in range(2):
-        folder = root / "train" / f"n0000000{c}"
-        folder.mkdir(parents=True)
-        for i in range(5):
-            h, w = (70, 90) if i % 2 else (100, 64)  # both orientations, neither square
-            Image.fromarray(texture(h, w, seed=10 * c + i)).save(folder / f"img_{i}.JPEG", quality=95)
-    return root
+    # both orientations, neither square
+    return write_image_folder(tmp_path_factory.mktemp("imgs"), 2, 5, lambda i: (70, 90) if i % 2 else (100, 64), seed=10)
 
 
 def test_cache_gives_the_same_pixels_as_decoding(images, tmp_path):

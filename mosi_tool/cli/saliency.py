@@ -21,17 +21,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..saliency.defaults import DEFAULT_METHOD, DEFAULT_STABILIZE
 from .options import BatchOpt, CompileOpt, DeviceOpt, FpsOpt, ModelOpt, RuntimeOpt, SizeOpt, StepOpt, StreamOpt, handle_errors
 
 DEFAULT_TARGET = "motion"  # measured, not assumed: see the module docstring
-# The method and stabilisation with the best mean AUC-Judd in `mosi-tool eval saliency` on the shared DAVIS
-# (docs/EVALUATION.md states the run). Re-measure when the default model changes; the evaluation prints its
-# own best next to these so a disagreement shows.
-# Bundled model r2plus1d_10-e3c36d88085a, 10 sequences x 40 frames from mp4 (docs/evaluation/default/saliency.json):
-# mv 0.901, fused 0.907 (a lead below the standard error of its per-sequence difference, so the cheaper mv
-# stays), cam 0.760, cam with --stabilize mv 0.818: the network's own maps are compensated by default.
-DEFAULT_METHOD = "mv"
-DEFAULT_STABILIZE = "mv"
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:

@@ -440,7 +440,7 @@ def notes(report: dict[str, Any]) -> list[str]:
                f"(best on {wins[m['target']]} sequences)" for m in ranking) + f"; best: {best}")  # fmt: skip
     top = report.get("best_method")
     if top:
-        from ..cli.saliency import DEFAULT_METHOD, DEFAULT_STABILIZE
+        from ..saliency.defaults import DEFAULT_METHOD, DEFAULT_STABILIZE
 
         opts = " ".join(f"--{k} {v}" for k, v in top["options"].items())
         same = top["options"]["method"] == DEFAULT_METHOD and top["options"]["stabilize"] == DEFAULT_STABILIZE

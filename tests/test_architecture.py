@@ -1,0 +1,100 @@
+"""The layers of docs/ARCHITECTURE.md, checked on the import graph (every import, lazy ones included)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("mosi_tool", "export", "training")
+
+
+def module_files() -> dict[str, Path]:
+    files = {}
+    for package in PACKAGES:
+        for f in (ROOT / package).rglob("*.py"):
+            name = ".".join(f.relative_to(ROOT).with_suffix("").parts)
+            files[name.removesuffix(".__init__")] = f
+    return files
+
+
+def imported(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """Project modules `name` imports anywhere in its body (module names resolved to the longest known prefix)."""
+    targets: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            targets += [base] + [f"{base}.{a.name}" for a in node.names]
+    found = set()
+    for t in targets:
+        while t and t not in known:
+            t = t.rpartition(".")[0]
+        if t and t != name:
+            found.add(t)
+    return found
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    known = module_files()
+    return {name: imported(name, path, known) for name, path in known.items()}
+
+
+def test_import_graph_has_no_circle(graph):
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert not circles, f"import circles: {circles}"
+
+
+def test_library_reaches_export_only_through_the_on_demand_loader(graph):
+    # The CLI is the composition root (its `export` command drives the exporters); below it, only the loader's
+    # on-demand ONNX export may call export/.
+    allowed = ("mosi_tool.loader.exported", "mosi_tool.cli")
+    users = {n for n, deps in graph.items() if n.startswith("mosi_tool") and any(d.startswith("export") for d in deps)}
+    assert {n for n in users if not n.startswith(allowed)} == set()
+
+
+def test_runtimes_and_the_contract_sit_below_policy(graph):
+    low = [n for n in graph if n.startswith(("mosi_tool.runtimes", "mosi_tool.artifact"))]
+    above = ("mosi_tool.loader", "mosi_tool.pipeline", "mosi_tool.saliency", "mosi_tool.cli", "export", "training")
+    bad = {n: sorted(d for d in graph[n] if d.startswith(above)) for n in low}
+    assert {n: d for n, d in bad.items() if d} == {}
+
+
+def test_library_code_never_imports_the_cli(graph):
+    entry = ("mosi_tool.cli", "mosi_tool.__main__")  # the CLI itself and `python -m mosi_tool`
+    bad = {n for n, deps in graph.items() if not n.startswith(entry) and any(d.startswith("mosi_tool.cli") for d in deps)}
+    assert bad == set()
