@@ -39,7 +39,9 @@ sys.path.insert(0, str(ROOT))
 from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
 from mosi_tool.pipeline.jobs import discover, plan  # noqa: E402
-from mosi_tool.pipeline.local import LocalOptions, available_cpus, run_local  # noqa: E402
+from mosi_tool.pipeline.local import available_cpus, run_local  # noqa: E402
+from mosi_tool.pipeline.messages import DoneMessage, FeatureMessage, WriterMessage  # noqa: E402
+from mosi_tool.pipeline.options import DecodeOptions, EngineOptions, RunOptions  # noqa: E402
 from mosi_tool.loader import load_engine  # noqa: E402
 from mosi_tool.runtimes.base import Engine  # noqa: E402
 from mosi_tool.video.clips import Sampling, count_clips, geometry  # noqa: E402
@@ -154,19 +156,19 @@ class _CountingWriter:
         self.videos = self.clips = 0
         self.decode_s = 0.0
 
-    def handle(self, msg: tuple) -> None:
-        if msg[0] == "feat":
+    def handle(self, msg: WriterMessage) -> None:
+        if isinstance(msg, FeatureMessage):
             self.clips += 1
-        elif msg[0] == "done":
+        elif isinstance(msg, DoneMessage):
             self.videos += 1
-            self.decode_s += msg[4]
+            self.decode_s += msg.decode_s
 
 
 def run_decode_ceiling(videos: list[Path], meta: Any, sampling: Sampling, args: argparse.Namespace) -> Run:
     workers = args.workers if args.workers is not None else max(1, min(8, available_cpus() - 1))
     jobs = plan(videos, Path(tempfile.gettempdir()))
     writer = _CountingWriter()
-    opts = LocalOptions("", ["cpu"], None, args.batch_size, workers, 64, sampling, None, None, decode=args.decode)
+    opts = RunOptions(DecodeOptions(sampling, decoder=args.decode), EngineOptions("", None, batch_size=args.batch_size), ("cpu",), workers)
     t0 = time.perf_counter()
     times = run_local(jobs, writer, opts, engine=_NullEngine(meta))  # type: ignore[arg-type]
     wall = time.perf_counter() - t0
@@ -175,12 +177,12 @@ def run_decode_ceiling(videos: list[Path], meta: Any, sampling: Sampling, args: 
 
 
 def run_engine_ceiling(engine: Engine, videos: list[Path], sampling: Sampling, args: argparse.Namespace, batches: int) -> Run:
-    from mosi_tool.pipeline.decode_worker import video_clips
+    from mosi_tool.video.spec import DecodeSpec
 
     pool: list[np.ndarray] = []
     for v in videos:
         try:
-            pool += [c.frames for _, c in zip(range(args.batch_size - len(pool)), video_clips(str(v), sampling, None, None)[1])]
+            pool += [c.frames for _, c in zip(range(args.batch_size - len(pool)), DecodeSpec(str(v)).clips(sampling)[1])]
         except VideoError:
             continue
         if len(pool) >= args.batch_size:

@@ -30,7 +30,7 @@ from ..saliency.compute import compute_saliency
 from ..saliency.motion import field_geometry, fuse, motion_field, object_motion_maps
 from ..saliency.render import heat_frames
 from ..saliency.targets import TARGETS, parse_target
-from ..video.decode import VideoReader
+from ..video.spec import DecodeSpec
 from ..video.stabilize import MODES as STABILIZE_MODES
 from . import baselines as bl
 from .davis import Sequence, check_counts, load_masks, trimmed_source
@@ -129,7 +129,7 @@ class Example:
         index = int(scored[len(scored) // 2])
         h, w = masks.shape[1:]
         size = (EXAMPLE_WIDTH, max(1, round(h * EXAMPLE_WIDTH / w)))
-        frame = next(f.image for f in VideoReader(source, fps=fps).frames() if f.index == index)
+        frame = next(f.image for f in DecodeSpec(source, fps=fps).open().frames() if f.index == index)
         return cls(index, size, _thumbnail(frame, size), _thumbnail(masks[index].astype(np.uint8), size) > 0)
 
 
@@ -197,10 +197,11 @@ class SaliencyEvaluation:
         cfg = self.cfg
         check_counts(seq)
         src = trimmed_source(seq, cfg.max_frames, self.workdir / "frames")
-        folder_fps = seq.fps if src.is_dir() else None
+        spec = DecodeSpec(src, fps=seq.fps)
+        folder_fps = spec.folder_fps
         n = min(len(seq.masks), cfg.max_frames or len(seq.masks))
         decode = _Timer()
-        probe = VideoReader(src, fps=folder_fps).info
+        probe = spec.open().info
         width, height = size = probe.width, probe.height
         masks = load_masks(seq, n, size)
         flat = masks.reshape(n, -1)

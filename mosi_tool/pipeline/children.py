@@ -63,7 +63,7 @@ class ChildLink:
 WATCH_S = 0.5  # how often the readers of the children's pipes look up (to notice a stop or a death)
 
 
-def child_messages(live: dict[Any, Any], timeout: float = WATCH_S) -> Iterator[tuple[Any, tuple | None]]:
+def child_messages(live: dict[Any, Any], timeout: float = WATCH_S) -> Iterator[tuple[Any, Any]]:
     """One wait on the pipes of `live` ({conn: ChildLink}): (child, message) for each that has one, and
     (child, None) for each whose pipe closed (the child ended or died), which is dropped from `live`."""
     for conn in wait(list(live), timeout=timeout):

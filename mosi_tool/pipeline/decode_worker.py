@@ -1,9 +1,7 @@
 """Decode stage: worker processes turn videos into uint8 clips (no torch here: fast to spawn).
 
-Messages on the clip queue, in order for each video:
-    ("clip", job, clip_no, slot, array_or_None, (start, end), (t0, t1), padded)
-    ("done", job, n_clips, info, decode_seconds)   or   ("error", job, message)
-(decode_seconds: time spent decoding, not waiting for room on the queue; slot -1: the array is in the message.)
+For each video, in order: one `ClipMessage` per clip, then a `DoneMessage` or an `ErrorMessage`
+(`pipeline.messages`).
 """
 
 from __future__ import annotations
@@ -11,28 +9,13 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, Iterator
 
-from ..video.clips import Clip, Sampling, iter_clips
 from ..video.decode import VideoError, VideoReader
+from .jobs import VideoJob
+from .messages import SLOT_REQUEST, ClipMessage, DecoderMessage, DoneMessage, ErrorMessage
+from .options import DecodeOptions
 from .slots import SlotPool
-
-
-def video_clips(path: str, sampling: Sampling, stream: int | None, fps: float | None, decode: str = "cpu") -> tuple[VideoReader, Iterator[Clip]]:
-    """The reader and clip stream for one input (frame folders take `fps` as their rate).
-
-    decode: "cpu" (FFmpeg, resized in swscale) or "nvdec" (GPU decoder via torchcodec; experimental)."""
-    folder = Path(path).is_dir()
-    reader_class: type[VideoReader] = VideoReader
-    if decode == "nvdec":
-        from ..video.nvdec import NvdecReader
-
-        reader_class = NvdecReader
-    reader = reader_class(path, stream=stream, fps=fps if folder else None)
-    if folder and sampling.fps:
-        sampling = Sampling(sampling.stack, sampling.step, None, sampling.mode, sampling.size, sampling.cover_tail)
-    return reader, iter_clips(reader, sampling)
 
 
 def video_info(reader: VideoReader) -> dict[str, Any]:
@@ -46,44 +29,46 @@ def video_info(reader: VideoReader) -> dict[str, Any]:
     return info
 
 
-def decode_messages(job: int, path: str, sampling: Sampling, stream: int | None, fps: float | None, decode: str = "cpu") -> Iterator[tuple]:
-    """One video's messages, streamed: ("clip", job, n, -1, frames, ...) per clip, then one ("done", ...)
-    or ("error", ...). Every failure becomes the error message; nothing is raised. Shared by both backends."""
+def decode_messages(job: int, path: str, opts: DecodeOptions) -> Iterator[DecoderMessage]:
+    """One video's messages, streamed: a `ClipMessage` (frames in the message) per clip, then one
+    `DoneMessage` or `ErrorMessage`. Every failure becomes the error message; nothing is raised.
+    Shared by both backends."""
     busy = 0.0  # seconds spent decoding, not waiting for the consumer to take a clip
     t0 = time.perf_counter()
     n = 0
     try:
-        reader, clips = video_clips(path, sampling, stream, fps, decode)
+        reader, clips = opts.spec(path).clips(opts.sampling)
         for clip in clips:
             busy += time.perf_counter() - t0
-            yield ("clip", job, n, -1, clip.frames, (clip.start, clip.end), (float(clip.times[0]), float(clip.times[-1])), clip.padded)
+            yield ClipMessage("clip", job, n, -1, clip.frames, (clip.start, clip.end), (float(clip.times[0]), float(clip.times[-1])), clip.padded)
             t0 = time.perf_counter()
             n += 1
         if n == 0:
             raise VideoError(path, "no frames could be decoded")
-        yield ("done", job, n, video_info(reader), busy + time.perf_counter() - t0)
+        yield DoneMessage("done", job, n, video_info(reader), busy + time.perf_counter() - t0)
     except VideoError as e:
-        yield ("error", job, str(e))
+        yield ErrorMessage("error", job, str(e))
     except MemoryError:
-        yield ("error", job, f"{path}: out of memory while decoding")
+        yield ErrorMessage("error", job, f"{path}: out of memory while decoding")
     except Exception as e:  # noqa: BLE001 - a bad file must not stop the batch
         detail = traceback.format_exception_only(type(e), e)[-1].strip()
-        yield ("error", job, f"{path}: cannot decode ({detail})")
+        yield ErrorMessage("error", job, f"{path}: cannot decode ({detail})")
 
 
-def decoder_main(conn: Any, sampling: Sampling, stream: int | None, fps: float | None, slot_spec: tuple | None, decode: str = "cpu") -> None:
-    """Process entry point. Over its own pipe to the parent: receive (job, path) tasks until None; send
-    each video's messages; for a clip that fits a shared-memory slot, send ("slot",) and receive the slot
-    number first, then send only that number."""
+def decoder_main(conn: Any, opts: DecodeOptions, slot_spec: tuple | None) -> None:
+    """Process entry point. Over its own pipe to the parent: receive `VideoJob`s until None; send each
+    video's messages; for a clip that fits a shared-memory slot, send `SLOT_REQUEST` and receive the slot
+    number first, then send the clip with only that number."""
     slots = SlotPool(*slot_spec) if slot_spec else None
     try:
-        while (task := conn.recv()) is not None:
-            for msg in decode_messages(task[0], task[1], sampling, stream, fps, decode):
-                if msg[0] == "clip" and slots is not None and msg[4].shape == slots.shape:
-                    conn.send(("slot",))
+        job: VideoJob | None
+        while (job := conn.recv()) is not None:
+            for msg in decode_messages(job.index, job.path, opts):
+                if isinstance(msg, ClipMessage) and slots is not None and msg.frames is not None and msg.frames.shape == slots.shape:
+                    conn.send(SLOT_REQUEST)
                     slot = conn.recv()
-                    slots.array[slot] = msg[4]
-                    msg = (*msg[:3], slot, None, *msg[5:])
+                    slots.array[slot] = msg.frames
+                    msg = msg._replace(slot=slot, frames=None)
                 conn.send(msg)
     except (EOFError, BrokenPipeError):
         pass  # the parent is gone or stopping

@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator
 from .children import ChildLink, child_messages, child_setup, signal_name
 from .decode_worker import decode_messages, decoder_main
 from .jobs import VideoJob
+from .messages import STOP, ClipMessage, DecoderMessage, ErrorMessage, SlotRequest, Stop
+from .options import DecodeOptions
 from .slots import SlotLedger
 
 MAX_RESPAWNS = 16  # decode processes replaced per run before giving up on replacing them
@@ -42,11 +44,12 @@ class _Decoder(ChildLink):
 
 class DecoderPool:
     """Decodes `jobs` with `workers` processes (0: one thread here), calling `out(msg)` for every decoder
-    message and `out(("stop",))` once all videos are decoded. `settings`: (sampling, stream, fps, decode)."""
+    message and `out(STOP)` once all videos are decoded. `opts`: a `DecodeOptions`, or its values as a tuple."""
 
-    def __init__(self, ctx: Any, workers: int, jobs: list[VideoJob], out: Callable[[tuple], None], settings: tuple,
-                 slot_spec: tuple | None = None, ledger: SlotLedger | None = None):  # fmt: skip
-        self.ctx, self.out, self.settings, self.slot_spec, self.ledger = ctx, out, settings, slot_spec, ledger
+    def __init__(self, ctx: Any, workers: int, jobs: list[VideoJob], out: Callable[[DecoderMessage | Stop], None],
+                 opts: DecodeOptions | tuple, slot_spec: tuple | None = None, ledger: SlotLedger | None = None):  # fmt: skip
+        self.ctx, self.out, self.slot_spec, self.ledger = ctx, out, slot_spec, ledger
+        self.opts = DecodeOptions(*opts)
         self.tasks: Iterator[VideoJob] = iter(jobs)
         self.respawns = 0
         self._stop = threading.Event()
@@ -69,25 +72,24 @@ class DecoderPool:
     # -- workers=0 -----------------------------------------------------------------------------------------
 
     def _decode_here(self) -> None:
-        sampling, stream, fps, decode = self.settings
         for job in self.tasks:
-            for msg in decode_messages(job.index, job.path, sampling, stream, fps, decode):
+            for msg in decode_messages(job.index, job.path, self.opts):
                 if self._stop.is_set():
                     return
                 self.out(msg)
-        self.out(("stop",))
+        self.out(STOP)
 
     # -- processes ------------------------------------------------------------------------------------------
 
     def _start(self) -> _Decoder:
-        d: _Decoder = _Decoder.start(self.ctx, _decoder_entry, (*self.settings[:3], self.slot_spec, self.settings[3]))
+        d: _Decoder = _Decoder.start(self.ctx, _decoder_entry, (self.opts, self.slot_spec))
         self._next_task(d)
         return d
 
     def _next_task(self, d: _Decoder) -> None:
         d.job = next(self.tasks, None)
         d.told_to_stop = d.job is None
-        d.send(None if d.job is None else (d.job.index, d.job.path))
+        d.send(d.job)
 
     def _hub(self) -> None:
         live = {d.conn: d for d in self.decoders}
@@ -97,18 +99,17 @@ class DecoderPool:
                     if (new := self._ended(d)) is not None:
                         live[new.conn] = new
                     continue
-                kind = msg[0]
-                if kind == "slot":
+                if isinstance(msg, SlotRequest):
                     assert self.ledger is not None
                     self.ledger.request(d.grant)
                     continue
-                if kind == "clip":
-                    d.granted.discard(msg[3])
+                if isinstance(msg, ClipMessage):
+                    d.granted.discard(msg.slot)
                 self.out(msg)
-                if kind in ("done", "error"):
+                if not isinstance(msg, ClipMessage):  # the video's end: done or error
                     self._next_task(d)
         if not self._stop.is_set():
-            self.out(("stop",))
+            self.out(STOP)
 
     def _ended(self, d: _Decoder) -> _Decoder | None:
         """A decoder's pipe closed: a normal end, or a death to report (its video fails) and repair."""
@@ -122,7 +123,7 @@ class DecoderPool:
         if d.told_to_stop and d.proc.exitcode == 0:
             return None
         if d.job is not None:
-            self.out(("error", d.job.index, f"{d.job.path}: the decode process died ({signal_name(d.proc.exitcode)})"))
+            self.out(ErrorMessage("error", d.job.index, f"{d.job.path}: the decode process died ({signal_name(d.proc.exitcode)})"))
         if self.respawns >= MAX_RESPAWNS:
             return None  # videos never handed out are recorded as "no result" by the caller
         self.respawns += 1

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..runtimes.base import Engine
+from .messages import ClipMessage, DecoderMessage, Stop, WriterMessage
 from .slots import SlotPool
 
 # Run a partial batch only after this long without a clip: a padded batch costs a full one's compute, so a
@@ -60,9 +61,9 @@ class _Batch:
 
     def __init__(self, buffer: torch.Tensor):
         self.buffer = buffer
-        self.metas: list[tuple[Any, ...]] = []
+        self.metas: list[ClipMessage] = []  # the clips' messages, without their frames
 
-    def add(self, array: np.ndarray, meta: tuple[Any, ...]) -> None:
+    def add(self, array: np.ndarray, meta: ClipMessage) -> None:
         self.buffer[len(self.metas)].numpy()[...] = array
         self.metas.append(meta)
 
@@ -73,10 +74,10 @@ class _Batch:
 
 
 class EngineStage:
-    """Consumes decoder messages; calls `emit(message)` with ("feat", job, clip_no, vector, range, times,
-    padded) for each clip and forwards ("done", ...) / ("error", ...) untouched."""
+    """Consumes decoder messages; calls `emit(message)` with a `FeatureMessage` for each clip and forwards
+    every other message (a video's done or error) untouched."""
 
-    def __init__(self, engine: Engine, batch_size: int, emit: Callable[[tuple], None], slots: SlotPool | None = None,
+    def __init__(self, engine: Engine, batch_size: int, emit: Callable[[WriterMessage], None], slots: SlotPool | None = None,
                  release: Callable[[int], None] | None = None):  # fmt: skip
         """`slots`: the shared-memory clip slots; `release(slot)` is called as soon as a slot was copied out."""
         self.engine = engine
@@ -91,17 +92,16 @@ class EngineStage:
         self._copy_stream = torch.cuda.Stream(engine.device) if self.cuda else None
         self._staged: tuple[torch.Tensor, _Batch, Any] | None = None
 
-    def feed(self, msg: tuple) -> None:
-        kind = msg[0]
-        if kind != "clip":
+    def feed(self, msg: DecoderMessage) -> None:
+        if not isinstance(msg, ClipMessage):
             self.emit(msg)
             return
-        _, job, clip_no, slot, data, frange, trange, padded = msg
-        array = self.slots.array[slot] if slot >= 0 and self.slots is not None else data
+        array = self.slots.array[msg.slot] if msg.slot >= 0 and self.slots is not None else msg.frames
+        assert array is not None
         batch = self.pending.get(array.shape) or self.pending.setdefault(array.shape, _Batch(self._buffer(array.shape)))
-        batch.add(array, (job, clip_no, frange, trange, padded))  # copied into the batch buffer...
-        if slot >= 0 and self.release is not None:
-            self.release(slot)  # ...so a decoder can reuse the slot at once
+        batch.add(array, msg._replace(frames=None))  # copied into the batch buffer...
+        if msg.slot >= 0 and self.release is not None:
+            self.release(msg.slot)  # ...so a decoder can reuse the slot at once
         if len(batch.metas) >= self.batch_size:
             self._launch(self.pending.pop(array.shape))
 
@@ -149,17 +149,17 @@ class EngineStage:
         self._recycle(batch)
         self._run(dev, batch.metas)
 
-    def _run(self, clips: torch.Tensor, metas: list[tuple[Any, ...]]) -> None:
+    def _run(self, clips: torch.Tensor, metas: list[ClipMessage]) -> None:
         t0 = time.perf_counter()
         features = self.engine(clips).features.float().cpu().numpy()
         self.times.engine += time.perf_counter() - t0
         self.times.clips += len(metas)
         self.times.batches += 1
-        for (job, clip_no, frange, trange, padded), vec in zip(metas, features):  # padding rows dropped here
-            self.emit(("feat", job, clip_no, vec, frange, trange, padded))
+        for clip, vec in zip(metas, features):  # padding rows dropped here
+            self.emit(clip.feature(vec))
 
     def run(self, source: Any) -> None:
-        """Pull messages from `source` (a queue) until ("stop",) arrives; flush partial batches when it goes idle."""
+        """Pull messages from `source` (a queue) until a `Stop` arrives; flush partial batches when it goes idle."""
         while True:
             t0 = time.perf_counter()
             try:
@@ -169,7 +169,7 @@ class EngineStage:
                 self.flush()
                 continue
             self.times.wait += time.perf_counter() - t0
-            if msg[0] == "stop":
+            if isinstance(msg, Stop):
                 break
             self.feed(msg)
         self.flush()

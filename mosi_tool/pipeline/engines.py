@@ -11,10 +11,12 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .children import WATCH_S, ChildLink, child_messages, child_setup, signal_name
 from .engine_stage import EngineStage, StageTimes, intra_op_threads
+from .messages import STOP, ClipMessage, DecoderMessage, EngineExit, ErrorMessage, FeatureMessage, SlotFreed, Stop, WriterMessage
+from .options import EngineOptions
 from .slots import SlotLedger, SlotPool
 
 
@@ -30,17 +32,15 @@ class _PipeSource:
         return self.conn.recv()
 
 
-def _engine_entry(conn: Any, device: str, model: str, runtime: str | None, precision: str, batch_size: int, threads: int | None, slot_spec: tuple | None) -> None:
+def _engine_entry(conn: Any, device: str, opts: EngineOptions, slot_spec: tuple | None) -> None:
     child_setup()
-    from ..loader import load_engine
-
-    engine = load_engine(model, device=device, runtime=runtime, precision=precision, batch_size=batch_size, threads=threads)
+    engine = opts.load(device)
     slots = SlotPool(*slot_spec) if slot_spec else None
-    stage = EngineStage(engine, batch_size, conn.send, slots, release=lambda slot: conn.send(("freed", slot)))
+    stage = EngineStage(engine, opts.batch_size, conn.send, slots, release=lambda slot: conn.send(SlotFreed("freed", slot)))
     try:
-        with intra_op_threads(threads):
+        with intra_op_threads(opts.threads):
             stage.run(_PipeSource(conn))
-        conn.send(("engine_exit", stage.times))
+        conn.send(EngineExit("engine_exit", stage.times))
     except (EOFError, BrokenPipeError):
         pass  # the parent is gone
     finally:
@@ -60,17 +60,17 @@ class EnginePool:
     """Starts one engine process per device. `handle(msg)` receives features and per-video messages (from
     two threads: it must be thread-safe); `paths` names each job's video in failure messages."""
 
-    def __init__(self, ctx: Any, devices: list[str], model: str, runtime: str | None, precision: str, batch_size: int, threads: int | None,
-                 handle: Callable[[tuple], None], paths: dict[int, str], slot_spec: tuple | None, ledger: SlotLedger | None):  # fmt: skip
+    def __init__(self, ctx: Any, devices: Sequence[str], opts: EngineOptions, handle: Callable[[WriterMessage], None], paths: dict[int, str],
+                 slot_spec: tuple | None, ledger: SlotLedger | None):  # fmt: skip
         self.handle, self.paths, self.ledger = handle, paths, ledger
-        self.room = 2 * batch_size  # clips in flight per engine: one batch computing, the next filling
+        self.room = 2 * opts.batch_size  # clips in flight per engine: one batch computing, the next filling
         self.cond = threading.Condition()
         self.engines: list[_Engine] = []
         for dev in devices:
-            self.engines.append(_Engine.start(ctx, _engine_entry, (dev, model, runtime, precision, batch_size, threads, slot_spec), device=dev))
+            self.engines.append(_Engine.start(ctx, _engine_entry, (dev, opts, slot_spec), device=dev))
 
     def run(self, clips: Any) -> StageTimes:
-        """Deal the messages of `clips` (a queue, ending with ("stop",)) to the engines until all are done."""
+        """Deal the messages of `clips` (a queue, ending with a `Stop`) to the engines until all are done."""
         threading.Thread(target=self._dispatch, args=(clips,), daemon=True).start()
         times, finished, died = StageTimes(), 0, []
         live = {e.conn: e for e in self.engines}
@@ -80,17 +80,17 @@ class EnginePool:
                     self._died(e)
                     died.append(f"{e.device} ({signal_name(e.proc.exitcode)})")
                     continue
-                if msg[0] == "feat":
+                if isinstance(msg, FeatureMessage):
                     with self.cond:
-                        e.inflight.pop((msg[1], msg[2]), None)
+                        e.inflight.pop((msg.job, msg.clip_no), None)
                         self.cond.notify_all()
                     self.handle(msg)
-                elif msg[0] == "freed":
-                    e.slots.discard(msg[1])
+                elif isinstance(msg, SlotFreed):
+                    e.slots.discard(msg.slot)
                     if self.ledger is not None:
-                        self.ledger.release(msg[1])
-                elif msg[0] == "engine_exit":
-                    times.add(msg[1])
+                        self.ledger.release(msg.slot)
+                elif isinstance(msg, EngineExit):
+                    times.add(msg.times)
                     finished += 1
                     del live[e.conn]
         if died and not finished:
@@ -108,20 +108,21 @@ class EnginePool:
                 e.proc.kill()
 
     def _dispatch(self, clips: Any) -> None:
-        while (msg := clips.get())[0] != "stop":
-            if msg[0] != "clip":
-                self.handle(msg)  # a video's "done" or "error"
+        msg: DecoderMessage | Stop
+        while not isinstance(msg := clips.get(), Stop):
+            if not isinstance(msg, ClipMessage):
+                self.handle(msg)  # a video's done or error
                 continue
             engine = self._claim(msg)
             if engine is None:  # every engine died: nothing can compute this clip
-                if msg[3] >= 0 and self.ledger is not None:
-                    self.ledger.release(msg[3])
+                if msg.slot >= 0 and self.ledger is not None:
+                    self.ledger.release(msg.slot)
                 continue
             engine.send(msg)  # a failed send is a death: the receiving loop reports its clips
         for e in self.engines:
-            e.send(("stop",))
+            e.send(STOP)
 
-    def _claim(self, clip: tuple) -> _Engine | None:
+    def _claim(self, clip: ClipMessage) -> _Engine | None:
         """The live engine with the fewest clips in flight, once it has room, with `clip` booked on it."""
         with self.cond:
             while True:
@@ -130,9 +131,9 @@ class EnginePool:
                     return None
                 best = min(alive, key=lambda e: len(e.inflight))
                 if len(best.inflight) < self.room:
-                    best.inflight[(clip[1], clip[2])] = None
-                    if clip[3] >= 0:
-                        best.slots.add(clip[3])
+                    best.inflight[(clip.job, clip.clip_no)] = None
+                    if clip.slot >= 0:
+                        best.slots.add(clip.slot)
                     return best
                 self.cond.wait(WATCH_S)
 
@@ -146,7 +147,7 @@ class EnginePool:
             held, e.slots = e.slots, set()
             self.cond.notify_all()
         for job in jobs:
-            self.handle(("error", job, f"{self.paths[job]}: the engine process on {e.device} died ({signal_name(e.proc.exitcode)})"))
+            self.handle(ErrorMessage("error", job, f"{self.paths[job]}: the engine process on {e.device} died ({signal_name(e.proc.exitcode)})"))
         if self.ledger is not None:
             for slot in held:
                 self.ledger.release(slot)

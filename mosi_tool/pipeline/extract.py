@@ -18,14 +18,16 @@ from ..progress import info, progress_bar
 from ..loader import read_model_meta, resolve_runtime
 from ..runtimes import resolve_device
 from ..video.clips import Sampling
+from ..video.spec import DECODERS
 from .engine_stage import StageTimes
 from .jobs import VideoJob, find_inputs, plan, shard
-from .local import LocalOptions, available_cpus, run_local
+from .local import available_cpus, run_local
+from .messages import ErrorMessage
+from .options import DecodeOptions, EngineOptions, RunOptions
 from .output import FailureLog, FeatureSettings, is_complete
 from .writer import FeatureWriter
 
 BACKENDS = ("local", "ray")
-DECODERS = ("cpu", "nvdec")
 
 
 @dataclass
@@ -147,21 +149,23 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
 
     writer = FeatureWriter({j.index: j for j in todo}, settings, failures, on_video)
     with bar:
+        # The local engines run on this machine's devices; Ray's workers resolve "auto" themselves.
+        devices = [str(resolve_device(d)) for d in opts.devices] if opts.backend == "local" else opts.devices
+        run = RunOptions(
+            decode=DecodeOptions(sampling, opts.stream, opts.fps, opts.decode),
+            engine=EngineOptions(opts.model, opts.runtime, opts.precision, opts.batch_size, opts.threads),
+            devices=tuple(devices), workers=workers, queue_clips=opts.queue_clips, ray_actors=opts.ray_actors,
+        )  # fmt: skip
         if opts.backend == "local":
-            devices = [str(resolve_device(d)) for d in opts.devices]
-            local = LocalOptions(
-                opts.model, devices, opts.runtime, opts.batch_size, workers, opts.queue_clips, sampling, opts.stream, opts.fps,
-                threads=opts.threads, decode=opts.decode, precision=opts.precision,
-            )  # fmt: skip
-            report.times = run_local(todo, writer, local)
+            report.times = run_local(todo, writer, run)
         else:  # ray
             from .ray_backend import run_ray
 
-            report.times = run_ray(todo, writer, opts, sampling, workers)
+            report.times = run_ray(todo, writer, run)
     if writer.remaining:  # a backend that ended without an answer for some video: record it, never drop it
         for job in todo:
             if job.index not in writer.finished:
-                writer.handle(("error", job.index, f"{job.path}: no result (worker stopped)"))
+                writer.handle(ErrorMessage("error", job.index, f"{job.path}: no result (worker stopped)"))
     st = writer.stats
     report.ok, report.failed, report.clips = st.ok, st.failed, st.clips
     report.decode_s, report.write_s, report.warnings = st.decode_s, st.write_s, st.warnings

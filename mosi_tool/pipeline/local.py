@@ -16,68 +16,50 @@ import multiprocessing as mp
 import os
 import queue
 import threading
-from dataclasses import dataclass
 from typing import Any
 
-from ..loader import load_engine
-from ..video.clips import Sampling
 from .decoders import DecoderPool
 from .engine_stage import EngineStage, StageTimes, intra_op_threads
 from .engines import EnginePool
 from .jobs import VideoJob
+from .messages import WriterMessage
+from .options import RunOptions
 from .slots import SlotLedger, SlotPool
 from .writer import FeatureWriter
 
 
-@dataclass
-class LocalOptions:
-    model: str
-    devices: list[str]
-    runtime: str | None
-    batch_size: int
-    workers: int
-    queue_clips: int  # clips in flight between decoders and engines (bounds memory)
-    sampling: Sampling
-    stream: int | None
-    fps: float | None
-    threads: int | None = None  # intra-op threads of a CPU engine (None: torch's default)
-    decode: str = "cpu"
-    precision: str = "fp32"
-
-
-def run_local(jobs: list[VideoJob], writer: FeatureWriter, opts: LocalOptions, engine: Any = None) -> StageTimes:
+def run_local(jobs: list[VideoJob], writer: FeatureWriter, opts: RunOptions, engine: Any = None) -> StageTimes:
     """Process `jobs`, feeding results to `writer`; returns the engine stage's timings.
 
     `engine`: an already loaded engine for the single-device case (loaded here otherwise).
     """
     ctx = mp.get_context("spawn")
-    clips: queue.Queue = queue.Queue(maxsize=max(opts.queue_clips, opts.batch_size))
-    s = opts.sampling
+    batch_size = opts.engine.batch_size
+    clips: queue.Queue = queue.Queue(maxsize=max(opts.queue_clips, batch_size))
+    s = opts.decode.sampling
     slots, ledger = None, None
     if opts.workers > 0 and s.mode == "center":
         # clips in the queue, plus two batches per engine, plus one being written by each decoder
-        count = clips.maxsize + 2 * opts.batch_size * len(opts.devices) + opts.workers + 2
+        count = clips.maxsize + 2 * batch_size * len(opts.devices) + opts.workers + 2
         slots, ledger = SlotPool(count, (s.stack, s.size, s.size, 3)), SlotLedger(count)
     slot_spec = slots.spec() if slots else None
 
-    decoders = DecoderPool(ctx, opts.workers, jobs, clips.put, (s, opts.stream, opts.fps, opts.decode), slot_spec, ledger)
+    decoders = DecoderPool(ctx, opts.workers, jobs, clips.put, opts.decode, slot_spec, ledger)
     engines = None
     try:
         if len(opts.devices) == 1:
-            eng = engine or load_engine(opts.model, device=opts.devices[0], runtime=opts.runtime, precision=opts.precision,
-                                        batch_size=opts.batch_size, threads=opts.threads)  # fmt: skip
-            stage = EngineStage(eng, opts.batch_size, writer.handle, slots, ledger.release if ledger else None)
-            with intra_op_threads(opts.threads):
+            stage = EngineStage(engine or opts.engine.load(opts.devices[0]), batch_size, writer.handle, slots, ledger.release if ledger else None)
+            with intra_op_threads(opts.engine.threads):
                 stage.run(clips)
             return stage.times
         lock = threading.Lock()
 
-        def handle(msg: tuple) -> None:
+        def handle(msg: WriterMessage) -> None:
             with lock:
                 writer.handle(msg)
 
         paths = {j.index: j.path for j in jobs}
-        engines = EnginePool(ctx, opts.devices, opts.model, opts.runtime, opts.precision, opts.batch_size, opts.threads, handle, paths, slot_spec, ledger)
+        engines = EnginePool(ctx, opts.devices, opts.engine, handle, paths, slot_spec, ledger)
         return engines.run(clips)
     finally:
         decoders.stop()  # at the end they have exited already; on Ctrl-C or an error this kills them now

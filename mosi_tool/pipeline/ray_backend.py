@@ -3,7 +3,7 @@
     from_items(videos) -> map_batches(decode, CPU tasks) -> map_batches(engine, actor pool) -> writer
 
 Decode tasks stream each video's pipeline messages (`decode_messages`) as rows: one per clip, and one
-marker row per video ("done" with its info, or "error" with the reason). Engine actors feed those rows
+marker row per video (a `DoneMessage` with its info, or an `ErrorMessage` with the reason). Engine actors feed those rows
 to an `EngineStage`, so clips are batched at the same fixed batch size with the same zero padding as
 the local backend, and the driver hands the results to the same `FeatureWriter`: the files, resume and
 `failures.jsonl` are identical. Files are written by the driver, so `--out-dir` only has to be
@@ -23,10 +23,11 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from ..video.clips import Sampling
 from .decode_worker import decode_messages
 from .engine_stage import EngineStage, StageTimes
 from .jobs import VideoJob
+from .messages import ClipMessage, DecoderMessage, DoneMessage, ErrorMessage, FeatureMessage, WriterMessage
+from .options import DecodeOptions, EngineOptions, RunOptions
 from .writer import FeatureWriter
 
 DECODE_TASK_MEMORY = 512 * 2**20  # bytes reserved per decode task: demuxer, decoder threads, a chunk of clips
@@ -38,7 +39,7 @@ BATCHES_PER_CALL = 4  # input blocks: one video each up to this many (load balan
 
 @dataclass(frozen=True)
 class RayPlan:
-    """Resources of each stage, from `ExtractOptions` and the cluster."""
+    """Resources of each stage, from `RunOptions` and the cluster."""
 
     decode_tasks: int  # concurrent decode tasks (1 CPU each)
     actors: int  # engine actors
@@ -71,27 +72,27 @@ def _columns(rows: list[tuple]) -> dict[str, np.ndarray]:
     return out
 
 
-def message_row(msg: tuple) -> tuple:
+def message_row(msg: DecoderMessage | WriterMessage) -> tuple:
     """A pipeline message as one row of `_CLIP_COLUMNS` (arrays as raw bytes plus their shape)."""
-    kind, job = msg[0], msg[1]
-    if kind in ("clip", "feat"):
-        array = msg[4] if kind == "clip" else msg[3]
-        frange, trange, padded = msg[-3:]
+    if isinstance(msg, (ClipMessage, FeatureMessage)):
+        array = msg.frames if isinstance(msg, ClipMessage) else msg.vector
+        assert array is not None  # decode tasks send frames in the message, never in a slot
         shape = (list(array.shape) + [0, 0, 0])[:4]
-        return (kind, job, msg[2], np.ascontiguousarray(array).tobytes(), shape, frange[0], frange[1], trange[0], trange[1], padded, "")
-    payload = json.dumps([msg[2], msg[3], msg[4]]) if kind == "done" else msg[2]
-    return (kind, job, 0, b"", [0, 0, 0, 0], 0, 0, 0.0, 0.0, 0, payload)
+        (start, end), (t0, t1) = msg.frame_range, msg.time_range
+        return (msg.kind, msg.job, msg.clip_no, np.ascontiguousarray(array).tobytes(), shape, start, end, t0, t1, msg.padded, "")
+    payload = json.dumps([msg.clips, msg.info, msg.decode_s]) if isinstance(msg, DoneMessage) else msg.message
+    return (msg.kind, msg.job, 0, b"", [0, 0, 0, 0], 0, 0, 0.0, 0.0, 0, payload)
 
 
-def row_messages(batch: dict[str, np.ndarray]) -> Iterator[tuple]:
+def row_messages(batch: dict[str, np.ndarray]) -> Iterator[DecoderMessage | WriterMessage]:
     """The pipeline messages in a batch of rows (inverse of `message_row`)."""
     for i, kind in enumerate(batch["kind"]):
         job = int(batch["job"][i])
         if kind == "done":
             n, info, seconds = json.loads(batch["payload"][i])
-            yield ("done", job, n, info, seconds)
+            yield DoneMessage("done", job, n, info, seconds)
         elif kind == "error":
-            yield ("error", job, str(batch["payload"][i]))
+            yield ErrorMessage("error", job, str(batch["payload"][i]))
         else:
             frange = (int(batch["start"][i]), int(batch["end"][i]))
             trange = (float(batch["t0"][i]), float(batch["t1"][i]))
@@ -99,20 +100,20 @@ def row_messages(batch: dict[str, np.ndarray]) -> Iterator[tuple]:
             if kind == "clip":
                 shape = tuple(int(d) for d in batch["shape"][i])
                 array = np.frombuffer(batch["data"][i], dtype=np.uint8).reshape(shape)
-                yield ("clip", job, int(batch["clip_no"][i]), -1, array, frange, trange, padded)
+                yield ClipMessage("clip", job, int(batch["clip_no"][i]), -1, array, frange, trange, padded)
             else:
                 vec = np.frombuffer(batch["data"][i], dtype=np.float32)
-                yield ("feat", job, int(batch["clip_no"][i]), vec, frange, trange, padded)
+                yield FeatureMessage("feat", job, int(batch["clip_no"][i]), vec, frange, trange, padded)
 
 
 # -- the two stages ------------------------------------------------------------------------------------
 
 
-def decode_rows(batch: dict[str, np.ndarray], sampling: Sampling, stream: int | None, fps: float | None, chunk: int) -> Iterator[dict[str, np.ndarray]]:
+def decode_rows(batch: dict[str, np.ndarray], opts: DecodeOptions, chunk: int) -> Iterator[dict[str, np.ndarray]]:
     """Ray Data task: videos -> clip and marker rows, yielded in blocks of `chunk` rows (flat memory)."""
     rows: list[tuple] = []
     for job, path in zip(batch["job"], batch["path"]):
-        for msg in decode_messages(int(job), str(path), sampling, stream, fps):
+        for msg in decode_messages(int(job), str(path), opts):
             rows.append(message_row(msg))
             if len(rows) >= chunk:
                 yield _columns(rows)
@@ -124,21 +125,19 @@ def decode_rows(batch: dict[str, np.ndarray], sampling: Sampling, stream: int | 
 class EngineActor:
     """Ray Data actor: an `EngineStage` over each batch of rows; clips -> feature rows, markers passed on."""
 
-    def __init__(self, model: str, runtime: str | None, batch_size: int, gpu: bool, threads: int, precision: str = "fp32"):
-        from ..loader import load_engine
-
+    def __init__(self, opts: EngineOptions, gpu: bool, threads: int):
         if not gpu:
             torch.set_num_threads(threads)
-        self.engine = load_engine(model, device="cuda" if gpu else "cpu", runtime=runtime, precision=precision)
-        self.out: list[tuple] = []
-        self.stage = EngineStage(self.engine, batch_size, self.out.append)  # kept: its batch buffers are reused
+        self.engine = opts.load("cuda" if gpu else "cpu")
+        self.out: list[WriterMessage] = []
+        self.stage = EngineStage(self.engine, opts.batch_size, self.out.append)  # kept: its batch buffers are reused
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.out.clear()
         before = StageTimes()
         before.add(self.stage.times)
         for msg in row_messages(batch):
-            self.stage.feed(msg)
+            self.stage.feed(msg)  # type: ignore[arg-type]  # rows from decode tasks: decoder messages
         self.stage.flush()  # partial batches are zero-padded to `batch_size`, exactly as in the local backend
         cols = _columns([message_row(m) for m in self.out])
         # Per-call timings ride on the batch's first row (zeros elsewhere); the driver adds them up.
@@ -171,21 +170,21 @@ def _connect(ray: Any, plan: RayPlan) -> bool:
     return True
 
 
-def make_plan(opts: Any, workers: int) -> RayPlan:
+def make_plan(opts: RunOptions) -> RayPlan:
     """Stage sizes: `workers` decode tasks; `ray_actors` engine actors (default: one per GPU, else 1)."""
     devices = list(opts.devices)
     gpu = any(d.startswith("cuda") for d in devices) or (devices == ["auto"] and torch.cuda.is_available())
     actors = opts.ray_actors or (max(1, torch.cuda.device_count()) if gpu else 1)
-    threads = opts.threads or torch.get_num_threads()
-    return RayPlan(max(1, workers), actors, gpu, threads)
+    threads = opts.engine.threads or torch.get_num_threads()
+    return RayPlan(max(1, opts.workers), actors, gpu, threads)
 
 
-def build_dataset(ray: Any, todo: list[VideoJob], plan: RayPlan, opts: Any, sampling: Sampling) -> Any:
+def build_dataset(ray: Any, todo: list[VideoJob], plan: RayPlan, opts: RunOptions) -> Any:
     items = [{"job": j.index, "path": j.path} for j in todo]
     ds = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
     ds = ds.map_batches(
         decode_rows,
-        fn_kwargs=dict(sampling=sampling, stream=opts.stream, fps=opts.fps, chunk=opts.batch_size),
+        fn_kwargs=dict(opts=opts.decode, chunk=opts.engine.batch_size),
         batch_size=1,
         batch_format="numpy",
         concurrency=plan.decode_tasks,
@@ -198,21 +197,18 @@ def build_dataset(ray: Any, todo: list[VideoJob], plan: RayPlan, opts: Any, samp
     engine_res = {"num_gpus": 1} if plan.gpu else {"num_cpus": plan.threads}
     return ds.map_batches(
         EngineActor,
-        fn_constructor_kwargs=dict(model=opts.model, runtime=opts.runtime, batch_size=opts.batch_size, gpu=plan.gpu, threads=plan.threads,
-                                   precision=opts.precision),
-        batch_size=opts.batch_size * BATCHES_PER_CALL,
+        fn_constructor_kwargs=dict(opts=opts.engine, gpu=plan.gpu, threads=plan.threads),
+        batch_size=opts.engine.batch_size * BATCHES_PER_CALL,
         batch_format="numpy",
         concurrency=plan.actors,
         **engine_res,
     )
 
 
-def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: Any, sampling: Sampling, workers: int | None = None) -> StageTimes:
+def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: RunOptions) -> StageTimes:
     """Process `todo` on Ray Data, feeding every result to `writer` here on the driver."""
     ray = import_ray()
-    from .local import available_cpus
-
-    plan = make_plan(opts, workers if workers is not None else (opts.workers or max(1, available_cpus() - 1)))
+    plan = make_plan(opts)
     started = _connect(ray, plan)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
@@ -221,15 +217,15 @@ def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: Any, sampling: Sa
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     times = StageTimes()
     try:
-        ds = build_dataset(ray, todo, plan, opts, sampling)
+        ds = build_dataset(ray, todo, plan, opts)
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2):
             times.h2d += float(batch["h2d_s"].sum())
             times.engine += float(batch["engine_s"].sum())
             times.batches += int(batch["batches"].sum())
             times.padding += int(batch["padding"].sum())
             for msg in row_messages(batch):
-                times.clips += msg[0] == "feat"
-                writer.handle(msg)
+                times.clips += isinstance(msg, FeatureMessage)
+                writer.handle(msg)  # type: ignore[arg-type]  # rows from engine actors: writer messages
     finally:
         if started:
             ray.shutdown()

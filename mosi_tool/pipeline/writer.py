@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .jobs import VideoJob
+from .messages import DoneMessage, FeatureMessage, WriterMessage
 from .output import FailureLog, FeatureSettings, write_features
 
 
@@ -31,7 +32,8 @@ class WriterStats:
 
 
 class FeatureWriter:
-    """Handles ("feat" | "done" | "error", job, ...) messages; `on_video(job, ok)` after each video ends."""
+    """Takes feature, done and error messages in any order across videos; writes each video's file once it
+    has all its clips, and calls `on_video(job, ok)` after each video ends."""
 
     def __init__(self, jobs: dict[int, VideoJob], settings: FeatureSettings, failures: FailureLog, on_video: Callable[[VideoJob, bool], None] | None = None):
         self.jobs = jobs
@@ -46,22 +48,20 @@ class FeatureWriter:
     def remaining(self) -> int:
         return len(self.jobs) - len(self.finished)
 
-    def handle(self, msg: tuple) -> None:
-        kind, job = msg[0], msg[1]
+    def handle(self, msg: WriterMessage) -> None:
+        job = msg.job
         if job in self.finished:
             return  # late clips of a video that already failed
         part = self.partial.setdefault(job, _Partial())
-        if kind == "feat":
-            _, _, clip_no, vec, frange, trange, padded = msg
-            part.features[clip_no] = vec
-            part.ranges[clip_no] = (frange, trange, padded)
+        if isinstance(msg, FeatureMessage):
+            part.features[msg.clip_no] = msg.vector
+            part.ranges[msg.clip_no] = (msg.frame_range, msg.time_range, msg.padded)
             self.stats.clips += 1
-        elif kind == "done":
-            _, _, n_clips, info, decode_s = msg
-            part.expected, part.info = n_clips, info
-            self.stats.decode_s += decode_s
-        elif kind == "error":
-            self._fail(job, msg[2])
+        elif isinstance(msg, DoneMessage):
+            part.expected, part.info = msg.clips, msg.info
+            self.stats.decode_s += msg.decode_s
+        else:
+            self._fail(job, msg.message)
             return
         if part.expected is not None and len(part.features) == part.expected:
             self._write(job, part)

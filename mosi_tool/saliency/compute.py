@@ -14,6 +14,7 @@ from ..runtimes.base import Engine
 from ..video.clips import Clip, Geometry, Sampling, geometry, iter_clips
 from ..video.decode import VideoInfo, VideoReader
 from ..video.motion_vectors import MotionField
+from ..video.spec import DecodeSpec
 from ..video.stabilize import AUTO_MIN_SPEED, MODES, camera_speed, input_transforms, stabilize_clip, to_reference, unwarp_maps
 from .gradcam import grad_cam
 from .maps import frame_maps
@@ -111,9 +112,10 @@ def compute_saliency(
     if method == "gradcam" and engine.module is None:
         raise ValueError(f"--method gradcam needs the PyTorch runtime (a .safetensors checkpoint), not {engine.name}")
     meta = engine.meta
-    reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
+    spec = DecodeSpec(path, stream, fps)
+    reader = spec.open()
     size = size or meta.crop
-    sampling = Sampling(stack=meta.frames, step=step, fps=None if Path(path).is_dir() else fps, mode=mode, size=size, cover_tail=True)
+    sampling = spec.sampling(Sampling(stack=meta.frames, step=step, mode=mode, size=size, cover_tail=True))
     geo = geometry(mode, size, reader.info.width, reader.info.height)
     if not engine.dynamic_width and engine.input_hw and geo.input_hw != engine.input_hw:
         raise ValueError(
@@ -121,7 +123,7 @@ def compute_saliency(
             f"{geo.input_hw[0]}x{geo.input_hw[1]} in '{mode}' mode: use --mode center or an engine with dynamic width"
         )
     if (stabilize != "none" or method == "fused") and motion is None:
-        motion = motion_field(path, stream=stream, fps=fps if Path(path).is_dir() else None)
+        motion = motion_field(path, stream=stream, fps=fps)
     speed = camera_speed(motion.camera, motion.size) if motion is not None else None
     timed = _TimedFrames(reader)
     maps: list[np.ndarray] = []
@@ -184,8 +186,8 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
 
     Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution and no clips.
     """
-    reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
-    motion = motion or motion_field(path, stream=stream, fps=fps if Path(path).is_dir() else None)
+    reader = DecodeSpec(path, stream, fps).open()
+    motion = motion or motion_field(path, stream=stream, fps=fps)
     maps = object_motion_maps(motion)
     note = f"motion from {motion.source}; {int((~motion.coded).sum())} frames without vectors interpolated"
     return SaliencyResult(

@@ -17,7 +17,7 @@ import torch
 
 from .. import viz
 from ..atomic import atomic_path
-from ..video.decode import VideoReader
+from ..video.spec import DecodeSpec
 from .compute import SaliencyResult
 from .maps import map_region, upsample
 from .maps_file import MapsFile
@@ -178,7 +178,7 @@ def render(
             sinks.append(ContactSheet(sheet, n, frame_labels or [""] * n))
         if maps:
             sinks.append(MapsFile(maps, n, *(maps_size or default_maps_size(result))))
-        reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
+        reader = DecodeSpec(path, stream, fps).open()
         buffer: list = []
 
         def flush() -> None:

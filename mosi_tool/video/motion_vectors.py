@@ -38,6 +38,7 @@ import numpy as np
 
 from .decode import VideoError, VideoReader, _ffmpeg_reason
 from .orientation import Orientation
+from .spec import DecodeSpec
 
 CELL = 8  # pixels
 FALLBACK_SHORT_SIDE = 160  # pixels: working size of the optical-flow fallback
@@ -362,7 +363,7 @@ def read_motion(path: str | Path, stream: int | None = None, fps: float | None =
     fps: frame folders only, their frame rate (times). vectors=False forces the optical-flow fallback.
     Errors are `VideoError`s naming the file.
     """
-    reader = VideoReader(path, stream=stream, fps=fps if Path(path).is_dir() else None)
+    reader = DecodeSpec(path, stream, fps).open()
     info = reader.info
     size = (info.width, info.height)
     orient = reader.orientation

@@ -1,0 +1,95 @@
+"""The messages the pipeline's stages pass to each other (the stage contract is in `mosi_tool.pipeline`).
+
+Each message is a NamedTuple whose first field, `kind`, names it ("clip", "feat", ...): read its fields by
+name; they pickle cheaply over pipes, and `kind` is also the Ray backend's row tag. No torch here: the
+decode processes import this module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .engine_stage import StageTimes
+
+
+class FeatureMessage(NamedTuple):
+    """One clip's feature vector: engine -> writer."""
+
+    kind: Literal["feat"]
+    job: int  # `VideoJob.index` of the clip's video
+    clip_no: int  # the clip's place in its video, from 0
+    vector: np.ndarray  # (D,) float32
+    frame_range: tuple[int, int]  # first and last frame index of the clip
+    time_range: tuple[float, float]  # their timestamps, seconds
+    padded: int  # frames repeated to fill the clip (short videos)
+
+
+class ClipMessage(NamedTuple):
+    """One decoded clip: decoder -> engine. Its frames travel in the message or in a shared-memory slot."""
+
+    kind: Literal["clip"]
+    job: int
+    clip_no: int
+    slot: int  # shared-memory slot holding the frames; -1: they are in `frames`
+    frames: np.ndarray | None  # (T, H, W, 3) uint8; None when they are in `slot`
+    frame_range: tuple[int, int]
+    time_range: tuple[float, float]
+    padded: int
+
+    def feature(self, vector: np.ndarray) -> FeatureMessage:
+        """This clip's feature message."""
+        return FeatureMessage("feat", self.job, self.clip_no, vector, self.frame_range, self.time_range, self.padded)
+
+
+class DoneMessage(NamedTuple):
+    """A video decoded to its end: decoder -> writer (passed on untouched by the engine stage)."""
+
+    kind: Literal["done"]
+    job: int
+    clips: int  # clips sent for this video
+    info: dict[str, Any]  # `decode_worker.video_info`: the header's VideoInfo plus what decoding found
+    decode_s: float  # seconds spent decoding (not waiting for room downstream)
+
+
+class ErrorMessage(NamedTuple):
+    """A video that failed (its clips sent so far are dropped): any stage -> writer."""
+
+    kind: Literal["error"]
+    job: int
+    message: str  # one line naming the file and the reason
+
+
+class Stop(NamedTuple):
+    """No more messages on this queue or pipe."""
+
+    kind: Literal["stop"]
+
+
+class SlotRequest(NamedTuple):
+    """Decode process -> parent: grant me a free shared-memory slot (the answer is the slot number)."""
+
+    kind: Literal["slot"]
+
+
+class SlotFreed(NamedTuple):
+    """Engine process -> parent: this slot was copied out and may be granted again."""
+
+    kind: Literal["freed"]
+    slot: int
+
+
+class EngineExit(NamedTuple):
+    """Engine process -> parent, its last message: it ran out of clips and ends normally."""
+
+    kind: Literal["engine_exit"]
+    times: StageTimes
+
+
+STOP = Stop("stop")
+SLOT_REQUEST = SlotRequest("slot")
+
+DecoderMessage = ClipMessage | DoneMessage | ErrorMessage  # what decoders send, in order for each video
+WriterMessage = FeatureMessage | DoneMessage | ErrorMessage  # what the writer takes

@@ -1,0 +1,56 @@
+"""A run's options, resolved once by `extract` and passed down whole: each stage reads its own part.
+
+All of it pickles (it is sent to decode and engine processes, and to Ray tasks and actors). No torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..video.clips import Sampling
+from ..video.spec import DecodeSpec
+
+if TYPE_CHECKING:
+    from ..runtimes.base import Engine
+
+
+class DecodeOptions(NamedTuple):
+    """What a decoder needs for every video. (A NamedTuple: the same four values also pass as a plain tuple.)"""
+
+    sampling: Sampling  # clip geometry; its `fps` is replaced per input by `DecodeSpec.sampling`
+    stream: int | None = None
+    fps: float | None = None  # --fps (see `DecodeSpec` for what it means for videos and frame folders)
+    decoder: str = "cpu"  # "cpu" or "nvdec"
+
+    def spec(self, path: str) -> DecodeSpec:
+        return DecodeSpec(path, self.stream, self.fps, self.decoder)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What an engine needs, on whichever device it runs."""
+
+    model: str  # checkpoint or exported engine
+    runtime: str | None  # resolved by `extract` (None: the file's own runtime)
+    precision: str = "fp32"
+    batch_size: int = 16
+    threads: int | None = None  # intra-op threads of a CPU engine (None: torch's default)
+
+    def load(self, device: str) -> Engine:
+        from ..loader import load_engine
+
+        return load_engine(self.model, device=device, runtime=self.runtime, precision=self.precision,
+                           batch_size=self.batch_size, threads=self.threads)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a backend needs, with every default resolved."""
+
+    decode: DecodeOptions
+    engine: EngineOptions
+    devices: tuple[str, ...]  # the local backend's engine devices (resolved: "cpu", "cuda:0"); Ray: as given
+    workers: int  # decode processes (0: decode in a thread of this process); Ray: decode tasks
+    queue_clips: int = 64  # clips in flight between decoders and engines (bounds memory)
+    ray_actors: int | None = None  # Ray engine actors (None: one per GPU, else 1)
