@@ -15,14 +15,13 @@ from __future__ import annotations
 import contextlib
 import queue
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
 from ..runtimes.base import Engine
-from .messages import ClipMessage, DecoderMessage, Stop, WriterMessage
+from .messages import ClipMessage, DecoderMessage, StageTimes, Stop, WriterMessage
 from .slots import SlotPool
 
 # Run a partial batch only after this long without a clip: a padded batch costs a full one's compute, so a
@@ -40,20 +39,6 @@ def intra_op_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-@dataclass
-class StageTimes:
-    h2d: float = 0.0
-    engine: float = 0.0
-    clips: int = 0
-    batches: int = 0
-    wait: float = 0.0  # time the engine stage sat waiting for clips
-    padding: int = 0  # zero rows computed to fill partial batches
-
-    def add(self, other: StageTimes) -> None:
-        for k in ("h2d", "engine", "clips", "batches", "wait", "padding"):
-            setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
 class _Batch:

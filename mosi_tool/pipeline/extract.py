@@ -19,10 +19,9 @@ from ..loader import read_model_meta, resolve_runtime
 from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS
-from .engine_stage import StageTimes
 from .jobs import VideoJob, find_inputs, plan, shard
 from .local import available_cpus, run_local
-from .messages import ErrorMessage
+from .messages import ErrorMessage, StageTimes
 from .options import DecodeOptions, EngineOptions, RunOptions
 from .output import FailureLog, FeatureSettings, is_complete
 from .writer import FeatureWriter

@@ -19,10 +19,10 @@ import threading
 from typing import Any
 
 from .decoders import DecoderPool
-from .engine_stage import EngineStage, StageTimes, intra_op_threads
+from .engine_stage import EngineStage, intra_op_threads
 from .engines import EnginePool
 from .jobs import VideoJob
-from .messages import WriterMessage
+from .messages import StageTimes, WriterMessage
 from .options import RunOptions
 from .slots import SlotLedger, SlotPool
 from .writer import FeatureWriter

@@ -7,12 +7,10 @@ decode processes import this module.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .engine_stage import StageTimes
 
 
 class FeatureMessage(NamedTuple):
@@ -79,6 +77,22 @@ class SlotFreed(NamedTuple):
 
     kind: Literal["freed"]
     slot: int
+
+
+@dataclass
+class StageTimes:
+    """The engine stage's timings (seconds) and counts, added up over engines."""
+
+    h2d: float = 0.0
+    engine: float = 0.0
+    clips: int = 0
+    batches: int = 0
+    wait: float = 0.0  # time the engine stage sat waiting for clips
+    padding: int = 0  # zero rows computed to fill partial batches
+
+    def add(self, other: StageTimes) -> None:
+        for k in ("h2d", "engine", "clips", "batches", "wait", "padding"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
 class EngineExit(NamedTuple):

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from .decode_worker import decode_messages
-from .engine_stage import EngineStage, StageTimes
+from .engine_stage import EngineStage
 from .jobs import VideoJob
-from .messages import ClipMessage, DecoderMessage, DoneMessage, ErrorMessage, FeatureMessage, WriterMessage
+from .messages import ClipMessage, DecoderMessage, DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
 from .options import DecodeOptions, EngineOptions, RunOptions
 from .writer import FeatureWriter
 
