@@ -7,15 +7,14 @@ Partial batches are padded to the full batch size. Convolution kernels pick thei
 size, so a clip's features differ in the last bits between batch sizes; with a fixed batch shape they do
 not depend on which other clips share the batch, and every backend, worker count and device split
 writes byte-identical files (for the same --batch-size and runtime, and on CPU the same number of
-intra-op threads: oneDNN's single-threaded kernels round differently, see `intra_op_threads`).
+intra-op threads: oneDNN's single-threaded kernels round differently, see `runtimes.cpu.intra_op_threads`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -27,18 +26,6 @@ from .slots import SlotPool
 # Run a partial batch only after this long without a clip: a padded batch costs a full one's compute, so a
 # short gap (a decoder opening its next video, a busy machine) must not trigger one.
 IDLE_FLUSH_S = 5.0
-
-
-@contextlib.contextmanager
-def intra_op_threads(n: int | None) -> Iterator[None]:
-    """Run a CPU engine with `n` intra-op threads (None: leave torch's setting), restored afterwards."""
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class _Batch:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .children import WATCH_S, ChildLink, child_messages, child_setup, signal_name
-from .engine_stage import EngineStage, intra_op_threads
+from ..runtimes.cpu import intra_op_threads
+from .engine_stage import EngineStage
 from .messages import STOP, ClipMessage, DecoderMessage, EngineExit, ErrorMessage, FeatureMessage, SlotFreed, StageTimes, Stop, WriterMessage
 from .options import EngineOptions
 from .slots import SlotLedger, SlotPool

@@ -19,7 +19,8 @@ import threading
 from typing import Any
 
 from .decoders import DecoderPool
-from .engine_stage import EngineStage, intra_op_threads
+from ..runtimes.cpu import intra_op_threads
+from .engine_stage import EngineStage
 from .engines import EnginePool
 from .jobs import VideoJob
 from .messages import StageTimes, WriterMessage
