@@ -149,7 +149,7 @@ def main() -> None:
 
 def table(results: dict[str, Any]) -> str:
     head = ("| pilot | width | clip | jitter | epochs x sources | pretext masked / unmasked | DAVIS AUC motion / pred | "
-            "moving / static camera (motion) | saliency s (camel, 854x480, 80 frames) |")  # fmt: skip
+            "moving / static camera (motion) | saliency s (camel, 854x480, 90 frames) |")  # fmt: skip
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for n, r in results.items():
         w, t, c, _, jit = CANDIDATES[n]
