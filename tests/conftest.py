@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import pytest
@@ -39,6 +39,26 @@ def texture(h: int, w: int, seed: int, scale: int = 4) -> np.ndarray:
     small = rng.integers(0, 256, (h // scale + 2, w // scale + 2, 3), dtype=np.uint8)
     big = small.repeat(scale, 0).repeat(scale, 1)
     return np.ascontiguousarray(big[:h, :w])
+
+
+def encode_frames(path: Path, frames: Iterable[np.ndarray], rate: int = 24, codec: str = "libx264", pix_fmt: str = "yuv420p",
+                  options: dict[str, str] | None = None) -> Path:  # fmt: skip
+    """Encode uint8 RGB frames (H, W, 3), all of one size, into `path` with PyAV; returns `path`."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.pix_fmt = pix_fmt
+        if options:
+            stream.options = options
+        for i, img in enumerate(frames):
+            if i == 0:
+                stream.height, stream.width = img.shape[:2]
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
 
 
 def write_image_folder(root: Path, classes: int, per_class: int, size: Callable[[int], tuple[int, int]], seed: int) -> Path:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from mosi_tool.video.decode import VideoError, VideoReader
 
-from .conftest import shared, texture, write_video
+from .conftest import encode_frames, shared, texture, write_video
 
 
 def test_frames_and_timestamps(moving_square_video):
@@ -77,15 +77,7 @@ def test_several_streams(tmp_path):
 
 
 def test_odd_resolution(tmp_path):
-    path = tmp_path / "odd.mkv"
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("ffv1", rate=5)
-        s.width, s.height, s.pix_fmt = 97, 71, "yuv444p"
-        for i in range(6):
-            for p in s.encode(av.VideoFrame.from_ndarray(texture(71, 97, i), format="rgb24")):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
+    path = encode_frames(tmp_path / "odd.mkv", [texture(71, 97, i) for i in range(6)], rate=5, codec="ffv1", pix_fmt="yuv444p")
     frames = list(VideoReader(path).frames(size=(33, 25)))
     assert len(frames) == 6 and frames[0].image.shape == (25, 33, 3)
 

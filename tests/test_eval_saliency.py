@@ -2,7 +2,6 @@
 
 import json
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,7 +12,7 @@ from mosi_tool.cli import app
 from mosi_tool.evaluation.davis import check_counts, find_sequences
 from mosi_tool.evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, notes, verdict
 
-from .conftest import texture
+from .conftest import encode_frames, texture
 
 W, H, SQ, N = 128, 96, 28, 12
 
@@ -47,14 +46,7 @@ def write_davis(root, with_mp4=True):
             Image.fromarray(m).save(adir / f"{i:05d}.png")
         if with_mp4:
             (root / "mp4").mkdir(exist_ok=True)
-            with av.open(str(root / "mp4" / f"{kind}.mp4"), "w") as c:
-                s = c.add_stream("libx264", rate=24)
-                s.width, s.height, s.pix_fmt, s.options = W, H, "yuv420p", {"crf": "12"}
-                for f in frames:
-                    for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                        c.mux(p)
-                for p in s.encode():
-                    c.mux(p)
+            encode_frames(root / "mp4" / f"{kind}.mp4", frames, options={"crf": "12"})
     return root
 
 

@@ -27,7 +27,7 @@ from mosi_tool.video.decode import VideoReader
 from mosi_tool.video.hidden import APPLEDOUBLE_MAGIC
 from mosi_tool.video.orientation import from_matrix
 
-from .conftest import bugcase, texture
+from .conftest import bugcase, encode_frames, texture
 
 ORIENTATIONS = [(0, False, False), (90, False, False), (180, False, False), (270, False, False),
                 (0, True, False), (90, True, False), (0, False, True), (270, True, False)]  # fmt: skip
@@ -239,15 +239,7 @@ def check_playable_overlay(path: Path, width: int, height: int) -> None:
 
 
 def test_odd_sized_overlay_is_yuv420p_padded_and_faststart(tmp_path, energy_ckpt):
-    video = tmp_path / "odd.mkv"
-    with av.open(str(video), "w") as c:
-        s = c.add_stream("ffv1", rate=10)
-        s.width, s.height, s.pix_fmt = 75, 49, "yuv444p"
-        for img in square_frames(12, 75, 49):
-            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    video = encode_frames(tmp_path / "odd.mkv", square_frames(12, 75, 49), rate=10, codec="ffv1", pix_fmt="yuv444p")
     out = tmp_path / "odd.overlay.mp4"
     result = cli("saliency", str(video), "--model", str(energy_ckpt), "--method", "cam", "--out", str(out), "--runtime", "torch")
     assert "padded from 75x49 to 76x50" in result.output

@@ -14,7 +14,7 @@ from mosi_tool.saliency.regions import box_iou, mask_box, motion_boxes, motion_m
 from mosi_tool.video import motion_vectors as mv
 from mosi_tool.video.stabilize import camera_speed, stabilize_clip, to_reference
 
-from .conftest import shared, texture
+from .conftest import encode_frames, shared, texture
 
 W, H, N = 192, 128, 24
 PAN = 3  # px/frame: the background's content moves right
@@ -38,18 +38,7 @@ def panning_frames():
 
 
 def encode(path, frames, codec="libx264", options=None):
-    with av.open(str(path), "w") as c:
-        s = c.add_stream(codec, rate=24)
-        s.width, s.height = W, H
-        s.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        if options:
-            s.options = options
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
+    return encode_frames(path, frames, codec=codec, pix_fmt="yuvj420p" if codec == "mjpeg" else "yuv420p", options=options)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from mosi_tool.saliency.gradcam import grad_cam
 from mosi_tool.saliency.maps import frame_maps
 from mosi_tool.saliency.targets import parse_target, select_maps
 
-from .conftest import shared, write_video
+from .conftest import encode_frames, shared, write_video
 
 SQUARE = dict(n=40, size=(128, 96), square=32, speed=2)  # moves right by 2 px per frame, never wraps
 
@@ -142,17 +142,10 @@ def test_saliency_of_a_video_shorter_than_a_clip(tmp_path, energy_ckpt):
 
 
 def test_saliency_odd_resolution_is_padded_to_even(tmp_path, energy_ckpt):
-    path = tmp_path / "odd.mkv"
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("ffv1", rate=10)
-        s.width, s.height, s.pix_fmt = 65, 49, "yuv444p"
-        for i in range(12):
-            img = np.zeros((49, 65, 3), np.uint8)
-            img[10:30, 2 + 3 * i : 22 + 3 * i] = 200
-            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    frames = [np.zeros((49, 65, 3), np.uint8) for _ in range(12)]
+    for i, img in enumerate(frames):
+        img[10:30, 2 + 3 * i : 22 + 3 * i] = 200
+    path = encode_frames(tmp_path / "odd.mkv", frames, rate=10, codec="ffv1", pix_fmt="yuv444p")
     out = tmp_path / "odd_sal.mp4"
     result = CliRunner().invoke(app, ["saliency", str(path), "--method", "cam", "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
     assert result.exit_code == 0, result.output

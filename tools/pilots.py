@@ -23,6 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mosi_tool.evaluation.saliency_eval import summary_auc  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "data"
 ROOTS = [SHARED / "images" / "imagenet-sample", SHARED / "images" / "imagenette-val"]
 OUT = ROOT / "runs" / "pilots"
@@ -163,13 +165,6 @@ def table(results: dict[str, Any]) -> str:
             f"{summary_auc(sal, 'motion', 'moving'):.3f} / {summary_auc(sal, 'motion', 'static'):.3f} | {r['saliency_s']:.1f} |"
         )
     return "\n".join(lines)
-
-
-def summary_auc(report: dict[str, Any], target: str, subset: str = "all") -> float:
-    """Mean AUC-Judd of one MoSI target in an `eval saliency` JSON report, overall or for 'moving'/'static' camera."""
-    key = {"all": "all", "moving": "moving camera", "static": "static camera"}[subset]
-    method = next(m for m in report["methods"] if m["kind"] == "mosi" and m["target"] == target)
-    return float(method["summary"][key]["auc"])
 
 
 if __name__ == "__main__":

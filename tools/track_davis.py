@@ -23,9 +23,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mosi_tool.evaluation.saliency_eval import summary_auc  # noqa: E402
+
 DAVIS = ROOT.parent / "shared" / "data" / "davis"
 FIELDS = ("epoch", "auc_all", "auc_static", "auc_moving", "val_acc", "val_acc_unmasked", "cpu_s", "eval_s")
-SUBSETS = {"auc_all": "all", "auc_static": "static camera", "auc_moving": "moving camera"}
+SUBSETS = {"auc_all": "all", "auc_static": "static", "auc_moving": "moving"}
 
 
 def epochs_done(run: Path) -> list[dict[str, str]]:
@@ -47,9 +51,8 @@ def davis_auc(checkpoint: Path, max_frames: int) -> dict[str, float]:
                "--max-frames", str(max_frames), "--source", "mp4", "--targets", "motion", "--stabilize", "none",
                "--no-fusion", "--no-random-init", "--device", "cpu", "--json", str(report)]  # fmt: skip
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        methods = json.loads(report.read_text())["methods"]
-    summary = next(m for m in methods if m["kind"] == "mosi" and m["target"] == "motion")["summary"]
-    return {key: float(summary[name]["auc"]) for key, name in SUBSETS.items()}
+        doc = json.loads(report.read_text())
+    return {key: summary_auc(doc, "motion", subset) for key, subset in SUBSETS.items()}
 
 
 def score_latest(run: Path, max_frames: int) -> bool:

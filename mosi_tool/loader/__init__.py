@@ -49,7 +49,7 @@ def load_engine(
         raise EngineError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision != "fp32" and not checkpoint:
         raise EngineError(f"{path}: a compiled engine keeps the precision it was exported with; --precision applies to checkpoints")
-    if runtime in (None, "auto") and checkpoint and dev.type == "cpu" and not compile and precision == "fp32":
+    if not compile and _measures(path, runtime, precision, dev):
         runtime, precision = _auto(path, batch_size, threads)
     wanted = runtime if runtime not in (None, "auto") else kind.runtime
     if precision == "int8" and wanted != "onnx":
@@ -72,9 +72,14 @@ def resolve_runtime(model: str | Path, device: str, runtime: str | None, precisi
     """The concrete (runtime, precision) `load_engine` will use for these arguments: `auto` (or None for a
     checkpoint on CPU at fp32) resolved once, so that engine processes and output settings agree."""
     path = _existing(model)
-    if runtime in (None, "auto") and path.suffix.lower() == ".safetensors" and precision == "fp32" and resolve_device(device).type == "cpu":
+    if _measures(path, runtime, precision, resolve_device(device)):
         return _auto(path, batch_size, threads)
     return (None if runtime == "auto" else runtime), precision
+
+
+def _measures(path: Path, runtime: str | None, precision: str, device: torch.device) -> bool:
+    """Whether `auto` picks the path by measurement: a checkpoint on CPU at fp32 with no runtime forced."""
+    return runtime in (None, "auto") and path.suffix.lower() == ".safetensors" and device.type == "cpu" and precision == "fp32"
 
 
 def _existing(path: str | Path) -> Path:

@@ -7,6 +7,7 @@ decode processes import this module.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -91,8 +92,8 @@ class StageTimes:
     padding: int = 0  # zero rows computed to fill partial batches
 
     def add(self, other: StageTimes) -> None:
-        for k in ("h2d", "engine", "clips", "batches", "wait", "padding"):
-            setattr(self, k, getattr(self, k) + getattr(other, k))
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 class EngineExit(NamedTuple):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from ..artifact import KINDS
-from .base import Engine, EngineError, resolve_device
+from ..artifact import KINDS, kind_of
+from .base import Engine, EngineError, read_contract, resolve_device
 
 RUNTIMES = ("auto", *dict.fromkeys(k.runtime for k in KINDS.values()))  # auto, torch, onnx, tensorrt, aoti
 
@@ -20,10 +20,7 @@ def open_engine(path: Path, device: torch.device, runtime: str | None = None, co
 
     `compile` and `precision` (autocast) apply to checkpoints. Raises EngineError naming the file."""
     if runtime is None:
-        kind = KINDS.get(path.suffix.lower())
-        if kind is None:
-            raise EngineError(f"{path}: unknown model file type {path.suffix!r}; expected one of {', '.join(KINDS)}")
-        runtime = kind.runtime
+        runtime = read_contract(kind_of, path).runtime
     if runtime == "torch":
         from .torch_runtime import TorchEngine
 
