@@ -4,7 +4,7 @@
 
 Runs, on the same videos in one process run (frames/s over all videos; wall and CPU seconds):
   decode only       PyAV decode, frame threads, no vectors, no pixel conversion (the decoder's own speed)
-  vectors           `_codec_vectors`: decode with exported vectors + per-cell rasterisation (one thread:
+  vectors           `_codec_frames`: decode with exported vectors + per-cell rasterisation (one thread:
                     frame threads export racy vectors)
   motion field      `read_motion`: the above + reference distances, gap filling and the camera fit
   motion field x2   the same, two videos at a time in two processes (throughput of a batch of videos)
@@ -52,9 +52,9 @@ def decode_only(path: Path) -> int:
 
 def vectors(path: Path) -> int:
     info = VideoReader(path).info
-    got = mv._codec_vectors(path, 0, (info.width, info.height), mv.CELL, None)
+    got = mv._codec_frames(path, 0, (info.width, info.height), mv.CELL, None)
     assert got is not None, f"{path}: no motion vectors"
-    return len(got[0])
+    return sum(1 for _ in got[1])
 
 
 def motion_field(path: Path) -> int:

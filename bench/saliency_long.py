@@ -2,6 +2,7 @@
 
     python bench/saliency_long.py                              # 1, 5 and 20 minutes of 640x360 at 25 fps
     python bench/saliency_long.py --old-code DIR               # also a checkout of older code (at 1 minute)
+    python bench/saliency_long.py --method cam                 # another --method
 
 The videos are stream copies of ../shared/bugcases/long_5min_640x360.mp4 (FFmpeg's testsrc2; `--source`),
 cut or repeated to length at its 10 s keyframes, so every length has the same content per minute. Each run is
@@ -44,6 +45,7 @@ class Run:
     maps_mb: float | None
 
 
+from mosi_tool.saliency.defaults import DEFAULT_METHOD  # noqa: E402
 from mosi_tool.video.clips import geometry  # noqa: E402
 
 
@@ -96,8 +98,9 @@ def measure(cmd: list[str], cwd: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024  # Linux: kilobytes
 
 
-def saliency_cmd(video: Path, model: Path, folder: Path, maps: bool) -> list[str]:
+def saliency_cmd(video: Path, model: Path, folder: Path, maps: bool, method: str | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "mosi_tool", "saliency", str(video), "--model", str(model), "--out", str(folder / f"{video.stem}.overlay.mp4"), "--device", "cpu"]
+    cmd += ["--method", method] if method else []
     return cmd + (["--maps", str(folder / f"{video.stem}.maps.npy")] if maps else [])
 
 
@@ -137,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--old-code", type=Path, help="a checkout of older code, run the same way at --old-minutes")
     p.add_argument("--old-minutes", type=float, nargs="*", default=[1])
     p.add_argument("--baseline-minutes", type=float, nargs="*", default=[1], help="lengths also run without --maps")
+    p.add_argument("--method", help="saliency --method (default: the command's own default)")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
     args = p.parse_args(argv)
     if not args.source.exists():
@@ -148,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         model = tiny_checkpoint(folder / "tiny.safetensors")
         warm = folder / "warm.mp4"
         make_video(args.source, warm, 10 / 60)
-        measure(saliency_cmd(warm, model, folder, True), ROOT)  # untimed: builds the cached ONNX engine once
+        measure(saliency_cmd(warm, model, folder, True, args.method), ROOT)  # untimed: builds the cached ONNX engine once
         for minutes in args.minutes:
             video = folder / f"long_{minutes:g}min.mp4"
             frames = make_video(args.source, video, minutes)
@@ -157,14 +161,14 @@ def main(argv: list[str] | None = None) -> None:
             baseline = [("overlay only (baseline)", False)] if minutes in args.baseline_minutes else []
             for name, maps in [*baseline, ("maps", True)]:
                 loads.append(f"{os.getloadavg()[0]:.1f}")
-                wall, peak = measure(saliency_cmd(video, model, folder, maps), ROOT)
+                wall, peak = measure(saliency_cmd(video, model, folder, maps, args.method), ROOT)
                 size = (folder / f"{video.stem}.maps.npy").stat().st_size / 1e6 if maps else None
                 runs.append(Run(name, length, frames, wall, peak, size))
                 print(table(runs[-1:]).splitlines()[-1], flush=True)
                 (folder / f"{video.stem}.maps.npy").unlink(missing_ok=True)
             if args.old_code and minutes in args.old_minutes:
                 loads.append(f"{os.getloadavg()[0]:.1f}")
-                wall, peak = measure(saliency_cmd(video, model, folder, True), args.old_code)
+                wall, peak = measure(saliency_cmd(video, model, folder, True, args.method), args.old_code)
                 size = (folder / f"{video.stem}.maps.npy").stat().st_size / 1e6
                 runs.append(Run("maps, older code", length, frames, wall, peak, size))
                 print(table(runs[-1:]).splitlines()[-1], flush=True)
@@ -181,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     env = [
         f"device: CPU {platform.processor() or ''} ({os.cpu_count()} cores, the 2-core development machine when run there)".replace("  ", " "),
         f"python {platform.python_version()}, torch {torch.__version__}, av {av.__version__}",
-        f"engine: random-init R(2+1)D-10 width 16, 8x64x64 clips, default runtime on CPU; maps {maps_w}x{maps_h} float16 (the model's input scale)",
+        f"method: {args.method or 'the default (' + DEFAULT_METHOD + ')'}; model: random-init R(2+1)D-10 width 16, 8x64x64 clips, "
+        f"default runtime on CPU (with `mv` it only sets the maps' scale); maps {maps_w}x{maps_h} float16 (the model's input scale)",
         f"source: {args.source.name} (640x360, 25 fps), stream-copied to each length",
         f"load average (1 min) before each run: {' -> '.join(loads)}",
     ]

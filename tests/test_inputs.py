@@ -341,6 +341,30 @@ def test_maps_are_streamed_at_the_model_input_size(tmp_path, energy_ckpt, monkey
     assert np.load(tmp_path / "m2.npy", mmap_mode="r").shape == (40, 15, 20)
 
 
+def test_mv_maps_are_streamed_in_chunks_at_the_model_input_size(tmp_path, monkeypatch):
+    """--method mv: the field and maps are made chunk by chunk (the same maps however the video is cut), kept
+    on disk, and written by default at the bundled model's input scale, not the full frame."""
+    from mosi_tool.saliency import motion
+    from mosi_tool.saliency.compute import compute_motion_saliency
+    from mosi_tool.saliency.map_store import MapStore
+    from mosi_tool.video import motion_vectors as mv
+    from mosi_tool.default_model import default_model_path
+    from mosi_tool.loader import read_model_meta
+
+    video = encode(tmp_path / "v.mp4", square_frames(70, 160, 96))
+    whole = motion.object_motion_maps(mv.read_motion(video))
+    monkeypatch.setattr(mv, "CHUNK", 9)
+    monkeypatch.setattr(motion, "SPLIT", 9)
+    chunked = compute_motion_saliency(video)
+    assert isinstance(chunked.maps, MapStore) and chunked.maps.shape == whole.shape == (70, 12, 20)
+    np.testing.assert_allclose(chunked.maps[0:70], whole, rtol=1e-3, atol=1e-3)  # float16 on disk
+    maps = tmp_path / "m.npy"
+    cli("saliency", str(video), "--out", str(tmp_path / "o.mp4"), "--maps", str(maps))
+    crop = read_model_meta(default_model_path()).crop
+    m = np.load(maps, mmap_mode="r")
+    assert m.dtype == np.float16 and m.shape == (70, crop, round(160 * crop / 96 / 16) * 16)
+
+
 # 7. Python API: numpy or torch in, the same kind out; errors say what the model needs -----------------
 
 

@@ -131,6 +131,63 @@ def test_fill_in_time_interpolates_linearly():
     assert out.tolist() == [1, 1, 2, 3, 4]
 
 
+def test_fill_in_time_leaves_gaps_longer_than_max_gap():
+    v = np.full((9, 1, 1, 2), np.nan, np.float32)
+    v[0] = 1.0
+    out = mv.fill_in_time(v, max_gap=3)[:, 0, 0, 0]
+    assert out[:4].tolist() == [1, 1, 1, 1] and np.isnan(out[4:]).all()
+
+
+def test_motion_field_is_the_same_however_the_video_is_chunked(panning):
+    path, _ = panning
+    whole = mv.join(mv.iter_motion(path, chunk=1000))
+    for chunk in (1, 5, 7):
+        parts = list(mv.iter_motion(path, chunk=chunk))
+        assert [p.start for p in parts] == list(range(0, N, chunk))
+        joined = mv.join(parts)
+        assert np.array_equal(joined.vectors, whole.vectors) and np.array_equal(joined.camera, whole.camera)
+        assert np.array_equal(joined.coded, whole.coded) and np.array_equal(joined.times, whole.times)
+
+
+def test_object_motion_maps_stream_like_a_whole_video_moving_average(panning):
+    import cv2
+
+    from mosi_tool.saliency.motion import iter_object_motion_maps, split
+
+    field = mv.read_motion(panning[0])
+    speed = np.stack([cv2.GaussianBlur(m, (0, 0), 2.0) for m in np.linalg.norm(field.residual(), axis=-1)])
+    expect = np.stack([speed[max(t - 2, 0) : t + 3].mean(0) for t in range(N)])
+    for size in (1, 3, 10, N):
+        got = np.concatenate(list(iter_object_motion_maps(split(field, size))))
+        np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-6)
+
+
+def test_map_store_reads_back_slices_and_samples_long_videos_for_the_range(monkeypatch):
+    from mosi_tool.saliency import map_store
+    from mosi_tool.saliency.map_store import MapStore, array_range, sample_stride
+
+    rng = np.random.default_rng(0)
+    maps = rng.random((50, 3, 4)).astype(np.float32) * np.linspace(1, 5, 50, dtype=np.float32)[:, None, None]
+    store = MapStore(3, 4)
+    for a in range(0, 50, 7):
+        store.append(maps[a : a + 7])
+    assert len(store) == 50 and store.shape == (50, 3, 4)
+    np.testing.assert_allclose(store[10:23], maps[10:23], rtol=1e-3)
+    np.testing.assert_allclose(store[-1], maps[49], rtol=1e-3)
+    assert store.range() == array_range(maps)  # short video: every value counted
+    monkeypatch.setattr(map_store, "SAMPLE_VALUES", 12 * 10)  # at most 10 frames of 12 values
+    assert sample_stride(50, 12) == 8 and sample_stride(10, 12) == 1
+    small = MapStore(3, 4)
+    for a in range(0, 50, 7):
+        small.append(maps[a : a + 7])
+    low = float(np.percentile(maps[::8], map_store.LOW_PERCENTILE))
+    assert small.range() == array_range(maps) and small.range()[0] == low
+    with pytest.raises(IndexError):
+        store[50]
+    with pytest.raises(ValueError, match="do not fit"):
+        store.append(np.zeros((1, 4, 3), np.float32))
+
+
 def test_stabilized_clip_shows_no_camera_motion(panning):
     path, boxes = panning
     field = mv.read_motion(path)

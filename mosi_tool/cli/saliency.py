@@ -39,6 +39,18 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
+def _model_input_size(model: Path | None) -> int | None:
+    """The clip size of `model` (default: the bundled model): the scale --method mv's maps are written at by
+    default, like the other methods'. None when there is no model to read."""
+    from ..default_model import default_model_path
+    from ..loader import read_model_meta
+
+    try:
+        return read_model_meta(model or default_model_path()).crop
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("saliency")
     @handle_errors
@@ -87,8 +99,8 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         if method == "mv":
             if model is not None:
-                typer.echo("note: --method mv uses no network; --model is ignored", err=True)
-            result = compute_motion_saliency(video, stream=stream, fps=fps)
+                typer.echo("note: --method mv uses no network; --model only sets the maps' default size", err=True)
+            result = compute_motion_saliency(video, stream=stream, fps=fps, size=size or _model_input_size(model))
             labels, device_used, describe = [""] * len(result.frame_times), torch.device("cpu"), "motion vectors"
         else:
             if method == "gradcam":

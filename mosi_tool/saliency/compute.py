@@ -18,11 +18,11 @@ from ..video.spec import DecodeSpec
 from ..video.stabilize import AUTO_MIN_SPEED, MODES, camera_speed, input_transforms, stabilize_clip, to_reference, unwarp_maps
 from .gradcam import grad_cam
 from .maps import frame_maps
-from .motion import field_geometry, fuse, motion_field, object_motion_maps
+from .map_store import MapStore, array_range
+from .motion import field_geometry, fuse, motion_pass
 from .targets import select_maps
 
 METHODS = ("cam", "gradcam", "mv", "fused")
-HIGH_PERCENTILE = 90  # of the per-frame peaks: the top of the video-wide display range
 MODEL_METHODS = ("cam", "gradcam", "fused")  # the ones that run a network
 
 
@@ -31,7 +31,7 @@ class SaliencyResult:
     info: VideoInfo
     geometry: Geometry
     frame_times: np.ndarray  # (F,) seconds of every decoded frame
-    maps: np.ndarray  # (F, h, w) per-frame maps (conv5 or motion-cell resolution), not normalised
+    maps: np.ndarray | MapStore  # (F, h, w) per-frame maps (conv5 or motion-cell resolution), not normalised
     clip_logits: np.ndarray  # (N, C); (0, 0) for --method mv
     clip_ranges: np.ndarray  # (N, 2) first and last frame index of each clip
     padded: int  # frames added to fill a video shorter than one clip
@@ -40,16 +40,9 @@ class SaliencyResult:
 
     @cached_property
     def range(self) -> tuple[float, float]:
-        """The video-wide display range (low, high): (maps - low) / (high - low), clipped, lies in [0, 1].
-
-        low is the 5th percentile of every map value, so the background level every frame shares shows as
-        cold instead of washing the whole video in colour; high is the 90th percentile of the frames' peaks, so
-        a few frames of violent motion saturate instead of leaving every other frame dark. Computed once (it
-        reads every map; per rendered chunk it would make rendering quadratic in the video's length).
-        """
-        high = float(np.percentile(self.maps.reshape(len(self.maps), -1).max(axis=1), HIGH_PERCENTILE))
-        low = min(float(np.percentile(self.maps, 5)), high)
-        return low, (high if high > low else low + 1.0)
+        """The video-wide display range (low, high), `map_store.display_range`. Computed once (it reads every
+        map; per rendered chunk it would make rendering quadratic in the video's length)."""
+        return self.maps.range() if isinstance(self.maps, MapStore) else array_range(self.maps)
 
 
 def _batches(clips: Iterator[Clip], size: int) -> Iterator[list[Clip]]:
@@ -122,8 +115,9 @@ def compute_saliency(
             f"{engine.path.name} only takes {engine.input_hw[0]}x{engine.input_hw[1]} clips; this video needs "
             f"{geo.input_hw[0]}x{geo.input_hw[1]} in '{mode}' mode: use --mode center or an engine with dynamic width"
         )
-    if (stabilize != "none" or method == "fused") and motion is None:
-        motion = motion_field(path, stream=stream, fps=fps)
+    mv_maps = None
+    if stabilize != "none" or method == "fused":
+        motion, mv_maps = motion_pass(path, stream=stream, fps=fps, maps=method == "fused", field=motion)
     speed = camera_speed(motion.camera, motion.size) if motion is not None else None
     timed = _TimedFrames(reader)
     maps: list[np.ndarray] = []
@@ -163,35 +157,46 @@ def compute_saliency(
     notes = []
     if stabilize != "none" and motion is not None:
         notes.append(f"stabilised {stabilized} of {len(ranges)} clips with the camera motion from {motion.source}")
-    if method == "fused" and motion is not None:
-        per_frame = fuse(per_frame, _match_frames(object_motion_maps(motion), len(per_frame)))
-        geo = field_geometry(motion)
+    result_maps: np.ndarray | MapStore = per_frame
+    if method == "fused" and motion is not None and mv_maps is not None:
+        result_maps = _fuse_stored(per_frame, mv_maps)
+        geo = field_geometry(motion, size)
         notes.append(f"fused with compensated {motion.source}")
     return SaliencyResult(
-        reader.info, geo, frame_times, per_frame, np.concatenate(logits), np.asarray(ranges, dtype=np.int64),
+        reader.info, geo, frame_times, result_maps, np.concatenate(logits), np.asarray(ranges, dtype=np.int64),
         padded, list(reader.warnings), notes,
     )  # fmt: skip
 
 
-def _match_frames(maps: np.ndarray, n: int) -> np.ndarray:
-    """`maps` cut or extended (last map repeated) to n frames: two decodes may disagree on a damaged tail."""
-    if len(maps) >= n:
-        return maps[:n]
-    return np.concatenate([maps, np.repeat(maps[-1:], n - len(maps), axis=0)])
+def _fuse_stored(mosi: np.ndarray, motion: MapStore, chunk: int = 256) -> MapStore:
+    """`fuse` of in-memory MoSI maps (F, h, w) with stored motion maps, chunk by chunk, into a new store. The
+    motion maps are cut or extended (last map repeated) to F frames: two decodes may disagree on a damaged tail."""
+    out = MapStore(*motion.shape[1:])
+    for a in range(0, len(mosi), chunk):
+        m = motion[min(a, len(motion) - 1) : min(a + chunk, len(motion))]
+        want = min(chunk, len(mosi) - a)
+        if len(m) < want:
+            m = np.concatenate([m, np.repeat(m[-1:], want - len(m), axis=0)])
+        out.append(fuse(mosi[a : a + want], m))
+    motion.close()
+    return out
 
 
 def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: float | None = None,
-                            motion: MotionField | None = None) -> SaliencyResult:  # fmt: skip
+                            motion: MotionField | None = None, size: int | None = None) -> SaliencyResult:  # fmt: skip
     """`--method mv`: camera-compensated motion-vector maps (`saliency.motion`), no network.
 
-    Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution and no clips.
+    Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution, streamed to a
+    `MapStore` (memory flat in the video's length), and no clips. size: the short side of the scale the maps
+    are written at by default (`field_geometry`; the CLI passes the default model's input size); None: the
+    frame's own size.
     """
     reader = DecodeSpec(path, stream, fps).open()
-    motion = motion or motion_field(path, stream=stream, fps=fps)
-    maps = object_motion_maps(motion)
-    note = f"motion from {motion.source}; {int((~motion.coded).sum())} frames without vectors interpolated"
+    camera, maps = motion_pass(path, stream=stream, fps=fps, field=motion)
+    assert maps is not None
+    note = f"motion from {camera.source}; {int((~camera.coded).sum())} frames without vectors interpolated"
     return SaliencyResult(
-        reader.info, field_geometry(motion), motion.times, maps, np.zeros((0, 0), np.float32),
+        reader.info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
         np.zeros((0, 2), np.int64), 0, [], [note],
     )  # fmt: skip
 

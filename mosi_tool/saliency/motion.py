@@ -8,44 +8,104 @@ Both settings were chosen on DAVIS (docs/EVALUATION.md).
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..video.clips import Geometry
-from ..video.motion_vectors import MotionField, iter_chunks, read_motion
+from ..video.clips import Geometry, geometry
+from ..video.motion_vectors import MotionField, iter_motion, join
+from .map_store import MapStore
 
 BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)
 WINDOW = 2  # frames either side averaged in time
+SPLIT = 64  # frames per piece when an in-memory field is turned into maps
 
 
-def object_motion_maps(field: MotionField, blur: float = BLUR_CELLS, window: int = WINDOW, compensate: bool = True) -> np.ndarray:
-    """(F, gh, gw) float32 maps in px/frame: blurred, time-averaged length of the compensated motion
-    (compensate=False: of the raw vectors, the control that shows what the camera model buys)."""
-    import cv2
-
-    speed = np.empty(field.vectors.shape[:3], np.float32)
-    for start, residual in iter_chunks(field, compensate=compensate):
-        mag = np.linalg.norm(residual, axis=-1)
-        speed[start : start + len(mag)] = [cv2.GaussianBlur(m, (0, 0), blur) for m in mag]
-    if window <= 0 or len(speed) < 2:
-        return speed
-    # centred moving average, shrinking at the ends
+def _moving_average(speed: np.ndarray, first: int, last: int, window: int) -> np.ndarray:
+    """Centred mean over `window` frames either side (shrinking at the array's ends) of frames [first, last)."""
     c = np.concatenate([np.zeros((1, *speed.shape[1:]), np.float64), np.cumsum(speed, axis=0, dtype=np.float64)])
-    t = np.arange(len(speed))
+    t = np.arange(first, last)
     lo, hi = np.maximum(t - window, 0), np.minimum(t + window + 1, len(speed))
     return ((c[hi] - c[lo]) / (hi - lo)[:, None, None]).astype(np.float32)
 
 
-def field_geometry(field: MotionField) -> Geometry:
-    """The maps' footprint: the cell grid laid over the whole frame (the last cells may overhang by < 1 cell)."""
+def iter_object_motion_maps(fields: Iterable[MotionField], blur: float = BLUR_CELLS, window: int = WINDOW,
+                            compensate: bool = True) -> Iterator[np.ndarray]:  # fmt: skip
+    """Maps (n, gh, gw) float32 in px/frame, in frame order, from consecutive chunks of a field
+    (`iter_motion`): the blurred, time-averaged length of the compensated motion (compensate=False: of the raw
+    vectors, the control that shows what the camera model buys). A chunk's last `window` frames wait for the
+    next chunk, so the maps are the same however the field is cut."""
+    import cv2
+
+    pending: np.ndarray | None = None  # speed frames: `history` already emitted, then frames still waiting
+    history = 0
+    for field in fields:
+        mag = np.linalg.norm(field.residual() if compensate else field.vectors, axis=-1)  # (n, gh, gw)
+        speed = np.stack([cv2.GaussianBlur(m, (0, 0), blur) for m in mag]) if len(mag) else mag
+        buf = speed if pending is None else np.concatenate([pending, speed])
+        ready = len(buf) - max(window, 0)  # frames whose neighbourhood is complete
+        if ready > history:
+            yield _moving_average(buf, history, ready, max(window, 0))
+            keep = max(ready - max(window, 0), 0)
+            buf, history = buf[keep:], ready - keep
+        pending = buf
+    if pending is not None and len(pending) > history:
+        yield _moving_average(pending, history, len(pending), max(window, 0))
+
+
+def split(field: MotionField, size: int = SPLIT) -> Iterator[MotionField]:
+    """An in-memory field in consecutive pieces of `size` frames (what `iter_motion` would have yielded)."""
+    for a in range(0, len(field.vectors), size):
+        sl = slice(a, a + size)
+        yield dataclasses.replace(field, vectors=field.vectors[sl], camera=field.camera[sl], times=field.times[sl],
+                                  coded=field.coded[sl], start=field.start + a)  # fmt: skip
+
+
+def object_motion_maps(field: MotionField, blur: float = BLUR_CELLS, window: int = WINDOW, compensate: bool = True) -> np.ndarray:
+    """(F, gh, gw) float32 maps of a whole in-memory field (`iter_object_motion_maps`)."""
+    gh, gw = field.grid
+    maps = list(iter_object_motion_maps(split(field), blur, window, compensate))
+    return np.concatenate(maps) if maps else np.zeros((0, gh, gw), np.float32)
+
+
+def field_geometry(field: MotionField, short: int | None = None) -> Geometry:
+    """The maps' footprint, the cell grid laid over the whole frame (the last cells may overhang by < 1 cell),
+    at the scale of a model input with short side `short` (`video.clips.geometry`, mode full): what
+    `--maps` defaults to. None: the frame's own size."""
     w, h = field.size
-    return Geometry((w, h), (0, 0, w, h))
+    return geometry("full", short, w, h) if short else Geometry((w, h), (0, 0, w, h))
 
 
 def motion_field(path: str | Path, stream: int | None = None, fps: float | None = None) -> MotionField:
     """The video's motion field with the default cells and camera model (one place that picks them)."""
-    return read_motion(path, stream=stream, fps=fps)
+    return join(iter_motion(path, stream=stream, fps=fps))
+
+
+def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
+                field: MotionField | None = None) -> tuple[MotionField, MapStore | None]:  # fmt: skip
+    """One streamed pass over a video's motion field (or over `field`, if already read): its camera track (a
+    `MotionField.camera_only`) and, if `maps`, its object-motion maps
+    (`iter_object_motion_maps`) in a `MapStore`. Memory stays flat in the video's length."""
+    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps)
+    kept: list[MotionField] = []
+
+    def follow() -> Iterator[MotionField]:
+        for c in chunks:
+            kept.append(c.camera_only())
+            yield c
+
+    store = None
+    if maps:
+        for m in iter_object_motion_maps(follow()):
+            store = store or MapStore(*m.shape[1:])
+            store.append(m)
+    else:
+        for _ in follow():
+            pass
+    return join(kept), store
 
 
 def normalise_frames(maps: np.ndarray) -> np.ndarray:

@@ -28,10 +28,11 @@ Frame threading is off while vectors are exported: with it FFmpeg exports differ
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Generator, Iterable, Iterator, NamedTuple
 
 import av
 import numpy as np
@@ -48,6 +49,12 @@ MODELS = ("similarity", "affine")
 MAX_REFERENCE_DISTANCE = 8  # frames: the farthest reference a vector is assumed to point to
 MIN_SHIFT = 0.5  # px/frame: below this camera speed the reference distance is not estimated from the data
 PICT_I, PICT_P, PICT_B = 1, 2, 3  # av.video.frame.PictureType values
+MAX_GAP = 16  # frames: the farthest a cell's or camera's value is carried in time to fill a gap
+# frames of context either side of a chunk: the gap bound plus what one frame's velocities depend on (the
+# reference-distance window, and the nearest anchors around a run of up to 16 B-frames)
+MARGIN = MAX_GAP + 3 + 17
+CHUNK = 128  # frames per chunk of the motion field (with MARGIN: ~190 MB peak at 640x360)
+FILL_BLOCK = 512  # cells filled in time at once
 
 
 @dataclass
@@ -66,6 +73,7 @@ class MotionField:
     size: tuple[int, int]  # (width, height) of the frames
     cell: int
     source: str  # "h264 motion vectors", "optical flow (DIS)", ...
+    start: int = 0  # index of the first frame (a chunk of `iter_motion`)
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -80,9 +88,25 @@ class MotionField:
         """(F, gh, gw, 2) px/frame: the velocity the camera model alone predicts at every cell."""
         return camera_velocity(self.camera, self.centres())
 
+    def camera_only(self) -> MotionField:
+        """This field without its cell vectors (an empty (F, 0, 0, 2) array), holding no reference to them:
+        what clip stabilisation needs, ~60 bytes per frame."""
+        empty = np.zeros((len(self.vectors), 0, 0, 2), np.float32)
+        return dataclasses.replace(self, vectors=empty, camera=self.camera.copy(), times=self.times.copy(), coded=self.coded.copy())
+
     def residual(self) -> np.ndarray:
         """(F, gh, gw, 2) px/frame: the vectors minus the camera's motion (object motion)."""
         return self.vectors - self.camera_flow()
+
+
+class _RawFrame(NamedTuple):
+    """One decoded frame of the vector pass: past/future displacement fields (gh, gw, 2) on the stored
+    frame's grid (None without vectors), picture type and time (s)."""
+
+    past: np.ndarray | None
+    future: np.ndarray | None
+    type: int
+    time: float
 
 
 def cell_centres(gh: int, gw: int, cell: int) -> np.ndarray:
@@ -189,50 +213,43 @@ def _median_shift(field: np.ndarray) -> np.ndarray:
     return np.median(v, axis=0) if len(v) else np.full(2, np.nan)
 
 
-def _codec_vectors(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None,
-                   probe: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str] | None:  # fmt: skip
-    """(past, future, types, times, codec name): per frame past/future displacement fields (F, gh, gw, 2),
-    picture types (F,) and times (F,) s; or None if the stream exports no vectors within its first `probe` frames."""
+def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None,
+                  probe: int = 12) -> tuple[str, Iterator[_RawFrame]] | None:  # fmt: skip
+    """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
+    and time (s, from the first frame's PTS), one at a time; or None if the stream exports no vectors within
+    its first `probe` frames (those are decoded ahead to find out)."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
-    pasts: list[np.ndarray] = []
-    futures: list[np.ndarray] = []
-    types: list[int] = []
-    times: list[float] = []
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as e:
         raise VideoError(path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})") from None
-    with container:
-        vs = container.streams.video[stream]
-        codec = vs.codec_context.name
-        # Vectors are parsed from the bitstream whatever happens to the pixels, which nobody looks at here: skip
-        # the deblocking filter and the inverse transform, and allow non-spec-compliant speedups.
-        vs.codec_context.options = {"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"}
-        vs.thread_type = "SLICE"  # frame threads export racy vectors
-        tb = float(vs.time_base or 1)
-        seen = False
+    vs = container.streams.video[stream]
+    codec = vs.codec_context.name
+    # Vectors are parsed from the bitstream whatever happens to the pixels, which nobody looks at here: skip
+    # the deblocking filter and the inverse transform, and allow non-spec-compliant speedups.
+    vs.codec_context.options = {"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"}
+    vs.thread_type = "SLICE"  # frame threads export racy vectors
+    tb = float(vs.time_base or 1)
+
+    def frames() -> Generator[_RawFrame, None, None]:
         t0 = None
-        try:
-            for frame in itertools.islice(container.decode(vs), max_frames):
-                sd = frame.side_data.get("MOTION_VECTORS")
-                if sd is not None:
-                    seen = True
-                    p, f = rasterize(sd.to_ndarray(), gh, gw, cell)
-                else:
-                    p = f = np.full((gh, gw, 2), np.nan, np.float32)
-                pasts.append(p)
-                futures.append(f)
-                types.append(int(frame.pict_type))
-                pts = frame.pts if frame.pts is not None else len(times)
-                t0 = pts if t0 is None else t0
-                times.append((pts - t0) * tb)
-                if not seen and len(types) >= probe:
-                    return None
-        except av.FFmpegError:
-            pass  # a truncated stream: keep what decoded (VideoReader reports it)
-    if not seen:
+        with container:
+            try:
+                for i, frame in enumerate(itertools.islice(container.decode(vs), max_frames)):
+                    sd = frame.side_data.get("MOTION_VECTORS")
+                    p, f = rasterize(sd.to_ndarray(), gh, gw, cell) if sd is not None else (None, None)
+                    pts = frame.pts if frame.pts is not None else i
+                    t0 = pts if t0 is None else t0
+                    yield _RawFrame(p, f, int(frame.pict_type), (pts - t0) * tb)
+            except av.FFmpegError:
+                pass  # a truncated stream: keep what decoded (VideoReader reports it)
+
+    it = frames()
+    head = list(itertools.islice(it, probe))
+    if not any(r.past is not None for r in head):
+        it.close()
         return None
-    return np.stack(pasts), np.stack(futures), np.asarray(types), np.asarray(times, np.float64), codec
+    return codec, itertools.chain(head, it)
 
 
 def upright_field(field: np.ndarray, orient: Orientation) -> np.ndarray:
@@ -252,23 +269,29 @@ def upright_field(field: np.ndarray, orient: Orientation) -> np.ndarray:
 
 
 def _velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.ndarray:
-    """(F, gh, gw, 2) px/frame from raw displacement fields and picture types (NaN where unknown)."""
+    """(F, gh, gw, 2) px/frame from raw displacement fields and picture types (NaN where unknown): each
+    direction's displacement over its reference distance, averaged where a frame has both (float32 throughout,
+    in place: this runs on every chunk)."""
     dp, df = reference_distances(types, np.array([_median_shift(p) for p in past]), np.array([_median_shift(f) for f in future]))
+    out = np.zeros(past.shape, np.float32)
+    count = np.zeros(past.shape, np.float32)
+    for disp, dist in ((past, dp), (future, df)):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = disp / np.where(dist > 0, dist, np.nan).astype(np.float32)[:, None, None, None]
+        ok = np.isfinite(v)
+        np.add(out, v, out=out, where=ok)
+        count += ok
     with np.errstate(invalid="ignore", divide="ignore"):
-        vp = np.where(dp[:, None, None, None] > 0, past / np.maximum(dp, 1)[:, None, None, None], np.nan)
-        vf = np.where(df[:, None, None, None] > 0, future / np.maximum(df, 1)[:, None, None, None], np.nan)
-    both = np.stack([vp, vf])
-    count = np.isfinite(both[..., 0]).sum(0)[..., None]
-    with np.errstate(invalid="ignore"):
-        return np.where(count > 0, np.nansum(both, axis=0) / np.maximum(count, 1), np.nan).astype(np.float32)
+        out /= count  # 0 / 0: NaN where neither direction has a vector
+    return out
 
 
 # --- fallback: optical flow on small frames ------------------------------------------------------------
 
 
-def _flow_vectors(reader: VideoReader, size: tuple[int, int], cell: int, max_frames: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Velocities (F, gh, gw, 2) and times from DIS optical flow on frames with a short side of
-    FALLBACK_SHORT_SIDE, averaged into cells and scaled to frame pixels."""
+def _flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frames: int | None) -> Iterator[tuple[np.ndarray, float]]:
+    """(velocities (gh, gw, 2), time) per frame from DIS optical flow on frames with a short side of
+    FALLBACK_SHORT_SIDE, averaged into cells and scaled to frame pixels; frame 0 is all NaN."""
     import cv2
 
     w, h = size
@@ -276,45 +299,55 @@ def _flow_vectors(reader: VideoReader, size: tuple[int, int], cell: int, max_fra
     small = (max(8, round(w * scale)), max(8, round(h * scale)))
     gh, gw = -(-h // cell), -(-w // cell)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
-    fields, times = [], []
     prev = None
     for frame in itertools.islice(reader.frames(small), max_frames):
         gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
-        times.append(frame.time)
         if prev is None:
-            fields.append(np.full((gh, gw, 2), np.nan, np.float32))
+            yield np.full((gh, gw, 2), np.nan, np.float32), frame.time
         else:
             back = dis.calc(gray, prev, None)  # (h', w', 2): gray(x) ~ prev(x + back)
             vel = -back * np.array([w / small[0], h / small[1]], np.float32)
-            fields.append(cv2.resize(vel, (gw, gh), interpolation=cv2.INTER_AREA))
+            yield cv2.resize(vel, (gw, gh), interpolation=cv2.INTER_AREA), frame.time
         prev = gray
-    if not fields:
-        raise VideoError(reader.path, "no frames could be decoded")
-    return np.stack(fields), np.asarray(times, np.float64)
 
 
 # --- filling gaps and fitting the camera ----------------------------------------------------------------
 
 
-def fill_in_time(vectors: np.ndarray) -> np.ndarray:
-    """Replace NaN cells by linear interpolation along time from the same cell's nearest valid frames
-    (nearest value at the ends); cells never valid stay NaN. (F, gh, gw, 2) -> same."""
+def fill_in_time(vectors: np.ndarray, max_gap: int | None = MAX_GAP) -> np.ndarray:
+    """Replace NaN cells by linear interpolation along time from the same cell's nearest valid frames no more
+    than `max_gap` frames away (None: any distance); with a valid frame on one side only, its value. Cells with
+    none stay NaN. (F, gh, gw, k) -> same. The bound keeps every frame's result a function of its
+    neighbourhood, so a video can be processed in chunks (`iter_motion`)."""
     f = len(vectors)
     flat = vectors.reshape(f, -1)
     valid = np.isfinite(flat)
     if valid.all() or not valid.any():
         return vectors
+    out = flat.copy()
+    cols = np.flatnonzero(~valid.all(axis=0))
+    for a in range(0, len(cols), FILL_BLOCK):  # columns in blocks: the index arrays stay small
+        block = cols[a : a + FILL_BLOCK]
+        out[:, block] = _fill_columns(flat[:, block], valid[:, block], max_gap)
+    return out.reshape(vectors.shape)
+
+
+def _fill_columns(flat: np.ndarray, valid: np.ndarray, max_gap: int | None) -> np.ndarray:
+    """`fill_in_time` on (F, C) values with their validity."""
+    f = len(flat)
     idx = np.arange(f)[:, None].repeat(flat.shape[1], 1)
     before = np.maximum.accumulate(np.where(valid, idx, -1), axis=0)
     after = np.flip(np.minimum.accumulate(np.flip(np.where(valid, idx, f), 0), axis=0), 0)
     has_b, has_a = before >= 0, after < f
+    if max_gap is not None:
+        has_b &= idx - before <= max_gap
+        has_a &= after - idx <= max_gap
     col = np.arange(flat.shape[1])[None].repeat(f, 0)
     vb = flat[np.clip(before, 0, f - 1), col]
     va = flat[np.clip(after, 0, f - 1), col]
-    span = np.maximum(after - before, 1)
-    frac = (idx - before) / span
-    interp = np.where(has_b & has_a, vb + (va - vb) * frac, np.where(has_b, vb, va))
-    return np.where(valid, flat, interp).reshape(vectors.shape).astype(np.float32)
+    frac = (idx - before) / np.maximum(after - before, 1)
+    interp = np.where(has_b & has_a, vb + (va - vb) * frac, np.where(has_b, vb, np.where(has_a, va, np.nan)))
+    return np.where(valid, flat, interp)
 
 
 def fit_camera(velocity: np.ndarray, centres: np.ndarray, model: str = "similarity", threshold: float | None = None,
@@ -341,7 +374,8 @@ def fit_camera(velocity: np.ndarray, centres: np.ndarray, model: str = "similari
 
 def fit_cameras(vectors: np.ndarray, cell: int, model: str = "similarity", coded: np.ndarray | None = None) -> np.ndarray:
     """Per frame camera models (F, 2, 3) for velocity fields (F, gh, gw, 2); frames whose fit fails or that
-    had no vectors of their own (`coded` False) take the element-wise linear interpolation of their neighbours."""
+    had no vectors of their own (`coded` False) take the element-wise linear interpolation of their neighbours
+    within MAX_GAP frames, else the identity (no camera motion)."""
     if model not in MODELS:
         raise ValueError(f"camera model must be one of {', '.join(MODELS)}, got {model!r}")
     centres = cell_centres(vectors.shape[1], vectors.shape[2], cell)
@@ -356,44 +390,98 @@ def fit_cameras(vectors: np.ndarray, cell: int, model: str = "similarity", coded
     return np.where(np.isfinite(flat), flat, IDENTITY)
 
 
-def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
-                model: str = "similarity", max_frames: int | None = None, vectors: bool = True) -> MotionField:  # fmt: skip
-    """The motion field and camera motion of a video file or frame folder (see the module docstring).
-
-    fps: frame folders only, their frame rate (times). vectors=False forces the optical-flow fallback.
-    Errors are `VideoError`s naming the file.
-    """
-    reader = DecodeSpec(path, stream, fps).open()
-    info = reader.info
-    size = (info.width, info.height)
-    orient = reader.orientation
-    got = None if (reader._files or not vectors) else _codec_vectors(reader.path, info.stream, orient.stored_size(*size), cell, max_frames)
-    if got is not None:
-        past, future, types, times, codec = got
-        past, future = upright_field(past, orient), upright_field(future, orient)  # vectors come in stored frames
-        field = _velocities(past, future, types)
-        source = f"{codec} motion vectors"
-    else:
-        field, times = _flow_vectors(reader, size, cell, max_frames)
-        source = "optical flow (DIS, short side %d)" % min(FALLBACK_SHORT_SIDE, min(size))
-    f = len(field)
-    if f > 1:
-        field[0] = np.where(np.isfinite(field[1]), field[1], field[0])  # frame 0 copies frame 1
+def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, camera, coded) of a window of velocities (F, gh, gw, 2) with NaN where unknown: the camera
+    fitted per frame, the gaps filled in time and then by the camera. first: the window starts at frame 0,
+    which copies frame 1."""
+    if first and len(field) > 1:
+        field[0] = np.where(np.isfinite(field[1]), field[1], field[0])
     coded = np.isfinite(field[..., 0]).any(axis=(1, 2))
-    if not coded.any():
-        field = np.zeros_like(field)
-        coded[:] = True
     cams = fit_cameras(field, cell, model, coded)
     filled = fill_in_time(field)
     gaps = ~np.isfinite(filled)
     if gaps.any():
         gh, gw = field.shape[1:3]
         filled = np.where(gaps, camera_velocity(cams, cell_centres(gh, gw, cell)), filled)
-    return MotionField(filled, cams, times, coded, size, cell, source)
+    return filled.astype(np.float32), cams, coded
 
 
-def iter_chunks(field: MotionField, chunk: int = 64, compensate: bool = True) -> Iterator[tuple[int, np.ndarray]]:
-    """(start, residual chunk) pairs over the field (the raw vectors if not `compensate`), bounding memory."""
-    for start in range(0, len(field.vectors), chunk):
-        sl = slice(start, start + chunk)
-        yield start, (field.vectors[sl] - camera_velocity(field.camera[sl], field.centres())) if compensate else field.vectors[sl]
+def iter_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
+                model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
+                chunk: int | None = None) -> Iterator[MotionField]:  # fmt: skip
+    """The motion field and camera motion of a video file or frame folder, `chunk` frames at a time (see the
+    module docstring): consecutive `MotionField`s whose `start` is their first frame's index.
+
+    Memory is bounded by the chunk, not the video: each chunk is computed from its frames plus MARGIN frames
+    of context on either side, enough for every step (reference distances, gap filling in time, camera
+    interpolation) to see what it would see in the whole video; so the chunks join into the same field
+    whatever `chunk` is (default CHUNK). fps: frame folders only, their frame rate (times). vectors=False forces the
+    optical-flow fallback. Errors are `VideoError`s naming the file.
+    """
+    chunk = chunk or CHUNK
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1 frame, got {chunk}")
+    reader = DecodeSpec(path, stream, fps).open()
+    info = reader.info
+    size = (info.width, info.height)
+    orient = reader.orientation
+    got = None if (reader._files or not vectors) else _codec_frames(reader.path, info.stream, orient.stored_size(*size), cell, max_frames)
+    if got is not None:
+        codec, raw = got
+        source = f"{codec} motion vectors"
+        sw, sh = orient.stored_size(*size)
+        empty = np.full((-(-sh // cell), -(-sw // cell), 2), np.nan, np.float32)  # a frame without vectors
+
+        def velocities(window: list[_RawFrame]) -> np.ndarray:
+            past = upright_field(np.stack([r.past if r.past is not None else empty for r in window]), orient)
+            future = upright_field(np.stack([r.future if r.future is not None else empty for r in window]), orient)
+            return _velocities(past, future, np.array([r.type for r in window]))
+
+        frames: Iterator = raw
+    else:
+        source = "optical flow (DIS, short side %d)" % min(FALLBACK_SHORT_SIDE, min(size))
+        frames = (_RawFrame(v, None, 0, t) for v, t in _flow_frames(reader, size, cell, max_frames))
+
+        def velocities(window: list[_RawFrame]) -> np.ndarray:
+            return np.stack([r.past for r in window if r.past is not None])  # flow frames always have one
+
+    # window: frames [base, base + len(window)); emit [start, start + chunk) once MARGIN frames follow it
+    window: list[_RawFrame] = []
+    base = start = 0
+    while True:
+        window.extend(itertools.islice(frames, max(0, start + chunk + MARGIN - base - len(window))))
+        stop = min(start + chunk, base + len(window))
+        if stop <= start:
+            break
+        vel, cams, coded = _finish(velocities(window), base == 0, cell, model)
+        lo, hi = start - base, stop - base
+        times = np.array([r.time for r in window[lo:hi]], np.float64)
+        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start)
+        start = stop
+        drop = max(0, start - MARGIN - base)
+        del window[:drop]
+        base += drop
+    if start == 0:
+        raise VideoError(reader.path, "no frames could be decoded")
+
+
+def join(chunks: Iterable[MotionField]) -> MotionField:
+    """One field from consecutive chunks (`iter_motion`)."""
+    parts = list(chunks)
+    first = parts[0]
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    return MotionField(cat("vectors"), cat("camera"), cat("times"), cat("coded"), first.size, first.cell, first.source, first.start)
+
+
+def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
+                model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
+                camera_only: bool = False) -> MotionField:  # fmt: skip
+    """The whole video's motion field (`iter_motion`, joined).
+
+    camera_only: keep the camera motion, times and `coded` flags but not the cell vectors
+    (`MotionField.camera_only`).
+    """
+    chunks = iter_motion(path, stream, fps, cell, model, max_frames, vectors)
+    if camera_only:
+        chunks = (c.camera_only() for c in chunks)
+    return join(chunks)
