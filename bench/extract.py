@@ -375,6 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     loads = [f"{load_avg():.1f}"]
     with tempfile.TemporaryDirectory(prefix="bench-extract-") as tmp:
         folder = Path(tmp)
+        os.environ["MOSI_TOOL_CACHE"] = str(folder / "cache")  # `auto` measures on this run's machine state, not a cached choice
         checkpoint = args.model or make_checkpoint(folder, args.preset)
         model, runtime, note = engine_artifact(checkpoint, args.runtime, folder)
         notes = [note] if note else []

@@ -395,7 +395,7 @@ def test_cli_convert_then_info_saliency_and_features(tmp_path, name):
     r = runner.invoke(app, ["saliency", str(video), "--model", str(out), "--out", str(tmp_path / "s.mp4"),
                             "--maps", str(maps), "--device", "cpu", "--runtime", "torch"])  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert np.load(maps).shape == (16, 72, 96)
+    assert np.load(maps).shape == (16, 112, 144)  # the whole frame at the model's 112-pixel input scale
 
     r = runner.invoke(app, ["features", str(video), "--model", str(out), "--out-dir", str(tmp_path / "f"),
                             "--workers", "0", "--batch-size", "1", "--device", "cpu", "--runtime", "torch"])  # fmt: skip

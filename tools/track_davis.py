@@ -4,7 +4,7 @@
     python tools/track_davis.py training/state/default --once     # score the current checkpoint and exit
 
 Each row of RUN/davis.csv is the AUC-Judd of `--target motion` (no stabilisation) on `../shared/data/davis`
-(mp4, first 40 frames per sequence), overall and by camera subset, next to the epoch's validation pretext accuracy
+(mp4, first 40 frames per sequence, ONNX Runtime fp32 like the bundled model's scores), overall and by camera subset, next to the epoch's validation pretext accuracy
 from RUN/metrics.csv. The checkpoint with the best overall AUC so far is kept as RUN/best_davis.safetensors, so the
 run can be stopped or shipped at its best DAVIS epoch (docs/MODEL_CARD.md, "The long run").
 """
@@ -49,7 +49,7 @@ def davis_auc(checkpoint: Path, max_frames: int) -> dict[str, float]:
         report = Path(tmp) / "davis.json"
         cmd = [sys.executable, "-m", "mosi_tool", "eval", "saliency", "--model", str(checkpoint), "--davis", str(DAVIS),
                "--max-frames", str(max_frames), "--source", "mp4", "--targets", "motion", "--stabilize", "none",
-               "--no-fusion", "--no-random-init", "--device", "cpu", "--json", str(report)]  # fmt: skip
+               "--no-fusion", "--no-random-init", "--device", "cpu", "--runtime", "onnx", "--json", str(report)]  # fmt: skip
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         doc = json.loads(report.read_text())
     return {key: summary_auc(doc, "motion", subset) for key, subset in SUBSETS.items()}

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from ..artifact import INPUT_NAME, OUTPUT_NAMES, from_props
-from ..metadata import ModelMeta
 from ..models.clip_model import ClipOutput
 from ..progress import info
 from .base import Engine, EngineError, read_contract
@@ -27,6 +26,9 @@ class OnnxEngine(Engine):
             raise EngineError(f"{path}: {'empty file' if path.is_file() else 'no such file'}")
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only
+        # No CPU memory arena: it keeps the largest batch's activations for the process's life (about 65 MB of
+        # peak RSS for `saliency --method cam` on 640x360, docs/BENCHMARKS.md), at no measured speed cost.
+        options.enable_cpu_mem_arena = False
         try:
             self.session = ort.InferenceSession(str(path), options, providers=_providers(device))
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types per failure
@@ -41,21 +43,31 @@ class OnnxEngine(Engine):
             info(f"warning: {path.name}: CUDA requested but onnxruntime has no working CUDA provider here; running on CPU")
         self.io_device = device if on_cuda else torch.device("cpu")
         self.name = f"onnxruntime-{'cuda' if on_cuda else 'cpu'}"
+        self._shapes: dict[tuple[int, ...], list[tuple[int, ...]]] = {}  # output shapes per input shape
 
     def run(self, clips: torch.Tensor) -> ClipOutput:
         x = clips.to(self.io_device).contiguous()
-        outs = [torch.empty(s, dtype=torch.float32, device=self.io_device) for s in output_shapes(self.meta, tuple(x.shape))]
+        shapes = self._shapes.get(tuple(x.shape))
         kind, index = self.io_device.type, self.io_device.index or 0
         binding = self.session.io_binding()
         binding.bind_input(INPUT_NAME, kind, index, np.uint8, tuple(x.shape), x.data_ptr())
-        for name, out in zip(OUTPUT_NAMES, outs):
-            binding.bind_output(name, kind, index, np.float32, tuple(out.shape), out.data_ptr())
+        # Outputs go straight into torch tensors; the first batch of a shape lets ORT allocate them, which
+        # tells us their shapes (cheaper than asking the model: a meta-device pass imports ~1.5 s of torch).
+        outs = [torch.empty(s, dtype=torch.float32, device=self.io_device) for s in shapes] if shapes else []
+        for i, name in enumerate(OUTPUT_NAMES):
+            if outs:
+                binding.bind_output(name, kind, index, np.float32, tuple(outs[i].shape), outs[i].data_ptr())
+            else:
+                binding.bind_output(name, kind, index)
         if kind == "cuda":
             # ORT runs on its own stream: torch's writes to `x` must be done before it reads them.
             torch.cuda.current_stream(self.io_device).synchronize()
         self.session.run_with_iobinding(binding)
         if kind == "cuda":
             binding.synchronize_outputs()  # and ORT's writes to the outputs before torch reads them
+        if not outs:
+            outs = [torch.from_numpy(a) for a in binding.copy_outputs_to_cpu()]
+            self._shapes[tuple(x.shape)] = [tuple(o.shape) for o in outs]
         return ClipOutput(*(o.to(self.device) for o in outs))
 
 
@@ -64,24 +76,6 @@ def quantization_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnxruntime.quantization") is not None
-
-
-_SHAPES: dict[tuple[object, ...], list[tuple[int, ...]]] = {}
-
-
-def output_shapes(meta: ModelMeta, clip_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
-    """Shapes of (logits, features, cam) for a clip batch, from a forward pass on the meta device (no memory,
-    no compute), cached per shape; IO binding needs the output buffers before the run."""
-    key = (meta.arch, meta.width, meta.num_classes, clip_shape)
-    if key not in _SHAPES:
-        from ..models.backbones import build_backbone
-        from ..models.clip_model import ClipModel
-
-        with torch.device("meta"):
-            model = ClipModel(build_backbone(meta.arch, meta.num_classes, width=meta.width), meta).eval()
-            out = model(torch.empty(clip_shape, dtype=torch.uint8))
-        _SHAPES[key] = [tuple(t.shape) for t in out]
-    return _SHAPES[key]
 
 
 def _providers(device: torch.device) -> list[str | tuple[str, dict[str, str]]]:
