@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mosi_tool.evaluation.metrics import auc_judd, mean_scores, nss, pointing_hit, score_frame
+from mosi_tool.evaluation.metrics import auc_judd, mean_scores, nss, pointing_hit, score_frame, shuffled_auc
 
 
 def brute_auc(sal, mask):
@@ -75,3 +75,38 @@ def test_errors_and_averages():
     scores = [score_frame(np.array([[0, 1], [0, 0.0]]), mask, 0), score_frame(np.ones((2, 2)), mask, 0)]
     m = mean_scores(scores)
     assert m["frames"] == 2 and m["auc"] == pytest.approx(0.75) and m["hit"] == pytest.approx((1 + 0.25) / 2)
+
+
+def brute_weighted_auc(sal, mask, weight):
+    pos = sal[mask]
+    diff = pos[:, None] - sal.ravel()[None, :]
+    w = weight.ravel()[None, :]
+    return (((diff > 0) + 0.5 * (diff == 0)) * w).sum() / (len(pos) * weight.sum())
+
+
+def test_shuffled_auc_matches_a_weighted_brute_force():
+    rng = np.random.default_rng(2)
+    for _ in range(10):
+        sal = rng.integers(0, 6, (7, 9)).astype(np.float32)
+        mask = rng.random((7, 9)) < 0.3
+        weight = rng.random((7, 9))
+        if mask.any():
+            assert shuffled_auc(sal, mask, weight) == pytest.approx(brute_weighted_auc(sal, mask, weight))
+    # uniform negatives over the background only: the plain AUC-Judd
+    sal, mask = rng.random((6, 6)), rng.random((6, 6)) < 0.3
+    assert shuffled_auc(sal, mask, (~mask).astype(float)) == pytest.approx(auc_judd(sal, mask))
+
+
+def test_shuffled_auc_discounts_a_centre_bias():
+    """Objects that are central in every video: sAUC takes most of a centre map's AUC-Judd away, and leaves
+    a map that is high on this frame's object ahead of it."""
+    yy, xx = np.mgrid[0:60, 0:80]
+    centre = np.exp(-(((xx - 40) / 15) ** 2 + ((yy - 30) / 12) ** 2))
+    mask = (abs(xx - 45) < 8) & (abs(yy - 28) < 6)  # this frame's object, near the centre
+    elsewhere = (abs(xx - 40) < 15) & (abs(yy - 30) < 10)  # where the other videos' objects lie
+    judd, shuffled = auc_judd(centre, mask), shuffled_auc(centre, mask, elsewhere.astype(float))
+    assert judd > 0.95 and shuffled < judd - 0.2
+    assert shuffled_auc(mask.astype(float), mask, elsewhere.astype(float)) > shuffled + 0.1
+    assert shuffled_auc(np.full((60, 80), 0.3), mask, elsewhere.astype(float)) == 0.5
+    with pytest.raises(ValueError, match="negative weight"):
+        shuffled_auc(centre, mask, np.zeros((60, 80)))

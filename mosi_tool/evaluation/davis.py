@@ -110,6 +110,20 @@ def load_masks(seq: Sequence, count: int, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
+POSITION_GRID = (96, 54)  # (width, height) on which sequences' object positions are pooled (shuffled AUC)
+
+
+def object_positions(seq: Sequence, count: int, grid: tuple[int, int] = POSITION_GRID) -> np.ndarray:
+    """How often each place of the frame holds the object over the first `count` masks: (h, w) float32 in
+    [0, 1] on `grid`, whatever the sequence's size (the negatives of the shuffled AUC, `metrics.shuffled_auc`)."""
+    import cv2
+
+    with Image.open(seq.masks[0]) as im:
+        size = im.size
+    mean = load_masks(seq, count, size).mean(axis=0, dtype=np.float32)
+    return cv2.resize(mean, grid, interpolation=cv2.INTER_AREA)
+
+
 def trimmed_source(seq: Sequence, max_frames: int | None, workdir: Path) -> Path:
     """A source holding only the first `max_frames` frames: a folder of links for frame folders.
 

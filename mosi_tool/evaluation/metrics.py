@@ -38,6 +38,29 @@ def auc_judd(sal: np.ndarray, mask: np.ndarray) -> float:
     return float((below + 0.5 * ties) / (n_pos * n_neg))
 
 
+def shuffled_auc(sal: np.ndarray, mask: np.ndarray, elsewhere: np.ndarray) -> float:
+    """Shuffled AUC: mask pixels are the positives, and the negatives are every pixel weighted by `elsewhere`,
+    where the objects of *other* videos lie (the same size as `sal`, >= 0).
+
+    Plain AUC-Judd draws negatives uniformly, so a map that only favours the frame's centre scores well on
+    data whose objects are central; drawing them from other videos' object positions cancels that: a centre
+    bias alone scores about 0.5. This is the shuffled AUC of saliency benchmarks (Zhang et al., SUN, JoV
+    2008; Borji et al., ICCV 2013), with other videos' object masks in place of other images' fixations.
+    Ties count half. Raises ValueError without positives or negative weight.
+    """
+    s, m = _check(sal, mask)
+    if elsewhere.shape != sal.shape:
+        raise ValueError(f"map {sal.shape} and negative weights {elsewhere.shape} differ in size")
+    order = np.argsort(s, kind="stable")
+    cum = np.concatenate([[0.0], np.cumsum(elsewhere.ravel().astype(np.float64)[order])])  # weight below each rank
+    positives = s[m]
+    if positives.size == 0 or cum[-1] <= 0:
+        raise ValueError("shuffled AUC needs mask pixels and negative weight")
+    ranked = s[order]
+    lo, hi = np.searchsorted(ranked, positives, "left"), np.searchsorted(ranked, positives, "right")
+    return float((cum[lo] + 0.5 * (cum[hi] - cum[lo])).sum() / (positives.size * cum[-1]))
+
+
 def nss(sal: np.ndarray, mask: np.ndarray) -> float:
     """Normalised scanpath saliency: the map standardised over the frame, averaged over mask pixels.
 
@@ -97,18 +120,22 @@ class FrameScores:
     hit: float
     box_iou: float = float("nan")
     box_hit: float = float("nan")
+    sauc: float = float("nan")
 
 
-SCORE_NAMES = ("auc", "nss", "hit", "box_iou", "box_hit")
+SCORE_NAMES = ("auc", "sauc", "nss", "hit", "box_iou", "box_hit")
 
 
-def score_frame(sal: np.ndarray, mask: np.ndarray, tolerance: int = POINTING_TOLERANCE) -> FrameScores:
-    """Every metric for one frame (the mask must hold both object and background pixels)."""
-    return FrameScores(auc_judd(sal, mask), nss(sal, mask), pointing_hit(sal, mask, tolerance), *box_scores(sal, mask))
+def score_frame(sal: np.ndarray, mask: np.ndarray, tolerance: int = POINTING_TOLERANCE,
+                elsewhere: np.ndarray | None = None) -> FrameScores:  # fmt: skip
+    """Every metric for one frame (the mask must hold both object and background pixels); the shuffled AUC
+    only with `elsewhere` (other videos' object positions at this frame's size), else NaN."""
+    sauc = shuffled_auc(sal, mask, elsewhere) if elsewhere is not None else float("nan")
+    return FrameScores(auc_judd(sal, mask), nss(sal, mask), pointing_hit(sal, mask, tolerance), *box_scores(sal, mask), sauc=sauc)
 
 
 def mean_scores(scores: list[FrameScores]) -> dict[str, float]:
-    """Average of per-frame scores: {"auc", "nss", "hit", "box_iou", "box_hit", "frames"}."""
+    """Average of per-frame scores: {"auc", "sauc", "nss", "hit", "box_iou", "box_hit", "frames"}."""
     out: dict[str, float] = {k: float(np.mean([getattr(s, k) for s in scores])) if scores else float("nan") for k in SCORE_NAMES}
     out["frames"] = len(scores)
     return out

@@ -33,13 +33,13 @@ from ..saliency.targets import TARGETS, parse_target
 from ..video.spec import DecodeSpec
 from ..video.stabilize import MODES as STABILIZE_MODES
 from . import baselines as bl
-from .davis import Sequence, check_counts, load_masks, trimmed_source
+from .davis import Sequence, check_counts, load_masks, object_positions, trimmed_source
 from .metrics import POINTING_TOLERANCE, FrameScores, mean_scores, score_frame
 from .random_init import RANDOM_SEED, random_init_engine
 from .report import fmt, format_table
 
-METRICS = ("auc", "nss", "hit", "box_iou", "box_hit")
-METRIC_NAMES = {"auc": "AUC-Judd", "nss": "NSS", "hit": "pointing", "box_iou": "box IoU", "box_hit": "box hit"}
+METRICS = ("auc", "sauc", "nss", "hit", "box_iou", "box_hit")
+METRIC_NAMES = {"auc": "AUC-Judd", "sauc": "sAUC", "nss": "NSS", "hit": "pointing", "box_iou": "box IoU", "box_hit": "box hit"}
 MV = "motion vectors"
 MV_RAW = "motion vectors (uncompensated)"
 SUBSETS = ("all", "static camera", "moving camera")
@@ -176,6 +176,8 @@ class SaliencyEvaluation:
         for name in ("centre prior", "frame difference", "flow magnitude", "compensated flow", MV_RAW):
             self.methods[name] = MethodResult(name, "baseline")
         self.infos: list[SequenceInfo] = []
+        self._positions: dict[str, np.ndarray] = {}  # sequence -> object positions (`davis.object_positions`)
+        self._elsewhere: np.ndarray | None = None  # the other sequences' positions at this sequence's frame size
         self.examples: dict[str, Example] = {}  # sequence -> one frame with every method's map
 
     def _score(self, name: str, seq: str, maps: Iterator[np.ndarray], masks: np.ndarray, valid: np.ndarray,
@@ -185,7 +187,7 @@ class SaliencyEvaluation:
         scores: list[FrameScores] = []
         for i, m in enumerate(maps):
             if valid[i]:
-                scores.append(score_frame(m, masks[i], self.cfg.tolerance))
+                scores.append(score_frame(m, masks[i], self.cfg.tolerance, self._elsewhere))
             if example is not None and i == example.index:
                 example.maps[name] = _thumbnail(m, example.size)
         result = self.methods[name]
@@ -204,6 +206,8 @@ class SaliencyEvaluation:
         probe = spec.open().info
         width, height = size = probe.width, probe.height
         masks = load_masks(seq, n, size)
+        others = [p for name, p in self._positions.items() if name != seq.name]
+        self._elsewhere = next(_cv2_resize_all(np.mean(others, axis=0)[None], size)) if others else None
         flat = masks.reshape(n, -1)
         valid = np.asarray(flat.any(axis=1) & ~flat.all(axis=1))
         if valid.any():
@@ -274,6 +278,8 @@ class SaliencyEvaluation:
         self.infos.append(SequenceInfo(seq.name, str(seq.source), size, n, int(valid.sum()), camera, camera > cfg.camera_threshold, motion.source))
 
     def run(self) -> dict[str, Any]:
+        # where every sequence's object lies: the shuffled AUC's negatives for the others
+        self._positions = {seq.name: object_positions(seq, min(len(seq.masks), self.cfg.max_frames or len(seq.masks))) for seq in self.sequences}
         steps = len(self.sequences) * len(self.methods)
         with progress_bar("saliency eval", total=steps, unit="method") as bar:
             for seq in self.sequences:
@@ -529,4 +535,4 @@ def saliency_chart(report: dict[str, Any], path: str | Path) -> None:
     }  # fmt: skip
     model = Path(report["model"]["path"]).name
     grouped_bars(names, panels, path, f"DAVIS motion saliency, {model} vs baselines (higher is better)",
-                 reference={"AUC-Judd": 0.5, "NSS": 0.0})  # fmt: skip
+                 reference={"AUC-Judd": 0.5, "sAUC": 0.5, "NSS": 0.0})  # fmt: skip
