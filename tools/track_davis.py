@@ -3,10 +3,12 @@
     python tools/track_davis.py training/state/default            # watch until the run stops, one row per epoch
     python tools/track_davis.py training/state/default --once     # score the current checkpoint and exit
 
-Each row of RUN/davis.csv is the AUC-Judd of `--target motion` (no stabilisation) on `../shared/data/davis`
-(mp4, first 40 frames per sequence, ONNX Runtime fp32 like the bundled model's scores), overall and by camera subset, next to the epoch's validation pretext accuracy
-from RUN/metrics.csv. The checkpoint with the best overall AUC so far is kept as RUN/best_davis.safetensors, so the
-run can be stopped or shipped at its best DAVIS epoch (docs/MODEL_CARD.md, "The long run").
+Each row of RUN/davis.csv holds the AUC-Judd of `--target motion` (no stabilisation) on `../shared/data/davis`
+(mp4, first 40 frames per sequence, ONNX Runtime fp32, like the bundled model's scores), overall and by camera
+subset, next to the epoch's validation pretext accuracy from RUN/metrics.csv, and the overall shuffled AUC
+(`sauc_all`, which a centre bias does not raise). The checkpoint with the best shuffled AUC so far is kept as
+RUN/best_davis.safetensors, so the run can be stopped or shipped at its best DAVIS epoch (docs/MODEL_CARD.md,
+"Longer training").
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ sys.path.insert(0, str(ROOT))
 from mosi_tool.evaluation.saliency_eval import summary_auc  # noqa: E402
 
 DAVIS = ROOT.parent / "shared" / "data" / "davis"
-FIELDS = ("epoch", "auc_all", "auc_static", "auc_moving", "val_acc", "val_acc_unmasked", "cpu_s", "eval_s")
+FIELDS = ("epoch", "auc_all", "auc_static", "auc_moving", "val_acc", "val_acc_unmasked", "cpu_s", "eval_s", "sauc_all")
 SUBSETS = {"auc_all": "all", "auc_static": "static", "auc_moving": "moving"}
+BEST = "sauc_all"  # the shuffled AUC picks best_davis: AUC-Judd also rewards a mere centre bias (docs/MODEL_CARD.md)
 
 
 def epochs_done(run: Path) -> list[dict[str, str]]:
@@ -52,7 +55,8 @@ def davis_auc(checkpoint: Path, max_frames: int) -> dict[str, float]:
                "--no-fusion", "--no-random-init", "--device", "cpu", "--runtime", "onnx", "--json", str(report)]  # fmt: skip
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         doc = json.loads(report.read_text())
-    return {key: summary_auc(doc, "motion", subset) for key, subset in SUBSETS.items()}
+    scores = {key: summary_auc(doc, "motion", subset) for key, subset in SUBSETS.items()}
+    return {**scores, "sauc_all": summary_auc(doc, "motion", "all", "sauc")}
 
 
 def score_latest(run: Path, max_frames: int) -> bool:
@@ -74,14 +78,15 @@ def score_latest(run: Path, max_frames: int) -> bool:
                "eval_s": f"{time.perf_counter() - t0:.0f}"}  # fmt: skip
         path = run / "davis.csv"
         previous = list(csv.DictReader(path.open())) if path.exists() else []
-        if all(auc["auc_all"] > float(r["auc_all"]) for r in previous):
+        if all(auc[BEST] > float(r.get(BEST) or "-inf") for r in previous):  # rows from before sAUC have none
             shutil.copy2(ckpt, run / "best_davis.tmp")
             os.replace(run / "best_davis.tmp", run / "best_davis.safetensors")
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        if not previous:
-            writer.writeheader()
-        writer.writerow(out)
+    tmp = path.with_suffix(".tmp")  # the whole table rewritten, so rows from before a new column get it empty
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS, restval="", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows([*previous, out])
+    os.replace(tmp, path)
     print(f"epoch {out['epoch']}: DAVIS AUC-Judd {out['auc_all']} (static {out['auc_static']}, moving "
           f"{out['auc_moving']}), val {float(out['val_acc']):.3f}", flush=True)  # fmt: skip
     return True

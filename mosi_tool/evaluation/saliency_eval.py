@@ -330,12 +330,13 @@ def _mean_over(per_sequence: dict[str, dict[str, float]], names: list[str]) -> d
     return out
 
 
-def summary_auc(report: dict[str, Any], target: str, subset: str = "all") -> float:
-    """Mean AUC-Judd of the plain MoSI row for `target` in an `evaluate_saliency` report (or its --json),
-    overall or for the "moving" / "static" camera subset. StopIteration if the report has no such row."""
+def summary_auc(report: dict[str, Any], target: str, subset: str = "all", metric: str = "auc") -> float:
+    """Mean AUC-Judd (metric "sauc": shuffled AUC) of the plain MoSI row for `target` in an
+    `evaluate_saliency` report (or its --json), overall or for the "moving" / "static" camera subset.
+    StopIteration if the report has no such row."""
     key = {"all": "all", "moving": "moving camera", "static": "static camera"}[subset]
     method = next(m for m in report["methods"] if m["kind"] == "mosi" and m["target"] == target)
-    return float(method["summary"][key]["auc"])
+    return float(method["summary"][key][metric])
 
 
 def best_target(methods: list[dict[str, Any]]) -> str | None:
