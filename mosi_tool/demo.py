@@ -1,5 +1,6 @@
-"""`mosi-tool demo`: saliency overlay, contact sheet and features of the bundled sample video, with the
-bundled default model (or `--model`)."""
+"""`mosi-tool demo`: what `mosi-tool saliency` and `mosi-tool features` make of the bundled sample video by
+default: the saliency overlay, contact sheet and maps (camera-compensated motion vectors, the default method,
+at the model's input scale) and the features of the bundled default model (or `--model`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def run_demo(out_dir: Path, model: Path | None = None, device: str = "auto") -> 
     """Write the overlay video, contact sheet, maps and features of the sample into `out_dir`."""
     from . import load_model
     from .pipeline.extract import ExtractOptions, extract
-    from .saliency.compute import compute_saliency, frame_labels
+    from .saliency.compute import compute_motion_saliency
     from .saliency.render import render
 
     if model is None:
@@ -24,9 +25,8 @@ def run_demo(out_dir: Path, model: Path | None = None, device: str = "auto") -> 
     engine = load_model(model, device=device)
     info(f"model: {engine.describe()}")
     overlay, sheet, maps = out_dir / "sample.saliency.mp4", out_dir / "sample.sheet.png", out_dir / "sample.maps.npy"
-    result = compute_saliency(engine, SAMPLE_VIDEO, "motion", mode="full", batch_size=8)
-    labels = frame_labels(result, engine.meta.class_names)
-    render(SAMPLE_VIDEO, result, engine.device, overlay=overlay, sheet=sheet, maps=maps, maps_size=(96, 72), frame_labels=labels)
+    result = compute_motion_saliency(SAMPLE_VIDEO, size=engine.meta.crop)  # the saliency command's default method
+    render(SAMPLE_VIDEO, result, engine.device, overlay=overlay, sheet=sheet, maps=maps, maps_size=(96, 72))
     opts = ExtractOptions(model=str(model), out_dir=out_dir / "features", devices=[str(engine.device)], workers=1, progress=False)
     extract([SAMPLE_VIDEO], opts)
     return [overlay, sheet, maps, out_dir / "features" / "sample.mp4.npz"]

@@ -34,3 +34,28 @@ def test_saliency_without_model_uses_the_default(moving_square_video, tmp_path):
                                       "--runtime", "torch"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 0 and "no default model" not in result.output and "warning" not in result.output.lower()
+
+
+def test_demo_writes_overlay_sheet_maps_and_features(tmp_path):
+    """`make demo`'s command on the bundled sample: the default saliency method's outputs and the bundled
+    model's features, nothing trained."""
+    import av
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+    from mosi_tool.default_model import SAMPLE_VIDEO, default_model_path
+    from mosi_tool.loader import read_model_meta
+
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    with av.open(str(SAMPLE_VIDEO)) as c:
+        frames = sum(1 for _ in c.decode(video=0))
+    with av.open(str(out / "sample.saliency.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == frames
+    maps = np.load(out / "sample.maps.npy", mmap_mode="r")
+    assert maps.shape == (frames, 72, 96) and 0.99 <= float(maps.max()) <= 1.0
+    assert (out / "sample.sheet.png").stat().st_size > 0
+    features = np.load(out / "features" / "sample.mp4.npz")["features"]
+    assert features.shape[1] == read_model_meta(default_model_path()).feature_dim

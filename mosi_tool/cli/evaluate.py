@@ -90,7 +90,7 @@ def saliency(
     json: JsonOpt = None,
     chart: ChartOpt = None,
 ) -> None:
-    """Motion saliency against object masks (AUC-Judd, NSS, pointing game) with baselines in the same table."""
+    """Motion saliency against object masks (AUC-Judd, shuffled AUC, NSS, pointing game, box hits) with baselines in the same table."""
     from .. import load_model
     from ..evaluation.davis import find_sequences
     from ..evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, render_tables, saliency_chart

@@ -27,7 +27,8 @@ def describe(path: Path, meta: Any, info: Any) -> list[str]:
     elif meta.class_names:
         lines.append(f"classes    {', '.join(meta.class_names[:10])}{' ...' if len(meta.class_names) > 10 else ''}")
     if meta.training:
-        lines.append(f"training   {json.dumps(meta.training, sort_keys=True)[:200]}")
+        text = json.dumps(meta.training, sort_keys=True)
+        lines.append(f"training   {text[:200]}" + (" ... (--json shows all)" if len(text) > 200 else ""))
     if info is not None:
         lines.append(f"precision  {info.precision}; runs on {info.device}" + (f", opset {info.opset}" if info.opset else ""))
         lines.append(f"batch      {_range(info.batch)}; H and W {_range(info.hw)}")

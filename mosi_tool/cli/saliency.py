@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
         model: ModelOpt = None,
         maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1], .npy, written as they are made; np.load(FILE, mmap_mode='r') opens it.")] = None,
-        maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the whole frame at the model's input scale, e.g. 192x112 for 640x360).")] = None,
+        maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the whole frame at the model's input scale, e.g. 112x64 for 640x360 with the bundled 64-pixel model).")] = None,
         sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a PNG contact sheet of key frames.")] = None,
         target: Annotated[str, typer.Option("--target", help="motion (moving classes by probability), pred (top class), static-contrast, or a class index.")] = DEFAULT_TARGET,
         step: StepOpt = None,
@@ -124,7 +124,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"note: {note}", err=True)
         if result.padded:
             typer.echo(f"note: video shorter than one clip: padded with {result.padded} repeats of the last frame", err=True)
-        typer.echo(f"{video}: {n} frames, {len(result.clip_logits)} clips, {info.width}x{info.height} @ {info.fps:.2f} fps, "
+        clips = "" if method == "mv" else f"{len(result.clip_logits)} clips, "  # mv runs no clips through a network
+        typer.echo(f"{video}: {n} frames, {clips}{info.width}x{info.height} @ {info.fps:.2f} fps, "
                    f"{describe}, {elapsed:.1f} s ({n / max(elapsed, 1e-9):.0f} frames/s)")  # fmt: skip
         for path in (out, maps, sheet, boxes, masks):
             if path:
