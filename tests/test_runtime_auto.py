@@ -74,6 +74,10 @@ def test_choice_is_cached_per_model_batch_and_threads(micro_ckpt, monkeypatch, t
     assert (first.runtime, first.precision) == ("onnx", "fp32") and calls == [(4, 2)]
     assert auto.resolve(micro_ckpt, 4, 2, log=lines.append).label == "onnx fp32" and calls == [(4, 2)]  # from the cache
     assert len(lines) == 1 and "runtime auto: onnx fp32" in lines[0]  # printed once
+    assert "fastest per batch" in lines[0] and "cached in" in lines[0]  # with its reason when measured
+    monkeypatch.setattr(auto, "_PRINTED", set())  # a later process: a short line naming where the reason is
+    auto.resolve(micro_ckpt, 4, 2, log=lines.append)
+    assert "measured earlier" in lines[-1] and "fastest per batch" not in lines[-1] and calls == [(4, 2)]
     assert auto.resolve(micro_ckpt, 8, 2, log=lines.append).label == "torch fp32" and calls[-1] == (8, 2)
     auto.resolve(micro_ckpt, 4, 1, log=lines.append)
     assert calls[-1] == (4, 1)

@@ -167,16 +167,17 @@ def resolve(checkpoint: Path, batch_size: int = 8, threads: int | None = None, l
     key = cache_key(read_meta(checkpoint).model_id, batch_size, threads)
     path = choice_path(key)
     choice = _read(path, key)
-    how = f"measured earlier: {path}"
+    fresh = choice is None
     if choice is None:
         measured = measure(checkpoint, batch_size, threads, log)
         winner, reason = choose(measured)
         choice = Choice(winner.runtime, winner.precision, reason, measured, key)
         atomic_write_text(path, choice.to_json() + "\n")
-        how = f"cached in {path}"
     if str(path) not in _PRINTED:
         _PRINTED.add(str(path))
-        log(f"runtime auto: {choice.label} for {checkpoint.name} at batch {batch_size}, {threads} threads; {choice.reason} ({how})")
+        head = f"runtime auto: {choice.label} for {checkpoint.name} at batch {batch_size}, {threads} threads"
+        # The full reason when just measured; a short line after, with where the reason is kept.
+        log(f"{head}; {choice.reason} (cached in {path})" if fresh else f"{head} (measured earlier; why: {path})")
     return choice
 
 
