@@ -104,7 +104,8 @@ def draw_colorbar(frame: np.ndarray, low: str = "0", high: str = "1", title: str
 def with_colorbar(image: np.ndarray, title: str = "motion") -> np.ndarray:
     """The image with a margin on the right that holds the colour bar (for sheets, not video frames)."""
     h, w = image.shape[:2]
-    margin = max(64, w // 12)
+    fs = max(8, h // 40)  # draw_colorbar's font size: a tall sheet (portrait video) has large text
+    margin = max(64, w // 12, 5 * fs + (w + 5 * fs) // 40 + 8)  # room for its title, bar and labels
     out = np.full((h, w + margin, 3), 255, np.uint8)
     out[:, :w] = image
     return draw_colorbar(out, title=title)

@@ -293,3 +293,13 @@ def test_fast_vector_pass_exports_the_same_vectors_as_a_plain_decode(panning):
     fast = export({"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"})
     assert len(plain) == len(fast) == N
     assert all((a is None and b is None) or np.array_equal(a, b) for a, b in zip(plain, fast))
+
+
+@pytest.mark.parametrize("shape", [(300, 1300), (1150, 1300), (2000, 400)])
+def test_sheet_colour_bar_stays_in_its_margin(shape):
+    """The contact sheet's colour bar and its labels never cover the tiles, whatever the sheet's shape
+    (a portrait video gives a tall sheet, whose labels are large)."""
+    image = np.random.default_rng(0).integers(0, 255, (*shape, 3), dtype=np.uint8)
+    out = viz.with_colorbar(image)
+    assert out.shape[0] == shape[0] and out.shape[1] > shape[1]
+    assert np.array_equal(out[:, : shape[1]], image)
