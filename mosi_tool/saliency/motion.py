@@ -9,14 +9,13 @@ Both settings were chosen on DAVIS (docs/EVALUATION.md).
 from __future__ import annotations
 
 import dataclasses
-
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from ..video.clips import Geometry, geometry
-from ..video.motion_vectors import MotionField, iter_motion, join
+from ..video.motion_vectors import MotionField, iter_motion, join, read_motion
 from .map_store import MapStore
 
 BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)
@@ -40,20 +39,21 @@ def iter_object_motion_maps(fields: Iterable[MotionField], blur: float = BLUR_CE
     next chunk, so the maps are the same however the field is cut."""
     import cv2
 
+    window = max(window, 0)
     pending: np.ndarray | None = None  # speed frames: `history` already emitted, then frames still waiting
     history = 0
     for field in fields:
         mag = np.linalg.norm(field.residual() if compensate else field.vectors, axis=-1)  # (n, gh, gw)
         speed = np.stack([cv2.GaussianBlur(m, (0, 0), blur) for m in mag]) if len(mag) else mag
         buf = speed if pending is None else np.concatenate([pending, speed])
-        ready = len(buf) - max(window, 0)  # frames whose neighbourhood is complete
+        ready = len(buf) - window  # frames whose neighbourhood is complete
         if ready > history:
-            yield _moving_average(buf, history, ready, max(window, 0))
-            keep = max(ready - max(window, 0), 0)
+            yield _moving_average(buf, history, ready, window)
+            keep = max(ready - window, 0)
             buf, history = buf[keep:], ready - keep
         pending = buf
     if pending is not None and len(pending) > history:
-        yield _moving_average(pending, history, len(pending), max(window, 0))
+        yield _moving_average(pending, history, len(pending), window)
 
 
 def split(field: MotionField, size: int = SPLIT) -> Iterator[MotionField]:
@@ -81,7 +81,7 @@ def field_geometry(field: MotionField, short: int | None = None) -> Geometry:
 
 def motion_field(path: str | Path, stream: int | None = None, fps: float | None = None) -> MotionField:
     """The video's motion field with the default cells and camera model (one place that picks them)."""
-    return join(iter_motion(path, stream=stream, fps=fps))
+    return read_motion(path, stream=stream, fps=fps)
 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,

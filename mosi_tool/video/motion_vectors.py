@@ -32,7 +32,7 @@ import dataclasses
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generator, Iterable, Iterator, NamedTuple
+from typing import Generator, Iterable, Iterator, NamedTuple, cast
 
 import av
 import numpy as np
@@ -443,7 +443,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         frames = (_RawFrame(v, None, 0, t) for v, t in _flow_frames(reader, size, cell, max_frames))
 
         def velocities(window: list[_RawFrame]) -> np.ndarray:
-            return np.stack([r.past for r in window if r.past is not None])  # flow frames always have one
+            return np.stack([cast(np.ndarray, r.past) for r in window])  # flow frames carry their velocities as `past`
 
     # window: frames [base, base + len(window)); emit [start, start + chunk) once MARGIN frames follow it
     window: list[_RawFrame] = []
@@ -474,14 +474,6 @@ def join(chunks: Iterable[MotionField]) -> MotionField:
 
 
 def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
-                model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
-                camera_only: bool = False) -> MotionField:  # fmt: skip
-    """The whole video's motion field (`iter_motion`, joined).
-
-    camera_only: keep the camera motion, times and `coded` flags but not the cell vectors
-    (`MotionField.camera_only`).
-    """
-    chunks = iter_motion(path, stream, fps, cell, model, max_frames, vectors)
-    if camera_only:
-        chunks = (c.camera_only() for c in chunks)
-    return join(chunks)
+                model: str = "similarity", max_frames: int | None = None, vectors: bool = True) -> MotionField:  # fmt: skip
+    """The whole video's motion field (`iter_motion`, joined)."""
+    return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors))
