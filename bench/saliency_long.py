@@ -85,6 +85,22 @@ def tiny_checkpoint(path: Path) -> Path:
     return path
 
 
+def joined_davis(out: Path) -> None:
+    """One minute of the shared DAVIS videos (854x480, 24 fps), joined and re-encoded once."""
+    from bench.auto_features import SHARED, make_video as join
+
+    sources = sorted((SHARED / "davis" / "mp4").glob("*.mp4"))
+    if not sources:
+        raise SystemExit(f"no DAVIS videos under {SHARED / 'davis' / 'mp4'}")
+    join(out, 60, sources)
+
+
+def describe(video: Path) -> str:
+    with av.open(str(video)) as c:
+        vs = c.streams.video[0]
+        return f"{vs.width}x{vs.height}, {float(vs.average_rate or 0):g} fps"
+
+
 def measure(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one child process; raises if it fails."""
     env = dict(os.environ, PYTHONPATH=str(cwd))
@@ -136,19 +152,25 @@ def ratios(runs: list[Run]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 20])
-    p.add_argument("--source", type=Path, default=SOURCE, help="the video repeated or cut to each length")
+    p.add_argument("--source", type=Path, default=SOURCE,
+                   help="the video repeated or cut to each length; 'davis': the shared DAVIS sequences joined into one 854x480 minute")
     p.add_argument("--old-code", type=Path, help="a checkout of older code, run the same way at --old-minutes")
     p.add_argument("--old-minutes", type=float, nargs="*", default=[1])
     p.add_argument("--baseline-minutes", type=float, nargs="*", default=[1], help="lengths also run without --maps")
     p.add_argument("--method", help="saliency --method (default: the command's own default)")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
     args = p.parse_args(argv)
-    if not args.source.exists():
+    davis = str(args.source) == "davis"
+    if not davis and not args.source.exists():
         raise SystemExit(f"{args.source}: no such file (see ../shared/bugcases/make_cases.sh, or pass --source)")
     runs: list[Run] = []
     loads = []
     with tempfile.TemporaryDirectory(prefix="mosi-bench-") as tmp:
         folder = Path(tmp)
+        if davis:
+            args.source = folder / "davis-joined.mp4"
+            joined_davis(args.source)
+        source_info = describe(args.source)
         model = tiny_checkpoint(folder / "tiny.safetensors")
         warm = folder / "warm.mp4"
         make_video(args.source, warm, 10 / 60)
@@ -174,9 +196,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(table(runs[-1:]).splitlines()[-1], flush=True)
                 (folder / f"{video.stem}.maps.npy").unlink(missing_ok=True)
             video.unlink()
-    with av.open(str(args.source)) as c:
-        vs = c.streams.video[0]
-        maps_w, maps_h = geometry("full", 64, vs.width, vs.height).resize
+        with av.open(str(args.source)) as c:
+            vs = c.streams.video[0]
+            maps_w, maps_h = geometry("full", 64, vs.width, vs.height).resize
     commit = ""
     if args.old_code:  # a git checkout, or an unpacked `git archive` with its commit written to COMMIT
         stamp = args.old_code / "COMMIT"
@@ -187,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         f"python {platform.python_version()}, torch {torch.__version__}, av {av.__version__}",
         f"method: {args.method or 'the default (' + DEFAULT_METHOD + ')'}; model: random-init R(2+1)D-10 width 16, 8x64x64 clips, "
         f"default runtime on CPU (with `mv` it only sets the maps' scale); maps {maps_w}x{maps_h} float16 (the model's input scale)",
-        f"source: {args.source.name} (640x360, 25 fps), stream-copied to each length",
+        f"source: {'the DAVIS sequences joined (bench/auto_features.make_video)' if davis else args.source.name} ({source_info}), stream-copied to each length",
         f"load average (1 min) before each run: {' -> '.join(loads)}",
     ]
     if args.old_code:

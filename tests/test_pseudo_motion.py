@@ -103,6 +103,54 @@ def test_masked_clip_is_static_outside_the_square(train):
         assert (clips[k][:, outside] == clips[k, q][outside][None]).all()
 
 
+def coordinate_sources(b: int, size: int) -> torch.Tensor:
+    """Sources whose pixel (r, c) holds (c, r, 0), so every clip pixel says which source pixel it shows."""
+    r, c = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    return torch.stack((c, r, torch.zeros_like(r))).to(torch.uint8).expand(b, -1, -1, -1).contiguous()
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_camera_pans_the_background_and_the_label_is_the_square_s_motion_relative_to_it(train):
+    cfg = MotionConfig(jitter=False, flip=False, camera=12, frames=6, crop=32, source_size=80)
+    batch = PseudoMotion(cfg)(coordinate_sources(3, cfg.source_size), train=train, generator=torch.Generator().manual_seed(2), raw=True)
+    clips = batch.clips.numpy().astype(np.int64)  # (N, T, L, L, 3)
+    ii, jj = np.meshgrid(np.arange(cfg.crop), np.arange(cfg.crop), indexing="ij")
+    room = cfg.source_size - cfg.crop - cfg.camera  # the class trajectories leave the camera its room
+    pool = label_pool(cfg.speeds)
+    pans = []
+    for k in range(clips.shape[0]):
+        x0, y0, side = batch.mask_box[k].tolist()
+        inside = np.zeros((cfg.crop, cfg.crop), bool)
+        inside[y0 : y0 + side, x0 : x0 + side] = True
+        windows = {}
+        for name, where in (("square", inside), ("background", ~inside)):
+            wx = clips[k, :, :, :, 0] - jj  # (T, L, L) window left edge each pixel implies
+            wy = clips[k, :, :, :, 1] - ii
+            # every pixel of a region shows one rigid window per frame
+            assert all(len(np.unique(wx[t][where])) == 1 and len(np.unique(wy[t][where])) == 1 for t in range(cfg.frames))
+            windows[name] = np.array([(wx[t][where][0], wy[t][where][0]) for t in range(cfg.frames)])  # (T, 2)
+        pan = windows["background"] - windows["background"][0]
+        assert np.abs(pan).max() <= cfg.camera
+        pans.append(np.abs(pan).max())
+        # relative to the background, the square follows the spec's trajectory in the room left by the camera
+        rel = windows["square"] - windows["background"]
+        sx, sy = pool[int(batch.labels[k])]
+        total = room * np.array([sx, sy]) / (cfg.speeds // 2)
+        assert np.all(np.abs((rel[-1] - rel[0]) - total) <= 1), (k, rel, total)
+        if (sx, sy) == (0, 0):
+            assert (rel == rel[0]).all()  # the static class: the square pans with the background
+    assert max(pans) > 0  # the camera does move
+
+
+def test_without_camera_the_generator_is_unchanged():
+    """camera=0 keeps the paper's generator: the same clips as a config without the field."""
+    a = PseudoMotion(MotionConfig(jitter=False, **SMALL))(sources(2, 64), generator=torch.Generator().manual_seed(5), raw=True)
+    b = PseudoMotion(MotionConfig(jitter=False, camera=0, **SMALL))(sources(2, 64), generator=torch.Generator().manual_seed(5), raw=True)
+    assert torch.equal(a.clips, b.clips)
+    with pytest.raises(ValueError, match="camera travel"):
+        MotionConfig(camera=40, **SMALL)
+
+
 def test_every_batch_holds_every_label_per_source():
     for axes, speeds in (("xy", 5), ("xy", 3), ("xy", 7), ("xy", 9), ("x", 5), ("y", 5)):
         cfg = MotionConfig(axes=axes, speeds=speeds, **SMALL)

@@ -71,6 +71,35 @@ def test_resume_continues_exactly(image_root, tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2]
 
 
+def test_init_starts_from_a_checkpoint_and_records_it(image_root, tmp_path):
+    from training.config import build_config
+    from training.loop import load_init
+    from training.pseudo_motion import MotionConfig
+
+    common = ["--data", "imagenet", "--root", str(image_root), "--epochs", "1", "--warmup-epochs", "1", *MICRO_FLAGS]
+    train([*common, "--out", str(tmp_path / "a")])
+    source = tmp_path / "a" / "last.safetensors"
+    _, meta_a = load_checkpoint(source)
+    # the loaded weights are the checkpoint's, exactly
+    cfg = build_config("paper", None, {"width": 8, "motion": {"frames": 4, "crop": 32, "source_size": 64}, "init": str(source)})
+    from mosi_tool.models.backbones import build_backbone
+
+    model = build_backbone(cfg.arch, cfg.motion.num_classes, width=cfg.width)
+    load_init(model, cfg)
+    want = load_file(str(source))
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, want[k].to(v.dtype)), k
+    # a run from it records where it started, with a camera pan this time
+    train([*common, "--out", str(tmp_path / "b"), "--init", str(source), "--camera", "8"])
+    _, meta_b = load_checkpoint(tmp_path / "b" / "last.safetensors")
+    assert meta_b.training["init"] == {"path": str(source), "model_id": meta_a.model_id}
+    assert '"camera": 8' in (tmp_path / "b" / "config.json").read_text()
+    # another width does not fit: one clear line
+    result = CliRunner().invoke(app, ["train", *common, "--out", str(tmp_path / "c"), "--init", str(source), "--width", "16"])
+    assert result.exit_code == 2 and "--init needs r2plus1d_10 at width 16" in result.output
+    assert MotionConfig().camera == 0  # the paper's generator stays the default
+
+
 def test_ddp_two_processes_gloo(image_root, tmp_path):
     out = tmp_path / "ddp"
     cmd = [

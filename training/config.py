@@ -53,6 +53,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"  # auto | fp32 | bf16; auto: bf16 on CUDA and on CPUs with AMX/AVX512-BF16
     channels_last: bool = True  # channels_last_3d memory format
+    init: str | None = None  # start from this checkpoint's weights (same architecture, width and classes)
     val_every: int = 1
     save_every: int = 1
     out: str = "runs/mosi"

@@ -18,7 +18,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from mosi_tool.atomic import atomic_path
 from mosi_tool.cache import cache_root
-from mosi_tool.checkpoint import load_state, save_checkpoint
+from mosi_tool.checkpoint import CheckpointError, load_checkpoint, load_state, read_meta, save_checkpoint
 from mosi_tool.metadata import ModelMeta
 from mosi_tool.models.backbones import build_backbone
 from mosi_tool.progress import progress_bar
@@ -108,6 +108,21 @@ def forward_backward(net: nn.Module, clips: torch.Tensor, labels: torch.Tensor, 
     return loss, logits
 
 
+def load_init(model: nn.Module, cfg: TrainConfig) -> None:
+    """Copy the weights of checkpoint `cfg.init` (safetensors, digest-checked) into `model`.
+
+    Raises CheckpointError when its architecture, width or class count differs from the run's.
+    """
+    init = Path(cfg.init or "")
+    meta = read_meta(init)
+    want = (cfg.arch, cfg.width, cfg.motion.num_classes)
+    if (meta.arch, meta.width, meta.num_classes) != want:
+        raise CheckpointError(f"{init}: --init needs {want[0]} at width {want[1]} with {want[2]} classes, "
+                              f"the checkpoint is {meta.arch} at width {meta.width} with {meta.num_classes}")  # fmt: skip
+    source, _ = load_checkpoint(init)
+    load_state(model, source.state_dict(), str(init))
+
+
 def source_datasets(cfg: TrainConfig, train_src: list[Source], val_src: list[Source]) -> tuple[SourceDataset, SourceDataset]:
     """Training and validation datasets; image kinds read from the decoded source cache unless disabled."""
     m = cfg.motion
@@ -179,13 +194,17 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
         start_epoch, best, cpu_s = _load_resume(run, model, optimizer)
     elif dist.main and (run / "last.safetensors").exists():
         raise FileExistsError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+    elif cfg.init:
+        load_init(model, cfg)
     net: nn.Module = DistributedDataParallel(model) if dist.world > 1 else model
-    summary = {
+    summary: dict[str, Any] = {
         "data": cfg.data.kind, "root": cfg.data.root if isinstance(cfg.data.root, str) else [str(r) for r in cfg.data.root], "train_sources": len(train_src),
         "val_sources": len(val_src), "per_class": cfg.data.per_class, "seed": cfg.seed,
         "batch_size": batch_size * dist.world, "world_size": dist.world, "device": device.type,
         "command": command, "epochs_planned": cfg.epochs, "precision": precision,
     }  # fmt: skip
+    if cfg.init:
+        summary["init"] = {"path": cfg.init, "model_id": read_meta(cfg.init).model_id}
     if dist.main:
         run.mkdir(parents=True, exist_ok=True)
         with atomic_path(run / "config.json") as tmp:

@@ -6,6 +6,13 @@ All per-clip randomness is drawn as tensors; the only Python loops run over augm
 
 Geometry (spec §1): for speed s on an axis, the crop window travels d = (Ls - L) * s / (K // 2) pixels
 over T frames; +x moves the window right (content moves left), +y moves it down.
+
+Camera motion (`camera` > 0, an extension beyond the paper): the whole clip also pans by a random travel of
+up to `camera` pixels per axis, and the background outside the static mask pans with it instead of standing
+still. The label stays the square's motion relative to the background, so the network learns the motion of
+a region against its surroundings, which is what a moving camera leaves of an object's motion. The class
+trajectories then use the room left after the camera's: d = (Ls - L - camera) * s / (K // 2). Unmasked clips
+(mask=False) have no background to pan against, so they do not pan; they keep the same class speeds.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class MotionConfig:
     axes: str = "xy"
     mask: bool = True
     mask_ratio: tuple[float, float] = (0.3, 0.5)
+    camera: int = 0  # most camera travel per clip and axis, in source pixels (0: a still camera, as in the paper)
     jitter: bool = True
     flip: bool = True
     mean: tuple[float, float, float] = VIDEO_MEAN
@@ -42,6 +50,8 @@ class MotionConfig:
         if self.frames < 2:
             raise ValueError("frames must be >= 2")
         label_pool(self.speeds, self.axes)  # validates speeds and axes
+        if self.camera < 0 or self.camera >= self.source_size - self.crop:
+            raise ValueError(f"camera travel {self.camera} must lie in [0, {self.source_size - self.crop}) (source size minus crop)")
 
     @property
     def classes(self) -> list[tuple[int, int]]:
@@ -105,9 +115,10 @@ class PseudoMotion:
         """Integer window positions (N, T) along one axis for per-clip speeds (N,).
 
         `u` (N,) uniform draws pick a random valid start (training); None gives the centred start.
+        Positions lie in [0, Ls - L - camera], leaving the camera's pan its room.
         """
         cfg = self.cfg
-        room = cfg.source_size - cfg.crop
+        room = cfg.source_size - cfg.crop - cfg.camera
         d = room * speed.double() / (cfg.speeds // 2)  # (N,) signed travel in pixels
         if u is None:
             start = torch.floor((room - d) / 2)
@@ -115,9 +126,17 @@ class PseudoMotion:
             lo = torch.ceil(torch.clamp(-d, min=0))
             hi = torch.floor(torch.clamp(room - d, max=room))
             start = lo + torch.floor(u.double() * (hi - lo + 1)).clamp(max=hi - lo)
-        steps = torch.arange(cfg.frames, device=speed.device, dtype=torch.float64) / (cfg.frames - 1)
-        pos = start[:, None] + d[:, None] * steps  # (N, T)
+        pos = start[:, None] + d[:, None] * self._steps(speed.device)  # (N, T)
         return torch.trunc(pos).long().clamp(0, room)
+
+    def _steps(self, device: torch.device) -> Tensor:
+        return torch.arange(self.cfg.frames, device=device, dtype=torch.float64) / (self.cfg.frames - 1)
+
+    def pan(self, u: Tensor) -> Tensor:
+        """Camera offsets (N, T) in [0, camera] for uniform draws u (N,): a travel drawn in [-camera, camera]."""
+        d = torch.round((2 * u.double() - 1) * self.cfg.camera)  # (N,) signed travel in pixels
+        pos = torch.clamp(-d, min=0)[:, None] + d[:, None] * self._steps(u.device)
+        return torch.trunc(pos).long().clamp(0, self.cfg.camera)
 
     @torch.no_grad()
     def __call__(
@@ -158,7 +177,17 @@ class PseudoMotion:
         x = self.trajectory(sx, uniform(n, salt=2) if train else None)  # (N, T)
         y = self.trajectory(sy, uniform(n, salt=3) if train else None)
 
-        # Gather every frame's L x L window with broadcast indices: (N, T, L, L, 3) uint8.
+        panning = cfg.mask and cfg.camera > 0
+        if panning:
+            # The background is the window at frame q's position; both it and the square pan with the camera.
+            q = torch.floor(uniform(n, salt=7) * t).long().clamp(max=t - 1)
+            cx, cy = self.pan(uniform(n, salt=8)), self.pan(uniform(n, salt=9))  # (N, T)
+            ix = torch.arange(n, device=dev)
+            bx, by = x[ix, q][:, None] + cx, y[ix, q][:, None] + cy
+            x, y = x + cx, y + cy
+            x, y = torch.cat((x, bx), dim=1), torch.cat((y, by), dim=1)  # (N, 2T): square frames, then background
+
+        # Gather every frame's L x L window with broadcast indices: (N, T, L, L, 3) uint8 ((N, 2T, ...) panning).
         src = sources.to(dev, non_blocking=True).permute(0, 2, 3, 1)  # (B, Ls, Ls, 3)
         ar = torch.arange(size, device=dev)
         rows = (y[:, :, None] + ar)[:, :, :, None]  # (N, T, L, 1)
@@ -177,6 +206,9 @@ class PseudoMotion:
                 frames = (frames - self.mean) / self.std
         if flipped.any():
             frames[flipped] = frames[flipped].flip(-1)
+        if panning:
+            frames, background = frames[:, :t], frames[:, t:]
+            x, y = x[:, :t], y[:, :t]
 
         # Static mask: outside a random square every frame shows background frame q.
         if cfg.mask:
@@ -184,12 +216,13 @@ class PseudoMotion:
             side = (size * (lo + (hi - lo) * uniform(n, salt=4))).long().clamp(1, size)
             x0 = torch.floor(uniform(n, salt=5) * (size - side + 1)).long()
             y0 = torch.floor(uniform(n, salt=6) * (size - side + 1)).long()
-            q = torch.floor(uniform(n, salt=7) * t).long().clamp(max=t - 1)
+            if not panning:
+                q = torch.floor(uniform(n, salt=7) * t).long().clamp(max=t - 1)
+                background = frames[torch.arange(n, device=dev), q][:, None]  # (N, 1, 3, L, L)
             inside_r = (ar[None, :] >= y0[:, None]) & (ar[None, :] < (y0 + side)[:, None])  # (N, L)
             inside_c = (ar[None, :] >= x0[:, None]) & (ar[None, :] < (x0 + side)[:, None])
             inside = (inside_r[:, :, None] & inside_c[:, None, :]).view(n, 1, 1, size, size)
-            bg = frames[torch.arange(n, device=dev), q][:, None]  # (N, 1, 3, L, L)
-            frames = torch.where(inside, frames, bg)
+            frames = torch.where(inside, frames, background)
         else:
             side = torch.full((n,), size, device=dev)
             x0 = y0 = torch.zeros(n, dtype=torch.long, device=dev)

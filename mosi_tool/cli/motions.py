@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import AxesOpt, CropOpt, FramesOpt, JitterOpt, NoMaskOpt, SourceSizeOpt, SpeedsOpt, handle_errors, motion_overrides
+from .options import AxesOpt, CameraOpt, CropOpt, FramesOpt, JitterOpt, NoMaskOpt, SourceSizeOpt, SpeedsOpt, handle_errors, motion_overrides
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         no_mask: NoMaskOpt = False,
         axes: AxesOpt = None,
         jitter: JitterOpt = None,
+        camera: CameraOpt = None,
     ) -> None:
         """Write the pseudo-motion clips (one per class) that MoSI makes from one image."""
         from training.preview import motion_clips, write_motions
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
             raise FileNotFoundError(f"{image}: no such image")
         if out.suffix.lower() not in (".npz", ".gif", ".png"):
             raise ValueError(f"{out}: use .npz, .gif or .png")
-        cfg = MotionConfig(**motion_overrides(speeds, frames, crop, source_size, no_mask, axes, jitter))
+        cfg = MotionConfig(**motion_overrides(speeds, frames, crop, source_size, no_mask, axes, jitter, camera))
         try:
             data = motion_clips(image, cfg, seed=seed, train=not val)
         except OSError as e:

@@ -47,18 +47,22 @@ SourceSizeOpt = Annotated[Optional[int], typer.Option("--source-size", help="Ls:
 NoMaskOpt = Annotated[bool, typer.Option("--no-mask", help="Unmasked MoSI: the whole frame moves.")]
 AxesOpt = Annotated[Optional[str], typer.Option("--axes", help="xy (default), or x / y for the one-axis ablations.")]
 JitterOpt = Annotated[Optional[bool], typer.Option("--jitter/--no-jitter", help="Per-frame colour jitter. Default on.")]
+CameraOpt = Annotated[Optional[int], typer.Option("--camera", min=0, help="Camera pan: the masked clip's background pans by up to N source pixels per axis and the label is the square's motion relative to it. Default 0 (a still camera, as in the paper).")]
 
 JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Also write all figures to this JSON file.")]
 
 
 def motion_overrides(
     speeds: int | None, frames: int | None, crop: int | None, source_size: int | None,
-    no_mask: bool, axes: str | None, jitter: bool | None,
+    no_mask: bool, axes: str | None, jitter: bool | None, camera: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The generator options a user actually gave, as MotionConfig fields."""
-    given = {"speeds": speeds, "frames": frames, "crop": crop, "source_size": source_size, "axes": axes, "jitter": jitter}
+    given = {"speeds": speeds, "frames": frames, "crop": crop, "source_size": source_size, "axes": axes, "jitter": jitter,
+             "camera": camera}  # fmt: skip
     out = {k: v for k, v in given.items() if v is not None}
     if no_mask:
+        if camera:
+            raise ValueError("--camera pans the background outside the static mask; it cannot be used with --no-mask")
         out["mask"] = False
     return out
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .options import (
-    AxesOpt, CropOpt, DeviceOpt, FramesOpt, JitterOpt, NoMaskOpt, SourceSizeOpt, SpeedsOpt,
+    AxesOpt, CameraOpt, CropOpt, DeviceOpt, FramesOpt, JitterOpt, NoMaskOpt, SourceSizeOpt, SpeedsOpt,
     handle_errors, motion_overrides,
 )  # fmt: skip
 
@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
         no_mask: NoMaskOpt = False,
         axes: AxesOpt = None,
         jitter: JitterOpt = None,
+        camera: CameraOpt = None,
+        init: Annotated[Optional[Path], typer.Option("--init", help="Start from this checkpoint's weights (.safetensors of the same architecture, width and classes), e.g. to continue a model with another recipe.")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last full epoch.")] = False,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the config and data summary, then stop.")] = False,
     ) -> None:
@@ -53,7 +55,8 @@ def register(app: typer.Typer) -> None:
         from training.data import find_sources, split_sources, subsample_per_class
         from training.loop import training_loop
 
-        top = {"arch": arch, "width": width, "epochs": epochs, "batch_size": batch_size, "seed": seed, "precision": precision}
+        top = {"arch": arch, "width": width, "epochs": epochs, "batch_size": batch_size, "seed": seed, "precision": precision,
+               "init": str(init) if init else None}  # fmt: skip
         overrides: dict[str, Any] = {k: v for k, v in top.items() if v is not None}
         overrides["device"], overrides["out"] = device, str(out)
         data_over = {"kind": data, "root": (str(root[0]) if len(root) == 1 else [str(r) for r in root]) if root else None, "per_class": per_class, "val_fraction": val_fraction,
@@ -61,7 +64,7 @@ def register(app: typer.Typer) -> None:
         overrides["data"] = {k: v for k, v in data_over.items() if v is not None}
         optim = {"lr": lr, "warmup_epochs": warmup_epochs}
         overrides["optim"] = {k: v for k, v in optim.items() if v is not None}
-        overrides["motion"] = motion_overrides(speeds, frames, crop, source_size, no_mask, axes, jitter)
+        overrides["motion"] = motion_overrides(speeds, frames, crop, source_size, no_mask, axes, jitter, camera)
         if resume:
             saved = out / "config.json"
             if not saved.exists():
