@@ -176,3 +176,20 @@ def test_real_video_second_stream_and_truncated(tmp_path, energy_ckpt):
     result = CliRunner().invoke(app, ["saliency", str(tree), "--method", "cam", "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
     assert result.exit_code == 0, result.output
     assert "truncated" in result.output and len(_read(out)[0]) == 68
+
+
+def test_overlay_frames_are_fully_written_i420():
+    """Every plane byte is set (row padding zeroed), and the picture decodes back to the RGB it was made from."""
+    import av
+
+    from mosi_tool.saliency.render import i420_frame
+
+    rng = np.random.default_rng(0)
+    rgb = np.clip(rng.normal(128, 40, (6, 10, 3)).repeat(4, 0).repeat(4, 1), 0, 255).astype(np.uint8)  # 24x40
+    frame = i420_frame(rgb)
+    assert (frame.width, frame.height, frame.format.name) == (40, 24, "yuv420p")
+    for plane, (w, h) in zip(frame.planes, [(40, 24), (20, 12), (20, 12)]):
+        buf = np.frombuffer(memoryview(plane), np.uint8).reshape(h, plane.line_size)
+        assert plane.line_size > w and not buf[:, w:].any()  # padding exists here, and is zero
+    back = frame.to_ndarray(format="rgb24").astype(int)
+    assert np.abs(back - rgb).mean() < 3

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 import av
+import cv2
 import numpy as np
 import torch
 
@@ -36,6 +37,25 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+def i420_frame(rgb: np.ndarray) -> av.VideoFrame:
+    """A yuv420p frame of an even-sized RGB image (H, W, 3) uint8, BT.601 limited range (FFmpeg's default).
+
+    Every byte of its planes is written, row padding included: encoders read past the width (x264 does), and
+    the uninitialised padding of a frame from `VideoFrame.from_ndarray` or `reformat` made identical images
+    encode to different files from run to run.
+    """
+    h, w = rgb.shape[:2]
+    yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)  # (3H/2, W): Y, then U, then V
+    frame = av.VideoFrame(w, h, "yuv420p")
+    q = h * w // 4
+    planes = (yuv[:h], yuv[h:].reshape(-1)[:q].reshape(h // 2, w // 2), yuv[h:].reshape(-1)[q:].reshape(h // 2, w // 2))
+    for plane, data in zip(frame.planes, planes):
+        buf = np.frombuffer(memoryview(plane), np.uint8)  # (line_size * rows,) writable view of the plane
+        buf[:] = 0
+        buf.reshape(data.shape[0], plane.line_size)[:, : data.shape[1]] = data
+    return frame
 
 
 class OverlayVideo:
@@ -74,7 +94,7 @@ class OverlayVideo:
         img = viz.draw_colorbar(viz.overlay(frame, heat), title=self.caption)
         if any(self.pad):
             img = np.pad(img, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
-        vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+        vf = i420_frame(img)
         pts = max(round(time / TIME_BASE), self.last_pts + 1)
         vf.pts, vf.time_base = pts, TIME_BASE
         self.last_pts = pts
