@@ -1,6 +1,6 @@
 """Bundle a trained checkpoint as the package's default model, with its model-card fields in the metadata.
 
-    python tools/bundle_default.py training/state/default/best.safetensors \
+    python tools/bundle_default.py training/state/camera/last.safetensors \
         --pretext docs/evaluation/default/pretext.json --saliency docs/evaluation/default/saliency.json
 
 Writes mosi_tool/assets/default_model.safetensors (fp32 weights; at most 15 MB). The fields under
@@ -38,6 +38,8 @@ def card(training: dict[str, Any], pretext: Path | None, saliency: Path | None) 
         "val_acc_masked": training.get("val_acc"), "val_acc_unmasked": training.get("val_acc_unmasked"),
         "command": training.get("command"),
     }  # fmt: skip
+    if training.get("init"):  # trained on from another checkpoint: its own card says what came before
+        out["init"] = training["init"]
     if pretext:
         r = json.loads(pretext.read_text())
         mosi = r["results"]["MoSI"]
@@ -47,6 +49,7 @@ def card(training: dict[str, Any], pretext: Path | None, saliency: Path | None) 
         out["davis_auc_judd"] = {
             m["name"]: {k: round(v["auc"], 4) for k, v in m["summary"].items()} for m in r["methods"] if m["kind"] == "mosi"
         }
+        out["davis_sauc"] = {m["name"]: round(m["summary"]["all"]["sauc"], 4) for m in r["methods"] if m["kind"] == "mosi"}
     return out
 
 

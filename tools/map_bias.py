@@ -1,6 +1,6 @@
 """Where a model's `motion` maps put their mass on DAVIS, whatever the content.
 
-    python tools/map_bias.py mosi_tool/assets/default_model.safetensors training/state/default/last.safetensors
+    python tools/map_bias.py mosi_tool/assets/default_model.safetensors training/state/decay6/last.safetensors
 
 For each model: the mean, over the first 40 frames of the 10 DAVIS sequences (mp4), of the per-frame
 min-max normalised conv5 `motion` maps (no stabilisation, ONNX Runtime fp32), as the conv5 grid, and its

@@ -1,7 +1,7 @@
 """Follow a training run on real video: score each finished epoch's checkpoint on DAVIS as it appears.
 
-    python tools/track_davis.py training/state/default            # watch until the run stops, one row per epoch
-    python tools/track_davis.py training/state/default --once     # score the current checkpoint and exit
+    python tools/track_davis.py training/state/camera            # watch until the run stops, one row per epoch
+    python tools/track_davis.py training/state/camera --once     # score the current checkpoint and exit
 
 Each row of RUN/davis.csv holds the AUC-Judd of `--target motion` (no stabilisation) on `../shared/data/davis`
 (mp4, first 40 frames per sequence, ONNX Runtime fp32, like the bundled model's scores), overall and by camera
