@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .atomic import atomic_path
-from .metadata import METADATA_KEY, MetadataError, ModelMeta
+from .metadata import FORMAT_VERSION, METADATA_KEY, MetadataError, ModelMeta
 from .models.backbones import VideoResNet, build_backbone
 
 
@@ -50,6 +50,7 @@ def save_checkpoint(
         state[k] = v.contiguous()
     meta.weights_sha256 = weights_digest(state)
     meta.model_id = f"{meta.arch}-{meta.weights_sha256[:12]}"
+    meta.format_version = FORMAT_VERSION  # written by this code, in its format
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={METADATA_KEY: meta.to_json()})
     return meta

@@ -13,7 +13,7 @@ from typing import Any
 
 from .version import __version__
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: `camera` (the training clips' camera pan)
 METADATA_KEY = "mosi_tool"  # key of the JSON entry in safetensors / ONNX metadata / sidecars
 
 VIDEO_MEAN = (0.45, 0.45, 0.45)
@@ -62,6 +62,7 @@ class ModelMeta:
     axes: str = "xy"
     mask: bool = True
     mask_ratio: tuple[float, float] = (0.3, 0.5)
+    camera: int = 0  # camera pan of the training clips, in source pixels (MotionConfig.camera)
     mean: tuple[float, float, float] = VIDEO_MEAN
     std: tuple[float, float, float] = VIDEO_STD
     feature_dim: int = 512

@@ -87,6 +87,25 @@ def test_newer_format_is_refused(tmp_path):
         read_meta(path)
 
 
+def test_camera_pan_is_recorded_and_format_1_files_still_load(tmp_path):
+    from mosi_tool.evaluation.pretext import motion_config
+
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, build_backbone("r2plus1d_10", 9, width=8), ModelMeta(width=8, frames=4, crop=32, source_size=64, camera=12))
+    meta = read_meta(path)
+    assert meta.camera == 12 and meta.format_version == FORMAT_VERSION
+    assert motion_config(meta, mask=True).camera == 12  # pretext evaluation rebuilds the training's generator
+
+    def as_format_1(text):  # a file written before the field existed
+        d = json.loads(text)
+        del d["camera"]
+        d["format_version"] = 1
+        return json.dumps(d)
+
+    _rewrite(path, meta=as_format_1)
+    assert read_meta(path).camera == 0
+
+
 def test_not_a_checkpoint(tmp_path):
     pickle_file = tmp_path / "model.safetensors"
     torch.save({"a": torch.zeros(2)}, pickle_file)  # a pickle renamed: must not be unpickled

@@ -93,6 +93,7 @@ def test_init_starts_from_a_checkpoint_and_records_it(image_root, tmp_path):
     train([*common, "--out", str(tmp_path / "b"), "--init", str(source), "--camera", "8"])
     _, meta_b = load_checkpoint(tmp_path / "b" / "last.safetensors")
     assert meta_b.training["init"] == {"path": str(source), "model_id": meta_a.model_id}
+    assert meta_b.camera == 8 and meta_a.camera == 0
     assert '"camera": 8' in (tmp_path / "b" / "config.json").read_text()
     # another width does not fit: one clear line
     result = CliRunner().invoke(app, ["train", *common, "--out", str(tmp_path / "c"), "--init", str(source), "--width", "16"])

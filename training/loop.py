@@ -71,7 +71,7 @@ def model_meta(cfg: TrainConfig, training: dict[str, Any]) -> ModelMeta:
     return ModelMeta(
         arch=cfg.arch, width=cfg.width, num_classes=m.num_classes, task="mosi",
         class_names=[f"({x},{y})" for x, y in m.classes], frames=m.frames, crop=m.crop,
-        source_size=m.source_size, speeds=m.speeds, axes=m.axes, mask=m.mask, mask_ratio=m.mask_ratio,
+        source_size=m.source_size, speeds=m.speeds, axes=m.axes, mask=m.mask, mask_ratio=m.mask_ratio, camera=m.camera,
         mean=m.mean, std=m.std, feature_dim=model.feature_dim, training=training,
     )  # fmt: skip
 

@@ -112,9 +112,10 @@ def summarise(cm: np.ndarray, groups: dict[str, list[int]]) -> dict[str, Any]:
 
 
 def motion_config(meta: ModelMeta, mask: bool) -> MotionConfig:
-    """The generator of `meta`'s clips in validation mode."""
+    """The generator of `meta`'s clips in validation mode (with its training's camera pan, when masked)."""
     return MotionConfig(frames=meta.frames, crop=meta.crop, source_size=meta.source_size, speeds=meta.speeds,
-                        axes=meta.axes, mask=mask, mask_ratio=meta.mask_ratio, jitter=False, flip=False)  # fmt: skip
+                        axes=meta.axes, mask=mask, mask_ratio=meta.mask_ratio, camera=meta.camera, jitter=False,
+                        flip=False)  # fmt: skip
 
 
 def confusion_matrices(engines: dict[str, Engine], held: HeldOut, batch_size: int = 8, workers: int = 0) -> dict[str, dict[str, np.ndarray]]:
