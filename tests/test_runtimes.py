@@ -51,6 +51,20 @@ def test_damaged_cache_entry_is_rebuilt(micro_ckpt):
     assert load_engine(path, device="cpu").meta.model_id == read_meta(micro_ckpt).model_id
 
 
+def test_cache_entry_follows_the_checkpoint_s_metadata(micro_ckpt, tmp_path):
+    """Rewriting a checkpoint's metadata keeps its weights and model id; the cached export must not keep the old."""
+    from mosi_tool.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = tmp_path / "own.safetensors"
+    ckpt.write_bytes(micro_ckpt.read_bytes())
+    path = cached_onnx(ckpt)
+    model, meta = load_checkpoint(ckpt)
+    meta.training = {**meta.training, "note": "rewritten"}
+    save_checkpoint(ckpt, model, meta)
+    assert cached_onnx(ckpt) == path
+    assert load_engine(path, device="cpu").meta.training["note"] == "rewritten"
+
+
 def test_every_available_runtime_matches_pytorch(micro_ckpt, micro_onnx):
     clips = synthetic_clips(4, 4, 32, 48, seed=11)
     reference = reference_outputs(micro_ckpt, clips)

@@ -16,7 +16,8 @@ def cached_onnx(checkpoint: Path, precision: str = "fp32") -> Path:
     """The checkpoint's ONNX export from the cache, exported there first if missing or stale.
 
     Exports are keyed by model id (a digest of the weights) and precision, and re-made when the file is
-    damaged or was written by another mosi-tool version.
+    damaged, was written by another mosi-tool version, or carries other metadata than the checkpoint now does
+    (e.g. a model card or a field added to a file without changing its weights).
     """
     from export.onnx import build
     from export.options import ExportOptions
@@ -26,7 +27,7 @@ def cached_onnx(checkpoint: Path, precision: str = "fp32") -> Path:
     if path.exists():
         try:
             cached, export_info = read_onnx(path)
-            if cached.model_id == meta.model_id and export_info.exporter_version == __version__:
+            if cached.to_json() == meta.to_json() and export_info.exporter_version == __version__:
                 return path
         except MetadataError:
             pass
