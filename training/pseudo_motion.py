@@ -66,11 +66,11 @@ class MotionConfig:
 class MotionBatch:
     clips: Tensor  # float (N, 3, T, L, L) normalised, or uint8 (N, T, L, L, 3) when raw
     labels: Tensor  # (N,) int64; N = B * C, source-major
-    x: Tensor  # (N, T) crop-window left edge per frame
+    x: Tensor  # (N, T) crop-window left edge per frame (of the square's content, pan included)
     y: Tensor  # (N, T) crop-window top edge per frame
     flipped: Tensor  # (N,) bool
     mask_box: Tensor  # (N, 3) (x0, y0, side) of the moving square; side = L when unmasked
-    background: Tensor  # (N,) index of the frame shown outside the square
+    background: Tensor  # (N,) index q of the frame shown outside the square (with a camera: whose window pans)
 
 
 def _signed64(v: int) -> int:
@@ -210,7 +210,7 @@ class PseudoMotion:
             frames, background = frames[:, :t], frames[:, t:]
             x, y = x[:, :t], y[:, :t]
 
-        # Static mask: outside a random square every frame shows background frame q.
+        # Static mask: outside a random square every frame shows background frame q (panned, with a camera).
         if cfg.mask:
             lo, hi = cfg.mask_ratio
             side = (size * (lo + (hi - lo) * uniform(n, salt=4))).long().clamp(1, size)
