@@ -8,6 +8,7 @@ import torch
 from mosi_tool.artifact import read_onnx
 from export.parity import TOLERANCES, compare, reference_outputs, sample_clips, synthetic_clips
 from mosi_tool.checkpoint import read_meta
+from mosi_tool.metadata import FORMAT_VERSION
 from mosi_tool.loader import load_engine
 from mosi_tool.runtimes import EngineError
 from mosi_tool.runtimes.onnx_runtime import OnnxEngine
@@ -116,7 +117,7 @@ def test_tampered_metadata_is_refused(tmp_path, micro_onnx):
     model = onnx.load(str(micro_onnx()))
     for p in model.metadata_props:
         if p.key == "mosi_tool":
-            p.value = p.value.replace('"format_version": 1', '"format_version": 99')
+            p.value = p.value.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99')
     path = tmp_path / "newer.onnx"
     onnx.save(model, str(path))
     with pytest.raises(EngineError, match="newer.onnx: metadata format 99 is newer"):
