@@ -95,6 +95,11 @@ def test_camera_pan_is_recorded_and_format_1_files_still_load(tmp_path):
     meta = read_meta(path)
     assert meta.camera == 12 and meta.format_version == FORMAT_VERSION
     assert motion_config(meta, mask=True).camera == 12  # pretext evaluation rebuilds the training's generator
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    assert "mask True, camera pan 12 px:" in CliRunner().invoke(app, ["info", str(path)]).output
 
     def as_format_1(text):  # a file written before the field existed
         d = json.loads(text)

@@ -23,7 +23,8 @@ def describe(path: Path, meta: Any, info: Any) -> list[str]:
     ]
     if meta.task == "mosi":
         speeds = " ".join(f"({x},{y})" for x, y in meta.speed_table())
-        lines.append(f"classes    speeds {meta.speeds}, axes {meta.axes}, mask {meta.mask}: {speeds}")
+        pan = f", camera pan {meta.camera} px" if meta.camera else ""
+        lines.append(f"classes    speeds {meta.speeds}, axes {meta.axes}, mask {meta.mask}{pan}: {speeds}")
     elif meta.class_names:
         lines.append(f"classes    {', '.join(meta.class_names[:10])}{' ...' if len(meta.class_names) > 10 else ''}")
     if meta.training:
