@@ -193,3 +193,15 @@ def test_overlay_frames_are_fully_written_i420():
         assert plane.line_size > w and not buf[:, w:].any()  # padding exists here, and is zero
     back = frame.to_ndarray(format="rgb24").astype(int)
     assert np.abs(back - rgb).mean() < 3
+
+
+def test_overlay_video_is_byte_reproducible(tmp_path):
+    """The same command in two processes gives the same file (x264's macroblock tree made them differ; it is off)."""
+    import subprocess
+    import sys
+
+    camel = shared("davis", "mp4", "camel.mp4")
+    outs = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+    for out in outs:
+        subprocess.run([sys.executable, "-m", "mosi_tool", "saliency", str(camel), "--out", str(out)], check=True, capture_output=True)
+    assert outs[0].read_bytes() == outs[1].read_bytes()

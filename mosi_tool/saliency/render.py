@@ -85,7 +85,9 @@ class OverlayVideo:
             self.notes.append(f"overlay {done}")
             self.container.metadata["comment"] = f"mosi-tool overlay {done}"
         if codec == "libx264":
-            self.stream.options = {"crf": "20", "preset": "veryfast"}
+            # No macroblock tree: with it, identical frames encoded differently from one process to the next
+            # (tests/test_saliency.py::test_overlay_video_is_byte_reproducible), so overlays were not reproducible.
+            self.stream.options = {"crf": "20", "preset": "veryfast", "x264-params": "mbtree=0"}
         self.stream.codec_context.time_base = TIME_BASE
         self.caption = caption
         self.last_pts = -1
