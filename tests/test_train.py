@@ -95,6 +95,12 @@ def test_init_starts_from_a_checkpoint_and_records_it(image_root, tmp_path):
     assert meta_b.training["init"] == {"path": str(source), "model_id": meta_a.model_id}
     assert meta_b.camera == 8 and meta_a.camera == 0
     assert '"camera": 8' in (tmp_path / "b" / "config.json").read_text()
+    # resuming needs the run folder only: the record carries on though the --init file is gone
+    source.rename(tmp_path / "a" / "moved.safetensors")
+    train(["--out", str(tmp_path / "b"), "--resume", "--epochs", "2"])
+    _, meta_b2 = load_checkpoint(tmp_path / "b" / "last.safetensors")
+    assert meta_b2.training["epochs"] == 2 and meta_b2.training["init"] == meta_b.training["init"]
+    source = tmp_path / "a" / "moved.safetensors"
     # another width does not fit: one clear line
     result = CliRunner().invoke(app, ["train", *common, "--out", str(tmp_path / "c"), "--init", str(source), "--width", "16"])
     assert result.exit_code == 2 and "--init needs r2plus1d_10 at width 16" in result.output

@@ -108,19 +108,20 @@ def forward_backward(net: nn.Module, clips: torch.Tensor, labels: torch.Tensor, 
     return loss, logits
 
 
-def load_init(model: nn.Module, cfg: TrainConfig) -> None:
-    """Copy the weights of checkpoint `cfg.init` (safetensors, digest-checked) into `model`.
+def load_init(model: nn.Module, cfg: TrainConfig) -> dict[str, str]:
+    """Copy the weights of checkpoint `cfg.init` (safetensors, digest-checked) into `model`; returns the record
+    kept in the run's checkpoints: {"path", "model_id"}.
 
     Raises CheckpointError when its architecture, width or class count differs from the run's.
     """
     init = Path(cfg.init or "")
-    meta = read_meta(init)
+    source, meta = load_checkpoint(init)
     want = (cfg.arch, cfg.width, cfg.motion.num_classes)
     if (meta.arch, meta.width, meta.num_classes) != want:
         raise CheckpointError(f"{init}: --init needs {want[0]} at width {want[1]} with {want[2]} classes, "
                               f"the checkpoint is {meta.arch} at width {meta.width} with {meta.num_classes}")  # fmt: skip
-    source, _ = load_checkpoint(init)
     load_state(model, source.state_dict(), str(init))
+    return {"path": str(cfg.init), "model_id": meta.model_id}
 
 
 def source_datasets(cfg: TrainConfig, train_src: list[Source], val_src: list[Source]) -> tuple[SourceDataset, SourceDataset]:
@@ -190,12 +191,14 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
     motion = PseudoMotion(m, device)
     motion_unmasked = PseudoMotion(dataclasses.replace(m, mask=False), device) if m.mask else None
     start_epoch, best, cpu_s = 0, -1.0, 0.0
+    init: dict[str, str] | None = None
     if resume:
         start_epoch, best, cpu_s = _load_resume(run, model, optimizer)
+        init = read_meta(run / "last.safetensors").training.get("init")  # not the --init file: it may be gone
     elif dist.main and (run / "last.safetensors").exists():
         raise FileExistsError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
     elif cfg.init:
-        load_init(model, cfg)
+        init = load_init(model, cfg)
     net: nn.Module = DistributedDataParallel(model) if dist.world > 1 else model
     summary: dict[str, Any] = {
         "data": cfg.data.kind, "root": cfg.data.root if isinstance(cfg.data.root, str) else [str(r) for r in cfg.data.root], "train_sources": len(train_src),
@@ -203,8 +206,8 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
         "batch_size": batch_size * dist.world, "world_size": dist.world, "device": device.type,
         "command": command, "epochs_planned": cfg.epochs, "precision": precision,
     }  # fmt: skip
-    if cfg.init:
-        summary["init"] = {"path": cfg.init, "model_id": read_meta(cfg.init).model_id}
+    if init:
+        summary["init"] = init
     if dist.main:
         run.mkdir(parents=True, exist_ok=True)
         with atomic_path(run / "config.json") as tmp:
