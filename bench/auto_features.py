@@ -36,6 +36,14 @@ from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
 SHARED = Path(os.environ.get("MOSI_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def davis_videos() -> list[Path]:
+    """The shared DAVIS sequences' mp4 files (854x480, 24 fps), sorted; exits when there are none."""
+    sources = sorted((SHARED / "davis" / "mp4").glob("*.mp4"))
+    if not sources:
+        raise SystemExit(f"no DAVIS videos under {SHARED / 'davis' / 'mp4'}")
+    return sources
+
+
 def make_video(out: Path, seconds: float, sources: list[Path]) -> tuple[int, int, int]:
     """Join the sources' frames (all one size) into an H.264 video of `seconds`; returns (frames, width, height)."""
     import av
@@ -100,9 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=2, help="alternations of eager and auto per setting")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
     args = p.parse_args(argv)
-    sources = sorted((SHARED / "davis" / "mp4").glob("*.mp4"))
-    if not sources:
-        raise SystemExit(f"no DAVIS videos under {SHARED / 'davis' / 'mp4'}")
+    sources = davis_videos()
     from mosi_tool.loader.auto import resolve
 
     loads = [f"{os.getloadavg()[0]:.1f}"]

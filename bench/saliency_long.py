@@ -87,18 +87,16 @@ def tiny_checkpoint(path: Path) -> Path:
 
 def joined_davis(out: Path) -> None:
     """One minute of the shared DAVIS videos (854x480, 24 fps), joined and re-encoded once."""
-    from bench.auto_features import SHARED, make_video as join
+    from bench.auto_features import davis_videos, make_video as join
 
-    sources = sorted((SHARED / "davis" / "mp4").glob("*.mp4"))
-    if not sources:
-        raise SystemExit(f"no DAVIS videos under {SHARED / 'davis' / 'mp4'}")
-    join(out, 60, sources)
+    join(out, 60, davis_videos())
 
 
-def describe(video: Path) -> str:
+def probe(video: Path) -> tuple[int, int, float]:
+    """(width, height, frame rate) of the video's first stream."""
     with av.open(str(video)) as c:
         vs = c.streams.video[0]
-        return f"{vs.width}x{vs.height}, {float(vs.average_rate or 0):g} fps"
+        return vs.width, vs.height, float(vs.average_rate or 0)
 
 
 def measure(cmd: list[str], cwd: Path) -> tuple[float, float]:
@@ -170,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         if davis:
             args.source = folder / "davis-joined.mp4"
             joined_davis(args.source)
-        source_info = describe(args.source)
+        width, height, rate = probe(args.source)
         model = tiny_checkpoint(folder / "tiny.safetensors")
         warm = folder / "warm.mp4"
         make_video(args.source, warm, 10 / 60)
@@ -196,9 +194,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(table(runs[-1:]).splitlines()[-1], flush=True)
                 (folder / f"{video.stem}.maps.npy").unlink(missing_ok=True)
             video.unlink()
-        with av.open(str(args.source)) as c:
-            vs = c.streams.video[0]
-            maps_w, maps_h = geometry("full", 64, vs.width, vs.height).resize
+    maps_w, maps_h = geometry("full", 64, width, height).resize
     commit = ""
     if args.old_code:  # a git checkout, or an unpacked `git archive` with its commit written to COMMIT
         stamp = args.old_code / "COMMIT"
@@ -209,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         f"python {platform.python_version()}, torch {torch.__version__}, av {av.__version__}",
         f"method: {args.method or 'the default (' + DEFAULT_METHOD + ')'}; model: random-init R(2+1)D-10 width 16, 8x64x64 clips, "
         f"default runtime on CPU (with `mv` it only sets the maps' scale); maps {maps_w}x{maps_h} float16 (the model's input scale)",
-        f"source: {'the DAVIS sequences joined (bench/auto_features.make_video)' if davis else args.source.name} ({source_info}), stream-copied to each length",
+        f"source: {'the DAVIS sequences joined (bench/auto_features.make_video)' if davis else args.source.name} ({width}x{height}, {rate:g} fps), stream-copied to each length",
         f"load average (1 min) before each run: {' -> '.join(loads)}",
     ]
     if args.old_code:

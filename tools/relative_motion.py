@@ -50,13 +50,12 @@ def score(path: Path, images: list[np.ndarray]) -> list[float]:
     model = ClipModel(backbone, meta).eval()
     inside = torch.zeros(SIZE, SIZE, dtype=torch.bool)
     inside[AT : AT + SIDE, AT : AT + SIDE] = True
-    static = meta.class_names.index("(0,0)") if "(0,0)" in meta.class_names else None
     ratios = []
     for obj, cam in CASES:
         clips = torch.from_numpy(np.stack([clip(im, obj, cam, meta.frames) for im in images]))
         with torch.no_grad():
             out = model(clips)
-        maps = select_maps(out.cam, out.logits, "motion", static).mean(1)  # (N, h, w)
+        maps = select_maps(out.cam, out.logits, "motion", meta.static_class).mean(1)  # (N, h, w)
         up = F.interpolate(maps[:, None], size=(SIZE, SIZE), mode="bilinear", align_corners=False)[:, 0]
         r = up[:, inside].mean(1) / up[:, ~inside].mean(1).clamp_min(1e-9)
         ratios.append(float(r.median()))

@@ -52,9 +52,9 @@ def i420_frame(rgb: np.ndarray) -> av.VideoFrame:
     q = h * w // 4
     planes = (yuv[:h], yuv[h:].reshape(-1)[:q].reshape(h // 2, w // 2), yuv[h:].reshape(-1)[q:].reshape(h // 2, w // 2))
     for plane, data in zip(frame.planes, planes):
-        buf = np.frombuffer(memoryview(plane), np.uint8)  # (line_size * rows,) writable view of the plane
-        buf[:] = 0
-        buf.reshape(data.shape[0], plane.line_size)[:, : data.shape[1]] = data
+        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(data.shape[0], plane.line_size)  # writable view
+        rows[:, : data.shape[1]] = data
+        rows[:, data.shape[1] :] = 0
     return frame
 
 
