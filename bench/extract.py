@@ -11,8 +11,11 @@ One run measures, on the same videos and the same engine (default: a random-init
             reader, resized/cropped as float tensors, PyTorch eager fp32, batch = that video's clips
   decode    the decode ceiling: all decode workers feeding the same queue, no engine
   engine    the engine ceiling: the same engine on pre-decoded clips at the same batch size
-Per run: videos/s, clips/s and each stage's busy time (decode, H2D, engine, write) and share of the wall
-time; the stage with the largest share is named the limit. Appends a section to docs/BENCHMARKS.md.
+  ours, W decoders (--also-workers W) ours again with W decode processes and FFmpeg's own thread count:
+            the decode plan before `decode_plan` (one process on 2 CPUs)
+Per run: videos/s, clips/s, the cores it kept busy (CPU seconds of this process and its children over the
+wall time) and each stage's busy time (decode, H2D, engine, write) and share of the wall time; the stage
+with the largest share is named the limit. Appends a section to docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shlex
 import sys
 import tempfile
@@ -39,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
 from mosi_tool.pipeline.jobs import discover, plan  # noqa: E402
-from mosi_tool.pipeline.local import available_cpus, run_local  # noqa: E402
+from mosi_tool.pipeline.decoders import available_cpus, decode_plan  # noqa: E402
+from mosi_tool.pipeline.local import run_local  # noqa: E402
 from mosi_tool.pipeline.messages import DoneMessage, FeatureMessage, WriterMessage  # noqa: E402
 from mosi_tool.pipeline.options import DecodeOptions, EngineOptions, RunOptions  # noqa: E402
 from mosi_tool.loader import load_engine  # noqa: E402
@@ -60,6 +65,11 @@ class Run:
     wall: float
     busy: dict[str, float] = field(default_factory=dict)  # stage -> busy seconds per lane
     note: str = ""
+    cpu: float = 0.0  # CPU seconds of this process and its (ended) children during the run
+
+    @property
+    def cores(self) -> float:
+        return self.cpu / self.wall if self.wall else 0.0
 
     @property
     def clips_per_s(self) -> float:
@@ -72,6 +82,20 @@ class Run:
     @property
     def limit(self) -> str:
         return max(self.busy, key=lambda k: self.busy[k]) if self.busy else "-"
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its children that have ended (decode processes)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def with_cpu(make: Any) -> Run:
+    """`make()`, with the CPU seconds it used recorded in the run."""
+    c0 = cpu_seconds()
+    run: Run = make()
+    run.cpu = cpu_seconds() - c0
+    return run
 
 
 def load_avg() -> float:
@@ -124,14 +148,17 @@ def engine_artifact(checkpoint: Path, runtime: str, folder: Path) -> tuple[Path,
 # -- the four runs ---------------------------------------------------------------------------------------
 
 
-def run_ours(videos: list[Path], model: Path, runtime: str, precision: str, args: argparse.Namespace, out: Path) -> Run:
+def run_ours(videos: list[Path], model: Path, runtime: str, precision: str, args: argparse.Namespace, out: Path,
+             plan_: tuple[int, int] | None = None) -> Run:  # fmt: skip
+    """`extract()` as users run it; `plan_` = (workers, FFmpeg threads) overrides `decode_plan`'s choice."""
+    workers, threads = plan_ or decode_plan(args.workers, len(videos))
     opts = ExtractOptions(model=str(model), out_dir=out, devices=[args.device], runtime=runtime, batch_size=args.batch_size,
-                          workers=args.workers, overwrite=True, progress=False, decode=args.decode, precision=precision)  # fmt: skip
+                          workers=workers, decode_threads=threads, overwrite=True, progress=False, decode=args.decode,
+                          precision=precision)  # fmt: skip
     report = extract(videos, opts)
-    workers = args.workers if args.workers is not None else max(1, min(8, available_cpus() - 1))
     busy = {"decode": report.decode_s / max(workers, 1), "h2d": report.times.h2d, "engine": report.times.engine, "write": report.write_s}
     t = report.times
-    note = (f"{workers} decode workers; {t.batches} batches for {t.clips} clips ({t.padding} zero rows of padding); "
+    note = (f"{workers} decode workers x {threads or 'auto'} FFmpeg threads; {t.batches} batches for {t.clips} clips ({t.padding} zero rows of padding); "
             f"the engine thread waited {t.wait:.1f} s for clips")  # fmt: skip
     if report.failed:
         note += f"; {report.failed} failed"
@@ -165,15 +192,16 @@ class _CountingWriter:
 
 
 def run_decode_ceiling(videos: list[Path], meta: Any, sampling: Sampling, args: argparse.Namespace) -> Run:
-    workers = args.workers if args.workers is not None else max(1, min(8, available_cpus() - 1))
+    workers, threads = decode_plan(args.workers, len(videos))
     jobs = plan(videos, Path(tempfile.gettempdir()))
     writer = _CountingWriter()
-    opts = RunOptions(DecodeOptions(sampling, decoder=args.decode), EngineOptions("", None, batch_size=args.batch_size), ("cpu",), workers)
+    opts = RunOptions(DecodeOptions(sampling, decoder=args.decode, threads=threads), EngineOptions("", None, batch_size=args.batch_size),
+                      ("cpu",), workers)  # fmt: skip
     t0 = time.perf_counter()
     times = run_local(jobs, writer, opts, engine=_NullEngine(meta))  # type: ignore[arg-type]
     wall = time.perf_counter() - t0
     busy = {"decode": writer.decode_s / workers, "h2d": times.h2d}
-    return Run("decode ceiling", writer.videos, writer.clips, wall, busy, f"{workers} decode workers, no engine")
+    return Run("decode ceiling", writer.videos, writer.clips, wall, busy, f"{workers} decode workers x {threads or 'auto'} FFmpeg threads, no engine")
 
 
 def run_engine_ceiling(engine: Engine, videos: list[Path], sampling: Sampling, args: argparse.Namespace, batches: int) -> Run:
@@ -189,11 +217,11 @@ def run_engine_ceiling(engine: Engine, videos: list[Path], sampling: Sampling, a
             break
     batch = torch.from_numpy(np.stack(pool))
     engine(batch)  # warm-up
-    t0 = time.perf_counter()
+    c0, t0 = cpu_seconds(), time.perf_counter()
     for _ in range(batches):
         engine(batch).features.cpu()
     wall = time.perf_counter() - t0
-    return Run("engine ceiling", 0, batches * len(pool), wall, {"engine": wall})
+    return Run("engine ceiling", 0, batches * len(pool), wall, {"engine": wall}, cpu=cpu_seconds() - c0)
 
 
 def read_whole(path: Path) -> tuple[np.ndarray, float]:
@@ -268,15 +296,15 @@ def run_baseline(videos: list[Path], engine: Engine, sampling: Sampling, out: Pa
 
 
 def table(runs: list[Run]) -> str:
-    head = "| run | videos | clips | wall s | videos/s | clips/s | " + " | ".join(f"{s} s (%)" for s in (*STAGES, "transform")) + " | limit |"
-    lines = [head, "|---|" + "---:|" * 5 + "---:|" * (len(STAGES) + 1) + "---|"]
+    head = "| run | videos | clips | wall s | videos/s | clips/s | cores busy | " + " | ".join(f"{s} s (%)" for s in (*STAGES, "transform")) + " | limit |"
+    lines = [head, "|---|" + "---:|" * 6 + "---:|" * (len(STAGES) + 1) + "---|"]
     for r in runs:
         cells = []
         for s in (*STAGES, "transform"):
             cells.append(f"{r.busy[s]:.1f} ({100 * r.busy[s] / r.wall:.0f}%)" if s in r.busy and r.wall else "-")
         videos = str(r.videos) if r.videos else "-"
         vps = f"{r.videos_per_s:.3f}" if r.videos else "-"
-        lines.append(f"| {r.name} | {videos} | {r.clips} | {r.wall:.1f} | {vps} | {r.clips_per_s:.2f} | " + " | ".join(cells) + f" | {r.limit} |")
+        lines.append(f"| {r.name} | {videos} | {r.clips} | {r.wall:.1f} | {vps} | {r.clips_per_s:.2f} | {r.cores:.2f} | " + " | ".join(cells) + f" | {r.limit} |")
     return "\n".join(lines)
 
 
@@ -296,6 +324,17 @@ def ratios(runs: dict[str, Run]) -> list[str]:
         if ceilings:
             low = min(ceilings, key=lambda r: r.clips_per_s)
             out.append(f"{name} / min(decode, engine ceiling) = {name} / {low.name}: {ours.clips_per_s / low.clips_per_s:.0%} (target >= 90%)")
+        dec, eng = runs.get("decode ceiling"), runs.get(f"engine ceiling{name[4:]}")
+        if dec and eng and dec.cpu and eng.cpu and ours.clips:
+            # Decoding and the engine share the CPUs: together they cannot end sooner than their CPU seconds
+            # spread over every core, nor sooner than either ceiling alone.
+            need = dec.cpu + eng.cpu * ours.clips / eng.clips
+            bound = max(need / available_cpus(), dec.wall, ours.clips / eng.clips_per_s)
+            out.append(f"{name} / shared-CPU bound: {bound / ours.wall:.0%} (decode {dec.cpu:.1f} + engine "
+                       f"{eng.cpu * ours.clips / eng.clips:.1f} CPU-s over {available_cpus()} cores = {bound:.1f} s)")  # fmt: skip
+    for name, run in runs.items():
+        if name.startswith("ours, ") and "ours" in runs:
+            out.append(f"ours / {name}: {runs['ours'].clips_per_s / run.clips_per_s:.2f}x clips/s (the decode plan's gain)")
     return out
 
 
@@ -359,6 +398,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--decode", choices=("cpu", "nvdec"), default="cpu")
     p.add_argument("--engine-batches", type=int, default=6, help="timed batches for the engine ceiling (half before ours, half after)")
+    p.add_argument("--also-workers", type=int, metavar="W", help="also run ours with W decode processes and FFmpeg's own threads (the earlier plan: 1 on 2 CPUs)")
     p.add_argument("--bf16", action="store_true", help="also run ours with --precision bf16 (PyTorch; fast on CPUs with AMX)")
     p.add_argument("--skip", default="", help="comma-separated runs to leave out: baseline,decode,engine")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
@@ -385,27 +425,34 @@ def main(argv: list[str] | None = None) -> None:
         sampling = Sampling(stack=meta.frames, mode="center", size=meta.crop)
         runs: list[Run] = []
 
-        def step(run: Run) -> None:
+        def step(make: Any) -> None:
+            run = with_cpu(make) if callable(make) else make
             runs.append(run)
             loads.append(f"{load_avg():.1f}")
             print(f"{run.name}: {run.clips} clips in {run.wall:.1f} s = {run.clips_per_s:.2f} clips/s (limit {run.limit})", flush=True)
 
         if "decode" not in skip:
-            step(run_decode_ceiling(videos, meta, sampling, args))
+            step(lambda: run_decode_ceiling(videos, meta, sampling, args))
         def ours_and_ceiling(name: str, eng: Engine, model: Path, runtime: str, precision: str) -> None:
             # The engine ceiling brackets ours (half its batches before, half after), so that load from other
             # processes that changes during the run weighs on both alike.
             first = run_engine_ceiling(eng, videos, sampling, args, (args.engine_batches + 1) // 2) if "engine" not in skip else None
-            ours = run_ours(videos, model, runtime, precision, args, folder / name.replace(" ", "-"))
+            ours = with_cpu(lambda: run_ours(videos, model, runtime, precision, args, folder / name.replace(" ", "-")))
             ours.name = name
             if first is not None:
                 second = run_engine_ceiling(eng, videos, sampling, args, args.engine_batches // 2)
                 n = args.engine_batches
                 step(Run(f"engine ceiling{name[4:]}", 0, first.clips + second.clips, first.wall + second.wall, {"engine": first.wall + second.wall},
-                         f"{n} batches of {args.batch_size} pre-decoded clips, {(n + 1) // 2} before {name} and {n // 2} after"))  # fmt: skip
+                         f"{n} batches of {args.batch_size} pre-decoded clips, {(n + 1) // 2} before {name} and {n // 2} after",
+                         first.cpu + second.cpu))  # fmt: skip
             step(ours)
 
         ours_and_ceiling("ours", engine, model, runtime, "fp32")
+        if args.also_workers:
+            w = args.also_workers
+            earlier = with_cpu(lambda: run_ours(videos, model, runtime, "fp32", args, folder / "ours-w", (w, 0)))
+            earlier.name = f"ours, {w} decoder{'s' * (w != 1)}"
+            step(earlier)
         if args.bf16 and checkpoint.suffix == ".safetensors":
             ours_and_ceiling("ours bf16", load_engine(checkpoint, device=args.device, runtime="torch", precision="bf16"), checkpoint, "torch", "bf16")
             notes.append(f"ours bf16: PyTorch, bf16 autocast, channels-last; features vs ours (fp32): {feature_agreement(folder / 'ours', folder / 'ours-bf16')}")
@@ -413,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
             (folder / "base").mkdir()
             base_engine = load_engine(checkpoint, device=args.device, runtime="torch")
             base_engine.model.to(memory_format=torch.contiguous_format)  # type: ignore[attr-defined]  # plain eager, as the peers run it
-            step(run_baseline(videos, base_engine, sampling, folder / "base"))
+            step(lambda: run_baseline(videos, base_engine, sampling, folder / "base"))
             if runs[-1].clips != by_name(runs)["ours"].clips:
                 notes.append(f"clip counts differ: ours {by_name(runs)['ours'].clips}, baseline {runs[-1].clips}")
         env = environment(args, runtime, engine)

@@ -91,3 +91,23 @@ def test_ray_rows_carry_every_message_unchanged():
         for name in type(b)._fields:
             x, y = getattr(a, name), getattr(b, name)
             assert np.array_equal(x, y) if isinstance(y, np.ndarray) else x == y, name
+
+
+def test_decode_plan_shares_the_cpus_among_the_decoders_busy_at_once():
+    from mosi_tool.pipeline.decoders import decode_plan
+
+    assert decode_plan(None, 20, cpus=2) == (2, 1)  # two one-thread decoders keep both cores busy
+    assert decode_plan(None, 1, cpus=2) == (2, 0)  # one video: its decoder takes FFmpeg's threads
+    assert decode_plan(None, 20, cpus=1) == (1, 0)
+    assert decode_plan(None, 20, cpus=4) == (3, 1)  # one CPU left for the engine and the hub
+    assert decode_plan(None, 20, cpus=64) == (8, 8)
+    assert decode_plan(None, 3, cpus=16) == (8, 5)  # 3 videos: 3 decoders busy at once
+    assert decode_plan(0, 20, cpus=2) == (0, 0)  # decoding in this process
+    assert decode_plan(4, 20, cpus=2) == (4, 1)
+
+
+def test_the_decoder_thread_count_does_not_change_a_pixel(moving_square_video):
+    one = [f.image for f in DecodeSpec(moving_square_video, threads=1).open().frames((32, 32))]
+    auto = [f.image for f in DecodeSpec(moving_square_video).open().frames((32, 32))]
+    assert len(one) == len(auto) == 40 and all(np.array_equal(a, b) for a, b in zip(one, auto))
+    assert DecodeOptions(SAMPLING, None, None, "cpu", 1).spec("a.mp4").threads == 1

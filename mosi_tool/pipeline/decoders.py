@@ -9,6 +9,7 @@ failed and starts a replacement. With workers=0 one thread in this process does 
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -21,6 +22,28 @@ from .options import DecodeOptions
 from .slots import SlotLedger
 
 MAX_RESPAWNS = 16  # decode processes replaced per run before giving up on replacing them
+MAX_WORKERS = 8  # default cap on decode processes
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, else the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def decode_plan(workers: int | None, videos: int, cpus: int | None = None) -> tuple[int, int]:
+    """(decode processes, FFmpeg threads per video) for `videos` inputs on `cpus` CPUs (default: ours).
+
+    Processes: `workers` if given, else one per CPU but one, at least 2 where there are 2 CPUs, at most 8.
+    Threads: the CPUs shared among the decoders that will be busy at once (0, FFmpeg's own choice, when
+    only one is). Measured on 2 cores (docs/BENCHMARKS.md, "Reading: the decode plan on 2 cores"): one
+    decoder with FFmpeg's frame threads kept 1.1 to 1.3 of the 2 cores busy, because every frame's resize and
+    colour conversion runs on the decoder's own thread; two one-thread decoders kept 1.8 to 1.9 busy and
+    ended a 20-video extraction 1.18x sooner.
+    """
+    cpus = cpus or available_cpus()
+    n = workers if workers is not None else max(1, min(MAX_WORKERS, cpus, max(2, cpus - 1)))
+    busy = min(max(n, 1), max(videos, 1))
+    return n, (max(1, cpus // busy) if busy > 1 else 0)
 
 
 def _decoder_entry(*args: Any) -> None:

@@ -20,7 +20,8 @@ from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS
 from .jobs import VideoJob, find_inputs, plan, shard
-from .local import available_cpus, run_local
+from .decoders import decode_plan
+from .local import run_local
 from .messages import ErrorMessage, StageTimes
 from .options import DecodeOptions, EngineOptions, RunOptions
 from .output import FailureLog, FeatureSettings, is_complete
@@ -36,7 +37,8 @@ class ExtractOptions:
     devices: list[str] = field(default_factory=lambda: ["auto"])
     runtime: str | None = None
     batch_size: int = 16
-    workers: int | None = None  # decode processes; None: one per spare CPU, up to 8
+    workers: int | None = None  # decode processes; None: `decode_plan`'s choice
+    decode_threads: int | None = None  # FFmpeg threads per video (0: FFmpeg's choice); None: `decode_plan`'s choice
     stack: int | None = None
     step: int | None = None
     fps: float | None = None
@@ -138,7 +140,9 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
         report.seconds = time.perf_counter() - t0
         return report
 
-    workers = opts.workers if opts.workers is not None else max(1, min(8, available_cpus() - 1))
+    workers, threads = decode_plan(opts.workers, len(todo))
+    if opts.decode_threads is not None:
+        threads = opts.decode_threads
     bar = progress_bar("videos", total=len(todo), enabled=opts.progress)
     started = time.perf_counter()
 
@@ -151,7 +155,7 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
         # The local engines run on this machine's devices; Ray's workers resolve "auto" themselves.
         devices = [str(resolve_device(d)) for d in opts.devices] if opts.backend == "local" else opts.devices
         run = RunOptions(
-            decode=DecodeOptions(sampling, opts.stream, opts.fps, opts.decode),
+            decode=DecodeOptions(sampling, opts.stream, opts.fps, opts.decode, threads),
             engine=EngineOptions(opts.model, opts.runtime, opts.precision, opts.batch_size, opts.threads),
             devices=tuple(devices), workers=workers, queue_clips=opts.queue_clips, ray_actors=opts.ray_actors,
         )  # fmt: skip

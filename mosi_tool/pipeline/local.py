@@ -13,7 +13,6 @@ Ctrl-C reaches only this process, which kills the children at once.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import queue
 import threading
 from typing import Any
@@ -68,7 +67,3 @@ def run_local(jobs: list[VideoJob], writer: FeatureWriter, opts: RunOptions, eng
             engines.stop()
         if slots is not None:
             slots.close()
-
-
-def available_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -16,15 +16,16 @@ if TYPE_CHECKING:
 
 
 class DecodeOptions(NamedTuple):
-    """What a decoder needs for every video. (A NamedTuple: the same four values also pass as a plain tuple.)"""
+    """What a decoder needs for every video. (A NamedTuple: the same values also pass as a plain tuple.)"""
 
     sampling: Sampling  # clip geometry; its `fps` is replaced per input by `DecodeSpec.sampling`
     stream: int | None = None
     fps: float | None = None  # --fps (see `DecodeSpec` for what it means for videos and frame folders)
     decoder: str = "cpu"  # "cpu" or "nvdec"
+    threads: int = 0  # FFmpeg threads per video (0: FFmpeg's choice; see `decode_plan`)
 
     def spec(self, path: str) -> DecodeSpec:
-        return DecodeSpec(path, self.stream, self.fps, self.decoder)
+        return DecodeSpec(path, self.stream, self.fps, self.decoder, self.threads)
 
 
 @dataclass(frozen=True)

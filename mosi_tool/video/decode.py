@@ -89,8 +89,9 @@ class VideoReader:
     show, or loses frames in a damaged middle part (`self.lost_frames`).
     """
 
-    def __init__(self, path: str | Path, stream: int | None = None, fps: float | None = None):
+    def __init__(self, path: str | Path, stream: int | None = None, fps: float | None = None, threads: int = 0):
         self.path = Path(path)
+        self.threads = threads  # FFmpeg decoder threads (0: FFmpeg's choice, one per core)
         self.warnings: list[str] = []
         self.decoded = 0
         self.lost_frames = 0  # frames missing from gaps in the timestamps (damage), after decoding
@@ -166,6 +167,8 @@ class VideoReader:
         with container:
             vs = container.streams.video[self.info.stream]
             vs.thread_type = "AUTO"
+            if self.threads:
+                vs.thread_count = self.threads
             tb = vs.time_base or Fraction(1, 1)
             timeline = Timeline(tb)
             t = 0.0

@@ -25,6 +25,7 @@ class DecodeSpec:
     stream: int | None = None  # which video stream of a file (None: the first)
     fps: float | None = None  # --fps: a frame folder's rate; for a video, the rate clips are resampled to
     decoder: str = "cpu"  # "cpu" (FFmpeg, resized in swscale) or "nvdec" (GPU decoder via torchcodec; experimental)
+    threads: int = 0  # FFmpeg decoder threads for "cpu" (0: FFmpeg's choice, one per core)
 
     @property
     def is_folder(self) -> bool:
@@ -42,12 +43,11 @@ class DecodeSpec:
 
     def open(self) -> VideoReader:
         """The reader; errors are `VideoError`s naming the file."""
-        reader_class: type[VideoReader] = VideoReader
         if self.decoder == "nvdec":
             from .nvdec import NvdecReader  # imports torch: only when asked for
 
-            reader_class = NvdecReader
-        return reader_class(self.path, stream=self.stream, fps=self.folder_fps)
+            return NvdecReader(self.path, stream=self.stream, fps=self.folder_fps)
+        return VideoReader(self.path, stream=self.stream, fps=self.folder_fps, threads=self.threads)
 
     def sampling(self, sampling: Sampling) -> Sampling:
         """`sampling` at this input's resampling rate (`resample_fps` in place of `sampling.fps`)."""
