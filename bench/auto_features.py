@@ -156,10 +156,9 @@ def main(argv: list[str] | None = None) -> None:
             f"- torch {torch.__version__}; medians of {args.repeats} alternating runs; load average (1 min): {' -> '.join(loads)} "
             "(other processes share this machine)", "", table, "",
         ]  # fmt: skip
-        text = args.report.read_text() if args.report.exists() else "# Benchmarks\n"
-        from mosi_tool.atomic import atomic_write_text
+        from bench.report import append_report
 
-        atomic_write_text(args.report, text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n")
+        append_report(args.report, "\n".join(section))
         print(f"appended to {args.report}")
 
 

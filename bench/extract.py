@@ -40,6 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import append_report  # noqa: E402
 from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
 from mosi_tool.pipeline.jobs import discover, plan  # noqa: E402
@@ -377,13 +378,6 @@ def markdown(runs: list[Run], env: dict[str, str], command: str, loads: list[str
     out += [f"- {r.name}: {r.note}" for r in runs if r.note]
     out += [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"
-
-
-def append_report(path: Path, section: str) -> None:
-    from mosi_tool.atomic import atomic_write_text
-
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nAppended by the scripts in `bench/`; newest last.\n"
-    atomic_write_text(path, text.rstrip("\n") + "\n\n" + section)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -127,10 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     ])  # fmt: skip
     print(section)
     if str(args.report) != "-":
-        from mosi_tool.atomic import atomic_write_text
+        from bench.report import append_report
 
-        text = args.report.read_text() if args.report.exists() else "# Benchmarks\n"
-        atomic_write_text(args.report, text.rstrip("\n") + "\n\n" + section + "\n")
+        append_report(args.report, section)
 
 
 if __name__ == "__main__":

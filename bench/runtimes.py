@@ -355,10 +355,9 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(table(result))
     if cfg.report:
-        from mosi_tool.atomic import atomic_write_text
+        from bench.report import append_report
 
-        old = cfg.report.read_text() if cfg.report.exists() else "# Benchmarks\n\nAppended by `bench/runtimes.py`; newest last.\n\n"
-        atomic_write_text(cfg.report, old + markdown(cfg, result, env, command.strip()))
+        append_report(cfg.report, markdown(cfg, result, env, command.strip()))
         print(f"\nappended to {cfg.report}")
 
 

@@ -217,10 +217,9 @@ def main(argv: list[str] | None = None) -> None:
     ) + "\n"  # fmt: skip
     print("\n" + section)
     if str(args.report) != "-":
-        from mosi_tool.atomic import atomic_write_text
+        from bench.report import append_report
 
-        text = args.report.read_text() if args.report.exists() else "# Benchmarks\n"
-        atomic_write_text(args.report, text.rstrip("\n") + "\n\n" + section)
+        append_report(args.report, section)
 
 
 if __name__ == "__main__":

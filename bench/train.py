@@ -206,14 +206,13 @@ def main(argv: list[str] | None = None) -> None:
     lines = speedups(runs, baseline)
     print("\n" + text + "\n" + "\n".join(lines))
     if a.report != "-":
-        from mosi_tool.atomic import atomic_write_text
+        from bench.report import append_report
 
         report = Path(a.report)
         section = [f"## Training throughput: {env['device']}, {env['date']}", "", f"Command: `{command}` (data: `{root}`)", ""]
         section += [f"- {k}: {v}" for k, v in env.items() if k not in ("device", "date")]
         section += [f"- {a.steps} timed steps after {a.warmup} warm-up per run", "", text, ""] + [f"- {x}" for x in lines]
-        old = report.read_text() if report.exists() else "# Benchmarks\n\nAppended by the scripts in `bench/`; newest last.\n"
-        atomic_write_text(report, old.rstrip("\n") + "\n\n" + "\n".join(section) + "\n")
+        append_report(report, "\n".join(section))
         print(f"appended to {report}")
 
 

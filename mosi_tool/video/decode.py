@@ -26,6 +26,7 @@ from PIL import Image
 
 from .hidden import is_hidden
 from .orientation import IDENTITY, Orientation, frame_orientation
+from .read_ahead import read_ahead
 from .timeline import Timeline
 
 VIDEO_SUFFIXES = {
@@ -91,7 +92,7 @@ class VideoReader:
 
     def __init__(self, path: str | Path, stream: int | None = None, fps: float | None = None, threads: int = 0):
         self.path = Path(path)
-        self.threads = threads  # FFmpeg decoder threads (0: FFmpeg's choice, one per core)
+        self.threads = threads  # FFmpeg decoder threads (0: FFmpeg's choice, one per core, and one frame read ahead)
         self.warnings: list[str] = []
         self.decoded = 0
         self.lost_frames = 0  # frames missing from gaps in the timestamps (damage), after decoding
@@ -177,15 +178,18 @@ class VideoReader:
             reshape = {"width": stored[0], "height": stored[1]} if stored else {}
             stopped = False
             try:
-                for frame in container.decode(vs):
-                    timeline.add(frame.pts)
-                    if frame.pts is not None and timeline.first is not None:
-                        t = float((frame.pts - timeline.first) * tb)
-                    else:
-                        t = self.decoded / fps
-                    image = self.orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
-                    yield Frame(self.decoded, t, image)
-                    self.decoded += 1
+                # With the CPUs to itself (threads 0), the next frames decode on a helper thread while this
+                # one is resized and converted here; a decoder that shares them (`decode_plan`) does not.
+                with read_ahead(container.decode(vs), depth=0 if self.threads else 4) as decoded:
+                    for frame in decoded:
+                        timeline.add(frame.pts)
+                        if frame.pts is not None and timeline.first is not None:
+                            t = float((frame.pts - timeline.first) * tb)
+                        else:
+                            t = self.decoded / fps
+                        image = self.orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
+                        yield Frame(self.decoded, t, image)
+                        self.decoded += 1
             except av.FFmpegError as e:
                 stopped = True
                 self._warn(f"decoding stopped after {self.decoded} frames ({_ffmpeg_reason(e)}); the file is truncated or damaged")
