@@ -111,3 +111,25 @@ def test_the_decoder_thread_count_does_not_change_a_pixel(moving_square_video):
     auto = [f.image for f in DecodeSpec(moving_square_video).open().frames((32, 32))]
     assert len(one) == len(auto) == 40 and all(np.array_equal(a, b) for a, b in zip(one, auto))
     assert DecodeOptions(SAMPLING, None, None, "cpu", 1).spec("a.mp4").threads == 1
+
+
+def test_extract_hands_each_backend_its_decode_plan(monkeypatch, micro_ckpt, moving_square_video, tmp_path):
+    from mosi_tool.pipeline import extract as extract_module
+    from mosi_tool.pipeline import ray_backend
+    from mosi_tool.pipeline.messages import StageTimes
+
+    seen = []
+
+    def backend(jobs, writer, run):
+        seen.append((run.workers, run.decode.threads))
+        return StageTimes()
+
+    monkeypatch.setattr(extract_module, "run_local", backend)
+    monkeypatch.setattr(ray_backend, "run_ray", backend)
+    monkeypatch.setattr("mosi_tool.pipeline.decoders.available_cpus", lambda: 2)
+    videos = [moving_square_video]
+    common = dict(model=str(micro_ckpt), devices=["cpu"], runtime="torch", progress=False, overwrite=True)
+    extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "a", **common))
+    extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "b", backend="ray", **common))
+    extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "c", workers=2, decode_threads=3, **common))
+    assert seen == [(2, 0), (2, 1), (2, 3)]  # one video: FFmpeg's threads; Ray: one CPU per task; as asked

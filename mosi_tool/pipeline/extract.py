@@ -141,6 +141,8 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
         return report
 
     workers, threads = decode_plan(opts.workers, len(todo))
+    if opts.backend == "ray":
+        threads = 1  # each Ray decode task holds one CPU
     if opts.decode_threads is not None:
         threads = opts.decode_threads
     bar = progress_bar("videos", total=len(todo), enabled=opts.progress)
