@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import append_report  # noqa: E402
+from mosi_tool.hardware import cpu_name  # noqa: E402
 from mosi_tool.pipeline.decoders import available_cpus  # noqa: E402
 from mosi_tool.pipeline.jobs import discover  # noqa: E402
 from mosi_tool.video.clips import geometry  # noqa: E402
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = [f"VideoReader / plain loop: {fps[('VideoReader', 0)] / fps[('plain PyAV loop', 0)]:.2f}x frames/s"]
     sizes = sorted({f"{w}x{h}" for _, (w, h) in videos})
     section = "\n".join([
-        f"## Decoding one video at a time: CPU {platform.processor() or platform.machine()} ({available_cpus()} cores), "
+        f"## Decoding one video at a time: CPU {cpu_name()} ({available_cpus()} cores), "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}", "",
         f"Command: `python bench/decode.py{' ' + ' '.join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else ''}`", "",
         f"- {len(videos)} videos, every frame decoded and resized to {', '.join(sizes)} in swscale; medians of {args.repeats} alternating runs",
