@@ -36,7 +36,7 @@ def decode_plan(workers: int | None, videos: int, cpus: int | None = None) -> tu
     Processes: `workers` if given, else one per CPU but one, at least 2 where there are 2 CPUs, at most 8.
     Threads: the CPUs shared among the decoders that will be busy at once (0, FFmpeg's own choice, when
     only one is). Measured on 2 cores (docs/BENCHMARKS.md, "Reading: the decode plan on 2 cores"): one
-    decoder with FFmpeg's frame threads kept 1.1 to 1.3 of the 2 cores busy, because every frame's resize and
+    decoder with FFmpeg's frame threads kept 1.3 of the 2 cores busy, engine included, because every frame's resize and
     colour conversion runs on the decoder's own thread; two one-thread decoders kept 1.8 to 1.9 busy and
     ended a 20-video extraction 1.06 to 1.18x sooner (two runs).
     """
