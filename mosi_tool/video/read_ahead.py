@@ -3,8 +3,9 @@
 FFmpeg releases the GIL while it decodes and while swscale resizes, so decoding the next frames on one
 thread while the caller resizes and converts the current one keeps two cores busy in one process.
 Measured on the 20 shared videos at the default model's input size, on 2 idle cores: 1.09x the frames/s of
-the same loop on one thread, both with FFmpeg's own threads (`python bench/decode.py`, docs/BENCHMARKS.md). Where the CPUs are already busy (several decode processes), a trial with it was no
-faster, so `VideoReader` reads ahead only when it has the CPUs to itself.
+the same loop on one thread, both with FFmpeg's own threads (`python bench/decode.py`, docs/BENCHMARKS.md).
+Where the CPUs are already busy (several decode processes), a trial with it was no faster, so `VideoReader`
+reads ahead only when it has the CPUs to itself.
 """
 
 from __future__ import annotations
