@@ -70,6 +70,7 @@ def test_features_outputs_failures_and_resume(tree, tmp_path, micro_ckpt):
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     assert sorted(Path(f["path"]).name for f in failures) == ["text.mp4", "zero.mp4"]
     assert any("not a video" in f["error"] for f in failures) and any("empty file" in f["error"] for f in failures)
+    assert sorted(line for line in result.output.splitlines() if line.startswith("error: ")) == sorted(f"error: {f['error']}" for f in failures)
     data = np.load(out / "a" / "clip.mp4.npz")
     assert data["features"].shape == (10, 64) and data["features"].dtype == np.float32  # 40 frames / 4
     assert data["frame_range"].tolist()[:2] == [[0, 3], [4, 7]]

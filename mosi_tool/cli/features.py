@@ -9,6 +9,8 @@ import typer
 
 from .options import BatchOpt, FpsOpt, ModelOpt, RuntimeOpt, StackOpt, StepOpt, StreamOpt, handle_errors
 
+MAX_ERROR_LINES = 20  # failures printed one per line; the rest are in failures.jsonl
+
 
 def register(app: typer.Typer) -> None:
     @app.command("features")
@@ -25,14 +27,14 @@ def register(app: typer.Typer) -> None:
         stack: StackOpt = None,
         step: StepOpt = None,
         fps: FpsOpt = None,
-        mode: Annotated[str, typer.Option("--mode", help="center (short side 128, centre crop 112; default) or full (whole frame).")] = "center",
+        mode: Annotated[str, typer.Option("--mode", help="center (short side 8/7 of the model's crop, then the centre crop; default) or full (whole frame).")] = "center",
         dtype: Annotated[str, typer.Option("--dtype", help="Stored features: float32 (default) or float16.")] = "float32",
         precision: Annotated[str, typer.Option("--precision", help="Arithmetic of a .safetensors checkpoint: fp32 (default), bf16 (about 2x faster end to end on CPUs with AMX; features within 1% of fp32) or fp16 (GPU).")] = "fp32",
         pool: Annotated[str, typer.Option("--pool", help="clip (default) or video (also store the mean over clips).")] = "clip",
         stream: StreamOpt = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")] = False,
         shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only the i-th of n deterministic parts (array jobs).")] = None,
-        backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray Data cluster; pip install mosi-tool[ray]).")] = "local",
+        backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray Data cluster; pip install 'mosi-tool\\[ray]').")] = "local",
         threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads of a CPU engine (default: torch's). On CPU the count changes the last bits of the features.")] = None,
         ray_actors: Annotated[Optional[int], typer.Option("--ray-actors", min=1, help="--backend ray: engine actors (default: one per GPU, else 1); --workers sets decode tasks.")] = None,
         decode: Annotated[str, typer.Option("--decode", help="cpu (FFmpeg; default) or nvdec (experimental: GPU decoding via torchcodec, local backend).")] = "cpu",
@@ -59,6 +61,10 @@ def register(app: typer.Typer) -> None:
         report = extract(list(inputs or []), opts, list_file)
         for w in report.warnings:
             typer.echo(f"warning: {w}", err=True)
+        for e in report.errors[:MAX_ERROR_LINES]:
+            typer.echo(f"error: {e}", err=True)
+        if len(report.errors) > MAX_ERROR_LINES:
+            typer.echo(f"error: ... and {len(report.errors) - MAX_ERROR_LINES} more (all in failures.jsonl)", err=True)
         rate = report.clips / report.seconds if report.seconds else 0.0
         hidden = f" ({report.hidden} hidden or AppleDouble files skipped)" if report.hidden else ""
         typer.echo(

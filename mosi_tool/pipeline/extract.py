@@ -70,6 +70,7 @@ class ExtractReport:
     decode_s: float = 0.0
     write_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per video that failed in this run
 
     @property
     def exit_code(self) -> int:
@@ -173,6 +174,6 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
                 writer.handle(ErrorMessage("error", job.index, f"{job.path}: no result (worker stopped)"))
     st = writer.stats
     report.ok, report.failed, report.clips = st.ok, st.failed, st.clips
-    report.decode_s, report.write_s, report.warnings = st.decode_s, st.write_s, st.warnings
+    report.decode_s, report.write_s, report.warnings, report.errors = st.decode_s, st.write_s, st.warnings, st.errors
     report.seconds = time.perf_counter() - t0
     return report

@@ -29,6 +29,7 @@ class WriterStats:
     write_s: float = 0.0
     decode_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # this run's failures, one "path: reason" line each
 
 
 class FeatureWriter:
@@ -93,6 +94,7 @@ class FeatureWriter:
     def _fail(self, job_id: int, message: str) -> None:
         job = self.jobs[job_id]
         self.failures.record(job.path, message)
+        self.stats.errors.append(message)
         self.stats.failed += 1
         self._end(job_id, False)
 
