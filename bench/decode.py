@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import resource
+import shlex
 import statistics
 import sys
 import time
@@ -27,9 +27,9 @@ import av
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.extract import cpu_seconds  # noqa: E402
 from bench.report import append_report  # noqa: E402
-from mosi_tool.hardware import cpu_name  # noqa: E402
-from mosi_tool.pipeline.decoders import available_cpus  # noqa: E402
+from mosi_tool.hardware import available_cpus, cpu_name  # noqa: E402
 from mosi_tool.pipeline.jobs import discover  # noqa: E402
 from mosi_tool.video.clips import geometry  # noqa: E402
 from mosi_tool.video.decode import VideoError, VideoReader  # noqa: E402
@@ -38,34 +38,27 @@ SHARED = ROOT.parent / "shared" / "data"
 CROP = 64  # the default model's crop
 
 
-def cpu_seconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def plain_loop(path: Path, size: tuple[int, int], threads: int) -> int:
+def plain_loop(path: Path, size: tuple[int, int]) -> int:
     """Frames decoded by the plain loop: decode and resize on one Python thread."""
     n = 0
     with av.open(str(path)) as c:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"
-        if threads:
-            vs.thread_count = threads
         for frame in c.decode(vs):
             frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
             n += 1
     return n
 
 
-def reader(path: Path, size: tuple[int, int], threads: int) -> int:
+def reader(path: Path, size: tuple[int, int]) -> int:
     """Frames decoded by ours."""
-    return sum(1 for _ in VideoReader(path, threads=threads).frames(size))
+    return sum(1 for _ in VideoReader(path).frames(size))
 
 
-def run_once(fn: Callable[[Path, tuple[int, int], int], int], videos: list[tuple[Path, tuple[int, int]]], threads: int) -> tuple[int, float, float]:
+def run_once(fn: Callable[[Path, tuple[int, int]], int], videos: list[tuple[Path, tuple[int, int]]]) -> tuple[int, float, float]:
     """(frames, wall s, CPU s) over every video."""
     c0, t0 = cpu_seconds(), time.perf_counter()
-    frames = sum(fn(p, size, threads) for p, size in videos)
+    frames = sum(fn(p, size) for p, size in videos)
     return frames, time.perf_counter() - t0, cpu_seconds() - c0
 
 
@@ -86,24 +79,24 @@ def main(argv: list[str] | None = None) -> None:
         videos.append((path, geometry("center", CROP, info.width, info.height).resize))
     if not videos:
         raise SystemExit(f"no videos found in {', '.join(map(str, roots))}")
-    cases = [("plain PyAV loop", plain_loop, 0), ("VideoReader", reader, 0)]
-    results: dict[tuple[str, int], list[tuple[int, float, float]]] = {(n, t): [] for n, _, t in cases}
+    cases = {"plain PyAV loop": plain_loop, "VideoReader": reader}
+    results: dict[str, list[tuple[int, float, float]]] = {name: [] for name in cases}
     for _ in range(args.repeats):  # alternating, so a change in load weighs on every case alike
-        for name, fn, threads in cases:
-            results[(name, threads)].append(run_once(fn, videos, threads))
+        for name, fn in cases.items():
+            results[name].append(run_once(fn, videos))
     rows, fps = [], {}
-    for (name, threads), runs in results.items():
+    for name, runs in results.items():
         frames = runs[0][0]
         wall = statistics.median(r[1] for r in runs)
         cores = statistics.median(r[2] / r[1] for r in runs)
-        fps[(name, threads)] = frames / wall
-        rows.append(f"| {name} | {threads or 'auto'} | {frames} | {wall:.2f} | {frames / wall:.0f} | {cores:.2f} |")
-    lines = [f"VideoReader / plain loop: {fps[('VideoReader', 0)] / fps[('plain PyAV loop', 0)]:.2f}x frames/s"]
+        fps[name] = frames / wall
+        rows.append(f"| {name} | auto | {frames} | {wall:.2f} | {frames / wall:.0f} | {cores:.2f} |")
+    lines = [f"VideoReader / plain loop: {fps['VideoReader'] / fps['plain PyAV loop']:.2f}x frames/s"]
     sizes = sorted({f"{w}x{h}" for _, (w, h) in videos})
     section = "\n".join([
         f"## Decoding one video at a time: CPU {cpu_name()} ({available_cpus()} cores), "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}", "",
-        f"Command: `python bench/decode.py{' ' + ' '.join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else ''}`", "",
+        f"Command: `{('python bench/decode.py ' + shlex.join(argv if argv is not None else sys.argv[1:])).strip()}`", "",
         f"- {len(videos)} videos, every frame decoded and resized to {', '.join(sizes)} in swscale; medians of {args.repeats} alternating runs",
         f"- av {av.__version__}, python {platform.python_version()}", "",
         "| path | FFmpeg threads | frames | wall s | frames/s | cores busy |", "|---|---:|---:|---:|---:|---:|", *rows, "",

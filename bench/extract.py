@@ -44,7 +44,8 @@ from bench.report import append_report  # noqa: E402
 from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
 from mosi_tool.pipeline.jobs import discover, plan  # noqa: E402
-from mosi_tool.pipeline.decoders import available_cpus, decode_plan  # noqa: E402
+from mosi_tool.hardware import available_cpus  # noqa: E402
+from mosi_tool.pipeline.decoders import decode_plan  # noqa: E402
 from mosi_tool.pipeline.local import run_local  # noqa: E402
 from mosi_tool.pipeline.messages import DoneMessage, FeatureMessage, WriterMessage  # noqa: E402
 from mosi_tool.pipeline.options import DecodeOptions, EngineOptions, RunOptions  # noqa: E402
@@ -329,10 +330,10 @@ def ratios(runs: dict[str, Run]) -> list[str]:
         if dec and eng and dec.cpu and eng.cpu and ours.clips:
             # Decoding and the engine share the CPUs: together they cannot end sooner than their CPU seconds
             # spread over every core, nor sooner than either ceiling alone.
-            need = dec.cpu + eng.cpu * ours.clips / eng.clips
-            bound = max(need / available_cpus(), dec.wall, ours.clips / eng.clips_per_s)
+            engine_cpu, cores = eng.cpu * ours.clips / eng.clips, available_cpus()
+            bound = max((dec.cpu + engine_cpu) / cores, dec.wall, ours.clips / eng.clips_per_s)
             out.append(f"{name} / shared-CPU bound: {bound / ours.wall:.0%} (decode {dec.cpu:.1f} + engine "
-                       f"{eng.cpu * ours.clips / eng.clips:.1f} CPU-s over {available_cpus()} cores = {bound:.1f} s)")  # fmt: skip
+                       f"{engine_cpu:.1f} CPU-s over {cores} cores = {bound:.1f} s)")  # fmt: skip
     for name, run in runs.items():
         if name.startswith("ours, ") and "ours" in runs:
             out.append(f"ours / {name}: {runs['ours'].clips_per_s / run.clips_per_s:.2f}x clips/s (the decode plan's gain)")

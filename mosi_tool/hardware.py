@@ -6,6 +6,7 @@ A leaf module (no project imports), so training, runtimes and benchmarks can all
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from pathlib import Path
 
@@ -22,6 +23,11 @@ def cpu_flags() -> frozenset[str]:
     except OSError:
         pass
     return frozenset()
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, else the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @functools.cache

@@ -9,11 +9,11 @@ failed and starts a replacement. With workers=0 one thread in this process does 
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from ..hardware import available_cpus
 from .children import ChildLink, child_messages, child_setup, signal_name
 from .decode_worker import decode_messages, decoder_main
 from .jobs import VideoJob
@@ -23,11 +23,6 @@ from .slots import SlotLedger
 
 MAX_RESPAWNS = 16  # decode processes replaced per run before giving up on replacing them
 MAX_WORKERS = 8  # default cap on decode processes
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, else the machine's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def decode_plan(workers: int | None, videos: int, cpus: int | None = None) -> tuple[int, int]:

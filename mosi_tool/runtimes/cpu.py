@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import platform
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
+
+from ..hardware import available_cpus
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,7 @@ def cpu_info() -> CpuInfo:
                 family = int(value)
     except (OSError, ValueError):
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return CpuInfo(name, vendor, family, mhz, cores, flags)
+    return CpuInfo(name, vendor, family, mhz, available_cpus(), flags)
 
 
 @dataclass(frozen=True)
