@@ -6,7 +6,7 @@
 # 0.1-epoch warm-up and cosine decay to zero. OUT picks the run folder; extra arguments go to `mosi-tool train`
 # (e.g. `--epochs 8`). Follow it on DAVIS with `python tools/track_davis.py "$OUT"`.
 #
-#   tools/train_default.sh                                        # the bundled model: 3 epochs, training/state/camera
+#   tools/train_default.sh                                        # the 3-epoch camera-pan run, training/state/camera
 #   OUT=training/state/camera8 tools/train_default.sh --epochs 8  # the longer run
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterator
+
+_MAIN_LOCK = threading.Lock()
 
 
 def child_setup() -> None:
@@ -30,6 +34,30 @@ def signal_name(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
+@contextmanager
+def main_hidden() -> Iterator[None]:
+    """While a spawned child starts, hide the parent's `__main__` from multiprocessing, which would otherwise
+    run it again in the child (`multiprocessing.spawn.get_preparation_data`).
+
+    Every target started here lives in this package and is found by its module name, so the child does not
+    need the parent's main module. That module is often a script that imports torch (a user's script calling
+    `extract`, a bench script): 1.4 CPU-seconds per child on the 2-core development VM, paid again by every
+    decode process (`python bench/spawn.py`). The `mosi-tool` entry script imports lazily and costs 0.08 s.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    with _MAIN_LOCK:
+        saved: dict[str, Any] = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+        main.__spec__ = None
+        main.__dict__.pop("__file__", None)
+        try:
+            yield
+        finally:
+            main.__dict__.update(saved)
+
+
 @dataclass(eq=False)
 class ChildLink:
     """A child process and this side of its own pipe. Sends are thread-safe; a dead child reads as False."""
@@ -43,7 +71,8 @@ class ChildLink:
         """Start `target(their_end_of_the_pipe, *args)` in a daemon process."""
         mine, theirs = ctx.Pipe()
         proc = ctx.Process(target=target, args=(theirs, *args), daemon=True)
-        proc.start()
+        with main_hidden():
+            proc.start()
         theirs.close()  # so that the child's death closes the pipe for us
         return cls(proc, mine, **fields)
 
