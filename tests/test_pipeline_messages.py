@@ -97,13 +97,14 @@ def test_decode_plan_shares_the_cpus_among_the_decoders_busy_at_once():
     from mosi_tool.pipeline.decoders import decode_plan
 
     assert decode_plan(None, 20, cpus=2) == (2, 1)  # two one-thread decoders keep both cores busy
-    assert decode_plan(None, 1, cpus=2) == (2, 0)  # one video: its decoder takes FFmpeg's threads
+    assert decode_plan(None, 1, cpus=2) == (1, 0)  # one video: one decoder, with FFmpeg's threads
     assert decode_plan(None, 20, cpus=1) == (1, 0)
     assert decode_plan(None, 20, cpus=4) == (3, 1)  # one CPU left for the engine and the hub
     assert decode_plan(None, 20, cpus=64) == (8, 8)
-    assert decode_plan(None, 3, cpus=16) == (8, 5)  # 3 videos: 3 decoders busy at once
+    assert decode_plan(None, 3, cpus=16) == (3, 5)  # 3 videos: no more decoders than videos
     assert decode_plan(0, 20, cpus=2) == (0, 0)  # decoding in this process
     assert decode_plan(4, 20, cpus=2) == (4, 1)
+    assert decode_plan(4, 2, cpus=2) == (2, 1)
 
 
 def test_the_decoder_thread_count_does_not_change_a_pixel(moving_square_video):
@@ -132,4 +133,4 @@ def test_extract_hands_each_backend_its_decode_plan(monkeypatch, micro_ckpt, mov
     extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "a", **common))
     extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "b", backend="ray", **common))
     extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "c", workers=2, decode_threads=3, **common))
-    assert seen == [(2, 0), (2, 1), (2, 3)]  # one video: FFmpeg's threads; Ray: one CPU per task; as asked
+    assert seen == [(1, 0), (1, 1), (1, 3)]  # one video, one decoder: FFmpeg's threads; Ray: one CPU per task; as asked

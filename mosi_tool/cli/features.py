@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         list_file: Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line.")] = None,
         model: ModelOpt = None,
         batch_size: BatchOpt = 16,
-        workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Decode processes (0: decode in this process). Default: one per CPU but one (2 on 2 CPUs), up to 8.")] = None,
+        workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Decode processes (0: decode in this process). Default: one per CPU but one (2 on 2 CPUs), up to 8. Never more than there are videos.")] = None,
         devices: Annotated[Optional[str], typer.Option("--devices", "--device", help="auto (default), cpu, cuda:0, '0,1' (one engine process per GPU), 'all', or 'cpu,cpu'.")] = None,
         runtime: RuntimeOpt = None,
         stack: StackOpt = None,

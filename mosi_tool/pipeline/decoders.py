@@ -28,7 +28,8 @@ MAX_WORKERS = 8  # default cap on decode processes
 def decode_plan(workers: int | None, videos: int, cpus: int | None = None) -> tuple[int, int]:
     """(decode processes, FFmpeg threads per video) for `videos` inputs on `cpus` CPUs (default: ours).
 
-    Processes: `workers` if given, else one per CPU but one, at least 2 where there are 2 CPUs, at most 8.
+    Processes: `workers` if given, else one per CPU but one, at least 2 where there are 2 CPUs, at most 8;
+    never more than there are videos (each process costs its start, and one decodes one video at a time).
     Threads: the CPUs shared among the decoders that will be busy at once (0, FFmpeg's own choice, when
     only one is). Measured on 2 cores (docs/BENCHMARKS.md, "Reading: the decode plan on 2 cores"): with one
     decoder using FFmpeg's frame threads, extraction kept 1.3 of the 2 cores busy, because every frame's
@@ -37,8 +38,8 @@ def decode_plan(workers: int | None, videos: int, cpus: int | None = None) -> tu
     """
     cpus = cpus or available_cpus()
     n = workers if workers is not None else max(1, min(MAX_WORKERS, cpus, max(2, cpus - 1)))
-    busy = min(max(n, 1), max(videos, 1))
-    return n, (max(1, cpus // busy) if busy > 1 else 0)
+    n = min(n, max(videos, 1))
+    return n, (max(1, cpus // n) if n > 1 else 0)
 
 
 def _decoder_entry(*args: Any) -> None:
