@@ -71,6 +71,20 @@ def test_resume_continues_exactly(image_root, tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2]
 
 
+def test_a_copied_run_folder_resumes_into_the_copy(image_root, tmp_path):
+    import json
+    import shutil
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(["--data", "images", "--root", str(image_root), "--warmup-epochs", "1", "--epochs", "1", "--out", str(a), *MICRO_FLAGS])
+    shutil.copytree(a, b)
+    before = {p.name: p.read_bytes() for p in a.iterdir()}
+    train(["--out", str(b), "--resume", "--epochs", "2"])
+    assert {p.name: p.read_bytes() for p in a.iterdir()} == before  # the original run is untouched
+    assert [int(r["epoch"]) for r in csv.DictReader(open(b / "metrics.csv"))] == [1, 2]
+    assert json.loads((b / "config.json").read_text())["out"] == str(b)
+
+
 def test_init_starts_from_a_checkpoint_and_records_it(image_root, tmp_path):
     from training.config import build_config
     from training.loop import load_init

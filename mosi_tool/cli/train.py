@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
             cfg = TrainConfig.load(saved)
             if epochs is not None:
                 cfg.epochs = epochs  # the one setting a resume may change: train longer
-            cfg.device = device
+            cfg.device, cfg.out = device, str(out)  # a copied run folder continues in the copy
         else:
             if not root:
                 raise ValueError("--root is required (the data folder)")
