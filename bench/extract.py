@@ -13,6 +13,7 @@ One run measures, on the same videos and the same engine (default: a random-init
   engine    the engine ceiling: the same engine on pre-decoded clips at the same batch size
   ours, W decoders (--also-workers W) ours again with W decode processes and FFmpeg's own thread count:
             the decode plan before `decode_plan` (one process on 2 CPUs)
+  ours, T engine threads (--also-threads T) ours again with `features --threads T`
 Per run: videos/s, clips/s, the cores it kept busy (CPU seconds of this process and its children over the
 wall time) and each stage's busy time (decode, H2D, engine, write) and share of the wall time; the stage
 with the largest share is named the limit. Appends a section to docs/BENCHMARKS.md.
@@ -49,7 +50,7 @@ from mosi_tool.pipeline.decoders import decode_plan  # noqa: E402
 from mosi_tool.pipeline.local import run_local  # noqa: E402
 from mosi_tool.pipeline.messages import DoneMessage, FeatureMessage, WriterMessage  # noqa: E402
 from mosi_tool.pipeline.options import DecodeOptions, EngineOptions, RunOptions  # noqa: E402
-from mosi_tool.loader import load_engine  # noqa: E402
+from mosi_tool.loader import load_engine, resolve_runtime  # noqa: E402
 from mosi_tool.runtimes.base import Engine  # noqa: E402
 from mosi_tool.video.clips import Sampling, count_clips, geometry  # noqa: E402
 from mosi_tool.video.decode import VideoError, VideoReader  # noqa: E402
@@ -151,12 +152,13 @@ def engine_artifact(checkpoint: Path, runtime: str, folder: Path) -> tuple[Path,
 
 
 def run_ours(videos: list[Path], model: Path, runtime: str, precision: str, args: argparse.Namespace, out: Path,
-             plan_: tuple[int, int] | None = None) -> Run:  # fmt: skip
-    """`extract()` as users run it; `plan_` = (workers, FFmpeg threads) overrides `decode_plan`'s choice."""
+             plan_: tuple[int, int] | None = None, engine_threads: int | None = None) -> Run:  # fmt: skip
+    """`extract()` as users run it; `plan_` = (workers, FFmpeg threads) overrides `decode_plan`'s choice, and
+    `engine_threads` the engine's intra-op threads (`features --threads`)."""
     workers, threads = plan_ or decode_plan(args.workers, len(videos))
     opts = ExtractOptions(model=str(model), out_dir=out, devices=[args.device], runtime=runtime, batch_size=args.batch_size,
                           workers=workers, decode_threads=threads, overwrite=True, progress=False, decode=args.decode,
-                          precision=precision)  # fmt: skip
+                          precision=precision, threads=engine_threads)  # fmt: skip
     report = extract(videos, opts)
     busy = {"decode": report.decode_s / max(workers, 1), "h2d": report.times.h2d, "engine": report.times.engine, "write": report.write_s}
     t = report.times
@@ -336,7 +338,8 @@ def ratios(runs: dict[str, Run]) -> list[str]:
                        f"{engine_cpu:.1f} CPU-s over {cores} cores = {bound:.1f} s)")  # fmt: skip
     for name, run in runs.items():
         if name.startswith("ours, ") and "ours" in runs:
-            out.append(f"ours / {name}: {runs['ours'].clips_per_s / run.clips_per_s:.2f}x clips/s (the decode plan's gain)")
+            what = "the engine threads' effect" if "engine thread" in name else "the decode plan's gain"
+            out.append(f"ours / {name}: {runs['ours'].clips_per_s / run.clips_per_s:.2f}x clips/s ({what})")
     return out
 
 
@@ -394,6 +397,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--decode", choices=("cpu", "nvdec"), default="cpu")
     p.add_argument("--engine-batches", type=int, default=6, help="timed batches for the engine ceiling (half before ours, half after)")
     p.add_argument("--also-workers", type=int, metavar="W", help="also run ours with W decode processes and FFmpeg's own threads (the earlier plan: 1 on 2 CPUs)")
+    p.add_argument("--also-threads", type=int, metavar="T", help="also run ours with T intra-op engine threads (`features --threads T`)")
     p.add_argument("--bf16", action="store_true", help="also run ours with --precision bf16 (PyTorch; fast on CPUs with AMX)")
     p.add_argument("--skip", default="", help="comma-separated runs to leave out: baseline,decode,engine")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
@@ -448,6 +452,12 @@ def main(argv: list[str] | None = None) -> None:
             earlier = with_cpu(lambda: run_ours(videos, model, runtime, "fp32", args, folder / "ours-w", (w, 0)))
             earlier.name = f"ours, {w} decoder{'s' * (w != 1)}"
             step(earlier)
+        if args.also_threads:
+            t = args.also_threads
+            resolve_runtime(model, args.device, runtime, "fp32", args.batch_size, t)  # auto measures once per thread count, before the clock
+            fewer = with_cpu(lambda: run_ours(videos, model, runtime, "fp32", args, folder / "ours-t", engine_threads=t))
+            fewer.name = f"ours, {t} engine thread{'s' * (t != 1)}"
+            step(fewer)
         if args.bf16 and checkpoint.suffix == ".safetensors":
             ours_and_ceiling("ours bf16", load_engine(checkpoint, device=args.device, runtime="torch", precision="bf16"), checkpoint, "torch", "bf16")
             notes.append(f"ours bf16: PyTorch, bf16 autocast, channels-last; features vs ours (fp32): {feature_agreement(folder / 'ours', folder / 'ours-bf16')}")

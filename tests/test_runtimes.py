@@ -34,6 +34,31 @@ def test_checkpoint_on_cpu_runs_the_measured_path_and_onnx_is_cached(micro_ckpt)
     assert cached.stat().st_mtime_ns == stamp  # reused, not re-exported
 
 
+def test_onnx_sessions_take_the_intra_op_thread_setting(micro_ckpt):
+    from mosi_tool.runtimes.cpu import intra_op_threads
+
+    with intra_op_threads(1):  # as `features --threads 1` sets it around the engine's load
+        engine = load_engine(micro_ckpt, device="cpu", runtime="onnx")
+    assert isinstance(engine, OnnxEngine)
+    assert engine.session.get_session_options().intra_op_num_threads == 1
+
+
+def test_features_threads_reach_the_onnx_session(monkeypatch, micro_ckpt, moving_square_video, tmp_path):
+    from mosi_tool.pipeline.extract import ExtractOptions, extract
+
+    seen = []
+    init = OnnxEngine.__init__
+
+    def record(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        seen.append(self.session.get_session_options().intra_op_num_threads)
+
+    monkeypatch.setattr(OnnxEngine, "__init__", record)
+    opts = ExtractOptions(model=str(micro_ckpt), devices=["cpu"], runtime="onnx", threads=1, workers=0, out_dir=tmp_path, progress=False)
+    assert extract([moving_square_video], opts).ok == 1
+    assert seen == [1]
+
+
 def test_runtime_torch_forces_eager(micro_ckpt):
     assert load_engine(micro_ckpt, device="cpu", runtime="torch").name == "torch"
     assert load_engine(micro_ckpt, device="cpu", compile=False, precision="bf16").name == "torch"  # ORT CPU: fp32 only

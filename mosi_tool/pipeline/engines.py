@@ -35,18 +35,18 @@ class _PipeSource:
 
 def _engine_entry(conn: Any, device: str, opts: EngineOptions, slot_spec: tuple | None) -> None:
     child_setup()
-    engine = opts.load(device)
-    slots = SlotPool(*slot_spec) if slot_spec else None
-    stage = EngineStage(engine, opts.batch_size, conn.send, slots, release=lambda slot: conn.send(SlotFreed("freed", slot)))
-    try:
-        with intra_op_threads(opts.threads):
+    with intra_op_threads(opts.threads):  # around the load too: ONNX Runtime fixes its threads there
+        engine = opts.load(device)
+        slots = SlotPool(*slot_spec) if slot_spec else None
+        stage = EngineStage(engine, opts.batch_size, conn.send, slots, release=lambda slot: conn.send(SlotFreed("freed", slot)))
+        try:
             stage.run(_PipeSource(conn))
-        conn.send(EngineExit("engine_exit", stage.times))
-    except (EOFError, BrokenPipeError):
-        pass  # the parent is gone
-    finally:
-        if slots is not None:
-            slots.close()
+            conn.send(EngineExit("engine_exit", stage.times))
+        except (EOFError, BrokenPipeError):
+            pass  # the parent is gone
+        finally:
+            if slots is not None:
+                slots.close()
 
 
 @dataclass(eq=False)

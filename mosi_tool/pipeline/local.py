@@ -48,8 +48,8 @@ def run_local(jobs: list[VideoJob], writer: FeatureWriter, opts: RunOptions, eng
     engines = None
     try:
         if len(opts.devices) == 1:
-            stage = EngineStage(engine or opts.engine.load(opts.devices[0]), batch_size, writer.handle, slots, ledger.release if ledger else None)
-            with intra_op_threads(opts.engine.threads):
+            with intra_op_threads(opts.engine.threads):  # around the load too: ONNX Runtime fixes its threads there
+                stage = EngineStage(engine or opts.engine.load(opts.devices[0]), batch_size, writer.handle, slots, ledger.release if ledger else None)
                 stage.run(clips)
             return stage.times
         lock = threading.Lock()

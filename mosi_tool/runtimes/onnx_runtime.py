@@ -29,6 +29,9 @@ class OnnxEngine(Engine):
         # No CPU memory arena: it keeps the largest batch's activations for the process's life (about 65 MB of
         # peak RSS for `saliency --method cam` on 640x360, docs/BENCHMARKS.md), at no measured speed cost.
         options.enable_cpu_mem_arena = False
+        # The process's intra-op thread setting (`--threads`, `runtimes.cpu.intra_op_threads`), which ONNX Runtime
+        # would otherwise ignore: a session's thread pool is fixed when it is created.
+        options.intra_op_num_threads = torch.get_num_threads()
         try:
             self.session = ort.InferenceSession(str(path), options, providers=_providers(device))
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types per failure
