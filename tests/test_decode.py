@@ -130,6 +130,17 @@ def test_truncated_file_yields_what_decoded_with_a_warning(tmp_path, moving_squa
     assert len(data) > 0
 
 
+def test_cut_short_avi_is_called_truncated(tmp_path):
+    # An AVI keeps its header's frame count at the start; FFmpeg guesses the duration from what is left
+    avi = write_video(tmp_path / "long.avi", n=120, codec="ffv1")  # intra-only: bytes track frames
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(avi.read_bytes()[: len(avi.read_bytes()) // 3])
+    reader = VideoReader(cut)
+    frames = list(reader.frames())
+    assert 10 < len(frames) < 60 and reader.info.frames == 120
+    assert reader.warnings and "header claims 120 frames" in reader.warnings[0] and "truncated" in reader.warnings[0]
+
+
 def test_real_truncated_avi():
     path = shared("videos", "tree.avi")
     reader = VideoReader(path)

@@ -98,6 +98,7 @@ class VideoReader:
         self.lost_frames = 0  # frames missing from gaps in the timestamps (damage), after decoding
         self.start_time: float | None = None  # seconds: the first decoded frame's PTS, after decoding
         self.orientation: Orientation = IDENTITY
+        self._edit_lists = False  # set by the probe: MP4/MOV, whose edit lists may hide stored frames
         if not self.path.exists():
             raise VideoError(self.path, "no such file or folder")
         if self.path.is_dir():
@@ -142,6 +143,9 @@ class VideoReader:
             notes = []
             if len(videos) > 1:
                 notes.append(f"{len(videos)} video streams; reading stream {k} ({vs.width}x{vs.height})")
+            # MP4/MOV edit lists can hide stored frames from a player; in other containers (AVI) the header's
+            # count is what a player shows, and the duration may be FFmpeg's guess from a cut-short file.
+            self._edit_lists = container.format.name.split(",")[0] == "mov"
             self.orientation = _first_frame_orientation(container, vs)
             if self.orientation.note:
                 notes.append(self.orientation.note)
@@ -210,7 +214,8 @@ class VideoReader:
         """Warn if fewer frames or seconds decoded than a player would show.
 
         A player shows the header's duration (MP4/MOV: after the edit list), not every stored frame, and its
-        clock starts at the first shown frame. Some containers (MKV) state the duration from time zero, others
+        clock starts at the first shown frame. In other containers the header's frame count is what it shows:
+        an AVI cut short keeps its header, while FFmpeg guesses its duration from what is left. Some containers (MKV) state the duration from time zero, others
         (MP4, MPEG-TS) from the first frame: with a non-zero start time the shorter reading is used, so an
         intact file with a late start is never called truncated.
         """
@@ -218,7 +223,7 @@ class VideoReader:
         start = self.start_time or 0.0
         if duration and start > 0 and duration - start > 0:
             duration = min(duration, duration - start)
-        shown = min(claimed, round(duration * fps)) if claimed and duration and fps else claimed
+        shown = min(claimed, round(duration * fps)) if claimed and duration and fps and self._edit_lists else claimed
         have = self.decoded + self.lost_frames
         if shown and have < 0.9 * shown:
             told = f"the header claims {claimed} frames" if shown == claimed else f"a player would show {shown} frames (the header lists {claimed} stored)"
