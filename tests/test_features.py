@@ -192,3 +192,25 @@ def test_real_videos_end_to_end(tmp_path, micro_ckpt):
     run([str(videos / "nasa_13013.mp4"), "--model", str(micro_ckpt), "--out-dir", str(tmp_path / "s1"), "--stream", "1", "--runtime", "torch"])
     assert json.loads(str(np.load(tmp_path / "s1" / "nasa_13013.mp4.npz")["info"]))["width"] == 480
     assert two.shape[1] == 64
+
+
+def test_python_api_takes_str_paths_and_defaults_to_the_bundled_model(moving_square_video, tmp_path):
+    from mosi_tool.default_model import default_model_path
+    from mosi_tool.pipeline.extract import ExtractOptions, extract
+
+    opts = ExtractOptions(out_dir=str(tmp_path / "out"), devices=["cpu"], runtime="torch", workers=0, progress=False)  # type: ignore[arg-type]
+    assert opts.model == str(default_model_path()) and opts.out_dir == tmp_path / "out"
+    report = extract([str(moving_square_video)], opts)
+    assert report.ok == 1 and len(list((tmp_path / "out").glob("*.npz"))) == 1
+
+
+def test_auto_timing_is_counted_apart_from_the_clip_rate(monkeypatch, micro_ckpt, moving_square_video, tmp_path):
+    import dataclasses
+
+    from mosi_tool.pipeline.extract import ExtractOptions, extract
+
+    monkeypatch.setenv("MOSI_TOOL_CACHE", str(tmp_path / "cache"))  # nothing measured yet
+    opts = ExtractOptions(model=str(micro_ckpt), out_dir=tmp_path / "a", devices=["cpu"], workers=0, progress=False)
+    first = extract([moving_square_video], opts)
+    again = extract([moving_square_video], dataclasses.replace(opts, out_dir=tmp_path / "b"))
+    assert 0 < first.setup_s < first.seconds and again.setup_s < first.setup_s / 5  # cached the second time

@@ -428,4 +428,4 @@ def test_real_edit_list_damaged_and_odd_files(tmp_path, energy_ckpt):
 def test_real_mac_batch_exits_zero(tmp_path, micro_ckpt):
     out = tmp_path / "feats"
     result = cli("features", str(bugcase("mac_batch")), "--model", str(micro_ckpt), "--out-dir", str(out), "--workers", "0", "--runtime", "torch")
-    assert "1 written" in result.output and "1 hidden or AppleDouble files skipped" in result.output
+    assert "1 written" in result.output and "1 hidden or AppleDouble file skipped" in result.output

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")] = False,
         shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only the i-th of n deterministic parts (array jobs).")] = None,
         backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray Data cluster; pip install 'mosi-tool\\[ray]').")] = "local",
-        threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads of a CPU engine, PyTorch or ONNX Runtime (default: torch's). On CPU the count changes the last bits of the features.")] = None,
+        threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads of a CPU engine, PyTorch or ONNX Runtime (default: torch's). On CPU the count can change the last bits of the features.")] = None,
         ray_actors: Annotated[Optional[int], typer.Option("--ray-actors", min=1, help="--backend ray: engine actors (default: one per GPU, else 1); --workers sets decode tasks.")] = None,
         decode: Annotated[str, typer.Option("--decode", help="cpu (FFmpeg; default) or nvdec (experimental: GPU decoding via torchcodec, local backend).")] = "cpu",
     ) -> None:
@@ -65,11 +65,13 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {e}", err=True)
         if len(report.errors) > MAX_ERROR_LINES:
             typer.echo(f"error: ... and {len(report.errors) - MAX_ERROR_LINES} more (all in failures.jsonl)", err=True)
-        rate = report.clips / report.seconds if report.seconds else 0.0
-        hidden = f" ({report.hidden} hidden or AppleDouble files skipped)" if report.hidden else ""
+        work_s = report.seconds - report.setup_s  # the clip rate leaves out auto's one-off timing
+        rate = report.clips / work_s if work_s > 0 else 0.0
+        hidden = f" ({report.hidden} hidden or AppleDouble file{'s' * (report.hidden != 1)} skipped)" if report.hidden else ""
+        setup = f", {report.setup_s:.1f} s of it timing the runtimes once" if report.setup_s >= 0.5 else ""
         typer.echo(
             f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {report.total} videos{hidden}; "
-            f"{report.clips} clips in {report.seconds:.1f} s ({rate:.1f} clips/s) -> {out_dir}"
+            f"{report.clips} clips in {report.seconds:.1f} s{setup} ({rate:.1f} clips/s) -> {out_dir}"
         )
         if report.failed:
             typer.echo(f"failures: {out_dir / 'failures.jsonl'}", err=True)

@@ -175,7 +175,7 @@ def resolve(checkpoint: Path, batch_size: int = 8, threads: int | None = None, l
         atomic_write_text(path, choice.to_json() + "\n")
     if str(path) not in _PRINTED:
         _PRINTED.add(str(path))
-        head = f"runtime auto: {choice.label} for {checkpoint.name} at batch {batch_size}, {threads} threads"
+        head = f"runtime auto: {choice.label} for {checkpoint.name} at batch {batch_size}, {threads} thread{'s' * (threads != 1)}"
         # The full reason when just measured; a short line after, with where the reason is kept.
         log(f"{head}; {choice.reason} (cached in {path})" if fresh else f"{head} (measured earlier; why: {path})")
     return choice

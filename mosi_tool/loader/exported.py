@@ -31,6 +31,7 @@ def cached_onnx(checkpoint: Path, precision: str = "fp32") -> Path:
                 return path
         except MetadataError:
             pass
-    info(f"exporting {checkpoint.name} to ONNX once for onnxruntime: {path}")
+    kind = "int8 ONNX (static quantization)" if precision == "int8" else f"{precision} ONNX"
+    info(f"exporting {checkpoint.name} to {kind} once for ONNX Runtime (cached): {path}")
     build(checkpoint, path, ExportOptions(precision=precision, verify=False))
     return path

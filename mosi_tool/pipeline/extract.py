@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +33,10 @@ BACKENDS = ("local", "ray")
 
 @dataclass
 class ExtractOptions:
-    model: str
-    out_dir: Path
+    """The settings of one extraction: `mosi-tool features`' options. Paths may be str or Path."""
+
+    model: str = ""  # checkpoint or engine; "": the bundled default model
+    out_dir: Path = Path("features")
     devices: list[str] = field(default_factory=lambda: ["auto"])
     runtime: str | None = None
     batch_size: int = 16
@@ -52,9 +55,15 @@ class ExtractOptions:
     backend: str = "local"
     queue_clips: int = 64
     progress: bool = True
-    threads: int | None = None  # intra-op threads of a CPU engine; None: torch's default (on CPU the count changes the last bits)
+    threads: int | None = None  # intra-op threads of a CPU engine; None: torch's default (on CPU the count can change the last bits)
     ray_actors: int | None = None  # --backend ray: engine actors; None: one per GPU, else 1
     decode: str = "cpu"  # "cpu" (FFmpeg) or "nvdec" (experimental GPU decoding via torchcodec; local backend)
+
+    def __post_init__(self) -> None:
+        from ..default_model import default_model_path
+
+        self.model = str(self.model or default_model_path())
+        self.out_dir = Path(self.out_dir)
 
 
 @dataclass
@@ -66,6 +75,7 @@ class ExtractReport:
     failed: int = 0
     clips: int = 0
     seconds: float = 0.0
+    setup_s: float = 0.0  # of `seconds`: choosing the runtime (`--runtime auto` timing the paths, once per machine)
     times: StageTimes = field(default_factory=StageTimes)
     decode_s: float = 0.0
     write_s: float = 0.0
@@ -93,9 +103,13 @@ def parse_devices(text: str | None) -> list[str]:
     return out
 
 
-def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = None) -> ExtractReport:
-    """Extract features for every input video into `opts.out_dir`; see `mosi_tool.pipeline.output`."""
+def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str | Path | None = None) -> ExtractReport:
+    """Extract features for every input (video files, folders searched recursively, frame folders) into
+    `opts.out_dir`, one .npz per video (format: `mosi_tool.pipeline.output`); `list_file` adds the paths it
+    lists, one per line. Returns counts and timings; a video that fails is recorded and the others go on."""
     t0 = time.perf_counter()
+    paths = [Path(p) for p in inputs]
+    listed = Path(list_file) if list_file is not None else None
     out_dir = opts.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     leftovers = clean_partial(out_dir)
@@ -120,16 +134,18 @@ def extract(inputs: list[Path], opts: ExtractOptions, list_file: Path | None = N
     sampling = Sampling(stack=stack, step=opts.step, fps=opts.fps, mode=opts.mode, size=meta.crop)
     # `--runtime auto` is measured (or read from the cache) once here, so every engine runs the same path and
     # the settings record the arithmetic that actually ran.
+    t_auto = time.perf_counter()
     runtime, precision = resolve_runtime(opts.model, opts.devices[0], opts.runtime, opts.precision, opts.batch_size, opts.threads)
+    setup_s = time.perf_counter() - t_auto  # seconds: `--runtime auto` timing the paths once (0 when cached)
     opts = dataclasses.replace(opts, runtime=runtime, precision=precision)
     settings = FeatureSettings(
         meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream, opts.decode,
         opts.precision,
     )
 
-    found = find_inputs(inputs, list_file)
+    found = find_inputs(paths, listed)
     jobs = shard(plan(found.videos, out_dir), opts.shard)
-    report = ExtractReport(total=len(jobs), hidden=len(found.hidden))
+    report = ExtractReport(total=len(jobs), hidden=len(found.hidden), setup_s=setup_s)
     todo: list[VideoJob] = []
     for job in jobs:
         if not opts.overwrite and is_complete(job.out, settings):

@@ -44,7 +44,7 @@ class RayPlan:
     decode_tasks: int  # concurrent decode tasks (1 CPU each)
     actors: int  # engine actors
     gpu: bool  # one GPU per actor, else CPU actors
-    threads: int  # intra-op threads of a CPU engine (fixed: thread count changes the last bits on CPU)
+    threads: int  # intra-op threads of a CPU engine (fixed: thread count can change the last bits on CPU)
 
 
 def import_ray() -> Any:
