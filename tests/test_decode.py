@@ -1,6 +1,7 @@
 """Decoding: frame counts, PTS timestamps, streams, frame folders and every kind of bad file."""
 
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -139,6 +140,38 @@ def test_cut_short_avi_is_called_truncated(tmp_path):
     frames = list(reader.frames())
     assert 10 < len(frames) < 60 and reader.info.frames == 120
     assert reader.warnings and "header claims 120 frames" in reader.warnings[0] and "truncated" in reader.warnings[0]
+
+
+def _faststart(src: Path, out: Path) -> Path:
+    """`src` remuxed with its index (moov) before the media data, as streaming files are."""
+    with av.open(str(src)) as i, av.open(str(out), "w", options={"movflags": "faststart"}) as o:
+        stream = o.add_stream_from_template(i.streams.video[0])
+        for packet in i.demux(i.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                o.mux(packet)
+    return out
+
+
+def test_cut_short_mp4_says_what_is_missing(tmp_path, moving_square_video):
+    from mosi_tool.video.iso_boxes import top_level_boxes
+
+    data = moving_square_video.read_bytes()  # index at the end
+    (tmp_path / "half.mp4").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoError, match=r"without its index \(no moov box\).*\(not a video FFmpeg can read"):
+        VideoReader(tmp_path / "half.mp4")
+    fast = _faststart(moving_square_video, tmp_path / "fast.mp4").read_bytes()
+    boxes = {kind: (offset, size) for kind, offset, size in top_level_boxes(tmp_path / "fast.mp4")[0]}
+    moov_end, mdat = boxes[b"moov"][0] + boxes[b"moov"][1], boxes[b"mdat"]
+    (tmp_path / "moov_cut.mp4").write_bytes(fast[: moov_end - 100])
+    with pytest.raises(VideoError, match=r"index \(moov box\) is cut short"):
+        list(VideoReader(tmp_path / "moov_cut.mp4").frames())
+    (tmp_path / "mdat_cut.mp4").write_bytes(fast[: mdat[0] + 200])
+    with pytest.raises(VideoError, match=rf"its mdat box ends at byte {mdat[0] + mdat[1]}, the file at {mdat[0] + 200} \(no frames"):
+        list(VideoReader(tmp_path / "mdat_cut.mp4").frames())
+    (tmp_path / "noise.mp4").write_bytes(bytes(range(256)) * 8)  # not an MP4 at all: FFmpeg's reason alone
+    with pytest.raises(VideoError, match=r"^\S+noise.mp4: not a video FFmpeg can read"):
+        VideoReader(tmp_path / "noise.mp4")
 
 
 def test_real_truncated_avi():

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from .hidden import is_hidden
+from .iso_boxes import cut_short_reason
 from .orientation import IDENTITY, Orientation, frame_orientation
 from .read_ahead import read_ahead
 from .timeline import Timeline
@@ -70,6 +71,12 @@ class Frame:
     index: int  # position in presentation order, from 0
     time: float  # seconds since the first shown frame's timestamp, from PTS
     image: np.ndarray  # (H, W, 3) uint8 RGB, upright
+
+
+def _damaged(path: str | Path, reason: str) -> str:
+    """`reason`, led by what an MP4/MOV's box layout says when the file was cut short (`iso_boxes`)."""
+    cut = cut_short_reason(path)
+    return f"{cut} ({reason})" if cut else reason
 
 
 def _ffmpeg_reason(e: Exception) -> str:
@@ -123,12 +130,12 @@ class VideoReader:
         try:
             container = av.open(str(self.path), metadata_errors="ignore")
         except av.FFmpegError as e:
-            raise VideoError(self.path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})") from None
+            raise VideoError(self.path, _damaged(self.path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})")) from None
         try:
             videos = list(container.streams.video)
             if not videos:
                 kinds = sorted({s.type for s in container.streams}) or ["none"]
-                raise VideoError(self.path, f"no video stream (streams: {', '.join(kinds)})")
+                raise VideoError(self.path, _damaged(self.path, f"no video stream (streams: {', '.join(kinds)})"))
             k = 0 if stream is None else stream
             if not 0 <= k < len(videos):
                 raise VideoError(self.path, f"has {len(videos)} video stream(s); --stream {k} does not exist")
@@ -168,7 +175,7 @@ class VideoReader:
         try:
             container = av.open(str(self.path), metadata_errors="ignore")
         except av.FFmpegError as e:
-            raise VideoError(self.path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})") from None
+            raise VideoError(self.path, _damaged(self.path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})")) from None
         with container:
             vs = container.streams.video[self.info.stream]
             vs.thread_type = "AUTO"
@@ -198,7 +205,7 @@ class VideoReader:
                 stopped = True
                 self._warn(f"decoding stopped after {self.decoded} frames ({_ffmpeg_reason(e)}); the file is truncated or damaged")
         if self.decoded == 0:
-            raise VideoError(self.path, "no frames could be decoded")
+            raise VideoError(self.path, _damaged(self.path, "no frames could be decoded"))
         self.start_time = timeline.start_time
         self.lost_frames = timeline.lost_frames()
         gap = timeline.largest_gap()
@@ -273,7 +280,7 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
             if target is None or frame.pts is None or frame.pts >= target:
                 break
         if last is None:
-            raise VideoError(path, "no frames could be decoded")
+            raise VideoError(path, _damaged(path, "no frames could be decoded"))
         return reader.orientation.apply(last.to_ndarray(format="rgb24"))
 
 
