@@ -120,6 +120,7 @@ def test_ctrl_c_stops_quickly_and_cleanly(longish, tmp_path, micro_ckpt):
     assert time.time() - t0 < 15, text
     assert proc.returncode != 0, (len(list(out.rglob("*.npz"))), text)
     assert "Traceback" not in text.replace("KeyboardInterrupt", ""), text  # one clean message, not a trace per child
+    assert proc.returncode == 130 and "interrupted: the finished files" in text and "run the same command again" in text, text
     deadline = time.time() + 5  # no stray children (the resource tracker takes a moment to notice)
     while (left := [p for p in Path("/proc").iterdir() if p.name.isdigit() and _in_group(p, proc.pid)]) and time.time() < deadline:
         time.sleep(0.1)

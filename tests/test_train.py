@@ -79,7 +79,8 @@ def test_a_copied_run_folder_resumes_into_the_copy(image_root, tmp_path):
     train(["--data", "images", "--root", str(image_root), "--warmup-epochs", "1", "--epochs", "1", "--out", str(a), *MICRO_FLAGS])
     shutil.copytree(a, b)
     before = {p.name: p.read_bytes() for p in a.iterdir()}
-    train(["--out", str(b), "--resume", "--epochs", "2"])
+    result = train(["--out", str(b), "--resume", "--epochs", "2"])
+    assert f"resuming {b} after epoch 1 of 2" in result.output
     assert {p.name: p.read_bytes() for p in a.iterdir()} == before  # the original run is untouched
     assert [int(r["epoch"]) for r in csv.DictReader(open(b / "metrics.csv"))] == [1, 2]
     assert json.loads((b / "config.json").read_text())["out"] == str(b)

@@ -213,6 +213,8 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
         with atomic_path(run / "config.json") as tmp:
             tmp.write_text(cfg.to_json())
         _trim_metrics(run / "metrics.csv", start_epoch)
+        if resume:
+            print(f"resuming {run} after epoch {start_epoch} of {cfg.epochs} ({cpu_s / 3600:.2f} CPU-hours so far)", flush=True)
 
     for epoch in range(start_epoch, cfg.epochs):
         # Seed everything from (seed, epoch, rank): a resumed run repeats an uninterrupted one exactly.

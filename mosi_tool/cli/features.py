@@ -58,7 +58,11 @@ def register(app: typer.Typer) -> None:
             pool=pool, stream=stream, overwrite=overwrite, shard=parse_shard(shard), backend=backend,
             threads=threads, ray_actors=ray_actors, decode=decode,
         )  # fmt: skip
-        report = extract(list(inputs or []), opts, list_file)
+        try:
+            report = extract(list(inputs or []), opts, list_file)
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted: the finished files in {out_dir} are kept; run the same command again to resume", err=True)
+            raise typer.Exit(130) from None
         for w in report.warnings:
             typer.echo(f"warning: {w}", err=True)
         for e in report.errors[:MAX_ERROR_LINES]:
