@@ -105,6 +105,7 @@ def build_cache(paths: Sequence[str], size: int, root: Path, workers: int = 2) -
         (tmp / "sources.json").write_text(json.dumps({"size": size, "paths": list(paths)}))
         try:
             tmp.rename(folder)
+            print(f"cached {len(paths)} sources in {folder} ({offset / 2**20:.0f} MiB; delete it at will, it is rebuilt when needed)", flush=True)
         except OSError:  # built meanwhile by another run: use theirs
             shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
