@@ -68,6 +68,14 @@ class ProgressBar:
             print(f"{self.description}: {self.done}{total}  {elapsed:.0f}s  {info}", file=sys.stderr, flush=True)
 
 
+    def note(self, message: str) -> bool:
+        """Print `message` above a live bar at once; False (nothing printed) when no bar is shown."""
+        if self._progress is None:
+            return False
+        self._progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        return True
+
+
 def progress_bar(description: str, total: int | None, enabled: bool = True, unit: str = "") -> ProgressBar:
     return ProgressBar(description, total, enabled, unit)
 

@@ -214,3 +214,21 @@ def test_auto_timing_is_counted_apart_from_the_clip_rate(monkeypatch, micro_ckpt
     first = extract([moving_square_video], opts)
     again = extract([moving_square_video], dataclasses.replace(opts, out_dir=tmp_path / "b"))
     assert 0 < first.setup_s < first.seconds and again.setup_s < first.setup_s / 5  # cached the second time
+
+
+def test_on_a_terminal_each_failure_is_shown_when_it_happens(monkeypatch, micro_ckpt, moving_square_video, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from mosi_tool import progress
+    from mosi_tool.pipeline.extract import ExtractOptions, extract
+
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "_console", Console(file=screen, force_terminal=True, width=200))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    opts = ExtractOptions(model=str(micro_ckpt), out_dir=tmp_path / "out", devices=["cpu"], runtime="torch", workers=0)
+    report = extract([bad, moving_square_video], opts)
+    assert report.failed == 1 and report.errors_shown == 1
+    assert f"error: {bad}: not a video FFmpeg can read" in screen.getvalue()

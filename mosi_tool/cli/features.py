@@ -65,9 +65,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(130) from None
         for w in report.warnings:
             typer.echo(f"warning: {w}", err=True)
-        for e in report.errors[:MAX_ERROR_LINES]:
+        for e in report.errors[:MAX_ERROR_LINES] if not report.errors_shown else []:
             typer.echo(f"error: {e}", err=True)
-        if len(report.errors) > MAX_ERROR_LINES:
+        if len(report.errors) > MAX_ERROR_LINES and not report.errors_shown:
             typer.echo(f"error: ... and {len(report.errors) - MAX_ERROR_LINES} more (all in failures.jsonl)", err=True)
         work_s = report.seconds - report.setup_s  # the clip rate leaves out auto's one-off timing
         rate = report.clips / work_s if work_s > 0 else 0.0

@@ -81,6 +81,7 @@ class ExtractReport:
     write_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # one line per video that failed in this run
+    errors_shown: int = 0  # of `errors`: printed above the progress bar as they happened
 
     @property
     def exit_code(self) -> int:
@@ -167,6 +168,8 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
 
     def on_video(job: VideoJob, ok: bool) -> None:
         rate = writer.stats.clips / max(time.perf_counter() - started, 1e-9)
+        if not ok and bar.note(f"error: {writer.stats.errors[-1]}"):  # on a terminal, at once
+            report.errors_shown += 1
         bar.advance(1, failed=str(writer.stats.failed), speed=f"{rate:.1f} clips/s")
 
     writer = FeatureWriter({j.index: j for j in todo}, settings, failures, on_video)
