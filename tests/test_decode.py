@@ -44,9 +44,10 @@ def test_frame_folder_with_fps(tmp_path):
     (folder / "notes.txt").write_text("ignored")
     reader = VideoReader(folder, fps=24)
     frames = list(reader.frames())
-    assert len(frames) == 12 and reader.info.fps == 24 and not reader.info.notes
+    assert len(frames) == 12 and reader.info.fps == 24 and not reader.info.notes and not reader.warnings
     assert frames[3].time == pytest.approx(3 / 24)
-    assert "assuming" in VideoReader(folder).info.notes[0]
+    guessed = VideoReader(folder)
+    assert "assuming 25 fps" in guessed.info.notes[0] and guessed.warnings == guessed.info.notes  # printed by features
 
 
 def _two_stream_video(path):

@@ -120,6 +120,8 @@ class VideoReader:
             except Exception as e:  # noqa: BLE001
                 raise VideoError(self._files[0], f"cannot read frame ({e})") from None
             notes = [] if fps else [f"frame folder without --fps: assuming {DEFAULT_FOLDER_FPS:g} fps"]
+            if notes:
+                self._warn(notes[0])  # the timestamps rest on it: say so where the user looks
             rate = fps or DEFAULT_FOLDER_FPS
             n = len(self._files)
             self.info = VideoInfo(str(self.path), w, h, rate, n, n / rate, 0, "images", 1, notes)
