@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -28,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.extract import cpu_seconds  # noqa: E402
-from bench.report import append_report  # noqa: E402
-from mosi_tool.hardware import available_cpus, cpu_name  # noqa: E402
+from bench.report import cpu_section, publish  # noqa: E402
 from mosi_tool.pipeline.jobs import discover  # noqa: E402
 from mosi_tool.video.clips import geometry  # noqa: E402
 from mosi_tool.video.decode import VideoError, VideoReader  # noqa: E402
@@ -93,20 +90,10 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(f"| {name} | auto | {frames} | {wall:.2f} | {frames / wall:.0f} | {cores:.2f} |")
     lines = [f"VideoReader / plain loop: {fps['VideoReader'] / fps['plain PyAV loop']:.2f}x frames/s"]
     sizes = sorted({f"{w}x{h}" for _, (w, h) in videos})
-    section = "\n".join([
-        f"## Decoding one video at a time: CPU {cpu_name()} ({available_cpus()} cores), "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}", "",
-        f"Command: `{('python bench/decode.py ' + shlex.join(argv if argv is not None else sys.argv[1:])).strip()}`", "",
-        f"- {len(videos)} videos, every frame decoded and resized to {', '.join(sizes)} in swscale; medians of {args.repeats} alternating runs",
-        f"- av {av.__version__}, python {platform.python_version()}", "",
-        "| path | FFmpeg threads | frames | wall s | frames/s | cores busy |", "|---|---:|---:|---:|---:|---:|", *rows, "",
-        *[f"- {x}" for x in lines],
-    ])  # fmt: skip
-    print(section)
-    if str(args.report) != "-":
-        append_report(args.report, section)
-        print(f"appended to {args.report}")
-
+    table = ["| path | FFmpeg threads | frames | wall s | frames/s | cores busy |", "|---|---:|---:|---:|---:|---:|", *rows]
+    facts = [f"{len(videos)} videos, every frame decoded and resized to {', '.join(sizes)} in swscale; medians of {args.repeats} alternating runs",
+             f"av {av.__version__}, python {platform.python_version()}"]  # fmt: skip
+    publish(cpu_section("Decoding one video at a time", "bench/decode.py", argv, facts, table, lines), args.report)
 
 if __name__ == "__main__":
     main()

@@ -14,3 +14,28 @@ def append_report(path: Path, section: str) -> None:
 
     text = path.read_text() if path.exists() else HEADER
     atomic_write_text(path, text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n")
+
+
+def cpu_section(title: str, script: str, argv: list[str] | None, facts: list[str], table: list[str], lines: list[str]) -> str:
+    """A markdown section: `## title: CPU name (N cores), date`, the command line, `facts` as bullets, the
+    `table` lines (header, alignment, rows) and the reading `lines` as bullets."""
+    import shlex
+    import sys
+    from datetime import datetime, timezone
+
+    from mosi_tool.hardware import available_cpus, cpu_name
+
+    args = shlex.join(argv if argv is not None else sys.argv[1:])
+    return "\n".join([
+        f"## {title}: CPU {cpu_name()} ({available_cpus()} cores), {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}", "",
+        f"Command: `{f'python {script} {args}'.strip()}`", "",
+        *[f"- {x}" for x in facts], "", *table, "", *[f"- {x}" for x in lines],
+    ])  # fmt: skip
+
+
+def publish(section: str, path: Path) -> None:
+    """Print `section` and append it to `path` ('-': print only)."""
+    print(section)
+    if str(path) != "-":
+        append_report(path, section)
+        print(f"appended to {path}")

@@ -16,7 +16,6 @@ import multiprocessing as mp
 import os
 import platform
 import resource
-import shlex
 import shutil
 import statistics
 import sys
@@ -24,15 +23,13 @@ import tempfile
 import time
 import types
 from contextlib import nullcontext
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.report import append_report  # noqa: E402
-from mosi_tool.hardware import available_cpus, cpu_name  # noqa: E402
+from bench.report import cpu_section, publish  # noqa: E402
 from mosi_tool.pipeline.children import main_hidden  # noqa: E402
 
 
@@ -90,19 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     for m in mains:
         base, ours = cpu[m, "run again (spawn default)"], cpu[m, "hidden (ours)"]
         lines.append(f"{m}: {base - ours:.2f} CPU-s saved per decode process ({base / max(ours, 1e-9):.1f}x less)")
-    section = "\n".join([
-        f"## Starting a decode process: CPU {cpu_name()} ({available_cpus()} cores), {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}", "",
-        f"Command: `{('python bench/spawn.py ' + shlex.join(argv if argv is not None else sys.argv[1:])).strip()}`", "",
-        f"- the child runs a no-op and exits; medians of {args.repeats} alternating starts",
-        f"- python {platform.python_version()}", "",
-        "| parent's main module | in the child | wall s | child CPU s |", "|---|---|---:|---:|", *rows, "",
-        *[f"- {x}" for x in lines],
-    ])  # fmt: skip
-    print(section)
-    if str(args.report) != "-":
-        append_report(args.report, section)
-        print(f"appended to {args.report}")
-
+    table = ["| parent's main module | in the child | wall s | child CPU s |", "|---|---|---:|---:|", *rows]
+    facts = [f"the child runs a no-op and exits; medians of {args.repeats} alternating starts", f"python {platform.python_version()}"]
+    publish(cpu_section("Starting a decode process", "bench/spawn.py", argv, facts, table, lines), args.report)
 
 if __name__ == "__main__":
     main()
