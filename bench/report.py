@@ -19,6 +19,7 @@ def append_report(path: Path, section: str) -> None:
 def cpu_section(title: str, script: str, argv: list[str] | None, facts: list[str], table: list[str], lines: list[str]) -> str:
     """A markdown section: `## title: CPU name (N cores), date`, the command line, `facts` as bullets, the
     `table` lines (header, alignment, rows) and the reading `lines` as bullets."""
+    import os
     import shlex
     import sys
     from datetime import datetime, timezone
@@ -29,7 +30,8 @@ def cpu_section(title: str, script: str, argv: list[str] | None, facts: list[str
     return "\n".join([
         f"## {title}: CPU {cpu_name()} ({available_cpus()} cores), {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}", "",
         f"Command: `{f'python {script} {args}'.strip()}`", "",
-        *[f"- {x}" for x in facts], "", *table, "", *[f"- {x}" for x in lines],
+        *[f"- {x}" for x in facts], f"- load average (1 min) at the end: {os.getloadavg()[0]:.1f} (other processes share this machine)", "",
+        *table, "", *[f"- {x}" for x in lines],
     ])  # fmt: skip
 
 
