@@ -170,6 +170,13 @@ def test_cut_short_mp4_says_what_is_missing(tmp_path, moving_square_video):
     (tmp_path / "mdat_cut.mp4").write_bytes(fast[: mdat[0] + 200])
     with pytest.raises(VideoError, match=rf"its mdat box ends at byte {mdat[0] + mdat[1]}, the file at {mdat[0] + 200} \(no frames"):
         list(VideoReader(tmp_path / "mdat_cut.mp4").frames())
+    import struct
+
+    from mosi_tool.video.iso_boxes import cut_short_reason
+
+    image = struct.pack(">I4s4sI", 16, b"ftyp", b"heic", 0) + struct.pack(">I4s", 8, b"meta")  # whole, and no movie
+    (tmp_path / "image.heic").write_bytes(image)
+    assert cut_short_reason(tmp_path / "image.heic") is None
     (tmp_path / "noise.mp4").write_bytes(bytes(range(256)) * 8)  # not an MP4 at all: FFmpeg's reason alone
     with pytest.raises(VideoError, match=r"^\S+noise.mp4: not a video FFmpeg can read"):
         VideoReader(tmp_path / "noise.mp4")

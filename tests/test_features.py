@@ -232,3 +232,11 @@ def test_on_a_terminal_each_failure_is_shown_when_it_happens(monkeypatch, micro_
     report = extract([bad, moving_square_video], opts)
     assert report.failed == 1 and report.errors_shown == 1
     assert f"error: {bad}: not a video FFmpeg can read" in screen.getvalue()
+
+
+def test_extract_refuses_a_single_path_string(tmp_path):
+    from mosi_tool.pipeline.extract import ExtractOptions, extract
+
+    with pytest.raises(TypeError, match=r"takes a list of inputs, not one path: extract\(\['clip.mp4'\]"):
+        extract("clip.mp4", ExtractOptions(out_dir=tmp_path / "out"))  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()

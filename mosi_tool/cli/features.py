@@ -9,8 +9,6 @@ import typer
 
 from .options import BatchOpt, FpsOpt, ModelOpt, RuntimeOpt, StackOpt, StepOpt, StreamOpt, handle_errors
 
-MAX_ERROR_LINES = 20  # failures printed one per line; the rest are in failures.jsonl
-
 
 def register(app: typer.Typer) -> None:
     @app.command("features")
@@ -41,7 +39,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Extract clip features for many videos into one .npz per video (resumable; failures logged)."""
         from ..default_model import default_model_path
-        from ..pipeline.extract import ExtractOptions, extract, parse_devices
+        from ..pipeline.extract import MAX_ERROR_LINES, ExtractOptions, extract, parse_devices
         from ..pipeline.jobs import parse_shard
 
         if not inputs and list_file is None:
@@ -65,10 +63,11 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(130) from None
         for w in report.warnings:
             typer.echo(f"warning: {w}", err=True)
-        for e in report.errors[:MAX_ERROR_LINES] if not report.errors_shown else []:
+        shown = report.errors_shown or min(len(report.errors), MAX_ERROR_LINES)  # printed live on a terminal, else here
+        for e in report.errors[report.errors_shown : shown]:
             typer.echo(f"error: {e}", err=True)
-        if len(report.errors) > MAX_ERROR_LINES and not report.errors_shown:
-            typer.echo(f"error: ... and {len(report.errors) - MAX_ERROR_LINES} more (all in failures.jsonl)", err=True)
+        if len(report.errors) > shown:
+            typer.echo(f"error: ... and {len(report.errors) - shown} more (all in failures.jsonl)", err=True)
         work_s = report.seconds - report.setup_s  # the clip rate leaves out auto's one-off timing
         rate = report.clips / work_s if work_s > 0 else 0.0
         hidden = f" ({report.hidden} hidden or AppleDouble file{'s' * (report.hidden != 1)} skipped)" if report.hidden else ""

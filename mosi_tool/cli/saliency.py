@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
                       frame_labels=labels, norm=norm, stream=stream, fps=fps, extra_sinks=extra)  # fmt: skip
         elapsed = time.perf_counter() - t0
         info = result.info
-        for note in info.notes + result.notes + result.warnings + made:
+        for note in dict.fromkeys(info.notes + result.notes + result.warnings + made):  # once each, in order
             typer.echo(f"note: {note}", err=True)
         if result.padded:
             typer.echo(f"note: video shorter than one clip: padded with {result.padded} repeats of the last frame", err=True)

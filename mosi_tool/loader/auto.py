@@ -155,6 +155,14 @@ def choice_path(key: dict[str, Any]) -> Path:
 _PRINTED: set[str] = set()
 
 
+_MEASURING = [0.0]  # seconds this process has spent timing the candidates
+
+
+def measuring_seconds() -> float:
+    """Seconds this process has spent timing candidate paths (0 while every choice came from the cache)."""
+    return _MEASURING[0]
+
+
 def resolve(checkpoint: Path, batch_size: int = 8, threads: int | None = None, log: Callable[[str], None] | None = None) -> Choice:
     """The cached choice for this checkpoint, batch size and thread count on this CPU, measured now if missing
     or made by other versions. Prints the choice and its reason once per process."""
@@ -169,7 +177,9 @@ def resolve(checkpoint: Path, batch_size: int = 8, threads: int | None = None, l
     choice = _read(path, key)
     fresh = choice is None
     if choice is None:
+        t0 = time.perf_counter()
         measured = measure(checkpoint, batch_size, threads, log)
+        _MEASURING[0] += time.perf_counter() - t0
         winner, reason = choose(measured)
         choice = Choice(winner.runtime, winner.precision, reason, measured, key)
         atomic_write_text(path, choice.to_json() + "\n")

@@ -43,6 +43,8 @@ def main_hidden() -> Iterator[None]:
     need the parent's main module. That module is often a script that imports torch (a user's script calling
     `extract`, a bench script): 1.4 CPU-seconds per child on the 2-core development VM, paid again by every
     decode process (`python bench/spawn.py`). The `mosi-tool` entry script imports lazily and costs 0.08 s.
+    Hold it only around `Process.start()`: a spawn started meanwhile by another thread outside this module
+    would skip the main module too.
     """
     main = sys.modules.get("__main__")
     if main is None:
@@ -50,12 +52,14 @@ def main_hidden() -> Iterator[None]:
         return
     with _MAIN_LOCK:
         saved: dict[str, Any] = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
-        main.__spec__ = None
-        main.__dict__.pop("__file__", None)
         try:
+            main.__spec__ = None
+            main.__dict__.pop("__file__", None)
             yield
-        finally:
+        finally:  # restored even when Ctrl-C lands between the two lines above
             main.__dict__.update(saved)
+            if "__spec__" not in saved:
+                del main.__spec__
 
 
 @dataclass(eq=False)

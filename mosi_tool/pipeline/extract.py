@@ -7,6 +7,7 @@ Backends (`--backend`): `local` (processes on this machine, one engine per devic
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import torch
 from ..atomic import clean_partial
 from ..progress import info, progress_bar
 from ..loader import read_model_meta, resolve_runtime
+from ..loader.auto import measuring_seconds
 from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS
@@ -29,14 +31,15 @@ from .output import FailureLog, FeatureSettings, is_complete
 from .writer import FeatureWriter
 
 BACKENDS = ("local", "ray")
+MAX_ERROR_LINES = 20  # failures printed one per line (all of them are in failures.jsonl)
 
 
 @dataclass
 class ExtractOptions:
     """The settings of one extraction: `mosi-tool features`' options. Paths may be str or Path."""
 
-    model: str = ""  # checkpoint or engine; "": the bundled default model
-    out_dir: Path = Path("features")
+    model: str = ""  # checkpoint or engine (a Path is taken too); "": the bundled default model
+    out_dir: Path = Path("features")  # a str is taken too
     devices: list[str] = field(default_factory=lambda: ["auto"])
     runtime: str | None = None
     batch_size: int = 16
@@ -109,6 +112,8 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     `opts.out_dir`, one .npz per video (format: `mosi_tool.pipeline.output`); `list_file` adds the paths it
     lists, one per line. Returns counts and timings; a video that fails is recorded and the others go on."""
     t0 = time.perf_counter()
+    if isinstance(inputs, (str, os.PathLike)):
+        raise TypeError(f"extract() takes a list of inputs, not one path: extract([{str(inputs)!r}], ...)")
     paths = [Path(p) for p in inputs]
     listed = Path(list_file) if list_file is not None else None
     out_dir = opts.out_dir
@@ -135,9 +140,9 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     sampling = Sampling(stack=stack, step=opts.step, fps=opts.fps, mode=opts.mode, size=meta.crop)
     # `--runtime auto` is measured (or read from the cache) once here, so every engine runs the same path and
     # the settings record the arithmetic that actually ran.
-    t_auto = time.perf_counter()
+    timed = measuring_seconds()
     runtime, precision = resolve_runtime(opts.model, opts.devices[0], opts.runtime, opts.precision, opts.batch_size, opts.threads)
-    setup_s = time.perf_counter() - t_auto  # seconds: `--runtime auto` timing the paths once (0 when cached)
+    setup_s = measuring_seconds() - timed  # `--runtime auto` timing the paths now (0 when its choice was cached)
     opts = dataclasses.replace(opts, runtime=runtime, precision=precision)
     settings = FeatureSettings(
         meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream, opts.decode,
@@ -168,7 +173,7 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
 
     def on_video(job: VideoJob, ok: bool) -> None:
         rate = writer.stats.clips / max(time.perf_counter() - started, 1e-9)
-        if not ok and bar.note(f"error: {writer.stats.errors[-1]}"):  # on a terminal, at once
+        if not ok and report.errors_shown < MAX_ERROR_LINES and bar.note(f"error: {writer.stats.errors[-1]}"):  # on a terminal, at once
             report.errors_shown += 1
         bar.advance(1, failed=str(writer.stats.failed), speed=f"{rate:.1f} clips/s")
 

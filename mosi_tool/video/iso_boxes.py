@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-ISO_BRANDS = (b"ftyp", b"styp")  # the first box of an ISO base media file (MP4, MOV, 3GP, M4V)
+FIRST = b"ftyp"  # the first box of an MP4, M4V, 3GP or modern MOV (older QuickTime files may lack it: no diagnosis)
 MAX_BOXES = 4096  # top-level boxes read before giving up (a sane file has a handful)
 
 
@@ -40,18 +40,20 @@ def top_level_boxes(path: str | Path) -> tuple[list[tuple[bytes, int, int]], int
 def cut_short_reason(path: str | Path) -> str | None:
     """A one-line reason when `path` is an MP4/MOV whose boxes show it was cut short, else None."""
     try:
+        with open(path, "rb") as f:
+            if f.read(8)[4:] != FIRST:
+                return None
         boxes, end = top_level_boxes(path)
-    except OSError:
-        return None
-    if not boxes or boxes[0][0] not in ISO_BRANDS:
+    except (OSError, struct.error):  # unreadable, or changed while read
         return None
     kinds = [k for k, _, _ in boxes]
     cut = [(k, o, s) for k, o, s in boxes if o + s > end]
-    if b"moov" not in kinds:
+    if b"moov" not in kinds and (b"mdat" in kinds or cut):  # media data but no index (not a HEIF/AVIF image)
         return "an MP4/MOV without its index (no moov box): the file was cut short or is still being written"
     if cut and cut[0][0] == b"moov":
         return f"an MP4/MOV whose index (moov box) is cut short: {end} of {cut[0][1] + cut[0][2]} bytes present"
     if cut:
         kind, offset, size = cut[0]
-        return f"an MP4/MOV cut short: its {kind.decode('latin-1')} box ends at byte {offset + size}, the file at {end}"
+        name = kind.decode("ascii") if kind.isascii() and kind.decode("ascii").isprintable() else "last"
+        return f"an MP4/MOV cut short: its {name} box ends at byte {offset + size}, the file at {end}"
     return None
