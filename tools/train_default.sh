@@ -8,6 +8,7 @@
 #
 #   tools/train_default.sh                                        # the 3-epoch camera-pan run, training/state/camera
 #   OUT=training/state/camera8 tools/train_default.sh --epochs 8  # the longer run
+#   OUT=training/state/camjit12 tools/train_default.sh --epochs 12 # camjit8 (--jitter) continued from a copy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-training/state/camera}"
