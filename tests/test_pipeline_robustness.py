@@ -105,8 +105,10 @@ def test_ctrl_c_stops_quickly_and_cleanly(longish, tmp_path, micro_ckpt):
         out = tmp_path / f"out{attempt}"
         cmd = [sys.executable, "-m", "mosi_tool", "features", str(longish), "--model", str(micro_ckpt), "--out-dir", str(out),
                "--workers", "2", "--batch-size", "4", "--runtime", "torch", "--step", "1"]  # dense clips: work left after the first file
+        # SIGINT back to its default in the job: a shell runs background commands (`make test &`) with it ignored,
+        # and an ignored signal is inherited, so Ctrl-C would never land
         proc = subprocess.Popen(cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+                                start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
         deadline = time.time() + 120
         while not list(out.rglob("*.npz")) and time.time() < deadline and proc.poll() is None:
             time.sleep(0.05)
