@@ -67,7 +67,6 @@ class ProgressBar:
             elapsed = self._last_log - self._start
             print(f"{self.description}: {self.done}{total}  {elapsed:.0f}s  {info}", file=sys.stderr, flush=True)
 
-
     def note(self, message: str) -> bool:
         """Print `message` above a live bar at once; False (nothing printed) when no bar is shown."""
         if self._progress is None:

@@ -38,7 +38,6 @@ def register(app: typer.Typer) -> None:
         decode: Annotated[str, typer.Option("--decode", help="cpu (FFmpeg; default) or nvdec (experimental: GPU decoding via torchcodec, local backend).")] = "cpu",
     ) -> None:
         """Extract clip features for many videos into one .npz per video (resumable; failures logged)."""
-        from ..default_model import default_model_path
         from ..pipeline.extract import MAX_ERROR_LINES, ExtractOptions, extract, parse_devices
         from ..pipeline.jobs import parse_shard
 
@@ -51,7 +50,7 @@ def register(app: typer.Typer) -> None:
         if list_file is not None and not list_file.is_file():
             raise FileNotFoundError(f"{list_file}: no such list file")
         opts = ExtractOptions(
-            model=str(model or default_model_path()), out_dir=out_dir, devices=parse_devices(devices), runtime=runtime,
+            model=str(model or ""), out_dir=out_dir, devices=parse_devices(devices), runtime=runtime,
             batch_size=batch_size, workers=workers, stack=stack, step=step, fps=fps, mode=mode, dtype=dtype, precision=precision,
             pool=pool, stream=stream, overwrite=overwrite, shard=parse_shard(shard), backend=backend,
             threads=threads, ray_actors=ray_actors, decode=decode,

@@ -79,6 +79,14 @@ def _damaged(path: str | Path, reason: str) -> str:
     return f"{cut} ({reason})" if cut else reason
 
 
+def _open(path: Path) -> av.container.InputContainer:
+    """`av.open(path)`; a file FFmpeg cannot open raises `VideoError` naming it and the reason."""
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as e:
+        raise VideoError(path, _damaged(path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})")) from None
+
+
 def _ffmpeg_reason(e: Exception) -> str:
     msg = getattr(e, "strerror", None) or str(e)
     msg = re.sub(r"\s*:\s*'[^']*'$", "", msg)  # PyAV appends the file name; we already lead with it
@@ -129,10 +137,7 @@ class VideoReader:
         self._files = []
         if self.path.stat().st_size == 0:
             raise VideoError(self.path, "empty file (0 bytes)")
-        try:
-            container = av.open(str(self.path), metadata_errors="ignore")
-        except av.FFmpegError as e:
-            raise VideoError(self.path, _damaged(self.path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})")) from None
+        container = _open(self.path)
         try:
             videos = list(container.streams.video)
             if not videos:
@@ -174,10 +179,7 @@ class VideoReader:
             yield from self._folder_frames(size)
             return
         self.decoded = 0
-        try:
-            container = av.open(str(self.path), metadata_errors="ignore")
-        except av.FFmpegError as e:
-            raise VideoError(self.path, _damaged(self.path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})")) from None
+        container = _open(self.path)
         with container:
             vs = container.streams.video[self.info.stream]
             vs.thread_type = "AUTO"
@@ -224,9 +226,9 @@ class VideoReader:
 
         A player shows the header's duration (MP4/MOV: after the edit list), not every stored frame, and its
         clock starts at the first shown frame. In other containers the header's frame count is what it shows:
-        an AVI cut short keeps its header, while FFmpeg guesses its duration from what is left. Some containers (MKV) state the duration from time zero, others
-        (MP4, MPEG-TS) from the first frame: with a non-zero start time the shorter reading is used, so an
-        intact file with a late start is never called truncated.
+        an AVI cut short keeps its header, while FFmpeg guesses its duration from what is left. Some containers
+        (MKV) state the duration from time zero, others (MP4, MPEG-TS) from the first frame: with a non-zero
+        start time the shorter reading is used, so an intact file with a late start is never called truncated.
         """
         claimed, duration = self.info.frames, self.info.duration
         start = self.start_time or 0.0
@@ -269,7 +271,7 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
         files = reader._files
         with Image.open(files[min(len(files) - 1, int(fraction * len(files)))]) as im:
             return np.asarray(im.convert("RGB"))
-    with av.open(str(path), metadata_errors="ignore") as container:
+    with _open(reader.path) as container:
         vs = container.streams.video[0]
         target = None
         if reader.info.duration and vs.time_base:
