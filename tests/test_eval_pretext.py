@@ -132,3 +132,18 @@ def test_pretext_gives_the_same_matrices_through_onnx_and_torch(image_root, tmp_
     assert reports["onnx"]["model"]["runtime"] != reports["torch"]["model"]["runtime"]
     for variant in ("masked", "unmasked"):
         assert reports["onnx"]["results"]["MoSI"][variant]["confusion"] == reports["torch"]["results"]["MoSI"][variant]["confusion"]
+
+
+def test_camera_replaces_the_training_pan_of_the_masked_clips(image_root):
+    meta = ModelMeta(frames=4, crop=32, source_size=48, num_classes=9, mean=(0.5,) * 3, std=(0.25,) * 3, camera=8)
+    oracle = ShiftOracle(Path("oracle.bin"), meta, torch.device("cpu"))
+    split = SplitConfig(str(image_root), data="images", val_fraction=0.5)
+    panned = evaluate_pretext(oracle, split, random_init=False)
+    still = evaluate_pretext(oracle, split, random_init=False, camera=0)
+    assert panned["split"]["camera"] == 8 and still["split"]["camera"] == 0 and still["split"]["training_camera"] == 8
+    # Under the training pan the static class's background moves; on the still-camera task it stands still.
+    assert panned["results"]["MoSI"]["masked"]["static"] < 1.0 == still["results"]["MoSI"]["masked"]["static"]
+    # The pan also shortens every trajectory (room Ls - L - camera); the oracle assumes the still camera's room.
+    assert panned["results"]["MoSI"]["unmasked"]["accuracy"] < 1.0 == still["results"]["MoSI"]["unmasked"]["accuracy"]
+    with pytest.raises(ValueError, match="camera travel 16"):
+        evaluate_pretext(oracle, split, random_init=False, camera=16)

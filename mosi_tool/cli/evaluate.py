@@ -51,6 +51,7 @@ def pretext(
     batch_size: BatchOpt = 8,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Image loading processes.")] = 0,
     random_init: RandomOpt = True,
+    camera: Annotated[Optional[int], typer.Option("--camera", min=0, help="Camera pan of the masked clips in source pixels (default: the model's training pan; 0: the paper's still camera).")] = None,
     device: DeviceOpt = "auto",
     runtime: RuntimeOpt = None,
     json: JsonOpt = None,
@@ -63,7 +64,7 @@ def pretext(
     t0 = time.perf_counter()
     engine = load_model(model, device=device, runtime=runtime)
     split = SplitConfig(str(root[0]) if len(root) == 1 else [str(r) for r in root], data, val_fraction, seed, per_class, max_sources)
-    report = evaluate_pretext(engine, split, batch_size=batch_size, workers=workers, random_init=random_init)
+    report = evaluate_pretext(engine, split, batch_size=batch_size, workers=workers, random_init=random_init, camera=camera)
     _finish("pretext", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, pretext_chart, t0)
 
 

@@ -111,20 +111,27 @@ def summarise(cm: np.ndarray, groups: dict[str, list[int]]) -> dict[str, Any]:
     return out
 
 
-def motion_config(meta: ModelMeta, mask: bool) -> MotionConfig:
-    """The generator of `meta`'s clips in validation mode (with its training's camera pan, when masked)."""
+def motion_config(meta: ModelMeta, mask: bool, camera: int | None = None) -> MotionConfig:
+    """The generator of `meta`'s clips in validation mode, with its training's camera pan unless `camera`
+    (source pixels; 0 = the paper's still camera) replaces it. A pan moves the masked clips' background and
+    shortens every trajectory (`MotionConfig`), so it changes unmasked clips too.
+
+    Raises ValueError when `camera` leaves no room for the trajectories (see `MotionConfig`).
+    """
     return MotionConfig(frames=meta.frames, crop=meta.crop, source_size=meta.source_size, speeds=meta.speeds,
-                        axes=meta.axes, mask=mask, mask_ratio=meta.mask_ratio, camera=meta.camera, jitter=False,
-                        flip=False)  # fmt: skip
+                        axes=meta.axes, mask=mask, mask_ratio=meta.mask_ratio,
+                        camera=meta.camera if camera is None else camera, jitter=False, flip=False)  # fmt: skip
 
 
-def confusion_matrices(engines: dict[str, Engine], held: HeldOut, batch_size: int = 8, workers: int = 0) -> dict[str, dict[str, np.ndarray]]:
-    """{engine name: {"masked"|"unmasked": (C, C) counts, rows = true class}} over the held-out sources."""
+def confusion_matrices(engines: dict[str, Engine], held: HeldOut, batch_size: int = 8, workers: int = 0,
+                       camera: int | None = None) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
+    """{engine name: {"masked"|"unmasked": (C, C) counts, rows = true class}} over the held-out sources;
+    `camera` as in `motion_config`."""
     meta = next(iter(engines.values())).meta
     if meta.task != "mosi":
         raise ValueError(f"pretext evaluation needs a MoSI model (task 'mosi'); this one is a '{meta.task}' model")
     c = meta.num_classes
-    gens = {v: PseudoMotion(motion_config(meta, v == "masked")) for v in VARIANTS}
+    gens = {v: PseudoMotion(motion_config(meta, v == "masked", camera)) for v in VARIANTS}
     dataset = SourceDataset(held.sources, held.kind, meta.source_size, train=False, seed=held.seed)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     out = {name: {v: np.zeros((c, c), np.int64) for v in VARIANTS} for name in engines}
@@ -140,7 +147,7 @@ def confusion_matrices(engines: dict[str, Engine], held: HeldOut, batch_size: in
     return out
 
 
-def pretext_report(engine: Engine, held: HeldOut, matrices: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+def pretext_report(engine: Engine, held: HeldOut, matrices: dict[str, dict[str, np.ndarray]], camera: int) -> dict[str, Any]:
     meta = engine.meta
     groups = axis_groups(meta)
     results = {
@@ -152,7 +159,8 @@ def pretext_report(engine: Engine, held: HeldOut, matrices: dict[str, dict[str, 
         "model": {"path": str(engine.path), "runtime": engine.name, "model_id": meta.model_id, "arch": meta.arch,
                   "width": meta.width, "frames": meta.frames, "crop": meta.crop, "mask": meta.mask, "training": meta.training},
         "split": {"data": held.kind, "sources": len(held.sources), "val_fraction": held.val_fraction, "seed": held.seed,
-                  "per_class": held.per_class, "first_sources": [s.path for s in held.sources[:5]]},
+                  "per_class": held.per_class, "first_sources": [s.path for s in held.sources[:5]],
+                  "camera": camera, "training_camera": meta.camera},
         "classes": meta.class_names or [str(s) for s in meta.speed_table()],
         "chance": 1.0 / meta.num_classes,
         "results": results,
@@ -167,8 +175,9 @@ def render_tables(report: dict[str, Any]) -> str:
         for variant, r in per.items():
             rows.append([f"{name}, {variant}", r["accuracy"], r["x-moving"], r["y-moving"], r["static"], r["axis_accuracy"], r["clips"]])
     split = report["split"]
+    pan = f", camera pan {split['camera']} px" if split.get("camera") else ""
     title = (f"pretext accuracy on {split['sources']} held-out sources ({split['data']}, seed {split['seed']}, "
-             f"val fraction {split['val_fraction']}); chance {report['chance']:.3f}")  # fmt: skip
+             f"val fraction {split['val_fraction']}{pan}); chance {report['chance']:.3f}")  # fmt: skip
     table = format_table(["model", "accuracy", "x-moving", "y-moving", "static", "right axis", "clips"], rows, title)
     notes = [f"note: {n}" for n in report["notes"]]
     return "\n".join([table, *notes])
@@ -183,14 +192,21 @@ def pretext_chart(report: dict[str, Any], path: str | Path) -> None:
     confusion_chart(matrices, report["classes"], path, title)
 
 
-def evaluate_pretext(engine: Engine, split: SplitConfig, batch_size: int = 8, workers: int = 0, random_init: bool = True) -> dict[str, Any]:
-    """Held-out pretext accuracy of `engine` (and of the random-init control when `random_init`)."""
+def evaluate_pretext(engine: Engine, split: SplitConfig, batch_size: int = 8, workers: int = 0, random_init: bool = True,
+                     camera: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Held-out pretext accuracy of `engine` (and of the random-init control when `random_init`).
+
+    `camera` (source pixels) scores the masked clips under another camera pan than the training's, e.g. 0 to
+    compare a model trained with `--camera` against one trained on the paper's still-camera task.
+    """
+    pan = engine.meta.camera if camera is None else camera
+    motion_config(engine.meta, True, pan)  # a pan that does not fit fails here, before any work
     held = held_out_sources(engine.meta, split)
     with tempfile.TemporaryDirectory(prefix="mosi-eval-") as tmp:
         engines = {"MoSI": engine}
         if random_init:
             engines["random init"] = random_init_engine(engine.meta, Path(tmp), engine.device)
         with torch.inference_mode():
-            matrices = confusion_matrices(engines, held, batch_size, workers)
-    return pretext_report(engine, held, matrices)
+            matrices = confusion_matrices(engines, held, batch_size, workers, pan)
+    return pretext_report(engine, held, matrices, pan)
 
