@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train the default model, or continue it from its committed state: the command docs/MODEL_CARD.md cites.
-# The run folder is tracked, so a fresh clone continues where the last stop left off (`--resume`).
+# The run folder is tracked, so a fresh clone continues where the last stop left off (`--resume`). Finished runs
+# keep their record and final weights; their resume.pt is dropped from the tree (docs/MODEL_CARD.md, "Run records").
 # Recipe: the winning pilot's (tools/pilots.py, docs/EVALUATION.md "Choosing the default model": width 16,
 # 8x64x64 clips, no colour jitter, one thread) with a camera pan of up to 32 source pixels (`--camera 32`), a
 # 0.1-epoch warm-up and cosine decay to zero. OUT picks the run folder; extra arguments go to `mosi-tool train`
