@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from mosi_tool.cli import app
 from mosi_tool.pipeline.extract import ExtractOptions, extract
-from mosi_tool.pipeline.jobs import discover, plan, shard
+from mosi_tool.pipeline.jobs import discover, find_inputs, plan, shard
 
 from .conftest import ROOT, shared, texture, write_video
 
@@ -54,12 +54,35 @@ def test_discover_and_plan(tree):
     videos = discover([tree])
     names = sorted(str(Path(v).relative_to(tree)) for v in videos)
     assert names == ["a/clip.mp4", "b/clip.mp4", "c/deep/clip.mp4", "c/short.mkv", "d/frames", "e/text.mp4", "e/zero.mp4"]
-    jobs = plan(videos, Path("/out"))
+    jobs = plan(find_inputs([tree]), Path("/out"))
     outs = sorted(j.out for j in jobs)
     assert "/out/a/clip.mp4.npz" in outs and "/out/b/clip.mp4.npz" in outs and "/out/d/frames.npz" in outs
     assert len(set(outs)) == len(outs)
     parts = [shard(jobs, (i, 3)) for i in range(3)]
     assert sorted(j.out for p in parts for j in p) == outs and all(parts)
+
+
+def test_output_names_do_not_depend_on_the_other_inputs(tree, tmp_path):
+    def outs(*inputs, list_file=None):
+        return {Path(j.path).resolve(): j.out for j in plan(find_inputs(list(inputs), list_file), Path("/out"))}
+
+    alone = outs(tree / "c")  # a folder: paths relative to it
+    assert sorted(alone.values()) == ["/out/deep/clip.mp4.npz", "/out/short.mkv.npz"]
+    more = outs(tree / "c", tree / "a" / "clip.mp4", tree / "d" / "frames")  # more inputs move nothing
+    assert all(more[v] == o for v, o in alone.items())
+    assert more[(tree / "a" / "clip.mp4").resolve()] == "/out/clip.mp4.npz" and more[(tree / "d" / "frames").resolve()] == "/out/frames.npz"
+    assert outs(tree / "c" / "deep" / "clip.mp4") == {(tree / "c" / "deep" / "clip.mp4").resolve(): "/out/clip.mp4.npz"}
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{tree / 'a' / 'clip.mp4'}\n{tree / 'b'}\n")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "v.mp4").write_bytes(b"")
+    (tmp_path / "list2.txt").write_text("x/v.mp4\n")
+    assert sorted(outs(list_file=tmp_path / "list2.txt").values()) == ["/out/x/v.mp4.npz"]  # relative to the list's folder
+    # Two clip.mp4 named directly would write one file: refused up front, naming both.
+    with pytest.raises(ValueError, match=r"a/clip.mp4 and .*b/clip.mp4 would both write /out/clip.mp4.npz"):
+        outs(tree / "a" / "clip.mp4", tree / "b" / "clip.mp4")
+    with pytest.raises(ValueError, match="would both write"):
+        outs(list_file=listed)  # a/clip.mp4 by name, and b/'s clip.mp4 relative to b
 
 
 def test_features_outputs_failures_and_resume(tree, tmp_path, micro_ckpt):

@@ -16,7 +16,7 @@ import pytest
 
 from mosi_tool.pipeline.decoders import DecoderPool
 from mosi_tool.pipeline.extract import ExtractOptions, extract
-from mosi_tool.pipeline.jobs import discover, plan
+from mosi_tool.pipeline.jobs import find_inputs, plan
 from mosi_tool.pipeline.slots import SlotLedger, SlotPool
 from mosi_tool.video.clips import Sampling
 
@@ -142,7 +142,7 @@ def _in_group(proc_dir: Path, pgid: int) -> bool:
 def test_decoder_killed_while_waiting_for_a_slot_harms_only_its_video(longish, tmp_path):
     """The jam that shared queues allow: a decoder dies while it waits for a free shared-memory slot."""
     sampling = Sampling(stack=8, size=32)
-    jobs = plan(discover([longish]), tmp_path)
+    jobs = plan(find_inputs([longish]), tmp_path)
     slots, ledger = SlotPool(2, (8, 32, 32, 3)), SlotLedger(2)
     got: queue.Queue = queue.Queue()
     pool = DecoderPool(mp.get_context("spawn"), 2, jobs, got.put, (sampling, None, None, "cpu"), slots.spec(), ledger)

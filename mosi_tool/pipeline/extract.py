@@ -117,6 +117,8 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     paths = [Path(p) for p in inputs]
     listed = Path(list_file) if list_file is not None else None
     out_dir = opts.out_dir
+    found = find_inputs(paths, listed)
+    jobs = shard(plan(found, out_dir), opts.shard)  # refuses clashing outputs before any other work
     out_dir.mkdir(parents=True, exist_ok=True)
     leftovers = clean_partial(out_dir)
     if leftovers:
@@ -149,8 +151,6 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
         opts.precision,
     )
 
-    found = find_inputs(paths, listed)
-    jobs = shard(plan(found.videos, out_dir), opts.shard)
     report = ExtractReport(total=len(jobs), hidden=len(found.hidden), setup_s=setup_s)
     todo: list[VideoJob] = []
     for job in jobs:

@@ -3,14 +3,17 @@
 Inputs are files, folders (searched recursively: video files, and folders of frames), and list files.
 Hidden files and folders (".x") found in folders, and macOS AppleDouble companions ("._clip.mp4") anywhere,
 are not inputs: they are skipped and counted (`Found.hidden`).
-Each output mirrors its input's path relative to the inputs' common folder, keeping the extension
-(`a/clip.mp4` -> `OUT/a/clip.mp4.npz`), so two `clip.mp4` in different folders never collide.
+Each output's path depends only on the input that named its video, never on the other inputs, so adding an
+input to a rerun finds every finished output where it was: a video found in a folder keeps its path relative
+to that folder (`features videos/` -> `OUT/a/clip.mp4.npz` for `videos/a/clip.mp4`), a file or frame folder
+named directly keeps its name (`OUT/clip.mp4.npz`), and a `--list` entry its path relative to the list's
+folder. Two videos that would write the same output are refused before any work.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..video.decode import FRAME_SUFFIXES, VIDEO_SUFFIXES
@@ -30,6 +33,7 @@ class VideoJob:
 class Found:
     videos: list[Path]  # inputs to process, in order, without duplicates
     hidden: list[Path]  # skipped: hidden files with a video suffix, AppleDouble companions
+    names: list[Path] = field(default_factory=list)  # per video: its output's path under OUT, without OUTPUT_SUFFIX
 
 
 def _is_frame_folder(folder: Path) -> bool:
@@ -67,44 +71,58 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None) -> Found:
     """Expand inputs into video paths: files as given (whatever their suffix: a bad one fails later, named),
     folders searched recursively, a folder of frames as one video; duplicates dropped, order kept.
     Skipped and counted: AppleDouble companions anywhere, hidden files and folders inside folders."""
-    items = list(inputs)
+    items: list[tuple[Path, Path | None]] = [(p, None) for p in inputs]  # (input, folder its outputs are named from)
     if list_file is not None:
         base = list_file.parent
         for line in list_file.read_text().splitlines():
             line = line.strip()
             if line and not line.startswith("#"):
                 p = Path(line)
-                items.append(p if p.is_absolute() else base / p)
-    videos: list[Path] = []
+                items.append((p if p.is_absolute() else base / p, base))
+    videos: list[tuple[Path, Path]] = []
     hidden: list[Path] = []
-    for item in items:
+    for item, base in items:
         if item.is_dir():
-            videos += [item] if _is_frame_folder(item) else _scan(item, hidden)
+            found = [item] if _is_frame_folder(item) else _scan(item, hidden)
+            videos += [(v, _name(v, base, None if v == item else item)) for v in found]
         elif is_appledouble(item):
             hidden.append(item)
         else:
-            videos.append(item)  # missing or unreadable files are reported per video, not here
+            videos.append((item, _name(item, base, None)))  # missing or unreadable files are reported per video, not here
     seen: set[str] = set()
-    unique = []
-    for v in videos:
+    unique: list[tuple[Path, Path]] = []
+    for v, name in videos:
         key = os.path.abspath(v)
         if key not in seen:
             seen.add(key)
-            unique.append(v)
-    return Found(unique, sorted(set(hidden), key=hidden.index))
+            unique.append((v, name))
+    return Found([v for v, _ in unique], sorted(set(hidden), key=hidden.index), [n for _, n in unique])
 
 
-def plan(videos: list[Path], out_dir: Path) -> list[VideoJob]:
-    """One job per video, its output mirroring the path under the videos' common folder."""
-    if not videos:
-        return []
-    absolute = [Path(os.path.abspath(v)) for v in videos]
-    parents = [p.parent for p in absolute]
-    common = Path(os.path.commonpath([str(p) for p in parents]))
-    jobs = []
-    for i, (video, path) in enumerate(zip(videos, absolute)):
-        rel = path.relative_to(common)
-        jobs.append(VideoJob(i, str(video), str(out_dir / (str(rel) + OUTPUT_SUFFIX))))
+def _name(video: Path, list_base: Path | None, folder: Path | None) -> Path:
+    """`video`'s output name: relative to the list's folder (list entries under it), else to the folder
+    it was found in, else its own name."""
+    path = Path(os.path.abspath(video))
+    for base in (list_base, folder):
+        if base is not None and path.is_relative_to(root := Path(os.path.abspath(base))) and path != root:
+            return path.relative_to(root)
+    return Path(path.name)
+
+
+def plan(found: Found, out_dir: Path) -> list[VideoJob]:
+    """One job per video of `found`, writing `out_dir/<its name>.npz` (module docstring).
+
+    Raises ValueError, naming both videos, when two of them would write the same file.
+    """
+    jobs: list[VideoJob] = []
+    by_out: dict[str, str] = {}
+    for i, (video, name) in enumerate(zip(found.videos, found.names, strict=True)):
+        out = str(out_dir / (str(name) + OUTPUT_SUFFIX))
+        if out in by_out:
+            raise ValueError(f"{by_out[out]} and {video} would both write {out}: pass the folder that holds both "
+                             "instead, or run them with different --out-dir")  # fmt: skip
+        by_out[out] = str(video)
+        jobs.append(VideoJob(i, str(video), out))
     return jobs
 
 
