@@ -31,6 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.agreement import clip_agreement, matched_features  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
 
 SHARED = Path(os.environ.get("MOSI_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -94,9 +95,7 @@ def run(video: Path, model: Path, out: Path, runtime: str, precision: str, step:
 
 
 def worst_cosine(a: Path, b: Path) -> float:
-    x = np.load(next(a.rglob("*.npz")))["features"].astype(np.float64)
-    y = np.load(next(b.rglob("*.npz")))["features"].astype(np.float64)
-    return float(((x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1) + 1e-12)).min())
+    return float(min(clip_agreement(x, y)[0].min() for _, x, y in matched_features(a, b)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,10 +41,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.agreement import clip_agreement, matched_features  # noqa: E402
 from bench.report import append_report  # noqa: E402
 from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
-from mosi_tool.pipeline.jobs import discover, plan  # noqa: E402
+from mosi_tool.pipeline.jobs import VideoJob, discover  # noqa: E402
 from mosi_tool.hardware import available_cpus  # noqa: E402
 from mosi_tool.pipeline.decoders import decode_plan  # noqa: E402
 from mosi_tool.pipeline.local import run_local  # noqa: E402
@@ -197,7 +198,7 @@ class _CountingWriter:
 
 def run_decode_ceiling(videos: list[Path], meta: Any, sampling: Sampling, args: argparse.Namespace) -> Run:
     workers, threads = decode_plan(args.workers, len(videos))
-    jobs = plan(videos, Path(tempfile.gettempdir()))
+    jobs = [VideoJob(i, str(v), str(Path(tempfile.gettempdir()) / f"{i}.npz")) for i, v in enumerate(videos)]  # nothing is written
     writer = _CountingWriter()
     opts = RunOptions(DecodeOptions(sampling, decoder=args.decode, threads=threads), EngineOptions("", None, batch_size=args.batch_size),
                       ("cpu",), workers)  # fmt: skip
@@ -344,13 +345,11 @@ def ratios(runs: dict[str, Run]) -> list[str]:
 
 
 def feature_agreement(a: Path, b: Path) -> str:
-    """Worst cosine similarity and relative error between the clip features of two output folders."""
+    """Worst clip's cosine similarity, and worst video's relative error, between two output folders."""
     cos, rel = [], []
-    for fa in sorted(a.rglob("*.npz")):
-        x = np.load(fa)["features"].astype(np.float64)
-        y = np.load(b / fa.relative_to(a))["features"].astype(np.float64)
-        cos.append(((x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1) + 1e-12)).min())
-        rel.append(np.linalg.norm(x - y) / (np.linalg.norm(x) + 1e-12))
+    for _, x, y in matched_features(a, b):
+        cos.append(clip_agreement(x, y)[0].min())
+        rel.append(np.linalg.norm(x.astype(np.float64) - y) / (np.linalg.norm(x.astype(np.float64)) + 1e-12))
     return f"cosine >= {min(cos):.5f}, relative error <= {max(rel):.4f} over {len(cos)} videos" if cos else "no files"
 
 
