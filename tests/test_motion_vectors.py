@@ -281,6 +281,32 @@ def test_saliency_cli_stabilized_and_fused_cam(tmp_path, panning, energy_ckpt):
     assert result.exit_code == 2 and f"error: {bad}: not a video" in result.output
 
 
+def test_fusion_by_video_range_keeps_weak_frames_weak():
+    from mosi_tool.saliency.map_store import array_range
+    from mosi_tool.saliency.motion import fuse
+
+    rng = np.random.default_rng(0)
+    mosi, motion = rng.random((6, 2, 4)).astype(np.float32), rng.random((6, 8, 16)).astype(np.float32)
+    mosi[3] *= 0.05  # one frame where both maps are weak
+    motion[3] *= 0.05
+    per_frame = fuse(mosi, motion)
+    by_video = fuse(mosi, motion, (array_range(mosi), array_range(motion)))
+    assert per_frame.shape == by_video.shape == (6, 8, 16)
+    assert per_frame[3].max() > 0.9  # each frame to its own range: the weak frame looks as strong as any
+    assert by_video[3].max() < 0.2 < by_video[0].max()
+    assert 0 <= by_video.min() and by_video.max() <= 1
+
+
+def test_saliency_cli_refuses_options_that_would_do_nothing(tmp_path, panning, energy_ckpt):
+    path, _ = panning
+    result = CliRunner().invoke(app, ["saliency", str(path), "--model", str(energy_ckpt), "--method", "cam", "--layer", "conv4"])
+    assert result.exit_code == 2 and "--layer conv4 applies to --method gradcam only" in result.output
+    engine = tmp_path / "m.onnx"
+    engine.write_bytes(b"onnx")
+    result = CliRunner().invoke(app, ["saliency", str(path), "--model", str(engine), "--method", "gradcam"])
+    assert result.exit_code == 2 and f"{engine}: --method gradcam runs a backward pass" in result.output
+
+
 def test_fast_vector_pass_exports_the_same_vectors_as_a_plain_decode(panning):
     def export(options):
         with av.open(str(panning[0])) as c:

@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         boxes: Annotated[Optional[Path], typer.Option("--boxes", help="Also write motion boxes, one JSON line per frame (.jsonl).")] = None,
         masks: Annotated[Optional[Path], typer.Option("--masks", help="Also write binary motion masks, bool (frames, H, W) at the --maps size (.npy).")] = None,
         layer: Annotated[str, typer.Option("--layer", help="Grad-CAM layer: conv5 (default) or conv4 for finer maps.")] = "conv5",
-        norm: Annotated[str, typer.Option("--norm", help="video: one scale for the whole video (default); frame: each frame to its own peak.")] = "video",
+        norm: Annotated[str, typer.Option("--norm", help="video: one scale for the whole video (default; --method fused also scales its two maps so); frame: each frame to its own peak.")] = "video",
         batch_size: BatchOpt = 8,
         device: DeviceOpt = "auto",
         runtime: RuntimeOpt = None,
@@ -94,6 +94,11 @@ def register(app: typer.Typer) -> None:
             raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
         if stabilize not in STABILIZE_MODES:
             raise ValueError(f"--stabilize must be one of {', '.join(STABILIZE_MODES)}, got {stabilize!r}")
+        if layer != "conv5" and method != "gradcam":
+            raise ValueError(f"--layer {layer} applies to --method gradcam only (this is --method {method})")
+        if method == "gradcam" and model is not None and model.suffix.lower() != ".safetensors":
+            raise ValueError(f"{model}: --method gradcam runs a backward pass, so it needs a PyTorch checkpoint "
+                             "(.safetensors), not an engine; use --method cam with an engine")  # fmt: skip
         maps_wh = parse_size(maps_size)
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
         t0 = time.perf_counter()
@@ -108,7 +113,7 @@ def register(app: typer.Typer) -> None:
             engine = load_model(model, device=device, runtime=runtime, compile=compile, batch_size=batch_size)
             tgt = parse_target(target, engine.meta.num_classes)
             result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps,
-                                      method=method, layer=layer, size=size, stabilize=stabilize)  # fmt: skip
+                                      method=method, layer=layer, size=size, stabilize=stabilize, norm=norm)  # fmt: skip
             labels, device_used, describe = frame_labels(result, engine.meta.class_names), engine.device, engine.describe()
         n = len(result.frame_times)
         extra: list[Sink] = []

@@ -84,6 +84,7 @@ def compute_saliency(
     size: int | None = None,
     stabilize: str = "none",
     motion: MotionField | None = None,
+    norm: str = "frame",
 ) -> SaliencyResult:
     """Decode `path` once, run every clip, and return per-frame maps (see `SaliencyResult`).
 
@@ -93,7 +94,8 @@ def compute_saliency(
     is fully convolutional, so a larger input gives finer maps and slower apparent motion.
     stabilize: none, mv (warp every clip to its middle frame with the camera motion, `video.stabilize`) or
     auto (only clips whose camera moves faster than AUTO_MIN_SPEED px/frame).
-    method "fused": the CAM fused with the compensated motion-vector map (`saliency.motion.fuse`).
+    method "fused": the CAM fused with the compensated motion-vector map (`saliency.motion.fuse`), each scaled
+    per frame (`norm` "frame", as the DAVIS evaluation fuses) or by its video-wide range ("video").
     motion: a precomputed motion field of the same video (else it is read when needed).
     """
     if method not in MODEL_METHODS:
@@ -159,7 +161,7 @@ def compute_saliency(
         notes.append(f"stabilised {stabilized} of {len(ranges)} clips with the camera motion from {motion.source}")
     result_maps: np.ndarray | MapStore = per_frame
     if method == "fused" and motion is not None and mv_maps is not None:
-        result_maps = _fuse_stored(per_frame, mv_maps)
+        result_maps = _fuse_stored(per_frame, mv_maps, norm)
         geo = field_geometry(motion, size)
         notes.append(f"fused with compensated {motion.source}")
     return SaliencyResult(
@@ -168,16 +170,18 @@ def compute_saliency(
     )  # fmt: skip
 
 
-def _fuse_stored(mosi: np.ndarray, motion: MapStore, chunk: int = 256) -> MapStore:
-    """`fuse` of in-memory MoSI maps (F, h, w) with stored motion maps, chunk by chunk, into a new store. The
-    motion maps are cut or extended (last map repeated) to F frames: two decodes may disagree on a damaged tail."""
+def _fuse_stored(mosi: np.ndarray, motion: MapStore, norm: str, chunk: int = 256) -> MapStore:
+    """`fuse` of in-memory MoSI maps (F, h, w) with stored motion maps, chunk by chunk, into a new store,
+    each map scaled per frame (`norm` "frame") or by its video-wide range ("video"). The motion maps are cut
+    or extended (last map repeated) to F frames: two decodes may disagree on a damaged tail."""
+    ranges = (array_range(mosi), motion.range()) if norm == "video" else None
     out = MapStore(*motion.shape[1:])
     for a in range(0, len(mosi), chunk):
         m = motion[min(a, len(motion) - 1) : min(a + chunk, len(motion))]
         want = min(chunk, len(mosi) - a)
         if len(m) < want:
             m = np.concatenate([m, np.repeat(m[-1:], want - len(m), axis=0)])
-        out.append(fuse(mosi[a : a + want], m))
+        out.append(fuse(mosi[a : a + want], m, ranges))
     motion.close()
     return out
 

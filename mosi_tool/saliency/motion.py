@@ -115,15 +115,28 @@ def normalise_frames(maps: np.ndarray) -> np.ndarray:
     return ((maps - lo) / np.maximum(hi - lo, 1e-12)).astype(np.float32)
 
 
-def fuse(mosi: np.ndarray, motion: np.ndarray) -> np.ndarray:
-    """Fusion rule: the geometric mean of the two maps, each first scaled per frame to [0, 1].
+Range = tuple[float, float]
+
+
+def scale_to(maps: np.ndarray, span: Range) -> np.ndarray:
+    """(maps - low) / (high - low), clipped to [0, 1]: a video-wide range (`map_store.display_range`)."""
+    low, high = span
+    return np.clip((maps - low) / max(high - low, 1e-12), 0, 1).astype(np.float32)
+
+
+def fuse(mosi: np.ndarray, motion: np.ndarray, ranges: tuple[Range, Range] | None = None) -> np.ndarray:
+    """Fusion rule: the geometric mean of the two maps, each first scaled to [0, 1].
 
     mosi (F, h, w) at conv5 resolution, motion (F, gh, gw) at cell resolution; the result is at the motion
     maps' (finer) resolution, so `mosi` must cover the whole frame (`--mode full`). A region must be salient in
     both to stay salient: compensated vectors remove the camera, MoSI removes codec noise.
+    ranges: None scales each frame of each map to its own min..max (`--norm frame`, and the DAVIS evaluation);
+    (mosi range, motion range) scales each map by one range for the whole video (`--norm video`), so a frame
+    where both are weak stays weak.
     """
     import cv2
 
     gh, gw = motion.shape[1:]
-    up = np.stack([cv2.resize(m, (gw, gh), interpolation=cv2.INTER_LINEAR) for m in normalise_frames(mosi)])
-    return np.sqrt(np.clip(up, 0, None) * normalise_frames(motion)).astype(np.float32)
+    a, b = (normalise_frames(mosi), normalise_frames(motion)) if ranges is None else (scale_to(mosi, ranges[0]), scale_to(motion, ranges[1]))
+    up = np.stack([cv2.resize(m, (gw, gh), interpolation=cv2.INTER_LINEAR) for m in a])
+    return np.sqrt(np.clip(up, 0, None) * b).astype(np.float32)
