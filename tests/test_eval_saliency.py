@@ -158,3 +158,22 @@ def test_target_wins_count_sequences(report):
     wins = report["target_wins"]
     assert set(wins) == {"motion", "pred"} and sum(wins.values()) == 2
     assert any("best on" in line for line in notes(report))
+
+
+@pytest.mark.parametrize(("options", "differs"), [
+    ({"method": "mv", "stabilize": "none"}, False),  # --stabilize does nothing for mv: no false alarm
+    ({"method": "cam", "stabilize": "mv"}, True),
+    ({"method": "mv", "stabilize": "mv"}, False),
+])  # fmt: skip
+def test_best_mode_note_compares_only_options_that_apply(options, differs):
+    from mosi_tool.evaluation.saliency_eval import notes
+
+    auc = {"auc": 0.9}
+    report = {"best_target": "motion", "methods": [{"kind": "mosi", "target": "motion", "summary": {"all": auc}}],
+              "target_wins": {"motion": 1}, "best_method": {"name": "x", "auc": 0.9, "options": options},
+              "subsets": {"all": ["a"], "moving camera": []}, "config": {"camera_threshold": 1.0}, "comparisons": []}  # fmt: skip
+    line = next(n for n in notes(report) if n.startswith("best saliency mode"))
+    assert ("DIFFERS" in line) == differs, line
+    assert not any("fall back" in n for n in notes(report))
+    report["sequences"] = [{"name": "a", "motion_source": "optical flow (DIS, short side 240)"}]
+    assert "fall back to optical flow on 1 of 1 sequences (a)" in " ".join(notes(report))

@@ -459,9 +459,16 @@ def notes(report: dict[str, Any]) -> list[str]:
         from ..saliency.defaults import DEFAULT_METHOD, DEFAULT_STABILIZE
 
         opts = " ".join(f"--{k} {v}" for k, v in top["options"].items())
-        same = top["options"]["method"] == DEFAULT_METHOD and top["options"]["stabilize"] == DEFAULT_STABILIZE
+        method = top["options"]["method"]
+        # --stabilize applies to the network's maps only, so it is compared only where a network ran.
+        same = method == DEFAULT_METHOD and (method == "mv" or top["options"]["stabilize"] == DEFAULT_STABILIZE)
         out.append(f"best saliency mode by mean AUC-Judd: {top['name']} {fmt(top['auc'])} ({opts}); `mosi-tool saliency` "
-                   f"default: --method {DEFAULT_METHOD} --stabilize {DEFAULT_STABILIZE}" + ("" if same else " (DIFFERS: re-check the default)"))  # fmt: skip
+                   f"default: --method {DEFAULT_METHOD}, with --stabilize {DEFAULT_STABILIZE} for the MoSI methods"
+                   + ("" if same else " (DIFFERS: re-check the default)"))  # fmt: skip
+    flow = [s["name"] for s in report.get("sequences", []) if s.get("motion_source", "").startswith("optical flow")]
+    if flow:
+        out.append(f"the motion-vector rows fall back to optical flow on {len(flow)} of {len(report['sequences'])} sequences "
+                   f"({', '.join(flow)}): their frames carry no codec vectors (--source mp4 reads the videos' own)")  # fmt: skip
     moving = report["subsets"]["moving camera"]
     thr = report["config"]["camera_threshold"]
     out.append(f"moving camera (median background flow > {thr:g} px/frame): {', '.join(moving) or 'none'}")
