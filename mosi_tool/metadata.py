@@ -107,3 +107,12 @@ class ModelMeta:
             if key in raw:
                 raw[key] = tuple(raw[key])
         return cls(**raw)
+
+
+def motion_label(x: int, y: int) -> str:
+    """A MoSI class as people read it: the crop window's speed on its axis ("x-2", "y+1") and an arrow for
+    where the content moves on screen, against the window ("->", "^"); (0, 0) is "static"."""
+    if x == y == 0:
+        return "static"
+    content = ("<-" if x > 0 else "->") if x else ("^" if y > 0 else "v")
+    return f"x{x:+d} {content}" if x else f"y{y:+d} {content}"

@@ -205,3 +205,10 @@ def test_overlay_video_is_byte_reproducible(tmp_path):
     for out in outs:
         subprocess.run([sys.executable, "-m", "mosi_tool", "saliency", str(camel), "--out", str(out)], check=True, capture_output=True)
     assert outs[0].read_bytes() == outs[1].read_bytes()
+
+
+def test_motion_labels_name_the_window_speed_and_the_content_direction():
+    from mosi_tool.metadata import ModelMeta, motion_label
+
+    assert [motion_label(*s) for s in [(0, 0), (-2, 0), (1, 0), (0, 1), (0, -1)]] == ["static", "x-2 ->", "x+1 <-", "y+1 ^", "y-1 v"]
+    assert len({motion_label(*s) for s in ModelMeta().speed_table()}) == 9  # every class of the default pool apart

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from mosi_tool import viz
+from mosi_tool.metadata import motion_label
 from mosi_tool.npz import save_npz
 
 from .data import load_image, square_crop
@@ -30,15 +31,6 @@ def motion_clips(image: str | Path, cfg: MotionConfig, seed: int = 0, train: boo
     }
 
 
-def class_label(speed: np.ndarray) -> str:
-    """Short label; the speed names the crop window's motion, the arrow shows where content moves."""
-    x, y = int(speed[0]), int(speed[1])
-    if x == y == 0:
-        return "static"
-    content = ("<-" if x > 0 else "->") if x else ("^" if y > 0 else "v")
-    return f"x{x:+d} {content}" if x else f"y{y:+d} {content}"
-
-
 def write_motions(out: Path, data: dict[str, np.ndarray], fps: float = 8.0) -> None:
     """.npz: the arrays. .gif: the clips animated in a grid. .png: contact sheet (a row per class)."""
     suffix = out.suffix.lower()
@@ -47,7 +39,7 @@ def write_motions(out: Path, data: dict[str, np.ndarray], fps: float = 8.0) -> N
         return
     clips, speeds = data["clips"], data["speeds"]
     c, t = clips.shape[:2]
-    names = [f"{i}: {class_label(s)}" for i, s in enumerate(speeds)]
+    names = [f"{i}: {motion_label(int(s[0]), int(s[1]))}" for i, s in enumerate(speeds)]
     cols = int(np.ceil(np.sqrt(c)))
     frames = [viz.grid([viz.label(clips[k, f], names[k]) for k in range(c)], cols) for f in range(t)]
     shown = range(0, t, max(1, t // 8))

@@ -43,3 +43,5 @@ def register(app: typer.Typer) -> None:
         write_motions(out, data)
         c, t, size = data["clips"].shape[:3]
         typer.echo(f"{out}: {c} clips of {t} frames at {size}x{size}")
+        typer.echo("labels: class index, the crop window's speed (x-2: leftwards at speed 2, y+1: downwards at "
+                   "speed 1), and an arrow for where the content moves on screen (against the window)")  # fmt: skip

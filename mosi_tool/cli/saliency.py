@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
             tgt = parse_target(target, engine.meta.num_classes)
             result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps,
                                       method=method, layer=layer, size=size, stabilize=stabilize, norm=norm)  # fmt: skip
-            labels, device_used, describe = frame_labels(result, engine.meta.class_names), engine.device, engine.describe()
+            labels, device_used, describe = frame_labels(result, engine.meta), engine.device, engine.describe()
         n = len(result.frame_times)
         extra: list[Sink] = []
         if boxes:

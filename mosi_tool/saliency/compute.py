@@ -10,6 +10,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..metadata import ModelMeta, motion_label
 from ..runtimes.base import Engine
 from ..video.clips import Clip, Geometry, Sampling, geometry, iter_clips
 from ..video.decode import VideoInfo, VideoReader
@@ -205,8 +206,9 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     )  # fmt: skip
 
 
-def frame_labels(result: SaliencyResult, class_names: list[str]) -> list[str]:
-    """Each frame's label: the top class of the first clip covering it."""
+def frame_labels(result: SaliencyResult, meta: ModelMeta) -> list[str]:
+    """Each frame's label: the top class of the first clip covering it (MoSI classes as `motion_label`s)."""
+    class_names = [motion_label(x, y) for x, y in meta.speed_table()] or meta.class_names
     labels = [""] * len(result.frame_times)
     top = result.clip_logits.argmax(1)
     for (start, end), k in zip(result.clip_ranges[::-1], top[::-1]):
