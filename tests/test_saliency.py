@@ -176,6 +176,10 @@ def test_real_video_second_stream_and_truncated(tmp_path, energy_ckpt):
     result = CliRunner().invoke(app, ["saliency", str(tree), "--method", "cam", "--model", str(energy_ckpt), "--out", str(out), "--runtime", "torch"])
     assert result.exit_code == 0, result.output
     assert "truncated" in result.output and len(_read(out)[0]) == 68
+    # --method mv decodes the frames only for the overlay; the warning still comes, and the summary names the source.
+    result = CliRunner().invoke(app, ["saliency", str(tree), "--method", "mv", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "truncated" in result.output and "optical flow" in result.output.splitlines()[-2]
 
 
 def test_overlay_frames_are_fully_written_i420():

@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
             if model is not None:
                 typer.echo("note: --method mv uses no network; --model only sets the maps' default size", err=True)
             result = compute_motion_saliency(video, stream=stream, fps=fps, size=size or _model_input_size(model))
-            labels, device_used, describe = [""] * len(result.frame_times), torch.device("cpu"), "motion vectors"
+            labels, device_used, describe = [""] * len(result.frame_times), torch.device("cpu"), result.motion_source
         else:
             if method == "gradcam":
                 runtime = runtime or "torch"

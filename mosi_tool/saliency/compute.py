@@ -38,6 +38,7 @@ class SaliencyResult:
     padded: int  # frames added to fill a video shorter than one clip
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the maps were made (motion source, stabilised clips)
+    motion_source: str = ""  # --method mv: where the motion came from (`MotionField.source`)
 
     @cached_property
     def range(self) -> tuple[float, float]:
@@ -202,7 +203,7 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     note = f"motion from {camera.source}; {int((~camera.coded).sum())} frames without vectors interpolated"
     return SaliencyResult(
         reader.info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
-        np.zeros((0, 2), np.int64), 0, [], [note],
+        np.zeros((0, 2), np.int64), 0, [], [note], camera.source,
     )  # fmt: skip
 
 

@@ -186,8 +186,9 @@ def render(
     """Decode `path` at original resolution and feed every frame with its heatmap to the requested sinks
     (and to `extra_sinks`, which render closes or aborts with its own).
 
-    maps_size: (width, height) of the `maps` file; default `default_maps_size(result)`. Returns notes on what
-    was done to fit the outputs' formats (e.g. an odd-sized overlay padded), for the user.
+    maps_size: (width, height) of the `maps` file; default `default_maps_size(result)`. Returns notes for the user:
+    the decode's warnings (e.g. a truncated file), then what was done to fit the outputs' formats (e.g. an
+    odd-sized overlay padded).
     """
     info = result.info
     width, height = info.width, info.height
@@ -228,4 +229,5 @@ def render(
         raise
     for sink in sinks:
         sink.close()
-    return [note for sink in sinks for note in getattr(sink, "notes", [])]
+    # The overlay's decode is the only full decode of a --method mv run, so its warnings (a truncated file) count.
+    return [*reader.warnings, *(note for sink in sinks for note in getattr(sink, "notes", []))]
