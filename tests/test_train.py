@@ -48,6 +48,9 @@ def test_train_cli_writes_self_describing_checkpoints(image_root, tmp_path):
     # a second run into the same folder must not silently overwrite it
     result = CliRunner().invoke(app, ["train", "--root", str(image_root), "--out", str(out), *MICRO_FLAGS])
     assert result.exit_code == 2 and "--resume" in result.output
+    # ... and says so before reading (and caching) any source: a missing root is not even looked at
+    result = CliRunner().invoke(app, ["train", "--root", str(tmp_path / "nowhere"), "--out", str(out), *MICRO_FLAGS])
+    assert result.exit_code == 2 and "already holds a run" in result.output and "cached" not in result.output
 
 
 def test_resume_continues_exactly(image_root, tmp_path):

@@ -153,6 +153,8 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
     precision = resolve_precision(cfg.precision, device)
     m = cfg.motion
 
+    if not resume and dist.main and (run / "last.safetensors").exists():  # before the sources are read and cached
+        raise FileExistsError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
     # Sources: find, subsample (ImageNet-S<N>), hold out validation sources.
     sources = find_sources(cfg.data.kind, cfg.data.root)
     if cfg.data.per_class:
@@ -195,8 +197,6 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
     if resume:
         start_epoch, best, cpu_s = _load_resume(run, model, optimizer)
         init = read_meta(run / "last.safetensors").training.get("init")  # not the --init file: it may be gone
-    elif dist.main and (run / "last.safetensors").exists():
-        raise FileExistsError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
     elif cfg.init:
         init = load_init(model, cfg)
     net: nn.Module = DistributedDataParallel(model) if dist.world > 1 else model
