@@ -82,3 +82,8 @@ def progress_bar(description: str, total: int | None, enabled: bool = True, unit
 def info(message: str) -> None:
     """A status line on stderr (keeps stdout clean for machine-readable output)."""
     print(message, file=sys.stderr, flush=True)
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 frame', '2 frames': a count and its noun for a message (regular plurals only)."""
+    return f"{n} {noun}{'s' * (n != 1)}"

@@ -40,6 +40,7 @@ def register(app: typer.Typer) -> None:
         """Extract clip features for many videos into one .npz per video (resumable; failures logged)."""
         from ..pipeline.extract import MAX_ERROR_LINES, ExtractOptions, extract, parse_devices
         from ..pipeline.jobs import parse_shard
+        from ..progress import counted
 
         if not inputs and list_file is None:
             raise ValueError("give videos, folders or --list FILE")
@@ -69,11 +70,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: ... and {len(report.errors) - shown} more (all in failures.jsonl)", err=True)
         work_s = report.seconds - report.setup_s  # the clip rate leaves out auto's one-off timing
         rate = report.clips / work_s if work_s > 0 else 0.0
-        hidden = f" ({report.hidden} hidden or AppleDouble file{'s' * (report.hidden != 1)} skipped)" if report.hidden else ""
+        hidden = f" ({counted(report.hidden, 'hidden or AppleDouble file')} skipped)" if report.hidden else ""
         setup = f", {report.setup_s:.1f} s of it timing the runtimes once" if report.setup_s >= 0.5 else ""
         typer.echo(
-            f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {report.total} videos{hidden}; "
-            f"{report.clips} clips in {report.seconds:.1f} s{setup} ({rate:.1f} clips/s) -> {out_dir}"
+            f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {counted(report.total, 'video')}{hidden}; "
+            f"{counted(report.clips, 'clip')} in {report.seconds:.1f} s{setup} ({rate:.1f} clips/s) -> {out_dir}"
         )
         if report.failed:
             typer.echo(f"failures: {out_dir / 'failures.jsonl'}", err=True)

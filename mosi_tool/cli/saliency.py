@@ -82,6 +82,7 @@ def register(app: typer.Typer) -> None:
         import torch
 
         from .. import load_model
+        from ..progress import counted
         from ..saliency.compute import METHODS, compute_motion_saliency, compute_saliency, frame_labels
         from ..saliency.regions import BoxesFile, MasksFile
         from ..saliency.render import Sink, default_maps_size, render
@@ -129,8 +130,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"note: {note}", err=True)
         if result.padded:
             typer.echo(f"note: video shorter than one clip: padded with {result.padded} repeats of the last frame", err=True)
-        clips = "" if method == "mv" else f"{len(result.clip_logits)} clips, "  # mv runs no clips through a network
-        typer.echo(f"{video}: {n} frames, {clips}{info.width}x{info.height} @ {info.fps:.2f} fps, "
+        clips = "" if method == "mv" else f"{counted(len(result.clip_logits), 'clip')}, "  # mv runs no clips through a network
+        typer.echo(f"{video}: {counted(n, 'frame')}, {clips}{info.width}x{info.height} @ {info.fps:.2f} fps, "
                    f"{describe}, {elapsed:.1f} s ({n / max(elapsed, 1e-9):.0f} frames/s)")  # fmt: skip
         for path in (out, maps, sheet, boxes, masks):
             if path:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from ..progress import progress_bar
+from ..progress import counted, progress_bar
 from ..runtimes.base import Engine
 from ..saliency.compute import compute_saliency
 from ..saliency.motion import field_geometry, fuse, motion_field, object_motion_maps
@@ -433,7 +433,7 @@ def render_tables(report: dict[str, Any]) -> str:
             for m in methods
         ]  # fmt: skip
         head = ["method", *(METRIC_NAMES[k] for k in METRICS), "ms/frame", "runs on", f"{best_name} better?"]
-        parts.append(format_table(head, rows, f"{subset} ({len(names)} sequences: {', '.join(names)})"))
+        parts.append(format_table(head, rows, f"{subset} ({counted(len(names), 'sequence')}: {', '.join(names)})"))
     short = [m for m in methods if m["kind"] != "random" or m["target"] == best]
     seq_rows = [
         [s["name"], s["scored"], fmt(s["background_motion"], 2), "moving" if s["moving_camera"] else "static",

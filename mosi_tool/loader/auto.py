@@ -168,7 +168,7 @@ def resolve(checkpoint: Path, batch_size: int = 8, threads: int | None = None, l
     or made by other versions. Prints the choice and its reason once per process."""
     from ..atomic import atomic_write_text
     from ..checkpoint import read_meta
-    from ..progress import info
+    from ..progress import counted, info
 
     log = log or info
     threads = threads or torch.get_num_threads()
@@ -185,7 +185,7 @@ def resolve(checkpoint: Path, batch_size: int = 8, threads: int | None = None, l
         atomic_write_text(path, choice.to_json() + "\n")
     if str(path) not in _PRINTED:
         _PRINTED.add(str(path))
-        head = f"runtime auto: {choice.label} for {checkpoint.name} at batch {batch_size}, {threads} thread{'s' * (threads != 1)}"
+        head = f"runtime auto: {choice.label} for {checkpoint.name} at batch {batch_size}, {counted(threads, 'thread')}"
         # The full reason when just measured; a short line after, with where the reason is kept.
         log(f"{head}; {choice.reason} (cached in {path})" if fresh else f"{head} (measured earlier; why: {path})")
     return choice

@@ -81,14 +81,14 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None) -> Found:
                 items.append((p if p.is_absolute() else base / p, base))
     videos: list[tuple[Path, Path]] = []
     hidden: list[Path] = []
-    for item, base in items:
+    for item, list_base in items:
         if item.is_dir():
             found = [item] if _is_frame_folder(item) else _scan(item, hidden)
-            videos += [(v, _name(v, base, None if v == item else item)) for v in found]
+            videos += [(v, _name(v, list_base, None if v == item else item)) for v in found]
         elif is_appledouble(item):
             hidden.append(item)
         else:
-            videos.append((item, _name(item, base, None)))  # missing or unreadable files are reported per video, not here
+            videos.append((item, _name(item, list_base, None)))  # missing or unreadable files are reported per video, not here
     seen: set[str] = set()
     unique: list[tuple[Path, Path]] = []
     for v, name in videos:
