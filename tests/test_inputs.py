@@ -387,6 +387,7 @@ def test_python_api_takes_numpy_and_torch(micro_ckpt):
         (lambda: torch.zeros((2, 8, 32, 32, 3), dtype=torch.uint8), "8 frames per clip"),
         (lambda: np.zeros((4, 32, 32, 3), np.uint8), "one clip needs a batch axis"),
         (lambda: torch.zeros((2, 4, 32, 32, 1), dtype=torch.uint8), "1 channels"),
+        (lambda: np.zeros((2, 4, 8, 32, 3), np.uint8), "8x32 pixels: below 16"),
     ],
 )
 def test_python_api_shape_errors_say_what_is_needed_and_what_came(micro_ckpt, make, says):

@@ -41,6 +41,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+MIN_SIDE = 16  # smallest clip height and width: the backbones' total spatial stride (one conv5 cell)
+
+
 def clip_problem(shape: tuple[int, ...], dtype: str, frames: int) -> str | None:
     """Why an array of `shape` and `dtype` is not a batch of uint8 RGB clips (B, frames, H, W, 3); None if it is."""
     hints = []
@@ -53,6 +56,8 @@ def clip_problem(shape: tuple[int, ...], dtype: str, frames: int) -> str | None:
         hints.append(f"channels first (axis {where}): move them last, e.g. np.moveaxis(clips, {where}, -1)" if where else f"{shape[-1]} channels")
     elif shape[1] != frames:
         hints.append(f"{shape[1]} frames per clip")
+    elif min(shape[2:4]) < MIN_SIDE:
+        hints.append(f"{shape[2]}x{shape[3]} pixels: below {MIN_SIDE}, the network's total stride, its last map has no cell of its own")
     if dtype != "uint8":
         hints.append(f"dtype {dtype}: pass 0..255 pixel values as uint8 (normalisation happens inside)")
     return "; ".join(hints) or None
