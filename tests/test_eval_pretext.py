@@ -99,6 +99,7 @@ def test_pretext_cli_on_a_micro_checkpoint(image_root, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["split"]["sources"] == 4 and report["chance"] == pytest.approx(1 / 9)
+    assert report["model"]["given"] == str(ckpt)  # the checkpoint asked for, whatever engine file ran it
     for name in ("MoSI", "random init"):
         for variant in ("masked", "unmasked"):
             r = report["results"][name][variant]

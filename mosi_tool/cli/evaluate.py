@@ -20,10 +20,13 @@ RandomOpt = Annotated[bool, typer.Option("--random-init/--no-random-init", help=
 
 
 def _finish(name: str, report: dict[str, Any], text: str, json_path: Path | None, chart: Path | None,
-            draw: Callable[[dict[str, Any], Path], None], started: float) -> None:  # fmt: skip
-    """Print the tables, then write the chart and the JSON."""
+            draw: Callable[[dict[str, Any], Path], None], started: float, model: Path | None) -> None:  # fmt: skip
+    """Print the tables, then write the chart and the JSON (which names the `--model` given, beside the
+    engine file that ran it)."""
+    from ..default_model import default_model_path
     from ..evaluation.report import write_json
 
+    report["model"]["given"] = str(model or default_model_path())
     report["seconds"] = round(time.perf_counter() - started, 1)
     typer.echo(text)
     chart = chart or (json_path.with_suffix(".png") if json_path else Path(f"eval-{name}.png"))
@@ -65,7 +68,7 @@ def pretext(
     engine = load_model(model, device=device, runtime=runtime)
     split = SplitConfig(str(root[0]) if len(root) == 1 else [str(r) for r in root], data, val_fraction, seed, per_class, max_sources)
     report = evaluate_pretext(engine, split, batch_size=batch_size, workers=workers, random_init=random_init, camera=camera)
-    _finish("pretext", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, pretext_chart, t0)
+    _finish("pretext", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, pretext_chart, t0, model)
 
 
 @app.command("saliency")
@@ -107,7 +110,7 @@ def saliency(
     if not cfg.stabilize:
         raise ValueError("--stabilize is empty")
     report = evaluate_saliency(engine, seqs, cfg, examples)
-    _finish("saliency", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, saliency_chart, t0)
+    _finish("saliency", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, saliency_chart, t0, model)
     if examples:
         typer.echo(f"wrote {examples}")
 
@@ -138,4 +141,4 @@ def probe(
     cfg = ProbeConfig(windows=windows, max_frames=max_frames, test_fraction=test_fraction, seed=seed,
                       batch_size=batch_size, random_init=random_init)  # fmt: skip
     report = evaluate_probe(engine, [*videos, *(more or [])], cfg)
-    _finish("probe", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, probe_chart, t0)
+    _finish("probe", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, probe_chart, t0, model)
