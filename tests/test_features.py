@@ -72,17 +72,22 @@ def test_output_names_do_not_depend_on_the_other_inputs(tree, tmp_path):
     assert all(more[v] == o for v, o in alone.items())
     assert more[(tree / "a" / "clip.mp4").resolve()] == "/out/clip.mp4.npz" and more[(tree / "d" / "frames").resolve()] == "/out/frames.npz"
     assert outs(tree / "c" / "deep" / "clip.mp4") == {(tree / "c" / "deep" / "clip.mp4").resolve(): "/out/clip.mp4.npz"}
-    listed = tmp_path / "list.txt"
-    listed.write_text(f"{tree / 'a' / 'clip.mp4'}\n{tree / 'b'}\n")
+    # A video reached twice is one job, named from the outermost folder, whatever the order.
+    for order in ([tree / "c" / "deep", tree / "c"], [tree / "c", tree / "c" / "deep"], [tree / "c" / "deep" / "clip.mp4", tree / "c"]):
+        assert outs(*order) == alone
+    link = tmp_path / "alias"
+    link.symlink_to(tree / "c")
+    assert sorted(outs(link, tree / "c").values()) == sorted(alone.values())  # a symlinked alias is the same videos
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "v.mp4").write_bytes(b"")
     (tmp_path / "list2.txt").write_text("x/v.mp4\n")
     assert sorted(outs(list_file=tmp_path / "list2.txt").values()) == ["/out/x/v.mp4.npz"]  # relative to the list's folder
+    listed = tmp_path / "list.txt"  # absolute entries outside the list's folder keep their whole path
+    listed.write_text(f"{tree / 'a' / 'clip.mp4'}\n{tree / 'b'}\n")
+    assert sorted(outs(list_file=listed).values()) == [f"/out{tree.resolve()}/a/clip.mp4.npz", f"/out{tree.resolve()}/b/clip.mp4.npz"]
     # Two clip.mp4 named directly would write one file: refused up front, naming both.
     with pytest.raises(ValueError, match=r"a/clip.mp4 and .*b/clip.mp4 would both write /out/clip.mp4.npz"):
         outs(tree / "a" / "clip.mp4", tree / "b" / "clip.mp4")
-    with pytest.raises(ValueError, match="would both write"):
-        outs(list_file=listed)  # a/clip.mp4 by name, and b/'s clip.mp4 relative to b
 
 
 def test_features_outputs_failures_and_resume(tree, tmp_path, micro_ckpt):

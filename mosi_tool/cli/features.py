@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def features(
         inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, frame folders, or folders to search recursively.")] = None,
-        out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Output folder; mirrors the inputs' relative paths.")] = Path("features"),
+        out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Output folder: DIR/<name>.npz per video, the name being its path relative to the folder given (or the file's own name; README, Features).")] = Path("features"),
         list_file: Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line.")] = None,
         model: ModelOpt = None,
         batch_size: BatchOpt = 16,

@@ -175,7 +175,8 @@ def render_tables(report: dict[str, Any]) -> str:
         for variant, r in per.items():
             rows.append([f"{name}, {variant}", r["accuracy"], r["x-moving"], r["y-moving"], r["static"], r["axis_accuracy"], r["clips"]])
     split = report["split"]
-    pan = f", camera pan {split['camera']} px" if split.get("camera") else ""
+    camera, trained = split.get("camera", 0), split.get("training_camera", 0)
+    pan = f", camera pan {camera} px" if camera else (f", still camera (trained with a {trained} px pan)" if trained else "")
     title = (f"pretext accuracy on {split['sources']} held-out sources ({split['data']}, seed {split['seed']}, "
              f"val fraction {split['val_fraction']}{pan}); chance {report['chance']:.3f}")  # fmt: skip
     table = format_table(["model", "accuracy", "x-moving", "y-moving", "static", "right axis", "clips"], rows, title)

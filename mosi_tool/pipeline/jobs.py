@@ -7,7 +7,9 @@ Each output's path depends only on the input that named its video, never on the 
 input to a rerun finds every finished output where it was: a video found in a folder keeps its path relative
 to that folder (`features videos/` -> `OUT/a/clip.mp4.npz` for `videos/a/clip.mp4`), a file or frame folder
 named directly keeps its name (`OUT/clip.mp4.npz`), and a `--list` entry its path relative to the list's
-folder. Two videos that would write the same output are refused before any work.
+folder (or its absolute path, less the root, outside it). A video reached twice (two inputs, a symlink) is one
+job, named from the outermost folder given. Two videos that would write the same output (same-named files in
+two folders given side by side) are refused before any work.
 """
 
 from __future__ import annotations
@@ -89,23 +91,25 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None) -> Found:
             hidden.append(item)
         else:
             videos.append((item, _name(item, list_base, None)))  # missing or unreadable files are reported per video, not here
-    seen: set[str] = set()
-    unique: list[tuple[Path, Path]] = []
+    # One job per real file (a symlinked alias is the same video), at its first place. Of its names, the
+    # longest: the one from the outermost folder given, so the name does not depend on the inputs' order.
+    unique: dict[str, tuple[Path, Path]] = {}
     for v, name in videos:
-        key = os.path.abspath(v)
-        if key not in seen:
-            seen.add(key)
-            unique.append((v, name))
-    return Found([v for v, _ in unique], sorted(set(hidden), key=hidden.index), [n for _, n in unique])
+        key = os.path.realpath(v)
+        if key not in unique or len(name.parts) > len(unique[key][1].parts):
+            unique[key] = (unique[key][0] if key in unique else v, name)
+    return Found([v for v, _ in unique.values()], sorted(set(hidden), key=hidden.index), [n for _, n in unique.values()])
 
 
 def _name(video: Path, list_base: Path | None, folder: Path | None) -> Path:
-    """`video`'s output name: relative to the list's folder (list entries under it), else to the folder
-    it was found in, else its own name."""
+    """`video`'s output name. A list entry: relative to the list's folder, or its whole absolute path (less
+    the root) when it lies outside; else relative to the folder it was found in; else its own name."""
     path = Path(os.path.abspath(video))
-    for base in (list_base, folder):
-        if base is not None and path.is_relative_to(root := Path(os.path.abspath(base))) and path != root:
-            return path.relative_to(root)
+    if list_base is not None:
+        root = Path(os.path.abspath(list_base))
+        return path.relative_to(root) if path.is_relative_to(root) and path != root else path.relative_to(path.anchor)
+    if folder is not None and path.is_relative_to(root := Path(os.path.abspath(folder))) and path != root:
+        return path.relative_to(root)
     return Path(path.name)
 
 

@@ -104,6 +104,8 @@ def compute_saliency(
         raise ValueError(f"--method must be one of {', '.join(METHODS)}")
     if stabilize not in MODES:
         raise ValueError(f"--stabilize must be one of {', '.join(MODES)}, got {stabilize!r}")
+    if norm not in ("video", "frame"):
+        raise ValueError(f"norm must be video or frame, got {norm!r}")
     if method == "fused" and mode != "full":
         raise ValueError("--method fused needs --mode full (the motion map covers the whole frame)")
     if method == "gradcam" and engine.module is None:
