@@ -148,3 +148,17 @@ def test_camera_replaces_the_training_pan_of_the_masked_clips(image_root):
     assert panned["results"]["MoSI"]["unmasked"]["accuracy"] < 1.0 == still["results"]["MoSI"]["unmasked"]["accuracy"]
     with pytest.raises(ValueError, match="camera travel 16"):
         evaluate_pretext(oracle, split, random_init=False, camera=16)
+
+
+def test_held_out_sources_do_not_depend_on_how_the_root_is_spelled(image_root, tmp_path, monkeypatch):
+    """The split hashes paths: a root spelled another way (relative, through a symlink) must hold out the
+    images training held out, not a fresh draw that overlaps the training set."""
+    trained = split_sources(find_sources("images", image_root), 0.3, 3)[1]
+    meta = ModelMeta(training={"data": "images", "seed": 3, "root": str(image_root), "val_fraction": 0.3})
+    link = tmp_path / "link"
+    link.symlink_to(image_root)
+    monkeypatch.chdir(image_root.parent)
+    for spelled in (Path(image_root.name), link, image_root):
+        held = held_out_sources(meta, SplitConfig(str(spelled)))
+        assert [Path(s.path).resolve() for s in held.sources] == [Path(s.path).resolve() for s in trained], spelled
+        assert all(Path(s.path).exists() for s in held.sources) and held.notes == []

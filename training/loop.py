@@ -27,7 +27,7 @@ from mosi_tool.runtimes.base import resolve_device
 from . import distributed
 from .config import TrainConfig
 from .curves import plot_curves
-from .data import Source, SourceDataset, find_sources, split_sources, subsample_per_class
+from .data import Source, SourceDataset, find_sources, roots_of, split_sources, subsample_per_class
 from .precision import autocast, resolve_precision
 from .pseudo_motion import PseudoMotion
 from .source_cache import build_cache
@@ -201,7 +201,8 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
         init = load_init(model, cfg)
     net: nn.Module = DistributedDataParallel(model) if dist.world > 1 else model
     summary: dict[str, Any] = {
-        "data": cfg.data.kind, "root": cfg.data.root if isinstance(cfg.data.root, str) else [str(r) for r in cfg.data.root], "train_sources": len(train_src),
+        "data": cfg.data.kind, "root": cfg.data.root if isinstance(cfg.data.root, str) else [str(r) for r in cfg.data.root],
+        "root_resolved": [str(r.resolve()) for r in roots_of(cfg.data.root)], "train_sources": len(train_src),
         "val_sources": len(val_src), "per_class": cfg.data.per_class, "seed": cfg.seed,
         "batch_size": batch_size * dist.world, "world_size": dist.world, "device": device.type,
         "command": command, "epochs_planned": cfg.epochs, "precision": precision,

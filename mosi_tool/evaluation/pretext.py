@@ -8,6 +8,7 @@ runtime can be evaluated.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,9 @@ def held_out_sources(meta: ModelMeta, cfg: SplitConfig) -> HeldOut:
     validation sources (same function, seed and subsampling).
 
     A folder counts as "not trained on" when the checkpoint records another training root and no
-    --val-fraction is given; val_fraction is then reported as 1.0.
+    --val-fraction is given; val_fraction is then reported as 1.0. The split hashes each source's path, so
+    the training folders' paths are hashed as training wrote them (`--root ../data` and `--root /abs/data`
+    hold out the same images).
     """
     t = meta.training
     kind = cfg.data or t.get("data") or "imagenet"
@@ -66,13 +69,14 @@ def held_out_sources(meta: ModelMeta, cfg: SplitConfig) -> HeldOut:
     if per_class:
         sources = subsample_per_class(sources, per_class, seed)
     notes = []
-    other_root = "root" in t and {p.resolve() for p in roots_of(t["root"])} != {p.resolve() for p in roots_of(cfg.root)}
+    trained = _training_roots(t)
+    other_root = trained is not None and {r for _, r in trained} != {p.resolve() for p in roots_of(cfg.root)}
     if other_root and cfg.val_fraction is None:
         val, val_fraction = sources, 1.0
         notes.append(f"training used {t['root']}: every image of {cfg.root} is scored")
     else:
         val_fraction = cfg.val_fraction if cfg.val_fraction is not None else float(t.get("val_fraction", 0.05))
-        _, val = split_sources(sources, val_fraction, seed)
+        val = _split_as_trained(sources, roots_of(cfg.root), trained, val_fraction, seed)
         if not val:
             raise ValueError(f"{cfg.root}: --val-fraction {val_fraction} holds out no sources")
         recorded = t.get("val_sources")
@@ -84,6 +88,34 @@ def held_out_sources(meta: ModelMeta, cfg: SplitConfig) -> HeldOut:
     if cfg.max_sources is not None:
         val = val[: cfg.max_sources]
     return HeldOut(val, kind, val_fraction, seed, per_class, notes)
+
+
+def _training_roots(t: dict[str, Any]) -> list[tuple[str, Path]] | None:
+    """The training's data folders: (as written in `train --root`, resolved), or None when not recorded.
+    Runs that recorded `root_resolved` are resolved as trained; older ones from here (right for absolute roots)."""
+    if "root" not in t:
+        return None
+    written = [str(r) for r in roots_of(t["root"])]
+    resolved = [Path(r) for r in t["root_resolved"]] if "root_resolved" in t else [Path(r).resolve() for r in written]
+    return list(zip(written, resolved, strict=True))
+
+
+def _split_as_trained(sources: list[Source], given: list[Path], trained: list[tuple[str, Path]] | None,
+                      val_fraction: float, seed: int) -> list[Source]:  # fmt: skip
+    """`split_sources`' held-out part, with each source under a training folder keyed by the path training
+    hashed (that folder as written then), so the split does not depend on how --root is spelled now."""
+    as_trained = {r: w for w, r in trained or []}
+    keyed: dict[str, Source] = {}
+    for s in sources:
+        key = s.path
+        for root in given:
+            prefix = str(root)
+            if (w := as_trained.get(root.resolve())) is not None and s.path.startswith(prefix + os.sep):
+                key = str(Path(w)) + s.path[len(prefix) :]
+                break
+        keyed[key] = s
+    _, val = split_sources([Source(k, s.group) for k, s in keyed.items()], val_fraction, seed)
+    return sorted((keyed[v.path] for v in val), key=lambda s: s.path)
 
 
 def axis_groups(meta: ModelMeta) -> dict[str, list[int]]:
