@@ -75,8 +75,9 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
         raise CheckpointError(str(e)) from None
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> tuple[VideoResNet, ModelMeta]:
-    """Rebuild the model from a checkpoint's own metadata and load its weights (fp32, eval mode)."""
+def verified_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], ModelMeta]:
+    """The checkpoint's tensors and metadata, after checking the tensors against the digest the metadata
+    records (`weights_digest`). Raises CheckpointError naming the file when it was altered or damaged."""
     path = Path(path)
     meta = read_meta(path)
     try:
@@ -85,6 +86,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[VideoResNet, ModelMet
         raise CheckpointError(f"{path}: cannot read tensors ({e})") from None
     if meta.weights_sha256 and weights_digest(state) != meta.weights_sha256:
         raise CheckpointError(f"{path}: weights do not match the digest in its metadata; the file was altered or damaged")
+    return state, meta
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[VideoResNet, ModelMeta]:
+    """Rebuild the model from a checkpoint's own metadata and load its weights (fp32, eval mode)."""
+    path = Path(path)
+    state, meta = verified_state(path)
     try:
         model = build_backbone(meta.arch, meta.num_classes, width=meta.width)
     except ValueError as e:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..artifact import read_onnx
 from ..cache import engine_cache_path
-from ..checkpoint import read_meta
+from ..checkpoint import verified_state
 from ..metadata import MetadataError
 from ..progress import info
 from ..version import __version__
@@ -17,12 +17,14 @@ def cached_onnx(checkpoint: Path, precision: str = "fp32") -> Path:
 
     Exports are keyed by model id (a digest of the weights) and precision, and re-made when the file is
     damaged, was written by another mosi-tool version, or carries other metadata than the checkpoint now does
-    (e.g. a model card or a field added to a file without changing its weights).
+    (e.g. a model card or a field added to a file without changing its weights). The checkpoint's weights are
+    checked against their digest first, so a damaged checkpoint is refused (CheckpointError) rather than
+    served by the export of the file it once was.
     """
     from export.onnx import build
     from export.options import ExportOptions
 
-    meta = read_meta(checkpoint)
+    _, meta = verified_state(checkpoint)
     path = engine_cache_path(meta.model_id, precision)
     if path.exists():
         try:
