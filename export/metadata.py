@@ -8,13 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mosi_tool.artifact import ExportInfo, sidecar_document, sidecar_path, to_props
+from mosi_tool.artifact import ExportInfo, onnx_weights_digest, sidecar_document, sidecar_path, to_props
 from mosi_tool.atomic import atomic_write_text
 from mosi_tool.metadata import ModelMeta
 
 
 def embed_onnx(model: Any, meta: ModelMeta, info: ExportInfo) -> None:
-    """Set our entries in an onnx.ModelProto's metadata_props (replacing old ones)."""
+    """Set our entries in an onnx.ModelProto's metadata_props (replacing old ones), with the digest of its
+    weights in `info` (`artifact.onnx_weights_digest`) so that readers can tell a damaged file."""
+    info.weights_sha256 = onnx_weights_digest(model)
     props = to_props(meta, info)
     keep = [p for p in model.metadata_props if p.key not in props]
     del model.metadata_props[:]

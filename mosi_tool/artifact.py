@@ -79,6 +79,7 @@ class ExportInfo:
     target: dict[str, str] = field(default_factory=dict)  # TensorRT version, GPU, compute capability, ...
     exporter_version: str = __version__
     torch_version: str = ""
+    weights_sha256: str = ""  # ONNX: `onnx_weights_digest` of the graph's initializers ("" where not recorded)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def to_json(self) -> str:
@@ -126,7 +127,26 @@ def from_props(props: Mapping[str, str], source: str) -> tuple[ModelMeta, Export
 
 
 # --- ONNX ---------------------------------------------------------------------------------------------
+def onnx_weights_digest(model: Any) -> str:
+    """SHA-256 over every initializer of an onnx.ModelProto (name, type, shape, values), in graph order; ""
+    when some live in external data files, which are not read."""
+    import hashlib
+
+    from onnx import TensorProto, numpy_helper
+
+    h = hashlib.sha256()
+    for t in model.graph.initializer:
+        if t.data_location == TensorProto.EXTERNAL:
+            return ""
+        h.update(f"{t.name}|{t.data_type}|{list(t.dims)}|".encode())
+        h.update(numpy_helper.to_array(t).tobytes())
+    return h.hexdigest()
+
+
 def read_onnx(path: Path) -> tuple[ModelMeta, ExportInfo]:
+    """The metadata of an ONNX artifact, after checking its weights against the digest it records.
+
+    Raises MetadataError naming the file: not ONNX, not exported by mosi-tool, or altered or damaged."""
     import onnx
 
     _check_file(path)
@@ -136,7 +156,15 @@ def read_onnx(path: Path) -> tuple[ModelMeta, ExportInfo]:
         raise MetadataError(f"{path}: not a valid ONNX file ({first_line(e)})") from None
     if not model.graph.node:
         raise MetadataError(f"{path}: not a valid ONNX file (no graph)")
-    return from_props({p.key: p.value for p in model.metadata_props}, str(path))
+    meta, info = from_props({p.key: p.value for p in model.metadata_props}, str(path))
+    if info.weights_sha256 and onnx_weights_digest(model) != info.weights_sha256:
+        raise MetadataError(f"{path}: weights do not match the digest in its metadata; the file was altered or damaged")
+    inputs = [i for i in model.graph.input if i.name == info.input_name]
+    dims = inputs[0].type.tensor_type.shape.dim if inputs else []
+    if len(dims) == 5 and dims[1].dim_value and dims[1].dim_value != meta.frames:  # dim_value 0: a dynamic axis
+        raise MetadataError(f"{path}: its metadata says {meta.frames} frames per clip but the graph takes "
+                            f"{dims[1].dim_value}; the metadata was edited or belongs to another model")  # fmt: skip
+    return meta, info
 
 
 # --- TensorRT sidecar ----------------------------------------------------------------------------------

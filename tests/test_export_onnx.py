@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -121,6 +123,32 @@ def test_tampered_metadata_is_refused(tmp_path, micro_onnx):
     path = tmp_path / "newer.onnx"
     onnx.save(model, str(path))
     with pytest.raises(EngineError, match="newer.onnx: metadata format 99 is newer"):
+        load_engine(path, device="cpu")
+
+
+def test_damaged_weights_and_edited_frames_are_refused(tmp_path, micro_onnx):
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(micro_onnx()))
+    good = model.SerializeToString()
+    init = max(model.graph.initializer, key=lambda t: len(t.raw_data))  # a weight tensor
+    array = numpy_helper.to_array(init).copy()
+    array.flat[0] += 1.0
+    init.CopyFrom(numpy_helper.from_array(array, init.name))
+    path = tmp_path / "damaged.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(EngineError, match="damaged.onnx: weights do not match the digest"):
+        load_engine(path, device="cpu")
+    model = onnx.load_from_string(good)
+    for p in model.metadata_props:
+        if p.key == "mosi_tool":
+            meta = json.loads(p.value)
+            meta["frames"] = 2 * meta["frames"]
+            p.value = json.dumps(meta)
+    path = tmp_path / "edited.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(EngineError, match=r"edited.onnx: its metadata says \d+ frames per clip but the graph takes"):
         load_engine(path, device="cpu")
 
 

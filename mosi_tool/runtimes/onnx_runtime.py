@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..artifact import INPUT_NAME, OUTPUT_NAMES, from_props
+from ..artifact import INPUT_NAME, OUTPUT_NAMES, read_onnx
 from ..models.clip_model import ClipOutput
 from ..progress import info
 from .base import Engine, EngineError, read_contract
@@ -36,7 +36,8 @@ class OnnxEngine(Engine):
             self.session = ort.InferenceSession(str(path), options, providers=_providers(device))
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types per failure
             raise EngineError(f"{path}: onnxruntime cannot load it ({_one_line(e)})") from None
-        meta, export_info = read_contract(from_props, self.session.get_modelmeta().custom_metadata_map, str(path))
+        # Read from the file (not the session's copy), so the weights are checked against their digest too.
+        meta, export_info = read_contract(read_onnx, path)
         super().__init__(path, meta, device, export_info)
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != [INPUT_NAME] or inputs[0].type != "tensor(uint8)":
