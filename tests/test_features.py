@@ -268,3 +268,18 @@ def test_extract_refuses_a_single_path_string(tmp_path):
     with pytest.raises(TypeError, match=r"takes a list of inputs, not one path: extract\(\['clip.mp4'\]"):
         extract("clip.mp4", ExtractOptions(out_dir=tmp_path / "out"))  # type: ignore[arg-type]
     assert not (tmp_path / "out").exists()
+
+
+def test_failure_log_forgets_deleted_videos(tmp_path):
+    from mosi_tool.pipeline.output import FailureLog
+
+    kept, gone = tmp_path / "kept.mp4", tmp_path / "gone.mp4"
+    kept.write_bytes(b"x")
+    log = FailureLog(tmp_path)
+    log.record(str(kept), "not a video")
+    log.record(str(gone), "empty file")
+    log = FailureLog(tmp_path)  # the next run
+    log.forget_missing()
+    assert [json.loads(line)["path"] for line in log.path.read_text().splitlines()] == [str(kept)]
+    log.clear(str(kept))
+    assert not log.path.exists()

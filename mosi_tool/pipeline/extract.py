@@ -152,13 +152,15 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     )
 
     report = ExtractReport(total=len(jobs), hidden=len(found.hidden), setup_s=setup_s)
+    failures = FailureLog(out_dir)
+    failures.forget_missing()  # videos deleted since they failed
     todo: list[VideoJob] = []
     for job in jobs:
         if not opts.overwrite and is_complete(job.out, settings):
             report.skipped += 1
+            failures.clear(job.path)  # done since it failed (e.g. by another shard)
         else:
             todo.append(job)
-    failures = FailureLog(out_dir)
     if not todo:
         report.seconds = time.perf_counter() - t0
         return report

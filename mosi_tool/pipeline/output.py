@@ -95,7 +95,8 @@ def is_complete(path: str | os.PathLike[str], settings: FeatureSettings) -> bool
 class FailureLog:
     """`failures.jsonl`: one line per video that failed in the latest attempt, rewritten atomically.
 
-    A video appears at most once; one that succeeds on a rerun is removed.
+    A video appears at most once; one that succeeds on a rerun, is found done, or no longer exists is removed.
+    Entries for videos outside a run's inputs stay: another run or shard may own them.
     """
 
     def __init__(self, out_dir: Path):
@@ -112,6 +113,14 @@ class FailureLog:
     def record(self, video: str, error: str) -> None:
         self.entries[video] = {"path": video, "error": error}
         self._save()
+
+    def forget_missing(self) -> None:
+        """Drop the entries of videos that are no longer on disk."""
+        gone = [k for k in self.entries if not os.path.exists(k)]
+        for k in gone:
+            del self.entries[k]
+        if gone:
+            self._save()
 
     def clear(self, video: str) -> None:
         if self.entries.pop(video, None) is not None:
