@@ -56,10 +56,10 @@ def export_artifacts(
         opts = dataclasses.replace(options, onnx_source=onnx_out)
         try:
             outcome.info = builder(target.fmt).build(checkpoint, target.out, opts, log)
-            if target.fmt.name == "onnx":
-                onnx_out = target.out
             if options.verify:
                 outcome.parity = _verify(target, checkpoint, options, log)
+            if target.fmt.name == "onnx":  # verified (or unverifiable): later targets may build from it
+                onnx_out = target.out
         except (EngineError, MetadataError, CheckpointError, ValueError) as e:
             outcome.error = str(e)
     return outcomes
@@ -78,5 +78,8 @@ def _verify(target: Target, checkpoint: Path, options: ExportOptions, log: Calla
         log(line)
     failures = parity.failures(options.precision)
     if failures:
-        raise EngineError(f"{target.out}: parity check failed ({'; '.join(failures)}); the file was written, do not trust it")
+        # Not left under the name asked for, where later commands would run it as if it were fine.
+        kept = target.out.with_name(f"{target.out.stem}.parity-failed{target.out.suffix}")
+        target.out.replace(kept)
+        raise EngineError(f"{target.out}: parity check failed ({'; '.join(failures)}); not written there, kept as {kept.name} for inspection")
     return parity

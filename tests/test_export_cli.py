@@ -65,3 +65,20 @@ def test_info_on_a_wrong_file_is_one_line(tmp_path):
     assert result.stderr.startswith(f"error: {bad}: ") and result.stderr.strip().count("\n") == 0
     missing = runner.invoke(app, ["info", str(tmp_path / "m.engine")])
     assert missing.exit_code == 2 and "no such file" in missing.stderr
+
+
+def test_a_failed_parity_check_leaves_nothing_under_the_name_asked_for(micro_ckpt, tmp_path, monkeypatch):
+    import export.pipeline as pipeline
+
+    class Bad:
+        def lines(self):
+            return ["features cosine 0.5"]
+
+        def failures(self, precision):
+            return ["features cosine 0.500000 < 0.99"]
+
+    monkeypatch.setattr(pipeline, "verify", lambda *a, **k: (Bad(), "test clips"))
+    out = tmp_path / "m.onnx"
+    result = runner.invoke(app, ["export", str(micro_ckpt), "--onnx", str(out)])
+    assert result.exit_code == 2 and "parity check failed" in result.stderr and "kept as m.parity-failed.onnx" in result.stderr
+    assert not out.exists() and (tmp_path / "m.parity-failed.onnx").exists()
