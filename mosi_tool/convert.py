@@ -97,6 +97,10 @@ def read_official(path: Path) -> dict[str, Any]:
     file, or is not a dict.
     """
     check_file(path)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save's zip archive, or a legacy pickle
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # pickle-protocol notices; the refusal below says it all
@@ -109,8 +113,9 @@ def read_official(path: Path) -> dict[str, Any]:
             "mosi-tool never unpickles untrusted code"
         ) from None
     except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, KeyError, EOFError... on damaged files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {first[:160]})") from None
+        text = str(e).strip()
+        first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(e).__name__  # its first sentence
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or damaged ({first[:200]})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict with 'model_state', found {type(obj).__name__}")
     return obj

@@ -326,7 +326,7 @@ def test_pickle_that_carries_code_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("damage", ["shape", "extra", "missing", "truncated", "not-a-dict"])
+@pytest.mark.parametrize("damage", ["shape", "extra", "missing", "truncated", "not-a-dict", "text"])
 def test_damaged_files_are_refused_with_one_line(tmp_path, damage):
     src = tmp_path / "x.pyth"
     write_official(src, "r2d3d_18", "out_joint", 9)
@@ -344,7 +344,10 @@ def test_damaged_files_are_refused_with_one_line(tmp_path, damage):
     if damage == "truncated":
         data = src.read_bytes()
         src.write_bytes(data[: len(data) // 2])
-        match = "not a readable PyTorch checkpoint"
+        match = r"not a readable PyTorch checkpoint, truncated or damaged \(PytorchStreamReader failed reading zip archive: failed finding central directory\)$"
+    elif damage == "text":
+        src.write_text("notes about the model\n" * 20)
+        match = r"not a PyTorch checkpoint \(neither a torch.save zip archive nor a pickle\)"
     elif damage == "not-a-dict":
         torch.save([1, 2, 3], src)
         match = "expected a dict with 'model_state'"
