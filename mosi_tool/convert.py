@@ -232,7 +232,11 @@ def convert(
         raise CheckpointError(f"{path}: its cfg describes {declared} but its tensors are {mapping.arch}; the file contradicts itself")
 
     task = mapping.task
-    data = normalise_dataset(dataset) or normalise_dataset(cfg_get(cfg, "TRAIN.DATASET")) or dataset_from_name(path.name, task)
+    asked = normalise_dataset(dataset)
+    if asked is not None and task == "action" and DATASET_CLASSES[asked] != mapping.num_classes:
+        raise ValueError(f"{path}: --dataset {asked} has {DATASET_CLASSES[asked]} classes but this file's head has "
+                         f"{mapping.num_classes}; check the file, or leave --dataset out")  # fmt: skip
+    data = asked or normalise_dataset(cfg_get(cfg, "TRAIN.DATASET")) or dataset_from_name(path.name, task)
     if data is None and task == "action":
         data = next((d for d, n in DATASET_CLASSES.items() if n == mapping.num_classes), None)
     axes = _axes(cfg, task)

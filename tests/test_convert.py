@@ -431,3 +431,12 @@ def test_converted_checkpoint_initialises_finetuning(tmp_path):
         if not official.startswith("head."):
             assert torch.equal(backbone[ours[official]], tensor), official
     assert backbone["fc.weight"].shape == (3, 256)
+
+
+def test_dataset_that_contradicts_the_head_is_refused(tmp_path):
+    src = tmp_path / "renamed_ft.pyth"
+    write_official(src, "r2d3d_18", "out", 51)
+    with pytest.raises(ValueError, match="--dataset UCF101 has 101 classes but this file's head has 51"):
+        convert(src, tmp_path / "m.safetensors", dataset="ucf101")
+    assert not (tmp_path / "m.safetensors").exists()
+    assert convert(src, tmp_path / "m.safetensors", dataset="hmdb51").meta.class_names[0] != "class_0"
