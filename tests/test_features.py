@@ -283,3 +283,19 @@ def test_failure_log_forgets_deleted_videos(tmp_path):
     assert [json.loads(line)["path"] for line in log.path.read_text().splitlines()] == [str(kept)]
     log.clear(str(kept))
     assert not log.path.exists()
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("dtype", "float64", "--dtype must be float32 or float16"),
+    ("pool", "max", "--pool must be clip or video"),
+    ("stack", 0, "--stack must be at least 1"),
+    ("batch_size", 0, "--batch-size must be at least 1"),
+])  # fmt: skip
+def test_python_options_are_checked_as_the_command_checks_them(field, value, says):
+    from mosi_tool.pipeline.extract import ExtractOptions
+
+    with pytest.raises(ValueError, match=says):
+        ExtractOptions(**{field: value})
+    option = f"--{field.replace('_', '-')}"
+    result = CliRunner().invoke(app, ["features", "x.mp4", option, str(value)])
+    assert result.exit_code == 2 and option in result.output  # the command refuses it too (typer's range check or ours)

@@ -44,10 +44,6 @@ def register(app: typer.Typer) -> None:
 
         if not inputs and list_file is None:
             raise ValueError("give videos, folders or --list FILE")
-        if dtype not in ("float32", "float16"):
-            raise ValueError("--dtype must be float32 or float16")
-        if pool not in ("clip", "video"):
-            raise ValueError("--pool must be clip or video")
         if list_file is not None and not list_file.is_file():
             raise FileNotFoundError(f"{list_file}: no such list file")
         opts = ExtractOptions(

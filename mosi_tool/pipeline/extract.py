@@ -63,10 +63,19 @@ class ExtractOptions:
     decode: str = "cpu"  # "cpu" (FFmpeg) or "nvdec" (experimental GPU decoding via torchcodec; local backend)
 
     def __post_init__(self) -> None:
+        """Raises ValueError, naming the option, for a value the extraction cannot honour."""
         from ..default_model import default_model_path
 
         self.model = str(self.model or default_model_path())
         self.out_dir = Path(self.out_dir)
+        if self.dtype not in ("float32", "float16"):
+            raise ValueError(f"--dtype must be float32 or float16, got {self.dtype!r}")
+        if self.pool not in ("clip", "video"):
+            raise ValueError(f"--pool must be clip or video, got {self.pool!r}")
+        for name in ("stack", "step", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
 
 @dataclass
