@@ -225,3 +225,23 @@ def test_rejects_wrong_source_size():
     gen = PseudoMotion(MotionConfig(**SMALL))
     with pytest.raises(ValueError, match="64x64"):
         gen(torch.zeros(1, 3, 50, 64, dtype=torch.uint8))
+
+
+def test_motions_cli_shows_the_papers_clips_or_a_models(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    from .conftest import micro_checkpoint
+
+    image = tmp_path / "img.png"
+    Image.fromarray(texture(360, 400, 1)).save(image)
+    out = tmp_path / "m.npz"
+    result = CliRunner().invoke(app, ["motions", str(image), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert np.load(out)["clips"].shape == (9, 16, 112, 112, 3)  # the paper's generator
+    ckpt = micro_checkpoint(tmp_path / "c.safetensors")  # 4 frames of 32x32
+    result = CliRunner().invoke(app, ["motions", str(image), "--out", str(out), "--model", str(ckpt)])
+    assert result.exit_code == 0, result.output
+    assert np.load(out)["clips"].shape == (9, 4, 32, 32, 3) and "labels: class index" in result.output

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -16,6 +17,7 @@ def register(app: typer.Typer) -> None:
     def motions(
         image: Annotated[Path, typer.Argument(help="A source image.")],
         out: Annotated[Path, typer.Option("--out", "-o", help=".npz (arrays), .gif (animation) or .png (contact sheet).")],
+        model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Show the clips this MoSI checkpoint was trained on (its frames, crop, source size, speeds, axes, mask and camera pan; colour jitter only with --jitter); e.g. mosi_tool/assets/default_model.safetensors. Default: the paper's generator (16 frames of 112x112 from 320-pixel sources).")] = None,
         seed: Annotated[int, typer.Option("--seed", help="Random starts, flips, jitter and masks.")] = 0,
         val: Annotated[bool, typer.Option("--val", help="Validation mode: centred, no jitter or flip, seeded masks.")] = False,
         speeds: SpeedsOpt = None,
@@ -35,7 +37,17 @@ def register(app: typer.Typer) -> None:
             raise FileNotFoundError(f"{image}: no such image")
         if out.suffix.lower() not in (".npz", ".gif", ".png"):
             raise ValueError(f"{out}: use .npz, .gif or .png")
-        cfg = MotionConfig(**motion_overrides(speeds, frames, crop, source_size, no_mask, axes, jitter, camera))
+        overrides = motion_overrides(speeds, frames, crop, source_size, no_mask, axes, jitter, camera)
+        if model is not None:
+            from ..evaluation.pretext import motion_config
+            from ..loader import read_model_meta
+
+            meta = read_model_meta(model)
+            if meta.task != "mosi":
+                raise ValueError(f"{model}: a '{meta.task}' model; --model needs a MoSI checkpoint")
+            cfg = dataclasses.replace(motion_config(meta, meta.mask), flip=True, **overrides)  # jitter only with --jitter: not recorded
+        else:
+            cfg = MotionConfig(**overrides)
         try:
             data = motion_clips(image, cfg, seed=seed, train=not val)
         except OSError as e:
