@@ -159,6 +159,8 @@ def test_dry_run_prints_config(image_root):
     result = train(["--root", str(image_root), "--dry-run", "--per-class", "2", *MICRO_FLAGS])
     assert '"arch": "r2plus1d_10"' in result.output
     assert "held out" in result.output
+    result = train(["--root", str(image_root), "--dry-run", "--limit", "3", *MICRO_FLAGS])
+    assert "3 training sources" in result.output  # the run's own selection, --limit included
 
 
 def test_video_sources(moving_square_video, tmp_path):

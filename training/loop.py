@@ -138,6 +138,16 @@ def source_datasets(cfg: TrainConfig, train_src: list[Source], val_src: list[Sou
     return train_set, val_set
 
 
+def select_sources(cfg: TrainConfig) -> tuple[list[Source], list[Source]]:
+    """(training, held-out) sources of a run: found, subsampled (ImageNet-S<N>), split by the seeded hash,
+    the training part cut to `--limit`."""
+    sources = find_sources(cfg.data.kind, cfg.data.root)
+    if cfg.data.per_class:
+        sources = subsample_per_class(sources, cfg.data.per_class, cfg.seed)
+    train_src, val_src = split_sources(sources, cfg.data.val_fraction, cfg.seed)
+    return (train_src[: cfg.data.limit] if cfg.data.limit else train_src), val_src
+
+
 def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", stop_after: int | None = None) -> Path:
     """Train MoSI as `cfg` says; write checkpoints, metrics.csv and curves.png to cfg.out. Returns the run dir.
 
@@ -155,13 +165,7 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
 
     if not resume and dist.main and (run / "last.safetensors").exists():  # before the sources are read and cached
         raise FileExistsError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
-    # Sources: find, subsample (ImageNet-S<N>), hold out validation sources.
-    sources = find_sources(cfg.data.kind, cfg.data.root)
-    if cfg.data.per_class:
-        sources = subsample_per_class(sources, cfg.data.per_class, cfg.seed)
-    train_src, val_src = split_sources(sources, cfg.data.val_fraction, cfg.seed)
-    if cfg.data.limit:
-        train_src = train_src[: cfg.data.limit]
+    train_src, val_src = select_sources(cfg)
     train_set, val_set = source_datasets(cfg, train_src, val_src)
     # Cropping from the cache is cheap: loader processes would only compete with the step for the cores.
     workers = 0 if train_set.cache is not None else cfg.data.workers

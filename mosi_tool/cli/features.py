@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         pool: Annotated[str, typer.Option("--pool", help="clip (default) or video (also store the mean over clips).")] = "clip",
         stream: StreamOpt = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")] = False,
-        shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only the i-th of n deterministic parts (array jobs).")] = None,
+        shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only part i of n deterministic parts, counted from 0 (0/4 .. 3/4; e.g. an array job's task index).")] = None,
         backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray Data cluster; pip install 'mosi-tool\\[ray]').")] = "local",
         threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads of a CPU engine, PyTorch or ONNX Runtime (default: torch's). On CPU the count can change the last bits of the features.")] = None,
         ray_actors: Annotated[Optional[int], typer.Option("--ray-actors", min=1, help="--backend ray: engine actors (default: one per GPU, else 1); --workers sets decode tasks.")] = None,

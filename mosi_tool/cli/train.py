@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pre-train a backbone with MoSI on images or videos (no labels)."""
         from training.config import TrainConfig, build_config
-        from training.data import find_sources, split_sources, subsample_per_class
+        from training.loop import select_sources
         from training.loop import training_loop
 
         top = {"arch": arch, "width": width, "epochs": epochs, "batch_size": batch_size, "seed": seed, "precision": precision,
@@ -78,10 +78,7 @@ def register(app: typer.Typer) -> None:
                 raise ValueError("--root is required (the data folder)")
             cfg = build_config(preset, config, overrides)
         if dry_run:
-            sources = find_sources(cfg.data.kind, cfg.data.root)
-            if cfg.data.per_class:
-                sources = subsample_per_class(sources, cfg.data.per_class, cfg.seed)
-            tr, va = split_sources(sources, cfg.data.val_fraction, cfg.seed)
+            tr, va = select_sources(cfg)
             typer.echo(cfg.to_json())
             typer.echo(f"{len(tr)} training sources, {len(va)} held out, {cfg.motion.num_classes} classes")
             return
