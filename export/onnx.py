@@ -32,7 +32,7 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
     opset = OPSETS[options.precision]
     info = ExportInfo(
         format="onnx", precision=options.precision, input_dtype=options.input_dtype, opset=opset,
-        device="any", torch_version=torch.__version__,
+        device="cuda" if options.precision == "bf16" else "any", torch_version=torch.__version__,  # ORT-CPU has no bf16 kernels
     )  # fmt: skip
     if options.precision == "int8":
         info.target = {"calibration": source}

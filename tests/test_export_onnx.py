@@ -46,7 +46,7 @@ def test_reduced_precision_parity(micro_ckpt, micro_onnx, precision):
     try:
         engine = load_engine(path, device="cpu")
     except EngineError as e:
-        if "NOT_IMPLEMENTED" in str(e):
+        if "NOT_IMPLEMENTED" in str(e) or "no bf16 kernels" in str(e):
             pytest.skip(f"onnxruntime's CPU provider cannot run {precision} graphs: {e}")
         raise
     assert engine.precision == precision
@@ -57,6 +57,11 @@ def test_reduced_precision_parity(micro_ckpt, micro_onnx, precision):
     assert parity.top1 >= 0.99
     assert parity.failures(precision) == []
     assert TOLERANCES[precision].min_cosine == 0.999
+
+
+def test_bf16_onnx_on_cpu_is_refused_by_name(micro_onnx):
+    with pytest.raises(EngineError, match="a bf16 ONNX, and ONNX Runtime's CPU provider has no bf16 kernels"):
+        load_engine(micro_onnx("bf16"), device="cpu")
 
 
 def test_bf16_graph_is_valid_onnx(micro_onnx):

@@ -24,6 +24,12 @@ class OnnxEngine(Engine):
             raise EngineError(f"{path}: onnxruntime is not installed ({e}); pip install 'mosi-tool[cpu]' or '[gpu]'") from None
         if not path.is_file() or path.stat().st_size == 0:
             raise EngineError(f"{path}: {'empty file' if path.is_file() else 'no such file'}")
+        # Read from the file (not a session's copy) and first, so the weights are checked against their digest
+        # and a file this runtime cannot run is named as such before ONNX Runtime fails on it.
+        meta, export_info = read_contract(read_onnx, path)
+        if export_info.precision == "bf16" and _providers(device) == ["CPUExecutionProvider"]:
+            raise EngineError(f"{path}: a bf16 ONNX, and ONNX Runtime's CPU provider has no bf16 kernels; run it with "
+                              "TensorRT or ONNX Runtime on CUDA, or export --precision fp32 for CPUs")  # fmt: skip
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only
         # No CPU memory arena: it keeps the largest batch's activations for the process's life (about 65 MB of
@@ -36,8 +42,6 @@ class OnnxEngine(Engine):
             self.session = ort.InferenceSession(str(path), options, providers=_providers(device))
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types per failure
             raise EngineError(f"{path}: onnxruntime cannot load it ({_one_line(e)})") from None
-        # Read from the file (not the session's copy), so the weights are checked against their digest too.
-        meta, export_info = read_contract(read_onnx, path)
         super().__init__(path, meta, device, export_info)
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != [INPUT_NAME] or inputs[0].type != "tensor(uint8)":
