@@ -208,7 +208,17 @@ def read_pt2_props(path: Path) -> dict[str, str]:
 
 
 def read_pt2(path: Path) -> tuple[ModelMeta, ExportInfo]:
-    return from_props(read_pt2_props(path), str(path))
+    """The metadata of a .pt2 package, after checking every member against the CRC-32 the zip records
+    (AOTInductor's loader does not, so a damaged package would run). Raises MetadataError naming the file."""
+    meta, info = from_props(read_pt2_props(path), str(path))
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:  # a damaged member header
+        raise MetadataError(f"{path}: the package was altered or damaged ({first_line(e)})") from None
+    if bad is not None:
+        raise MetadataError(f"{path}: the package was altered or damaged ({bad} fails its CRC check)")
+    return meta, info
 
 
 # --- any artifact ---------------------------------------------------------------------------------------

@@ -109,3 +109,17 @@ def test_cuda_package(micro_ckpt, tmp_path):
     assert compare(reference_outputs(micro_ckpt, clips), out_gpu).failures("bf16") == []
     with pytest.raises(EngineError, match="compiled for cuda, not cpu"):
         load_engine(out, device="cpu")
+
+
+def test_a_damaged_package_is_refused(micro_pt2, tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(micro_pt2) as z:  # the largest stored member: the weights
+        info = max(z.infolist(), key=lambda i: i.compress_size)
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data = bytearray(micro_pt2.read_bytes())
+    data[start + info.compress_size // 2] ^= 0xFF
+    bad = tmp_path / "bad.pt2"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(EngineError, match="bad.pt2: the package was altered or damaged"):
+        load_engine(bad, device="cpu")
