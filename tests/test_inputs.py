@@ -390,12 +390,14 @@ def test_python_api_takes_numpy_and_torch(micro_ckpt):
         (lambda: np.zeros((2, 4, 8, 32, 3), np.uint8), "8x32 pixels: below 16"),
     ],
 )
-def test_python_api_shape_errors_say_what_is_needed_and_what_came(micro_ckpt, make, says):
-    engine = load_model(micro_ckpt, device="cpu", runtime="torch")
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_python_api_shape_errors_say_what_is_needed_and_what_came(micro_ckpt, make, says, runtime):
+    engine = load_model(micro_ckpt, device="cpu", runtime=runtime)
     clips = make()
     with pytest.raises(ValueError) as err:
         engine(clips)
     text = str(err.value)
+    assert text.startswith(f"{micro_ckpt.name}: ")  # the checkpoint given, not the cached export that runs it
     assert "needs uint8 RGB clips (batch, 4 frames, height, width, 3 channels)" in text
     assert str(tuple(clips.shape)) in text and says in text
 

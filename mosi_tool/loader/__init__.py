@@ -39,7 +39,7 @@ def load_engine(
     or `precision="int8"`) on any device; `precision="bf16"` runs PyTorch with bf16 autocast.
     Raises EngineError naming the file and the reason.
     """
-    path = _existing(path)
+    path = given = _existing(path)
     if runtime is not None and runtime not in RUNTIMES:
         raise EngineError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     dev = resolve_device(device)
@@ -58,7 +58,9 @@ def load_engine(
         path, precision = cached_onnx(path, precision), "fp32"
     elif checkpoint and wanted in ("tensorrt", "aoti"):
         raise EngineError(f"{path}: --runtime {wanted} needs an exported engine; make one with mosi-tool export")
-    return open_engine(path, dev, wanted, compile=compile, precision=precision)
+    engine = open_engine(path, dev, wanted, compile=compile, precision=precision)
+    engine.source = given
+    return engine
 
 
 def read_model_meta(path: str | Path) -> ModelMeta:

@@ -81,6 +81,7 @@ class Engine(ABC):
     def __init__(self, path: Path, meta: ModelMeta, device: torch.device, export: ExportInfo | None = None):
         """`export`: the artifact's build record; its precision and batch/size limits become the engine's."""
         self.path = path
+        self.source = path  # the file the user named (`load_engine` sets the checkpoint behind a cached export)
         self.meta = meta
         self.device = device
         if export is not None:
@@ -97,13 +98,13 @@ class Engine(ABC):
 
         Raises ValueError naming what the model needs (frames, channels, dtype) and what it got."""
         if not isinstance(clips, (np.ndarray, torch.Tensor)):
-            raise TypeError(f"{self.path.name}: clips must be a numpy array or a torch tensor, got {type(clips).__name__}")
+            raise TypeError(f"{self.source.name}: clips must be a numpy array or a torch tensor, got {type(clips).__name__}")
         dtype = str(clips.dtype).removeprefix("torch.")
         problem = clip_problem(tuple(clips.shape), dtype, self.meta.frames)
         if problem:
             kind = "numpy" if isinstance(clips, np.ndarray) else "torch"
             raise ValueError(
-                f"{self.path.name}: the model needs uint8 RGB clips (batch, {self.meta.frames} frames, height, width, "
+                f"{self.source.name}: the model needs uint8 RGB clips (batch, {self.meta.frames} frames, height, width, "
                 f"3 channels); got {kind} {dtype} {tuple(clips.shape)}: {problem}"
             )
         if isinstance(clips, np.ndarray):
