@@ -65,7 +65,7 @@ def pretext(
     from ..evaluation.pretext import SplitConfig, evaluate_pretext, pretext_chart, render_tables
 
     t0 = time.perf_counter()
-    engine = load_model(model, device=device, runtime=runtime)
+    engine = load_model(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
     split = SplitConfig(str(root[0]) if len(root) == 1 else [str(r) for r in root], data, val_fraction, seed, per_class, max_sources)
     report = evaluate_pretext(engine, split, batch_size=batch_size, workers=workers, random_init=random_init, camera=camera)
     _finish("pretext", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, pretext_chart, t0, model)
@@ -100,7 +100,7 @@ def saliency(
     from ..evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, render_tables, saliency_chart
 
     t0 = time.perf_counter()
-    engine = load_model(model, device=device, runtime=runtime)
+    engine = load_model(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
     seqs = find_sequences(davis, _split_list(sequences), source)
     cfg = SaliencyEvalConfig(targets=tuple(_split_list(targets) or ()), max_frames=max_frames, step=step, mode=mode,
                              size=size, batch_size=batch_size, camera_threshold=camera_threshold, random_init=random_init,
@@ -137,7 +137,7 @@ def probe(
     from ..evaluation.probe import ProbeConfig, evaluate_probe, probe_chart, render_tables
 
     t0 = time.perf_counter()
-    engine = load_model(model, device=device, runtime=runtime)
+    engine = load_model(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
     cfg = ProbeConfig(windows=windows, max_frames=max_frames, test_fraction=test_fraction, seed=seed,
                       batch_size=batch_size, random_init=random_init)  # fmt: skip
     report = evaluate_probe(engine, [*videos, *(more or [])], cfg)
