@@ -162,3 +162,6 @@ def test_held_out_sources_do_not_depend_on_how_the_root_is_spelled(image_root, t
         held = held_out_sources(meta, SplitConfig(str(spelled)))
         assert [Path(s.path).resolve() for s in held.sources] == [Path(s.path).resolve() for s in trained], spelled
         assert all(Path(s.path).exists() for s in held.sources) and held.notes == []
+    monkeypatch.chdir(image_root)  # "." : find_sources writes its paths without a "./"
+    held = held_out_sources(meta, SplitConfig("."))
+    assert [Path(s.path).resolve() for s in held.sources] == [Path(s.path).resolve() for s in trained]

@@ -270,19 +270,33 @@ def test_extract_refuses_a_single_path_string(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_failure_log_forgets_deleted_videos(tmp_path):
+def test_failure_log_forgets_deleted_videos_whatever_the_working_directory(tmp_path, monkeypatch):
     from mosi_tool.pipeline.output import FailureLog
 
-    kept, gone = tmp_path / "kept.mp4", tmp_path / "gone.mp4"
+    (tmp_path / "v").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    kept, gone = tmp_path / "v" / "kept.mp4", tmp_path / "v" / "gone.mp4"
     kept.write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
     log = FailureLog(tmp_path)
-    log.record(str(kept), "not a video")
+    log.record("v/kept.mp4", "not a video")  # relative, as the user typed it
     log.record(str(gone), "empty file")
-    log = FailureLog(tmp_path)  # the next run
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the next run, started from another folder
+    log = FailureLog(tmp_path)
     log.forget_missing()
-    assert [json.loads(line)["path"] for line in log.path.read_text().splitlines()] == [str(kept)]
-    log.clear(str(kept))
+    assert [e["path"] for e in log.entries()] == ["v/kept.mp4"]
+    log.clear(str(kept))  # the same video, spelled absolutely
     assert not log.path.exists()
+
+
+def test_failure_logs_of_concurrent_shards_keep_each_others_entries(tmp_path):
+    from mosi_tool.pipeline.output import FailureLog
+
+    a, b = FailureLog(tmp_path), FailureLog(tmp_path)  # two shards, both started before either failed
+    a.record(str(tmp_path / "x.mp4"), "bad")
+    b.record(str(tmp_path / "y.mp4"), "bad")
+    b.clear(str(tmp_path / "z.mp4"))
+    assert [e["path"] for e in FailureLog(tmp_path).entries()] == [str(tmp_path / "x.mp4"), str(tmp_path / "y.mp4")]
 
 
 @pytest.mark.parametrize(("field", "value", "says"), [

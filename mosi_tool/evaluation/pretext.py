@@ -8,7 +8,6 @@ runtime can be evaluated.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,9 +108,9 @@ def _split_as_trained(sources: list[Source], given: list[Path], trained: list[tu
     for s in sources:
         key = s.path
         for root in given:
-            prefix = str(root)
-            if (w := as_trained.get(root.resolve())) is not None and s.path.startswith(prefix + os.sep):
-                key = str(Path(w)) + s.path[len(prefix) :]
+            w = as_trained.get(root.resolve())
+            if w is not None and Path(s.path).is_relative_to(root):  # Path compares parts: "." and "./" work
+                key = str(Path(w) / Path(s.path).relative_to(root))  # as find_sources(w) built it
                 break
         keyed[key] = s
     _, val = split_sources([Source(k, s.group) for k, s in keyed.items()], val_fraction, seed)

@@ -164,12 +164,14 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     failures = FailureLog(out_dir)
     failures.forget_missing()  # videos deleted since they failed
     todo: list[VideoJob] = []
+    done: list[str] = []
     for job in jobs:
         if not opts.overwrite and is_complete(job.out, settings):
             report.skipped += 1
-            failures.clear(job.path)  # done since it failed (e.g. by another shard)
+            done.append(job.path)
         else:
             todo.append(job)
+    failures.clear(*done)  # done since they failed (e.g. by another shard)
     if not todo:
         report.seconds = time.perf_counter() - t0
         return report

@@ -22,7 +22,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -93,42 +93,70 @@ def is_complete(path: str | os.PathLike[str], settings: FeatureSettings) -> bool
 
 
 class FailureLog:
-    """`failures.jsonl`: one line per video that failed in the latest attempt, rewritten atomically.
+    """`failures.jsonl`: one line per video that failed in its latest attempt, rewritten atomically.
 
-    A video appears at most once; one that succeeds on a rerun, is found done, or no longer exists is removed.
-    Entries for videos outside a run's inputs stay: another run or shard may own them.
+    A video appears at most once (keyed by its absolute path, so the working directory does not matter); one
+    that succeeds on a rerun, is found done, or no longer exists is removed. Entries for videos outside a
+    run's inputs stay: another run or shard may own them. Every change re-reads the file under a lock
+    (`failures.jsonl.lock`) and writes it back, so shards running at once into one folder keep each other's.
     """
 
     def __init__(self, out_dir: Path):
         self.path = out_dir / "failures.jsonl"
-        self.entries: dict[str, dict[str, Any]] = {}
+        self._lock = out_dir / "failures.jsonl.lock"
+
+    @staticmethod
+    def _key(video: str) -> str:
+        return os.path.abspath(video)
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        entries: dict[str, dict[str, Any]] = {}
         if self.path.exists():
             for line in self.path.read_text().splitlines():
                 try:
                     entry = json.loads(line)
-                    self.entries[entry["path"]] = entry
-                except (json.JSONDecodeError, KeyError, TypeError):
+                    entries[entry.get("abspath") or self._key(entry["path"])] = entry
+                except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
                     continue
+        return entries
+
+    def _update(self, change: Callable[[dict[str, dict[str, Any]]], bool]) -> None:
+        """Apply `change` (True when it changed something) to the file's current entries, under the lock."""
+        import fcntl
+
+        with open(self._lock, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            entries = self._read()
+            if change(entries):
+                lines = [json.dumps(entries[k], sort_keys=True) for k in sorted(entries)]
+                if lines:
+                    atomic_write_text(self.path, "\n".join(lines) + "\n")
+                else:
+                    self.path.unlink(missing_ok=True)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The current entries, sorted by absolute path."""
+        return [e for _, e in sorted(self._read().items())]
 
     def record(self, video: str, error: str) -> None:
-        self.entries[video] = {"path": video, "error": error}
-        self._save()
+        def add(entries: dict[str, dict[str, Any]]) -> bool:
+            entries[self._key(video)] = {"path": video, "abspath": self._key(video), "error": error}
+            return True
+
+        self._update(add)
 
     def forget_missing(self) -> None:
         """Drop the entries of videos that are no longer on disk."""
-        gone = [k for k in self.entries if not os.path.exists(k)]
-        for k in gone:
-            del self.entries[k]
-        if gone:
-            self._save()
 
-    def clear(self, video: str) -> None:
-        if self.entries.pop(video, None) is not None:
-            self._save()
+        def drop(entries: dict[str, dict[str, Any]]) -> bool:
+            gone = [k for k in entries if not os.path.exists(k)]
+            for k in gone:
+                del entries[k]
+            return bool(gone)
 
-    def _save(self) -> None:
-        lines = [json.dumps(self.entries[k], sort_keys=True) for k in sorted(self.entries)]
-        if lines:
-            atomic_write_text(self.path, "\n".join(lines) + "\n")
-        else:
-            self.path.unlink(missing_ok=True)
+        self._update(drop)
+
+    def clear(self, *videos: str) -> None:
+        """Drop the entries of `videos` (done now); one read and write for all of them."""
+        if videos:
+            self._update(lambda entries: [entries.pop(self._key(v), None) for v in videos].count(None) < len(videos))
