@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from mosi_tool.artifact import ExportInfo
+from mosi_tool.artifact import ExportInfo, sidecar_path
 from mosi_tool.checkpoint import CheckpointError, read_meta
 from mosi_tool.metadata import MetadataError
 from mosi_tool.runtimes.base import EngineError, resolve_device
@@ -36,8 +36,11 @@ class Outcome:
 
 def unverifiable(fmt: Format, precision: str, device: torch.device) -> str | None:
     """Why an artifact cannot be run here to check it, or None."""
-    if fmt.name == "onnx" and precision == "bf16" and device.type == "cpu":
-        return "onnxruntime's CPU provider has no bfloat16 kernels (the graph is for TensorRT or CUDA)"
+    if fmt.name == "onnx" and precision == "bf16":
+        import onnxruntime as ort
+
+        if device.type == "cpu" or "CUDAExecutionProvider" not in ort.get_available_providers():
+            return "onnxruntime here has no CUDA provider, and its CPU provider has no bfloat16 kernels (the graph is for TensorRT or CUDA)"
     return None
 
 
@@ -81,5 +84,7 @@ def _verify(target: Target, checkpoint: Path, options: ExportOptions, log: Calla
         # Not left under the name asked for, where later commands would run it as if it were fine.
         kept = target.out.with_name(f"{target.out.stem}.parity-failed{target.out.suffix}")
         target.out.replace(kept)
+        if sidecar_path(target.out).exists():  # a TensorRT engine's metadata goes with it
+            sidecar_path(target.out).replace(sidecar_path(kept))
         raise EngineError(f"{target.out}: parity check failed ({'; '.join(failures)}); not written there, kept as {kept.name} for inspection")
     return parity

@@ -143,8 +143,9 @@ def onnx_weights_digest(model: Any) -> str:
     return h.hexdigest()
 
 
-def read_onnx(path: Path) -> tuple[ModelMeta, ExportInfo]:
-    """The metadata of an ONNX artifact, after checking its weights against the digest it records.
+def read_onnx(path: Path, verify: bool = True) -> tuple[ModelMeta, ExportInfo]:
+    """The metadata of an ONNX artifact, after checking (with `verify`) its weights against the digest it
+    records and its clip length against the graph's input.
 
     Raises MetadataError naming the file: not ONNX, not exported by mosi-tool, or altered or damaged."""
     import onnx
@@ -157,6 +158,8 @@ def read_onnx(path: Path) -> tuple[ModelMeta, ExportInfo]:
     if not model.graph.node:
         raise MetadataError(f"{path}: not a valid ONNX file (no graph)")
     meta, info = from_props({p.key: p.value for p in model.metadata_props}, str(path))
+    if not verify:
+        return meta, info
     if info.weights_sha256 and onnx_weights_digest(model) != info.weights_sha256:
         raise MetadataError(f"{path}: weights do not match the digest in its metadata; the file was altered or damaged")
     inputs = [i for i in model.graph.input if i.name == info.input_name]
@@ -207,10 +210,13 @@ def read_pt2_props(path: Path) -> dict[str, str]:
     raise MetadataError(f"{path}: .pt2 package has no '{METADATA_KEY}' metadata; not exported by mosi-tool (re-export it)")
 
 
-def read_pt2(path: Path) -> tuple[ModelMeta, ExportInfo]:
-    """The metadata of a .pt2 package, after checking every member against the CRC-32 the zip records
-    (AOTInductor's loader does not, so a damaged package would run). Raises MetadataError naming the file."""
+def read_pt2(path: Path, verify: bool = True) -> tuple[ModelMeta, ExportInfo]:
+    """The metadata of a .pt2 package, after checking (with `verify`) every member against the CRC-32 the
+    zip records (AOTInductor's loader does not, so a damaged package would run). Raises MetadataError naming
+    the file."""
     meta, info = from_props(read_pt2_props(path), str(path))
+    if not verify:
+        return meta, info
     try:
         with zipfile.ZipFile(path) as z:
             bad = z.testzip()
@@ -222,13 +228,15 @@ def read_pt2(path: Path) -> tuple[ModelMeta, ExportInfo]:
 
 
 # --- any artifact ---------------------------------------------------------------------------------------
-def read_artifact(path: Path) -> tuple[ModelMeta, ExportInfo | None]:
-    """Metadata of a checkpoint (no ExportInfo) or of any exported artifact, by suffix; MetadataError if unreadable."""
+def read_artifact(path: Path, verify: bool = True) -> tuple[ModelMeta, ExportInfo | None]:
+    """Metadata of a checkpoint (no ExportInfo) or of any exported artifact, by suffix; MetadataError if
+    unreadable. `verify`: also check an ONNX file's weight digest and a .pt2 package's CRCs (reads it all)."""
     kind = kind_of(path)
     if kind.name == "checkpoint":
         return read_meta(path), None
-    readers = {"onnx": read_onnx, "tensorrt": read_sidecar, "aoti": read_pt2}
-    return readers[kind.name](path)
+    if kind.name == "tensorrt":
+        return read_sidecar(path)
+    return (read_onnx if kind.name == "onnx" else read_pt2)(path, verify)
 
 
 def _check_file(path: Path) -> None:

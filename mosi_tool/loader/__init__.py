@@ -67,7 +67,7 @@ def read_model_meta(path: str | Path) -> ModelMeta:
     """The metadata of any checkpoint or engine, without loading it (cheap); MetadataError if unreadable."""
     path = _existing(path)
     read_contract(kind_of, path)  # an EngineError for unknown file types, like load_engine's
-    return read_artifact(path)[0]
+    return read_artifact(path, verify=False)[0]  # loading the engine checks its weights
 
 
 def resolve_runtime(model: str | Path, device: str, runtime: str | None, precision: str, batch_size: int, threads: int | None) -> tuple[str | None, str]:

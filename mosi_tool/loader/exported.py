@@ -28,7 +28,7 @@ def cached_onnx(checkpoint: Path, precision: str = "fp32") -> Path:
     path = engine_cache_path(meta.model_id, precision)
     if path.exists():
         try:
-            cached, export_info = read_onnx(path)
+            cached, export_info = read_onnx(path)  # a damaged cache entry is rebuilt below
             if cached.to_json() == meta.to_json() and export_info.exporter_version == __version__:
                 return path
         except MetadataError:
