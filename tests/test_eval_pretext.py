@@ -165,3 +165,16 @@ def test_held_out_sources_do_not_depend_on_how_the_root_is_spelled(image_root, t
     monkeypatch.chdir(image_root)  # "." : find_sources writes its paths without a "./"
     held = held_out_sources(meta, SplitConfig("."))
     assert [Path(s.path).resolve() for s in held.sources] == [Path(s.path).resolve() for s in trained]
+
+
+def test_an_imagenet_root_and_its_train_folder_are_the_same_data(tmp_path):
+    root = tmp_path / "inet"
+    for c in range(2):
+        (root / "train" / f"n0{c}").mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(texture(72, 80, seed=10 * c + i)).save(root / "train" / f"n0{c}" / f"{i}.png")
+    trained = split_sources(find_sources("imagenet", root), 0.2, 1)[1]
+    meta = ModelMeta(training={"data": "imagenet", "seed": 1, "root": str(root), "val_fraction": 0.2})
+    held = held_out_sources(meta, SplitConfig(str(root / "train")))  # the same images, one folder deeper
+    assert [Path(s.path).resolve() for s in held.sources] == [Path(s.path).resolve() for s in trained]
+    assert held.val_fraction == 0.2 and held.notes == []

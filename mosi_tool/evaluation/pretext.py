@@ -68,14 +68,15 @@ def held_out_sources(meta: ModelMeta, cfg: SplitConfig) -> HeldOut:
     if per_class:
         sources = subsample_per_class(sources, per_class, seed)
     notes = []
-    trained = _training_roots(t)
-    other_root = trained is not None and {r for _, r in trained} != {p.resolve() for p in roots_of(cfg.root)}
+    trained = _training_roots(t, kind)
+    given = [_image_base(kind, p) for p in roots_of(cfg.root)]
+    other_root = trained is not None and {r for _, r in trained} != {p.resolve() for p in given}
     if other_root and cfg.val_fraction is None:
         val, val_fraction = sources, 1.0
         notes.append(f"training used {t['root']}: every image of {cfg.root} is scored")
     else:
         val_fraction = cfg.val_fraction if cfg.val_fraction is not None else float(t.get("val_fraction", 0.05))
-        val = _split_as_trained(sources, roots_of(cfg.root), trained, val_fraction, seed)
+        val = _split_as_trained(sources, given, trained, val_fraction, seed)
         if not val:
             raise ValueError(f"{cfg.root}: --val-fraction {val_fraction} holds out no sources")
         recorded = t.get("val_sources")
@@ -89,14 +90,24 @@ def held_out_sources(meta: ModelMeta, cfg: SplitConfig) -> HeldOut:
     return HeldOut(val, kind, val_fraction, seed, per_class, notes)
 
 
-def _training_roots(t: dict[str, Any]) -> list[tuple[str, Path]] | None:
-    """The training's data folders: (as written in `train --root`, resolved), or None when not recorded.
-    Runs that recorded `root_resolved` are resolved as trained; older ones from here (right for absolute roots)."""
+def _image_base(kind: str, root: Path) -> Path:
+    """The folder `find_sources` lists a root's images from: an ImageNet root's `train/` when it has one."""
+    return root / "train" if kind == "imagenet" and (root / "train").is_dir() else root
+
+
+def _training_roots(t: dict[str, Any], kind: str) -> list[tuple[str, Path]] | None:
+    """The training's image folders (`_image_base` of each `train --root`): (as training wrote them, resolved),
+    or None when not recorded. Runs that recorded `root_resolved` are resolved as trained; older ones from here
+    (right for absolute roots)."""
     if "root" not in t:
         return None
     written = [str(r) for r in roots_of(t["root"])]
     resolved = [Path(r) for r in t["root_resolved"]] if "root_resolved" in t else [Path(r).resolve() for r in written]
-    return list(zip(written, resolved, strict=True))
+    out = []
+    for w, r in zip(written, resolved, strict=True):
+        base = _image_base(kind, r)
+        out.append((str(Path(w) / base.relative_to(r)), base))  # "X/train" when training listed X's train/
+    return out
 
 
 def _split_as_trained(sources: list[Source], given: list[Path], trained: list[tuple[str, Path]] | None,
