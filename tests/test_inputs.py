@@ -432,3 +432,13 @@ def test_real_mac_batch_exits_zero(tmp_path, micro_ckpt):
     out = tmp_path / "feats"
     result = cli("features", str(bugcase("mac_batch")), "--model", str(micro_ckpt), "--out-dir", str(out), "--workers", "0", "--runtime", "torch")
     assert "1 written" in result.output and "1 hidden or AppleDouble file skipped" in result.output
+
+
+def test_a_still_image_named_like_a_video_is_warned_about(tmp_path):
+    from PIL import Image as PILImage
+
+    path = tmp_path / "photo.mp4"
+    PILImage.fromarray(texture(64, 96, 3)).save(path, format="JPEG")
+    reader = VideoReader(path)
+    assert len(list(reader.frames())) == 1
+    assert any("only 1 frame: a still image" in w for w in reader.warnings)

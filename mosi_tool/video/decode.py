@@ -220,6 +220,8 @@ class VideoReader:
             )
         if not stopped:
             self._check_complete(timeline.span(1.0 / fps) if timeline.first is not None else t + 1.0 / fps, fps)
+        if self.decoded == 1:
+            self._warn("only 1 frame: a still image, not a video; its clips repeat that frame, so they show no motion")
 
     def _check_complete(self, span: float, fps: float) -> None:
         """Warn if fewer frames or seconds decoded than a player would show.
