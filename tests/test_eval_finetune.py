@@ -48,6 +48,10 @@ def test_finetune_on_synthetic_videos(tmp_path):
     assert finetune(["--model", str(ckpt), "--data", str(data), "--classes", "3", "--out", str(out), *FAST]).exit_code == 2
     result = finetune(["--model", str(ckpt), "--data", str(data), "--classes", "4", "--out", str(tmp_path / "r2"), *FAST])
     assert result.exit_code == 2 and "found 3 class folders" in result.output
+    # no validation videos: said, and best.safetensors is then the best training accuracy
+    result = finetune(["--model", str(ckpt), "--data", str(data), "--classes", "3", "--out", str(tmp_path / "r3"),
+                       "--val-fraction", "0", "--epochs", "1", *COMMON])  # fmt: skip
+    assert result.exit_code == 0 and "no validation videos" in result.output
 
 
 def test_finetune_on_real_videos(tmp_path):

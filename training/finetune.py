@@ -26,7 +26,7 @@ from mosi_tool.atomic import atomic_write_text
 from mosi_tool.checkpoint import load_checkpoint, save_checkpoint
 from mosi_tool.metadata import ModelMeta
 from mosi_tool.models.clip_model import ClipModel
-from mosi_tool.progress import progress_bar
+from mosi_tool.progress import info, progress_bar
 from mosi_tool.runtimes.base import resolve_device
 
 from .action_data import ActionClips, find_action_videos
@@ -115,6 +115,9 @@ def finetune(cfg: FinetuneConfig, command: str = "") -> Path:
     classes, train_videos, val_videos = find_action_videos(cfg.data, cfg.val_fraction, cfg.seed)
     if cfg.classes != len(classes):
         raise ValueError(f"{cfg.data}: found {len(classes)} class folders ({', '.join(classes)}) but --classes is {cfg.classes}")
+    if not val_videos:
+        info(f"warning: {cfg.data}: no validation videos (a val/ folder, or at least 2 videos per class for "
+              f"--val-fraction {cfg.val_fraction}); best.safetensors is chosen by training accuracy")
     torch.manual_seed(cfg.seed)
     model, meta = build_model(cfg, classes)
     model = model.to(device)
