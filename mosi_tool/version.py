@@ -1,3 +1,3 @@
 """The package version: a leaf module, so any layer can read it without importing the others."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
