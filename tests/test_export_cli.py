@@ -82,3 +82,31 @@ def test_a_failed_parity_check_leaves_nothing_under_the_name_asked_for(micro_ckp
     result = runner.invoke(app, ["export", str(micro_ckpt), "--onnx", str(out)])
     assert result.exit_code == 2 and "parity check failed" in result.stderr and "kept as m.parity-failed.onnx" in result.stderr
     assert not out.exists() and (tmp_path / "m.parity-failed.onnx").exists()
+
+
+def test_a_failed_tensorrt_engine_takes_its_sidecar_along(micro_ckpt, tmp_path, monkeypatch):
+    """No TensorRT here: a stand-in builder writes an engine and its sidecar, and the check fails."""
+    import types
+
+    import export.pipeline as pipeline
+    from export.options import ExportOptions
+    from mosi_tool.artifact import sidecar_path
+
+    def build(checkpoint, out, options, log):
+        out.write_bytes(b"engine")
+        sidecar_path(out).write_text("{}")
+
+    class Bad:
+        def lines(self):
+            return []
+
+        def failures(self, precision):
+            return ["logits error 1.0 >= 0.001"]
+
+    monkeypatch.setattr(pipeline, "builder", lambda fmt: types.SimpleNamespace(build=build))
+    monkeypatch.setattr(pipeline, "verify", lambda *a, **k: (Bad(), "test clips"))
+    out = tmp_path / "m.engine"
+    [outcome] = pipeline.export_artifacts(micro_ckpt, [pipeline.Target(FORMATS["tensorrt"], out)], ExportOptions(), log=lambda _: None)
+    kept = tmp_path / "m.parity-failed.engine"
+    assert "parity check failed" in outcome.error and kept.exists() and sidecar_path(kept).exists()
+    assert not out.exists() and not sidecar_path(out).exists()
