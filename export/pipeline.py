@@ -37,9 +37,9 @@ class Outcome:
 def unverifiable(fmt: Format, precision: str, device: torch.device) -> str | None:
     """Why an artifact cannot be run here to check it, or None."""
     if fmt.name == "onnx" and precision == "bf16":
-        import onnxruntime as ort
+        from mosi_tool.runtimes.onnx_runtime import runs_bf16
 
-        if device.type == "cpu" or "CUDAExecutionProvider" not in ort.get_available_providers():
+        if not runs_bf16(device):
             return "onnxruntime here has no CUDA provider, and its CPU provider has no bfloat16 kernels (the graph is for TensorRT or CUDA)"
     return None
 

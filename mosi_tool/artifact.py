@@ -210,13 +210,9 @@ def read_pt2_props(path: Path) -> dict[str, str]:
     raise MetadataError(f"{path}: .pt2 package has no '{METADATA_KEY}' metadata; not exported by mosi-tool (re-export it)")
 
 
-def read_pt2(path: Path, verify: bool = True) -> tuple[ModelMeta, ExportInfo]:
-    """The metadata of a .pt2 package, after checking (with `verify`) every member against the CRC-32 the
-    zip records (AOTInductor's loader does not, so a damaged package would run). Raises MetadataError naming
-    the file."""
-    meta, info = from_props(read_pt2_props(path), str(path))
-    if not verify:
-        return meta, info
+def check_pt2_members(path: Path) -> None:
+    """Check every member of a .pt2 package against the CRC-32 its zip records (AOTInductor's loader does
+    not, so a damaged package would run). Raises MetadataError naming the file."""
     try:
         with zipfile.ZipFile(path) as z:
             bad = z.testzip()
@@ -224,6 +220,13 @@ def read_pt2(path: Path, verify: bool = True) -> tuple[ModelMeta, ExportInfo]:
         raise MetadataError(f"{path}: the package was altered or damaged ({first_line(e)})") from None
     if bad is not None:
         raise MetadataError(f"{path}: the package was altered or damaged ({bad} fails its CRC check)")
+
+
+def read_pt2(path: Path, verify: bool = True) -> tuple[ModelMeta, ExportInfo]:
+    """The metadata of a .pt2 package, after `check_pt2_members` (with `verify`). Raises MetadataError."""
+    meta, info = from_props(read_pt2_props(path), str(path))
+    if verify:
+        check_pt2_members(path)
     return meta, info
 
 

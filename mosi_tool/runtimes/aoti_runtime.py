@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..artifact import from_props, read_pt2, read_pt2_props
+from ..artifact import check_pt2_members, from_props, read_pt2_props
 from ..hardware import current_cpu_isa
 from ..models.clip_model import ClipOutput
 from .base import Engine, EngineError, read_contract
@@ -23,7 +23,8 @@ class AOTIEngine(Engine):
 
     def __init__(self, path: Path, device: torch.device):
         props = read_contract(read_pt2_props, path)
-        read_contract(read_pt2, path)  # the metadata parses and every member passes its CRC check
+        read_contract(from_props, props, str(path))
+        read_contract(check_pt2_members, path)
         check_pt2_target(path, props, device)
         index = device.index or 0 if device.type == "cuda" else -1
         try:

@@ -27,7 +27,7 @@ class OnnxEngine(Engine):
         # Read from the file (not a session's copy) and first, so the weights are checked against their digest
         # and a file this runtime cannot run is named as such before ONNX Runtime fails on it.
         meta, export_info = read_contract(read_onnx, path)
-        if export_info.precision == "bf16" and _providers(device) == ["CPUExecutionProvider"]:
+        if export_info.precision == "bf16" and not runs_bf16(device):
             raise EngineError(f"{path}: a bf16 ONNX, and ONNX Runtime's CPU provider has no bf16 kernels; run it with "
                               "TensorRT or ONNX Runtime on CUDA, or export --precision fp32 for CPUs")  # fmt: skip
         options = ort.SessionOptions()
@@ -84,6 +84,12 @@ def quantization_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnxruntime.quantization") is not None
+
+
+def runs_bf16(device: torch.device) -> bool:
+    """Whether ONNX Runtime here can run a bf16 graph on `device`: only through its CUDA provider (the CPU
+    provider has no bf16 kernels)."""
+    return _providers(device) != ["CPUExecutionProvider"]
 
 
 def _providers(device: torch.device) -> list[str | tuple[str, dict[str, str]]]:
