@@ -95,5 +95,6 @@ def main(argv: list[str] | None = None) -> None:
              f"av {av.__version__}, python {platform.python_version()}"]  # fmt: skip
     publish(cpu_section("Decoding one video at a time", "bench/decode.py", argv, facts, table, lines), args.report)
 
+
 if __name__ == "__main__":
     main()

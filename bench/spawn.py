@@ -91,5 +91,6 @@ def main(argv: list[str] | None = None) -> None:
     facts = [f"the child runs a no-op and exits; medians of {args.repeats} alternating starts", f"python {platform.python_version()}"]
     publish(cpu_section("Starting a decode process", "bench/spawn.py", argv, facts, table, lines), args.report)
 
+
 if __name__ == "__main__":
     main()

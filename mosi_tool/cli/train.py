@@ -52,8 +52,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pre-train a backbone with MoSI on images or videos (no labels)."""
         from training.config import TrainConfig, build_config
-        from training.loop import select_sources
-        from training.loop import training_loop
+        from training.loop import select_sources, training_loop
 
         top = {"arch": arch, "width": width, "epochs": epochs, "batch_size": batch_size, "seed": seed, "precision": precision,
                "init": str(init) if init else None}  # fmt: skip

@@ -15,7 +15,7 @@ two folders given side by side) are refused before any work.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..video.decode import FRAME_SUFFIXES, VIDEO_SUFFIXES
@@ -35,7 +35,7 @@ class VideoJob:
 class Found:
     videos: list[Path]  # inputs to process, in order, without duplicates
     hidden: list[Path]  # skipped: hidden files with a video suffix, AppleDouble companions
-    names: list[Path] = field(default_factory=list)  # per video: its output's path under OUT, without OUTPUT_SUFFIX
+    names: list[Path]  # per video: its output's path under OUT, without OUTPUT_SUFFIX
 
 
 def _is_frame_folder(folder: Path) -> bool:

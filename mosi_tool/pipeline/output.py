@@ -139,8 +139,10 @@ class FailureLog:
         return [e for _, e in sorted(self._read().items())]
 
     def record(self, video: str, error: str) -> None:
+        key = self._key(video)
+
         def add(entries: dict[str, dict[str, Any]]) -> bool:
-            entries[self._key(video)] = {"path": video, "abspath": self._key(video), "error": error}
+            entries[key] = {"path": video, "abspath": key, "error": error}
             return True
 
         self._update(add)
@@ -158,5 +160,12 @@ class FailureLog:
 
     def clear(self, *videos: str) -> None:
         """Drop the entries of `videos` (done now); one read and write for all of them."""
+
+        def drop(entries: dict[str, dict[str, Any]]) -> bool:
+            found = [k for k in map(self._key, videos) if k in entries]
+            for k in found:
+                del entries[k]
+            return bool(found)
+
         if videos:
-            self._update(lambda entries: [entries.pop(self._key(v), None) for v in videos].count(None) < len(videos))
+            self._update(drop)
