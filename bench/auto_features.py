@@ -9,7 +9,7 @@ until it lasts `--seconds`. One run measures, side by side and in alternation (`
   default  the default step (= the model's frames), the same two
 auto's one-time measurement is made first and timed on its own (later runs read the cached choice).
 Reports wall seconds, clips/s, the ratio auto / eager and the features' worst cosine between the two.
-Appends a section to docs/BENCHMARKS.md.
+Records the run with bench/report.py (docs/benchmarks/, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, help="decode processes (default: the pipeline's)")
     p.add_argument("--repeats", type=int, default=2, help="alternations of eager and auto per setting")
-    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = p.parse_args(argv)
     sources = davis_videos()
     from mosi_tool.loader.auto import resolve
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         from bench.report import append_report
 
         append_report(args.report, "\n".join(section))
-        print(f"appended to {args.report}")
+        print(f"recorded in {args.report}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ clips need (short side 73 px, `clips.geometry`), on the same videos, with FFmpeg
   plain PyAV loop   `for frame in container.decode(stream): frame.to_ndarray(...)` on one Python thread
                     (how video_features and most peers read a video)
   VideoReader       ours: the next frames decode on a helper thread while this one resizes (`read_ahead`)
-Per run: frames/s and the cores kept busy. Appends to docs/BENCHMARKS.md.
+Per run: frames/s and the cores kept busy. Records the run with bench/report.py (docs/benchmarks/, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--videos", type=Path, nargs="*", help="folders or files (default: ../shared/data/davis/mp4 and videos)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = p.parse_args(argv)
     roots = args.videos or [SHARED / "davis" / "mp4", SHARED / "videos"]
     videos = []

@@ -16,7 +16,7 @@ One run measures, on the same videos and the same engine (default: a random-init
   ours, T engine threads (--also-threads T) ours again with `features --threads T`
 Per run: videos/s, clips/s, the cores it kept busy (CPU seconds of this process and its children over the
 wall time) and each stage's busy time (decode, H2D, engine, write) and share of the wall time; the stage
-with the largest share is named the limit. Appends a section to docs/BENCHMARKS.md.
+with the largest share is named the limit. Records the run with bench/report.py (docs/benchmarks/, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -399,7 +399,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--also-threads", type=int, metavar="T", help="also run ours with T intra-op engine threads (`features --threads T`)")
     p.add_argument("--bf16", action="store_true", help="also run ours with --precision bf16 (PyTorch; fast on CPUs with AMX)")
     p.add_argument("--skip", default="", help="comma-separated runs to leave out: baseline,decode,engine")
-    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     p.add_argument("--note", action="append", default=[], help="a line for the notes")
     return p.parse_args(argv)
 
@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> None:
     if str(args.report) != "-":
         command = "python bench/extract.py" + "".join(f" {shlex.quote(a)}" for a in (argv if argv is not None else sys.argv[1:]))
         append_report(args.report, markdown(runs, env, command, loads, videos, notes + args.note))
-        print(f"appended to {args.report}")
+        print(f"recorded in {args.report}")
     print(json.dumps({r.name: round(r.clips_per_s, 3) for r in runs}))
 
 

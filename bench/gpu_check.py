@@ -3,7 +3,7 @@
     make gpu-wheels gpu-bundle                   # here, once: the av wheel -> .whl/, shared videos and images -> .gpu/
     python bench/gpu_check.py --dry-run          # here, on CPU: every step, its time and the files it needs
     python bench/gpu_check.py --out gpu-report   # on the GPU machine (docs/GPU.md: through the device tool)
-    cat gpu-report/gpu_check.md >> docs/BENCHMARKS.md   # or --append-to docs/BENCHMARKS.md where the run is
+    python bench/report.py gpu-report/gpu_check.md   # records it in docs/BENCHMARKS.md (or --append-to where the run is)
 
 The steps (`STEPS`) run in order, each as a child process killed at its time limit; a step that fails or
 runs out of time is recorded and the run goes on. A step's limit is its budget plus whatever earlier steps
@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from gpu_bundle import BUNDLE, IMAGES, VIDEOS  # noqa: E402
+from report import append_report, run_text  # noqa: E402
 
 WHEELS = ROOT / ".whl"  # the folder `make gpu-wheels` fills
 DEADLINE_S = 465  # the steps' budgets; start-up and the report stay well inside 8 minutes
@@ -317,7 +318,7 @@ def runtimes_step(name: str, runtimes: str, precisions: str, batches: str, model
         if model == "default":
             argv += ["--model", str(_default_checkpoint(ctx))]
         call = ctx.call(argv, name)
-        text = report.read_text() if report.is_file() else ""
+        text = run_text(report)
         rows = parse_table(text)
         best = max(rows, key=lambda r: r["clips/s"], default=None)
         summary = f"{len(rows)} cells; fastest {best['runtime']} {best['precision']} batch {best['batch']:.0f}: {best['clips/s']:.0f} clips/s ({best['vs eager fp32']} eager fp32)" if best else "no figures"
@@ -393,7 +394,7 @@ def train_step(name: str, preset: str, steps: int) -> Callable[[Context], StepRe
         argv = [sys.executable, "bench/train.py", "--device", ctx.device, "--preset", preset, "--precisions", "fp32,bf16",
                 "--steps", str(steps), "--root", str(ctx.data / IMAGES.parent), "--report", str(report)]  # fmt: skip
         call = ctx.call(argv, name)
-        text = report.read_text() if report.is_file() else ""
+        text = run_text(report)
         rows = parse_table(text)
         speedup = re.search(r"bf16/fp32 speed-up:\s*([0-9.]+)x", text or call.output)
         data = {"preset": preset, "steps": steps, "rows": rows, "speedup_bf16": float(speedup.group(1)) if speedup else None}
@@ -516,8 +517,7 @@ def write_report(out: Path, results: list[StepResult], facts: dict[str, Any], co
     atomic_write_text(out / "gpu_check.md", md)
     atomic_write_text(out / "gpu_check.json", json.dumps(doc, indent=2, default=str))
     if append_to is not None:
-        old = append_to.read_text() if append_to.exists() else "# Benchmarks\n\n"
-        atomic_write_text(append_to, old.rstrip("\n") + "\n\n" + md)
+        append_report(append_to, md)
     return md
 
 

@@ -1,6 +1,6 @@
 """Motion-vector extraction and `saliency --method mv` speed on the DAVIS videos (854x480 H.264).
 
-    python bench/motion_vectors.py                    # ../shared/data/davis/mp4, appends to docs/BENCHMARKS.md
+    python bench/motion_vectors.py                    # ../shared/data/davis/mp4, recorded in docs/BENCHMARKS.md
 
 Runs, on the same videos in one process run (frames/s over all videos; wall and CPU seconds):
   decode only       PyAV decode, frame threads, no vectors, no pixel conversion (the decoder's own speed)
@@ -11,7 +11,7 @@ Runs, on the same videos in one process run (frames/s over all videos; wall and 
   baseline flow     the previous camera-compensated baseline: decode to grey at 427x240 + Farneback flow
   saliency mv       `mosi-tool saliency --method mv` end to end: motion field, maps, and the overlay video
                     (decoded again, blended, x264-encoded) at the original resolution
-Appends a section to docs/BENCHMARKS.md with the machine, versions, command, load average and ratios.
+Records the run with bench/report.py (docs/benchmarks/, docs/BENCHMARKS.md) with the machine, versions, command, load average and ratios.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def timed(fn, videos: list[Path], jobs: int = 1) -> tuple[int, float, float]:  #
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--videos", type=Path, nargs="*", help="video files (default: ../shared/data/davis/mp4/*.mp4)")
-    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = p.parse_args(argv)
     videos = args.videos or sorted((SHARED / "davis" / "mp4").glob("*.mp4"))
     if not videos:

@@ -6,7 +6,7 @@
 Every video is extracted once per path (`mosi-tool features`' defaults otherwise: centre crop, step = stack)
 with PyTorch fp32 as the reference, then PyTorch bf16 and ONNX Runtime fp32 and int8. Per path: the worst
 and median per-clip cosine similarity, the worst and median per-clip relative L2 error |x - y| / |x|, and the
-share of clips whose relative error passes 1%. Appends to docs/BENCHMARKS.md.
+share of clips whose relative error passes 1%. Records the run with bench/report.py (docs/benchmarks/, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default=str(default_model_path()))
     p.add_argument("--videos", type=Path, nargs="+", default=[ROOT.parent / "shared" / "data" / "videos"])
     p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = p.parse_args(argv)
     videos = discover([v for v in args.videos if v.exists()])
     if not videos:

@@ -9,7 +9,7 @@ Default model: a random-init full-size R(2+1)D-10 made on the fly (weights do no
 Per runtime x precision x batch: median milliseconds per batch, clips/s, ratio to eager fp32 at the same
 batch (same run), the features' worst cosine to eager fp32, and the fraction of the device's physical peak
 for that precision (CPU: `mosi_tool.runtimes.cpu.peaks`, fp32 FMA / bf16 dot-product / int8 VNNI or AMX).
-On CPU, each batch also names the path `--runtime auto`'s rules pick from these rows. Appends a section to
+On CPU, each batch also names the path `--runtime auto`'s rules pick from these rows. Records the run (bench/report.py) in
 docs/BENCHMARKS.md.
 """
 
@@ -333,7 +333,7 @@ def parse(argv: list[str] | None) -> Config:
     p.add_argument("--runtimes", default="torch,onnx,aoti", help=f"comma-separated from {', '.join(RUNTIMES)}")
     p.add_argument("--precisions", default="fp32", help="comma-separated from fp32, fp16, bf16")
     p.add_argument("--device", default="auto")
-    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="markdown file to append to")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in")
     p.add_argument("--no-report", action="store_true")
     p.add_argument("--no-input-compare", action="store_true", help="skip ORT uint8-vs-float32 input timing")
     a = p.parse_args(argv)
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         from bench.report import append_report
 
         append_report(cfg.report, markdown(cfg, result, env, command.strip()))
-        print(f"\nappended to {cfg.report}")
+        print(f"\nrecorded in {cfg.report}")
 
 
 if __name__ == "__main__":

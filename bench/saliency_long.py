@@ -9,7 +9,7 @@ cut or repeated to length at its 10 s keyframes, so every length has the same co
 a fresh `python -m mosi_tool saliency VIDEO --out O.mp4 --maps M.npy` process on the CPU; its peak RSS comes
 from wait4(). The baseline, measured in the same run, is the same command without `--maps` (the overlay
 alone; `--baseline-minutes`, default 1). The engine is a random-init R(2+1)D-10 at width 16 with 8x64x64 clips, the architecture of the
-current default model (weights do not change speed or memory). Appends a section to docs/BENCHMARKS.md.
+current default model (weights do not change speed or memory). Records the run with bench/report.py (docs/benchmarks/, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--old-minutes", type=float, nargs="*", default=[1])
     p.add_argument("--baseline-minutes", type=float, nargs="*", default=[1], help="lengths also run without --maps")
     p.add_argument("--method", help="saliency --method (default: the command's own default)")
-    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = p.parse_args(argv)
     davis = str(args.source) == "davis"
     if not davis and not args.source.exists():

@@ -6,7 +6,7 @@
 Two parents' main modules: the `mosi-tool` entry script (a `mosi-tool features` run) and a user's script
 that imports torch before calling the Python API (as the bench scripts do). The child runs a no-op target
 from the standard library and exits, so the figures are the start cost alone. Per case: median wall seconds
-from `start()` to the child's exit, and median CPU seconds of the child. Appends to docs/BENCHMARKS.md.
+from `start()` to the child's exit, and median CPU seconds of the child. Records the run with bench/report.py (docs/benchmarks/, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def entry_script() -> Path:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
+    p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         user = Path(tmp) / "user_script.py"

@@ -11,8 +11,8 @@ generator (pseudo-motion clips), forward/backward and optimizer. Runs:
   resized from its JPEG in loader processes each time.
 - one run per `--precisions` entry on the current path: sources cropped from the decoded uint8 cache.
 
-Prints `bf16/fp32 speed-up: N.NNx` (same path, same run) and each run's ratio to the baseline, and appends a
-section to docs/BENCHMARKS.md. Data: `--root` (ImageNet layout), default ../shared/data/images/imagenette-val,
+Prints `bf16/fp32 speed-up: N.NNx` (same path, same run) and each run's ratio to the baseline, and records the run
+(bench/report.py) in docs/BENCHMARKS.md. Data: `--root` (ImageNet layout), default ../shared/data/images/imagenette-val,
 else images cut from the bundled sample picture.
 """
 
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=12, help="timed steps per run")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     p.add_argument("--no-baseline", action="store_true", help="skip the pre-cache fp32 path (always skipped on CUDA)")
-    p.add_argument("--report", default=str(ROOT / "docs" / "BENCHMARKS.md"), help="markdown file to append to ('-': none)")
+    p.add_argument("--report", default=str(ROOT / "docs" / "BENCHMARKS.md"), help="summary to record the run in ('-': print only)")
     a = p.parse_args(argv)
     command = "python bench/train.py " + " ".join(sys.argv[1:] if argv is None else argv)
 
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         section += [f"- {k}: {v}" for k, v in env.items() if k not in ("device", "date")]
         section += [f"- {a.steps} timed steps after {a.warmup} warm-up per run", "", text, ""] + [f"- {x}" for x in lines]
         append_report(report, "\n".join(section))
-        print(f"appended to {report}")
+        print(f"recorded in {report}")
 
 
 if __name__ == "__main__":

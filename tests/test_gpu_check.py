@@ -105,7 +105,9 @@ def test_failures_and_timeouts_are_recorded_and_the_run_goes_on(tmp_path):
     assert doc["ok"] is False and [s["status"] for s in doc["steps"]] == ["failed", "timed out", "failed", "ok"]
     assert (out / "gpu_check.md").read_text() == md and md.startswith("## GPU check: Some GPU")
     assert "| hangs | timed out |" in md
-    assert bench.read_text().startswith("# Benchmarks\n\nolder sections\n\n## GPU check")
+    summary = bench.read_text()
+    assert summary.startswith("# Benchmarks\n\nolder sections\n\n<!-- area: bench/gpu_check.py -->\n## GPU check") and "| hangs | timed out |" in summary
+    assert [f.read_text() for f in (tmp_path / "benchmarks").iterdir()] == [md]
 
 
 def test_no_cuda_skips_everything_after_env(tmp_path):

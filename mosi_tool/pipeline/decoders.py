@@ -31,7 +31,7 @@ def decode_plan(workers: int | None, videos: int, cpus: int | None = None) -> tu
     Processes: `workers` if given, else one per CPU but one, at least 2 where there are 2 CPUs, at most 8;
     never more than there are videos (each process costs its start, and one decodes one video at a time).
     Threads: the CPUs shared among the decoders that will be busy at once (0, FFmpeg's own choice, when
-    only one is). Measured on 2 cores (docs/BENCHMARKS.md, "Reading: the decode plan on 2 cores"): with one
+    only one is). Measured on 2 cores (docs/benchmarks/2026-11-29-1802-extraction-end-to-end.md, "Reading: the decode plan on 2 cores"): with one
     decoder using FFmpeg's frame threads, extraction kept 1.3 of the 2 cores busy, because every frame's
     resize and colour conversion runs on the decoder's own thread; with two one-thread decoders it kept 1.8 to
     1.9 busy and ended a 20-video run 1.06 to 1.18x sooner (two runs).
