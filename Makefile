@@ -2,21 +2,28 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 TRT_STUBS := $(VENV)/trt-stubs
 
 .PHONY: demo test test-fast typecheck bench clean gpu-wheels gpu-bundle gpu-check-dry
 
-$(STAMP): pyproject.toml
+# `make demo` installs what the demo needs (the package, the CPU build of torch, ONNX Runtime); `make test` adds
+# the test tools and the Ray backend to the same venv.
+$(DEMO_STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch first, so nothing below pulls the multi-GB CUDA build on a CPU machine.
 	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[cpu]"
+	touch $@
+
+$(STAMP): $(DEMO_STAMP)
 	$(PY) -m pip install -q -e ".[cpu,dev,ray]"
 	# TensorRT type stubs for mypy only, outside site-packages (they would shadow a real TensorRT).
 	$(PY) -m pip install -q --no-deps --target $(TRT_STUBS) tensorrt-stubs==10.13.0.35.1
 	touch $@
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/mosi-tool demo
 
 test: $(STAMP)
