@@ -7,6 +7,8 @@ Timestamps come from each frame's PTS, so variable frame rate is handled. A fold
 Frames come out as a player shows them:
 - upright: a display matrix (phone rotation, mirror) is applied, and `VideoInfo.width/height` are the
   displayed size (`mosi_tool.video.orientation`);
+- in time order: FFmpeg's best-effort timestamps, mended where they still go back (`timeline.Clock`), so
+  `Frame.time` only goes forward, and a warning says what was mended;
 - from the first frame a player shows: frames an MP4/MOV edit list hides are dropped by FFmpeg, and
   `Frame.time` counts from that first shown frame (`VideoReader.start_time` is its own timestamp).
 """
@@ -28,7 +30,7 @@ from .hidden import is_hidden
 from .iso_boxes import cut_short_reason
 from .orientation import IDENTITY, Orientation, frame_orientation
 from .read_ahead import read_ahead
-from .timeline import Timeline
+from .timeline import Clock, Timeline
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -69,7 +71,7 @@ class VideoInfo:
 @dataclass
 class Frame:
     index: int  # position in presentation order, from 0
-    time: float  # seconds since the first shown frame's timestamp, from PTS
+    time: float  # seconds since the first shown frame's timestamp, from PTS (best effort, always increasing)
     image: np.ndarray  # (H, W, 3) uint8 RGB, upright
 
 
@@ -189,6 +191,7 @@ class VideoReader:
             timeline = Timeline(tb)
             t = 0.0
             fps = self.info.fps or 25.0
+            clock = Clock.at_rate(tb, fps)
             stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
             reshape = {"width": stored[0], "height": stored[1]} if stored else {}
             stopped = False
@@ -197,11 +200,8 @@ class VideoReader:
                 # one is resized and converted here; a decoder that shares them (`decode_plan`) does not.
                 with read_ahead(container.decode(vs), depth=0 if self.threads else 4) as decoded:
                     for frame in decoded:
-                        timeline.add(frame.pts)
-                        if frame.pts is not None and timeline.first is not None:
-                            t = float((frame.pts - timeline.first) * tb)
-                        else:
-                            t = self.decoded / fps
+                        t = clock.seconds(frame.pts, frame.dts)
+                        timeline.add(clock.last)
                         image = self.orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
                         yield Frame(self.decoded, t, image)
                         self.decoded += 1
@@ -210,6 +210,9 @@ class VideoReader:
                 self._warn(f"decoding stopped after {self.decoded} frames ({_ffmpeg_reason(e)}); the file is truncated or damaged")
         if self.decoded == 0:
             raise VideoError(self.path, _damaged(self.path, "no frames could be decoded"))
+        mended = clock.warning()
+        if mended:
+            self._warn(mended)
         self.start_time = timeline.start_time
         self.lost_frames = timeline.lost_frames()
         gap = timeline.largest_gap()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Generator, Iterable, Iterator, NamedTuple, cast
 
@@ -40,6 +41,7 @@ import numpy as np
 from .decode import VideoError, VideoReader, _ffmpeg_reason
 from .orientation import Orientation
 from .spec import DecodeSpec
+from .timeline import Clock
 
 CELL = 8  # pixels
 FALLBACK_SHORT_SIDE = 160  # pixels: working size of the optical-flow fallback
@@ -216,7 +218,7 @@ def _median_shift(field: np.ndarray) -> np.ndarray:
 def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None,
                   probe: int = 12) -> tuple[str, Iterator[_RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
-    and time (s, from the first frame's PTS), one at a time; or None if the stream exports no vectors within
+    and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None if the stream exports no vectors within
     its first `probe` frames (those are decoded ahead to find out)."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
@@ -229,18 +231,15 @@ def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max
     # the deblocking filter and the inverse transform, and allow non-spec-compliant speedups.
     vs.codec_context.options = {"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"}
     vs.thread_type = "SLICE"  # frame threads export racy vectors
-    tb = float(vs.time_base or 1)
+    clock = Clock.at_rate(vs.time_base or Fraction(1), float(vs.average_rate or vs.guessed_rate or 25))  # as VideoReader's
 
     def frames() -> Generator[_RawFrame, None, None]:
-        t0 = None
         with container:
             try:
-                for i, frame in enumerate(itertools.islice(container.decode(vs), max_frames)):
+                for frame in itertools.islice(container.decode(vs), max_frames):
                     sd = frame.side_data.get("MOTION_VECTORS")
                     p, f = rasterize(sd.to_ndarray(), gh, gw, cell) if sd is not None else (None, None)
-                    pts = frame.pts if frame.pts is not None else i
-                    t0 = pts if t0 is None else t0
-                    yield _RawFrame(p, f, int(frame.pict_type), (pts - t0) * tb)
+                    yield _RawFrame(p, f, int(frame.pict_type), clock.seconds(frame.pts, frame.dts))
             except av.FFmpegError:
                 pass  # a truncated stream: keep what decoded (VideoReader reports it)
 

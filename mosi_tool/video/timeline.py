@@ -1,5 +1,10 @@
 """What the decoded timestamps say about a stream: where it starts, how long it plays, and frames lost.
 
+A `Clock` first turns each frame's timestamps into a presentation time that only goes forward: FFmpeg's
+best-effort timestamp (the PTS, or the DTS where the PTS runs out of order: B-frames muxed with decode-order
+timestamps), and where that still goes back (files joined with `cat`, whose second part starts its clock
+again), the later frames continue from the frame before.
+
 Frames lost to damage leave gaps in a constant-rate stream's timestamps: the span from the first to the
 last timestamp holds span / period + 1 frames, and those not decoded are lost (this also holds when the
 decoder, recovering from damage, puts a frame out of order). A variable-frame-rate stream has irregular gaps
@@ -13,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+JUMP_PERIODS = 8  # a step back longer than this many frame periods starts a new part (joined files), not a reordering
 REGULAR_SHARE = 0.9  # steps equal to the usual one (within 1%) that make a stream constant-rate
 GAP_FACTOR = 1.5  # a step this many periods long or more is a gap
 
@@ -78,3 +84,96 @@ class Timeline:
         if self.largest_gap_at is None or self.first is None or not self.lost_frames():
             return None
         return float((self.largest_gap_at - self.first) * self.time_base), float(max(self.steps) * self.time_base)
+
+
+@dataclass
+class Clock:
+    """Presentation times that only go forward, from each decoded frame's (pts, dts) in `time_base` ticks.
+
+    1. FFmpeg's best-effort timestamp (`guess_correct_pts` in libavcodec/decode.c, which PyAV does not expose):
+       the PTS unless it has run out of order more often than the DTS, then the DTS.
+    2. A step back of more than JUMP_PERIODS frame periods starts a new part (files joined with `cat`): that
+       frame and the ones after it are shifted to follow the frame before by one period.
+    3. A shorter step back or a repeated time (a reordering the first rule missed, a damaged part) gets half a
+       period after the frame before, and later frames keep their own times.
+    4. A frame without timestamps follows the frame before by one period.
+    `period` is the stream's nominal frame duration in ticks (from its average rate).
+    """
+
+    time_base: Fraction
+    period: int
+    first: int | None = None  # the first time given, in ticks
+    faulty_pts: int = 0
+    faulty_dts: int = 0
+    last_pts: int | None = None
+    last_dts: int | None = None
+    last: int | None = None  # the last time given, in ticks
+    offset: int = 0  # ticks added since the last new part
+    frames: int = 0
+    used_dts: int = 0  # frames whose time came from the DTS (PTS out of order)
+    jumps: list[tuple[int, float, float]] = field(default_factory=list)  # (frame, from s, to s) of each new part
+    reordered: int = 0  # frames given a time between their neighbours
+
+    @classmethod
+    def at_rate(cls, time_base: Fraction, fps: float) -> Clock:
+        """A clock for a stream of nominal rate `fps` (frames/s) with timestamps in `time_base` seconds."""
+        return cls(time_base, max(1, round(1 / (fps * time_base))))
+
+    def seconds(self, pts: int | None, dts: int | None) -> float:
+        """`ticks` as seconds since the first frame's time."""
+        t = self.ticks(pts, dts)
+        return float((t - (self.first or 0)) * self.time_base)
+
+    def best_effort(self, pts: int | None, dts: int | None) -> int | None:
+        """FFmpeg's best-effort timestamp of a frame (ticks), updating the fault counts."""
+        if dts is not None:
+            self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
+            self.last_dts = dts
+        elif pts is not None:
+            self.last_dts = pts
+        if pts is not None:
+            self.faulty_pts += self.last_pts is not None and pts <= self.last_pts
+            self.last_pts = pts
+        elif dts is not None:
+            self.last_pts = dts
+        if pts is not None and (dts is None or self.faulty_pts <= self.faulty_dts):
+            return pts
+        if pts is not None and dts is not None and pts != dts:
+            self.used_dts += 1
+        return dts
+
+    def ticks(self, pts: int | None, dts: int | None) -> int:
+        """The next frame's presentation time in ticks, later than every time given before."""
+        best = self.best_effort(pts, dts)
+        self.frames += 1
+        if self.last is None:
+            t = 0 if best is None else best
+        elif best is None:
+            t = self.last + self.period
+        else:
+            t = best + self.offset
+            if t <= self.last:
+                if self.last - t > JUMP_PERIODS * self.period:
+                    self.jumps.append((self.frames - 1, float(self.last * self.time_base), float(t * self.time_base)))
+                    self.offset += self.last + self.period - t
+                    t = self.last + self.period
+                else:
+                    self.reordered += 1
+                    t = self.last + max(1, self.period // 2)
+        self.last = t
+        self.first = t if self.first is None else self.first
+        return t
+
+    def warning(self) -> str | None:
+        """One line on what was mended, or None when every timestamp was used as stored."""
+        said = []
+        if self.used_dts:
+            said.append(f"{self.used_dts} frames had presentation timestamps out of order (B-frames muxed with decode-order "
+                        "timestamps?): FFmpeg's best-effort timestamps (from the decode timestamps) were used")
+        if self.jumps:
+            frame, a, b = self.jumps[0]
+            said.append(f"timestamps jump back {len(self.jumps)} time(s) (first at frame {frame}, from {a:.2f} s to {b:.2f} s: "
+                        "on the stream's clock: files joined end to end?): each part continues one frame after the one before")
+        if self.reordered:
+            said.append(f"{self.reordered} frames repeat or go back in time: each was placed half a frame after the one before")
+        return "; ".join(said) if said else None
