@@ -6,6 +6,7 @@ Every test makes its own input with PyAV.
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -143,3 +144,123 @@ def test_intact_b_frame_stream_keeps_its_timestamps(tmp_path):
     times = np.array([f.time for f in reader.frames()])
     np.testing.assert_allclose(times, np.arange(30) / 25, atol=1e-6)
     assert not reader.warnings
+
+
+# 2. Non-square pixels ---------------------------------------------------------------------------------------
+
+
+def write_sar(path: Path, frames: list[np.ndarray], sar: Fraction, fps: int = 25) -> Path:
+    """libx264 with a sample aspect ratio in its header (VUI) and the MP4's `pasp`."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.codec_context.sample_aspect_ratio = sar
+        s.options = {"crf": "10", "g": "12"}
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    return path
+
+
+def test_non_square_pixels_are_resampled_to_the_displayed_size(tmp_path):
+    path = write_sar(tmp_path / "pal.mp4", moving_square(12, 96, 64), Fraction(16, 11))  # shown 140x64
+    reader = VideoReader(path)
+    frames = [f.image for f in reader.frames()]
+    assert (reader.info.width, reader.info.height) == (140, 64) and frames[0].shape == (64, 140, 3)
+    assert reader.info.sample_aspect_ratio == "16:11" and any("SAR 16:11" in n for n in reader.info.notes)
+    info = video_info(reader)
+    assert (info["width"], info["height"]) == (140, 64)
+    # the stored square (16 px wide) is shown 16 * 16/11 = 23 px wide: measure it on the decoded frame
+    still = write_sar(tmp_path / "still.mp4", [np.full((64, 96, 3), 40, np.uint8)] * 2, Fraction(16, 11))
+    plain = np.full((64, 96, 3), 40, np.uint8)
+    plain[20:36, 40:56] = 220
+    box = write_sar(tmp_path / "box.mp4", [plain] * 2, Fraction(16, 11))
+    image = next(iter(VideoReader(box).frames())).image.astype(int) - next(iter(VideoReader(still).frames())).image
+    cols = np.flatnonzero(image[28, :, 0] > 90)
+    assert 21 <= len(cols) <= 25 and abs(cols.mean() - 48 * 16 / 11) < 2
+
+
+def test_non_square_motion_field_and_overlay_are_in_displayed_pixels(tmp_path):
+    from mosi_tool.video.motion_vectors import read_motion
+
+    path = write_sar(tmp_path / "pal.mp4", moving_square(30, 192, 96, speed=3, square=24), Fraction(16, 11))  # shown 279x96
+    field = read_motion(path)
+    assert field.size == (279, 96) and field.grid == (12, 35)
+    speed = np.linalg.norm(field.residual()[3:], axis=-1)
+    moving = field.vectors[3:][speed > 1.5]
+    assert len(moving) and np.median(moving[:, 0]) == pytest.approx(3 * 16 / 11, rel=0.15)  # 3 stored px/frame
+    out = tmp_path / "o.mp4"
+    cli("saliency", str(path), "--method", "mv", "--out", str(out))
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert (s.width, s.height) == (280, 96)  # 279 padded to even; square pixels
+        assert s.sample_aspect_ratio in (None, Fraction(1))
+
+
+# 3. An H.264 crop -------------------------------------------------------------------------------------------
+
+
+def crop_stream(src: Path, dst: Path, **crop: int) -> Path:
+    """`dst`: `src`'s H.264 stream with a new crop in its SPS (the h264_metadata bitstream filter, no re-encode)."""
+    if "h264_metadata" not in av.bitstream.bitstream_filters_available:
+        pytest.skip("this FFmpeg build has no h264_metadata bitstream filter")
+    desc = "h264_metadata=" + ":".join(f"crop_{k}={v}" for k, v in crop.items())
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        ivs = i.streams.video[0]
+        ovs = o.add_stream_from_template(ivs)
+        bsf = av.bitstream.BitStreamFilterContext(desc, ivs, ovs)
+        for packet in i.demux(ivs):
+            for p in bsf.filter(packet if packet.dts is not None else None):
+                p.stream = ovs
+                o.mux(p)
+    return dst
+
+
+def test_sps_crop_is_read_from_the_header(tmp_path):
+    from mosi_tool.video.h264_sps import stream_crop
+
+    odd = write(tmp_path / "odd.mkv", moving_square(3, 100, 60))  # coded 112x64, cropped right 12, bottom 4
+    with av.open(str(odd)) as c:
+        crop = stream_crop(c.streams.video[0].codec_context.extradata)
+    assert crop is not None and (crop.left, crop.right, crop.top, crop.bottom, crop.coded_width, crop.coded_height) == (0, 12, 0, 4, 112, 64)
+    ts = write(tmp_path / "t.ts", moving_square(3, 100, 60), fmt="mpegts")  # Annex B extradata
+    with av.open(str(ts)) as c:
+        crop = stream_crop(c.streams.video[0].codec_context.extradata)
+    assert crop is not None and (crop.right, crop.bottom) == (12, 4)
+    moved = crop_stream(write(tmp_path / "big.mp4", moving_square(3, 192, 128)), tmp_path / "c.mp4", left=64, top=32, right=16)
+    reader = VideoReader(moved)
+    assert reader.pixels.offset == (64, 32) and (reader.info.width, reader.info.height) == (112, 96)
+    assert stream_crop(b"") is None and stream_crop(b"\x00\x00\x01\x67\x42") is None  # none, or cut short
+
+
+def test_a_left_crop_is_applied_exactly(tmp_path):
+    """FFmpeg drops a 32-pixel left crop to keep memory aligned unless told otherwise: frames came out 32 pixels
+    wider than the stream's size, then squeezed into it."""
+    src = write(tmp_path / "big.mp4", moving_square(3, 192, 128), options={"crf": "0"})
+    cropped = crop_stream(src, tmp_path / "c.mp4", left=32)
+    full = next(iter(VideoReader(src).frames())).image.astype(int)
+    shown = next(iter(VideoReader(cropped).frames())).image
+    assert shown.shape == (128, 160, 3) and np.abs(shown - full[:, 32:]).mean() < 2
+
+
+def test_motion_of_a_cropped_stream_is_where_the_object_is(tmp_path):
+    from mosi_tool.video.motion_vectors import read_motion
+
+    src = write(tmp_path / "big.mp4", moving_square(30, 256, 160, start=30, speed=3, square=24))  # x from 92 to 179
+    cropped = crop_stream(src, tmp_path / "c.mp4", left=64, top=32)
+    whole, part = read_motion(src), read_motion(cropped)
+    assert part.size == (192, 128) and part.grid == (16, 24)
+    a, b = np.linalg.norm(whole.residual(), axis=-1)[2:, 4:, 8:], np.linalg.norm(part.residual(), axis=-1)[2:]
+    moving = a > 1.5
+    assert moving.sum() > 20 and (b[moving] > 1.5).mean() > 0.8 and (b[~moving] > 1.5).mean() < 0.05
+    boxes = tmp_path / "b.jsonl"
+    cli("saliency", str(cropped), "--method", "mv", "--boxes", str(boxes), "--out", str(tmp_path / "o.mp4"))
+    lines = [json.loads(line) for line in boxes.read_text().splitlines()]
+    frame = lines[10]["boxes"]
+    x = 2 + (30 + 10) * 3 - 64  # the square's left edge in the shown picture (the background is still)
+    assert frame and all(b[0] - 8 <= x + 12 <= b[2] + 8 for b in frame), frame  # around its centre, not 64 px off

@@ -5,6 +5,8 @@ Timestamps come from each frame's PTS, so variable frame rate is handled. A fold
 (00000.jpg, ...) reads like a video at a given fps; hidden files in it (".x", AppleDouble "._x") are skipped.
 
 Frames come out as a player shows them:
+- with square pixels: a sample aspect ratio other than 1:1 is resampled to the displayed width, and an H.264
+  crop is applied exactly (`mosi_tool.video.pixels`);
 - upright: a display matrix (phone rotation, mirror) is applied, and `VideoInfo.width/height` are the
   displayed size (`mosi_tool.video.orientation`);
 - in time order: FFmpeg's best-effort timestamps, mended where they still go back (`timeline.Clock`), so
@@ -26,9 +28,11 @@ import av
 import numpy as np
 from PIL import Image
 
+from .h264_sps import stream_crop
 from .hidden import is_hidden
 from .iso_boxes import cut_short_reason
 from .orientation import IDENTITY, Orientation, frame_orientation
+from .pixels import PixelShape
 from .read_ahead import read_ahead
 from .timeline import Clock, Timeline
 
@@ -54,7 +58,7 @@ class VideoError(ValueError):
 @dataclass
 class VideoInfo:
     path: str
-    width: int  # as displayed: after the display matrix's rotation
+    width: int  # as displayed: square pixels (the SAR applied), after the display matrix's rotation
     height: int
     fps: float  # average frame rate (or the folder's --fps)
     frames: int | None  # what the container claims (MP4: stored frames, edit lists ignored); None if unknown
@@ -66,6 +70,7 @@ class VideoInfo:
     rotation: int = 0  # degrees counter-clockwise the display matrix turns the stored frames (0, 90, 180, 270)
     mirrored: bool = False  # mirrored left-right after that rotation
     container_start_time: float = 0.0  # seconds: where a player's clock starts (the earliest stream's start)
+    sample_aspect_ratio: str = "1:1"  # of the stored pixels (frames are resampled to square pixels)
 
 
 @dataclass
@@ -115,6 +120,7 @@ class VideoReader:
         self.lost_frames = 0  # frames missing from gaps in the timestamps (damage), after decoding
         self.start_time: float | None = None  # seconds: the first decoded frame's PTS, after decoding
         self.orientation: Orientation = IDENTITY
+        self.pixels = PixelShape((0, 0))  # set below: stored size, SAR and crop offset of the decoded frames
         self._edit_lists = False  # set by the probe: MP4/MOV, whose edit lists may hide stored frames
         if not self.path.exists():
             raise VideoError(self.path, "no such file or folder")
@@ -129,6 +135,7 @@ class VideoReader:
                     w, h = im.size
             except Exception as e:  # noqa: BLE001
                 raise VideoError(self._files[0], f"cannot read frame ({e})") from None
+            self.pixels = PixelShape((w, h))
             notes = [] if fps else [f"frame folder without --fps: assuming {DEFAULT_FOLDER_FPS:g} fps"]
             if notes:
                 self._warn(notes[0])  # the timestamps rest on it: say so where the user looks
@@ -165,25 +172,32 @@ class VideoReader:
             self.orientation = _first_frame_orientation(container, vs)
             if self.orientation.note:
                 notes.append(self.orientation.note)
+            crop = stream_crop(cc.extradata) if cc and cc.name == "h264" else None
+            self.pixels = PixelShape.of((vs.width, vs.height), vs.sample_aspect_ratio, (crop.left, crop.top) if crop else (0, 0))
+            if self.pixels.note():
+                notes.append(self.pixels.note())
             rotation, mirrored = self.orientation.describe()
-            width, height = self.orientation.display_size(vs.width, vs.height)
+            width, height = self.orientation.display_size(*self.pixels.square)
+            sar = self.pixels.sar
             self.info = VideoInfo(
                 str(self.path), width, height, float(rate) if rate else 0.0,
                 vs.frames or None, duration, k, cc.name if cc else "?", len(videos), notes,
                 rotation, mirrored, container.start_time / av.time_base if container.start_time else 0.0,
+                f"{sar.numerator}:{sar.denominator}",
             )  # fmt: skip
         finally:
             container.close()
 
     def frames(self, size: tuple[int, int] | None = None) -> Iterator[Frame]:
-        """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given."""
+        """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given
+        (non-square pixels are always resampled: by default to the displayed size)."""
         if self._files:
             yield from self._folder_frames(size)
             return
         self.decoded = 0
         container = _open(self.path)
         with container:
-            vs = container.streams.video[self.info.stream]
+            vs = _exact_crop(container.streams.video[self.info.stream])
             vs.thread_type = "AUTO"
             if self.threads:
                 vs.thread_count = self.threads
@@ -192,6 +206,8 @@ class VideoReader:
             t = 0.0
             fps = self.info.fps or 25.0
             clock = Clock.at_rate(tb, fps)
+            if size is None and self.pixels.square != self.pixels.stored:
+                size = (self.info.width, self.info.height)
             stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
             reshape = {"width": stored[0], "height": stored[1]} if stored else {}
             stopped = False
@@ -277,7 +293,7 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
         with Image.open(files[min(len(files) - 1, int(fraction * len(files)))]) as im:
             return np.asarray(im.convert("RGB"))
     with _open(reader.path) as container:
-        vs = container.streams.video[0]
+        vs = _exact_crop(container.streams.video[0])
         target = None
         if reader.info.duration and vs.time_base:
             start = vs.start_time or 0
@@ -290,7 +306,15 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
                 break
         if last is None:
             raise VideoError(path, _damaged(path, "no frames could be decoded"))
-        return reader.orientation.apply(last.to_ndarray(format="rgb24"))
+        width, height = reader.pixels.square
+        return reader.orientation.apply(last.to_ndarray(format="rgb24", width=width, height=height))
+
+
+def _exact_crop(vs: av.video.stream.VideoStream) -> av.video.stream.VideoStream:
+    """`vs`, set to crop its frames exactly as the stream says. By default FFmpeg moves a left crop to keep the
+    frame's memory aligned (a 32-pixel H.264 crop_left is dropped), so frames were wider than the stream's size."""
+    vs.codec_context.flags |= av.codec.context.Flags.unaligned
+    return vs
 
 
 def _first_frame_orientation(container: av.container.InputContainer, vs: av.video.stream.VideoStream) -> Orientation:

@@ -216,10 +216,11 @@ def _median_shift(field: np.ndarray) -> np.ndarray:
 
 
 def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None,
-                  probe: int = 12) -> tuple[str, Iterator[_RawFrame]] | None:  # fmt: skip
+                  probe: int = 12, offset: tuple[int, int] = (0, 0)) -> tuple[str, Iterator[_RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
-    and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None if the stream exports no vectors within
-    its first `probe` frames (those are decoded ahead to find out)."""
+    and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None
+    if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out). offset: (left, top) of the decoded frame in
+    the coded picture (`PixelShape.offset`, an H.264 crop): FFmpeg places the vectors in the coded picture."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -238,7 +239,12 @@ def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max
             try:
                 for frame in itertools.islice(container.decode(vs), max_frames):
                     sd = frame.side_data.get("MOTION_VECTORS")
-                    p, f = rasterize(sd.to_ndarray(), gh, gw, cell) if sd is not None else (None, None)
+                    mv = sd.to_ndarray() if sd is not None else None
+                    if mv is not None and offset != (0, 0):
+                        mv = mv.copy()  # a read-only view of the side data
+                        mv["dst_x"] -= offset[0]
+                        mv["dst_y"] -= offset[1]
+                    p, f = rasterize(mv, gh, gw, cell) if mv is not None else (None, None)
                     yield _RawFrame(p, f, int(frame.pict_type), clock.seconds(frame.pts, frame.dts))
             except av.FFmpegError:
                 pass  # a truncated stream: keep what decoded (VideoReader reports it)
@@ -423,17 +429,21 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     reader = DecodeSpec(path, stream, fps).open()
     info = reader.info
     size = (info.width, info.height)
-    orient = reader.orientation
-    got = None if (reader._files or not vectors) else _codec_frames(reader.path, info.stream, orient.stored_size(*size), cell, max_frames)
+    orient, pixels = reader.orientation, reader.pixels
+    got = None if (reader._files or not vectors) else _codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames, offset=pixels.offset)
     if got is not None:
         codec, raw = got
         source = f"{codec} motion vectors"
-        sw, sh = orient.stored_size(*size)
+        sw, sh = pixels.stored
         empty = np.full((-(-sh // cell), -(-sw // cell), 2), np.nan, np.float32)  # a frame without vectors
 
+        def displayed(fields: list[np.ndarray | None]) -> np.ndarray:
+            """Fields on the stored grid -> square pixels (SAR) -> upright (display matrix)."""
+            stored = np.stack([f if f is not None else empty for f in fields])
+            return upright_field(pixels.square_field(stored, cell), orient)
+
         def velocities(window: list[_RawFrame]) -> np.ndarray:
-            past = upright_field(np.stack([r.past if r.past is not None else empty for r in window]), orient)
-            future = upright_field(np.stack([r.future if r.future is not None else empty for r in window]), orient)
+            past, future = displayed([r.past for r in window]), displayed([r.future for r in window])
             return _velocities(past, future, np.array([r.type for r in window]))
 
         frames: Iterator = raw
