@@ -264,3 +264,31 @@ def test_motion_of_a_cropped_stream_is_where_the_object_is(tmp_path):
     frame = lines[10]["boxes"]
     x = 2 + (30 + 10) * 3 - 64  # the square's left edge in the shown picture (the background is still)
     assert frame and all(b[0] - 8 <= x + 12 <= b[2] + 8 for b in frame), frame  # around its centre, not 64 px off
+
+
+# 4. HDR -------------------------------------------------------------------------------------------------
+
+
+def test_hdr_video_is_said_to_be_not_tone_mapped_and_the_overlay_is_tagged_sdr(tmp_path):
+    path = tmp_path / "hdr.mkv"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p10le"
+        s.codec_context.color_trc, s.codec_context.color_primaries, s.codec_context.colorspace = 16, 9, 9  # PQ, BT.2020
+        for i, img in enumerate(moving_square(12, 96, 64)):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p10le")
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    reader = VideoReader(path)
+    list(reader.frames())
+    (warning,) = [w for w in video_info(reader)["warnings"] if "HDR" in w]
+    assert "PQ transfer, BT.2020 primaries" in warning and "without tone mapping" in warning
+    overlay = tmp_path / "o.mp4"
+    result = cli("saliency", str(path), "--method", "mv", "--out", str(overlay))
+    assert result.output.count("without tone mapping") == 1
+    with av.open(str(overlay)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.color_trc, cc.colorspace) == (1, 6)  # SDR BT.709 transfer, BT.601 matrix: what was written

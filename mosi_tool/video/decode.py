@@ -42,6 +42,8 @@ VIDEO_SUFFIXES = {
 }  # fmt: skip
 FRAME_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 DEFAULT_FOLDER_FPS = 25.0
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
+PRIMARIES = {1: "BT.709", 5: "BT.601", 6: "BT.601", 9: "BT.2020", 12: "Display P3"}  # AVColorPrimaries
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +178,10 @@ class VideoReader:
             self.pixels = PixelShape.of((vs.width, vs.height), vs.sample_aspect_ratio, (crop.left, crop.top) if crop else (0, 0))
             if self.pixels.note():
                 notes.append(self.pixels.note())
+            hdr = _hdr_note(cc)
+            if hdr:
+                notes.append(hdr)
+                self._warn(hdr)  # it changes every pixel the model sees: a warning, kept with the features too
             rotation, mirrored = self.orientation.describe()
             width, height = self.orientation.display_size(*self.pixels.square)
             sar = self.pixels.sar
@@ -308,6 +314,16 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
             raise VideoError(path, _damaged(path, "no frames could be decoded"))
         width, height = reader.pixels.square
         return reader.orientation.apply(last.to_ndarray(format="rgb24", width=width, height=height))
+
+
+def _hdr_note(cc: av.codec.context.CodecContext | None) -> str | None:
+    """A line saying that an HDR stream (PQ or HLG transfer) is decoded without tone mapping, or None."""
+    transfer = HDR_TRANSFERS.get(getattr(cc, "color_trc", 0))
+    if transfer is None:
+        return None
+    primaries = PRIMARIES.get(getattr(cc, "color_primaries", 0), "unstated")
+    return (f"HDR video ({transfer} transfer, {primaries} primaries) decoded without tone mapping: frames look dim "
+            "and washed out, features and maps are computed on those colours, and the overlay is SDR (BT.601)")
 
 
 def _exact_crop(vs: av.video.stream.VideoStream) -> av.video.stream.VideoStream:
