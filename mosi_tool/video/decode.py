@@ -176,11 +176,9 @@ class VideoReader:
                 notes.append(self.orientation.note)
             crop = stream_crop(cc.extradata) if cc and cc.name == "h264" else None
             self.pixels = PixelShape.of((vs.width, vs.height), vs.sample_aspect_ratio, (crop.left, crop.top) if crop else (0, 0))
-            if self.pixels.note():
-                notes.append(self.pixels.note())
             hdr = _hdr_note(cc)
+            notes += [n for n in (self.pixels.note(), hdr) if n]
             if hdr:
-                notes.append(hdr)
                 self._warn(hdr)  # it changes every pixel the model sees: a warning, kept with the features too
             rotation, mirrored = self.orientation.describe()
             width, height = self.orientation.display_size(*self.pixels.square)
