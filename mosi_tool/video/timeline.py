@@ -25,7 +25,7 @@ GAP_FACTOR = 1.5  # a step this many periods long or more is a gap
 
 @dataclass
 class Timeline:
-    """Feed every decoded frame's PTS (in `time_base` ticks) in presentation order."""
+    """Feed every decoded frame's time (in `time_base` ticks: `Clock.ticks`, or the PTS) in presentation order."""
 
     time_base: Fraction
     first: int | None = None  # the first frame's PTS (the smallest, in a sane stream)
