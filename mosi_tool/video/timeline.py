@@ -168,12 +168,17 @@ class Clock:
         """One line on what was mended, or None when every timestamp was used as stored."""
         said = []
         if self.used_dts:
-            said.append(f"{self.used_dts} frames had presentation timestamps out of order (B-frames muxed with decode-order "
-                        "timestamps?): FFmpeg's best-effort timestamps (from the decode timestamps) were used")
+            said.append(f"{_frames(self.used_dts)} had presentation timestamps out of order (B-frames muxed with "
+                        "decode-order timestamps?): FFmpeg's best-effort timestamps (from the decode timestamps) were used")
         if self.jumps:
             frame, a, b = self.jumps[0]
-            said.append(f"timestamps jump back {len(self.jumps)} time(s) (first at frame {frame}, from {a:.2f} s to {b:.2f} s: "
-                        "on the stream's clock: files joined end to end?): each part continues one frame after the one before")
+            times = "once" if len(self.jumps) == 1 else f"{len(self.jumps)} times"
+            said.append(f"timestamps jump back {times} (first at frame {frame}, from {a:.2f} s to {b:.2f} s on the stream's "
+                        "clock; files joined end to end?): each part continues one frame after the one before")
         if self.reordered:
-            said.append(f"{self.reordered} frames repeat or go back in time: each was placed half a frame after the one before")
+            said.append(f"{_frames(self.reordered)} repeat or go back in time: each was placed half a frame after the one before")
         return "; ".join(said) if said else None
+
+
+def _frames(n: int) -> str:
+    return f"{n} frame" if n == 1 else f"{n} frames"
