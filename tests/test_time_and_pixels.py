@@ -221,13 +221,25 @@ def crop_stream(src: Path, dst: Path, **crop: int) -> Path:
     return dst
 
 
-def test_sps_crop_is_read_from_the_header(tmp_path):
+@pytest.mark.parametrize("options, pix_fmt", [
+    ({}, "yuv420p"),  # High profile
+    ({"profile": "baseline", "bf": "0"}, "yuv420p"),  # no chroma_format_idc in the SPS
+    ({"x264-params": "cqm=jvt"}, "yuv420p"),  # scaling lists in the SPS
+    ({"flags": "+ildct+ilme", "x264-params": "interlaced=1"}, "yuv420p"),  # field coding: rows in pairs of macroblocks
+    ({}, "yuv444p"),  # a crop unit of 1 pixel
+])  # fmt: skip
+def test_sps_crop_is_read_from_the_header(tmp_path, options, pix_fmt):
     from mosi_tool.video.h264_sps import stream_crop
 
-    odd = write(tmp_path / "odd.mkv", moving_square(3, 100, 60))  # coded 112x64, cropped right 12, bottom 4
+    odd = write(tmp_path / "odd.mkv", moving_square(3, 100, 60), options=options, pix_fmt=pix_fmt)  # coded 112x64
     with av.open(str(odd)) as c:
         crop = stream_crop(c.streams.video[0].codec_context.extradata)
     assert crop is not None and (crop.left, crop.right, crop.top, crop.bottom, crop.coded_width, crop.coded_height) == (0, 12, 0, 4, 112, 64)
+
+
+def test_sps_crop_offsets_from_annex_b_and_a_bitstream_filter(tmp_path):
+    from mosi_tool.video.h264_sps import stream_crop
+
     ts = write(tmp_path / "t.ts", moving_square(3, 100, 60), fmt="mpegts")  # Annex B extradata
     with av.open(str(ts)) as c:
         crop = stream_crop(c.streams.video[0].codec_context.extradata)
