@@ -219,8 +219,9 @@ def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max
                   probe: int = 12, offset: tuple[int, int] = (0, 0)) -> tuple[str, Iterator[_RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
     and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None
-    if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out). offset: (left, top) of the decoded frame in
-    the coded picture (`PixelShape.offset`, an H.264 crop): FFmpeg places the vectors in the coded picture."""
+    if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out).
+    offset: (left, top) of the decoded frame in the coded picture (`PixelShape.offset`, an H.264 crop): FFmpeg
+    places the vectors in the coded picture."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -232,7 +233,7 @@ def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max
     # the deblocking filter and the inverse transform, and allow non-spec-compliant speedups.
     vs.codec_context.options = {"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"}
     vs.thread_type = "SLICE"  # frame threads export racy vectors
-    clock = Clock.at_rate(vs.time_base or Fraction(1), float(vs.average_rate or vs.guessed_rate or 25))  # as VideoReader's
+    clock = Clock.at_rate(vs.time_base or Fraction(1), float(vs.average_rate or vs.guessed_rate or 25))
 
     def frames() -> Generator[_RawFrame, None, None]:
         with container:
