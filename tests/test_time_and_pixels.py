@@ -19,7 +19,7 @@ from mosi_tool.cli import app
 from mosi_tool.pipeline.decode_worker import video_info
 from mosi_tool.video.clips import Sampling, iter_clips
 from mosi_tool.video.decode import VideoReader
-from mosi_tool.video.timeline import Clock
+from mosi_tool.video.timeline import Clock, decode_order_pts
 
 from .conftest import texture
 
@@ -126,16 +126,34 @@ def test_joined_mpegts_motion_and_overlay_last_both_parts(tmp_path):
     assert len(t) == 100 and (np.diff(t) > 0.03).all() and t[-1] - t[0] == pytest.approx(99 / 25, abs=0.002)
 
 
-def test_b_frames_with_decode_order_timestamps_play_in_order(tmp_path):
-    path = write(tmp_path / "dts.mkv", moving_square(50, 96, 64), fmt="matroska", decode_order_pts=True)
+def test_clock_takes_decode_timestamps_throughout_when_pts_are_in_decode_order():
+    assert decode_order_pts([0, 40, 80, 120, 160], reorders=True)
+    assert not decode_order_pts([0, 80, 40, 120, 160], reorders=True)  # B-frames muxed properly
+    assert not decode_order_pts([0, 40, 80, 120, 160], reorders=False)  # no B-frames: the PTS are right
+    clock = Clock(Fraction(1, 1000), 40, decode_order=True)
+    stream = [(1040, 1000), (1120, 1040), (1160, 1080), (1080, 1120), (1200, 1160), (1240, None)]  # (pts, dts) per frame
+    assert [clock.ticks(p, d) for p, d in stream] == [1040, 1080, 1120, 1160, 1200, 1240]
+    assert "decode order" in (clock.warning() or "")
+
+
+@pytest.mark.parametrize("suffix, fmt, decode_order_pts", [
+    ("mkv", "matroska", True),  # a muxer that wrote decode timestamps as presentation ones
+    ("ts", "mpegts", True),
+    ("avi", None, False),  # AVI stores no presentation timestamps: FFmpeg gives decode-order ones
+])  # fmt: skip
+def test_b_frames_with_decode_order_timestamps_play_in_order(tmp_path, suffix, fmt, decode_order_pts):
+    path = write(tmp_path / f"dts.{suffix}", moving_square(50, 96, 64), fmt=fmt, decode_order_pts=decode_order_pts)
     reader = VideoReader(path)
     times = np.array([f.time for f in reader.frames()])
-    assert len(times) == 50 and (np.diff(times) >= 0.02 - 1e-9).all() and times[-1] == pytest.approx(49 / 25, abs=0.041)
-    assert any("best-effort" in w for w in reader.warnings)
+    np.testing.assert_allclose(times, np.arange(50) / 25, atol=1e-6)
+    assert reader.lost_frames == 0 and len(reader.warnings) == 1 and "decode order" in reader.warnings[0]
+    from mosi_tool.video.motion_vectors import read_motion
+
+    np.testing.assert_allclose(read_motion(path).times, times)  # the motion pass keeps the same clock
     out = tmp_path / "o.mp4"
     cli("saliency", str(path), "--method", "mv", "--out", str(out))
     t = overlay_times(out)
-    assert len(t) == 50 and (np.diff(t) >= 0.02 - 1e-3).all()  # no frame of a few microseconds
+    np.testing.assert_allclose(t - t[0], np.arange(50) / 25, atol=1e-4)  # no frame of a few microseconds
 
 
 def test_intact_b_frame_stream_keeps_its_timestamps(tmp_path):

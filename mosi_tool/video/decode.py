@@ -34,7 +34,7 @@ from .iso_boxes import cut_short_reason
 from .orientation import IDENTITY, Orientation, frame_orientation
 from .pixels import PixelShape
 from .read_ahead import read_ahead
-from .timeline import Clock, Timeline
+from .timeline import Clock, Timeline, decode_order_pts
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -42,6 +42,7 @@ VIDEO_SUFFIXES = {
 }  # fmt: skip
 FRAME_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 DEFAULT_FOLDER_FPS = 25.0
+PTS_PROBE = 48  # packets whose timestamps tell decode-order PTS (`timeline.decode_order_pts`)
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
 PRIMARIES = {1: "BT.709", 5: "BT.601", 6: "BT.601", 9: "BT.2020", 12: "Display P3"}  # AVColorPrimaries
 
@@ -124,6 +125,8 @@ class VideoReader:
         self.orientation: Orientation = IDENTITY
         self.pixels = PixelShape((0, 0))  # set below: stored size, SAR and crop offset of the decoded frames
         self._edit_lists = False  # set by the probe: MP4/MOV, whose edit lists may hide stored frames
+        self._decode_order = False  # set by the probe: the PTS are in decode order (`timeline.decode_order_pts`)
+        self._time_base = Fraction(1, 1)  # of the stream's timestamps
         if not self.path.exists():
             raise VideoError(self.path, "no such file or folder")
         if self.path.is_dir():
@@ -171,7 +174,8 @@ class VideoReader:
             # MP4/MOV edit lists can hide stored frames from a player; in other containers (AVI) the header's
             # count is what a player shows, and the duration may be FFmpeg's guess from a cut-short file.
             self._edit_lists = container.format.name.split(",")[0] == "mov"
-            self.orientation = _first_frame_orientation(container, vs)
+            self.orientation, self._decode_order = _probe(container, vs)
+            self._time_base = vs.time_base or Fraction(1, 1)
             if self.orientation.note:
                 notes.append(self.orientation.note)
             crop = stream_crop(cc.extradata) if cc and cc.name == "h264" else None
@@ -205,11 +209,10 @@ class VideoReader:
             vs.thread_type = "AUTO"
             if self.threads:
                 vs.thread_count = self.threads
-            tb = vs.time_base or Fraction(1, 1)
-            timeline = Timeline(tb)
+            timeline = Timeline(self._time_base)
             t = 0.0
             fps = self.info.fps or 25.0
-            clock = Clock.at_rate(tb, fps)
+            clock = self.clock()
             if size is None and self.pixels.square != self.pixels.stored:
                 size = (self.info.width, self.info.height)
             stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
@@ -245,6 +248,10 @@ class VideoReader:
             self._check_complete(timeline.span(1.0 / fps) if timeline.first is not None else t + 1.0 / fps, fps)
         if self.decoded == 1:
             self._warn("only 1 frame: a still image, not a video; its clips repeat that frame, so they show no motion")
+
+    def clock(self) -> Clock:
+        """A new `Clock` for this video's stream: what turns its decoded frames' timestamps into `Frame.time`."""
+        return Clock.at_rate(self._time_base, self.info.fps or 25.0, self._decode_order)
 
     def _check_complete(self, span: float, fps: float) -> None:
         """Warn if fewer frames or seconds decoded than a player would show.
@@ -331,11 +338,23 @@ def _exact_crop(vs: av.video.stream.VideoStream) -> av.video.stream.VideoStream:
     return vs
 
 
-def _first_frame_orientation(container: av.container.InputContainer, vs: av.video.stream.VideoStream) -> Orientation:
-    """The display matrix rides on decoded frames (PyAV does not expose the stream's); decode the first one."""
+def _probe(container: av.container.InputContainer, vs: av.video.stream.VideoStream) -> tuple[Orientation, bool]:
+    """(the orientation the first decoded frame asks for, whether the PTS are in decode order).
+
+    The display matrix rides on decoded frames (PyAV does not expose the stream's): decode the first one. The
+    PTS of the first PTS_PROBE packets, in stored order, tell decode-order PTS (`timeline.decode_order_pts`)."""
+    orientation: Orientation | None = None
+    pts: list[int] = []
     try:
-        for frame in container.decode(vs):
-            return frame_orientation(frame)
+        for packet in container.demux(vs):
+            if packet.pts is not None and packet.size:
+                pts.append(packet.pts)
+            if orientation is None:
+                for frame in packet.decode():
+                    orientation = frame_orientation(frame)
+                    break
+            if orientation is not None and len(pts) >= PTS_PROBE:
+                break
     except av.FFmpegError:
         pass  # a stream that cannot decode its first frame fails later, with the reason
-    return IDENTITY
+    return orientation or IDENTITY, decode_order_pts(pts, bool(vs.codec_context.has_b_frames))

@@ -215,13 +215,13 @@ def _median_shift(field: np.ndarray) -> np.ndarray:
     return np.median(v, axis=0) if len(v) else np.full(2, np.nan)
 
 
-def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None,
-                  probe: int = 12, offset: tuple[int, int] = (0, 0)) -> tuple[str, Iterator[_RawFrame]] | None:  # fmt: skip
+def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None, probe: int = 12,
+                  offset: tuple[int, int] = (0, 0), clock: Clock | None = None) -> tuple[str, Iterator[_RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
     and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None
     if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out).
     offset: (left, top) of the decoded frame in the coded picture (`PixelShape.offset`, an H.264 crop): FFmpeg
-    places the vectors in the coded picture."""
+    places the vectors in the coded picture. clock: `VideoReader.clock()`, so the times are the reader's."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -233,7 +233,7 @@ def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max
     # the deblocking filter and the inverse transform, and allow non-spec-compliant speedups.
     vs.codec_context.options = {"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"}
     vs.thread_type = "SLICE"  # frame threads export racy vectors
-    clock = Clock.at_rate(vs.time_base or Fraction(1), float(vs.average_rate or vs.guessed_rate or 25))
+    clock = clock or Clock.at_rate(vs.time_base or Fraction(1), float(vs.average_rate or vs.guessed_rate or 25))
 
     def frames() -> Generator[_RawFrame, None, None]:
         with container:
@@ -431,7 +431,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     info = reader.info
     size = (info.width, info.height)
     orient, pixels = reader.orientation, reader.pixels
-    got = None if (reader._files or not vectors) else _codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames, offset=pixels.offset)
+    got = None if (reader._files or not vectors) else _codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames,
+                                                                               offset=pixels.offset, clock=reader.clock())
     if got is not None:
         codec, raw = got
         source = f"{codec} motion vectors"

@@ -91,7 +91,10 @@ class Clock:
     """Presentation times that only go forward, from each decoded frame's (pts, dts) in `time_base` ticks.
 
     1. FFmpeg's best-effort timestamp (`guess_correct_pts` in libavcodec/decode.c, which PyAV does not expose):
-       the PTS unless it has run out of order more often than the DTS, then the DTS.
+       the PTS unless it has run out of order more often than the DTS, then the DTS. FFmpeg decides frame by
+       frame, so it takes the first frames of a stream with decode-order PTS (B-frames in AVI, or a muxer that
+       wrote decode timestamps) from their wrong PTS, then jumps; with `decode_order` (known beforehand, from
+       the packets: `decode_order_pts`) every frame takes its DTS, shifted onto the first frame's PTS.
     2. A step back of more than JUMP_PERIODS frame periods starts a new part (files joined with `cat`): that
        frame and the ones after it are shifted to follow the frame before by one period.
     3. A shorter step back or a repeated time (a reordering the first rule missed, a damaged part) gets half a
@@ -102,6 +105,8 @@ class Clock:
 
     time_base: Fraction
     period: int
+    decode_order: bool = False  # the stream's PTS are in decode order: use the DTS throughout
+    shift: int | None = None  # decode_order: the first frame's PTS - DTS, added to every DTS
     first: int | None = None  # the first time given, in ticks
     faulty_pts: int = 0
     faulty_dts: int = 0
@@ -115,9 +120,9 @@ class Clock:
     reordered: int = 0  # frames given a time between their neighbours
 
     @classmethod
-    def at_rate(cls, time_base: Fraction, fps: float) -> Clock:
+    def at_rate(cls, time_base: Fraction, fps: float, decode_order: bool = False) -> Clock:
         """A clock for a stream of nominal rate `fps` (frames/s) with timestamps in `time_base` seconds."""
-        return cls(time_base, max(1, round(1 / (fps * time_base))))
+        return cls(time_base, max(1, round(1 / (fps * time_base))), decode_order)
 
     def seconds(self, pts: int | None, dts: int | None) -> float:
         """`ticks` as seconds since the first frame's time."""
@@ -144,7 +149,12 @@ class Clock:
 
     def ticks(self, pts: int | None, dts: int | None) -> int:
         """The next frame's presentation time in ticks, later than every time given before."""
-        best = self.best_effort(pts, dts)
+        if self.decode_order and dts is not None:
+            self.shift = (pts - dts if pts is not None else 0) if self.shift is None else self.shift
+            best: int | None = dts + self.shift
+            self.used_dts += pts is not None and pts != best
+        else:
+            best = self.best_effort(pts, dts)
         self.frames += 1
         if self.last is None:
             t = 0 if best is None else best
@@ -168,8 +178,9 @@ class Clock:
         """One line on what was mended, or None when every timestamp was used as stored."""
         said = []
         if self.used_dts:
-            said.append(f"{_frames(self.used_dts)} had presentation timestamps out of order (B-frames muxed with "
-                        "decode-order timestamps?): FFmpeg's best-effort timestamps (from the decode timestamps) were used")
+            how = ("presentation timestamps are in decode order (B-frames in AVI, or a muxer that wrote decode timestamps)"
+                   if self.decode_order else "presentation timestamps run out of order")
+            said.append(f"{how}: {_frames(self.used_dts)} took their decode timestamps instead (FFmpeg's best effort)")
         if self.jumps:
             frame, a, b = self.jumps[0]
             times = "once" if len(self.jumps) == 1 else f"{len(self.jumps)} times"
@@ -182,3 +193,10 @@ class Clock:
 
 def _frames(n: int) -> str:
     return f"{n} frame" if n == 1 else f"{n} frames"
+
+
+def decode_order_pts(pts: list[int], reorders: bool) -> bool:
+    """Whether a stream's PTS are in decode order: its codec reorders frames (B-frames) but the PTS of its first
+    packets, in the order they are stored, only ever increase (at least 4 of them). A muxer that wrote the
+    decode timestamps as presentation ones does that (AVI always, some MKV and MPEG-TS writers)."""
+    return reorders and len(pts) >= 4 and all(b > a for a, b in zip(pts, pts[1:]))
