@@ -21,7 +21,7 @@ from mosi_tool.video.clips import Sampling, iter_clips
 from mosi_tool.video.decode import VideoReader
 from mosi_tool.video.timeline import Clock, decode_order_pts
 
-from .conftest import texture
+from .conftest import shared, texture
 
 
 def moving_square(n: int, w: int, h: int, start: int = 0, speed: int = 2, square: int = 16) -> list[np.ndarray]:
@@ -154,6 +154,17 @@ def test_b_frames_with_decode_order_timestamps_play_in_order(tmp_path, suffix, f
     cli("saliency", str(path), "--method", "mv", "--out", str(out))
     t = overlay_times(out)
     np.testing.assert_allclose(t - t[0], np.arange(50) / 25, atol=1e-4)  # no frame of a few microseconds
+
+
+@pytest.mark.parametrize("name, seconds", [
+    ("box.mp4", 15.151),  # H.264 in MP4 with decode-order PTS: times went back by up to 0.1 s
+    ("eye_makeup.avi", 6.52),  # MPEG-4 with packed B-frames in AVI: PTS out of order in pairs
+])  # fmt: skip
+def test_real_files_with_timestamps_out_of_order(name, seconds):
+    reader = VideoReader(shared("videos", name))
+    times = np.array([f.time for f in reader.frames((32, 32))])
+    assert (np.diff(times) > 0).all() and times[-1] == pytest.approx(seconds, abs=0.001) and reader.lost_frames == 0
+    assert len(reader.warnings) == 1 and "took their decode timestamps" in reader.warnings[0]
 
 
 def test_intact_b_frame_stream_keeps_its_timestamps(tmp_path):

@@ -224,7 +224,7 @@ class VideoReader:
                 with read_ahead(container.decode(vs), depth=0 if self.threads else 4) as decoded:
                     for frame in decoded:
                         t = clock.seconds(frame.pts, frame.dts)
-                        timeline.add(clock.last)
+                        timeline.add(clock.joined)
                         image = self.orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
                         yield Frame(self.decoded, t, image)
                         self.decoded += 1

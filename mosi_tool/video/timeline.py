@@ -91,33 +91,37 @@ class Clock:
     """Presentation times that only go forward, from each decoded frame's (pts, dts) in `time_base` ticks.
 
     1. FFmpeg's best-effort timestamp (`guess_correct_pts` in libavcodec/decode.c, which PyAV does not expose):
-       the PTS unless it has run out of order more often than the DTS, then the DTS. FFmpeg decides frame by
-       frame, so it takes the first frames of a stream with decode-order PTS (B-frames in AVI, or a muxer that
-       wrote decode timestamps) from their wrong PTS, then jumps; with `decode_order` (known beforehand, from
-       the packets: `decode_order_pts`) every frame takes its DTS, shifted onto the first frame's PTS.
+       the PTS unless it has run out of order more often than the DTS, then the DTS, here shifted onto the PTS
+       clock by the first frame's PTS - DTS (a decoder delay of a frame or two, which FFmpeg leaves in). FFmpeg
+       decides frame by frame, so with decode-order PTS (B-frames in AVI, or a muxer that wrote decode
+       timestamps) it takes the first frames from their wrong PTS; with `decode_order` (known beforehand from
+       the packets: `decode_order_pts`) every frame takes its shifted DTS.
     2. A step back of more than JUMP_PERIODS frame periods starts a new part (files joined with `cat`): that
        frame and the ones after it are shifted to follow the frame before by one period.
-    3. A shorter step back or a repeated time (a reordering the first rule missed, a damaged part) gets half a
-       period after the frame before, and later frames keep their own times.
+    3. A shorter step back or a repeated time (a reordering the first rule missed, a damaged part) is placed
+       half a period after the frame before, and later frames keep their own times.
     4. A frame without timestamps follows the frame before by one period.
-    `period` is the stream's nominal frame duration in ticks (from its average rate).
+    `period` is the stream's nominal frame duration in ticks (from its average rate). Times are exact fractions
+    of ticks (half a period of a 1/25 time base is not a whole tick); `joined` is the last frame's time before rules 3
+    and 4, in whole ticks, for `Timeline`, which counts lost frames from the gaps between them.
     """
 
     time_base: Fraction
     period: int
     decode_order: bool = False  # the stream's PTS are in decode order: use the DTS throughout
-    shift: int | None = None  # decode_order: the first frame's PTS - DTS, added to every DTS
-    first: int | None = None  # the first time given, in ticks
+    shift: int | None = None  # the first frame's PTS - DTS, added to every DTS used
+    first: Fraction | None = None  # the first time given, in ticks
+    last: Fraction | None = None  # the last time given, in ticks
+    joined: int | None = None  # the last frame's best-effort time plus `offset`, in ticks
+    offset: int = 0  # ticks added since the last new part
     faulty_pts: int = 0
     faulty_dts: int = 0
     last_pts: int | None = None
     last_dts: int | None = None
-    last: int | None = None  # the last time given, in ticks
-    offset: int = 0  # ticks added since the last new part
     frames: int = 0
-    used_dts: int = 0  # frames whose time came from the DTS (PTS out of order)
+    used_dts: int = 0  # frames whose time came from the DTS although they had another PTS
     jumps: list[tuple[int, float, float]] = field(default_factory=list)  # (frame, from s, to s) of each new part
-    reordered: int = 0  # frames given a time between their neighbours
+    reordered: int = 0  # frames placed half a period after the frame before
 
     @classmethod
     def at_rate(cls, time_base: Fraction, fps: float, decode_order: bool = False) -> Clock:
@@ -130,7 +134,7 @@ class Clock:
         return float((t - (self.first or 0)) * self.time_base)
 
     def best_effort(self, pts: int | None, dts: int | None) -> int | None:
-        """FFmpeg's best-effort timestamp of a frame (ticks), updating the fault counts."""
+        """FFmpeg's best-effort timestamp of a frame (ticks, its DTS unshifted), updating the fault counts."""
         if dts is not None:
             self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
             self.last_dts = dts
@@ -143,33 +147,32 @@ class Clock:
             self.last_pts = dts
         if pts is not None and (dts is None or self.faulty_pts <= self.faulty_dts):
             return pts
-        if pts is not None and dts is not None and pts != dts:
-            self.used_dts += 1
         return dts
 
-    def ticks(self, pts: int | None, dts: int | None) -> int:
+    def ticks(self, pts: int | None, dts: int | None) -> Fraction:
         """The next frame's presentation time in ticks, later than every time given before."""
-        if self.decode_order and dts is not None:
-            self.shift = (pts - dts if pts is not None else 0) if self.shift is None else self.shift
-            best: int | None = dts + self.shift
+        if self.shift is None and pts is not None and dts is not None:
+            self.shift = pts - dts
+        best = self.best_effort(pts, dts)
+        if dts is not None and (self.decode_order or pts is None or self.faulty_pts > self.faulty_dts):  # the DTS, shifted
+            best = dts + (self.shift or 0)
             self.used_dts += pts is not None and pts != best
-        else:
-            best = self.best_effort(pts, dts)
         self.frames += 1
-        if self.last is None:
-            t = 0 if best is None else best
-        elif best is None:
-            t = self.last + self.period
+        if best is None:
+            t = Fraction(0) if self.last is None else self.last + self.period
+            self.joined = round(t) if self.joined is None else self.joined
         else:
-            t = best + self.offset
-            if t <= self.last:
-                if self.last - t > JUMP_PERIODS * self.period:
-                    self.jumps.append((self.frames - 1, float(self.last * self.time_base), float(t * self.time_base)))
-                    self.offset += self.last + self.period - t
-                    t = self.last + self.period
-                else:
-                    self.reordered += 1
-                    t = self.last + max(1, self.period // 2)
+            joined = best + self.offset
+            if self.last is not None and joined <= self.last and self.last - joined > JUMP_PERIODS * self.period:
+                self.jumps.append((self.frames - 1, float(self.last * self.time_base), float(joined * self.time_base)))
+                self.offset += round(self.last + self.period - joined)
+                joined = best + self.offset
+            if self.last is not None and joined <= self.last:
+                self.reordered += 1
+                t = self.last + Fraction(self.period, 2)
+            else:
+                t = Fraction(joined)
+            self.joined = joined
         self.last = t
         self.first = t if self.first is None else self.first
         return t
