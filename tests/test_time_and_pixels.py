@@ -100,6 +100,14 @@ def test_clock_joins_parts_and_never_goes_back():
     assert Clock(Fraction(1, 100), 4).warning() is None
 
 
+def test_clock_mends_pairs_out_of_order_without_shifting_the_rest():
+    """MPEG-4 packed B-frames in AVI: PTS swapped in pairs, DTS in order, a 1/25 time base (a period of 1 tick)."""
+    clock = Clock(Fraction(1, 25), 1)
+    stream = [(1, 1), (2, 2), (4, 3), (3, 4), (5, 5), (7, 6), (6, 7), (8, 8), (10, 9), (9, 10)]
+    got = [clock.ticks(p, d) for p, d in stream]
+    assert got == [1, 2, 4, Fraction(9, 2), 5, 6, 7, 8, 9, 10] and clock.reordered == 1  # half a tick, no cascade
+
+
 def test_joined_mpegts_times_go_forward_over_both_parts(tmp_path):
     path = joined_ts(tmp_path)
     reader = VideoReader(path)
