@@ -26,6 +26,7 @@ from .maps_file import MapsFile
 CHUNK = 16  # frames upsampled per device call
 TIME_BASE = Fraction(1, 90000)
 CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
+SDR_TAGS = {"colorspace": 6, "color_range": 1, "color_primaries": 1, "color_trc": 1}  # BT.601 matrix, limited range, BT.709 SDR
 FASTSTART = {".mp4", ".mov", ".m4v"}  # index at the front: browsers start playing before the download ends
 
 
@@ -79,6 +80,8 @@ class OverlayVideo:
         self.pad = (width % 2, height % 2)
         self.stream.width, self.stream.height = width + self.pad[0], height + self.pad[1]
         self.stream.pix_fmt = "yuv420p"
+        for key, value in SDR_TAGS.items():  # what `i420_frame` writes, stated, so no player takes it for HDR
+            setattr(self.stream.codec_context, key, value)
         self.notes: list[str] = []
         if any(self.pad):
             done = f"padded from {width}x{height} to {self.stream.width}x{self.stream.height} (edge repeated; yuv420p needs even sizes)"

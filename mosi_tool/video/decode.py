@@ -5,8 +5,12 @@ Timestamps come from each frame's PTS, so variable frame rate is handled. A fold
 (00000.jpg, ...) reads like a video at a given fps; hidden files in it (".x", AppleDouble "._x") are skipped.
 
 Frames come out as a player shows them:
+- with square pixels: a sample aspect ratio other than 1:1 is resampled to the displayed width, and an H.264
+  crop is applied exactly (`mosi_tool.video.pixels`);
 - upright: a display matrix (phone rotation, mirror) is applied, and `VideoInfo.width/height` are the
   displayed size (`mosi_tool.video.orientation`);
+- in time order: FFmpeg's best-effort timestamps, mended where they still go back (`timeline.Clock`), so
+  `Frame.time` only goes forward, and a warning says what was mended;
 - from the first frame a player shows: frames an MP4/MOV edit list hides are dropped by FFmpeg, and
   `Frame.time` counts from that first shown frame (`VideoReader.start_time` is its own timestamp).
 """
@@ -24,11 +28,13 @@ import av
 import numpy as np
 from PIL import Image
 
+from .h264_sps import stream_crop
 from .hidden import is_hidden
 from .iso_boxes import cut_short_reason
 from .orientation import IDENTITY, Orientation, frame_orientation
+from .pixels import PixelShape
 from .read_ahead import read_ahead
-from .timeline import Timeline
+from .timeline import Clock, Timeline, decode_order_pts
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -36,6 +42,9 @@ VIDEO_SUFFIXES = {
 }  # fmt: skip
 FRAME_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 DEFAULT_FOLDER_FPS = 25.0
+PTS_PROBE = 48  # packets whose timestamps tell decode-order PTS (`timeline.decode_order_pts`)
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
+PRIMARIES = {1: "BT.709", 5: "BT.601", 6: "BT.601", 9: "BT.2020", 12: "Display P3"}  # AVColorPrimaries
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +61,7 @@ class VideoError(ValueError):
 @dataclass
 class VideoInfo:
     path: str
-    width: int  # as displayed: after the display matrix's rotation
+    width: int  # as displayed: square pixels (the SAR applied), after the display matrix's rotation
     height: int
     fps: float  # average frame rate (or the folder's --fps)
     frames: int | None  # what the container claims (MP4: stored frames, edit lists ignored); None if unknown
@@ -64,12 +73,13 @@ class VideoInfo:
     rotation: int = 0  # degrees counter-clockwise the display matrix turns the stored frames (0, 90, 180, 270)
     mirrored: bool = False  # mirrored left-right after that rotation
     container_start_time: float = 0.0  # seconds: where a player's clock starts (the earliest stream's start)
+    sample_aspect_ratio: str = "1:1"  # of the stored pixels (frames are resampled to square pixels)
 
 
 @dataclass
 class Frame:
     index: int  # position in presentation order, from 0
-    time: float  # seconds since the first shown frame's timestamp, from PTS
+    time: float  # seconds since the first shown frame's timestamp, from PTS (best effort, always increasing)
     image: np.ndarray  # (H, W, 3) uint8 RGB, upright
 
 
@@ -113,7 +123,10 @@ class VideoReader:
         self.lost_frames = 0  # frames missing from gaps in the timestamps (damage), after decoding
         self.start_time: float | None = None  # seconds: the first decoded frame's PTS, after decoding
         self.orientation: Orientation = IDENTITY
+        self.pixels = PixelShape((0, 0))  # set below: stored size, SAR and crop offset of the decoded frames
         self._edit_lists = False  # set by the probe: MP4/MOV, whose edit lists may hide stored frames
+        self._decode_order = False  # set by the probe: the PTS are in decode order (`timeline.decode_order_pts`)
+        self._time_base = Fraction(1, 1)  # of the stream's timestamps
         if not self.path.exists():
             raise VideoError(self.path, "no such file or folder")
         if self.path.is_dir():
@@ -127,6 +140,7 @@ class VideoReader:
                     w, h = im.size
             except Exception as e:  # noqa: BLE001
                 raise VideoError(self._files[0], f"cannot read frame ({e})") from None
+            self.pixels = PixelShape((w, h))
             notes = [] if fps else [f"frame folder without --fps: assuming {DEFAULT_FOLDER_FPS:g} fps"]
             if notes:
                 self._warn(notes[0])  # the timestamps rest on it: say so where the user looks
@@ -160,35 +174,47 @@ class VideoReader:
             # MP4/MOV edit lists can hide stored frames from a player; in other containers (AVI) the header's
             # count is what a player shows, and the duration may be FFmpeg's guess from a cut-short file.
             self._edit_lists = container.format.name.split(",")[0] == "mov"
-            self.orientation = _first_frame_orientation(container, vs)
+            self.orientation, self._decode_order = _probe(container, vs)
+            self._time_base = vs.time_base or Fraction(1, 1)
             if self.orientation.note:
                 notes.append(self.orientation.note)
+            crop = stream_crop(cc.extradata) if cc and cc.name == "h264" else None
+            self.pixels = PixelShape.of((vs.width, vs.height), vs.sample_aspect_ratio, (crop.left, crop.top) if crop else (0, 0))
+            hdr = _hdr_note(cc)
+            notes += [n for n in (self.pixels.note(), hdr) if n]
+            if hdr:
+                self._warn(hdr)  # it changes every pixel the model sees: a warning, kept with the features too
             rotation, mirrored = self.orientation.describe()
-            width, height = self.orientation.display_size(vs.width, vs.height)
+            width, height = self.orientation.display_size(*self.pixels.square)
+            sar = self.pixels.sar
             self.info = VideoInfo(
                 str(self.path), width, height, float(rate) if rate else 0.0,
                 vs.frames or None, duration, k, cc.name if cc else "?", len(videos), notes,
                 rotation, mirrored, container.start_time / av.time_base if container.start_time else 0.0,
+                f"{sar.numerator}:{sar.denominator}",
             )  # fmt: skip
         finally:
             container.close()
 
     def frames(self, size: tuple[int, int] | None = None) -> Iterator[Frame]:
-        """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given."""
+        """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given
+        (non-square pixels are always resampled: by default to the displayed size)."""
         if self._files:
             yield from self._folder_frames(size)
             return
         self.decoded = 0
         container = _open(self.path)
         with container:
-            vs = container.streams.video[self.info.stream]
+            vs = _exact_crop(container.streams.video[self.info.stream])
             vs.thread_type = "AUTO"
             if self.threads:
                 vs.thread_count = self.threads
-            tb = vs.time_base or Fraction(1, 1)
-            timeline = Timeline(tb)
+            timeline = Timeline(self._time_base)
             t = 0.0
             fps = self.info.fps or 25.0
+            clock = self.clock()
+            if size is None and self.pixels.square != self.pixels.stored:
+                size = (self.info.width, self.info.height)
             stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
             reshape = {"width": stored[0], "height": stored[1]} if stored else {}
             stopped = False
@@ -197,11 +223,8 @@ class VideoReader:
                 # one is resized and converted here; a decoder that shares them (`decode_plan`) does not.
                 with read_ahead(container.decode(vs), depth=0 if self.threads else 4) as decoded:
                     for frame in decoded:
-                        timeline.add(frame.pts)
-                        if frame.pts is not None and timeline.first is not None:
-                            t = float((frame.pts - timeline.first) * tb)
-                        else:
-                            t = self.decoded / fps
+                        t = clock.seconds(frame.pts, frame.dts)
+                        timeline.add(clock.joined)
                         image = self.orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
                         yield Frame(self.decoded, t, image)
                         self.decoded += 1
@@ -210,6 +233,9 @@ class VideoReader:
                 self._warn(f"decoding stopped after {self.decoded} frames ({_ffmpeg_reason(e)}); the file is truncated or damaged")
         if self.decoded == 0:
             raise VideoError(self.path, _damaged(self.path, "no frames could be decoded"))
+        mended = clock.warning()
+        if mended:
+            self._warn(mended)
         self.start_time = timeline.start_time
         self.lost_frames = timeline.lost_frames()
         gap = timeline.largest_gap()
@@ -222,6 +248,10 @@ class VideoReader:
             self._check_complete(timeline.span(1.0 / fps) if timeline.first is not None else t + 1.0 / fps, fps)
         if self.decoded == 1:
             self._warn("only 1 frame: a still image, not a video; its clips repeat that frame, so they show no motion")
+
+    def clock(self) -> Clock:
+        """A new `Clock` for this video's stream: what turns its decoded frames' timestamps into `Frame.time`."""
+        return Clock.at_rate(self._time_base, self.info.fps or 25.0, self._decode_order)
 
     def _check_complete(self, span: float, fps: float) -> None:
         """Warn if fewer frames or seconds decoded than a player would show.
@@ -274,7 +304,7 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
         with Image.open(files[min(len(files) - 1, int(fraction * len(files)))]) as im:
             return np.asarray(im.convert("RGB"))
     with _open(reader.path) as container:
-        vs = container.streams.video[0]
+        vs = _exact_crop(container.streams.video[0])
         target = None
         if reader.info.duration and vs.time_base:
             start = vs.start_time or 0
@@ -287,14 +317,44 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
                 break
         if last is None:
             raise VideoError(path, _damaged(path, "no frames could be decoded"))
-        return reader.orientation.apply(last.to_ndarray(format="rgb24"))
+        width, height = reader.pixels.square
+        return reader.orientation.apply(last.to_ndarray(format="rgb24", width=width, height=height))
 
 
-def _first_frame_orientation(container: av.container.InputContainer, vs: av.video.stream.VideoStream) -> Orientation:
-    """The display matrix rides on decoded frames (PyAV does not expose the stream's); decode the first one."""
+def _hdr_note(cc: av.codec.context.CodecContext | None) -> str | None:
+    """A line saying that an HDR stream (PQ or HLG transfer) is decoded without tone mapping, or None."""
+    transfer = HDR_TRANSFERS.get(getattr(cc, "color_trc", 0))
+    if transfer is None:
+        return None
+    primaries = PRIMARIES.get(getattr(cc, "color_primaries", 0), "unstated")
+    return (f"HDR video ({transfer} transfer, {primaries} primaries) decoded without tone mapping: frames look dim "
+            "and washed out, features and maps are computed on those colours, and the overlay is SDR (BT.601)")
+
+
+def _exact_crop(vs: av.video.stream.VideoStream) -> av.video.stream.VideoStream:
+    """`vs`, set to crop its frames exactly as the stream says. By default FFmpeg moves a left crop to keep the
+    frame's memory aligned (a 32-pixel H.264 crop_left is dropped), so frames were wider than the stream's size."""
+    vs.codec_context.flags |= av.codec.context.Flags.unaligned
+    return vs
+
+
+def _probe(container: av.container.InputContainer, vs: av.video.stream.VideoStream) -> tuple[Orientation, bool]:
+    """(the orientation the first decoded frame asks for, whether the PTS are in decode order).
+
+    The display matrix rides on decoded frames (PyAV does not expose the stream's): decode the first one. The
+    PTS of the first PTS_PROBE packets, in stored order, tell decode-order PTS (`timeline.decode_order_pts`)."""
+    orientation: Orientation | None = None
+    pts: list[int] = []
     try:
-        for frame in container.decode(vs):
-            return frame_orientation(frame)
+        for packet in container.demux(vs):
+            if packet.pts is not None and packet.size:
+                pts.append(packet.pts)
+            if orientation is None:
+                for frame in packet.decode():
+                    orientation = frame_orientation(frame)
+                    break
+            if orientation is not None and len(pts) >= PTS_PROBE:
+                break
     except av.FFmpegError:
         pass  # a stream that cannot decode its first frame fails later, with the reason
-    return IDENTITY
+    return orientation or IDENTITY, decode_order_pts(pts, bool(vs.codec_context.has_b_frames))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Generator, Iterable, Iterator, NamedTuple, cast
 
@@ -40,6 +41,7 @@ import numpy as np
 from .decode import VideoError, VideoReader, _ffmpeg_reason
 from .orientation import Orientation
 from .spec import DecodeSpec
+from .timeline import Clock
 
 CELL = 8  # pixels
 FALLBACK_SHORT_SIDE = 160  # pixels: working size of the optical-flow fallback
@@ -213,11 +215,13 @@ def _median_shift(field: np.ndarray) -> np.ndarray:
     return np.median(v, axis=0) if len(v) else np.full(2, np.nan)
 
 
-def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None,
-                  probe: int = 12) -> tuple[str, Iterator[_RawFrame]] | None:  # fmt: skip
+def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None, probe: int = 12,
+                  offset: tuple[int, int] = (0, 0), clock: Clock | None = None) -> tuple[str, Iterator[_RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
-    and time (s, from the first frame's PTS), one at a time; or None if the stream exports no vectors within
-    its first `probe` frames (those are decoded ahead to find out)."""
+    and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None
+    if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out).
+    offset: (left, top) of the decoded frame in the coded picture (`PixelShape.offset`, an H.264 crop): FFmpeg
+    places the vectors in the coded picture. clock: `VideoReader.clock()`, so the times are the reader's."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -229,18 +233,20 @@ def _codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max
     # the deblocking filter and the inverse transform, and allow non-spec-compliant speedups.
     vs.codec_context.options = {"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"}
     vs.thread_type = "SLICE"  # frame threads export racy vectors
-    tb = float(vs.time_base or 1)
+    clock = clock or Clock.at_rate(vs.time_base or Fraction(1), float(vs.average_rate or vs.guessed_rate or 25))
 
     def frames() -> Generator[_RawFrame, None, None]:
-        t0 = None
         with container:
             try:
-                for i, frame in enumerate(itertools.islice(container.decode(vs), max_frames)):
+                for frame in itertools.islice(container.decode(vs), max_frames):
                     sd = frame.side_data.get("MOTION_VECTORS")
-                    p, f = rasterize(sd.to_ndarray(), gh, gw, cell) if sd is not None else (None, None)
-                    pts = frame.pts if frame.pts is not None else i
-                    t0 = pts if t0 is None else t0
-                    yield _RawFrame(p, f, int(frame.pict_type), (pts - t0) * tb)
+                    mv = sd.to_ndarray() if sd is not None else None
+                    if mv is not None and offset != (0, 0):
+                        mv = mv.copy()  # a read-only view of the side data
+                        mv["dst_x"] -= offset[0]
+                        mv["dst_y"] -= offset[1]
+                    p, f = rasterize(mv, gh, gw, cell) if mv is not None else (None, None)
+                    yield _RawFrame(p, f, int(frame.pict_type), clock.seconds(frame.pts, frame.dts))
             except av.FFmpegError:
                 pass  # a truncated stream: keep what decoded (VideoReader reports it)
 
@@ -424,17 +430,22 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     reader = DecodeSpec(path, stream, fps).open()
     info = reader.info
     size = (info.width, info.height)
-    orient = reader.orientation
-    got = None if (reader._files or not vectors) else _codec_frames(reader.path, info.stream, orient.stored_size(*size), cell, max_frames)
+    orient, pixels = reader.orientation, reader.pixels
+    got = None if (reader._files or not vectors) else _codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames,
+                                                                               offset=pixels.offset, clock=reader.clock())
     if got is not None:
         codec, raw = got
         source = f"{codec} motion vectors"
-        sw, sh = orient.stored_size(*size)
+        sw, sh = pixels.stored
         empty = np.full((-(-sh // cell), -(-sw // cell), 2), np.nan, np.float32)  # a frame without vectors
 
+        def displayed(fields: list[np.ndarray | None]) -> np.ndarray:
+            """Fields on the stored grid -> square pixels (SAR) -> upright (display matrix)."""
+            stored = np.stack([f if f is not None else empty for f in fields])
+            return upright_field(pixels.square_field(stored, cell), orient)
+
         def velocities(window: list[_RawFrame]) -> np.ndarray:
-            past = upright_field(np.stack([r.past if r.past is not None else empty for r in window]), orient)
-            future = upright_field(np.stack([r.future if r.future is not None else empty for r in window]), orient)
+            past, future = displayed([r.past for r in window]), displayed([r.future for r in window])
             return _velocities(past, future, np.array([r.type for r in window]))
 
         frames: Iterator = raw

@@ -65,7 +65,9 @@ class NvdecReader(VideoReader):
         except Exception as e:  # noqa: BLE001 - torchcodec raises RuntimeError/ValueError by cause
             raise VideoError(self.path, f"NVDEC cannot open it ({e})") from None
         t0: float | None = None
-        stored_hw = self.orientation.stored_size(self.info.width, self.info.height)[::-1]
+        stored_hw = self.pixels.stored[::-1]
+        if size is None and self.pixels.square != self.pixels.stored:
+            size = (self.info.width, self.info.height)  # non-square pixels: to the displayed size, as the CPU reader
         try:
             for frame in decoder:
                 t0 = frame.pts_seconds if t0 is None else t0
