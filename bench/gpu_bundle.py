@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 BUNDLE = ROOT / ".gpu"
-# Short real videos in two containers: 164, 280 and 250 frames at 320x240, 340x256 and 640x272.
+# Short real videos in two containers: 164, 280 and 250 frames at 320x240, 340x256 (427x256 displayed: pixel aspect 64:51) and 640x272.
 VIDEOS = ("eye_makeup.avi", "arm_wrestling.mp4", "bikes.mp4")
 IMAGES = Path("images") / "imagenet-sample" / "train"  # ImageNet layout, short side <= 320 (the paper's Ls)
 DEFAULT_IMAGES = 128  # sources for bench/train.py: about 6 MB
