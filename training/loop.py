@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, RandomSampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 
-from mosi_tool.atomic import atomic_path
+from mosi_tool.atomic import atomic_path, check_folder_writable
 from mosi_tool.cache import cache_root
 from mosi_tool.checkpoint import CheckpointError, load_checkpoint, load_state, read_meta, save_checkpoint
 from mosi_tool.metadata import ModelMeta
@@ -165,6 +165,8 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
 
     if not resume and dist.main and (run / "last.safetensors").exists():  # before the sources are read and cached
         raise FileExistsError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+    if dist.main:
+        check_folder_writable(run)  # a read-only run folder fails now, in one line, not after the first epoch
     train_src, val_src = select_sources(cfg)
     train_set, val_set = source_datasets(cfg, train_src, val_src)
     # Cropping from the cache is cheap: loader processes would only compete with the step for the cores.
