@@ -79,8 +79,15 @@ def remove_quietly(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _is_write_error(e: OSError, *paths: Path) -> bool:
-    return e.errno in _WRITE_ERRNOS or (e.filename is not None and str(e.filename) in {str(p) for p in paths})
+def as_output_error(e: BaseException, target: Path, *paths: Path) -> BaseException:
+    """`e` as an OutputError naming `target` if it is a disk error while writing it (one of `_WRITE_ERRNOS`, or
+    an OSError naming `target` or one of `paths`, its temporary files); else `e` itself."""
+    if not isinstance(e, OSError) or isinstance(e, OutputError):
+        return e
+    names = {str(p) for p in (target, *paths)}
+    if e.errno in _WRITE_ERRNOS or isinstance(e, IsADirectoryError) or (e.filename is not None and str(e.filename) in names):
+        return OutputError(target, "it is a folder" if target.is_dir() else _reason(e), e.errno)
+    return e
 
 
 @contextlib.contextmanager
@@ -98,15 +105,27 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except OutputError:
-        raise
     except OSError as e:
-        if not _is_write_error(e, tmp, target) and not isinstance(e, IsADirectoryError):
+        error = as_output_error(e, target, tmp)
+        if error is e:
             raise
-        reason = "it is a folder" if target.is_dir() else _reason(e)
-        raise OutputError(target, reason, e.errno) from e
+        raise error from e
     finally:
         remove_quietly(tmp)
+
+
+def reserve(path: str | os.PathLike[str]) -> None:
+    """Claim the disk space of `path`'s whole length now (a file sized by seeking, as `open_memmap` makes it),
+    so a full disk raises OSError (ENOSPC) here instead of killing the process later (SIGBUS) when a memory
+    map's page is written. Nothing is done where the file system cannot reserve space."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, max(os.fstat(fd).st_size, 1))
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+    finally:
+        os.close(fd)
 
 
 def check_writable(target: str | os.PathLike[str]) -> None:
@@ -127,25 +146,59 @@ def check_folder_writable(folder: str | os.PathLike[str]) -> None:
 
 
 class AtomicOutput:
-    """Base of outputs streamed to a file: `_ctx` is an entered `atomic_path`, `_file` is open on its temporary
-    path. close() puts the finished file in place (OutputError, with the temporary file removed, if the disk
-    refuses it); abort() leaves the target as it was and never raises for a disk error."""
+    """Base of outputs streamed to a file: `_ctx` is an entered `atomic_path` (`_begin`), `_file` is open on its
+    temporary path. close() puts the finished file in place (OutputError, with the temporary file removed, if
+    the disk refuses it); abort() leaves the target as it was and never raises for a disk error. Writes go
+    inside `_writing()`, so a disk error names the target, not the temporary file."""
 
     _ctx: ContextManager[Path]
-    _file: IO[Any]
+    _file: IO[Any] | None = None
+    _target: Path | None = None
+    _tmp: Path | None = None
+
+    def _begin(self, target: str | os.PathLike[str]) -> Path:
+        """Enter an `atomic_path` for `target`; returns the temporary path to write."""
+        self._target = Path(target)
+        self._ctx = atomic_path(target)
+        self._tmp = self._ctx.__enter__()
+        return self._tmp
+
+    @contextlib.contextmanager
+    def _writing(self, setup: bool = False) -> Iterator[None]:
+        """Around writes: a disk error becomes OutputError naming the target. `setup`: in a constructor, where
+        no abort() will follow, any error also removes the temporary file."""
+        try:
+            yield
+        except BaseException as e:
+            if setup:
+                self.abort()
+            error = e if self._target is None else as_output_error(e, self._target, *([self._tmp] if self._tmp else []))
+            if error is e:
+                raise
+            raise error from e
+
+    def _finish(self) -> None:
+        """Write what is still held back (an encoder's last packets) before the file is closed; close() only."""
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()  # flushes: a full disk shows here
 
     def close(self) -> None:
         try:
-            self._file.close()  # flushes: a full disk shows here
-        except BaseException as e:
-            self._ctx.__exit__(type(e), e, e.__traceback__)  # removes the temporary file; a disk error: OutputError
+            with self._writing():
+                self._finish()
+                self._close_file()
+        except BaseException:
+            self.abort()  # removes the temporary file
             raise
-        self._ctx.__exit__(None, None, None)
+        self._ctx.__exit__(None, None, None)  # fsync and rename (OutputError if the disk refuses)
 
     def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._file.close()
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        with contextlib.suppress(Exception):
+            self._close_file()
+        if hasattr(self, "_ctx"):
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

@@ -173,8 +173,7 @@ def test_a_streamed_output_whose_last_flush_fails_is_removed(tmp_path):
 
     class Out(atomic.AtomicOutput):
         def __init__(self, path: Path):
-            self._ctx = atomic_path(path)
-            self._ctx.__enter__()
+            self._begin(path)
             self._file = Failing()  # type: ignore[assignment]
 
     with pytest.raises(OutputError, match="out.bin: cannot write"):
@@ -248,6 +247,22 @@ def test_features_on_a_full_disk_fails_each_video_in_one_line_and_keeps_earlier_
     assert (disk / "v0.mp4.npz").read_bytes() == before and not leftovers(disk)
     filler.unlink()
     assert "3 written" in run([*features_args([videos], disk, micro_ckpt), "--overwrite"])
+
+
+@pytest.mark.parametrize("option", ["--out", "--maps", "--masks", "--boxes", "--sheet"])
+def test_saliency_outputs_on_a_full_disk_are_one_line_and_leave_nothing(tmpfs, videos, tmp_path, option):
+    disk = tmpfs("disk", "64k")
+    with open(disk / "filler", "wb", buffering=0) as f:
+        with pytest.raises(OSError):
+            while True:
+                f.write(b"\0" * 4096)
+    target = disk / {"--out": "o.mp4", "--maps": "m.npy", "--masks": "k.npy", "--boxes": "b.jsonl", "--sheet": "s.png"}[option]
+    args = ["saliency", str(videos / "v0.mp4"), option, str(target), "--maps-size", "128x128"]
+    if option != "--out":
+        args += ["--out", str(tmp_path / "o.mp4")]
+    output = run(args, code=2)
+    assert error_lines(output) == [f"error: {target}: cannot write (No space left on device)"]
+    assert os.listdir(disk) == ["filler"]
 
 
 # --- 2. a video that changed since, or while, it was read -------------------------------------------
