@@ -152,7 +152,7 @@ class AtomicOutput:
     inside `_writing()`, so a disk error names the target, not the temporary file."""
 
     _ctx: ContextManager[Path]
-    _file: IO[Any] | None = None
+    _file: IO[Any]  # unset in outputs that write otherwise (a memory map, a PyAV container)
     _target: Path | None = None
     _tmp: Path | None = None
 
@@ -181,8 +181,9 @@ class AtomicOutput:
         """Write what is still held back (an encoder's last packets) before the file is closed; close() only."""
 
     def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()  # flushes: a full disk shows here
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()  # flushes: a full disk shows here
 
     def close(self) -> None:
         try:

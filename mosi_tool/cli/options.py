@@ -92,9 +92,10 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        expected: tuple[type[BaseException], ...] = (*user_errors(), OSError)
         try:
             return func(*args, **kwargs)
-        except (*user_errors(), OSError) as e:
+        except expected as e:
             typer.echo(f"error: {error_line(e)}", err=True)
             raise typer.Exit(2) from None
 
