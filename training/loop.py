@@ -165,9 +165,9 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
 
     if not resume and dist.main and (run / "last.safetensors").exists():  # before the sources are read and cached
         raise FileExistsError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+    train_src, val_src = select_sources(cfg)  # missing data fails here, before the run folder is made
     if dist.main:
         check_folder_writable(run)  # a read-only run folder fails now, in one line, not after the first epoch
-    train_src, val_src = select_sources(cfg)
     train_set, val_set = source_datasets(cfg, train_src, val_src)
     # Cropping from the cache is cheap: loader processes would only compete with the step for the cores.
     workers = 0 if train_set.cache is not None else cfg.data.workers
