@@ -265,6 +265,15 @@ def test_saliency_outputs_on_a_full_disk_are_one_line_and_leave_nothing(tmpfs, v
     assert os.listdir(disk) == ["filler"]
 
 
+def test_a_checkpoint_on_a_full_disk_is_an_output_error(tmpfs):
+    from .conftest import micro_checkpoint
+
+    disk = tmpfs("disk", "300k")  # less than the checkpoint (about 0.9 MB)
+    with pytest.raises(OutputError, match=f"{disk / 'c.safetensors'}: cannot write .No space left on device"):
+        micro_checkpoint(disk / "c.safetensors")
+    assert os.listdir(disk) == []
+
+
 # --- 2. a video that changed since, or while, it was read -------------------------------------------
 
 

@@ -343,8 +343,8 @@ def _trim_metrics(path: Path, epochs_done: int) -> None:
 
 def _save_resume(run: Path, optimizer: torch.optim.Optimizer, epochs_done: int, best: float, cpu_s: float) -> None:
     state = {"optimizer": optimizer.state_dict(), "epoch": epochs_done, "best": best, "cpu_s": cpu_s}
-    with atomic_path(run / RESUME_FILE) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(run / RESUME_FILE) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)  # to a Python file: a full disk is an OSError (by path, torch raises a RuntimeError)
 
 
 def _load_resume(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, float, float]:
