@@ -274,6 +274,21 @@ def test_a_checkpoint_on_a_full_disk_is_an_output_error(tmpfs):
     assert os.listdir(disk) == []
 
 
+def test_training_state_on_a_full_disk_is_an_output_error(tmpfs):
+    import torch
+
+    from training.loop import RESUME_FILE, _save_resume
+
+    disk = tmpfs("disk", "200k")
+    weight = torch.nn.Parameter(torch.zeros(100_000))
+    optimizer = torch.optim.Adam([weight])
+    weight.sum().backward()
+    optimizer.step()  # about 0.8 MB of state
+    with pytest.raises(OutputError, match=f"{disk / RESUME_FILE}: cannot write .No space left on device"):
+        _save_resume(disk, optimizer, 1, 0.5, 1.0)
+    assert os.listdir(disk) == []
+
+
 # --- 2. a video that changed since, or while, it was read -------------------------------------------
 
 
