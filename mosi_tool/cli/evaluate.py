@@ -32,9 +32,9 @@ def _outputs(name: str, json_path: Path | None, chart: Path | None, *more: Path 
 
 
 def _check_inputs(*paths: Path) -> None:
-    for path in paths:
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such file or folder")
+    from ..pipeline.jobs import check_inputs
+
+    check_inputs(list(paths))
 
 
 def _finish(report: dict[str, Any], text: str, json_path: Path | None, chart: Path,

@@ -22,7 +22,7 @@ from ..loader.auto import measuring_seconds
 from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS
-from .jobs import VideoJob, find_inputs, plan, shard
+from .jobs import VideoJob, check_inputs, find_inputs, plan, shard
 from .decoders import decode_plan
 from .local import run_local
 from .messages import ErrorMessage, StageTimes
@@ -114,16 +114,6 @@ def parse_devices(text: str | None) -> list[str]:
         part = part.strip()
         out.append(f"cuda:{part}" if part.isdigit() else part)
     return out
-
-
-def check_inputs(inputs: Sequence[Path], list_file: Path | None = None) -> None:
-    """Raise FileNotFoundError naming the first input (or list file) that does not exist, and how many more.
-    Entries of the list file are checked per video later (a missing one fails alone, recorded)."""
-    missing = [p for p in [*inputs, *([list_file] if list_file is not None else [])] if not p.exists()]
-    if missing:
-        more = f" (and {len(missing) - 1} more input(s) missing)" if len(missing) > 1 else ""
-        what = "list file" if missing[0] == list_file else "file or folder"
-        raise FileNotFoundError(f"{missing[0]}: no such {what}{more}")
 
 
 def engine_precision(model: str | Path, precision: str) -> tuple[str, str | None]:

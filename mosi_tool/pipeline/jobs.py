@@ -15,6 +15,7 @@ two folders given side by side) are refused before any work.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,16 @@ def _scan(folder: Path, hidden: list[Path]) -> list[Path]:
             continue
         found += vids
     return sorted(found)
+
+
+def check_inputs(inputs: Sequence[Path], list_file: Path | None = None) -> None:
+    """Raise FileNotFoundError naming the first input (or list file) that does not exist, and how many more.
+    Entries of the list file are checked per video later (a missing one fails alone, recorded)."""
+    missing = [p for p in [*inputs, *([list_file] if list_file is not None else [])] if not p.exists()]
+    if missing:
+        more = f" (and {len(missing) - 1} more input(s) missing)" if len(missing) > 1 else ""
+        what = "list file" if missing[0] == list_file else "file or folder"
+        raise FileNotFoundError(f"{missing[0]}: no such {what}{more}")
 
 
 def discover(inputs: list[Path], list_file: Path | None = None) -> list[Path]:
