@@ -57,6 +57,16 @@ def temp_path(target: str | os.PathLike[str]) -> Path:
     return target.with_name(f".{target.name[:120]}.{MARKER}-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}")
 
 
+def target_of(path: str | os.PathLike[str]) -> Path | None:
+    """The file a temporary file of this tool stands for (None if `path` is not one, or its name was shortened)."""
+    path = Path(path)
+    m = _TMP_NAME.match(path.name)
+    if m is None:
+        return None
+    name = path.name[1 : path.name.rindex(f".{MARKER}-")]
+    return path.with_name(name) if len(name) < 120 else None
+
+
 def _create(target: Path, name: Path | None = None) -> Path:
     """Create `target`'s folder and an empty temporary file beside it; OutputError naming `target` (or `name`)
     if not."""

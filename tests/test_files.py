@@ -411,6 +411,16 @@ def test_eval_checks_its_inputs_and_outputs_before_loading_a_model(tmp_path, mon
     assert error_lines(output) == [f"error: {tmp_path / 'j'}: cannot write (it is a folder)"]
 
 
+def test_an_os_error_on_a_temporary_file_is_reported_for_its_target(tmp_path):
+    from mosi_tool.cli.options import error_line
+
+    tmp = temp_path(tmp_path / "o.mp4")
+    assert atomic.target_of(tmp) == tmp_path / "o.mp4" and atomic.target_of(tmp_path / ".x.tmp") is None
+    e = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+    assert error_line(e) == f"{tmp_path / 'o.mp4'}: cannot write (No space left on device)"
+    assert error_line(OSError(errno.EACCES, "Permission denied", "a.txt")) == "a.txt: Permission denied"
+
+
 def test_temporary_names_are_short_enough_for_long_targets(tmp_path):
     target = tmp_path / ("x" * 240 + ".npz")
     atomic_write_bytes(target, b"ok")

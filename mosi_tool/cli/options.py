@@ -79,10 +79,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
 def error_line(e: BaseException) -> str:
     """One line for the user: an OS error as "PATH: REASON" (e.g. "out/x.npz: cannot write (No space left on
     device)"), anything else as its message."""
-    from ..atomic import OutputError
+    from ..atomic import OutputError, target_of
 
     if isinstance(e, OSError) and not isinstance(e, OutputError) and e.filename is not None and e.strerror:
-        return f"{e.filename}: {e.strerror}"
+        target = target_of(e.filename)  # an error writing a temporary file is about the file it stands for
+        return f"{target}: cannot write ({e.strerror})" if target else f"{e.filename}: {e.strerror}"
     return str(e) or type(e).__name__
 
 
