@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 
 from mosi_tool.artifact import ExportInfo, sidecar_path
+from mosi_tool.atomic import OutputError, check_writable
 from mosi_tool.checkpoint import CheckpointError, read_meta
 from mosi_tool.metadata import MetadataError
 from mosi_tool.runtimes.base import EngineError, resolve_device
@@ -51,6 +52,8 @@ def export_artifacts(
     read_meta(checkpoint)  # a bad checkpoint fails once, before anything is built
     for t in targets:
         check_request(t.fmt, t.out, options.precision)
+    for t in targets:
+        check_writable(t.out)  # a read-only folder fails here, before any target is built
     outcomes = []
     onnx_out: Path | None = None
     for target in sorted(targets, key=lambda t: t.fmt.name != "onnx"):
@@ -63,7 +66,7 @@ def export_artifacts(
                 outcome.parity = _verify(target, checkpoint, options, log)
             if target.fmt.name == "onnx":  # verified (or unverifiable): later targets may build from it
                 onnx_out = target.out
-        except (EngineError, MetadataError, CheckpointError, ValueError) as e:
+        except (EngineError, MetadataError, CheckpointError, ValueError, OutputError) as e:  # OutputError: e.g. a full disk
             outcome.error = str(e)
     return outcomes
 

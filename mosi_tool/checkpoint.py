@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -52,7 +53,13 @@ def save_checkpoint(
     meta.model_id = f"{meta.arch}-{meta.weights_sha256[:12]}"
     meta.format_version = FORMAT_VERSION  # written by this code, in its format
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={METADATA_KEY: meta.to_json()})
+        try:
+            save_file(state, str(tmp), metadata={METADATA_KEY: meta.to_json()})
+        except SafetensorError as e:  # safetensors reports a full disk as "... (os error 28)", not as OSError
+            code = re.search(r"os error (\d+)", str(e))
+            if code is None:
+                raise
+            raise OSError(int(code[1]), os.strerror(int(code[1])), str(tmp)) from e  # atomic_path: OutputError
     return meta
 
 

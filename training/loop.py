@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, RandomSampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 
-from mosi_tool.atomic import atomic_path
+from mosi_tool.atomic import atomic_path, atomic_write_bytes, check_folder_writable
 from mosi_tool.cache import cache_root
 from mosi_tool.checkpoint import CheckpointError, load_checkpoint, load_state, read_meta, save_checkpoint
 from mosi_tool.metadata import ModelMeta
@@ -165,7 +166,9 @@ def training_loop(cfg: TrainConfig, resume: bool = False, command: str = "", sto
 
     if not resume and dist.main and (run / "last.safetensors").exists():  # before the sources are read and cached
         raise FileExistsError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
-    train_src, val_src = select_sources(cfg)
+    train_src, val_src = select_sources(cfg)  # missing data fails here, before the run folder is made
+    if dist.main:
+        check_folder_writable(run)  # a read-only run folder fails now, in one line, not after the first epoch
     train_set, val_set = source_datasets(cfg, train_src, val_src)
     # Cropping from the cache is cheap: loader processes would only compete with the step for the cores.
     workers = 0 if train_set.cache is not None else cfg.data.workers
@@ -341,8 +344,9 @@ def _trim_metrics(path: Path, epochs_done: int) -> None:
 
 def _save_resume(run: Path, optimizer: torch.optim.Optimizer, epochs_done: int, best: float, cpu_s: float) -> None:
     state = {"optimizer": optimizer.state_dict(), "epoch": epochs_done, "best": best, "cpu_s": cpu_s}
-    with atomic_path(run / RESUME_FILE) as tmp:
-        torch.save(state, tmp)
+    buf = io.BytesIO()  # serialised first: torch's own writer turns a full disk into a RuntimeError
+    torch.save(state, buf)
+    atomic_write_bytes(run / RESUME_FILE, buf.getvalue())
 
 
 def _load_resume(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, float, float]:

@@ -19,7 +19,25 @@ ChartOpt = Annotated[Optional[Path], typer.Option("--chart", help="PNG chart. De
 RandomOpt = Annotated[bool, typer.Option("--random-init/--no-random-init", help="Also evaluate the same architecture with random weights (the control).")]
 
 
-def _finish(name: str, report: dict[str, Any], text: str, json_path: Path | None, chart: Path | None,
+def _outputs(name: str, json_path: Path | None, chart: Path | None, *more: Path | None) -> Path:
+    """Check, before any work, that every output can be written (OutputError naming it if not); returns the
+    chart's path (default: the --json path with .png, else eval-<name>.png here)."""
+    from ..atomic import check_writable
+
+    chart = chart or (json_path.with_suffix(".png") if json_path else Path(f"eval-{name}.png"))
+    for path in (chart, json_path, *more):
+        if path is not None:
+            check_writable(path)
+    return chart
+
+
+def _check_inputs(*paths: Path) -> None:
+    from ..pipeline.jobs import check_inputs
+
+    check_inputs(list(paths))
+
+
+def _finish(report: dict[str, Any], text: str, json_path: Path | None, chart: Path,
             draw: Callable[[dict[str, Any], Path], None], started: float, model: Path | None) -> None:  # fmt: skip
     """Print the tables, then write the chart and the JSON (which names the `--model` given, beside the
     engine file that ran it)."""
@@ -29,7 +47,6 @@ def _finish(name: str, report: dict[str, Any], text: str, json_path: Path | None
     report["model"]["given"] = str(model or default_model_path())
     report["seconds"] = round(time.perf_counter() - started, 1)
     typer.echo(text)
-    chart = chart or (json_path.with_suffix(".png") if json_path else Path(f"eval-{name}.png"))
     draw(report, chart)
     typer.echo(f"wrote {chart}")
     if json_path:
@@ -64,11 +81,13 @@ def pretext(
     from .. import load_model
     from ..evaluation.pretext import SplitConfig, evaluate_pretext, pretext_chart, render_tables
 
+    _check_inputs(*root)
+    chart = _outputs("pretext", json, chart)
     t0 = time.perf_counter()
     engine = load_model(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
     split = SplitConfig(str(root[0]) if len(root) == 1 else [str(r) for r in root], data, val_fraction, seed, per_class, max_sources)
     report = evaluate_pretext(engine, split, batch_size=batch_size, workers=workers, random_init=random_init, camera=camera)
-    _finish("pretext", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, pretext_chart, t0, model)
+    _finish(report, f"{engine.describe()}\n{render_tables(report)}", json, chart, pretext_chart, t0, model)
 
 
 @app.command("saliency")
@@ -99,6 +118,8 @@ def saliency(
     from ..evaluation.davis import find_sequences
     from ..evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, render_tables, saliency_chart
 
+    _check_inputs(davis)
+    chart = _outputs("saliency", json, chart, examples)
     t0 = time.perf_counter()
     engine = load_model(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
     seqs = find_sequences(davis, _split_list(sequences), source)
@@ -110,7 +131,7 @@ def saliency(
     if not cfg.stabilize:
         raise ValueError("--stabilize is empty")
     report = evaluate_saliency(engine, seqs, cfg, examples)
-    _finish("saliency", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, saliency_chart, t0, model)
+    _finish(report, f"{engine.describe()}\n{render_tables(report)}", json, chart, saliency_chart, t0, model)
     if examples:
         typer.echo(f"wrote {examples}")
 
@@ -136,9 +157,11 @@ def probe(
     from .. import load_model
     from ..evaluation.probe import ProbeConfig, evaluate_probe, probe_chart, render_tables
 
+    _check_inputs(*videos, *(more or []))
+    chart = _outputs("probe", json, chart)
     t0 = time.perf_counter()
     engine = load_model(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
     cfg = ProbeConfig(windows=windows, max_frames=max_frames, test_fraction=test_fraction, seed=seed,
                       batch_size=batch_size, random_init=random_init)  # fmt: skip
     report = evaluate_probe(engine, [*videos, *(more or [])], cfg)
-    _finish("probe", report, f"{engine.describe()}\n{render_tables(report)}", json, chart, probe_chart, t0, model)
+    _finish(report, f"{engine.describe()}\n{render_tables(report)}", json, chart, probe_chart, t0, model)

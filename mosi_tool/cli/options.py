@@ -76,15 +76,28 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (VideoError, CheckpointError, MetadataError, EngineError, FileNotFoundError, FileExistsError, ValueError)
 
 
+def error_line(e: BaseException) -> str:
+    """One line for the user: an OS error as "PATH: REASON" (e.g. "out/x.npz: cannot write (No space left on
+    device)"), anything else as its message."""
+    from ..atomic import OutputError, target_of
+
+    if isinstance(e, OSError) and not isinstance(e, OutputError) and e.filename is not None and e.strerror:
+        target = target_of(e.filename)  # an error writing a temporary file is about the file it stands for
+        return f"{target}: cannot write ({e.strerror})" if target else f"{e.filename}: {e.strerror}"
+    return str(e) or type(e).__name__
+
+
 def handle_errors(func: F) -> F:
-    """Turn expected failures (bad files, bad options) into one 'error: ...' line and exit code 2."""
+    """Turn expected failures (bad files, bad options, a read-only or full disk) into one 'error: ...' line
+    and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        expected: tuple[type[BaseException], ...] = (*user_errors(), OSError)
         try:
             return func(*args, **kwargs)
-        except user_errors() as e:
-            typer.echo(f"error: {e}", err=True)
+        except expected as e:
+            typer.echo(f"error: {error_line(e)}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import clean_partial
+from ..atomic import check_folder_writable, clean_partial, folders_of
 from ..progress import info, progress_bar
 from ..loader import read_model_meta, resolve_runtime
 from ..loader.auto import measuring_seconds
 from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS
-from .jobs import VideoJob, find_inputs, plan, shard
+from .jobs import VideoJob, check_inputs, find_inputs, plan, shard
 from .decoders import decode_plan
 from .local import run_local
 from .messages import ErrorMessage, StageTimes
@@ -116,6 +116,30 @@ def parse_devices(text: str | None) -> list[str]:
     return out
 
 
+def engine_precision(model: str | Path, precision: str) -> tuple[str, str | None]:
+    """(precision, calibration) of the engine that will run `model`: an exported engine's own precision (from
+    its export metadata; `precision` applies to checkpoints only), else `precision` as resolved. For int8, the
+    calibration is named by the quantized graph's weight digest (its scales and zero points are weights, so
+    another calibration gives another digest), or by the calibration's description where no digest was kept.
+    A checkpoint run as int8 uses its cached int8 export (made here if missing, as the engines would)."""
+    from ..artifact import kind_of, read_artifact
+
+    path = Path(model)
+    export_info = None
+    if kind_of(path).name != "checkpoint":
+        export_info = read_artifact(path, verify=False)[1]
+    elif precision == "int8":
+        from ..loader import cached_onnx
+
+        export_info = read_artifact(cached_onnx(path, "int8"), verify=False)[1]
+    if export_info is None:
+        return precision, None
+    if export_info.precision != "int8":
+        return export_info.precision, None
+    digest = export_info.weights_sha256
+    return "int8", f"weights sha256 {digest[:16]}" if digest else export_info.target.get("calibration", "unknown")
+
+
 def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str | Path | None = None) -> ExtractReport:
     """Extract features for every input (video files, folders searched recursively, frame folders) into
     `opts.out_dir`, one .npz per video (format: `mosi_tool.pipeline.output`); `list_file` adds the paths it
@@ -123,31 +147,33 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     t0 = time.perf_counter()
     if isinstance(inputs, (str, os.PathLike)):
         raise TypeError(f"extract() takes a list of inputs, not one path: extract([{str(inputs)!r}], ...)")
-    paths = [Path(p) for p in inputs]
-    listed = Path(list_file) if list_file is not None else None
-    out_dir = opts.out_dir
-    found = find_inputs(paths, listed)
-    jobs = shard(plan(found, out_dir), opts.shard)  # refuses clashing outputs before any other work
-    out_dir.mkdir(parents=True, exist_ok=True)
-    leftovers = clean_partial(out_dir)
-    if leftovers:
-        info(f"removed {leftovers} partial file(s) left by an interrupted run")
-
     if opts.backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
     if opts.decode not in DECODERS:
         raise ValueError(f"--decode must be one of {', '.join(DECODERS)}")
-    if opts.decode == "nvdec":
-        if opts.backend != "local":
-            raise ValueError("--decode nvdec works with the local backend only")
-        from ..video.nvdec import check_nvdec
-
-        check_nvdec()
+    if opts.decode == "nvdec" and opts.backend != "local":
+        raise ValueError("--decode nvdec works with the local backend only")
+    # Inputs first: a missing input or model is refused before anything is measured or made.
+    paths = [Path(p) for p in inputs]
+    listed = Path(list_file) if list_file is not None else None
+    check_inputs(paths, listed)
+    out_dir = opts.out_dir
+    found = find_inputs(paths, listed)
+    jobs = shard(plan(found, out_dir), opts.shard)  # refuses clashing outputs before any other work
     # The model's metadata fixes the clip geometry. The engines load later, while the decoders start up.
     meta = read_model_meta(opts.model)
     stack = opts.stack or meta.frames
     if stack != meta.frames:
         raise ValueError(f"--stack {stack}: this model takes clips of {meta.frames} frames")
+    if opts.decode == "nvdec":
+        from ..video.nvdec import check_nvdec
+
+        check_nvdec()
+    check_folder_writable(out_dir)  # a read-only or full out-dir fails here, in one line, before any work
+    leftovers = clean_partial(out_dir, *folders_of(j.out for j in jobs))
+    if leftovers:
+        info(f"removed {leftovers} partial file(s) left by an interrupted run")
+
     sampling = Sampling(stack=stack, step=opts.step, fps=opts.fps, mode=opts.mode, size=meta.crop)
     # `--runtime auto` is measured (or read from the cache) once here, so every engine runs the same path and
     # the settings record the arithmetic that actually ran.
@@ -155,9 +181,10 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     runtime, precision = resolve_runtime(opts.model, opts.devices[0], opts.runtime, opts.precision, opts.batch_size, opts.threads)
     setup_s = measuring_seconds() - timed  # `--runtime auto` timing the paths now (0 when its choice was cached)
     opts = dataclasses.replace(opts, runtime=runtime, precision=precision)
+    arithmetic, calibration = engine_precision(opts.model, opts.precision)
     settings = FeatureSettings(
         meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream, opts.decode,
-        opts.precision,
+        arithmetic, calibration,
     )
 
     report = ExtractReport(total=len(jobs), hidden=len(found.hidden), setup_s=setup_s)
@@ -166,7 +193,7 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     todo: list[VideoJob] = []
     done: list[str] = []
     for job in jobs:
-        if not opts.overwrite and is_complete(job.out, settings):
+        if not opts.overwrite and is_complete(job.out, settings, job.stamp):
             report.skipped += 1
             done.append(job.path)
         else:

@@ -15,6 +15,7 @@ two folders given side by side) are refused before any work.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,50 @@ OUTPUT_SUFFIX = ".npz"
 
 
 @dataclass(frozen=True)
+class SourceStamp:
+    """What identifies a video's bytes on disk: a file's size and modification time, or for a folder of
+    frames, the number of frame files, their total size and their latest modification time."""
+
+    size: int  # bytes
+    mtime_ns: int  # nanoseconds since the epoch (st_mtime_ns)
+    files: int | None = None  # frame folders only
+
+    def to_dict(self) -> dict[str, int]:
+        d = {"size": self.size, "mtime_ns": self.mtime_ns}
+        return d if self.files is None else dict(d, files=self.files)
+
+    def describe_change(self, now: SourceStamp | None) -> str:
+        """How `now` differs from this stamp, in words (e.g. "size 1200 -> 5400 bytes")."""
+        if now is None:
+            return "it is gone or unreadable now"
+        parts = []
+        if now.size != self.size:
+            parts.append(f"size {self.size} -> {now.size} bytes")
+        if now.files != self.files:
+            parts.append(f"{self.files} -> {now.files} frame files")
+        if now.mtime_ns != self.mtime_ns:
+            parts.append("modification time changed")
+        return ", ".join(parts)
+
+
+def source_stamp(path: str | os.PathLike[str]) -> SourceStamp | None:
+    """The `SourceStamp` of a video file or frame folder as it is now; None if it cannot be read."""
+    try:
+        st = os.stat(path)
+        if not os.path.isdir(path):
+            return SourceStamp(st.st_size, st.st_mtime_ns)
+        frames = [e.stat() for e in os.scandir(path) if e.is_file() and Path(e.name).suffix.lower() in FRAME_SUFFIXES and not is_hidden(e.name)]
+    except OSError:
+        return None
+    return SourceStamp(sum(f.st_size for f in frames), max([st.st_mtime_ns, *(f.st_mtime_ns for f in frames)]), len(frames))
+
+
+@dataclass(frozen=True)
 class VideoJob:
     index: int  # position in the full (unsharded) job list: stable across reruns and shards
     path: str
     out: str
+    stamp: SourceStamp | None = None  # the video as it was when the job was planned (None: unreadable then)
 
 
 @dataclass
@@ -62,6 +103,16 @@ def _scan(folder: Path, hidden: list[Path]) -> list[Path]:
             continue
         found += vids
     return sorted(found)
+
+
+def check_inputs(inputs: Sequence[Path], list_file: Path | None = None) -> None:
+    """Raise FileNotFoundError naming the first input (or list file) that does not exist, and how many more.
+    Entries of the list file are checked per video later (a missing one fails alone, recorded)."""
+    missing = [p for p in [*inputs, *([list_file] if list_file is not None else [])] if not p.exists()]
+    if missing:
+        more = f" (and {len(missing) - 1} more input(s) missing)" if len(missing) > 1 else ""
+        what = "list file" if missing[0] == list_file else "file or folder"
+        raise FileNotFoundError(f"{missing[0]}: no such {what}{more}")
 
 
 def discover(inputs: list[Path], list_file: Path | None = None) -> list[Path]:
@@ -114,7 +165,8 @@ def _name(video: Path, list_base: Path | None, folder: Path | None) -> Path:
 
 
 def plan(found: Found, out_dir: Path) -> list[VideoJob]:
-    """One job per video of `found`, writing `out_dir/<its name>.npz` (module docstring).
+    """One job per video of `found`, writing `out_dir/<its name>.npz` (module docstring), with the video's
+    `SourceStamp` as it is now (before it is read).
 
     Raises ValueError, naming both videos, when two of them would write the same file.
     """
@@ -126,7 +178,7 @@ def plan(found: Found, out_dir: Path) -> list[VideoJob]:
             raise ValueError(f"{by_out[out]} and {video} would both write {out}: pass the folder that holds both "
                              "instead, or run them with different --out-dir")  # fmt: skip
         by_out[out] = str(video)
-        jobs.append(VideoJob(i, str(video), out))
+        jobs.append(VideoJob(i, str(video), out, source_stamp(video)))
     return jobs
 
 

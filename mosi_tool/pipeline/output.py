@@ -10,7 +10,12 @@ Feature file (`.npz`, load with `np.load(path)`):
     model_id     str                               which weights made the features
     settings     str (JSON)                        everything that determines the numbers
     info         str (JSON)                        the video: displayed size, rotation, mirrored, fps, frames
-                                                   decoded and lost, start_time, notes, warnings
+                                                   decoded and lost, start_time, notes, warnings, and `file`:
+                                                   what was read ({"size": bytes, "mtime_ns": ...; "files":
+                                                   n for a frame folder}, taken before reading it)
+
+A file is "already done" for a rerun only if its settings equal the run's and its `info["file"]` equals the
+video as it is now: a video replaced, re-encoded or still growing since is extracted again.
 
 Files are written atomically and byte-for-byte deterministically, so a rerun or another backend
 produces identical files, and a file that exists is complete.
@@ -27,8 +32,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..version import __version__
-from ..atomic import atomic_write_text
+from ..atomic import OutputError, atomic_write_text
 from ..npz import save_npz
+from .jobs import SourceStamp
 
 REQUIRED = ("features", "frame_range", "time_range", "padded", "model_id", "settings", "info")
 
@@ -45,11 +51,12 @@ class FeatureSettings:
     pool: str
     stream: int | None
     decode: str = "cpu"  # "nvdec" resizes on the GPU: different pixels, so a different setting
-    precision: str = "fp32"  # the engine's arithmetic (bf16 features differ in the third digit)
+    precision: str = "fp32"  # the engine's arithmetic (bf16 features differ in the third digit; int8 more)
+    calibration: str | None = None  # int8: which calibration made its ranges (engines differ with it)
 
     def to_json(self) -> str:
         fields = asdict(self)
-        for key, default in (("decode", "cpu"), ("precision", "fp32")):
+        for key, default in (("decode", "cpu"), ("precision", "fp32"), ("calibration", None)):
             if fields[key] == default:
                 del fields[key]  # files from before the option stay valid
         return json.dumps(dict(fields, version=__version__), sort_keys=True)
@@ -79,15 +86,19 @@ def write_features(
     save_npz(path, arrays)
 
 
-def is_complete(path: str | os.PathLike[str], settings: FeatureSettings) -> bool:
-    """True if `path` is a readable feature file made with exactly these settings."""
+def is_complete(path: str | os.PathLike[str], settings: FeatureSettings, stamp: SourceStamp | None) -> bool:
+    """True if `path` is a readable feature file made with exactly these settings from the video as it is now
+    (`stamp`, recorded as info["file"]; None, an unreadable video, is never done)."""
+    if stamp is None:
+        return False
     try:
         with np.load(path, allow_pickle=False) as data:
             if any(k not in data.files for k in REQUIRED):
                 return False
             saved = json.loads(str(data["settings"]))
             n = data["features"].shape[0]
-            return saved == json.loads(settings.to_json()) and data["frame_range"].shape == (n, 2) and n > 0
+            read = json.loads(str(data["info"])).get("file")
+            return saved == json.loads(settings.to_json()) and read == stamp.to_dict() and data["frame_range"].shape == (n, 2) and n > 0
     except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: not complete
         return False
 
@@ -121,18 +132,24 @@ class FailureLog:
         return entries
 
     def _update(self, change: Callable[[dict[str, dict[str, Any]]], bool]) -> None:
-        """Apply `change` (True when it changed something) to the file's current entries, under the lock."""
+        """Apply `change` (True when it changed something) to the file's current entries, under the lock.
+        Raises OutputError (naming failures.jsonl) when the folder cannot be written."""
         import fcntl
 
-        with open(self._lock, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            entries = self._read()
-            if change(entries):
-                lines = [json.dumps(entries[k], sort_keys=True) for k in sorted(entries)]
-                if lines:
-                    atomic_write_text(self.path, "\n".join(lines) + "\n")
-                else:
-                    self.path.unlink(missing_ok=True)
+        try:
+            with open(self._lock, "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                entries = self._read()
+                if change(entries):
+                    lines = [json.dumps(entries[k], sort_keys=True) for k in sorted(entries)]
+                    if lines:
+                        atomic_write_text(self.path, "\n".join(lines) + "\n")
+                    else:
+                        self.path.unlink(missing_ok=True)
+        except OutputError:
+            raise
+        except OSError as e:
+            raise OutputError(self.path, e.strerror or str(e), e.errno) from e
 
     def entries(self) -> list[dict[str, Any]]:
         """The current entries, sorted by absolute path."""

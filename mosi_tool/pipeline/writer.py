@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .jobs import VideoJob
+from ..atomic import OutputError
+from .jobs import VideoJob, source_stamp
 from .messages import DoneMessage, FeatureMessage, WriterMessage
 from .output import FailureLog, FeatureSettings, write_features
 
@@ -44,6 +45,7 @@ class FeatureWriter:
         self.partial: dict[int, _Partial] = {}
         self.finished: set[int] = set()
         self.stats = WriterStats()
+        self._log_failed = False
 
     @property
     def remaining(self) -> int:
@@ -72,6 +74,15 @@ class FeatureWriter:
         t0 = time.perf_counter()
         order = sorted(part.features)
         info = dict(part.info or {}, source=job.path)
+        if job.stamp is not None:
+            # What was read is recorded as it was before reading, so a file that changed since (still being
+            # written, replaced) is not "already done" for the next run.
+            info["file"] = job.stamp.to_dict()
+            now = source_stamp(job.path)
+            if now != job.stamp:
+                change = job.stamp.describe_change(now)
+                info["warnings"] = [*info.get("warnings", []), f"changed while it was read ({change}): the features may "
+                                    "cover only part of it; the next run extracts it again"]  # fmt: skip
         try:
             write_features(
                 job.out,
@@ -83,17 +94,26 @@ class FeatureWriter:
                 info,
             )
         except OSError as e:
-            self._fail(job_id, f"{job.out}: cannot write ({e.strerror or e})")
+            self._fail(job_id, str(e) if isinstance(e, OutputError) else f"{job.out}: cannot write ({e.strerror or e})")
             return
         self.stats.write_s += time.perf_counter() - t0
         self.stats.warnings += [f"{job.path}: {w}" for w in info.get("warnings", [])]
-        self.failures.clear(job.path)
+        self._log(self.failures.clear, job.path)
         self.stats.ok += 1
         self._end(job_id, True)
 
+    def _log(self, update: Callable[..., None], *args: str) -> None:
+        """Update failures.jsonl; a disk that refuses it is said once, as a warning, and the run goes on."""
+        try:
+            update(*args)
+        except OSError as e:
+            if not self._log_failed:
+                self._log_failed = True
+                self.stats.warnings.append(f"{e} (the failures are printed here only)")
+
     def _fail(self, job_id: int, message: str) -> None:
         job = self.jobs[job_id]
-        self.failures.record(job.path, message)
+        self._log(self.failures.record, job.path, message)
         self.stats.errors.append(message)
         self.stats.failed += 1
         self._end(job_id, False)

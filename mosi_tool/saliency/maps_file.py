@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import AtomicOutput, atomic_path
+from ..atomic import AtomicOutput
 
 DTYPE = np.dtype("<f2")
 
@@ -24,12 +24,12 @@ class MapsFile(AtomicOutput):
     """Sink for `render`: one map per frame, in frame order, at `size` = (width, height)."""
 
     def __init__(self, out: Path, frames: int, width: int, height: int):
-        self._ctx = atomic_path(out)
-        tmp = self._ctx.__enter__()
-        header = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPE, shape=(frames, height, width))
-        self._offset, self._row = header.offset, height * width * DTYPE.itemsize
-        del header  # only its header and size were wanted
-        self._file = open(tmp, "r+b")  # noqa: SIM115 - closed in close/abort
+        tmp = self._begin(out)
+        with self._writing(setup=True):  # a full disk: OutputError naming `out`, no temporary file left
+            header = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPE, shape=(frames, height, width))
+            self._offset, self._row = header.offset, height * width * DTYPE.itemsize
+            del header  # only its header and size were wanted
+            self._file = open(tmp, "r+b")  # noqa: SIM115 - closed in close/abort
         self.size: tuple[int, int] | None = (width, height)
         self.frames = frames
 
@@ -37,6 +37,7 @@ class MapsFile(AtomicOutput):
         """Write frame `index`'s map, (height, width) in [0, 1]."""
         if not 0 <= index < self.frames:
             raise IndexError(f"frame {index} outside the maps file's {self.frames} frames")
-        self._file.seek(self._offset + index * self._row)
-        self._file.write(np.ascontiguousarray(heat, dtype=DTYPE).tobytes())
+        with self._writing():
+            self._file.seek(self._offset + index * self._row)
+            self._file.write(np.ascontiguousarray(heat, dtype=DTYPE).tobytes())
 

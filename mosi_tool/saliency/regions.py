@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import AtomicOutput, atomic_path
+from ..atomic import AtomicOutput, reserve
 
 RELATIVE_THRESHOLD = 0.5  # of the frame's peak
 MIN_PEAK = 0.2  # of the normalised range
@@ -83,30 +83,28 @@ class BoxesFile(AtomicOutput):
     def __init__(self, out: Path, width: int, height: int):
         self.size: tuple[int, int] | None = box_size(width, height)
         self.scale = (width / self.size[0], height / self.size[1])
-        self._ctx = atomic_path(out)
-        self._file = open(self._ctx.__enter__(), "w")
+        self._file = open(self._begin(out), "w")  # noqa: SIM115 - closed in close/abort
 
     def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
         line = {"frame": index, "time": round(time, 6), "boxes": motion_boxes(heat, self.scale)}
-        self._file.write(json.dumps(line) + "\n")
+        with self._writing():
+            self._file.write(json.dumps(line) + "\n")
 
 
-class MasksFile:
+class MasksFile(AtomicOutput):
     """`--masks`: bool (frames, H, W) motion masks at the maps' resolution, streamed to a .npy."""
 
     def __init__(self, out: Path, frames: int, width: int, height: int):
-        self._ctx = atomic_path(out)
-        self.array = np.lib.format.open_memmap(self._ctx.__enter__(), mode="w+", dtype=np.bool_, shape=(frames, height, width))
+        tmp = self._begin(out)
+        with self._writing(setup=True):
+            self.array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.bool_, shape=(frames, height, width))
+            reserve(tmp)  # a full disk fails here, not as SIGBUS when a mapped page is written
         self.size: tuple[int, int] | None = (width, height)
 
     def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
         self.array[index] = motion_mask(heat)
 
-    def close(self) -> None:
-        self.array.flush()
-        del self.array
-        self._ctx.__exit__(None, None, None)
-
-    def abort(self) -> None:
-        del self.array
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+    def _close_file(self) -> None:
+        array = self.__dict__.pop("array", None)
+        if array is not None:
+            array.flush()

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .. import viz
-from ..atomic import atomic_path
+from ..atomic import AtomicOutput
 from ..video.spec import DecodeSpec
 from .compute import SaliencyResult
 from .maps import map_region, upsample
@@ -59,7 +59,7 @@ def i420_frame(rgb: np.ndarray) -> av.VideoFrame:
     return frame
 
 
-class OverlayVideo:
+class OverlayVideo(AtomicOutput):
     """Heatmap blended on every original frame, same size, rate and timestamps, with a colour bar."""
 
     size = None
@@ -68,11 +68,11 @@ class OverlayVideo:
         codec = CODECS.get(out.suffix.lower())
         if codec is None:
             raise ValueError(f"{out}: unsupported video type; use one of {', '.join(CODECS)}")
-        self._ctx = atomic_path(out)
-        tmp = self._ctx.__enter__()
+        tmp = self._begin(out)
         fmt = {".mkv": "matroska", ".m4v": "mp4"}.get(out.suffix.lower(), out.suffix.lower().lstrip("."))
         options = {"movflags": "+faststart"} if out.suffix.lower() in FASTSTART else {}
-        self.container = av.open(str(tmp), "w", format=fmt, options=options)
+        with self._writing(setup=True):
+            self.container = av.open(str(tmp), "w", format=fmt, options=options)
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
         self.stream = self.container.add_stream(codec, rate=rate)
         # 4:2:0 (what browsers and QuickTime play) needs even sizes: an odd one gets its last row or column
@@ -103,18 +103,18 @@ class OverlayVideo:
         pts = max(round(time / TIME_BASE), self.last_pts + 1)
         vf.pts, vf.time_base = pts, TIME_BASE
         self.last_pts = pts
-        for packet in self.stream.encode(vf):
-            self.container.mux(packet)
+        with self._writing():
+            for packet in self.stream.encode(vf):
+                self.container.mux(packet)
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         for packet in self.stream.encode():
             self.container.mux(packet)
-        self.container.close()
-        self._ctx.__exit__(None, None, None)
 
-    def abort(self) -> None:
-        self.container.close()
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+    def _close_file(self) -> None:
+        container = self.__dict__.pop("container", None)
+        if container is not None:
+            container.close()
 
 
 class ContactSheet:
