@@ -11,7 +11,7 @@ from mosi_tool import viz
 from mosi_tool.cli import app
 from mosi_tool.saliency.compute import compute_motion_saliency
 from mosi_tool.saliency.regions import box_iou, mask_box, motion_boxes, motion_mask
-from mosi_tool.video import motion_vectors as mv
+from mosi_tool.video import motion as mv
 from mosi_tool.video.stabilize import camera_speed, stabilize_clip, to_reference
 
 from .conftest import encode_frames, shared, texture

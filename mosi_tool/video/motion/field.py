@@ -1,0 +1,103 @@
+"""The motion field of a video (`MotionField`), the geometry of its cells, and filling its gaps in time."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+CELL = 8  # pixels
+MAX_GAP = 16  # frames: the farthest a cell's or camera's value is carried in time to fill a gap
+FILL_BLOCK = 512  # cells filled in time at once
+
+
+@dataclass
+class MotionField:
+    """Motion of every frame of a video on a grid of cells.
+
+    vectors[t, i, j] is the velocity (dx, dy) in px/frame at frame resolution, from frame t-1 to t, of the
+    cell whose centre is ((j + 0.5) * cell, (i + 0.5) * cell); frame 0 copies frame 1.
+    camera[t] (2x3) maps frame t's pixel coordinates to frame t-1's (frame 0: frame 1's model).
+    """
+
+    vectors: np.ndarray  # (F, gh, gw, 2) float32 px/frame
+    camera: np.ndarray  # (F, 2, 3) float64
+    times: np.ndarray  # (F,) seconds, from PTS
+    coded: np.ndarray  # (F,) bool: the frame had its own vectors (not interpolated)
+    size: tuple[int, int]  # (width, height) of the frames
+    cell: int
+    source: str  # "h264 motion vectors", "optical flow (DIS)", ...
+    start: int = 0  # index of the first frame (a chunk of `iter_motion`)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(gh, gw) cells."""
+        return self.vectors.shape[1], self.vectors.shape[2]
+
+    def centres(self) -> np.ndarray:
+        """(gh, gw, 2) pixel coordinates (x, y) of the cell centres."""
+        return cell_centres(*self.grid, self.cell)
+
+    def camera_flow(self) -> np.ndarray:
+        """(F, gh, gw, 2) px/frame: the velocity the camera model alone predicts at every cell."""
+        return camera_velocity(self.camera, self.centres())
+
+    def camera_only(self) -> MotionField:
+        """This field without its cell vectors (an empty (F, 0, 0, 2) array), holding no reference to them:
+        what clip stabilisation needs, ~60 bytes per frame."""
+        empty = np.zeros((len(self.vectors), 0, 0, 2), np.float32)
+        return dataclasses.replace(self, vectors=empty, camera=self.camera.copy(), times=self.times.copy(), coded=self.coded.copy())
+
+    def residual(self) -> np.ndarray:
+        """(F, gh, gw, 2) px/frame: the vectors minus the camera's motion (object motion)."""
+        return self.vectors - self.camera_flow()
+
+
+def cell_centres(gh: int, gw: int, cell: int) -> np.ndarray:
+    """(gh, gw, 2) float32 (x, y) pixel centres of a gh x gw grid of cell x cell cells."""
+    ys, xs = np.mgrid[0:gh, 0:gw].astype(np.float32)
+    return np.stack([(xs + 0.5) * cell, (ys + 0.5) * cell], axis=-1)
+
+
+def camera_velocity(camera: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Velocity p - A p (px/frame) that transforms A (F, 2, 3) give points (..., 2): shape (F, ..., 2)."""
+    p = points.reshape(-1, 2).astype(np.float64)
+    prev = np.einsum("fij,nj->fni", camera[:, :, :2], p) + camera[:, None, :, 2]  # (F, N, 2)
+    return (p[None] - prev).reshape(len(camera), *points.shape).astype(np.float32)
+
+
+def fill_in_time(vectors: np.ndarray, max_gap: int | None = MAX_GAP) -> np.ndarray:
+    """Replace NaN cells by linear interpolation along time from the same cell's nearest valid frames no more
+    than `max_gap` frames away (None: any distance); with a valid frame on one side only, its value. Cells with
+    none stay NaN. (F, gh, gw, k) -> same. The bound keeps every frame's result a function of its
+    neighbourhood, so a video can be processed in chunks (`iter_motion`)."""
+    f = len(vectors)
+    flat = vectors.reshape(f, -1)
+    valid = np.isfinite(flat)
+    if valid.all() or not valid.any():
+        return vectors
+    out = flat.copy()
+    cols = np.flatnonzero(~valid.all(axis=0))
+    for a in range(0, len(cols), FILL_BLOCK):  # columns in blocks: the index arrays stay small
+        block = cols[a : a + FILL_BLOCK]
+        out[:, block] = _fill_columns(flat[:, block], valid[:, block], max_gap)
+    return out.reshape(vectors.shape)
+
+
+def _fill_columns(flat: np.ndarray, valid: np.ndarray, max_gap: int | None) -> np.ndarray:
+    """`fill_in_time` on (F, C) values with their validity."""
+    f = len(flat)
+    idx = np.arange(f)[:, None].repeat(flat.shape[1], 1)
+    before = np.maximum.accumulate(np.where(valid, idx, -1), axis=0)
+    after = np.flip(np.minimum.accumulate(np.flip(np.where(valid, idx, f), 0), axis=0), 0)
+    has_b, has_a = before >= 0, after < f
+    if max_gap is not None:
+        has_b &= idx - before <= max_gap
+        has_a &= after - idx <= max_gap
+    col = np.arange(flat.shape[1])[None].repeat(f, 0)
+    vb = flat[np.clip(before, 0, f - 1), col]
+    va = flat[np.clip(after, 0, f - 1), col]
+    frac = (idx - before) / np.maximum(after - before, 1)
+    interp = np.where(has_b & has_a, vb + (va - vb) * frac, np.where(has_b, vb, np.where(has_a, va, np.nan)))
+    return np.where(valid, flat, interp)
