@@ -7,7 +7,6 @@ Backends (`--backend`): `local` (processes on this machine, one engine per devic
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,19 +14,19 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import clean_partial
-from ..progress import info, progress_bar
+from ..progress import progress_bar
 from ..loader import read_model_meta, resolve_runtime
 from ..loader.auto import measuring_seconds
 from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS
-from .jobs import VideoJob, find_inputs, plan, shard
+from .jobs import VideoJob
 from .decoders import decode_plan
 from .local import run_local
 from .messages import ErrorMessage, StageTimes
 from .options import DecodeOptions, EngineOptions, RunOptions
-from .output import FailureLog, FeatureSettings, is_complete
+from .output import FeatureSettings, is_complete
+from .per_video import plan_jobs, resume
 from .writer import FeatureWriter
 
 BACKENDS = ("local", "ray")
@@ -121,18 +120,8 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     `opts.out_dir`, one .npz per video (format: `mosi_tool.pipeline.output`); `list_file` adds the paths it
     lists, one per line. Returns counts and timings; a video that fails is recorded and the others go on."""
     t0 = time.perf_counter()
-    if isinstance(inputs, (str, os.PathLike)):
-        raise TypeError(f"extract() takes a list of inputs, not one path: extract([{str(inputs)!r}], ...)")
-    paths = [Path(p) for p in inputs]
-    listed = Path(list_file) if list_file is not None else None
     out_dir = opts.out_dir
-    found = find_inputs(paths, listed)
-    jobs = shard(plan(found, out_dir), opts.shard)  # refuses clashing outputs before any other work
-    out_dir.mkdir(parents=True, exist_ok=True)
-    leftovers = clean_partial(out_dir)
-    if leftovers:
-        info(f"removed {leftovers} partial file(s) left by an interrupted run")
-
+    planned = plan_jobs(inputs, list_file, out_dir, opts.shard, caller="extract")
     if opts.backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
     if opts.decode not in DECODERS:
@@ -160,18 +149,9 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
         opts.precision,
     )
 
-    report = ExtractReport(total=len(jobs), hidden=len(found.hidden), setup_s=setup_s)
-    failures = FailureLog(out_dir)
-    failures.forget_missing()  # videos deleted since they failed
-    todo: list[VideoJob] = []
-    done: list[str] = []
-    for job in jobs:
-        if not opts.overwrite and is_complete(job.out, settings):
-            report.skipped += 1
-            done.append(job.path)
-        else:
-            todo.append(job)
-    failures.clear(*done)  # done since they failed (e.g. by another shard)
+    resume(planned, lambda job: is_complete(job.out, settings), opts.overwrite)
+    todo, failures = planned.todo, planned.failures
+    report = ExtractReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped, setup_s=setup_s)
     if not todo:
         report.seconds = time.perf_counter() - t0
         return report

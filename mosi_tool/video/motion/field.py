@@ -19,6 +19,7 @@ class MotionField:
     vectors[t, i, j] is the velocity (dx, dy) in px/frame at frame resolution, from frame t-1 to t, of the
     cell whose centre is ((j + 0.5) * cell, (i + 0.5) * cell); frame 0 copies frame 1.
     camera[t] (2x3) maps frame t's pixel coordinates to frame t-1's (frame 0: frame 1's model).
+    known[t, i, j] says the cell had a vector of its own in frame t (False: filled in time or by the camera).
     """
 
     vectors: np.ndarray  # (F, gh, gw, 2) float32 px/frame
@@ -29,6 +30,7 @@ class MotionField:
     cell: int
     source: str  # "h264 motion vectors", "optical flow (DIS)", ...
     start: int = 0  # index of the first frame (a chunk of `iter_motion`)
+    known: np.ndarray | None = None  # (F, gh, gw) bool: the cell's own vector, not a filled gap
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -47,7 +49,8 @@ class MotionField:
         """This field without its cell vectors (an empty (F, 0, 0, 2) array), holding no reference to them:
         what clip stabilisation needs, ~60 bytes per frame."""
         empty = np.zeros((len(self.vectors), 0, 0, 2), np.float32)
-        return dataclasses.replace(self, vectors=empty, camera=self.camera.copy(), times=self.times.copy(), coded=self.coded.copy())
+        return dataclasses.replace(self, vectors=empty, camera=self.camera.copy(), times=self.times.copy(), coded=self.coded.copy(),
+                                   known=None)  # fmt: skip
 
     def residual(self) -> np.ndarray:
         """(F, gh, gw, 2) px/frame: the vectors minus the camera's motion (object motion)."""

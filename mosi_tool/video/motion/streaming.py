@@ -9,7 +9,7 @@ from typing import Iterable, Iterator, cast
 
 import numpy as np
 
-from ..decode import VideoError
+from ..decode import VideoError, VideoReader
 from ..spec import DecodeSpec
 from .camera import fit_cameras
 from .codec import RawFrame, codec_frames, upright_field
@@ -23,25 +23,26 @@ MARGIN = MAX_GAP + 3 + 17
 CHUNK = 128  # frames per chunk of the motion field (with MARGIN: ~190 MB peak at 640x360)
 
 
-def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(vectors, camera, coded) of a window of velocities (F, gh, gw, 2) with NaN where unknown: the camera
+def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, camera, coded, known) of a window of velocities (F, gh, gw, 2) with NaN where unknown: the camera
     fitted per frame, the gaps filled in time and then by the camera. first: the window starts at frame 0,
     which copies frame 1."""
     if first and len(field) > 1:
         field[0] = np.where(np.isfinite(field[1]), field[1], field[0])
-    coded = np.isfinite(field[..., 0]).any(axis=(1, 2))
+    known = np.isfinite(field[..., 0])
+    coded = known.any(axis=(1, 2))
     cams = fit_cameras(field, cell, model, coded)
     filled = fill_in_time(field)
     gaps = ~np.isfinite(filled)
     if gaps.any():
         gh, gw = field.shape[1:3]
         filled = np.where(gaps, camera_velocity(cams, cell_centres(gh, gw, cell)), filled)
-    return filled.astype(np.float32), cams, coded
+    return filled.astype(np.float32), cams, coded, known
 
 
 def iter_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
-                chunk: int | None = None) -> Iterator[MotionField]:  # fmt: skip
+                chunk: int | None = None, reader: VideoReader | None = None) -> Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of a video file or frame folder, `chunk` frames at a time (see the
     module docstring): consecutive `MotionField`s whose `start` is their first frame's index.
 
@@ -49,12 +50,13 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     of context on either side, enough for every step (reference distances, gap filling in time, camera
     interpolation) to see what it would see in the whole video; so the chunks join into the same field
     whatever `chunk` is (default CHUNK). fps: frame folders only, their frame rate (times). vectors=False forces the
-    optical-flow fallback. Errors are `VideoError`s naming the file.
+    optical-flow fallback. reader: the video already opened (its header read) by the caller, who keeps it
+    for the video's info; else it is opened here. Errors are `VideoError`s naming the file.
     """
     chunk = chunk or CHUNK
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 frame, got {chunk}")
-    reader = DecodeSpec(path, stream, fps).open()
+    reader = reader or DecodeSpec(path, stream, fps).open()
     info = reader.info
     size = (info.width, info.height)
     orient = reader.orientation
@@ -86,10 +88,10 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         stop = min(start + chunk, base + len(window))
         if stop <= start:
             break
-        vel, cams, coded = _finish(velocities(window), base == 0, cell, model)
+        vel, cams, coded, known = _finish(velocities(window), base == 0, cell, model)
         lo, hi = start - base, stop - base
         times = np.array([r.time for r in window[lo:hi]], np.float64)
-        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start)
+        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi])
         start = stop
         drop = max(0, start - MARGIN - base)
         del window[:drop]
@@ -103,7 +105,8 @@ def join(chunks: Iterable[MotionField]) -> MotionField:
     parts = list(chunks)
     first = parts[0]
     cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-    return MotionField(cat("vectors"), cat("camera"), cat("times"), cat("coded"), first.size, first.cell, first.source, first.start)
+    known = cat("known") if all(p.known is not None for p in parts) else None
+    return MotionField(cat("vectors"), cat("camera"), cat("times"), cat("coded"), first.size, first.cell, first.source, first.start, known)
 
 
 def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
