@@ -31,7 +31,8 @@ class TargetClips(Dataset):
     (T, H/8, W/8): all False for a frame no trajectory starts at, near the end or between `--starts`),
     `video_box` (4,) and `frames` (T,) int64, the frame indices.
     The start is drawn at random (numpy, seeded by `seed`, the item and torch's per-worker, per-epoch seed),
-    or the middle clip with `random=False`. A video shorter than the clip repeats its last frame.
+    or the middle clip with `random=False`. A video shorter than the clip repeats its last frame. Videos without
+    a targets file (failed ones) are left out and listed in `missing`.
     """
 
     def __init__(self, videos: Sequence[str | Path], targets_dir: str | Path, frames: int = 16, stride: int = 2,
@@ -39,7 +40,11 @@ class TargetClips(Dataset):
         if frames < 1 or stride < 1:
             raise ValueError(f"frames and stride must be at least 1, got {frames} and {stride}")
         found = find_inputs([Path(v) for v in videos])
-        self.jobs = plan(found, Path(targets_dir))
+        jobs = plan(found, Path(targets_dir))
+        self.jobs = [j for j in jobs if Path(j.out).is_file()]
+        self.missing = [j.path for j in jobs if not Path(j.out).is_file()]  # no targets file (failed, or not made yet)
+        if not self.jobs:
+            raise ValueError(f"{targets_dir}: no targets file for any of the {len(jobs)} videos (run `mosi-tool targets` on the same inputs)")
         self.frames, self.stride, self.random, self.seed = frames, stride, random, seed
 
     def __len__(self) -> int:
