@@ -348,12 +348,13 @@ def test_mv_maps_are_streamed_in_chunks_at_the_model_input_size(tmp_path, monkey
     from mosi_tool.saliency.compute import compute_motion_saliency
     from mosi_tool.saliency.map_store import MapStore
     from mosi_tool.video import motion as mv
+    from mosi_tool.video.motion import streaming
     from mosi_tool.default_model import default_model_path
     from mosi_tool.loader import read_model_meta
 
     video = encode(tmp_path / "v.mp4", square_frames(70, 160, 96))
     whole = motion.object_motion_maps(mv.read_motion(video))
-    monkeypatch.setattr(mv, "CHUNK", 9)
+    monkeypatch.setattr(streaming, "CHUNK", 9)
     monkeypatch.setattr(motion, "SPLIT", 9)
     chunked = compute_motion_saliency(video)
     assert isinstance(chunked.maps, MapStore) and chunked.maps.shape == whole.shape == (70, 12, 20)

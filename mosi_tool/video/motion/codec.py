@@ -17,6 +17,7 @@ from .field import CELL
 MAX_REFERENCE_DISTANCE = 8  # frames: the farthest reference a vector is assumed to point to
 MIN_SHIFT = 0.5  # px/frame: below this camera speed the reference distance is not estimated from the data
 PICT_I, PICT_P, PICT_B = 1, 2, 3  # av.video.frame.PictureType values
+TAU = 0.5  # px/frame: velocities closer than this agree (per-cell reference distances)
 
 
 class RawFrame(NamedTuple):
@@ -176,19 +177,67 @@ def upright_field(field: np.ndarray, orient: Orientation) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+def _average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise mean of two (F, gh, gw, 2) fields where both are finite, else the finite one (NaN where
+    neither is)."""
+    out = a + b
+    out *= np.float32(0.5)
+    np.copyto(out, a, where=np.isnan(b))
+    np.copyto(out, b, where=np.isnan(a))
+    return out
+
+
+def _per_cell_distances(disp: np.ndarray, v: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """`v` (F, gh, gw, 2) velocities of one direction, with the reference distance chosen again per cell
+    where the frame's distance does not fit the cell.
+
+    Encoders choose a reference per block (several reference frames, B-pyramids), so one frame's blocks may
+    point 1, 2, 4 or 8 frames away while FFmpeg says only "past" or "future": a frame-wide distance is wrong
+    for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell whose velocity jumps away
+    from the same cell's velocities `first` in the frames just before and after, while those two agree (within
+    TAU px/frame). Such a cell takes the distance in 1..MAX_REFERENCE_DISTANCE whose velocity is nearest their
+    mean, if that is nearer than its own. Cells whose neighbours disagree (fast or erratic motion) keep the
+    frame's distance.
+    """
+    f = len(v)
+    if f < 3:
+        return v
+    before, after = first[:-2], first[2:]  # the neighbours of frames 1 .. f-2
+    mid = v[1:-1]
+    ref = before + after
+    ref *= np.float32(0.5)
+
+    def sq(a: np.ndarray) -> np.ndarray:  # squared length of (..., 2) vectors, without square roots
+        return a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]
+
+    with np.errstate(invalid="ignore"):
+        agree = sq(before - after) < TAU * TAU
+        own_gap = sq(mid - ref)
+        suspect = np.flatnonzero(agree & (own_gap > np.maximum(TAU * TAU, 0.0625 * sq(ref))))
+    if not len(suspect):
+        return v
+    d = disp[1:-1].reshape(-1, 2)[suspect]
+    r = ref.reshape(-1, 2)[suspect]
+    best, best_gap = mid.reshape(-1, 2)[suspect], own_gap.reshape(-1)[suspect]
+    for k in range(1, MAX_REFERENCE_DISTANCE + 1):
+        c = d / np.float32(k)
+        gap = sq(c - r)
+        better = gap < best_gap
+        best = np.where(better[:, None], c, best)
+        best_gap = np.where(better, gap, best_gap)
+    out = v.copy()
+    out[1:-1].reshape(-1, 2)[suspect] = best
+    return out
+
+
 def velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.ndarray:
     """(F, gh, gw, 2) px/frame from raw displacement fields and picture types (NaN where unknown): each
-    direction's displacement over its reference distance, averaged where a frame has both (float32 throughout,
-    in place: this runs on every chunk)."""
+    direction's displacement over its reference distance (the frame's, `reference_distances`, then per cell
+    where it does not fit, `_per_cell_distances`), averaged where a frame has both (float32 throughout)."""
     dp, df = reference_distances(types, np.array([_median_shift(p) for p in past]), np.array([_median_shift(f) for f in future]))
-    out = np.zeros(past.shape, np.float32)
-    count = np.zeros(past.shape, np.float32)
+    per_dir = []
     for disp, dist in ((past, dp), (future, df)):
         with np.errstate(invalid="ignore", divide="ignore"):
-            v = disp / np.where(dist > 0, dist, np.nan).astype(np.float32)[:, None, None, None]
-        ok = np.isfinite(v)
-        np.add(out, v, out=out, where=ok)
-        count += ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out /= count  # 0 / 0: NaN where neither direction has a vector
-    return out
+            per_dir.append(disp / np.where(dist > 0, dist, np.nan).astype(np.float32)[:, None, None, None])
+    first = _average(*per_dir)
+    return _average(_per_cell_distances(past, per_dir[0], first), _per_cell_distances(future, per_dir[1], first))

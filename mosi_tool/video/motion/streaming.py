@@ -18,8 +18,9 @@ from .field import CELL, MAX_GAP, MotionField, camera_velocity, cell_centres, fi
 from .flow import FALLBACK_SHORT_SIDE, flow_frames
 
 # frames of context either side of a chunk: the gap bound plus what one frame's velocities depend on (the
-# reference-distance window, and the nearest anchors around a run of up to 16 B-frames)
-MARGIN = MAX_GAP + 3 + 17
+# reference-distance window, its neighbours for per-cell distances, and the nearest anchors around a run of
+# up to 16 B-frames)
+MARGIN = MAX_GAP + 3 + 1 + 17
 CHUNK = 128  # frames per chunk of the motion field (with MARGIN: ~190 MB peak at 640x360)
 
 
