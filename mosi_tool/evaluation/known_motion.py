@@ -80,7 +80,7 @@ def encode(scene: Scene, path: str | Path, crf: int = 18, options: dict[str, str
     """The scene encoded with libx264 (yuv420p) into `path`."""
     import av
 
-    opts = {"crf": str(crf), "preset": "medium", **(options or {})}
+    opts: dict[str, str] = {"crf": str(crf), "preset": "medium", **(options or {})}
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=rate)
         stream.pix_fmt = "yuv420p"
@@ -95,7 +95,7 @@ def encode(scene: Scene, path: str | Path, crf: int = 18, options: dict[str, str
 
 
 def truth(scene: Scene, starts: np.ndarray, length: int, cell: int = 8, margin: float = 8.0,
-          compensate: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+          compensate: bool = True) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The true per-step displacement of the grid points (centres 4 + 8k) of frames `starts`.
 
     Returns (steps (S, H // cell, W // cell, length, 2) float32 px, region (S, H // cell, W // cell) int8: -1

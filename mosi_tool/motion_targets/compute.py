@@ -109,7 +109,7 @@ def resize_field(field: MotionField, size: tuple[int, int]) -> MotionField:
     cam = field.camera.copy()
     cam[:, :, :2] = s @ field.camera[:, :, :2] @ np.linalg.inv(s)
     cam[:, :, 2] = field.camera[:, :, 2] * np.array([sx, sy])
-    return dataclasses.replace(field, vectors=vec.astype(np.float32), camera=cam, known=known, size=tuple(size))
+    return dataclasses.replace(field, vectors=vec.astype(np.float32), camera=cam, known=known, size=(int(size[0]), int(size[1])))
 
 
 def motion_boxes_of(heat: np.ndarray, cell: int) -> np.ndarray:
