@@ -80,7 +80,7 @@ def encode(scene: Scene, path: str | Path, crf: int = 18, options: dict[str, str
     """The scene encoded with libx264 (yuv420p) into `path`."""
     import av
 
-    opts: dict[str, str] = {"crf": str(crf), "preset": "medium", **(options or {})}
+    opts: dict[str, object] = {"crf": str(crf), "preset": "medium", **(options or {})}
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=rate)
         stream.pix_fmt = "yuv420p"
