@@ -10,8 +10,9 @@ decoding, with no pixel conversion at all. Each frame's vectors become a dense f
 - **Velocity.** Every field is (dx, dy) in pixels per frame at the frame's resolution, the motion from frame
   t-1 to frame t at frame t's cell centres. A vector only says whether its reference is in the past or the
   future, not how far: the distance is estimated per frame from the frame types and the camera's speed in
-  the neighbouring frames (`reference_distances`). Past and future vectors of a B-frame are both turned
-  into velocities and averaged.
+  the neighbouring frames (`reference_distances`), then again per cell where a cell's velocity jumps away from
+  its agreeing neighbours in time (encoders pick the reference per block). Past and future vectors of a
+  B-frame are both turned into velocities and averaged.
 - **Frames without vectors** (I-frames) are interpolated linearly in time from their neighbours.
 - **Camera motion.** Per frame, a similarity (pan, zoom, rotation; or a full affine) fitted by RANSAC with a
   least-squares refinement on the inliers (OpenCV `estimateAffinePartial2D` / `estimateAffine2D`), as the
