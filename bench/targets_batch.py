@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         times["ray, 2 tasks"] = run([str(root), "-o", str(out / "ray"), "-j", "2", "--backend", "ray"])
         proc = subprocess.Popen([sys.executable, "-m", "mosi_tool", "targets", str(root), "-o", str(out / "killed"), "-j", "2"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-        time.sleep(times["whole, 2 workers"] / 3)
+        while len(list((out / "killed").rglob("*.npz"))) < args.videos // 3 and proc.poll() is None:
+            time.sleep(0.05)  # kill it a third of the way through
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         partial = len(outputs(out / "killed"))
