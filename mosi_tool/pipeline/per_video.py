@@ -176,7 +176,10 @@ def _run_ray(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, reco
         import logging
 
         kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        ray.init(**kwargs) if os.environ.get("RAY_ADDRESS") else ray.init(num_cpus=n, **kwargs)
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init(**kwargs)  # the cluster there
+        else:
+            ray.init(num_cpus=n, **kwargs)  # a local one, one CPU per task
         started = True
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(attempt)
