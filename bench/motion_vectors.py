@@ -4,7 +4,7 @@
 
 Runs, on the same videos in one process run (frames/s over all videos; wall and CPU seconds):
   decode only       PyAV decode, frame threads, no vectors, no pixel conversion (the decoder's own speed)
-  vectors           `_codec_frames`: decode with exported vectors + per-cell rasterisation (one thread:
+  vectors           `codec_frames`: decode with exported vectors + per-cell rasterisation (one thread:
                     frame threads export racy vectors)
   motion field      `read_motion`: the above + reference distances, gap filling and the camera fit
   motion field x2   the same, two videos at a time in two processes (throughput of a batch of videos)
@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mosi_tool.evaluation import baselines as bl  # noqa: E402
-from mosi_tool.video import motion_vectors as mv  # noqa: E402
+from mosi_tool.video import motion as mv  # noqa: E402
+from mosi_tool.video.motion.codec import codec_frames  # noqa: E402
 from mosi_tool.video.decode import VideoReader  # noqa: E402
 
 SHARED = Path(os.environ.get("MOSI_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -52,7 +53,7 @@ def decode_only(path: Path) -> int:
 
 def vectors(path: Path) -> int:
     info = VideoReader(path).info
-    got = mv._codec_frames(path, 0, (info.width, info.height), mv.CELL, None)
+    got = codec_frames(path, 0, (info.width, info.height), mv.CELL, None)
     assert got is not None, f"{path}: no motion vectors"
     return sum(1 for _ in got[1])
 

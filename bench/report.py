@@ -26,29 +26,42 @@ class Run:
     title: str  # "Extraction end to end: CPU AMD EPYC (2 cores), 2026-11-29 21:31 UTC"
     area: str  # the script that made it: "bench/extract.py"
     command: str  # "Command: `python bench/extract.py ...`" ('' when the section has none)
-    table: list[str]  # the first markdown table, header included
-    after: list[str]  # the bullets that follow that table (the run's ratios and reading)
+    tables: list[str]  # every markdown table before the first sub-heading, each with its caption line and the
+    # bullets that follow it (the run's ratios and reading), blank lines between
 
 
 def parse_run(section: str) -> Run:
-    """Split a section made by `cpu_section` (or written in its shape: `## title`, a `Command:` line, a table)
+    """Split a section made by `cpu_section` (or written in its shape: `## title`, a `Command:` line, tables)
     into a `Run`. Raises ValueError when the section has no `## ` title."""
     lines = section.strip("\n").splitlines()
     if not lines or not lines[0].startswith("## "):
         raise ValueError("a benchmark section starts with '## title'")
-    command = next((x for x in lines if x.startswith("Command:")), "")
+    at = next((i for i, x in enumerate(lines) if x.startswith("Command:")), None)
+    command = "" if at is None else "\n".join(lines[at: next((j for j in range(at, len(lines)) if not lines[j].strip()), len(lines))])
     script = re.search(r"bench/[\w.]+\.py", command)
     area = script.group(0) if script else re.sub(r"[:,].*", "", lines[0][3:]).strip()
-    start = next((i for i, x in enumerate(lines) if x.startswith("|")), len(lines))
-    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
-    after: list[str] = []
-    for x in lines[end:]:
-        if not x.strip() and not after:
+    body = lines[1: next((i for i, x in enumerate(lines) if i and x.startswith("#")), len(lines))]
+    kept: list[str] = []
+    i = 0
+    while i < len(body):
+        if not body[i].startswith("|"):
+            i += 1
             continue
-        if not (x.startswith("- ") or (after and x.startswith("  "))):
-            break
-        after.append(x)
-    return Run(lines[0][3:].strip(), area, command, lines[start:end], after)
+        caption = next((body[j] for j in range(i - 1, -1, -1) if body[j].strip()), "")
+        block = [caption, ""] if caption.rstrip().endswith(":") and not caption.startswith(("- ", "Command:")) else []
+        while i < len(body) and body[i].startswith("|"):
+            block.append(body[i])
+            i += 1
+        j = i
+        while j < len(body) and not body[j].strip():
+            j += 1
+        after: list[str] = []
+        while j < len(body) and (body[j].startswith("- ") or (after and body[j].startswith("  "))):
+            after.append(body[j])
+            j += 1
+        kept += ([""] if kept else []) + block + ([""] + after if after else [])
+        i = j
+    return Run(lines[0][3:].strip(), area, command, kept)
 
 
 def run_file_name(run: Run) -> str:
@@ -65,10 +78,8 @@ def summary_block(run: Run, link: str) -> str:
     body = [f"<!-- area: {run.area} -->", f"## {run.title}", "", f"The whole run: [{link}]({link})", ""]
     if run.command:
         body += [run.command, ""]
-    if run.table:
-        body += [*run.table, ""]
-    if run.after:
-        body += [*run.after, ""]
+    if run.tables:
+        body += [*run.tables, ""]
     return "\n".join(body) + "<!-- /area -->\n"
 
 

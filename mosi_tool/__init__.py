@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from .version import __version__
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator, overload
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from .motion_targets.compute import Targets
     from .runtimes.base import Engine
+    from .video.motion import MotionField
 
 
 def load_model(path: str | Path | None = None, device: str = "auto", **kwargs: object) -> Engine:
@@ -32,4 +34,37 @@ def default_model_path() -> Path:
     return _default()
 
 
-__all__ = ["__version__", "load_model", "default_model_path"]
+@overload
+def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., chunk: None = ...) -> MotionField: ...
+@overload
+def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., *, chunk: int) -> Iterator[MotionField]: ...
+
+
+def motion(path: str | Path, stream: int | None = None, fps: float | None = None, camera_model: str = "similarity",
+           chunk: int | None = None) -> MotionField | Iterator[MotionField]:  # fmt: skip
+    """The motion field and camera motion of one video (`mosi_tool.video.motion`).
+
+    Returns a `MotionField`: `vectors` (F, ceil(H/8), ceil(W/8), 2) float32 px/frame from the codec's motion
+    vectors (optical flow for streams without them), `camera` (F, 2, 3) (frame t's pixels -> frame t-1's),
+    `times`, `coded`, `known`. With `chunk`, an iterator of consecutive fields of `chunk` frames instead, for
+    long videos (the chunks join into the same field). fps: a frame folder's rate. Errors: `VideoError`.
+    """
+    from .video.motion import iter_motion, read_motion
+
+    if chunk is not None:
+        return iter_motion(path, stream, fps, model=camera_model, chunk=chunk)
+    return read_motion(path, stream, fps, model=camera_model)
+
+
+def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool = True, size: tuple[int, int] | None = None,
+            camera_model: str = "similarity", stream: int | None = None, fps: float | None = None) -> Targets:  # fmt: skip
+    """The motion targets of one video, the arrays `mosi-tool targets` writes (docs/TARGETS.md): a `Targets`
+    with `trajectories`, `valid`, `start_frames`, `vectors`, `camera`, `patch_motion`, `frame_boxes`,
+    `video_box`, `times` and `info`. Errors: `VideoError` naming the file, ValueError for bad options."""
+    from .motion_targets.compute import TargetOptions, compute_targets
+
+    opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=size, camera_model=camera_model, stream=stream, fps=fps)
+    return compute_targets(path, opts)
+
+
+__all__ = ["__version__", "load_model", "default_model_path", "motion", "targets"]

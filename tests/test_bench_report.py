@@ -13,15 +13,16 @@ from bench.report import append_report, parse_run, run_file_name, run_text  # no
 def _section(when: str, clips: str, script: str = "bench/extract.py") -> str:
     return (f"## Extraction end to end: CPU AMD EPYC (2 cores), {when} UTC\n\nCommand: `python {script} --limit 3`\n\n"
             f"- threads: 2\n\n| run | clips/s | vs baseline |\n|---|---:|---:|\n| ours | {clips} | 1.50x |\n\n"
-            "- ours / baseline: 1.50x\n  (same run)\n\nReading by hand.\n\n### Notes\n\n- a note\n")  # fmt: skip
+            "- ours / baseline: 1.50x\n  (same run)\n\nReading by hand.\n\nSpeed:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+            "### Notes\n\n| not | kept |\n|---|---|\n")  # fmt: skip
 
 
 def test_parse_run_takes_area_command_first_table_and_its_bullets():
     run = parse_run(_section("2026-12-01 10:00", "5.0"))
     assert run.area == "bench/extract.py"
     assert run.command == "Command: `python bench/extract.py --limit 3`"
-    assert run.table == ["| run | clips/s | vs baseline |", "|---|---:|---:|", "| ours | 5.0 | 1.50x |"]
-    assert run.after == ["- ours / baseline: 1.50x", "  (same run)"]
+    assert run.tables == ["| run | clips/s | vs baseline |", "|---|---:|---:|", "| ours | 5.0 | 1.50x |", "",
+                          "- ours / baseline: 1.50x", "  (same run)", "", "Speed:", "", "| a | b |", "|---|---|", "| 1 | 2 |"]  # fmt: skip
     assert run_file_name(run) == "2026-12-01-1000-extraction-end-to-end.md"
 
 

@@ -147,7 +147,7 @@ def test_rotated_video_features_match_the_upright_video(tmp_path, micro_ckpt):
 
 @pytest.mark.parametrize("display", [(90, False, False), (270, True, False), (180, False, True)])
 def test_motion_vectors_of_rotated_files_are_upright(tmp_path, display):
-    from mosi_tool.video.motion_vectors import read_motion
+    from mosi_tool.video.motion import read_motion
 
     upright = square_frames(24, 96, 64, square=24, speed=3)
     plain = read_motion(encode(tmp_path / "upright.mp4", upright))
@@ -347,13 +347,14 @@ def test_mv_maps_are_streamed_in_chunks_at_the_model_input_size(tmp_path, monkey
     from mosi_tool.saliency import motion
     from mosi_tool.saliency.compute import compute_motion_saliency
     from mosi_tool.saliency.map_store import MapStore
-    from mosi_tool.video import motion_vectors as mv
+    from mosi_tool.video import motion as mv
+    from mosi_tool.video.motion import streaming
     from mosi_tool.default_model import default_model_path
     from mosi_tool.loader import read_model_meta
 
     video = encode(tmp_path / "v.mp4", square_frames(70, 160, 96))
     whole = motion.object_motion_maps(mv.read_motion(video))
-    monkeypatch.setattr(mv, "CHUNK", 9)
+    monkeypatch.setattr(streaming, "CHUNK", 9)
     monkeypatch.setattr(motion, "SPLIT", 9)
     chunked = compute_motion_saliency(video)
     assert isinstance(chunked.maps, MapStore) and chunked.maps.shape == whole.shape == (70, 12, 20)

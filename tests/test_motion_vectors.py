@@ -11,7 +11,7 @@ from mosi_tool import viz
 from mosi_tool.cli import app
 from mosi_tool.saliency.compute import compute_motion_saliency
 from mosi_tool.saliency.regions import box_iou, mask_box, motion_boxes, motion_mask
-from mosi_tool.video import motion_vectors as mv
+from mosi_tool.video import motion as mv
 from mosi_tool.video.stabilize import camera_speed, stabilize_clip, to_reference
 
 from .conftest import encode_frames, shared, texture
@@ -329,3 +329,20 @@ def test_sheet_colour_bar_stays_in_its_margin(shape):
     out = viz.with_colorbar(image)
     assert out.shape[0] == shape[0] and out.shape[1] > shape[1]
     assert np.array_equal(out[:, : shape[1]], image)
+
+
+def test_each_cell_gets_the_reference_distance_that_fits_it(tmp_path):
+    """x264 picks references per block (3 reference frames, a B-pyramid), so one frame's vectors point 1, 2, 4 or
+    8 frames back: a frame-wide distance makes a fast object's cells 2x or 5x too fast. The per-cell choice keeps
+    them near the truth (measured: mean error 0.53 px/frame with it, 0.97 without)."""
+    from mosi_tool.evaluation import known_motion as km
+
+    sc = km.Scene(width=320, height=192, frames=40, background=(-0.75, 0.25), squares=(km.MovingSquare(60.0, 50.0, 72, (3.5, 1.25), seed=5),))
+    field = mv.read_motion(km.encode(sc, tmp_path / "refs.mp4"))
+    c, errs = field.centres(), []
+    for t in range(1, sc.frames):
+        x0, y0, x1, y1 = sc.square_box(0, t)
+        inside = (c[..., 0] > x0 + 8) & (c[..., 0] < x1 - 8) & (c[..., 1] > y0 + 8) & (c[..., 1] < y1 - 8)
+        errs.append(np.linalg.norm(field.vectors[t][inside] - np.array(sc.squares[0].velocity), axis=-1))
+    err = np.concatenate(errs)
+    assert err.mean() < 0.75 and (err > 1).mean() < 0.25, (err.mean(), (err > 1).mean())

@@ -122,7 +122,7 @@ def test_joined_mpegts_times_go_forward_over_both_parts(tmp_path):
 
 
 def test_joined_mpegts_motion_and_overlay_last_both_parts(tmp_path):
-    from mosi_tool.video.motion_vectors import read_motion
+    from mosi_tool.video.motion import read_motion
 
     path = joined_ts(tmp_path)
     field = read_motion(path)
@@ -155,7 +155,7 @@ def test_b_frames_with_decode_order_timestamps_play_in_order(tmp_path, suffix, f
     times = np.array([f.time for f in reader.frames()])
     np.testing.assert_allclose(times, np.arange(50) / 25, atol=1e-6)
     assert reader.lost_frames == 0 and len(reader.warnings) == 1 and "decode order" in reader.warnings[0]
-    from mosi_tool.video.motion_vectors import read_motion
+    from mosi_tool.video.motion import read_motion
 
     np.testing.assert_allclose(read_motion(path).times, times)  # the motion pass keeps the same clock
     out = tmp_path / "o.mp4"
@@ -223,7 +223,7 @@ def test_non_square_pixels_are_resampled_to_the_displayed_size(tmp_path):
 
 
 def test_non_square_motion_field_and_overlay_are_in_displayed_pixels(tmp_path):
-    from mosi_tool.video.motion_vectors import read_motion
+    from mosi_tool.video.motion import read_motion
 
     path = write_sar(tmp_path / "pal.mp4", moving_square(30, 192, 96, speed=3, square=24), Fraction(16, 11))  # shown 279x96
     field = read_motion(path)
@@ -298,7 +298,7 @@ def test_a_left_crop_is_applied_exactly(tmp_path):
 
 
 def test_motion_of_a_cropped_stream_is_where_the_object_is(tmp_path):
-    from mosi_tool.video.motion_vectors import read_motion
+    from mosi_tool.video.motion import read_motion
 
     src = write(tmp_path / "big.mp4", moving_square(30, 256, 160, start=30, speed=3, square=24))  # x from 92 to 179
     cropped = crop_stream(src, tmp_path / "c.mp4", left=64, top=32)

@@ -4,7 +4,7 @@ For every sequence, every method gives one map per frame; maps are compared with
 own resolution (frames whose mask is empty or full are skipped). Methods: the model with each `--target`,
 the same architecture with random weights (same targets), a centre prior, absolute frame difference,
 Farneback flow magnitude and camera-compensated flow, the codec's motion vectors with and without camera
-compensation (`--method mv`; frame folders use the optical-flow fallback of `video.motion_vectors`), the model
+compensation (`--method mv`; frame folders use the optical-flow fallback of `video.motion`), the model
 on camera-stabilised clips (`--stabilize`), and the model's map fused with the compensated vectors
 (`--method fused`). Besides AUC-Judd, NSS and the pointing game, every method's strongest motion box
 (`saliency.regions`) is scored by its IoU with the mask's bounding box and its hit rate (IoU >= 0.5).

@@ -7,7 +7,6 @@ Backends (`--backend`): `local` (processes on this machine, one engine per devic
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,19 +14,20 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import check_folder_writable, clean_partial, folders_of
-from ..progress import info, progress_bar
+from ..atomic import check_folder_writable
+from ..progress import progress_bar
 from ..loader import read_model_meta, resolve_runtime
 from ..loader.auto import measuring_seconds
 from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS
-from .jobs import VideoJob, check_inputs, find_inputs, plan, shard
+from .jobs import VideoJob
 from .decoders import decode_plan
 from .local import run_local
 from .messages import ErrorMessage, StageTimes
 from .options import DecodeOptions, EngineOptions, RunOptions
-from .output import FailureLog, FeatureSettings, is_complete
+from .output import FeatureSettings, is_complete
+from .per_video import plan_jobs, resume
 from .writer import FeatureWriter
 
 BACKENDS = ("local", "ray")
@@ -145,35 +145,24 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     `opts.out_dir`, one .npz per video (format: `mosi_tool.pipeline.output`); `list_file` adds the paths it
     lists, one per line. Returns counts and timings; a video that fails is recorded and the others go on."""
     t0 = time.perf_counter()
-    if isinstance(inputs, (str, os.PathLike)):
-        raise TypeError(f"extract() takes a list of inputs, not one path: extract([{str(inputs)!r}], ...)")
+    out_dir = opts.out_dir
+    planned = plan_jobs(inputs, list_file, out_dir, opts.shard, caller="extract")
     if opts.backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
     if opts.decode not in DECODERS:
         raise ValueError(f"--decode must be one of {', '.join(DECODERS)}")
-    if opts.decode == "nvdec" and opts.backend != "local":
-        raise ValueError("--decode nvdec works with the local backend only")
-    # Inputs first: a missing input or model is refused before anything is measured or made.
-    paths = [Path(p) for p in inputs]
-    listed = Path(list_file) if list_file is not None else None
-    check_inputs(paths, listed)
-    out_dir = opts.out_dir
-    found = find_inputs(paths, listed)
-    jobs = shard(plan(found, out_dir), opts.shard)  # refuses clashing outputs before any other work
+    if opts.decode == "nvdec":
+        if opts.backend != "local":
+            raise ValueError("--decode nvdec works with the local backend only")
+        from ..video.nvdec import check_nvdec
+
+        check_nvdec()
     # The model's metadata fixes the clip geometry. The engines load later, while the decoders start up.
     meta = read_model_meta(opts.model)
     stack = opts.stack or meta.frames
     if stack != meta.frames:
         raise ValueError(f"--stack {stack}: this model takes clips of {meta.frames} frames")
-    if opts.decode == "nvdec":
-        from ..video.nvdec import check_nvdec
-
-        check_nvdec()
-    check_folder_writable(out_dir)  # a read-only or full out-dir fails here, in one line, before any work
-    leftovers = clean_partial(out_dir, *folders_of(j.out for j in jobs))
-    if leftovers:
-        info(f"removed {leftovers} partial file(s) left by an interrupted run")
-
+    check_folder_writable(out_dir)  # a read-only or full out-dir fails here, in one line, before any measuring
     sampling = Sampling(stack=stack, step=opts.step, fps=opts.fps, mode=opts.mode, size=meta.crop)
     # `--runtime auto` is measured (or read from the cache) once here, so every engine runs the same path and
     # the settings record the arithmetic that actually ran.
@@ -187,18 +176,9 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
         arithmetic, calibration,
     )
 
-    report = ExtractReport(total=len(jobs), hidden=len(found.hidden), setup_s=setup_s)
-    failures = FailureLog(out_dir)
-    failures.forget_missing()  # videos deleted since they failed
-    todo: list[VideoJob] = []
-    done: list[str] = []
-    for job in jobs:
-        if not opts.overwrite and is_complete(job.out, settings, job.stamp):
-            report.skipped += 1
-            done.append(job.path)
-        else:
-            todo.append(job)
-    failures.clear(*done)  # done since they failed (e.g. by another shard)
+    failures = resume(planned, lambda job: is_complete(job.out, settings, job.stamp), opts.overwrite)
+    todo = planned.todo
+    report = ExtractReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped, setup_s=setup_s)
     if not todo:
         report.seconds = time.perf_counter() - t0
         return report

@@ -14,7 +14,7 @@ from ..metadata import ModelMeta, motion_label
 from ..runtimes.base import Engine
 from ..video.clips import Clip, Geometry, Sampling, geometry, iter_clips
 from ..video.decode import VideoInfo, VideoReader
-from ..video.motion_vectors import MotionField
+from ..video.motion import MotionField
 from ..video.spec import DecodeSpec
 from ..video.stabilize import AUTO_MIN_SPEED, MODES, camera_speed, input_transforms, stabilize_clip, to_reference, unwarp_maps
 from .gradcam import grad_cam

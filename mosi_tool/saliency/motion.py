@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..video.clips import Geometry, geometry
-from ..video.motion_vectors import MotionField, iter_motion, join, read_motion
+from ..video.motion import MotionField, iter_motion, join, read_motion
 from .map_store import MapStore
 
 BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)

@@ -94,10 +94,11 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as e:
-        raise VideoError(path, _damaged(path, f"not a video FFmpeg can read ({_ffmpeg_reason(e)})")) from None
+        raise VideoError(path, _damaged(path, f"not a video FFmpeg can read ({ffmpeg_reason(e)})")) from None
 
 
-def _ffmpeg_reason(e: Exception) -> str:
+def ffmpeg_reason(e: Exception) -> str:
+    """FFmpeg's reason for an error (PyAV's message without the file name it appends)."""
     msg = getattr(e, "strerror", None) or str(e)
     msg = re.sub(r"\s*:\s*'[^']*'$", "", msg)  # PyAV appends the file name; we already lead with it
     return msg.strip() or type(e).__name__
@@ -196,6 +197,11 @@ class VideoReader:
         finally:
             container.close()
 
+    @property
+    def is_folder(self) -> bool:
+        """Whether this reads a folder of image frames (no codec, no motion vectors)."""
+        return bool(self._files)
+
     def frames(self, size: tuple[int, int] | None = None) -> Iterator[Frame]:
         """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given
         (non-square pixels are always resampled: by default to the displayed size)."""
@@ -230,7 +236,7 @@ class VideoReader:
                         self.decoded += 1
             except av.FFmpegError as e:
                 stopped = True
-                self._warn(f"decoding stopped after {self.decoded} frames ({_ffmpeg_reason(e)}); the file is truncated or damaged")
+                self._warn(f"decoding stopped after {self.decoded} frames ({ffmpeg_reason(e)}); the file is truncated or damaged")
         if self.decoded == 0:
             raise VideoError(self.path, _damaged(self.path, "no frames could be decoded"))
         mended = clock.warning()

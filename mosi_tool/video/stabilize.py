@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .clips import Geometry
-from .motion_vectors import camera_velocity
+from .motion import camera_velocity
 
 MODES = ("none", "mv", "auto")
 AUTO_MIN_SPEED = 1.0  # px/frame at frame resolution: "auto" stabilises clips whose camera moves faster

@@ -1,0 +1,68 @@
+"""`mosi-tool targets`: motion targets for motion-focused pre-training, one file per video, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .options import FpsOpt, StreamOpt, handle_errors
+
+MAX_ERROR_LINES = 20
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("targets")
+    @handle_errors
+    def targets(
+        inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, frame folders, or folders to search recursively.")] = None,
+        out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Output folder: DIR/<name>.npz per video, named as `features` names its files (docs/TARGETS.md).")] = Path("targets"),
+        list_file: Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line.")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="npz (every array; default), mme (MME's <name>_<L>.gz trajectories) or mofo (MOFO's box JSON).")] = "npz",
+        length: Annotated[int, typer.Option("--length", min=1, help="Steps per trajectory (L).")] = 4,
+        starts: Annotated[int, typer.Option("--starts", min=1, help="Keep every Nth start frame of the trajectories.")] = 1,
+        compensate: Annotated[bool, typer.Option("--compensate/--no-compensate", help="Trajectories relative to the fitted camera motion (default), or raw.")] = True,
+        size: Annotated[Optional[str], typer.Option("--size", help="WxH: targets for the video resized to this size (default: as a player shows it).")] = None,
+        camera_model: Annotated[str, typer.Option("--camera-model", help="similarity (pan, zoom, rotation; default) or affine.")] = "similarity",
+        workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Worker processes (0: this process). Default: one per CPU, never more than there are videos.")] = None,
+        stream: StreamOpt = None,
+        fps: FpsOpt = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")] = False,
+        shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only part i of n deterministic parts, counted from 0.")] = None,
+        backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray tasks; the output folder must be reachable from the workers).")] = "local",
+    ) -> None:
+        """Motion targets per video: MME trajectories, MOFO boxes, masking densities and MCD vector fields."""
+        from ..motion_targets.compute import TargetOptions, parse_size
+        from ..motion_targets.run import make_targets
+        from ..pipeline.jobs import parse_shard
+        from ..progress import counted
+        from ..video.motion import MODELS
+
+        if not inputs and list_file is None:
+            raise ValueError("give videos, folders or --list FILE")
+        if list_file is not None and not list_file.is_file():
+            raise FileNotFoundError(f"{list_file}: no such list file")
+        if camera_model not in MODELS:
+            raise ValueError(f"--camera-model must be one of {', '.join(MODELS)}, got {camera_model!r}")
+        opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=parse_size(size), camera_model=camera_model,
+                             stream=stream, fps=fps)  # fmt: skip
+        try:
+            report = make_targets(list(inputs or []), out_dir, opts, fmt, list_file, workers, parse_shard(shard), backend, overwrite)
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted: the finished files in {out_dir} are kept; run the same command again to resume", err=True)
+            raise typer.Exit(130) from None
+        for w in report.warnings:
+            typer.echo(f"warning: {w}", err=True)
+        for e in report.errors[:MAX_ERROR_LINES]:
+            typer.echo(f"error: {e}", err=True)
+        if len(report.errors) > MAX_ERROR_LINES:
+            typer.echo(f"error: ... and {len(report.errors) - MAX_ERROR_LINES} more (all in failures.jsonl)", err=True)
+        hidden = f" ({counted(report.hidden, 'hidden or AppleDouble file')} skipped)" if report.hidden else ""
+        typer.echo(
+            f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {counted(report.total, 'video')}{hidden} "
+            f"in {report.seconds:.1f} s -> {out_dir}"
+        )
+        if report.failed:
+            typer.echo(f"failures: {out_dir / 'failures.jsonl'}", err=True)
+        raise typer.Exit(report.exit_code)

@@ -1,0 +1,222 @@
+"""Motion targets of one video, from one pass over its motion field (`video.motion.iter_motion`).
+
+Arrays (docs/TARGETS.md; F frames, H x W the frame size as a player shows it, or `--size`):
+    trajectories  (S, H // 8, W // 8, L, 2) float16 px   per-step displacement of points on the 8-px grid
+    valid         (S, H // 8, W // 8) bool               the point stayed in the frame, on coded motion
+    start_frames  (S,) int64                             the start frame of each row of `trajectories`
+    vectors       (F, H // 8, W // 8, 2) float16 px/frame the raw motion field (frame t-1 -> t)
+    camera        (F, 2, 3) float32                      camera model: frame t's pixels -> frame t-1's
+    patch_motion  (F, H // 16, W // 16) float16 [0, 1]   compensated motion per 16x16 patch, over the video's scale
+    frame_boxes   (F, 4) float32 px                      motion area per frame (x0, y0, x1, y1), NaN: none
+    video_box     (4,) float32 px                        union of the frame boxes, NaN: none
+    times         (F,) float64 s                         from the first frame's timestamp
+The video's motion is read chunk by chunk; only the outputs (about 100 KB a frame at 854x480) are held.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..version import __version__
+from ..video.motion import MotionField, camera_velocity, cell_centres, iter_motion
+from ..video.spec import DecodeSpec
+from .trajectories import CELL, track
+
+PATCH = 16  # pixels: VideoMAE's patch
+MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
+SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """What `targets` computes (stored whole in every file's `settings`)."""
+
+    length: int = 4  # L: steps per trajectory
+    starts: int = 1  # keep every n-th start frame
+    compensate: bool = True  # trajectories relative to the fitted camera
+    size: tuple[int, int] | None = None  # (W, H) to resize to; None: the displayed size
+    camera_model: str = "similarity"
+    stream: int | None = None
+    fps: float | None = None  # frame folders: their frame rate
+
+    def __post_init__(self) -> None:
+        """Raises ValueError naming the option for a value that cannot be honoured."""
+        if self.length < 1:
+            raise ValueError(f"--length must be at least 1, got {self.length}")
+        if self.starts < 1:
+            raise ValueError(f"--starts must be at least 1, got {self.starts}")
+        if self.size is not None and (self.size[0] < CELL or self.size[1] < CELL):
+            raise ValueError(f"--size must be at least {CELL}x{CELL}, got {self.size[0]}x{self.size[1]}")
+
+    def to_json(self) -> str:
+        fields = asdict(self)
+        fields["size"] = list(self.size) if self.size else None
+        return json.dumps(dict(fields, version=__version__), sort_keys=True)
+
+
+@dataclass
+class Targets:
+    """The arrays of the module docstring, plus the video's info (JSON-able)."""
+
+    trajectories: np.ndarray
+    valid: np.ndarray
+    start_frames: np.ndarray
+    vectors: np.ndarray
+    camera: np.ndarray
+    patch_motion: np.ndarray
+    frame_boxes: np.ndarray
+    video_box: np.ndarray
+    times: np.ndarray
+    info: dict[str, Any]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays by name, in file order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "info"}
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'WxH' -> (W, H); None or '' -> None. Raises ValueError for anything else."""
+    if not text:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 640x360, got {text!r}") from None
+    return w, h
+
+
+def resize_field(field: MotionField, size: tuple[int, int]) -> MotionField:
+    """The field of the video resized to `size` = (W, H): cells resampled (bilinear; `known` nearest),
+    velocities and camera models scaled with the pixels (A' = S A S^-1, S = diag(W'/W, H'/H))."""
+    import cv2
+
+    w, h = field.size
+    if (w, h) == tuple(size):
+        return field
+    sx, sy = size[0] / w, size[1] / h
+    gh, gw = -(-size[1] // field.cell), -(-size[0] // field.cell)
+    vec = np.stack([cv2.resize(v, (gw, gh), interpolation=cv2.INTER_LINEAR) for v in field.vectors]) * np.array([sx, sy], np.float32)
+    known = None
+    if field.known is not None:
+        known = np.stack([cv2.resize(k.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) for k in field.known]) > 0
+    s = np.diag([sx, sy])
+    cam = field.camera.copy()
+    cam[:, :, :2] = s @ field.camera[:, :, :2] @ np.linalg.inv(s)
+    cam[:, :, 2] = field.camera[:, :, 2] * np.array([sx, sy])
+    return dataclasses.replace(field, vectors=vec.astype(np.float32), camera=cam, known=known, size=(int(size[0]), int(size[1])))
+
+
+def motion_boxes_of(heat: np.ndarray, cell: int) -> np.ndarray:
+    """(F, 4) float32 motion area per frame, px (x0, y0, x1, y1; NaN rows: none), from per-cell heat (F, h, w)
+    in [0, 1]: the union of the frame's boxes (`saliency.regions.motion_boxes`, its threshold rule)."""
+    from ..saliency.regions import motion_boxes
+
+    out = np.full((len(heat), 4), np.nan, np.float32)
+    for t, frame in enumerate(heat):
+        boxes = motion_boxes(frame, (cell, cell))
+        if boxes:
+            b = np.array(boxes, np.float32)[:, :4]
+            out[t] = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    return out
+
+
+def union_box(boxes: np.ndarray) -> np.ndarray:
+    """(4,) union of (F, 4) boxes with NaN rows (all NaN when none)."""
+    ok = np.isfinite(boxes[:, 0])
+    if not ok.any():
+        return np.full(4, np.nan, np.float32)
+    b = boxes[ok]
+    return np.array([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()], np.float32)
+
+
+def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:
+    """(F, oh // 2, ow // 2) float32 px/frame: the mean compensated speed of each 16x16 patch (2x2 cells)."""
+    cells = field.vectors[:, :oh, :ow] - camera_velocity(field.camera, cell_centres(oh, ow, field.cell))
+    speed = np.linalg.norm(cells, axis=-1)
+    ph, pw = oh // 2, ow // 2
+    return speed[:, : ph * 2, : pw * 2].reshape(len(speed), ph, 2, pw, 2).mean(axis=(2, 4))
+
+
+def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> Iterator[MotionField]:
+    """The video's motion field chunks at the targets' size."""
+    for field in iter_motion(path, opts.stream, opts.fps, CELL, opts.camera_model, reader=reader):
+        yield resize_field(field, opts.size) if opts.size else field
+
+
+def compute_targets(path: str | Path, opts: TargetOptions | None = None) -> Targets:
+    """All targets of one video (module docstring). Errors are `VideoError`s naming the file."""
+    opts = opts or TargetOptions()
+    reader = DecodeSpec(path, opts.stream, opts.fps).open()
+    L = opts.length
+    traj: list[np.ndarray] = []
+    valid: list[np.ndarray] = []
+    starts_done: list[np.ndarray] = []
+    vectors: list[np.ndarray] = []
+    cameras: list[np.ndarray] = []
+    speeds: list[np.ndarray] = []
+    times: list[np.ndarray] = []
+    # frames [base, base + len(buf)) of the field kept for starts not yet tracked
+    buf_v: np.ndarray | None = None
+    buf_c: np.ndarray | None = None
+    buf_k: np.ndarray | None = None
+    base = 0
+    next_start = 0
+    source = ""
+    size = (0, 0)
+    for field in iter_fields(path, opts, reader):
+        w, h = size = field.size
+        oh, ow = h // CELL, w // CELL
+        source = field.source
+        known = field.known if field.known is not None else np.ones(field.vectors.shape[:3], bool)
+        vectors.append(field.vectors[:, :oh, :ow].astype(np.float16))
+        cameras.append(field.camera.astype(np.float32))
+        speeds.append(_patch_speed(field, oh, ow))
+        times.append(field.times)
+        if buf_v is None or buf_c is None or buf_k is None:
+            buf_v, buf_c, buf_k = field.vectors, field.camera, known
+        else:
+            buf_v = np.concatenate([buf_v, field.vectors])
+            buf_c = np.concatenate([buf_c, field.camera])
+            buf_k = np.concatenate([buf_k, known])
+        end = base + len(buf_v)
+        starts = np.arange(next_start, end - L, opts.starts)
+        if len(starts):
+            st, ok = track(buf_v, buf_c, buf_k, starts - base, L, size, opts.compensate, CELL)
+            traj.append(st.astype(np.float16))
+            valid.append(ok)
+            starts_done.append(starts)
+            next_start = int(starts[-1]) + opts.starts
+        drop = max(0, min(next_start, end) - base)  # frames before the next start are never read again
+        buf_v, buf_c, buf_k = buf_v[drop:], buf_c[drop:], buf_k[drop:]
+        base += drop
+    w, h = size
+    oh, ow = h // CELL, w // CELL
+    speed = np.concatenate(speeds)
+    scale = max(MIN_SCALE, float(np.percentile(speed, SCALE_PERCENTILE))) if speed.size else MIN_SCALE
+    patch = np.clip(speed / scale, 0, 1)
+    # boxes on the same normalised compensated motion, per 8-px cell
+    cell_heat = np.clip(np.repeat(np.repeat(patch, 2, axis=1), 2, axis=2), 0, 1)
+    frame_boxes = motion_boxes_of(cell_heat, CELL)
+    info = asdict(reader.info)
+    info.update(decoded_frames=int(sum(len(t) for t in times)), motion_source=source, width=w, height=h,
+                displayed_size=[reader.info.width, reader.info.height], patch_motion_scale=scale)  # fmt: skip
+    empty_traj = np.zeros((0, oh, ow, L, 2), np.float16)
+    return Targets(
+        trajectories=np.concatenate(traj) if traj else empty_traj,
+        valid=np.concatenate(valid) if valid else np.zeros((0, oh, ow), bool),
+        start_frames=np.concatenate(starts_done).astype(np.int64) if starts_done else np.zeros(0, np.int64),
+        vectors=np.concatenate(vectors),
+        camera=np.concatenate(cameras),
+        patch_motion=patch.astype(np.float16),
+        frame_boxes=frame_boxes,
+        video_box=union_box(frame_boxes),
+        times=np.concatenate(times).astype(np.float64),
+        info=info,
+    )
+

@@ -1,0 +1,107 @@
+"""A `torch.utils.data.Dataset` of (clip, its motion targets) for training loops.
+
+The videos and a folder written by `mosi-tool targets` (npz format) are paired by the output naming rule of
+`features` and `targets` (`pipeline.jobs`: a file given directly is `DIR/<its name>.npz`, a video found in
+a folder `DIR/<its path under that folder>.npz`), so pass the same inputs that made the folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..pipeline.jobs import find_inputs, plan
+from ..video.decode import VideoReader
+
+PER_FRAME = ("vectors", "camera", "patch_motion", "frame_boxes", "times")
+
+
+class TargetClips(Dataset):
+    """Item i: a clip of video i and the targets of its frames.
+
+    clip: (frames, H, W, 3) uint8 tensor, frames `start + k * stride` (the video resized to the targets'
+    size); targets: a dict of tensors, every per-frame array of the targets file at the clip's frames
+    (`vectors` (T, H/8, W/8, 2), `camera` (T, 2, 3), `patch_motion` (T, H/16, W/16), `frame_boxes` (T, 4),
+    `times` (T,)), the trajectories starting at them (`trajectories` (T, H/8, W/8, L, 2), `valid`
+    (T, H/8, W/8): all False for a frame no trajectory starts at, near the end or between `--starts`),
+    `video_box` (4,) and `frames` (T,) int64, the frame indices.
+    The start is drawn at random (numpy, seeded by `seed`, the item and torch's per-worker, per-epoch seed),
+    or the middle clip with `random=False`. A video shorter than the clip repeats its last frame. Videos without
+    a targets file (failed ones) are left out and listed in `missing`.
+    """
+
+    def __init__(self, videos: Sequence[str | Path], targets_dir: str | Path, frames: int = 16, stride: int = 2,
+                 random: bool = True, seed: int = 0):  # fmt: skip
+        if frames < 1 or stride < 1:
+            raise ValueError(f"frames and stride must be at least 1, got {frames} and {stride}")
+        found = find_inputs([Path(v) for v in videos])
+        jobs = plan(found, Path(targets_dir))
+        self.jobs = [j for j in jobs if Path(j.out).is_file()]
+        self.missing = [j.path for j in jobs if not Path(j.out).is_file()]  # no targets file (failed, or not made yet)
+        if not self.jobs:
+            raise ValueError(f"{targets_dir}: no targets file for any of the {len(jobs)} videos (run `mosi-tool targets` on the same inputs)")
+        self.frames, self.stride, self.random, self.seed = frames, stride, random, seed
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def _indices(self, item: int, count: int) -> np.ndarray:
+        span = (self.frames - 1) * self.stride + 1
+        top = max(0, count - span)
+        if self.random:
+            rng = np.random.default_rng([self.seed, item, torch.initial_seed() % 2**32])
+            start = int(rng.integers(0, top + 1))
+        else:
+            start = top // 2
+        return np.minimum(start + np.arange(self.frames) * self.stride, count - 1)
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        job = self.jobs[item]
+        with np.load(job.out, allow_pickle=False) as data:
+            count = len(data["times"])
+            idx = self._indices(item, count)
+            out: dict[str, Any] = {k: data[k][idx] for k in PER_FRAME}
+            starts = data["start_frames"]
+            row = np.searchsorted(starts, idx)
+            has = (row < len(starts)) & (starts[np.minimum(row, len(starts) - 1)] == idx) if len(starts) else np.zeros(len(idx), bool)
+            traj, valid = data["trajectories"], data["valid"]
+            out["trajectories"] = np.zeros((len(idx), *traj.shape[1:]), traj.dtype)
+            out["valid"] = np.zeros((len(idx), *valid.shape[1:]), bool)
+            out["trajectories"][has] = traj[row[has]]
+            out["valid"][has] = valid[row[has]]
+            out["video_box"] = data["video_box"]
+            info_size = _size(data)
+        out["frames"] = idx.astype(np.int64)
+        clip = _read_frames(job.path, idx, info_size)
+        return torch.from_numpy(clip), {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+
+
+def _size(data: Any) -> tuple[int, int]:
+    """(W, H) the targets were made at, from the file's info."""
+    import json
+
+    info = json.loads(str(data["info"]))
+    return int(info["width"]), int(info["height"])
+
+
+def _read_frames(path: str, idx: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(len(idx), H, W, 3) uint8: frames idx (sorted, repeats allowed) of `path` at `size` = (W, H)."""
+    reader = VideoReader(path)
+    wanted = set(int(i) for i in idx)
+    got: dict[int, np.ndarray] = {}
+    last = int(idx.max())
+    frame = None
+    for frame in reader.frames(size if size != (reader.info.width, reader.info.height) else None):
+        if frame.index in wanted:
+            got[frame.index] = frame.image
+        if frame.index >= last:
+            break
+    if frame is None:
+        raise ValueError(f"{path}: no frames could be decoded")
+    fallback = frame.image
+    return np.stack([got.get(int(i), fallback) for i in idx])

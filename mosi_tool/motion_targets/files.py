@@ -1,0 +1,36 @@
+"""The per-video targets file (`.npz`, read with `np.load(path)`; the arrays of `compute`, plus `settings` and
+`info` as JSON strings) and the anchors' own formats (`formats`), each written atomically and
+deterministically: a file that exists is complete, and the same video and options give the same bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from ..npz import save_npz
+from .compute import TargetOptions, Targets
+
+REQUIRED = ("trajectories", "valid", "start_frames", "vectors", "camera", "patch_motion", "frame_boxes", "video_box", "times",
+            "settings", "info")  # fmt: skip
+
+
+def write_targets(path: str | os.PathLike[str], targets: Targets, opts: TargetOptions, source: str | None = None) -> None:
+    """Write `targets` to `path` (.npz), atomically. source: the input path recorded in `info`."""
+    info: dict[str, Any] = dict(targets.info, source=source) if source is not None else dict(targets.info)
+    arrays: dict[str, np.ndarray] = dict(targets.arrays())
+    arrays.update(settings=np.array(opts.to_json()), info=np.array(json.dumps(info, sort_keys=True)))
+    save_npz(path, arrays)
+
+
+def is_complete(path: str | os.PathLike[str], opts: TargetOptions) -> bool:
+    """True if `path` is a readable targets file made with exactly these options."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if any(k not in data.files for k in REQUIRED):
+                return False
+            return bool(json.loads(str(data["settings"])) == json.loads(opts.to_json()))
+    except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: not complete
+        return False

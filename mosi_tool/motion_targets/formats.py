@@ -1,0 +1,111 @@
+"""The anchors' own file formats, so their training code reads our targets unchanged (docs/TARGETS.md).
+
+- `npz` (ours): every array, `DIR/<name>.npz`.
+- `mme`: MME's per-video trajectory file `DIR/<name>_<L>.gz` (XinyuSun/MME, `m3video/feat.py`,
+  `PredecodeTrajLoader`): a gzip-compressed pickle (`compress_pickle.load(path, 'gzip')`) of a dict with
+  `traj_feat`, int8 (2L, S, H/8, W/8): channel c * L + n is coordinate c (0: dx, 1: dy) of step n, in pixels
+  clamped to +-20 (MME's `SparseTracker` clamp), one column per start frame (every frame: `--starts 1`), and
+  `traj_type`, int8 (S, H/8, W/8): 1 where the trajectory is valid. The arrays are pickled as plain
+  `numpy.ndarray(shape, dtype, buffer)` calls, which every numpy version can read back.
+- `mofo`: MOFO's motion-box JSON `DIR/<name>.json` (Moohnai/MOFO, `scripts/data/SSV2/bounding_box_creator_SSV.py`
+  and its loaders, which read `data[video][0]['labels'][0]['box2d']`): `{video: [per frame {"labels":
+  [{"box2d": {"x1", "y1", "x2", "y2"}, "gt_annotation": "union"}]}]}`, every frame holding the video's union box
+  in integer pixels, the key being the file name up to its first dot (MOFO's `name.split('.')[0]`). A video
+  without a motion area gets MOFO's own fallback, the central half of the frame.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atomic import atomic_write_bytes, atomic_write_text
+from .compute import TargetOptions, Targets
+from .files import is_complete as npz_complete
+from .files import write_targets
+
+FORMATS = ("npz", "mme", "mofo")
+MME_CLAMP = 20  # px: MME's SparseTracker clamps every step to +-20
+
+
+def suffix(fmt: str, opts: TargetOptions) -> str:
+    """The output suffix of a format (appended to the video's output name)."""
+    return {"npz": ".npz", "mme": f"_{opts.length}.gz", "mofo": ".json"}[fmt]
+
+
+def check(fmt: str, opts: TargetOptions) -> None:
+    """Raises ValueError when a format cannot hold what `opts` asks for."""
+    if fmt not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "mme" and opts.starts != 1:
+        raise ValueError("--format mme needs --starts 1: MME's loader indexes trajectories by frame")
+
+
+class _PlainArrays(pickle.Pickler):
+    """Pickles numpy arrays as `numpy.ndarray(shape, dtype, bytes)`: no numpy-internal module path, so files
+    written with numpy 2 load under numpy 1 (MME's environment) and back."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is np.ndarray:
+            a = np.ascontiguousarray(obj)
+            return np.ndarray, (a.shape, a.dtype.str, a.tobytes())
+        return NotImplemented
+
+
+def mme_bytes(targets: Targets) -> bytes:
+    """MME's gzip-compressed pickle of `traj_feat` and `traj_type` (module docstring), deterministic."""
+    steps = np.clip(np.rint(targets.trajectories.astype(np.float32)), -MME_CLAMP, MME_CLAMP).astype(np.int8)  # (S, h, w, L, 2)
+    feat = np.ascontiguousarray(steps.transpose(4, 3, 0, 1, 2))  # (2, L, S, h, w): coordinate-major, as MME's '(c n)'
+    feat = feat.reshape(-1, *feat.shape[2:])  # (2L, S, h, w)
+    traj_type = targets.valid.astype(np.int8)
+    buf = io.BytesIO()
+    _PlainArrays(buf, protocol=4).dump({"traj_feat": feat, "traj_type": traj_type})
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
+        gz.write(buf.getvalue())
+    return out.getvalue()
+
+
+def mofo_key(video: str | os.PathLike[str]) -> str:
+    """The key MOFO's loaders look a video up by: its file name up to the first dot."""
+    return Path(video).name.split(".")[0]
+
+
+def mofo_json(targets: Targets, video: str | os.PathLike[str]) -> str:
+    """MOFO's box JSON for one video (module docstring)."""
+    w, h = targets.info["width"], targets.info["height"]
+    box = targets.video_box
+    if not np.isfinite(box).all():
+        x1, y1, x2, y2 = int(0.25 * w), int(0.25 * h), int(0.75 * w), int(0.75 * h)
+    else:
+        x1, y1 = max(0, math.floor(float(box[0]))), max(0, math.floor(float(box[1])))
+        x2, y2 = min(w, math.ceil(float(box[2]))), min(h, math.ceil(float(box[3])))
+    frame = {"labels": [{"box2d": {"x1": x1, "y1": y1, "x2": x2, "y2": y2}, "gt_annotation": "union"}]}
+    return json.dumps({mofo_key(video): [frame] * len(targets.times)}, sort_keys=True)
+
+
+def write(fmt: str, path: str | os.PathLike[str], targets: Targets, opts: TargetOptions, video: str) -> None:
+    """Write `targets` of `video` to `path` in format `fmt`, atomically."""
+    if fmt == "npz":
+        write_targets(path, targets, opts, source=video)
+    elif fmt == "mme":
+        atomic_write_bytes(path, mme_bytes(targets))
+    else:
+        atomic_write_text(path, mofo_json(targets, video))
+
+
+def is_complete(fmt: str, path: str | os.PathLike[str], opts: TargetOptions) -> bool:
+    """Whether `path` holds a complete output: an .npz made with these options; an MME or MOFO file that
+    exists (they are written atomically, but do not record the options: rerun with --overwrite after
+    changing them)."""
+    if fmt == "npz":
+        return npz_complete(path, opts)
+    return Path(path).is_file()

@@ -1,0 +1,75 @@
+"""`mosi-tool targets`: motion targets for many videos, one file per video, resumable (the batch machinery of
+`features`: `pipeline.per_video`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..pipeline.jobs import VideoJob
+from ..pipeline.per_video import Outcome, plan_jobs, resume, run_jobs
+from ..progress import progress_bar
+from . import formats
+from .compute import TargetOptions, compute_targets
+
+
+@dataclass(frozen=True)
+class VideoTargets:
+    """The per-video work of a run (picklable: sent to worker processes and Ray tasks)."""
+
+    opts: TargetOptions
+    fmt: str = "npz"
+
+    def __call__(self, job: VideoJob) -> list[str]:
+        targets = compute_targets(job.path, self.opts)
+        formats.write(self.fmt, job.out, targets, self.opts, job.path)
+        return [f"{job.path}: {w}" for w in targets.info.get("warnings", [])]
+
+
+@dataclass
+class TargetsReport:
+    total: int = 0
+    hidden: int = 0
+    skipped: int = 0
+    ok: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per video that failed in this run
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: TargetOptions | None = None, fmt: str = "npz",
+                 list_file: str | Path | None = None, workers: int | None = None, shard: tuple[int, int] | None = None,
+                 backend: str = "local", overwrite: bool = False, progress: bool = True) -> TargetsReport:  # fmt: skip
+    """Write the targets of every input (video files, frame folders, folders searched recursively) into
+    `out_dir`, one file per video named as `features` names its outputs (`DIR/clip.mp4.npz`; `fmt` mme:
+    `DIR/clip.mp4_<L>.gz`, mofo: `DIR/clip.mp4.json`). A video that fails gets one line in `failures.jsonl`
+    and the others go on; complete outputs are skipped. Raises ValueError for options that cannot be honoured."""
+    t0 = time.perf_counter()
+    opts = opts or TargetOptions()
+    formats.check(fmt, opts)
+    out = Path(out_dir)
+    planned = plan_jobs(inputs, list_file, out, shard, formats.suffix(fmt, opts), caller="make_targets")
+    failures = resume(planned, lambda job: formats.is_complete(fmt, job.out, opts), overwrite)
+    report = TargetsReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
+    bar = progress_bar("videos", total=len(planned.todo), enabled=progress)
+
+    def on_video(outcome: Outcome) -> None:
+        if outcome.error is None:
+            report.ok += 1
+            report.warnings += outcome.warnings
+        else:
+            report.failed += 1
+            report.errors.append(outcome.error)
+        bar.advance(1, failed=str(report.failed))
+
+    with bar:
+        run_jobs(planned.todo, VideoTargets(opts, fmt), failures, workers, backend, on_video)
+    report.seconds = time.perf_counter() - t0
+    return report

@@ -1,0 +1,209 @@
+"""Batch jobs that make one output file per video: planning, resume, failures and the workers that run them.
+
+`plan_jobs` is what every batch command does first (`features`, `targets`), touching no file: check that
+the inputs exist, find the videos (`jobs.find_inputs`), name each output (`jobs.plan`, one suffix per output
+kind) and take this shard's part. `resume`, once the command's own checks passed, makes sure the out-dir can be
+written, removes the temporary files of dead runs of this tool, skips outputs that are already complete and
+brings `failures.jsonl` up to date. `run_jobs` then runs a per-video function on each remaining job, in this
+process, in worker processes (`--workers`) or as Ray tasks (`--backend ray`), and records every outcome:
+a video that fails gets its line in `failures.jsonl` and the others go on; one that succeeds loses its line.
+
+The per-video function writes its own output (atomically), so it must be a picklable top-level callable, and
+with Ray the output folder must be reachable from the workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..atomic import check_folder_writable, clean_partial, folders_of
+from ..hardware import available_cpus
+from ..progress import info
+from ..video.decode import VideoError
+from .jobs import OUTPUT_SUFFIX, Found, VideoJob, check_inputs, find_inputs, plan, shard
+from .output import FailureLog
+
+BACKENDS = ("local", "ray")
+
+
+@dataclass
+class Planned:
+    """The jobs of one run: `jobs` in this shard, of which `todo` are still to do (after `resume`)."""
+
+    jobs: list[VideoJob]
+    found: Found
+    out_dir: Path
+    todo: list[VideoJob] = field(default_factory=list)
+    skipped: int = 0  # complete outputs found
+    failures: FailureLog | None = None  # after `resume`
+
+    @property
+    def total(self) -> int:
+        return len(self.jobs)
+
+
+def plan_jobs(inputs: Sequence[str | Path], list_file: str | Path | None, out_dir: Path, part: tuple[int, int] | None,
+              suffix: str = OUTPUT_SUFFIX, caller: str = "plan_jobs") -> Planned:  # fmt: skip
+    """The jobs of a batch run into `out_dir` (module docstring), touching no file: call `resume` next.
+
+    Raises TypeError for one path given as `inputs` (naming `caller`), FileNotFoundError naming a missing
+    input or list file, and ValueError, naming both videos, when two videos would write the same output."""
+    if isinstance(inputs, (str, os.PathLike)):
+        raise TypeError(f"{caller}() takes a list of inputs, not one path: {caller}([{str(inputs)!r}], ...)")
+    paths = [Path(p) for p in inputs]
+    listed = Path(list_file) if list_file is not None else None
+    check_inputs(paths, listed)  # inputs first: nothing is measured or made for a missing one
+    found = find_inputs(paths, listed)
+    jobs = shard(plan(found, out_dir, suffix), part)  # refuses clashing outputs before any other work
+    return Planned(jobs, found, out_dir)
+
+
+def resume(planned: Planned, is_done: Callable[[VideoJob], bool], overwrite: bool = False) -> FailureLog:
+    """Make the out-dir (OutputError, one line, when it cannot be written), remove the temporary files of
+    dead runs of this tool in the folders the outputs go to, fill `planned.todo` with the jobs whose output
+    is not complete (`is_done`; all with `overwrite`), and bring `failures.jsonl` up to date: videos since
+    deleted, or found done, lose their line. Returns the run's `FailureLog` (also `planned.failures`)."""
+    check_folder_writable(planned.out_dir)
+    leftovers = clean_partial(planned.out_dir, *folders_of(j.out for j in planned.jobs))
+    if leftovers:
+        info(f"removed {leftovers} partial file(s) left by an interrupted run")
+    failures = planned.failures = FailureLog(planned.out_dir)
+    failures.forget_missing()
+    done: list[str] = []
+    planned.todo = []
+    for job in planned.jobs:
+        if not overwrite and is_done(job):
+            done.append(job.path)
+        else:
+            planned.todo.append(job)
+    planned.skipped = len(done)
+    failures.clear(*done)  # done since they failed (e.g. by another shard)
+    return failures
+
+
+@dataclass
+class Outcome:
+    """What one video's run came to: `error` is None on success, else one line naming the file."""
+
+    job: VideoJob
+    error: str | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def attempt(work: Callable[[VideoJob], list[str] | None], job: VideoJob) -> Outcome:
+    """Run `work(job)` and turn any failure into its one-line message (never raises, except Ctrl-C)."""
+    try:
+        return Outcome(job, None, list(work(job) or []))
+    except VideoError as e:
+        return Outcome(job, str(e))
+    except MemoryError:
+        return Outcome(job, f"{job.path}: out of memory")
+    except OSError as e:
+        name = e.filename or job.out
+        return Outcome(job, f"{job.path}: {name}: {e.strerror or e}")
+    except Exception as e:  # noqa: BLE001 - a bad file must not stop the batch
+        detail = traceback.format_exception_only(type(e), e)[-1].strip()
+        return Outcome(job, f"{job.path}: cannot process ({detail})")
+
+
+def default_workers(videos: int, cpus: int | None = None) -> int:
+    """Worker processes when --workers is not given: one per CPU, never more than there are videos."""
+    return max(1, min(cpus or available_cpus(), videos))
+
+
+def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None], failures: FailureLog,
+             workers: int | None = None, backend: str = "local",
+             on_video: Callable[[Outcome], None] | None = None) -> list[Outcome]:  # fmt: skip
+    """Run `work` on every job of `todo` (module docstring) and record each outcome in `failures`.
+
+    workers: processes (0: this process; None: `default_workers`); with Ray, concurrent tasks (1 CPU each).
+    Returns the outcomes in the order the videos finished."""
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
+    outcomes: list[Outcome] = []
+
+    def record(outcome: Outcome) -> None:
+        if outcome.error is None:
+            failures.clear(outcome.job.path)
+        else:
+            failures.record(outcome.job.path, outcome.error)
+        outcomes.append(outcome)
+        if on_video:
+            on_video(outcome)
+
+    n = default_workers(len(todo)) if workers is None else workers
+    if backend == "ray":
+        _run_ray(todo, work, max(1, n), record)
+    elif n == 0 or len(todo) <= 1:
+        for job in todo:
+            record(attempt(work, job))
+    else:
+        _run_processes(todo, work, n, record)
+    return outcomes
+
+
+def _run_processes(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> None:
+    """Jobs in `n` spawned processes, at most 2 waiting per process. A process that dies (a crashing decoder,
+    the OOM killer) fails the videos it held; the pool is then started again for the rest."""
+    pending = list(reversed(todo))
+    while pending:
+        with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
+            running: dict[Future, VideoJob] = {}
+            broken = False
+            while (pending or running) and not broken:
+                while pending and len(running) < 2 * n:
+                    job = pending.pop()
+                    running[pool.submit(attempt, work, job)] = job
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = running.pop(fut)
+                    try:
+                        record(fut.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        record(Outcome(job, f"{job.path}: worker process stopped (crashed or killed) while processing it"))
+            if broken:  # the others in flight were lost with the pool: run them again
+                pending += [j for j in running.values()]
+
+
+def _run_ray(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> None:
+    """Jobs as Ray tasks (1 CPU each, at most `n` at once), on the cluster at RAY_ADDRESS or a local one."""
+    from .ray_backend import import_ray
+
+    ray = import_ray()
+    started = False
+    if not ray.is_initialized():
+        import logging
+
+        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init(**kwargs)  # the cluster there
+        else:
+            ray.init(num_cpus=n, **kwargs)  # a local one, one CPU per task
+        started = True
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(attempt)
+        pending = list(reversed(todo))
+        running: dict[Any, VideoJob] = {}
+        while pending or running:
+            while pending and len(running) < 2 * n:
+                job = pending.pop()
+                running[task.remote(work, job)] = job
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for ref in ready:
+                job = running.pop(ref)
+                try:
+                    record(ray.get(ref))
+                except Exception as e:  # noqa: BLE001 - a task that died loses its video, not the run
+                    record(Outcome(job, f"{job.path}: worker stopped ({type(e).__name__})"))
+    finally:
+        if started:
+            ray.shutdown()

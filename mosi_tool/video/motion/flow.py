@@ -1,0 +1,34 @@
+"""The fallback for streams without motion vectors: DIS optical flow (OpenCV) on small frames."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Iterator
+
+import numpy as np
+
+from ..decode import VideoReader
+
+FALLBACK_SHORT_SIDE = 160  # pixels: working size of the optical-flow fallback
+
+
+def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frames: int | None) -> Iterator[tuple[np.ndarray, float]]:
+    """(velocities (gh, gw, 2), time) per frame from DIS optical flow on frames with a short side of
+    FALLBACK_SHORT_SIDE, averaged into cells and scaled to frame pixels; frame 0 is all NaN."""
+    import cv2
+
+    w, h = size
+    scale = min(1.0, FALLBACK_SHORT_SIDE / min(w, h))
+    small = (max(8, round(w * scale)), max(8, round(h * scale)))
+    gh, gw = -(-h // cell), -(-w // cell)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
+    prev = None
+    for frame in itertools.islice(reader.frames(small), max_frames):
+        gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
+        if prev is None:
+            yield np.full((gh, gw, 2), np.nan, np.float32), frame.time
+        else:
+            back = dis.calc(gray, prev, None)  # (h', w', 2): gray(x) ~ prev(x + back)
+            vel = -back * np.array([w / small[0], h / small[1]], np.float32)
+            yield cv2.resize(vel, (gw, gh), interpolation=cv2.INTER_AREA), frame.time
+        prev = gray

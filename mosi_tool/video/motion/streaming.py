@@ -1,0 +1,121 @@
+"""The motion field of a whole video in chunks of frames, each computed with enough context on either side to
+join into the same field whatever the chunk size."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Iterable, Iterator, cast
+
+import numpy as np
+
+from ..decode import VideoError, VideoReader
+from ..spec import DecodeSpec
+from .camera import fit_cameras
+from .codec import RawFrame, codec_frames, upright_field
+from .codec import velocities as codec_velocities
+from .field import CELL, MAX_GAP, MotionField, camera_velocity, cell_centres, fill_in_time
+from .flow import FALLBACK_SHORT_SIDE, flow_frames
+
+# frames of context either side of a chunk: the gap bound plus what one frame's velocities depend on (the
+# reference-distance window, its neighbours for per-cell distances, and the nearest anchors around a run of
+# up to 16 B-frames)
+MARGIN = MAX_GAP + 3 + 1 + 17
+CHUNK = 128  # frames per chunk of the motion field (with MARGIN: ~190 MB peak at 640x360)
+
+
+def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, camera, coded, known) of a window of velocities (F, gh, gw, 2) with NaN where unknown: the camera
+    fitted per frame, the gaps filled in time and then by the camera. first: the window starts at frame 0,
+    which copies frame 1."""
+    if first and len(field) > 1:
+        field[0] = np.where(np.isfinite(field[1]), field[1], field[0])
+    known = np.isfinite(field[..., 0])
+    coded = known.any(axis=(1, 2))
+    cams = fit_cameras(field, cell, model, coded)
+    filled = fill_in_time(field)
+    gaps = ~np.isfinite(filled)
+    if gaps.any():
+        gh, gw = field.shape[1:3]
+        filled = np.where(gaps, camera_velocity(cams, cell_centres(gh, gw, cell)), filled)
+    return filled.astype(np.float32), cams, coded, known
+
+
+def iter_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
+                model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
+                chunk: int | None = None, reader: VideoReader | None = None) -> Iterator[MotionField]:  # fmt: skip
+    """The motion field and camera motion of a video file or frame folder, `chunk` frames at a time (see the
+    module docstring): consecutive `MotionField`s whose `start` is their first frame's index.
+
+    Memory is bounded by the chunk, not the video: each chunk is computed from its frames plus MARGIN frames
+    of context on either side, enough for every step (reference distances, gap filling in time, camera
+    interpolation) to see what it would see in the whole video; so the chunks join into the same field
+    whatever `chunk` is (default CHUNK). fps: frame folders only, their frame rate (times). vectors=False forces the
+    optical-flow fallback. reader: the video already opened (its header read) by the caller, who keeps it
+    for the video's info; else it is opened here. Errors are `VideoError`s naming the file.
+    """
+    chunk = chunk or CHUNK
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1 frame, got {chunk}")
+    reader = reader or DecodeSpec(path, stream, fps).open()
+    info = reader.info
+    size = (info.width, info.height)
+    orient, pixels = reader.orientation, reader.pixels
+    got = None if (reader.is_folder or not vectors) else codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames,
+                                                                       offset=pixels.offset, clock=reader.clock())
+    if got is not None:
+        codec, raw = got
+        source = f"{codec} motion vectors"
+        sw, sh = pixels.stored
+        empty = np.full((-(-sh // cell), -(-sw // cell), 2), np.nan, np.float32)  # a frame without vectors
+
+        def displayed(fields: list[np.ndarray | None]) -> np.ndarray:
+            """Fields on the stored grid -> square pixels (SAR) -> upright (display matrix)."""
+            stored = np.stack([f if f is not None else empty for f in fields])
+            return upright_field(pixels.square_field(stored, cell), orient)
+
+        def velocities(window: list[RawFrame]) -> np.ndarray:
+            past, future = displayed([r.past for r in window]), displayed([r.future for r in window])
+            return codec_velocities(past, future, np.array([r.type for r in window]))
+
+        frames: Iterator = raw
+    else:
+        source = "optical flow (DIS, short side %d)" % min(FALLBACK_SHORT_SIDE, min(size))
+        frames = (RawFrame(v, None, 0, t) for v, t in flow_frames(reader, size, cell, max_frames))
+
+        def velocities(window: list[RawFrame]) -> np.ndarray:
+            return np.stack([cast(np.ndarray, r.past) for r in window])  # flow frames carry their velocities as `past`
+
+    # window: frames [base, base + len(window)); emit [start, start + chunk) once MARGIN frames follow it
+    window: list[RawFrame] = []
+    base = start = 0
+    while True:
+        window.extend(itertools.islice(frames, max(0, start + chunk + MARGIN - base - len(window))))
+        stop = min(start + chunk, base + len(window))
+        if stop <= start:
+            break
+        vel, cams, coded, known = _finish(velocities(window), base == 0, cell, model)
+        lo, hi = start - base, stop - base
+        times = np.array([r.time for r in window[lo:hi]], np.float64)
+        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi])
+        start = stop
+        drop = max(0, start - MARGIN - base)
+        del window[:drop]
+        base += drop
+    if start == 0:
+        raise VideoError(reader.path, "no frames could be decoded")
+
+
+def join(chunks: Iterable[MotionField]) -> MotionField:
+    """One field from consecutive chunks (`iter_motion`)."""
+    parts = list(chunks)
+    first = parts[0]
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    known = cat("known") if all(p.known is not None for p in parts) else None
+    return MotionField(cat("vectors"), cat("camera"), cat("times"), cat("coded"), first.size, first.cell, first.source, first.start, known)
+
+
+def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
+                model: str = "similarity", max_frames: int | None = None, vectors: bool = True) -> MotionField:  # fmt: skip
+    """The whole video's motion field (`iter_motion`, joined)."""
+    return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors))

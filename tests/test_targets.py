@@ -1,0 +1,299 @@
+"""Motion targets: trajectories against known motion, every array's shape and meaning, the batch command
+(naming, resume, failures, shards, workers), the anchors' formats read back by readers written from the
+anchors' own loaders, the masking generator and the training dataset."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import mosi_tool
+from mosi_tool.cli import app
+from mosi_tool.evaluation import known_motion as km
+from mosi_tool.masking import motion_guided_mask
+from mosi_tool.motion_targets.compute import TargetOptions, compute_targets
+from mosi_tool.motion_targets.trajectories import start_grid, track
+
+from .conftest import shared
+
+SCENE = km.Scene(width=256, height=144, frames=36)
+
+
+@pytest.fixture(scope="module")
+def scene_video(tmp_path_factory):
+    return km.encode(SCENE, tmp_path_factory.mktemp("targets") / "scene.mp4")
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory, scene_video):
+    """A folder of videos: two good ones (one in a subfolder) and one that is not a video."""
+    root = tmp_path_factory.mktemp("target_videos")
+    (root / "sub").mkdir()
+    km.encode(km.Scene(width=128, height=96, frames=20, background=(0.5, 0.25), squares=(km.MovingSquare(30, 20, 40, (1.5, 0.5)),)), root / "a.mp4")
+    (root / "sub" / "b.mp4").write_bytes(scene_video.read_bytes())
+    (root / "broken.mp4").write_text("not a video\n")
+    return root
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith("failures")}
+
+
+# --- tracking on fields made by hand -----------------------------------------------------------------
+
+
+def test_each_step_reads_the_field_where_the_point_is_now():
+    # v_x = a + b x everywhere (bilinear interpolation is exact for it): the step from p solves q = p + a + b q
+    n, gh, gw = 6, 10, 16
+    a, b = 1.0, 0.02
+    xs = (np.arange(gw) + 0.5) * 8
+    vec = np.zeros((n, gh, gw, 2), np.float32)
+    vec[..., 0] = a + b * xs[None, None, :]
+    steps, valid = track(vec, np.tile(np.eye(2, 3), (n, 1, 1)), np.ones((n, gh, gw), bool), np.array([0]), 4, (gw * 8, gh * 8), compensate=False)
+    p = start_grid(gh * 8, gw * 8)[..., 0].astype(np.float64)
+    for k in range(4):
+        q = (p + a) / (1 - b)
+        assert np.allclose(steps[0, 3, 2:8, k, 0], (q - p)[3, 2:8], atol=0.02), k  # grows step by step: not read at the start cell
+        p = q
+    assert np.allclose(steps[..., 1], 0) and valid[0, 3, 2:8].all()
+
+
+def test_compensation_removes_the_camera_and_validity_follows_the_frame_and_the_coded_cells():
+    n, gh, gw = 5, 6, 8
+    vec = np.tile(np.array([3.0, -2.0], np.float32), (n, gh, gw, 1))
+    cam = np.tile(np.array([[1.0, 0, -3.0], [0, 1.0, 2.0]]), (n, 1, 1))  # frame t -> t-1: x - 3, y + 2
+    known = np.ones((n, gh, gw), bool)
+    known[2, 0, 0] = False  # a gap in frame 2 at the top-left cell
+    raw, valid = track(vec, cam, known, np.array([0, 1]), 3, (gw * 8, gh * 8), compensate=False)
+    comp, _ = track(vec, cam, known, np.array([0, 1]), 3, (gw * 8, gh * 8), compensate=True)
+    assert np.allclose(raw, [3.0, -2.0]) and np.allclose(comp, 0, atol=1e-4)
+    assert not valid[:, 0].any()  # moving up by 2 px a step from y = 4: the top row leaves the frame
+    assert not valid[:, :, -1].any()  # and the right column, moving right by 3
+    assert valid[:, 1:, :-1].all()
+    # the gap: a still point on the top-left cell reads frame 2 there
+    raw2, valid2 = track(np.zeros_like(vec), cam * 0 + np.eye(2, 3), known, np.array([1]), 2, (gw * 8, gh * 8))
+    assert not valid2[0, 0, 0] and valid2[0, 1:, 1:].all()
+
+
+# --- the whole targets of a video with known motion ------------------------------------------------
+
+
+def test_targets_match_the_known_motion(scene_video):
+    t = compute_targets(scene_video)
+    w, h, n, L = SCENE.width, SCENE.height, SCENE.frames, 4
+    assert t.trajectories.shape == (n - L, h // 8, w // 8, L, 2) and t.trajectories.dtype == np.float16
+    assert t.valid.shape == (n - L, h // 8, w // 8) and t.valid.dtype == bool
+    assert t.vectors.shape == (n, h // 8, w // 8, 2) and t.vectors.dtype == np.float16
+    assert t.camera.shape == (n, 2, 3) and t.patch_motion.shape == (n, h // 16, w // 16)
+    assert t.frame_boxes.shape == (n, 4) and t.video_box.shape == (4,) and t.times.shape == (n,)
+    assert np.array_equal(t.start_frames, np.arange(n - L))
+    truth, region = km.truth(SCENE, t.start_frames, L)
+    err = np.linalg.norm(t.trajectories.astype(np.float32) - truth, axis=-1)  # (S, h, w, L) px/step
+    background = (region == 0) & t.valid
+    assert background.mean() > 0.5
+    assert np.median(err[background]) < 0.25
+    for k in range(len(SCENE.squares)):
+        obj = (region == k + 1) & t.valid
+        assert obj.sum() > 50 and np.median(err[obj]) < 0.5, k
+    # the camera pans with the background: raw vectors on the background are its velocity
+    raw = compute_targets(scene_video, TargetOptions(compensate=False))
+    bg_raw = raw.trajectories.astype(np.float32)[background]
+    assert np.allclose(np.median(bg_raw, axis=0), [SCENE.background] * L, atol=0.1)
+    # patch motion: the squares move against the background, so their patches carry the motion
+    p = t.patch_motion.astype(np.float32)
+    assert 0 <= p.min() and p.max() <= 1
+    x0, y0, x1, y1 = (int(v) // 16 for v in SCENE.square_box(0, 10))
+    assert p[10, y0 + 1 : y1 - 1, x0 + 1 : x1 - 1].mean() > 3 * np.median(p[10])
+    # the motion area holds the squares
+    box = t.video_box
+    sq = SCENE.square_box(0, 0)
+    assert box[0] <= sq[0] + 16 and box[1] <= sq[1] + 16
+
+
+def test_size_and_starts_options(scene_video):
+    t = mosi_tool.targets(scene_video, size=(128, 72), starts=3, length=2)
+    assert t.trajectories.shape == (len(range(0, SCENE.frames - 2, 3)), 72 // 8, 128 // 8, 2, 2)
+    assert np.array_equal(t.start_frames, np.arange(0, SCENE.frames - 2, 3))
+    assert t.vectors.shape == (SCENE.frames, 9, 16, 2) and t.patch_motion.shape == (SCENE.frames, 4, 8)
+    bg = np.median(t.vectors[1:].astype(np.float32).reshape(-1, 2), axis=0)
+    assert np.allclose(bg, np.array(SCENE.background) / 2, atol=0.1)  # velocities scale with the frames
+
+
+def test_motion_api_returns_the_field_whole_or_in_chunks(scene_video):
+    whole = mosi_tool.motion(scene_video)
+    parts = list(mosi_tool.motion(scene_video, chunk=10))
+    assert [p.start for p in parts] == [0, 10, 20, 30]
+    assert np.array_equal(np.concatenate([p.vectors for p in parts]), whole.vectors)
+    assert whole.known is not None and whole.known.shape == whole.vectors.shape[:3]
+
+
+@pytest.mark.parametrize("name", ["camel", "car-shadow"])
+def test_targets_of_real_videos(name):
+    path = shared("davis", "mp4", f"{name}.mp4")
+    t = mosi_tool.targets(path)
+    w, h = t.info["width"], t.info["height"]
+    assert (w, h) == (854, 480)
+    assert t.trajectories.shape[1:] == (60, 106, 4, 2) and t.vectors.shape[1:] == (60, 106, 2)
+    assert len(t.trajectories) == len(t.times) - 4 and np.isfinite(t.trajectories.astype(np.float32)).all()
+    assert t.valid.mean() > 0.3  # B-frames leave some blocks without vectors of their own (direct mode)
+    assert np.isfinite(t.video_box).all()  # something moves in every DAVIS video
+
+
+# --- the batch command ------------------------------------------------------------------------------
+
+
+def test_command_writes_one_file_per_video_resumes_and_records_failures(videos, tmp_path):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["targets", str(videos), "--out-dir", str(out), "-j", "0"])
+    assert r.exit_code == 1, r.output
+    assert sorted(outputs(out)) == ["a.mp4.npz", "sub/b.mp4.npz"]
+    fails = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [Path(f["path"]).name for f in fails] == ["broken.mp4"] and "broken.mp4: " in fails[0]["error"]
+    assert "error: " in r.output and "Traceback" not in r.output
+    with np.load(out / "a.mp4.npz") as d:
+        assert json.loads(str(d["settings"]))["length"] == 4 and json.loads(str(d["info"]))["source"].endswith("a.mp4")
+    first = outputs(out)
+    r = CliRunner().invoke(app, ["targets", str(videos), "--out-dir", str(out), "-j", "0"])
+    assert "0 written, 2 already done, 1 failed" in r.output
+    # another option: the file is not complete for it, so it is made again
+    r = CliRunner().invoke(app, ["targets", str(videos), "--out-dir", str(out), "-j", "0", "--length", "3"])
+    assert "2 written" in r.output and outputs(out) != first
+
+
+def test_shards_and_workers_write_the_same_bytes(videos, tmp_path):
+    whole, split, pooled = tmp_path / "whole", tmp_path / "split", tmp_path / "pooled"
+    assert CliRunner().invoke(app, ["targets", str(videos), "-o", str(whole), "-j", "0"]).exit_code == 1
+    for i in range(2):
+        CliRunner().invoke(app, ["targets", str(videos), "-o", str(split), "-j", "0", "--shard", f"{i}/2"])
+    assert CliRunner().invoke(app, ["targets", str(videos), "-o", str(pooled), "-j", "2"]).exit_code == 1
+    assert outputs(split) == outputs(whole) == outputs(pooled)
+    assert len((split / "failures.jsonl").read_text().splitlines()) == 1
+
+
+def test_bad_options_are_one_line_errors(videos, tmp_path):
+    for args, words in ((["--format", "xyz"], "--format"), (["--format", "mme", "--starts", "2"], "--starts 1"), (["--size", "big"], "--size")):
+        r = CliRunner().invoke(app, ["targets", str(videos), "-o", str(tmp_path), *args])
+        assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, args
+
+
+# --- the anchors' formats, read as their loaders read them ----------------------------------------
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles numpy arrays and plain containers only: what MME's `compress_pickle.load(path, 'gzip')` would
+    load, without running anything else from the file."""
+
+    def find_class(self, module: str, name: str):  # type: ignore[no-untyped-def]
+        if (module, name) in {("numpy", "ndarray"), ("numpy", "dtype")} or module in {"numpy.core.multiarray", "numpy._core.multiarray"}:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused: {module}.{name}")
+
+
+def read_mme(traj_root: Path, video_name: str, traj_max_len: int, traj_inds: np.ndarray, traj_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """MME's `PredecodeTrajLoader.get_batch` for dense trajectories (m3video/feat.py), numpy only: the file
+    `<root>/<video>_<traj_max_len>.gz`, a gzip pickle {traj_feat (C, T, h, w), traj_type (T, h, w)}; columns
+    `traj_inds` (clamped to what is there); '(c n) t h w -> t n h w c' with n = traj_max_len, the first traj_len
+    steps kept. Returns (traj_feat (t, traj_len, h, w, 2), traj_type (t, h, w))."""
+    with gzip.open(traj_root / f"{video_name}_{traj_max_len}.gz", "rb") as f:
+        traj_dict = _ArraysOnly(io.BytesIO(f.read())).load()
+    max_available = traj_dict["traj_feat"].shape[1]
+    inds = np.clip(traj_inds, 0, max_available - 1)
+    feat = traj_dict["traj_feat"][:, inds]  # (c n) t h w
+    c_n, t, h, w = feat.shape
+    feat = feat.reshape(2, traj_max_len, t, h, w).transpose(2, 1, 3, 4, 0)  # t n h w c
+    return feat[:, :traj_len], traj_dict["traj_type"][inds]
+
+
+def read_mofo_box(json_path: Path, sample: str) -> tuple[int, int, int, int]:
+    """MOFO's loaders: `vid_name = sample.split('/')[-1].split('.')[0]`, then
+    `bb_data[vid_name][0]['labels'][0]['box2d']` -> x1, y1, x2, y2."""
+    bb_data = json.loads(json_path.read_text())
+    vid_name = sample.split("/")[-1].split(".")[0]
+    bbox = bb_data[vid_name][0]["labels"][0]["box2d"]
+    return bbox["x1"], bbox["y1"], bbox["x2"], bbox["y2"]
+
+
+def test_mme_format_reads_back_through_mmes_loader(videos, tmp_path):
+    out = tmp_path / "mme"
+    CliRunner().invoke(app, ["targets", str(videos / "sub"), "-o", str(out), "--format", "mme", "-j", "0"])
+    assert sorted(outputs(out)) == ["b.mp4_4.gz"]
+    t = compute_targets(videos / "sub" / "b.mp4")
+    inds = np.array([0, 2, 4, 100])  # MME samples every tubelet-th frame; past the end it clamps
+    feat, kind = read_mme(out, "b.mp4", 4, inds, 4)
+    assert feat.dtype == np.int8 and feat.shape == (4, 4, SCENE.height // 8, SCENE.width // 8, 2)
+    expect = np.clip(np.rint(t.trajectories.astype(np.float32)), -20, 20)[np.minimum(inds, len(t.trajectories) - 1)].transpose(0, 3, 1, 2, 4)
+    assert np.array_equal(feat, expect.astype(np.int8))  # (t, step, h, w, (dx, dy))
+    assert np.array_equal(kind, t.valid[np.minimum(inds, len(t.valid) - 1)].astype(np.int8))
+    assert feat[..., 0].astype(float).mean() != feat[..., 1].astype(float).mean()  # dx and dy not swapped into one
+
+
+def test_mofo_format_reads_back_through_mofos_loader(videos, tmp_path):
+    out = tmp_path / "mofo"
+    CliRunner().invoke(app, ["targets", str(videos), "-o", str(out), "--format", "mofo", "-j", "0"])
+    assert sorted(outputs(out)) == ["a.mp4.json", "sub/b.mp4.json"]
+    t = compute_targets(videos / "sub" / "b.mp4")
+    x1, y1, x2, y2 = read_mofo_box(out / "sub" / "b.mp4.json", str(videos / "sub" / "b.mp4"))
+    assert (x1, y1, x2, y2) == (int(np.floor(t.video_box[0])), int(np.floor(t.video_box[1])), int(np.ceil(t.video_box[2])), int(np.ceil(t.video_box[3])))
+    assert len(json.loads((out / "sub" / "b.mp4.json").read_text())["b"]) == SCENE.frames  # one entry per frame
+
+
+# --- masking and the dataset -------------------------------------------------------------------------
+
+
+def test_motion_guided_mask_hides_the_shares_asked_for():
+    motion = np.zeros((8, 6, 10), np.float32)
+    motion[:, 1:4, 2:6] = 0.8  # 12 tokens in the motion area
+    mask = motion_guided_mask(motion, ratio=0.9, inside_ratio=0.75, rng=0)
+    assert mask.shape == (4, 6, 10) and mask.dtype == bool
+    inside = np.zeros((6, 10), bool)
+    inside[1:4, 2:6] = True
+    for k in range(4):
+        assert mask[k].sum() == 54  # 90% of 60
+        assert mask[k][inside].sum() == 9  # 75% of the 12 inside
+    assert not np.array_equal(mask[0], mask[1])  # drawn per time step
+    assert np.array_equal(mask, motion_guided_mask(motion, rng=0))  # reproducible with the same seed
+    with pytest.raises(ValueError, match="multiple of tubelet"):
+        motion_guided_mask(motion[:3])
+
+
+def test_dataset_yields_clips_with_their_targets(videos, tmp_path):
+    from torch.utils.data import DataLoader
+
+    from mosi_tool.motion_targets.dataset import TargetClips
+
+    out = tmp_path / "t"
+    CliRunner().invoke(app, ["targets", str(videos), "-o", str(out), "-j", "0", "--starts", "2"])
+    ds = TargetClips([videos / "a.mp4", videos / "sub" / "b.mp4"], out, frames=8, stride=2, random=False)
+    assert len(ds) == 1 and ds.missing == [str(videos / "sub" / "b.mp4")]  # a file given directly: DIR/<its name>.npz
+    ds = TargetClips([videos], out, frames=8, stride=2, random=False)
+    assert len(ds) == 2 and [Path(m).name for m in ds.missing] == ["broken.mp4"]
+    clip, tg = ds[[j.path for j in ds.jobs].index(str(videos / "sub" / "b.mp4"))]
+    assert tuple(clip.shape) == (8, SCENE.height, SCENE.width, 3)
+    frames = tg["frames"].numpy()
+    assert np.array_equal(np.diff(frames), [2] * 7)
+    t = compute_targets(videos / "sub" / "b.mp4", TargetOptions(starts=2))
+    assert np.array_equal(tg["vectors"].numpy(), t.vectors[frames])
+    rows = [list(t.start_frames).index(f) for f in frames if f in t.start_frames]
+    assert np.array_equal(tg["trajectories"].numpy()[np.isin(frames, t.start_frames)], t.trajectories[rows])
+    assert not tg["valid"].numpy()[~np.isin(frames, t.start_frames)].any()
+    batch = next(iter(DataLoader(TargetClips([videos / "a.mp4"], out, frames=4, stride=1), batch_size=2)))
+    assert tuple(batch[0].shape) == (1, 4, 96, 128, 3) and tuple(batch[1]["trajectories"].shape)[:2] == (1, 4)
+
+
+@pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores
+def test_ray_backend_writes_the_same_bytes_and_failures(videos, tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install mosi-tool[ray])")
+    from mosi_tool.motion_targets.run import make_targets
+
+    local = make_targets([videos], tmp_path / "local", workers=0, progress=False)
+    ray = make_targets([videos], tmp_path / "ray", workers=2, backend="ray", progress=False)
+    assert (ray.ok, ray.failed) == (local.ok, local.failed) == (2, 1)
+    assert outputs(tmp_path / "ray") == outputs(tmp_path / "local")
+    assert (tmp_path / "ray" / "failures.jsonl").read_text() == (tmp_path / "local" / "failures.jsonl").read_text()
