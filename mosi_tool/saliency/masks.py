@@ -9,8 +9,8 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    A slow mover next to a fast one stays above T as long as it clearly exceeds the noise (the old rule,
    half of the frame's peak, dropped it); the PEAK_SHARE cap keeps a strong mover whole when the camera's
    residual noise is high. FLOOR (px/frame) is the least speed called motion on a still, clean background.
-   Each pixel must also reach LOCAL_SHARE of the local peak (the maximum over a square of LOCAL_WINDOW of the
-   short side): every mover is cut at half its own height, so the blur of a fast one does not spill over
+   Each pixel must also reach LOCAL_SHARE of the local peak (the maximum over a square of LOCAL_WINDOW frame
+   pixels): every mover is cut at half its own height, so the blur of a fast one does not spill over
    its neighbours, and a slow one keeps its own extent.
 2. **Evidence** e = clip(m / T, 0, 2) / 2 (0.5 at the threshold), optionally blended with the previous
    frame's evidence carried along the motion field (`propagate`: the mask follows the object instead of
@@ -32,7 +32,7 @@ FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
 PEAK_SHARE = 0.5  # of the frame's 99.5th percentile
 PEAK_PERCENTILE = 99.5
 LOCAL_SHARE = 0.5  # of the local peak
-LOCAL_WINDOW = 0.125  # of the map's short side: the local peak's square window
+LOCAL_WINDOW = 64  # frame pixels: the side of the local peak's square window (4 x the maps' blur)
 WORK_SHORT_SIDE = 240  # pixels: the guided filter runs at this short side (never upscaled)
 GUIDE_RADIUS = 8  # pixels at the working size
 GUIDE_EPS = 1e-3  # on grey levels in [0, 1]
@@ -49,7 +49,7 @@ class MaskConfig:
     guide_eps: float = GUIDE_EPS
     carry: float = 0.0  # share of the previous frame's evidence carried along the motion (0: none)
     local_share: float = LOCAL_SHARE  # 0: no local rule
-    local_window: float = LOCAL_WINDOW
+    local_window: float = LOCAL_WINDOW  # frame pixels
     work_short_side: int = WORK_SHORT_SIDE
 
 
@@ -62,13 +62,14 @@ def motion_threshold(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> float:
     return max(min(noise, cfg.peak_share * peak), 1e-12)
 
 
-def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> np.ndarray:
-    """clip(raw / T, 0, 2) / 2 as float32, same shape: 0.5 exactly at the threshold (rule 2)."""
+def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0) -> np.ndarray:
+    """clip(raw / T, 0, 2) / 2 as float32, same shape: 0.5 exactly at the threshold (rule 2). scale: map
+    pixels per frame pixel (for the local window)."""
     t: float | np.ndarray = motion_threshold(raw, cfg)
     if cfg.local_share > 0:
         import cv2
 
-        k = max(3, int(cfg.local_window * min(raw.shape)) | 1)
+        k = max(3, int(cfg.local_window * scale) | 1)
         t = np.maximum(t, cfg.local_share * cv2.dilate(raw.astype(np.float32), np.ones((k, k), np.uint8)))
     return (np.clip(raw / t, 0, 2) / 2).astype(np.float32)
 
@@ -118,11 +119,13 @@ class MaskTracker:
 
     def update(self, raw: np.ndarray, image: np.ndarray | None = None, flow: np.ndarray | None = None,
                frame_size: tuple[int, int] | None = None) -> np.ndarray:  # fmt: skip
-        """raw: (h, w) map; image: (H, W, 3) uint8 RGB frame (any size; None: no edge refinement); flow:
-        (gh, gw, 2) px/frame at `frame_size` for carrying the previous evidence (None: not carried)."""
+        """raw: (h, w) map; image: (H, W, 3) uint8 RGB frame at the video's size (None: no edge refinement);
+        flow: (gh, gw, 2) px/frame at `frame_size` = (width, height), default the image's, for carrying the
+        previous evidence (None: not carried)."""
         import cv2
 
-        e = evidence(raw, self.cfg)
+        frame_width = frame_size[0] if frame_size else image.shape[1] if image is not None else raw.shape[1]
+        e = evidence(raw, self.cfg, raw.shape[1] / frame_width)
         if self.cfg.carry > 0 and self._previous is not None and flow is not None and frame_size is not None:
             e = (1 - self.cfg.carry) * e + self.cfg.carry * propagate(self._previous, flow, frame_size)
         self._previous = e
