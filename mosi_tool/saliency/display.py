@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 NORMS = ("bounded", "video", "frame")
-MIN_SHARE = 0.125  # of the video's high
+MIN_SHARE = 0.25  # of the video's high
 NOISE_FACTOR = 6.0  # x the frame's median
 TOP_PERCENTILE = 99.5
 

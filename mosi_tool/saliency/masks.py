@@ -5,7 +5,7 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
 
 1. **Threshold relative to the background's residual noise**, not to the frame's peak: the background is
    most of the frame, so its noise level is the frame's median of m; a pixel is moving when
-   m > T = min(max(NOISE_FACTOR x median, FLOOR), PEAK_SHARE x peak) (peak: the 99.5th percentile).
+   m > T = max(min(NOISE_FACTOR x median, PEAK_SHARE x peak), FLOOR) (peak: the 99.5th percentile).
    A slow mover next to a fast one stays above T as long as it clearly exceeds the noise (the old rule,
    half of the frame's peak, dropped it); the PEAK_SHARE cap keeps a strong mover whole when the camera's
    residual noise is high. FLOOR (px/frame) is the least speed called motion on a still, clean background.
@@ -57,9 +57,9 @@ def motion_threshold(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> float:
     """T of one raw map (any shape, units of the map): see the module docstring, rule 1."""
     if raw.size == 0:
         return float("inf")
-    noise = max(cfg.noise_factor * float(np.median(raw)), cfg.floor)
+    noise = cfg.noise_factor * float(np.median(raw))
     peak = float(np.percentile(raw, PEAK_PERCENTILE))
-    return max(min(noise, cfg.peak_share * peak), 1e-12)
+    return max(min(noise, cfg.peak_share * peak), cfg.floor, 1e-12)
 
 
 def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0) -> np.ndarray:
