@@ -184,11 +184,11 @@ def _half_peak(x: Inputs) -> Output:
     from ..saliency.render import heat_frames
 
     h, w = x.frames[0].shape[:2]
-    small = x.saliency.geometry.resize
+    sw, sh = x.saliency.geometry.resize
     n = min(x.count, len(x.saliency.frame_times))
-    heat = heat_frames(x.saliency, 0, n, *small, torch.device("cpu"), "video")
+    heat = heat_frames(x.saliency, 0, n, sw, sh, torch.device("cpu"), "video")
     masks = [cv2.resize(motion_mask(m).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0 for m in heat]
-    boxes = [next(iter(motion_boxes(m, (w / small[0], h / small[1]))), None) for m in heat]
+    boxes = [next(iter(motion_boxes(m, (w / sw, h / sh))), None) for m in heat]
     return masks, boxes
 
 
