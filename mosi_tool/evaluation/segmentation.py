@@ -229,7 +229,9 @@ class Method:
 
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "saliency")),
+    Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("frames", "saliency")),
     Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("frames", "saliency")),
+    Method("masks-guide16", "  guided filter radius 16", _mv_masks(MaskConfig(guide_radius=16)), ("frames", "saliency")),
     Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "saliency")),
     Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "saliency")),
     Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "saliency", "field")),
