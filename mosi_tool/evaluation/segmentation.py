@@ -133,14 +133,28 @@ class Inputs:
         h, w = self.frames[0].shape[:2]
         return self._timed("flow", lambda: bl.farneback_flow(bl.read_gray(self.source, bl.working_size(w, h), self.count, self.fps)))
 
-    def raw_maps(self, size: tuple[int, int]) -> np.ndarray:
-        """The `mv` maps of the first `count` frames, un-normalised, at `size` (what `saliency --masks` reads)."""
+    @cached_property
+    def fused(self) -> Any:
+        """`--method fused` of the source with the default model (`--target motion`, maps scaled per frame)."""
+        from .. import load_model
+        from ..saliency.compute import compute_saliency
+
+        def run() -> Any:
+            engine = load_model(None, device="cpu")
+            return compute_saliency(engine, self.source, "motion", fps=self.fps, method="fused", motion=self.field, norm="frame")
+
+        return self._timed("fused", run)
+
+    def raw_maps(self, size: tuple[int, int], fused: bool = False) -> np.ndarray:
+        """The `mv` maps (fused: the `--method fused` maps) of the first `count` frames, un-normalised, at
+        `size` (what `saliency --masks` reads)."""
         import torch
 
         from ..saliency.render import heat_frames
 
-        n = min(self.count, len(self.saliency.frame_times))
-        return heat_frames(self.saliency, 0, n, *size, torch.device("cpu"), "raw")
+        result = self.fused if fused else self.saliency
+        n = min(self.count, len(result.frame_times))
+        return heat_frames(result, 0, n, *size, torch.device("cpu"), "raw")
 
     def uses(self, *names: str) -> float:
         """Seconds the shared items `names` took (read them first)."""
@@ -150,14 +164,15 @@ class Inputs:
 Output = tuple[list[np.ndarray], list[list[float] | None]]  # masks (H, W) bool per frame, strongest box per frame
 
 
-def _mv_masks(cfg: MaskConfig, carry_field: bool = False) -> Callable[[Inputs], Output]:
-    """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`."""
+def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False) -> Callable[[Inputs], Output]:
+    """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the `mv` maps (fused: on the
+    `--method fused` maps of the default model)."""
 
     def run(x: Inputs) -> Output:
         frames = x.frames
         h, w = frames[0].shape[:2]
         size = work_size(w, h, cfg.work_short_side)
-        raw = x.raw_maps(size)
+        raw = x.raw_maps(size, fused)
         vectors = x.field.vectors if carry_field else None
         tracker = MaskTracker(cfg)
         scale = (w / size[0], h / size[1])
@@ -235,6 +250,7 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "saliency")),
     Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "saliency")),
     Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "saliency", "field")),
+    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "field", "fused")),
     Method("half-peak", "half of the frame's peak (before)", _half_peak, ("frames", "saliency"), "baseline"),
     Method("flow-threshold", "thresholded compensated flow", _flow_threshold, ("frames", "flow"), "baseline"),
     Method("centre-box", "centre-prior box", _centre_box, ("frames",), "baseline"),
