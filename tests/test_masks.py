@@ -184,3 +184,47 @@ def test_three_movers_under_a_panning_camera(tmp_path):
     union, covered, _ = run_masks(tmp_path, 2)
     assert covered[:, 2].mean() >= 0.8
     assert covered[:, :2].mean() >= 0.2 and union >= 0.3
+
+
+# --- the commands ------------------------------------------------------------------------------------------
+
+
+def test_saliency_cli_masks_size_max_boxes_and_norm(tmp_path):
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    frames, _ = movers(0)
+    path = encode_frames(tmp_path / "v.mp4", frames[:12])
+    masks, boxes = tmp_path / "m.npy", tmp_path / "b.jsonl"
+    r = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o.mp4"), "--masks", str(masks),
+                                 "--masks-size", "160x96", "--boxes", str(boxes), "--max-boxes", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert np.load(masks).shape == (12, 96, 160)
+    lines = [json.loads(line) for line in boxes.read_text().splitlines()]
+    assert all(len(line["boxes"]) <= 1 for line in lines[:-1]) and "union" in lines[-1]
+    bad = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o.mp4"), "--norm", "peak"])
+    assert bad.exit_code != 0 and "--norm must be one of bounded, video, frame" in bad.output
+    bad = CliRunner().invoke(app, ["saliency", str(path), "--masks", str(masks), "--masks-size", "big"])
+    assert bad.exit_code != 0 and "--masks-size must look like" in bad.output
+
+
+def test_eval_segmentation_on_davis(tmp_path):
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    from .conftest import shared
+
+    davis = shared("davis")
+    out = tmp_path / "seg.json"
+    r = CliRunner().invoke(app, ["eval", "segmentation", "--davis", str(davis), "--source", "mp4", "--sequences", "car-shadow",
+                                 "--max-frames", "8", "--methods", "masks,half-peak,centre-box", "--json", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    report = json.loads(out.read_text())
+    rows = {m["name"]: m["summary"]["development"] for m in report["methods"]}
+    assert set(rows) == {"motion masks (saliency --masks)", "half of the frame's peak (before)", "centre-prior box"}
+    assert rows["motion masks (saliency --masks)"]["j"] > rows["centre-prior box"]["j"]  # the car moves, the box does not
+    assert all(0 <= v["j"] <= 1 and 0 <= v["f"] <= 1 for v in rows.values())
+    bad = CliRunner().invoke(app, ["eval", "segmentation", "--davis", str(davis), "--methods", "magic"])
+    assert bad.exit_code != 0 and "unknown method 'magic'" in bad.output
