@@ -228,3 +228,15 @@ def test_eval_segmentation_on_davis(tmp_path):
     assert all(0 <= v["j"] <= 1 and 0 <= v["f"] <= 1 for v in rows.values())
     bad = CliRunner().invoke(app, ["eval", "segmentation", "--davis", str(davis), "--methods", "magic"])
     assert bad.exit_code != 0 and "unknown method 'magic'" in bad.output
+
+
+def test_maps_file_keeps_the_video_scale_under_the_bounded_overlay(tmp_path):
+    from mosi_tool.saliency.render import heat_frames
+
+    frames, _ = movers(0)
+    path = encode_frames(tmp_path / "v.mp4", frames[:10])
+    result = compute_motion_saliency(path)
+    maps = tmp_path / "maps.npy"
+    render(path, result, torch.device("cpu"), maps=maps, maps_size=(80, 48))  # default --norm bounded
+    expected = heat_frames(result, 0, 10, 80, 48, torch.device("cpu"), "video")
+    assert np.allclose(np.load(maps).astype(np.float32), expected, atol=2e-3)

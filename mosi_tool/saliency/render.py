@@ -163,6 +163,16 @@ def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, heigh
     return upsample(heat, region, width, height).clamp_(0, 1).cpu().numpy()
 
 
+def _sink_norm(sink: Sink, norm: str) -> str:
+    """The scale a sink gets: its own (`norm` attribute, e.g. "raw" for the masks), else `norm`; the --maps
+    file keeps one scale for the whole video under "bounded" (a display choice), so its values compare
+    across frames as before."""
+    own = getattr(sink, "norm", None)
+    if own:
+        return str(own)
+    return "video" if norm == "bounded" and isinstance(sink, MapsFile) else norm
+
+
 def default_maps_size(result: SaliencyResult) -> tuple[int, int]:
     """(width, height) of the maps by default: the whole frame at the model's input scale (`Geometry.resize`)."""
     return result.geometry.resize
@@ -207,7 +217,7 @@ def render(
             start = buffer[0].index
             heat: dict[tuple[tuple[int, int], str], np.ndarray] = {}
             for sink in sinks:
-                key = (sink.size or (width, height), getattr(sink, "norm", None) or norm)  # "raw": the masks' input
+                key = (sink.size or (width, height), _sink_norm(sink, norm))
                 if key not in heat:
                     heat[key] = heat_frames(result, start, start + len(buffer), *key[0], device, key[1])
                 for frame, h in zip(buffer, heat[key]):
