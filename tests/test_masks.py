@@ -240,3 +240,13 @@ def test_maps_file_keeps_the_video_scale_under_the_bounded_overlay(tmp_path):
     render(path, result, torch.device("cpu"), maps=maps, maps_size=(80, 48))  # default --norm bounded
     expected = heat_frames(result, 0, 10, 80, 48, torch.device("cpu"), "video")
     assert np.allclose(np.load(maps).astype(np.float32), expected, atol=2e-3)
+
+
+def test_a_small_fast_object_keeps_its_track():
+    tracker = BoxTracker()
+    ids = set()
+    for t in range(10):  # a 10-pixel box moving 12 px/frame: no overlap from one frame to the next
+        x = 5 + 12 * t
+        out = tracker.update([[x, 40, x + 10, 50, 1.0], [300 - x, 100, 310 - x, 110, 1.0]])
+        ids.add((out[0][5], out[1][5]))
+    assert len(ids) == 1  # two objects, each one id for all ten frames

@@ -3,9 +3,12 @@
 Per frame, every 8-connected component of the mask (`saliency.masks`) covering at least `MIN_AREA` of the
 frame is a box [x0, y0, x1, y1, score] (x1, y1 exclusive), score = the component's share of the frame's
 evidence inside the mask (the boxes of a frame sum to 1; the strongest first). No cap on the count unless one
-is asked for. `BoxTracker` then gives each box a track id: boxes are matched to the live tracks greedily by
-IoU (highest first, at least `MATCH_IOU`), a track survives `MAX_AGE` frames without a box, and an unmatched
-box starts a new track. `union_box` is the box around every box of the video (what MOFO-style masking
+is asked for. `BoxTracker` then gives each box a track id: each live track's box is first moved by the
+track's last velocity (constant-velocity prediction, so a small fast object that moves more than its own
+width per frame still overlaps its prediction), boxes are matched to the predictions greedily by IoU
+(highest first, at least `MATCH_IOU`), then the boxes left to the tracks left by the distance of their centres
+(nearest first, at most `MATCH_DISTANCE` x the box's longer side: a new track has no velocity yet); a track
+survives `MAX_AGE` frames without a box, and an unmatched box starts a new track. `union_box` is the box around every box of the video (what MOFO-style masking
 crops to).
 """
 
@@ -17,6 +20,7 @@ import numpy as np
 
 MIN_AREA = 0.002  # of the frame
 MATCH_IOU = 0.2  # least IoU between a box and its track's last box
+MATCH_DISTANCE = 1.5  # x the box's longer side: the farthest a centre may move when no IoU matched
 MAX_AGE = 5  # frames a track waits for its object
 
 
@@ -68,6 +72,19 @@ class _Track:
     id: int
     box: list[float]
     age: int = 0  # frames since it last had a box
+    velocity: tuple[float, float] = (0.0, 0.0)  # px/frame of the box's centre
+
+    def predicted(self) -> list[float]:
+        """The box moved by its velocity to the next frame (`age` frames after its last box, plus one)."""
+        k = self.age + 1
+        dx, dy = self.velocity[0] * k, self.velocity[1] * k
+        return [self.box[0] + dx, self.box[1] + dy, self.box[2] + dx, self.box[3] + dy]
+
+    def follow(self, box: list[float]) -> None:
+        """Take the frame's matched box; the velocity is the centre's shift per frame since the last box."""
+        k = self.age + 1
+        self.velocity = ((box[0] + box[2] - self.box[0] - self.box[2]) / (2 * k), (box[1] + box[3] - self.box[1] - self.box[3]) / (2 * k))
+        self.box = box
 
 
 @dataclass
@@ -75,13 +92,15 @@ class BoxTracker:
     """Track ids for the boxes of consecutive frames (see the module docstring)."""
 
     match_iou: float = MATCH_IOU
+    match_distance: float = MATCH_DISTANCE
     max_age: int = MAX_AGE
     _tracks: list[_Track] = field(default_factory=list)
     _next: int = 0
 
     def update(self, boxes: list[list[float]]) -> list[list[float]]:
         """boxes [x0, y0, x1, y1, score] of one frame -> the same boxes with their track id appended."""
-        pairs = sorted(((box_iou(b, t.box), i, j) for i, b in enumerate(boxes) for j, t in enumerate(self._tracks)), reverse=True)
+        predicted = [t.predicted() for t in self._tracks]
+        pairs = sorted(((box_iou(b, p), i, j) for i, b in enumerate(boxes) for j, p in enumerate(predicted)), reverse=True)
         ids: dict[int, int] = {}
         used: set[int] = set()
         for iou, i, j in pairs:
@@ -91,13 +110,23 @@ class BoxTracker:
                 continue
             ids[i] = j
             used.add(j)
+        near = sorted((_centre_distance(b, p) / max(b[2] - b[0], b[3] - b[1], 1e-6), i, j)
+                      for i, b in enumerate(boxes) if i not in ids for j, p in enumerate(predicted) if j not in used)  # fmt: skip
+        for d, i, j in near:
+            if d > self.match_distance:
+                break
+            if i in ids or j in used:
+                continue
+            ids[i] = j
+            used.add(j)
+        for i, j in ids.items():
+            self._tracks[j].follow(boxes[i])
         for j, t in enumerate(self._tracks):
             t.age = 0 if j in used else t.age + 1
         out = []
         for i, b in enumerate(boxes):
             if i in ids:
                 track = self._tracks[ids[i]]
-                track.box = b
             else:
                 track = _Track(self._next, b)
                 self._next += 1
@@ -105,6 +134,10 @@ class BoxTracker:
             out.append([*b, track.id])
         self._tracks = [t for t in self._tracks if t.age <= self.max_age]
         return out
+
+
+def _centre_distance(a: list[float], b: list[float]) -> float:
+    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
 
 
 def union_box(boxes: list[list[float]], current: list[float] | None = None) -> list[float] | None:
