@@ -18,7 +18,7 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    its neighbours, and a slow one keeps its own extent.
 2. **Evidence** e = clip(m / T, 0, 2) / 2 (0.5 at the threshold), optionally blended with the previous
    frame's evidence carried along the motion field (`propagate`: the mask follows the object instead of
-   being re-thresholded from scratch; measured, `MaskConfig.carry`).
+   being re-thresholded from scratch; `MaskConfig.carry`, off by default: it did not raise J on DAVIS).
 3. **Edges from the frame's pixels**: a guided filter (He et al., "Guided Image Filtering", ECCV 2010 / TPAMI
    2013) of e, guided by the frame's grey levels at a working short side of WORK_SHORT_SIDE pixels; the
    mask is the filtered evidence above 0.5, resized to the output size. OpenCV's contrib build (ximgproc)
