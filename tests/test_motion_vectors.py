@@ -238,11 +238,16 @@ def test_saliency_mv_cli_writes_overlay_maps_boxes_and_masks(tmp_path, panning):
     assert result.exit_code == 0, result.output
     assert "h264 motion vectors" in result.output
     m, k = np.load(maps), np.load(masks)
-    assert m.shape == (N, 64, 96) and k.shape == (N, 64, 96) and k.dtype == np.bool_
-    lines = [json.loads(line) for line in boxes.read_text().splitlines()]
+    assert m.shape == (N, 64, 96) and k.shape == (N, H, W) and k.dtype == np.bool_  # masks: the video's size
+    *lines, last = [json.loads(line) for line in boxes.read_text().splitlines()]
     assert [line["frame"] for line in lines] == list(range(N))
+    assert all(len(b) == 6 for line in lines for b in line["boxes"])  # x0, y0, x1, y1, score, track
     ious = [box_iou(line["boxes"][0], t) for line, t in zip(lines, truth) if line["boxes"]]
     assert len(ious) >= N - 2 and np.median(ious) > 0.5
+    tracks = [line["boxes"][0][5] for line in lines[2:] if line["boxes"]]
+    assert max(tracks.count(t) for t in set(tracks)) >= 0.8 * len(tracks)  # the object keeps its track id
+    x0, y0, x1, y1 = last["union"]
+    assert x0 <= min(t[0] for t in truth) + 8 and x1 >= max(t[2] for t in truth) - 8
     with av.open(str(out)) as c:
         assert c.streams.video[0].frames == N or sum(1 for _ in c.decode(video=0)) == N
 

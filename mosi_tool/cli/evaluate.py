@@ -58,6 +58,15 @@ def _split_list(text: str | None) -> list[str] | None:
     return [s.strip() for s in text.split(",") if s.strip()] if text else None
 
 
+DevOpt = Annotated[Optional[str], typer.Option("--dev-sequences", help="Comma-separated sequences the mask settings were chosen on (reported apart from the unseen ones; default: the project's development split).")]
+
+
+def _dev(text: str | None) -> tuple[str, ...]:
+    from ..evaluation.segmentation import DEV_SEQUENCES
+
+    return tuple(_split_list(text) or DEV_SEQUENCES)
+
+
 @app.command("pretext")
 @handle_errors
 def pretext(
@@ -106,6 +115,8 @@ def saliency(
     stabilize: Annotated[str, typer.Option("--stabilize", help="Comma-separated camera stabilisation modes for the model's rows: none, mv, auto.")] = "none,mv,auto",
     fusion: Annotated[bool, typer.Option("--fusion/--no-fusion", help="Also the model's map fused with the compensated motion vectors (--method fused).")] = True,
     camera_threshold: Annotated[float, typer.Option("--camera-threshold", help="Median background flow (px/frame) above which a sequence counts as moving-camera.")] = 1.0,
+    segmentation: Annotated[bool, typer.Option("--segmentation/--no-segmentation", help="Also score the motion masks and boxes as segmentations (DAVIS-2016 J, J recall, F, box IoU and hits), with baselines.")] = True,
+    dev_sequences: DevOpt = None,
     batch_size: BatchOpt = 8,
     random_init: RandomOpt = True,
     device: DeviceOpt = "auto",
@@ -131,9 +142,50 @@ def saliency(
     if not cfg.stabilize:
         raise ValueError("--stabilize is empty")
     report = evaluate_saliency(engine, seqs, cfg, examples)
-    _finish(report, f"{engine.describe()}\n{render_tables(report)}", json, chart, saliency_chart, t0, model)
+    text = f"{engine.describe()}\n{render_tables(report)}"
+    if segmentation:
+        from ..evaluation.segmentation import evaluate_segmentation, render
+
+        report["segmentation"] = evaluate_segmentation(seqs, max_frames=max_frames, dev=_dev(dev_sequences))
+        text += "\n\n" + render(report["segmentation"])
+    _finish(report, text, json, chart, saliency_chart, t0, model)
     if examples:
         typer.echo(f"wrote {examples}")
+
+
+@app.command("segmentation")
+@handle_errors
+def segmentation_command(
+    davis: Annotated[Path, typer.Option("--davis", help="DAVIS-layout folder: JPEGImages/480p/<seq>/ or mp4/<seq>.mp4, and Annotations/480p/<seq>/.")],
+    max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=1, help="Evaluate the first N frames of each sequence.")] = None,
+    sequences: Annotated[Optional[str], typer.Option("--sequences", help="Comma-separated sequence names (default: all).")] = None,
+    source: Annotated[str, typer.Option("--source", help="auto (JPEG frames if present), jpeg or mp4.")] = "auto",
+    methods: Annotated[Optional[str], typer.Option("--methods", help="Comma-separated methods: masks, masks-no-texture, masks-no-guide, masks-guide16, masks-no-local, masks-floor2, masks-carry, masks-fused (runs the default model), half-peak, flow-threshold, centre-box (default: all).")] = None,
+    dev_sequences: DevOpt = None,
+    json: JsonOpt = None,
+) -> None:
+    """Motion masks and boxes (no network) against object masks: DAVIS-2016 J, J recall, F, box IoU and hits, frames/s,
+    with baselines; the same table `eval saliency` ends with."""
+    from ..evaluation.davis import find_sequences
+    from ..evaluation.report import write_json
+    from ..evaluation.segmentation import METHODS, evaluate_segmentation, render
+
+    chosen = _split_list(methods)
+    for m in chosen or []:
+        if m not in METHODS:
+            raise ValueError(f"--methods: unknown method {m!r} (have: {', '.join(METHODS)})")
+    _check_inputs(davis)
+    if json:
+        from ..atomic import check_writable
+
+        check_writable(json)
+    t0 = time.perf_counter()
+    report = evaluate_segmentation(find_sequences(davis, _split_list(sequences), source), chosen, max_frames, _dev(dev_sequences))
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    typer.echo(render(report))
+    if json:
+        write_json(json, report)
+        typer.echo(f"wrote {json}")
 
 
 @app.command("probe")

@@ -27,15 +27,15 @@ from .options import BatchOpt, CompileOpt, DeviceOpt, FpsOpt, ModelOpt, RuntimeO
 DEFAULT_TARGET = "motion"  # measured, not assumed: see the module docstring
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
+def parse_size(text: str | None, option: str = "--maps-size") -> tuple[int, int] | None:
     if not text:
         return None
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise ValueError(f"--maps-size must look like 224x128, got {text!r}") from None
+        raise ValueError(f"{option} must look like 224x128, got {text!r}") from None
     if w < 1 or h < 1:
-        raise ValueError("--maps-size must be positive")
+        raise ValueError(f"{option} must be positive")
     return w, h
 
 
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         video: Annotated[Path, typer.Argument(help="A video file or a folder of frames.")],
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
         model: ModelOpt = None,
-        maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1], .npy, written as they are made; np.load(FILE, mmap_mode='r') opens it.")] = None,
+        maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1] (one scale for the whole video; per frame with --norm frame), .npy, written as they are made; np.load(FILE, mmap_mode='r') opens it.")] = None,
         maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the whole frame at the model's input scale, e.g. 112x64 for 640x360 with the bundled 64-pixel model).")] = None,
         sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a PNG contact sheet of key frames.")] = None,
         target: Annotated[str, typer.Option("--target", help="motion (moving classes by probability), pred (top class), static-contrast, or a class index.")] = DEFAULT_TARGET,
@@ -67,10 +67,12 @@ def register(app: typer.Typer) -> None:
         size: SizeOpt = None,
         method: Annotated[str, typer.Option("--method", help="mv (camera-compensated motion vectors, no network), cam (MoSI class activation maps, any runtime), fused (cam x mv) or gradcam (backward pass, PyTorch only).")] = DEFAULT_METHOD,
         stabilize: Annotated[str, typer.Option("--stabilize", help="MoSI methods: none, mv (warp each clip to its middle frame with the camera motion) or auto (only clips whose camera moves).")] = DEFAULT_STABILIZE,
-        boxes: Annotated[Optional[Path], typer.Option("--boxes", help="Also write motion boxes, one JSON line per frame (.jsonl).")] = None,
-        masks: Annotated[Optional[Path], typer.Option("--masks", help="Also write binary motion masks, bool (frames, H, W) at the --maps size (.npy).")] = None,
+        boxes: Annotated[Optional[Path], typer.Option("--boxes", help="Also write motion boxes with track ids, one JSON line per frame {frame, time, boxes: [[x0, y0, x1, y1, score, track]]}, then {union: [x0, y0, x1, y1]} (.jsonl).")] = None,
+        max_boxes: Annotated[Optional[int], typer.Option("--max-boxes", help="At most this many boxes per frame, strongest first (default: every mover).", min=1)] = None,
+        masks: Annotated[Optional[Path], typer.Option("--masks", help="Also write binary motion masks, bool (frames, H, W) at the video's resolution or --masks-size (.npy).")] = None,
+        masks_size: Annotated[Optional[str], typer.Option("--masks-size", help="WxH of --masks (default: the video's own size).")] = None,
         layer: Annotated[str, typer.Option("--layer", help="Grad-CAM layer: conv5 (default) or conv4 for finer maps.")] = "conv5",
-        norm: Annotated[str, typer.Option("--norm", help="video: one scale for the whole video (default; --method fused also scales its two maps so); frame: each frame to its own peak.")] = "video",
+        norm: Annotated[str, typer.Option("--norm", help="Overlay scale: bounded (default: each frame's own top, bounded by the video's and above the frame's noise), video (one scale for the whole video; --method fused also scales its two maps so, as it does with bounded) or frame (each frame to its own min..max).")] = "bounded",
         batch_size: BatchOpt = 8,
         device: DeviceOpt = "auto",
         runtime: RuntimeOpt = None,
@@ -84,13 +86,15 @@ def register(app: typer.Typer) -> None:
         from .. import load_model
         from ..progress import counted
         from ..saliency.compute import METHODS, compute_motion_saliency, compute_saliency, frame_labels
-        from ..saliency.regions import BoxesFile, MasksFile
-        from ..saliency.render import Sink, default_maps_size, render
+        from ..saliency.display import NORMS
+        from ..saliency.masks import MaskConfig
+        from ..saliency.regions import BoxesFile, MasksFile, Regions
+        from ..saliency.render import Sink, render
         from ..saliency.targets import parse_target
         from ..video.stabilize import MODES as STABILIZE_MODES
 
-        if norm not in ("video", "frame"):
-            raise ValueError("--norm must be video or frame")
+        if norm not in NORMS:
+            raise ValueError(f"--norm must be one of {', '.join(NORMS)}, got {norm!r}")
         if method not in METHODS:
             raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
         if stabilize not in STABILIZE_MODES:
@@ -101,6 +105,7 @@ def register(app: typer.Typer) -> None:
             raise ValueError(f"{model}: --method gradcam runs a backward pass, so it needs a PyTorch checkpoint "
                              "(.safetensors), not an engine; use --method cam with an engine")  # fmt: skip
         maps_wh = parse_size(maps_size)
+        masks_wh = parse_size(masks_size, "--masks-size")
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
         t0 = time.perf_counter()
         if method == "mv":
@@ -114,14 +119,17 @@ def register(app: typer.Typer) -> None:
             engine = load_model(model, device=device, runtime=runtime, compile=compile, batch_size=batch_size)
             tgt = parse_target(target, engine.meta.num_classes)
             result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps,
-                                      method=method, layer=layer, size=size, stabilize=stabilize, norm=norm)  # fmt: skip
+                                      method=method, layer=layer, size=size, stabilize=stabilize, norm="frame" if norm == "frame" else "video")  # fmt: skip
             labels, device_used, describe = frame_labels(result, engine.meta), engine.device, engine.describe()
         n = len(result.frame_times)
         extra: list[Sink] = []
-        if boxes:
-            extra.append(BoxesFile(boxes, result.info.width, result.info.height))
-        if masks:
-            extra.append(MasksFile(masks, n, *(maps_wh or default_maps_size(result))))
+        # the floor is in px/frame: the network's maps (cam, fused) have no such unit
+        mask_cfg = MaskConfig() if method == "mv" else MaskConfig(floor=0.0)
+        regions = Regions(result.info.width, result.info.height, mask_cfg) if boxes or masks else None
+        if boxes and regions:
+            extra.append(BoxesFile(boxes, regions, max_boxes))
+        if masks and regions:
+            extra.append(MasksFile(masks, n, *(masks_wh or (result.info.width, result.info.height)), regions))
         made = render(video, result, device_used, overlay=out, maps=maps, maps_size=maps_wh, sheet=sheet,
                       frame_labels=labels, norm=norm, stream=stream, fps=fps, extra_sinks=extra)  # fmt: skip
         elapsed = time.perf_counter() - t0

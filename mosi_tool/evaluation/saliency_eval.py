@@ -10,6 +10,9 @@ on camera-stabilised clips (`--stabilize`), and the model's map fused with the c
 (`saliency.regions`) is scored by its IoU with the mask's bounding box and its hit rate (IoU >= 0.5).
 Sequences whose background moves (median flow outside the dilated mask above a threshold) are reported
 separately as camera-motion sequences.
+
+The model-free methods come from the registry `saliency_methods.MAP_METHODS`; the report's text, notes,
+examples picture and chart are in `saliency_report`.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from ..progress import counted, progress_bar
+from ..progress import progress_bar
 from ..runtimes.base import Engine
 from ..saliency.compute import compute_saliency
-from ..saliency.motion import field_geometry, fuse, motion_field, object_motion_maps
+from ..saliency.motion import field_geometry, fuse
 from ..saliency.render import heat_frames
 from ..saliency.targets import TARGETS, parse_target
 from ..video.spec import DecodeSpec
@@ -36,13 +39,11 @@ from . import baselines as bl
 from .davis import Sequence, check_counts, load_masks, object_positions, trimmed_source
 from .metrics import POINTING_TOLERANCE, FrameScores, mean_scores, score_frame
 from .random_init import RANDOM_SEED, random_init_engine
-from .report import fmt, format_table
-
-METRICS = ("auc", "sauc", "nss", "hit", "box_iou", "box_hit")
-METRIC_NAMES = {"auc": "AUC-Judd", "sauc": "sAUC", "nss": "NSS", "hit": "pointing", "box_iou": "box IoU", "box_hit": "box hit"}
-MV = "motion vectors"
-MV_RAW = "motion vectors (uncompensated)"
-SUBSETS = ("all", "static camera", "moving camera")
+from .saliency_methods import MAP_METHODS, METRICS, MapInputs, fused_row, model_row
+from .saliency_report import (  # noqa: F401 - the report's functions, where callers have always found them
+    SUBSETS, best_method, best_target, comparisons, examples_sheet, notes, render_tables, saliency_chart, summary_auc,
+    target_wins, verdict,
+)
 CAMERA_THRESHOLD = 1.0  # px/frame at frame resolution: median background flow above this = moving camera
 HEAT_CHUNK = 16
 
@@ -172,9 +173,8 @@ class SaliencyEvaluation:
         if cfg.fusion:
             for t in cfg.targets:
                 self.methods[fused_row(t)] = MethodResult(fused_row(t), "fused", target=t, runtime=f"{engine.name} + numpy/opencv")
-        self.methods[MV] = MethodResult(MV, "mv")
-        for name in ("centre prior", "frame difference", "flow magnitude", "compensated flow", MV_RAW):
-            self.methods[name] = MethodResult(name, "baseline")
+        for m in sorted(MAP_METHODS.values(), key=lambda m: m.kind != "mv"):  # the mv row first, as before
+            self.methods[m.name] = MethodResult(m.name, m.kind)
         self.infos: list[SequenceInfo] = []
         self._positions: dict[str, np.ndarray] = {}  # sequence -> object positions (`davis.object_positions`)
         self._elsewhere: np.ndarray | None = None  # the other sequences' positions at this sequence's frame size
@@ -202,7 +202,6 @@ class SaliencyEvaluation:
         spec = DecodeSpec(src, fps=seq.fps)
         folder_fps = spec.folder_fps
         n = min(len(seq.masks), cfg.max_frames or len(seq.masks))
-        decode = _Timer()
         probe = spec.open().info
         width, height = size = probe.width, probe.height
         masks = load_masks(seq, n, size)
@@ -213,47 +212,22 @@ class SaliencyEvaluation:
         if valid.any():
             self.examples[seq.name] = Example.middle_of(src, folder_fps, masks, valid)
 
-        # Baselines on grayscale frames at the working resolution.
+        # The model-free methods (`saliency_methods.MAP_METHODS`), sharing decoded frames, flow and motion.
         work = bl.working_size(width, height, cfg.work_short_side)
-        gray = decode(bl.read_gray, src, work, n, folder_fps)
-        if len(gray) != n:
-            raise ValueError(f"{src}: decoded {len(gray)} frames but {seq.masks[0].parent} has masks for {n}")
-        centre = _Timer()
-        prior = centre(bl.centre_prior, n, work[1], work[0])
-        self._score("centre prior", seq.name, _cv2_resize_all(prior, size), masks, valid, centre.seconds, n)
-        advance()
-        diff_t = _Timer()
-        diff = diff_t(bl.frame_difference, gray)
-        self._score("frame difference", seq.name, _cv2_resize_all(diff, size), masks, valid, decode.seconds + diff_t.seconds, n)
-        advance()
-        flow_t = _Timer()
-        flow = flow_t(bl.farneback_flow, gray)
-        mag = flow_t(bl.flow_magnitude, flow)
-        self._score("flow magnitude", seq.name, _cv2_resize_all(mag, size), masks, valid, decode.seconds + flow_t.seconds, n)
-        advance()
-        comp_t = _Timer()
-        comp = comp_t(bl.compensated_flow, flow)
-        self._score("compensated flow", seq.name, _cv2_resize_all(comp, size), masks, valid,
-                    decode.seconds + flow_t.seconds + comp_t.seconds, n)  # fmt: skip
-        advance()
+        x = MapInputs(src, folder_fps, n, work)
+        for method in MAP_METHODS.values():
+            before = set(x.spent)
+            t0 = time.perf_counter()
+            maps = method.maps(x)
+            own = time.perf_counter() - t0 - x.seconds(*(set(x.spent) - before))  # shared items are charged below
+            frames = len(maps) if method.kind == "mv" else n
+            self._score(method.name, seq.name, _cv2_resize_all(maps[:n], size), masks, valid, own + x.seconds(*method.uses), frames)
+            advance()
         small = np.stack([_nearest(m, work) for m in masks])
-        per_frame = bl.background_motion(flow, small)
+        per_frame = bl.background_motion(x.flow, small)
         camera = float(np.nanmedian(per_frame)) * width / work[0] if np.isfinite(per_frame).any() else float("nan")
-        del gray, flow, mag, comp, diff
-
-        # Motion vectors (or their fallback), with and without the camera model.
-        mv_t = _Timer()
-        motion = mv_t(motion_field, src, fps=folder_fps)
-        mv_maps = mv_t(object_motion_maps, motion)
-        if len(mv_maps) < n:
-            raise ValueError(f"{src}: decoded {len(mv_maps)} frames but {seq.masks[0].parent} has masks for {n}")
-        self._score(MV, seq.name, _cv2_resize_all(mv_maps[:n], size), masks, valid, mv_t.seconds, len(mv_maps))
-        advance()
-        raw_t = _Timer()
-        raw = raw_t(object_motion_maps, motion, compensate=False)
-        self._score(MV_RAW, seq.name, _cv2_resize_all(raw[:n], size), masks, valid, mv_t.seconds + raw_t.seconds, len(raw))
-        advance()
-        del raw
+        motion, mv_maps, mv_seconds = x.motion, x.mv_maps, x.seconds("motion", "mv_maps")
+        del x
 
         # The model and its random-init control, once per target and stabilisation mode; the fusion.
         for label, engine in self.models:
@@ -264,7 +238,7 @@ class SaliencyEvaluation:
                                               mode=cfg.mode, batch_size=cfg.batch_size, fps=folder_fps, size=cfg.size,
                                               stabilize=stab, motion=motion)  # fmt: skip
                     # the camera model is shared across rows; charge its time to every stabilised row
-                    seconds = time.perf_counter() - t0 + (mv_t.seconds if stab != "none" else 0.0)
+                    seconds = time.perf_counter() - t0 + (mv_seconds if stab != "none" else 0.0)
                     if len(result.frame_times) < n:
                         raise ValueError(f"{src}: decoded {len(result.frame_times)} frames but {seq.masks[0].parent} has masks for {n}")
                     self._score(model_row(label, target, stab), seq.name, _model_heat(result, n, size), masks, valid, seconds, len(result.frame_times))
@@ -273,7 +247,7 @@ class SaliencyEvaluation:
                         f_t = _Timer()
                         fused = dataclasses.replace(result, maps=f_t(fuse, result.maps, mv_maps[: len(result.maps)]), geometry=field_geometry(motion))
                         self._score(fused_row(target), seq.name, _model_heat(fused, n, size), masks, valid,
-                                    seconds + mv_t.seconds + f_t.seconds, len(result.frame_times))  # fmt: skip
+                                    seconds + mv_seconds + f_t.seconds, len(result.frame_times))  # fmt: skip
                         advance()
         self.infos.append(SequenceInfo(seq.name, str(seq.source), size, n, int(valid.sum()), camera, camera > cfg.camera_threshold, motion.source))
 
@@ -330,158 +304,6 @@ def _mean_over(per_sequence: dict[str, dict[str, float]], names: list[str]) -> d
     return out
 
 
-def summary_auc(report: dict[str, Any], target: str, subset: str = "all", metric: str = "auc") -> float:
-    """Mean AUC-Judd (metric "sauc": shuffled AUC) of the plain MoSI row for `target` in an
-    `evaluate_saliency` report (or its --json), overall or for the "moving" / "static" camera subset.
-    StopIteration if the report has no such row."""
-    key = {"all": "all", "moving": "moving camera", "static": "static camera"}[subset]
-    method = next(m for m in report["methods"] if m["kind"] == "mosi" and m["target"] == target)
-    return float(method["summary"][key][metric])
-
-
-def best_target(methods: list[dict[str, Any]]) -> str | None:
-    """The model's target with the highest mean AUC over all sequences (NSS breaks ties)."""
-    mosi = [m for m in methods if m["kind"] == "mosi" and np.isfinite(m["summary"]["all"]["auc"])]
-    if not mosi:
-        return None
-    top = max(mosi, key=lambda m: (m["summary"]["all"]["auc"], m["summary"]["all"]["nss"]))
-    return str(top["target"])
-
-
-def model_row(label: str, target: str, stabilize: str) -> str:
-    return f"{label} ({target})" if stabilize == "none" else f"{label} ({target}, stabilize {stabilize})"
-
-
-def fused_row(target: str) -> str:
-    return f"MoSI ({target}) x {MV}"
-
-
-SALIENCY_KINDS = ("mosi", "stabilized", "fused", "mv")  # rows `mosi-tool saliency` can produce
-
-
-def best_method(methods: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Among the rows `mosi-tool saliency` can produce, the one with the highest mean AUC-Judd over all sequences
-    (NSS breaks ties), as the saliency options that give it."""
-    rows = [m for m in methods if m["kind"] in SALIENCY_KINDS and np.isfinite(m["summary"]["all"]["auc"])]
-    if not rows:
-        return None
-    top = max(rows, key=lambda m: (m["summary"]["all"]["auc"], m["summary"]["all"]["nss"]))
-    method = {"mv": "mv", "fused": "fused"}.get(top["kind"], "cam")
-    options = {"method": method, "stabilize": top.get("stabilize", "none")}
-    if method != "mv":
-        options["target"] = top["target"]
-    return {"name": top["name"], "auc": top["summary"]["all"]["auc"], "options": options}
-
-
-def target_wins(methods: list[dict[str, Any]]) -> dict[str, int]:
-    """For each target of the model: on how many sequences it has the highest AUC among the targets."""
-    mosi = [m for m in methods if m["kind"] == "mosi"]
-    wins = {str(m["target"]): 0 for m in mosi}
-    sequences = set().union(*(m["per_sequence"] for m in mosi)) if mosi else set()
-    for seq in sorted(sequences):
-        scored = [m for m in mosi if m["per_sequence"][seq]["frames"]]
-        if scored:
-            wins[str(max(scored, key=lambda m: m["per_sequence"][seq]["auc"])["target"])] += 1
-    return wins
-
-
-def verdict(mosi: dict[str, float], other: dict[str, float]) -> str:
-    """'yes' (MoSI higher on every metric), 'no' (lower or equal on every one) or 'partly (...)'."""
-    if not (np.isfinite(mosi["auc"]) and np.isfinite(other["auc"])):
-        return "-"
-    keys = [k for k in METRICS if k in mosi and k in other]
-    better = [k for k in keys if mosi[k] > other[k]]
-    if len(better) == len(keys):
-        return "yes"
-    if not better:
-        return "no"
-    return "partly (better " + ", ".join(METRIC_NAMES[k] for k in better) + ")"
-
-
-def comparisons(methods: list[dict[str, Any]], best: str | None, subsets: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """The best MoSI target against every other method, on every subset."""
-    if best is None:
-        return []
-    mosi = next(m for m in methods if m["kind"] == "mosi" and m["target"] == best)
-    out = []
-    for subset in subsets:
-        for m in methods:
-            if m is mosi:
-                continue
-            a, b = mosi["summary"][subset], m["summary"][subset]
-            out.append({
-                "subset": subset, "against": m["name"], "verdict": verdict(a, b),
-                **{f"{k}_diff": a[k] - b[k] for k in METRICS},
-            })  # fmt: skip
-    return out
-
-
-def render_tables(report: dict[str, Any]) -> str:
-    """The human-readable summary: one table per subset, per-sequence AUCs, then plain notes."""
-    best = report["best_target"]
-    best_name = f"MoSI ({best})"
-    methods = report["methods"]
-    verdicts = {(c["subset"], c["against"]): c["verdict"] for c in report["comparisons"]}
-    parts = []
-    for subset, names in report["subsets"].items():
-        if not names:
-            parts.append(f"{subset}: no sequences")
-            continue
-        rows = [
-            [m["name"], *(m["summary"][subset][k] for k in METRICS),
-             fmt(m["ms_per_frame"], 1), m["runtime"], "(this row)" if m["name"] == best_name else verdicts.get((subset, m["name"]), "-")]
-            for m in methods
-        ]  # fmt: skip
-        head = ["method", *(METRIC_NAMES[k] for k in METRICS), "ms/frame", "runs on", f"{best_name} better?"]
-        parts.append(format_table(head, rows, f"{subset} ({counted(len(names), 'sequence')}: {', '.join(names)})"))
-    short = [m for m in methods if m["kind"] != "random" or m["target"] == best]
-    seq_rows = [
-        [s["name"], s["scored"], fmt(s["background_motion"], 2), "moving" if s["moving_camera"] else "static",
-         *(m["per_sequence"].get(s["name"], {}).get("auc", float("nan")) for m in short)]
-        for s in report["sequences"]
-    ]  # fmt: skip
-    parts.append(format_table(["sequence", "frames", "bg px/f", "camera", *(m["name"] for m in short)], seq_rows, "AUC-Judd per sequence"))
-    parts.append("\n".join(notes(report)))
-    return "\n\n".join(parts)
-
-
-def notes(report: dict[str, Any]) -> list[str]:
-    """Plain sentences: the best target, the camera-motion split, and every baseline MoSI loses to."""
-    best = report["best_target"]
-    out = []
-    mosi = [m for m in report["methods"] if m["kind"] == "mosi"]
-    ranking = sorted(mosi, key=lambda m: -(m["summary"]["all"]["auc"] if np.isfinite(m["summary"]["all"]["auc"]) else -1))
-    wins = report["target_wins"]
-    out.append("targets by mean AUC-Judd: " + ", ".join(f"{m['target']} {fmt(m['summary']['all']['auc'])} "
-               f"(best on {wins[m['target']]} sequences)" for m in ranking) + f"; best: {best}")  # fmt: skip
-    top = report.get("best_method")
-    if top:
-        from ..saliency.defaults import DEFAULT_METHOD, DEFAULT_STABILIZE
-
-        opts = " ".join(f"--{k} {v}" for k, v in top["options"].items())
-        method = top["options"]["method"]
-        # --stabilize applies to the network's maps only, so it is compared only where a network ran.
-        same = method == DEFAULT_METHOD and (method == "mv" or top["options"]["stabilize"] == DEFAULT_STABILIZE)
-        out.append(f"best saliency mode by mean AUC-Judd: {top['name']} {fmt(top['auc'])} ({opts}); `mosi-tool saliency` "
-                   f"default: --method {DEFAULT_METHOD}, with --stabilize {DEFAULT_STABILIZE} for the MoSI methods"
-                   + ("" if same else " (DIFFERS: re-check the default)"))  # fmt: skip
-    flow = [s["name"] for s in report.get("sequences", []) if s.get("motion_source", "").startswith("optical flow")]
-    if flow:
-        out.append(f"the motion-vector rows fall back to optical flow on {len(flow)} of {len(report['sequences'])} sequences "
-                   f"({', '.join(flow)}): their frames carry no codec vectors (--source mp4 reads the videos' own)")  # fmt: skip
-    moving = report["subsets"]["moving camera"]
-    thr = report["config"]["camera_threshold"]
-    out.append(f"moving camera (median background flow > {thr:g} px/frame): {', '.join(moving) or 'none'}")
-    for subset in report["subsets"]:
-        losses = [c["against"] for c in report["comparisons"] if c["subset"] == subset and c["auc_diff"] < 0]
-        if report["subsets"][subset]:
-            if losses:
-                out.append(f"{subset}: MoSI ({best}) LOSES on AUC-Judd to: {', '.join(losses)}")
-            else:
-                out.append(f"{subset}: MoSI ({best}) beats every other method on AUC-Judd")
-    return out
-
-
 def evaluate_saliency(engine: Engine, sequences: list[Sequence], cfg: SaliencyEvalConfig, examples: Path | None = None) -> dict[str, Any]:
     """Run the whole evaluation in a scratch folder (random-init weights, trimmed frame folders).
 
@@ -497,50 +319,3 @@ def evaluate_saliency(engine: Engine, sequences: list[Sequence], cfg: SaliencyEv
     return report
 
 
-def examples_sheet(examples: dict[str, Example], report: dict[str, Any], path: str | Path) -> None:
-    """Rows: sequences. Columns: the frame with the mask outlined, then the best MoSI target, its random-init
-    control and the baselines, each labelled with the sequence's AUC-Judd."""
-    import cv2
-
-    from .. import viz
-
-    best = report["best_target"]
-    per_seq = {m["name"]: m["per_sequence"] for m in report["methods"]}
-    columns = [n for n in (f"MoSI ({best})", model_row("MoSI", str(best), "mv"), MV_RAW, MV, "compensated flow", "centre prior") if n in per_seq]
-    tiles = []
-    for seq, ex in examples.items():
-        framed = ex.image.copy()
-        contours, _ = cv2.findContours(ex.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(framed, contours, -1, (0, 255, 0), 2)
-        tiles.append(viz.label(framed, f"{seq} #{ex.index} (mask)", 12))
-        for name in columns:
-            heat = ex.maps[name] / max(float(ex.maps[name].max()), 1e-12)
-            tiles.append(viz.label(viz.overlay(ex.image, heat), f"{name}: AUC {fmt(per_seq[name][seq]['auc'], 2)}", 12))
-    if not tiles:
-        return
-    sheet = viz.grid(tiles, 1 + len(columns))
-    if Path(path).suffix.lower() in (".jpg", ".jpeg"):  # photographic content: far smaller than PNG
-        from PIL import Image
-
-        from ..atomic import atomic_path
-
-        with atomic_path(path) as tmp:
-            Image.fromarray(sheet).save(tmp, format="JPEG", quality=85)
-    else:
-        viz.save_png(sheet, path)
-
-
-def saliency_chart(report: dict[str, Any], path: str | Path) -> None:
-    """AUC-Judd, NSS and pointing per method, one bar per camera subset."""
-    from .charts import grouped_bars
-
-    methods = report["methods"]
-    names = [m["name"] for m in methods]
-    subsets = [s for s in SUBSETS if report["subsets"][s]]
-    panels = {
-        METRIC_NAMES[k]: {s: [m["summary"][s][k] for m in methods] for s in subsets}
-        for k in METRICS
-    }  # fmt: skip
-    model = Path(report["model"]["path"]).name
-    grouped_bars(names, panels, path, f"DAVIS motion saliency, {model} vs baselines (higher is better)",
-                 reference={"AUC-Judd": 0.5, "sAUC": 0.5, "NSS": 0.0})  # fmt: skip

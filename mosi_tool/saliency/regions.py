@@ -1,11 +1,15 @@
-"""Motion areas from saliency maps: binary masks and boxes (`--masks`, `--boxes`), e.g. for MOFO-style masking.
+"""Motion areas of a saliency run: `--masks` and `--boxes` sinks, and the older half-of-peak rule.
 
-Threshold rule, per frame, on the normalised map in [0, 1] (the same values the overlay shows):
+The sinks share one `Regions` per run: each frame's raw (un-normalised) map at the working size of
+`saliency.masks` and the frame's pixels give the frame's refined evidence once (`masks.MaskTracker`); the
+masks file resizes it to its size (default: the video's), the boxes file takes its components
+(`boxes.component_boxes`) with their track ids (`boxes.BoxTracker`) and, on its last line, the union box.
+
+The half-of-peak rule (`motion_mask`, `motion_boxes`) is what `--masks`/`--boxes` used before: kept as the
+baseline the evaluation compares against and for the box scores of the map metrics:
 1. no motion area if the frame's peak is below `MIN_PEAK` (a frame far weaker than the video's strongest);
 2. the mask is every pixel at or above `RELATIVE_THRESHOLD` x the frame's peak;
-3. boxes are the mask's connected components (8-connected) covering at least `MIN_AREA` of the frame, at most
-   `MAX_BOXES`, strongest first (score: the sum of the map inside the component, as a share of the frame's
-   total above threshold).
+3. boxes are the mask's components of at least `boxes.MIN_AREA` of the frame, at most `MAX_BOXES`.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import AtomicOutput, reserve
+from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
+from .masks import MaskConfig, MaskTracker, work_size
+
+__all__ = ["box_iou", "mask_box", "motion_mask", "motion_boxes", "Regions", "BoxesFile", "MasksFile"]
 
 RELATIVE_THRESHOLD = 0.5  # of the frame's peak
 MIN_PEAK = 0.2  # of the normalised range
-MIN_AREA = 0.002  # of the frame
 MAX_BOXES = 3
-BOX_SHORT_SIDE = 120  # pixels: boxes are found on heat at this size, then scaled to the frame
 
 
 def motion_mask(heat: np.ndarray) -> np.ndarray:
-    """(H, W) bool mask of the motion area of one normalised map (see the module docstring)."""
+    """(H, W) bool mask of one normalised map by the half-of-peak rule (see the module docstring)."""
     peak = float(heat.max()) if heat.size else 0.0
     if peak < MIN_PEAK:
         return np.zeros(heat.shape, bool)
@@ -33,76 +39,72 @@ def motion_mask(heat: np.ndarray) -> np.ndarray:
 
 
 def motion_boxes(heat: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> list[list[float]]:
-    """Boxes [x0, y0, x1, y1, score] (x1, y1 exclusive, pixels of `heat` times `scale` = (sx, sy)), strongest first."""
-    import cv2
-
-    mask = motion_mask(heat)
-    if not mask.any():
-        return []
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    mass = np.bincount(labels.ravel(), weights=heat.ravel(), minlength=n)[1:]
-    keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= MIN_AREA * mask.size)
-    if len(keep) == 0:
-        keep = np.array([int(np.argmax(mass))])
-    order = keep[np.argsort(-mass[keep], kind="stable")][:MAX_BOXES]
-    total = float(mass.sum()) or 1.0
-    sx, sy = scale
-    out = []
-    for k in order:
-        x, y, w, h = (int(v) for v in stats[k + 1, :4])
-        out.append([round(x * sx, 1), round(y * sy, 1), round((x + w) * sx, 1), round((y + h) * sy, 1), round(float(mass[k]) / total, 4)])
-    return out
+    """Boxes [x0, y0, x1, y1, score] of the half-of-peak mask (x1, y1 exclusive, pixels of `heat` times
+    `scale` = (sx, sy)), strongest first, at most MAX_BOXES."""
+    return component_boxes(motion_mask(heat), heat, scale, limit=MAX_BOXES)
 
 
-def box_size(width: int, height: int) -> tuple[int, int]:
-    """The heat size boxes are found at: short side BOX_SHORT_SIDE (never upscaled)."""
-    s = min(1.0, BOX_SHORT_SIDE / min(width, height))
-    return max(1, round(width * s)), max(1, round(height * s))
+class Regions:
+    """Each frame's refined motion evidence, computed once for every sink that asks (frames in order)."""
 
+    def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig()):
+        self.frame_size = (width, height)
+        self.size = work_size(width, height, cfg.work_short_side)  # (width, height) of the raw maps it wants
+        self.tracker = MaskTracker(cfg)
+        self._index = -1
+        self._evidence = np.zeros(self.size[::-1], np.float32)
 
-def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Bounding box (x0, y0, x1, y1), exclusive ends, of a bool mask; None if empty."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
-def box_iou(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[float]) -> float:
-    """Intersection over union of two boxes (x0, y0, x1, y1, ...)."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+    def evidence(self, index: int, frame: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """(h, w) float32 refined evidence of frame `index` (moving where > 0.5); raw: its map at `size`."""
+        if index != self._index:
+            self._evidence = self.tracker.update(raw, frame)
+            self._index = index
+        return self._evidence
 
 
 class BoxesFile(AtomicOutput):
-    """`--boxes`: JSON lines {"frame", "time", "boxes": [[x0, y0, x1, y1, score], ...]} in frame pixels."""
+    """`--boxes`: JSON lines {"frame", "time", "boxes": [[x0, y0, x1, y1, score, track], ...]} in frame pixels,
+    strongest first, then one last line {"union": [x0, y0, x1, y1]} (null when nothing moved)."""
 
-    def __init__(self, out: Path, width: int, height: int):
-        self.size: tuple[int, int] | None = box_size(width, height)
-        self.scale = (width / self.size[0], height / self.size[1])
+    norm = "raw"
+
+    def __init__(self, out: Path, regions: Regions, limit: int | None = None):
+        self.regions = regions
+        self.size: tuple[int, int] | None = regions.size
+        w, h = regions.size
+        self.scale = (regions.frame_size[0] / w, regions.frame_size[1] / h)
+        self.limit = limit
+        self.tracks = BoxTracker()
+        self.union: list[float] | None = None
         self._file = open(self._begin(out), "w")  # noqa: SIM115 - closed in close/abort
 
     def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
-        line = {"frame": index, "time": round(time, 6), "boxes": motion_boxes(heat, self.scale)}
+        e = self.regions.evidence(index, frame, heat)
+        boxes = self.tracks.update(component_boxes(e > 0.5, e, self.scale, limit=self.limit))
+        self.union = union_box(boxes, self.union)
         with self._writing():
-            self._file.write(json.dumps(line) + "\n")
+            self._file.write(json.dumps({"frame": index, "time": round(time, 6), "boxes": boxes}) + "\n")
+
+    def _finish(self) -> None:
+        self._file.write(json.dumps({"union": self.union}) + "\n")
 
 
 class MasksFile(AtomicOutput):
-    """`--masks`: bool (frames, H, W) motion masks at the maps' resolution, streamed to a .npy."""
+    """`--masks`: bool (frames, H, W) motion masks (default: the video's resolution), streamed to a .npy."""
 
-    def __init__(self, out: Path, frames: int, width: int, height: int):
+    norm = "raw"
+
+    def __init__(self, out: Path, frames: int, width: int, height: int, regions: Regions):
         tmp = self._begin(out)
         with self._writing(setup=True):
             self.array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.bool_, shape=(frames, height, width))
             reserve(tmp)  # a full disk fails here, not as SIGBUS when a mapped page is written
-        self.size: tuple[int, int] | None = (width, height)
+        self.regions = regions
+        self.size: tuple[int, int] | None = regions.size
+        self.out_size = (width, height)
 
     def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
-        self.array[index] = motion_mask(heat)
+        self.array[index] = MaskTracker.mask(self.regions.evidence(index, frame, heat), self.out_size)
 
     def _close_file(self) -> None:
         array = self.__dict__.pop("array", None)

@@ -20,6 +20,7 @@ from .. import viz
 from ..atomic import AtomicOutput
 from ..video.spec import DecodeSpec
 from .compute import SaliencyResult
+from .display import frame_ranges
 from .maps import map_region, upsample
 from .maps_file import MapsFile
 
@@ -151,20 +152,28 @@ class ContactSheet:
 
 
 def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, height: int, device: torch.device, norm: str) -> np.ndarray:
-    """Normalised maps in [0, 1] of frames [start, stop) at width x height (upsampled on `device`).
-
-    norm "video": one range for the whole video (`SaliencyResult.range`); "frame": each frame's own min..max.
-    """
-    low_res = torch.from_numpy(result.maps[start:stop]).to(device)
+    """Maps of frames [start, stop) at width x height (upsampled on `device`), scaled to [0, 1] by `norm`
+    (`display.frame_ranges`: "bounded", "video" or "frame"), or "raw": in the maps' own units, not scaled."""
+    chunk = np.asarray(result.maps[start:stop], np.float32)
+    low_res = torch.from_numpy(chunk).to(device)
     region = map_region(result.geometry, width, height)
-    if norm == "frame":
-        flat = low_res.flatten(1)
-        low, high = flat.amin(dim=1).view(-1, 1, 1), flat.amax(dim=1).view(-1, 1, 1)
-    else:
-        lo, hi = result.range
-        low, high = torch.tensor(lo, device=device), torch.tensor(hi, device=device)
+    if norm == "raw":
+        return upsample(low_res, region, width, height).cpu().numpy()
+    lo, hi = frame_ranges(chunk, norm, result.range)
+    low = torch.from_numpy(lo).to(device).view(-1, 1, 1)
+    high = torch.from_numpy(hi).to(device).view(-1, 1, 1)
     heat = ((low_res - low) / (high - low).clamp_min(1e-12)).clamp_(0, 1)
     return upsample(heat, region, width, height).clamp_(0, 1).cpu().numpy()
+
+
+def _sink_norm(sink: Sink, norm: str) -> str:
+    """The scale a sink gets: its own (`norm` attribute, e.g. "raw" for the masks), else `norm`; the --maps
+    file keeps one scale for the whole video under "bounded" (a display choice), so its values compare
+    across frames as before."""
+    own = getattr(sink, "norm", None)
+    if own:
+        return str(own)
+    return "video" if norm == "bounded" and isinstance(sink, MapsFile) else norm
 
 
 def default_maps_size(result: SaliencyResult) -> tuple[int, int]:
@@ -181,7 +190,7 @@ def render(
     maps_size: tuple[int, int] | None = None,
     sheet: Path | None = None,
     frame_labels: list[str] | None = None,
-    norm: str = "video",
+    norm: str = "bounded",
     stream: int | None = None,
     fps: float | None = None,
     extra_sinks: list[Sink] | None = None,
@@ -209,12 +218,12 @@ def render(
 
         def flush() -> None:
             start = buffer[0].index
-            heat: dict[tuple[int, int], np.ndarray] = {}
+            heat: dict[tuple[tuple[int, int], str], np.ndarray] = {}
             for sink in sinks:
-                size = sink.size or (width, height)
-                if size not in heat:
-                    heat[size] = heat_frames(result, start, start + len(buffer), *size, device, norm)
-                for frame, h in zip(buffer, heat[size]):
+                key = (sink.size or (width, height), _sink_norm(sink, norm))
+                if key not in heat:
+                    heat[key] = heat_frames(result, start, start + len(buffer), *key[0], device, key[1])
+                for frame, h in zip(buffer, heat[key]):
                     sink.add(frame.index, frame.time, frame.image, h)
             buffer.clear()
 

@@ -1,0 +1,333 @@
+"""Motion masks and boxes as segmentations: the DAVIS-2016 measures, per method, against the object masks.
+
+Measures (Perazzi et al., "A Benchmark Dataset and Evaluation Methodology for Video Object Segmentation",
+CVPR 2016), per sequence over every frame but the first and the last (as the DAVIS-2016 code does), then
+averaged over sequences:
+- **J** (region similarity): the IoU of the mask with the object's (1 when both are empty);
+- **J recall**: the fraction of frames with J > 0.5;
+- **F** (boundary F-measure): precision and recall of the mask's boundary pixels against the object's,
+  a boundary pixel matching when one of the other lies within `BOUND_TH` x the image diagonal (DAVIS's
+  0.008: 8 px at 854x480); boundaries are the masks' pixels with a 4-neighbour outside;
+- the **strongest box** (the first of the method's boxes) against the object's bounding box: its IoU, its hit
+  rate (IoU >= 0.5, the CorLoc criterion) and how often its centre lies on the object;
+- **frames/s**: frames over the seconds the method spent (decoding and motion included; read it as a
+  ranking on a loaded machine).
+
+Methods live in a registry (`METHODS`, like `models.backbones.ARCHS`): each takes a sequence's `Inputs`
+and returns its masks and strongest boxes. The report (`report_dict`) and its text (`render`) are apart from
+the scoring. No mask of the data set is used by any method.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..saliency.boxes import box_iou, component_boxes, mask_box
+from ..saliency.masks import MaskConfig, MaskTracker, work_size
+from .davis import Sequence, check_counts, load_masks
+from .report import fmt, format_table
+
+BOUND_TH = 0.008  # of the image diagonal (DAVIS)
+J_RECALL = 0.5
+BOX_HIT = 0.5
+DEV_SEQUENCES = ("breakdance", "camel", "car-shadow", "dog")  # the variants were chosen on these only
+
+
+def jaccard(mask: np.ndarray, truth: np.ndarray) -> float:
+    """J of two (H, W) bool masks: |A & B| / |A | B|, 1 when both are empty."""
+    union = np.count_nonzero(mask | truth)
+    return 1.0 if union == 0 else np.count_nonzero(mask & truth) / union
+
+
+def boundary(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the mask's pixels with a 4-neighbour outside it (the image border counts as outside)."""
+    import cv2
+
+    m = mask.astype(np.uint8)
+    inner = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return (m > 0) & (inner == 0)
+
+
+def boundary_f(mask: np.ndarray, truth: np.ndarray, bound_th: float = BOUND_TH) -> float:
+    """DAVIS F of two (H, W) bool masks (see the module docstring): 1 when neither has a boundary, 0 when one
+    has none."""
+    import cv2
+
+    h, w = truth.shape
+    r = max(1, int(np.ceil(bound_th * np.hypot(h, w))))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    bm, bt = boundary(mask), boundary(truth)
+    nm, nt = np.count_nonzero(bm), np.count_nonzero(bt)
+    if nm == 0 and nt == 0:
+        return 1.0
+    if nm == 0 or nt == 0:
+        return 0.0
+    precision = np.count_nonzero(bm & cv2.dilate(bt.astype(np.uint8), disk).astype(bool)) / nm
+    recall = np.count_nonzero(bt & cv2.dilate(bm.astype(np.uint8), disk).astype(bool)) / nt
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def box_scores(box: list[float] | None, truth: np.ndarray) -> tuple[float, float, float]:
+    """(IoU, hit, centre on the object) of one box [x0, y0, x1, y1, ...] against an object mask; no box or no
+    object: zeros."""
+    tb = mask_box(truth)
+    if box is None or tb is None:
+        return 0.0, 0.0, 0.0
+    iou = box_iou(box, tb)
+    cx, cy = int((box[0] + box[2]) / 2), int((box[1] + box[3]) / 2)
+    inside = 0 <= cy < truth.shape[0] and 0 <= cx < truth.shape[1] and bool(truth[cy, cx])
+    return iou, float(iou >= BOX_HIT), float(inside)
+
+
+@dataclass
+class Inputs:
+    """One sequence's material, made once when a method first asks and shared by the others; each method is
+    charged the time of every item it uses (`Method.uses`)."""
+
+    source: Path
+    fps: float | None
+    count: int  # frames scored (the masks')
+    spent: dict[str, float] = field(default_factory=dict)  # seconds of each shared item, charged to its users
+
+    def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        self.spent[name] = time.perf_counter() - t0
+        return out
+
+    @cached_property
+    def frames(self) -> list[np.ndarray]:
+        """RGB frames (H, W, 3) uint8, the first `count`."""
+        from ..video.spec import DecodeSpec
+
+        def read() -> list[np.ndarray]:
+            return [f.image for f, _ in zip(DecodeSpec(self.source, fps=self.fps).open().frames(), range(self.count))]
+
+        return self._timed("frames", read)
+
+    @cached_property
+    def saliency(self) -> Any:
+        """`compute_motion_saliency` of the source (`--method mv`), full-frame maps."""
+        from ..saliency.compute import compute_motion_saliency
+
+        return self._timed("saliency", lambda: compute_motion_saliency(self.source, fps=self.fps))
+
+    @cached_property
+    def field(self) -> Any:
+        """The motion field (`saliency.motion.motion_field`), for the methods that carry masks along it."""
+        from ..saliency.motion import motion_field
+
+        return self._timed("field", lambda: motion_field(self.source, fps=self.fps))
+
+    @cached_property
+    def flow(self) -> np.ndarray:
+        """Farneback flow of grey frames at the baselines' working size (`evaluation.baselines`)."""
+        from . import baselines as bl
+
+        h, w = self.frames[0].shape[:2]
+        return self._timed("flow", lambda: bl.farneback_flow(bl.read_gray(self.source, bl.working_size(w, h), self.count, self.fps)))
+
+    @cached_property
+    def fused(self) -> Any:
+        """`--method fused` of the source with the default model (`--target motion`, maps scaled per frame)."""
+        from .. import load_model
+        from ..saliency.compute import compute_saliency
+
+        def run() -> Any:
+            engine = load_model(None, device="cpu")
+            return compute_saliency(engine, self.source, "motion", fps=self.fps, method="fused", motion=self.field, norm="frame")
+
+        return self._timed("fused", run)
+
+    def raw_maps(self, size: tuple[int, int], fused: bool = False) -> np.ndarray:
+        """The `mv` maps (fused: the `--method fused` maps) of the first `count` frames, un-normalised, at
+        `size` (what `saliency --masks` reads)."""
+        import torch
+
+        from ..saliency.render import heat_frames
+
+        result = self.fused if fused else self.saliency
+        n = min(self.count, len(result.frame_times))
+        return heat_frames(result, 0, n, *size, torch.device("cpu"), "raw")
+
+    def uses(self, *names: str) -> float:
+        """Seconds the shared items `names` took (read them first)."""
+        return sum(self.spent.get(n, 0.0) for n in names)
+
+
+Output = tuple[list[np.ndarray], list[list[float] | None]]  # masks (H, W) bool per frame, strongest box per frame
+
+
+def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False) -> Callable[[Inputs], Output]:
+    """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the `mv` maps (fused: on the
+    `--method fused` maps of the default model)."""
+
+    def run(x: Inputs) -> Output:
+        frames = x.frames
+        h, w = frames[0].shape[:2]
+        size = work_size(w, h, cfg.work_short_side)
+        raw = x.raw_maps(size, fused)
+        vectors = x.field.vectors if carry_field else None
+        tracker = MaskTracker(cfg)
+        scale = (w / size[0], h / size[1])
+        masks, boxes = [], []
+        for i, frame in enumerate(frames):
+            r = raw[min(i, len(raw) - 1)]
+            e = tracker.update(r, frame, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h))
+            masks.append(MaskTracker.mask(e, (w, h)))
+            b = component_boxes(e > 0.5, e, scale, limit=1)
+            boxes.append(b[0] if b else None)
+        return masks, boxes
+
+    return run
+
+
+def _half_peak(x: Inputs) -> Output:
+    """The rule `--masks`/`--boxes` used before: the map scaled by the video's display range, no area on a
+    frame whose peak is under 0.2, else half of the frame's peak; at the maps' default size, resized."""
+    import cv2
+
+    import torch
+
+    from ..saliency.regions import motion_boxes, motion_mask
+    from ..saliency.render import heat_frames
+
+    h, w = x.frames[0].shape[:2]
+    sw, sh = x.saliency.geometry.resize
+    n = min(x.count, len(x.saliency.frame_times))
+    heat = heat_frames(x.saliency, 0, n, sw, sh, torch.device("cpu"), "video")
+    masks = [cv2.resize(motion_mask(m).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0 for m in heat]
+    boxes = [next(iter(motion_boxes(m, (w / sw, h / sh))), None) for m in heat]
+    return masks, boxes
+
+
+def _flow_threshold(x: Inputs) -> Output:
+    """Baseline: Farneback flow minus its median (`baselines.compensated_flow`), half of each frame's peak."""
+    import cv2
+
+    from . import baselines as bl
+
+    h, w = x.frames[0].shape[:2]
+    comp = bl.compensated_flow(x.flow)
+    masks, boxes = [], []
+    for m in comp:
+        k = m >= 0.5 * float(m.max()) if m.max() > 0 else np.zeros(m.shape, bool)
+        masks.append(cv2.resize(k.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0)
+        b = component_boxes(k, m, (w / m.shape[1], h / m.shape[0]), limit=1)
+        boxes.append(b[0] if b else None)
+    return masks, boxes
+
+
+def _centre_box(x: Inputs) -> Output:
+    """Baseline: the centred box of half the frame's width and height, as mask and box, on every frame."""
+    h, w = x.frames[0].shape[:2]
+    m = np.zeros((h, w), bool)
+    m[h // 4 : h - h // 4, w // 4 : w - w // 4] = True
+    box = [w / 4, h / 4, w - w / 4, h - h / 4, 1.0]
+    return [m] * len(x.frames), [box] * len(x.frames)
+
+
+@dataclass(frozen=True)
+class Method:
+    key: str  # what --methods names
+    name: str  # the report's row
+    run: Callable[[Inputs], Output]
+    uses: tuple[str, ...]  # shared `Inputs` items whose time is charged to it
+    kind: str = "mask"  # "mask" (saliency --masks and its variants) or "baseline"
+
+
+METHODS: dict[str, Method] = {m.key: m for m in (
+    Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "saliency")),
+    Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("frames", "saliency")),
+    Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("frames", "saliency")),
+    Method("masks-guide16", "  guided filter radius 16", _mv_masks(MaskConfig(guide_radius=16)), ("frames", "saliency")),
+    Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "saliency")),
+    Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "saliency")),
+    Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "saliency", "field")),
+    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "field", "fused")),
+    Method("half-peak", "half of the frame's peak (before)", _half_peak, ("frames", "saliency"), "baseline"),
+    Method("flow-threshold", "thresholded compensated flow", _flow_threshold, ("frames", "flow"), "baseline"),
+    Method("centre-box", "centre-prior box", _centre_box, ("frames",), "baseline"),
+)}  # fmt: skip
+
+MEASURES = ("j", "j_recall", "f", "box_iou", "box_hit", "centre_hit")
+MEASURE_NAMES = {"j": "J mean", "j_recall": "J recall", "f": "F mean", "box_iou": "box IoU", "box_hit": "box hit",
+                 "centre_hit": "centre on object"}  # fmt: skip
+
+
+def score_sequence(masks: list[np.ndarray], boxes: list[list[float] | None], truth: np.ndarray) -> dict[str, float]:
+    """Every measure of one method on one sequence (frames 1 .. n-2 of `truth`, (n, H, W) bool)."""
+    n = len(truth)
+    frames = range(1, n - 1) if n > 2 else range(n)
+    rows = []
+    for i in frames:
+        m = masks[min(i, len(masks) - 1)]
+        j = jaccard(m, truth[i])
+        rows.append((j, float(j > J_RECALL), boundary_f(m, truth[i]), *box_scores(boxes[min(i, len(boxes) - 1)], truth[i])))
+    a = np.asarray(rows, np.float64)
+    return {k: float(a[:, c].mean()) for c, k in enumerate(MEASURES)} | {"frames": len(rows)}
+
+
+def evaluate_segmentation(sequences: list[Sequence], methods: list[str] | None = None, max_frames: int | None = None,
+                          dev: tuple[str, ...] = DEV_SEQUENCES) -> dict[str, Any]:  # fmt: skip
+    """Run `methods` (keys of `METHODS`; default all) on every sequence; the report (`report_dict`)."""
+    chosen = [METHODS[m] for m in (methods or list(METHODS))]
+    per: dict[str, dict[str, dict[str, float]]] = {m.name: {} for m in chosen}
+    seconds = {m.name: 0.0 for m in chosen}
+    frames = {m.name: 0 for m in chosen}
+    kinds: dict[str, str] = {}
+    for seq in sequences:
+        check_counts(seq)
+        n = min(len(seq.masks), max_frames or len(seq.masks))
+        x = Inputs(seq.source, seq.fps if seq.is_folder else None, n)
+        truth = None
+        for m in chosen:
+            earlier = [u for u in m.uses if u in x.spent]  # made by an earlier method: charge their time too
+            t0 = time.perf_counter()
+            masks, boxes = m.run(x)
+            own = time.perf_counter() - t0
+            if truth is None:
+                h, w = masks[0].shape
+                truth = load_masks(seq, n, (w, h))
+            per[m.name][seq.name] = score_sequence(masks, boxes, truth)
+            kinds[m.name] = m.kind
+            seconds[m.name] += own + x.uses(*earlier)
+            frames[m.name] += n
+    return report_dict(per, seconds, frames, kinds, [s.name for s in sequences], dev)
+
+
+def report_dict(per: dict[str, dict[str, dict[str, float]]], seconds: dict[str, float], frames: dict[str, int],
+                kinds: dict[str, str], names: list[str], dev: tuple[str, ...]) -> dict[str, Any]:  # fmt: skip
+    """{"subsets": {name: [sequences]}, "methods": [{"name", "per_sequence", "summary": {subset: {measure}},
+    "fps"}]}: development sequences, unseen ones (never used to choose a variant), all."""
+    subsets = {"unseen": [s for s in names if s not in dev], "development": [s for s in names if s in dev], "all": names}
+    out = []
+    for name, seqs in per.items():
+        summary = {}
+        for sub, members in subsets.items():
+            rows = [seqs[s] for s in members if s in seqs]
+            summary[sub] = {k: float(np.mean([r[k] for r in rows])) if rows else float("nan") for k in MEASURES} | {"sequences": len(rows)}
+        out.append({"name": name, "kind": kinds.get(name, "mask"), "per_sequence": seqs,
+                    "summary": summary, "fps": frames[name] / seconds[name] if seconds[name] > 0 else float("nan")})  # fmt: skip
+    return {"evaluation": "segmentation", "dev_sequences": list(dev), "subsets": subsets, "methods": out}
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as text: one table per subset, then J per sequence."""
+    parts = []
+    for sub, names in report["subsets"].items():
+        if not names:
+            continue
+        rows = [[m["name"], *(m["summary"][sub][k] for k in MEASURES), fmt(m["fps"], 1)] for m in report["methods"]]
+        parts.append(format_table(["method", *(MEASURE_NAMES[k] for k in MEASURES), "frames/s"], rows,
+                                  f"segmentation, {sub} ({len(names)} sequences: {', '.join(names)})"))  # fmt: skip
+    names = report["subsets"]["all"]
+    rows = [[m["name"], *(m["per_sequence"].get(s, {}).get("j", float("nan")) for s in names)] for m in report["methods"]]
+    parts.append(format_table(["method", *names], rows, "J per sequence"))
+    return "\n\n".join(parts)

@@ -1,0 +1,149 @@
+"""Motion boxes from a frame's motion mask, with track ids that stay with each object (`--boxes`).
+
+Per frame, every 8-connected component of the mask (`saliency.masks`) covering at least `MIN_AREA` of the
+frame is a box [x0, y0, x1, y1, score] (x1, y1 exclusive), score = the component's share of the frame's
+evidence inside the mask (the boxes of a frame sum to 1; the strongest first). No cap on the count unless one
+is asked for. `BoxTracker` then gives each box a track id: each live track's box is first moved by the
+track's last velocity (constant-velocity prediction, so a small fast object that moves more than its own
+width per frame still overlaps its prediction), boxes are matched to the predictions greedily by IoU
+(highest first, at least `MATCH_IOU`), then the boxes left to the tracks left by the distance of their centres
+(nearest first, at most `MATCH_DISTANCE` x the box's longer side: a new track has no velocity yet); a track
+survives `MAX_AGE` frames without a box, and an unmatched box starts a new track. `union_box` is the box around every box of the video (what MOFO-style masking
+crops to).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MIN_AREA = 0.002  # of the frame
+MATCH_IOU = 0.2  # least IoU between a box and its track's last box
+MATCH_DISTANCE = 1.5  # x the box's longer side: the farthest a centre may move when no IoU matched
+MAX_AGE = 5  # frames a track waits for its object
+
+
+def box_iou(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[float]) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1, ...)."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Bounding box (x0, y0, x1, y1), exclusive ends, of a bool mask; None if empty."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def component_boxes(mask: np.ndarray, weight: np.ndarray, scale: tuple[float, float] = (1.0, 1.0),
+                    min_area: float = MIN_AREA, limit: int | None = None) -> list[list[float]]:  # fmt: skip
+    """Boxes [x0, y0, x1, y1, score] of the mask's components (see the module docstring), strongest first.
+
+    mask: (h, w) bool; weight: (h, w) evidence (same shape); scale: (sx, sy) from mask pixels to frame pixels;
+    limit: keep at most this many (None: all). If no component is large enough, the strongest one is kept.
+    """
+    import cv2
+
+    if not mask.any():
+        return []
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    mass = np.bincount(labels.ravel(), weights=np.where(mask, weight, 0).ravel(), minlength=n)[1:]
+    keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area * mask.size)
+    if len(keep) == 0:
+        keep = np.array([int(np.argmax(mass))])
+    order = keep[np.argsort(-mass[keep], kind="stable")][:limit]
+    total = float(mass[order].sum()) or 1.0
+    sx, sy = scale
+    out = []
+    for k in order:
+        x, y, w, h = (int(v) for v in stats[k + 1, :4])
+        out.append([round(x * sx, 1), round(y * sy, 1), round((x + w) * sx, 1), round((y + h) * sy, 1), round(float(mass[k]) / total, 4)])
+    return out
+
+
+@dataclass
+class _Track:
+    id: int
+    box: list[float]
+    age: int = 0  # frames since it last had a box
+    velocity: tuple[float, float] = (0.0, 0.0)  # px/frame of the box's centre
+
+    def predicted(self) -> list[float]:
+        """The box moved by its velocity to the next frame (`age` frames after its last box, plus one)."""
+        k = self.age + 1
+        dx, dy = self.velocity[0] * k, self.velocity[1] * k
+        return [self.box[0] + dx, self.box[1] + dy, self.box[2] + dx, self.box[3] + dy]
+
+    def follow(self, box: list[float]) -> None:
+        """Take the frame's matched box; the velocity is the centre's shift per frame since the last box."""
+        k = self.age + 1
+        self.velocity = ((box[0] + box[2] - self.box[0] - self.box[2]) / (2 * k), (box[1] + box[3] - self.box[1] - self.box[3]) / (2 * k))
+        self.box = box
+
+
+@dataclass
+class BoxTracker:
+    """Track ids for the boxes of consecutive frames (see the module docstring)."""
+
+    match_iou: float = MATCH_IOU
+    match_distance: float = MATCH_DISTANCE
+    max_age: int = MAX_AGE
+    _tracks: list[_Track] = field(default_factory=list)
+    _next: int = 0
+
+    def update(self, boxes: list[list[float]]) -> list[list[float]]:
+        """boxes [x0, y0, x1, y1, score] of one frame -> the same boxes with their track id appended."""
+        predicted = [t.predicted() for t in self._tracks]
+        pairs = sorted(((box_iou(b, p), i, j) for i, b in enumerate(boxes) for j, p in enumerate(predicted)), reverse=True)
+        ids: dict[int, int] = {}
+        used: set[int] = set()
+        for iou, i, j in pairs:
+            if iou < self.match_iou:
+                break
+            if i in ids or j in used:
+                continue
+            ids[i] = j
+            used.add(j)
+        near = sorted((_centre_distance(b, p) / max(b[2] - b[0], b[3] - b[1], 1e-6), i, j)
+                      for i, b in enumerate(boxes) if i not in ids for j, p in enumerate(predicted) if j not in used)  # fmt: skip
+        for d, i, j in near:
+            if d > self.match_distance:
+                break
+            if i in ids or j in used:
+                continue
+            ids[i] = j
+            used.add(j)
+        for i, j in ids.items():
+            self._tracks[j].follow(boxes[i])
+        for j, t in enumerate(self._tracks):
+            t.age = 0 if j in used else t.age + 1
+        out = []
+        for i, b in enumerate(boxes):
+            if i in ids:
+                track = self._tracks[ids[i]]
+            else:
+                track = _Track(self._next, b)
+                self._next += 1
+                self._tracks.append(track)
+            out.append([*b, track.id])
+        self._tracks = [t for t in self._tracks if t.age <= self.max_age]
+        return out
+
+
+def _centre_distance(a: list[float], b: list[float]) -> float:
+    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
+
+
+def union_box(boxes: list[list[float]], current: list[float] | None = None) -> list[float] | None:
+    """[x0, y0, x1, y1] around `boxes` (and `current`, a union so far); None when both are empty."""
+    rows = [b[:4] for b in boxes] + ([current] if current else [])
+    if not rows:
+        return None
+    a = np.asarray(rows, np.float64)
+    return [float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max())]

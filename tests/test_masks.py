@@ -1,0 +1,252 @@
+"""Motion masks, boxes with track ids, the overlay's display scale and the segmentation measures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mosi_tool import viz
+from mosi_tool.evaluation.segmentation import boundary_f, box_scores, jaccard, score_sequence
+from mosi_tool.saliency.boxes import BoxTracker, component_boxes, union_box
+from mosi_tool.saliency.compute import compute_motion_saliency
+from mosi_tool.saliency.display import frame_ranges
+from mosi_tool.saliency.masks import MaskConfig, MaskTracker, evidence, guided_filter, motion_threshold
+from mosi_tool.saliency.regions import BoxesFile, MasksFile, Regions, motion_mask
+from mosi_tool.saliency.render import render
+
+from .conftest import encode_frames, texture
+
+# --- the threshold -----------------------------------------------------------------------------------------
+
+
+def test_a_slow_mover_beside_a_fast_one_is_kept():
+    raw = np.full((60, 100), 0.05, np.float32)  # background noise
+    raw[10:25, 10:25] = 6.0  # fast
+    raw[35:50, 60:75] = 1.0  # slow: a sixth of the peak, twenty times the noise
+    mask = evidence(raw) > 0.5
+    assert mask[10:25, 10:25].all() and mask[35:50, 60:75].all() and not mask[0:5].any()
+    old = motion_mask(raw / raw.max())  # half of the frame's peak: the slow one vanished
+    assert not old[35:50, 60:75].any()
+
+
+def test_the_threshold_follows_the_noise_not_the_peak():
+    rng = np.random.default_rng(0)
+    quiet, noisy = rng.gamma(2, 0.02, (60, 100)), rng.gamma(2, 0.5, (60, 100))
+    quiet[20:30, 20:30] = noisy[20:30, 20:30] = 8.0
+    assert motion_threshold(quiet) == pytest.approx(MaskConfig().floor)  # a clean still background: the floor
+    assert motion_threshold(noisy) > 3 * motion_threshold(quiet)
+    assert (evidence(noisy) > 0.5).mean() < 0.05  # noise stays out
+
+
+def test_a_still_frame_has_no_mask():
+    assert not (evidence(np.full((40, 60), 0.1, np.float32)) > 0.5).any()
+
+
+def test_guided_filter_moves_a_blocky_edge_onto_the_image_edge():
+    h, w = 96, 128
+    yy, xx = np.mgrid[0:h, 0:w]
+    truth = (xx - 64) ** 2 + (yy - 48) ** 2 < 30**2
+    image = np.where(truth[..., None], 200, 40).astype(np.uint8).repeat(3, axis=2)
+    blocky = truth.reshape(h // 16, 16, w // 16, 16).mean(axis=(1, 3)).repeat(16, 0).repeat(16, 1).astype(np.float32)
+    grey = image[..., 0].astype(np.float32) / 255
+    refined = guided_filter(grey, blocky, 8, 1e-3) > 0.5
+    assert jaccard(refined, truth) > jaccard(blocky > 0.5, truth) + 0.05
+
+
+def test_masks_can_be_carried_along_the_motion():
+    raw = np.zeros((32, 32), np.float32)
+    raw[8:16, 8:16] = 5.0
+    tracker = MaskTracker(MaskConfig(carry=0.5, guide_radius=0, floor=0.5))
+    tracker.update(raw, frame_size=(32, 32))
+    flow = np.zeros((4, 4, 2), np.float32)
+    flow[..., 0] = 8.0  # everything moved 8 px right
+    carried = tracker.update(np.zeros((32, 32), np.float32) + 0.01, flow=flow, frame_size=(32, 32))
+    assert carried[8:16, 16:24].mean() > carried[8:16, 0:8].mean() + 0.2  # the old evidence moved with the field
+
+
+# --- boxes and tracks --------------------------------------------------------------------------------------
+
+
+def test_every_mover_gets_a_box_and_keeps_its_track():
+    tracker = BoxTracker()
+    seen = []
+    for t in range(12):
+        mask = np.zeros((100, 200), bool)
+        for i in range(4):  # four movers: no cap of three
+            x = 10 + 45 * i + 2 * t
+            mask[10 + 20 * i : 25 + 20 * i, x : x + 15] = True
+        boxes = component_boxes(mask, mask.astype(np.float32))
+        assert len(boxes) == 4 and abs(sum(b[4] for b in boxes) - 1) < 1e-3
+        if t == 6:
+            boxes = boxes[1:]  # one object missed for a frame
+        seen.append({round(b[1]): b[5] for b in tracker.update(boxes)})
+    for y in (10, 30, 50, 70):
+        ids = {frame[y] for frame in seen if y in frame}
+        assert len(ids) == 1, (y, ids)  # each object one id, through the missed frame
+    assert len({i for frame in seen for i in frame.values()}) == 4
+    assert component_boxes(np.zeros((5, 5), bool), np.zeros((5, 5))) == []
+
+
+def test_union_box_covers_every_box():
+    u = union_box([[10, 20, 30, 40, 0.5, 0], [5, 25, 20, 60, 0.5, 1]])
+    assert u == [5, 20, 30, 60]
+    assert union_box([[0, 0, 1, 1]], u) == [0, 0, 30, 60] and union_box([]) is None
+
+
+# --- the overlay's scale -----------------------------------------------------------------------------------
+
+
+def test_bounded_display_colours_a_weak_mover_but_not_a_still_frame():
+    maps = np.full((3, 20, 20), 0.1, np.float32)
+    maps[0, 5:10, 5:10] = 10.0  # a fast stretch sets the video's high
+    maps[1, 5:10, 5:10] = 3.0  # a slower mover later
+    video = (0.1, 10.0)
+    lo, hi = frame_ranges(maps, "bounded", video)
+    heat = np.clip((maps - lo[:, None, None]) / (hi - lo)[:, None, None], 0, 1)
+    assert heat[1, 5:10, 5:10].min() > 0.9  # coloured on its own frame
+    assert heat[2].max() < 0.1  # the still frame stays dark
+    vlo, vhi = frame_ranges(maps, "video", video)
+    assert ((maps[1] - vlo[1]) / (vhi[1] - vlo[1])).max() < viz.OVERLAY_LOW  # the video-wide scale hid it
+    with pytest.raises(ValueError, match="--norm"):
+        frame_ranges(maps, "peak", video)
+
+
+# --- the measures ------------------------------------------------------------------------------------------
+
+
+def test_segmentation_measures():
+    a = np.zeros((48, 64), bool)
+    a[10:30, 10:40] = True
+    assert jaccard(a, a) == 1 and boundary_f(a, a) == 1 and jaccard(a, np.zeros_like(a)) == 0
+    assert jaccard(np.zeros_like(a), np.zeros_like(a)) == 1 and boundary_f(np.zeros_like(a), a) == 0
+    shifted = np.roll(a, 12, axis=1)
+    assert boundary_f(np.roll(a, 1, axis=1), a) == 1  # within the tolerance (0.008 x diagonal: 1 px here)
+    assert boundary_f(shifted, a) < 0.5 and jaccard(shifted, a) == pytest.approx(18 * 20 / (42 * 20))
+    assert box_scores([10, 10, 40, 30], a) == (1.0, 1.0, 1.0) and box_scores(None, a) == (0.0, 0.0, 0.0)
+    s = score_sequence([a, a, shifted, a], [None] * 4, np.stack([a] * 4))  # frames 1 and 2 are scored
+    assert s["frames"] == 2 and s["j_recall"] == 0.5 and s["box_hit"] == 0
+
+
+# --- three movers end to end -------------------------------------------------------------------------------
+
+W, H, N, S = 320, 192, 36, 40
+SPEEDS = (1, 2, 3)  # px/frame, relative to the scene
+
+
+def movers(pan: int) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+    """Frames with three textured squares moving right at SPEEDS over a textured background whose camera
+    pans left by `pan` px/frame (the content moves right), and each square's mask per frame."""
+    bg = texture(H, W + pan * N + 8, seed=11, scale=6)
+    fgs = [texture(S, S, seed=20 + i, scale=3) for i in range(3)]
+    frames, truth = [], []
+    for t in range(N):
+        x0 = pan * (N - 1 - t)
+        img = bg[:, x0 : x0 + W].copy()
+        objs = []
+        for i, v in enumerate(SPEEDS):
+            x, y = 10 + (v + pan) * t, 20 + 55 * i
+            img[y : y + S, x : x + S] = fgs[i]
+            m = np.zeros((H, W), bool)
+            m[y : y + S, x : x + S] = True
+            objs.append(m)
+        frames.append(img)
+        truth.append(objs)
+    return frames, truth
+
+
+def run_masks(tmp_path, pan):
+    frames, truth = movers(pan)
+    path = encode_frames(tmp_path / f"movers{pan}.mp4", frames)
+    result = compute_motion_saliency(path)
+    regions = Regions(W, H)
+    masks, boxes = tmp_path / "m.npy", tmp_path / "b.jsonl"
+    render(path, result, torch.device("cpu"), extra_sinks=[MasksFile(masks, N, W, H, regions), BoxesFile(boxes, regions)])
+    m = np.load(masks)
+    union = [jaccard(m[t], np.any(truth[t], axis=0)) for t in range(1, N - 1)]
+    covered = np.array([[(m[t] & o).sum() / o.sum() >= 0.5 for o in truth[t]] for t in range(1, N - 1)])
+    lines = [json.loads(line) for line in boxes.read_text().splitlines()]
+    return float(np.mean(union)), covered, lines
+
+
+def test_three_movers_on_a_still_camera_are_all_covered(tmp_path):
+    union, covered, lines = run_masks(tmp_path, 0)
+    assert covered.all(axis=1).mean() >= 0.8, covered.mean(axis=0)  # every object at least half covered
+    assert union >= 0.55
+    assert lines[-1]["union"] is not None and lines[-1]["union"][0] <= 12
+
+
+def test_three_movers_under_a_panning_camera(tmp_path):
+    # Measured, not the target: the 1 and 2 px/frame squares sit near the codec's residual noise under a
+    # 2 px/frame pan (background median 0.4, 90th percentile 1.2 px/frame), so only the fastest is reliable.
+    union, covered, _ = run_masks(tmp_path, 2)
+    assert covered[:, 2].mean() >= 0.8
+    assert covered[:, :2].mean() >= 0.2 and union >= 0.3
+
+
+# --- the commands ------------------------------------------------------------------------------------------
+
+
+def test_saliency_cli_masks_size_max_boxes_and_norm(tmp_path):
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    frames, _ = movers(0)
+    path = encode_frames(tmp_path / "v.mp4", frames[:12])
+    masks, boxes = tmp_path / "m.npy", tmp_path / "b.jsonl"
+    r = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o.mp4"), "--masks", str(masks),
+                                 "--masks-size", "160x96", "--boxes", str(boxes), "--max-boxes", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert np.load(masks).shape == (12, 96, 160)
+    lines = [json.loads(line) for line in boxes.read_text().splitlines()]
+    assert all(len(line["boxes"]) <= 1 for line in lines[:-1]) and "union" in lines[-1]
+    bad = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o.mp4"), "--norm", "peak"])
+    assert bad.exit_code != 0 and "--norm must be one of bounded, video, frame" in bad.output
+    bad = CliRunner().invoke(app, ["saliency", str(path), "--masks", str(masks), "--masks-size", "big"])
+    assert bad.exit_code != 0 and "--masks-size must look like" in bad.output
+
+
+def test_eval_segmentation_on_davis(tmp_path):
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    from .conftest import shared
+
+    davis = shared("davis")
+    out = tmp_path / "seg.json"
+    r = CliRunner().invoke(app, ["eval", "segmentation", "--davis", str(davis), "--source", "mp4", "--sequences", "car-shadow",
+                                 "--max-frames", "8", "--methods", "masks,half-peak,centre-box", "--json", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    report = json.loads(out.read_text())
+    rows = {m["name"]: m["summary"]["development"] for m in report["methods"]}
+    assert set(rows) == {"motion masks (saliency --masks)", "half of the frame's peak (before)", "centre-prior box"}
+    assert rows["motion masks (saliency --masks)"]["j"] > rows["centre-prior box"]["j"]  # the car moves, the box does not
+    assert all(0 <= v["j"] <= 1 and 0 <= v["f"] <= 1 for v in rows.values())
+    bad = CliRunner().invoke(app, ["eval", "segmentation", "--davis", str(davis), "--methods", "magic"])
+    assert bad.exit_code != 0 and "unknown method 'magic'" in bad.output
+
+
+def test_maps_file_keeps_the_video_scale_under_the_bounded_overlay(tmp_path):
+    from mosi_tool.saliency.render import heat_frames
+
+    frames, _ = movers(0)
+    path = encode_frames(tmp_path / "v.mp4", frames[:10])
+    result = compute_motion_saliency(path)
+    maps = tmp_path / "maps.npy"
+    render(path, result, torch.device("cpu"), maps=maps, maps_size=(80, 48))  # default --norm bounded
+    expected = heat_frames(result, 0, 10, 80, 48, torch.device("cpu"), "video")
+    assert np.allclose(np.load(maps).astype(np.float32), expected, atol=2e-3)
+
+
+def test_a_small_fast_object_keeps_its_track():
+    tracker = BoxTracker()
+    ids = set()
+    for t in range(10):  # a 10-pixel box moving 12 px/frame: no overlap from one frame to the next
+        x = 5 + 12 * t
+        out = tracker.update([[x, 40, x + 10, 50, 1.0], [300 - x, 100, 310 - x, 110, 1.0]])
+        ids.add((out[0][5], out[1][5]))
+    assert len(ids) == 1  # two objects, each one id for all ten frames
