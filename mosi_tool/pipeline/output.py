@@ -122,10 +122,9 @@ class FailureLog:
 
     def _update(self, change: Callable[[dict[str, dict[str, Any]]], bool]) -> None:
         """Apply `change` (True when it changed something) to the file's current entries, under the lock."""
-        import fcntl
+        from filelock import FileLock
 
-        with open(self._lock, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with FileLock(self._lock):
             entries = self._read()
             if change(entries):
                 lines = [json.dumps(entries[k], sort_keys=True) for k in sorted(entries)]
