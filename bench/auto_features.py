@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="append here ('-': do not)")
     args = p.parse_args(argv)
     sources = davis_videos()
-    from mosi_tool.loader.auto import resolve
+    from mosi_tool.tune import resolve
 
     loads = [f"{os.getloadavg()[0]:.1f}"]
     with tempfile.TemporaryDirectory(prefix="bench-auto-") as tmp:

@@ -14,8 +14,9 @@ from export import int8
 from export.parity import compare, reference_outputs, sample_clips
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.cli import app
-from mosi_tool.loader import auto, load_engine, resolve_runtime
-from mosi_tool.loader.auto import Measured, choose
+from mosi_tool import tune as auto
+from mosi_tool.loader import load_engine, resolve_runtime
+from mosi_tool.tune import Measured, choose
 from mosi_tool.runtimes.cpu import CpuInfo, peaks
 
 from .conftest import micro_checkpoint
@@ -63,23 +64,23 @@ def test_choice_is_cached_per_model_batch_and_threads(micro_ckpt, monkeypatch, t
     monkeypatch.setenv("MOSI_TOOL_CACHE", str(tmp_path))  # choices other tests cached for this model must not answer
     calls: list[tuple[int, int]] = []
 
-    def fake_measure(checkpoint, batch_size, threads, log):
+    def fake_measure(model, batch_size, threads):
         calls.append((batch_size, threads))
         return [m("torch", "fp32", 10.0), m("onnx", "fp32", 5.0 if batch_size == 4 else 20.0)]
 
     monkeypatch.setattr(auto, "measure", fake_measure)
     monkeypatch.setattr(auto, "_PRINTED", set())
     lines: list[str] = []
-    first = auto.resolve(micro_ckpt, 4, 2, log=lines.append)
+    first = auto.tune(micro_ckpt, 4, 2, log=lines.append)
     assert (first.runtime, first.precision) == ("onnx", "fp32") and calls == [(4, 2)]
-    assert auto.resolve(micro_ckpt, 4, 2, log=lines.append).label == "onnx fp32" and calls == [(4, 2)]  # from the cache
+    assert auto.tune(micro_ckpt, 4, 2, log=lines.append).label == "onnx fp32" and calls == [(4, 2)]  # from the cache
     assert len(lines) == 1 and "runtime auto: onnx fp32" in lines[0]  # printed once
     assert "fastest per batch" in lines[0] and "cached in" in lines[0]  # with its reason when measured
     monkeypatch.setattr(auto, "_PRINTED", set())  # a later process: a short line naming where the reason is
-    auto.resolve(micro_ckpt, 4, 2, log=lines.append)
+    auto.tune(micro_ckpt, 4, 2, log=lines.append)
     assert "measured earlier" in lines[-1] and "fastest per batch" not in lines[-1] and calls == [(4, 2)]
-    assert auto.resolve(micro_ckpt, 8, 2, log=lines.append).label == "torch fp32" and calls[-1] == (8, 2)
-    auto.resolve(micro_ckpt, 4, 1, log=lines.append)
+    assert auto.tune(micro_ckpt, 8, 2, log=lines.append).label == "torch fp32" and calls[-1] == (8, 2)
+    auto.tune(micro_ckpt, 4, 1, log=lines.append)
     assert calls[-1] == (4, 1)
     key = auto.cache_key(read_meta(micro_ckpt).model_id, 4, 2)
     path = auto.choice_path(key)
@@ -87,10 +88,10 @@ def test_choice_is_cached_per_model_batch_and_threads(micro_ckpt, monkeypatch, t
     stored = json.loads(path.read_text())
     stored["key"]["torch"] = "0.0"  # made by another torch: measured again
     path.write_text(json.dumps(stored))
-    auto.resolve(micro_ckpt, 4, 2, log=lines.append)
+    auto.tune(micro_ckpt, 4, 2, log=lines.append)
     assert calls[-1] == (4, 2) and len(calls) == 4
     path.write_text("garbage")  # a damaged entry: measured again
-    auto.resolve(micro_ckpt, 4, 2, log=lines.append)
+    auto.tune(micro_ckpt, 4, 2, log=lines.append)
     assert len(calls) == 5
 
 
