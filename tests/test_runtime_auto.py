@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from export import int8
 from export.parity import compare, reference_outputs, sample_clips
 from mosi_tool.checkpoint import read_meta
+from mosi_tool.default_model import default_model_path
 from mosi_tool.cli import app
 from mosi_tool import tune as auto
 from mosi_tool.loader import load_engine, resolve_runtime
@@ -169,3 +170,42 @@ def test_parity_bounds_per_precision():
     assert any(f.startswith("features cosine") for f in p.failures("int8"))
     close = compare(ClipOutput(reference, reference, cam), ClipOutput(reference, ref + 1e-3 * torch.randn_like(ref), cam * 0.5))
     assert close.failures("int8") == [] and close.cam_correlation == pytest.approx(1.0)
+
+
+def test_tune_checks_int8_on_clips_it_was_not_calibrated_on():
+    from mosi_tool.default_model import SAMPLE_VIDEO
+    from mosi_tool.video.samples import spread_clips
+
+    meta = read_meta(default_model_path())
+    checked = auto.check_clips(meta, 8)
+    assert checked.shape == (8, meta.frames, meta.crop, meta.crop, 3)
+    calibrated = int8.default_calibration_clips(meta)
+    assert not any((c == k).all() for c in checked for k in calibrated)
+    even, odd = (spread_clips(SAMPLE_VIDEO, meta.frames, meta.crop, 64, part=p) for p in (0, 1))
+    assert not any((a == b).all() for a in even for b in odd)  # the sample's halves share no clip
+
+
+def test_export_says_wrote_only_for_a_file_that_passed_its_check(micro_ckpt, moving_square_video, tmp_path, monkeypatch):
+    from export import parity
+
+    out = tmp_path / "m-int8.onnx"
+    monkeypatch.setitem(parity.TOLERANCES, "int8", parity.Tolerance(None, 1.01, 0.0, ("features",)))  # cannot pass
+    result = CliRunner().invoke(app, ["export", str(micro_ckpt), "--int8", "--onnx", str(out), "--calibration", str(moving_square_video)])
+    assert result.exit_code == 2 and "parity check failed" in result.stderr
+    assert "onnx: wrote" not in result.output and not out.exists()
+    monkeypatch.undo()
+    result = CliRunner().invoke(app, ["export", str(micro_ckpt), "--int8", "--onnx", str(out), "--calibration", str(moving_square_video)])
+    assert result.exit_code == 0 and f"onnx: wrote {out}" in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not int8.available(), reason="onnxruntime quantization tools not installed")
+def test_int8_export_of_the_bundled_model_passes_its_own_check_by_default(tmp_path):
+    from export.parity import shared_videos
+
+    if not shared_videos():
+        pytest.skip("no shared videos: the parity check would run on synthetic clips, which every calibration passes")
+    out = tmp_path / "default-int8.onnx"
+    result = CliRunner().invoke(app, ["export", str(default_model_path()), "--int8", "--onnx", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(real video)" in result.stdout and out.exists()
