@@ -209,3 +209,16 @@ def test_int8_export_of_the_bundled_model_passes_its_own_check_by_default(tmp_pa
     result = CliRunner().invoke(app, ["export", str(default_model_path()), "--int8", "--onnx", str(out)])
     assert result.exit_code == 0, result.output
     assert "(real video)" in result.stdout and out.exists()
+
+
+def test_tune_command_reports_its_choice_in_one_line(micro_ckpt, monkeypatch, tmp_path):
+    monkeypatch.setenv("MOSI_TOOL_CACHE", str(tmp_path))
+    monkeypatch.setattr(auto, "measure", lambda model, batch_size, threads: [m("torch", "fp32", 10.0), m("onnx", "fp32", 5.0)])
+    monkeypatch.setattr(auto, "_PRINTED", set())
+    result = CliRunner().invoke(app, ["tune", "--model", str(micro_ckpt), "--batch-size", "4", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("runtime auto: onnx fp32 for micro.safetensors at batch 4, 1 thread")
+    assert resolve_runtime(micro_ckpt, "cpu", "auto", "fp32", 4, 1) == ("onnx", "fp32")  # what --runtime auto now runs
+    result = CliRunner().invoke(app, ["tune", "--model", str(tmp_path / "absent.safetensors")])
+    assert result.exit_code == 2 and "absent.safetensors: no such file" in result.stderr
