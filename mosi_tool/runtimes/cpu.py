@@ -19,7 +19,7 @@ from typing import Iterator
 
 import torch
 
-from .. import hardware
+import mosi_tool.hardware as hardware  # the module, so its one reader (`cpuinfo`) is looked up at call time
 
 
 @dataclass(frozen=True)
