@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = p.parse_args(argv)
     sources = davis_videos()
-    from mosi_tool.loader.auto import resolve
+    from mosi_tool.tune import tune
 
     loads = [f"{os.getloadavg()[0]:.1f}"]
     with tempfile.TemporaryDirectory(prefix="bench-auto-") as tmp:
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         frames, width, height = make_video(video, args.seconds, sources)
         model = args.model or tiny_checkpoint(folder)
         t0 = time.perf_counter()
-        choice = resolve(model, args.batch_size, None, log=print)
+        choice = tune(model, args.batch_size, None, log=print)
         choose_s = time.perf_counter() - t0
         rows = []
         for name, step in (("dense (--step 1)", 1), ("default step", None)):

@@ -176,7 +176,7 @@ class _NullEngine(Engine):
     name = "none"
 
     def __init__(self, meta: Any):
-        super().__init__(Path("none"), meta, torch.device("cpu"))
+        super().__init__(meta, torch.device("cpu"))
 
     def run(self, clips: torch.Tensor) -> ClipOutput:
         z = torch.zeros(clips.shape[0], 1)

@@ -93,7 +93,7 @@ def saliency_maps(checkpoint: Path, video: Path, device: str, out: Path) -> tupl
     from mosi_tool.saliency.render import render
 
     t0 = time.perf_counter()
-    engine = load_model(checkpoint, device=device, runtime="torch")
+    engine = load_model(checkpoint, device=device)
     result = compute_saliency(engine, video, "motion")
     render(video, result, engine.device, maps=out)
     return np.load(out), time.perf_counter() - t0

@@ -256,11 +256,11 @@ def run(cfg: Config) -> tuple[Result, dict[str, str]]:
 
 
 def auto_pick(batch: int, rows: list[Row]) -> str:
-    """What `--runtime auto`'s rules (mosi_tool.loader.auto.choose) pick from one batch's rows.
+    """What `--runtime auto`'s rules (mosi_tool.tune.choose) pick from one batch's rows.
 
     The rows' features cosine is measured on random clips here; auto itself measures on the bundled sample
     video, so this shows the rule at work on these timings, not a replay of a cached choice."""
-    from mosi_tool.loader.auto import Measured, choose
+    from mosi_tool.tune import Measured, choose
 
     measured = [Measured(r.runtime, r.precision, r.median_ms, r.cosine, r.cosine) for r in rows if r.runtime in ("torch", "onnx")]
     winner, reason = choose(measured)

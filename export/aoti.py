@@ -50,7 +50,7 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
                 program, package_path=str(staged), inductor_configs={"aot_inductor.metadata": to_props(meta, info)}
             )
         shutil.move(staged, tmp)
-    log(f"aoti: wrote {out} ({device.type}, {options.precision}, batch {batch[0]}..{batch[2]}, H/W {hw[0]}..{hw[2]})")
+    log(f"aoti: built for {device.type}, {options.precision}, batch {batch[0]}..{batch[2]}, H/W {hw[0]}..{hw[2]}")
     return info
 
 

@@ -41,7 +41,7 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
     onnx.checker.check_model(model, full_check=True)
     with atomic_path(out) as tmp:
         onnx.save(model, str(tmp))
-    log(f"onnx: wrote {out} (opset {opset}, {options.precision}, dynamic batch/height/width)")
+    log(f"onnx: built opset {opset}, {options.precision}, dynamic batch/height/width")
     return info
 
 
@@ -51,13 +51,17 @@ def _quantized(checkpoint: Path, fp32: Any, options: ExportOptions, log: Callabl
 
     from . import int8
 
-    source = options.calibration or int8.default_calibration()
-    clips = int8.calibration_clips(source, read_meta(checkpoint))
+    meta = read_meta(checkpoint)
+    if options.calibration is None:
+        clips, source = int8.default_calibration_clips(meta), int8.DEFAULT_SOURCE
+    else:
+        clips = int8.calibration_clips(options.calibration, meta)
+        source = f"{len(clips)} clips from {options.calibration}"
     with tempfile.TemporaryDirectory(prefix="mosi-int8-") as tmp:
         plain, quant = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(fp32, str(plain))
         int8.quantize(plain, quant, clips, log)
-        return onnx.load(str(quant)), f"{len(clips)} clips from {source}"
+        return onnx.load(str(quant)), source
 
 
 def _export_proto(checkpoint: Path, precision: str, input_dtype: str) -> Any:

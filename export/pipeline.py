@@ -64,6 +64,8 @@ def export_artifacts(
             outcome.info = builder(target.fmt).build(checkpoint, target.out, opts, log)
             if options.verify:
                 outcome.parity = _verify(target, checkpoint, options, log)
+            # Said only now: a file that fails its parity check is moved aside, not left where it was asked for.
+            log(f"{target.fmt.name}: wrote {target.out}" + (" (+ .json)" if sidecar_path(target.out).exists() else ""))
             if target.fmt.name == "onnx":  # verified (or unverifiable): later targets may build from it
                 onnx_out = target.out
         except (EngineError, MetadataError, CheckpointError, ValueError, OutputError) as e:  # OutputError: e.g. a full disk

@@ -67,7 +67,7 @@ def build(checkpoint: Path, out: Path, options: ExportOptions, log: Callable[[st
     )  # fmt: skip
     write_sidecar(out, meta, info)
     flag = f", builder flag {how.builder_flag}" if how.builder_flag else ", strongly typed"
-    log(f"tensorrt: wrote {out} (+ .json) for {target.describe()}; {how.onnx_precision} graph{flag}; timing cache {cache}")
+    log(f"tensorrt: built for {target.describe()}; {how.onnx_precision} graph{flag}; timing cache {cache}")
     return info
 
 

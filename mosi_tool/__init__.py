@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .api import features
 from .version import __version__
 
 from typing import TYPE_CHECKING, Iterator, overload
@@ -14,17 +15,34 @@ if TYPE_CHECKING:
     from .video.motion import MotionField
 
 
-def load_model(path: str | Path | None = None, device: str = "auto", **kwargs: object) -> Engine:
-    """Load a checkpoint or compiled engine; call it with uint8 RGB clips (N, T, H, W, 3), numpy or torch.
+def load_model(
+    path: str | Path | None = None, device: str = "auto", *, precision: str = "fp32", compile: bool = False, mode: str | None = "center"
+) -> Engine:
+    """Open exactly the model file `path` (default: the bundled model), in the runtime its suffix names:
+    .safetensors in PyTorch, .onnx in ONNX Runtime, .engine in TensorRT, .pt2 in AOTInductor. Nothing is
+    timed, exported or printed; choosing the fastest path is `mosi-tool tune` (or `mosi_tool.tune.tune`).
 
-    The result returns `logits`, `features` and `cam` (class activation maps, (N, classes, t, h, w)), as numpy
-    arrays for a numpy input and torch tensors for a tensor.
-    Normalisation happens inside, from the file's own metadata. `path=None` uses the default model.
+    Call the result with uint8 RGB clips (N, T, H, W, 3), numpy or torch, T the model's frames
+    (`engine.meta.frames`). It returns `logits` (N, classes), `features` (N, D) and `cam` (class activation
+    maps, (N, classes, t, h, w)), as numpy arrays for a numpy input and torch tensors for a tensor.
+    Normalisation happens inside, from the file's own metadata.
+
+    Raw decoded frames of any size are preprocessed as `mosi-tool features --mode` does, from the model's
+    metadata: `mode="center"` (default) resizes the short side to 8/7 of the model's crop and takes the centre
+    crop, `mode="full"` resizes the short side to the crop (long side a multiple of 16). Clips already at a
+    size the project's sampling makes (crop x crop, or the short side the crop and the long side a multiple
+    of 16) are used as they are, so clips from `mosi_tool.video.clips.iter_clips` pass unchanged. `mode=None`
+    takes every clip as given (a fully convolutional model accepts any H, W >= 16; e.g. `saliency --size`). `precision` (bf16/fp16 autocast) and `compile`
+    (torch.compile) apply to checkpoints. Raises EngineError (or CheckpointError) naming the file.
     """
     from .default_model import default_model_path
-    from .loader import load_engine
+    from .runtimes import open_engine
 
-    return load_engine(path if path is not None else default_model_path(), device=device, **kwargs)  # type: ignore[arg-type]
+    if mode not in (None, "center", "full"):
+        raise ValueError(f"mode must be center, full or None, got {mode!r}")
+    engine = open_engine(path if path is not None else default_model_path(), device, precision=precision, compile=compile)
+    engine.preprocess = mode
+    return engine
 
 
 def default_model_path() -> Path:
@@ -67,4 +85,4 @@ def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool
     return compute_targets(path, opts)
 
 
-__all__ = ["__version__", "load_model", "default_model_path", "motion", "targets"]
+__all__ = ["__version__", "features", "load_model", "default_model_path", "motion", "targets"]

@@ -15,6 +15,7 @@ Where the metadata lives:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -240,6 +241,40 @@ def read_artifact(path: Path, verify: bool = True) -> tuple[ModelMeta, ExportInf
     if kind.name == "tensorrt":
         return read_sidecar(path)
     return (read_onnx if kind.name == "onnx" else read_pt2)(path, verify)
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One model file, resolved: its path, kind and metadata, read once per process (`open_model_file`) and
+    handed down whole to the runtime that opens it."""
+
+    path: Path  # as the caller named it
+    kind: Kind
+    meta: ModelMeta
+    export: ExportInfo | None  # how it was built; None for a checkpoint
+    props: Mapping[str, str] = field(default_factory=dict)  # .pt2: every metadata entry (AOTInductor's target)
+
+
+def open_model_file(path: str | Path) -> ModelFile:
+    """Read a model file's header once per process: kind by suffix, metadata, and (ONNX, .pt2) the check of its
+    weights against their digest or CRCs. A file changed on disk since (size or modification time) is read
+    again. Raises MetadataError (CheckpointError for a checkpoint) naming the file."""
+    path = Path(path)
+    kind = kind_of(path)
+    _check_file(path)
+    st = path.stat()
+    return _read_model_file(path, kind, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_model_file(path: Path, kind: Kind, version: tuple[int, ...]) -> ModelFile:
+    """`version`: the file's inode, size and times, so that a file replaced or rewritten is read again."""
+    if kind.name == "aoti":
+        props = read_pt2_props(path)
+        check_pt2_members(path)
+        return ModelFile(path, kind, *from_props(props, str(path)), props=props)
+    meta, info = read_artifact(path, verify=True)  # a checkpoint's weights are checked when they are loaded
+    return ModelFile(path, kind, meta, info)
 
 
 def _check_file(path: Path) -> None:

@@ -82,11 +82,12 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
         raise CheckpointError(str(e)) from None
 
 
-def verified_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], ModelMeta]:
+def verified_state(path: str | os.PathLike[str], meta: ModelMeta | None = None) -> tuple[dict[str, torch.Tensor], ModelMeta]:
     """The checkpoint's tensors and metadata, after checking the tensors against the digest the metadata
-    records (`weights_digest`). Raises CheckpointError naming the file when it was altered or damaged."""
+    records (`weights_digest`). `meta`: the header already read (`artifact.open_model_file`), else read here.
+    Raises CheckpointError naming the file when it was altered or damaged."""
     path = Path(path)
-    meta = read_meta(path)
+    meta = meta or read_meta(path)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as e:
@@ -96,10 +97,11 @@ def verified_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor
     return state, meta
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> tuple[VideoResNet, ModelMeta]:
-    """Rebuild the model from a checkpoint's own metadata and load its weights (fp32, eval mode)."""
+def load_checkpoint(path: str | os.PathLike[str], meta: ModelMeta | None = None) -> tuple[VideoResNet, ModelMeta]:
+    """Rebuild the model from a checkpoint's own metadata (`meta` if already read) and load its weights (fp32,
+    eval mode)."""
     path = Path(path)
-    state, meta = verified_state(path)
+    state, meta = verified_state(path, meta)
     try:
         model = build_backbone(meta.arch, meta.num_classes, width=meta.width)
     except ValueError as e:

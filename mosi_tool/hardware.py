@@ -14,15 +14,31 @@ FAST_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # Intel AMX tiles, or AVX-512 BF1
 
 
 @functools.cache
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags from /proc/cpuinfo (Linux); empty elsewhere."""
+def cpuinfo() -> dict[str, str]:
+    """The first processor's entries of /proc/cpuinfo ("flags", "model name", "vendor_id", "cpu family",
+    "cpu MHz", ...), read once per process; empty where the file is absent (not Linux)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
+        return parse_cpuinfo(Path("/proc/cpuinfo").read_text())
     except OSError:
-        pass
-    return frozenset()
+        return {}
+
+
+def parse_cpuinfo(text: str) -> dict[str, str]:
+    """The `key : value` entries of the first processor's block of a /proc/cpuinfo text."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break  # the end of the first processor's block
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags (Linux); empty elsewhere."""
+    return frozenset(cpuinfo().get("flags", "").split())
 
 
 def available_cpus() -> int:
@@ -30,16 +46,9 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-@functools.cache
 def cpu_name() -> str:
     """The processor's model name, e.g. 'AMD EPYC' (platform.processor() where /proc/cpuinfo is absent)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    return cpuinfo().get("model name") or platform.processor() or "unknown CPU"
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -79,17 +79,17 @@ def test_import_graph_has_no_circle(graph):
     assert not circles, f"import circles: {circles}"
 
 
-def test_library_reaches_export_only_through_the_on_demand_loader(graph):
-    # The CLI is the composition root (its `export` command drives the exporters); below it, only the loader's
-    # on-demand ONNX export may call export/.
-    allowed = ("mosi_tool.loader.exported", "mosi_tool.cli")
+def test_library_reaches_export_only_through_the_on_demand_export(graph):
+    # The CLI is the composition root (its `export` command drives the exporters); below it, only the on-demand
+    # ONNX export (a checkpoint run with --runtime onnx, tune's ONNX candidates) may call export/.
+    allowed = ("mosi_tool.tune.exported", "mosi_tool.cli")
     users = {n for n, deps in graph.items() if n.startswith("mosi_tool") and any(d.startswith("export") for d in deps)}
     assert {n for n in users if not n.startswith(allowed)} == set()
 
 
 def test_runtimes_and_the_contract_sit_below_policy(graph):
     low = [n for n in graph if n.startswith(("mosi_tool.runtimes", "mosi_tool.artifact"))]
-    above = ("mosi_tool.loader", "mosi_tool.pipeline", "mosi_tool.saliency", "mosi_tool.cli", "export", "training")
+    above = ("mosi_tool.loader", "mosi_tool.tune", "mosi_tool.pipeline", "mosi_tool.saliency", "mosi_tool.cli", "export", "training")
     bad = {n: sorted(d for d in graph[n] if d.startswith(above)) for n in low}
     assert {n: d for n, d in bad.items() if d} == {}
 
@@ -98,3 +98,21 @@ def test_library_code_never_imports_the_cli(graph):
     entry = ("mosi_tool.cli", "mosi_tool.__main__")  # the CLI itself and `python -m mosi_tool`
     bad = {n for n, deps in graph.items() if not n.startswith(entry) and any(d.startswith("mosi_tool.cli") for d in deps)}
     assert bad == set()
+
+
+def test_opening_a_model_imports_no_policy():
+    """`load_model` opens the file: it imports nothing above runtimes/ and artifact.py (no loader, tune,
+    pipeline, saliency, CLI, export or training), in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mosi_tool; mosi_tool.load_model(device='cpu'); "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('mosi_tool', 'export', 'training'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stderr == ""  # no line on stderr
+    loaded = out.stdout.split()
+    assert "mosi_tool.runtimes.torch_runtime" in loaded
+    above = ("mosi_tool.loader", "mosi_tool.tune", "mosi_tool.pipeline", "mosi_tool.saliency", "mosi_tool.cli", "export", "training")
+    assert [m for m in loaded if m.startswith(above)] == []

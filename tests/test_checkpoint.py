@@ -52,15 +52,15 @@ def test_tampered_weights_are_refused(tmp_path):
     def poke(raw):
         raw["fc.weight"][0, 0] += 1
 
-    from mosi_tool import load_model
+    from mosi_tool.loader import load_engine
 
-    load_model(path, device="cpu", runtime="onnx")  # the good file's export lands in the cache
+    load_engine(path, device="cpu", runtime="onnx")  # the good file's export lands in the cache
     _rewrite(path, state=poke)
     with pytest.raises(CheckpointError, match="altered or damaged"):
         load_checkpoint(path)
     # The cached export (same model id: the metadata is unchanged) must not stand in for the damaged file.
     with pytest.raises(CheckpointError, match="altered or damaged"):
-        load_model(path, device="cpu", runtime="onnx")
+        load_engine(path, device="cpu", runtime="onnx")
 
 
 def test_missing_and_extra_keys_are_named(tmp_path):

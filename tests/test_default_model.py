@@ -21,7 +21,7 @@ def test_the_default_model_is_bundled_with_its_model_card():
 
 
 def test_load_model_without_a_path_runs_the_default(tmp_path):
-    engine = load_model(device="cpu", runtime="torch")
+    engine = load_model(device="cpu")
     meta = engine.meta
     clips = torch.zeros((2, meta.frames, meta.crop, meta.crop, 3), dtype=torch.uint8)
     out = engine(clips)

@@ -52,7 +52,7 @@ class ShiftOracle(Engine):
 
 def test_oracle_is_perfect_on_unmasked_clips_so_labels_and_rows_line_up(image_root):
     meta = ModelMeta(frames=4, crop=32, source_size=48, num_classes=9, mean=(0.5,) * 3, std=(0.25,) * 3)
-    oracle = ShiftOracle(Path("oracle.bin"), meta, torch.device("cpu"))
+    oracle = ShiftOracle(meta, torch.device("cpu"))
     report = evaluate_pretext(oracle, SplitConfig(str(image_root), data="images", val_fraction=0.5), random_init=False)
     un = report["results"]["MoSI"]["unmasked"]
     assert un["accuracy"] == 1.0 and un["x-moving"] == un["y-moving"] == un["static"] == 1.0
@@ -137,7 +137,7 @@ def test_pretext_gives_the_same_matrices_through_onnx_and_torch(image_root, tmp_
 
 def test_camera_replaces_the_training_pan_of_the_masked_clips(image_root):
     meta = ModelMeta(frames=4, crop=32, source_size=48, num_classes=9, mean=(0.5,) * 3, std=(0.25,) * 3, camera=8)
-    oracle = ShiftOracle(Path("oracle.bin"), meta, torch.device("cpu"))
+    oracle = ShiftOracle(meta, torch.device("cpu"))
     split = SplitConfig(str(image_root), data="images", val_fraction=0.5)
     panned = evaluate_pretext(oracle, split, random_init=False)
     still = evaluate_pretext(oracle, split, random_init=False, camera=0)

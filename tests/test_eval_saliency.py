@@ -57,7 +57,7 @@ def davis(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(davis, energy_ckpt):
-    engine = load_model(energy_ckpt, device="cpu", runtime="torch")
+    engine = load_model(energy_ckpt, device="cpu")
     cfg = SaliencyEvalConfig(targets=("motion", "pred"), batch_size=4, camera_threshold=2.0)
     return evaluate_saliency(engine, find_sequences(davis), cfg)
 

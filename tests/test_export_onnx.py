@@ -12,8 +12,7 @@ from export.parity import TOLERANCES, compare, reference_outputs, sample_clips, 
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.metadata import FORMAT_VERSION
 from mosi_tool.loader import load_engine
-from mosi_tool.runtimes import EngineError
-from mosi_tool.runtimes.onnx_runtime import OnnxEngine
+from mosi_tool.runtimes import EngineError, open_engine
 
 
 def test_graph_is_valid_with_dynamic_batch_height_width(micro_onnx):
@@ -115,7 +114,7 @@ def test_onnx_without_our_metadata_is_refused(tmp_path, micro_onnx):
     stripped = tmp_path / "foreign.onnx"
     onnx.save(model, str(stripped))
     with pytest.raises(EngineError, match=r"foreign\.onnx: has no 'mosi_tool' metadata; not exported by mosi-tool"):
-        OnnxEngine(stripped, torch.device("cpu"))
+        open_engine(stripped, torch.device("cpu"))
 
 
 def test_tampered_metadata_is_refused(tmp_path, micro_onnx):

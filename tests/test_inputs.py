@@ -20,6 +20,7 @@ import torch
 from typer.testing import CliRunner
 
 from mosi_tool import load_model
+from mosi_tool.loader import load_engine
 from mosi_tool.cli import app
 from mosi_tool.pipeline.decode_worker import video_info
 from mosi_tool.pipeline.jobs import find_inputs
@@ -330,7 +331,7 @@ def test_maps_are_streamed_at_the_model_input_size(tmp_path, energy_ckpt, monkey
     assert m.shape == (40, 64, 80)  # short side 64 (the model's crop), width 128 * 64 / 96 rounded to 16
     assert 0 <= float(m.min()) and 0.5 < float(m.max()) <= 1.0
     # The video-wide range reads every map: it must be computed once, not once per rendered chunk.
-    engine = load_model(energy_ckpt, device="cpu", runtime="torch")
+    engine = load_model(energy_ckpt, device="cpu")
     result = compute_saliency(engine, video, "motion")
     calls = []
     real = np.percentile
@@ -370,7 +371,7 @@ def test_mv_maps_are_streamed_in_chunks_at_the_model_input_size(tmp_path, monkey
 
 
 def test_python_api_takes_numpy_and_torch(micro_ckpt):
-    engine = load_model(micro_ckpt, device="cpu", runtime="torch")
+    engine = load_model(micro_ckpt, device="cpu")
     clips = np.stack([np.stack(square_frames(4, 32, 32)[::-1])] * 3)  # (3, 4, 32, 32, 3) uint8, a reversed stride
     out_np = engine(clips)
     out_t = engine(torch.from_numpy(np.ascontiguousarray(clips)))
@@ -393,7 +394,7 @@ def test_python_api_takes_numpy_and_torch(micro_ckpt):
 )
 @pytest.mark.parametrize("runtime", ["torch", "onnx"])
 def test_python_api_shape_errors_say_what_is_needed_and_what_came(micro_ckpt, make, says, runtime):
-    engine = load_model(micro_ckpt, device="cpu", runtime=runtime)
+    engine = load_engine(micro_ckpt, device="cpu", runtime=runtime)  # no preprocessing: the engine's own checks
     clips = make()
     with pytest.raises(ValueError) as err:
         engine(clips)

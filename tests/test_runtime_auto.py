@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 from export import int8
 from export.parity import compare, reference_outputs, sample_clips
 from mosi_tool.checkpoint import read_meta
+from mosi_tool.default_model import default_model_path
 from mosi_tool.cli import app
-from mosi_tool.loader import auto, load_engine, resolve_runtime
-from mosi_tool.loader.auto import Measured, choose
+from mosi_tool import tune as auto
+from mosi_tool.loader import load_engine, resolve_runtime
+from mosi_tool.tune import Measured, choose
 from mosi_tool.runtimes.cpu import CpuInfo, peaks
 
 from .conftest import micro_checkpoint
@@ -63,23 +65,23 @@ def test_choice_is_cached_per_model_batch_and_threads(micro_ckpt, monkeypatch, t
     monkeypatch.setenv("MOSI_TOOL_CACHE", str(tmp_path))  # choices other tests cached for this model must not answer
     calls: list[tuple[int, int]] = []
 
-    def fake_measure(checkpoint, batch_size, threads, log):
+    def fake_measure(model, batch_size, threads):
         calls.append((batch_size, threads))
         return [m("torch", "fp32", 10.0), m("onnx", "fp32", 5.0 if batch_size == 4 else 20.0)]
 
     monkeypatch.setattr(auto, "measure", fake_measure)
     monkeypatch.setattr(auto, "_PRINTED", set())
     lines: list[str] = []
-    first = auto.resolve(micro_ckpt, 4, 2, log=lines.append)
+    first = auto.tune(micro_ckpt, 4, 2, log=lines.append)
     assert (first.runtime, first.precision) == ("onnx", "fp32") and calls == [(4, 2)]
-    assert auto.resolve(micro_ckpt, 4, 2, log=lines.append).label == "onnx fp32" and calls == [(4, 2)]  # from the cache
+    assert auto.tune(micro_ckpt, 4, 2, log=lines.append).label == "onnx fp32" and calls == [(4, 2)]  # from the cache
     assert len(lines) == 1 and "runtime auto: onnx fp32" in lines[0]  # printed once
     assert "fastest per batch" in lines[0] and "cached in" in lines[0]  # with its reason when measured
     monkeypatch.setattr(auto, "_PRINTED", set())  # a later process: a short line naming where the reason is
-    auto.resolve(micro_ckpt, 4, 2, log=lines.append)
+    auto.tune(micro_ckpt, 4, 2, log=lines.append)
     assert "measured earlier" in lines[-1] and "fastest per batch" not in lines[-1] and calls == [(4, 2)]
-    assert auto.resolve(micro_ckpt, 8, 2, log=lines.append).label == "torch fp32" and calls[-1] == (8, 2)
-    auto.resolve(micro_ckpt, 4, 1, log=lines.append)
+    assert auto.tune(micro_ckpt, 8, 2, log=lines.append).label == "torch fp32" and calls[-1] == (8, 2)
+    auto.tune(micro_ckpt, 4, 1, log=lines.append)
     assert calls[-1] == (4, 1)
     key = auto.cache_key(read_meta(micro_ckpt).model_id, 4, 2)
     path = auto.choice_path(key)
@@ -87,10 +89,10 @@ def test_choice_is_cached_per_model_batch_and_threads(micro_ckpt, monkeypatch, t
     stored = json.loads(path.read_text())
     stored["key"]["torch"] = "0.0"  # made by another torch: measured again
     path.write_text(json.dumps(stored))
-    auto.resolve(micro_ckpt, 4, 2, log=lines.append)
+    auto.tune(micro_ckpt, 4, 2, log=lines.append)
     assert calls[-1] == (4, 2) and len(calls) == 4
     path.write_text("garbage")  # a damaged entry: measured again
-    auto.resolve(micro_ckpt, 4, 2, log=lines.append)
+    auto.tune(micro_ckpt, 4, 2, log=lines.append)
     assert len(calls) == 5
 
 
@@ -168,3 +170,55 @@ def test_parity_bounds_per_precision():
     assert any(f.startswith("features cosine") for f in p.failures("int8"))
     close = compare(ClipOutput(reference, reference, cam), ClipOutput(reference, ref + 1e-3 * torch.randn_like(ref), cam * 0.5))
     assert close.failures("int8") == [] and close.cam_correlation == pytest.approx(1.0)
+
+
+def test_tune_checks_int8_on_clips_it_was_not_calibrated_on():
+    from mosi_tool.default_model import SAMPLE_VIDEO
+    from mosi_tool.video.samples import spread_clips
+
+    meta = read_meta(default_model_path())
+    checked = auto.check_clips(meta, 8)
+    assert checked.shape == (8, meta.frames, meta.crop, meta.crop, 3)
+    calibrated = int8.default_calibration_clips(meta)
+    assert not any((c == k).all() for c in checked for k in calibrated)
+    even, odd = (spread_clips(SAMPLE_VIDEO, meta.frames, meta.crop, 64, part=p) for p in (0, 1))
+    assert not any((a == b).all() for a in even for b in odd)  # the sample's halves share no clip
+
+
+def test_export_says_wrote_only_for_a_file_that_passed_its_check(micro_ckpt, moving_square_video, tmp_path, monkeypatch):
+    from export import parity
+
+    out = tmp_path / "m-int8.onnx"
+    monkeypatch.setitem(parity.TOLERANCES, "int8", parity.Tolerance(None, 1.01, 0.0, ("features",)))  # cannot pass
+    result = CliRunner().invoke(app, ["export", str(micro_ckpt), "--int8", "--onnx", str(out), "--calibration", str(moving_square_video)])
+    assert result.exit_code == 2 and "parity check failed" in result.stderr
+    assert "onnx: wrote" not in result.output and not out.exists()
+    monkeypatch.undo()
+    result = CliRunner().invoke(app, ["export", str(micro_ckpt), "--int8", "--onnx", str(out), "--calibration", str(moving_square_video)])
+    assert result.exit_code == 0 and f"onnx: wrote {out}" in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not int8.available(), reason="onnxruntime quantization tools not installed")
+def test_int8_export_of_the_bundled_model_passes_its_own_check_by_default(tmp_path):
+    from export.parity import shared_videos
+
+    if not shared_videos():
+        pytest.skip("no shared videos: the parity check would run on synthetic clips, which every calibration passes")
+    out = tmp_path / "default-int8.onnx"
+    result = CliRunner().invoke(app, ["export", str(default_model_path()), "--int8", "--onnx", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(real video)" in result.stdout and out.exists()
+
+
+def test_tune_command_reports_its_choice_in_one_line(micro_ckpt, monkeypatch, tmp_path):
+    monkeypatch.setenv("MOSI_TOOL_CACHE", str(tmp_path))
+    monkeypatch.setattr(auto, "measure", lambda model, batch_size, threads: [m("torch", "fp32", 10.0), m("onnx", "fp32", 5.0)])
+    monkeypatch.setattr(auto, "_PRINTED", set())
+    result = CliRunner().invoke(app, ["tune", "--model", str(micro_ckpt), "--batch-size", "4", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("runtime auto: onnx fp32 for micro.safetensors at batch 4, 1 thread")
+    assert resolve_runtime(micro_ckpt, "cpu", "auto", "fp32", 4, 1) == ("onnx", "fp32")  # what --runtime auto now runs
+    result = CliRunner().invoke(app, ["tune", "--model", str(tmp_path / "absent.safetensors")])
+    assert result.exit_code == 2 and "absent.safetensors: no such file" in result.stderr

@@ -10,18 +10,18 @@ import torch
 
 from export.parity import compare, reference_outputs, synthetic_clips
 from mosi_tool.cache import engine_cache_path
-from mosi_tool.loader.exported import cached_onnx
+from mosi_tool.tune.exported import cached_onnx
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.loader import load_engine
-from mosi_tool.runtimes import EngineError
+from mosi_tool.runtimes import EngineError, open_model
 from mosi_tool.runtimes.base import Engine
 from mosi_tool.runtimes.onnx_runtime import OnnxEngine
 
 
 def test_checkpoint_on_cpu_runs_the_measured_path_and_onnx_is_cached(micro_ckpt):
-    from mosi_tool.loader.auto import choice_path, resolve
+    from mosi_tool.tune import choice_path, tune
 
-    choice = resolve(micro_ckpt, 8)
+    choice = tune(micro_ckpt, 8)
     engine = load_engine(micro_ckpt, device="cpu")  # runtime None on CPU: the auto choice for batch 8
     assert engine.precision == choice.precision and engine.name.startswith(choice.runtime.replace("onnx", "onnxruntime"))
     assert choice_path(choice.key).parent.parent == Path(os.environ["MOSI_TOOL_CACHE"])
@@ -117,7 +117,7 @@ def test_cuda_requested_but_cpu_only_session_warns_once(micro_onnx, capsys):
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this onnxruntime has a CUDA provider")
-    engine = OnnxEngine(micro_onnx(), torch.device("cuda"))
+    engine = OnnxEngine(open_model(micro_onnx()), torch.device("cuda"))
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning:") and "running on CPU" in err[0]
     assert engine.name == "onnxruntime-cpu"
@@ -129,7 +129,7 @@ class _Echo(Engine):
 
 
 def test_engine_refuses_input_outside_its_range(micro_ckpt):
-    engine = _Echo(micro_ckpt, read_meta(micro_ckpt), torch.device("cpu"))
+    engine = _Echo(open_model(micro_ckpt), torch.device("cpu"))
     engine.hw_range = ((32, 32), (64, 64))
     with pytest.raises(ValueError, match="engine accepts 32x32 to 64x64 input, got 32x80"):
         engine(torch.zeros(1, 4, 32, 80, 3, dtype=torch.uint8))

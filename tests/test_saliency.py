@@ -27,7 +27,7 @@ def square_box(i: int, w: int = 128, h: int = 96, square: int = 32, speed: int =
 def test_cam_equals_autograd_gradcam_on_conv5(tmp_path, arch):
     from .conftest import micro_checkpoint
 
-    engine = load_model(micro_checkpoint(tmp_path / "m.safetensors", arch=arch, frames=8), device="cpu", runtime="torch")
+    engine = load_model(micro_checkpoint(tmp_path / "m.safetensors", arch=arch, frames=8), device="cpu")
     torch.manual_seed(0)
     clips = torch.randint(0, 256, (3, 8, 32, 48, 3), dtype=torch.uint8)
     out = engine(clips)
@@ -40,7 +40,7 @@ def test_cam_equals_autograd_gradcam_on_conv5(tmp_path, arch):
 
 
 def test_gradcam_conv4_is_finer(micro_ckpt):
-    engine = load_model(micro_ckpt, device="cpu", runtime="torch")
+    engine = load_model(micro_ckpt, device="cpu")
     clips = torch.randint(0, 256, (2, 4, 32, 32, 3), dtype=torch.uint8)
     c5, _ = grad_cam(engine.model, clips, "motion", "conv5")
     c4, _ = grad_cam(engine.model, clips, "motion", "conv4")
@@ -91,7 +91,7 @@ def _read(path):
 @pytest.mark.parametrize("mode", ["full", "center"])
 def test_saliency_is_higher_inside_the_moving_square(tmp_path, energy_ckpt, mode):
     video = write_video(tmp_path / "sq.mp4", **SQUARE)
-    engine = load_model(energy_ckpt, device="cpu", runtime="torch")
+    engine = load_model(energy_ckpt, device="cpu")
     result = compute_saliency(engine, video, "motion", mode=mode, batch_size=4)
     assert result.maps.shape[0] == 40
     from mosi_tool.saliency.render import heat_frames

@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mosi_tool import load_model  # noqa: E402
+from mosi_tool.loader import load_engine  # noqa: E402
 from mosi_tool.saliency.compute import compute_saliency  # noqa: E402
 
 DAVIS = ROOT.parent / "shared" / "data" / "davis" / "mp4"
@@ -28,7 +28,7 @@ DAVIS = ROOT.parent / "shared" / "data" / "davis" / "mp4"
 
 def mean_map(model: Path, frames: int) -> np.ndarray:
     """(h, w) mean of the per-frame normalised `motion` maps over the DAVIS sequences' first `frames` frames."""
-    engine = load_model(model, device="cpu", runtime="onnx")
+    engine = load_engine(model, device="cpu", runtime="onnx")
     means = []
     for video in sorted(DAVIS.glob("*.mp4")):
         maps = compute_saliency(engine, video, "motion", stabilize="none").maps[:frames]

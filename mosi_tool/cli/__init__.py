@@ -33,9 +33,9 @@ def _root(
 
 
 def _register() -> None:
-    from . import convert, demo, evaluate, export, features, finetune, info, motions, saliency, targets, train
+    from . import convert, demo, evaluate, export, features, finetune, info, motions, saliency, targets, train, tune
 
-    for module in (train, motions, features, saliency, targets, export, convert, info, finetune, demo):
+    for module in (train, motions, features, saliency, targets, export, tune, convert, info, finetune, demo):
         module.register(app)
     app.add_typer(evaluate.app, name="eval", help="Evaluate a model: pretext accuracy, DAVIS motion saliency, a linear motion probe.")
 

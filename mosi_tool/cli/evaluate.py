@@ -87,13 +87,13 @@ def pretext(
     chart: ChartOpt = None,
 ) -> None:
     """Pretext accuracy on held-out source images (validation clips, masked and unmasked), with a confusion matrix."""
-    from .. import load_model
+    from ..loader import load_engine
     from ..evaluation.pretext import SplitConfig, evaluate_pretext, pretext_chart, render_tables
 
     _check_inputs(*root)
     chart = _outputs("pretext", json, chart)
     t0 = time.perf_counter()
-    engine = load_model(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
+    engine = load_engine(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
     split = SplitConfig(str(root[0]) if len(root) == 1 else [str(r) for r in root], data, val_fraction, seed, per_class, max_sources)
     report = evaluate_pretext(engine, split, batch_size=batch_size, workers=workers, random_init=random_init, camera=camera)
     _finish(report, f"{engine.describe()}\n{render_tables(report)}", json, chart, pretext_chart, t0, model)
@@ -125,14 +125,14 @@ def saliency(
     chart: ChartOpt = None,
 ) -> None:
     """Motion saliency against object masks (AUC-Judd, shuffled AUC, NSS, pointing game, box hits) with baselines in the same table."""
-    from .. import load_model
+    from ..loader import load_engine
     from ..evaluation.davis import find_sequences
     from ..evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, render_tables, saliency_chart
 
     _check_inputs(davis)
     chart = _outputs("saliency", json, chart, examples)
     t0 = time.perf_counter()
-    engine = load_model(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
+    engine = load_engine(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
     seqs = find_sequences(davis, _split_list(sequences), source)
     cfg = SaliencyEvalConfig(targets=tuple(_split_list(targets) or ()), max_frames=max_frames, step=step, mode=mode,
                              size=size, batch_size=batch_size, camera_threshold=camera_threshold, random_init=random_init,
@@ -206,13 +206,13 @@ def probe(
     chart: ChartOpt = None,
 ) -> None:
     """Sanity probe: a linear classifier of synthetic global translations of real videos on frozen features."""
-    from .. import load_model
+    from ..loader import load_engine
     from ..evaluation.probe import ProbeConfig, evaluate_probe, probe_chart, render_tables
 
     _check_inputs(*videos, *(more or []))
     chart = _outputs("probe", json, chart)
     t0 = time.perf_counter()
-    engine = load_model(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
+    engine = load_engine(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
     cfg = ProbeConfig(windows=windows, max_frames=max_frames, test_fraction=test_fraction, seed=seed,
                       batch_size=batch_size, random_init=random_init)  # fmt: skip
     report = evaluate_probe(engine, [*videos, *(more or [])], cfg)

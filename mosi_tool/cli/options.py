@@ -20,8 +20,9 @@ RuntimeOpt = Annotated[
     Optional[str],
     typer.Option(
         "--runtime",
-        help="auto (default for checkpoints on CPU: the path measured fastest here, printed once and cached; may run bf16 or int8 "
-        "within their documented bounds), torch, onnx, tensorrt or aoti. Default otherwise: by file suffix.",
+        help="auto (default for checkpoints on CPU: the path `mosi-tool tune` measured fastest here, measured once, cached and "
+        "reported in one line; may run bf16 or int8 within their documented bounds), torch, onnx, tensorrt or aoti. "
+        "Default otherwise: the runtime the file's suffix names.",
     ),
 ]
 CompileOpt = Annotated[bool, typer.Option("--compile", help="Checkpoints only: run through torch.compile.")]

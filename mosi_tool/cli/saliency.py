@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
         """Motion saliency maps for one video, as an overlay at its original resolution."""
         import torch
 
-        from .. import load_model
+        from ..loader import load_engine
         from ..progress import counted
         from ..saliency.compute import METHODS, compute_motion_saliency, compute_saliency, frame_labels
         from ..saliency.display import NORMS
@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
         else:
             if method == "gradcam":
                 runtime = runtime or "torch"
-            engine = load_model(model, device=device, runtime=runtime, compile=compile, batch_size=batch_size)
+            engine = load_engine(model, device=device, runtime=runtime, compile=compile, batch_size=batch_size)
             tgt = parse_target(target, engine.meta.num_classes)
             result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps,
                                       method=method, layer=layer, size=size, stabilize=stabilize, norm="frame" if norm == "frame" else "video")  # fmt: skip

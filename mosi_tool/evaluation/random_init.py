@@ -28,7 +28,7 @@ def random_init_checkpoint(meta: ModelMeta, path: Path, seed: int = RANDOM_SEED)
 
 def random_init_engine(meta: ModelMeta, workdir: Path, device: torch.device | str, seed: int = RANDOM_SEED) -> Engine:
     """A PyTorch engine for the random-init control (whatever runtime the model under test uses)."""
-    from .. import load_model
+    from ..runtimes import open_engine
 
     path = random_init_checkpoint(meta, Path(workdir) / f"random_init_{meta.arch}_{seed}.safetensors", seed)
-    return load_model(path, device=str(device), runtime="torch")
+    return open_engine(path, device)

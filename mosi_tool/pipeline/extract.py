@@ -17,7 +17,7 @@ import torch
 from ..atomic import check_folder_writable
 from ..progress import progress_bar
 from ..loader import read_model_meta, resolve_runtime
-from ..loader.auto import measuring_seconds
+from ..tune import measuring_seconds
 from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS

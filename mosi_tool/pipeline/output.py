@@ -134,11 +134,10 @@ class FailureLog:
     def _update(self, change: Callable[[dict[str, dict[str, Any]]], bool]) -> None:
         """Apply `change` (True when it changed something) to the file's current entries, under the lock.
         Raises OutputError (naming failures.jsonl) when the folder cannot be written."""
-        import fcntl
+        from filelock import FileLock
 
         try:
-            with open(self._lock, "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            with FileLock(self._lock):
                 entries = self._read()
                 if change(entries):
                     lines = [json.dumps(entries[k], sort_keys=True) for k in sorted(entries)]

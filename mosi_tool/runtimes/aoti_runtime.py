@@ -7,12 +7,14 @@ kernels for a missing ISA would crash the process instead of raising.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from pathlib import Path
+from typing import Mapping
 
 import torch
 
-from ..artifact import check_pt2_members, from_props, read_pt2_props
+from ..artifact import ModelFile, from_props
 from ..hardware import current_cpu_isa
 from ..models.clip_model import ClipOutput
 from .base import Engine, EngineError, read_contract
@@ -21,10 +23,8 @@ from .base import Engine, EngineError, read_contract
 class AOTIEngine(Engine):
     name = "aoti"
 
-    def __init__(self, path: Path, device: torch.device):
-        props = read_contract(read_pt2_props, path)
-        read_contract(from_props, props, str(path))
-        read_contract(check_pt2_members, path)
+    def __init__(self, model: ModelFile, device: torch.device):
+        path, props = model.path, model.props  # read and CRC-checked once (`artifact.open_model_file`)
         check_pt2_target(path, props, device)
         index = device.index or 0 if device.type == "cuda" else -1
         try:
@@ -33,7 +33,7 @@ class AOTIEngine(Engine):
             raise EngineError(f"{path}: AOTInductor cannot load it ({' '.join(str(e).split())[:300]})") from None
         # The loader's own copy of the metadata is the one this engine uses.
         meta, export_info = read_contract(from_props, self.runner.get_metadata(), str(path))
-        super().__init__(path, meta, device, export_info)
+        super().__init__(dataclasses.replace(model, meta=meta, export=export_info), device)
 
     def run(self, clips: torch.Tensor) -> ClipOutput:
         with torch.inference_mode():
@@ -41,7 +41,7 @@ class AOTIEngine(Engine):
         return ClipOutput(logits, features, cam)
 
 
-def check_pt2_target(path: Path, props: dict[str, str], device: torch.device) -> None:
+def check_pt2_target(path: Path, props: Mapping[str, str], device: torch.device) -> None:
     """Refuse a package compiled for another device type, machine, CPU ISA or compute capability."""
     built_for = props.get("AOTI_DEVICE_KEY", "")
     if built_for != device.type:

@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 import torch
 
-from ..artifact import ExportInfo
+from ..artifact import KINDS, ExportInfo, ModelFile
 from ..metadata import MetadataError, ModelMeta
 from ..models.clip_model import ClipModel, ClipOutput
 
@@ -77,13 +77,18 @@ class Engine(ABC):
     hw_range: tuple[tuple[int, int], tuple[int, int]] | None = None  # ((min H, min W), (max H, max W)) if bounded
     precision: str = "fp32"  # the arithmetic it runs: fp32, bf16, fp16 or int8
     module: ClipModel | None = None  # the PyTorch module it runs, where gradients can flow (Grad-CAM)
+    preprocess: str | None = None  # "center" or "full": raw frames are resized and cropped first (`mosi_tool.load_model`)
 
-    def __init__(self, path: Path, meta: ModelMeta, device: torch.device, export: ExportInfo | None = None):
-        """`export`: the artifact's build record; its precision and batch/size limits become the engine's."""
-        self.path = path
-        self.source = path  # the file the user named (`load_engine` sets the checkpoint behind a cached export)
-        self.meta = meta
+    def __init__(self, model: ModelFile | ModelMeta, device: torch.device, export: ExportInfo | None = None):
+        """`model`: the file's resolved handle (its metadata and build record), or bare metadata for an engine
+        with no file. The build record's precision and batch/size limits become the engine's."""
+        if isinstance(model, ModelMeta):
+            model = ModelFile(Path("none"), KINDS[".safetensors"], model, None)
+        self.path = model.path
+        self.source = model.path  # the file the user named (`loader.load_engine` sets the checkpoint behind a cached export)
+        self.meta = model.meta
         self.device = device
+        export = export or model.export
         if export is not None:
             self.precision = export.precision
             self.max_batch = export.max_batch
@@ -94,12 +99,17 @@ class Engine(ABC):
         """One batch; `clips` already on `self.device`, uint8, contiguous, batch <= max_batch."""
 
     def __call__(self, clips: torch.Tensor | np.ndarray) -> ClipOutput:
-        """(B, frames, H, W, 3) uint8 RGB -> `ClipOutput`, of the input's kind (numpy in, numpy out).
+        """(B, frames, H, W, 3) uint8 RGB -> `ClipOutput`, of the input's kind (numpy in, numpy out). With
+        `preprocess` set, clips of any size are first resized and cropped as `features --mode` does.
 
         Raises ValueError naming what the model needs (frames, channels, dtype) and what it got."""
         if not isinstance(clips, (np.ndarray, torch.Tensor)):
             raise TypeError(f"{self.source.name}: clips must be a numpy array or a torch tensor, got {type(clips).__name__}")
         dtype = str(clips.dtype).removeprefix("torch.")
+        if self.preprocess and isinstance(clips, torch.Tensor) and clips.ndim == 5 and clips.shape[-1] == 3 and dtype == "uint8":
+            from ..video.clips import prepare
+
+            clips = prepare(clips, self.preprocess, self.meta.crop)  # (B, T, h, w, 3) as `features --mode` makes them
         problem = clip_problem(tuple(clips.shape), dtype, self.meta.frames)
         if problem:
             kind = "numpy" if isinstance(clips, np.ndarray) else "torch"

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import platform
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Iterator
 
 import torch
 
-from ..hardware import available_cpus
+import mosi_tool.hardware as hardware  # the module, so its one reader (`cpuinfo`) is looked up at call time
 
 
 @dataclass(frozen=True)
@@ -50,24 +48,17 @@ class CpuInfo:
 
 @lru_cache(maxsize=1)
 def cpu_info() -> CpuInfo:
-    """This machine's CPU from /proc/cpuinfo (Linux); elsewhere a name and core count only."""
-    name, vendor, family, mhz, flags = platform.processor() or "CPU", "", 0, 0.0, frozenset[str]()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = (s.strip() for s in line.partition(":"))
-            if key == "flags" and not flags:
-                flags = frozenset(value.split())
-            elif key == "cpu MHz" and not mhz:
-                mhz = float(value)
-            elif key == "model name":
-                name = value
-            elif key == "vendor_id":
-                vendor = value
-            elif key == "cpu family":
-                family = int(value)
-    except (OSError, ValueError):
-        pass
-    return CpuInfo(name, vendor, family, mhz, available_cpus(), flags)
+    """This machine's CPU from /proc/cpuinfo (`hardware.cpuinfo`, Linux); elsewhere a name and core count only."""
+    fields = hardware.cpuinfo()
+
+    def number(key: str, kind: type[int] | type[float]) -> int | float:
+        try:
+            return kind(fields.get(key, 0))
+        except ValueError:
+            return 0
+
+    return CpuInfo(hardware.cpu_name(), fields.get("vendor_id", ""), int(number("cpu family", int)), float(number("cpu MHz", float)),
+                   hardware.available_cpus(), hardware.cpu_flags())  # fmt: skip
 
 
 @dataclass(frozen=True)

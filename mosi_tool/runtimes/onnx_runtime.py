@@ -3,31 +3,27 @@ device is CUDA, the CPU provider otherwise (inputs and outputs bound to torch CP
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from ..artifact import INPUT_NAME, OUTPUT_NAMES, read_onnx
+from ..artifact import INPUT_NAME, OUTPUT_NAMES, ModelFile
 from ..models.clip_model import ClipOutput
 from ..progress import info
-from .base import Engine, EngineError, read_contract
+from .base import Engine, EngineError
 
 
 class OnnxEngine(Engine):
     name = "onnxruntime"
 
-    def __init__(self, path: Path, device: torch.device):
+    def __init__(self, model: ModelFile, device: torch.device):
+        path = model.path
         try:
             import onnxruntime as ort
         except ImportError as e:
             raise EngineError(f"{path}: onnxruntime is not installed ({e}); pip install 'mosi-tool[cpu]' or '[gpu]'") from None
-        if not path.is_file() or path.stat().st_size == 0:
-            raise EngineError(f"{path}: {'empty file' if path.is_file() else 'no such file'}")
-        # Read from the file (not a session's copy) and first, so the weights are checked against their digest
-        # and a file this runtime cannot run is named as such before ONNX Runtime fails on it.
-        meta, export_info = read_contract(read_onnx, path)
-        if export_info.precision == "bf16" and not runs_bf16(device):
+        # The handle was read (and its weights checked against their digest) from the file, not a session's
+        # copy, so a file this runtime cannot run is named as such before ONNX Runtime fails on it.
+        if model.export is not None and model.export.precision == "bf16" and not runs_bf16(device):
             raise EngineError(f"{path}: a bf16 ONNX, and ONNX Runtime's CPU provider has no bf16 kernels; run it with "
                               "TensorRT or ONNX Runtime on CUDA, or export --precision fp32 for CPUs")  # fmt: skip
         options = ort.SessionOptions()
@@ -42,7 +38,7 @@ class OnnxEngine(Engine):
             self.session = ort.InferenceSession(str(path), options, providers=_providers(device))
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types per failure
             raise EngineError(f"{path}: onnxruntime cannot load it ({_one_line(e)})") from None
-        super().__init__(path, meta, device, export_info)
+        super().__init__(model, device)
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != [INPUT_NAME] or inputs[0].type != "tensor(uint8)":
             raise EngineError(f"{path}: expected one uint8 input '{INPUT_NAME}', found {[(i.name, i.type) for i in inputs]}")

@@ -6,23 +6,22 @@ with a message to re-export (TensorRT engines are not portable).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from ..artifact import INPUT_NAME, OUTPUT_NAMES, read_sidecar
+from ..artifact import INPUT_NAME, OUTPUT_NAMES, ModelFile
 from ..models.clip_model import ClipOutput
-from .base import Engine, EngineError, read_contract
+from .base import Engine, EngineError
 from .tensorrt_env import check_target, current_target, require_tensorrt
 
 
 class TensorRTEngine(Engine):
     name = "tensorrt"
 
-    def __init__(self, path: Path, device: torch.device):
+    def __init__(self, model: ModelFile, device: torch.device):
         version = require_tensorrt()
-        meta, export_info = read_contract(read_sidecar, path)
-        super().__init__(path, meta, device, export_info)
+        path, export_info = model.path, model.export
+        assert export_info is not None  # a sidecar always holds one
+        super().__init__(model, device)
         if device.type != "cuda":
             raise EngineError(f"{path}: TensorRT engines run on a CUDA GPU; got --device {device}")
         check_target(str(path), export_info.target, current_target(version, device))

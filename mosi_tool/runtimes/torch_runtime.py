@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
+from ..artifact import ModelFile
 from ..checkpoint import load_checkpoint
 from ..models.clip_model import ClipModel, ClipOutput
 from .base import Engine
@@ -14,10 +13,10 @@ from .base import Engine
 class TorchEngine(Engine):
     name = "torch"
 
-    def __init__(self, path: Path, device: torch.device, compile: bool = False, precision: str = "fp32"):
-        backbone, meta = load_checkpoint(path)
-        super().__init__(path, meta, device)
-        self.model = ClipModel(backbone, meta).to(device).eval()
+    def __init__(self, model: ModelFile, device: torch.device, compile: bool = False, precision: str = "fp32"):
+        backbone, _ = load_checkpoint(model.path, model.meta)
+        super().__init__(model, device)
+        self.model = ClipModel(backbone, model.meta).to(device).eval()
         if device.type == "cpu":
             # oneDNN's channels-last 3D kernels: 1.4x for fp32 and 2.5x for bf16 (AMX) at batch 16 on the dev CPU
             self.model = self.model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -66,6 +66,32 @@ def geometry(mode: str, size: int, width: int, height: int) -> Geometry:
             rw, rh = size, max(16, round(height * size / width / 16) * 16)
         return Geometry((rw, rh), (0, 0, rw, rh))
     raise ValueError(f"unknown mode {mode!r}")
+
+
+def sampled(height: int, width: int, size: int) -> bool:
+    """Whether frames of this size are what `geometry` makes at `size`: size x size (center), or the short
+    side `size` and the long side a multiple of 16 (full)."""
+    return min(height, width) == size and (height == width or max(height, width) % 16 == 0)
+
+
+def prepare(clips: Any, mode: str, size: int) -> Any:
+    """Raw uint8 RGB clips (B, T, H, W, 3), a torch tensor, as `iter_clips` would make them from those frames:
+    resized by `geometry(mode, size, W, H)` (bilinear with antialiasing, as swscale's downscaling), then
+    cropped. Clips already at a size this project's sampling makes at `size` (`sampled`) are returned as they are."""
+    import torch
+    import torch.nn.functional as F
+
+    b, t, h, w, _ = clips.shape
+    if sampled(h, w, size):
+        return clips
+    geo = geometry(mode, size, w, h)
+    (rw, rh), (x0, y0, cw, ch) = geo.resize, geo.crop
+    out = torch.empty((b, t, ch, cw, 3), dtype=torch.uint8, device=clips.device)
+    for i in range(b):  # one clip at a time: a float copy of a batch of full frames is large
+        x = clips[i].permute(0, 3, 1, 2).float()  # (T, 3, H, W)
+        x = F.interpolate(x, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
+        out[i] = x[:, :, y0 : y0 + ch, x0 : x0 + cw].round().clamp(0, 255).permute(0, 2, 3, 1).to(torch.uint8)
+    return out
 
 
 @dataclass

@@ -24,9 +24,12 @@ def videos_in(source: Path, label: str = "") -> list[Path]:
     return videos
 
 
-def spread_clips(source: Path, stack: int, size: int, n: int, label: str = "") -> np.ndarray:
+def spread_clips(source: Path, stack: int, size: int, n: int, label: str = "", part: int | None = None) -> np.ndarray:
     """Up to `n` uint8 centre clips (n, stack, size, size, 3) from the videos under `source`, spread evenly over
-    the videos and over each video's length. Unreadable videos are skipped; ValueError if none gives a clip."""
+    the videos and over each video's length. Unreadable videos are skipped; ValueError if none gives a clip.
+
+    `part` 0 or 1: only the even or the odd clips of each video (clips do not overlap), so that one set (int8
+    calibration) and the other (checking the int8 engine, `tune`) share no frame."""
     videos = videos_in(source, label)
     per_video = max(1, -(-n // len(videos)))
     clips: list[np.ndarray] = []
@@ -35,6 +38,8 @@ def spread_clips(source: Path, stack: int, size: int, n: int, label: str = "") -
             every = [c.frames for c in iter_clips(VideoReader(video), Sampling(stack=stack, size=size))]
         except VideoError:
             continue
+        if part is not None:
+            every = every[part::2]
         picks: list[int] = np.linspace(0, len(every) - 1, num=min(per_video, len(every))).round().astype(int).tolist() if every else []
         clips += [every[i] for i in picks]
         if len(clips) >= n:

@@ -1,20 +1,23 @@
-"""`--runtime auto` for a checkpoint on CPU: the fastest path for this model on this machine, by measurement.
+"""`mosi-tool tune` (and `--runtime auto`): the fastest path for a checkpoint on this CPU, by measurement.
+
+An explicit step, apart from opening a model (`runtimes.open_engine` opens exactly the file it is given).
 
 Candidates:
   torch fp32   eager PyTorch, channels-last 3D (the reference every other path is compared with)
   onnx fp32    ONNX Runtime on the checkpoint's cached ONNX export
   torch bf16   PyTorch bf16 autocast, channels-last 3D; only on CPUs with AMX or AVX512-BF16
   onnx int8    ONNX Runtime on the cached int8 (QDQ) export, calibrated on the bundled sample video
-Each runs real clips (centre clips of the bundled sample video at the model's size) at the caller's batch
-size and thread count: one warm-up call, then `ROUNDS` timed calls round-robin, so load from other processes
-slows every path alike. Each path's features and CAMs are compared with torch fp32 on the same clips.
+Each runs real clips at the caller's batch size and thread count: centre clips of the bundled sample video at
+the model's size, none of them a clip the int8 export was calibrated on (`export.int8`). One warm-up call,
+then `ROUNDS` timed calls round-robin, so load from other processes slows every path alike. Each path's
+features and CAMs are compared with torch fp32 on the same clips.
 
 Selection (`choose`), within the documented precision:
   - fp32 paths are always eligible;
   - bf16 only if features and CAMs stay at cosine >= 0.9999 of fp32 on every clip;
   - int8 only if its features stay at cosine >= 0.99 and it is >= 1.5x the best fp32/bf16 path.
 The fastest eligible path wins. The choice is cached in <cache>/auto/ per (model id, CPU, batch size,
-threads) and re-measured when mosi-tool, torch or onnxruntime change; it is printed once per process.
+threads) and re-measured when mosi-tool, torch or onnxruntime change; it is reported in one line, once per process.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
+from ..artifact import ModelFile
+from ..metadata import ModelMeta
 from ..runtimes.base import Engine
 
 BF16_MIN_COSINE = 0.9999
@@ -163,30 +169,33 @@ def measuring_seconds() -> float:
     return _MEASURING[0]
 
 
-def resolve(checkpoint: Path, batch_size: int = 8, threads: int | None = None, log: Callable[[str], None] | None = None) -> Choice:
-    """The cached choice for this checkpoint, batch size and thread count on this CPU, measured now if missing
-    or made by other versions. Prints the choice and its reason once per process."""
+def tune(checkpoint: str | Path | ModelFile, batch_size: int = 8, threads: int | None = None, log: Callable[[str], None] | None = None, again: bool = False) -> Choice:
+    """The cached choice for this checkpoint, batch size and thread count (torch.get_num_threads() when None)
+    on this CPU, measured now if missing, made by other versions, or `again`. Reports it in one line, once per
+    process. Raises EngineError or CheckpointError naming an unreadable file, ValueError for another kind."""
     from ..atomic import atomic_write_text
-    from ..checkpoint import read_meta
     from ..progress import counted, info
+    from ..runtimes import open_model
 
     log = log or info
+    model = open_model(checkpoint)
+    if model.kind.name != "checkpoint":
+        raise ValueError(f"{model.path}: tune measures checkpoints (.safetensors); a {model.kind.suffix} file runs in {model.kind.runtime} as it is")
     threads = threads or torch.get_num_threads()
-    key = cache_key(read_meta(checkpoint).model_id, batch_size, threads)
+    key = cache_key(model.meta.model_id, batch_size, threads)
     path = choice_path(key)
-    choice = _read(path, key)
+    choice = None if again else _read(path, key)
     fresh = choice is None
     if choice is None:
         t0 = time.perf_counter()
-        measured = measure(checkpoint, batch_size, threads, log)
+        measured = measure(model, batch_size, threads)
         _MEASURING[0] += time.perf_counter() - t0
         winner, reason = choose(measured)
         choice = Choice(winner.runtime, winner.precision, reason, measured, key)
         atomic_write_text(path, choice.to_json() + "\n")
-    if str(path) not in _PRINTED:
+    if fresh or str(path) not in _PRINTED:
         _PRINTED.add(str(path))
-        head = f"runtime auto: {choice.label} for {checkpoint.name} at batch {batch_size}, {counted(threads, 'thread')}"
-        # The full reason when just measured; a short line after, with where the reason is kept.
+        head = f"runtime auto: {choice.label} for {model.path.name} at batch {batch_size}, {counted(threads, 'thread')}"
         log(f"{head}; {choice.reason} (cached in {path})" if fresh else f"{head} (measured earlier; why: {path})")
     return choice
 
@@ -199,27 +208,21 @@ def _read(path: Path, key: dict[str, Any]) -> Choice | None:
     return choice if choice.key == key else None
 
 
-def measure(checkpoint: Path, batch_size: int, threads: int, log: Callable[[str], None]) -> list[Measured]:
+def measure(model: ModelFile, batch_size: int, threads: int) -> list[Measured]:
     """Time every candidate on real clips and compare its outputs with torch fp32's."""
-    from ..checkpoint import read_meta
-    from ..default_model import SAMPLE_VIDEO
-    from ..runtimes.onnx_runtime import quantization_available
-    from ..video.samples import spread_clips
     from ..runtimes.cpu import cpu_info, intra_op_threads
+    from ..runtimes.onnx_runtime import quantization_available
 
-    meta = read_meta(checkpoint)
-    clips = torch.from_numpy(spread_clips(SAMPLE_VIDEO, meta.frames, meta.crop, n=batch_size))
-    clips = clips.repeat(-(-batch_size // len(clips)), 1, 1, 1, 1)[:batch_size].contiguous()  # (B, T, H, W, 3)
+    clips = torch.from_numpy(check_clips(model.meta, batch_size))  # (B, T, H, W, 3)
     has_onnx = importlib.util.find_spec("onnxruntime") is not None
     todo = candidates(cpu_info().has_bf16, has_onnx, has_onnx and quantization_available())
-    log(f"runtime auto: timing {', '.join(c.label for c in todo)} for {checkpoint.name} at batch {batch_size} (once; cached)")
     results: dict[Candidate, Measured] = {}
     engines: dict[Candidate, Engine] = {}
     with intra_op_threads(threads):
         reference = None
         for c in todo:
             try:
-                engines[c] = open_candidate(checkpoint, c)
+                engines[c] = open_candidate(model, c)
                 out = engines[c](clips)  # warm-up, and the outputs compared with torch fp32
             except Exception as e:  # noqa: BLE001 - a path that fails here is only left out
                 results[c] = Measured(c.runtime, c.precision, float("inf"), error=" ".join(str(e).split())[:200])
@@ -238,14 +241,24 @@ def measure(checkpoint: Path, batch_size: int, threads: int, log: Callable[[str]
     return [results[c] for c in todo]
 
 
-def open_candidate(checkpoint: Path, c: Candidate) -> Engine:
+def check_clips(meta: ModelMeta, batch_size: int) -> np.ndarray:
+    """`batch_size` uint8 centre clips (B, T, crop, crop, 3) of the bundled sample video, from the half of its
+    clips that int8 calibration leaves out (`video.samples.spread_clips(part=1)`), repeated to fill the batch."""
+    from ..default_model import SAMPLE_VIDEO
+    from ..video.samples import spread_clips
+
+    clips = spread_clips(SAMPLE_VIDEO, meta.frames, meta.crop, n=batch_size, part=1)
+    return np.ascontiguousarray(np.resize(clips, (batch_size, *clips.shape[1:])))
+
+
+def open_candidate(model: ModelFile, c: Candidate) -> Engine:
     from ..runtimes import open_engine
     from .exported import cached_onnx
 
     cpu = torch.device("cpu")
     if c.runtime == "onnx":
-        return open_engine(cached_onnx(checkpoint, c.precision), cpu)
-    return open_engine(checkpoint, cpu, precision=c.precision)
+        return open_engine(cached_onnx(model, c.precision), cpu)
+    return open_engine(model, cpu, precision=c.precision)
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
