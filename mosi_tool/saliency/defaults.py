@@ -8,3 +8,9 @@
 # stays), cam 0.760, cam with --stabilize mv 0.818: the network's own maps are compensated by default.
 DEFAULT_METHOD = "mv"
 DEFAULT_STABILIZE = "mv"
+
+METHODS = ("cam", "gradcam", "mv", "fused")
+MODEL_METHODS = ("cam", "gradcam", "fused")  # the ones that run a network
+NORMS = ("video", "frame")  # display scale of the maps: one range for the whole video, or each frame's own
+LAYERS = ("conv5", "conv4")  # Grad-CAM layers
+DEFAULT_TARGET = "motion"  # measured, not assumed: see cli/saliency.py's docstring

@@ -1,12 +1,14 @@
-"""Pass 2 of saliency: decode the original frames again and write the outputs users look at.
+"""The pixel pass of saliency: decode the original frames (once) and write the outputs users look at.
 
 Sinks: an overlay video (original resolution, frame rate, timestamps and frame count, with a colour bar),
 the raw maps as float16 .npy (`maps_file`), and a contact sheet of key frames. Every file is written to a
-temporary name and renamed when complete.
+temporary name and renamed when complete. An output that fails (full disk, a folder gone read-only) is
+abandoned alone, its temporary file removed: the others are still written (`OutputsFailed` names it).
 """
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -14,14 +16,14 @@ from typing import Protocol
 import av
 import cv2
 import numpy as np
-import torch
 
 from .. import viz
 from ..atomic import atomic_path
+from ..video.decode import VideoReader
 from ..video.spec import DecodeSpec
-from .compute import SaliencyResult
-from .maps import map_region, upsample
+from .maps import map_region
 from .maps_file import MapsFile
+from .result import SaliencyResult
 
 CHUNK = 16  # frames upsampled per device call
 TIME_BASE = Fraction(1, 90000)
@@ -37,6 +39,19 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+class OutputsFailed(OSError):
+    """Some outputs could not be written (the others were): `failed` maps each path to its one-line reason."""
+
+    def __init__(self, failed: dict[Path, str], notes: list[str]):
+        self.failed, self.notes = failed, notes
+        super().__init__("; ".join(f"{path}: {why}" for path, why in failed.items()))
+
+
+def write_error(e: BaseException) -> str:
+    """The reason of a failed write in a few words: 'cannot write (No space left on device)'."""
+    return f"cannot write ({getattr(e, 'strerror', None) or e})"
 
 
 def i420_frame(rgb: np.ndarray) -> av.VideoFrame:
@@ -91,6 +106,8 @@ class OverlayVideo:
         self.stream.codec_context.time_base = TIME_BASE
         self.caption = caption
         self.last_pts = -1
+        if viz.colorbar_stamp(height, width, title=caption) is None:
+            self.notes.append(f"overlay without a colour bar: {width}x{height} frames are too small to hold one")
 
     def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
         img = viz.draw_colorbar(viz.overlay(frame, heat), title=self.caption)
@@ -110,8 +127,10 @@ class OverlayVideo:
         self._ctx.__exit__(None, None, None)
 
     def abort(self) -> None:
-        self.container.close()
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        try:
+            self.container.close()
+        finally:  # the temporary file goes even when closing fails (a full disk)
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
 class ContactSheet:
@@ -147,21 +166,25 @@ class ContactSheet:
         pass
 
 
-def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, height: int, device: torch.device, norm: str) -> np.ndarray:
-    """Normalised maps in [0, 1] of frames [start, stop) at width x height (upsampled on `device`).
+def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, height: int, norm: str) -> np.ndarray:
+    """Normalised maps in [0, 1] of frames [start, stop) at width x height, float32 (n, height, width).
 
     norm "video": one range for the whole video (`SaliencyResult.range`); "frame": each frame's own min..max.
+    The low-resolution maps are scaled, then upsampled bilinearly (OpenCV, half-pixel centres as
+    `F.interpolate(align_corners=False)`) into the model input's footprint (`map_region`); zero outside it.
     """
-    low_res = torch.from_numpy(result.maps[start:stop]).to(device)
-    region = map_region(result.geometry, width, height)
+    low_res = np.asarray(result.maps[start:stop], dtype=np.float32)
     if norm == "frame":
-        flat = low_res.flatten(1)
-        low, high = flat.amin(dim=1).view(-1, 1, 1), flat.amax(dim=1).view(-1, 1, 1)
+        flat = low_res.reshape(len(low_res), -1)
+        low, high = flat.min(axis=1)[:, None, None], flat.max(axis=1)[:, None, None]
     else:
-        lo, hi = result.range
-        low, high = torch.tensor(lo, device=device), torch.tensor(hi, device=device)
-    heat = ((low_res - low) / (high - low).clamp_min(1e-12)).clamp_(0, 1)
-    return upsample(heat, region, width, height).clamp_(0, 1).cpu().numpy()
+        low, high = result.range
+    heat = np.clip((low_res - low) / np.maximum(high - low, 1e-12), 0, 1).astype(np.float32)
+    x0, y0, w, h = map_region(result.geometry, width, height)
+    out = np.zeros((len(heat), height, width), np.float32)
+    for i, m in enumerate(heat):
+        out[i, y0 : y0 + h, x0 : x0 + w] = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0, 1, out=out)
 
 
 def default_maps_size(result: SaliencyResult) -> tuple[int, int]:
@@ -170,9 +193,8 @@ def default_maps_size(result: SaliencyResult) -> tuple[int, int]:
 
 
 def render(
-    path: str | Path,
+    source: str | Path | VideoReader,
     result: SaliencyResult,
-    device: torch.device,
     overlay: Path | None = None,
     maps: Path | None = None,
     maps_size: tuple[int, int] | None = None,
@@ -181,38 +203,56 @@ def render(
     norm: str = "video",
     stream: int | None = None,
     fps: float | None = None,
-    extra_sinks: list[Sink] | None = None,
+    extra_sinks: dict[Path, Sink] | None = None,
 ) -> list[str]:
-    """Decode `path` at original resolution and feed every frame with its heatmap to the requested sinks
-    (and to `extra_sinks`, which render closes or aborts with its own).
+    """Decode `source` (a path, or a reader already opened on it) at original resolution, once, and feed every
+    frame with its heatmap to the requested sinks (and to `extra_sinks`, keyed by their output path, which
+    render closes or aborts with its own).
 
     maps_size: (width, height) of the `maps` file; default `default_maps_size(result)`. Returns notes for the user:
     the decode's warnings (e.g. a truncated file), then what was done to fit the outputs' formats (e.g. an
-    odd-sized overlay padded).
+    odd-sized overlay padded). An output that fails to be made or written (OSError) is abandoned, its
+    temporary file removed, and the others go on; `OutputsFailed` then names it (with the notes). Any other
+    error, or an interruption (SIGTERM raised as SystemExit), abandons every output.
     """
     info = result.info
     width, height = info.width, info.height
     n = len(result.frame_times)
-    sinks: list[Sink] = list(extra_sinks or [])
+    sinks: dict[Path, Sink] = dict(extra_sinks or {})
+    failed: dict[Path, str] = {}
+
+    def fail(path: Path, e: OSError) -> None:
+        failed[path] = write_error(e)
+        sink = sinks.pop(path, None)
+        if sink is not None:
+            with contextlib.suppress(Exception):
+                sink.abort()
+
+    makers = {overlay: lambda p: OverlayVideo(p, width, height, info.fps), sheet: lambda p: ContactSheet(p, n, frame_labels or [""] * n),
+              maps: lambda p: MapsFile(p, n, *(maps_size or default_maps_size(result)))}  # fmt: skip
+    reader = source if isinstance(source, VideoReader) else None
     try:
-        if overlay:
-            sinks.append(OverlayVideo(overlay, width, height, info.fps))
-        if sheet:
-            sinks.append(ContactSheet(sheet, n, frame_labels or [""] * n))
-        if maps:
-            sinks.append(MapsFile(maps, n, *(maps_size or default_maps_size(result))))
-        reader = DecodeSpec(path, stream, fps).open()
+        for path, make in makers.items():
+            if path:
+                try:
+                    sinks[path] = make(path)
+                except OSError as e:
+                    fail(path, e)
+        reader = reader or DecodeSpec(source, stream, fps).open()  # type: ignore[arg-type]
         buffer: list = []
 
         def flush() -> None:
             start = buffer[0].index
             heat: dict[tuple[int, int], np.ndarray] = {}
-            for sink in sinks:
+            for path, sink in list(sinks.items()):
                 size = sink.size or (width, height)
                 if size not in heat:
-                    heat[size] = heat_frames(result, start, start + len(buffer), *size, device, norm)
-                for frame, h in zip(buffer, heat[size]):
-                    sink.add(frame.index, frame.time, frame.image, h)
+                    heat[size] = heat_frames(result, start, start + len(buffer), *size, norm)
+                try:
+                    for frame, h in zip(buffer, heat[size]):
+                        sink.add(frame.index, frame.time, frame.image, h)
+                except OSError as e:
+                    fail(path, e)
             buffer.clear()
 
         for frame in reader.frames():
@@ -224,10 +264,17 @@ def render(
         if buffer:
             flush()
     except BaseException:
-        for sink in sinks:
-            sink.abort()
+        for sink in sinks.values():
+            with contextlib.suppress(Exception):
+                sink.abort()
         raise
-    for sink in sinks:
-        sink.close()
+    for path, sink in list(sinks.items()):
+        try:
+            sink.close()
+        except OSError as e:
+            fail(path, e)
     # The overlay's decode is the only full decode of a --method mv run, so its warnings (a truncated file) count.
-    return [*reader.warnings, *(note for sink in sinks for note in getattr(sink, "notes", []))]
+    notes = [*reader.warnings, *(note for sink in sinks.values() for note in getattr(sink, "notes", []))]
+    if failed:
+        raise OutputsFailed(failed, notes)
+    return notes
