@@ -143,10 +143,10 @@ def check_outputs(outputs: Outputs, video: Path | None = None) -> None:
         option = OUTPUT_OPTIONS[kind]
         suffixes = OUTPUT_SUFFIXES[kind]
         real = os.path.realpath(path)
-        if path.suffix.lower() not in suffixes:
+        if path.is_dir():
+            problems.append(f"{path}: is a folder; {option} takes a file name (e.g. {option} {path / ('out' + suffixes[0])})")
+        elif path.suffix.lower() not in suffixes:
             problems.append(f"{path}: {option} must end in {' or '.join(suffixes)}")
-        elif path.is_dir():
-            problems.append(f"{path}: is a folder; {option} takes a file name ({option} {path / ('out' + suffixes[0])})")
         elif video is not None and os.path.realpath(video) == real:
             problems.append(f"{path}: is the input video; {option} would overwrite it")
         elif real in seen:
