@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .version import __version__
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,4 +32,14 @@ def default_model_path() -> Path:
     return _default()
 
 
-__all__ = ["__version__", "load_model", "default_model_path"]
+def __getattr__(name: str) -> Any:
+    """`mosi_tool.saliency(path, ...)` (the arrays `mosi-tool saliency` writes: `saliency.api.saliency`) is the
+    `saliency` package, imported on first use; calling it runs `api.saliency`."""
+    if name == "saliency":
+        import importlib
+
+        return importlib.import_module(".saliency", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["__version__", "load_model", "default_model_path", "saliency"]

@@ -271,3 +271,24 @@ def test_options_dataclass_validates_for_python_callers():
     with pytest.raises(ValueError, match="--step"):
         SaliencyOptions(step=0)
     assert SaliencyOptions(method="cam", layer="conv4").unused() == ["--layer"]
+
+
+# The Python API -------------------------------------------------------------------------------------------
+
+
+def test_python_api_returns_what_the_command_writes(tmp_path, video):
+    import json
+
+    import mosi_tool
+
+    got = mosi_tool.saliency(video, masks=True, boxes=True)
+    maps, masks, boxes = tmp_path / "m.npy", tmp_path / "k.npy", tmp_path / "b.jsonl"
+    result = cli(str(video), "--out", str(tmp_path / "o.mp4"), "--maps", str(maps), "--masks", str(masks), "--boxes", str(boxes))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(got.maps, np.load(maps))
+    np.testing.assert_array_equal(got.masks, np.load(masks))
+    assert got.boxes == [json.loads(line) for line in boxes.read_text().splitlines()]
+    assert got.maps.dtype == np.float16 and len(got.times) == len(got.maps) == 24 and got.masks.dtype == bool
+    assert mosi_tool.saliency(video, maps_size=(20, 10)).maps.shape == (24, 10, 20)
+    with pytest.raises(ValueError, match="--norm"):
+        mosi_tool.saliency(video, norm="peak")
