@@ -292,3 +292,68 @@ def test_python_api_returns_what_the_command_writes(tmp_path, video):
     assert mosi_tool.saliency(video, maps_size=(20, 10)).maps.shape == (24, 10, 20)
     with pytest.raises(ValueError, match="--norm"):
         mosi_tool.saliency(video, norm="peak")
+
+
+# Many videos: files, folders and --list into --out-dir -------------------------------------------------------
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    write_video(root / "a.mp4", n=12, size=(64, 48))
+    write_video(root / "sub" / "b.mp4", n=12, size=(64, 48), speed=3)
+    (root / "bad.mp4").write_text("not a video")
+    return root
+
+
+def test_folder_into_out_dir_names_resumes_and_logs_failures(tmp_path, tree):
+    import json
+
+    from mosi_tool.pipeline.jobs import find_inputs, plan
+
+    out = tmp_path / "out"
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet")
+    assert result.exit_code == 1, result.output
+    assert "2 written, 0 already done, 1 failed of 3 videos" in result.output
+    # the names `features` gives the same videos, less its .npz
+    stems = {j.out[: -len(".npz")] for j in plan(find_inputs([tree]), out)}
+    assert stems == {str(out / "a.mp4"), str(out / "sub" / "b.mp4"), str(out / "bad.mp4")}
+    for stem in (out / "a.mp4", out / "sub" / "b.mp4"):
+        for suffix in (".saliency.mp4", ".maps.npy", ".masks.npy", ".boxes.jsonl", ".sheet.png", ".saliency.json"):
+            assert Path(str(stem) + suffix).is_file()
+    assert np.load(str(out / "a.mp4") + ".maps.npy").shape[0] == 12
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [f["path"] for f in failures] == [str(tree / "bad.mp4")] and "not a video" in failures[0]["error"]
+    # a rerun skips what is done, and drops the failure of a video that is gone
+    (tree / "bad.mp4").unlink()
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet")
+    assert result.exit_code == 0 and "0 written, 2 already done, 0 failed of 2 videos" in result.output, result.output
+    assert not (out / "failures.jsonl").exists()
+    # a replaced video, a changed option and a lost output are made again
+    os.utime(tree / "a.mp4", ns=(1, 1))
+    (out / "sub" / "b.mp4.maps.npy").unlink()
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet")
+    assert "2 written, 0 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet", "--norm", "frame")
+    assert "2 written, 0 already done" in result.output, result.output
+
+
+def test_list_and_files_into_out_dir(tmp_path, tree):
+    listing = tmp_path / "videos.txt"
+    listing.write_text("in/sub/b.mp4\n# a comment\n")
+    out = tmp_path / "out"
+    result = cli(str(tree / "a.mp4"), "--list", str(listing), "--out-dir", str(out), "--outputs", "maps")
+    assert result.exit_code == 0, result.output
+    assert (out / "a.mp4.maps.npy").is_file() and (out / "in" / "sub" / "b.mp4.maps.npy").is_file()
+    assert not list(out.rglob("*.saliency.mp4"))
+
+
+def test_out_dir_refuses_single_file_options(tmp_path, tree, monkeypatch):
+    no_compute(monkeypatch)
+    result = cli(str(tree), "--out-dir", str(tmp_path / "o"), "--maps", str(tmp_path / "m.npy"))
+    assert result.exit_code == 2 and "--outputs" in result.output
+    result = cli(str(tree / "a.mp4"), str(tree / "sub" / "b.mp4"))
+    assert result.exit_code == 2 and "--out-dir" in result.output
+    result = cli(str(tree), "--out-dir", str(tmp_path / "o"), "--outputs", "overlay,heat")
+    assert result.exit_code == 2 and "--outputs" in result.output

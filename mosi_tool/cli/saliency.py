@@ -77,8 +77,12 @@ def register(app: typer.Typer) -> None:
     @app.command("saliency")
     @handle_errors
     def saliency(
-        video: Annotated[Path, typer.Argument(help="A video file or a folder of frames.")],
+        inputs: Annotated[Optional[list[Path]], typer.Argument(help="A video file or a folder of frames; or, with --out-dir, videos, frame folders and folders to search recursively.", show_default=False)] = None,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .m4v, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
+        out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Many videos: write each one's outputs into DIR, named as `features` names them (DIR/<name>.saliency.mp4, .maps.npy, .masks.npy, .boxes.jsonl, .sheet.png), resumable, failures in DIR/failures.jsonl.")] = None,
+        list_file: Annotated[Optional[Path], typer.Option("--list", help="With --out-dir: a text file with one video path per line.")] = None,
+        outputs_text: Annotated[str, typer.Option("--outputs", help="With --out-dir: which outputs each video gets, comma-separated: overlay, maps, masks, boxes, sheet.")] = "overlay",
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="With --out-dir: make again the outputs that are already there.")] = False,
         model: ModelOpt = None,
         maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1], .npy, written as they are made; np.load(FILE, mmap_mode='r') opens it.")] = None,
         maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the whole frame at the model's input scale, e.g. 112x64 for 640x360 with the bundled 64-pixel model).")] = None,
@@ -100,7 +104,7 @@ def register(app: typer.Typer) -> None:
         stream: StreamOpt = None,
         fps: Annotated[Optional[float], typer.Option("--fps", parser=_positive_fps, help="Resample videos to this frame rate first (> 0); for frame folders, their rate.")] = None,
     ) -> None:
-        """Motion saliency maps for one video, as an overlay at its original resolution."""
+        """Motion saliency maps of a video, as an overlay at its original resolution (or of many, with --out-dir)."""
         from ..progress import counted
         from ..saliency.run import Outputs, SaliencyOptions, prepare, run
         from .signals import terminate_as_exit
@@ -110,14 +114,26 @@ def register(app: typer.Typer) -> None:
             layer=layer.value, norm=norm.value, maps_size=parse_size(maps_size), batch_size=batch_size, device=device,
             runtime=runtime, compile=compile, stream=stream, fps=fps,
         )  # fmt: skip
+        inputs = list(inputs or [])
+        files = {"--out": out, "--maps": maps, "--masks": masks, "--boxes": boxes, "--sheet": sheet}
+        if out_dir is not None or list_file is not None or len(inputs) > 1:
+            given = [name for name, path in files.items() if path is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} name one video's files; with --out-dir each video's files are named after it: "
+                                 f"choose them with --outputs (e.g. --outputs overlay,maps)")  # fmt: skip
+            if out_dir is None:
+                raise ValueError("several inputs or --list: give --out-dir DIR for their outputs")
+            _batch(inputs, out_dir, list_file, options, outputs_text, overwrite)
+            return
+        if not inputs:
+            raise ValueError("give a video (or videos, folders or --list with --out-dir)")
+        if outputs_text != "overlay" or overwrite:
+            raise ValueError("--outputs and --overwrite apply with --out-dir; for one video name each file (--out, --maps, ...)")
+        video = inputs[0]
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
         outputs = Outputs(overlay=out, maps=maps, masks=masks, boxes=boxes, sheet=sheet)
         reader = prepare(video, options, outputs)
-        unused = options.unused()
-        if unused:
-            typer.echo(f"note: {', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to --method {options.method} (ignored)", err=True)
-        if options.method == "mv" and model is not None:
-            typer.echo("note: --method mv uses no network; --model only sets the maps' default size", err=True)
+        _notes(options)
         with terminate_as_exit():
             done = run(video, options, outputs, reader=reader)
         for note in done.notes:
@@ -133,3 +149,32 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {path}: {why}", err=True)
         if done.failed:
             raise typer.Exit(1)
+
+
+def _notes(options) -> None:  # noqa: ANN001 - a SaliencyOptions (imported lazily)
+    """One line for the options the method does not use, one for a model with --method mv."""
+    unused = options.unused()
+    if unused:
+        typer.echo(f"note: {', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to --method {options.method} (ignored)", err=True)
+    if options.method == "mv" and options.model is not None:
+        typer.echo("note: --method mv uses no network; --model only sets the maps' default size", err=True)
+
+
+def _batch(inputs: list[Path], out_dir: Path, list_file: Path | None, options, outputs_text: str, overwrite: bool) -> None:  # noqa: ANN001
+    """`saliency --out-dir`: every video's outputs into out_dir (`saliency.batch`)."""
+    from ..progress import counted
+    from ..saliency.batch import parse_outputs, run_batch
+    from .signals import terminate_as_exit
+
+    kinds = parse_outputs(outputs_text)
+    if list_file is not None and not list_file.is_file():
+        raise FileNotFoundError(f"{list_file}: no such list file")
+    _notes(options)
+    with terminate_as_exit():
+        report = run_batch(inputs, out_dir, options, kinds, list_file, overwrite, progress=lambda line: typer.echo(line, err=True))
+    hidden = f" ({counted(report.hidden, 'hidden or AppleDouble file')} skipped)" if report.hidden else ""
+    typer.echo(f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {counted(report.total, 'video')}{hidden}; "
+               f"{counted(report.frames, 'frame')} in {report.seconds:.1f} s -> {out_dir}")  # fmt: skip
+    if report.failed:
+        typer.echo(f"failures: {out_dir / 'failures.jsonl'}", err=True)
+    raise typer.Exit(report.exit_code)

@@ -113,15 +113,16 @@ def _name(video: Path, list_base: Path | None, folder: Path | None) -> Path:
     return Path(path.name)
 
 
-def plan(found: Found, out_dir: Path) -> list[VideoJob]:
-    """One job per video of `found`, writing `out_dir/<its name>.npz` (module docstring).
+def plan(found: Found, out_dir: Path, suffix: str = OUTPUT_SUFFIX) -> list[VideoJob]:
+    """One job per video of `found`, writing `out_dir/<its name><suffix>` (module docstring): `.npz` for
+    features; `saliency` plans with suffix "" and adds one suffix per output to that stem.
 
     Raises ValueError, naming both videos, when two of them would write the same file.
     """
     jobs: list[VideoJob] = []
     by_out: dict[str, str] = {}
     for i, (video, name) in enumerate(zip(found.videos, found.names, strict=True)):
-        out = str(out_dir / (str(name) + OUTPUT_SUFFIX))
+        out = str(out_dir / (str(name) + suffix))
         if out in by_out:
             raise ValueError(f"{by_out[out]} and {video} would both write {out}: pass the folder that holds both "
                              "instead, or run them with different --out-dir")  # fmt: skip

@@ -23,10 +23,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..video.decode import VideoInfo, VideoReader
 from ..video.spec import DecodeSpec
 from .defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, MODEL_METHODS, NORMS
+
+if TYPE_CHECKING:
+    from ..runtimes.base import Engine
 
 MODES = ("full", "center")  # `video.clips.MODES`, full first: the saliency default
 STABILIZE = ("none", "mv", "auto")  # `video.stabilize.MODES`
@@ -160,6 +164,13 @@ def check_outputs(outputs: Outputs, video: Path | None = None) -> None:
         raise OutputError("; ".join(problems))
 
 
+def check_folder(folder: Path) -> None:
+    """OutputError unless files can be written into `folder` (made if missing): `check_outputs` for a folder."""
+    why = _folder_problem(folder)
+    if why:
+        raise OutputError(f"{folder}: {why}")
+
+
 def _folder_problem(folder: Path) -> str | None:
     """Why files cannot be written into `folder` (made if missing, like `atomic_path` does); None if they can."""
     existing = folder
@@ -207,6 +218,15 @@ class SaliencyRun:
     failed: dict[Path, str] = field(default_factory=dict)  # outputs that could not be written, and why
 
 
+def open_engine(options: SaliencyOptions) -> Engine:
+    """The engine a network method runs: the named (else bundled) model on `options.device` and runtime
+    (gradcam: PyTorch, which it needs for its backward pass)."""
+    from .. import load_model
+
+    runtime = options.runtime or ("torch" if options.method == "gradcam" else None)
+    return load_model(options.model, device=options.device, runtime=runtime, compile=options.compile, batch_size=options.batch_size)
+
+
 def _default_short_side(options: SaliencyOptions) -> int | None:
     """The scale --method mv's maps are written at by default: the named (else bundled) model's clip size."""
     from ..default_model import default_model_path
@@ -218,13 +238,14 @@ def _default_short_side(options: SaliencyOptions) -> int | None:
         return None
 
 
-def prepare(video: str | Path, options: SaliencyOptions, outputs: Outputs) -> VideoReader:
+def prepare(video: str | Path, options: SaliencyOptions, outputs: Outputs, model_checked: bool = False) -> VideoReader:
     """Every check that needs no decoding: the named model opens whole, a class index given as the target
     exists, the video exists and has a readable header, the outputs can be written. Returns the reader opened
-    on the video (its header read)."""
+    on the video (its header read). model_checked: the model was checked already (a batch checks it once).
+    """
     from .targets import parse_target
 
-    if options.model is not None:
+    if options.model is not None and not model_checked:
         check_model(options.model)
     if options.target.lstrip("-").isdigit():
         from ..default_model import default_model_path
@@ -237,10 +258,12 @@ def prepare(video: str | Path, options: SaliencyOptions, outputs: Outputs) -> Vi
 
 
 def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outputs | None = None,
-        reader: VideoReader | None = None) -> SaliencyRun:  # fmt: skip
+        reader: VideoReader | None = None, engine: Engine | None = None) -> SaliencyRun:  # fmt: skip
     """Motion saliency of one video (a file or a folder of frames) into `outputs` (see the module docstring).
 
     reader: the result of `prepare` when the caller ran it already (its checks are then not repeated).
+    engine: the network methods' engine, when the caller opened it already (`load_options_engine`; a batch
+    opens it once); else it is opened here.
     Errors before any output is begun: VideoError, OutputError, EngineError/CheckpointError/MetadataError,
     ValueError, each one line naming the file. An output that fails while being written (full disk) is in
     `SaliencyRun.failed`; the others are written. Temporary files: each output is written to a hidden
@@ -266,13 +289,10 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
                                          size=options.size or _default_short_side(options), info=info)  # fmt: skip
         labels, describe = [""] * len(result.frame_times), result.motion_source
     else:
-        from .. import load_model
         from .compute import compute_saliency, frame_labels
         from .targets import parse_target
 
-        runtime = options.runtime or ("torch" if options.method == "gradcam" else None)
-        engine = load_model(options.model, device=options.device, runtime=runtime, compile=options.compile,
-                            batch_size=options.batch_size)  # fmt: skip
+        engine = engine or open_engine(options)
         result = compute_saliency(engine, video, parse_target(options.target, engine.meta.num_classes), step=options.step,
                                   mode=options.mode, batch_size=options.batch_size, stream=options.stream, fps=options.fps,
                                   method=options.method, layer=options.layer, size=options.size, stabilize=options.stabilize,
