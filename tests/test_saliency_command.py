@@ -33,12 +33,12 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def no_compute(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make any computing of maps fail loudly: the checks under test must stop the run before it."""
-    from mosi_tool.saliency import compute
+    from mosi_tool.saliency import compute, motion
 
     def boom(*a: object, **k: object) -> None:
         raise AssertionError("maps were computed")
 
-    monkeypatch.setattr(compute, "compute_motion_saliency", boom)
+    monkeypatch.setattr(motion, "compute_motion_saliency", boom)
     monkeypatch.setattr(compute, "compute_saliency", boom)
 
 

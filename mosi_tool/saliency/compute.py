@@ -10,8 +10,8 @@ import torch
 
 from ..metadata import ModelMeta, motion_label
 from ..runtimes.base import Engine
-from ..video.clips import Clip, Geometry, Sampling, geometry, iter_clips
-from ..video.decode import VideoInfo, VideoReader
+from ..video.clips import Clip, Sampling, geometry, iter_clips
+from ..video.decode import VideoReader
 from ..video.motion_vectors import MotionField
 from ..video.spec import DecodeSpec
 from ..video.stabilize import AUTO_MIN_SPEED, MODES, camera_speed, input_transforms, stabilize_clip, to_reference, unwarp_maps
@@ -19,7 +19,7 @@ from .defaults import METHODS, MODEL_METHODS
 from .gradcam import grad_cam
 from .maps import frame_maps
 from .map_store import MapStore, array_range
-from .motion import field_geometry, fuse, motion_pass
+from .motion import compute_motion_saliency, field_geometry, fuse, motion_pass
 from .result import SaliencyResult
 from .targets import select_maps
 
@@ -167,26 +167,6 @@ def _fuse_stored(mosi: np.ndarray, motion: MapStore, norm: str, chunk: int = 256
         out.append(fuse(mosi[a : a + want], m, ranges))
     motion.close()
     return out
-
-
-def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: float | None = None,
-                            motion: MotionField | None = None, size: int | None = None,
-                            info: VideoInfo | None = None) -> SaliencyResult:  # fmt: skip
-    """`--method mv`: camera-compensated motion-vector maps (`saliency.motion`), no network.
-
-    Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution, streamed to a
-    `MapStore` (memory flat in the video's length), and no clips. size: the short side of the scale the maps
-    are written at by default (`field_geometry`; the CLI passes the default model's input size); None: the
-    frame's own size. info: the video's header, when the caller has opened it already (saves an open).
-    """
-    info = info or DecodeSpec(path, stream, fps).open().info
-    camera, maps = motion_pass(path, stream=stream, fps=fps, field=motion)
-    assert maps is not None
-    note = f"motion from {camera.source}; {int((~camera.coded).sum())} frames without vectors interpolated"
-    return SaliencyResult(
-        info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
-        np.zeros((0, 2), np.int64), 0, [], [note], camera.source,
-    )  # fmt: skip
 
 
 def frame_labels(result: SaliencyResult, meta: ModelMeta) -> list[str]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..video.decode import VideoInfo, VideoReader
 from ..video.spec import DecodeSpec
-from .defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, MODEL_METHODS, NORMS
+from .defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
 
 if TYPE_CHECKING:
     from ..runtimes.base import Engine
@@ -228,14 +228,20 @@ def open_engine(options: SaliencyOptions) -> Engine:
 
 
 def _default_short_side(options: SaliencyOptions) -> int | None:
-    """The scale --method mv's maps are written at by default: the named (else bundled) model's clip size."""
+    """The scale --method mv's maps are written at by default: the named (else bundled) model's clip size.
+    The bundled model's header is read without importing torch (`--method mv` needs none)."""
     from ..default_model import default_model_path
-    from ..loader import read_model_meta
+    from ..metadata import read_safetensors_meta
 
+    if options.model is not None:
+        from ..loader import read_model_meta
+
+        return read_model_meta(options.model).crop
     try:
-        return read_model_meta(options.model or default_model_path()).crop
+        meta = read_safetensors_meta(default_model_path())
     except (FileNotFoundError, ValueError):
         return None
+    return meta.crop if meta else None
 
 
 def prepare(video: str | Path, options: SaliencyOptions, outputs: Outputs, model_checked: bool = False) -> VideoReader:
@@ -283,7 +289,7 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     info = reader.info
     clips: int | None = None
     if options.method == "mv":
-        from .compute import compute_motion_saliency
+        from .motion import compute_motion_saliency
 
         result = compute_motion_saliency(video, stream=options.stream, fps=options.fps,
                                          size=options.size or _default_short_side(options), info=info)  # fmt: skip
