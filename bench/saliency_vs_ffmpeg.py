@@ -3,6 +3,7 @@
     apt-get install -y ffmpeg                       # the bench's reference only; mosi-tool decodes with PyAV
     python bench/saliency_vs_ffmpeg.py              # 60 s of the shared DAVIS videos joined (854x480, 24 fps)
     python bench/saliency_vs_ffmpeg.py --seconds 20 --rounds 3 --video V.mp4
+    python bench/saliency_vs_ffmpeg.py --old-code /work/main   # also the command from an older checkout
 
 Each round runs, one after the other in a fresh process each: FFmpeg's transcode (`ffmpeg -i V -c:v libx264
 -preset veryfast -crf 20 -x264-params mbtree=0 -pix_fmt yuv420p`, the overlay's encoder settings,
@@ -34,11 +35,12 @@ X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-x264-params", 
 MOTION_ONLY = "import sys; from mosi_tool.saliency.motion import motion_pass; motion_pass(sys.argv[1])[1].close()"
 
 
-def cpu_run(cmd: list[str]) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) of one child process, with its threads; raises if it fails."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def cpu_run(cmd: list[str], code: Path = ROOT) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one child process, with its threads, importing mosi_tool from `code`;
+    raises if it fails."""
+    env = dict(os.environ, PYTHONPATH=str(code))
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -70,6 +72,7 @@ def main() -> None:
     ap.add_argument("--video", type=Path, help="the video (default: the shared DAVIS videos joined to --seconds)")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--old-code", type=Path, help="also run `saliency` from this checkout of older code (a baseline in the same run)")
     args = ap.parse_args()
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -88,13 +91,17 @@ def main() -> None:
             "mosi-tool saliency": [sys.executable, "-m", "mosi_tool", "saliency", str(video), "--out", str(folder / "o.mp4")],
             "motion pass alone": [sys.executable, "-c", MOTION_ONLY, str(video)],
         }
+        code = {name: ROOT for name in runs}
+        if args.old_code:
+            runs["saliency, older code"] = [sys.executable, "-m", "mosi_tool", "saliency", str(video), "--out", str(folder / "old.mp4")]
+            code["saliency, older code"] = args.old_code.resolve()
         cpu: dict[str, list[float]] = {k: [] for k in runs}
         wall: dict[str, list[float]] = {k: [] for k in runs}
         ratio: list[float] = []
         loads = [os.getloadavg()[0]]
         for r in range(args.rounds):
             for name, cmd in runs.items():
-                c, t = cpu_run(cmd)
+                c, t = cpu_run(cmd, code[name])
                 cpu[name].append(c)
                 wall[name].append(t)
             ratio.append(cpu["mosi-tool saliency"][-1] / cpu["ffmpeg transcode"][-1])

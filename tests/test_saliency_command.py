@@ -357,3 +357,20 @@ def test_out_dir_refuses_single_file_options(tmp_path, tree, monkeypatch):
     assert result.exit_code == 2 and "--out-dir" in result.output
     result = cli(str(tree), "--out-dir", str(tmp_path / "o"), "--outputs", "overlay,heat")
     assert result.exit_code == 2 and "--outputs" in result.output
+
+
+def test_a_folder_of_videos_without_out_dir_says_what_to_do(tmp_path, tree, monkeypatch):
+    no_compute(monkeypatch)
+    result = cli(str(tree))
+    assert result.exit_code == 2 and "give --out-dir DIR" in result.output, result.output
+
+
+def test_method_mv_imports_no_torch(tmp_path, video):
+    """--method mv runs no network: a run, the bundled model's header included, must not pay torch's import
+    (about 1.4 CPU-s, a tenth of FFmpeg transcoding a minute of 854x480: bench/saliency_vs_ffmpeg.py)."""
+    code = ("import sys; from pathlib import Path; from mosi_tool.saliency.run import Outputs, run; "
+            f"run({str(video)!r}, outputs=Outputs(overlay=Path({str(tmp_path / 'o.mp4')!r}))); "
+            "sys.exit(11 if 'torch' in sys.modules else 0)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "o.mp4").exists()

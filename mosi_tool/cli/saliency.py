@@ -107,6 +107,7 @@ def register(app: typer.Typer) -> None:
         """Motion saliency maps of a video, as an overlay at its original resolution (or of many, with --out-dir)."""
         from ..progress import counted
         from ..saliency.run import Outputs, SaliencyOptions, prepare, run
+        from ..video.decode import FRAME_SUFFIXES
         from .signals import terminate_as_exit
 
         options = SaliencyOptions(
@@ -130,6 +131,8 @@ def register(app: typer.Typer) -> None:
         if outputs_text != "overlay" or overwrite:
             raise ValueError("--outputs and --overwrite apply with --out-dir; for one video name each file (--out, --maps, ...)")
         video = inputs[0]
+        if video.is_dir() and not any(p.suffix.lower() in FRAME_SUFFIXES for p in video.iterdir()):
+            raise ValueError(f"{video}: a folder without image frames; for the videos in it give --out-dir DIR")
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
         outputs = Outputs(overlay=out, maps=maps, masks=masks, boxes=boxes, sheet=sheet)
         reader = prepare(video, options, outputs)
