@@ -374,3 +374,19 @@ def test_method_mv_imports_no_torch(tmp_path, video):
     done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "o.mp4").exists()
+
+
+def test_full_disk_under_the_temporary_maps_is_one_error_line(tmp_path, video, monkeypatch):
+    """The motion maps wait in an anonymous temporary file (`MapStore`); a full disk there is one line."""
+    from mosi_tool.saliency import map_store
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(map_store.os, "pwrite", full)
+    result = cli(str(video), "--out", str(tmp_path / "o.mp4"))
+    import tempfile
+
+    expected = f"error: a temporary file in {tempfile.gettempdir()}: No space left on device"
+    assert result.exit_code == 2 and result.output.strip() == expected, result.output
+    assert not (tmp_path / "o.mp4").exists() and not temporaries(tmp_path)

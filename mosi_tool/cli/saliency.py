@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
         from ..progress import counted
         from ..saliency.run import Outputs, SaliencyOptions, prepare, run
         from ..video.decode import FRAME_SUFFIXES
-        from .signals import terminate_as_exit
+        from .signals import disk_errors, terminate_as_exit
 
         options = SaliencyOptions(
             method=method.value, model=model, target=target, step=step, mode=mode.value, size=size, stabilize=stabilize.value,
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
         outputs = Outputs(overlay=out, maps=maps, masks=masks, boxes=boxes, sheet=sheet)
         reader = prepare(video, options, outputs)
         _notes(options)
-        with terminate_as_exit():
+        with terminate_as_exit(), disk_errors():
             done = run(video, options, outputs, reader=reader)
         for note in done.notes:
             typer.echo(f"note: {note}", err=True)
@@ -167,13 +167,13 @@ def _batch(inputs: list[Path], out_dir: Path, list_file: Path | None, options, o
     """`saliency --out-dir`: every video's outputs into out_dir (`saliency.batch`)."""
     from ..progress import counted
     from ..saliency.batch import parse_outputs, run_batch
-    from .signals import terminate_as_exit
+    from .signals import disk_errors, terminate_as_exit
 
     kinds = parse_outputs(outputs_text)
     if list_file is not None and not list_file.is_file():
         raise FileNotFoundError(f"{list_file}: no such list file")
     _notes(options)
-    with terminate_as_exit():
+    with terminate_as_exit(), disk_errors():
         report = run_batch(inputs, out_dir, options, kinds, list_file, overwrite, progress=lambda line: typer.echo(line, err=True))
     hidden = f" ({counted(report.hidden, 'hidden or AppleDouble file')} skipped)" if report.hidden else ""
     typer.echo(f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {counted(report.total, 'video')}{hidden}; "

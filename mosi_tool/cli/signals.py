@@ -1,9 +1,11 @@
-"""SIGTERM as a clean exit: a command being stopped removes its temporary files as an error would."""
+"""SIGTERM as a clean exit (a command being stopped removes its temporary files as an error would), and disk
+errors as one line."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import tempfile
 import threading
 from typing import Any, Iterator
 
@@ -25,3 +27,14 @@ def terminate_as_exit() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def disk_errors() -> Iterator[None]:
+    """An OSError escaping the block (a full disk under the temporary maps, a folder gone read-only) becomes a
+    ValueError 'PATH: reason', which `options.handle_errors` prints as one `error:` line, not a traceback."""
+    try:
+        yield
+    except OSError as e:
+        where = e.filename or f"a temporary file in {tempfile.gettempdir()}"
+        raise ValueError(f"{where}: {e.strerror or e}") from None
