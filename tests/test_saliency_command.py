@@ -390,3 +390,10 @@ def test_full_disk_under_the_temporary_maps_is_one_error_line(tmp_path, video, m
     expected = f"error: a temporary file in {tempfile.gettempdir()}: No space left on device"
     assert result.exit_code == 2 and result.output.strip() == expected, result.output
     assert not (tmp_path / "o.mp4").exists() and not temporaries(tmp_path)
+
+
+def test_python_options_take_plain_values(video):
+    import mosi_tool
+
+    got = mosi_tool.saliency(str(video), maps_size=[16, 8], model=str(Path(mosi_tool.default_model_path())))
+    assert got.maps.shape == (24, 8, 16)

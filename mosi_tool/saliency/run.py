@@ -41,6 +41,8 @@ OUTPUT_SUFFIXES: dict[str, tuple[str, ...]] = {
     "boxes": (".jsonl",),
     "sheet": (".png",),
 }
+# what only a network method uses (--size also sets the scale of --method mv's maps)
+NETWORK_OPTIONS = ("target", "step", "mode", "stabilize", "batch_size", "device", "runtime", "compile")
 OUTPUT_OPTIONS = {"overlay": "--out", "maps": "--maps", "masks": "--masks", "boxes": "--boxes", "sheet": "--sheet"}
 
 
@@ -73,6 +75,10 @@ class SaliencyOptions:
     fps: float | None = None
 
     def __post_init__(self) -> None:
+        if self.model is not None and not isinstance(self.model, Path):  # a str from a Python caller
+            object.__setattr__(self, "model", Path(self.model))
+        if self.maps_size is not None:
+            object.__setattr__(self, "maps_size", tuple(self.maps_size))
         for name, choices in (("method", METHODS), ("mode", MODES), ("stabilize", STABILIZE), ("layer", LAYERS), ("norm", NORMS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
@@ -98,12 +104,9 @@ class SaliencyOptions:
 
     def unused(self) -> list[str]:
         """The options set away from their defaults that this method does not use, as `--name`s."""
-        network = {"target", "step", "mode", "size", "stabilize", "batch_size", "device", "runtime", "compile"}
-        unused = network if self.method == "mv" else set()
+        unused = set(NETWORK_OPTIONS) if self.method == "mv" else set()
         if self.method != "gradcam":
             unused.add("layer")
-        if self.method == "mv":
-            unused -= {"size"}  # it sets the scale the mv maps are written at
         return [f"--{f.name.replace('_', '-')}" for f in fields(self) if f.name in unused and getattr(self, f.name) != f.default]
 
 
