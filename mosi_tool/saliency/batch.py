@@ -58,9 +58,18 @@ def outputs_for(stem: str, kinds: tuple[str, ...]) -> Outputs:
 
 
 def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
-    st = video.stat()
+    """What a video's outputs were made from: the options, the outputs, and the video's (and a named model's)
+    size and modification time, so a replaced file is made again."""
+
+    def stamp(path: Path) -> dict[str, int]:
+        st = path.stat()
+        return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
     opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in asdict(options).items()}
-    return {"options": opts, "outputs": sorted(kinds), "video": {"size": st.st_size, "mtime_ns": st.st_mtime_ns}, "version": __version__}
+    record = {"options": opts, "outputs": sorted(kinds), "video": stamp(video), "version": __version__}
+    if options.model is not None:
+        record["model"] = stamp(options.model)
+    return record
 
 
 def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:
