@@ -5,7 +5,7 @@ from __future__ import annotations
 from .api import features
 from .version import __version__
 
-from typing import TYPE_CHECKING, Iterator, overload
+from typing import TYPE_CHECKING, Any, Iterator, overload
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -85,4 +85,14 @@ def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool
     return compute_targets(path, opts)
 
 
-__all__ = ["__version__", "features", "load_model", "default_model_path", "motion", "targets"]
+def __getattr__(name: str) -> Any:
+    """`mosi_tool.saliency(path, ...)` (the arrays `mosi-tool saliency` writes: `saliency.api.saliency`) is the
+    `saliency` package, imported on first use; calling it runs `api.saliency`."""
+    if name == "saliency":
+        import importlib
+
+        return importlib.import_module(".saliency", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["__version__", "features", "load_model", "default_model_path", "motion", "saliency", "targets"]

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .atomic import atomic_path
-from .metadata import FORMAT_VERSION, METADATA_KEY, MetadataError, ModelMeta
+from .metadata import FORMAT_VERSION, METADATA_KEY, MetadataError, ModelMeta, read_safetensors_meta
 from .models.backbones import VideoResNet, build_backbone
 
 
@@ -65,21 +65,17 @@ def save_checkpoint(
 
 def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
     """Read only the metadata of a checkpoint (cheap: the header)."""
-    from safetensors import safe_open
-
     path = Path(path)
     check_file(path)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get(METADATA_KEY)
+        meta = read_safetensors_meta(path)
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
-    if raw is None:
-        raise CheckpointError(f"{path}: safetensors file has no '{METADATA_KEY}' metadata; not a mosi-tool checkpoint")
-    try:
-        return ModelMeta.from_json(raw, source=str(path))
     except MetadataError as e:
         raise CheckpointError(str(e)) from None
+    if meta is None:
+        raise CheckpointError(f"{path}: safetensors file has no '{METADATA_KEY}' metadata; not a mosi-tool checkpoint")
+    return meta
 
 
 def verified_state(path: str | os.PathLike[str], meta: ModelMeta | None = None) -> tuple[dict[str, torch.Tensor], ModelMeta]:

@@ -17,8 +17,7 @@ def run_demo(out_dir: Path, model: Path | None = None, device: str = "auto") -> 
     from .loader import read_model_meta
     from .pipeline.extract import ExtractOptions, extract
     from .runtimes.base import resolve_device
-    from .saliency.compute import compute_motion_saliency
-    from .saliency.render import render
+    from .saliency.run import Outputs, SaliencyOptions, run
 
     if model is None:
         model = default_model_path()
@@ -27,8 +26,8 @@ def run_demo(out_dir: Path, model: Path | None = None, device: str = "auto") -> 
     dev = resolve_device(device)
     info(f"model: {model.name} ({meta.model_id}) on {dev}")
     overlay, sheet, maps = out_dir / "sample.saliency.mp4", out_dir / "sample.sheet.png", out_dir / "sample.maps.npy"
-    result = compute_motion_saliency(SAMPLE_VIDEO, size=meta.crop)  # the saliency command's default method
-    render(SAMPLE_VIDEO, result, dev, overlay=overlay, sheet=sheet, maps=maps, maps_size=(96, 72))
+    # the saliency command's default method, maps at the model's scale
+    run(SAMPLE_VIDEO, SaliencyOptions(model=model, size=meta.crop, maps_size=(96, 72)), Outputs(overlay=overlay, sheet=sheet, maps=maps))
     opts = ExtractOptions(model=str(model), out_dir=out_dir / "features", devices=[str(dev)], workers=1, progress=False)
     extract([SAMPLE_VIDEO], opts)
     return [overlay, sheet, maps, out_dir / "features" / "sample.mp4.npz"]

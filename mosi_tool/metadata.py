@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .version import __version__
@@ -24,6 +25,17 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 class MetadataError(ValueError):
     """A checkpoint or engine whose metadata is missing, unknown or from a newer format."""
+
+
+def read_safetensors_meta(path: str | Path) -> ModelMeta | None:
+    """The `ModelMeta` in a safetensors file's header (None when it has none), reading only the header and
+    importing no torch (`checkpoint.read_meta` is this with its errors named). Raises safetensors'
+    SafetensorError or OSError for an unreadable file, MetadataError for bad metadata."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        raw = (f.metadata() or {}).get(METADATA_KEY)
+    return None if raw is None else ModelMeta.from_json(raw, source=str(path))
 
 
 def label_pool(speeds: int, axes: str = "xy") -> list[tuple[int, int]]:

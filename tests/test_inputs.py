@@ -337,7 +337,7 @@ def test_maps_are_streamed_at_the_model_input_size(tmp_path, energy_ckpt, monkey
     real = np.percentile
     monkeypatch.setattr(np, "percentile", lambda *a, **k: calls.append(1) or real(*a, **k))
     monkeypatch.setattr(render_module, "CHUNK", 4)
-    render_module.render(video, result, torch.device("cpu"), overlay=tmp_path / "o2.mp4", maps=tmp_path / "m2.npy", maps_size=(20, 15))
+    render_module.render(video, result, overlay=tmp_path / "o2.mp4", maps=tmp_path / "m2.npy", maps_size=(20, 15), norm="video")
     assert len(calls) == 2  # 10 chunks, one range: its low and high percentiles, once
     assert np.load(tmp_path / "m2.npy", mmap_mode="r").shape == (40, 15, 20)
 

@@ -96,7 +96,7 @@ def test_saliency_is_higher_inside_the_moving_square(tmp_path, energy_ckpt, mode
     assert result.maps.shape[0] == 40
     from mosi_tool.saliency.render import heat_frames
 
-    heat = heat_frames(result, 0, 40, 128, 96, torch.device("cpu"), "video")
+    heat = heat_frames(result, 0, 40, 128, 96, "video")
     ratios, hits = [], 0
     for i in range(40):
         x, y = square_box(i)

@@ -15,16 +15,50 @@ a MoSI map with it moved the mean by less than its standard error, at twice the 
 
 from __future__ import annotations
 
-import time
+import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ..saliency.defaults import DEFAULT_METHOD, DEFAULT_STABILIZE
-from .options import BatchOpt, CompileOpt, DeviceOpt, FpsOpt, ModelOpt, RuntimeOpt, SizeOpt, StepOpt, StreamOpt, handle_errors
+from ..saliency.defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
+from .options import BatchOpt, CompileOpt, ModelOpt, RuntimeOpt, SizeOpt, StepOpt, StreamOpt, handle_errors
 
-DEFAULT_TARGET = "motion"  # measured, not assumed: see the module docstring
+
+def _choices(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
+    """A str Enum of `values`: Typer lists them in --help and refuses anything else before the command runs."""
+    return enum.Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
+
+
+Method = _choices("Method", METHODS)
+Mode = _choices("Mode", ("full", "center"))
+Stabilize = _choices("Stabilize", ("none", "mv", "auto"))
+Layer = _choices("Layer", LAYERS)
+Norm = _choices("Norm", NORMS)
+
+
+def _positive_fps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise typer.BadParameter(f"{text} is not above 0 (frames per second)")
+    return value
+
+
+def _target(text: str) -> str:
+    from ..saliency.targets import TARGETS
+
+    if text not in TARGETS and not text.isdigit():
+        raise typer.BadParameter(f"{text!r}: choose {', '.join(TARGETS)} or a class index (0, 1, ...)")
+    return text
+
+
+def _device(text: str) -> str:
+    if text not in ("auto", "cpu") and not (text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit())):
+        raise typer.BadParameter(f"{text!r}: choose auto, cpu, cuda or cuda:N")
+    return text
 
 
 def parse_size(text: str | None, option: str = "--maps-size") -> tuple[int, int] | None:
@@ -39,108 +73,114 @@ def parse_size(text: str | None, option: str = "--maps-size") -> tuple[int, int]
     return w, h
 
 
-def _model_input_size(model: Path | None) -> int | None:
-    """The clip size of `model` (default: the bundled model): the scale --method mv's maps are written at by
-    default, like the other methods'. None when there is no model to read."""
-    from ..default_model import default_model_path
-    from ..loader import read_model_meta
-
-    try:
-        return read_model_meta(model or default_model_path()).crop
-    except (FileNotFoundError, ValueError):
-        return None
-
-
 def register(app: typer.Typer) -> None:
     @app.command("saliency")
     @handle_errors
     def saliency(
-        video: Annotated[Path, typer.Argument(help="A video file or a folder of frames.")],
-        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
+        inputs: Annotated[Optional[list[Path]], typer.Argument(help="A video file or a folder of frames; or, with --out-dir, videos, frame folders and folders to search recursively.", show_default=False)] = None,
+        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .m4v, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
+        out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Many videos: write each one's outputs into DIR, named as `features` names them (DIR/<name>.saliency.mp4, .maps.npy, .masks.npy, .boxes.jsonl, .sheet.png), resumable, failures in DIR/failures.jsonl.")] = None,
+        list_file: Annotated[Optional[Path], typer.Option("--list", help="With --out-dir: a text file with one video path per line.")] = None,
+        outputs_text: Annotated[str, typer.Option("--outputs", help="With --out-dir: which outputs each video gets, comma-separated: overlay, maps, masks, boxes, sheet.")] = "overlay",
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="With --out-dir: make again the outputs that are already there.")] = False,
         model: ModelOpt = None,
         maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1] (one scale for the whole video; per frame with --norm frame), .npy, written as they are made; np.load(FILE, mmap_mode='r') opens it.")] = None,
         maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the whole frame at the model's input scale, e.g. 112x64 for 640x360 with the bundled 64-pixel model).")] = None,
-        sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a PNG contact sheet of key frames.")] = None,
-        target: Annotated[str, typer.Option("--target", help="motion (moving classes by probability), pred (top class), static-contrast, or a class index.")] = DEFAULT_TARGET,
+        sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a PNG contact sheet of key frames (.png).")] = None,
+        target: Annotated[str, typer.Option("--target", parser=_target, help="Network methods: motion (moving classes by probability), pred (top class), static-contrast, or a class index.")] = DEFAULT_TARGET,
         step: StepOpt = None,
-        mode: Annotated[str, typer.Option("--mode", help="full (whole frame, default) or center (centre crop).")] = "full",
+        mode: Annotated[Mode, typer.Option("--mode", help="Network methods: full (whole frame, default) or center (centre crop).")] = Mode("full"),  # type: ignore[valid-type]
         size: SizeOpt = None,
-        method: Annotated[str, typer.Option("--method", help="mv (camera-compensated motion vectors, no network), cam (MoSI class activation maps, any runtime), fused (cam x mv) or gradcam (backward pass, PyTorch only).")] = DEFAULT_METHOD,
-        stabilize: Annotated[str, typer.Option("--stabilize", help="MoSI methods: none, mv (warp each clip to its middle frame with the camera motion) or auto (only clips whose camera moves).")] = DEFAULT_STABILIZE,
+        method: Annotated[Method, typer.Option("--method", help="mv (camera-compensated motion vectors, no network), cam (MoSI class activation maps, any runtime), fused (cam x mv) or gradcam (backward pass, PyTorch only).")] = Method(DEFAULT_METHOD),  # type: ignore[valid-type]
+        stabilize: Annotated[Stabilize, typer.Option("--stabilize", help="Network methods: none, mv (warp each clip to its middle frame with the camera motion) or auto (only clips whose camera moves).")] = Stabilize(DEFAULT_STABILIZE),  # type: ignore[valid-type]
         boxes: Annotated[Optional[Path], typer.Option("--boxes", help="Also write motion boxes with track ids, one JSON line per frame {frame, time, boxes: [[x0, y0, x1, y1, score, track]]}, then {union: [x0, y0, x1, y1]} (.jsonl).")] = None,
         max_boxes: Annotated[Optional[int], typer.Option("--max-boxes", help="At most this many boxes per frame, strongest first (default: every mover).", min=1)] = None,
         masks: Annotated[Optional[Path], typer.Option("--masks", help="Also write binary motion masks, bool (frames, H, W) at the video's resolution or --masks-size (.npy).")] = None,
         masks_size: Annotated[Optional[str], typer.Option("--masks-size", help="WxH of --masks (default: the video's own size).")] = None,
-        layer: Annotated[str, typer.Option("--layer", help="Grad-CAM layer: conv5 (default) or conv4 for finer maps.")] = "conv5",
-        norm: Annotated[str, typer.Option("--norm", help="Overlay scale: bounded (default: each frame's own top, bounded by the video's and above the frame's noise), video (one scale for the whole video; --method fused also scales its two maps so, as it does with bounded) or frame (each frame to its own min..max).")] = "bounded",
+        layer: Annotated[Layer, typer.Option("--layer", help="--method gradcam: conv5 (default) or conv4 for finer maps.")] = Layer("conv5"),  # type: ignore[valid-type]
+        norm: Annotated[Norm, typer.Option("--norm", help="Overlay scale: bounded (default: each frame's own top, bounded by the video's and above the frame's noise), video (one scale for the whole video; --method fused also scales its two maps so, as it does with bounded) or frame (each frame to its own min..max).")] = Norm("bounded"),  # type: ignore[valid-type]
         batch_size: BatchOpt = 8,
-        device: DeviceOpt = "auto",
+        device: Annotated[str, typer.Option("--device", parser=_device, help="Network methods: auto, cpu, cuda or cuda:N.")] = "auto",
         runtime: RuntimeOpt = None,
         compile: CompileOpt = False,
         stream: StreamOpt = None,
-        fps: FpsOpt = None,
+        fps: Annotated[Optional[float], typer.Option("--fps", parser=_positive_fps, help="Resample videos to this frame rate first (> 0); for frame folders, their rate.")] = None,
     ) -> None:
-        """Motion saliency maps for one video, as an overlay at its original resolution."""
-        import torch
-
-        from ..loader import load_engine
+        """Motion saliency maps of a video, as an overlay at its original resolution (or of many, with --out-dir)."""
         from ..progress import counted
-        from ..saliency.compute import METHODS, compute_motion_saliency, compute_saliency, frame_labels
-        from ..saliency.display import NORMS
-        from ..saliency.masks import MaskConfig
-        from ..saliency.regions import BoxesFile, MasksFile, Regions
-        from ..saliency.render import Sink, render
-        from ..saliency.targets import parse_target
-        from ..video.stabilize import MODES as STABILIZE_MODES
+        from ..saliency.run import Outputs, SaliencyOptions, prepare, run
+        from ..video.decode import FRAME_SUFFIXES
+        from .signals import disk_errors, terminate_as_exit
 
-        if norm not in NORMS:
-            raise ValueError(f"--norm must be one of {', '.join(NORMS)}, got {norm!r}")
-        if method not in METHODS:
-            raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
-        if stabilize not in STABILIZE_MODES:
-            raise ValueError(f"--stabilize must be one of {', '.join(STABILIZE_MODES)}, got {stabilize!r}")
-        if layer != "conv5" and method != "gradcam":
-            raise ValueError(f"--layer {layer} applies to --method gradcam only (this is --method {method})")
-        if method == "gradcam" and model is not None and model.suffix.lower() != ".safetensors":
-            raise ValueError(f"{model}: --method gradcam runs a backward pass, so it needs a PyTorch checkpoint "
-                             "(.safetensors), not an engine; use --method cam with an engine")  # fmt: skip
-        maps_wh = parse_size(maps_size)
-        masks_wh = parse_size(masks_size, "--masks-size")
+        options = SaliencyOptions(
+            method=method.value, model=model, target=target, step=step, mode=mode.value, size=size, stabilize=stabilize.value,
+            layer=layer.value, norm=norm.value, maps_size=parse_size(maps_size), masks_size=parse_size(masks_size, "--masks-size"),
+            max_boxes=max_boxes, batch_size=batch_size, device=device,
+            runtime=runtime, compile=compile, stream=stream, fps=fps,
+        )  # fmt: skip
+        inputs = list(inputs or [])
+        files = {"--out": out, "--maps": maps, "--masks": masks, "--boxes": boxes, "--sheet": sheet}
+        if out_dir is not None or list_file is not None or len(inputs) > 1:
+            given = [name for name, path in files.items() if path is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} name one video's files; with --out-dir each video's files are named after it: "
+                                 f"choose them with --outputs (e.g. --outputs overlay,maps)")  # fmt: skip
+            if out_dir is None:
+                raise ValueError("several inputs or --list: give --out-dir DIR for their outputs")
+            _batch(inputs, out_dir, list_file, options, outputs_text, overwrite)
+            return
+        if not inputs:
+            raise ValueError("give a video (or videos, folders or --list with --out-dir)")
+        if outputs_text != "overlay" or overwrite:
+            raise ValueError("--outputs and --overwrite apply with --out-dir; for one video name each file (--out, --maps, ...)")
+        video = inputs[0]
+        if video.is_dir() and not any(p.suffix.lower() in FRAME_SUFFIXES for p in video.iterdir()):
+            raise ValueError(f"{video}: a folder without image frames; for the videos in it give --out-dir DIR")
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
-        t0 = time.perf_counter()
-        if method == "mv":
-            if model is not None:
-                typer.echo("note: --method mv uses no network; --model only sets the maps' default size", err=True)
-            result = compute_motion_saliency(video, stream=stream, fps=fps, size=size or _model_input_size(model))
-            labels, device_used, describe = [""] * len(result.frame_times), torch.device("cpu"), result.motion_source
-        else:
-            if method == "gradcam":
-                runtime = runtime or "torch"
-            engine = load_engine(model, device=device, runtime=runtime, compile=compile, batch_size=batch_size)
-            tgt = parse_target(target, engine.meta.num_classes)
-            result = compute_saliency(engine, video, tgt, step=step, mode=mode, batch_size=batch_size, stream=stream, fps=fps,
-                                      method=method, layer=layer, size=size, stabilize=stabilize, norm="frame" if norm == "frame" else "video")  # fmt: skip
-            labels, device_used, describe = frame_labels(result, engine.meta), engine.device, engine.describe()
-        n = len(result.frame_times)
-        extra: list[Sink] = []
-        # the floor is in px/frame: the network's maps (cam, fused) have no such unit
-        mask_cfg = MaskConfig() if method == "mv" else MaskConfig(floor=0.0)
-        regions = Regions(result.info.width, result.info.height, mask_cfg) if boxes or masks else None
-        if boxes and regions:
-            extra.append(BoxesFile(boxes, regions, max_boxes))
-        if masks and regions:
-            extra.append(MasksFile(masks, n, *(masks_wh or (result.info.width, result.info.height)), regions))
-        made = render(video, result, device_used, overlay=out, maps=maps, maps_size=maps_wh, sheet=sheet,
-                      frame_labels=labels, norm=norm, stream=stream, fps=fps, extra_sinks=extra)  # fmt: skip
-        elapsed = time.perf_counter() - t0
-        info = result.info
-        for note in dict.fromkeys(info.notes + result.notes + result.warnings + made):  # once each, in order
+        outputs = Outputs(overlay=out, maps=maps, masks=masks, boxes=boxes, sheet=sheet)
+        reader = prepare(video, options, outputs)
+        _notes(options)
+        with terminate_as_exit(), disk_errors():
+            done = run(video, options, outputs, reader=reader)
+        for note in done.notes:
             typer.echo(f"note: {note}", err=True)
-        if result.padded:
-            typer.echo(f"note: video shorter than one clip: padded with {result.padded} repeats of the last frame", err=True)
-        clips = "" if method == "mv" else f"{counted(len(result.clip_logits), 'clip')}, "  # mv runs no clips through a network
+        n = done.frames
+        clips = "" if done.clips is None else f"{counted(done.clips, 'clip')}, "
+        info = done.info
         typer.echo(f"{video}: {counted(n, 'frame')}, {clips}{info.width}x{info.height} @ {info.fps:.2f} fps, "
-                   f"{describe}, {elapsed:.1f} s ({n / max(elapsed, 1e-9):.0f} frames/s)")  # fmt: skip
-        for path in (out, maps, sheet, boxes, masks):
-            if path:
-                typer.echo(f"wrote {path}")
+                   f"{done.describe}, {done.seconds:.1f} s ({n / max(done.seconds, 1e-9):.0f} frames/s)")  # fmt: skip
+        for path in done.written:
+            typer.echo(f"wrote {path}")
+        for path, why in done.failed.items():
+            typer.echo(f"error: {path}: {why}", err=True)
+        if done.failed:
+            raise typer.Exit(1)
+
+
+def _notes(options) -> None:  # noqa: ANN001 - a SaliencyOptions (imported lazily)
+    """One line for the options the method does not use, one for a model with --method mv."""
+    unused = options.unused()
+    if unused:
+        typer.echo(f"note: {', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to --method {options.method} (ignored)", err=True)
+    if options.method == "mv" and options.model is not None:
+        typer.echo("note: --method mv uses no network; --model only sets the maps' default size", err=True)
+
+
+def _batch(inputs: list[Path], out_dir: Path, list_file: Path | None, options, outputs_text: str, overwrite: bool) -> None:  # noqa: ANN001
+    """`saliency --out-dir`: every video's outputs into out_dir (`saliency.batch`)."""
+    from ..progress import counted
+    from ..saliency.batch import parse_outputs, run_batch
+    from .signals import disk_errors, terminate_as_exit
+
+    kinds = parse_outputs(outputs_text)
+    if list_file is not None and not list_file.is_file():
+        raise FileNotFoundError(f"{list_file}: no such list file")
+    _notes(options)
+    with terminate_as_exit(), disk_errors():
+        report = run_batch(inputs, out_dir, options, kinds, list_file, overwrite, progress=lambda line: typer.echo(line, err=True))
+    hidden = f" ({counted(report.hidden, 'hidden or AppleDouble file')} skipped)" if report.hidden else ""
+    typer.echo(f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {counted(report.total, 'video')}{hidden}; "
+               f"{counted(report.frames, 'frame')} in {report.seconds:.1f} s -> {out_dir}")  # fmt: skip
+    if report.failed:
+        typer.echo(f"failures: {out_dir / 'failures.jsonl'}", err=True)
+    raise typer.Exit(report.exit_code)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
-import torch
 
 from ..progress import progress_bar
 from ..runtimes.base import Engine
@@ -102,7 +101,7 @@ def _cv2_resize_all(maps: np.ndarray, size: tuple[int, int]) -> Iterator[np.ndar
 
 def _model_heat(result: Any, count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
     for start in range(0, count, HEAT_CHUNK):
-        yield from heat_frames(result, start, min(count, start + HEAT_CHUNK), *size, torch.device("cpu"), "frame")
+        yield from heat_frames(result, start, min(count, start + HEAT_CHUNK), *size, "frame")
 
 
 EXAMPLE_WIDTH = 320

@@ -148,13 +148,11 @@ class Inputs:
     def raw_maps(self, size: tuple[int, int], fused: bool = False) -> np.ndarray:
         """The `mv` maps (fused: the `--method fused` maps) of the first `count` frames, un-normalised, at
         `size` (what `saliency --masks` reads)."""
-        import torch
-
         from ..saliency.render import heat_frames
 
         result = self.fused if fused else self.saliency
         n = min(self.count, len(result.frame_times))
-        return heat_frames(result, 0, n, *size, torch.device("cpu"), "raw")
+        return heat_frames(result, 0, n, *size, "raw")
 
     def uses(self, *names: str) -> float:
         """Seconds the shared items `names` took (read them first)."""
@@ -193,15 +191,13 @@ def _half_peak(x: Inputs) -> Output:
     frame whose peak is under 0.2, else half of the frame's peak; at the maps' default size, resized."""
     import cv2
 
-    import torch
-
     from ..saliency.regions import motion_boxes, motion_mask
     from ..saliency.render import heat_frames
 
     h, w = x.frames[0].shape[:2]
     sw, sh = x.saliency.geometry.resize
     n = min(x.count, len(x.saliency.frame_times))
-    heat = heat_frames(x.saliency, 0, n, sw, sh, torch.device("cpu"), "video")
+    heat = heat_frames(x.saliency, 0, n, sw, sh, "video")
     masks = [cv2.resize(motion_mask(m).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0 for m in heat]
     boxes = [next(iter(motion_boxes(m, (w / sw, h / sh))), None) for m in heat]
     return masks, boxes

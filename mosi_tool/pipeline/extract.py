@@ -129,7 +129,7 @@ def engine_precision(model: str | Path, precision: str) -> tuple[str, str | None
     if kind_of(path).name != "checkpoint":
         export_info = read_artifact(path, verify=False)[1]
     elif precision == "int8":
-        from ..loader import cached_onnx
+        from ..tune.exported import cached_onnx
 
         export_info = read_artifact(cached_onnx(path, "int8"), verify=False)[1]
     if export_info is None:

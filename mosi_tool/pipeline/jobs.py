@@ -165,8 +165,9 @@ def _name(video: Path, list_base: Path | None, folder: Path | None) -> Path:
 
 
 def plan(found: Found, out_dir: Path, suffix: str = OUTPUT_SUFFIX) -> list[VideoJob]:
-    """One job per video of `found`, writing `out_dir/<its name><suffix>` (module docstring; `.npz` unless an
-    output kind has its own suffix), with the video's `SourceStamp` as it is now (before it is read).
+    """One job per video of `found`, writing `out_dir/<its name><suffix>` (module docstring; `.npz` for features;
+    `saliency` plans with suffix "" and adds one suffix per output to that stem), with the video's `SourceStamp`
+    as it is now (before it is read).
 
     Raises ValueError, naming both videos, when two of them would write the same file.
     """

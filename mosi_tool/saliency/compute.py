@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
@@ -12,39 +10,20 @@ import torch
 
 from ..metadata import ModelMeta, motion_label
 from ..runtimes.base import Engine
-from ..video.clips import Clip, Geometry, Sampling, geometry, iter_clips
-from ..video.decode import VideoInfo, VideoReader
+from ..video.clips import Clip, Sampling, geometry, iter_clips
+from ..video.decode import VideoReader
 from ..video.motion import MotionField
 from ..video.spec import DecodeSpec
 from ..video.stabilize import AUTO_MIN_SPEED, MODES, camera_speed, input_transforms, stabilize_clip, to_reference, unwarp_maps
+from .defaults import METHODS, MODEL_METHODS
 from .gradcam import grad_cam
 from .maps import frame_maps
 from .map_store import MapStore, array_range
-from .motion import field_geometry, fuse, motion_pass
+from .motion import compute_motion_saliency, field_geometry, fuse, motion_pass
+from .result import SaliencyResult
 from .targets import select_maps
 
-METHODS = ("cam", "gradcam", "mv", "fused")
-MODEL_METHODS = ("cam", "gradcam", "fused")  # the ones that run a network
-
-
-@dataclass
-class SaliencyResult:
-    info: VideoInfo
-    geometry: Geometry
-    frame_times: np.ndarray  # (F,) seconds of every decoded frame
-    maps: np.ndarray | MapStore  # (F, h, w) per-frame maps (conv5 or motion-cell resolution), not normalised
-    clip_logits: np.ndarray  # (N, C); (0, 0) for --method mv
-    clip_ranges: np.ndarray  # (N, 2) first and last frame index of each clip
-    padded: int  # frames added to fill a video shorter than one clip
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # how the maps were made (motion source, stabilised clips)
-    motion_source: str = ""  # --method mv: where the motion came from (`MotionField.source`)
-
-    @cached_property
-    def range(self) -> tuple[float, float]:
-        """The video-wide display range (low, high), `map_store.display_range`. Computed once (it reads every
-        map; per rendered chunk it would make rendering quadratic in the video's length)."""
-        return self.maps.range() if isinstance(self.maps, MapStore) else array_range(self.maps)
+__all__ = ["METHODS", "MODEL_METHODS", "SaliencyResult", "compute_motion_saliency", "compute_saliency", "frame_labels"]
 
 
 def _batches(clips: Iterator[Clip], size: int) -> Iterator[list[Clip]]:
@@ -188,25 +167,6 @@ def _fuse_stored(mosi: np.ndarray, motion: MapStore, norm: str, chunk: int = 256
         out.append(fuse(mosi[a : a + want], m, ranges))
     motion.close()
     return out
-
-
-def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: float | None = None,
-                            motion: MotionField | None = None, size: int | None = None) -> SaliencyResult:  # fmt: skip
-    """`--method mv`: camera-compensated motion-vector maps (`saliency.motion`), no network.
-
-    Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution, streamed to a
-    `MapStore` (memory flat in the video's length), and no clips. size: the short side of the scale the maps
-    are written at by default (`field_geometry`; the CLI passes the default model's input size); None: the
-    frame's own size.
-    """
-    reader = DecodeSpec(path, stream, fps).open()
-    camera, maps = motion_pass(path, stream=stream, fps=fps, field=motion)
-    assert maps is not None
-    note = f"motion from {camera.source}; {int((~camera.coded).sum())} frames without vectors interpolated"
-    return SaliencyResult(
-        reader.info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
-        np.zeros((0, 2), np.int64), 0, [], [note], camera.source,
-    )  # fmt: skip
 
 
 def frame_labels(result: SaliencyResult, meta: ModelMeta) -> list[str]:

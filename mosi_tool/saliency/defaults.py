@@ -8,3 +8,11 @@
 # stays), cam 0.760, cam with --stabilize mv 0.818: the network's own maps are compensated by default.
 DEFAULT_METHOD = "mv"
 DEFAULT_STABILIZE = "mv"
+
+METHODS = ("cam", "gradcam", "mv", "fused")
+MODEL_METHODS = ("cam", "gradcam", "fused")  # the ones that run a network
+# display scale of the overlay: each frame's own top bounded by the video's (saliency/display.py), one range
+# for the whole video, or each frame's own min..max
+NORMS = ("bounded", "video", "frame")
+LAYERS = ("conv5", "conv4")  # Grad-CAM layers
+DEFAULT_TARGET = "motion"  # measured, not assumed: see cli/saliency.py's docstring

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-NORMS = ("bounded", "video", "frame")
+from .defaults import NORMS
+
 MIN_SHARE = 0.25  # of the video's high
 NOISE_FACTOR = 6.0  # x the frame's median
 TOP_PERCENTILE = 99.5

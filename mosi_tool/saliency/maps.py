@@ -3,14 +3,12 @@
 Trilinear upsampling is separable: linear in time, then bilinear in space. So each frame's map is the
 time-interpolated conv5 map of every clip that covers the frame (averaged where clips overlap), kept at
 conv5 resolution (flat memory: ~40 MB per hour of video), and upsampled in space only when a frame is
-rendered, in chunks on the engine's device.
+rendered, in chunks (`render.heat_frames`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..video.clips import Geometry
 
@@ -71,14 +69,3 @@ def map_region(geo: Geometry, width: int, height: int) -> tuple[int, int, int, i
     sx, sy = width / rw, height / rh
     x0, y0 = round(cx * sx), round(cy * sy)
     return x0, y0, max(1, min(width - x0, round(cw * sx))), max(1, min(height - y0, round(ch * sy)))
-
-
-def upsample(maps: torch.Tensor, region: tuple[int, int, int, int], width: int, height: int) -> torch.Tensor:
-    """Bilinear-upsample (F, h, w) maps into `region` of (F, height, width) frames; zero outside it."""
-    x0, y0, w, h = region
-    up = F.interpolate(maps[:, None].float(), size=(h, w), mode="bilinear", align_corners=False)[:, 0]
-    if (x0, y0, w, h) == (0, 0, width, height):
-        return up
-    out = up.new_zeros((maps.shape[0], height, width))
-    out[:, y0 : y0 + h, x0 : x0 + w] = up
-    return out

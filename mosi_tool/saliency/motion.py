@@ -15,8 +15,11 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..video.clips import Geometry, geometry
+from ..video.decode import VideoInfo
 from ..video.motion import MotionField, iter_motion, join, read_motion
+from ..video.spec import DecodeSpec
 from .map_store import MapStore
+from .result import SaliencyResult
 
 BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)
 WINDOW = 2  # frames either side averaged in time
@@ -140,3 +143,23 @@ def fuse(mosi: np.ndarray, motion: np.ndarray, ranges: tuple[Range, Range] | Non
     a, b = (normalise_frames(mosi), normalise_frames(motion)) if ranges is None else (scale_to(mosi, ranges[0]), scale_to(motion, ranges[1]))
     up = np.stack([cv2.resize(m, (gw, gh), interpolation=cv2.INTER_LINEAR) for m in a])
     return np.sqrt(np.clip(up, 0, None) * b).astype(np.float32)
+
+
+def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: float | None = None,
+                            motion: MotionField | None = None, size: int | None = None,
+                            info: VideoInfo | None = None) -> SaliencyResult:  # fmt: skip
+    """`--method mv`: camera-compensated motion-vector maps (`saliency.motion`), no network.
+
+    Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution, streamed to a
+    `MapStore` (memory flat in the video's length), and no clips. size: the short side of the scale the maps
+    are written at by default (`field_geometry`; the CLI passes the default model's input size); None: the
+    frame's own size. info: the video's header, when the caller has opened it already (saves an open).
+    """
+    info = info or DecodeSpec(path, stream, fps).open().info
+    camera, maps = motion_pass(path, stream=stream, fps=fps, field=motion)
+    assert maps is not None
+    note = f"motion from {camera.source}; {int((~camera.coded).sum())} frames without vectors interpolated"
+    return SaliencyResult(
+        info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
+        np.zeros((0, 2), np.int64), 0, [], [note], camera.source,
+    )  # fmt: skip

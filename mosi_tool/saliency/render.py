@@ -1,12 +1,14 @@
-"""Pass 2 of saliency: decode the original frames again and write the outputs users look at.
+"""The pixel pass of saliency: decode the original frames (once) and write the outputs users look at.
 
 Sinks: an overlay video (original resolution, frame rate, timestamps and frame count, with a colour bar),
 the raw maps as float16 .npy (`maps_file`), and a contact sheet of key frames. Every file is written to a
-temporary name and renamed when complete.
+temporary name and renamed when complete. An output that fails (full disk, a folder gone read-only) is
+abandoned alone, its temporary file removed: the others are still written (`OutputsFailed` names it).
 """
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -14,20 +16,20 @@ from typing import Protocol
 import av
 import cv2
 import numpy as np
-import torch
 
 from .. import viz
 from ..atomic import AtomicOutput
+from ..video.decode import VideoReader
 from ..video.spec import DecodeSpec
-from .compute import SaliencyResult
 from .display import frame_ranges
-from .maps import map_region, upsample
+from .maps import map_region
 from .maps_file import MapsFile
+from .result import SaliencyResult
 
 CHUNK = 16  # frames upsampled per device call
 TIME_BASE = Fraction(1, 90000)
-CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
 SDR_TAGS = {"colorspace": 6, "color_range": 1, "color_primaries": 1, "color_trc": 1}  # BT.601 matrix, limited range, BT.709 SDR
+CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
 FASTSTART = {".mp4", ".mov", ".m4v"}  # index at the front: browsers start playing before the download ends
 
 
@@ -39,6 +41,19 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+class OutputsFailed(OSError):
+    """Some outputs could not be written (the others were): `failed` maps each path to its one-line reason."""
+
+    def __init__(self, failed: dict[Path, str], notes: list[str]):
+        self.failed, self.notes = failed, notes
+        super().__init__("; ".join(f"{path}: {why}" for path, why in failed.items()))
+
+
+def write_error(e: BaseException) -> str:
+    """The reason of a failed write in a few words: 'cannot write (No space left on device)'."""
+    return f"cannot write ({getattr(e, 'strerror', None) or e})"
 
 
 def i420_frame(rgb: np.ndarray) -> av.VideoFrame:
@@ -95,6 +110,8 @@ class OverlayVideo(AtomicOutput):
         self.stream.codec_context.time_base = TIME_BASE
         self.caption = caption
         self.last_pts = -1
+        if viz.colorbar_stamp(height, width, title=caption) is None:
+            self.notes.append(f"overlay without a colour bar: {width}x{height} frames are too small to hold one")
 
     def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
         img = viz.draw_colorbar(viz.overlay(frame, heat), title=self.caption)
@@ -151,19 +168,25 @@ class ContactSheet:
         pass
 
 
-def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, height: int, device: torch.device, norm: str) -> np.ndarray:
-    """Maps of frames [start, stop) at width x height (upsampled on `device`), scaled to [0, 1] by `norm`
-    (`display.frame_ranges`: "bounded", "video" or "frame"), or "raw": in the maps' own units, not scaled."""
-    chunk = np.asarray(result.maps[start:stop], np.float32)
-    low_res = torch.from_numpy(chunk).to(device)
-    region = map_region(result.geometry, width, height)
+def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, height: int, norm: str) -> np.ndarray:
+    """Maps of frames [start, stop) at width x height, float32 (n, height, width), scaled to [0, 1] by `norm`
+    (`display.frame_ranges`: "bounded", "video" or "frame"), or "raw": in the maps' own units, not scaled.
+
+    The low-resolution maps are scaled, then upsampled bilinearly (OpenCV, half-pixel centres as
+    `F.interpolate(align_corners=False)`) into the model input's footprint (`map_region`); zero outside it.
+    """
+    low_res = np.asarray(result.maps[start:stop], dtype=np.float32)
     if norm == "raw":
-        return upsample(low_res, region, width, height).cpu().numpy()
-    lo, hi = frame_ranges(chunk, norm, result.range)
-    low = torch.from_numpy(lo).to(device).view(-1, 1, 1)
-    high = torch.from_numpy(hi).to(device).view(-1, 1, 1)
-    heat = ((low_res - low) / (high - low).clamp_min(1e-12)).clamp_(0, 1)
-    return upsample(heat, region, width, height).clamp_(0, 1).cpu().numpy()
+        heat = low_res
+    else:
+        lo, hi = frame_ranges(low_res, norm, result.range)
+        low, high = np.asarray(lo, np.float32).reshape(-1, 1, 1), np.asarray(hi, np.float32).reshape(-1, 1, 1)
+        heat = np.clip((low_res - low) / np.maximum(high - low, 1e-12), 0, 1).astype(np.float32)
+    x0, y0, w, h = map_region(result.geometry, width, height)
+    out = np.zeros((len(heat), height, width), np.float32)
+    for i, m in enumerate(heat):
+        out[i, y0 : y0 + h, x0 : x0 + w] = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+    return out if norm == "raw" else np.clip(out, 0, 1, out=out)
 
 
 def _sink_norm(sink: Sink, norm: str) -> str:
@@ -182,9 +205,8 @@ def default_maps_size(result: SaliencyResult) -> tuple[int, int]:
 
 
 def render(
-    path: str | Path,
+    source: str | Path | VideoReader,
     result: SaliencyResult,
-    device: torch.device,
     overlay: Path | None = None,
     maps: Path | None = None,
     maps_size: tuple[int, int] | None = None,
@@ -193,38 +215,56 @@ def render(
     norm: str = "bounded",
     stream: int | None = None,
     fps: float | None = None,
-    extra_sinks: list[Sink] | None = None,
+    extra_sinks: dict[Path, Sink] | None = None,
 ) -> list[str]:
-    """Decode `path` at original resolution and feed every frame with its heatmap to the requested sinks
-    (and to `extra_sinks`, which render closes or aborts with its own).
+    """Decode `source` (a path, or a reader already opened on it) at original resolution, once, and feed every
+    frame with its heatmap to the requested sinks (and to `extra_sinks`, keyed by their output path, which
+    render closes or aborts with its own).
 
     maps_size: (width, height) of the `maps` file; default `default_maps_size(result)`. Returns notes for the user:
     the decode's warnings (e.g. a truncated file), then what was done to fit the outputs' formats (e.g. an
-    odd-sized overlay padded).
+    odd-sized overlay padded). An output that fails to be made or written (OSError) is abandoned, its
+    temporary file removed, and the others go on; `OutputsFailed` then names it (with the notes). Any other
+    error, or an interruption (SIGTERM raised as SystemExit), abandons every output.
     """
     info = result.info
     width, height = info.width, info.height
     n = len(result.frame_times)
-    sinks: list[Sink] = list(extra_sinks or [])
+    sinks: dict[Path, Sink] = dict(extra_sinks or {})
+    failed: dict[Path, str] = {}
+
+    def fail(path: Path, e: OSError) -> None:
+        failed[path] = write_error(e)
+        sink = sinks.pop(path, None)
+        if sink is not None:
+            with contextlib.suppress(Exception):
+                sink.abort()
+
+    makers = {overlay: lambda p: OverlayVideo(p, width, height, info.fps), sheet: lambda p: ContactSheet(p, n, frame_labels or [""] * n),
+              maps: lambda p: MapsFile(p, n, *(maps_size or default_maps_size(result)))}  # fmt: skip
+    reader = source if isinstance(source, VideoReader) else None
     try:
-        if overlay:
-            sinks.append(OverlayVideo(overlay, width, height, info.fps))
-        if sheet:
-            sinks.append(ContactSheet(sheet, n, frame_labels or [""] * n))
-        if maps:
-            sinks.append(MapsFile(maps, n, *(maps_size or default_maps_size(result))))
-        reader = DecodeSpec(path, stream, fps).open()
+        for path, make in makers.items():
+            if path:
+                try:
+                    sinks[path] = make(path)
+                except OSError as e:
+                    fail(path, e)
+        reader = reader or DecodeSpec(source, stream, fps).open()  # type: ignore[arg-type]
         buffer: list = []
 
         def flush() -> None:
             start = buffer[0].index
             heat: dict[tuple[tuple[int, int], str], np.ndarray] = {}
-            for sink in sinks:
+            for path, sink in list(sinks.items()):
                 key = (sink.size or (width, height), _sink_norm(sink, norm))
                 if key not in heat:
-                    heat[key] = heat_frames(result, start, start + len(buffer), *key[0], device, key[1])
-                for frame, h in zip(buffer, heat[key]):
-                    sink.add(frame.index, frame.time, frame.image, h)
+                    heat[key] = heat_frames(result, start, start + len(buffer), *key[0], key[1])
+                try:
+                    for frame, h in zip(buffer, heat[key]):
+                        sink.add(frame.index, frame.time, frame.image, h)
+                except OSError as e:
+                    fail(path, e)
             buffer.clear()
 
         for frame in reader.frames():
@@ -236,10 +276,17 @@ def render(
         if buffer:
             flush()
     except BaseException:
-        for sink in sinks:
-            sink.abort()
+        for sink in sinks.values():
+            with contextlib.suppress(Exception):
+                sink.abort()
         raise
-    for sink in sinks:
-        sink.close()
+    for path, sink in list(sinks.items()):
+        try:
+            sink.close()
+        except OSError as e:
+            fail(path, e)
     # The overlay's decode is the only full decode of a --method mv run, so its warnings (a truncated file) count.
-    return [*reader.warnings, *(note for sink in sinks for note in getattr(sink, "notes", []))]
+    notes = [*reader.warnings, *(note for sink in sinks.values() for note in getattr(sink, "notes", []))]
+    if failed:
+        raise OutputsFailed(failed, notes)
+    return notes

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 TARGETS = ("pred", "motion", "static-contrast")
 
@@ -23,6 +25,8 @@ def parse_target(target: str, num_classes: int) -> str | int:
 
 def motion_weights(logits: Tensor, static_class: int | None) -> Tensor:
     """Per-class weights (B, C): class probabilities with the static class removed, renormalised."""
+    import torch  # here, not at the top: `parse_target` serves `--method mv`, which needs no torch
+
     p = torch.softmax(logits.float(), dim=1)
     if static_class is not None:
         p = p.clone()
@@ -37,6 +41,8 @@ def select_maps(cam: Tensor, logits: Tensor, target: str | int, static_class: in
     static-contrast: where the moving classes' evidence exceeds the static class's, ReLU(motion - static).
     An integer: that class.
     """
+    import torch
+
     cam = cam.float()
     if isinstance(target, int):
         return cam[:, target]

@@ -1,0 +1,125 @@
+"""`mosi-tool saliency` against FFmpeg transcoding the same video with the same x264 settings, side by side.
+
+    apt-get install -y ffmpeg                       # the bench's reference only; mosi-tool decodes with PyAV
+    python bench/saliency_vs_ffmpeg.py              # 60 s of the shared DAVIS videos joined (854x480, 24 fps)
+    python bench/saliency_vs_ffmpeg.py --seconds 20 --rounds 3 --video V.mp4
+    python bench/saliency_vs_ffmpeg.py --old-code /work/main   # also the command from an older checkout
+
+Each round runs, one after the other in a fresh process each: FFmpeg's transcode (`ffmpeg -i V -c:v libx264
+-preset veryfast -crf 20 -x264-params mbtree=0 -pix_fmt yuv420p`, the overlay's encoder settings,
+`saliency/render.OverlayVideo`), `python -m mosi_tool saliency V --out O.mp4` (the defaults: --method mv,
+the overlay), and the motion pass alone (`saliency.motion.motion_pass`, for the reading). CPU time is the
+child's user + system time (wait4), so it counts every thread and process start-up; wall time and frames/s
+are reported too. The figure to read is the ratio of CPU times within a round (the machine is shared, so
+absolute times move with the load); the median over rounds is printed as a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-x264-params", "mbtree=0", "-pix_fmt", "yuv420p"]
+MOTION_ONLY = "import sys; from mosi_tool.saliency.motion import motion_pass; motion_pass(sys.argv[1])[1].close()"
+
+
+def cpu_run(cmd: list[str], code: Path = ROOT) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one child process, with its threads, importing mosi_tool from `code`;
+    raises if it fails."""
+    env = dict(os.environ, PYTHONPATH=str(code))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = proc.stdout.read() if proc.stdout else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} failed:\n{out.decode(errors='replace')[-2000:]}")
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def frames_of(video: Path) -> tuple[int, int, int]:
+    import av
+
+    with av.open(str(video)) as c:
+        vs = c.streams.video[0]
+        return sum(1 for _ in c.decode(vs)), vs.width, vs.height
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--video", type=Path, help="the video (default: the shared DAVIS videos joined to --seconds)")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--old-code", type=Path, help="also run `saliency` from this checkout of older code (a baseline in the same run)")
+    args = ap.parse_args()
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        sys.exit("ffmpeg not found: apt-get install -y ffmpeg (the bench's reference only)")
+    with tempfile.TemporaryDirectory(prefix="bench-saliency-") as tmp:
+        folder = Path(tmp)
+        video = args.video
+        if video is None:
+            from bench.auto_features import davis_videos, make_video
+
+            video = folder / "davis.mp4"
+            make_video(video, args.seconds, davis_videos())
+        n, w, h = frames_of(video)
+        runs = {
+            "ffmpeg transcode": [ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-threads", "0", "-i", str(video), *X264, "-an", str(folder / "t.mp4")],
+            "mosi-tool saliency": [sys.executable, "-m", "mosi_tool", "saliency", str(video), "--out", str(folder / "o.mp4")],
+            "motion pass alone": [sys.executable, "-c", MOTION_ONLY, str(video)],
+        }
+        code = {name: ROOT for name in runs}
+        if args.old_code:
+            runs["saliency, older code"] = [sys.executable, "-m", "mosi_tool", "saliency", str(video), "--out", str(folder / "old.mp4")]
+            code["saliency, older code"] = args.old_code.resolve()
+        cpu: dict[str, list[float]] = {k: [] for k in runs}
+        wall: dict[str, list[float]] = {k: [] for k in runs}
+        ratio: list[float] = []
+        loads = [os.getloadavg()[0]]
+        for r in range(args.rounds):
+            for name, cmd in runs.items():
+                c, t = cpu_run(cmd, code[name])
+                cpu[name].append(c)
+                wall[name].append(t)
+            ratio.append(cpu["mosi-tool saliency"][-1] / cpu["ffmpeg transcode"][-1])
+            loads.append(os.getloadavg()[0])
+            print(f"round {r + 1}: " + ", ".join(f"{k} {cpu[k][-1]:.1f} CPU-s" for k in runs) + f"; ratio {ratio[-1]:.2f}x", file=sys.stderr)
+    base = statistics.median(cpu["ffmpeg transcode"])
+    print(f"Command: `python bench/saliency_vs_ffmpeg.py{' ' + shlex.join(sys.argv[1:]) if sys.argv[1:] else ''}`\n")
+    print(f"- machine: {cpu_model()}, {os.cpu_count()} CPUs; 1-min load average before/after each round: "
+          + " -> ".join(f"{x:.1f}" for x in loads))  # fmt: skip
+    print(f"- video: {n} frames, {w}x{h}, {video.name if args.video else f'{args.seconds:g} s of the shared DAVIS videos joined'}")
+    print(f"- x264: {' '.join(X264[1:])}; medians of {args.rounds} interleaved rounds\n")
+    print("| run | CPU s | vs transcode (CPU) | wall s | frames/s (wall) |")
+    print("|---|---:|---:|---:|---:|")
+    for name in runs:
+        c, t = statistics.median(cpu[name]), statistics.median(wall[name])
+        print(f"| {name} | {c:.1f} | {c / base:.2f}x | {t:.1f} | {n / t:.1f} |")
+    print(f"\nsaliency / transcode CPU per round: {', '.join(f'{x:.2f}x' for x in ratio)} (median {statistics.median(ratio):.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

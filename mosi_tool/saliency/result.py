@@ -1,0 +1,32 @@
+"""What a saliency pass hands to rendering: per-frame maps, their geometry and the video's timing (no torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..video.clips import Geometry
+from ..video.decode import VideoInfo
+from .map_store import MapStore, array_range
+
+
+@dataclass
+class SaliencyResult:
+    info: VideoInfo
+    geometry: Geometry
+    frame_times: np.ndarray  # (F,) seconds of every decoded frame
+    maps: np.ndarray | MapStore  # (F, h, w) per-frame maps (conv5 or motion-cell resolution), not normalised
+    clip_logits: np.ndarray  # (N, C); (0, 0) for --method mv
+    clip_ranges: np.ndarray  # (N, 2) first and last frame index of each clip
+    padded: int  # frames added to fill a video shorter than one clip
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the maps were made (motion source, stabilised clips)
+    motion_source: str = ""  # --method mv: where the motion came from (`MotionField.source`)
+
+    @cached_property
+    def range(self) -> tuple[float, float]:
+        """The video-wide display range (low, high), `map_store.display_range`. Computed once (it reads every
+        map; per rendered chunk it would make rendering quadratic in the video's length)."""
+        return self.maps.range() if isinstance(self.maps, MapStore) else array_range(self.maps)

@@ -1,0 +1,315 @@
+"""`run`: one video's motion saliency, from validated options to written outputs, decoding its pixels once.
+
+The order of a run, and why:
+1. options are checked once (`SaliencyOptions`, whatever the method: an option a method does not use is
+   still validated, then named in one note), the video's header is read, every output path is checked
+   (`check_outputs`: suffix, not a folder, a writable folder), and a model the user named is opened and its
+   weights checked (`check_model`), all before any decoding;
+2. the maps: `--method mv` reads the codec's motion vectors (`saliency.motion.motion_pass`, a parse of the
+   bitstream that reconstructs no pixels); a network method decodes frames at the model's size and runs
+   them (`compute.compute_saliency`, plus the vector parse for `fused` and `--stabilize`);
+3. one decode of the pixels at full resolution feeds every output at once (`render.render`): overlay,
+   maps, masks, boxes, contact sheet. An output that fails to be written costs no other.
+
+So a `--method mv` run decodes the pixels once and parses the vectors once; a network method decodes the
+pixels twice (at the model's size, then at full size), because its maps must all exist before the
+video-wide display range, which the first overlay frame needs, is known.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..atomic import OutputError, check_writable
+from ..video.decode import VideoInfo, VideoReader
+from ..video.spec import DecodeSpec
+from .defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
+
+if TYPE_CHECKING:
+    from ..runtimes.base import Engine
+
+MODES = ("full", "center")  # `video.clips.MODES`, full first: the saliency default
+STABILIZE = ("none", "mv", "auto")  # `video.stabilize.MODES`
+OUTPUT_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "overlay": (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm"),  # `render.CODECS`
+    "maps": (".npy",),
+    "masks": (".npy",),
+    "boxes": (".jsonl",),
+    "sheet": (".png",),
+}
+# what only a network method uses (--size also sets the scale of --method mv's maps)
+NETWORK_OPTIONS = ("target", "step", "mode", "stabilize", "batch_size", "device", "runtime", "compile")
+OUTPUT_OPTIONS = {"overlay": "--out", "maps": "--maps", "masks": "--masks", "boxes": "--boxes", "sheet": "--sheet"}
+
+
+@dataclass(frozen=True)
+class SaliencyOptions:
+    """How to make one video's maps; validated once when built (ValueError naming the option).
+
+    method: mv (camera-compensated motion vectors, no network), cam, fused (cam x mv) or gradcam.
+    model: a checkpoint or engine (None: the bundled model); with mv it only sets the maps' default scale,
+    but it is opened and checked all the same. target: motion, pred, static-contrast or a class index.
+    maps_size: (width, height) of the --maps file (None: the model's scale). masks_size: (width, height) of the
+    --masks (None: the video's own size). max_boxes: at most this many boxes per frame (None: every mover).
+    norm: the overlay's scale (`display.frame_ranges`: bounded, video or frame).
+    fps: > 0. step, batch_size: >= 1. size: >= 16 (the input's short side). stream: >= 0.
+    """
+
+    method: str = DEFAULT_METHOD
+    model: Path | None = None
+    target: str = DEFAULT_TARGET
+    step: int | None = None
+    mode: str = "full"
+    size: int | None = None
+    stabilize: str = DEFAULT_STABILIZE
+    layer: str = "conv5"
+    norm: str = "bounded"
+    maps_size: tuple[int, int] | None = None
+    masks_size: tuple[int, int] | None = None
+    max_boxes: int | None = None
+    batch_size: int = 8
+    device: str = "auto"
+    runtime: str | None = None
+    compile: bool = False
+    stream: int | None = None
+    fps: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.model is not None and not isinstance(self.model, Path):  # a str from a Python caller
+            object.__setattr__(self, "model", Path(self.model))
+        for name in ("maps_size", "masks_size"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name, choices in (("method", METHODS), ("mode", MODES), ("stabilize", STABILIZE), ("layer", LAYERS), ("norm", NORMS)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+        from .targets import TARGETS
+
+        if self.target not in TARGETS and not self.target.lstrip("-").isdigit():
+            raise ValueError(f"--target must be one of {', '.join(TARGETS)} or a class index, got {self.target!r}")
+        for name, low in (("step", 1), ("batch_size", 1), ("size", 16), ("stream", 0), ("max_boxes", 1)):
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"--fps must be above 0, got {self.fps:g}")
+        for name in ("maps_size", "masks_size"):
+            if getattr(self, name) is not None and min(getattr(self, name)) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive")
+        if self.device != "auto" and not _device_ok(self.device):
+            raise ValueError(f"--device {self.device}: not a device here (auto, cpu, or cuda[:N] on a machine with CUDA)")
+        if self.method == "gradcam" and self.model is not None and self.model.suffix.lower() != ".safetensors":
+            raise ValueError(f"{self.model}: --method gradcam runs a backward pass, so it needs a PyTorch checkpoint "
+                             "(.safetensors), not an engine; use --method cam with an engine")  # fmt: skip
+        if self.method == "fused" and self.mode != "full":
+            raise ValueError("--method fused needs --mode full (the motion map covers the whole frame)")
+
+    def unused(self) -> list[str]:
+        """The options set away from their defaults that this method does not use, as `--name`s."""
+        unused = set(NETWORK_OPTIONS) if self.method == "mv" else set()
+        if self.method != "gradcam":
+            unused.add("layer")
+        return [f"--{f.name.replace('_', '-')}" for f in fields(self) if f.name in unused and getattr(self, f.name) != f.default]
+
+
+def _device_ok(device: str) -> bool:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        return False
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and (dev.index is None or dev.index < torch.cuda.device_count())
+    return dev.type == "cpu"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where one video's outputs go; None: not written."""
+
+    overlay: Path | None = None
+    maps: Path | None = None
+    masks: Path | None = None
+    boxes: Path | None = None
+    sheet: Path | None = None
+
+    def named(self) -> dict[str, Path]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+class BadOutputs(ValueError):
+    """Output paths that cannot be used; str(e) names each and the reason (one line)."""
+
+
+def check_outputs(outputs: Outputs, video: Path | None = None) -> None:
+    """Check every output path before any work: its suffix, that it is not a folder, not the input video and
+    not another output, and that it can be written (`atomic.check_writable`: its folder is made if missing, and
+    a temporary file is created and removed there). Raises BadOutputs naming every bad path and why, in one line."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for kind, path in outputs.named().items():
+        option = OUTPUT_OPTIONS[kind]
+        suffixes = OUTPUT_SUFFIXES[kind]
+        real = os.path.realpath(path)
+        if path.is_dir():
+            problems.append(f"{path}: is a folder; {option} takes a file name (e.g. {option} {path / ('out' + suffixes[0])})")
+        elif path.suffix.lower() not in suffixes:
+            problems.append(f"{path}: {option} must end in {' or '.join(suffixes)}")
+        elif video is not None and os.path.realpath(video) == real:
+            problems.append(f"{path}: is the input video; {option} would overwrite it")
+        elif real in seen:
+            problems.append(f"{path}: given to both {seen[real]} and {option}")
+        else:
+            seen[real] = option
+            try:
+                check_writable(path)
+            except OutputError as e:
+                problems.append(str(e))
+    if problems:
+        raise BadOutputs("; ".join(problems))
+
+
+def check_model(path: Path) -> None:
+    """Open a model file the user named and check it whole: its metadata, and its weights against the digest
+    they carry (checkpoints, ONNX) or the package's CRCs (.pt2). Raises the loader's errors, naming the file."""
+    from ..artifact import read_artifact
+    from ..checkpoint import verified_state
+    from ..loader import read_model_meta
+
+    read_model_meta(path)  # unknown suffix, missing, empty, unreadable header
+    if path.suffix.lower() == ".safetensors":
+        verified_state(path)
+    else:
+        read_artifact(path, verify=True)
+
+
+@dataclass
+class SaliencyRun:
+    """What `run` did: the video's header, frames, notes for the user and the files it wrote."""
+
+    info: VideoInfo
+    frames: int
+    frame_times: object  # (F,) float64 seconds, numpy
+    describe: str  # where the maps came from: the motion source, or the engine
+    clips: int | None  # clips through the network (None for --method mv)
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    failed: dict[Path, str] = field(default_factory=dict)  # outputs that could not be written, and why
+
+
+def open_engine(options: SaliencyOptions) -> Engine:
+    """The engine a network method runs: the named (else bundled) model on `options.device` and runtime
+    (gradcam: PyTorch, which it needs for its backward pass)."""
+    from ..loader import load_engine
+
+    runtime = options.runtime or ("torch" if options.method == "gradcam" else None)
+    return load_engine(options.model, device=options.device, runtime=runtime, compile=options.compile, batch_size=options.batch_size)
+
+
+def _default_short_side(options: SaliencyOptions) -> int | None:
+    """The scale --method mv's maps are written at by default: the named (else bundled) model's clip size.
+    The bundled model's header is read without importing torch (`--method mv` needs none)."""
+    from ..default_model import default_model_path
+    from ..metadata import read_safetensors_meta
+
+    if options.model is not None:
+        from ..loader import read_model_meta
+
+        return read_model_meta(options.model).crop
+    try:
+        meta = read_safetensors_meta(default_model_path())
+    except (FileNotFoundError, ValueError):
+        return None
+    return meta.crop if meta else None
+
+
+def prepare(video: str | Path, options: SaliencyOptions, outputs: Outputs, model_checked: bool = False) -> VideoReader:
+    """Every check that needs no decoding: the named model opens whole, a class index given as the target
+    exists, the video exists and has a readable header, the outputs can be written. Returns the reader opened
+    on the video (its header read). model_checked: the model was checked already (a batch checks it once).
+    """
+    from .targets import parse_target
+
+    if options.model is not None and not model_checked:
+        check_model(options.model)
+    if options.target.lstrip("-").isdigit():
+        from ..default_model import default_model_path
+        from ..loader import read_model_meta
+
+        parse_target(options.target, read_model_meta(options.model or default_model_path()).num_classes)
+    reader = DecodeSpec(video, options.stream, options.fps).open()
+    check_outputs(outputs, Path(video))
+    return reader
+
+
+def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outputs | None = None,
+        reader: VideoReader | None = None, engine: Engine | None = None) -> SaliencyRun:  # fmt: skip
+    """Motion saliency of one video (a file or a folder of frames) into `outputs` (see the module docstring).
+
+    reader: the result of `prepare` when the caller ran it already (its checks are then not repeated).
+    engine: the network methods' engine, when the caller opened it already (`load_options_engine`; a batch
+    opens it once); else it is opened here.
+    Errors before any output is begun: VideoError, BadOutputs, OutputError, EngineError/CheckpointError/MetadataError,
+    ValueError, each one line naming the file. An output that fails while being written (full disk) is in
+    `SaliencyRun.failed`; the others are written. Temporary files: each output is written to a hidden
+    temporary file beside it and renamed when complete; an exception or SIGTERM (as SystemExit) removes them,
+    and `atomic.clean_partial` (called here on the output folders) removes those a killed run of this tool left.
+    """
+    from ..atomic import clean_partial
+    from .masks import MaskConfig
+    from .regions import BoxesFile, MasksFile, Regions
+    from .render import OutputsFailed, Sink, render, write_error
+
+    options = options or SaliencyOptions()
+    outputs = outputs or Outputs()
+    t0 = time.perf_counter()
+    reader = reader or prepare(video, options, outputs)
+    clean_partial(*{p.parent for p in outputs.named().values()})
+    info = reader.info
+    clips: int | None = None
+    if options.method == "mv":
+        from .motion import compute_motion_saliency
+
+        result = compute_motion_saliency(video, stream=options.stream, fps=options.fps,
+                                         size=options.size or _default_short_side(options), info=info)  # fmt: skip
+        labels, describe = [""] * len(result.frame_times), result.motion_source
+    else:
+        from .compute import compute_saliency, frame_labels
+        from .targets import parse_target
+
+        engine = engine or open_engine(options)
+        result = compute_saliency(engine, video, parse_target(options.target, engine.meta.num_classes), step=options.step,
+                                  mode=options.mode, batch_size=options.batch_size, stream=options.stream, fps=options.fps,
+                                  method=options.method, layer=options.layer, size=options.size, stabilize=options.stabilize,
+                                  norm="frame" if options.norm == "frame" else "video")  # fmt: skip
+        labels, describe, clips = frame_labels(result, engine.meta), engine.describe(), len(result.clip_logits)
+    n = len(result.frame_times)
+    extra: dict[Path, Sink] = {}
+    failed: dict[Path, str] = {}
+    # the masks' floor is in px/frame: the network's maps (cam, fused) have no such unit
+    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0))
+    regions = {outputs.boxes: lambda p: BoxesFile(p, found, options.max_boxes),
+               outputs.masks: lambda p: MasksFile(p, n, *(options.masks_size or (info.width, info.height)), found)}  # fmt: skip
+    for path, make in regions.items():
+        if path:
+            try:
+                extra[path] = make(path)
+            except OSError as e:
+                failed[path] = write_error(e)
+    notes = list(dict.fromkeys(info.notes + result.notes + result.warnings))
+    try:
+        made = render(reader, result, overlay=outputs.overlay, maps=outputs.maps, maps_size=options.maps_size,
+                      sheet=outputs.sheet, frame_labels=labels, norm=options.norm, extra_sinks=extra)  # fmt: skip
+    except OutputsFailed as e:
+        made, failed = e.notes, {**failed, **e.failed}
+    notes = list(dict.fromkeys(notes + made))
+    if result.padded:
+        notes.append(f"video shorter than one clip: padded with {result.padded} repeats of the last frame")
+    written = [p for p in outputs.named().values() if p not in failed]
+    return SaliencyRun(info, n, result.frame_times, describe, clips, time.perf_counter() - t0, notes, written, failed)

@@ -1,0 +1,397 @@
+"""`mosi-tool saliency` as a command: options validated whatever the method, outputs checked before any work,
+one failed output costing no other, temporary files never left behind, small frames."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mosi_tool.cli import app
+
+from .conftest import encode_frames, texture, write_video
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str):
+    return CliRunner().invoke(app, ["saliency", *args])
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_video(tmp_path_factory.mktemp("v") / "square.mp4", n=24, size=(96, 72))
+
+
+def no_compute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any computing of maps fail loudly: the checks under test must stop the run before it."""
+    from mosi_tool.saliency import compute, motion
+
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("maps were computed")
+
+    monkeypatch.setattr(motion, "compute_motion_saliency", boom)
+    monkeypatch.setattr(compute, "compute_saliency", boom)
+
+
+def temporaries(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+# Outputs are checked before any work -------------------------------------------------------------------
+
+
+def test_sheet_into_an_existing_folder_fails_before_any_work(tmp_path, video, monkeypatch):
+    no_compute(monkeypatch)
+    folder = tmp_path / "sheets"
+    folder.mkdir()
+    out, maps = tmp_path / "o.mp4", tmp_path / "m.npy"
+    result = cli(str(video), "--out", str(out), "--maps", str(maps), "--sheet", str(folder))
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {folder}: is a folder")
+    assert not out.exists() and not maps.exists() and not temporaries(tmp_path)
+
+
+@pytest.mark.parametrize("option,name,why", [
+    ("--maps", "m.txt", "--maps must end in .npy"),
+    ("--masks", "k.png", "--masks must end in .npy"),
+    ("--boxes", "b.json", "--boxes must end in .jsonl"),
+    ("--sheet", "s.jpg", "--sheet must end in .png"),
+    ("--out", "o.gif", "--out must end in"),
+])  # fmt: skip
+def test_output_suffixes_are_checked_first(tmp_path, video, monkeypatch, option, name, why):
+    no_compute(monkeypatch)
+    result = cli(str(video), "--out", str(tmp_path / "o.mp4"), option, str(tmp_path / name))
+    assert result.exit_code == 2 and why in result.output, result.output
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_output_under_a_file_or_given_twice_is_refused(tmp_path, video, monkeypatch):
+    no_compute(monkeypatch)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = cli(str(video), "--out", str(tmp_path / "o.mp4"), "--maps", str(blocker / "m.npy"))
+    assert result.exit_code == 2 and "a file is in the way of its folder" in result.output
+    result = cli(str(video), "--out", str(tmp_path / "o.mp4"), "--maps", str(tmp_path / "x.npy"), "--masks", str(tmp_path / "x.npy"))
+    assert result.exit_code == 2 and "given to both --maps and --masks" in result.output
+
+
+def test_unwritable_output_folder_fails_before_computing(tmp_path, video, monkeypatch):
+    """A folder that refuses files (read-only file system, no permission): one error line, nothing computed."""
+    no_compute(monkeypatch)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.open
+
+    def refusing_open(path, *a, **k):
+        if Path(path).parent == locked:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    result = cli(str(video), "--out", str(locked / "o.mp4"))
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {locked / 'o.mp4'}: cannot write (Read-only file system)"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder_for_real(tmp_path, video):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        result = cli(str(video), "--out", str(locked / "o.mp4"))
+    finally:
+        locked.chmod(0o755)
+    assert result.exit_code == 2 and "cannot write into" in result.output and "Traceback" not in result.output
+
+
+def test_a_failed_output_costs_no_other(tmp_path, video, monkeypatch):
+    """The disk fills while the maps are written: the overlay, masks and boxes are still written, the maps'
+    temporary file is gone, and the one error names the maps."""
+    from mosi_tool.saliency.maps_file import MapsFile
+
+    def full(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(MapsFile, "add", full)
+    out, maps, masks, boxes = tmp_path / "o.mp4", tmp_path / "m.npy", tmp_path / "k.npy", tmp_path / "b.jsonl"
+    result = cli(str(video), "--out", str(out), "--maps", str(maps), "--masks", str(masks), "--boxes", str(boxes))
+    assert result.exit_code == 1
+    assert f"error: {maps}: cannot write (No space left on device)" in result.output
+    assert "Traceback" not in result.output
+    assert out.exists() and masks.exists() and boxes.exists() and not maps.exists()
+    assert np.load(masks).shape[0] == 24 and len(boxes.read_text().splitlines()) == 25  # 24 frames, then the union
+    assert not temporaries(tmp_path)
+
+
+def test_overlay_failing_to_close_keeps_the_others(tmp_path, video, monkeypatch):
+    from mosi_tool.saliency.render import OverlayVideo
+
+    def full(self):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(OverlayVideo, "close", full)
+    out, maps = tmp_path / "o.mp4", tmp_path / "m.npy"
+    result = cli(str(video), "--out", str(out), "--maps", str(maps))
+    assert result.exit_code == 1 and f"error: {out}: cannot write" in result.output
+    assert maps.exists() and not out.exists() and not temporaries(tmp_path)
+
+
+# Temporary files: SIGTERM, and what a killed run left ----------------------------------------------------
+
+
+def test_sigterm_removes_temporary_files(tmp_path):
+    video = encode_frames(tmp_path / "long.mp4", (np.roll(texture(240, 320, 1), 3 * i, axis=1) for i in range(400)))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "mosi_tool", "saliency", str(video), "--out", str(out_dir / "o.mp4"), "--maps", str(out_dir / "m.npy")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not temporaries(out_dir) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert temporaries(out_dir), "the run ended before its outputs were begun"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 128 + signal.SIGTERM
+    assert not temporaries(out_dir) and not (out_dir / "o.mp4").exists() and not (out_dir / "m.npy").exists()
+
+
+def test_next_run_removes_only_a_dead_runs_temporary_files(tmp_path, video):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    from mosi_tool.atomic import temp_path
+
+    leftover = temp_path(tmp_path / "o.mp4").with_name(temp_path(tmp_path / "o.mp4").name.replace(f"-{os.getpid()}-", f"-{dead.pid}-"))
+    live = temp_path(tmp_path / "m.npy")  # this process is alive: another run writing
+    mine = tmp_path / ".session.tmp"  # not a name this tool makes
+    for p in (leftover, live, mine):
+        p.write_bytes(b"x" * 100)
+    result = cli(str(video), "--out", str(tmp_path / "o.mp4"))
+    assert result.exit_code == 0, result.output
+    assert not leftover.exists() and live.exists() and mine.exists()
+
+
+# Small frames -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(16, 16), (32, 32), (1920, 8)])
+def test_small_frames_get_an_overlay_without_a_colour_bar(tmp_path, size):
+    w, h = size
+    frames = [np.roll(texture(max(h, 16), max(w, 16), 2)[:h, :w], i, axis=1) for i in range(12)]
+    video = encode_frames(tmp_path / "small.mp4", frames)
+    out = tmp_path / "o.mp4"
+    result = cli(str(video), "--out", str(out), "--sheet", str(tmp_path / "s.png"))
+    assert result.exit_code == 0, result.output
+    assert out.exists() and "without a colour bar" in result.output
+
+
+def test_colour_bar_only_where_it_fits():
+    from mosi_tool import viz
+
+    for h, w in ((16, 16), (32, 32), (8, 1920)):
+        frame = np.zeros((h, w, 3), np.uint8)
+        assert not viz.draw_colorbar(frame).any()
+    frame = np.zeros((64, 64, 3), np.uint8)
+    assert viz.draw_colorbar(frame).any()
+
+
+# A named model is checked, and options are validated, whatever the method --------------------------------
+
+
+def test_a_broken_model_is_refused_with_method_mv(tmp_path, video, micro_ckpt, monkeypatch):
+    no_compute(monkeypatch)
+    data = micro_ckpt.read_bytes()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(data[: len(data) - 1000])
+    result = cli(str(video), "--method", "mv", "--model", str(cut), "--out", str(tmp_path / "o.mp4"))
+    assert result.exit_code == 2 and result.output.startswith(f"error: {cut}"), result.output
+    flipped = bytearray(data)
+    flipped[-10] ^= 0xFF  # the header reads, the weights no longer match their digest
+    bad = tmp_path / "flipped.safetensors"
+    bad.write_bytes(bytes(flipped))
+    result = cli(str(video), "--model", str(bad), "--out", str(tmp_path / "o.mp4"))
+    assert result.exit_code == 2 and "digest" in result.output, result.output
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("args,why", [
+    (["--mode", "foo"], "--mode"),
+    (["--target", "foo"], "--target"),
+    (["--target", "12"], "out of range"),
+    (["--fps", "-5"], "--fps"),
+    (["--fps", "0"], "--fps"),
+    (["--norm", "peak"], "--norm"),
+    (["--method", "flow"], "--method"),
+    (["--stabilize", "yes"], "--stabilize"),
+    (["--device", "gpu"], "--device"),
+])  # fmt: skip
+def test_bad_option_values_are_refused_with_method_mv(tmp_path, video, monkeypatch, args, why):
+    no_compute(monkeypatch)
+    result = cli(str(video), "--method", "mv", "--out", str(tmp_path / "o.mp4"), *args)
+    assert result.exit_code == 2 and why in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_cuda_without_a_gpu_is_refused_with_method_mv(tmp_path, video, monkeypatch):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    no_compute(monkeypatch)
+    result = cli(str(video), "--method", "mv", "--device", "cuda", "--out", str(tmp_path / "o.mp4"))
+    assert result.exit_code == 2 and "--device cuda" in result.output
+
+
+def test_options_that_do_not_apply_are_named_in_one_note(tmp_path, video):
+    result = cli(str(video), "--method", "mv", "--step", "4", "--mode", "center", "--layer", "conv4", "--out", str(tmp_path / "o.mp4"))
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if "does not apply" in line or "do not apply" in line]
+    assert notes == ["note: --step, --mode, --layer do not apply to --method mv (ignored)"]
+
+
+def test_options_dataclass_validates_for_python_callers():
+    from mosi_tool.saliency.run import SaliencyOptions
+
+    with pytest.raises(ValueError, match="--fps"):
+        SaliencyOptions(fps=0)
+    with pytest.raises(ValueError, match="--mode"):
+        SaliencyOptions(mode="foo")
+    with pytest.raises(ValueError, match="--step"):
+        SaliencyOptions(step=0)
+    assert SaliencyOptions(method="cam", layer="conv4").unused() == ["--layer"]
+
+
+# The Python API -------------------------------------------------------------------------------------------
+
+
+def test_python_api_returns_what_the_command_writes(tmp_path, video):
+    import json
+
+    import mosi_tool
+
+    got = mosi_tool.saliency(video, masks=True, boxes=True)
+    maps, masks, boxes = tmp_path / "m.npy", tmp_path / "k.npy", tmp_path / "b.jsonl"
+    result = cli(str(video), "--out", str(tmp_path / "o.mp4"), "--maps", str(maps), "--masks", str(masks), "--boxes", str(boxes))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(got.maps, np.load(maps))
+    np.testing.assert_array_equal(got.masks, np.load(masks))
+    assert got.boxes == [json.loads(line) for line in boxes.read_text().splitlines()]
+    assert got.maps.dtype == np.float16 and len(got.times) == len(got.maps) == 24 and got.masks.dtype == bool
+    assert mosi_tool.saliency(video, maps_size=(20, 10)).maps.shape == (24, 10, 20)
+    with pytest.raises(ValueError, match="--norm"):
+        mosi_tool.saliency(video, norm="peak")
+
+
+# Many videos: files, folders and --list into --out-dir -------------------------------------------------------
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    write_video(root / "a.mp4", n=12, size=(64, 48))
+    write_video(root / "sub" / "b.mp4", n=12, size=(64, 48), speed=3)
+    (root / "bad.mp4").write_text("not a video")
+    return root
+
+
+def test_folder_into_out_dir_names_resumes_and_logs_failures(tmp_path, tree):
+    import json
+
+    from mosi_tool.pipeline.jobs import find_inputs, plan
+
+    out = tmp_path / "out"
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet")
+    assert result.exit_code == 1, result.output
+    assert "2 written, 0 already done, 1 failed of 3 videos" in result.output
+    # the names `features` gives the same videos, less its .npz
+    stems = {j.out[: -len(".npz")] for j in plan(find_inputs([tree]), out)}
+    assert stems == {str(out / "a.mp4"), str(out / "sub" / "b.mp4"), str(out / "bad.mp4")}
+    for stem in (out / "a.mp4", out / "sub" / "b.mp4"):
+        for suffix in (".saliency.mp4", ".maps.npy", ".masks.npy", ".boxes.jsonl", ".sheet.png", ".saliency.json"):
+            assert Path(str(stem) + suffix).is_file()
+    assert np.load(str(out / "a.mp4") + ".maps.npy").shape[0] == 12
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [f["path"] for f in failures] == [str(tree / "bad.mp4")] and "not a video" in failures[0]["error"]
+    # a rerun skips what is done, and drops the failure of a video that is gone
+    (tree / "bad.mp4").unlink()
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet")
+    assert result.exit_code == 0 and "0 written, 2 already done, 0 failed of 2 videos" in result.output, result.output
+    assert not (out / "failures.jsonl").exists()
+    # a replaced video, a changed option and a lost output are made again
+    os.utime(tree / "a.mp4", ns=(1, 1))
+    (out / "sub" / "b.mp4.maps.npy").unlink()
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet")
+    assert "2 written, 0 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet", "--norm", "frame")
+    assert "2 written, 0 already done" in result.output, result.output
+
+
+def test_list_and_files_into_out_dir(tmp_path, tree):
+    listing = tmp_path / "videos.txt"
+    listing.write_text("in/sub/b.mp4\n# a comment\n")
+    out = tmp_path / "out"
+    result = cli(str(tree / "a.mp4"), "--list", str(listing), "--out-dir", str(out), "--outputs", "maps")
+    assert result.exit_code == 0, result.output
+    assert (out / "a.mp4.maps.npy").is_file() and (out / "in" / "sub" / "b.mp4.maps.npy").is_file()
+    assert not list(out.rglob("*.saliency.mp4"))
+
+
+def test_out_dir_refuses_single_file_options(tmp_path, tree, monkeypatch):
+    no_compute(monkeypatch)
+    result = cli(str(tree), "--out-dir", str(tmp_path / "o"), "--maps", str(tmp_path / "m.npy"))
+    assert result.exit_code == 2 and "--outputs" in result.output
+    result = cli(str(tree / "a.mp4"), str(tree / "sub" / "b.mp4"))
+    assert result.exit_code == 2 and "--out-dir" in result.output
+    result = cli(str(tree), "--out-dir", str(tmp_path / "o"), "--outputs", "overlay,heat")
+    assert result.exit_code == 2 and "--outputs" in result.output
+
+
+def test_a_folder_of_videos_without_out_dir_says_what_to_do(tmp_path, tree, monkeypatch):
+    no_compute(monkeypatch)
+    result = cli(str(tree))
+    assert result.exit_code == 2 and "give --out-dir DIR" in result.output, result.output
+
+
+def test_method_mv_imports_no_torch(tmp_path, video):
+    """--method mv runs no network: a run, the bundled model's header included, must not pay torch's import
+    (about 1.4 CPU-s, a tenth of FFmpeg transcoding a minute of 854x480: bench/saliency_vs_ffmpeg.py)."""
+    code = ("import sys; from pathlib import Path; from mosi_tool.saliency.run import Outputs, run; "
+            f"run({str(video)!r}, outputs=Outputs(overlay=Path({str(tmp_path / 'o.mp4')!r}))); "
+            "sys.exit(11 if 'torch' in sys.modules else 0)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "o.mp4").exists()
+
+
+def test_full_disk_under_the_temporary_maps_is_one_error_line(tmp_path, video, monkeypatch):
+    """The motion maps wait in an anonymous temporary file (`MapStore`); a full disk there is one line."""
+    from mosi_tool.saliency import map_store
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(map_store.os, "pwrite", full)
+    result = cli(str(video), "--out", str(tmp_path / "o.mp4"))
+    import tempfile
+
+    expected = f"error: a temporary file in {tempfile.gettempdir()}: No space left on device"
+    assert result.exit_code == 2 and result.output.strip() == expected, result.output
+    assert not (tmp_path / "o.mp4").exists() and not temporaries(tmp_path)
+
+
+def test_python_options_take_plain_values(video):
+    import mosi_tool
+
+    got = mosi_tool.saliency(str(video), maps_size=[16, 8], model=str(Path(mosi_tool.default_model_path())))
+    assert got.maps.shape == (24, 8, 16)
