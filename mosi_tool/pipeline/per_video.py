@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import check_folder_writable, clean_partial, folders_of
+from ..atomic import OutputError, check_folder_writable, clean_partial, folders_of
 from ..hardware import available_cpus
 from ..progress import info
 from ..video.decode import VideoError
@@ -89,6 +89,10 @@ def resume(planned: Planned, is_done: Callable[[VideoJob], bool], overwrite: boo
     return failures
 
 
+class JobError(Exception):
+    """A video's own failure, raised by a per-video function: str(e) is the whole line to record ("PATH: why")."""
+
+
 @dataclass
 class Outcome:
     """What one video's run came to: `error` is None on success, else one line naming the file."""
@@ -102,7 +106,7 @@ def attempt(work: Callable[[VideoJob], list[str] | None], job: VideoJob) -> Outc
     """Run `work(job)` and turn any failure into its one-line message (never raises, except Ctrl-C)."""
     try:
         return Outcome(job, None, list(work(job) or []))
-    except VideoError as e:
+    except (VideoError, JobError, OutputError) as e:
         return Outcome(job, str(e))
     except MemoryError:
         return Outcome(job, f"{job.path}: out of memory")

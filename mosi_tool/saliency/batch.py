@@ -1,6 +1,6 @@
 """`mosi-tool saliency` over many videos: files, folders and `--list`, into `--out-dir`, resumable.
 
-Inputs, output names and clashes are the feature pipeline's (`pipeline.jobs`: a video found in a folder keeps
+Jobs, resume and failures are those of every batch command (`pipeline.per_video`: a video found in a folder keeps
 its path relative to it, a file its own name), and so is the failure log (`pipeline.output.FailureLog`,
 `failures.jsonl`). Each video's outputs share its name: `OUT/<name>.saliency.mp4` (overlay),
 `.maps.npy`, `.masks.npy`, `.boxes.jsonl`, `.sheet.png`, and `OUT/<name>.saliency.json`, the record of how they
@@ -15,12 +15,17 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..atomic import OutputError, atomic_write_text, check_folder_writable
+from ..atomic import OutputError, atomic_write_text
+from ..pipeline.jobs import VideoJob
+from ..pipeline.per_video import JobError, Outcome
 from ..version import __version__
 from .defaults import MODEL_METHODS
 from .run import BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
+
+if TYPE_CHECKING:
+    from ..runtimes.base import Engine
 
 SUFFIXES = {"overlay": ".saliency.mp4", "maps": ".maps.npy", "masks": ".masks.npy", "boxes": ".boxes.jsonl", "sheet": ".sheet.png"}
 RECORD_SUFFIX = ".saliency.json"
@@ -85,53 +90,66 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
               progress: Callable[[str], None] | None = None) -> BatchReport:  # fmt: skip
     """Saliency of every video of `inputs` (and `list_file`) into `out_dir` (module docstring).
 
-    Checked once before any video: the options (built already), a named model (whole), that no two videos
-    would write the same file, and that `out_dir` can be written. progress: called with one line per video.
-    Raises for those; a video's own failure is counted, recorded and passed over.
+    Checked once before any video: the inputs, the options (built already), a named model (whole), that no
+    two videos would write the same file, and that `out_dir` can be written. Jobs, resume and failures are
+    `pipeline.per_video`'s, as for `features` and `targets`; the videos run one after another in this process
+    (a network method's engine is opened once). progress: called with one line per video. Raises for those
+    checks; a video's own failure is counted, recorded and passed over.
     """
-    from ..pipeline.jobs import find_inputs, plan
-    from ..pipeline.output import FailureLog
-    from ..runtimes.base import EngineError
-    from ..video.decode import VideoError
+    from ..pipeline.per_video import plan_jobs, resume, run_jobs
 
     t0 = time.perf_counter()
+    planned = plan_jobs(inputs, list_file, out_dir, None, suffix="", caller="run_batch")  # inputs and clashes first
     if options.model is not None:
         check_model(options.model)
-    found = find_inputs(inputs, list_file)
-    jobs = plan(found, out_dir, suffix="")  # refuses two videos writing one file, before any work
-    check_folder_writable(out_dir)
-    report = BatchReport(total=len(jobs), hidden=len(found.hidden))
-    failures = FailureLog(out_dir)
-    failures.forget_missing()
-    engine = open_engine(options) if options.method in MODEL_METHODS else None  # once for the whole batch
-    for job in jobs:
-        video, outputs = Path(job.path), outputs_for(job.out, kinds)
+
+    def is_done(job: VideoJob) -> bool:
         try:
-            record = _record(video, options, kinds)
-            if not overwrite and _is_done(job.out, record, outputs):
-                report.skipped += 1
-                failures.clear(job.path)
-                continue
-            for path in outputs.named().values():
-                path.parent.mkdir(parents=True, exist_ok=True)
-            reader = prepare(video, options, outputs, model_checked=True)  # the model was checked once, above
-            done = run(video, options, outputs, reader=reader, engine=engine)
+            return _is_done(job.out, _record(Path(job.path), options, kinds), outputs_for(job.out, kinds))
+        except OSError:  # the video is gone: not done (it fails, named, when run)
+            return False
+
+    failures = resume(planned, is_done, overwrite)
+    report = BatchReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
+    work = _VideoSaliency(options, kinds, open_engine(options) if options.method in MODEL_METHODS else None)
+
+    def on_video(outcome: Outcome) -> None:
+        if outcome.error is not None:
+            report.failed += 1
+            report.errors.append(outcome.error)
+            if progress:
+                progress(f"error: {outcome.error}")
+        else:
+            report.ok += 1
+            if progress:
+                progress(outcome.warnings[-1])
+
+    run_jobs(planned.todo, work, failures, workers=0, on_video=on_video)
+    report.frames = work.frames
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+class _VideoSaliency:
+    """One video's outputs and record (`run_jobs`' per-video function); `frames` counts what it rendered."""
+
+    def __init__(self, options: SaliencyOptions, kinds: tuple[str, ...], engine: Engine | None):
+        self.options, self.kinds, self.engine = options, kinds, engine
+        self.frames = 0
+
+    def __call__(self, job: VideoJob) -> list[str]:
+        from ..runtimes.base import EngineError
+
+        video, outputs = Path(job.path), outputs_for(job.out, self.kinds)
+        try:
+            record = _record(video, self.options, self.kinds)
+            reader = prepare(video, self.options, outputs, model_checked=True)  # the model was checked once
+            done = run(video, self.options, outputs, reader=reader, engine=self.engine)
             if done.failed:
                 raise BadOutputs("; ".join(f"{p}: {why}" for p, why in done.failed.items()))
             atomic_write_text(job.out + RECORD_SUFFIX, json.dumps(record, sort_keys=True) + "\n")
-        except (VideoError, ValueError, OSError, EngineError) as e:
-            text = (e.strerror or str(e)) if isinstance(e, OSError) else str(e)
-            reason = text if text.startswith(str(video)) or isinstance(e, (BadOutputs, OutputError)) else f"{video}: {text}"
-            report.failed += 1
-            report.errors.append(reason)
-            failures.record(job.path, reason)
-            if progress:
-                progress(f"error: {reason}")
-            continue
-        report.ok += 1
-        report.frames += done.frames
-        failures.clear(job.path)
-        if progress:
-            progress(f"{video}: {done.frames} frames in {done.seconds:.1f} s -> {job.out}.*")
-    report.seconds = time.perf_counter() - t0
-    return report
+        except (ValueError, OSError, EngineError) as e:
+            text = (e.strerror or str(e)) if isinstance(e, OSError) and not isinstance(e, OutputError) else str(e)
+            raise JobError(text if text.startswith(str(video)) or isinstance(e, (BadOutputs, OutputError)) else f"{video}: {text}") from e
+        self.frames += done.frames
+        return [f"{video}: {done.frames} frames in {done.seconds:.1f} s -> {job.out}.*"]
