@@ -135,8 +135,8 @@ def engine_artifact(checkpoint: Path, runtime: str, folder: Path) -> tuple[Path,
     if runtime in ("torch", "auto") or checkpoint.suffix != ".safetensors":
         return checkpoint, runtime if checkpoint.suffix == ".safetensors" else "auto", ""
     try:
-        from export.onnx import build  # noqa: F401 - the export work (ONNX and its runtime)
-        from export.options import ExportOptions
+        from mosi_tool.export.onnx import build  # noqa: F401 - the export work (ONNX and its runtime)
+        from mosi_tool.export.options import ExportOptions
 
         import mosi_tool.runtimes.onnx_runtime  # noqa: F401
     except ImportError as e:

@@ -58,7 +58,7 @@ def model_checkpoint(name: str, folder: Path, bundled: Path | None = None) -> tu
     R(2+1)D-10 at the paper's 16x112x112. Random weights test the arithmetic as well as trained ones."""
     from mosi_tool.evaluation.random_init import random_init_checkpoint
     from mosi_tool.metadata import ModelMeta
-    from training.config import TINY
+    from mosi_tool.training.config import TINY
 
     if name == "default" and bundled is not None:
         return bundled, f"bundled default model {bundled.name}"

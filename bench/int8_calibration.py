@@ -28,9 +28,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from export import int8  # noqa: E402
-from export.onnx import _export_proto  # noqa: E402
-from export.parity import _video_clips, compare, reference_outputs, shared_videos  # noqa: E402
+from mosi_tool.export import int8  # noqa: E402
+from mosi_tool.export.onnx import _export_proto  # noqa: E402
+from mosi_tool.export.parity import _video_clips, compare, reference_outputs, shared_videos  # noqa: E402
 from mosi_tool.checkpoint import read_meta  # noqa: E402
 from mosi_tool.default_model import SAMPLE_VIDEO, default_model_path  # noqa: E402
 from mosi_tool.models.clip_model import ClipOutput  # noqa: E402

@@ -137,7 +137,7 @@ def gpu_peak(device: torch.device, precision: str) -> tuple[float, str]:
 
 
 def open_engine(runtime: str, precision: str, checkpoint: Path, device: torch.device, folder: Path, cfg: Config) -> Engine:
-    from export.options import ExportOptions
+    from mosi_tool.export.options import ExportOptions
     from mosi_tool.loader import load_engine
 
     if runtime in ("torch", "torch.compile"):
@@ -150,7 +150,7 @@ def open_engine(runtime: str, precision: str, checkpoint: Path, device: torch.de
         precision=precision, max_batch=max(cfg.batches), opt_batch=max(cfg.batches), max_size=cfg.size,
         device=str(device), verify=False,
     )  # fmt: skip
-    builders = {"onnx": ("export.onnx", ".onnx"), "aoti": ("export.aoti", ".pt2"), "tensorrt": ("export.tensorrt", ".engine")}
+    builders = {"onnx": ("mosi_tool.export.onnx", ".onnx"), "aoti": ("mosi_tool.export.aoti", ".pt2"), "tensorrt": ("mosi_tool.export.tensorrt", ".engine")}
     module, suffix = builders[runtime]
     out = folder / f"{runtime}-{precision}{suffix}"
     __import__(module, fromlist=["build"]).build(checkpoint, out, options, log=lambda line: print(line, flush=True))
@@ -184,8 +184,8 @@ def input_dtype_comparison(checkpoint: Path, device: torch.device, folder: Path,
     import numpy as np
     import onnxruntime as ort
 
-    from export.onnx import build
-    from export.options import ExportOptions
+    from mosi_tool.export.onnx import build
+    from mosi_tool.export.options import ExportOptions
 
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
     sessions = {}

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mosi_tool.runtimes.base import resolve_device  # noqa: E402
-from training.config import TrainConfig, build_config  # noqa: E402
+from mosi_tool.training.config import TrainConfig, build_config  # noqa: E402
 
 PHASES = ("data", "generator", "fwd/bwd", "optimizer")
 DEFAULT_ROOT = ROOT.parent / "shared" / "data" / "images" / "imagenette-val"
@@ -74,10 +74,10 @@ def time_run(cfg: TrainConfig, name: str, precision: str, cached: bool, steps: i
     from torch.utils.data import DataLoader, RandomSampler
 
     from mosi_tool.models.backbones import build_backbone
-    from training.data import find_sources, split_sources
-    from training.loop import forward_backward, param_groups, source_datasets, to_memory_format
-    from training.precision import resolve_precision
-    from training.pseudo_motion import PseudoMotion
+    from mosi_tool.training.data import find_sources, split_sources
+    from mosi_tool.training.loop import forward_backward, param_groups, source_datasets, to_memory_format
+    from mosi_tool.training.precision import resolve_precision
+    from mosi_tool.training.pseudo_motion import PseudoMotion
 
     device = resolve_device(cfg.device)
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, cache=cached))

@@ -36,9 +36,9 @@ class Format:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format(KINDS[".onnx"], False, "export.onnx", "--onnx", "onnxruntime (CPU or CUDA); input to TensorRT"),
-        Format(KINDS[".engine"], True, "export.tensorrt", "--trt", "TensorRT on the GPU it was built on"),
-        Format(KINDS[".pt2"], False, "export.aoti", "--aoti", "AOTInductor (torch, no model code) on its --device"),
+        Format(KINDS[".onnx"], False, "mosi_tool.export.onnx", "--onnx", "onnxruntime (CPU or CUDA); input to TensorRT"),
+        Format(KINDS[".engine"], True, "mosi_tool.export.tensorrt", "--trt", "TensorRT on the GPU it was built on"),
+        Format(KINDS[".pt2"], False, "mosi_tool.export.aoti", "--aoti", "AOTInductor (torch, no model code) on its --device"),
     )
 }
 

@@ -191,8 +191,8 @@ def _private_engine_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(scope="session")
 def micro_onnx(micro_ckpt: Path, tmp_path_factory: pytest.TempPathFactory):
     """micro_onnx(precision) -> path of the micro checkpoint exported to ONNX (once per precision)."""
-    from export.onnx import build
-    from export.options import ExportOptions
+    from mosi_tool.export.onnx import build
+    from mosi_tool.export.options import ExportOptions
 
     folder = tmp_path_factory.mktemp("onnx")
     made: dict[str, Path] = {}

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("mosi_tool", "export", "training")
+# folder -> the package it installs as (pyproject.toml's package-dir): one name in site-packages
+PACKAGES = {"mosi_tool": "mosi_tool", "training": "mosi_tool.training", "export": "mosi_tool.export"}
+EXPORT, TRAINING = PACKAGES["export"], PACKAGES["training"]
 
 
 def module_files() -> dict[str, Path]:
     files = {}
-    for package in PACKAGES:
-        for f in (ROOT / package).rglob("*.py"):
-            name = ".".join(f.relative_to(ROOT).with_suffix("").parts)
+    for folder, package in PACKAGES.items():
+        for f in (ROOT / folder).rglob("*.py"):
+            name = ".".join((package, *f.relative_to(ROOT / folder).with_suffix("").parts))
             files[name.removesuffix(".__init__")] = f
     return files
 
@@ -83,13 +85,13 @@ def test_library_reaches_export_only_through_the_on_demand_export(graph):
     # The CLI is the composition root (its `export` command drives the exporters); below it, only the on-demand
     # ONNX export (a checkpoint run with --runtime onnx, tune's ONNX candidates) may call export/.
     allowed = ("mosi_tool.tune.exported", "mosi_tool.cli")
-    users = {n for n, deps in graph.items() if n.startswith("mosi_tool") and any(d.startswith("export") for d in deps)}
+    users = {n for n, deps in graph.items() if not n.startswith((EXPORT, TRAINING)) and any(d.startswith(EXPORT) for d in deps)}
     assert {n for n in users if not n.startswith(allowed)} == set()
 
 
 def test_runtimes_and_the_contract_sit_below_policy(graph):
     low = [n for n in graph if n.startswith(("mosi_tool.runtimes", "mosi_tool.artifact"))]
-    above = ("mosi_tool.loader", "mosi_tool.tune", "mosi_tool.pipeline", "mosi_tool.saliency", "mosi_tool.cli", "export", "training")
+    above = ("mosi_tool.loader", "mosi_tool.tune", "mosi_tool.pipeline", "mosi_tool.saliency", "mosi_tool.cli", EXPORT, TRAINING)
     bad = {n: sorted(d for d in graph[n] if d.startswith(above)) for n in low}
     assert {n: d for n, d in bad.items() if d} == {}
 
@@ -114,5 +116,34 @@ def test_opening_a_model_imports_no_policy():
     assert out.stderr == ""  # no line on stderr
     loaded = out.stdout.split()
     assert "mosi_tool.runtimes.torch_runtime" in loaded
-    above = ("mosi_tool.loader", "mosi_tool.tune", "mosi_tool.pipeline", "mosi_tool.saliency", "mosi_tool.cli", "export", "training")
+    above = ("mosi_tool.loader", "mosi_tool.tune", "mosi_tool.pipeline", "mosi_tool.saliency", "mosi_tool.cli", EXPORT, TRAINING)
     assert [m for m in loaded if m.startswith(above)] == []
+
+
+def test_only_mosi_tool_is_installed():
+    """pyproject.toml installs one top-level name: every package folder under mosi_tool/, training/ and
+    export/ is listed, under mosi_tool, and nothing else (no top-level training, export or tests)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(conf["packages"])
+    assert all(p == "mosi_tool" or p.startswith("mosi_tool.") for p in listed)
+    assert conf["package-dir"] == {TRAINING: "training", EXPORT: "export"}
+    folders = {".".join((PACKAGES[f.relative_to(ROOT).parts[0]], *f.parent.relative_to(ROOT).parts[1:]))
+               for folder in PACKAGES for f in (ROOT / folder).rglob("__init__.py")}  # fmt: skip
+    assert folders <= listed, f"package folders missing from pyproject.toml: {sorted(folders - listed)}"
+    assert not any(module.split(".")[0] in ("training", "export") for module in module_files()), "a top-level name"
+
+
+def test_nothing_imports_the_old_top_level_names():
+    """Code imports mosi_tool.training / mosi_tool.export, never `training` or `export` as top-level modules
+    (importing both spellings would load each module twice)."""
+    bad = []
+    scripts = {str(f.relative_to(ROOT)): f for folder in ("tests", "bench", "tools") for f in (ROOT / folder).rglob("*.py")}
+    for name, path in {**module_files(), **scripts}.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in ("training", "export"):
+                bad.append(f"{name}: from {node.module}")
+            elif isinstance(node, ast.Import) and any(a.name.split(".")[0] in ("training", "export") for a in node.names):
+                bad.append(f"{name}: import {node.names[0].name}")
+    assert bad == []

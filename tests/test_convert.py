@@ -419,7 +419,7 @@ def test_cli_refusal_is_one_error_line(tmp_path):
 
 
 def test_converted_checkpoint_initialises_finetuning(tmp_path):
-    from training.finetune import FinetuneConfig, build_model
+    from mosi_tool.training.finetune import FinetuneConfig, build_model
 
     src = tmp_path / "r2d3ds_pt_hmdb_mosi_public.pyth"
     state, ours = write_official(src, "r2d3d_18", "out_joint", 9, seed=7)

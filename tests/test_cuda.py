@@ -9,10 +9,10 @@ import json
 import pytest
 import torch
 
-from export.parity import compare, reference_outputs, synthetic_clips
+from mosi_tool.export.parity import compare, reference_outputs, synthetic_clips
 from mosi_tool.checkpoint import load_checkpoint
 from mosi_tool.loader import load_engine
-from training.pseudo_motion import MotionConfig, PseudoMotion
+from mosi_tool.training.pseudo_motion import MotionConfig, PseudoMotion
 
 from .test_pseudo_motion import SMALL, sources
 from .test_train import MICRO_FLAGS, image_root, train  # noqa: F401 - image_root is a fixture

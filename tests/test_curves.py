@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from training.curves import plot_curves
+from mosi_tool.training.curves import plot_curves
 
 TRAIN_BLUE = (0x1F, 0x77, 0xB4)  # matplotlib's first colour: the train curves
 

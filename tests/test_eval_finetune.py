@@ -11,8 +11,8 @@ from mosi_tool import load_model
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.cli import app
 from mosi_tool.saliency.compute import compute_saliency
-from training.action_data import ActionClips, find_action_videos
-from training.finetune import clipwise_jitter
+from mosi_tool.training.action_data import ActionClips, find_action_videos
+from mosi_tool.training.finetune import clipwise_jitter
 
 from .conftest import micro_checkpoint, shared, write_video
 

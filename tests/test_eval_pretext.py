@@ -15,7 +15,7 @@ from mosi_tool.evaluation.pretext import SplitConfig, evaluate_pretext, held_out
 from mosi_tool.metadata import ModelMeta
 from mosi_tool.models.clip_model import ClipOutput
 from mosi_tool.runtimes.base import Engine
-from training.data import find_sources, split_sources
+from mosi_tool.training.data import find_sources, split_sources
 
 from .conftest import micro_checkpoint, texture
 

@@ -11,7 +11,7 @@ from mosi_tool.cli import app
 from mosi_tool.evaluation.pretext import motion_config
 from mosi_tool.evaluation.probe import ProbeConfig, find_videos, run_probe, translated_clips
 from mosi_tool.metadata import ModelMeta
-from training.pseudo_motion import PseudoMotion
+from mosi_tool.training.pseudo_motion import PseudoMotion
 
 from .conftest import micro_checkpoint, texture, write_video
 

@@ -9,10 +9,10 @@ import sys
 import pytest
 import torch
 
-from export.aoti import build
+from mosi_tool.export.aoti import build
 from mosi_tool.artifact import from_props, read_pt2, read_pt2_props
-from export.options import ExportOptions
-from export.parity import compare, reference_outputs, sample_clips, synthetic_clips
+from mosi_tool.export.options import ExportOptions
+from mosi_tool.export.parity import compare, reference_outputs, sample_clips, synthetic_clips
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.loader import load_engine
 from mosi_tool.runtimes import EngineError

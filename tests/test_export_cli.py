@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from export.formats import FORMATS, check_request, default_output, format_of
+from mosi_tool.export.formats import FORMATS, check_request, default_output, format_of
 from mosi_tool.cli import app
 
 runner = CliRunner()
@@ -68,7 +68,7 @@ def test_info_on_a_wrong_file_is_one_line(tmp_path):
 
 
 def test_a_failed_parity_check_leaves_nothing_under_the_name_asked_for(micro_ckpt, tmp_path, monkeypatch):
-    import export.pipeline as pipeline
+    import mosi_tool.export.pipeline as pipeline
 
     class Bad:
         def lines(self):
@@ -88,8 +88,8 @@ def test_a_failed_tensorrt_engine_takes_its_sidecar_along(micro_ckpt, tmp_path, 
     """No TensorRT here: a stand-in builder writes an engine and its sidecar, and the check fails."""
     import types
 
-    import export.pipeline as pipeline
-    from export.options import ExportOptions
+    import mosi_tool.export.pipeline as pipeline
+    from mosi_tool.export.options import ExportOptions
     from mosi_tool.artifact import sidecar_path
 
     def build(checkpoint, out, options, log):

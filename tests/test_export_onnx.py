@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mosi_tool.artifact import read_onnx
-from export.parity import TOLERANCES, compare, reference_outputs, sample_clips, synthetic_clips
+from mosi_tool.export.parity import TOLERANCES, compare, reference_outputs, sample_clips, synthetic_clips
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.metadata import FORMAT_VERSION
 from mosi_tool.loader import load_engine

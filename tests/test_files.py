@@ -281,7 +281,7 @@ def test_a_checkpoint_on_a_full_disk_is_an_output_error(tmpfs):
 def test_training_state_on_a_full_disk_is_an_output_error(tmpfs):
     import torch
 
-    from training.loop import RESUME_FILE, _save_resume
+    from mosi_tool.training.loop import RESUME_FILE, _save_resume
 
     disk = tmpfs("disk", "200k")
     weight = torch.nn.Parameter(torch.zeros(100_000))

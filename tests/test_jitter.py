@@ -1,6 +1,6 @@
 import torch
 
-from training.jitter import JitterConfig, brightness, color_jitter, hsv_to_rgb, hue, rgb_to_hsv, saturation
+from mosi_tool.training.jitter import JitterConfig, brightness, color_jitter, hsv_to_rgb, hue, rgb_to_hsv, saturation
 
 
 def test_hsv_round_trip():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mosi_tool.metadata import label_pool
-from training.pseudo_motion import MotionConfig, PseudoMotion
+from mosi_tool.training.pseudo_motion import MotionConfig, PseudoMotion
 
 from .conftest import texture
 

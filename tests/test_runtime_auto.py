@@ -10,8 +10,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from export import int8
-from export.parity import compare, reference_outputs, sample_clips
+from mosi_tool.export import int8
+from mosi_tool.export.parity import compare, reference_outputs, sample_clips
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.default_model import default_model_path
 from mosi_tool.cli import app
@@ -186,7 +186,7 @@ def test_tune_checks_int8_on_clips_it_was_not_calibrated_on():
 
 
 def test_export_says_wrote_only_for_a_file_that_passed_its_check(micro_ckpt, moving_square_video, tmp_path, monkeypatch):
-    from export import parity
+    from mosi_tool.export import parity
 
     out = tmp_path / "m-int8.onnx"
     monkeypatch.setitem(parity.TOLERANCES, "int8", parity.Tolerance(None, 1.01, 0.0, ("features",)))  # cannot pass
@@ -201,7 +201,7 @@ def test_export_says_wrote_only_for_a_file_that_passed_its_check(micro_ckpt, mov
 @pytest.mark.slow
 @pytest.mark.skipif(not int8.available(), reason="onnxruntime quantization tools not installed")
 def test_int8_export_of_the_bundled_model_passes_its_own_check_by_default(tmp_path):
-    from export.parity import shared_videos
+    from mosi_tool.export.parity import shared_videos
 
     if not shared_videos():
         pytest.skip("no shared videos: the parity check would run on synthetic clips, which every calibration passes")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from export.parity import compare, reference_outputs, synthetic_clips
+from mosi_tool.export.parity import compare, reference_outputs, synthetic_clips
 from mosi_tool.cache import engine_cache_path
 from mosi_tool.tune.exported import cached_onnx
 from mosi_tool.checkpoint import read_meta

@@ -11,9 +11,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from export.metadata import write_sidecar
+from mosi_tool.export.metadata import write_sidecar
 from mosi_tool.artifact import ExportInfo, read_sidecar, sidecar_path
-from export.tensorrt import Recipe, recipe
+from mosi_tool.export.tensorrt import Recipe, recipe
 from mosi_tool.runtimes.tensorrt_env import TrtTarget, check_target, require_tensorrt
 from mosi_tool.checkpoint import read_meta
 from mosi_tool.loader import load_engine
@@ -103,9 +103,9 @@ def test_without_tensorrt_export_fails_but_writes_the_other_artifacts(micro_ckpt
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_engine_parity_and_dynamic_shapes(micro_ckpt, tmp_path, precision):
-    from export.options import ExportOptions
-    from export.parity import compare, reference_outputs, synthetic_clips
-    from export.tensorrt import build
+    from mosi_tool.export.options import ExportOptions
+    from mosi_tool.export.parity import compare, reference_outputs, synthetic_clips
+    from mosi_tool.export.tensorrt import build
 
     out = tmp_path / f"m-{precision}.engine"
     info = build(micro_ckpt, out, ExportOptions(precision=precision, device="cuda", max_batch=4, opt_batch=2, max_size=64))

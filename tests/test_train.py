@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from mosi_tool.checkpoint import load_checkpoint
 from mosi_tool.cli import app
-from training.data import find_sources, split_sources, subsample_per_class
+from mosi_tool.training.data import find_sources, split_sources, subsample_per_class
 
 from .conftest import ROOT, write_image_folder
 
@@ -54,8 +54,8 @@ def test_train_cli_writes_self_describing_checkpoints(image_root, tmp_path):
 
 
 def test_resume_continues_exactly(image_root, tmp_path):
-    from training.config import build_config
-    from training.loop import training_loop
+    from mosi_tool.training.config import build_config
+    from mosi_tool.training.loop import training_loop
 
     common = ["--data", "images", "--root", str(image_root), "--warmup-epochs", "1", "--no-mask", "--epochs", "2", *MICRO_FLAGS]
     train([*common, "--out", str(tmp_path / "straight")])
@@ -90,9 +90,9 @@ def test_a_copied_run_folder_resumes_into_the_copy(image_root, tmp_path):
 
 
 def test_init_starts_from_a_checkpoint_and_records_it(image_root, tmp_path):
-    from training.config import build_config
-    from training.loop import load_init
-    from training.pseudo_motion import MotionConfig
+    from mosi_tool.training.config import build_config
+    from mosi_tool.training.loop import load_init
+    from mosi_tool.training.pseudo_motion import MotionConfig
 
     common = ["--data", "imagenet", "--root", str(image_root), "--epochs", "1", "--warmup-epochs", "1", *MICRO_FLAGS]
     train([*common, "--out", str(tmp_path / "a")])

@@ -14,11 +14,11 @@ from mosi_tool.checkpoint import load_checkpoint
 from mosi_tool.cli import app
 from mosi_tool.models.backbones import build_backbone
 from mosi_tool.models.parts import Conv3d
-from training import precision as precision_mod
-from training.config import TrainConfig
-from training.data import SourceDataset, find_sources
-from training.precision import resolve_precision
-from training.source_cache import build_cache, cache_key
+from mosi_tool.training import precision as precision_mod
+from mosi_tool.training.config import TrainConfig
+from mosi_tool.training.data import SourceDataset, find_sources
+from mosi_tool.training.precision import resolve_precision
+from mosi_tool.training.source_cache import build_cache, cache_key
 
 from .conftest import texture, write_image_folder
 

@@ -41,7 +41,7 @@ CANDIDATES: dict[str, tuple[int, int, int, int, bool]] = {
 
 
 def config(name: str, epochs: int = 1, limit: int | None = None) -> Any:
-    from training.config import build_config
+    from mosi_tool.training.config import build_config
 
     width, frames, crop, source, jitter = CANDIDATES[name]
     motion: dict[str, Any] = {"frames": frames, "crop": crop, "source_size": source, "jitter": jitter}
@@ -65,8 +65,8 @@ def calibrate(name: str, steps: int = 3) -> float:
 
 def build_caches(names: list[str]) -> None:
     """Decode the sources once per source size before the pilots start (they would race to build them)."""
-    from training.data import find_sources, split_sources
-    from training.loop import source_datasets
+    from mosi_tool.training.data import find_sources, split_sources
+    from mosi_tool.training.loop import source_datasets
 
     sizes = {}
     for n in names:
@@ -80,8 +80,8 @@ def build_caches(names: list[str]) -> None:
 def train_one(name: str, budget: float) -> None:
     import torch
 
-    from training.data import find_sources, split_sources
-    from training.loop import training_loop
+    from mosi_tool.training.data import find_sources, split_sources
+    from mosi_tool.training.loop import training_loop
 
     torch.set_num_threads(1)
     cost = calibrate(name)

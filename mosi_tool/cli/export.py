@@ -41,9 +41,9 @@ def register(app: typer.Typer) -> None:
 
         Each artifact is built and verified on its own: if one fails (say, TensorRT is not installed), the others are still written and the command exits with code 2.
         """
-        from export.formats import FORMATS, default_output
-        from export.options import ExportOptions
-        from export.pipeline import Target, export_artifacts
+        from mosi_tool.export.formats import FORMATS, default_output
+        from mosi_tool.export.options import ExportOptions
+        from mosi_tool.export.pipeline import Target, export_artifacts
 
         if int8:
             if trt or trt_out is not None or aoti is not None:

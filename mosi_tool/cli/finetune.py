@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         amp: Annotated[bool, typer.Option("--amp/--no-amp", help="bf16 autocast on CUDA.")] = True,
     ) -> None:
         """Fine-tune a MoSI backbone for action classification (10-clip evaluation per video)."""
-        from training.finetune import FinetuneConfig, finetune as run_finetune
+        from mosi_tool.training.finetune import FinetuneConfig, finetune as run_finetune
 
         cfg = FinetuneConfig(
             model=str(model), data=str(data), classes=classes, out=str(out), epochs=epochs, batch_size=batch_size, lr=lr,

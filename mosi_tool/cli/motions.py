@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
         camera: CameraOpt = None,
     ) -> None:
         """Write the pseudo-motion clips (one per class) that MoSI makes from one image."""
-        from training.preview import motion_clips, write_motions
-        from training.pseudo_motion import MotionConfig
+        from mosi_tool.training.preview import motion_clips, write_motions
+        from mosi_tool.training.pseudo_motion import MotionConfig
 
         if not image.is_file():
             raise FileNotFoundError(f"{image}: no such image")

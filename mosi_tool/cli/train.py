@@ -51,8 +51,8 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the config and data summary, then stop.")] = False,
     ) -> None:
         """Pre-train a backbone with MoSI on images or videos (no labels)."""
-        from training.config import TrainConfig, build_config
-        from training.loop import select_sources, training_loop
+        from mosi_tool.training.config import TrainConfig, build_config
+        from mosi_tool.training.loop import select_sources, training_loop
 
         top = {"arch": arch, "width": width, "epochs": epochs, "batch_size": batch_size, "seed": seed, "precision": precision,
                "init": str(init) if init else None}  # fmt: skip

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from training.data import Source, SourceDataset, find_sources, roots_of, split_sources, subsample_per_class
-from training.pseudo_motion import MotionConfig, PseudoMotion
+from mosi_tool.training.data import Source, SourceDataset, find_sources, roots_of, split_sources, subsample_per_class
+from mosi_tool.training.pseudo_motion import MotionConfig, PseudoMotion
 
 from ..metadata import ModelMeta
 from ..progress import progress_bar

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.data import Source, split_sources, walk_files
-from training.pseudo_motion import PseudoMotion
+from mosi_tool.training.data import Source, split_sources, walk_files
+from mosi_tool.training.pseudo_motion import PseudoMotion
 
 from ..metadata import ModelMeta
 from ..progress import progress_bar

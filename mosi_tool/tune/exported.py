@@ -21,8 +21,8 @@ def cached_onnx(checkpoint: Path | ModelFile, precision: str = "fp32", log: Call
     checked against their digest first, so a damaged checkpoint is refused (CheckpointError) rather than
     served by the export of the file it once was. `log` (if given) hears that an export is being made.
     """
-    from export.onnx import build
-    from export.options import ExportOptions
+    from mosi_tool.export.onnx import build
+    from mosi_tool.export.options import ExportOptions
 
     model = open_model(checkpoint)
     checkpoint = model.path
