@@ -25,7 +25,6 @@ from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]

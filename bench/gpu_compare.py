@@ -95,7 +95,7 @@ def saliency_maps(checkpoint: Path, video: Path, device: str, out: Path) -> tupl
     t0 = time.perf_counter()
     engine = load_model(checkpoint, device=device)
     result = compute_saliency(engine, video, "motion")
-    render(video, result, engine.device, maps=out)
+    render(video, result, maps=out)
     return np.load(out), time.perf_counter() - t0
 
 

@@ -72,11 +72,10 @@ def baseline_flow(path: Path) -> int:
 def saliency_mv(path: Path) -> int:
     from mosi_tool.saliency.compute import compute_motion_saliency
     from mosi_tool.saliency.render import render
-    import torch
 
     with tempfile.TemporaryDirectory(prefix="bench-mv-") as tmp:
         result = compute_motion_saliency(path)
-        render(path, result, torch.device("cpu"), overlay=Path(tmp) / "o.mp4")
+        render(path, result, overlay=Path(tmp) / "o.mp4")
     return len(result.frame_times)
 
 

@@ -36,8 +36,6 @@ def main() -> None:
     p.add_argument("--davis", type=Path, default=ROOT.parent / "shared" / "data" / "davis")
     p.add_argument("--sequences", default=None)
     a = p.parse_args()
-    import torch
-
     seqs = find_sequences(a.davis, a.sequences.split(",") if a.sequences else None, "mp4")
     stats: dict[str, dict[str, tuple[list[float], list[float]]]] = {n: {} for n in NORMS}
     for seq in seqs:
@@ -48,7 +46,7 @@ def main() -> None:
         for norm in NORMS:
             obj, bg = [], []
             for start in range(0, n, 16):
-                heat = heat_frames(result, start, min(n, start + 16), w, h, torch.device("cpu"), norm)
+                heat = heat_frames(result, start, min(n, start + 16), w, h, norm)
                 for m, g in zip(heat, truth[start : start + 16]):
                     if g.any():
                         obj.append(float((m[g] >= SHOWN).mean() >= OBJECT_SHARE))

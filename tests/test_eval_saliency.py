@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from mosi_tool import load_model
 from mosi_tool.cli import app
 from mosi_tool.evaluation.davis import check_counts, find_sequences
-from mosi_tool.evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, notes, verdict
+from mosi_tool.evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency
+from mosi_tool.evaluation.saliency_report import notes, verdict
 
 from .conftest import encode_frames, texture
 
@@ -166,7 +167,7 @@ def test_target_wins_count_sequences(report):
     ({"method": "mv", "stabilize": "mv"}, False),
 ])  # fmt: skip
 def test_best_mode_note_compares_only_options_that_apply(options, differs):
-    from mosi_tool.evaluation.saliency_eval import notes
+    from mosi_tool.evaluation.saliency_report import notes
 
     auc = {"auc": 0.9}
     report = {"best_target": "motion", "methods": [{"kind": "mosi", "target": "motion", "summary": {"all": auc}}],

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mosi_tool.evaluation.saliency_eval import summary_auc  # noqa: E402
+from mosi_tool.evaluation.saliency_report import summary_auc  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 ROOTS = [SHARED / "images" / "imagenet-sample", SHARED / "images" / "imagenette-val"]

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mosi_tool.evaluation.saliency_eval import summary_auc  # noqa: E402
+from mosi_tool.evaluation.saliency_report import summary_auc  # noqa: E402
 
 DAVIS = ROOT.parent / "shared" / "data" / "davis"
 FIELDS = ("epoch", "auc_all", "auc_static", "auc_moving", "val_acc", "val_acc_unmasked", "cpu_s", "eval_s", "sauc_all")

@@ -127,7 +127,8 @@ def saliency(
     """Motion saliency against object masks (AUC-Judd, shuffled AUC, NSS, pointing game, box hits) with baselines in the same table."""
     from ..loader import load_engine
     from ..evaluation.davis import find_sequences
-    from ..evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency, render_tables, saliency_chart
+    from ..evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency
+    from ..evaluation.saliency_report import render_tables, saliency_chart
 
     _check_inputs(davis)
     chart = _outputs("saliency", json, chart, examples)

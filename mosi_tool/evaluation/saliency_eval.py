@@ -39,10 +39,7 @@ from .davis import Sequence, check_counts, load_masks, object_positions, trimmed
 from .metrics import POINTING_TOLERANCE, FrameScores, mean_scores, score_frame
 from .random_init import RANDOM_SEED, random_init_engine
 from .saliency_methods import MAP_METHODS, METRICS, MapInputs, fused_row, model_row
-from .saliency_report import (  # noqa: F401 - the report's functions, where callers have always found them
-    SUBSETS, best_method, best_target, comparisons, examples_sheet, notes, render_tables, saliency_chart, summary_auc,
-    target_wins, verdict,
-)
+from .saliency_report import best_method, best_target, comparisons, examples_sheet, target_wins
 CAMERA_THRESHOLD = 1.0  # px/frame at frame resolution: median background flow above this = moving camera
 HEAT_CHUNK = 16
 
