@@ -23,13 +23,19 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    2013) of e, guided by the frame's grey levels at a working short side of WORK_SHORT_SIDE pixels; the
    mask is the filtered evidence above 0.5, resized to the output size. OpenCV's contrib build (ximgproc)
    is not a dependency, so the filter is the paper's box-filter formulation with `cv2.boxFilter`.
+4. **Appearance** (`saliency.appearance`, `MaskConfig.refine`): the refined evidence is blended with a
+   video-level colour model of the moving object against its background (default "colour"; "grabcut":
+   OpenCV's GrabCut seeded from it; "none": rule 3 is the mask), filtered again with a guided filter of
+   radius APPEARANCE_RADIUS, and only the components that hold confident motion are kept, holes filled.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .appearance import AppearanceConfig, ColourModel, combine, grabcut, solid
 
 NOISE_FACTOR = 6.0  # x the frame's median motion
 FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
@@ -43,6 +49,8 @@ GUIDE_RADIUS = 8  # pixels at the working size (16 scored 0.009 more J on the DA
 TEXTURE_SCALE = 0.1  # grey-level gradient (Sobel, grey in [0, 1]) at which the map is fully trusted
 TEXTURE_BLUR = 4.0  # Gaussian sigma of the gradient, pixels at the working size
 GUIDE_EPS = 1e-3  # on grey levels in [0, 1]
+APPEARANCE_RADIUS = 4  # pixels at the working size: the guided filter after the appearance step
+REFINES = ("colour", "grabcut", "none")
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,12 @@ class MaskConfig:
     local_share: float = LOCAL_SHARE  # 0: no local rule
     local_window: float = LOCAL_WINDOW  # frame pixels
     work_short_side: int = WORK_SHORT_SIDE
+    refine: str = "colour"  # one of REFINES: the appearance step (rule 4); needs the frame's image
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
+
+    def __post_init__(self) -> None:
+        if self.refine not in REFINES:
+            raise ValueError(f"refine must be one of {', '.join(REFINES)}, got {self.refine!r}")
 
 
 def motion_threshold(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> float:
@@ -136,6 +150,7 @@ class MaskTracker:
     def __init__(self, cfg: MaskConfig = MaskConfig()):
         self.cfg = cfg
         self._previous: np.ndarray | None = None
+        self._colours = ColourModel(cfg.appearance)
 
     def update(self, raw: np.ndarray, image: np.ndarray | None = None, flow: np.ndarray | None = None,
                frame_size: tuple[int, int] | None = None) -> np.ndarray:  # fmt: skip
@@ -158,6 +173,10 @@ class MaskTracker:
         self._previous = e
         if grey is not None and self.cfg.guide_radius > 0:
             e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps)
+        if grey is not None and self.cfg.refine != "none":
+            c = combine(e, small, self._colours) if self.cfg.refine == "colour" else grabcut(e, small)
+            c = guided_filter(grey, c, APPEARANCE_RADIUS, self.cfg.guide_eps)
+            e = solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
         return e
 
     @staticmethod
