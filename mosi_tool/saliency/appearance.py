@@ -64,6 +64,16 @@ def _disk(diameter: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (d, d))
 
 
+def _wide_blur(x: np.ndarray, sigma: float, factor: int = 4) -> np.ndarray:
+    """Gaussian blur of (h, w) float32 `x` by `sigma` pixels, computed at 1/`factor` of the size (a wide
+    kernel costs the most of the appearance step at full size) and resized back."""
+    import cv2
+
+    h, w = x.shape
+    small = cv2.resize(x, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma / factor), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 class ColourModel:
     """Foreground and background colour histograms of one video, fed frame by frame (`update`).
 
@@ -113,7 +123,7 @@ def combine(e: np.ndarray, image: np.ndarray, model: ColourModel) -> np.ndarray:
     if p is None:
         return e
     p = cv2.GaussianBlur(p, (0, 0), 1.5)
-    prior = np.clip(cfg.prior_gain * cv2.GaussianBlur(moving.astype(np.float32), (0, 0), cfg.prior_sigma), 0, 1)
+    prior = np.clip(cfg.prior_gain * _wide_blur(moving.astype(np.float32), cfg.prior_sigma), 0, 1)
     return cfg.motion_weight * e + (1 - cfg.motion_weight) * p * prior
 
 
@@ -163,7 +173,8 @@ def solid(c: np.ndarray, e: np.ndarray, fg_share: float = FG_SHARE) -> np.ndarra
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return c
-    support = np.bincount(labels.ravel(), weights=(e > fg_share).ravel(), minlength=n) > 0
+    support = np.zeros(n, bool)
+    support[labels[e > fg_share]] = True
     support[0] = False
     kept = fill_holes(support[labels])
     return np.where(kept, np.maximum(c, 0.51), np.minimum(c, 0.49)).astype(np.float32)
