@@ -247,6 +247,7 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "saliency")),
     Method("masks-no-appearance", "  without the appearance step (refine none)", _mv_masks(MaskConfig(refine="none")), ("frames", "saliency")),
     Method("masks-grabcut", "  GrabCut instead of the colour model", _mv_masks(MaskConfig(refine="grabcut")), ("frames", "saliency")),
+    Method("masks-colour240", "  colour model at short side 240 instead of 120", _mv_masks(MaskConfig(appearance=AppearanceConfig(short_side=240))), ("frames", "saliency")),
     Method("masks-not-solid", "  colour model without the solid-object rule", _mv_masks(MaskConfig(appearance=AppearanceConfig(solid=False))), ("frames", "saliency")),
     Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("frames", "saliency")),
     Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("frames", "saliency")),

@@ -174,10 +174,28 @@ class MaskTracker:
         if grey is not None and self.cfg.guide_radius > 0:
             e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps)
         if grey is not None and self.cfg.refine != "none":
-            c = combine(e, small, self._colours) if self.cfg.refine == "colour" else grabcut(e, small)
-            c = guided_filter(grey, c, APPEARANCE_RADIUS, self.cfg.guide_eps)
-            e = solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
+            e = self._appearance(e, small, grey)
         return e
+
+    def _appearance(self, e: np.ndarray, image: np.ndarray, grey: np.ndarray) -> np.ndarray:
+        """Rule 4 on evidence e (h, w), the frame's image (h, w, 3) uint8 and grey (h, w) in [0, 1]: the colour
+        step at a short side of `AppearanceConfig.short_side` (GrabCut at its own), back at (h, w)."""
+        import cv2
+
+        h, w = e.shape
+        if self.cfg.refine == "grabcut":
+            c = guided_filter(grey, grabcut(e, image), APPEARANCE_RADIUS, self.cfg.guide_eps)
+            return solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
+        size = work_size(w, h, self.cfg.appearance.short_side)
+        scale = size[0] / w
+        if size != (w, h):
+            e = cv2.resize(e, size, interpolation=cv2.INTER_AREA)
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        c = combine(e, image, self._colours, scale)
+        c = guided_filter(grey, c, max(1, round(APPEARANCE_RADIUS * scale)), self.cfg.guide_eps)
+        c = solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
+        return cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) if size != (w, h) else c
 
     @staticmethod
     def mask(refined: np.ndarray, size: tuple[int, int]) -> np.ndarray:
