@@ -6,16 +6,16 @@ with appearance (Papazoglou & Ferrari, "Fast Object Segmentation in Unconstraine
 gives a rough inside/outside estimate, per-video colour models and a graph cut give the segmentation).
 Two refinements of the motion evidence e (float32 in [0, 1], moving where > 0.5, `masks.MaskTracker`):
 
-- **colour** (`ColourModel` + `combine`, the default): colour histograms of the foreground (e > FG_SHARE) and of
+- **colour** (`ColourModel` + `combine`, the default; at a short side of SHORT_SIDE pixels): colour histograms of the foreground (e > FG_SHARE) and of
   the background (farther than BG_DISTANCE working pixels from e > 0.5) accumulated over the video with a decay
   per frame (the video-level appearance model of FST, as histograms instead of GMMs: a bincount per frame);
   each pixel's colour posterior p(fg | colour), limited to the neighbourhood of the motion by a spatial prior
   (the blurred motion mask), is blended with e: c = MOTION_WEIGHT x e + (1 - MOTION_WEIGHT) x p x prior.
-- **grabcut** (`grabcut`, `--masks-refine grabcut` in the evaluation only): OpenCV's GrabCut (Rother et al.,
-  SIGGRAPH 2004: per-frame colour GMMs + graph cut) seeded from e at a short side of GRABCUT_SHORT_SIDE
-  pixels: e > GRABCUT_SURE = foreground, e > 0.5 = probable foreground, near the motion = probable background,
-  far from it = background. About ten times the cost of the colour step for less J on the DAVIS
-  development sequences (docs/EVALUATION.md 2c).
+- **grabcut** (`grabcut`; `MaskConfig(refine="grabcut")`, the `masks-grabcut` row of `eval segmentation`, no
+  `saliency` option): OpenCV's GrabCut (Rother et al., SIGGRAPH 2004: per-frame colour GMMs + graph cut)
+  seeded from e at a short side of GRABCUT_SHORT_SIDE pixels: e > GRABCUT_SURE = foreground, e > 0.5 =
+  probable foreground, near the motion = probable background, far from it = background. Several times the
+  cost of the colour step for less J on the DAVIS development sequences (docs/EVALUATION.md 2c).
 
 Then `solid`: objects are solid and move, so a component of the mask is kept only where it holds confident
 motion (e > FG_SHARE) and its holes are filled (the inside-outside idea: what the moving outline encloses is
