@@ -10,6 +10,7 @@ import pytest
 from mosi_tool import viz
 from mosi_tool.evaluation.segmentation import boundary_f, box_scores, jaccard, score_sequence
 from mosi_tool.saliency.boxes import BoxTracker, component_boxes, union_box
+from mosi_tool.saliency.appearance import ColourModel, solid
 from mosi_tool.saliency.compute import compute_motion_saliency
 from mosi_tool.saliency.display import frame_ranges
 from mosi_tool.saliency.masks import MaskConfig, MaskTracker, evidence, guided_filter, motion_threshold
@@ -127,6 +128,63 @@ def test_segmentation_measures():
     assert box_scores([10, 10, 40, 30], a) == (1.0, 1.0, 1.0) and box_scores(None, a) == (0.0, 0.0, 0.0)
     s = score_sequence([a, a, shifted, a], [None] * 4, np.stack([a] * 4))  # frames 1 and 2 are scored
     assert s["frames"] == 2 and s["j_recall"] == 0.5 and s["box_hit"] == 0
+
+
+# --- appearance -------------------------------------------------------------------------------------------
+
+
+def object_scene(h: int = 120, w: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A textured reddish rectangle on a textured greenish background, the true mask, and a rough motion map:
+    an ellipse inside the rectangle that misses its corners and edges and spills a little on its left (as
+    blurred codec motion does)."""
+    bg, fg = texture(h, w, seed=3, scale=4) // 2, texture(h, w, seed=4, scale=4) // 2
+    bg[..., 1] += 128
+    fg[..., 0] += 128
+    truth = np.zeros((h, w), bool)
+    truth[30:90, 50:120] = True
+    image = np.where(truth[..., None], fg, bg).astype(np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    raw = np.where((xx - 78) ** 2 / 34**2 + (yy - 60) ** 2 / 24**2 < 1, 3.0, 0.05).astype(np.float32)
+    return image, truth, raw
+
+
+@pytest.mark.parametrize(("refine", "gain"), [("colour", 0.05), ("grabcut", 0.3)])  # measured: +0.08, +0.43
+def test_appearance_grows_a_rough_motion_blob_onto_the_object(refine, gain):
+    image, truth, raw = object_scene()
+    masks = {}
+    for name in ("none", refine):
+        tracker = MaskTracker(MaskConfig(refine=name))
+        for _ in range(4):  # the colour model accumulates over frames
+            e = tracker.update(raw, image)
+        masks[name] = MaskTracker.mask(e, (160, 120))
+    assert jaccard(masks[refine], truth) > jaccard(masks["none"], truth) + gain
+
+
+def test_the_colour_model_waits_for_samples_and_separates_colours():
+    model = ColourModel()
+    image, truth, _ = object_scene()
+    bins = model.quantise(image)
+    assert model.posterior(bins) is None
+    model.update(bins, truth, ~truth)
+    p = model.posterior(bins)
+    assert p is not None and p[truth].mean() > 0.9 and p[~truth].mean() < 0.1
+
+
+def test_solid_fills_holes_and_drops_components_without_motion():
+    c = np.zeros((60, 80), np.float32)
+    c[10:40, 10:40] = 0.8
+    c[20:30, 20:30] = 0.2  # a hole inside a moving object
+    c[45:55, 60:75] = 0.8  # a blob of the colour model's with no confident motion in it
+    e = np.zeros_like(c)
+    e[12:18, 12:18] = 0.9
+    m = solid(c, e) > 0.5
+    assert m[10:40, 10:40].all() and not m[45:55, 60:75].any()
+    assert solid(np.zeros_like(c), e).max() == 0  # nothing to keep
+
+
+def test_mask_config_checks_the_refinement():
+    with pytest.raises(ValueError, match="refine"):
+        MaskConfig(refine="snake")
 
 
 # --- three movers end to end -------------------------------------------------------------------------------

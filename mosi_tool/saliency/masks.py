@@ -23,13 +23,19 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    2013) of e, guided by the frame's grey levels at a working short side of WORK_SHORT_SIDE pixels; the
    mask is the filtered evidence above 0.5, resized to the output size. OpenCV's contrib build (ximgproc)
    is not a dependency, so the filter is the paper's box-filter formulation with `cv2.boxFilter`.
+4. **Appearance** (`saliency.appearance`, `MaskConfig.refine`): the refined evidence is blended with a
+   video-level colour model of the moving object against its background (default "colour"; "grabcut":
+   OpenCV's GrabCut seeded from it; "none": rule 3 is the mask), filtered again with a guided filter of
+   radius APPEARANCE_RADIUS, and only the components that hold confident motion are kept, holes filled.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .appearance import AppearanceConfig, ColourModel, combine, grabcut, solid
 
 NOISE_FACTOR = 6.0  # x the frame's median motion
 FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
@@ -43,6 +49,8 @@ GUIDE_RADIUS = 8  # pixels at the working size (16 scored 0.009 more J on the DA
 TEXTURE_SCALE = 0.1  # grey-level gradient (Sobel, grey in [0, 1]) at which the map is fully trusted
 TEXTURE_BLUR = 4.0  # Gaussian sigma of the gradient, pixels at the working size
 GUIDE_EPS = 1e-3  # on grey levels in [0, 1]
+APPEARANCE_RADIUS = 4  # pixels at the working size: the guided filter after the appearance step
+REFINES = ("colour", "grabcut", "none")
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,12 @@ class MaskConfig:
     local_share: float = LOCAL_SHARE  # 0: no local rule
     local_window: float = LOCAL_WINDOW  # frame pixels
     work_short_side: int = WORK_SHORT_SIDE
+    refine: str = "colour"  # one of REFINES: the appearance step (rule 4); needs the frame's image
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
+
+    def __post_init__(self) -> None:
+        if self.refine not in REFINES:
+            raise ValueError(f"refine must be one of {', '.join(REFINES)}, got {self.refine!r}")
 
 
 def motion_threshold(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> float:
@@ -136,6 +150,7 @@ class MaskTracker:
     def __init__(self, cfg: MaskConfig = MaskConfig()):
         self.cfg = cfg
         self._previous: np.ndarray | None = None
+        self._colours = ColourModel(cfg.appearance)
 
     def update(self, raw: np.ndarray, image: np.ndarray | None = None, flow: np.ndarray | None = None,
                frame_size: tuple[int, int] | None = None) -> np.ndarray:  # fmt: skip
@@ -158,7 +173,29 @@ class MaskTracker:
         self._previous = e
         if grey is not None and self.cfg.guide_radius > 0:
             e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps)
+        if grey is not None and self.cfg.refine != "none":
+            e = self._appearance(e, small, grey)
         return e
+
+    def _appearance(self, e: np.ndarray, image: np.ndarray, grey: np.ndarray) -> np.ndarray:
+        """Rule 4 on evidence e (h, w), the frame's image (h, w, 3) uint8 and grey (h, w) in [0, 1]: the colour
+        step at a short side of `AppearanceConfig.short_side` (GrabCut at its own), back at (h, w)."""
+        import cv2
+
+        h, w = e.shape
+        if self.cfg.refine == "grabcut":
+            c = guided_filter(grey, grabcut(e, image), APPEARANCE_RADIUS, self.cfg.guide_eps)
+            return solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
+        size = work_size(w, h, self.cfg.appearance.short_side)
+        scale = size[0] / w
+        if size != (w, h):
+            e = cv2.resize(e, size, interpolation=cv2.INTER_AREA)
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        c = combine(e, image, self._colours, scale)
+        c = guided_filter(grey, c, max(1, round(APPEARANCE_RADIUS * scale)), self.cfg.guide_eps)
+        c = solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
+        return cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) if size != (w, h) else c
 
     @staticmethod
     def mask(refined: np.ndarray, size: tuple[int, int]) -> np.ndarray:
