@@ -161,7 +161,7 @@ def segmentation_command(
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=1, help="Evaluate the first N frames of each sequence.")] = None,
     sequences: Annotated[Optional[str], typer.Option("--sequences", help="Comma-separated sequence names (default: all).")] = None,
     source: Annotated[str, typer.Option("--source", help="auto (JPEG frames if present), jpeg or mp4.")] = "auto",
-    methods: Annotated[Optional[str], typer.Option("--methods", help="Comma-separated methods: masks, masks-no-texture, masks-no-guide, masks-guide16, masks-no-local, masks-floor2, masks-carry, masks-fused (runs the default model), half-peak, flow-threshold, centre-box (default: all).")] = None,
+    methods: Annotated[Optional[str], typer.Option("--methods", help="Comma-separated methods of the registry (evaluation/segmentation.py METHODS: masks, its ablations, baselines; masks-fused runs the default model). Default: all; an unknown name lists them.")] = None,
     dev_sequences: DevOpt = None,
     json: JsonOpt = None,
 ) -> None:
