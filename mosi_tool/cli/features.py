@@ -44,8 +44,6 @@ def register(app: typer.Typer) -> None:
 
         if not inputs and list_file is None:
             raise ValueError("give videos, folders or --list FILE")
-        if list_file is not None and not list_file.is_file():
-            raise FileNotFoundError(f"{list_file}: no such list file")
         opts = ExtractOptions(
             model=str(model or ""), out_dir=out_dir, devices=parse_devices(devices), runtime=runtime,
             batch_size=batch_size, workers=workers, stack=stack, step=step, fps=fps, mode=mode, dtype=dtype, precision=precision,

@@ -173,8 +173,6 @@ def _batch(inputs: list[Path], out_dir: Path, list_file: Path | None, options, o
     from .signals import disk_errors, terminate_as_exit
 
     kinds = parse_outputs(outputs_text)
-    if list_file is not None and not list_file.is_file():
-        raise FileNotFoundError(f"{list_file}: no such list file")
     _notes(options)
     with terminate_as_exit(), disk_errors():
         report = run_batch(inputs, out_dir, options, kinds, list_file, overwrite, progress=lambda line: typer.echo(line, err=True))

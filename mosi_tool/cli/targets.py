@@ -41,8 +41,6 @@ def register(app: typer.Typer) -> None:
 
         if not inputs and list_file is None:
             raise ValueError("give videos, folders or --list FILE")
-        if list_file is not None and not list_file.is_file():
-            raise FileNotFoundError(f"{list_file}: no such list file")
         if camera_model not in MODELS:
             raise ValueError(f"--camera-model must be one of {', '.join(MODELS)}, got {camera_model!r}")
         opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=parse_size(size), camera_model=camera_model,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.jobs import VideoJob
-from ..pipeline.per_video import Outcome, plan_jobs, resume, run_jobs
+from ..pipeline.per_video import BatchReport, Outcome, plan_jobs, resume, run_jobs
 from ..progress import progress_bar
 from . import formats
 from .compute import TargetOptions, compute_targets
@@ -28,25 +28,9 @@ class VideoTargets:
         return [f"{job.path}: {w}" for w in targets.info.get("warnings", [])]
 
 
-@dataclass
-class TargetsReport:
-    total: int = 0
-    hidden: int = 0
-    skipped: int = 0
-    ok: int = 0
-    failed: int = 0
-    seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # one line per video that failed in this run
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
-
-
 def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: TargetOptions | None = None, fmt: str = "npz",
                  list_file: str | Path | None = None, workers: int | None = None, shard: tuple[int, int] | None = None,
-                 backend: str = "local", overwrite: bool = False, progress: bool = True) -> TargetsReport:  # fmt: skip
+                 backend: str = "local", overwrite: bool = False, progress: bool = True) -> BatchReport:  # fmt: skip
     """Write the targets of every input (video files, frame folders, folders searched recursively) into
     `out_dir`, one file per video named as `features` names its outputs (`DIR/clip.mp4.npz`; `fmt` mme:
     `DIR/clip.mp4_<L>.gz`, mofo: `DIR/clip.mp4.json`). A video that fails gets one line in `failures.jsonl`
@@ -57,7 +41,7 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     out = Path(out_dir)
     planned = plan_jobs(inputs, list_file, out, shard, formats.suffix(fmt, opts), caller="make_targets")
     failures = resume(planned, lambda job: formats.is_complete(fmt, job.out, opts), overwrite)
-    report = TargetsReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
+    report = BatchReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
     bar = progress_bar("videos", total=len(planned.todo), enabled=progress)
 
     def on_video(outcome: Outcome) -> None:

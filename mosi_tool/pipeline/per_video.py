@@ -89,6 +89,25 @@ def resume(planned: Planned, is_done: Callable[[VideoJob], bool], overwrite: boo
     return failures
 
 
+@dataclass
+class BatchReport:
+    """What a batch run came to: videos in this shard (`total`; hidden files and AppleDouble companions are not
+    inputs and counted apart), found done, written and failed, with one line per failed video in `errors`."""
+
+    total: int = 0
+    hidden: int = 0
+    skipped: int = 0
+    ok: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per video that failed in this run
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
 class JobError(Exception):
     """A video's own failure, raised by a per-video function: str(e) is the whole line to record ("PATH: why")."""
 

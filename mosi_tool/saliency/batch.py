@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..atomic import OutputError, atomic_write_text
 from ..pipeline.jobs import VideoJob
-from ..pipeline.per_video import JobError, Outcome
+from ..pipeline.per_video import BatchReport, JobError, Outcome
 from ..version import __version__
 from .defaults import MODEL_METHODS
 from .run import BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
@@ -33,19 +33,8 @@ KINDS = tuple(SUFFIXES)
 
 
 @dataclass
-class BatchReport:
-    total: int = 0
-    ok: int = 0
-    skipped: int = 0
-    failed: int = 0
-    hidden: int = 0
-    frames: int = 0
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)  # one line per failed video: "PATH: reason"
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
+class SaliencyReport(BatchReport):
+    frames: int = 0  # rendered in this run
 
 
 def parse_outputs(text: str) -> tuple[str, ...]:
@@ -87,7 +76,7 @@ def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:
 
 def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds: tuple[str, ...] = ("overlay",),
               list_file: Path | None = None, overwrite: bool = False,
-              progress: Callable[[str], None] | None = None) -> BatchReport:  # fmt: skip
+              progress: Callable[[str], None] | None = None) -> SaliencyReport:  # fmt: skip
     """Saliency of every video of `inputs` (and `list_file`) into `out_dir` (module docstring).
 
     Checked once before any video: the inputs, the options (built already), a named model (whole), that no
@@ -110,7 +99,7 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
             return False
 
     failures = resume(planned, is_done, overwrite)
-    report = BatchReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
+    report = SaliencyReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
     work = _VideoSaliency(options, kinds, open_engine(options) if options.method in MODEL_METHODS else None)
 
     def on_video(outcome: Outcome) -> None:
