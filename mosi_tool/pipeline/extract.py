@@ -1,6 +1,6 @@
 """Batch feature extraction: plan the jobs, skip finished ones, run a backend, report.
 
-Backends (`--backend`): `local` (processes on this machine, one engine per device) and `ray`
+Backends (`--backend`): `local` (DataLoader workers on this machine, one engine per device) and `ray`
 (Ray Data on a cluster). Both write the same files through the same writer.
 """
 
@@ -23,7 +23,7 @@ from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS
 from .jobs import VideoJob, find_inputs, plan, shard
-from .decoders import decode_plan
+from .dataset import decode_plan
 from .local import run_local
 from .messages import ErrorMessage, StageTimes
 from .options import DecodeOptions, EngineOptions, RunOptions
@@ -43,7 +43,7 @@ class ExtractOptions:
     devices: list[str] = field(default_factory=lambda: ["auto"])
     runtime: str | None = None
     batch_size: int = 16
-    workers: int | None = None  # decode processes; None: `decode_plan`'s choice
+    workers: int | None = None  # decode workers; None: `decode_plan`'s choice
     decode_threads: int | None = None  # FFmpeg threads per video (0: FFmpeg's choice); None: `decode_plan`'s choice
     stack: int | None = None
     step: int | None = None
