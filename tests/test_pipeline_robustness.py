@@ -150,7 +150,7 @@ def test_workers_claim_disjoint_shares_and_name_what_they_held(longish, tmp_path
 
     jobs = plan(find_inputs([longish]), tmp_path)
     opts = DecodeOptions(Sampling(stack=8, size=32, step=40))
-    for workers in (0, 3):
+    for workers in (0, 2):
         dataset = VideoDataset(jobs, opts, workers)
         loader = DataLoader(dataset, batch_size=None, num_workers=workers, in_order=False)
         ends = [m.job for m in loader if m.kind != "clip"]

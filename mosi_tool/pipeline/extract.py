@@ -116,6 +116,17 @@ def parse_devices(text: str | None) -> list[str]:
     return out
 
 
+def torchrun_part(opts: ExtractOptions) -> ExtractOptions:
+    """Started by torchrun (WORLD_SIZE > 1 in the environment) without --shard: this process's part,
+    RANK of WORLD_SIZE, on GPU LOCAL_RANK when the devices are `auto` and there is a GPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or opts.shard is not None:
+        return opts
+    gpu = opts.devices == ["auto"] and torch.cuda.is_available()
+    devices = [f"cuda:{os.environ.get('LOCAL_RANK', '0')}"] if gpu else opts.devices
+    return dataclasses.replace(opts, shard=(int(os.environ.get("RANK", "0")), world), devices=devices)
+
+
 def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str | Path | None = None) -> ExtractReport:
     """Extract features for every input (video files, folders searched recursively, frame folders) into
     `opts.out_dir`, one .npz per video (format: `mosi_tool.pipeline.output`); `list_file` adds the paths it
@@ -123,6 +134,7 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     t0 = time.perf_counter()
     if isinstance(inputs, (str, os.PathLike)):
         raise TypeError(f"extract() takes a list of inputs, not one path: extract([{str(inputs)!r}], ...)")
+    opts = torchrun_part(opts)
     paths = [Path(p) for p in inputs]
     listed = Path(list_file) if list_file is not None else None
     out_dir = opts.out_dir

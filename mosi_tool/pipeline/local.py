@@ -63,9 +63,11 @@ class _Ledger:
         self.ended: set[int] = set()
 
     def __call__(self, msg: WriterMessage) -> None:
+        if msg.job in self.ended:
+            return
         sent = self.sent.setdefault(msg.job, set())
         key = msg.clip_no if isinstance(msg, FeatureMessage) else msg.kind
-        if msg.job in self.ended or key in sent:
+        if key in sent:
             return
         self.emit(msg)  # first: a worker's death raises at any line, and a record sent twice does no harm
         sent.add(key)
