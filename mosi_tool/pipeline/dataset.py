@@ -102,7 +102,8 @@ class VideoDataset(IterableDataset):
             if place >= len(self.jobs):
                 return
             self.current[me] = place
-            yield from decode_messages(*self.jobs[place], self.opts)
+            job, path = self.jobs[place]
+            yield from decode_messages(job, path, self.opts)
 
     def claimed(self, pids: set[int]) -> list[int]:
         return [self.jobs[self.current[w]][0] for w in range(len(self.pids)) if self.pids[w] in pids and self.current[w] >= 0]

@@ -35,7 +35,7 @@ from .options import RunOptions
 MAX_RESTARTS = 16  # loader restarts after a worker died, per run
 
 
-def _shared(msg: DecoderMessage) -> DecoderMessage:
+def _shared(msg: Any) -> Any:
     """In the worker: a clip's frames as a tensor, which the DataLoader hands over in shared memory."""
     return msg._replace(frames=torch.from_numpy(msg.frames)) if isinstance(msg, ClipMessage) else msg
 
@@ -46,7 +46,7 @@ def _loader(jobs: list[VideoJob], opts: RunOptions) -> tuple[VideoDataset, DataL
     # a forked child of a process that has used CUDA cannot do: those workers are spawned.
     ctx = mp.get_context("spawn" if opts.decode.decoder == "nvdec" else "fork") if w else mp
     dataset = VideoDataset(jobs, opts.decode, w, ctx)
-    loader = DataLoader(dataset, batch_size=None, num_workers=w, collate_fn=_shared if w else None,
+    loader = DataLoader(dataset, batch_size=None, num_workers=w, collate_fn=_shared,
                         multiprocessing_context=ctx if w else None, prefetch_factor=max(2, -(-opts.queue_clips // w)) if w else None,
                         in_order=False)  # fmt: skip
     return dataset, loader
@@ -169,8 +169,8 @@ def run_devices(jobs: list[VideoJob], writer: Any, opts: RunOptions) -> StageTim
         while live:
             try:
                 k, msg = results.get(timeout=1.0)
-            except queue.Empty:
-                for k in [k for k in live if procs[k].exitcode not in (None, 0)]:
+            except queue.Empty:  # a process that ended has sent all it will: without its timings, it died
+                for k in [k for k in live if procs[k].exitcode is not None]:
                     live.discard(k)
                     died.append(f"{opts.devices[k]} ({signal_name(procs[k].exitcode)})")
                     for j in shares[k]:

@@ -18,7 +18,7 @@ import logging
 import os
 import pickle
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -59,7 +59,7 @@ def import_ray() -> Any:
 # -- rows <-> pipeline records ---------------------------------------------------------------------------
 
 
-def to_rows(msgs: list[DecoderMessage | WriterMessage]) -> dict[str, np.ndarray]:
+def to_rows(msgs: Sequence[DecoderMessage | WriterMessage]) -> dict[str, np.ndarray]:
     """Records as a Ray Data batch: one row each, the record pickled whole (our own records in transit,
     pickled by Ray in any case; never a user's file)."""
     return {"kind": np.array([m.kind for m in msgs], dtype=object), "record": np.array([pickle.dumps(m) for m in msgs], dtype=object)}
