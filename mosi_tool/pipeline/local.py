@@ -29,7 +29,7 @@ from ..runtimes.cpu import intra_op_threads
 from .dataset import VideoDataset
 from .engine_stage import EngineStage
 from .jobs import VideoJob
-from .messages import ClipMessage, DecoderMessage, DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
+from .messages import ClipMessage, DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
 from .options import RunOptions
 
 MAX_RESTARTS = 16  # loader restarts after a worker died, per run
@@ -92,9 +92,9 @@ def run_local(jobs: list[VideoJob], writer: Any, opts: RunOptions, engine: Any =
         for _ in range(MAX_RESTARTS + 1):
             dataset, loader = _loader(jobs, opts)
             records = iter(loader)
-            if stage is None:
-                stage = EngineStage(engine or opts.engine.load(opts.devices[0]), opts.engine.batch_size, ledger)
             try:
+                if stage is None:
+                    stage = EngineStage(engine or opts.engine.load(opts.devices[0]), opts.engine.batch_size, ledger)
                 t0 = time.perf_counter()
                 for msg in records:
                     stage.times.wait += time.perf_counter() - t0
@@ -106,7 +106,8 @@ def run_local(jobs: list[VideoJob], writer: Any, opts: RunOptions, engine: Any =
                 if "DataLoader worker" not in str(e):
                     raise
                 del records  # stops the other workers
-                stage.drop()
+                if stage is not None:
+                    stage.drop()
                 pids, reason = _dead_workers(str(e))
                 paths = dict(dataset.jobs)
                 for job in dataset.claimed(pids):
