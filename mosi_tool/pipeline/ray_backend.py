@@ -3,7 +3,8 @@
     from_items(videos) -> map_batches(decode, CPU tasks) -> map_batches(engine, actor pool) -> writer
 
 Decode tasks stream each video's records (`dataset.decode_messages`) as rows: one per clip, and one
-marker row per video (a `DoneMessage` with its info, or an `ErrorMessage` with the reason). Engine actors feed those rows
+marker row per video (a `DoneMessage` with its info, or an `ErrorMessage` with the reason); engine actors
+send feature rows, the markers, and a row of their timings per call. Engine actors feed those rows
 to an `EngineStage`, so clips are batched at the same fixed batch size with the same zero padding as
 the local backend, and the driver hands the results to the same `FeatureWriter`: the files, resume and
 `failures.jsonl` are identical. Files are written by the driver, so `--out-dir` only has to be
@@ -26,7 +27,7 @@ import torch
 from .dataset import decode_messages
 from .engine_stage import EngineStage
 from .jobs import VideoJob
-from .messages import DecoderMessage, FeatureMessage, StageTimes, WriterMessage
+from .messages import DecoderMessage, StageTimes, WriterMessage
 from .options import DecodeOptions, EngineOptions, RunOptions
 from .writer import FeatureWriter
 
@@ -59,13 +60,13 @@ def import_ray() -> Any:
 # -- rows <-> pipeline records ---------------------------------------------------------------------------
 
 
-def to_rows(msgs: Sequence[DecoderMessage | WriterMessage]) -> dict[str, np.ndarray]:
+def to_rows(records: Sequence[Any]) -> dict[str, np.ndarray]:
     """Records as a Ray Data batch: one row each, the record pickled whole (our own records in transit,
-    pickled by Ray in any case; never a user's file)."""
-    return {"kind": np.array([m.kind for m in msgs], dtype=object), "record": np.array([pickle.dumps(m) for m in msgs], dtype=object)}
+    which Ray pickles in any case; never a user's file)."""
+    return {"record": np.array([pickle.dumps(r) for r in records], dtype=object)}
 
 
-def from_rows(batch: dict[str, np.ndarray]) -> Iterator[DecoderMessage | WriterMessage]:
+def from_rows(batch: dict[str, np.ndarray]) -> Iterator[Any]:
     """The records of a batch of rows (inverse of `to_rows`)."""
     for data in batch["record"]:
         yield pickle.loads(data)
@@ -98,23 +99,13 @@ class EngineActor:
         self.stage = EngineStage(self.engine, opts.batch_size, self.out.append)  # kept: its batch buffers are reused
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Feature, done and error rows, then one row with this call's `StageTimes`."""
         self.out.clear()
-        before = StageTimes()
-        before.add(self.stage.times)
+        self.stage.times = StageTimes()
         for msg in from_rows(batch):
-            self.stage.feed(msg)  # type: ignore[arg-type]  # rows from decode tasks: decoder messages
+            self.stage.feed(msg)
         self.stage.flush()  # partial batches are zero-padded to `batch_size`, exactly as in the local backend
-        cols = to_rows(self.out)
-        # Per-call timings ride on the batch's first row (zeros elsewhere); the driver adds them up.
-        now = self.stage.times
-        deltas = {"h2d_s": now.h2d - before.h2d, "engine_s": now.engine - before.engine,
-                  "batches": now.batches - before.batches, "padding": now.padding - before.padding}  # fmt: skip
-        for name, value in deltas.items():
-            col = np.zeros(len(self.out), dtype=np.float64)
-            if len(self.out):
-                col[0] = value
-            cols[name] = col
-        return cols
+        return to_rows([*self.out, self.stage.times])
 
 
 # -- driver ------------------------------------------------------------------------------------------
@@ -184,13 +175,11 @@ def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: RunOptions) -> St
     try:
         ds = build_dataset(ray, todo, plan, opts)
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2):
-            times.h2d += float(batch["h2d_s"].sum())
-            times.engine += float(batch["engine_s"].sum())
-            times.batches += int(batch["batches"].sum())
-            times.padding += int(batch["padding"].sum())
             for msg in from_rows(batch):
-                times.clips += isinstance(msg, FeatureMessage)
-                writer.handle(msg)  # type: ignore[arg-type]  # rows from engine actors: writer messages
+                if isinstance(msg, StageTimes):
+                    times.add(msg)
+                else:
+                    writer.handle(msg)
     finally:
         if started:
             ray.shutdown()
