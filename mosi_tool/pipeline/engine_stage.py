@@ -30,7 +30,8 @@ class _Batch:
         self.metas: list[ClipMessage] = []  # the clips' records, without their frames
 
     def add(self, frames: Any, meta: ClipMessage) -> None:
-        self.buffer[len(self.metas)].copy_(torch.as_tensor(frames))
+        # numpy's copy: torch's `copy_` of a clip spreads over the intra-op threads, which the engine keeps busy
+        self.buffer[len(self.metas)].numpy()[...] = frames.numpy() if isinstance(frames, torch.Tensor) else frames
         self.metas.append(meta)
 
     def padded(self) -> torch.Tensor:
