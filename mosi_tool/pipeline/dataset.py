@@ -78,11 +78,10 @@ def decode_messages(job: int, path: str, opts: DecodeOptions) -> Iterator[Decode
 
 
 class VideoDataset(IterableDataset):
-    """The records of `jobs`' videos (module docstring). `workers`: the DataLoader's worker count (0: read in
-    this process); `ctx`: its multiprocessing context, which makes the shared counter.
-
-    `claimed(pids)`: the jobs that the workers with these process ids were decoding (to name the video of a
-    worker that died)."""
+    """The records of `jobs`' videos (module docstring), for one pass. `workers`: the DataLoader's worker count
+    (0: read in this process); `ctx`: its multiprocessing context, which makes the shared counter. A worker
+    killed while it holds the counter's lock stalls the others only until the loader, seeing the death,
+    stops them all (`local.run_local` then starts a new pass with a new dataset)."""
 
     def __init__(self, jobs: list[VideoJob], opts: DecodeOptions, workers: int, ctx: Any = mp):
         self.jobs = [(j.index, j.path) for j in jobs]
@@ -106,4 +105,6 @@ class VideoDataset(IterableDataset):
             yield from decode_messages(job, path, self.opts)
 
     def claimed(self, pids: set[int]) -> list[int]:
+        """The jobs (`VideoJob.index`) that the workers with these process ids claimed last: the videos they
+        were decoding, or had just finished."""
         return [self.jobs[self.current[w]][0] for w in range(len(self.pids)) if self.pids[w] in pids and self.current[w] >= 0]
