@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..runtimes.cpu import intra_op_threads
+from ..video.read_ahead import read_ahead
 from .dataset import VideoDataset
 from .engine_stage import EngineStage
 from .jobs import VideoJob
@@ -82,38 +83,33 @@ class _Ledger:
 def run_local(jobs: list[VideoJob], writer: Any, opts: RunOptions, engine: Any = None) -> StageTimes:
     """Process `jobs`, feeding every record to `writer.handle`; returns the engine stage's timings.
 
-    `engine`: an already loaded engine for the single-device case (loaded here otherwise, after the decode
-    workers have started)."""
+    `engine`: an already loaded engine for the single-device case (loaded here otherwise)."""
     if len(opts.devices) > 1:
         return run_devices(jobs, writer, opts)
-    stage: EngineStage | None = None
     ledger = _Ledger(writer.handle)
     with intra_op_threads(opts.engine.threads):  # around the load too: ONNX Runtime fixes its threads there
+        stage = EngineStage(engine or opts.engine.load(opts.devices[0]), opts.engine.batch_size, ledger)
         for _ in range(MAX_RESTARTS + 1):
             dataset, loader = _loader(jobs, opts)
-            records = iter(loader)
             try:
-                if stage is None:
-                    stage = EngineStage(engine or opts.engine.load(opts.devices[0]), opts.engine.batch_size, ledger)
-                t0 = time.perf_counter()
-                for msg in records:
-                    stage.times.wait += time.perf_counter() - t0
-                    stage.feed(msg)
+                # The loader is read on a helper thread, so that taking in clips overlaps the engine's compute.
+                with read_ahead(loader, depth=opts.engine.batch_size) as records:
                     t0 = time.perf_counter()
+                    for msg in records:
+                        stage.times.wait += time.perf_counter() - t0
+                        stage.feed(msg)
+                        t0 = time.perf_counter()
                 stage.flush()
                 return stage.times
-            except RuntimeError as e:  # raised by the loader (or its SIGCHLD handler) when a worker died
+            except RuntimeError as e:  # raised by the loader (or by its SIGCHLD handler, here) when a worker died
                 if "DataLoader worker" not in str(e):
                     raise
-                del records  # stops the other workers
-                if stage is not None:
-                    stage.drop()
+                stage.drop()
                 pids, reason = _dead_workers(str(e))
                 paths = dict(dataset.jobs)
                 for job in dataset.claimed(pids):
                     ledger(ErrorMessage("error", job, f"{paths[job]}: the decode worker died ({reason})"))
                 jobs = [j for j in jobs if j.index not in ledger.ended]
-    assert stage is not None
     return stage.times  # restarts used up: `extract` records the videos left as "no result"
 
 
