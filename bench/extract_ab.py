@@ -65,11 +65,11 @@ def main(argv: list[str] | None = None) -> None:
         print(rows[-1], flush=True)
     head = " | ".join(f"{n}: other | this | this / other" for n in RUNS)
     table = [f"| round | order | {head} |", "|---:|---|" + "---:|" * 3 * len(RUNS), *rows]
-    commit = subprocess.run(["git", "-C", str(args.other), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit, this = (subprocess.run(["git", "-C", str(c), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() for c in (args.other, ROOT))
     lines = [f"{n}: median this / other {statistics.median(ratios[n]):.2f}x over {args.rounds} rounds" for n in RUNS]
     print("\n".join(lines))
     if str(args.report) != "-":
-        facts = [f"other: {args.other} at {commit or '?'}; bench/extract.py arguments: {' '.join(extra) or '(none)'}"]
+        facts = [f"this: {this or '?'}; other: {args.other} at {commit or '?'}; bench/extract.py arguments: {' '.join(extra) or '(none)'}"]
         append_report(args.report, cpu_section("Extraction, this checkout against another", "bench/extract_ab.py", argv, facts, table, lines))
 
 
