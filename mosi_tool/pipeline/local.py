@@ -29,7 +29,7 @@ from ..video.read_ahead import read_ahead
 from .dataset import VideoDataset
 from .engine_stage import EngineStage
 from .jobs import VideoJob
-from .messages import ClipMessage, DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
+from .messages import DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
 from .options import RunOptions
 
 MAX_RESTARTS = 16  # loader restarts after a worker died, per run
