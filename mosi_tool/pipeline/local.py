@@ -22,6 +22,7 @@ import signal
 import time
 from typing import Any, Callable
 
+import torch
 from torch.utils.data import DataLoader
 
 from ..runtimes.cpu import intra_op_threads
@@ -29,16 +30,15 @@ from ..video.read_ahead import read_ahead
 from .dataset import VideoDataset
 from .engine_stage import EngineStage
 from .jobs import VideoJob
-from .messages import DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
+from .messages import ClipMessage, DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
 from .options import RunOptions
 
 MAX_RESTARTS = 16  # loader restarts after a worker died, per run
 
 
-def _as_is(msg: Any) -> Any:
-    """The records as the dataset made them: a clip's frames travel pickled in the worker's pipe (a tensor
-    would travel in a shared-memory segment of its own, made and passed on for every clip)."""
-    return msg
+def _shared(msg: Any) -> Any:
+    """In the worker: a clip's frames as a tensor, which the DataLoader hands over in shared memory."""
+    return msg._replace(frames=torch.from_numpy(msg.frames)) if isinstance(msg, ClipMessage) else msg
 
 
 def _loader(jobs: list[VideoJob], opts: RunOptions) -> tuple[VideoDataset, DataLoader]:
@@ -47,7 +47,7 @@ def _loader(jobs: list[VideoJob], opts: RunOptions) -> tuple[VideoDataset, DataL
     # a forked child of a process that has used CUDA cannot do: those workers are spawned.
     ctx = mp.get_context("spawn" if opts.decode.decoder == "nvdec" else "fork") if w else mp
     dataset = VideoDataset(jobs, opts.decode, w, ctx)
-    loader = DataLoader(dataset, batch_size=None, num_workers=w, collate_fn=_as_is,
+    loader = DataLoader(dataset, batch_size=None, num_workers=w, collate_fn=_shared,
                         multiprocessing_context=ctx if w else None, prefetch_factor=max(2, -(-opts.queue_clips // w)) if w else None,
                         in_order=False)  # fmt: skip
     return dataset, loader

@@ -31,7 +31,7 @@ class ClipMessage(NamedTuple):
     kind: Literal["clip"]
     job: int
     clip_no: int
-    frames: Any  # (T, H, W, 3) uint8, numpy (a torch tensor where a caller made one)
+    frames: Any  # (T, H, W, 3) uint8: numpy from a decoder, a torch tensor once through the DataLoader
     frame_range: tuple[int, int]
     time_range: tuple[float, float]
     padded: int
