@@ -47,7 +47,7 @@ from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
 from mosi_tool.pipeline.jobs import VideoJob, discover  # noqa: E402
 from mosi_tool.hardware import available_cpus  # noqa: E402
-from mosi_tool.pipeline.decoders import decode_plan  # noqa: E402
+from mosi_tool.pipeline.dataset import decode_plan  # noqa: E402
 from mosi_tool.pipeline.local import run_local  # noqa: E402
 from mosi_tool.pipeline.messages import DoneMessage, FeatureMessage, WriterMessage  # noqa: E402
 from mosi_tool.pipeline.options import DecodeOptions, EngineOptions, RunOptions  # noqa: E402

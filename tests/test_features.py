@@ -179,6 +179,15 @@ def test_shards_together_equal_the_whole(tree, tmp_path, micro_ckpt):
     assert outputs(tmp_path / "whole") == outputs(tmp_path / "parts")
 
 
+def test_under_torchrun_each_process_takes_its_shard(tree, tmp_path, micro_ckpt, monkeypatch):
+    common = dict(model=str(micro_ckpt), devices=["cpu"], runtime="torch", batch_size=4, workers=0, progress=False)
+    part = extract([tree], ExtractOptions(out_dir=tmp_path / "shard", shard=(1, 2), **common))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    report = extract([tree], ExtractOptions(out_dir=tmp_path / "rank", **common))
+    assert report.total == part.total < 7 and outputs(tmp_path / "rank") == outputs(tmp_path / "shard")
+
+
 def test_killed_run_resumes_to_identical_outputs(tmp_path, energy_ckpt):
     """Chaos: SIGKILL a batch at a random point, rerun twice; outputs equal a clean run's, byte for byte."""
     src = tmp_path / "videos"

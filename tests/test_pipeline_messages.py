@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mosi_tool.pipeline.decode_worker import decode_messages
+from mosi_tool.pipeline.dataset import decode_messages
 from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, ErrorMessage, FeatureMessage
 from mosi_tool.pipeline.options import DecodeOptions, EngineOptions, RunOptions
-from mosi_tool.pipeline.ray_backend import _columns, message_row, row_messages
+from mosi_tool.pipeline.ray_backend import from_rows, to_rows
 from mosi_tool.video.clips import Sampling
 from mosi_tool.video.decode import DEFAULT_FOLDER_FPS, VideoReader
 from mosi_tool.video.spec import DecodeSpec
@@ -58,8 +58,8 @@ def test_decode_messages_are_read_by_name_and_keep_their_positions(moving_square
     assert all(isinstance(m, ClipMessage) for m in clips) and isinstance(done, DoneMessage)
     assert [m.clip_no for m in clips] == list(range(10)) and {m.job for m in clips} == {7}
     first = clips[0]
-    assert first.slot == -1 and first.frames is not None and first.frames.shape == (4, 32, 32, 3)
-    assert first[0] == first.kind == "clip" and first[3] == first.slot  # the old tuple layout
+    assert first.frames is not None and first.frames.shape == (4, 32, 32, 3)
+    assert first[0] == first.kind == "clip"
     assert done.clips == 10 and done.info["decoded_frames"] == 40 and done.decode_s > 0
     (bad,) = decode_messages(3, str(tmp_path / "missing.mp4"), DecodeOptions(SAMPLING))
     assert isinstance(bad, ErrorMessage) and bad.job == 3 and bad.message.endswith("missing.mp4: no such file or folder")
@@ -67,7 +67,7 @@ def test_decode_messages_are_read_by_name_and_keep_their_positions(moving_square
 
 def test_messages_and_options_survive_pickling():
     """What crosses process pipes and goes to Ray must come back as the same typed object."""
-    clip = ClipMessage("clip", 1, 2, -1, np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3), (0, 3), (0.0, 0.25), 1)
+    clip = ClipMessage("clip", 1, 2, np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3), (0, 3), (0.0, 0.25), 1)
     feat = clip.feature(np.ones(5, np.float32))
     assert (feat.job, feat.clip_no, feat.frame_range, feat.time_range, feat.padded) == (1, 2, (0, 3), (0.0, 0.25), 1)
     back = pickle.loads(pickle.dumps(feat))
@@ -80,12 +80,12 @@ def test_messages_and_options_survive_pickling():
 
 def test_ray_rows_carry_every_message_unchanged():
     msgs = [
-        ClipMessage("clip", 4, 0, -1, np.arange(4 * 32 * 32 * 3, dtype=np.uint8).reshape(4, 32, 32, 3), (0, 3), (0.0, 0.25), 0),
+        ClipMessage("clip", 4, 0, np.arange(4 * 32 * 32 * 3, dtype=np.uint8).reshape(4, 32, 32, 3), (0, 3), (0.0, 0.25), 0),
         FeatureMessage("feat", 4, 0, np.linspace(0, 1, 6, dtype=np.float32), (0, 3), (0.0, 0.25), 2),
         DoneMessage("done", 4, 1, {"fps": 12.0, "warnings": []}, 0.5),
         ErrorMessage("error", 5, "x.mp4: broken"),
     ]
-    back = list(row_messages(_columns([message_row(m) for m in msgs])))
+    back = list(from_rows(to_rows(msgs)))
     assert [type(m) for m in back] == [type(m) for m in msgs]
     for a, b in zip(back, msgs):
         for name in type(b)._fields:
@@ -94,12 +94,12 @@ def test_ray_rows_carry_every_message_unchanged():
 
 
 def test_decode_plan_shares_the_cpus_among_the_decoders_busy_at_once():
-    from mosi_tool.pipeline.decoders import decode_plan
+    from mosi_tool.pipeline.dataset import decode_plan
 
     assert decode_plan(None, 20, cpus=2) == (2, 1)  # two one-thread decoders keep both cores busy
     assert decode_plan(None, 1, cpus=2) == (1, 0)  # one video: one decoder, with FFmpeg's threads
     assert decode_plan(None, 20, cpus=1) == (1, 0)
-    assert decode_plan(None, 20, cpus=4) == (3, 1)  # one CPU left for the engine and the hub
+    assert decode_plan(None, 20, cpus=4) == (3, 1)  # one CPU left for the engine
     assert decode_plan(None, 20, cpus=64) == (8, 8)
     assert decode_plan(None, 3, cpus=16) == (3, 5)  # 3 videos: no more decoders than videos
     assert decode_plan(0, 20, cpus=2) == (0, 0)  # decoding in this process
@@ -127,7 +127,7 @@ def test_extract_hands_each_backend_its_decode_plan(monkeypatch, micro_ckpt, mov
 
     monkeypatch.setattr(extract_module, "run_local", backend)
     monkeypatch.setattr(ray_backend, "run_ray", backend)
-    monkeypatch.setattr("mosi_tool.pipeline.decoders.available_cpus", lambda: 2)
+    monkeypatch.setattr("mosi_tool.pipeline.dataset.available_cpus", lambda: 2)
     videos = [moving_square_video]
     common = dict(model=str(micro_ckpt), devices=["cpu"], runtime="torch", progress=False, overwrite=True)
     extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "a", **common))

@@ -12,7 +12,6 @@ intra-op threads: oneDNN's single-threaded kernels round differently, see `runti
 
 from __future__ import annotations
 
-import queue
 import time
 from typing import Any, Callable
 
@@ -20,12 +19,7 @@ import numpy as np
 import torch
 
 from ..runtimes.base import Engine
-from .messages import ClipMessage, DecoderMessage, StageTimes, Stop, WriterMessage
-from .slots import SlotPool
-
-# Run a partial batch only after this long without a clip: a padded batch costs a full one's compute, so a
-# short gap (a decoder opening its next video, a busy machine) must not trigger one.
-IDLE_FLUSH_S = 5.0
+from .messages import ClipMessage, DecoderMessage, StageTimes, WriterMessage
 
 
 class _Batch:
@@ -33,10 +27,11 @@ class _Batch:
 
     def __init__(self, buffer: torch.Tensor):
         self.buffer = buffer
-        self.metas: list[ClipMessage] = []  # the clips' messages, without their frames
+        self.metas: list[ClipMessage] = []  # the clips' records, without their frames
 
-    def add(self, array: np.ndarray, meta: ClipMessage) -> None:
-        self.buffer[len(self.metas)].numpy()[...] = array
+    def add(self, frames: Any, meta: ClipMessage) -> None:
+        # numpy's copy: torch's `copy_` of a clip spreads over the intra-op threads, which the engine keeps busy
+        self.buffer[len(self.metas)].numpy()[...] = frames.numpy() if isinstance(frames, torch.Tensor) else frames
         self.metas.append(meta)
 
     def padded(self) -> torch.Tensor:
@@ -46,17 +41,13 @@ class _Batch:
 
 
 class EngineStage:
-    """Consumes decoder messages; calls `emit(message)` with a `FeatureMessage` for each clip and forwards
-    every other message (a video's done or error) untouched."""
+    """Takes decoder records (`feed`); calls `emit(record)` with a `FeatureMessage` for each clip and passes
+    every other record (a video's done or error) on untouched. `flush()` runs the partial batches."""
 
-    def __init__(self, engine: Engine, batch_size: int, emit: Callable[[WriterMessage], None], slots: SlotPool | None = None,
-                 release: Callable[[int], None] | None = None):  # fmt: skip
-        """`slots`: the shared-memory clip slots; `release(slot)` is called as soon as a slot was copied out."""
+    def __init__(self, engine: Engine, batch_size: int, emit: Callable[[WriterMessage], None]):
         self.engine = engine
         self.batch_size = batch_size
         self.emit = emit
-        self.slots = slots
-        self.release = release
         self.pending: dict[tuple[int, ...], _Batch] = {}
         self.free: dict[tuple[int, ...], list[torch.Tensor]] = {}  # reusable host buffers by clip shape
         self.times = StageTimes()
@@ -68,14 +59,11 @@ class EngineStage:
         if not isinstance(msg, ClipMessage):
             self.emit(msg)
             return
-        array = self.slots.array[msg.slot] if msg.slot >= 0 and self.slots is not None else msg.frames
-        assert array is not None
-        batch = self.pending.get(array.shape) or self.pending.setdefault(array.shape, _Batch(self._buffer(array.shape)))
-        batch.add(array, msg._replace(frames=None))  # copied into the batch buffer...
-        if msg.slot >= 0 and self.release is not None:
-            self.release(msg.slot)  # ...so a decoder can reuse the slot at once
+        shape = tuple(msg.frames.shape)
+        batch = self.pending.get(shape) or self.pending.setdefault(shape, _Batch(self._buffer(shape)))
+        batch.add(msg.frames, msg._replace(frames=None))
         if len(batch.metas) >= self.batch_size:
-            self._launch(self.pending.pop(array.shape))
+            self._launch(self.pending.pop(shape))
 
     def flush(self) -> None:
         """Run every partial batch and drain the staged one."""
@@ -83,13 +71,24 @@ class EngineStage:
             self._launch(self.pending.pop(shape))
         self._run_staged()
 
+    def drop(self) -> None:
+        """Forget the clips not computed yet (their videos will be decoded again)."""
+        for batch in self.pending.values():
+            self._recycle(batch)
+        self.pending.clear()
+        if self._staged is not None:
+            self._staged[2].synchronize()
+            self._recycle(self._staged[1])
+            self._staged = None
+
     def _buffer(self, shape: tuple[int, ...]) -> torch.Tensor:
-        free = self.free.setdefault(tuple(shape), [])
+        free = self.free.setdefault(shape, [])
         if free:
             return free.pop()
         return torch.empty((self.batch_size, *shape), dtype=torch.uint8, pin_memory=self.cuda)
 
     def _recycle(self, batch: _Batch) -> None:
+        batch.metas = []
         self.free[tuple(batch.buffer.shape[1:])].append(batch.buffer)
 
     def _launch(self, batch: _Batch) -> None:
@@ -107,8 +106,9 @@ class EngineStage:
             self._staged = (dev, batch, event)
         else:
             self.times.h2d += time.perf_counter() - t0
-            self._run(host, batch.metas)
+            metas = batch.metas
             self._recycle(batch)
+            self._run(host, metas)
 
     def _run_staged(self) -> None:
         if self._staged is None:
@@ -118,8 +118,9 @@ class EngineStage:
         torch.cuda.current_stream(self.engine.device).wait_event(event)
         dev.record_stream(torch.cuda.current_stream(self.engine.device))
         event.synchronize()  # the copy out of the host buffer is done: it may be refilled
+        metas = batch.metas
         self._recycle(batch)
-        self._run(dev, batch.metas)
+        self._run(dev, metas)
 
     def _run(self, clips: torch.Tensor, metas: list[ClipMessage]) -> None:
         t0 = time.perf_counter()
@@ -128,20 +129,4 @@ class EngineStage:
         self.times.clips += len(metas)
         self.times.batches += 1
         for clip, vec in zip(metas, features):  # padding rows dropped here
-            self.emit(clip.feature(vec))
-
-    def run(self, source: Any) -> None:
-        """Pull messages from `source` (a queue) until a `Stop` arrives; flush partial batches when it goes idle."""
-        while True:
-            t0 = time.perf_counter()
-            try:
-                msg = source.get(timeout=IDLE_FLUSH_S)
-            except queue.Empty:
-                self.times.wait += time.perf_counter() - t0
-                self.flush()
-                continue
-            self.times.wait += time.perf_counter() - t0
-            if isinstance(msg, Stop):
-                break
-            self.feed(msg)
-        self.flush()
+            self.emit(clip.feature(np.ascontiguousarray(vec)))

@@ -1,12 +1,13 @@
 """Batch feature extraction: plan the jobs, skip finished ones, run a backend, report.
 
-Backends (`--backend`): `local` (processes on this machine, one engine per device) and `ray`
+Backends (`--backend`): `local` (DataLoader workers on this machine, one engine per device) and `ray`
 (Ray Data on a cluster). Both write the same files through the same writer.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from ..runtimes import resolve_device
 from ..video.clips import Sampling
 from ..video.spec import DECODERS
 from .jobs import VideoJob
-from .decoders import decode_plan
+from .dataset import decode_plan
 from .local import run_local
 from .messages import ErrorMessage, StageTimes
 from .options import DecodeOptions, EngineOptions, RunOptions
@@ -43,7 +44,7 @@ class ExtractOptions:
     devices: list[str] = field(default_factory=lambda: ["auto"])
     runtime: str | None = None
     batch_size: int = 16
-    workers: int | None = None  # decode processes; None: `decode_plan`'s choice
+    workers: int | None = None  # decode workers; None: `decode_plan`'s choice
     decode_threads: int | None = None  # FFmpeg threads per video (0: FFmpeg's choice); None: `decode_plan`'s choice
     stack: int | None = None
     step: int | None = None
@@ -140,11 +141,23 @@ def engine_precision(model: str | Path, precision: str) -> tuple[str, str | None
     return "int8", f"weights sha256 {digest[:16]}" if digest else export_info.target.get("calibration", "unknown")
 
 
+def torchrun_part(opts: ExtractOptions) -> ExtractOptions:
+    """Started by torchrun (WORLD_SIZE > 1 in the environment) without --shard: this process's part,
+    RANK of WORLD_SIZE, on GPU LOCAL_RANK when the devices are `auto` and there is a GPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or opts.shard is not None:
+        return opts
+    gpu = opts.devices == ["auto"] and torch.cuda.is_available()
+    devices = [f"cuda:{os.environ.get('LOCAL_RANK', '0')}"] if gpu else opts.devices
+    return dataclasses.replace(opts, shard=(int(os.environ.get("RANK", "0")), world), devices=devices)
+
+
 def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str | Path | None = None) -> ExtractReport:
     """Extract features for every input (video files, folders searched recursively, frame folders) into
     `opts.out_dir`, one .npz per video (format: `mosi_tool.pipeline.output`); `list_file` adds the paths it
     lists, one per line. Returns counts and timings; a video that fails is recorded and the others go on."""
     t0 = time.perf_counter()
+    opts = torchrun_part(opts)
     out_dir = opts.out_dir
     planned = plan_jobs(inputs, list_file, out_dir, opts.shard, caller="extract")
     if opts.backend not in BACKENDS:

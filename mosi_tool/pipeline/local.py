@@ -1,69 +1,194 @@
-"""The local backend: decode processes -> bounded clip queue -> engine stage(s) -> writer, on one machine.
+"""The local backend: `torch.utils.data.DataLoader` workers decode, this process batches, runs the engine
+and writes.
 
-One device: the engine stage runs in this process and hands features straight to the writer.
-Several devices: one engine process per device (`engines.EnginePool`), fed clip by clip.
+    VideoDataset (decode workers) -> DataLoader -> EngineStage (one engine) -> FeatureWriter
 
-Robustness: every queue is bounded (memory stays flat for any number or length of videos), and every
-child talks to this process over its own pipe, so a child killed at any instant (a crashing decoder, the
-OOM killer) cannot jam the others: a dead decoder's video is recorded as failed and the decoder replaced
-(`decoders.DecoderPool`); a dead engine's clips in flight fail their videos while the other engines go on.
-Ctrl-C reaches only this process, which kills the children at once.
+Workers claim videos one at a time (`dataset.VideoDataset`), so memory stays flat: at most `queue_clips`
+clips are in flight (the loader's prefetch), clips stream, and a video's features are held only until its
+file is written. A worker killed by a signal (a crashing decoder, the OOM killer) makes the DataLoader raise;
+its video is recorded as failed and the loader starts again on the videos not finished (up to
+`MAX_RESTARTS` times). Several devices: one such process per device, each with its share of the videos,
+sending its records here to the one writer (`run_devices`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
+import os
 import queue
-import threading
-from typing import Any
+import re
+import signal
+import time
+from typing import Any, Callable
 
-from .decoders import DecoderPool
+import torch
+from torch.utils.data import DataLoader
+
 from ..runtimes.cpu import intra_op_threads
+from ..video.read_ahead import read_ahead
+from .dataset import VideoDataset
 from .engine_stage import EngineStage
-from .engines import EnginePool
 from .jobs import VideoJob
-from .messages import StageTimes, WriterMessage
+from .messages import ClipMessage, DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
 from .options import RunOptions
-from .slots import SlotLedger, SlotPool
-from .writer import FeatureWriter
+
+MAX_RESTARTS = 16  # loader restarts after a worker died, per run
 
 
-def run_local(jobs: list[VideoJob], writer: FeatureWriter, opts: RunOptions, engine: Any = None) -> StageTimes:
-    """Process `jobs`, feeding results to `writer`; returns the engine stage's timings.
+def _shared(msg: Any) -> Any:
+    """In the worker: a clip's frames as a tensor, which the DataLoader hands over in shared memory."""
+    return msg._replace(frames=torch.from_numpy(msg.frames)) if isinstance(msg, ClipMessage) else msg
 
-    `engine`: an already loaded engine for the single-device case (loaded here otherwise).
-    """
-    ctx = mp.get_context("spawn")
-    batch_size = opts.engine.batch_size
-    clips: queue.Queue = queue.Queue(maxsize=max(opts.queue_clips, batch_size))
-    s = opts.decode.sampling
-    slots, ledger = None, None
-    if opts.workers > 0 and s.mode == "center":
-        # clips in the queue, plus two batches per engine, plus one being written by each decoder
-        count = clips.maxsize + 2 * batch_size * len(opts.devices) + opts.workers + 2
-        slots, ledger = SlotPool(count, (s.stack, s.size, s.size, 3)), SlotLedger(count)
-    slot_spec = slots.spec() if slots else None
 
-    decoders = DecoderPool(ctx, opts.workers, jobs, clips.put, opts.decode, slot_spec, ledger)
-    engines = None
+def _loader(jobs: list[VideoJob], opts: RunOptions) -> tuple[VideoDataset, DataLoader]:
+    w = opts.workers
+    # Fork is the DataLoader's default on Linux and starts a worker at once. NVDEC decodes on the GPU, which
+    # a forked child of a process that has used CUDA cannot do: those workers are spawned.
+    ctx = mp.get_context("spawn" if opts.decode.decoder == "nvdec" else "fork") if w else mp
+    dataset = VideoDataset(jobs, opts.decode, w, ctx)
+    loader = DataLoader(dataset, batch_size=None, num_workers=w, collate_fn=_shared,
+                        multiprocessing_context=ctx if w else None, prefetch_factor=max(2, -(-opts.queue_clips // w)) if w else None,
+                        in_order=False)  # fmt: skip
+    return dataset, loader
+
+
+class _Ledger:
+    """Passes records on to `emit`, each once: after a restart a video decoded again sends only what did
+    not reach the writer yet. `ended`: the videos whose every record was passed on."""
+
+    def __init__(self, emit: Callable[[WriterMessage], None]):
+        self.emit = emit
+        self.sent: dict[int, set[int | str]] = {}  # per video not ended: its clip numbers and "done" passed on
+        self.expected: dict[int, int] = {}
+        self.ended: set[int] = set()
+
+    def __call__(self, msg: WriterMessage) -> None:
+        if msg.job in self.ended:
+            return
+        sent = self.sent.setdefault(msg.job, set())
+        key = msg.clip_no if isinstance(msg, FeatureMessage) else msg.kind
+        if key in sent:
+            return
+        self.emit(msg)  # first: a worker's death raises at any line, and a record sent twice does no harm
+        sent.add(key)
+        if isinstance(msg, DoneMessage):
+            self.expected[msg.job] = msg.clips
+        if isinstance(msg, ErrorMessage) or len(sent) == self.expected.get(msg.job, -1) + 1:
+            self.ended.add(msg.job)
+            del self.sent[msg.job]
+            self.expected.pop(msg.job, None)
+
+
+def run_local(jobs: list[VideoJob], writer: Any, opts: RunOptions, engine: Any = None) -> StageTimes:
+    """Process `jobs`, feeding every record to `writer.handle`; returns the engine stage's timings.
+
+    `engine`: an already loaded engine for the single-device case (loaded here otherwise)."""
+    if len(opts.devices) > 1:
+        return run_devices(jobs, writer, opts)
+    ledger = _Ledger(writer.handle)
+    with intra_op_threads(opts.engine.threads):  # around the load too: ONNX Runtime fixes its threads there
+        stage = EngineStage(engine or opts.engine.load(opts.devices[0]), opts.engine.batch_size, ledger)
+        for _ in range(MAX_RESTARTS + 1):
+            dataset, loader = _loader(jobs, opts)
+            try:
+                # The loader is read on a helper thread, so that taking in clips overlaps the engine's compute.
+                with read_ahead(loader, depth=opts.engine.batch_size) as records:
+                    t0 = time.perf_counter()
+                    for msg in records:
+                        stage.times.wait += time.perf_counter() - t0
+                        stage.feed(msg)
+                        t0 = time.perf_counter()
+                stage.flush()
+                return stage.times
+            except RuntimeError as e:  # raised by the loader (or by its SIGCHLD handler, here) when a worker died
+                if "DataLoader worker" not in str(e):
+                    raise
+                stage.drop()
+                pids, reason = _dead_workers(str(e))
+                paths = dict(dataset.jobs)
+                for job in dataset.claimed(pids):
+                    ledger(ErrorMessage("error", job, f"{paths[job]}: the decode worker died ({reason})"))
+                jobs = [j for j in jobs if j.index not in ledger.ended]
+    return stage.times  # restarts used up: `extract` records the videos left as "no result"
+
+
+def _dead_workers(message: str) -> tuple[set[int], str]:
+    """The process ids and the reason in the DataLoader's "DataLoader worker (pid 12) is killed by signal:
+    Killed." or "DataLoader worker (pid(s) 12, 13) exited unexpectedly"."""
+    found = re.search(r"\(pid(?:\(s\))? ([\d, ]+)\)\s*(?:is )?([^.]*)", message)
+    return ({int(p) for p in found[1].split(",")}, found[2].strip()) if found else (set(), message.strip())
+
+
+def signal_name(exitcode: int | None) -> str:
+    """'SIGKILL' for a process killed by that signal, else 'exit code N'."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return signal.Signals(-exitcode).name
+        except ValueError:
+            pass
+    return f"exit code {exitcode}"
+
+
+class _Sender:
+    """In a device process: records go to the parent; the process ends if the parent is gone."""
+
+    def __init__(self, k: int, results: Any, parent: int):
+        self.k, self.results, self.parent = k, results, parent
+
+    def handle(self, msg: WriterMessage) -> None:
+        if os.getppid() != self.parent:
+            raise SystemExit(1)  # the parent died (killed): no stray process computing for nobody
+        self.results.put((self.k, msg))
+
+
+def _device_main(k: int, jobs: list[VideoJob], opts: RunOptions, results: Any, parent: int) -> None:
     try:
-        if len(opts.devices) == 1:
-            with intra_op_threads(opts.engine.threads):  # around the load too: ONNX Runtime fixes its threads there
-                stage = EngineStage(engine or opts.engine.load(opts.devices[0]), batch_size, writer.handle, slots, ledger.release if ledger else None)
-                stage.run(clips)
-            return stage.times
-        lock = threading.Lock()
+        results.put((k, run_local(jobs, _Sender(k, results, parent), opts)))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C reaches the whole process group: the parent reports it
 
-        def handle(msg: WriterMessage) -> None:
-            with lock:
+
+def run_devices(jobs: list[VideoJob], writer: Any, opts: RunOptions) -> StageTimes:
+    """One process per device, each running `run_local` on every n-th video, its records sent to `writer`
+    here. A process that dies fails the videos of its share not finished; the others go on."""
+    ctx = mp.get_context("spawn")
+    n = len(opts.devices)
+    results = ctx.Queue()
+    shares = [jobs[k::n] for k in range(n)]
+    procs = []
+    for k, device in enumerate(opts.devices):
+        part = dataclasses.replace(opts, devices=(device,), workers=-(-opts.workers // n), queue_clips=-(-opts.queue_clips // n))
+        procs.append(ctx.Process(target=_device_main, args=(k, shares[k], part, results, os.getpid())))
+        procs[-1].start()
+    times, died, live = StageTimes(), [], set(range(n))
+    try:
+        while live:
+            try:
+                k, msg = results.get(timeout=1.0)
+            except queue.Empty:  # a process that ended has sent all it will: without its timings, it died
+                for k in [k for k in live if procs[k].exitcode is not None]:
+                    live.discard(k)
+                    died.append(f"{opts.devices[k]} ({signal_name(procs[k].exitcode)})")
+                    for j in shares[k]:
+                        if j.index not in writer.finished:
+                            writer.handle(ErrorMessage("error", j.index, f"{j.path}: the engine process on {opts.devices[k]} died ({signal_name(procs[k].exitcode)})"))
+                continue
+            if isinstance(msg, StageTimes):
+                times.add(msg)
+                live.discard(k)
+            else:
                 writer.handle(msg)
-
-        paths = {j.index: j.path for j in jobs}
-        engines = EnginePool(ctx, opts.devices, opts.engine, handle, paths, slot_spec, ledger)
-        return engines.run(clips)
     finally:
-        decoders.stop()  # at the end they have exited already; on Ctrl-C or an error this kills them now
-        if engines is not None:
-            engines.stop()
-        if slots is not None:
-            slots.close()
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    if died and len(died) == n:
+        raise RuntimeError(f"every engine process died: {', '.join(died)}; see the messages above")
+    if died:
+        from ..progress import info
+
+        info(f"warning: engine process {', '.join(died)} died; its videos not finished are listed as failed")
+    return times

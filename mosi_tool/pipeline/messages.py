@@ -1,8 +1,7 @@
-"""The messages the pipeline's stages pass to each other (the stage contract is in `mosi_tool.pipeline`).
+"""The records the pipeline's stages pass on (the stage contract is in `mosi_tool.pipeline`).
 
-Each message is a NamedTuple whose first field, `kind`, names it ("clip", "feat", ...): read its fields by
-name; they pickle cheaply over pipes, and `kind` is also the Ray backend's row tag. No torch here: the
-decode processes import this module.
+Each is a NamedTuple whose first field, `kind`, names it ("clip", "feat", "done", "error"): read fields by
+name. They pickle cheaply (DataLoader workers, device processes, Ray rows). No torch here.
 """
 
 from __future__ import annotations
@@ -27,13 +26,12 @@ class FeatureMessage(NamedTuple):
 
 
 class ClipMessage(NamedTuple):
-    """One decoded clip: decoder -> engine. Its frames travel in the message or in a shared-memory slot."""
+    """One decoded clip: decoder -> engine."""
 
     kind: Literal["clip"]
     job: int
     clip_no: int
-    slot: int  # shared-memory slot holding the frames; -1: they are in `frames`
-    frames: np.ndarray | None  # (T, H, W, 3) uint8; None when they are in `slot`
+    frames: Any  # (T, H, W, 3) uint8: numpy from a decoder, a torch tensor once through the DataLoader
     frame_range: tuple[int, int]
     time_range: tuple[float, float]
     padded: int
@@ -49,7 +47,7 @@ class DoneMessage(NamedTuple):
     kind: Literal["done"]
     job: int
     clips: int  # clips sent for this video
-    info: dict[str, Any]  # `decode_worker.video_info`: the header's VideoInfo plus what decoding found
+    info: dict[str, Any]  # `dataset.video_info`: the header's VideoInfo plus what decoding found
     decode_s: float  # seconds spent decoding (not waiting for room downstream)
 
 
@@ -59,25 +57,6 @@ class ErrorMessage(NamedTuple):
     kind: Literal["error"]
     job: int
     message: str  # one line naming the file and the reason
-
-
-class Stop(NamedTuple):
-    """No more messages on this queue or pipe."""
-
-    kind: Literal["stop"]
-
-
-class SlotRequest(NamedTuple):
-    """Decode process -> parent: grant me a free shared-memory slot (the answer is the slot number)."""
-
-    kind: Literal["slot"]
-
-
-class SlotFreed(NamedTuple):
-    """Engine process -> parent: this slot was copied out and may be granted again."""
-
-    kind: Literal["freed"]
-    slot: int
 
 
 @dataclass
@@ -95,16 +74,6 @@ class StageTimes:
         for f in dataclasses.fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
-
-class EngineExit(NamedTuple):
-    """Engine process -> parent, its last message: it ran out of clips and ends normally."""
-
-    kind: Literal["engine_exit"]
-    times: StageTimes
-
-
-STOP = Stop("stop")
-SLOT_REQUEST = SlotRequest("slot")
 
 DecoderMessage = ClipMessage | DoneMessage | ErrorMessage  # what decoders send, in order for each video
 WriterMessage = FeatureMessage | DoneMessage | ErrorMessage  # what the writer takes

@@ -1,6 +1,6 @@
 """A run's options, resolved once by `extract` and passed down whole: each stage reads its own part.
 
-All of it pickles (it is sent to decode and engine processes, and to Ray tasks and actors). No torch here.
+All of it pickles (it is sent to DataLoader workers, device processes, and Ray tasks and actors). No torch here.
 """
 
 from __future__ import annotations
@@ -52,6 +52,6 @@ class RunOptions:
     decode: DecodeOptions
     engine: EngineOptions
     devices: tuple[str, ...]  # the local backend's engine devices (resolved: "cpu", "cuda:0"); Ray: as given
-    workers: int  # decode processes (0: decode in a thread of this process); Ray: decode tasks
-    queue_clips: int = 64  # clips in flight between decoders and engines (bounds memory)
+    workers: int  # DataLoader decode workers (0: decode in this process); Ray: decode tasks
+    queue_clips: int = 64  # clips in flight between decoders and the engine (the loader's prefetch; bounds memory)
     ray_actors: int | None = None  # Ray engine actors (None: one per GPU, else 1)

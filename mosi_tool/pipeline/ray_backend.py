@@ -2,8 +2,9 @@
 
     from_items(videos) -> map_batches(decode, CPU tasks) -> map_batches(engine, actor pool) -> writer
 
-Decode tasks stream each video's pipeline messages (`decode_messages`) as rows: one per clip, and one
-marker row per video (a `DoneMessage` with its info, or an `ErrorMessage` with the reason). Engine actors feed those rows
+Decode tasks stream each video's records (`dataset.decode_messages`) as rows: one per clip, and one
+marker row per video (a `DoneMessage` with its info, or an `ErrorMessage` with the reason); engine actors
+send feature rows, the markers, and a row of their timings per call. Engine actors feed those rows
 to an `EngineStage`, so clips are batched at the same fixed batch size with the same zero padding as
 the local backend, and the driver hands the results to the same `FeatureWriter`: the files, resume and
 `failures.jsonl` are identical. Files are written by the driver, so `--out-dir` only has to be
@@ -14,19 +15,19 @@ Ray stays an optional extra: it is imported only here.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import pickle
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from .decode_worker import decode_messages
+from .dataset import decode_messages
 from .engine_stage import EngineStage
 from .jobs import VideoJob
-from .messages import ClipMessage, DecoderMessage, DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
+from .messages import DecoderMessage, StageTimes, WriterMessage
 from .options import DecodeOptions, EngineOptions, RunOptions
 from .writer import FeatureWriter
 
@@ -56,54 +57,19 @@ def import_ray() -> Any:
     return ray
 
 
-# -- rows <-> pipeline messages -------------------------------------------------------------------------
-
-_CLIP_COLUMNS = ("kind", "job", "clip_no", "data", "shape", "start", "end", "t0", "t1", "padded", "payload")
+# -- rows <-> pipeline records ---------------------------------------------------------------------------
 
 
-def _columns(rows: list[tuple]) -> dict[str, np.ndarray]:
-    cols = list(zip(*rows)) if rows else [()] * len(_CLIP_COLUMNS)
-    out = {name: np.array(col, dtype=object) for name, col in zip(_CLIP_COLUMNS, cols)}
-    for name in ("job", "clip_no", "start", "end", "padded"):
-        out[name] = out[name].astype(np.int64)
-    for name in ("t0", "t1"):
-        out[name] = out[name].astype(np.float64)
-    out["shape"] = np.array([list(s) for s in out["shape"]], dtype=np.int64).reshape(len(rows), 4)
-    return out
+def to_rows(records: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Records as a Ray Data batch: one row each, the record pickled whole (our own records in transit,
+    which Ray pickles in any case; never a user's file)."""
+    return {"record": np.array([pickle.dumps(r) for r in records], dtype=object)}
 
 
-def message_row(msg: DecoderMessage | WriterMessage) -> tuple:
-    """A pipeline message as one row of `_CLIP_COLUMNS` (arrays as raw bytes plus their shape)."""
-    if isinstance(msg, (ClipMessage, FeatureMessage)):
-        array = msg.frames if isinstance(msg, ClipMessage) else msg.vector
-        assert array is not None  # decode tasks send frames in the message, never in a slot
-        shape = (list(array.shape) + [0, 0, 0])[:4]
-        (start, end), (t0, t1) = msg.frame_range, msg.time_range
-        return (msg.kind, msg.job, msg.clip_no, np.ascontiguousarray(array).tobytes(), shape, start, end, t0, t1, msg.padded, "")
-    payload = json.dumps([msg.clips, msg.info, msg.decode_s]) if isinstance(msg, DoneMessage) else msg.message
-    return (msg.kind, msg.job, 0, b"", [0, 0, 0, 0], 0, 0, 0.0, 0.0, 0, payload)
-
-
-def row_messages(batch: dict[str, np.ndarray]) -> Iterator[DecoderMessage | WriterMessage]:
-    """The pipeline messages in a batch of rows (inverse of `message_row`)."""
-    for i, kind in enumerate(batch["kind"]):
-        job = int(batch["job"][i])
-        if kind == "done":
-            n, info, seconds = json.loads(batch["payload"][i])
-            yield DoneMessage("done", job, n, info, seconds)
-        elif kind == "error":
-            yield ErrorMessage("error", job, str(batch["payload"][i]))
-        else:
-            frange = (int(batch["start"][i]), int(batch["end"][i]))
-            trange = (float(batch["t0"][i]), float(batch["t1"][i]))
-            padded = int(batch["padded"][i])
-            if kind == "clip":
-                shape = tuple(int(d) for d in batch["shape"][i])
-                array = np.frombuffer(batch["data"][i], dtype=np.uint8).reshape(shape)
-                yield ClipMessage("clip", job, int(batch["clip_no"][i]), -1, array, frange, trange, padded)
-            else:
-                vec = np.frombuffer(batch["data"][i], dtype=np.float32)
-                yield FeatureMessage("feat", job, int(batch["clip_no"][i]), vec, frange, trange, padded)
+def from_rows(batch: dict[str, np.ndarray]) -> Iterator[Any]:
+    """The records of a batch of rows (inverse of `to_rows`)."""
+    for data in batch["record"]:
+        yield pickle.loads(data)
 
 
 # -- the two stages ------------------------------------------------------------------------------------
@@ -111,15 +77,15 @@ def row_messages(batch: dict[str, np.ndarray]) -> Iterator[DecoderMessage | Writ
 
 def decode_rows(batch: dict[str, np.ndarray], opts: DecodeOptions, chunk: int) -> Iterator[dict[str, np.ndarray]]:
     """Ray Data task: videos -> clip and marker rows, yielded in blocks of `chunk` rows (flat memory)."""
-    rows: list[tuple] = []
+    rows: list[DecoderMessage] = []
     for job, path in zip(batch["job"], batch["path"]):
         for msg in decode_messages(int(job), str(path), opts):
-            rows.append(message_row(msg))
+            rows.append(msg)
             if len(rows) >= chunk:
-                yield _columns(rows)
+                yield to_rows(rows)
                 rows = []
     if rows:
-        yield _columns(rows)
+        yield to_rows(rows)
 
 
 class EngineActor:
@@ -133,23 +99,13 @@ class EngineActor:
         self.stage = EngineStage(self.engine, opts.batch_size, self.out.append)  # kept: its batch buffers are reused
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Feature, done and error rows, then one row with this call's `StageTimes`."""
         self.out.clear()
-        before = StageTimes()
-        before.add(self.stage.times)
-        for msg in row_messages(batch):
-            self.stage.feed(msg)  # type: ignore[arg-type]  # rows from decode tasks: decoder messages
+        self.stage.times = StageTimes()
+        for msg in from_rows(batch):
+            self.stage.feed(msg)
         self.stage.flush()  # partial batches are zero-padded to `batch_size`, exactly as in the local backend
-        cols = _columns([message_row(m) for m in self.out])
-        # Per-call timings ride on the batch's first row (zeros elsewhere); the driver adds them up.
-        now = self.stage.times
-        deltas = {"h2d_s": now.h2d - before.h2d, "engine_s": now.engine - before.engine,
-                  "batches": now.batches - before.batches, "padding": now.padding - before.padding}  # fmt: skip
-        for name, value in deltas.items():
-            col = np.zeros(len(self.out), dtype=np.float64)
-            if len(self.out):
-                col[0] = value
-            cols[name] = col
-        return cols
+        return to_rows([*self.out, self.stage.times])
 
 
 # -- driver ------------------------------------------------------------------------------------------
@@ -219,13 +175,11 @@ def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: RunOptions) -> St
     try:
         ds = build_dataset(ray, todo, plan, opts)
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2):
-            times.h2d += float(batch["h2d_s"].sum())
-            times.engine += float(batch["engine_s"].sum())
-            times.batches += int(batch["batches"].sum())
-            times.padding += int(batch["padding"].sum())
-            for msg in row_messages(batch):
-                times.clips += isinstance(msg, FeatureMessage)
-                writer.handle(msg)  # type: ignore[arg-type]  # rows from engine actors: writer messages
+            for msg in from_rows(batch):
+                if isinstance(msg, StageTimes):
+                    times.add(msg)
+                else:
+                    writer.handle(msg)
     finally:
         if started:
             ray.shutdown()
