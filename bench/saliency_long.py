@@ -21,7 +21,6 @@ import shlex
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.child import run_child  # noqa: E402
 
 SOURCE = ROOT.parent / "shared" / "bugcases" / "long_5min_640x360.mp4"
 
@@ -101,15 +102,8 @@ def probe(video: Path) -> tuple[int, int, float]:
 
 def measure(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one child process; raises if it fails."""
-    env = dict(os.environ, PYTHONPATH=str(cwd))
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} failed:\n{out.decode(errors='replace')[-2000:]}")
-    return wall, usage.ru_maxrss / 1024  # Linux: kilobytes
+    usage = run_child(cmd, cwd)
+    return usage.wall_s, usage.peak_mb
 
 
 def saliency_cmd(video: Path, model: Path, folder: Path, maps: bool, method: str | None = None) -> list[str]:

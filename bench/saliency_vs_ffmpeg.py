@@ -22,31 +22,23 @@ import platform
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.child import run_child  # noqa: E402
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-x264-params", "mbtree=0", "-pix_fmt", "yuv420p"]
 MOTION_ONLY = "import sys; from mosi_tool.saliency.motion import motion_pass; motion_pass(sys.argv[1])[1].close()"
 
 
 def cpu_run(cmd: list[str], code: Path = ROOT) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) of one child process, with its threads, importing mosi_tool from `code`;
-    raises if it fails."""
-    env = dict(os.environ, PYTHONPATH=str(code))
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} failed:\n{out.decode(errors='replace')[-2000:]}")
-    return usage.ru_utime + usage.ru_stime, wall
+    """(CPU seconds, wall seconds) of one child process, with its threads, importing mosi_tool from `code`."""
+    usage = run_child(cmd, code)
+    return usage.cpu_s, usage.wall_s
 
 
 def frames_of(video: Path) -> tuple[int, int, int]:

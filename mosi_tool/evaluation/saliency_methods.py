@@ -10,8 +10,7 @@ text and charts in `saliency_report`.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import baselines as bl
+from .timed import TimedItems
 
 METRICS = ("auc", "sauc", "nss", "hit", "box_iou", "box_hit")
 METRIC_NAMES = {"auc": "AUC-Judd", "sauc": "sAUC", "nss": "NSS", "hit": "pointing", "box_iou": "box IoU", "box_hit": "box hit"}
@@ -35,20 +35,13 @@ def fused_row(target: str) -> str:
 
 
 @dataclass
-class MapInputs:
+class MapInputs(TimedItems):
     """What the model-free methods read from one sequence, each item made once and timed (`spent`)."""
 
     source: Path
     fps: float | None  # frame folders only
     count: int  # frames to score
     work: tuple[int, int]  # (width, height) of the grey frames and the optical flow
-    spent: dict[str, float] = field(default_factory=dict)
-
-    def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
-        out = fn()
-        self.spent[name] = time.perf_counter() - t0
-        return out
 
     @cached_property
     def gray(self) -> np.ndarray:
@@ -80,9 +73,6 @@ class MapInputs:
             raise ValueError(f"{self.source}: decoded {len(out)} frames but there are masks for {self.count}")
         return out
 
-    def seconds(self, *names: str) -> float:
-        """Seconds spent making the items `names`."""
-        return sum(self.spent.get(n, 0.0) for n in names)
 
 
 @dataclass(frozen=True)

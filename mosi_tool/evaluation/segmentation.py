@@ -21,7 +21,7 @@ the scoring. No mask of the data set is used by any method.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +33,7 @@ from ..saliency.appearance import AppearanceConfig
 from ..saliency.masks import MaskConfig, MaskTracker, work_size
 from .davis import Sequence, check_counts, load_masks
 from .report import fmt, format_table
+from .timed import TimedItems
 
 BOUND_TH = 0.008  # of the image diagonal (DAVIS)
 J_RECALL = 0.5
@@ -87,20 +88,13 @@ def box_scores(box: list[float] | None, truth: np.ndarray) -> tuple[float, float
 
 
 @dataclass
-class Inputs:
+class Inputs(TimedItems):
     """One sequence's material, made once when a method first asks and shared by the others; each method is
     charged the time of every item it uses (`Method.uses`)."""
 
     source: Path
     fps: float | None
     count: int  # frames scored (the masks')
-    spent: dict[str, float] = field(default_factory=dict)  # seconds of each shared item, charged to its users
-
-    def _timed(self, name: str, fn: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
-        out = fn()
-        self.spent[name] = time.perf_counter() - t0
-        return out
 
     @cached_property
     def frames(self) -> list[np.ndarray]:
@@ -154,10 +148,6 @@ class Inputs:
         result = self.fused if fused else self.saliency
         n = min(self.count, len(result.frame_times))
         return heat_frames(result, 0, n, *size, "raw")
-
-    def uses(self, *names: str) -> float:
-        """Seconds the shared items `names` took (read them first)."""
-        return sum(self.spent.get(n, 0.0) for n in names)
 
 
 Output = tuple[list[np.ndarray], list[list[float] | None]]  # masks (H, W) bool per frame, strongest box per frame
@@ -298,7 +288,7 @@ def evaluate_segmentation(sequences: list[Sequence], methods: list[str] | None =
                 truth = load_masks(seq, n, (w, h))
             per[m.name][seq.name] = score_sequence(masks, boxes, truth)
             kinds[m.name] = m.kind
-            seconds[m.name] += own + x.uses(*earlier)
+            seconds[m.name] += own + x.seconds(*earlier)
             frames[m.name] += n
     return report_dict(per, seconds, frames, kinds, [s.name for s in sequences], dev)
 
