@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mosi_tool.cli import app
-from mosi_tool.pipeline.decode_worker import video_info
+from mosi_tool.pipeline.dataset import video_info
 from mosi_tool.video.clips import Sampling, iter_clips
 from mosi_tool.video.decode import VideoReader
 from mosi_tool.video.timeline import Clock, decode_order_pts
