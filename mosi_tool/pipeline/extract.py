@@ -122,17 +122,17 @@ def engine_precision(model: str | Path, precision: str) -> tuple[str, str | None
     its export metadata; `precision` applies to checkpoints only), else `precision` as resolved. For int8, the
     calibration is named by the quantized graph's weight digest (its scales and zero points are weights, so
     another calibration gives another digest), or by the calibration's description where no digest was kept.
-    A checkpoint run as int8 uses its cached int8 export (made here if missing, as the engines would)."""
-    from ..artifact import kind_of, read_artifact
+    A checkpoint run as int8 uses its cached int8 export (made here if missing, as the engines would). The
+    headers come from the files' handles (`runtimes.open_model`, read once per process), which the engines
+    open again for free."""
+    from ..runtimes import open_model
 
-    path = Path(model)
-    export_info = None
-    if kind_of(path).name != "checkpoint":
-        export_info = read_artifact(path, verify=False)[1]
-    elif precision == "int8":
+    handle = open_model(model)
+    export_info = handle.export
+    if handle.kind.name == "checkpoint" and precision == "int8":
         from ..tune.exported import cached_onnx
 
-        export_info = read_artifact(cached_onnx(path, "int8"), verify=False)[1]
+        export_info = open_model(cached_onnx(handle.path, "int8")).export
     if export_info is None:
         return precision, None
     if export_info.precision != "int8":

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..atomic import OutputError, atomic_write_text
-from ..pipeline.jobs import VideoJob
+from ..pipeline.jobs import VideoJob, source_stamp
 from ..pipeline.per_video import BatchReport, JobError, Outcome
 from ..version import __version__
 from .defaults import MODEL_METHODS
@@ -53,11 +53,12 @@ def outputs_for(stem: str, kinds: tuple[str, ...]) -> Outputs:
 
 def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
     """What a video's outputs were made from: the options, the outputs, and the video's (and a named model's)
-    size and modification time, so a replaced file is made again."""
+    size and modification time (`jobs.source_stamp`: for a frame folder, its frames'), so a replaced file is
+    made again; None for a file that cannot be read (it fails, named, when run)."""
 
-    def stamp(path: Path) -> dict[str, int]:
-        st = path.stat()
-        return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    def stamp(path: Path) -> dict[str, int] | None:
+        found = source_stamp(path)
+        return None if found is None else found.to_dict()
 
     opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in asdict(options).items()}
     record = {"options": opts, "outputs": sorted(kinds), "video": stamp(video), "version": __version__}
@@ -93,10 +94,7 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
         check_model(options.model)
 
     def is_done(job: VideoJob) -> bool:
-        try:
-            return _is_done(job.out, _record(Path(job.path), options, kinds), outputs_for(job.out, kinds))
-        except OSError:  # the video is gone: not done (it fails, named, when run)
-            return False
+        return _is_done(job.out, _record(Path(job.path), options, kinds), outputs_for(job.out, kinds))
 
     failures = resume(planned, is_done, overwrite)
     report = SaliencyReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
