@@ -7,16 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import BatchOpt, FpsOpt, ModelOpt, RuntimeOpt, StackOpt, StepOpt, StreamOpt, handle_errors
+from .options import BatchOpt, FpsOpt, InputsArg, ListOpt, ModelOpt, OverwriteOpt, RuntimeOpt, StackOpt, StepOpt, StreamOpt, handle_errors
 
 
 def register(app: typer.Typer) -> None:
     @app.command("features")
     @handle_errors
     def features(
-        inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, frame folders, or folders to search recursively.")] = None,
+        inputs: InputsArg = None,
         out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Output folder: DIR/<name>.npz per video, the name being its path relative to the folder given (or the file's own name; README, Features).")] = Path("features"),
-        list_file: Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line.")] = None,
+        list_file: ListOpt = None,
         model: ModelOpt = None,
         batch_size: BatchOpt = 16,
         workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Decode workers (DataLoader worker processes; 0: decode in this process). Default: one per CPU but one (2 on 2 CPUs), up to 8. Never more than there are videos.")] = None,
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         precision: Annotated[str, typer.Option("--precision", help="Arithmetic of a .safetensors checkpoint: fp32 (default), bf16 (about 2x faster end to end on CPUs with AMX; with the bundled model, clip features within cosine 0.9994 of fp32, median relative error 0.5%: bench/precision.py) or fp16 (GPU).")] = "fp32",
         pool: Annotated[str, typer.Option("--pool", help="clip (default) or video (also store the mean over clips).")] = "clip",
         stream: StreamOpt = None,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")] = False,
+        overwrite: OverwriteOpt = False,
         shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only part i of n deterministic parts, counted from 0 (0/4 .. 3/4; e.g. an array job's task index).")] = None,
         backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray Data cluster; pip install 'mosi-tool\\[ray]').")] = "local",
         threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads of a CPU engine, PyTorch or ONNX Runtime (default: torch's). On CPU the count can change the last bits of the features.")] = None,

@@ -50,6 +50,10 @@ AxesOpt = Annotated[Optional[str], typer.Option("--axes", help="xy (default), or
 JitterOpt = Annotated[Optional[bool], typer.Option("--jitter/--no-jitter", help="Per-frame colour jitter. Default on.")]
 CameraOpt = Annotated[Optional[int], typer.Option("--camera", min=0, help="Camera pan: the masked clip's background pans by up to N source pixels per axis and the label is the square's motion relative to it. Default 0 (a still camera, as in the paper).")]
 
+# The batch commands' inputs (features, targets): what they read and whether they redo finished outputs.
+InputsArg = Annotated[Optional[list[Path]], typer.Argument(help="Videos, frame folders, or folders to search recursively.")]
+ListOpt = Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")]
 JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Also write all figures to this JSON file.")]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import FpsOpt, StreamOpt, handle_errors
+from .options import FpsOpt, InputsArg, ListOpt, OverwriteOpt, StreamOpt, handle_errors
 
 MAX_ERROR_LINES = 20
 
@@ -16,9 +16,9 @@ def register(app: typer.Typer) -> None:
     @app.command("targets")
     @handle_errors
     def targets(
-        inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, frame folders, or folders to search recursively.")] = None,
+        inputs: InputsArg = None,
         out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Output folder: DIR/<name>.npz per video, named as `features` names its files (docs/TARGETS.md).")] = Path("targets"),
-        list_file: Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line.")] = None,
+        list_file: ListOpt = None,
         fmt: Annotated[str, typer.Option("--format", help="npz (every array; default), mme (MME's <name>_<L>.gz trajectories) or mofo (MOFO's box JSON).")] = "npz",
         length: Annotated[int, typer.Option("--length", min=1, help="Steps per trajectory (L).")] = 4,
         starts: Annotated[int, typer.Option("--starts", min=1, help="Keep every Nth start frame of the trajectories.")] = 1,
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Worker processes (0: this process). Default: one per CPU, never more than there are videos.")] = None,
         stream: StreamOpt = None,
         fps: FpsOpt = None,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")] = False,
+        overwrite: OverwriteOpt = False,
         shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only part i of n deterministic parts, counted from 0.")] = None,
         backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray tasks; the output folder must be reachable from the workers).")] = "local",
     ) -> None:
