@@ -28,7 +28,7 @@ from .local import run_local
 from .messages import ErrorMessage, StageTimes
 from .options import DecodeOptions, EngineOptions, RunOptions
 from .output import FeatureSettings, is_complete
-from .per_video import plan_jobs, resume
+from .per_video import BatchReport, plan_jobs, resume
 from .writer import FeatureWriter
 
 BACKENDS = ("local", "ray")
@@ -80,25 +80,13 @@ class ExtractOptions:
 
 
 @dataclass
-class ExtractReport:
-    total: int = 0
-    hidden: int = 0  # hidden files and AppleDouble companions: not inputs, not counted in `total`
-    skipped: int = 0
-    ok: int = 0
-    failed: int = 0
+class ExtractReport(BatchReport):
     clips: int = 0
-    seconds: float = 0.0
     setup_s: float = 0.0  # of `seconds`: choosing the runtime (`--runtime auto` timing the paths, once per machine)
     times: StageTimes = field(default_factory=StageTimes)
     decode_s: float = 0.0
     write_s: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # one line per video that failed in this run
     errors_shown: int = 0  # of `errors`: printed above the progress bar as they happened
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
 
 
 def parse_devices(text: str | None) -> list[str]:
