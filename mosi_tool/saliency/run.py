@@ -177,15 +177,14 @@ def check_outputs(outputs: Outputs, video: Path | None = None) -> None:
 def check_model(path: Path) -> None:
     """Open a model file the user named and check it whole: its metadata, and its weights against the digest
     they carry (checkpoints, ONNX) or the package's CRCs (.pt2). Raises the loader's errors, naming the file."""
-    from ..artifact import read_artifact
     from ..checkpoint import verified_state
     from ..loader import read_model_meta
 
-    read_model_meta(path)  # unknown suffix, missing, empty, unreadable header
+    # the file's handle: unknown suffix, missing, empty, unreadable header; an ONNX file's weights and a .pt2's
+    # CRCs are checked as it is read (`artifact.open_model_file`), a checkpoint's weights only when loaded
+    read_model_meta(path)
     if path.suffix.lower() == ".safetensors":
         verified_state(path)
-    else:
-        read_artifact(path, verify=True)
 
 
 @dataclass
