@@ -107,6 +107,7 @@ def register(app: typer.Typer) -> None:
         fps: Annotated[Optional[float], typer.Option("--fps", parser=_positive_fps, help="Resample videos to this frame rate first (> 0); for frame folders, their rate.")] = None,
     ) -> None:
         """Motion saliency maps of a video, as an overlay at its original resolution (or of many, with --out-dir)."""
+        from ..atomic import clean_partial
         from ..progress import counted
         from ..saliency.run import Outputs, SaliencyOptions, prepare, run
         from ..video.decode import FRAME_SUFFIXES
@@ -139,6 +140,7 @@ def register(app: typer.Typer) -> None:
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
         outputs = Outputs(overlay=out, maps=maps, masks=masks, boxes=boxes, sheet=sheet)
         reader = prepare(video, options, outputs)
+        clean_partial(*{p.parent for p in outputs.named().values()})  # what a killed run of this tool left there
         _notes(options)
         with terminate_as_exit(), disk_errors():
             done = run(video, options, outputs, reader=reader)

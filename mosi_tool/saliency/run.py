@@ -258,9 +258,9 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     ValueError, each one line naming the file. An output that fails while being written (full disk) is in
     `SaliencyRun.failed`; the others are written. Temporary files: each output is written to a hidden
     temporary file beside it and renamed when complete; an exception or SIGTERM (as SystemExit) removes them,
-    and `atomic.clean_partial` (called here on the output folders) removes those a killed run of this tool left.
+    and `atomic.clean_partial` on the output folders (the command's, or `resume` for a batch) removes those a
+    killed run of this tool left.
     """
-    from ..atomic import clean_partial
     from .masks import MaskConfig
     from .regions import BoxesFile, MasksFile, Regions
     from .render import OutputsFailed, Sink, render, write_error
@@ -269,7 +269,6 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     outputs = outputs or Outputs()
     t0 = time.perf_counter()
     reader = reader or prepare(video, options, outputs)
-    clean_partial(*{p.parent for p in outputs.named().values()})
     info = reader.info
     clips: int | None = None
     if options.method == "mv":
