@@ -17,6 +17,7 @@ from mosi_tool.pipeline.dataset import VideoDataset
 from mosi_tool.pipeline.extract import ExtractOptions, extract
 from mosi_tool.pipeline.jobs import find_inputs, plan
 from mosi_tool.pipeline.local import _dead_workers, _Ledger
+from mosi_tool.pipeline.local import _exited as local_exited
 from mosi_tool.pipeline.messages import DoneMessage, ErrorMessage, FeatureMessage
 from mosi_tool.pipeline.options import DecodeOptions
 from mosi_tool.video.clips import Sampling
@@ -173,3 +174,58 @@ def test_after_a_restart_each_record_reaches_the_writer_once():
     for msg in (feat[0], done, feat[0], done, feat[1], feat[1], ErrorMessage("error", 1, "late")):  # round 1, then 2
         ledger(msg)
     assert got == [feat[0], done, feat[1]] and ledger.ended == {1} and not ledger.sent
+
+
+class ResetAfterAClip:
+    """A DataLoader iterator whose first started worker is killed after the third record, which then fails as taking
+    in a clip from a dead worker does."""
+
+    def __init__(self, batches, pids):
+        self.batches, self.pids, self.n = batches, pids, 0
+        self._shutdown_workers = batches._shutdown_workers
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.n += 1
+        if self.n == 4:
+            os.kill(next(p for p in self.pids if p > 0), signal.SIGKILL)  # a worker that started (0: the group)
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return next(self.batches)
+
+
+def test_a_worker_killed_while_its_clip_is_in_flight_fails_only_its_video(longish, tmp_path, micro_ckpt, monkeypatch):
+    """A worker killed just after queueing a clip makes taking in the clip's shared memory fail (a reset
+    connection), not the loader's own "worker died" error: the same recovery, deterministically staged."""
+    from mosi_tool.pipeline import local
+
+    real, calls = local._loader, []
+
+    def staged(jobs, opts):
+        dataset, loader = real(jobs, opts)
+        calls.append(1)
+        if len(calls) > 1:
+            return dataset, loader
+
+        return dataset, ResetAfterAClip(iter(loader), dataset.pids)
+
+    monkeypatch.setattr(local, "_loader", staged)
+    common = dict(model=str(micro_ckpt), devices=["cpu"], runtime="torch", batch_size=4, queue_clips=8, progress=False)
+    report = extract([longish], ExtractOptions(out_dir=tmp_path / "chaos", workers=2, **common))
+    assert len(calls) == 2 and report.failed == 1 and report.ok == 7, failures(tmp_path / "chaos")
+    assert [f["error"].endswith("the decode worker died (killed by signal: Killed)") for f in failures(tmp_path / "chaos")] == [True]
+
+
+def test_exited_reads_a_dead_childs_signal():
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    os.kill(pid, signal.SIGKILL)
+    try:
+        assert local_exited([pid]) == {pid: "killed by signal: Killed"}
+    finally:
+        os.waitpid(pid, 0)
+    assert local_exited([pid], wait_s=0) == {pid: "exited unexpectedly"}  # reaped: gone
+    assert local_exited([os.getpid()], wait_s=0) == {}

@@ -19,7 +19,9 @@ import os
 import queue
 import re
 import signal
+import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -87,13 +89,15 @@ def run_local(jobs: list[VideoJob], writer: Any, opts: RunOptions, engine: Any =
     if len(opts.devices) > 1:
         return run_devices(jobs, writer, opts)
     ledger = _Ledger(writer.handle)
-    with intra_op_threads(opts.engine.threads):  # around the load too: ONNX Runtime fixes its threads there
+    with intra_op_threads(opts.engine.threads), _QuietChildren() as children:  # threads: ONNX Runtime fixes them at the load
         stage = EngineStage(engine or opts.engine.load(opts.devices[0]), opts.engine.batch_size, ledger)
         for _ in range(MAX_RESTARTS + 1):
             dataset, loader = _loader(jobs, opts)
+            batches = iter(loader)  # its workers are stopped here, after a failure is understood (`finally`)
             try:
+                children.hush()
                 # The loader is read on a helper thread, so that taking in clips overlaps the engine's compute.
-                with read_ahead(loader, depth=opts.engine.batch_size) as records:
+                with read_ahead(batches, depth=opts.engine.batch_size) as records:
                     t0 = time.perf_counter()
                     for msg in records:
                         stage.times.wait += time.perf_counter() - t0
@@ -101,16 +105,51 @@ def run_local(jobs: list[VideoJob], writer: Any, opts: RunOptions, engine: Any =
                         t0 = time.perf_counter()
                 stage.flush()
                 return stage.times
-            except RuntimeError as e:  # raised by the loader (or by its SIGCHLD handler, here) when a worker died
-                if "DataLoader worker" not in str(e):
+            except (RuntimeError, ConnectionError, EOFError, FileNotFoundError) as e:
+                # The loader (or its SIGCHLD handler, here) raises a RuntimeError when a worker died; a worker
+                # killed right after queueing a clip makes taking in that clip's shared memory fail instead.
+                if isinstance(e, RuntimeError) and "DataLoader worker" in str(e):
+                    pids, reason = _dead_workers(str(e))
+                    dead = dict.fromkeys(pids, reason)
+                elif isinstance(e, RuntimeError) or not (dead := _exited(list(dataset.pids))):
                     raise
                 stage.drop()
-                pids, reason = _dead_workers(str(e))
                 paths = dict(dataset.jobs)
-                for job in dataset.claimed(pids):
-                    ledger(ErrorMessage("error", job, f"{paths[job]}: the decode worker died ({reason})"))
+                for pid, reason in dead.items():
+                    for job in dataset.claimed({pid}):
+                        ledger(ErrorMessage("error", job, f"{paths[job]}: the decode worker died ({reason})"))
+            finally:
+                getattr(batches, "_shutdown_workers", lambda: None)()  # now, not whenever it is collected
                 jobs = [j for j in jobs if j.index not in ledger.ended]
     return stage.times  # restarts used up: `extract` records the videos left as "no result"
+
+
+class _QuietChildren:
+    """Within the block, the DataLoader's SIGCHLD handler is set aside (`hush`, after each loader starts, which
+    is when it installs it), and put back at the end.
+
+    That handler raises "DataLoader worker ... killed" in the main thread at whatever line runs when a worker
+    dies (any thread may take the signal), also inside the recovery below, and again for every child that
+    ends until the dead worker's loader is shut down. Without it, a death surfaces in one place: the loader's
+    own check of its workers (every 5 s while it waits) or a failed read of a clip from the dead worker.
+    SIG_DFL, not SIG_IGN: ignoring SIGCHLD would reap the workers before the loader can see how they ended.
+    """
+
+    def __init__(self) -> None:
+        self.saved: Any = None
+
+    def hush(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            before = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            if self.saved is None and before not in (None, signal.SIG_DFL):
+                self.saved = before
+
+    def __enter__(self) -> "_QuietChildren":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            signal.signal(signal.SIGCHLD, self.saved)
 
 
 def _dead_workers(message: str) -> tuple[set[int], str]:
@@ -118,6 +157,26 @@ def _dead_workers(message: str) -> tuple[set[int], str]:
     Killed." or "DataLoader worker (pid(s) 12, 13) exited unexpectedly"."""
     found = re.search(r"\(pid(?:\(s\))? ([\d, ]+)\)\s*(?:is )?([^.]*)", message)
     return ({int(p) for p in found[1].split(",")}, found[2].strip()) if found else (set(), message.strip())
+
+
+def _exited(pids: list[int], wait_s: float = 2.0) -> dict[int, str]:
+    """Of our child processes `pids`, those that ended (zombies not yet reaped, or gone), each with the
+    loader's words for it ("killed by signal: Killed"). Waits up to `wait_s` for a death still under way."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = {}
+        for pid in (p for p in pids if p > 0):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                found[pid] = "exited unexpectedly"
+                continue
+            if fields[0] in "ZX":  # field 52, the exit status in waitpid's form (Linux 3.5+)
+                status = int(fields[49]) if len(fields) > 49 else 0
+                found[pid] = f"killed by signal: {signal.strsignal(status & 0x7F)}" if status & 0x7F else "exited unexpectedly"
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def signal_name(exitcode: int | None) -> str:
