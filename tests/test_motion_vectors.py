@@ -340,14 +340,14 @@ def test_sheet_colour_bar_stays_in_its_margin(shape):
 def test_each_cell_gets_the_reference_distance_that_fits_it(tmp_path, monkeypatch):
     """x264 picks references per block (3 reference frames, a B-pyramid), so one frame's vectors point 1, 2, 4 or
     8 frames back: a frame-wide distance makes a fast object's cells 2x or 5x too fast. The per-cell choice brings
-    them nearer the truth: on the same video, the object's mean error falls to at most 0.8x the frame-wide
-    distance's (measured 0.55x to 0.74x). Both are read from one file, because x264 (with its macroblock tree)
-    does not encode the scene to the same video in every process."""
+    them near the truth: on the same video, the object's mean error falls to at most 0.4x the frame-wide
+    distance's (measured 0.21x: 0.23 against 1.07 px/frame), and far fewer cells are off by over 1 px/frame
+    (8% against 30%)."""
     from mosi_tool.evaluation import known_motion as km
     from mosi_tool.video.motion import codec
 
     sc = km.Scene(width=320, height=192, frames=40, background=(-0.75, 0.25), squares=(km.MovingSquare(60.0, 50.0, 72, (3.5, 1.25), seed=5),))
-    path = km.encode(sc, tmp_path / "refs.mp4", options={"threads": "1"})
+    path = km.encode(sc, tmp_path / "refs.mp4")
 
     def errors() -> np.ndarray:
         field = mv.read_motion(path)
@@ -361,5 +361,5 @@ def test_each_cell_gets_the_reference_distance_that_fits_it(tmp_path, monkeypatc
     per_cell = errors()
     monkeypatch.setattr(codec, "_per_cell_distances", lambda disp, v, first: v)  # the frame-wide distance alone
     frame_wide = errors()
-    assert per_cell.mean() < 0.8 * frame_wide.mean(), (per_cell.mean(), frame_wide.mean())
-    assert (per_cell > 1).mean() < (frame_wide > 1).mean(), ((per_cell > 1).mean(), (frame_wide > 1).mean())
+    assert per_cell.mean() < 0.4 * frame_wide.mean(), (per_cell.mean(), frame_wide.mean())
+    assert (per_cell > 1).mean() < 0.5 * (frame_wide > 1).mean(), ((per_cell > 1).mean(), (frame_wide > 1).mean())

@@ -98,10 +98,10 @@ def test_targets_match_the_known_motion(scene_video):
     err = np.linalg.norm(t.trajectories.astype(np.float32) - truth, axis=-1)  # (S, h, w, L) px/step
     background = (region == 0) & t.valid
     assert background.mean() > 0.5
-    assert np.median(err[background]) < 0.25
+    assert err[background].mean() < 0.25  # the targets, as means (measured 0.10 and 0.28, 0.29)
     for k in range(len(SCENE.squares)):
         obj = (region == k + 1) & t.valid
-        assert obj.sum() > 50 and np.median(err[obj]) < 0.5, k
+        assert obj.sum() > 50 and err[obj].mean() < 0.5, k
     # the camera pans with the background: raw vectors on the background are its velocity
     raw = compute_targets(scene_video, TargetOptions(compensate=False))
     bg_raw = raw.trajectories.astype(np.float32)[background]

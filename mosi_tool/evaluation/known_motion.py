@@ -77,10 +77,11 @@ def render(scene: Scene) -> list[np.ndarray]:
 
 
 def encode(scene: Scene, path: str | Path, crf: int = 18, options: dict[str, str] | None = None, rate: int = 25) -> Path:
-    """The scene encoded with libx264 (yuv420p) into `path`."""
+    """The scene encoded with libx264 (yuv420p, preset medium) into `path`. One encoder thread: x264's output
+    depends on its thread count (by default the machine's CPUs), so this makes the same bytes everywhere."""
     import av
 
-    opts: dict[str, object] = {"crf": str(crf), "preset": "medium", **(options or {})}
+    opts: dict[str, object] = {"crf": str(crf), "preset": "medium", "threads": "1", **(options or {})}
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=rate)
         stream.pix_fmt = "yuv420p"

@@ -20,6 +20,8 @@ MAX_REFERENCE_DISTANCE = 8  # frames: the farthest reference a vector is assumed
 MIN_SHIFT = 0.5  # px/frame: below this camera speed the reference distance is not estimated from the data
 PICT_I, PICT_P, PICT_B = 1, 2, 3  # av.video.frame.PictureType values
 TAU = 0.5  # px/frame: velocities closer than this agree (per-cell reference distances)
+NEIGHBOURS = 2  # frames either side whose median a cell's velocity is checked against (per-cell distances)
+PER_CELL_PASSES = 2
 
 
 class RawFrame(NamedTuple):
@@ -193,57 +195,79 @@ def _average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _sq(a: np.ndarray) -> np.ndarray:
+    """Squared length of (..., 2) vectors, without square roots."""
+    return a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]
+
+
+def _median_rows(vals: np.ndarray) -> np.ndarray:
+    """(N, K, 2) values with NaN -> (N, 2) median over K of the finite ones, per component (NaN if none)."""
+    s = np.sort(vals, axis=1)  # NaN last
+    c = np.isfinite(s).sum(axis=1)
+    lo = np.take_along_axis(s, np.clip((c - 1) // 2, 0, vals.shape[1] - 1)[:, None], 1)[:, 0]
+    hi = np.take_along_axis(s, np.clip(c // 2, 0, vals.shape[1] - 1)[:, None], 1)[:, 0]
+    out = (lo + hi) * np.float32(0.5)
+    out[c == 0] = np.nan
+    return out
+
+
 def _per_cell_distances(disp: np.ndarray, v: np.ndarray, first: np.ndarray) -> np.ndarray:
     """`v` (F, gh, gw, 2) velocities of one direction, with the reference distance chosen again per cell
     where the frame's distance does not fit the cell.
 
     Encoders choose a reference per block (several reference frames, B-pyramids), so one frame's blocks may
     point 1, 2, 4 or 8 frames away while FFmpeg says only "past" or "future": a frame-wide distance is wrong
-    for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell whose velocity jumps away
-    from the same cell's velocities `first` in the frames just before and after, while those two agree (within
-    TAU px/frame). Such a cell takes the distance in 1..MAX_REFERENCE_DISTANCE whose velocity is nearest their
-    mean, if that is nearer than its own. Cells whose neighbours disagree (fast or erratic motion) keep the
-    frame's distance.
+    for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell whose velocity is far
+    (over TAU px/frame and a quarter of the speed) from the mean of the same cell's velocities `first` in the
+    frames just before and after. Such a cell is compared with the median of its `first` over the
+    NEIGHBOURS frames either side (robust to one of them being wrong too) and takes the distance in
+    1..MAX_REFERENCE_DISTANCE whose velocity fits that median, if one fits (within TAU and a quarter of the
+    speed) and is at least twice as near as its own.
     """
     f = len(v)
     if f < 3:
         return v
-    before, after = first[:-2], first[2:]  # the neighbours of frames 1 .. f-2
-    mid = v[1:-1]
-    ref = before + after
-    ref *= np.float32(0.5)
-
-    def sq(a: np.ndarray) -> np.ndarray:  # squared length of (..., 2) vectors, without square roots
-        return a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]
-
+    r = NEIGHBOURS
+    pad = np.full((r, *first.shape[1:]), np.nan, np.float32)
+    near = np.concatenate([pad, first, pad])  # near[t + r] = first[t]
     with np.errstate(invalid="ignore"):
-        agree = sq(before - after) < TAU * TAU
-        own_gap = sq(mid - ref)
-        suspect = np.flatnonzero(agree & (own_gap > np.maximum(TAU * TAU, 0.0625 * sq(ref))))
+        ref = _average(near[r - 1 : r - 1 + f], near[r + 1 : r + 1 + f])
+        fits = _sq(v - ref) <= np.maximum(TAU * TAU, 0.0625 * _sq(ref))
+        suspect = np.flatnonzero(~fits & np.isfinite(v[..., 0]))  # also cells with no neighbours: the median may have some
     if not len(suspect):
         return v
-    d = disp[1:-1].reshape(-1, 2)[suspect]
-    r = ref.reshape(-1, 2)[suspect]
-    best, best_gap = mid.reshape(-1, 2)[suspect], own_gap.reshape(-1)[suspect]
-    for k in range(1, MAX_REFERENCE_DISTANCE + 1):
-        c = d / np.float32(k)
-        gap = sq(c - r)
-        better = gap < best_gap
-        best = np.where(better[:, None], c, best)
-        best_gap = np.where(better, gap, best_gap)
+    cells = v[0, ..., 0].size
+    t, cell = suspect // cells, suspect % cells
+    flat = near.reshape(len(near), cells, 2)
+    med = _median_rows(np.stack([flat[t + r + o, cell] for o in range(-r, r + 1) if o], axis=1))
+    d = disp.reshape(-1, 2)[suspect]
+    best = v.reshape(-1, 2)[suspect]
+    with np.errstate(invalid="ignore"):
+        best_gap = _sq(best - med)
+        bound = np.maximum(TAU * TAU, 0.0625 * _sq(med))
+        for k in range(1, MAX_REFERENCE_DISTANCE + 1):
+            c = d / np.float32(k)
+            gap = _sq(c - med)
+            better = (gap < 0.25 * best_gap) & (gap <= bound)  # squared: twice as near
+            best = np.where(better[:, None], c, best)
+            best_gap = np.where(better, gap, best_gap)
     out = v.copy()
-    out[1:-1].reshape(-1, 2)[suspect] = best
+    out.reshape(-1, 2)[suspect] = best
     return out
 
 
 def velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.ndarray:
     """(F, gh, gw, 2) px/frame from raw displacement fields and picture types (NaN where unknown): each
     direction's displacement over its reference distance (the frame's, `reference_distances`, then per cell
-    where it does not fit, `_per_cell_distances`), averaged where a frame has both (float32 throughout)."""
+    where it does not fit, `_per_cell_distances`, twice: the second pass compares with neighbours the first
+    corrected), averaged where a frame has both (float32 throughout)."""
     dp, df = reference_distances(types, np.array([_median_shift(p) for p in past]), np.array([_median_shift(f) for f in future]))
     per_dir = []
     for disp, dist in ((past, dp), (future, df)):
         with np.errstate(invalid="ignore", divide="ignore"):
             per_dir.append(disp / np.where(dist > 0, dist, np.nan).astype(np.float32)[:, None, None, None])
     first = _average(*per_dir)
-    return _average(_per_cell_distances(past, per_dir[0], first), _per_cell_distances(future, per_dir[1], first))
+    for _ in range(PER_CELL_PASSES):
+        per_dir = [_per_cell_distances(past, per_dir[0], first), _per_cell_distances(future, per_dir[1], first)]
+        first = _average(*per_dir)
+    return first

@@ -12,15 +12,15 @@ import numpy as np
 from ..decode import VideoError, VideoReader
 from ..spec import DecodeSpec
 from .camera import fit_cameras
-from .codec import RawFrame, codec_frames, upright_field
+from .codec import NEIGHBOURS, PER_CELL_PASSES, RawFrame, codec_frames, upright_field
 from .codec import velocities as codec_velocities
 from .field import CELL, MAX_GAP, MotionField, camera_velocity, cell_centres, fill_in_time
 from .flow import FALLBACK_SHORT_SIDE, flow_frames
 
 # frames of context either side of a chunk: the gap bound plus what one frame's velocities depend on (the
-# reference-distance window, its neighbours for per-cell distances, and the nearest anchors around a run of
-# up to 16 B-frames)
-MARGIN = MAX_GAP + 3 + 1 + 17
+# reference-distance window, its neighbours for per-cell distances in each of the passes, and the nearest
+# anchors around a run of up to 16 B-frames)
+MARGIN = MAX_GAP + 3 + NEIGHBOURS * PER_CELL_PASSES + 17
 CHUNK = 128  # frames per chunk of the motion field (with MARGIN: ~190 MB peak at 640x360)
 
 
