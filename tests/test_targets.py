@@ -167,6 +167,19 @@ def test_command_writes_one_file_per_video_resumes_and_records_failures(videos, 
     assert "2 written" in r.output and outputs(out) != first
 
 
+def test_the_command_never_imports_torch(videos, tmp_path):
+    """Motion targets need no network: the command starts without torch (a second of CPU per process), also
+    when it reports a bad file."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mosi_tool.cli import main\nsys.argv = ['mosi-tool', 'targets', sys.argv[1], '-o', sys.argv[2], '-j', '0']\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    print('exit', e.code)\nprint('torch' in sys.modules)")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code, str(videos), str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert r.stdout.split()[-3:] == ["exit", "1", "False"], r.stdout + r.stderr
+    assert "broken.mp4: " in r.stderr and "Traceback" not in r.stderr
+
+
 def test_shards_and_workers_write_the_same_bytes(videos, tmp_path):
     whole, split, pooled = tmp_path / "whole", tmp_path / "split", tmp_path / "pooled"
     assert CliRunner().invoke(app, ["targets", str(videos), "-o", str(whole), "-j", "0"]).exit_code == 1

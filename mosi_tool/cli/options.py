@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional, TypeVar
 
@@ -72,13 +73,16 @@ def motion_overrides(
     return out
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    from ..checkpoint import CheckpointError
-    from ..metadata import MetadataError
-    from ..runtimes.base import EngineError
-    from ..video.decode import VideoError
+# The project's own error types, by module: a command that never imported a module cannot have raised its
+# error, so none of them is imported just to be caught (checkpoint's would import torch into every command).
+_ERROR_TYPES = {"checkpoint": "CheckpointError", "metadata": "MetadataError", "runtimes.base": "EngineError", "video.decode": "VideoError"}
 
-    return (VideoError, CheckpointError, MetadataError, EngineError, FileNotFoundError, FileExistsError, ValueError)
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that are the user's to fix (a bad file or option), of the modules loaded so far."""
+    root = __name__.rsplit(".", 2)[0]
+    loaded = [getattr(sys.modules[f"{root}.{m}"], name) for m, name in _ERROR_TYPES.items() if f"{root}.{m}" in sys.modules]
+    return (*loaded, FileNotFoundError, FileExistsError, ValueError)
 
 
 def error_line(e: BaseException) -> str:
@@ -98,10 +102,11 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        expected: tuple[type[BaseException], ...] = (*user_errors(), OSError)
         try:
             return func(*args, **kwargs)
-        except expected as e:
+        except Exception as e:
+            if not isinstance(e, (*user_errors(), OSError)):
+                raise
             typer.echo(f"error: {error_line(e)}", err=True)
             raise typer.Exit(2) from None
 

@@ -200,59 +200,77 @@ def _sq(a: np.ndarray) -> np.ndarray:
     return a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]
 
 
-def _median_rows(vals: np.ndarray) -> np.ndarray:
-    """(N, K, 2) values with NaN -> (N, 2) median over K of the finite ones, per component (NaN if none)."""
-    s = np.sort(vals, axis=1)  # NaN last
-    c = np.isfinite(s).sum(axis=1)
-    lo = np.take_along_axis(s, np.clip((c - 1) // 2, 0, vals.shape[1] - 1)[:, None], 1)[:, 0]
-    hi = np.take_along_axis(s, np.clip(c // 2, 0, vals.shape[1] - 1)[:, None], 1)[:, 0]
-    out = (lo + hi) * np.float32(0.5)
-    out[c == 0] = np.nan
-    return out
+def _median4(vals: list[np.ndarray]) -> np.ndarray:
+    """Up to 4 (N, 2) arrays with NaN -> (N, 2) their median, per element, of the finite ones (NaN if none):
+    the sum less the largest and the smallest, over what is left, which needs no sort."""
+    total = np.zeros_like(vals[0])
+    n = np.zeros(vals[0].shape, np.int8)
+    hi, lo = vals[0], vals[0]
+    for x in vals:
+        ok = np.isfinite(x)
+        total += np.where(ok, x, 0)
+        n += ok
+        hi, lo = np.fmax(hi, x), np.fmin(lo, x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 2, (total - hi - lo) / (n - 2), total / n).astype(np.float32)
 
 
-def _per_cell_distances(disp: np.ndarray, v: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """`v` (F, gh, gw, 2) velocities of one direction, with the reference distance chosen again per cell
-    where the frame's distance does not fit the cell.
+def _per_cell_distances(disps: list[np.ndarray], vs: list[np.ndarray], first: np.ndarray, moved: list[np.ndarray]) -> list[np.ndarray]:
+    """The velocities `vs` (F, gh, gw, 2) of each direction (past, future), with the reference distance chosen
+    again per cell where the frame's distance does not fit the cell.
 
     Encoders choose a reference per block (several reference frames, B-pyramids), so one frame's blocks may
     point 1, 2, 4 or 8 frames away while FFmpeg says only "past" or "future": a frame-wide distance is wrong
-    for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell whose velocity is far
-    (over TAU px/frame and a quarter of the speed) from the mean of the same cell's velocities `first` in the
-    frames just before and after. Such a cell is compared with the median of its `first` over the
-    NEIGHBOURS frames either side (robust to one of them being wrong too) and takes the distance in
-    1..MAX_REFERENCE_DISTANCE whose velocity fits that median, if one fits (within TAU and a quarter of the
-    speed) and is at least twice as near as its own.
+    for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell whose speed differs from
+    the mean of the same cell's velocities `first` in the frames just before and after by such a factor (over
+    1.5x or under 1/1.5x; noise changes the direction more than the speed) and whose velocity is far from it
+    (over TAU px/frame and a quarter of the speed). Such a cell is compared with the median of its `first`
+    over the NEIGHBOURS frames either side (robust to one of them being wrong too) and takes the distance in
+    1..MAX_REFERENCE_DISTANCE nearest |displacement| / |median| if that fits the median (within TAU and a
+    quarter of the speed) and is at least twice as near as its own velocity. `disps`: the raw displacements;
+    `moved`: per direction, (F, gh, gw) where the displacement is over TAU (only those can be told apart).
     """
-    f = len(v)
+    f = len(first)
     if f < 3:
-        return v
+        return vs
     r = NEIGHBOURS
     pad = np.full((r, *first.shape[1:]), np.nan, np.float32)
     near = np.concatenate([pad, first, pad])  # near[t + r] = first[t]
+    cells = first[0, ..., 0].size
+    flat = near.reshape(-1, 2)  # row (t + r) * cells + cell
     with np.errstate(invalid="ignore"):
         ref = _average(near[r - 1 : r - 1 + f], near[r + 1 : r + 1 + f])
-        fits = _sq(v - ref) <= np.maximum(TAU * TAU, 0.0625 * _sq(ref))
-        suspect = np.flatnonzero(~fits & np.isfinite(v[..., 0]))  # also cells with no neighbours: the median may have some
-    if not len(suspect):
-        return v
-    cells = v[0, ..., 0].size
-    t, cell = suspect // cells, suspect % cells
-    flat = near.reshape(len(near), cells, 2)
-    med = _median_rows(np.stack([flat[t + r + o, cell] for o in range(-r, r + 1) if o], axis=1))
-    d = disp.reshape(-1, 2)[suspect]
-    best = v.reshape(-1, 2)[suspect]
-    with np.errstate(invalid="ignore"):
-        best_gap = _sq(best - med)
-        bound = np.maximum(TAU * TAU, 0.0625 * _sq(med))
-        for k in range(1, MAX_REFERENCE_DISTANCE + 1):
-            c = d / np.float32(k)
-            gap = _sq(c - med)
-            better = (gap < 0.25 * best_gap) & (gap <= bound)  # squared: twice as near
-            best = np.where(better[:, None], c, best)
-            best_gap = np.where(better, gap, best_gap)
-    out = v.copy()
-    out.reshape(-1, 2)[suspect] = best
+        other = _sq(ref)
+        far = np.maximum(TAU * TAU, 0.0625 * other)
+    out = []
+    for disp, v, m in zip(disps, vs, moved):
+        with np.errstate(invalid="ignore"):
+            own = _sq(v)
+            factor = (own > 2.25 * other) | (other > 2.25 * own) | np.isnan(other)
+            factor &= m
+            suspect = np.flatnonzero(factor)
+            suspect = suspect[_sq(v.reshape(-1, 2)[suspect] - ref.reshape(-1, 2)[suspect]) > far.reshape(-1)[suspect]]
+        if not len(suspect):
+            out.append(v)
+            continue
+        at = suspect + r * cells  # the suspect's row in `flat`
+        med = _median4([np.take(flat, at + o * cells, axis=0) for o in range(-r, r + 1) if o])
+        d = disp.reshape(-1, 2)[suspect]
+        cur = v.reshape(-1, 2)[suspect]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            guess = np.sqrt(_sq(d) / _sq(med))
+            best, best_gap = cur, _sq(cur - med)
+            bound = np.maximum(TAU * TAU, 0.0625 * _sq(med))
+            for k in (np.floor(guess), np.ceil(guess)):
+                k = np.clip(np.nan_to_num(k, nan=1.0), 1, MAX_REFERENCE_DISTANCE).astype(np.float32)
+                c = d / k[:, None]
+                gap = _sq(c - med)
+                better = (gap < 0.25 * best_gap) & (gap <= bound)  # squared: twice as near
+                best = np.where(better[:, None], c, best)
+                best_gap = np.where(better, gap, best_gap)
+        v = v.copy()
+        v.reshape(-1, 2)[suspect] = best
+        out.append(v)
     return out
 
 
@@ -267,7 +285,9 @@ def velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.nd
         with np.errstate(invalid="ignore", divide="ignore"):
             per_dir.append(disp / np.where(dist > 0, dist, np.nan).astype(np.float32)[:, None, None, None])
     first = _average(*per_dir)
+    with np.errstate(invalid="ignore"):
+        moved = [_sq(past) > TAU * TAU, _sq(future) > TAU * TAU]
     for _ in range(PER_CELL_PASSES):
-        per_dir = [_per_cell_distances(past, per_dir[0], first), _per_cell_distances(future, per_dir[1], first)]
+        per_dir = _per_cell_distances([past, future], per_dir, first, moved)
         first = _average(*per_dir)
     return first
