@@ -12,7 +12,8 @@ DAVIS videos, and speed against FFmpeg's decode with vector export.
    points each route calls valid. Routes: ours (codec vectors, `compute_targets`) and MME's (OpenCV Farneback
    flow between consecutive decoded frames at full size, points tracked through it with bilinear reads, the
    camera removed by a RANSAC similarity fitted to the flow on the 8-px grid). CPU ms per frame of each, from
-   the file (decoding included).
+   the file (decoding included). Every encode uses one x264 thread, so the videos are the same on any machine.
+   Then the same errors over random scenes, for five encoder settings (`ENCODINGS`), both routes.
 2. Agreement on DAVIS videos: mean |ours - MME route| px/step over points both call valid.
 3. Speed: `mosi-tool targets V -j 0` as a whole process against `ffmpeg -threads 1 -flags2 +export_mvs -i V
    -f null -` (CPU time of each child process, alternated, best of `--repeats`), on the same machine in the
@@ -112,6 +113,51 @@ def accuracy(tmp: Path) -> list[str]:
     return rows
 
 
+# encoder settings for the robustness table: (crf, x264 options)
+ENCODINGS = {
+    "crf 18, preset medium (the default above)": (18, {}),
+    "crf 26, preset medium": (26, {}),
+    "crf 18, preset slow": (18, {"preset": "slow"}),
+    "crf 18, preset veryfast": (18, {"preset": "veryfast"}),
+    "crf 18, macroblock tree off": (18, {"x264-params": "mbtree=0"}),
+}
+
+
+def random_scenes(n: int, seed: int = 7) -> list[km.Scene]:
+    """`n` 320x192 scenes of 40 frames: a background panning at up to 2 px/frame and two squares at up to
+    3.5 px/frame each way, in quarter and eighth pixels."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        bg = tuple(float(v) for v in np.round(rng.uniform(-2, 2, 2) * 4) / 4)
+        squares = tuple(km.MovingSquare(float(rng.uniform(20, 200)), float(rng.uniform(20, 100)), int(rng.integers(48, 80)),
+                                        tuple(float(v) for v in np.round(rng.uniform(-3.5, 3.5, 2) * 8) / 8), seed=20 + 2 * i + k)  # type: ignore[arg-type]
+                        for k in range(2))  # fmt: skip
+        out.append(km.Scene(width=320, height=192, frames=40, background=bg, squares=squares))  # type: ignore[arg-type]
+    return out
+
+
+def robustness(tmp: Path, scenes: int) -> list[str]:
+    """Mean and worst errors over `scenes` random scenes, for each encoder setting and route."""
+    rows = []
+    for name, (crf, options) in ENCODINGS.items():
+        errs: dict[str, list[tuple[float, float]]] = {"ours": [], "Farneback": []}
+        for scene in random_scenes(scenes):
+            path = km.encode(scene, tmp / "scene.mp4", crf=crf, options=options)
+            truth, region = km.truth(scene, np.arange(scene.frames - L), L)
+            for route, fn in (("ours", ours), ("Farneback", farneback_route)):
+                steps, valid, _, _ = fn(path)
+                err = np.linalg.norm(steps - truth, axis=-1).mean(axis=-1)
+                errs[route].append((float(err[(region == 0) & valid].mean()), float(err[(region > 0) & valid].mean())))
+        cells = []
+        for route in ("ours", "Farneback"):
+            e = np.array(errs[route])
+            cells += [f"{e[:, 0].mean():.3f}", f"{e[:, 1].mean():.3f}", f"{e[:, 1].max():.3f}"]
+        rows.append(f"| {name} | {' | '.join(cells)} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def agreement(videos: list[Path]) -> list[str]:
     rows = []
     for v in videos:
@@ -157,11 +203,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--videos", nargs="*", type=Path, help="DAVIS videos for the agreement (default: 4 of ../shared/data/davis/mp4)")
     p.add_argument("--speed-video", type=Path, help="an 854x480 H.264 video for the speed run (default: the DAVIS videos given)")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--scenes", type=int, default=6, help="random scenes per encoder setting in the robustness table")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="'-': print only")
     args = p.parse_args(argv)
     videos = args.videos or sorted((SHARED / "davis" / "mp4").glob("*.mp4"))[:4]
     with tempfile.TemporaryDirectory(prefix="bench-targets-") as tmp:
         acc = accuracy(Path(tmp))
+        robust = robustness(Path(tmp), args.scenes)
         agree = agreement(videos)
         speed_rows = []
         for v in [args.speed_video] if args.speed_video else videos[:2]:
@@ -177,6 +225,10 @@ def main(argv: list[str] | None = None) -> None:
          "mean error px/step over the points each route calls valid:", "",
          "| video | route | background | squares (true compensated velocity) | points scored | CPU ms/frame |",
          "|---|---|---:|---|---:|---:|", *acc, "",
+         f"Robustness: {args.scenes} random scenes (320x192, 40 frames; background up to 2 px/frame, two squares up to 3.5 "
+         "px/frame, `random_scenes`) per encoder setting, mean error px/step (objects: mean over the scenes, and the worst scene):", "",
+         "| encoder | ours background | ours objects | ours worst | Farneback background | Farneback objects | Farneback worst |",
+         "|---|---:|---:|---:|---:|---:|---:|", *robust, "",
          "Agreement with MME's route on DAVIS videos (854x480), px/step over points valid in both:", "",
          "| video | frames | mean diff | median diff | mean Farneback step | both valid | ours CPU ms/frame | Farneback CPU ms/frame | speed ratio |",
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|", *agree, "",
