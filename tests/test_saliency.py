@@ -186,7 +186,7 @@ def test_overlay_frames_are_fully_written_i420():
     """Every plane byte is set (row padding zeroed), and the picture decodes back to the RGB it was made from."""
     import av
 
-    from mosi_tool.saliency.render import i420_frame
+    from mosi_tool.video.i420 import i420_frame
 
     rng = np.random.default_rng(0)
     rgb = np.clip(rng.normal(128, 40, (6, 10, 3)).repeat(4, 0).repeat(4, 1), 0, 255).astype(np.uint8)  # 24x40

@@ -77,9 +77,14 @@ def render(scene: Scene) -> list[np.ndarray]:
 
 
 def encode(scene: Scene, path: str | Path, crf: int = 18, options: dict[str, str] | None = None, rate: int = 25) -> Path:
-    """The scene encoded with libx264 (yuv420p, preset medium) into `path`. One encoder thread: x264's output
-    depends on its thread count (by default the machine's CPUs), so this makes the same bytes everywhere."""
+    """The scene encoded with libx264 (yuv420p, preset medium) into `path`: one encoder thread (x264's output
+    depends on its thread count, by default the machine's CPUs) and frames whose row padding is written
+    (`i420_frame`). Even so, about one encode in ten of the same frames differs in a few bytes from run to run
+    (measured: 2 of 16 encodes of one scene, in this process or a new one), so figures made from these
+    videos are read as means over several scenes (bench/targets.py), not per video."""
     import av
+
+    from ..video.i420 import i420_frame
 
     opts: dict[str, object] = {"crf": str(crf), "preset": "medium", "threads": "1", **(options or {})}
     with av.open(str(path), "w") as out:
@@ -88,7 +93,7 @@ def encode(scene: Scene, path: str | Path, crf: int = 18, options: dict[str, str
         stream.width, stream.height = scene.width, scene.height
         stream.options = opts
         for img in render(scene):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            for packet in stream.encode(i420_frame(img)):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)

@@ -20,6 +20,7 @@ import numpy as np
 from .. import viz
 from ..atomic import AtomicOutput
 from ..video.decode import VideoReader
+from ..video.i420 import i420_frame
 from ..video.spec import DecodeSpec
 from .display import frame_ranges
 from .maps import map_region
@@ -54,25 +55,6 @@ class OutputsFailed(OSError):
 def write_error(e: BaseException) -> str:
     """The reason of a failed write in a few words: 'cannot write (No space left on device)'."""
     return f"cannot write ({getattr(e, 'strerror', None) or e})"
-
-
-def i420_frame(rgb: np.ndarray) -> av.VideoFrame:
-    """A yuv420p frame of an even-sized RGB image (H, W, 3) uint8, BT.601 limited range (FFmpeg's default).
-
-    Every byte of its planes is written, row padding included: encoders read past the width (x264 does), and
-    the uninitialised padding of a frame from `VideoFrame.from_ndarray` or `reformat` made identical images
-    encode to different files from run to run.
-    """
-    h, w = rgb.shape[:2]
-    yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)  # (3H/2, W): Y, then U, then V
-    frame = av.VideoFrame(w, h, "yuv420p")
-    q = h * w // 4
-    planes = (yuv[:h], yuv[h:].reshape(-1)[:q].reshape(h // 2, w // 2), yuv[h:].reshape(-1)[q:].reshape(h // 2, w // 2))
-    for plane, data in zip(frame.planes, planes):
-        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(data.shape[0], plane.line_size)  # writable view
-        rows[:, : data.shape[1]] = data
-        rows[:, data.shape[1] :] = 0
-    return frame
 
 
 class OverlayVideo(AtomicOutput):
