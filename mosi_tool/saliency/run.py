@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..atomic import OutputError, check_writable
+from ..video.clips import ClipSpec
 from ..video.decode import VideoInfo, VideoReader
-from ..video.spec import DecodeSpec
 from .defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ def prepare(video: str | Path, options: SaliencyOptions, outputs: Outputs, model
         from ..loader import read_model_meta
 
         parse_target(options.target, read_model_meta(options.model or default_model_path()).num_classes)
-    reader = DecodeSpec(video, options.stream, options.fps).open()
+    reader = ClipSpec(fps=options.fps, stream=options.stream).open(video)
     check_outputs(outputs, Path(video))
     return reader
 
