@@ -148,15 +148,14 @@ def test_each_output_stores_the_runs_one_clip_spec_whole(tree, tmp_path, micro_c
     back equal, and resume compares it."""
     from mosi_tool.video.clips import ClipSpec
 
+    spec = ClipSpec(stack=4, step=2, fps=6.0, mode="full", size=32, stream=0)  # the model: 4 frames of 32
     built = []
     check = ClipSpec.__post_init__
     monkeypatch.setattr(ClipSpec, "__post_init__", lambda self: (built.append(self), check(self)))
     opts = ExtractOptions(model=str(micro_ckpt), out_dir=tmp_path, workers=0, batch_size=4, runtime="torch", progress=False,
                           step=2, fps=6.0, mode="full", stream=0)  # fmt: skip
     report = extract([tree / "a", tree / "d"], opts)
-    assert report.ok == 2 and len(built) == 1  # once for the run, not per video, worker or stage
-    spec = ClipSpec(stack=4, step=2, fps=6.0, mode="full", size=32, stream=0)  # the model: 4 frames of 32
-    assert built == [spec]
+    assert report.ok == 2 and built == [spec]  # once for the run, not per video, worker or stage
     for name in ("clip.mp4.npz", "frames.npz"):
         settings = json.loads(str(np.load(tmp_path / name)["settings"]))
         assert settings["clips"] == spec.to_dict() and ClipSpec.from_dict(settings["clips"]) == spec
