@@ -111,9 +111,11 @@ def test_clip_spec_refuses_impossible_values_in_one_line():
 
 
 def test_clip_spec_round_trips_through_json_and_names_its_stride():
+    import json
+
     spec = ClipSpec(stack=4, fps=12.5, mode="full", size=48, cover_tail=True, stream=1)
     assert spec.step == spec.stride == 4  # step None: clips that touch, stored as such
-    assert ClipSpec.from_json(spec.to_json()) == spec == ClipSpec(4, 4, 12.5, "full", 48, True, 1)
+    assert ClipSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec == ClipSpec(4, 4, 12.5, "full", 48, True, 1)
 
 
 def test_ray_rows_carry_every_message_unchanged():

@@ -54,7 +54,7 @@ class FeatureSettings:
     calibration: str | None = None  # int8: which calibration made its ranges (engines differ with it)
 
     def to_json(self) -> str:
-        return json.dumps(dict(asdict(self), version=__version__), sort_keys=True)  # asdict: clips as its dict
+        return json.dumps(dict(asdict(self), clips=self.clips.to_dict(), version=__version__), sort_keys=True)
 
 
 def write_features(

@@ -13,7 +13,6 @@ given) and its frames are not resampled.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +70,7 @@ class ClipSpec:
         return self.step or self.stack
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, as JSON values (stored whole in each output's settings)."""
+        """Every field, as JSON values (stored whole in each feature file's settings, under "clips")."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -81,13 +80,6 @@ class ClipSpec:
         if not set(fields) <= names:
             raise ValueError(f"unknown clip settings: {', '.join(sorted(set(fields) - names))}")
         return cls(**fields)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ClipSpec:
-        return cls.from_dict(json.loads(text))
 
     def open(self, path: str | Path, threads: int = 0) -> VideoReader:
         """The reader of one input (a video file or a folder of frames, read at `fps`). threads: FFmpeg decoder
