@@ -333,6 +333,10 @@ def test_failure_logs_of_concurrent_shards_keep_each_others_entries(tmp_path):
     ("dtype", "float64", "--dtype must be float32 or float16"),
     ("pool", "max", "--pool must be clip or video"),
     ("stack", 0, "--stack must be at least 1"),
+    ("step", 0, "--step must be at least 1"),
+    ("fps", 0.0, "--fps must be above 0"),
+    ("mode", "zoom", "--mode must be one of center, full"),
+    ("decode", "gpu", "--decode must be one of cpu, nvdec"),
     ("batch_size", 0, "--batch-size must be at least 1"),
 ])  # fmt: skip
 def test_python_options_are_checked_as_the_command_checks_them(field, value, says):
