@@ -74,7 +74,7 @@ class ExtractOptions:
             raise ValueError(f"--pool must be clip or video, got {self.pool!r}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
-        check_clip_values(self.stack, self.step, self.fps, self.mode, None, self.stream, self.decode)
+        check_clip_values(stack=self.stack, step=self.step, fps=self.fps, mode=self.mode, stream=self.stream, decoder=self.decode)
 
 
 @dataclass
