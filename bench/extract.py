@@ -22,6 +22,7 @@ with the largest share is named the limit. Records the run with bench/report.py 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -50,10 +51,10 @@ from mosi_tool.hardware import available_cpus  # noqa: E402
 from mosi_tool.pipeline.dataset import decode_plan  # noqa: E402
 from mosi_tool.pipeline.local import run_local  # noqa: E402
 from mosi_tool.pipeline.messages import DoneMessage, FeatureMessage, WriterMessage  # noqa: E402
-from mosi_tool.pipeline.options import DecodeOptions, EngineOptions, RunOptions  # noqa: E402
+from mosi_tool.pipeline.options import EngineOptions, RunOptions  # noqa: E402
 from mosi_tool.loader import load_engine, resolve_runtime  # noqa: E402
 from mosi_tool.runtimes.base import Engine  # noqa: E402
-from mosi_tool.video.clips import Sampling, count_clips, geometry  # noqa: E402
+from mosi_tool.video.clips import ClipSpec, count_clips, geometry  # noqa: E402
 from mosi_tool.video.decode import VideoError, VideoReader  # noqa: E402
 
 SHARED = Path(os.environ.get("MOSI_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -196,12 +197,12 @@ class _CountingWriter:
             self.decode_s += msg.decode_s
 
 
-def run_decode_ceiling(videos: list[Path], meta: Any, sampling: Sampling, args: argparse.Namespace) -> Run:
+def run_decode_ceiling(videos: list[Path], meta: Any, spec: ClipSpec, args: argparse.Namespace) -> Run:
     workers, threads = decode_plan(args.workers, len(videos))
     jobs = [VideoJob(i, str(v), str(Path(tempfile.gettempdir()) / f"{i}.npz")) for i, v in enumerate(videos)]  # nothing is written
     writer = _CountingWriter()
-    opts = RunOptions(DecodeOptions(sampling, decoder=args.decode, threads=threads), EngineOptions("", None, batch_size=args.batch_size),
-                      ("cpu",), workers)  # fmt: skip
+    opts = RunOptions(dataclasses.replace(spec, decoder=args.decode), EngineOptions("", None, batch_size=args.batch_size),
+                      ("cpu",), workers, decode_threads=threads)  # fmt: skip
     t0 = time.perf_counter()
     times = run_local(jobs, writer, opts, engine=_NullEngine(meta))  # type: ignore[arg-type]
     wall = time.perf_counter() - t0
@@ -209,13 +210,11 @@ def run_decode_ceiling(videos: list[Path], meta: Any, sampling: Sampling, args: 
     return Run("decode ceiling", writer.videos, writer.clips, wall, busy, f"{workers} decode workers x {threads or 'auto'} FFmpeg threads, no engine")
 
 
-def run_engine_ceiling(engine: Engine, videos: list[Path], sampling: Sampling, args: argparse.Namespace, batches: int) -> Run:
-    from mosi_tool.video.spec import DecodeSpec
-
+def run_engine_ceiling(engine: Engine, videos: list[Path], spec: ClipSpec, args: argparse.Namespace, batches: int) -> Run:
     pool: list[np.ndarray] = []
     for v in videos:
         try:
-            pool += [c.frames for _, c in zip(range(args.batch_size - len(pool)), DecodeSpec(str(v)).clips(sampling)[1])]
+            pool += [c.frames for _, c in zip(range(args.batch_size - len(pool)), spec.clips(v)[1])]
         except VideoError:
             continue
         if len(pool) >= args.batch_size:
@@ -245,12 +244,12 @@ def read_whole(path: Path) -> tuple[np.ndarray, float]:
     return np.stack(frames), float(stream.average_rate or 25)
 
 
-def baseline_clips(frames: np.ndarray, sampling: Sampling) -> torch.Tensor:
+def baseline_clips(frames: np.ndarray, spec: ClipSpec) -> torch.Tensor:
     """Float transforms on the whole video (short side 128, centre crop 112), then clips of `stack`."""
     import torch.nn.functional as F
 
     n, h, w, _ = frames.shape
-    geo = geometry("center", sampling.size, w, h)
+    geo = geometry("center", spec.size, w, h)
     x0, y0, cw, ch = geo.crop
     out = []
     for i in range(0, n, 64):  # the same float work as the whole-video transform, in slices of 64 frames
@@ -259,13 +258,13 @@ def baseline_clips(frames: np.ndarray, sampling: Sampling) -> torch.Tensor:
         x = x[:, :, y0 : y0 + ch, x0 : x0 + cw]
         out.append((x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1))
     video = torch.cat(out)
-    count = count_clips(n, sampling)
-    if n < sampling.stack:
-        video = torch.cat([video, video[-1:].expand(sampling.stack - n, *video.shape[1:])])
-    return torch.stack([video[k * sampling.stride : k * sampling.stride + sampling.stack] for k in range(count)])
+    count = count_clips(n, spec)
+    if n < spec.stack:
+        video = torch.cat([video, video[-1:].expand(spec.stack - n, *video.shape[1:])])
+    return torch.stack([video[k * spec.stride : k * spec.stride + spec.stack] for k in range(count)])
 
 
-def run_baseline(videos: list[Path], engine: Engine, sampling: Sampling, out: Path) -> Run:
+def run_baseline(videos: list[Path], engine: Engine, spec: ClipSpec, out: Path) -> Run:
     busy = dict.fromkeys(("decode", "transform", "engine", "write"), 0.0)
     n_videos = n_clips = 0
     sizes: list[int] = []
@@ -278,7 +277,7 @@ def run_baseline(videos: list[Path], engine: Engine, sampling: Sampling, out: Pa
         except (VideoError, ValueError):
             continue
         t1 = time.perf_counter()
-        clips = baseline_clips(frames, sampling)
+        clips = baseline_clips(frames, spec)
         del frames
         t2 = time.perf_counter()
         feats = engine(clips).features.cpu().numpy()  # batch = every clip of this video
@@ -420,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         engine = load_engine(model, device=args.device, runtime=runtime, batch_size=args.batch_size)
         args.device = str(engine.device)
         meta = engine.meta
-        sampling = Sampling(stack=meta.frames, mode="center", size=meta.crop)
+        spec = ClipSpec(stack=meta.frames, mode="center", size=meta.crop)
         runs: list[Run] = []
 
         def step(make: Any) -> None:
@@ -430,15 +429,15 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{run.name}: {run.clips} clips in {run.wall:.1f} s = {run.clips_per_s:.2f} clips/s (limit {run.limit})", flush=True)
 
         if "decode" not in skip:
-            step(lambda: run_decode_ceiling(videos, meta, sampling, args))
+            step(lambda: run_decode_ceiling(videos, meta, spec, args))
         def ours_and_ceiling(name: str, eng: Engine, model: Path, runtime: str, precision: str) -> None:
             # The engine ceiling brackets ours (half its batches before, half after), so that load from other
             # processes that changes during the run weighs on both alike.
-            first = run_engine_ceiling(eng, videos, sampling, args, (args.engine_batches + 1) // 2) if "engine" not in skip else None
+            first = run_engine_ceiling(eng, videos, spec, args, (args.engine_batches + 1) // 2) if "engine" not in skip else None
             ours = with_cpu(lambda: run_ours(videos, model, runtime, precision, args, folder / name.replace(" ", "-")))
             ours.name = name
             if first is not None:
-                second = run_engine_ceiling(eng, videos, sampling, args, args.engine_batches // 2)
+                second = run_engine_ceiling(eng, videos, spec, args, args.engine_batches // 2)
                 n = args.engine_batches
                 step(Run(f"engine ceiling{name[4:]}", 0, first.clips + second.clips, first.wall + second.wall, {"engine": first.wall + second.wall},
                          f"{n} batches of {args.batch_size} pre-decoded clips, {(n + 1) // 2} before {name} and {n // 2} after",
@@ -464,7 +463,7 @@ def main(argv: list[str] | None = None) -> None:
             (folder / "base").mkdir()
             base_engine = load_engine(checkpoint, device=args.device, runtime="torch")
             base_engine.model.to(memory_format=torch.contiguous_format)  # type: ignore[attr-defined]  # plain eager, as the peers run it
-            step(lambda: run_baseline(videos, base_engine, sampling, folder / "base"))
+            step(lambda: run_baseline(videos, base_engine, spec, folder / "base"))
             if runs[-1].clips != by_name(runs)["ours"].clips:
                 notes.append(f"clip counts differ: ours {by_name(runs)['ours'].clips}, baseline {runs[-1].clips}")
         env = environment(args, runtime, engine)

@@ -121,13 +121,13 @@ def synthetic_clips(n: int, frames: int, h: int, w: int, seed: int = 0) -> torch
 
 
 def _video_clips(video: Path, meta: ModelMeta, n: int) -> torch.Tensor | None:
-    from mosi_tool.video.clips import Sampling, iter_clips
+    from mosi_tool.video.clips import ClipSpec, iter_clips
     from mosi_tool.video.decode import VideoError, VideoReader
 
     try:
         reader = VideoReader(video)
         clips = []
-        for clip in iter_clips(reader, Sampling(stack=meta.frames, size=meta.crop)):
+        for clip in iter_clips(reader, ClipSpec(stack=meta.frames, size=meta.crop)):
             clips.append(torch.from_numpy(clip.frames))
             if len(clips) == n:
                 break

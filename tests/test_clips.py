@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mosi_tool.video.clips import Sampling, count_clips, geometry, iter_clips, resample
+from mosi_tool.video.clips import ClipSpec, count_clips, geometry, iter_clips, resample
 from mosi_tool.video.decode import Frame, VideoReader
 
 from .conftest import write_video
@@ -9,7 +9,7 @@ from .conftest import write_video
 
 @pytest.mark.parametrize("stack, step, tail", [(8, None, False), (8, 4, False), (8, 3, True), (16, 16, True), (5, 20, False)])
 def test_clip_ranges(moving_square_video, stack, step, tail):
-    s = Sampling(stack=stack, step=step, mode="center", size=32, cover_tail=tail)
+    s = ClipSpec(stack=stack, step=step, mode="center", size=32, cover_tail=tail)
     clips = list(iter_clips(VideoReader(moving_square_video), s))
     assert len(clips) == count_clips(40, s)
     stride = step or stack
@@ -26,7 +26,7 @@ def test_clip_ranges(moving_square_video, stack, step, tail):
 
 def test_short_video_is_padded(tmp_path):
     path = write_video(tmp_path / "short.mp4", n=5)
-    clips = list(iter_clips(VideoReader(path), Sampling(stack=8, size=32)))
+    clips = list(iter_clips(VideoReader(path), ClipSpec(stack=8, size=32)))
     assert len(clips) == 1 and clips[0].padded == 3
     assert clips[0].indices.tolist() == [0, 1, 2, 3, 4, 4, 4, 4]
     np.testing.assert_array_equal(clips[0].frames[4], clips[0].frames[7])
@@ -43,7 +43,7 @@ def test_geometry_modes():
 
 
 def test_full_mode_clip_shape(moving_square_video):
-    clip = next(iter_clips(VideoReader(moving_square_video), Sampling(stack=4, mode="full", size=32)))
+    clip = next(iter_clips(VideoReader(moving_square_video), ClipSpec(stack=4, mode="full", size=32)))
     assert clip.frames.shape == (4, 32, 48, 3)
 
 
@@ -58,7 +58,7 @@ def test_resample_to_target_fps():
 def test_variable_frame_rate_resampling(tmp_path):
     pts = [0, 100, 200, 700, 800, 900, 1000, 1100]  # ms: a 0.5 s gap
     path = write_video(tmp_path / "vfr.mkv", n=len(pts), pts=pts, time_base=(1, 1000))
-    s = Sampling(stack=2, fps=10, size=32)
+    s = ClipSpec(stack=2, fps=10, size=32)
     clips = list(iter_clips(VideoReader(path), s))
     times = np.concatenate([c.times for c in clips])
     # 10 Hz ticks over 1.1 s; each tick takes the nearest real frame by time

@@ -1,5 +1,6 @@
 """Batch feature extraction: outputs, resume, failures, workers/devices/shards, and a killed run."""
 
+import dataclasses
 import json
 import os
 import random
@@ -140,6 +141,26 @@ def test_bf16_precision_is_recorded_close_to_fp32_and_not_mixed(tree, tmp_path, 
     assert "1 written" in run([*common, "--runtime", "torch"]).output  # and back
     result = run([*common, "--precision", "int4"], code=2)
     assert "precision must be one of fp32, fp16, bf16" in result.output
+
+
+def test_each_output_stores_the_runs_one_clip_spec_whole(tree, tmp_path, micro_ckpt, monkeypatch):
+    """`extract` builds one `ClipSpec` from the options and the model; every file stores it whole, it reads
+    back equal, and resume compares it."""
+    from mosi_tool.video.clips import ClipSpec
+
+    spec = ClipSpec(stack=4, step=2, fps=6.0, mode="full", size=32, stream=0)  # the model: 4 frames of 32
+    built = []
+    check = ClipSpec.__post_init__
+    monkeypatch.setattr(ClipSpec, "__post_init__", lambda self: (built.append(self), check(self)))
+    opts = ExtractOptions(model=str(micro_ckpt), out_dir=tmp_path, workers=0, batch_size=4, runtime="torch", progress=False,
+                          step=2, fps=6.0, mode="full", stream=0)  # fmt: skip
+    report = extract([tree / "a", tree / "d"], opts)
+    assert report.ok == 2 and built == [spec]  # once for the run, not per video, worker or stage
+    for name in ("clip.mp4.npz", "frames.npz"):
+        settings = json.loads(str(np.load(tmp_path / name)["settings"]))
+        assert settings["clips"] == spec.to_dict() and ClipSpec.from_dict(settings["clips"]) == spec
+    assert extract([tree / "a"], opts).skipped == 1  # the same spec: done
+    assert extract([tree / "a"], dataclasses.replace(opts, step=None)).ok == 1  # another: extracted again
 
 
 def test_list_file_and_success_clears_failure(tree, tmp_path, micro_ckpt):
@@ -312,6 +333,10 @@ def test_failure_logs_of_concurrent_shards_keep_each_others_entries(tmp_path):
     ("dtype", "float64", "--dtype must be float32 or float16"),
     ("pool", "max", "--pool must be clip or video"),
     ("stack", 0, "--stack must be at least 1"),
+    ("step", 0, "--step must be at least 1"),
+    ("fps", 0.0, "--fps must be above 0"),
+    ("mode", "zoom", "--mode must be one of center, full"),
+    ("decode", "gpu", "--decode must be one of cpu, nvdec"),
     ("batch_size", 0, "--batch-size must be at least 1"),
 ])  # fmt: skip
 def test_python_options_are_checked_as_the_command_checks_them(field, value, says):

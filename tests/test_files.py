@@ -375,7 +375,8 @@ def test_int8_and_fp32_onnx_features_are_not_mixed(tmp_path, micro_onnx):
     assert settings["precision"] == "int8" and settings["calibration"] == calibration
     assert "1 already done" in run([*common, "--model", str(int8)])
     assert "1 written" in run([*common, "--model", str(fp32)])  # not "already done"
-    assert "precision" not in json.loads(str(np.load(out / "v.mp4.npz")["settings"]))  # fp32: as before
+    settings = json.loads(str(np.load(out / "v.mp4.npz")["settings"]))
+    assert settings["precision"] == "fp32" and settings["calibration"] is None
 
 
 # --- 18. inputs first ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The pipeline's typed messages and options, and `DecodeSpec`'s rule for --fps (frame folders vs videos)."""
+"""The pipeline's typed messages and options, and `ClipSpec`: its rule for --fps (frame folders vs videos),
+its checks, and that it travels and is stored whole."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from PIL import Image
 
 from mosi_tool.pipeline.dataset import decode_messages
 from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, ErrorMessage, FeatureMessage
-from mosi_tool.pipeline.options import DecodeOptions, EngineOptions, RunOptions
+from mosi_tool.pipeline.options import EngineOptions, RunOptions
 from mosi_tool.pipeline.ray_backend import from_rows, to_rows
-from mosi_tool.video.clips import Sampling
+from mosi_tool.video.clips import ClipSpec
 from mosi_tool.video.decode import DEFAULT_FOLDER_FPS, VideoReader
-from mosi_tool.video.spec import DecodeSpec
 
-SAMPLING = Sampling(stack=4, size=32)
+SPEC = ClipSpec(stack=4, size=32)
 
 
 def frame_folder(video: Path, folder: Path) -> Path:
@@ -29,31 +29,25 @@ def frame_folder(video: Path, folder: Path) -> Path:
 
 def test_a_frame_folder_takes_fps_as_its_rate_and_is_not_resampled(moving_square_video, tmp_path):
     folder = frame_folder(moving_square_video, tmp_path / "frames")  # 40 frames
-    spec = DecodeSpec(folder, fps=8.0)
-    assert spec.is_folder and spec.folder_fps == 8.0 and spec.resample_fps is None
-    reader, clips = spec.clips(Sampling(stack=4, size=32, fps=8.0))
+    reader, clips = ClipSpec(stack=4, size=32, fps=8.0).clips(folder)
     got = list(clips)
-    assert reader.info.fps == 8.0
+    assert reader.is_folder and reader.info.fps == 8.0
     assert [c.start for c in got] == list(range(0, 40, 4))  # every frame kept
     assert [float(c.times[0]) for c in got[:3]] == [0.0, 0.5, 1.0]  # 4 frames at 8 fps
-    assert DecodeSpec(folder).open().info.fps == DEFAULT_FOLDER_FPS
+    assert SPEC.open(folder).info.fps == DEFAULT_FOLDER_FPS
 
 
 def test_a_video_keeps_its_rate_and_fps_resamples_its_clips(moving_square_video):
-    spec = DecodeSpec(moving_square_video, fps=6.0)  # the file is 40 frames at 12 fps
-    assert not spec.is_folder and spec.folder_fps is None and spec.resample_fps == 6.0
-    assert spec.sampling(SAMPLING).fps == 6.0
-    reader, clips = spec.clips(SAMPLING)
+    reader, clips = ClipSpec(stack=4, size=32, fps=6.0).clips(moving_square_video)  # 40 frames at 12 fps
     got = list(clips)
-    assert reader.info.fps == 12.0
+    assert not reader.is_folder and reader.info.fps == 12.0
     assert len(got) == 5  # 20 frames after resampling to 6 fps
     assert list(got[0].indices) == [0, 2, 4, 6]
-    plain = list(DecodeSpec(moving_square_video).clips(Sampling(stack=4, size=32, fps=6.0))[1])
-    assert len(plain) == 10  # no --fps in the spec: the sampling's rate is dropped with it
+    assert len(list(SPEC.clips(moving_square_video)[1])) == 10  # no --fps: every frame
 
 
 def test_decode_messages_are_read_by_name_and_keep_their_positions(moving_square_video, tmp_path):
-    msgs = list(decode_messages(7, str(moving_square_video), DecodeOptions(SAMPLING)))
+    msgs = list(decode_messages(7, str(moving_square_video), SPEC))
     clips, done = msgs[:-1], msgs[-1]
     assert all(isinstance(m, ClipMessage) for m in clips) and isinstance(done, DoneMessage)
     assert [m.clip_no for m in clips] == list(range(10)) and {m.job for m in clips} == {7}
@@ -61,7 +55,7 @@ def test_decode_messages_are_read_by_name_and_keep_their_positions(moving_square
     assert first.frames is not None and first.frames.shape == (4, 32, 32, 3)
     assert first[0] == first.kind == "clip"
     assert done.clips == 10 and done.info["decoded_frames"] == 40 and done.decode_s > 0
-    (bad,) = decode_messages(3, str(tmp_path / "missing.mp4"), DecodeOptions(SAMPLING))
+    (bad,) = decode_messages(3, str(tmp_path / "missing.mp4"), SPEC)
     assert isinstance(bad, ErrorMessage) and bad.job == 3 and bad.message.endswith("missing.mp4: no such file or folder")
 
 
@@ -72,10 +66,56 @@ def test_messages_and_options_survive_pickling():
     assert (feat.job, feat.clip_no, feat.frame_range, feat.time_range, feat.padded) == (1, 2, (0, 3), (0.0, 0.25), 1)
     back = pickle.loads(pickle.dumps(feat))
     assert type(back) is FeatureMessage and np.array_equal(back.vector, feat.vector)
-    run = RunOptions(DecodeOptions(SAMPLING, None, 6.0, "cpu"), EngineOptions("m.safetensors", "torch", batch_size=4), ("cpu",), 2)
-    assert pickle.loads(pickle.dumps(run)) == run
-    assert DecodeOptions(*(SAMPLING, None, 6.0, "cpu")) == run.decode  # the four values as a plain tuple
-    assert run.decode.spec("a.mp4") == DecodeSpec("a.mp4", None, 6.0, "cpu")
+    spec = ClipSpec(4, 2, 6.0, "full", 32, True, 1, "nvdec")
+    run = RunOptions(spec, EngineOptions("m.safetensors", "torch", batch_size=4), ("cpu",), 2, decode_threads=1)
+    back = pickle.loads(pickle.dumps(run))
+    assert back == run and back.clips == spec and back.clips.to_dict() == spec.to_dict()
+
+
+def test_a_clip_spec_reaches_dataloader_workers_whole(moving_square_video, tmp_path):
+    """The dataset pickles its spec to spawned workers: every field arrives, and the clips follow it."""
+    import multiprocessing as mp
+
+    from torch.utils.data import DataLoader
+
+    from mosi_tool.pipeline.dataset import VideoDataset
+    from mosi_tool.pipeline.jobs import VideoJob
+
+    spec = ClipSpec(stack=4, step=8, fps=6.0, mode="full", size=32, stream=0)
+    ctx = mp.get_context("spawn")  # spawn pickles the dataset itself (fork would copy the memory)
+    dataset = VideoDataset([VideoJob(0, str(moving_square_video), str(tmp_path / "a.npz"))], spec, 1, 1, ctx)
+    loader = DataLoader(dataset, batch_size=None, num_workers=1, multiprocessing_context=ctx)
+    clips = [m for m in loader if m.kind == "clip"]
+    assert [list(m.frame_range) for m in clips] == [[0, 6], [16, 22], [32, 38]]  # 20 frames at 6 fps, 4 every 8
+    assert tuple(clips[0].frames.shape) == (4, 32, 48, 3)  # full mode: 96x72 at short side 32, long side 48
+
+
+def test_clip_spec_refuses_impossible_values_in_one_line():
+    import pytest
+
+    for fields, says in (
+        (dict(step=0), "--step must be at least 1, got 0"),
+        (dict(stack=0), "--stack must be at least 1, got 0"),
+        (dict(fps=0.0), "--fps must be above 0, got 0"),
+        (dict(fps=float("nan")), "--fps must be above 0, got nan"),
+        (dict(mode="zoom"), "--mode must be one of center, full, got 'zoom'"),
+        (dict(size=8), "--size must be at least 16, got 8"),
+        (dict(stream=-1), "--stream must be at least 0, got -1"),
+        (dict(decoder="gpu"), "--decode must be one of cpu, nvdec, got 'gpu'"),
+    ):
+        with pytest.raises(ValueError) as e:
+            ClipSpec(**fields)
+        assert str(e.value) == says and "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="unknown clip settings: zoom"):
+        ClipSpec.from_dict({"zoom": 2})
+
+
+def test_clip_spec_round_trips_through_json_and_names_its_stride():
+    import json
+
+    spec = ClipSpec(stack=4, fps=12.5, mode="full", size=48, cover_tail=True, stream=1)
+    assert spec.step == spec.stride == 4  # step None: clips that touch, stored as such
+    assert ClipSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec == ClipSpec(4, 4, 12.5, "full", 48, True, 1)
 
 
 def test_ray_rows_carry_every_message_unchanged():
@@ -108,10 +148,10 @@ def test_decode_plan_shares_the_cpus_among_the_decoders_busy_at_once():
 
 
 def test_the_decoder_thread_count_does_not_change_a_pixel(moving_square_video):
-    one = [f.image for f in DecodeSpec(moving_square_video, threads=1).open().frames((32, 32))]
-    auto = [f.image for f in DecodeSpec(moving_square_video).open().frames((32, 32))]
+    one = [f.image for f in SPEC.open(moving_square_video, threads=1).frames((32, 32))]
+    auto = [f.image for f in SPEC.open(moving_square_video).frames((32, 32))]
     assert len(one) == len(auto) == 40 and all(np.array_equal(a, b) for a, b in zip(one, auto))
-    assert DecodeOptions(SAMPLING, None, None, "cpu", 1).spec("a.mp4").threads == 1
+    assert SPEC.open(moving_square_video, threads=1).threads == 1
 
 
 def test_extract_hands_each_backend_its_decode_plan(monkeypatch, micro_ckpt, moving_square_video, tmp_path):
@@ -122,7 +162,7 @@ def test_extract_hands_each_backend_its_decode_plan(monkeypatch, micro_ckpt, mov
     seen = []
 
     def backend(jobs, writer, run):
-        seen.append((run.workers, run.decode.threads))
+        seen.append((run.workers, run.decode_threads))
         return StageTimes()
 
     monkeypatch.setattr(extract_module, "run_local", backend)

@@ -19,8 +19,7 @@ from mosi_tool.pipeline.jobs import find_inputs, plan
 from mosi_tool.pipeline.local import _dead_workers, _Ledger
 from mosi_tool.pipeline.local import _exited as local_exited
 from mosi_tool.pipeline.messages import DoneMessage, ErrorMessage, FeatureMessage
-from mosi_tool.pipeline.options import DecodeOptions
-from mosi_tool.video.clips import Sampling
+from mosi_tool.video.clips import ClipSpec
 
 from .conftest import ROOT, write_video
 from .test_features import outputs
@@ -152,9 +151,9 @@ def test_workers_claim_disjoint_shares_and_name_what_they_held(longish, tmp_path
     from torch.utils.data import DataLoader
 
     jobs = plan(find_inputs([longish]), tmp_path)
-    opts = DecodeOptions(Sampling(stack=8, size=32, step=40))
+    spec = ClipSpec(stack=8, size=32, step=40)
     for workers in (0, 2):
-        dataset = VideoDataset(jobs, opts, workers)
+        dataset = VideoDataset(jobs, spec, 0, workers)
         loader = DataLoader(dataset, batch_size=None, num_workers=workers, in_order=False)
         ends = [m.job for m in loader if m.kind != "clip"]
         assert sorted(ends) == [j.index for j in jobs]  # one end record per video: none twice, none lost

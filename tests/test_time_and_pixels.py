@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from mosi_tool.cli import app
 from mosi_tool.pipeline.dataset import video_info
-from mosi_tool.video.clips import Sampling, iter_clips
+from mosi_tool.video.clips import ClipSpec, iter_clips
 from mosi_tool.video.decode import VideoReader
 from mosi_tool.video.timeline import Clock, decode_order_pts
 
@@ -116,7 +116,7 @@ def test_joined_mpegts_times_go_forward_over_both_parts(tmp_path):
     assert reader.lost_frames == 0
     (warning,) = [w for w in reader.warnings if "jump back" in w]
     assert "frame 50" in warning and warning in video_info(reader)["warnings"]
-    clips = list(iter_clips(VideoReader(path), Sampling(stack=16, mode="full")))
+    clips = list(iter_clips(VideoReader(path), ClipSpec(stack=16, mode="full")))
     ranges = np.array([(c.times[0], c.times[-1]) for c in clips])
     assert (ranges[:, 1] > ranges[:, 0]).all() and (np.diff(ranges[:, 0]) > 0).all()  # time_range in order
 

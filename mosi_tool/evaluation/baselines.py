@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..video.spec import DecodeSpec
+from ..video.clips import ClipSpec
 
 WORK_SHORT_SIDE = 240  # pixels; DAVIS 854x480 is processed at 427x240
 CENTRE_SIGMA = 0.25  # of the frame's width and height
@@ -36,7 +36,7 @@ def working_size(width: int, height: int, short: int = WORK_SHORT_SIDE) -> tuple
 def read_gray(path: str | Path, size: tuple[int, int], max_frames: int | None = None, fps: float | None = None) -> np.ndarray:
     """The first `max_frames` frames of a video or frame folder, as grayscale uint8 (F, h, w) at `size`."""
     cv2 = _cv2()
-    reader = DecodeSpec(path, fps=fps).open()
+    reader = ClipSpec(fps=fps).open(path)
     frames = itertools.islice(reader.frames(size), max_frames)
     gray = [cv2.cvtColor(f.image, cv2.COLOR_RGB2GRAY) for f in frames]
     return np.stack(gray)

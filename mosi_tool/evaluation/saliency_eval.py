@@ -32,7 +32,7 @@ from ..saliency.compute import compute_saliency
 from ..saliency.motion import field_geometry, fuse
 from ..saliency.render import heat_frames
 from ..saliency.targets import TARGETS, parse_target
-from ..video.spec import DecodeSpec
+from ..video.clips import ClipSpec
 from ..video.stabilize import MODES as STABILIZE_MODES
 from . import baselines as bl
 from .davis import Sequence, check_counts, load_masks, object_positions, trimmed_source
@@ -126,7 +126,7 @@ class Example:
         index = int(scored[len(scored) // 2])
         h, w = masks.shape[1:]
         size = (EXAMPLE_WIDTH, max(1, round(h * EXAMPLE_WIDTH / w)))
-        frame = next(f.image for f in DecodeSpec(source, fps=fps).open().frames() if f.index == index)
+        frame = next(f.image for f in ClipSpec(fps=fps).open(source).frames() if f.index == index)
         return cls(index, size, _thumbnail(frame, size), _thumbnail(masks[index].astype(np.uint8), size) > 0)
 
 
@@ -195,10 +195,10 @@ class SaliencyEvaluation:
         cfg = self.cfg
         check_counts(seq)
         src = trimmed_source(seq, cfg.max_frames, self.workdir / "frames")
-        spec = DecodeSpec(src, fps=seq.fps)
-        folder_fps = spec.folder_fps
+        reader = ClipSpec(fps=seq.fps).open(src)
+        folder_fps = seq.fps if reader.is_folder else None  # a video file keeps its own rate
         n = min(len(seq.masks), cfg.max_frames or len(seq.masks))
-        probe = spec.open().info
+        probe = reader.info
         width, height = size = probe.width, probe.height
         masks = load_masks(seq, n, size)
         others = [p for name, p in self._positions.items() if name != seq.name]

@@ -99,10 +99,10 @@ class Inputs(TimedItems):
     @cached_property
     def frames(self) -> list[np.ndarray]:
         """RGB frames (H, W, 3) uint8, the first `count`."""
-        from ..video.spec import DecodeSpec
+        from ..video.clips import ClipSpec
 
         def read() -> list[np.ndarray]:
-            return [f.image for f, _ in zip(DecodeSpec(self.source, fps=self.fps).open().frames(), range(self.count))]
+            return [f.image for f, _ in zip(ClipSpec(fps=self.fps).open(self.source).frames(), range(self.count))]
 
         return self._timed("frames", read)
 

@@ -24,8 +24,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..version import __version__
+from ..video.clips import ClipSpec
 from ..video.motion import MotionField, camera_velocity, cell_centres, iter_motion
-from ..video.spec import DecodeSpec
 from .trajectories import CELL, track
 
 PATCH = 16  # pixels: VideoMAE's patch
@@ -152,7 +152,7 @@ def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> It
 def compute_targets(path: str | Path, opts: TargetOptions | None = None) -> Targets:
     """All targets of one video (module docstring). Errors are `VideoError`s naming the file."""
     opts = opts or TargetOptions()
-    reader = DecodeSpec(path, opts.stream, opts.fps).open()
+    reader = ClipSpec(fps=opts.fps, stream=opts.stream).open(path)
     L = opts.length
     traj: list[np.ndarray] = []
     valid: list[np.ndarray] = []

@@ -17,10 +17,10 @@ from typing import Any, Iterator
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ..hardware import available_cpus
+from ..video.clips import ClipSpec
 from ..video.decode import VideoError, VideoReader
 from .jobs import VideoJob
 from .messages import ClipMessage, DecoderMessage, DoneMessage, ErrorMessage
-from .options import DecodeOptions
 
 MAX_WORKERS = 8  # default cap on decode workers
 
@@ -52,14 +52,15 @@ def video_info(reader: VideoReader) -> dict[str, Any]:
     return info
 
 
-def decode_messages(job: int, path: str, opts: DecodeOptions) -> Iterator[DecoderMessage]:
+def decode_messages(job: int, path: str, spec: ClipSpec, threads: int = 0) -> Iterator[DecoderMessage]:
     """One video's records, streamed: a `ClipMessage` per clip, then one `DoneMessage` or `ErrorMessage`.
-    Every failure becomes the error record; nothing is raised. Shared by both backends."""
+    threads: FFmpeg's per video (`ClipSpec.open`). Every failure becomes the error record; nothing is raised.
+    Shared by both backends."""
     busy = 0.0  # seconds spent decoding, not waiting for the consumer to take a clip
     t0 = time.perf_counter()
     n = 0
     try:
-        reader, clips = opts.spec(path).clips(opts.sampling)
+        reader, clips = spec.clips(path, threads)
         for clip in clips:
             busy += time.perf_counter() - t0
             yield ClipMessage("clip", job, n, clip.frames, (clip.start, clip.end), (float(clip.times[0]), float(clip.times[-1])), clip.padded)
@@ -83,9 +84,9 @@ class VideoDataset(IterableDataset):
     killed while it holds the counter's lock stalls the others only until the loader, seeing the death,
     stops them all (`local.run_local` then starts a new pass with a new dataset)."""
 
-    def __init__(self, jobs: list[VideoJob], opts: DecodeOptions, workers: int, ctx: Any = mp):
+    def __init__(self, jobs: list[VideoJob], spec: ClipSpec, threads: int, workers: int, ctx: Any = mp):
         self.jobs = [(j.index, j.path) for j in jobs]
-        self.opts = opts
+        self.spec, self.threads = spec, threads
         self.next = ctx.Value("q", 0)  # the next place in `jobs` to claim
         self.pids = ctx.Array("q", max(workers, 1), lock=False)  # per worker: its process id...
         self.current = ctx.Array("q", [-1] * max(workers, 1), lock=False)  # ...and the place it claimed last
@@ -102,7 +103,7 @@ class VideoDataset(IterableDataset):
                 return
             self.current[me] = place
             job, path = self.jobs[place]
-            yield from decode_messages(job, path, self.opts)
+            yield from decode_messages(job, path, self.spec, self.threads)
 
     def claimed(self, pids: set[int]) -> list[int]:
         """The jobs (`VideoJob.index`) that the workers with these process ids claimed last: the videos they

@@ -20,13 +20,12 @@ from ..progress import progress_bar
 from ..loader import read_model_meta, resolve_runtime
 from ..tune import measuring_seconds
 from ..runtimes import resolve_device
-from ..video.clips import Sampling
-from ..video.spec import DECODERS
+from ..video.clips import ClipSpec, check_clip_values
 from .jobs import VideoJob
 from .dataset import decode_plan
 from .local import run_local
 from .messages import ErrorMessage, StageTimes
-from .options import DecodeOptions, EngineOptions, RunOptions
+from .options import EngineOptions, RunOptions
 from .output import FeatureSettings, is_complete
 from .per_video import BatchReport, plan_jobs, resume
 from .writer import FeatureWriter
@@ -73,10 +72,9 @@ class ExtractOptions:
             raise ValueError(f"--dtype must be float32 or float16, got {self.dtype!r}")
         if self.pool not in ("clip", "video"):
             raise ValueError(f"--pool must be clip or video, got {self.pool!r}")
-        for name in ("stack", "step", "batch_size"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        check_clip_values(stack=self.stack, step=self.step, fps=self.fps, mode=self.mode, stream=self.stream, decoder=self.decode)
 
 
 @dataclass
@@ -150,8 +148,6 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     planned = plan_jobs(inputs, list_file, out_dir, opts.shard, caller="extract")
     if opts.backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
-    if opts.decode not in DECODERS:
-        raise ValueError(f"--decode must be one of {', '.join(DECODERS)}")
     if opts.decode == "nvdec":
         if opts.backend != "local":
             raise ValueError("--decode nvdec works with the local backend only")
@@ -164,7 +160,8 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     if stack != meta.frames:
         raise ValueError(f"--stack {stack}: this model takes clips of {meta.frames} frames")
     check_folder_writable(out_dir)  # a read-only or full out-dir fails here, in one line, before any measuring
-    sampling = Sampling(stack=stack, step=opts.step, fps=opts.fps, mode=opts.mode, size=meta.crop)
+    # The one `ClipSpec` of the run: every decoder cuts clips by it, and every output stores it.
+    spec = ClipSpec(stack, opts.step, opts.fps, opts.mode, meta.crop, stream=opts.stream, decoder=opts.decode)
     # `--runtime auto` is measured (or read from the cache) once here, so every engine runs the same path and
     # the settings record the arithmetic that actually ran.
     timed = measuring_seconds()
@@ -172,10 +169,7 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     setup_s = measuring_seconds() - timed  # `--runtime auto` timing the paths now (0 when its choice was cached)
     opts = dataclasses.replace(opts, runtime=runtime, precision=precision)
     arithmetic, calibration = engine_precision(opts.model, opts.precision)
-    settings = FeatureSettings(
-        meta.model_id, stack, sampling.stride, opts.fps, opts.mode, meta.crop, opts.dtype, opts.pool, opts.stream, opts.decode,
-        arithmetic, calibration,
-    )
+    settings = FeatureSettings(meta.model_id, spec, opts.dtype, opts.pool, arithmetic, calibration)
 
     failures = resume(planned, lambda job: is_complete(job.out, settings, job.stamp), opts.overwrite)
     todo = planned.todo
@@ -203,9 +197,9 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
         # The local engines run on this machine's devices; Ray's workers resolve "auto" themselves.
         devices = [str(resolve_device(d)) for d in opts.devices] if opts.backend == "local" else opts.devices
         run = RunOptions(
-            decode=DecodeOptions(sampling, opts.stream, opts.fps, opts.decode, threads),
+            clips=spec,
             engine=EngineOptions(opts.model, opts.runtime, opts.precision, opts.batch_size, opts.threads),
-            devices=tuple(devices), workers=workers, queue_clips=opts.queue_clips, ray_actors=opts.ray_actors,
+            devices=tuple(devices), workers=workers, decode_threads=threads, queue_clips=opts.queue_clips, ray_actors=opts.ray_actors,
         )  # fmt: skip
         if opts.backend == "local":
             report.times = run_local(todo, writer, run)

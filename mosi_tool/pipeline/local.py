@@ -47,8 +47,8 @@ def _loader(jobs: list[VideoJob], opts: RunOptions) -> tuple[VideoDataset, DataL
     w = opts.workers
     # Fork is the DataLoader's default on Linux and starts a worker at once. NVDEC decodes on the GPU, which
     # a forked child of a process that has used CUDA cannot do: those workers are spawned.
-    ctx = mp.get_context("spawn" if opts.decode.decoder == "nvdec" else "fork") if w else mp
-    dataset = VideoDataset(jobs, opts.decode, w, ctx)
+    ctx = mp.get_context("spawn" if opts.clips.decoder == "nvdec" else "fork") if w else mp
+    dataset = VideoDataset(jobs, opts.clips, opts.decode_threads, w, ctx)
     loader = DataLoader(dataset, batch_size=None, num_workers=w, collate_fn=_shared,
                         multiprocessing_context=ctx if w else None, prefetch_factor=max(2, -(-opts.queue_clips // w)) if w else None,
                         in_order=False)  # fmt: skip

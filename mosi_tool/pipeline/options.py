@@ -6,26 +6,12 @@ All of it pickles (it is sent to DataLoader workers, device processes, and Ray t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from ..video.clips import Sampling
-from ..video.spec import DecodeSpec
+from ..video.clips import ClipSpec
 
 if TYPE_CHECKING:
     from ..runtimes.base import Engine
-
-
-class DecodeOptions(NamedTuple):
-    """What a decoder needs for every video. (A NamedTuple: the same values also pass as a plain tuple.)"""
-
-    sampling: Sampling  # clip geometry; its `fps` is replaced per input by `DecodeSpec.sampling`
-    stream: int | None = None
-    fps: float | None = None  # --fps (see `DecodeSpec` for what it means for videos and frame folders)
-    decoder: str = "cpu"  # "cpu" or "nvdec"
-    threads: int = 0  # FFmpeg threads per video (0: FFmpeg's choice; see `decode_plan`)
-
-    def spec(self, path: str) -> DecodeSpec:
-        return DecodeSpec(path, self.stream, self.fps, self.decoder, self.threads)
 
 
 @dataclass(frozen=True)
@@ -49,9 +35,10 @@ class EngineOptions:
 class RunOptions:
     """Everything a backend needs, with every default resolved."""
 
-    decode: DecodeOptions
+    clips: ClipSpec  # what every decoder makes of every video
     engine: EngineOptions
     devices: tuple[str, ...]  # the local backend's engine devices (resolved: "cpu", "cuda:0"); Ray: as given
     workers: int  # DataLoader decode workers (0: decode in this process); Ray: decode tasks
+    decode_threads: int = 0  # FFmpeg threads per video (0: FFmpeg's choice; see `decode_plan`): speed, not pixels
     queue_clips: int = 64  # clips in flight between decoders and the engine (the loader's prefetch; bounds memory)
     ray_actors: int | None = None  # Ray engine actors (None: one per GPU, else 1)

@@ -8,7 +8,9 @@ Feature file (`.npz`, load with `np.load(path)`):
                                                    first frame shown (info["start_time"] is its own timestamp)
     padded       int64 (n_clips,)                  frames repeated to fill a clip (short videos)
     model_id     str                               which weights made the features
-    settings     str (JSON)                        everything that determines the numbers
+    settings     str (JSON)                        everything that determines the numbers: the model's
+                                                   arithmetic, dtype, pool, and under "clips" the run's
+                                                   `ClipSpec` whole (`ClipSpec.from_dict` reads it back)
     info         str (JSON)                        the video: displayed size, rotation, mirrored, fps, frames
                                                    decoded and lost, start_time, notes, warnings, and `file`:
                                                    what was read ({"size": bytes, "mtime_ns": ...; "files":
@@ -34,6 +36,7 @@ import numpy as np
 from ..version import __version__
 from ..atomic import OutputError, atomic_write_text
 from ..npz import save_npz
+from ..video.clips import ClipSpec
 from .jobs import SourceStamp
 
 REQUIRED = ("features", "frame_range", "time_range", "padded", "model_id", "settings", "info")
@@ -41,25 +44,17 @@ REQUIRED = ("features", "frame_range", "time_range", "padded", "model_id", "sett
 
 @dataclass(frozen=True)
 class FeatureSettings:
+    """Everything that determines a feature file's numbers, stored in it as JSON and compared by resume."""
+
     model_id: str
-    stack: int
-    step: int
-    fps: float | None
-    mode: str
-    size: int
+    clips: ClipSpec  # how the clips were decoded and cut, whole (its decoder too: "nvdec" resizes on the GPU)
     dtype: str
     pool: str
-    stream: int | None
-    decode: str = "cpu"  # "nvdec" resizes on the GPU: different pixels, so a different setting
     precision: str = "fp32"  # the engine's arithmetic (bf16 features differ in the third digit; int8 more)
     calibration: str | None = None  # int8: which calibration made its ranges (engines differ with it)
 
     def to_json(self) -> str:
-        fields = asdict(self)
-        for key, default in (("decode", "cpu"), ("precision", "fp32"), ("calibration", None)):
-            if fields[key] == default:
-                del fields[key]  # files from before the option stay valid
-        return json.dumps(dict(fields, version=__version__), sort_keys=True)
+        return json.dumps(dict(asdict(self), clips=self.clips.to_dict(), version=__version__), sort_keys=True)
 
 
 def write_features(

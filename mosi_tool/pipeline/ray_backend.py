@@ -24,11 +24,12 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from ..video.clips import ClipSpec
 from .dataset import decode_messages
 from .engine_stage import EngineStage
 from .jobs import VideoJob
 from .messages import DecoderMessage, StageTimes, WriterMessage
-from .options import DecodeOptions, EngineOptions, RunOptions
+from .options import EngineOptions, RunOptions
 from .writer import FeatureWriter
 
 DECODE_TASK_MEMORY = 512 * 2**20  # bytes reserved per decode task: demuxer, decoder threads, a chunk of clips
@@ -75,11 +76,11 @@ def from_rows(batch: dict[str, np.ndarray]) -> Iterator[Any]:
 # -- the two stages ------------------------------------------------------------------------------------
 
 
-def decode_rows(batch: dict[str, np.ndarray], opts: DecodeOptions, chunk: int) -> Iterator[dict[str, np.ndarray]]:
+def decode_rows(batch: dict[str, np.ndarray], spec: ClipSpec, threads: int, chunk: int) -> Iterator[dict[str, np.ndarray]]:
     """Ray Data task: videos -> clip and marker rows, yielded in blocks of `chunk` rows (flat memory)."""
     rows: list[DecoderMessage] = []
     for job, path in zip(batch["job"], batch["path"]):
-        for msg in decode_messages(int(job), str(path), opts):
+        for msg in decode_messages(int(job), str(path), spec, threads):
             rows.append(msg)
             if len(rows) >= chunk:
                 yield to_rows(rows)
@@ -140,7 +141,7 @@ def build_dataset(ray: Any, todo: list[VideoJob], plan: RayPlan, opts: RunOption
     ds = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
     ds = ds.map_batches(
         decode_rows,
-        fn_kwargs=dict(opts=opts.decode, chunk=opts.engine.batch_size),
+        fn_kwargs=dict(spec=opts.clips, threads=opts.decode_threads, chunk=opts.engine.batch_size),
         batch_size=1,
         batch_format="numpy",
         concurrency=plan.decode_tasks,

@@ -10,10 +10,9 @@ import torch
 
 from ..metadata import ModelMeta, motion_label
 from ..runtimes.base import Engine
-from ..video.clips import Clip, Sampling, geometry, iter_clips
+from ..video.clips import Clip, ClipSpec, geometry, iter_clips
 from ..video.decode import VideoReader
 from ..video.motion import MotionField
-from ..video.spec import DecodeSpec
 from ..video.stabilize import AUTO_MIN_SPEED, MODES, camera_speed, input_transforms, stabilize_clip, to_reference, unwarp_maps
 from .defaults import METHODS, MODEL_METHODS
 from .gradcam import grad_cam
@@ -44,6 +43,7 @@ class _TimedFrames:
         self.reader = reader
         self.times: list[float] = []
         self.info = reader.info
+        self.is_folder = reader.is_folder
 
     def frames(self, size: tuple[int, int] | None = None):  # noqa: ANN201 - mirrors VideoReader.frames
         for frame in self.reader.frames(size):
@@ -90,10 +90,9 @@ def compute_saliency(
     if method == "gradcam" and engine.module is None:
         raise ValueError(f"--method gradcam needs the PyTorch runtime (a .safetensors checkpoint), not {engine.name}")
     meta = engine.meta
-    spec = DecodeSpec(path, stream, fps)
-    reader = spec.open()
     size = size or meta.crop
-    sampling = spec.sampling(Sampling(stack=meta.frames, step=step, mode=mode, size=size, cover_tail=True))
+    spec = ClipSpec(meta.frames, step, fps, mode, size, cover_tail=True, stream=stream)
+    reader = spec.open(path)
     geo = geometry(mode, size, reader.info.width, reader.info.height)
     if not engine.dynamic_width and engine.input_hw and geo.input_hw != engine.input_hw:
         raise ValueError(
@@ -110,7 +109,7 @@ def compute_saliency(
     logits: list[np.ndarray] = []
     ranges: list[tuple[int, int]] = []
     padded = stabilized = 0
-    for batch in _batches(iter_clips(timed, sampling), batch_size):  # type: ignore[arg-type]
+    for batch in _batches(iter_clips(timed, spec), batch_size):  # type: ignore[arg-type]
         warps: list[np.ndarray | None] = [None] * len(batch)
         if stabilize != "none" and motion is not None and speed is not None:
             for i, c in enumerate(batch):

@@ -14,10 +14,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..video.clips import Geometry, geometry
+from ..video.clips import ClipSpec, Geometry, geometry
 from ..video.decode import VideoInfo
 from ..video.motion import MotionField, iter_motion, join, read_motion
-from ..video.spec import DecodeSpec
 from .map_store import MapStore
 from .result import SaliencyResult
 
@@ -155,7 +154,7 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     are written at by default (`field_geometry`; the CLI passes the default model's input size); None: the
     frame's own size. info: the video's header, when the caller has opened it already (saves an open).
     """
-    info = info or DecodeSpec(path, stream, fps).open().info
+    info = info or ClipSpec(fps=fps, stream=stream).open(path).info
     camera, maps = motion_pass(path, stream=stream, fps=fps, field=motion)
     assert maps is not None
     note = f"motion from {camera.source}; {int((~camera.coded).sum())} frames without vectors interpolated"

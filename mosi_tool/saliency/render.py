@@ -19,9 +19,9 @@ import numpy as np
 
 from .. import viz
 from ..atomic import AtomicOutput
+from ..video.clips import ClipSpec
 from ..video.decode import VideoReader
 from ..video.i420 import i420_frame
-from ..video.spec import DecodeSpec
 from .display import frame_ranges
 from .maps import map_region
 from .maps_file import MapsFile
@@ -232,7 +232,7 @@ def render(
                     sinks[path] = make(path)
                 except OSError as e:
                     fail(path, e)
-        reader = reader or DecodeSpec(source, stream, fps).open()  # type: ignore[arg-type]
+        reader = reader or ClipSpec(fps=fps, stream=stream).open(source)  # type: ignore[arg-type]
         buffer: list = []
 
         def flush() -> None:

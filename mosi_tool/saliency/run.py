@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..atomic import OutputError, check_writable
+from ..video.clips import ClipSpec, check_clip_values
 from ..video.decode import VideoInfo, VideoReader
-from ..video.spec import DecodeSpec
 from .defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
 
 if TYPE_CHECKING:
@@ -91,12 +91,11 @@ class SaliencyOptions:
 
         if self.target not in TARGETS and not self.target.lstrip("-").isdigit():
             raise ValueError(f"--target must be one of {', '.join(TARGETS)} or a class index, got {self.target!r}")
-        for name, low in (("step", 1), ("batch_size", 1), ("size", 16), ("stream", 0), ("max_boxes", 1)):
+        check_clip_values(step=self.step, fps=self.fps, size=self.size, stream=self.stream)  # as every ClipSpec is checked
+        for name in ("batch_size", "max_boxes"):
             value = getattr(self, name)
-            if value is not None and value < low:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
-        if self.fps is not None and not self.fps > 0:
-            raise ValueError(f"--fps must be above 0, got {self.fps:g}")
+            if value is not None and value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         for name in ("maps_size", "masks_size"):
             if getattr(self, name) is not None and min(getattr(self, name)) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive")
@@ -242,7 +241,7 @@ def prepare(video: str | Path, options: SaliencyOptions, outputs: Outputs, model
         from ..loader import read_model_meta
 
         parse_target(options.target, read_model_meta(options.model or default_model_path()).num_classes)
-    reader = DecodeSpec(video, options.stream, options.fps).open()
+    reader = ClipSpec(fps=options.fps, stream=options.stream).open(video)
     check_outputs(outputs, Path(video))
     return reader
 

@@ -1,15 +1,21 @@
-"""Clip sampling: decoded frames -> fixed-length uint8 clips with their frame ranges and times.
+"""`ClipSpec`, the one description of how a run cuts clips, and the clip stream it makes.
 
 Spatial modes:
 - center: short side 128/112 * L, centre crop L x L (L = the model's crop, 112). The feature standard.
 - full:   the whole frame at short side L, long side rounded to a multiple of 16. The saliency default:
           nothing outside a centre crop is blind, and the backbone is fully convolutional.
+
+What `--fps` means depends on the input: a video file has timestamps and keeps its own rate, so `--fps`
+resamples its frames as clips are cut; a folder of frames has none, so `--fps` is its frame rate (25 when not
+given) and its frames are not resampled.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -17,28 +23,78 @@ import numpy as np
 from .decode import Frame, VideoReader
 
 MODES = ("center", "full")
+DECODERS = ("cpu", "nvdec")
+
+
+def check_clip_values(stack: int | None = None, step: int | None = None, fps: float | None = None, mode: str | None = None,
+                      size: int | None = None, stream: int | None = None, decoder: str | None = None) -> None:
+    """`ClipSpec`'s checks, for callers that hold some of its values before the model fixes the rest (None:
+    not given). Raises ValueError in one line naming the option, e.g. "--step must be at least 1, got 0"."""
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if decoder is not None and decoder not in DECODERS:
+        raise ValueError(f"--decode must be one of {', '.join(DECODERS)}, got {decoder!r}")
+    for name, value, low in (("stack", stack, 1), ("step", step, 1), ("size", size, 16), ("stream", stream, 0)):
+        if value is not None and value < low:
+            raise ValueError(f"--{name} must be at least {low}, got {value}")
+    if fps is not None and not fps > 0:
+        raise ValueError(f"--fps must be above 0, got {fps:g}")
 
 
 @dataclass(frozen=True)
-class Sampling:
+class ClipSpec:
+    """How every input of a run is decoded and cut into clips: built once (from the command line or a Python
+    call), validated here, pickled whole to decode workers and stored whole in outputs (`to_dict`).
+
+    Raises ValueError, in one line naming the option, for a value no run can honour. `step` None becomes
+    `stack` (clips that touch), so two specs that cut the same clips are equal.
+    """
+
     stack: int = 16  # frames per clip
     step: int | None = None  # frames between clip starts; None = stack
-    fps: float | None = None  # resample to this rate first (None: every decoded frame)
+    fps: float | None = None  # --fps: a video's clips are cut at this rate; a frame folder's own rate
     mode: str = "center"
-    size: int = 112  # the model's crop L
+    size: int = 112  # the model's crop L (pixels)
     cover_tail: bool = False  # add a last clip ending on the last frame, so every frame is covered
+    stream: int | None = None  # which video stream of a file (None: the first)
+    decoder: str = "cpu"  # "cpu" (FFmpeg, resized in swscale) or "nvdec" (GPU decoder via torchcodec; experimental)
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.stack < 1 or (self.step is not None and self.step < 1):
-            raise ValueError("stack and step must be >= 1")
-        if self.fps is not None and self.fps <= 0:
-            raise ValueError("fps must be > 0")
+        check_clip_values(self.stack, self.step, self.fps, self.mode, self.size, self.stream, self.decoder)
+        if self.step is None:
+            object.__setattr__(self, "step", self.stack)
 
     @property
     def stride(self) -> int:
+        """Frames between clip starts (`step`, typed as always set)."""
         return self.step or self.stack
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, as JSON values (stored whole in each feature file's settings, under "clips")."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> ClipSpec:
+        """The spec `to_dict` stored (validated again). Raises ValueError for unknown or invalid fields."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not set(fields) <= names:
+            raise ValueError(f"unknown clip settings: {', '.join(sorted(set(fields) - names))}")
+        return cls(**fields)
+
+    def open(self, path: str | Path, threads: int = 0) -> VideoReader:
+        """The reader of one input (a video file or a folder of frames, read at `fps`). threads: FFmpeg decoder
+        threads for the cpu decoder (0: FFmpeg's choice; the frames are the same). Errors are `VideoError`s
+        naming the file."""
+        if self.decoder == "nvdec":
+            from .nvdec import NvdecReader  # imports torch: only when asked for
+
+            return NvdecReader(path, stream=self.stream, fps=self.fps)
+        return VideoReader(path, stream=self.stream, fps=self.fps, threads=threads)
+
+    def clips(self, path: str | Path, threads: int = 0) -> tuple[VideoReader, Iterator[Clip]]:
+        """The reader of one input and its clip stream (`iter_clips`)."""
+        reader = self.open(path, threads)
+        return reader, iter_clips(reader, self)
 
 
 @dataclass(frozen=True)
@@ -141,17 +197,18 @@ def _make_clip(window: list[Frame], stack: int) -> Clip:
     )
 
 
-def iter_clips(reader: VideoReader, sampling: Sampling) -> Iterator[Clip]:
-    """Stream clips of `sampling.stack` frames every `sampling.stride` sampled frames.
+def iter_clips(reader: VideoReader, spec: ClipSpec) -> Iterator[Clip]:
+    """Stream clips of `spec.stack` frames every `spec.stride` sampled frames, a video's frames resampled to
+    `spec.fps` first (a frame folder's reader is already at that rate).
 
     Holds at most `stack` frames. A video shorter than one clip gives one clip padded with its last frame
     (`Clip.padded` says by how much).
     """
-    geo = geometry(sampling.mode, sampling.size, reader.info.width, reader.info.height)
+    geo = geometry(spec.mode, spec.size, reader.info.width, reader.info.height)
     frames: Iterable[Frame] = reader.frames(geo.resize)
-    if sampling.fps:
-        frames = resample(frames, sampling.fps)
-    stack, stride = sampling.stack, sampling.stride
+    if spec.fps and not reader.is_folder:
+        frames = resample(frames, spec.fps)
+    stack, stride = spec.stack, spec.stride
     window: deque[Frame] = deque(maxlen=stack)
     n = 0  # sampled frames seen
     last_start = -1
@@ -166,16 +223,16 @@ def iter_clips(reader: VideoReader, sampling: Sampling) -> Iterator[Clip]:
         return
     if n < stack:
         yield _make_clip(list(window), stack)
-    elif sampling.cover_tail and last_start != n - stack:
+    elif spec.cover_tail and last_start != n - stack:
         yield _make_clip(list(window), stack)
 
 
-def count_clips(n_frames: int, sampling: Sampling) -> int:
+def count_clips(n_frames: int, spec: ClipSpec) -> int:
     """Clips `iter_clips` yields for `n_frames` sampled frames (for progress estimates and tests)."""
     if n_frames <= 0:
         return 0
-    if n_frames < sampling.stack:
+    if n_frames < spec.stack:
         return 1
-    full = (n_frames - sampling.stack) // sampling.stride + 1
-    tail = sampling.cover_tail and (n_frames - sampling.stack) % sampling.stride != 0
+    full = (n_frames - spec.stack) // spec.stride + 1
+    tail = spec.cover_tail and (n_frames - spec.stack) % spec.stride != 0
     return full + int(tail)

@@ -3,7 +3,7 @@
 Same interface as `VideoReader` (frame folders still read on the CPU). Frames come back to the host as
 uint8, so the rest of the pipeline is unchanged; what it saves is CPU decode time. Resizing is bilinear
 with antialiasing in PyTorch, not swscale's, so features differ slightly from CPU decoding (the
-`decode` setting is stored in each file, so the two never mix). Not verified on a GPU yet.
+`decoder` of the clip spec is stored in each file, so the two never mix). Not verified on a GPU yet.
 """
 
 from __future__ import annotations

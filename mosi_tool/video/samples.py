@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clips import Sampling, iter_clips
+from .clips import ClipSpec, iter_clips
 from .decode import VideoError, VideoReader
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -35,7 +35,7 @@ def spread_clips(source: Path, stack: int, size: int, n: int, label: str = "", p
     clips: list[np.ndarray] = []
     for video in videos:
         try:
-            every = [c.frames for c in iter_clips(VideoReader(video), Sampling(stack=stack, size=size))]
+            every = [c.frames for c in iter_clips(VideoReader(video), ClipSpec(stack=stack, size=size))]
         except VideoError:
             continue
         if part is not None:

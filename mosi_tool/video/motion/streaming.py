@@ -9,8 +9,8 @@ from typing import Iterable, Iterator, cast
 
 import numpy as np
 
+from ..clips import ClipSpec
 from ..decode import VideoError, VideoReader
-from ..spec import DecodeSpec
 from .camera import fit_cameras
 from .codec import NEIGHBOURS, PER_CELL_PASSES, RawFrame, codec_frames, upright_field
 from .codec import velocities as codec_velocities
@@ -57,7 +57,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     chunk = chunk or CHUNK
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 frame, got {chunk}")
-    reader = reader or DecodeSpec(path, stream, fps).open()
+    reader = reader or ClipSpec(fps=fps, stream=stream).open(path)
     info = reader.info
     size = (info.width, info.height)
     orient, pixels = reader.orientation, reader.pixels
