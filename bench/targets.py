@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -137,20 +138,40 @@ def random_scenes(n: int, seed: int = 7) -> list[km.Scene]:
     return out
 
 
-def robustness(tmp: Path, scenes: int) -> list[str]:
-    """Mean and worst errors over `scenes` random scenes, for each encoder setting and route."""
+def other_code_route(code: Path) -> Callable[[Path], tuple[np.ndarray, np.ndarray, float, int]]:
+    """`ours`, computed by the `mosi_tool` of another checkout `code` (a baseline in the same run, on the same
+    video files), in a child process."""
+
+    def run(path: Path) -> tuple[np.ndarray, np.ndarray, float, int]:
+        out = path.with_suffix(".baseline.npz")
+        script = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); "
+                  "from mosi_tool.motion_targets.compute import compute_targets; t = compute_targets(sys.argv[2]); "
+                  "np.savez(sys.argv[3], steps=t.trajectories.astype(np.float32), valid=t.valid, frames=len(t.times))")  # fmt: skip
+        subprocess.run([sys.executable, "-c", script, str(code), str(path), str(out)], check=True, cwd=code)
+        with np.load(out) as d:
+            return d["steps"], d["valid"], 0.0, int(d["frames"])
+
+    return run
+
+
+def robustness(tmp: Path, scenes: int, baseline: Path | None = None) -> list[str]:
+    """Mean and worst errors over `scenes` random scenes, for each encoder setting and route (and the code in
+    `baseline`, on the same files)."""
+    routes: dict[str, Callable[[Path], tuple[np.ndarray, np.ndarray, float, int]]] = {"ours": ours, "Farneback": farneback_route}
+    if baseline is not None:
+        routes["before"] = other_code_route(baseline)
     rows = []
     for name, (crf, options) in ENCODINGS.items():
-        errs: dict[str, list[tuple[float, float]]] = {"ours": [], "Farneback": []}
+        errs: dict[str, list[tuple[float, float]]] = {route: [] for route in routes}
         for scene in random_scenes(scenes):
             path = km.encode(scene, tmp / "scene.mp4", crf=crf, options=options)
             truth, region = km.truth(scene, np.arange(scene.frames - L), L)
-            for route, fn in (("ours", ours), ("Farneback", farneback_route)):
+            for route, fn in routes.items():
                 steps, valid, _, _ = fn(path)
                 err = np.linalg.norm(steps - truth, axis=-1).mean(axis=-1)
                 errs[route].append((float(err[(region == 0) & valid].mean()), float(err[(region > 0) & valid].mean())))
         cells = []
-        for route in ("ours", "Farneback"):
+        for route in routes:
             e = np.array(errs[route])
             cells += [f"{e[:, 0].mean():.3f}", f"{e[:, 1].mean():.3f}", f"{e[:, 1].max():.3f}"]
         rows.append(f"| {name} | {' | '.join(cells)} |")
@@ -204,12 +225,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--speed-video", type=Path, help="an 854x480 H.264 video for the speed run (default: the DAVIS videos given)")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--scenes", type=int, default=6, help="random scenes per encoder setting in the robustness table")
+    p.add_argument("--baseline-code", type=Path, help="another checkout (e.g. `git archive REV | tar -x -C OLD`): its "
+                   "targets on the same videos in the robustness table")
+    p.add_argument("--only", choices=("robustness",), help="run only this part (printed, not recorded)")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="'-': print only")
     args = p.parse_args(argv)
     videos = args.videos or sorted((SHARED / "davis" / "mp4").glob("*.mp4"))[:4]
     with tempfile.TemporaryDirectory(prefix="bench-targets-") as tmp:
+        if args.only == "robustness":
+            robustness(Path(tmp), args.scenes, args.baseline_code)
+            return
         acc = accuracy(Path(tmp))
-        robust = robustness(Path(tmp), args.scenes)
+        robust = robustness(Path(tmp), args.scenes, args.baseline_code)
         agree = agreement(videos)
         speed_rows = []
         for v in [args.speed_video] if args.speed_video else videos[:2]:
@@ -227,8 +254,9 @@ def main(argv: list[str] | None = None) -> None:
          "|---|---|---:|---|---:|---:|", *acc, "",
          f"Robustness: {args.scenes} random scenes (320x192, 40 frames; background up to 2 px/frame, two squares up to 3.5 "
          "px/frame, `random_scenes`) per encoder setting, mean error px/step (objects: mean over the scenes, and the worst scene):", "",
-         "| encoder | ours background | ours objects | ours worst | Farneback background | Farneback objects | Farneback worst |",
-         "|---|---:|---:|---:|---:|---:|---:|", *robust, "",
+         "| encoder | ours background | ours objects | ours worst | Farneback background | Farneback objects | Farneback worst |"
+         + (" before: background | before: objects | before: worst |" if args.baseline_code else ""),
+         "|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if args.baseline_code else ""), *robust, "",
          "Agreement with MME's route on DAVIS videos (854x480), px/step over points valid in both:", "",
          "| video | frames | mean diff | median diff | mean Farneback step | both valid | ours CPU ms/frame | Farneback CPU ms/frame | speed ratio |",
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|", *agree, "",
