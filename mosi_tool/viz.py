@@ -28,10 +28,10 @@ def colormap_lut(name: str = COLORMAP) -> np.ndarray:
 
 def heat_colors(heat: np.ndarray) -> np.ndarray:
     """Map values in [0, 1] (H, W) to RGB (H, W, 3) uint8."""
-    return colormap_lut()[_heat_index(heat)]
+    return colormap_lut()[heat_index(heat)]
 
 
-def _heat_index(heat: np.ndarray) -> np.ndarray:
+def heat_index(heat: np.ndarray) -> np.ndarray:
     """(H, W) uint8 colour-table index of values in [0, 1] (rounded, clipped)."""
     import cv2
 
@@ -62,7 +62,7 @@ def overlay(frame: np.ndarray, heat: np.ndarray, alpha: float = OVERLAY_ALPHA) -
     import cv2
 
     keep, colours = _overlay_tables(alpha)
-    idx = _heat_index(heat)
+    idx = heat_index(heat)
     out = np.array(frame, dtype=np.uint8, copy=True, order="C")
     # only the rectangle holding any colour is blended (motion maps are mostly zero)
     x, y, w, h = cv2.boundingRect((idx > int(OVERLAY_LOW * 255)).view(np.uint8))

@@ -20,11 +20,12 @@ import numpy as np
 from .. import viz
 from ..atomic import AtomicOutput
 from ..video.clips import ClipSpec
-from ..video.decode import VideoReader
-from ..video.i420 import i420_frame
+from ..video.decode import Frame, VideoReader
+from ..video.i420 import i420_canvas, i420_frame
 from .display import frame_ranges
 from .maps import map_region
 from .maps_file import MapsFile
+from .overlay_i420 import draw_colorbar_i420, overlay_i420
 from .result import SaliencyResult
 
 CHUNK = 16  # frames upsampled per device call
@@ -35,9 +36,12 @@ FASTSTART = {".mp4", ".mov", ".m4v"}  # index at the front: browsers start playi
 
 
 class Sink(Protocol):
+    """An output fed frame by frame: `add` gets each decoded `Frame` (its RGB `image` converted on first
+    use; its yuv420p `planes` when the decode kept them) with its heat map."""
+
     size: tuple[int, int] | None  # (width, height) of the heat it wants; None: the frame's size
 
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None: ...
+    def add(self, frame: Frame, heat: np.ndarray) -> None: ...
 
     def close(self) -> None: ...
 
@@ -95,12 +99,19 @@ class OverlayVideo(AtomicOutput):
         if viz.colorbar_stamp(height, width, title=caption) is None:
             self.notes.append(f"overlay without a colour bar: {width}x{height} frames are too small to hold one")
 
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
-        img = viz.draw_colorbar(viz.overlay(frame, heat), title=self.caption)
-        if any(self.pad):
-            img = np.pad(img, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
-        vf = i420_frame(img)
-        pts = max(round(time / TIME_BASE), self.last_pts + 1)
+    def add(self, frame: Frame, heat: np.ndarray) -> None:
+        """Blend and encode one frame: on its decoded yuv420p planes when it has them (`overlay_i420`: no
+        colour conversion either way), else on its RGB image, converted to yuv420p for the encoder."""
+        if frame.planes is not None and not any(self.pad):
+            vf, planes = i420_canvas(self.stream.width, self.stream.height)
+            overlay_i420(frame.planes, heat, planes)
+            draw_colorbar_i420(planes, title=self.caption)
+        else:
+            img = viz.draw_colorbar(viz.overlay(frame.image, heat), title=self.caption)
+            if any(self.pad):
+                img = np.pad(img, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
+            vf = i420_frame(img)
+        pts = max(round(frame.time / TIME_BASE), self.last_pts + 1)
         vf.pts, vf.time_base = pts, TIME_BASE
         self.last_pts = pts
         with self._writing():
@@ -130,12 +141,13 @@ class ContactSheet:
         self.tile_width = tile_width
         self.tiles: list[np.ndarray] = []
 
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
+    def add(self, frame: Frame, heat: np.ndarray) -> None:
+        index, time = frame.index, frame.time
         if index not in self.picks:
             return
         from PIL import Image
 
-        img = viz.overlay(frame, heat)
+        img = viz.overlay(frame.image, heat)
         h, w = img.shape[:2]
         scale = self.tile_width / w
         img = np.asarray(Image.fromarray(img).resize((self.tile_width, max(1, round(h * scale))), Image.BILINEAR))
@@ -244,12 +256,12 @@ def render(
                     heat[key] = heat_frames(result, start, start + len(buffer), *key[0], key[1])
                 try:
                     for frame, h in zip(buffer, heat[key]):
-                        sink.add(frame.index, frame.time, frame.image, h)
+                        sink.add(frame, h)
                 except OSError as e:
                     fail(path, e)
             buffer.clear()
 
-        for frame in reader.frames():
+        for frame in reader.frames(planes=overlay is not None):
             if frame.index >= n:
                 break
             buffer.append(frame)
