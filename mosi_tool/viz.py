@@ -32,9 +32,12 @@ def heat_colors(heat: np.ndarray) -> np.ndarray:
 
 
 def heat_index(heat: np.ndarray) -> np.ndarray:
-    """(H, W) uint8 colour-table index of values in [0, 1] (rounded, clipped)."""
+    """(H, W) uint8 colour-table index of values in [0, 1] (rounded, clipped); uint8 `heat` is taken as
+    indices already (`saliency.render.heat_indices`) and returned as it is."""
     import cv2
 
+    if heat.dtype == np.uint8:
+        return heat
     return cv2.convertScaleAbs(np.ascontiguousarray(heat, dtype=np.float32), alpha=255.0)
 
 
@@ -56,9 +59,10 @@ def _overlay_tables(alpha: float) -> tuple[np.ndarray, np.ndarray]:
 
 def overlay(frame: np.ndarray, heat: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
     """Blend the heatmap over the frame: colour only where the map is high (`overlay_opacity`), the untouched
-    frame elsewhere. frame (H, W, 3) uint8, heat (H, W) in [0, 1]. In 8-bit fixed point with OpenCV (table
-    lookups, one saturating multiply and add): within one level of the exact blend, and 1.6x faster than a
-    float blend, which matters at one call per overlay frame."""
+    frame elsewhere. frame (H, W, 3) uint8, heat (H, W) in [0, 1] (or uint8 colour-table indices,
+    `heat_index`). In 8-bit fixed point with OpenCV (table lookups, one saturating multiply and add): within
+    one level of the exact blend, and 1.6x faster than a float blend, which matters at one call per overlay
+    frame."""
     import cv2
 
     keep, colours = _overlay_tables(alpha)

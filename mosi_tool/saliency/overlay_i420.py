@@ -41,7 +41,8 @@ def _blend(src: np.ndarray, index: np.ndarray, keep: np.ndarray, colour: np.ndar
 
 def overlay_i420(planes: Planes, heat: np.ndarray, out: Planes, alpha: float = viz.OVERLAY_ALPHA) -> None:
     """Write into `out` the picture `planes` with the heat map blended over it (`viz.overlay`'s colours and
-    opacities). planes, out: Y (H, W), U and V (H/2, W/2) uint8, H and W even; heat: (H, W) float in [0, 1]."""
+    opacities). planes, out: Y (H, W), U and V (H/2, W/2) uint8, H and W even; heat: (H, W) float in [0, 1],
+    or uint8 colour-table indices (`viz.heat_index`)."""
     for src, dst in zip(planes, out):
         dst[:] = src
     index = viz.heat_index(heat)  # (H, W) uint8
