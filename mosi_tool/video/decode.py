@@ -123,7 +123,7 @@ def yuv_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray
     the frame alive."""
     out = []
     for plane, w, h in zip(frame.planes, (frame.width, frame.width // 2, frame.width // 2), (frame.height, frame.height // 2, frame.height // 2)):
-        view = np.frombuffer(plane, np.uint8, count=plane.line_size * h).reshape(h, plane.line_size)[:, :w]
+        view = np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * h).reshape(h, plane.line_size)[:, :w]
         view.flags.writeable = False  # the decoder may still refer to this picture
         out.append(view)
     return out[0], out[1], out[2]
