@@ -118,3 +118,12 @@ def test_heat_indices_are_the_heat_frames_indexed():
             assert not idx[:, :, :10].any() and idx[:, :, 60:].any()  # zero outside the crop's footprint
     with pytest.raises(ValueError, match="raw"):
         heat_indices(result, 0, 2, W, H, "raw")
+
+
+def test_stored_inferno_table_is_matplotlibs():
+    import matplotlib
+
+    viz.colormap_lut.cache_clear()
+    want = (matplotlib.colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    assert np.array_equal(viz.colormap_lut("inferno"), want)
+    assert not np.array_equal(viz.colormap_lut("viridis"), want)  # other names still come from matplotlib
