@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--old-code", type=Path, help="also run `saliency` from this checkout of older code (a baseline in the same run)")
+    ap.add_argument("--old-name", default="", help="what --old-code is, for the report (e.g. 'commit f69f9f7')")
     ap.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = ap.parse_args()
     ffmpeg = shutil.which("ffmpeg")
@@ -103,9 +104,12 @@ def main() -> None:
     ]  # fmt: skip
     reading = [f"saliency / transcode CPU per round: {', '.join(f'{x:.2f}x' for x in ratio)} (median {statistics.median(ratio):.2f}x); "
                f"target at most 1.5x: {'met' if statistics.median(ratio) <= 1.5 else 'not met'}"]  # fmt: skip
+    motion = statistics.median(cpu["motion pass alone"])
+    reading.append(f"without its motion pass (a second parse of the bitstream for the vectors, the field, the maps, and its process start-up: "
+                   f"{motion / base:.2f}x alone) the command costs {(statistics.median(cpu['mosi-tool saliency']) - motion) / base:.2f}x the transcode")  # fmt: skip
     if args.old_code:
         old = [a / b for a, b in zip(cpu["saliency, older code"], cpu["mosi-tool saliency"])]
-        reading.append(f"older code / this code, CPU per round: {', '.join(f'{x:.2f}x' for x in old)} (older code: {args.old_code})")
+        reading.append(f"older code ({args.old_name or args.old_code}) / this code, CPU per round: {', '.join(f'{x:.2f}x' for x in old)}")
     from bench.report import cpu_section, publish
 
     publish(cpu_section("Saliency vs FFmpeg transcode", "bench/saliency_vs_ffmpeg.py", None, facts, table, reading), args.report)
