@@ -1,7 +1,11 @@
 """The pixel pass of saliency: decode the original frames (once) and write the outputs users look at.
 
 Sinks: an overlay video (original resolution, frame rate, timestamps and frame count, with a colour bar),
-the raw maps as float16 .npy (`maps_file`), and a contact sheet of key frames. Every file is written to a
+the raw maps as float16 .npy (`maps_file`), and a contact sheet of key frames. The overlay is blended on the
+decoded yuv420p planes and handed to the encoder as they are (`overlay_i420`), with its heat as 8-bit colour
+indices (`heat_indices`); a frame whose planes are not such a picture (odd size, full range, BT.709, rotated,
+non-square pixels) is blended in RGB and converted. Measured with `python bench/saliency_vs_ffmpeg.py`
+(docs/BENCHMARKS.md). Every file is written to a
 temporary name and renamed when complete. An output that fails (full disk, a folder gone read-only) is
 abandoned alone, its temporary file removed: the others are still written (`OutputsFailed` names it).
 """
@@ -106,7 +110,7 @@ class OverlayVideo(AtomicOutput):
         """Blend and encode one frame: on its decoded yuv420p planes when it has them (`overlay_i420`: no
         colour conversion either way), else on its RGB image, converted to yuv420p for the encoder. heat:
         (H, W) uint8 colour-table indices (`heat_indices`), or float in [0, 1]."""
-        if frame.planes is not None and not any(self.pad):
+        if frame.planes is not None and frame.planes[0].shape == (self.stream.height, self.stream.width):
             vf, planes = i420_canvas(self.stream.width, self.stream.height)
             overlay_i420(frame.planes, heat, planes)
             draw_colorbar_i420(planes, title=self.caption)
