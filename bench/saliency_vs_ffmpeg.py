@@ -107,6 +107,9 @@ def main() -> None:
     motion = statistics.median(cpu["motion pass alone"])
     reading.append(f"without its motion pass (a second parse of the bitstream for the vectors, the field, the maps, and its process start-up: "
                    f"{motion / base:.2f}x alone) the command costs {(statistics.median(cpu['mosi-tool saliency']) - motion) / base:.2f}x the transcode")  # fmt: skip
+    reading.append("the vectors come from a second parse of the bitstream, not from the overlay's decode: the overlay's "
+                   "display range needs every frame's map before its first frame is drawn (`saliency.display`), and "
+                   "frame-threaded decoding exports racy vectors (`video.motion.codec`)")
     if args.old_code:
         old = [a / b for a, b in zip(cpu["saliency, older code"], cpu["mosi-tool saliency"])]
         reading.append(f"older code ({args.old_name or args.old_code}) / this code, CPU per round: {', '.join(f'{x:.2f}x' for x in old)}")

@@ -5,9 +5,11 @@ the raw maps as float16 .npy (`maps_file`), and a contact sheet of key frames. T
 decoded yuv420p planes and handed to the encoder as they are (`overlay_i420`), with its heat as 8-bit colour
 indices (`heat_indices`); a frame whose planes are not such a picture (odd size, full range, BT.709, rotated,
 non-square pixels) is blended in RGB and converted. Measured with `python bench/saliency_vs_ffmpeg.py`
-(docs/BENCHMARKS.md). Every file is written to a
-temporary name and renamed when complete. An output that fails (full disk, a folder gone read-only) is
-abandoned alone, its temporary file removed: the others are still written (`OutputsFailed` names it).
+(docs/BENCHMARKS.md).
+
+Every file is written to a temporary name and renamed when complete. An output that fails (full disk, a
+folder gone read-only) is abandoned alone, its temporary file removed: the others are still written
+(`OutputsFailed` names it).
 """
 
 from __future__ import annotations
