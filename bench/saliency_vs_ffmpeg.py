@@ -11,15 +11,15 @@ Each round runs, one after the other in a fresh process each: FFmpeg's transcode
 the overlay), and the motion pass alone (`saliency.motion.motion_pass`, for the reading). CPU time is the
 child's user + system time (wait4), so it counts every thread and process start-up; wall time and frames/s
 are reported too. The figure to read is the ratio of CPU times within a round (the machine is shared, so
-absolute times move with the load); the median over rounds is printed as a markdown table.
+absolute times move with the load); the medians over rounds make the table, recorded with bench/report.py
+(docs/benchmarks/, docs/BENCHMARKS.md; `--report -` prints only). `--old-code DIR` adds the same command
+run from an older checkout (e.g. `git archive COMMIT | tar -x -C DIR`), a baseline measured in the same rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shlex
 import shutil
 import statistics
 import sys
@@ -49,22 +49,14 @@ def frames_of(video: Path) -> tuple[int, int, int]:
         return sum(1 for _ in c.decode(vs)), vs.width, vs.height
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--video", type=Path, help="the video (default: the shared DAVIS videos joined to --seconds)")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--old-code", type=Path, help="also run `saliency` from this checkout of older code (a baseline in the same run)")
+    ap.add_argument("--old-name", default="", help="what --old-code is, for the report (e.g. 'commit f69f9f7')")
+    ap.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = ap.parse_args()
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -100,18 +92,30 @@ def main() -> None:
             loads.append(os.getloadavg()[0])
             print(f"round {r + 1}: " + ", ".join(f"{k} {cpu[k][-1]:.1f} CPU-s" for k in runs) + f"; ratio {ratio[-1]:.2f}x", file=sys.stderr)
     base = statistics.median(cpu["ffmpeg transcode"])
-    print(f"Command: `python bench/saliency_vs_ffmpeg.py{' ' + shlex.join(sys.argv[1:]) if sys.argv[1:] else ''}`\n")
-    print(f"- machine: {cpu_model()}, {os.cpu_count()} CPUs; 1-min load average before/after each round: "
-          + " -> ".join(f"{x:.1f}" for x in loads))  # fmt: skip
-    print(f"- video: {n} frames, {w}x{h}, {video.name if args.video else f'{args.seconds:g} s of the shared DAVIS videos joined'}")
-    print(f"- x264: {' '.join(X264[1:])}; medians of {args.rounds} interleaved rounds\n")
-    print("| run | CPU s | vs transcode (CPU) | wall s | frames/s (wall) |")
-    print("|---|---:|---:|---:|---:|")
+    table = ["| run | CPU s | vs transcode (CPU) | wall s | frames/s (wall) |", "|---|---:|---:|---:|---:|"]
     for name in runs:
         c, t = statistics.median(cpu[name]), statistics.median(wall[name])
-        print(f"| {name} | {c:.1f} | {c / base:.2f}x | {t:.1f} | {n / t:.1f} |")
-    print(f"\nsaliency / transcode CPU per round: {', '.join(f'{x:.2f}x' for x in ratio)} (median {statistics.median(ratio):.2f}x)")
+        table.append(f"| {name} | {c:.1f} | {c / base:.2f}x | {t:.1f} | {n / t:.1f} |")
+    facts = [
+        f"video: {n} frames, {w}x{h}, {video.name if args.video else f'{args.seconds:g} s of the shared DAVIS videos joined'}",
+        f"ffmpeg -i V {' '.join(X264)} against `python -m mosi_tool saliency V --out O.mp4` (defaults: --method mv, "
+        "the overlay; its own x264 settings), each a fresh process; CPU = user + system time of the process and its threads",
+        f"medians of {args.rounds} interleaved rounds; 1-min load average before/after each round: " + " -> ".join(f"{x:.1f}" for x in loads),
+    ]  # fmt: skip
+    reading = [f"saliency / transcode CPU per round: {', '.join(f'{x:.2f}x' for x in ratio)} (median {statistics.median(ratio):.2f}x); "
+               f"target at most 1.5x: {'met' if statistics.median(ratio) <= 1.5 else 'not met'}"]  # fmt: skip
+    motion = statistics.median(cpu["motion pass alone"])
+    reading.append(f"without its motion pass (a second parse of the bitstream for the vectors, the field, the maps, and its process start-up: "
+                   f"{motion / base:.2f}x alone) the command costs {(statistics.median(cpu['mosi-tool saliency']) - motion) / base:.2f}x the transcode")  # fmt: skip
+    reading.append("the vectors come from a second parse of the bitstream, not from the overlay's decode: the overlay's "
+                   "display range needs every frame's map before its first frame is drawn (`saliency.display`), and "
+                   "frame-threaded decoding exports racy vectors (`video.motion.codec`)")
+    if args.old_code:
+        old = [a / b for a, b in zip(cpu["saliency, older code"], cpu["mosi-tool saliency"])]
+        reading.append(f"older code ({args.old_name or args.old_code}) / this code, CPU per round: {', '.join(f'{x:.2f}x' for x in old)}")
+    from bench.report import cpu_section, publish
 
+    publish(cpu_section("Saliency vs FFmpeg transcode", "bench/saliency_vs_ffmpeg.py", None, facts, table, reading), args.report)
 
 if __name__ == "__main__":
     main()

@@ -12,10 +12,14 @@ memory stays flat however long the video is (a memory map's dirty pages count as
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..atomic import AtomicOutput
+
+if TYPE_CHECKING:
+    from ..video.decode import Frame
 
 DTYPE = np.dtype("<f2")
 
@@ -33,8 +37,9 @@ class MapsFile(AtomicOutput):
         self.size: tuple[int, int] | None = (width, height)
         self.frames = frames
 
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
-        """Write frame `index`'s map, (height, width) in [0, 1]."""
+    def add(self, frame: Frame, heat: np.ndarray) -> None:
+        """Write `frame`'s map, (height, width) in [0, 1], at its index."""
+        index = frame.index
         if not 0 <= index < self.frames:
             raise IndexError(f"frame {index} outside the maps file's {self.frames} frames")
         with self._writing():

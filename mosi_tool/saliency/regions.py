@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import AtomicOutput, reserve
+from ..video.decode import Frame
 from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
 from .masks import MaskConfig, MaskTracker, work_size
 
@@ -78,8 +79,9 @@ class BoxesFile(AtomicOutput):
         self.union: list[float] | None = None
         self._file = open(self._begin(out), "w")  # noqa: SIM115 - closed in close/abort
 
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
-        e = self.regions.evidence(index, frame, heat)
+    def add(self, frame: Frame, heat: np.ndarray) -> None:
+        index, time = frame.index, frame.time
+        e = self.regions.evidence(index, frame.image, heat)
         boxes = self.tracks.update(component_boxes(e > 0.5, e, self.scale, limit=self.limit))
         self.union = union_box(boxes, self.union)
         with self._writing():
@@ -103,8 +105,8 @@ class MasksFile(AtomicOutput):
         self.size: tuple[int, int] | None = regions.size
         self.out_size = (width, height)
 
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
-        self.array[index] = MaskTracker.mask(self.regions.evidence(index, frame, heat), self.out_size)
+    def add(self, frame: Frame, heat: np.ndarray) -> None:
+        self.array[frame.index] = MaskTracker.mask(self.regions.evidence(frame.index, frame.image, heat), self.out_size)
 
     def _close_file(self) -> None:
         array = self.__dict__.pop("array", None)

@@ -1,9 +1,15 @@
 """The pixel pass of saliency: decode the original frames (once) and write the outputs users look at.
 
 Sinks: an overlay video (original resolution, frame rate, timestamps and frame count, with a colour bar),
-the raw maps as float16 .npy (`maps_file`), and a contact sheet of key frames. Every file is written to a
-temporary name and renamed when complete. An output that fails (full disk, a folder gone read-only) is
-abandoned alone, its temporary file removed: the others are still written (`OutputsFailed` names it).
+the raw maps as float16 .npy (`maps_file`), and a contact sheet of key frames. The overlay is blended on the
+decoded yuv420p planes and handed to the encoder as they are (`overlay_i420`), with its heat as 8-bit colour
+indices (`heat_indices`); a frame whose planes are not such a picture (odd size, full range, BT.709, rotated,
+non-square pixels) is blended in RGB and converted. Measured with `python bench/saliency_vs_ffmpeg.py`
+(docs/BENCHMARKS.md).
+
+Every file is written to a temporary name and renamed when complete. An output that fails (full disk, a
+folder gone read-only) is abandoned alone, its temporary file removed: the others are still written
+(`OutputsFailed` names it).
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ import numpy as np
 from .. import viz
 from ..atomic import AtomicOutput
 from ..video.clips import ClipSpec
-from ..video.decode import VideoReader
-from ..video.i420 import i420_frame
+from ..video.decode import Frame, VideoReader
+from ..video.i420 import i420_canvas, i420_frame
 from .display import frame_ranges
 from .maps import map_region
 from .maps_file import MapsFile
+from .overlay_i420 import draw_colorbar_i420, overlay_i420
 from .result import SaliencyResult
 
 CHUNK = 16  # frames upsampled per device call
@@ -35,9 +42,14 @@ FASTSTART = {".mp4", ".mov", ".m4v"}  # index at the front: browsers start playi
 
 
 class Sink(Protocol):
+    """An output fed frame by frame: `add` gets each decoded `Frame` (its RGB `image` converted on first
+    use; its yuv420p `planes` when the decode kept them) with its heat map: float32 (H, W) (`heat_frames`),
+    or uint8 colour-table indices (`heat_indices`) for a sink with a true `indices` attribute. A sink with a
+    `norm` attribute gets its heat at that scale (`_sink_norm`)."""
+
     size: tuple[int, int] | None  # (width, height) of the heat it wants; None: the frame's size
 
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None: ...
+    def add(self, frame: Frame, heat: np.ndarray) -> None: ...
 
     def close(self) -> None: ...
 
@@ -61,6 +73,7 @@ class OverlayVideo(AtomicOutput):
     """Heatmap blended on every original frame, same size, rate and timestamps, with a colour bar."""
 
     size = None
+    indices = True  # its heat as colour-table indices (`heat_indices`): all the blend needs
 
     def __init__(self, out: Path, width: int, height: int, fps: float, caption: str = "motion"):
         codec = CODECS.get(out.suffix.lower())
@@ -95,12 +108,20 @@ class OverlayVideo(AtomicOutput):
         if viz.colorbar_stamp(height, width, title=caption) is None:
             self.notes.append(f"overlay without a colour bar: {width}x{height} frames are too small to hold one")
 
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
-        img = viz.draw_colorbar(viz.overlay(frame, heat), title=self.caption)
-        if any(self.pad):
-            img = np.pad(img, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
-        vf = i420_frame(img)
-        pts = max(round(time / TIME_BASE), self.last_pts + 1)
+    def add(self, frame: Frame, heat: np.ndarray) -> None:
+        """Blend and encode one frame: on its decoded yuv420p planes when it has them (`overlay_i420`: no
+        colour conversion either way), else on its RGB image, converted to yuv420p for the encoder. heat:
+        (H, W) uint8 colour-table indices (`heat_indices`), or float in [0, 1]."""
+        if frame.planes is not None and frame.planes[0].shape == (self.stream.height, self.stream.width):
+            vf, planes = i420_canvas(self.stream.width, self.stream.height)
+            overlay_i420(frame.planes, heat, planes)
+            draw_colorbar_i420(planes, title=self.caption)
+        else:
+            img = viz.draw_colorbar(viz.overlay(frame.image, heat), title=self.caption)
+            if any(self.pad):
+                img = np.pad(img, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
+            vf = i420_frame(img)
+        pts = max(round(frame.time / TIME_BASE), self.last_pts + 1)
         vf.pts, vf.time_base = pts, TIME_BASE
         self.last_pts = pts
         with self._writing():
@@ -130,12 +151,13 @@ class ContactSheet:
         self.tile_width = tile_width
         self.tiles: list[np.ndarray] = []
 
-    def add(self, index: int, time: float, frame: np.ndarray, heat: np.ndarray) -> None:
+    def add(self, frame: Frame, heat: np.ndarray) -> None:
+        index, time = frame.index, frame.time
         if index not in self.picks:
             return
         from PIL import Image
 
-        img = viz.overlay(frame, heat)
+        img = viz.overlay(frame.image, heat)
         h, w = img.shape[:2]
         scale = self.tile_width / w
         img = np.asarray(Image.fromarray(img).resize((self.tile_width, max(1, round(h * scale))), Image.BILINEAR))
@@ -150,6 +172,32 @@ class ContactSheet:
         pass
 
 
+def _scaled_maps(result: SaliencyResult, start: int, stop: int, norm: str) -> np.ndarray:
+    """The low-resolution maps of frames [start, stop), float32 (n, h, w), scaled to [0, 1] by `norm`, or
+    as they are for "raw"."""
+    low_res = np.asarray(result.maps[start:stop], dtype=np.float32)
+    if norm == "raw":
+        return low_res
+    lo, hi = frame_ranges(low_res, norm, result.range)
+    low, high = np.asarray(lo, np.float32).reshape(-1, 1, 1), np.asarray(hi, np.float32).reshape(-1, 1, 1)
+    return np.clip((low_res - low) / np.maximum(high - low, 1e-12), 0, 1).astype(np.float32)
+
+
+def _upsample(maps: np.ndarray, result: SaliencyResult, width: int, height: int) -> np.ndarray:
+    """Low-resolution maps (n, h, w) upsampled bilinearly (OpenCV, half-pixel centres as
+    `F.interpolate(align_corners=False)`) into the model input's footprint (`map_region`) of a width x height
+    frame, zero outside it: (n, height, width), the maps' dtype."""
+    x0, y0, w, h = map_region(result.geometry, width, height)
+    whole = (x0, y0, w, h) == (0, 0, width, height)
+    out = (np.empty if whole else np.zeros)((len(maps), height, width), maps.dtype)
+    for i, m in enumerate(maps):
+        if whole:
+            cv2.resize(m, (w, h), dst=out[i], interpolation=cv2.INTER_LINEAR)
+        else:
+            out[i, y0 : y0 + h, x0 : x0 + w] = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
 def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, height: int, norm: str) -> np.ndarray:
     """Maps of frames [start, stop) at width x height, float32 (n, height, width), scaled to [0, 1] by `norm`
     (`display.frame_ranges`: "bounded", "video" or "frame"), or "raw": in the maps' own units, not scaled.
@@ -157,18 +205,19 @@ def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, heigh
     The low-resolution maps are scaled, then upsampled bilinearly (OpenCV, half-pixel centres as
     `F.interpolate(align_corners=False)`) into the model input's footprint (`map_region`); zero outside it.
     """
-    low_res = np.asarray(result.maps[start:stop], dtype=np.float32)
-    if norm == "raw":
-        heat = low_res
-    else:
-        lo, hi = frame_ranges(low_res, norm, result.range)
-        low, high = np.asarray(lo, np.float32).reshape(-1, 1, 1), np.asarray(hi, np.float32).reshape(-1, 1, 1)
-        heat = np.clip((low_res - low) / np.maximum(high - low, 1e-12), 0, 1).astype(np.float32)
-    x0, y0, w, h = map_region(result.geometry, width, height)
-    out = np.zeros((len(heat), height, width), np.float32)
-    for i, m in enumerate(heat):
-        out[i, y0 : y0 + h, x0 : x0 + w] = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = _upsample(_scaled_maps(result, start, stop, norm), result, width, height)
     return out if norm == "raw" else np.clip(out, 0, 1, out=out)
+
+
+def heat_indices(result: SaliencyResult, start: int, stop: int, width: int, height: int, norm: str) -> np.ndarray:
+    """`heat_frames` as colour-table indices, uint8 (n, height, width), round(255 x heat) (`viz.heat_index`):
+    the low-resolution maps are scaled and rounded to 0..255, then upsampled in 8 bits (OpenCV's fixed-point
+    bilinear), within half a level of indexing the float maps, and several times cheaper at full size than
+    `heat_frames` then `viz.heat_index` (no float frames of the full size are made). norm: not "raw"."""
+    if norm == "raw":
+        raise ValueError("colour-table indices need a scale in [0, 1]: norm 'raw' has none")
+    scaled = _scaled_maps(result, start, stop, norm)
+    return _upsample(np.stack([viz.heat_index(m) for m in scaled]), result, width, height)
 
 
 def _sink_norm(sink: Sink, norm: str) -> str:
@@ -237,19 +286,20 @@ def render(
 
         def flush() -> None:
             start = buffer[0].index
-            heat: dict[tuple[tuple[int, int], str], np.ndarray] = {}
+            heat: dict[tuple[tuple[int, int], str, bool], np.ndarray] = {}
             for path, sink in list(sinks.items()):
-                key = (sink.size or (width, height), _sink_norm(sink, norm))
+                key = (sink.size or (width, height), _sink_norm(sink, norm), bool(getattr(sink, "indices", False)))
                 if key not in heat:
-                    heat[key] = heat_frames(result, start, start + len(buffer), *key[0], key[1])
+                    make = heat_indices if key[2] else heat_frames
+                    heat[key] = make(result, start, start + len(buffer), *key[0], key[1])
                 try:
                     for frame, h in zip(buffer, heat[key]):
-                        sink.add(frame.index, frame.time, frame.image, h)
+                        sink.add(frame, h)
                 except OSError as e:
                     fail(path, e)
             buffer.clear()
 
-        for frame in reader.frames():
+        for frame in reader.frames(planes=overlay is not None):
             if frame.index >= n:
                 break
             buffer.append(frame)

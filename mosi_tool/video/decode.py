@@ -21,8 +21,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -76,11 +77,56 @@ class VideoInfo:
     sample_aspect_ratio: str = "1:1"  # of the stored pixels (frames are resampled to square pixels)
 
 
-@dataclass
 class Frame:
-    index: int  # position in presentation order, from 0
-    time: float  # seconds since the first shown frame's timestamp, from PTS (best effort, always increasing)
-    image: np.ndarray  # (H, W, 3) uint8 RGB, upright
+    """One decoded frame: `index`, its position in presentation order from 0; `time`, seconds since the first
+    shown frame's timestamp, from PTS (best effort, always increasing); `image`, (H, W, 3) uint8 RGB, upright.
+
+    `planes`: the frame's own yuv420p planes (Y (H, W), U and V (H/2, W/2) uint8, BT.601 limited range,
+    read-only views of the decoder's picture) when `VideoReader.frames(planes=True)` could keep them; `image`
+    is then converted from them on first use only, so a consumer of the planes alone (the overlay) skips the
+    RGB conversion. None otherwise.
+    """
+
+    __slots__ = ("index", "time", "planes", "_image", "_convert")
+
+    def __init__(self, index: int, time: float, image: np.ndarray | None = None,
+                 planes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                 convert: Callable[[], np.ndarray] | None = None):  # fmt: skip
+        if image is None and convert is None:
+            raise ValueError("a Frame needs its image or a way to convert it")
+        self.index, self.time, self.planes = index, time, planes
+        self._image, self._convert = image, convert
+
+    @property
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            assert self._convert is not None
+            self._image, self._convert = self._convert(), None
+        return self._image
+
+    def __repr__(self) -> str:
+        return f"Frame(index={self.index}, time={self.time:.6f}, planes={self.planes is not None})"
+
+
+BT601_SPACES = {2, 5, 6}  # AVColorSpace: unspecified (FFmpeg converts it as BT.601), BT.470BG, SMPTE 170M
+
+
+def keeps_planes(frame: av.VideoFrame) -> bool:
+    """Whether a decoded frame's planes are already a BT.601 limited-range yuv420p picture of even size: what
+    an encoder of such frames takes as it is (`Frame.planes`), with the colours an RGB conversion would give."""
+    return (frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0
+            and frame.color_range != 2 and frame.colorspace in BT601_SPACES)  # fmt: skip
+
+
+def yuv_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read-only views (no copy) of a yuv420p frame's Y (H, W), U and V (H/2, W/2) uint8 planes; they keep
+    the frame alive."""
+    out = []
+    for plane, w, h in zip(frame.planes, (frame.width, frame.width // 2, frame.width // 2), (frame.height, frame.height // 2, frame.height // 2)):
+        view = np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * h).reshape(h, plane.line_size)[:, :w]
+        view.flags.writeable = False  # the decoder may still refer to this picture
+        out.append(view)
+    return out[0], out[1], out[2]
 
 
 def _damaged(path: str | Path, reason: str) -> str:
@@ -202,9 +248,13 @@ class VideoReader:
         """Whether this reads a folder of image frames (no codec, no motion vectors)."""
         return bool(self._files)
 
-    def frames(self, size: tuple[int, int] | None = None) -> Iterator[Frame]:
+    def frames(self, size: tuple[int, int] | None = None, planes: bool = False) -> Iterator[Frame]:
         """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given
-        (non-square pixels are always resampled: by default to the displayed size)."""
+        (non-square pixels are always resampled: by default to the displayed size).
+
+        planes: keep each frame's yuv420p planes (`Frame.planes`) and convert to RGB only on first use of
+        `Frame.image`, where the decoded picture is already what a BT.601 yuv420p encoder takes
+        (`keeps_planes`); any other frame comes as RGB, planes None."""
         if self._files:
             yield from self._folder_frames(size)
             return
@@ -231,8 +281,10 @@ class VideoReader:
                     for frame in decoded:
                         t = clock.seconds(frame.pts, frame.dts)
                         timeline.add(clock.joined)
-                        image = self.orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
-                        yield Frame(self.decoded, t, image)
+                        if planes and not reshape and self.orientation.identity and keeps_planes(frame):
+                            yield Frame(self.decoded, t, planes=yuv_planes(frame), convert=partial(frame.to_ndarray, format="rgb24"))
+                        else:
+                            yield Frame(self.decoded, t, self.orientation.apply(frame.to_ndarray(format="rgb24", **reshape)))
                         self.decoded += 1
             except av.FFmpegError as e:
                 stopped = True
