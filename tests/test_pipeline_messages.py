@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from mosi_tool.pipeline.dataset import decode_messages
-from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, ErrorMessage, FeatureMessage
+from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, ErrorMessage
 from mosi_tool.pipeline.options import EngineOptions, RunOptions
 from mosi_tool.pipeline.ray_backend import from_rows, to_rows
 from mosi_tool.video.clips import ClipSpec
@@ -52,8 +52,7 @@ def test_decode_messages_are_read_by_name_and_keep_their_positions(moving_square
     assert all(isinstance(m, ClipMessage) for m in clips) and isinstance(done, DoneMessage)
     assert [m.clip_no for m in clips] == list(range(10)) and {m.job for m in clips} == {7}
     first = clips[0]
-    assert first.frames is not None and first.frames.shape == (4, 32, 32, 3)
-    assert first[0] == first.kind == "clip"
+    assert first.data is not None and first.data.shape == (4, 32, 32, 3) and first.data.dtype == np.uint8
     assert done.clips == 10 and done.info["decoded_frames"] == 40 and done.decode_s > 0
     (bad,) = decode_messages(3, str(tmp_path / "missing.mp4"), SPEC)
     assert isinstance(bad, ErrorMessage) and bad.job == 3 and bad.message.endswith("missing.mp4: no such file or folder")
@@ -61,11 +60,11 @@ def test_decode_messages_are_read_by_name_and_keep_their_positions(moving_square
 
 def test_messages_and_options_survive_pickling():
     """What crosses process pipes and goes to Ray must come back as the same typed object."""
-    clip = ClipMessage("clip", 1, 2, np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3), (0, 3), (0.0, 0.25), 1)
-    feat = clip.feature(np.ones(5, np.float32))
-    assert (feat.job, feat.clip_no, feat.frame_range, feat.time_range, feat.padded) == (1, 2, (0, 3), (0.0, 0.25), 1)
+    clip = ClipMessage(1, 2, np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3), (0, 3), (0.0, 0.25), 1)
+    feat = clip._replace(data=np.ones(5, np.float32))  # what the engine stage sends on
     back = pickle.loads(pickle.dumps(feat))
-    assert type(back) is FeatureMessage and np.array_equal(back.vector, feat.vector)
+    assert type(back) is ClipMessage and np.array_equal(back.data, feat.data) and back.data.dtype == np.float32
+    assert (back.job, back.clip_no, back.frame_range, back.time_range, back.padded) == (1, 2, (0, 3), (0.0, 0.25), 1)
     spec = ClipSpec(4, 2, 6.0, "full", 32, True, 1, "nvdec")
     run = RunOptions(spec, EngineOptions("m.safetensors", "torch", batch_size=4), ("cpu",), 2, decode_threads=1)
     back = pickle.loads(pickle.dumps(run))
@@ -85,9 +84,9 @@ def test_a_clip_spec_reaches_dataloader_workers_whole(moving_square_video, tmp_p
     ctx = mp.get_context("spawn")  # spawn pickles the dataset itself (fork would copy the memory)
     dataset = VideoDataset([VideoJob(0, str(moving_square_video), str(tmp_path / "a.npz"))], spec, 1, 1, ctx)
     loader = DataLoader(dataset, batch_size=None, num_workers=1, multiprocessing_context=ctx)
-    clips = [m for m in loader if m.kind == "clip"]
+    clips = [m for m in loader if isinstance(m, ClipMessage)]
     assert [list(m.frame_range) for m in clips] == [[0, 6], [16, 22], [32, 38]]  # 20 frames at 6 fps, 4 every 8
-    assert tuple(clips[0].frames.shape) == (4, 32, 48, 3)  # full mode: 96x72 at short side 32, long side 48
+    assert tuple(clips[0].data.shape) == (4, 32, 48, 3)  # full mode: 96x72 at short side 32, long side 48
 
 
 def test_clip_spec_refuses_impossible_values_in_one_line():
@@ -120,10 +119,10 @@ def test_clip_spec_round_trips_through_json_and_names_its_stride():
 
 def test_ray_rows_carry_every_message_unchanged():
     msgs = [
-        ClipMessage("clip", 4, 0, np.arange(4 * 32 * 32 * 3, dtype=np.uint8).reshape(4, 32, 32, 3), (0, 3), (0.0, 0.25), 0),
-        FeatureMessage("feat", 4, 0, np.linspace(0, 1, 6, dtype=np.float32), (0, 3), (0.0, 0.25), 2),
-        DoneMessage("done", 4, 1, {"fps": 12.0, "warnings": []}, 0.5),
-        ErrorMessage("error", 5, "x.mp4: broken"),
+        ClipMessage(4, 0, np.arange(4 * 32 * 32 * 3, dtype=np.uint8).reshape(4, 32, 32, 3), (0, 3), (0.0, 0.25), 0),
+        ClipMessage(4, 0, np.linspace(0, 1, 6, dtype=np.float32), (0, 3), (0.0, 0.25), 2),
+        DoneMessage(4, 1, {"fps": 12.0, "warnings": []}, 0.5),
+        ErrorMessage(5, "x.mp4: broken"),
     ]
     back = list(from_rows(to_rows(msgs)))
     assert [type(m) for m in back] == [type(m) for m in msgs]

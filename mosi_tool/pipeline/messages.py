@@ -1,50 +1,29 @@
-"""The records the pipeline's stages pass on (the stage contract is in `mosi_tool.pipeline`).
-
-Each is a NamedTuple whose first field, `kind`, names it ("clip", "feat", "done", "error"): read fields by
-name. They pickle cheaply (DataLoader workers, device processes, Ray rows). No torch here.
+"""The records the pipeline's stages pass on (the stage contract is in `mosi_tool.pipeline`), and the engine
+stage's timings. NamedTuples told apart by type; they pickle cheaply (DataLoader workers, device processes,
+Ray rows). No torch here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
-
-import numpy as np
+from typing import Any, NamedTuple
 
 
-class FeatureMessage(NamedTuple):
-    """One clip's feature vector: engine -> writer."""
+class ClipMessage(NamedTuple):
+    """One clip: decoder -> engine carrying its frames, engine -> writer carrying its feature vector."""
 
-    kind: Literal["feat"]
     job: int  # `VideoJob.index` of the clip's video
     clip_no: int  # the clip's place in its video, from 0
-    vector: np.ndarray  # (D,) float32
+    data: Any  # decoder: (T, H, W, 3) uint8 frames (numpy; a torch tensor once through the DataLoader); engine: (D,) float32
     frame_range: tuple[int, int]  # first and last frame index of the clip
     time_range: tuple[float, float]  # their timestamps, seconds
     padded: int  # frames repeated to fill the clip (short videos)
 
 
-class ClipMessage(NamedTuple):
-    """One decoded clip: decoder -> engine."""
-
-    kind: Literal["clip"]
-    job: int
-    clip_no: int
-    frames: Any  # (T, H, W, 3) uint8: numpy from a decoder, a torch tensor once through the DataLoader
-    frame_range: tuple[int, int]
-    time_range: tuple[float, float]
-    padded: int
-
-    def feature(self, vector: np.ndarray) -> FeatureMessage:
-        """This clip's feature message."""
-        return FeatureMessage("feat", self.job, self.clip_no, vector, self.frame_range, self.time_range, self.padded)
-
-
 class DoneMessage(NamedTuple):
     """A video decoded to its end: decoder -> writer (passed on untouched by the engine stage)."""
 
-    kind: Literal["done"]
     job: int
     clips: int  # clips sent for this video
     info: dict[str, Any]  # `dataset.video_info`: the header's VideoInfo plus what decoding found
@@ -54,9 +33,11 @@ class DoneMessage(NamedTuple):
 class ErrorMessage(NamedTuple):
     """A video that failed (its clips sent so far are dropped): any stage -> writer."""
 
-    kind: Literal["error"]
     job: int
     message: str  # one line naming the file and the reason
+
+
+Message = ClipMessage | DoneMessage | ErrorMessage  # decoders send them in order for each video
 
 
 @dataclass
@@ -73,7 +54,3 @@ class StageTimes:
     def add(self, other: StageTimes) -> None:
         for f in dataclasses.fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-
-DecoderMessage = ClipMessage | DoneMessage | ErrorMessage  # what decoders send, in order for each video
-WriterMessage = FeatureMessage | DoneMessage | ErrorMessage  # what the writer takes

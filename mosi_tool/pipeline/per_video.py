@@ -199,20 +199,9 @@ def _run_processes(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int
 
 def _run_ray(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> None:
     """Jobs as Ray tasks (1 CPU each, at most `n` at once), on the cluster at RAY_ADDRESS or a local one."""
-    from .ray_backend import import_ray
+    from .ray_backend import ray_session
 
-    ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        import logging
-
-        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init(**kwargs)  # the cluster there
-        else:
-            ray.init(num_cpus=n, **kwargs)  # a local one, one CPU per task
-        started = True
-    try:
+    with ray_session(n) as ray:
         task = ray.remote(num_cpus=1, max_retries=0)(attempt)
         pending = list(reversed(todo))
         running: dict[Any, VideoJob] = {}
@@ -227,6 +216,3 @@ def _run_ray(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, reco
                     record(ray.get(ref))
                 except Exception as e:  # noqa: BLE001 - a task that died loses its video, not the run
                     record(Outcome(job, f"{job.path}: worker stopped ({type(e).__name__})"))
-    finally:
-        if started:
-            ray.shutdown()
