@@ -10,8 +10,7 @@ import numpy as np
 from PIL import Image
 
 from mosi_tool.pipeline.dataset import decode_messages
-from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, ErrorMessage
-from mosi_tool.pipeline.options import EngineOptions, RunOptions
+from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, EngineOptions, ErrorMessage, RunOptions
 from mosi_tool.pipeline.ray_backend import from_rows, to_rows
 from mosi_tool.video.clips import ClipSpec
 from mosi_tool.video.decode import DEFAULT_FOLDER_FPS, VideoReader
@@ -173,3 +172,43 @@ def test_extract_hands_each_backend_its_decode_plan(monkeypatch, micro_ckpt, mov
     extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "b", backend="ray", **common))
     extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "c", workers=2, decode_threads=3, **common))
     assert seen == [(1, 0), (1, 1), (1, 3)]  # one video, one decoder: FFmpeg's threads; Ray: one CPU per task; as asked
+
+
+def test_the_engine_stage_batches_by_shape_pads_with_zeros_and_passes_ends_on():
+    """Fixed-size batches per clip shape, partial ones zero-padded even in a reused buffer, each feature sent on
+    in its clip's record, done and error records untouched; `drop` forgets the clips not computed."""
+    import torch
+
+    from mosi_tool.pipeline.engine_stage import EngineStage
+
+    class SumEngine:  # a clip's feature: the sum of its pixels; a padding row's: 0
+        device = torch.device("cpu")
+        rows: list[list[float]] = []
+
+        def __call__(self, clips):
+            self.rows.append(clips.double().sum(dim=(1, 2, 3, 4)).tolist())
+            return type("Out", (), {"features": clips.double().sum(dim=(1, 2, 3, 4))[:, None]})
+
+    rng = np.random.default_rng(0)
+    a = [rng.integers(0, 256, (2, 4, 4, 3), dtype=np.uint8) for _ in range(3)]
+    b = rng.integers(0, 256, (2, 4, 6, 3), dtype=np.uint8)
+    sent: list = []
+    engine = SumEngine()
+    stage = EngineStage(engine, 2, sent.append)  # type: ignore[arg-type]
+    done, error = DoneMessage(0, 3, {}, 0.1), ErrorMessage(2, "x.mp4: broken")
+    for msg in (ClipMessage(0, 0, a[0], (0, 1), (0.0, 0.1), 0), ClipMessage(1, 0, torch.from_numpy(b), (0, 1), (0.0, 0.1), 1), done,
+                ClipMessage(0, 1, a[1], (2, 3), (0.2, 0.3), 0), error, ClipMessage(0, 2, a[2], (4, 5), (0.4, 0.5), 0)):  # fmt: skip
+        stage.feed(msg)
+    stage.flush()
+    assert [m for m in sent if not isinstance(m, ClipMessage)] == [done, error]
+    feats = {(m.job, m.clip_no): m for m in sent if isinstance(m, ClipMessage)}
+    assert sorted(feats) == [(0, 0), (0, 1), (0, 2), (1, 0)] and feats[(1, 0)].padded == 1 and feats[(0, 2)].frame_range == (4, 5)
+    for (job, k), clip in zip(((0, 0), (0, 1), (0, 2), (1, 0)), (*a, b)):
+        assert feats[(job, k)].data.tolist() == [float(clip.astype(np.float64).sum())]
+    assert engine.rows[1][1] == engine.rows[2][1] == 0.0 and len(engine.rows) == 3 and all(len(r) == 2 for r in engine.rows)  # the reused buffer's row 1 zeroed
+    assert (stage.times.clips, stage.times.batches, stage.times.padding) == (4, 3, 2)
+    sent.clear()
+    stage.feed(ClipMessage(3, 0, a[0], (0, 1), (0.0, 0.1), 0))
+    stage.drop()
+    stage.flush()
+    assert sent == [] and len(engine.rows) == 3

@@ -1,6 +1,6 @@
 """Batch feature extraction: decode -> engine -> writer (`extract.extract` plans the jobs and runs a backend).
 
-The stage contract. Records are the NamedTuples of `messages`; the options are one `options.RunOptions`,
+The stage contract. Records are the NamedTuples of `messages`; the options are one `messages.RunOptions`,
 resolved by `extract` and passed down whole (decoding reads its `clips`, the engine its `engine`).
 - decode (`dataset`): per video, in order, a `ClipMessage` (frames) per clip, then a `DoneMessage` (clip
   count, video info) or an `ErrorMessage`. Every failure of a video becomes its `ErrorMessage`; decoding never

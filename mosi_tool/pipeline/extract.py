@@ -24,8 +24,7 @@ from ..video.clips import ClipSpec, check_clip_values
 from .jobs import VideoJob
 from .dataset import decode_plan
 from .local import run_local
-from .messages import ErrorMessage, StageTimes
-from .options import EngineOptions, RunOptions
+from .messages import EngineOptions, ErrorMessage, RunOptions, StageTimes
 from .output import FeatureSettings, FeatureWriter, is_complete
 from .per_video import BACKENDS, BatchReport, plan_jobs, resume
 

@@ -32,8 +32,7 @@ from ..video.read_ahead import read_ahead
 from .dataset import VideoDataset
 from .engine_stage import EngineStage
 from .jobs import VideoJob
-from .messages import ClipMessage, DoneMessage, ErrorMessage, Message, StageTimes
-from .options import RunOptions
+from .messages import ClipMessage, DoneMessage, ErrorMessage, Message, RunOptions, StageTimes
 
 MAX_RESTARTS = 16  # loader restarts after a worker died, per run
 

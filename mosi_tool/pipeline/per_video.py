@@ -43,7 +43,6 @@ class Planned:
     out_dir: Path
     todo: list[VideoJob] = field(default_factory=list)
     skipped: int = 0  # complete outputs found
-    failures: FailureLog | None = None  # after `resume`
 
     @property
     def total(self) -> int:
@@ -70,12 +69,12 @@ def resume(planned: Planned, is_done: Callable[[VideoJob], bool], overwrite: boo
     """Make the out-dir (OutputError, one line, when it cannot be written), remove the temporary files of
     dead runs of this tool in the folders the outputs go to, fill `planned.todo` with the jobs whose output
     is not complete (`is_done`; all with `overwrite`), and bring `failures.jsonl` up to date: videos since
-    deleted, or found done, lose their line. Returns the run's `FailureLog` (also `planned.failures`)."""
+    deleted, or found done, lose their line. Returns the run's `FailureLog`."""
     check_folder_writable(planned.out_dir)
     leftovers = clean_partial(planned.out_dir, *folders_of(j.out for j in planned.jobs))
     if leftovers:
         info(f"removed {leftovers} partial file(s) left by an interrupted run")
-    failures = planned.failures = FailureLog(planned.out_dir)
+    failures = FailureLog(planned.out_dir)
     failures.forget_missing()
     done: list[str] = []
     planned.todo = []
@@ -137,17 +136,13 @@ def attempt(work: Callable[[VideoJob], list[str] | None], job: VideoJob) -> Outc
         return Outcome(job, f"{job.path}: cannot process ({detail})")
 
 
-def default_workers(videos: int, cpus: int | None = None) -> int:
-    """Worker processes when --workers is not given: one per CPU, never more than there are videos."""
-    return max(1, min(cpus or available_cpus(), videos))
-
-
 def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None], failures: FailureLog,
              workers: int | None = None, backend: str = "local",
              on_video: Callable[[Outcome], None] | None = None) -> list[Outcome]:  # fmt: skip
     """Run `work` on every job of `todo` (module docstring) and record each outcome in `failures`.
 
-    workers: processes (0: this process; None: `default_workers`); with Ray, concurrent tasks (1 CPU each).
+    workers: processes (0: this process; None: one per CPU, at most one per video); with Ray, concurrent tasks
+    (1 CPU each).
     Returns the outcomes in the order the videos finished."""
     if backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
@@ -162,7 +157,7 @@ def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None],
         if on_video:
             on_video(outcome)
 
-    n = default_workers(len(todo)) if workers is None else workers
+    n = max(1, min(available_cpus(), len(todo))) if workers is None else workers
     if backend == "ray":
         _run_ray(todo, work, max(1, n), record)
     elif n == 0 or len(todo) <= 1:

@@ -27,8 +27,7 @@ from ..video.clips import ClipSpec
 from .dataset import decode_messages
 from .engine_stage import EngineStage
 from .jobs import VideoJob
-from .messages import Message, StageTimes
-from .options import EngineOptions, RunOptions
+from .messages import EngineOptions, Message, RunOptions, StageTimes
 from .output import FeatureWriter
 
 DECODE_TASK_MEMORY = 512 * 2**20  # bytes reserved per decode task: demuxer, decoder threads, a chunk of clips
