@@ -1,12 +1,8 @@
-"""Batch jobs that make one output file per video: planning, resume, failures and the workers that run them.
-
-`plan_jobs` is what every batch command does first (`features`, `targets`), touching no file: check that
-the inputs exist, find the videos (`jobs.find_inputs`), name each output (`jobs.plan`, one suffix per output
-kind) and take this shard's part. `resume`, once the command's own checks passed, makes sure the out-dir can be
-written, removes the temporary files of dead runs of this tool, skips outputs that are already complete and
-brings `failures.jsonl` up to date. `run_jobs` then runs a per-video function on each remaining job, in this
-process, in worker processes (`--workers`) or as Ray tasks (`--backend ray`), and records every outcome:
-a video that fails gets its line in `failures.jsonl` and the others go on; one that succeeds loses its line.
+"""Batch jobs that make one output file per video, shared by `features`, `targets` and `saliency --out-dir`:
+`plan_jobs` (inputs, output names, this shard's part; touching no file), `resume` (complete outputs skipped,
+`failures.jsonl` brought up to date) and `run_jobs` (a per-video function on each remaining job, in this
+process, in worker processes (`--workers`) or as Ray tasks (`--backend ray`); every outcome is recorded, and
+a video that fails costs only itself).
 
 The per-video function writes its own output (atomically), so it must be a picklable top-level callable, and
 with Ray the output folder must be reachable from the workers.
