@@ -60,7 +60,7 @@ class _Ledger:
 
     def __init__(self, emit: Callable[[Message], None]):
         self.emit = emit
-        self.sent: dict[int, set[int | str]] = {}  # per video not ended: its clip numbers and done passed on
+        self.sent: dict[int, set[int | str]] = {}  # per video not ended: the clip numbers and end record types passed on
         self.expected: dict[int, int] = {}
         self.ended: set[int] = set()
 
