@@ -50,8 +50,7 @@ from mosi_tool.pipeline.jobs import VideoJob, discover  # noqa: E402
 from mosi_tool.hardware import available_cpus  # noqa: E402
 from mosi_tool.pipeline.dataset import decode_plan  # noqa: E402
 from mosi_tool.pipeline.local import run_local  # noqa: E402
-from mosi_tool.pipeline.messages import DoneMessage, FeatureMessage, WriterMessage  # noqa: E402
-from mosi_tool.pipeline.options import EngineOptions, RunOptions  # noqa: E402
+from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, EngineOptions, Message, RunOptions  # noqa: E402
 from mosi_tool.loader import load_engine, resolve_runtime  # noqa: E402
 from mosi_tool.runtimes.base import Engine  # noqa: E402
 from mosi_tool.video.clips import ClipSpec, count_clips, geometry  # noqa: E402
@@ -189,8 +188,8 @@ class _CountingWriter:
         self.videos = self.clips = 0
         self.decode_s = 0.0
 
-    def handle(self, msg: WriterMessage) -> None:
-        if isinstance(msg, FeatureMessage):
+    def handle(self, msg: Message) -> None:
+        if isinstance(msg, ClipMessage):
             self.clips += 1
         elif isinstance(msg, DoneMessage):
             self.videos += 1

@@ -331,7 +331,7 @@ def test_a_frame_folder_whose_frames_change_is_extracted_again(tmp_path, micro_c
 
 
 def test_a_video_growing_while_it_is_read_is_warned_about_and_read_again(tmp_path, micro_ckpt, monkeypatch):
-    from mosi_tool.pipeline import writer as writer_module
+    from mosi_tool.pipeline import output as writer_module
     from mosi_tool.pipeline.extract import ExtractOptions, extract
 
     whole = write_video(tmp_path / "whole.ts", n=48).read_bytes()

@@ -10,8 +10,7 @@ import numpy as np
 from PIL import Image
 
 from mosi_tool.pipeline.dataset import decode_messages
-from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, ErrorMessage, FeatureMessage
-from mosi_tool.pipeline.options import EngineOptions, RunOptions
+from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, EngineOptions, ErrorMessage, RunOptions
 from mosi_tool.pipeline.ray_backend import from_rows, to_rows
 from mosi_tool.video.clips import ClipSpec
 from mosi_tool.video.decode import DEFAULT_FOLDER_FPS, VideoReader
@@ -52,8 +51,7 @@ def test_decode_messages_are_read_by_name_and_keep_their_positions(moving_square
     assert all(isinstance(m, ClipMessage) for m in clips) and isinstance(done, DoneMessage)
     assert [m.clip_no for m in clips] == list(range(10)) and {m.job for m in clips} == {7}
     first = clips[0]
-    assert first.frames is not None and first.frames.shape == (4, 32, 32, 3)
-    assert first[0] == first.kind == "clip"
+    assert first.data is not None and first.data.shape == (4, 32, 32, 3) and first.data.dtype == np.uint8
     assert done.clips == 10 and done.info["decoded_frames"] == 40 and done.decode_s > 0
     (bad,) = decode_messages(3, str(tmp_path / "missing.mp4"), SPEC)
     assert isinstance(bad, ErrorMessage) and bad.job == 3 and bad.message.endswith("missing.mp4: no such file or folder")
@@ -61,11 +59,11 @@ def test_decode_messages_are_read_by_name_and_keep_their_positions(moving_square
 
 def test_messages_and_options_survive_pickling():
     """What crosses process pipes and goes to Ray must come back as the same typed object."""
-    clip = ClipMessage("clip", 1, 2, np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3), (0, 3), (0.0, 0.25), 1)
-    feat = clip.feature(np.ones(5, np.float32))
-    assert (feat.job, feat.clip_no, feat.frame_range, feat.time_range, feat.padded) == (1, 2, (0, 3), (0.0, 0.25), 1)
+    clip = ClipMessage(1, 2, np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3), (0, 3), (0.0, 0.25), 1)
+    feat = clip._replace(data=np.ones(5, np.float32))  # what the engine stage sends on
     back = pickle.loads(pickle.dumps(feat))
-    assert type(back) is FeatureMessage and np.array_equal(back.vector, feat.vector)
+    assert type(back) is ClipMessage and np.array_equal(back.data, feat.data) and back.data.dtype == np.float32
+    assert (back.job, back.clip_no, back.frame_range, back.time_range, back.padded) == (1, 2, (0, 3), (0.0, 0.25), 1)
     spec = ClipSpec(4, 2, 6.0, "full", 32, True, 1, "nvdec")
     run = RunOptions(spec, EngineOptions("m.safetensors", "torch", batch_size=4), ("cpu",), 2, decode_threads=1)
     back = pickle.loads(pickle.dumps(run))
@@ -85,9 +83,9 @@ def test_a_clip_spec_reaches_dataloader_workers_whole(moving_square_video, tmp_p
     ctx = mp.get_context("spawn")  # spawn pickles the dataset itself (fork would copy the memory)
     dataset = VideoDataset([VideoJob(0, str(moving_square_video), str(tmp_path / "a.npz"))], spec, 1, 1, ctx)
     loader = DataLoader(dataset, batch_size=None, num_workers=1, multiprocessing_context=ctx)
-    clips = [m for m in loader if m.kind == "clip"]
+    clips = [m for m in loader if isinstance(m, ClipMessage)]
     assert [list(m.frame_range) for m in clips] == [[0, 6], [16, 22], [32, 38]]  # 20 frames at 6 fps, 4 every 8
-    assert tuple(clips[0].frames.shape) == (4, 32, 48, 3)  # full mode: 96x72 at short side 32, long side 48
+    assert tuple(clips[0].data.shape) == (4, 32, 48, 3)  # full mode: 96x72 at short side 32, long side 48
 
 
 def test_clip_spec_refuses_impossible_values_in_one_line():
@@ -120,10 +118,10 @@ def test_clip_spec_round_trips_through_json_and_names_its_stride():
 
 def test_ray_rows_carry_every_message_unchanged():
     msgs = [
-        ClipMessage("clip", 4, 0, np.arange(4 * 32 * 32 * 3, dtype=np.uint8).reshape(4, 32, 32, 3), (0, 3), (0.0, 0.25), 0),
-        FeatureMessage("feat", 4, 0, np.linspace(0, 1, 6, dtype=np.float32), (0, 3), (0.0, 0.25), 2),
-        DoneMessage("done", 4, 1, {"fps": 12.0, "warnings": []}, 0.5),
-        ErrorMessage("error", 5, "x.mp4: broken"),
+        ClipMessage(4, 0, np.arange(4 * 32 * 32 * 3, dtype=np.uint8).reshape(4, 32, 32, 3), (0, 3), (0.0, 0.25), 0),
+        ClipMessage(4, 0, np.linspace(0, 1, 6, dtype=np.float32), (0, 3), (0.0, 0.25), 2),
+        DoneMessage(4, 1, {"fps": 12.0, "warnings": []}, 0.5),
+        ErrorMessage(5, "x.mp4: broken"),
     ]
     back = list(from_rows(to_rows(msgs)))
     assert [type(m) for m in back] == [type(m) for m in msgs]
@@ -174,3 +172,43 @@ def test_extract_hands_each_backend_its_decode_plan(monkeypatch, micro_ckpt, mov
     extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "b", backend="ray", **common))
     extract_module.extract(videos, extract_module.ExtractOptions(out_dir=tmp_path / "c", workers=2, decode_threads=3, **common))
     assert seen == [(1, 0), (1, 1), (1, 3)]  # one video, one decoder: FFmpeg's threads; Ray: one CPU per task; as asked
+
+
+def test_the_engine_stage_batches_by_shape_pads_with_zeros_and_passes_ends_on():
+    """Fixed-size batches per clip shape, partial ones zero-padded even in a reused buffer, each feature sent on
+    in its clip's record, done and error records untouched; `drop` forgets the clips not computed."""
+    import torch
+
+    from mosi_tool.pipeline.engine_stage import EngineStage
+
+    class SumEngine:  # a clip's feature: the sum of its pixels; a padding row's: 0
+        device = torch.device("cpu")
+        rows: list[list[float]] = []
+
+        def __call__(self, clips):
+            self.rows.append(clips.double().sum(dim=(1, 2, 3, 4)).tolist())
+            return type("Out", (), {"features": clips.double().sum(dim=(1, 2, 3, 4))[:, None]})
+
+    rng = np.random.default_rng(0)
+    a = [rng.integers(0, 256, (2, 4, 4, 3), dtype=np.uint8) for _ in range(3)]
+    b = rng.integers(0, 256, (2, 4, 6, 3), dtype=np.uint8)
+    sent: list = []
+    engine = SumEngine()
+    stage = EngineStage(engine, 2, sent.append)  # type: ignore[arg-type]
+    done, error = DoneMessage(0, 3, {}, 0.1), ErrorMessage(2, "x.mp4: broken")
+    for msg in (ClipMessage(0, 0, a[0], (0, 1), (0.0, 0.1), 0), ClipMessage(1, 0, torch.from_numpy(b), (0, 1), (0.0, 0.1), 1), done,
+                ClipMessage(0, 1, a[1], (2, 3), (0.2, 0.3), 0), error, ClipMessage(0, 2, a[2], (4, 5), (0.4, 0.5), 0)):  # fmt: skip
+        stage.feed(msg)
+    stage.flush()
+    assert [m for m in sent if not isinstance(m, ClipMessage)] == [done, error]
+    feats = {(m.job, m.clip_no): m for m in sent if isinstance(m, ClipMessage)}
+    assert sorted(feats) == [(0, 0), (0, 1), (0, 2), (1, 0)] and feats[(1, 0)].padded == 1 and feats[(0, 2)].frame_range == (4, 5)
+    for (job, k), clip in zip(((0, 0), (0, 1), (0, 2), (1, 0)), (*a, b)):
+        assert feats[(job, k)].data.tolist() == [float(clip.astype(np.float64).sum())]
+    assert engine.rows[1][1] == engine.rows[2][1] == 0.0 and len(engine.rows) == 3 and all(len(r) == 2 for r in engine.rows)  # the reused buffer's row 1 zeroed
+    assert (stage.times.clips, stage.times.batches, stage.times.padding) == (4, 3, 2)
+    sent.clear()
+    stage.feed(ClipMessage(3, 0, a[0], (0, 1), (0.0, 0.1), 0))
+    stage.drop()
+    stage.flush()
+    assert sent == [] and len(engine.rows) == 3

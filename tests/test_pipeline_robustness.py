@@ -18,7 +18,7 @@ from mosi_tool.pipeline.extract import ExtractOptions, extract
 from mosi_tool.pipeline.jobs import find_inputs, plan
 from mosi_tool.pipeline.local import _dead_workers, _Ledger
 from mosi_tool.pipeline.local import _exited as local_exited
-from mosi_tool.pipeline.messages import DoneMessage, ErrorMessage, FeatureMessage
+from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, ErrorMessage
 from mosi_tool.video.clips import ClipSpec
 
 from .conftest import ROOT, write_video
@@ -155,7 +155,7 @@ def test_workers_claim_disjoint_shares_and_name_what_they_held(longish, tmp_path
     for workers in (0, 2):
         dataset = VideoDataset(jobs, spec, 0, workers)
         loader = DataLoader(dataset, batch_size=None, num_workers=workers, in_order=False)
-        ends = [m.job for m in loader if m.kind != "clip"]
+        ends = [m.job for m in loader if not isinstance(m, ClipMessage)]
         assert sorted(ends) == [j.index for j in jobs]  # one end record per video: none twice, none lost
     assert dataset.claimed({dataset.pids[0]}) == [jobs[dataset.current[0]].index] and dataset.claimed({-1}) == []
 
@@ -168,11 +168,16 @@ def test_the_dataloader_message_names_the_dead_workers():
 def test_after_a_restart_each_record_reaches_the_writer_once():
     got = []
     ledger = _Ledger(got.append)
-    feat = [FeatureMessage("feat", 1, k, None, (0, 0), (0.0, 0.0), 0) for k in range(2)]  # type: ignore[arg-type]
-    done = DoneMessage("done", 1, 2, {}, 0.1)
-    for msg in (feat[0], done, feat[0], done, feat[1], feat[1], ErrorMessage("error", 1, "late")):  # round 1, then 2
+    feat = [ClipMessage(1, k, None, (0, 0), (0.0, 0.0), 0) for k in range(2)]
+    done = DoneMessage(1, 2, {}, 0.1)
+    for msg in (feat[0], done, feat[0], done, feat[1], feat[1], ErrorMessage(1, "late")):  # round 1, then 2
         ledger(msg)
     assert got == [feat[0], done, feat[1]] and ledger.ended == {1} and not ledger.sent
+    got.clear()
+    short, failed = DoneMessage(2, 2, {}, 0.1), ErrorMessage(2, "the decode worker died")  # one clip never came
+    for msg in (short, short, failed, failed):
+        ledger(msg)
+    assert got == [short, failed] and ledger.ended == {1, 2} and not ledger.sent
 
 
 class ResetAfterAClip:

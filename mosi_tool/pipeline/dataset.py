@@ -20,7 +20,7 @@ from ..hardware import available_cpus
 from ..video.clips import ClipSpec
 from ..video.decode import VideoError, VideoReader
 from .jobs import VideoJob
-from .messages import ClipMessage, DecoderMessage, DoneMessage, ErrorMessage
+from .messages import ClipMessage, DoneMessage, ErrorMessage, Message
 
 MAX_WORKERS = 8  # default cap on decode workers
 
@@ -52,7 +52,7 @@ def video_info(reader: VideoReader) -> dict[str, Any]:
     return info
 
 
-def decode_messages(job: int, path: str, spec: ClipSpec, threads: int = 0) -> Iterator[DecoderMessage]:
+def decode_messages(job: int, path: str, spec: ClipSpec, threads: int = 0) -> Iterator[Message]:
     """One video's records, streamed: a `ClipMessage` per clip, then one `DoneMessage` or `ErrorMessage`.
     threads: FFmpeg's per video (`ClipSpec.open`). Every failure becomes the error record; nothing is raised.
     Shared by both backends."""
@@ -63,19 +63,19 @@ def decode_messages(job: int, path: str, spec: ClipSpec, threads: int = 0) -> It
         reader, clips = spec.clips(path, threads)
         for clip in clips:
             busy += time.perf_counter() - t0
-            yield ClipMessage("clip", job, n, clip.frames, (clip.start, clip.end), (float(clip.times[0]), float(clip.times[-1])), clip.padded)
+            yield ClipMessage(job, n, clip.frames, (clip.start, clip.end), (float(clip.times[0]), float(clip.times[-1])), clip.padded)
             t0 = time.perf_counter()
             n += 1
         if n == 0:
             raise VideoError(path, "no frames could be decoded")
-        yield DoneMessage("done", job, n, video_info(reader), busy + time.perf_counter() - t0)
+        yield DoneMessage(job, n, video_info(reader), busy + time.perf_counter() - t0)
     except VideoError as e:
-        yield ErrorMessage("error", job, str(e))
+        yield ErrorMessage(job, str(e))
     except MemoryError:
-        yield ErrorMessage("error", job, f"{path}: out of memory while decoding")
+        yield ErrorMessage(job, f"{path}: out of memory while decoding")
     except Exception as e:  # noqa: BLE001 - a bad file must not stop the batch
         detail = traceback.format_exception_only(type(e), e)[-1].strip()
-        yield ErrorMessage("error", job, f"{path}: cannot decode ({detail})")
+        yield ErrorMessage(job, f"{path}: cannot decode ({detail})")
 
 
 class VideoDataset(IterableDataset):
@@ -91,7 +91,7 @@ class VideoDataset(IterableDataset):
         self.pids = ctx.Array("q", max(workers, 1), lock=False)  # per worker: its process id...
         self.current = ctx.Array("q", [-1] * max(workers, 1), lock=False)  # ...and the place it claimed last
 
-    def __iter__(self) -> Iterator[DecoderMessage]:
+    def __iter__(self) -> Iterator[Message]:
         worker = get_worker_info()
         me = worker.id if worker is not None else 0
         self.pids[me] = os.getpid()

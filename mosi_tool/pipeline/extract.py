@@ -24,13 +24,10 @@ from ..video.clips import ClipSpec, check_clip_values
 from .jobs import VideoJob
 from .dataset import decode_plan
 from .local import run_local
-from .messages import ErrorMessage, StageTimes
-from .options import EngineOptions, RunOptions
-from .output import FeatureSettings, is_complete
-from .per_video import BatchReport, plan_jobs, resume
-from .writer import FeatureWriter
+from .messages import EngineOptions, ErrorMessage, RunOptions, StageTimes
+from .output import FeatureSettings, FeatureWriter, is_complete
+from .per_video import BACKENDS, BatchReport, plan_jobs, resume
 
-BACKENDS = ("local", "ray")
 MAX_ERROR_LINES = 20  # failures printed one per line (all of them are in failures.jsonl)
 
 
@@ -207,10 +204,9 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
             from .ray_backend import run_ray
 
             report.times = run_ray(todo, writer, run)
-    if writer.remaining:  # a backend that ended without an answer for some video: record it, never drop it
-        for job in todo:
-            if job.index not in writer.finished:
-                writer.handle(ErrorMessage("error", job.index, f"{job.path}: no result (worker stopped)"))
+    for job in todo:  # a backend that ended without an answer for some video: record it, never drop it
+        if job.index not in writer.finished:
+            writer.handle(ErrorMessage(job.index, f"{job.path}: no result (worker stopped)"))
     st = writer.stats
     report.ok, report.failed, report.clips = st.ok, st.failed, st.clips
     report.decode_s, report.write_s, report.warnings, report.errors = st.decode_s, st.write_s, st.warnings, st.errors

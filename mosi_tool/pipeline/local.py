@@ -1,7 +1,7 @@
 """The local backend: `torch.utils.data.DataLoader` workers decode, this process batches, runs the engine
 and writes.
 
-    VideoDataset (decode workers) -> DataLoader -> EngineStage (one engine) -> FeatureWriter
+    VideoDataset (decode workers) -> DataLoader -> EngineStage (one engine) -> output.FeatureWriter
 
 Workers claim videos one at a time (`dataset.VideoDataset`), so memory stays flat: at most `queue_clips`
 clips are in flight (the loader's prefetch), clips stream, and a video's features are held only until its
@@ -32,15 +32,14 @@ from ..video.read_ahead import read_ahead
 from .dataset import VideoDataset
 from .engine_stage import EngineStage
 from .jobs import VideoJob
-from .messages import ClipMessage, DoneMessage, ErrorMessage, FeatureMessage, StageTimes, WriterMessage
-from .options import RunOptions
+from .messages import ClipMessage, DoneMessage, ErrorMessage, Message, RunOptions, StageTimes
 
 MAX_RESTARTS = 16  # loader restarts after a worker died, per run
 
 
 def _shared(msg: Any) -> Any:
     """In the worker: a clip's frames as a tensor, which the DataLoader hands over in shared memory."""
-    return msg._replace(frames=torch.from_numpy(msg.frames)) if isinstance(msg, ClipMessage) else msg
+    return msg._replace(data=torch.from_numpy(msg.data)) if isinstance(msg, ClipMessage) else msg
 
 
 def _loader(jobs: list[VideoJob], opts: RunOptions) -> tuple[VideoDataset, DataLoader]:
@@ -59,17 +58,17 @@ class _Ledger:
     """Passes records on to `emit`, each once: after a restart a video decoded again sends only what did
     not reach the writer yet. `ended`: the videos whose every record was passed on."""
 
-    def __init__(self, emit: Callable[[WriterMessage], None]):
+    def __init__(self, emit: Callable[[Message], None]):
         self.emit = emit
-        self.sent: dict[int, set[int | str]] = {}  # per video not ended: its clip numbers and "done" passed on
+        self.sent: dict[int, set[int | str]] = {}  # per video not ended: the clip numbers and end record types passed on
         self.expected: dict[int, int] = {}
         self.ended: set[int] = set()
 
-    def __call__(self, msg: WriterMessage) -> None:
+    def __call__(self, msg: Message) -> None:
         if msg.job in self.ended:
             return
         sent = self.sent.setdefault(msg.job, set())
-        key = msg.clip_no if isinstance(msg, FeatureMessage) else msg.kind
+        key = msg.clip_no if isinstance(msg, ClipMessage) else type(msg).__name__
         if key in sent:
             return
         self.emit(msg)  # first: a worker's death raises at any line, and a record sent twice does no harm
@@ -117,7 +116,7 @@ def run_local(jobs: list[VideoJob], writer: Any, opts: RunOptions, engine: Any =
                 paths = dict(dataset.jobs)
                 for pid, reason in dead.items():
                     for job in dataset.claimed({pid}):
-                        ledger(ErrorMessage("error", job, f"{paths[job]}: the decode worker died ({reason})"))
+                        ledger(ErrorMessage(job, f"{paths[job]}: the decode worker died ({reason})"))
             finally:
                 getattr(batches, "_shutdown_workers", lambda: None)()  # now, not whenever it is collected
                 jobs = [j for j in jobs if j.index not in ledger.ended]
@@ -195,7 +194,7 @@ class _Sender:
     def __init__(self, k: int, results: Any, parent: int):
         self.k, self.results, self.parent = k, results, parent
 
-    def handle(self, msg: WriterMessage) -> None:
+    def handle(self, msg: Message) -> None:
         if os.getppid() != self.parent:
             raise SystemExit(1)  # the parent died (killed): no stray process computing for nobody
         self.results.put((self.k, msg))
@@ -231,7 +230,7 @@ def run_devices(jobs: list[VideoJob], writer: Any, opts: RunOptions) -> StageTim
                     died.append(f"{opts.devices[k]} ({signal_name(procs[k].exitcode)})")
                     for j in shares[k]:
                         if j.index not in writer.finished:
-                            writer.handle(ErrorMessage("error", j.index, f"{j.path}: the engine process on {opts.devices[k]} died ({signal_name(procs[k].exitcode)})"))
+                            writer.handle(ErrorMessage(j.index, f"{j.path}: the engine process on {opts.devices[k]} died ({signal_name(procs[k].exitcode)})"))
                 continue
             if isinstance(msg, StageTimes):
                 times.add(msg)

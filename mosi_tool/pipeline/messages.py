@@ -1,50 +1,35 @@
-"""The records the pipeline's stages pass on (the stage contract is in `mosi_tool.pipeline`).
-
-Each is a NamedTuple whose first field, `kind`, names it ("clip", "feat", "done", "error"): read fields by
-name. They pickle cheaply (DataLoader workers, device processes, Ray rows). No torch here.
+"""The data of the stage contract (in `mosi_tool.pipeline`): the records the stages pass on (NamedTuples told
+apart by type), the engine stage's timings, and a run's options, resolved once by `extract` and passed down
+whole (each stage reads its own part). All of it pickles cheaply: it goes to DataLoader workers, device
+processes, and Ray tasks and actors. No torch here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
+from ..video.clips import ClipSpec
+
+if TYPE_CHECKING:
+    from ..runtimes.base import Engine
 
 
-class FeatureMessage(NamedTuple):
-    """One clip's feature vector: engine -> writer."""
+class ClipMessage(NamedTuple):
+    """One clip: decoder -> engine carrying its frames, engine -> writer carrying its feature vector."""
 
-    kind: Literal["feat"]
     job: int  # `VideoJob.index` of the clip's video
     clip_no: int  # the clip's place in its video, from 0
-    vector: np.ndarray  # (D,) float32
+    data: Any  # decoder: (T, H, W, 3) uint8 frames (numpy; a torch tensor once through the DataLoader); engine: (D,) float32
     frame_range: tuple[int, int]  # first and last frame index of the clip
     time_range: tuple[float, float]  # their timestamps, seconds
     padded: int  # frames repeated to fill the clip (short videos)
 
 
-class ClipMessage(NamedTuple):
-    """One decoded clip: decoder -> engine."""
-
-    kind: Literal["clip"]
-    job: int
-    clip_no: int
-    frames: Any  # (T, H, W, 3) uint8: numpy from a decoder, a torch tensor once through the DataLoader
-    frame_range: tuple[int, int]
-    time_range: tuple[float, float]
-    padded: int
-
-    def feature(self, vector: np.ndarray) -> FeatureMessage:
-        """This clip's feature message."""
-        return FeatureMessage("feat", self.job, self.clip_no, vector, self.frame_range, self.time_range, self.padded)
-
-
 class DoneMessage(NamedTuple):
     """A video decoded to its end: decoder -> writer (passed on untouched by the engine stage)."""
 
-    kind: Literal["done"]
     job: int
     clips: int  # clips sent for this video
     info: dict[str, Any]  # `dataset.video_info`: the header's VideoInfo plus what decoding found
@@ -54,9 +39,11 @@ class DoneMessage(NamedTuple):
 class ErrorMessage(NamedTuple):
     """A video that failed (its clips sent so far are dropped): any stage -> writer."""
 
-    kind: Literal["error"]
     job: int
     message: str  # one line naming the file and the reason
+
+
+Message = ClipMessage | DoneMessage | ErrorMessage  # decoders send them in order for each video
 
 
 @dataclass
@@ -75,5 +62,31 @@ class StageTimes:
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-DecoderMessage = ClipMessage | DoneMessage | ErrorMessage  # what decoders send, in order for each video
-WriterMessage = FeatureMessage | DoneMessage | ErrorMessage  # what the writer takes
+@dataclass(frozen=True)
+class EngineOptions:
+    """What an engine needs, on whichever device it runs."""
+
+    model: str  # checkpoint or exported engine
+    runtime: str | None  # resolved by `extract` (None: the file's own runtime)
+    precision: str = "fp32"
+    batch_size: int = 16
+    threads: int | None = None  # intra-op threads of a CPU engine (None: torch's default)
+
+    def load(self, device: str) -> Engine:
+        from ..loader import load_engine
+
+        return load_engine(self.model, device=device, runtime=self.runtime, precision=self.precision,
+                           batch_size=self.batch_size, threads=self.threads)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a backend needs, with every default resolved."""
+
+    clips: ClipSpec  # what every decoder makes of every video
+    engine: EngineOptions
+    devices: tuple[str, ...]  # the local backend's engine devices (resolved: "cpu", "cuda:0"); Ray: as given
+    workers: int  # DataLoader decode workers (0: decode in this process); Ray: decode tasks
+    decode_threads: int = 0  # FFmpeg threads per video (0: FFmpeg's choice; see `decode_plan`): speed, not pixels
+    queue_clips: int = 64  # clips in flight between decoders and the engine (the loader's prefetch; bounds memory)
+    ray_actors: int | None = None  # Ray engine actors (None: one per GPU, else 1)

@@ -1,4 +1,4 @@
-"""The per-video feature file and the failure log.
+"""The per-video feature file, the writer stage that makes it, and the failure log.
 
 Feature file (`.npz`, load with `np.load(path)`):
     features     float32 or float16 (n_clips, D)   one row per clip
@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,7 +38,8 @@ from ..version import __version__
 from ..atomic import OutputError, atomic_write_text
 from ..npz import save_npz
 from ..video.clips import ClipSpec
-from .jobs import SourceStamp
+from .jobs import SourceStamp, VideoJob, source_stamp
+from .messages import ClipMessage, DoneMessage, ErrorMessage, Message
 
 REQUIRED = ("features", "frame_range", "time_range", "padded", "model_id", "settings", "info")
 
@@ -55,30 +57,6 @@ class FeatureSettings:
 
     def to_json(self) -> str:
         return json.dumps(dict(asdict(self), clips=self.clips.to_dict(), version=__version__), sort_keys=True)
-
-
-def write_features(
-    path: str | os.PathLike[str],
-    features: np.ndarray,
-    frame_range: np.ndarray,
-    time_range: np.ndarray,
-    padded: np.ndarray,
-    settings: FeatureSettings,
-    info: dict[str, Any],
-) -> None:
-    feats = features.astype(np.float16 if settings.dtype == "float16" else np.float32)
-    arrays: dict[str, np.ndarray] = {"features": feats}
-    if settings.pool == "video":
-        arrays["video_feature"] = features.astype(np.float32).mean(axis=0).astype(feats.dtype)
-    arrays.update(
-        frame_range=frame_range.astype(np.int64),
-        time_range=time_range.astype(np.float64),
-        padded=padded.astype(np.int64),
-        model_id=np.array(settings.model_id),
-        settings=np.array(settings.to_json()),
-        info=np.array(json.dumps(info, sort_keys=True)),
-    )
-    save_npz(path, arrays)
 
 
 def is_complete(path: str | os.PathLike[str], settings: FeatureSettings, stamp: SourceStamp | None) -> bool:
@@ -111,30 +89,28 @@ class FailureLog:
         self.path = out_dir / "failures.jsonl"
         self._lock = out_dir / "failures.jsonl.lock"
 
-    @staticmethod
-    def _key(video: str) -> str:
-        return os.path.abspath(video)
-
     def _read(self) -> dict[str, dict[str, Any]]:
         entries: dict[str, dict[str, Any]] = {}
         if self.path.exists():
             for line in self.path.read_text().splitlines():
                 try:
                     entry = json.loads(line)
-                    entries[entry.get("abspath") or self._key(entry["path"])] = entry
+                    entries[entry.get("abspath") or os.path.abspath(entry["path"])] = entry
                 except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
                     continue
         return entries
 
-    def _update(self, change: Callable[[dict[str, dict[str, Any]]], bool]) -> None:
-        """Apply `change` (True when it changed something) to the file's current entries, under the lock.
+    def _update(self, change: Callable[[dict[str, dict[str, Any]]], object]) -> None:
+        """Apply `change` to the file's current entries under the lock; write them back if it changed any.
         Raises OutputError (naming failures.jsonl) when the folder cannot be written."""
         from filelock import FileLock
 
         try:
             with FileLock(self._lock):
                 entries = self._read()
-                if change(entries):
+                before = dict(entries)
+                change(entries)
+                if entries != before:
                     lines = [json.dumps(entries[k], sort_keys=True) for k in sorted(entries)]
                     if lines:
                         atomic_write_text(self.path, "\n".join(lines) + "\n")
@@ -150,33 +126,113 @@ class FailureLog:
         return [e for _, e in sorted(self._read().items())]
 
     def record(self, video: str, error: str) -> None:
-        key = self._key(video)
-
-        def add(entries: dict[str, dict[str, Any]]) -> bool:
-            entries[key] = {"path": video, "abspath": key, "error": error}
-            return True
-
-        self._update(add)
+        key = os.path.abspath(video)
+        self._update(lambda entries: entries.update({key: {"path": video, "abspath": key, "error": error}}))
 
     def forget_missing(self) -> None:
         """Drop the entries of videos that are no longer on disk."""
-
-        def drop(entries: dict[str, dict[str, Any]]) -> bool:
-            gone = [k for k in entries if not os.path.exists(k)]
-            for k in gone:
-                del entries[k]
-            return bool(gone)
-
-        self._update(drop)
+        self._update(lambda entries: [entries.pop(k) for k in list(entries) if not os.path.exists(k)])
 
     def clear(self, *videos: str) -> None:
         """Drop the entries of `videos` (done now); one read and write for all of them."""
-
-        def drop(entries: dict[str, dict[str, Any]]) -> bool:
-            found = [k for k in map(self._key, videos) if k in entries]
-            for k in found:
-                del entries[k]
-            return bool(found)
-
         if videos:
-            self._update(drop)
+            self._update(lambda entries: [entries.pop(os.path.abspath(v), None) for v in videos])
+
+
+@dataclass
+class WriterStats:
+    ok: int = 0
+    failed: int = 0
+    clips: int = 0
+    write_s: float = 0.0
+    decode_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # this run's failures, one "path: reason" line each
+
+
+class FeatureWriter:
+    """The writer stage: takes clip (with features), done and error records in any order across videos;
+    writes each video's file once it has all its clips, records each failure in `failures`, and calls
+    `on_video(job, ok)` after each video ends."""
+
+    def __init__(self, jobs: dict[int, VideoJob], settings: FeatureSettings, failures: FailureLog, on_video: Callable[[VideoJob, bool], None] | None = None):
+        self.jobs = jobs
+        self.settings = settings
+        self.failures = failures
+        self.on_video = on_video
+        self.clips: dict[int, dict[int, ClipMessage]] = {}  # per video not finished: its clips by number
+        self.done: dict[int, DoneMessage] = {}
+        self.finished: set[int] = set()
+        self.stats = WriterStats()
+        self._log_failed = False
+
+    def handle(self, msg: Message) -> None:
+        job = msg.job
+        if job in self.finished:
+            return  # late clips of a video that already failed
+        if isinstance(msg, ErrorMessage):
+            return self._end(job, msg.message)
+        if isinstance(msg, ClipMessage):
+            self.clips.setdefault(job, {})[msg.clip_no] = msg
+            self.stats.clips += 1
+        else:
+            self.done[job] = msg
+            self.stats.decode_s += msg.decode_s
+        if job in self.done and len(self.clips.get(job, ())) == self.done[job].clips:
+            self._write(self.jobs[job], [c for _, c in sorted(self.clips.pop(job).items())], self.done.pop(job).info)
+
+    def _write(self, job: VideoJob, clips: list[ClipMessage], info: dict[str, Any]) -> None:
+        t0 = time.perf_counter()
+        info = dict(info, source=job.path)
+        if job.stamp is not None:
+            # What was read is recorded as it was before reading, so a file that changed since (still being
+            # written, replaced) is not "already done" for the next run.
+            info["file"] = job.stamp.to_dict()
+            now = source_stamp(job.path)
+            if now != job.stamp:
+                change = job.stamp.describe_change(now)
+                info["warnings"] = [*info.get("warnings", []), f"changed while it was read ({change}): the features may "
+                                    "cover only part of it; the next run extracts it again"]  # fmt: skip
+        features = np.stack([c.data for c in clips])  # (n_clips, D) float32
+        arrays = {"features": features.astype(np.float16 if self.settings.dtype == "float16" else np.float32)}
+        if self.settings.pool == "video":
+            arrays["video_feature"] = features.astype(np.float32).mean(axis=0).astype(arrays["features"].dtype)
+        arrays.update(
+            frame_range=np.array([c.frame_range for c in clips], np.int64),
+            time_range=np.array([c.time_range for c in clips], np.float64),
+            padded=np.array([c.padded for c in clips], np.int64),
+            model_id=np.array(self.settings.model_id),
+            settings=np.array(self.settings.to_json()),
+            info=np.array(json.dumps(info, sort_keys=True)),
+        )
+        try:
+            save_npz(job.out, arrays)
+        except OSError as e:
+            return self._end(job.index, str(e) if isinstance(e, OutputError) else f"{job.out}: cannot write ({e.strerror or e})")
+        self.stats.write_s += time.perf_counter() - t0
+        self.stats.warnings += [f"{job.path}: {w}" for w in info.get("warnings", [])]
+        self._end(job.index, None)
+
+    def _end(self, job_id: int, error: str | None) -> None:
+        """Record how a video ended (`error` None: written) in failures.jsonl; a disk that refuses that is
+        said once, as a warning, and the run goes on."""
+        job = self.jobs[job_id]
+        try:
+            if error is None:
+                self.failures.clear(job.path)
+            else:
+                self.failures.record(job.path, error)
+        except OSError as e:
+            if not self._log_failed:
+                self._log_failed = True
+                self.stats.warnings.append(f"{e} (the failures are printed here only)")
+        if error is None:
+            self.stats.ok += 1
+        else:
+            self.stats.errors.append(error)
+            self.stats.failed += 1
+        self.clips.pop(job_id, None)
+        self.done.pop(job_id, None)
+        self.finished.add(job_id)
+        if self.on_video:
+            self.on_video(job, error is None)

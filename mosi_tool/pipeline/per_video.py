@@ -1,12 +1,8 @@
-"""Batch jobs that make one output file per video: planning, resume, failures and the workers that run them.
-
-`plan_jobs` is what every batch command does first (`features`, `targets`), touching no file: check that
-the inputs exist, find the videos (`jobs.find_inputs`), name each output (`jobs.plan`, one suffix per output
-kind) and take this shard's part. `resume`, once the command's own checks passed, makes sure the out-dir can be
-written, removes the temporary files of dead runs of this tool, skips outputs that are already complete and
-brings `failures.jsonl` up to date. `run_jobs` then runs a per-video function on each remaining job, in this
-process, in worker processes (`--workers`) or as Ray tasks (`--backend ray`), and records every outcome:
-a video that fails gets its line in `failures.jsonl` and the others go on; one that succeeds loses its line.
+"""Batch jobs that make one output file per video, shared by `features`, `targets` and `saliency --out-dir`:
+`plan_jobs` (inputs, output names, this shard's part; touching no file), `resume` (complete outputs skipped,
+`failures.jsonl` brought up to date) and `run_jobs` (a per-video function on each remaining job, in this
+process, in worker processes (`--workers`) or as Ray tasks (`--backend ray`); every outcome is recorded, and
+a video that fails costs only itself).
 
 The per-video function writes its own output (atomically), so it must be a picklable top-level callable, and
 with Ray the output folder must be reachable from the workers.
@@ -43,7 +39,6 @@ class Planned:
     out_dir: Path
     todo: list[VideoJob] = field(default_factory=list)
     skipped: int = 0  # complete outputs found
-    failures: FailureLog | None = None  # after `resume`
 
     @property
     def total(self) -> int:
@@ -70,12 +65,12 @@ def resume(planned: Planned, is_done: Callable[[VideoJob], bool], overwrite: boo
     """Make the out-dir (OutputError, one line, when it cannot be written), remove the temporary files of
     dead runs of this tool in the folders the outputs go to, fill `planned.todo` with the jobs whose output
     is not complete (`is_done`; all with `overwrite`), and bring `failures.jsonl` up to date: videos since
-    deleted, or found done, lose their line. Returns the run's `FailureLog` (also `planned.failures`)."""
+    deleted, or found done, lose their line. Returns the run's `FailureLog`."""
     check_folder_writable(planned.out_dir)
     leftovers = clean_partial(planned.out_dir, *folders_of(j.out for j in planned.jobs))
     if leftovers:
         info(f"removed {leftovers} partial file(s) left by an interrupted run")
-    failures = planned.failures = FailureLog(planned.out_dir)
+    failures = FailureLog(planned.out_dir)
     failures.forget_missing()
     done: list[str] = []
     planned.todo = []
@@ -137,17 +132,13 @@ def attempt(work: Callable[[VideoJob], list[str] | None], job: VideoJob) -> Outc
         return Outcome(job, f"{job.path}: cannot process ({detail})")
 
 
-def default_workers(videos: int, cpus: int | None = None) -> int:
-    """Worker processes when --workers is not given: one per CPU, never more than there are videos."""
-    return max(1, min(cpus or available_cpus(), videos))
-
-
 def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None], failures: FailureLog,
              workers: int | None = None, backend: str = "local",
              on_video: Callable[[Outcome], None] | None = None) -> list[Outcome]:  # fmt: skip
     """Run `work` on every job of `todo` (module docstring) and record each outcome in `failures`.
 
-    workers: processes (0: this process; None: `default_workers`); with Ray, concurrent tasks (1 CPU each).
+    workers: processes (0: this process; None: one per CPU, at most one per video); with Ray, concurrent tasks
+    (1 CPU each).
     Returns the outcomes in the order the videos finished."""
     if backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
@@ -162,7 +153,7 @@ def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None],
         if on_video:
             on_video(outcome)
 
-    n = default_workers(len(todo)) if workers is None else workers
+    n = max(1, min(available_cpus(), len(todo))) if workers is None else workers
     if backend == "ray":
         _run_ray(todo, work, max(1, n), record)
     elif n == 0 or len(todo) <= 1:
@@ -199,20 +190,9 @@ def _run_processes(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int
 
 def _run_ray(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> None:
     """Jobs as Ray tasks (1 CPU each, at most `n` at once), on the cluster at RAY_ADDRESS or a local one."""
-    from .ray_backend import import_ray
+    from .ray_backend import ray_session
 
-    ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        import logging
-
-        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init(**kwargs)  # the cluster there
-        else:
-            ray.init(num_cpus=n, **kwargs)  # a local one, one CPU per task
-        started = True
-    try:
+    with ray_session(n) as ray:
         task = ray.remote(num_cpus=1, max_retries=0)(attempt)
         pending = list(reversed(todo))
         running: dict[Any, VideoJob] = {}
@@ -227,6 +207,3 @@ def _run_ray(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, reco
                     record(ray.get(ref))
                 except Exception as e:  # noqa: BLE001 - a task that died loses its video, not the run
                     record(Outcome(job, f"{job.path}: worker stopped ({type(e).__name__})"))
-    finally:
-        if started:
-            ray.shutdown()
