@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -166,26 +166,47 @@ def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None],
 
 def _run_processes(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> None:
     """Jobs in `n` spawned processes, at most 2 waiting per process. A process that dies (a crashing decoder,
-    the OOM killer) fails the videos it held; the pool is then started again for the rest."""
-    pending = list(reversed(todo))
+    the OOM killer) breaks the pool, and every video in flight then looks failed, whichever killed it: those
+    are run again one at a time, alone, so that only a video that kills its process again is failed; the
+    pool then starts again for the rest."""
+    pending = todo
     while pending:
-        with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
-            running: dict[Future, VideoJob] = {}
-            broken = False
-            while (pending or running) and not broken:
+        lost, pending = _pool_pass(pending, work, n, record)
+        for job in lost:
+            if _pool_pass([job], work, 1, record)[0]:
+                record(Outcome(job, f"{job.path}: worker process stopped (crashed or killed) while processing it"))
+
+
+def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> tuple[list[VideoJob], list[VideoJob]]:
+    """Run `work` on `jobs` in a pool of `n` spawned processes, recording each outcome, until the pool breaks. Returns
+    (the jobs in flight when it broke, unrecorded; the jobs not started), both empty when all ran."""
+    pending = list(reversed(jobs))
+    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        running: dict[Future, VideoJob] = {}
+
+        def harvest(futures: Iterable[Future]) -> list[VideoJob]:
+            """Record the outcomes of `futures` (done ones); the jobs the broken pool lost."""
+            lost = []
+            for fut in list(futures):
+                job = running.pop(fut)
+                try:
+                    record(fut.result())
+                except BrokenProcessPool:
+                    lost.append(job)
+            return lost
+
+        while pending or running:
+            try:
                 while pending and len(running) < 2 * n:
-                    job = pending.pop()
-                    running[pool.submit(attempt, work, job)] = job
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    job = running.pop(fut)
-                    try:
-                        record(fut.result())
-                    except BrokenProcessPool:
-                        broken = True
-                        record(Outcome(job, f"{job.path}: worker process stopped (crashed or killed) while processing it"))
-            if broken:  # the others in flight were lost with the pool: run them again
-                pending += [j for j in running.values()]
+                    running[pool.submit(attempt, work, pending[-1])] = pending[-1]
+                    pending.pop()
+            except BrokenProcessPool:  # it broke between two checks: every future left has ended
+                return harvest(running), list(reversed(pending))
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            if lost := harvest(done):
+                wait(running)  # the rest end too, with the pool: done ones are recorded, lost ones returned
+                return lost + harvest(running), list(reversed(pending))
+    return [], []
 
 
 def _run_ray(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> None:

@@ -1,0 +1,32 @@
+"""The per-video batch runner (`pipeline.per_video.run_jobs`) when a worker process dies."""
+
+import os
+import signal
+from pathlib import Path
+
+from mosi_tool.pipeline.jobs import VideoJob
+from mosi_tool.pipeline.output import FailureLog
+from mosi_tool.pipeline.per_video import run_jobs
+
+
+def _work(job: VideoJob) -> list[str]:
+    """Kills its own process on the video named "crash"; the others take a moment (so several are in flight)."""
+    import time
+
+    if Path(job.path).stem == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.3)
+    return []
+
+
+def test_a_video_that_kills_its_worker_fails_alone(tmp_path):
+    """When a worker dies the pool breaks and every video in flight with it looks failed: they are run again
+    alone, so only the video that kills its process fails, the others succeed."""
+    names = ["a", "b", "crash", "c", "d", "e"]
+    todo = [VideoJob(i, str(tmp_path / f"{n}.mp4"), str(tmp_path / "out" / f"{n}.npz")) for i, n in enumerate(names)]
+    (tmp_path / "out").mkdir()
+    outcomes = run_jobs(todo, _work, FailureLog(tmp_path / "out"), workers=2)
+    failed = sorted(Path(o.job.path).stem for o in outcomes if o.error)
+    ok = sorted(Path(o.job.path).stem for o in outcomes if not o.error)
+    assert failed == ["crash"] and ok == ["a", "b", "c", "d", "e"], outcomes
+    assert "worker process stopped" in next(o.error for o in outcomes if o.error)
