@@ -203,3 +203,12 @@ def test_real_containers(name, codec, streams):
 
 def test_time_base_fraction_is_exact():
     assert Fraction(1, 1000) * 500 == Fraction(1, 2)
+
+
+def test_a_text_file_is_not_a_video(tmp_path):
+    """FFmpeg opens a .txt file as "video": its tty demuxer draws the text as a terminal would. Named on the
+    command line, it was taken for a video and given maps and features."""
+    path = tmp_path / "notes.txt"
+    path.write_text("A page of notes about the dataset.\n" * 200)
+    with pytest.raises(VideoError, match=r"notes.txt: not a video \(FFmpeg reads it only as text"):
+        VideoReader(path)

@@ -310,3 +310,18 @@ def test_ray_backend_writes_the_same_bytes_and_failures(videos, tmp_path):
     assert (ray.ok, ray.failed) == (local.ok, local.failed) == (2, 1)
     assert outputs(tmp_path / "ray") == outputs(tmp_path / "local")
     assert (tmp_path / "ray" / "failures.jsonl").read_text() == (tmp_path / "local" / "failures.jsonl").read_text()
+
+
+def test_video_box_is_not_one_flicker_from_the_whole_frame():
+    """`video_box` leaves out the outer tenth of the frame boxes' edges: a box that flickers in one frame of
+    twenty (a corner, the whole frame) does not make the motion area the whole frame, as a plain union did."""
+    from mosi_tool.motion_targets.compute import union_box
+
+    boxes = np.tile(np.array([[100.0, 50.0, 200.0, 150.0]], np.float32), (20, 1))
+    boxes += np.arange(20, dtype=np.float32)[:, None]  # the object drifts right and down
+    boxes[7] = (0.0, 0.0, 640.0, 480.0)
+    boxes[3] = np.nan  # no motion in that frame
+    box = union_box(boxes)
+    assert 100 <= box[0] <= 103 and 50 <= box[1] <= 53 and 216 <= box[2] <= 219 and 166 <= box[3] <= 169, box
+    assert np.array_equal(union_box(boxes, share=0.0), [0, 0, 640, 480])
+    assert np.isnan(union_box(np.full((3, 4), np.nan, np.float32))).all()

@@ -8,7 +8,7 @@ Arrays (docs/TARGETS.md; F frames, H x W the frame size as a player shows it, or
     camera        (F, 2, 3) float32                      camera model: frame t's pixels -> frame t-1's
     patch_motion  (F, H // 16, W // 16) float16 [0, 1]   compensated motion per 16x16 patch, over the video's scale
     frame_boxes   (F, 4) float32 px                      motion area per frame (x0, y0, x1, y1), NaN: none
-    video_box     (4,) float32 px                        union of the frame boxes, NaN: none
+    video_box     (4,) float32 px                        robust union of the frame boxes (`union_box`), NaN: none
     times         (F,) float64 s                         from the first frame's timestamp
 The video's motion is read chunk by chunk; only the outputs (about 100 KB a frame at 854x480) are held.
 """
@@ -31,6 +31,7 @@ from .trajectories import CELL, track
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
+UNION_SHARE = 10.0  # percent: video_box's edges leave out this share of the frame boxes' edges on each side
 
 
 @dataclass(frozen=True)
@@ -126,13 +127,19 @@ def motion_boxes_of(heat: np.ndarray, cell: int) -> np.ndarray:
     return out
 
 
-def union_box(boxes: np.ndarray) -> np.ndarray:
-    """(4,) union of (F, 4) boxes with NaN rows (all NaN when none)."""
+def union_box(boxes: np.ndarray, share: float = UNION_SHARE) -> np.ndarray:
+    """(4,) the video's motion area from (F, 4) frame boxes with NaN rows (all NaN when none): a robust union,
+    each edge at the `share` percentile of the frame boxes' edges (x0, y0 at `share`, x1, y1 at 100 - `share`).
+
+    A plain union is one flickering box from the whole frame: on the DAVIS development sequences (breakdance,
+    camel, car-shadow, dog) its IoU with the union of the object's masks was 0.51 on average, this one's 0.61
+    (camel 0.53 to 0.98; breakdance 0.69 to 0.63)."""
     ok = np.isfinite(boxes[:, 0])
     if not ok.any():
         return np.full(4, np.nan, np.float32)
     b = boxes[ok]
-    return np.array([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()], np.float32)
+    lo, hi = np.percentile(b[:, :2], share, axis=0), np.percentile(b[:, 2:], 100 - share, axis=0)
+    return np.concatenate([lo, hi]).astype(np.float32)
 
 
 def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:

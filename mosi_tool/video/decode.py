@@ -135,12 +135,21 @@ def _damaged(path: str | Path, reason: str) -> str:
     return f"{cut} ({reason})" if cut else reason
 
 
+# FFmpeg demuxers that open any file: "tty" draws a text file as terminal text, a "video" of any text
+TEXT_DEMUXERS = {"tty"}
+
+
 def _open(path: Path) -> av.container.InputContainer:
-    """`av.open(path)`; a file FFmpeg cannot open raises `VideoError` naming it and the reason."""
+    """`av.open(path)`; a file FFmpeg cannot open, or opens only as text drawn on a terminal, raises
+    `VideoError` naming it and the reason."""
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        container = av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as e:
         raise VideoError(path, _damaged(path, f"not a video FFmpeg can read ({ffmpeg_reason(e)})")) from None
+    if set(container.format.name.split(",")) & TEXT_DEMUXERS:
+        container.close()
+        raise VideoError(path, "not a video (FFmpeg reads it only as text to draw on a terminal)")
+    return container
 
 
 def ffmpeg_reason(e: Exception) -> str:
