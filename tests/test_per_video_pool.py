@@ -1,4 +1,4 @@
-"""The per-video batch runner (`pipeline.per_video.run_jobs`) when a worker process dies."""
+"""The per-video batch machinery (`pipeline.per_video`): a worker process that dies, inputs without videos."""
 
 import os
 import signal
@@ -30,3 +30,13 @@ def test_a_video_that_kills_its_worker_fails_alone(tmp_path):
     ok = sorted(Path(o.job.path).stem for o in outcomes if not o.error)
     assert failed == ["crash"] and ok == ["a", "b", "c", "d", "e"], outcomes
     assert "worker process stopped" in next(o.error for o in outcomes if o.error)
+
+
+def test_an_input_without_videos_says_so(tmp_path, capsys):
+    """An empty or mistyped folder ran as "0 written ... of 0 videos" and exit 0, with no word about why."""
+    from mosi_tool.pipeline.per_video import plan_jobs
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("x")
+    planned = plan_jobs([tmp_path / "in"], None, tmp_path / "out", None)
+    assert planned.jobs == [] and f"warning: no videos found in {tmp_path / 'in'}" in capsys.readouterr().err
