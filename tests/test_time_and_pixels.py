@@ -175,6 +175,16 @@ def test_real_files_with_timestamps_out_of_order(name, seconds):
     assert len(reader.warnings) == 1 and "took their decode timestamps" in reader.warnings[0]
 
 
+def test_targets_keep_and_print_the_timestamp_repair(tmp_path):
+    """`targets` reads only the motion pass; the clock it shares with the reader mended the timestamps but its
+    warning was neither printed nor kept in the file's info, as `features` and `saliency` do."""
+    from mosi_tool.motion_targets.compute import compute_targets
+
+    t = compute_targets(shared("videos", "eye_makeup.avi"))
+    assert [w for w in t.info["warnings"] if "took their decode timestamps" in w]
+    assert t.times[-1] == pytest.approx(6.52, abs=0.001) and (np.diff(t.times) > 0).all()
+
+
 def test_intact_b_frame_stream_keeps_its_timestamps(tmp_path):
     path = write(tmp_path / "ok.mp4", moving_square(30, 96, 64))
     reader = VideoReader(path)

@@ -212,7 +212,8 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None) -> Targ
     frame_boxes = motion_boxes_of(cell_heat, CELL)
     info = asdict(reader.info)
     info.update(decoded_frames=int(sum(len(t) for t in times)), motion_source=source, width=w, height=h,
-                displayed_size=[reader.info.width, reader.info.height], patch_motion_scale=scale)  # fmt: skip
+                displayed_size=[reader.info.width, reader.info.height], patch_motion_scale=scale,
+                warnings=list(reader.warnings))  # fmt: skip
     empty_traj = np.zeros((0, oh, ow, L, 2), np.float16)
     return Targets(
         trajectories=np.concatenate(traj) if traj else empty_traj,

@@ -61,8 +61,9 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     info = reader.info
     size = (info.width, info.height)
     orient, pixels = reader.orientation, reader.pixels
+    clock = reader.clock()  # the reader's timestamp rules; what it mends is reported with the reader's warnings
     got = None if (reader.is_folder or not vectors) else codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames,
-                                                                       offset=pixels.offset, clock=reader.clock())
+                                                                       offset=pixels.offset, clock=clock)
     if got is not None:
         codec, raw = got
         source = f"{codec} motion vectors"
@@ -102,6 +103,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         drop = max(0, start - MARGIN - base)
         del window[:drop]
         base += drop
+    if got is not None and (mended := clock.warning()):
+        reader.warnings.append(mended)
     if start == 0:
         raise VideoError(reader.path, "no frames could be decoded")
 
