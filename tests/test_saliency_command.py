@@ -395,3 +395,18 @@ def test_python_options_take_plain_values(video):
 
     got = mosi_tool.saliency(str(video), maps_size=[16, 8], model=str(Path(mosi_tool.default_model_path())))
     assert got.maps.shape == (24, 8, 16)
+
+
+def test_a_folder_run_prints_each_videos_notes(tmp_path):
+    """With --out-dir each video's notes (here its mended timestamps) were dropped: only its summary line
+    was printed."""
+    import shutil
+
+    from .conftest import shared
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(shared("videos", "eye_makeup.avi"), folder)
+    result = cli(str(folder), "--out-dir", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "note: " in result.output and "eye_makeup.avi: presentation timestamps run out of order" in result.output

@@ -108,8 +108,8 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
                 progress(f"error: {outcome.error}")
         else:
             report.ok += 1
-            if progress:
-                progress(outcome.warnings[-1])
+            for line in outcome.warnings if progress else ():  # the video's notes, then its summary
+                progress(line)
 
     run_jobs(planned.todo, work, failures, workers=0, on_video=on_video)
     report.frames = work.frames
@@ -139,4 +139,4 @@ class _VideoSaliency:
             text = (e.strerror or str(e)) if isinstance(e, OSError) and not isinstance(e, OutputError) else str(e)
             raise JobError(text if text.startswith(str(video)) or isinstance(e, (BadOutputs, OutputError)) else f"{video}: {text}") from e
         self.frames += done.frames
-        return [f"{video}: {done.frames} frames in {done.seconds:.1f} s -> {job.out}.*"]
+        return [*(f"note: {video}: {note}" for note in done.notes), f"{video}: {done.frames} frames in {done.seconds:.1f} s -> {job.out}.*"]
