@@ -25,7 +25,7 @@ from .jobs import VideoJob
 from .dataset import decode_plan
 from .local import run_local
 from .messages import EngineOptions, ErrorMessage, RunOptions, StageTimes
-from .output import FeatureSettings, FeatureWriter, is_complete
+from .output import FeatureSettings, FeatureWriter, WriterStats, is_complete
 from .per_video import BACKENDS, BatchReport, plan_jobs, resume
 
 MAX_ERROR_LINES = 20  # failures printed one per line (all of them are in failures.jsonl)
@@ -75,12 +75,9 @@ class ExtractOptions:
 
 
 @dataclass
-class ExtractReport(BatchReport):
-    clips: int = 0
+class ExtractReport(BatchReport, WriterStats):
     setup_s: float = 0.0  # of `seconds`: choosing the runtime (`--runtime auto` timing the paths, once per machine)
     times: StageTimes = field(default_factory=StageTimes)
-    decode_s: float = 0.0
-    write_s: float = 0.0
     errors_shown: int = 0  # of `errors`: printed above the progress bar as they happened
 
 
@@ -184,12 +181,12 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     started = time.perf_counter()
 
     def on_video(job: VideoJob, ok: bool) -> None:
-        rate = writer.stats.clips / max(time.perf_counter() - started, 1e-9)
-        if not ok and report.errors_shown < MAX_ERROR_LINES and bar.note(f"error: {writer.stats.errors[-1]}"):  # on a terminal, at once
+        rate = report.clips / max(time.perf_counter() - started, 1e-9)
+        if not ok and report.errors_shown < MAX_ERROR_LINES and bar.note(f"error: {report.errors[-1]}"):  # on a terminal, at once
             report.errors_shown += 1
-        bar.advance(1, failed=str(writer.stats.failed), speed=f"{rate:.1f} clips/s")
+        bar.advance(1, failed=str(report.failed), speed=f"{rate:.1f} clips/s")
 
-    writer = FeatureWriter({j.index: j for j in todo}, settings, failures, on_video)
+    writer = FeatureWriter({j.index: j for j in todo}, settings, failures, on_video, stats=report)
     with bar:
         # The local engines run on this machine's devices; Ray's workers resolve "auto" themselves.
         devices = [str(resolve_device(d)) for d in opts.devices] if opts.backend == "local" else opts.devices
@@ -207,8 +204,5 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     for job in todo:  # a backend that ended without an answer for some video: record it, never drop it
         if job.index not in writer.finished:
             writer.handle(ErrorMessage(job.index, f"{job.path}: no result (worker stopped)"))
-    st = writer.stats
-    report.ok, report.failed, report.clips = st.ok, st.failed, st.clips
-    report.decode_s, report.write_s, report.warnings, report.errors = st.decode_s, st.write_s, st.warnings, st.errors
     report.seconds = time.perf_counter() - t0
     return report

@@ -141,6 +141,8 @@ class FailureLog:
 
 @dataclass
 class WriterStats:
+    """What the writer stage counts: videos written and failed, clips, seconds spent writing and decoding."""
+
     ok: int = 0
     failed: int = 0
     clips: int = 0
@@ -153,9 +155,11 @@ class WriterStats:
 class FeatureWriter:
     """The writer stage: takes clip (with features), done and error records in any order across videos;
     writes each video's file once it has all its clips, records each failure in `failures`, and calls
-    `on_video(job, ok)` after each video ends."""
+    `on_video(job, ok)` after each video ends. It counts into `stats` (the run's report, which extends
+    WriterStats; a new one when not given)."""
 
-    def __init__(self, jobs: dict[int, VideoJob], settings: FeatureSettings, failures: FailureLog, on_video: Callable[[VideoJob, bool], None] | None = None):
+    def __init__(self, jobs: dict[int, VideoJob], settings: FeatureSettings, failures: FailureLog,
+                 on_video: Callable[[VideoJob, bool], None] | None = None, stats: WriterStats | None = None):  # fmt: skip
         self.jobs = jobs
         self.settings = settings
         self.failures = failures
@@ -163,7 +167,7 @@ class FeatureWriter:
         self.clips: dict[int, dict[int, ClipMessage]] = {}  # per video not finished: its clips by number
         self.done: dict[int, DoneMessage] = {}
         self.finished: set[int] = set()
-        self.stats = WriterStats()
+        self.stats = stats if stats is not None else WriterStats()
         self._log_failed = False
 
     def handle(self, msg: Message) -> None:
