@@ -19,13 +19,14 @@ import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, no_type_check
 
+import numba
 import numpy as np
 
 from ..version import __version__
 from ..video.clips import ClipSpec
-from ..video.motion import MotionField, camera_velocity, cell_centres, iter_motion
+from ..video.motion import MotionField, iter_motion
 from .trajectories import CELL, track
 
 PATCH = 16  # pixels: VideoMAE's patch
@@ -144,10 +145,24 @@ def union_box(boxes: np.ndarray, share: float = UNION_SHARE) -> np.ndarray:
 
 def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:
     """(F, oh // 2, ow // 2) float32 px/frame: the mean compensated speed of each 16x16 patch (2x2 cells)."""
-    cells = field.vectors[:, :oh, :ow] - camera_velocity(field.camera, cell_centres(oh, ow, field.cell))
-    speed = np.linalg.norm(cells, axis=-1)
-    ph, pw = oh // 2, ow // 2
-    return speed[:, : ph * 2, : pw * 2].reshape(len(speed), ph, 2, pw, 2).mean(axis=(2, 4))
+    return _patch_speed_kernel(field.vectors, field.camera, oh // 2, ow // 2, field.cell)
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _patch_speed_kernel(vectors: np.ndarray, camera: np.ndarray, ph: int, pw: int, cell: int) -> np.ndarray:
+    """`_patch_speed`: per cell, |v - (p - A p)| at its centre p, averaged over 2x2 cells."""
+    out = np.zeros((len(vectors), ph, pw), np.float32)
+    for t in range(len(vectors)):
+        a = camera[t]
+        for i in range(2 * ph):
+            y = (i + 0.5) * cell
+            for j in range(2 * pw):
+                x = (j + 0.5) * cell
+                dx = vectors[t, i, j, 0] - (x - (a[0, 0] * x + a[0, 1] * y + a[0, 2]))
+                dy = vectors[t, i, j, 1] - (y - (a[1, 0] * x + a[1, 1] * y + a[1, 2]))
+                out[t, i // 2, j // 2] += 0.25 * np.sqrt(dx * dx + dy * dy)
+    return out
 
 
 def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> Iterator[MotionField]:

@@ -15,13 +15,15 @@ static background under any pan, zoom or rotation the model fits. The point itse
 motion (it stays on its content). A trajectory is valid while the point stays inside the frame and every
 step reads a cell that had a vector of its own (not a gap filled in time or by the camera).
 
-All starts of a window are tracked at once: the window's frames are stacked into one tall image and each
-step is one `cv2.remap` over every start (OpenCV's bilinear weights are quantised to 1/32 of a cell, a
-quarter of a pixel of position: far below the vectors' own precision).
+Fields are read bilinearly between cell centres, clamped to the frame's cells (the edge cells' values carry
+on outside them); a cell's `known` flag is read at the nearest cell centre.
 """
 
 from __future__ import annotations
 
+from typing import no_type_check
+
+import numba
 import numpy as np
 
 CELL = 8  # pixels: MME's grid (points at 4 + 8k)
@@ -34,84 +36,72 @@ def start_grid(height: int, width: int, cell: int = CELL) -> np.ndarray:
     return np.stack([(xs + 0.5) * cell, (ys + 0.5) * cell], axis=-1)
 
 
-def _sample(stack: np.ndarray, rows: int, t: np.ndarray, pos: np.ndarray, cell: int, interpolation: int) -> np.ndarray:
-    """Values of the frames stacked in `stack` ((n * rows, cols, C), frame k in rows [k * rows, (k + 1) * rows))
-    at pixel positions pos (S, h, w, 2) of frames t (S,), clamped to the frame's cells: (S, h, w, C)."""
-    import cv2
-
-    cols = stack.shape[1]
-    gx = np.clip(pos[..., 0] / cell - 0.5, 0, cols - 1).astype(np.float32)
-    gy = np.clip(pos[..., 1] / cell - 0.5, 0, rows - 1) + (t * rows).astype(np.float32)[:, None, None]
-    s, h, w = gx.shape
-    # remap takes maps of at most 32767 rows: lay the starts side by side in rows of one start each
-    out = cv2.remap(stack, gx.reshape(s * h, w), gy.astype(np.float32).reshape(s * h, w), interpolation, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(s, h, w, -1)
-
-
-MAX_ROWS = 32000  # OpenCV's remap takes images and maps of fewer than 32767 rows
-GROUP = 8  # starts tracked together: their arrays stay in the CPU's cache (1.1 s against 1.8 s with 500 for 1800 frames at 854x480)
-
-
 def track(vectors: np.ndarray, camera: np.ndarray, known: np.ndarray, starts: np.ndarray, length: int, size: tuple[int, int],
           compensate: bool = True, cell: int = CELL) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Trajectories of the cell-centre points of frames `starts` of a window of frames (module docstring).
 
     vectors: (n, gh, gw, 2) float32 px/frame, the window's motion field (`MotionField.vectors`, cells of `cell`
     px); camera: (n, 2, 3) its camera models; known: (n, gh, gw) bool, cells with their own vector;
-    starts: (S,) int, increasing start frames, indices into the window with starts + length < n; size: (W, H)
-    pixels of the frames. Returns (steps (S, H // cell, W // cell, length, 2) float32 px, valid (S, H // cell,
-    W // cell) bool).
+    starts: (S,) int, start frames, indices into the window with starts + length < n; size: (W, H) pixels of
+    the frames. Returns (steps (S, H // cell, W // cell, length, 2) float32 px, valid (S, H // cell,
+    W // cell) bool). Raises ValueError for a start outside the window.
     """
-    w, h = size
-    gh = vectors.shape[1]
-    oh, ow = h // cell, w // cell
     starts = np.asarray(starts, np.int64)
-    steps = np.zeros((len(starts), oh, ow, length, 2), np.float32)
-    valid = np.ones((len(starts), oh, ow), bool)
-    if len(starts) == 0 or oh == 0 or ow == 0:
-        return steps, valid
-    a = 0
-    while a < len(starts):  # groups of starts small enough for the cache and remap's row limit
-        b = a + 1
-        while b < len(starts) and b - a < GROUP and (b + 1 - a) * oh < MAX_ROWS and (starts[b] - starts[a] + length + 1) * gh < MAX_ROWS:
-            b += 1
-        lo, hi = int(starts[a]), int(starts[b - 1]) + length + 1
-        steps[a:b], valid[a:b] = _track(vectors[lo:hi], camera[lo:hi], known[lo:hi], starts[a:b] - lo, length, size, compensate, cell)
-        a = b
-    return steps, valid
+    if len(starts) and (starts.min() < 0 or starts.max() + length >= len(vectors)):
+        raise ValueError(f"starts must lie in [0, {len(vectors) - length}) for {length} steps, got {starts.min()}..{starts.max()}")
+    return _track(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(camera, np.float32), np.ascontiguousarray(known, np.bool_),
+                  starts, length, size[0], size[1], compensate, cell)  # fmt: skip
 
 
-def _track(vectors: np.ndarray, camera: np.ndarray, known: np.ndarray, starts: np.ndarray, length: int, size: tuple[int, int],
+@numba.njit(inline="always")
+@no_type_check  # numba code: numpy scalars throughout
+def _bilinear(field: np.ndarray, t: int, x: float, y: float, cell: float) -> tuple[float, float]:
+    """(dx, dy) of frame t of a field (n, gh, gw, 2) at pixel (x, y): bilinear between cell centres, clamped to
+    the grid (float32 throughout; `cell` a float32)."""
+    gh, gw = field.shape[1], field.shape[2]
+    gx = min(max(x / cell - np.float32(0.5), np.float32(0.0)), np.float32(gw - 1))
+    gy = min(max(y / cell - np.float32(0.5), np.float32(0.0)), np.float32(gh - 1))
+    x0, y0 = min(int(gx), max(gw - 2, 0)), min(int(gy), max(gh - 2, 0))
+    x1, y1 = min(x0 + 1, gw - 1), min(y0 + 1, gh - 1)
+    fx, fy = gx - np.float32(x0), gy - np.float32(y0)
+    top_x = field[t, y0, x0, 0] + fx * (field[t, y0, x1, 0] - field[t, y0, x0, 0])
+    bottom_x = field[t, y1, x0, 0] + fx * (field[t, y1, x1, 0] - field[t, y1, x0, 0])
+    top_y = field[t, y0, x0, 1] + fx * (field[t, y0, x1, 1] - field[t, y0, x0, 1])
+    bottom_y = field[t, y1, x0, 1] + fx * (field[t, y1, x1, 1] - field[t, y1, x0, 1])
+    return top_x + fy * (bottom_x - top_x), top_y + fy * (bottom_y - top_y)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+@no_type_check  # numba code: numpy scalars throughout
+def _track(vectors: np.ndarray, camera: np.ndarray, known: np.ndarray, starts: np.ndarray, length: int, w: int, h: int,
            compensate: bool, cell: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """`track` for a window and starts within remap's row limit."""
-    import cv2
-
-    w, h = size
-    n, gh, gw, _ = vectors.shape
-    p0 = start_grid(h, w, cell)
-    oh, ow = p0.shape[:2]
-    s_count = len(starts)
-    steps = np.zeros((s_count, oh, ow, length, 2), np.float32)
-    valid = np.ones((s_count, oh, ow), bool)
-    stack = np.ascontiguousarray(vectors.reshape(n * gh, gw, 2), dtype=np.float32)
-    known_stack = np.ascontiguousarray(known.reshape(n * gh, gw), dtype=np.uint8)
-    p = np.broadcast_to(p0, (s_count, oh, ow, 2)).copy()
-    raw_step = np.zeros_like(p)
-    for k in range(length):
-        t = starts + k + 1
-        # first guess: the previous step repeated (motion is smooth in time), else the field at the point
-        q = p + (raw_step if k else _sample(stack, gh, t, p, cell, cv2.INTER_LINEAR))
-        q = p + _sample(stack, gh, t, q, cell, cv2.INTER_LINEAR)
-        raw_step = q - p
-        if compensate:
-            a = camera[t].astype(np.float32)[:, None, None]  # (S, 1, 1, 2, 3): frame t -> frame t-1
-            qx, qy = q[..., 0], q[..., 1]
-            steps[:, :, :, k, 0] = a[..., 0, 0] * qx + a[..., 0, 1] * qy + a[..., 0, 2] - p[..., 0]
-            steps[:, :, :, k, 1] = a[..., 1, 0] * qx + a[..., 1, 1] * qy + a[..., 1, 2] - p[..., 1]
-        else:
-            steps[:, :, :, k] = raw_step
-        inside = (q[..., 0] >= 0) & (q[..., 0] < w) & (q[..., 1] >= 0) & (q[..., 1] < h)
-        own = _sample(known_stack, gh, t, q, cell, cv2.INTER_NEAREST).reshape(inside.shape) > 0
-        valid &= inside & own
-        p = q
+    """`track` on checked arrays (float32 vectors and camera); w, h: the frame size (px)."""
+    gh, gw = vectors.shape[1], vectors.shape[2]
+    oh, ow = h // cell, w // cell
+    c = np.float32(cell)
+    steps = np.empty((len(starts), oh, ow, length, 2), np.float32)
+    valid = np.empty((len(starts), oh, ow), np.bool_)
+    for s in range(len(starts)):
+        for i in range(oh):
+            for j in range(ow):
+                px, py = (np.float32(j) + np.float32(0.5)) * c, (np.float32(i) + np.float32(0.5)) * c
+                # first guess of each step: the previous step repeated (motion is smooth in time; the first
+                # step's: the field at the cell's own centre); then one fixed-point step of q = p + v(q)
+                sx, sy = vectors[starts[s] + 1, i, j, 0], vectors[starts[s] + 1, i, j, 1]
+                ok = True
+                for k in range(length):
+                    t = starts[s] + k + 1
+                    sx, sy = _bilinear(vectors, t, px + sx, py + sy, c)
+                    qx, qy = px + sx, py + sy
+                    if compensate:  # A_t q - p: the step less the camera's (A_t: frame t -> frame t-1)
+                        steps[s, i, j, k, 0] = camera[t, 0, 0] * qx + camera[t, 0, 1] * qy + camera[t, 0, 2] - px
+                        steps[s, i, j, k, 1] = camera[t, 1, 0] * qx + camera[t, 1, 1] * qy + camera[t, 1, 2] - py
+                    else:
+                        steps[s, i, j, k, 0], steps[s, i, j, k, 1] = sx, sy
+                    if ok:
+                        kx = min(max(int(qx / c), 0), gw - 1)
+                        ky = min(max(int(qy / c), 0), gh - 1)
+                        ok = qx >= 0 and qx < w and qy >= 0 and qy < h and known[t, ky, kx]
+                    px, py = qx, qy
+                valid[s, i, j] = ok
     return steps, valid

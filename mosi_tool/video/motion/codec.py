@@ -6,9 +6,10 @@ from __future__ import annotations
 import itertools
 from fractions import Fraction
 from pathlib import Path
-from typing import Generator, Iterator, NamedTuple
+from typing import Generator, Iterator, NamedTuple, no_type_check
 
 import av
+import numba
 import numpy as np
 
 from ..decode import VideoError, ffmpeg_reason
@@ -39,36 +40,47 @@ def rasterize(mv: np.ndarray, gh: int, gw: int, cell: int = CELL) -> tuple[np.nd
 
     mv: FFmpeg's AVMotionVector records (fields w, h, dst_x, dst_y (block centre), motion_x, motion_y,
     motion_scale, source). Returns (past, future), each (gh, gw, 2) float32 displacement in pixels from the
-    reference frame to this frame (not yet divided by the reference distance), NaN where no block lies.
+    reference frame to this frame (not yet divided by the reference distance), NaN where no block lies; a
+    cell's value is the mean of the blocks over it, weighted by the area each covers (at most cell x cell).
     """
-    # The block at dst in this frame comes from src = dst + motion / scale in the reference.
-    motion = np.stack([mv["motion_x"], mv["motion_y"]], axis=1).astype(np.float32) / mv["motion_scale"][:, None]
-    pick = mv["source"] != 0
-    future = (mv["source"][pick] > 0).astype(np.int64)  # 0: past, 1: future
-    # past reference: ref -> this frame = dst - src = -motion; future: this frame -> ref = +motion
-    disp = motion[pick] * np.where(future > 0, 1, -1).astype(np.float32)[:, None]
-    w, h = mv["w"][pick].astype(np.int64), mv["h"][pick].astype(np.int64)
-    nx, ny = np.maximum(1, w // cell), np.maximum(1, h // cell)
-    cx0 = (mv["dst_x"][pick] - w // 2) // cell
-    cy0 = (mv["dst_y"][pick] - h // 2) // cell
-    counts = nx * ny
-    block = np.repeat(np.arange(len(counts)), counts)
-    local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    cx = cx0[block] + local % nx[block]
-    cy = cy0[block] + local // nx[block]
-    keep = (cx >= 0) & (cx < gw) & (cy >= 0) & (cy < gh)
-    block = block[keep]
-    # both directions in one set of bins (past first): within a bin the blocks keep their order, so the sums
-    # are those of one direction at a time
-    n = gh * gw
-    flat = future[block] * n + (cy * gw + cx)[keep]
-    weight = (np.minimum(w, cell) * np.minimum(h, cell))[block].astype(np.float64)
-    total = np.bincount(flat, weight, 2 * n)
-    field = np.full((2 * n, 2), np.nan, np.float32)
-    hit = total > 0
-    for k in range(2):
-        field[hit, k] = np.bincount(flat, weight * disp[block, k], 2 * n)[hit] / total[hit]
-    return field[:n].reshape(gh, gw, 2), field[n:].reshape(gh, gw, 2)
+    out = _rasterize(mv["source"], mv["w"], mv["h"], mv["dst_x"], mv["dst_y"], mv["motion_x"], mv["motion_y"],
+                     mv["motion_scale"], gh, gw, cell)  # fmt: skip
+    return out[0], out[1]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+@no_type_check  # numba code: numpy scalars throughout
+def _rasterize(source: np.ndarray, w: np.ndarray, h: np.ndarray, dst_x: np.ndarray, dst_y: np.ndarray, motion_x: np.ndarray,
+               motion_y: np.ndarray, motion_scale: np.ndarray, gh: int, gw: int, cell: int) -> np.ndarray:  # fmt: skip
+    """`rasterize` on the records' columns: (2, gh, gw, 2) float32, past then future."""
+    acc = np.zeros((2, gh, gw, 3), np.float64)  # per direction and cell: weight, weighted dx, weighted dy
+    for i in range(len(source)):
+        if source[i] == 0:
+            continue
+        # The block at dst in this frame comes from src = dst + motion / scale in the reference. Past
+        # reference: ref -> this frame = dst - src = -motion; future: this frame -> ref = +motion.
+        d = 1 if source[i] > 0 else 0
+        sign = np.float32(1.0) if d else np.float32(-1.0)
+        scale = np.float32(motion_scale[i])
+        dx = np.float64(np.float32(motion_x[i]) / scale * sign)
+        dy = np.float64(np.float32(motion_y[i]) / scale * sign)
+        bw, bh = np.int64(w[i]), np.int64(h[i])
+        x0 = (np.int64(dst_x[i]) - bw // 2) // cell
+        y0 = (np.int64(dst_y[i]) - bh // 2) // cell
+        weight = np.float64(min(bw, cell) * min(bh, cell))
+        for y in range(max(0, y0), min(gh, y0 + max(1, bh // cell))):
+            for x in range(max(0, x0), min(gw, x0 + max(1, bw // cell))):
+                acc[d, y, x, 0] += weight
+                acc[d, y, x, 1] += weight * dx
+                acc[d, y, x, 2] += weight * dy
+    out = np.full((2, gh, gw, 2), np.nan, np.float32)
+    for d in range(2):
+        for y in range(gh):
+            for x in range(gw):
+                if acc[d, y, x, 0] > 0:
+                    out[d, y, x, 0] = acc[d, y, x, 1] / acc[d, y, x, 0]
+                    out[d, y, x, 1] = acc[d, y, x, 2] / acc[d, y, x, 0]
+    return out
 
 
 def reference_distances(types: np.ndarray, past_shift: np.ndarray, future_shift: np.ndarray,
@@ -185,109 +197,111 @@ def upright_field(field: np.ndarray, orient: Orientation) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+@numba.njit(inline="always")
+@no_type_check  # numba code: numpy scalars throughout
+def _mean2(a: float, b: float) -> float:
+    """The mean of two values where both are finite, else the finite one (NaN if neither is)."""
+    if np.isnan(a):
+        return b
+    if np.isnan(b):
+        return a
+    return (a + b) * np.float32(0.5)
+
+
+@numba.njit(inline="always")
+@no_type_check  # numba code: numpy scalars throughout
+def _median4(a: float, b: float, c: float, d: float) -> float:
+    """The median of the finite ones of four values (NaN if none): the sum less the largest and the smallest,
+    over what is left."""
+    total, n, hi, lo = 0.0, 0, -np.inf, np.inf
+    for x in (a, b, c, d):
+        if not np.isnan(x):
+            total += x
+            n += 1
+            hi, lo = max(hi, x), min(lo, x)
+    if n == 0:
+        return np.float32(np.nan)
+    return np.float32((total - hi - lo) / (n - 2) if n > 2 else total / n)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+@no_type_check  # numba code: numpy scalars throughout
 def _average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise mean of two (F, gh, gw, 2) fields where both are finite, else the finite one (NaN where
-    neither is)."""
-    out = a + b
-    out *= np.float32(0.5)
-    np.copyto(out, a, where=np.isnan(b))
-    np.copyto(out, b, where=np.isnan(a))
+    """Element-wise `_mean2` of two (F, gh, gw, 2) float32 fields."""
+    out = np.empty_like(a)
+    fa, fb, fo = a.reshape(-1), b.reshape(-1), out.reshape(-1)
+    for i in range(fa.size):
+        fo[i] = _mean2(fa[i], fb[i])
     return out
 
 
-def _sq(a: np.ndarray) -> np.ndarray:
-    """Squared length of (..., 2) vectors, without square roots."""
-    return a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]
-
-
-def _median4(vals: list[np.ndarray]) -> np.ndarray:
-    """Up to 4 (N, 2) arrays with NaN -> (N, 2) their median, per element, of the finite ones (NaN if none):
-    the sum less the largest and the smallest, over what is left, which needs no sort."""
-    total = np.zeros_like(vals[0])
-    n = np.zeros(vals[0].shape, np.int8)
-    hi, lo = vals[0], vals[0]
-    for x in vals:
-        ok = np.isfinite(x)
-        total += np.where(ok, x, 0)
-        n += ok
-        hi, lo = np.fmax(hi, x), np.fmin(lo, x)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 2, (total - hi - lo) / (n - 2), total / n).astype(np.float32)
-
-
-def _per_cell_distances(disps: list[np.ndarray], vs: list[np.ndarray], first: np.ndarray, moved: list[np.ndarray]) -> list[np.ndarray]:
-    """The velocities `vs` (F, gh, gw, 2) of each direction (past, future), with the reference distance chosen
-    again per cell where the frame's distance does not fit the cell.
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+@no_type_check  # numba code: numpy scalars throughout
+def _per_cell_distances(disp: np.ndarray, v: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The velocities `v` (F, gh, gw, 2) float32 of one direction (past or future), with the reference distance
+    chosen again per cell where the frame's distance does not fit the cell.
 
     Encoders choose a reference per block (several reference frames, B-pyramids), so one frame's blocks may
     point 1, 2, 4 or 8 frames away while FFmpeg says only "past" or "future": a frame-wide distance is wrong
-    for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell whose speed differs from
-    the mean of the same cell's velocities `first` in the frames just before and after by such a factor (over
-    1.5x or under 1/1.5x; noise changes the direction more than the speed) and whose velocity is far from it
-    (over TAU px/frame and a quarter of the speed). Such a cell is compared with the median of its `first`
-    over the NEIGHBOURS frames either side (robust to one of them being wrong too) and takes the distance in
-    1..MAX_REFERENCE_DISTANCE nearest |displacement| / |median| if that fits the median (within TAU and a
-    quarter of the speed) and is at least twice as near as its own velocity. `disps`: the raw displacements;
-    `moved`: per direction, (F, gh, gw) where the displacement is over TAU (only those can be told apart).
+    for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell that moved (its raw
+    displacement `disp` over TAU px), whose speed differs from the mean of the same cell's velocities `first`
+    (both directions, averaged) in the frames just before and after by such a factor (over 1.5x or under
+    1/1.5x; noise changes the direction more than the speed), and whose velocity is far from that mean (over
+    TAU px/frame and a quarter of its speed). Such a cell is compared with the median of its `first` over the
+    NEIGHBOURS frames either side (robust to one of them being wrong too, per component) and takes the
+    distance in 1..MAX_REFERENCE_DISTANCE nearest |displacement| / |median| if that fits the median (within
+    TAU and a quarter of the speed) and is at least twice as near as its own velocity.
     """
-    f = len(first)
-    if f < 3:
-        return vs
-    r = NEIGHBOURS
-    pad = np.full((r, *first.shape[1:]), np.nan, np.float32)
-    near = np.concatenate([pad, first, pad])  # near[t + r] = first[t]
-    cells = first[0, ..., 0].size
-    flat = near.reshape(-1, 2)  # row (t + r) * cells + cell
-    with np.errstate(invalid="ignore"):
-        ref = _average(near[r - 1 : r - 1 + f], near[r + 1 : r + 1 + f])
-        other = _sq(ref)
-        far = np.maximum(TAU * TAU, 0.0625 * other)
-    out = []
-    for disp, v, m in zip(disps, vs, moved):
-        with np.errstate(invalid="ignore"):
-            own = _sq(v)
-            factor = (own > 2.25 * other) | (other > 2.25 * own) | np.isnan(other)
-            factor &= m
-            suspect = np.flatnonzero(factor)
-            suspect = suspect[_sq(v.reshape(-1, 2)[suspect] - ref.reshape(-1, 2)[suspect]) > far.reshape(-1)[suspect]]
-        if not len(suspect):
-            out.append(v)
-            continue
-        at = suspect + r * cells  # the suspect's row in `flat`
-        med = _median4([np.take(flat, at + o * cells, axis=0) for o in range(-r, r + 1) if o])
-        d = disp.reshape(-1, 2)[suspect]
-        cur = v.reshape(-1, 2)[suspect]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            guess = np.sqrt(_sq(d) / _sq(med))
-            best, best_gap = cur, _sq(cur - med)
-            bound = np.maximum(TAU * TAU, 0.0625 * _sq(med))
-            for k in (np.floor(guess), np.ceil(guess)):
-                k = np.clip(np.nan_to_num(k, nan=1.0), 1, MAX_REFERENCE_DISTANCE).astype(np.float32)
-                c = d / k[:, None]
-                gap = _sq(c - med)
-                better = (gap < 0.25 * best_gap) & (gap <= bound)  # squared: twice as near
-                best = np.where(better[:, None], c, best)
-                best_gap = np.where(better, gap, best_gap)
-        v = v.copy()
-        v.reshape(-1, 2)[suspect] = best
-        out.append(v)
+    f, gh, gw, _ = v.shape
+    out = v.copy()
+    tau2 = np.float32(TAU * TAU)
+    nan = np.float32(np.nan)
+    for t in range(f):
+        for i in range(gh):
+            for j in range(gw):
+                dx, dy = disp[t, i, j, 0], disp[t, i, j, 1]
+                if not dx * dx + dy * dy > tau2:
+                    continue
+                # the mean of the frames just before and after
+                rx = _mean2(first[t - 1, i, j, 0] if t >= 1 else nan, first[t + 1, i, j, 0] if t + 1 < f else nan)
+                ry = _mean2(first[t - 1, i, j, 1] if t >= 1 else nan, first[t + 1, i, j, 1] if t + 1 < f else nan)
+                other = rx * rx + ry * ry
+                vx, vy = v[t, i, j, 0], v[t, i, j, 1]
+                own = vx * vx + vy * vy
+                if not (own > np.float32(2.25) * other or other > np.float32(2.25) * own):
+                    continue
+                if not (vx - rx) * (vx - rx) + (vy - ry) * (vy - ry) > max(tau2, np.float32(0.0625) * other):
+                    continue
+                mx = _median4(first[t - 2, i, j, 0] if t >= 2 else nan, first[t - 1, i, j, 0] if t >= 1 else nan,
+                              first[t + 1, i, j, 0] if t + 1 < f else nan, first[t + 2, i, j, 0] if t + 2 < f else nan)  # fmt: skip
+                my = _median4(first[t - 2, i, j, 1] if t >= 2 else nan, first[t - 1, i, j, 1] if t >= 1 else nan,
+                              first[t + 1, i, j, 1] if t + 1 < f else nan, first[t + 2, i, j, 1] if t + 2 < f else nan)  # fmt: skip
+                med = mx * mx + my * my
+                guess = np.sqrt((dx * dx + dy * dy) / med)
+                bx, by, best = vx, vy, (vx - mx) * (vx - mx) + (vy - my) * (vy - my)
+                bound = max(tau2, np.float32(0.0625) * med)
+                for k in (np.floor(guess), np.ceil(guess)):
+                    k = np.float32(min(max(1.0 if np.isnan(k) else k, 1.0), MAX_REFERENCE_DISTANCE))
+                    cx, cy = dx / k, dy / k
+                    gap = (cx - mx) * (cx - mx) + (cy - my) * (cy - my)
+                    if gap < np.float32(0.25) * best and gap <= bound:  # squared: twice as near
+                        bx, by, best = cx, cy, gap
+                out[t, i, j, 0], out[t, i, j, 1] = bx, by
     return out
 
 
 def velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.ndarray:
     """(F, gh, gw, 2) px/frame from raw displacement fields and picture types (NaN where unknown): each
     direction's displacement over its reference distance (the frame's, `reference_distances`, then per cell
-    where it does not fit, `_per_cell_distances`, twice: the second pass compares with neighbours the first
-    corrected), averaged where a frame has both (float32 throughout)."""
+    where it does not fit, `_per_cell_distances`, PER_CELL_PASSES times: a later pass compares with neighbours
+    the one before corrected), averaged where a frame has both (float32 throughout)."""
     dp, df = reference_distances(types, np.array([_median_shift(p) for p in past]), np.array([_median_shift(f) for f in future]))
     per_dir = []
     for disp, dist in ((past, dp), (future, df)):
         with np.errstate(invalid="ignore", divide="ignore"):
             per_dir.append(disp / np.where(dist > 0, dist, np.nan).astype(np.float32)[:, None, None, None])
     first = _average(*per_dir)
-    with np.errstate(invalid="ignore"):
-        moved = [_sq(past) > TAU * TAU, _sq(future) > TAU * TAU]
     for _ in range(PER_CELL_PASSES):
-        per_dir = _per_cell_distances([past, future], per_dir, first, moved)
+        per_dir = [_per_cell_distances(past, per_dir[0], first), _per_cell_distances(future, per_dir[1], first)]
         first = _average(*per_dir)
     return first

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import no_type_check
 
+import numba
 import numpy as np
 
 CELL = 8  # pixels
@@ -76,42 +78,31 @@ def fill_in_time(vectors: np.ndarray, max_gap: int | None = MAX_GAP) -> np.ndarr
     neighbourhood, so a video can be processed in chunks (`iter_motion`)."""
     f = len(vectors)
     flat = vectors.reshape(f, -1)
-    valid = np.isfinite(flat)
-    if valid.all() or not valid.any():
+    if f == 0 or not np.isnan(flat).any():
         return vectors
-    out = flat.copy()
-    cols = np.flatnonzero(~valid.all(axis=0))
-    out[:, cols] = _fill_columns(flat[:, cols], valid[:, cols], max_gap)
-    return out.reshape(vectors.shape)
+    return _fill(flat, f if max_gap is None else max_gap).reshape(vectors.shape)
 
 
-def _nearest_valid(valid: np.ndarray, order: range, none: int) -> np.ndarray:
-    """(F, C) int32: per entry, the frame index of the nearest valid entry of its column met walking the frames
-    in `order` (itself included), `none` where there is none yet. One pass with whole rows at a time: far
-    cheaper than accumulating (F, C) index arrays."""
-    idx = np.empty(valid.shape, np.int32)
-    last = np.full(valid.shape[1], none, np.int32)
-    for t in order:
-        np.copyto(last, t, where=valid[t])
-        idx[t] = last
-    return idx
-
-
-def _fill_columns(flat: np.ndarray, valid: np.ndarray, max_gap: int | None) -> np.ndarray:
-    """`fill_in_time` on (F, C) values with their validity."""
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _fill(flat: np.ndarray, max_gap: int) -> np.ndarray:
+    """`fill_in_time` on (F, C) values: one pass over the frames, each gap filled when the value after it is
+    met (or the video ends)."""
     f, c = flat.shape
-    pos = np.flatnonzero(~valid)  # the gaps, as flat positions
-    t, col = pos // c, pos % c
-    b = _nearest_valid(valid, range(f), -1).ravel()[pos].astype(np.int64)
-    a = _nearest_valid(valid, range(f - 1, -1, -1), f).ravel()[pos].astype(np.int64)
-    has_b, has_a = b >= 0, a < f
-    if max_gap is not None:
-        has_b &= t - b <= max_gap
-        has_a &= a - t <= max_gap
-    values = flat.ravel()
-    vb = values[np.clip(b, 0, f - 1) * c + col]
-    va = values[np.clip(a, 0, f - 1) * c + col]
-    frac = (t - b) / np.maximum(a - b, 1)
     out = flat.copy()
-    out.ravel()[pos] = np.where(has_b & has_a, vb + (va - vb) * frac, np.where(has_b, vb, np.where(has_a, va, np.nan)))
+    last = np.full(c, -1, np.int64)  # per column, the last valid frame so far
+    for t in range(f + 1):
+        for j in range(c):
+            if t < f and np.isnan(flat[t, j]):
+                continue
+            b = last[j]
+            for u in range(b + 1, t):  # the gap (b, t); b = -1: none before, t = f: none after
+                near_b, near_a = b >= 0 and u - b <= max_gap, t < f and t - u <= max_gap
+                if near_b and near_a:
+                    out[u, j] = flat[b, j] + (flat[t, j] - flat[b, j]) * ((u - b) / (t - b))
+                elif near_b:
+                    out[u, j] = flat[b, j]
+                elif near_a:
+                    out[u, j] = flat[t, j]
+            last[j] = t
     return out
