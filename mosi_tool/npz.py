@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import zipfile
 from typing import Mapping
@@ -22,12 +21,13 @@ def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], com
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=method) as zf:
         for name, value in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asanyarray(value), allow_pickle=False)
+            value = np.asanyarray(value)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_EPOCH)
             info.compress_type = method
             info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
+            info.file_size = value.nbytes + 4096  # .npy header included: only decides ZIP64, as `writestr` does
+            with zf.open(info, "w") as entry:  # streamed: no copy of the array in memory
+                np.lib.format.write_array(entry, value, allow_pickle=False)
 
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

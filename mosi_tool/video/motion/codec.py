@@ -129,13 +129,26 @@ def reference_distances(types: np.ndarray, past_shift: np.ndarray, future_shift:
     return k[0].astype(np.int64), k[1].astype(np.int64)
 
 
-def _median_shift(field: np.ndarray) -> np.ndarray:
-    """(2,) median displacement of a (gh, gw, 2) field's vectors (NaN if it has none), over every other cell
-    in each direction (a quarter of the cells: the median of thousands of vectors barely moves, at a quarter
-    of the cost)."""
-    v = field[::2, ::2].reshape(-1, 2)
-    v = v[np.isfinite(v[:, 0])]
-    return np.median(v, axis=0) if len(v) else np.full(2, np.nan)
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _median_shifts(field: np.ndarray) -> np.ndarray:
+    """(F, 2) float64: per frame, the median displacement of a (F, gh, gw, 2) field's vectors (NaN if it has
+    none), over every other cell in each direction (a quarter of the cells: the median of thousands of
+    vectors barely moves, at a quarter of the cost)."""
+    f, gh, gw, _ = field.shape
+    out = np.full((f, 2), np.nan)
+    xs = np.empty(((gh + 1) // 2) * ((gw + 1) // 2), np.float32)
+    ys = np.empty_like(xs)
+    for t in range(f):
+        n = 0
+        for i in range(0, gh, 2):
+            for j in range(0, gw, 2):
+                if not np.isnan(field[t, i, j, 0]):
+                    xs[n], ys[n] = field[t, i, j, 0], field[t, i, j, 1]
+                    n += 1
+        if n:
+            out[t, 0], out[t, 1] = np.median(xs[:n]), np.median(ys[:n])
+    return out
 
 
 def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None, probe: int = 12,
@@ -224,84 +237,89 @@ def _median4(a: float, b: float, c: float, d: float) -> float:
     return np.float32((total - hi - lo) / (n - 2) if n > 2 else total / n)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-@no_type_check  # numba code: numpy scalars throughout
-def _average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise `_mean2` of two (F, gh, gw, 2) float32 fields."""
-    out = np.empty_like(a)
-    fa, fb, fo = a.reshape(-1), b.reshape(-1), out.reshape(-1)
-    for i in range(fa.size):
-        fo[i] = _mean2(fa[i], fb[i])
-    return out
+def velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.ndarray:
+    """(F, gh, gw, 2) px/frame from raw displacement fields (F, gh, gw, 2) float32 and picture types (NaN where
+    unknown): each direction's displacement over its reference distance (the frame's, `reference_distances`,
+    then per cell where it does not fit, `_per_cell_distance`, PER_CELL_PASSES times: a later pass compares
+    with neighbours the one before corrected), averaged where a frame has both (float32 throughout)."""
+    dp, df = reference_distances(types, _median_shifts(past), _median_shifts(future))
+    return _velocities(past, future, dp, df, PER_CELL_PASSES)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 @no_type_check  # numba code: numpy scalars throughout
-def _per_cell_distances(disp: np.ndarray, v: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """The velocities `v` (F, gh, gw, 2) float32 of one direction (past or future), with the reference distance
-    chosen again per cell where the frame's distance does not fit the cell.
+def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.ndarray, passes: int) -> np.ndarray:
+    """`velocities` from the frames' reference distances dp, df (F,) int (0: none in that direction)."""
+    f, gh, gw, _ = past.shape
+    vp, vf, first = np.empty_like(past), np.empty_like(future), np.empty_like(past)
+    nan = np.float32(np.nan)
+    for t in range(f):
+        kp = np.float32(dp[t]) if dp[t] > 0 else nan
+        kf = np.float32(df[t]) if df[t] > 0 else nan
+        for i in range(gh):
+            for j in range(gw):
+                for c in range(2):
+                    vp[t, i, j, c], vf[t, i, j, c] = past[t, i, j, c] / kp, future[t, i, j, c] / kf
+                    first[t, i, j, c] = _mean2(vp[t, i, j, c], vf[t, i, j, c])
+    after = np.empty_like(first)
+    for _ in range(passes):
+        for t in range(f):
+            for i in range(gh):
+                for j in range(gw):
+                    # the mean of the cell's `first` in the frames just before and after
+                    rx = _mean2(first[t - 1, i, j, 0] if t >= 1 else nan, first[t + 1, i, j, 0] if t + 1 < f else nan)
+                    ry = _mean2(first[t - 1, i, j, 1] if t >= 1 else nan, first[t + 1, i, j, 1] if t + 1 < f else nan)
+                    # a cell's check reads its own velocity and its neighbours' `first`: in place is safe
+                    _per_cell_distance(past, vp, first, t, i, j, rx, ry)
+                    _per_cell_distance(future, vf, first, t, i, j, rx, ry)
+                    for c in range(2):
+                        after[t, i, j, c] = _mean2(vp[t, i, j, c], vf[t, i, j, c])
+        first, after = after, first
+    return first
+
+
+@numba.njit(inline="always")
+@no_type_check  # numba code: numpy scalars throughout
+def _per_cell_distance(disp: np.ndarray, v: np.ndarray, first: np.ndarray, t: int, i: int, j: int, rx: float, ry: float) -> None:
+    """Cell (i, j) of frame t of the velocities `v` (F, gh, gw, 2) float32 of one direction (past or future),
+    with the reference distance chosen again where the frame's distance does not fit the cell (in place).
 
     Encoders choose a reference per block (several reference frames, B-pyramids), so one frame's blocks may
     point 1, 2, 4 or 8 frames away while FFmpeg says only "past" or "future": a frame-wide distance is wrong
     for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell that moved (its raw
     displacement `disp` over TAU px), whose speed differs from the mean of the same cell's velocities `first`
-    (both directions, averaged) in the frames just before and after by such a factor (over 1.5x or under
+    (both directions, averaged) in the frames just before and after, (rx, ry), by such a factor (over 1.5x or under
     1/1.5x; noise changes the direction more than the speed), and whose velocity is far from that mean (over
     TAU px/frame and a quarter of its speed). Such a cell is compared with the median of its `first` over the
     NEIGHBOURS frames either side (robust to one of them being wrong too, per component) and takes the
     distance in 1..MAX_REFERENCE_DISTANCE nearest |displacement| / |median| if that fits the median (within
     TAU and a quarter of the speed) and is at least twice as near as its own velocity.
     """
-    f, gh, gw, _ = v.shape
-    out = v.copy()
+    f = len(v)
     tau2 = np.float32(TAU * TAU)
     nan = np.float32(np.nan)
-    for t in range(f):
-        for i in range(gh):
-            for j in range(gw):
-                dx, dy = disp[t, i, j, 0], disp[t, i, j, 1]
-                if not dx * dx + dy * dy > tau2:
-                    continue
-                # the mean of the frames just before and after
-                rx = _mean2(first[t - 1, i, j, 0] if t >= 1 else nan, first[t + 1, i, j, 0] if t + 1 < f else nan)
-                ry = _mean2(first[t - 1, i, j, 1] if t >= 1 else nan, first[t + 1, i, j, 1] if t + 1 < f else nan)
-                other = rx * rx + ry * ry
-                vx, vy = v[t, i, j, 0], v[t, i, j, 1]
-                own = vx * vx + vy * vy
-                if not (own > np.float32(2.25) * other or other > np.float32(2.25) * own):
-                    continue
-                if not (vx - rx) * (vx - rx) + (vy - ry) * (vy - ry) > max(tau2, np.float32(0.0625) * other):
-                    continue
-                mx = _median4(first[t - 2, i, j, 0] if t >= 2 else nan, first[t - 1, i, j, 0] if t >= 1 else nan,
-                              first[t + 1, i, j, 0] if t + 1 < f else nan, first[t + 2, i, j, 0] if t + 2 < f else nan)  # fmt: skip
-                my = _median4(first[t - 2, i, j, 1] if t >= 2 else nan, first[t - 1, i, j, 1] if t >= 1 else nan,
-                              first[t + 1, i, j, 1] if t + 1 < f else nan, first[t + 2, i, j, 1] if t + 2 < f else nan)  # fmt: skip
-                med = mx * mx + my * my
-                guess = np.sqrt((dx * dx + dy * dy) / med)
-                bx, by, best = vx, vy, (vx - mx) * (vx - mx) + (vy - my) * (vy - my)
-                bound = max(tau2, np.float32(0.0625) * med)
-                for k in (np.floor(guess), np.ceil(guess)):
-                    k = np.float32(min(max(1.0 if np.isnan(k) else k, 1.0), MAX_REFERENCE_DISTANCE))
-                    cx, cy = dx / k, dy / k
-                    gap = (cx - mx) * (cx - mx) + (cy - my) * (cy - my)
-                    if gap < np.float32(0.25) * best and gap <= bound:  # squared: twice as near
-                        bx, by, best = cx, cy, gap
-                out[t, i, j, 0], out[t, i, j, 1] = bx, by
-    return out
-
-
-def velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.ndarray:
-    """(F, gh, gw, 2) px/frame from raw displacement fields and picture types (NaN where unknown): each
-    direction's displacement over its reference distance (the frame's, `reference_distances`, then per cell
-    where it does not fit, `_per_cell_distances`, PER_CELL_PASSES times: a later pass compares with neighbours
-    the one before corrected), averaged where a frame has both (float32 throughout)."""
-    dp, df = reference_distances(types, np.array([_median_shift(p) for p in past]), np.array([_median_shift(f) for f in future]))
-    per_dir = []
-    for disp, dist in ((past, dp), (future, df)):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_dir.append(disp / np.where(dist > 0, dist, np.nan).astype(np.float32)[:, None, None, None])
-    first = _average(*per_dir)
-    for _ in range(PER_CELL_PASSES):
-        per_dir = [_per_cell_distances(past, per_dir[0], first), _per_cell_distances(future, per_dir[1], first)]
-        first = _average(*per_dir)
-    return first
+    dx, dy = disp[t, i, j, 0], disp[t, i, j, 1]
+    if not dx * dx + dy * dy > tau2:
+        return
+    other = rx * rx + ry * ry
+    vx, vy = v[t, i, j, 0], v[t, i, j, 1]
+    own = vx * vx + vy * vy
+    if not (own > np.float32(2.25) * other or other > np.float32(2.25) * own):
+        return
+    if not (vx - rx) * (vx - rx) + (vy - ry) * (vy - ry) > max(tau2, np.float32(0.0625) * other):
+        return
+    mx = _median4(first[t - 2, i, j, 0] if t >= 2 else nan, first[t - 1, i, j, 0] if t >= 1 else nan,
+                  first[t + 1, i, j, 0] if t + 1 < f else nan, first[t + 2, i, j, 0] if t + 2 < f else nan)  # fmt: skip
+    my = _median4(first[t - 2, i, j, 1] if t >= 2 else nan, first[t - 1, i, j, 1] if t >= 1 else nan,
+                  first[t + 1, i, j, 1] if t + 1 < f else nan, first[t + 2, i, j, 1] if t + 2 < f else nan)  # fmt: skip
+    med = mx * mx + my * my
+    guess = np.sqrt((dx * dx + dy * dy) / med)
+    bx, by, best = vx, vy, (vx - mx) * (vx - mx) + (vy - my) * (vy - my)
+    bound = max(tau2, np.float32(0.0625) * med)
+    for k in (np.floor(guess), np.ceil(guess)):
+        k = np.float32(min(max(1.0 if np.isnan(k) else k, 1.0), MAX_REFERENCE_DISTANCE))
+        cx, cy = dx / k, dy / k
+        gap = (cx - mx) * (cx - mx) + (cy - my) * (cy - my)
+        if gap < np.float32(0.25) * best and gap <= bound:  # squared: twice as near
+            bx, by, best = cx, cy, gap
+    v[t, i, j, 0], v[t, i, j, 1] = bx, by
