@@ -325,3 +325,18 @@ def test_video_box_is_not_one_flicker_from_the_whole_frame():
     assert 100 <= box[0] <= 103 and 50 <= box[1] <= 53 and 216 <= box[2] <= 219 and 166 <= box[3] <= 169, box
     assert np.array_equal(union_box(boxes, share=0.0), [0, 0, 640, 480])
     assert np.isnan(union_box(np.full((3, 4), np.nan, np.float32))).all()
+
+
+def test_the_float16_conversion_gives_numpys_bits():
+    from mosi_tool.motion_targets.compute import to_float16
+
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 2**32, 2_000_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    edge = np.array([0.0, -0.0, 6.1e-5, 5.96e-8, 2.98e-8, 65504.0, 65520.0, 1e9, -1e9, 0.1, 1 / 3], np.float32)
+    values = np.concatenate([bits[np.isfinite(bits)], edge, rng.normal(0, 20, 100_000).astype(np.float32)])
+    with np.errstate(over="ignore"):
+        want = values.astype(np.float16)
+    assert np.array_equal(to_float16(values).view(np.uint16), want.view(np.uint16))
+    steps = rng.normal(0, 3, (5, 4, 6, 4, 2)).astype(np.float32)
+    assert to_float16(steps).shape == steps.shape and np.array_equal(to_float16(steps), steps.astype(np.float16))
+    assert to_float16(np.zeros((0, 3), np.float32)).dtype == np.float16

@@ -143,6 +143,17 @@ def union_box(boxes: np.ndarray, share: float = UNION_SHARE) -> np.ndarray:
     return np.concatenate([lo, hi]).astype(np.float32)
 
 
+def to_float16(a: np.ndarray) -> np.ndarray:
+    """`a.astype(np.float16)` (the same bits: round to nearest even), by OpenCV's vectorised conversion: three
+    times faster than numpy's on the trajectories, the largest array."""
+    import cv2
+
+    if a.size == 0:
+        return a.astype(np.float16)
+    flat = np.ascontiguousarray(a, np.float32).reshape(len(a), -1) if a.ndim > 1 else np.ascontiguousarray(a, np.float32)[None]
+    return cv2.multiply(flat, 1.0, dtype=cv2.CV_16F).reshape(a.shape)
+
+
 def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:
     """(F, oh // 2, ow // 2) float32 px/frame: the mean compensated speed of each 16x16 patch (2x2 cells)."""
     return _patch_speed_kernel(field.vectors, field.camera, oh // 2, ow // 2, field.cell)
@@ -196,7 +207,7 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None) -> Targ
         oh, ow = h // CELL, w // CELL
         source = field.source
         known = field.known if field.known is not None else np.ones(field.vectors.shape[:3], bool)
-        vectors.append(field.vectors[:, :oh, :ow].astype(np.float16))
+        vectors.append(to_float16(field.vectors[:, :oh, :ow]))
         cameras.append(field.camera.astype(np.float32))
         speeds.append(_patch_speed(field, oh, ow))
         times.append(field.times)
@@ -210,7 +221,7 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None) -> Targ
         starts = np.arange(next_start, end - L, opts.starts)
         if len(starts):
             st, ok = track(buf_v, buf_c, buf_k, starts - base, L, size, opts.compensate, CELL)
-            traj.append(st.astype(np.float16))
+            traj.append(to_float16(st))
             valid.append(ok)
             starts_done.append(starts)
             next_start = int(starts[-1]) + opts.starts
