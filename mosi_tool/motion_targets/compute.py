@@ -32,6 +32,7 @@ from .trajectories import CELL, track
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
+TRACK_GROUP = 32  # starts tracked at a time: their float32 steps (6.5 MB at 854x480) stay in memory already mapped
 UNION_SHARE = 10.0  # percent: video_box's edges leave out this share of the frame boxes' edges on each side
 
 
@@ -143,15 +144,17 @@ def union_box(boxes: np.ndarray, share: float = UNION_SHARE) -> np.ndarray:
     return np.concatenate([lo, hi]).astype(np.float32)
 
 
-def to_float16(a: np.ndarray) -> np.ndarray:
+def to_float16(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """`a.astype(np.float16)` (the same bits: round to nearest even), by OpenCV's vectorised conversion: three
-    times faster than numpy's on the trajectories, the largest array."""
+    times faster than numpy's on the trajectories, the largest array. out: a C-contiguous float16 array of
+    a's shape to write into."""
     import cv2
 
-    if a.size == 0:
-        return a.astype(np.float16)
-    flat = np.ascontiguousarray(a, np.float32).reshape(len(a), -1) if a.ndim > 1 else np.ascontiguousarray(a, np.float32)[None]
-    return cv2.multiply(flat, 1.0, dtype=cv2.CV_16F).reshape(a.shape)
+    out = np.empty(a.shape, np.float16) if out is None else out
+    if a.size:
+        rows = len(a) if a.ndim > 1 else 1
+        out.reshape(rows, -1)[:] = cv2.multiply(np.ascontiguousarray(a, np.float32).reshape(rows, -1), 1.0, dtype=cv2.CV_16F)
+    return out
 
 
 def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:
@@ -220,8 +223,12 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None) -> Targ
         end = base + len(buf_v)
         starts = np.arange(next_start, end - L, opts.starts)
         if len(starts):
-            st, ok = track(buf_v, buf_c, buf_k, starts - base, L, size, opts.compensate, CELL)
-            traj.append(to_float16(st))
+            st = np.empty((len(starts), oh, ow, L, 2), np.float16)
+            ok = np.empty((len(starts), oh, ow), bool)
+            for g in range(0, len(starts), TRACK_GROUP):  # a small float32 buffer, converted at once
+                steps, ok[g : g + TRACK_GROUP] = track(buf_v, buf_c, buf_k, starts[g : g + TRACK_GROUP] - base, L, size, opts.compensate, CELL)
+                to_float16(steps, out=st[g : g + TRACK_GROUP])
+            traj.append(st)
             valid.append(ok)
             starts_done.append(starts)
             next_start = int(starts[-1]) + opts.starts
