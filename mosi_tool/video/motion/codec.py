@@ -249,69 +249,91 @@ def velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.nd
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 @no_type_check  # numba code: numpy scalars throughout
 def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.ndarray, passes: int) -> np.ndarray:
-    """`velocities` from the frames' reference distances dp, df (F,) int (0: none in that direction)."""
+    """`velocities` from the frames' reference distances dp, df (F,) int (0: none in that direction).
+
+    Level 0 of `first` is the mean of both directions' velocities over the frames' distances; level k the
+    same after round k of per-cell checks, which reads level k - 1 two frames either side. So the rounds run
+    as a wavefront, round k two frames behind round k - 1, and each level and each direction's velocities
+    live in a ring of a few frames: besides the result, memory stays in the CPU's cache (large arrays cost
+    more in page faults than in arithmetic).
+    """
     f, gh, gw, _ = past.shape
-    vp, vf, first = np.empty_like(past), np.empty_like(future), np.empty_like(past)
+    ring = 2 * passes + 5  # a frame's velocities are read until its last round, 2 * passes frames later
+    vp, vf = np.empty((ring, gh, gw, 2), np.float32), np.empty((ring, gh, gw, 2), np.float32)
+    first = np.empty((passes + 1, ring, gh, gw, 2), np.float32)
+    out = np.empty_like(past)
     nan = np.float32(np.nan)
-    for t in range(f):
-        kp = np.float32(dp[t]) if dp[t] > 0 else nan
-        kf = np.float32(df[t]) if df[t] > 0 else nan
-        for i in range(gh):
-            for j in range(gw):
-                for c in range(2):
-                    vp[t, i, j, c], vf[t, i, j, c] = past[t, i, j, c] / kp, future[t, i, j, c] / kf
-                    first[t, i, j, c] = _mean2(vp[t, i, j, c], vf[t, i, j, c])
-    after = np.empty_like(first)
-    for _ in range(passes):
-        for t in range(f):
+    for step in range(f + 2 * passes):
+        t = step
+        if t < f:
+            kp = np.float32(dp[t]) if dp[t] > 0 else nan
+            kf = np.float32(df[t]) if df[t] > 0 else nan
+            r = t % ring
+            for i in range(gh):
+                for j in range(gw):
+                    for c in range(2):
+                        vp[r, i, j, c], vf[r, i, j, c] = past[t, i, j, c] / kp, future[t, i, j, c] / kf
+                        first[0, r, i, j, c] = _mean2(vp[r, i, j, c], vf[r, i, j, c])
+                        if passes == 0:
+                            out[t, i, j, c] = first[0, r, i, j, c]
+        for k in range(1, passes + 1):
+            t = step - 2 * k
+            if t < 0 or t >= f:
+                continue
+            r = t % ring
+            prev = first[k - 1]
+            # ring slots of the frames around t (-1: outside the window)
+            m2, m1 = (t - 2) % ring if t >= 2 else -1, (t - 1) % ring if t >= 1 else -1
+            p1, p2 = (t + 1) % ring if t + 1 < f else -1, (t + 2) % ring if t + 2 < f else -1
             for i in range(gh):
                 for j in range(gw):
                     # the mean of the cell's `first` in the frames just before and after
-                    rx = _mean2(first[t - 1, i, j, 0] if t >= 1 else nan, first[t + 1, i, j, 0] if t + 1 < f else nan)
-                    ry = _mean2(first[t - 1, i, j, 1] if t >= 1 else nan, first[t + 1, i, j, 1] if t + 1 < f else nan)
-                    # a cell's check reads its own velocity and its neighbours' `first`: in place is safe
-                    _per_cell_distance(past, vp, first, t, i, j, rx, ry)
-                    _per_cell_distance(future, vf, first, t, i, j, rx, ry)
+                    rx = _mean2(prev[m1, i, j, 0] if m1 >= 0 else nan, prev[p1, i, j, 0] if p1 >= 0 else nan)
+                    ry = _mean2(prev[m1, i, j, 1] if m1 >= 0 else nan, prev[p1, i, j, 1] if p1 >= 0 else nan)
+                    vp[r, i, j, 0], vp[r, i, j, 1] = _per_cell_distance(past[t, i, j, 0], past[t, i, j, 1], vp[r, i, j, 0], vp[r, i, j, 1],
+                                                                        prev, i, j, m2, m1, p1, p2, rx, ry)  # fmt: skip
+                    vf[r, i, j, 0], vf[r, i, j, 1] = _per_cell_distance(future[t, i, j, 0], future[t, i, j, 1], vf[r, i, j, 0], vf[r, i, j, 1],
+                                                                        prev, i, j, m2, m1, p1, p2, rx, ry)  # fmt: skip
                     for c in range(2):
-                        after[t, i, j, c] = _mean2(vp[t, i, j, c], vf[t, i, j, c])
-        first, after = after, first
-    return first
+                        first[k, r, i, j, c] = _mean2(vp[r, i, j, c], vf[r, i, j, c])
+                        if k == passes:
+                            out[t, i, j, c] = first[k, r, i, j, c]
+    return out
 
 
 @numba.njit(inline="always")
 @no_type_check  # numba code: numpy scalars throughout
-def _per_cell_distance(disp: np.ndarray, v: np.ndarray, first: np.ndarray, t: int, i: int, j: int, rx: float, ry: float) -> None:
-    """Cell (i, j) of frame t of the velocities `v` (F, gh, gw, 2) float32 of one direction (past or future),
-    with the reference distance chosen again where the frame's distance does not fit the cell (in place).
+def _per_cell_distance(dx: float, dy: float, vx: float, vy: float, first: np.ndarray, i: int, j: int, m2: int, m1: int,
+                       p1: int, p2: int, rx: float, ry: float) -> tuple[float, float]:  # fmt: skip
+    """The velocity (vx, vy) of cell (i, j) in one direction (past or future) of a frame, with the reference
+    distance chosen again if the frame's does not fit the cell; (dx, dy): its raw displacement; first: the
+    velocities of both directions averaged, in a ring whose slots m2, m1, p1, p2 hold the frames 2 and 1
+    before and 1 and 2 after (-1: none); (rx, ry): the mean of m1's and p1's.
 
     Encoders choose a reference per block (several reference frames, B-pyramids), so one frame's blocks may
     point 1, 2, 4 or 8 frames away while FFmpeg says only "past" or "future": a frame-wide distance is wrong
     for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell that moved (its raw
-    displacement `disp` over TAU px), whose speed differs from the mean of the same cell's velocities `first`
-    (both directions, averaged) in the frames just before and after, (rx, ry), by such a factor (over 1.5x or under
-    1/1.5x; noise changes the direction more than the speed), and whose velocity is far from that mean (over
-    TAU px/frame and a quarter of its speed). Such a cell is compared with the median of its `first` over the
+    displacement over TAU px), whose speed differs from (rx, ry) by such a factor (over 1.5x or under 1/1.5x;
+    noise changes the direction more than the speed), and whose velocity is far from it (over TAU px/frame
+    and a quarter of its speed). Such a cell is compared with the median of its `first` over the
     NEIGHBOURS frames either side (robust to one of them being wrong too, per component) and takes the
     distance in 1..MAX_REFERENCE_DISTANCE nearest |displacement| / |median| if that fits the median (within
     TAU and a quarter of the speed) and is at least twice as near as its own velocity.
     """
-    f = len(v)
     tau2 = np.float32(TAU * TAU)
     nan = np.float32(np.nan)
-    dx, dy = disp[t, i, j, 0], disp[t, i, j, 1]
     if not dx * dx + dy * dy > tau2:
-        return
+        return vx, vy
     other = rx * rx + ry * ry
-    vx, vy = v[t, i, j, 0], v[t, i, j, 1]
     own = vx * vx + vy * vy
     if not (own > np.float32(2.25) * other or other > np.float32(2.25) * own):
-        return
+        return vx, vy
     if not (vx - rx) * (vx - rx) + (vy - ry) * (vy - ry) > max(tau2, np.float32(0.0625) * other):
-        return
-    mx = _median4(first[t - 2, i, j, 0] if t >= 2 else nan, first[t - 1, i, j, 0] if t >= 1 else nan,
-                  first[t + 1, i, j, 0] if t + 1 < f else nan, first[t + 2, i, j, 0] if t + 2 < f else nan)  # fmt: skip
-    my = _median4(first[t - 2, i, j, 1] if t >= 2 else nan, first[t - 1, i, j, 1] if t >= 1 else nan,
-                  first[t + 1, i, j, 1] if t + 1 < f else nan, first[t + 2, i, j, 1] if t + 2 < f else nan)  # fmt: skip
+        return vx, vy
+    mx = _median4(first[m2, i, j, 0] if m2 >= 0 else nan, first[m1, i, j, 0] if m1 >= 0 else nan,
+                  first[p1, i, j, 0] if p1 >= 0 else nan, first[p2, i, j, 0] if p2 >= 0 else nan)  # fmt: skip
+    my = _median4(first[m2, i, j, 1] if m2 >= 0 else nan, first[m1, i, j, 1] if m1 >= 0 else nan,
+                  first[p1, i, j, 1] if p1 >= 0 else nan, first[p2, i, j, 1] if p2 >= 0 else nan)  # fmt: skip
     med = mx * mx + my * my
     guess = np.sqrt((dx * dx + dy * dy) / med)
     bx, by, best = vx, vy, (vx - mx) * (vx - mx) + (vy - my) * (vy - my)
@@ -322,4 +344,4 @@ def _per_cell_distance(disp: np.ndarray, v: np.ndarray, first: np.ndarray, t: in
         gap = (cx - mx) * (cx - mx) + (cy - my) * (cy - my)
         if gap < np.float32(0.25) * best and gap <= bound:  # squared: twice as near
             bx, by, best = cx, cy, gap
-    v[t, i, j, 0], v[t, i, j, 1] = bx, by
+    return bx, by

@@ -71,25 +71,26 @@ def camera_velocity(camera: np.ndarray, points: np.ndarray) -> np.ndarray:
     return (p.T[None] - prev).transpose(0, 2, 1).reshape(len(camera), *points.shape).astype(np.float32)
 
 
-def fill_in_time(vectors: np.ndarray, max_gap: int | None = MAX_GAP) -> np.ndarray:
+def fill_in_time(vectors: np.ndarray, max_gap: int | None = MAX_GAP, in_place: bool = False) -> np.ndarray:
     """Replace NaN cells by linear interpolation along time from the same cell's nearest valid frames no more
     than `max_gap` frames away (None: any distance); with a valid frame on one side only, its value. Cells with
-    none stay NaN. (F, gh, gw, k) -> same. The bound keeps every frame's result a function of its
-    neighbourhood, so a video can be processed in chunks (`iter_motion`)."""
+    none stay NaN. (F, gh, gw, k) -> same (`vectors` itself, filled, when `in_place`; it must then be
+    C-contiguous). The bound keeps every frame's result a function of its neighbourhood, so a video can be
+    processed in chunks (`iter_motion`)."""
     f = len(vectors)
-    flat = vectors.reshape(f, -1)
-    if f == 0 or not np.isnan(flat).any():
+    if f == 0 or not np.isnan(vectors).any():
         return vectors
-    return _fill(flat, f if max_gap is None else max_gap).reshape(vectors.shape)
+    out = vectors if in_place else vectors.copy()
+    _fill(out.reshape(f, -1), f if max_gap is None else max_gap)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
-def _fill(flat: np.ndarray, max_gap: int) -> np.ndarray:
-    """`fill_in_time` on (F, C) values: one pass over the frames, each gap filled when the value after it is
-    met (or the video ends)."""
+def _fill(flat: np.ndarray, max_gap: int) -> None:
+    """`fill_in_time` on (F, C) values, in place: one pass over the frames, each gap filled when the value after
+    it is met (or the video ends). Only NaN entries are written and only valid ones read, so in place is safe."""
     f, c = flat.shape
-    out = flat.copy()
     last = np.full(c, -1, np.int64)  # per column, the last valid frame so far
     for t in range(f + 1):
         for j in range(c):
@@ -99,10 +100,26 @@ def _fill(flat: np.ndarray, max_gap: int) -> np.ndarray:
             for u in range(b + 1, t):  # the gap (b, t); b = -1: none before, t = f: none after
                 near_b, near_a = b >= 0 and u - b <= max_gap, t < f and t - u <= max_gap
                 if near_b and near_a:
-                    out[u, j] = flat[b, j] + (flat[t, j] - flat[b, j]) * ((u - b) / (t - b))
+                    flat[u, j] = flat[b, j] + (flat[t, j] - flat[b, j]) * ((u - b) / (t - b))
                 elif near_b:
-                    out[u, j] = flat[b, j]
+                    flat[u, j] = flat[b, j]
                 elif near_a:
-                    out[u, j] = flat[t, j]
+                    flat[u, j] = flat[t, j]
             last[j] = t
-    return out
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def fill_by_camera(vectors: np.ndarray, camera: np.ndarray, cell: int) -> None:
+    """In place: each NaN cell of (F, gh, gw, 2) float32 velocities takes the velocity p - A p its frame's
+    camera model A (F, 2, 3) gives at its centre p (what `camera_velocity` gives, only where needed)."""
+    f, gh, gw, _ = vectors.shape
+    for t in range(f):
+        a = camera[t]
+        for i in range(gh):
+            y = (i + 0.5) * cell
+            for j in range(gw):
+                if np.isnan(vectors[t, i, j, 0]) or np.isnan(vectors[t, i, j, 1]):
+                    x = (j + 0.5) * cell
+                    vectors[t, i, j, 0] = x - (a[0, 0] * x + a[0, 1] * y + a[0, 2])
+                    vectors[t, i, j, 1] = y - (a[1, 0] * x + a[1, 1] * y + a[1, 2])

@@ -14,7 +14,7 @@ from ..decode import VideoError, VideoReader
 from .camera import fit_cameras
 from .codec import NEIGHBOURS, PER_CELL_PASSES, RawFrame, codec_frames, upright_field
 from .codec import velocities as codec_velocities
-from .field import CELL, MAX_GAP, MotionField, camera_velocity, cell_centres, fill_in_time
+from .field import CELL, MAX_GAP, MotionField, fill_by_camera, fill_in_time
 from .flow import FALLBACK_SHORT_SIDE, flow_frames
 
 # frames of context either side of a chunk: the gap bound plus what one frame's velocities depend on (the
@@ -33,12 +33,9 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.n
     known = np.isfinite(field[..., 0])
     coded = known.any(axis=(1, 2))
     cams = fit_cameras(field, cell, model, coded)
-    filled = fill_in_time(field)
-    gaps = ~np.isfinite(filled)
-    if gaps.any():
-        gh, gw = field.shape[1:3]
-        filled = np.where(gaps, camera_velocity(cams, cell_centres(gh, gw, cell)), filled)
-    return filled.astype(np.float32), cams, coded, known
+    filled = fill_in_time(np.ascontiguousarray(field, np.float32), in_place=True)
+    fill_by_camera(filled, cams, cell)
+    return filled, cams, coded, known
 
 
 def iter_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
