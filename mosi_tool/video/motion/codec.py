@@ -322,13 +322,12 @@ def _per_cell_distance(dx: float, dy: float, vx: float, vy: float, first: np.nda
     """
     tau2 = np.float32(TAU * TAU)
     nan = np.float32(np.nan)
-    if not dx * dx + dy * dy > tau2:
-        return vx, vy
     other = rx * rx + ry * ry
     own = vx * vx + vy * vy
-    if not (own > np.float32(2.25) * other or other > np.float32(2.25) * own):
-        return vx, vy
-    if not (vx - rx) * (vx - rx) + (vy - ry) * (vy - ry) > max(tau2, np.float32(0.0625) * other):
+    moved = dx * dx + dy * dy > tau2
+    factor = (own > np.float32(2.25) * other) | (other > np.float32(2.25) * own)
+    far = (vx - rx) * (vx - rx) + (vy - ry) * (vy - ry) > max(tau2, np.float32(0.0625) * other)
+    if not (moved & factor & far):  # one branch, rarely taken: no short-circuit (the CPU would mispredict)
         return vx, vy
     mx = _median4(first[m2, i, j, 0] if m2 >= 0 else nan, first[m1, i, j, 0] if m1 >= 0 else nan,
                   first[p1, i, j, 0] if p1 >= 0 else nan, first[p2, i, j, 0] if p2 >= 0 else nan)  # fmt: skip
