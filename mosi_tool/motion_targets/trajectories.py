@@ -53,55 +53,57 @@ def track(vectors: np.ndarray, camera: np.ndarray, known: np.ndarray, starts: np
                   starts, length, size[0], size[1], compensate, cell)  # fmt: skip
 
 
-@numba.njit(inline="always")
-@no_type_check  # numba code: numpy scalars throughout
-def _bilinear(field: np.ndarray, t: int, x: float, y: float, cell: float) -> tuple[float, float]:
-    """(dx, dy) of frame t of a field (n, gh, gw, 2) at pixel (x, y): bilinear between cell centres, clamped to
-    the grid (float32 throughout; `cell` a float32)."""
-    gh, gw = field.shape[1], field.shape[2]
-    gx = min(max(x / cell - np.float32(0.5), np.float32(0.0)), np.float32(gw - 1))
-    gy = min(max(y / cell - np.float32(0.5), np.float32(0.0)), np.float32(gh - 1))
-    x0, y0 = min(int(gx), max(gw - 2, 0)), min(int(gy), max(gh - 2, 0))
-    x1, y1 = min(x0 + 1, gw - 1), min(y0 + 1, gh - 1)
-    fx, fy = gx - np.float32(x0), gy - np.float32(y0)
-    top_x = field[t, y0, x0, 0] + fx * (field[t, y0, x1, 0] - field[t, y0, x0, 0])
-    bottom_x = field[t, y1, x0, 0] + fx * (field[t, y1, x1, 0] - field[t, y1, x0, 0])
-    top_y = field[t, y0, x0, 1] + fx * (field[t, y0, x1, 1] - field[t, y0, x0, 1])
-    bottom_y = field[t, y1, x0, 1] + fx * (field[t, y1, x1, 1] - field[t, y1, x0, 1])
-    return top_x + fy * (bottom_x - top_x), top_y + fy * (bottom_y - top_y)
-
-
 @numba.njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 @no_type_check  # numba code: numpy scalars throughout
 def _track(vectors: np.ndarray, camera: np.ndarray, known: np.ndarray, starts: np.ndarray, length: int, w: int, h: int,
            compensate: bool, cell: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """`track` on checked arrays (float32 vectors and camera); w, h: the frame size (px)."""
-    gh, gw = vectors.shape[1], vectors.shape[2]
+    """`track` on checked arrays (float32 vectors and camera); w, h: the frame size (px).
+
+    One row of points moves at a time, step by step, so the innermost loop runs over the row's points with
+    no branch (the CPU overlaps their reads); the field is read through flat indices (bilinear between cell
+    centres, clamped to the grid; float32 throughout).
+    """
+    n, gh, gw, _ = vectors.shape
     oh, ow = h // cell, w // cell
-    c = np.float32(cell)
+    size, inv = np.float32(cell), np.float32(1.0 / cell)
+    right, bottom = np.float32(gw - 1), np.float32(gh - 1)
+    field, own = vectors.reshape(-1), known.reshape(-1)  # field[((t * gh + y) * gw + x) * 2 + c]
     steps = np.empty((len(starts), oh, ow, length, 2), np.float32)
     valid = np.empty((len(starts), oh, ow), np.bool_)
+    px, py, sx, sy = np.empty(ow, np.float32), np.empty(ow, np.float32), np.empty(ow, np.float32), np.empty(ow, np.float32)
+    ok = np.empty(ow, np.bool_)
     for s in range(len(starts)):
         for i in range(oh):
-            for j in range(ow):
-                px, py = (np.float32(j) + np.float32(0.5)) * c, (np.float32(i) + np.float32(0.5)) * c
-                # first guess of each step: the previous step repeated (motion is smooth in time; the first
-                # step's: the field at the cell's own centre); then one fixed-point step of q = p + v(q)
-                sx, sy = vectors[starts[s] + 1, i, j, 0], vectors[starts[s] + 1, i, j, 1]
-                ok = True
-                for k in range(length):
-                    t = starts[s] + k + 1
-                    sx, sy = _bilinear(vectors, t, px + sx, py + sy, c)
-                    qx, qy = px + sx, py + sy
-                    if compensate:  # A_t q - p: the step less the camera's (A_t: frame t -> frame t-1)
-                        steps[s, i, j, k, 0] = camera[t, 0, 0] * qx + camera[t, 0, 1] * qy + camera[t, 0, 2] - px
-                        steps[s, i, j, k, 1] = camera[t, 1, 0] * qx + camera[t, 1, 1] * qy + camera[t, 1, 2] - py
+            for j in range(ow):  # the row's points at their cells' centres, with the field there as first guess
+                px[j], py[j] = (np.float32(j) + np.float32(0.5)) * size, (np.float32(i) + np.float32(0.5)) * size
+                sx[j], sy[j] = vectors[starts[s] + 1, i, j, 0], vectors[starts[s] + 1, i, j, 1]
+                ok[j] = True
+            for k in range(length):
+                t = starts[s] + k + 1
+                a = camera[t]  # frame t -> frame t-1
+                for j in range(ow):
+                    # the field at the guess p + (previous step), bilinear: one fixed-point step of q = p + v(q)
+                    gx = min(max((px[j] + sx[j]) * inv - np.float32(0.5), np.float32(0.0)), right)
+                    gy = min(max((py[j] + sy[j]) * inv - np.float32(0.5), np.float32(0.0)), bottom)
+                    x0, y0 = min(np.int64(gx), max(gw - 2, 0)), min(np.int64(gy), max(gh - 2, 0))
+                    fx, fy = gx - np.float32(x0), gy - np.float32(y0)
+                    top = ((t * gh + y0) * gw + x0) * 2
+                    below = top + 2 * gw if gh > 1 else top
+                    side = 2 if gw > 1 else 0
+                    tx = field[top] + fx * (field[top + side] - field[top])
+                    ty = field[top + 1] + fx * (field[top + side + 1] - field[top + 1])
+                    bx = field[below] + fx * (field[below + side] - field[below])
+                    by = field[below + 1] + fx * (field[below + side + 1] - field[below + 1])
+                    sx[j], sy[j] = tx + fy * (bx - tx), ty + fy * (by - ty)
+                    qx, qy = px[j] + sx[j], py[j] + sy[j]
+                    if compensate:  # A_t q - p: the step less the camera's
+                        steps[s, i, j, k, 0] = a[0, 0] * qx + a[0, 1] * qy + a[0, 2] - px[j]
+                        steps[s, i, j, k, 1] = a[1, 0] * qx + a[1, 1] * qy + a[1, 2] - py[j]
                     else:
-                        steps[s, i, j, k, 0], steps[s, i, j, k, 1] = sx, sy
-                    if ok:
-                        kx = min(max(int(qx / c), 0), gw - 1)
-                        ky = min(max(int(qy / c), 0), gh - 1)
-                        ok = qx >= 0 and qx < w and qy >= 0 and qy < h and known[t, ky, kx]
-                    px, py = qx, qy
-                valid[s, i, j] = ok
+                        steps[s, i, j, k, 0], steps[s, i, j, k, 1] = sx[j], sy[j]
+                    kx, ky = min(max(np.int64(qx * inv), 0), gw - 1), min(max(np.int64(qy * inv), 0), gh - 1)
+                    ok[j] &= (qx >= 0) & (qx < w) & (qy >= 0) & (qy < h) & own[(t * gh + ky) * gw + kx]
+                    px[j], py[j] = qx, qy
+            for j in range(ow):
+                valid[s, i, j] = ok[j]
     return steps, valid
