@@ -19,9 +19,8 @@ import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, no_type_check
+from typing import Any, Iterator
 
-import numba
 import numpy as np
 
 from ..version import __version__
@@ -159,24 +158,9 @@ def to_float16(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:
     """(F, oh // 2, ow // 2) float32 px/frame: the mean compensated speed of each 16x16 patch (2x2 cells)."""
-    return _patch_speed_kernel(field.vectors, field.camera, oh // 2, ow // 2, field.cell)
-
-
-@numba.njit(cache=True, nogil=True)
-@no_type_check  # numba code: numpy scalars throughout
-def _patch_speed_kernel(vectors: np.ndarray, camera: np.ndarray, ph: int, pw: int, cell: int) -> np.ndarray:
-    """`_patch_speed`: per cell, |v - (p - A p)| at its centre p, averaged over 2x2 cells."""
-    out = np.zeros((len(vectors), ph, pw), np.float32)
-    for t in range(len(vectors)):
-        a = camera[t]
-        for i in range(2 * ph):
-            y = (i + 0.5) * cell
-            for j in range(2 * pw):
-                x = (j + 0.5) * cell
-                dx = vectors[t, i, j, 0] - (x - (a[0, 0] * x + a[0, 1] * y + a[0, 2]))
-                dy = vectors[t, i, j, 1] - (y - (a[1, 0] * x + a[1, 1] * y + a[1, 2]))
-                out[t, i // 2, j // 2] += 0.25 * np.sqrt(dx * dx + dy * dy)
-    return out
+    ph, pw = oh // 2, ow // 2
+    speed = field.residual_speed()[:, : ph * 2, : pw * 2]
+    return speed.reshape(len(speed), ph, 2, pw, 2).mean(axis=(2, 4), dtype=np.float32)
 
 
 def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> Iterator[MotionField]:

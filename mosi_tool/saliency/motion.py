@@ -45,7 +45,7 @@ def iter_object_motion_maps(fields: Iterable[MotionField], blur: float = BLUR_CE
     pending: np.ndarray | None = None  # speed frames: `history` already emitted, then frames still waiting
     history = 0
     for field in fields:
-        mag = np.linalg.norm(field.residual() if compensate else field.vectors, axis=-1)  # (n, gh, gw)
+        mag = field.residual_speed() if compensate else np.linalg.norm(field.vectors, axis=-1)  # (n, gh, gw)
         speed = np.stack([cv2.GaussianBlur(m, (0, 0), blur) for m in mag]) if len(mag) else mag
         buf = speed if pending is None else np.concatenate([pending, speed])
         ready = len(buf) - window  # frames whose neighbourhood is complete

@@ -57,6 +57,10 @@ class MotionField:
         """(F, gh, gw, 2) px/frame: the vectors minus the camera's motion (object motion)."""
         return self.vectors - self.camera_flow()
 
+    def residual_speed(self) -> np.ndarray:
+        """(F, gh, gw) float32 px/frame: the length of `residual`, without making it (one pass, no temporaries)."""
+        return _residual_speed(np.ascontiguousarray(self.vectors, np.float32), np.ascontiguousarray(self.camera, np.float64), self.cell)
+
 
 def cell_centres(gh: int, gw: int, cell: int) -> np.ndarray:
     """(gh, gw, 2) float32 (x, y) pixel centres of a gh x gw grid of cell x cell cells."""
@@ -123,3 +127,21 @@ def fill_by_camera(vectors: np.ndarray, camera: np.ndarray, cell: int) -> None:
                     x = (j + 0.5) * cell
                     vectors[t, i, j, 0] = x - (a[0, 0] * x + a[0, 1] * y + a[0, 2])
                     vectors[t, i, j, 1] = y - (a[1, 0] * x + a[1, 1] * y + a[1, 2])
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _residual_speed(vectors: np.ndarray, camera: np.ndarray, cell: int) -> np.ndarray:
+    """`MotionField.residual_speed`: per cell, |v - (p - A p)| at its centre p."""
+    f, gh, gw, _ = vectors.shape
+    out = np.empty((f, gh, gw), np.float32)
+    for t in range(f):
+        a = camera[t]
+        for i in range(gh):
+            y = (i + 0.5) * cell
+            for j in range(gw):
+                x = (j + 0.5) * cell
+                dx = vectors[t, i, j, 0] - (x - (a[0, 0] * x + a[0, 1] * y + a[0, 2]))
+                dy = vectors[t, i, j, 1] - (y - (a[1, 0] * x + a[1, 1] * y + a[1, 2]))
+                out[t, i, j] = np.sqrt(dx * dx + dy * dy)
+    return out
