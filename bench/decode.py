@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.extract import cpu_seconds  # noqa: E402
 from bench.report import cpu_section, publish  # noqa: E402
-from mosi_tool.pipeline.jobs import discover  # noqa: E402
+from mosi_tool.batch.jobs import discover  # noqa: E402
 from mosi_tool.video.clips import geometry  # noqa: E402
 from mosi_tool.video.decode import VideoError, VideoReader  # noqa: E402
 

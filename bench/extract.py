@@ -46,7 +46,7 @@ from bench.agreement import clip_agreement, matched_features  # noqa: E402
 from bench.report import append_report  # noqa: E402
 from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
-from mosi_tool.pipeline.jobs import VideoJob, discover  # noqa: E402
+from mosi_tool.batch.jobs import VideoJob, discover  # noqa: E402
 from mosi_tool.hardware import available_cpus  # noqa: E402
 from mosi_tool.pipeline.dataset import decode_plan  # noqa: E402
 from mosi_tool.pipeline.local import run_local  # noqa: E402

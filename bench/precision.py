@@ -26,7 +26,7 @@ from bench.report import cpu_section, publish  # noqa: E402
 from mosi_tool.default_model import default_model_path  # noqa: E402
 from mosi_tool.hardware import cpu_has_fast_bf16  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
-from mosi_tool.pipeline.jobs import discover  # noqa: E402
+from mosi_tool.batch.jobs import discover  # noqa: E402
 
 PATHS = {"torch bf16": ("torch", "bf16"), "onnx fp32": ("onnx", "fp32"), "onnx int8": ("onnx", "int8")}
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from mosi_tool.cli import app
 from mosi_tool.pipeline.extract import ExtractOptions, extract
-from mosi_tool.pipeline.jobs import discover, find_inputs, plan, shard
+from mosi_tool.batch.jobs import discover, find_inputs, plan, shard
 
 from .conftest import ROOT, shared, texture, write_video
 
@@ -301,7 +301,7 @@ def test_extract_refuses_a_single_path_string(tmp_path):
 
 
 def test_failure_log_forgets_deleted_videos_whatever_the_working_directory(tmp_path, monkeypatch):
-    from mosi_tool.pipeline.output import FailureLog
+    from mosi_tool.batch.failures import FailureLog
 
     (tmp_path / "v").mkdir()
     (tmp_path / "elsewhere").mkdir()
@@ -320,7 +320,7 @@ def test_failure_log_forgets_deleted_videos_whatever_the_working_directory(tmp_p
 
 
 def test_failure_logs_of_concurrent_shards_keep_each_others_entries(tmp_path):
-    from mosi_tool.pipeline.output import FailureLog
+    from mosi_tool.batch.failures import FailureLog
 
     a, b = FailureLog(tmp_path), FailureLog(tmp_path)  # two shards, both started before either failed
     a.record(str(tmp_path / "x.mp4"), "bad")

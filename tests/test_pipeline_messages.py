@@ -77,7 +77,7 @@ def test_a_clip_spec_reaches_dataloader_workers_whole(moving_square_video, tmp_p
     from torch.utils.data import DataLoader
 
     from mosi_tool.pipeline.dataset import VideoDataset
-    from mosi_tool.pipeline.jobs import VideoJob
+    from mosi_tool.batch.jobs import VideoJob
 
     spec = ClipSpec(stack=4, step=8, fps=6.0, mode="full", size=32, stream=0)
     ctx = mp.get_context("spawn")  # spawn pickles the dataset itself (fork would copy the memory)

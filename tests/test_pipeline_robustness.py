@@ -15,7 +15,7 @@ import pytest
 
 from mosi_tool.pipeline.dataset import VideoDataset
 from mosi_tool.pipeline.extract import ExtractOptions, extract
-from mosi_tool.pipeline.jobs import find_inputs, plan
+from mosi_tool.batch.jobs import find_inputs, plan
 from mosi_tool.pipeline.local import _dead_workers, _Ledger
 from mosi_tool.pipeline.local import _exited as local_exited
 from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, ErrorMessage

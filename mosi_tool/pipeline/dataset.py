@@ -16,10 +16,10 @@ from typing import Any, Iterator
 
 from torch.utils.data import IterableDataset, get_worker_info
 
+from ..batch.jobs import VideoJob
 from ..hardware import available_cpus
 from ..video.clips import ClipSpec
 from ..video.decode import VideoError, VideoReader
-from .jobs import VideoJob
 from .messages import ClipMessage, DoneMessage, ErrorMessage, Message
 
 MAX_WORKERS = 8  # default cap on decode workers

@@ -16,17 +16,17 @@ from pathlib import Path
 import torch
 
 from ..atomic import check_folder_writable
+from ..batch.jobs import VideoJob
+from ..batch.per_video import BACKENDS, BatchReport, plan_jobs, resume
 from ..progress import progress_bar
 from ..loader import read_model_meta, resolve_runtime
 from ..tune import measuring_seconds
 from ..runtimes import resolve_device
 from ..video.clips import ClipSpec, check_clip_values
-from .jobs import VideoJob
 from .dataset import decode_plan
 from .local import run_local
 from .messages import EngineOptions, ErrorMessage, RunOptions, StageTimes
 from .output import FeatureSettings, FeatureWriter, WriterStats, is_complete
-from .per_video import BACKENDS, BatchReport, plan_jobs, resume
 
 MAX_ERROR_LINES = 20  # failures printed one per line (all of them are in failures.jsonl)
 

@@ -27,11 +27,11 @@ from typing import Any, Callable
 import torch
 from torch.utils.data import DataLoader
 
+from ..batch.jobs import VideoJob
 from ..runtimes.cpu import intra_op_threads
 from ..video.read_ahead import read_ahead
 from .dataset import VideoDataset
 from .engine_stage import EngineStage
-from .jobs import VideoJob
 from .messages import ClipMessage, DoneMessage, ErrorMessage, Message, RunOptions, StageTimes
 
 MAX_RESTARTS = 16  # loader restarts after a worker died, per run

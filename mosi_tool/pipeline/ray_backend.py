@@ -9,24 +9,23 @@ rows, and a row of their timings per call. The driver hands the results to the s
 files, resume and `failures.jsonl` are identical. Files are written by the driver, so `--out-dir` only has to
 be reachable from it; videos and the model must be readable from every worker.
 
-Ray stays an optional extra: it is imported only here.
+Ray stays an optional extra: it is imported only through `batch.ray_session`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from ..batch.jobs import VideoJob
+from ..batch.ray_session import ray_session
 from ..video.clips import ClipSpec
 from .dataset import decode_messages
 from .engine_stage import EngineStage
-from .jobs import VideoJob
 from .messages import EngineOptions, Message, RunOptions, StageTimes
 from .output import FeatureWriter
 
@@ -35,34 +34,6 @@ MAX_BLOCKS = 4096  # input blocks: one video each up to this many (load balance)
 # Engine batches per actor call. Each call ends with its partial batch padded (the actor cannot know which
 # call is the last), and done and error rows take places in Ray's batches: several batches per call waste less.
 BATCHES_PER_CALL = 4
-
-
-def import_ray() -> Any:
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError:
-        raise RuntimeError("Ray is not installed: pip install mosi-tool[ray]") from None
-    return ray
-
-
-@contextmanager
-def ray_session(cpus: int, gpus: int | None = None) -> Iterator[Any]:
-    """Ray, joined to the cluster at RAY_ADDRESS (or one already initialised), else to a local one started
-    with these resources and stopped at the end. Shared with `per_video`'s Ray tasks."""
-    ray = import_ray()
-    started = not ray.is_initialized()
-    if started:
-        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init(**kwargs)  # the cluster there
-        else:
-            ray.init(num_cpus=cpus, num_gpus=gpus, **kwargs)
-    try:
-        yield ray
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def to_rows(records: Sequence[Any]) -> dict[str, np.ndarray]:
