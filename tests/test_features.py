@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from mosi_tool.cli import app
 from mosi_tool.pipeline.extract import ExtractOptions, extract
-from mosi_tool.batch.jobs import discover, find_inputs, plan, shard
+from mosi_tool.batch.jobs import find_inputs, plan, shard
 
 from .conftest import ROOT, shared, texture, write_video
 
@@ -52,7 +52,7 @@ def outputs(folder: Path) -> dict[str, bytes]:
 
 
 def test_discover_and_plan(tree):
-    videos = discover([tree])
+    videos = find_inputs([tree]).videos
     names = sorted(str(Path(v).relative_to(tree)) for v in videos)
     assert names == ["a/clip.mp4", "b/clip.mp4", "c/deep/clip.mp4", "c/short.mkv", "d/frames", "e/text.mp4", "e/zero.mp4"]
     jobs = plan(find_inputs([tree]), Path("/out"))

@@ -206,8 +206,8 @@ def test_a_worker_killed_while_its_clip_is_in_flight_fails_only_its_video(longis
 
     real, calls = local._loader, []
 
-    def staged(jobs, opts):
-        dataset, loader = real(jobs, opts)
+    def staged(*args):
+        dataset, loader = real(*args)
         calls.append(1)
         if len(calls) > 1:
             return dataset, loader

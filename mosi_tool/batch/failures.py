@@ -59,7 +59,10 @@ class FailureLog:
         """The current entries, sorted by absolute path."""
         return [e for _, e in sorted(self._read().items())]
 
-    def record(self, video: str, error: str) -> None:
+    def record(self, video: str, error: str | None) -> None:
+        """`video`'s latest outcome: `error` (one line naming the file) as its entry; None (done) drops it."""
+        if error is None:
+            return self.clear(video)
         key = os.path.abspath(video)
         self._update(lambda entries: entries.update({key: {"path": video, "abspath": key, "error": error}}))
 

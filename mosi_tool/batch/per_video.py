@@ -148,10 +148,7 @@ def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None],
     outcomes: list[Outcome] = []
 
     def record(outcome: Outcome) -> None:
-        if outcome.error is None:
-            failures.clear(outcome.job.path)
-        else:
-            failures.record(outcome.job.path, outcome.error)
+        failures.record(outcome.job.path, outcome.error)
         outcomes.append(outcome)
         if on_video:
             on_video(outcome)

@@ -37,9 +37,10 @@ from ..version import __version__
 from ..atomic import OutputError
 from ..batch.failures import FailureLog
 from ..batch.jobs import SourceStamp, VideoJob, source_stamp
+from ..batch.per_video import BatchReport
 from ..npz import save_npz
 from ..video.clips import ClipSpec
-from .messages import ClipMessage, DoneMessage, ErrorMessage, Message
+from .messages import ClipMessage, DoneMessage, ErrorMessage, Message, StageTimes
 
 REQUIRED = ("features", "frame_range", "time_range", "padded", "model_id", "settings", "info")
 
@@ -77,26 +78,25 @@ def is_complete(path: str | os.PathLike[str], settings: FeatureSettings, stamp: 
 
 
 @dataclass
-class WriterStats:
-    """What the writer stage counts: videos written and failed, clips, seconds spent writing and decoding."""
+class ExtractReport(BatchReport):
+    """What `extract` came to: the batch's counts, the writer's (clips, seconds writing and decoding) and the
+    engine stage's timings."""
 
-    ok: int = 0
-    failed: int = 0
     clips: int = 0
     write_s: float = 0.0
     decode_s: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # this run's failures, one "path: reason" line each
+    setup_s: float = 0.0  # of `seconds`: choosing the runtime (`--runtime auto` timing the paths, once per machine)
+    times: StageTimes = field(default_factory=StageTimes)
+    errors_shown: int = 0  # of `errors`: printed above the progress bar as they happened
 
 
 class FeatureWriter:
     """The writer stage: takes clip (with features), done and error records in any order across videos;
     writes each video's file once it has all its clips, records each failure in `failures`, and calls
-    `on_video(job, ok)` after each video ends. It counts into `stats` (the run's report, which extends
-    WriterStats; a new one when not given)."""
+    `on_video(job, ok)` after each video ends. It counts into `stats` (the run's report; a new one when not given)."""
 
     def __init__(self, jobs: dict[int, VideoJob], settings: FeatureSettings, failures: FailureLog,
-                 on_video: Callable[[VideoJob, bool], None] | None = None, stats: WriterStats | None = None):  # fmt: skip
+                 on_video: Callable[[VideoJob, bool], None] | None = None, stats: ExtractReport | None = None):  # fmt: skip
         self.jobs = jobs
         self.settings = settings
         self.failures = failures
@@ -104,7 +104,7 @@ class FeatureWriter:
         self.clips: dict[int, dict[int, ClipMessage]] = {}  # per video not finished: its clips by number
         self.done: dict[int, DoneMessage] = {}
         self.finished: set[int] = set()
-        self.stats = stats if stats is not None else WriterStats()
+        self.stats = stats if stats is not None else ExtractReport()
         self._log_failed = False
 
     def handle(self, msg: Message) -> None:
@@ -159,10 +159,7 @@ class FeatureWriter:
         said once, as a warning, and the run goes on."""
         job = self.jobs[job_id]
         try:
-            if error is None:
-                self.failures.clear(job.path)
-            else:
-                self.failures.record(job.path, error)
+            self.failures.record(job.path, error)
         except OSError as e:
             if not self._log_failed:
                 self._log_failed = True
