@@ -1,7 +1,7 @@
 """Batch feature extraction: decode -> engine -> writer (`extract.extract` plans the jobs and runs a backend).
 
-The stage contract. Records are the NamedTuples of `messages`; the options are one `messages.ExtractOptions`,
-resolved by `extract` and passed down whole with the run's one `ClipSpec`.
+The stage contract. Records are the NamedTuples of `messages`; the options are `messages.ExtractOptions` and
+`messages.DecodePlan` (the run's one `ClipSpec`, decoders and threads), resolved by `extract`, passed down whole.
 - decode (`dataset`): per video, in order, a `ClipMessage` (frames) per clip, then a `DoneMessage` (clip
   count, video info) or an `ErrorMessage`; decoding never raises for a bad file. Locally it runs in
   `torch.utils.data.DataLoader` workers; on Ray, in decode tasks.

@@ -20,11 +20,11 @@ from ..batch.per_video import BACKENDS, plan_jobs, resume
 from ..progress import progress_bar
 from ..loader import read_model_meta, resolve_runtime
 from ..tune import measuring_seconds
-from ..runtimes import resolve_device
+from ..runtimes import open_model, resolve_device
 from ..video.clips import ClipSpec
 from .dataset import decode_plan
 from .local import run_local
-from .messages import ErrorMessage, ExtractOptions
+from .messages import DecodePlan, ErrorMessage, ExtractOptions
 from .output import ExtractReport, FeatureSettings, FeatureWriter, is_complete
 
 MAX_ERROR_LINES = 20  # failures printed one per line (all of them are in failures.jsonl)
@@ -49,8 +49,6 @@ def engine_precision(model: str | Path, precision: str) -> tuple[str, str | None
     calibration is named by the quantized graph's weight digest (its scales and zero points are weights), or
     by its description where no digest was kept. A checkpoint run as int8 uses its cached int8 export (made
     here if missing, as the engines would)."""
-    from ..runtimes import open_model
-
     handle = open_model(model)
     export_info = handle.export
     if handle.kind.name == "checkpoint" and precision == "int8":
@@ -121,7 +119,8 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
         threads = opts.decode_threads
     # The local engines run on this machine's devices; Ray's workers resolve "auto" themselves.
     devices = [str(resolve_device(d)) for d in opts.devices] if opts.backend == "local" else opts.devices
-    opts = dataclasses.replace(opts, runtime=runtime, precision=precision, devices=devices, workers=workers, decode_threads=threads)
+    opts = dataclasses.replace(opts, runtime=runtime, precision=precision, devices=devices)
+    plan = DecodePlan(spec, workers, threads)
     bar = progress_bar("videos", total=len(todo), enabled=opts.progress)
     started = time.perf_counter()
 
@@ -134,11 +133,11 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     writer = FeatureWriter({j.index: j for j in todo}, settings, failures, on_video, stats=report)
     with bar:
         if opts.backend == "local":
-            report.times = run_local(todo, writer, opts, spec)
+            report.times = run_local(todo, writer, opts, plan)
         else:  # ray
             from .ray_backend import run_ray
 
-            report.times = run_ray(todo, writer, opts, spec)
+            report.times = run_ray(todo, writer, opts, plan)
     for job in todo:  # a backend that ended without an answer for some video: record it, never drop it
         if job.index not in writer.finished:
             writer.handle(ErrorMessage(job.index, f"{job.path}: no result (worker stopped)"))

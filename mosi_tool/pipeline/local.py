@@ -28,12 +28,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..batch.jobs import VideoJob
+from ..progress import info
 from ..runtimes.cpu import intra_op_threads
-from ..video.clips import ClipSpec
 from ..video.read_ahead import read_ahead
 from .dataset import VideoDataset
 from .engine_stage import EngineStage
-from .messages import ClipMessage, DoneMessage, ErrorMessage, ExtractOptions, Message, StageTimes
+from .messages import ClipMessage, DecodePlan, DoneMessage, ErrorMessage, ExtractOptions, Message, StageTimes
 
 MAX_RESTARTS = 16  # loader restarts after a worker died, per run
 
@@ -43,12 +43,12 @@ def _shared(msg: Any) -> Any:
     return msg._replace(data=torch.from_numpy(msg.data)) if isinstance(msg, ClipMessage) else msg
 
 
-def _loader(jobs: list[VideoJob], opts: ExtractOptions, spec: ClipSpec) -> tuple[VideoDataset, DataLoader]:
-    w = opts.workers
+def _loader(jobs: list[VideoJob], opts: ExtractOptions, plan: DecodePlan) -> tuple[VideoDataset, DataLoader]:
+    w = plan.workers
     # Fork is the DataLoader's default on Linux and starts a worker at once. NVDEC decodes on the GPU, which
     # a forked child of a process that has used CUDA cannot do: those workers are spawned.
-    ctx = mp.get_context("spawn" if spec.decoder == "nvdec" else "fork") if w else mp
-    dataset = VideoDataset(jobs, spec, opts.decode_threads, w, ctx)
+    ctx = mp.get_context("spawn" if plan.clips.decoder == "nvdec" else "fork") if w else mp
+    dataset = VideoDataset(jobs, plan.clips, plan.threads, w, ctx)
     loader = DataLoader(dataset, batch_size=None, num_workers=w, collate_fn=_shared,
                         multiprocessing_context=ctx if w else None, prefetch_factor=max(2, -(-opts.queue_clips // w)) if w else None,
                         in_order=False)  # fmt: skip
@@ -82,16 +82,16 @@ class _Ledger:
             self.expected.pop(msg.job, None)
 
 
-def run_local(jobs: list[VideoJob], writer: Any, opts: ExtractOptions, spec: ClipSpec, engine: Any = None) -> StageTimes:
-    """Process `jobs` (`opts` as resolved by `extract`, clips cut by `spec`), feeding every record to
-    `writer.handle`; returns the engine stage's timings. `engine`: one already loaded (single device)."""
+def run_local(jobs: list[VideoJob], writer: Any, opts: ExtractOptions, plan: DecodePlan, engine: Any = None) -> StageTimes:
+    """Process `jobs` as `extract` resolved `opts` and `plan`, feeding every record to `writer.handle`; returns
+    the engine stage's timings. `engine`: one already loaded (single device)."""
     if len(opts.devices) > 1:
-        return run_devices(jobs, writer, opts, spec)
+        return run_devices(jobs, writer, opts, plan)
     ledger = _Ledger(writer.handle)
     with intra_op_threads(opts.threads), _quiet_children() as hush:  # threads: ONNX Runtime fixes them at the load
         stage = EngineStage(engine or opts.load_engine(opts.devices[0]), opts.batch_size, ledger)
         for _ in range(MAX_RESTARTS + 1):
-            dataset, loader = _loader(jobs, opts, spec)
+            dataset, loader = _loader(jobs, opts, plan)
             batches = iter(loader)  # its workers are stopped here, after a failure is understood (`finally`)
             try:
                 hush()
@@ -125,15 +125,12 @@ def run_local(jobs: list[VideoJob], writer: Any, opts: ExtractOptions, spec: Cli
 
 @contextmanager
 def _quiet_children() -> Iterator[Callable[[], None]]:
-    """Yields `hush`, which sets the DataLoader's SIGCHLD handler aside (call it after each loader starts: that
-    is when the loader installs it); the first handler set aside is put back at the end.
-
-    That handler raises "DataLoader worker ... killed" in the main thread at whatever line runs when a worker
-    dies (any thread may take the signal), also inside the recovery, and again for every child that ends until
-    the dead worker's loader is shut down. Without it, a death surfaces in one place: the loader's own check of
-    its workers (every 5 s while it waits) or a failed read of a clip from the dead worker.
-    SIG_DFL, not SIG_IGN: ignoring SIGCHLD would reap the workers before the loader can see how they ended.
-    """
+    """Yields `hush`, which sets the DataLoader's SIGCHLD handler aside (call it after each loader starts, when
+    the loader installs it); the first handler set aside is put back at the end. That handler raises "DataLoader
+    worker ... killed" in the main thread at whatever line runs when a worker dies, also inside the recovery,
+    and again for every child that ends until the loader is shut down. Without it, a death surfaces in one
+    place: the loader's own check of its workers (every 5 s) or a failed read of a clip from the dead worker.
+    SIG_DFL, not SIG_IGN: ignoring SIGCHLD would reap the workers before the loader can see how they ended."""
     saved: list[Any] = []
 
     def hush() -> None:
@@ -196,14 +193,14 @@ class _Sender:
         self.results.put((self.k, msg))
 
 
-def _device_main(k: int, jobs: list[VideoJob], opts: ExtractOptions, spec: ClipSpec, results: Any, parent: int) -> None:
+def _device_main(k: int, jobs: list[VideoJob], opts: ExtractOptions, plan: DecodePlan, results: Any, parent: int) -> None:
     try:
-        results.put((k, run_local(jobs, _Sender(k, results, parent), opts, spec)))
+        results.put((k, run_local(jobs, _Sender(k, results, parent), opts, plan)))
     except KeyboardInterrupt:
         pass  # Ctrl-C reaches the whole process group: the parent reports it
 
 
-def run_devices(jobs: list[VideoJob], writer: Any, opts: ExtractOptions, spec: ClipSpec) -> StageTimes:
+def run_devices(jobs: list[VideoJob], writer: Any, opts: ExtractOptions, plan: DecodePlan) -> StageTimes:
     """One process per device, each running `run_local` on every n-th video, its records sent to `writer`
     here. A process that dies fails the videos of its share not finished; the others go on."""
     ctx = mp.get_context("spawn")
@@ -212,8 +209,9 @@ def run_devices(jobs: list[VideoJob], writer: Any, opts: ExtractOptions, spec: C
     shares = [jobs[k::n] for k in range(n)]
     procs = []
     for k, device in enumerate(opts.devices):
-        part = dataclasses.replace(opts, devices=[device], workers=-(-opts.workers // n), queue_clips=-(-opts.queue_clips // n))
-        procs.append(ctx.Process(target=_device_main, args=(k, shares[k], part, spec, results, os.getpid())))
+        part = dataclasses.replace(opts, devices=[device], queue_clips=-(-opts.queue_clips // n))
+        args = (k, shares[k], part, plan._replace(workers=-(-plan.workers // n)), results, os.getpid())
+        procs.append(ctx.Process(target=_device_main, args=args))
         procs[-1].start()
     times, died, live = StageTimes(), [], set(range(n))
     try:
@@ -243,7 +241,5 @@ def run_devices(jobs: list[VideoJob], writer: Any, opts: ExtractOptions, spec: C
     if died and len(died) == n:
         raise RuntimeError(f"every engine process died: {', '.join(died)}; see the messages above")
     if died:
-        from ..progress import info
-
         info(f"warning: engine process {', '.join(died)} died; its videos not finished are listed as failed")
     return times

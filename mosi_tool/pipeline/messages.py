@@ -1,7 +1,7 @@
 """The data of the stage contract (in `mosi_tool.pipeline`): the records the stages pass on (NamedTuples told
-apart by type), the engine stage's timings, and the run's options (`ExtractOptions`, resolved once by `extract`
-and passed down whole). All of it pickles cheaply: it goes to DataLoader workers, device processes, and Ray
-tasks and actors. No torch here.
+apart by type), the engine stage's timings, and the run's options (`ExtractOptions` and `DecodePlan`, resolved
+once by `extract` and passed down whole). All of it pickles cheaply: it goes to DataLoader workers, device
+processes, and Ray tasks and actors. No torch here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..video.clips import check_clip_values
+from ..default_model import default_model_path
+from ..video.clips import ClipSpec, check_clip_values
 
 if TYPE_CHECKING:
     from ..runtimes.base import Engine
@@ -63,10 +64,18 @@ class StageTimes:
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
+class DecodePlan(NamedTuple):
+    """How a run decodes, resolved by `extract`: the clips every decoder cuts, and by how many decoders."""
+
+    clips: ClipSpec  # the run's one ClipSpec
+    workers: int  # DataLoader decode workers (0: decode in this process); Ray: decode tasks
+    threads: int  # FFmpeg threads per video (0: FFmpeg's choice; `dataset.decode_plan`): speed, not pixels
+
+
 @dataclass
 class ExtractOptions:
     """The settings of one extraction: `mosi-tool features`' options. Paths may be str or Path. `extract` resolves
-    runtime, precision, devices, workers and decode_threads before the backends get it."""
+    runtime, precision and devices before the backends get it."""
 
     model: str = ""  # checkpoint or engine (a Path is taken too); "": the bundled default model
     out_dir: Path = Path("features")  # a str is taken too
@@ -94,8 +103,6 @@ class ExtractOptions:
 
     def __post_init__(self) -> None:
         """Raises ValueError, naming the option, for a value the extraction cannot honour."""
-        from ..default_model import default_model_path
-
         self.model = str(self.model or default_model_path())
         self.out_dir = Path(self.out_dir)
         if self.dtype not in ("float32", "float16"):

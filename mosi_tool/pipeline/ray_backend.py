@@ -25,7 +25,7 @@ from ..batch.ray_session import ray_session
 from ..video.clips import ClipSpec
 from .dataset import decode_messages
 from .engine_stage import EngineStage
-from .messages import ExtractOptions, Message, StageTimes
+from .messages import DecodePlan, ExtractOptions, Message, StageTimes
 from .output import FeatureWriter
 
 DECODE_TASK_MEMORY = 512 * 2**20  # bytes reserved per decode task: demuxer, decoder threads, a chunk of clips
@@ -78,14 +78,14 @@ class EngineActor:
         return to_rows([*self.out, self.stage.times])
 
 
-def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: ExtractOptions, spec: ClipSpec) -> StageTimes:
-    """Process `todo` (`opts` as resolved by `extract`, clips cut by `spec`) on Ray Data, feeding every result
-    to `writer` here on the driver. Stage sizes: `opts.workers` decode tasks (1 CPU each), `opts.ray_actors`
-    engine actors (default: one per GPU, else 1)."""
+def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: ExtractOptions, plan: DecodePlan) -> StageTimes:
+    """Process `todo` as `extract` resolved `opts` and `plan` on Ray Data, feeding every result to `writer`
+    here on the driver. Stage sizes: `plan.workers` decode tasks (1 CPU each), `opts.ray_actors` engine actors
+    (default: one per GPU, else 1)."""
     gpu = any(d.startswith("cuda") for d in opts.devices) or (list(opts.devices) == ["auto"] and torch.cuda.is_available())
     actors = opts.ray_actors or (max(1, torch.cuda.device_count()) if gpu else 1)
     threads = opts.threads or torch.get_num_threads()  # fixed: thread count can change the last bits on CPU
-    decoders = max(1, opts.workers)
+    decoders = max(1, plan.workers)
     times = StageTimes()
     with ray_session(decoders + (0 if gpu else actors * threads), actors if gpu else 0) as ray:
         ctx = ray.data.DataContext.get_current()
@@ -96,7 +96,7 @@ def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: ExtractOptions, s
         items = [{"job": j.index, "path": j.path} for j in todo]
         ds = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS)).map_batches(
             decode_rows,
-            fn_kwargs=dict(spec=spec, threads=opts.decode_threads, chunk=opts.batch_size),
+            fn_kwargs=dict(spec=plan.clips, threads=plan.threads, chunk=opts.batch_size),
             batch_size=1,
             batch_format="numpy",
             concurrency=decoders,
