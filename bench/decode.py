@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.extract import cpu_seconds  # noqa: E402
 from bench.report import cpu_section, publish  # noqa: E402
-from mosi_tool.pipeline.jobs import discover  # noqa: E402
+from mosi_tool.batch.jobs import find_inputs  # noqa: E402
 from mosi_tool.video.clips import geometry  # noqa: E402
 from mosi_tool.video.decode import VideoError, VideoReader  # noqa: E402
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     roots = args.videos or [SHARED / "davis" / "mp4", SHARED / "videos"]
     videos = []
-    for path in discover([r for r in roots if r.exists()]):
+    for path in find_inputs([r for r in roots if r.exists()]).videos:
         try:
             info = VideoReader(path).info
         except VideoError as e:

@@ -46,11 +46,11 @@ from bench.agreement import clip_agreement, matched_features  # noqa: E402
 from bench.report import append_report  # noqa: E402
 from mosi_tool.models.clip_model import ClipOutput  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
-from mosi_tool.pipeline.jobs import VideoJob, discover  # noqa: E402
+from mosi_tool.batch.jobs import VideoJob, find_inputs  # noqa: E402
 from mosi_tool.hardware import available_cpus  # noqa: E402
 from mosi_tool.pipeline.dataset import decode_plan  # noqa: E402
 from mosi_tool.pipeline.local import run_local  # noqa: E402
-from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, EngineOptions, Message, RunOptions  # noqa: E402
+from mosi_tool.pipeline.messages import ClipMessage, DecodePlan, DoneMessage, Message  # noqa: E402
 from mosi_tool.loader import load_engine, resolve_runtime  # noqa: E402
 from mosi_tool.runtimes.base import Engine  # noqa: E402
 from mosi_tool.video.clips import ClipSpec, count_clips, geometry  # noqa: E402
@@ -109,7 +109,7 @@ def load_avg() -> float:
 def real_videos(folders: list[Path] | None, limit: int | None) -> list[Path]:
     """The fixed set: every video in ../shared/data/videos and davis/mp4 (missing folders skipped)."""
     roots = folders or [SHARED / s for s in VIDEO_SETS]
-    found = discover([r for r in roots if r.exists()])
+    found = find_inputs([r for r in roots if r.exists()]).videos
     return found[:limit] if limit else found
 
 
@@ -200,10 +200,9 @@ def run_decode_ceiling(videos: list[Path], meta: Any, spec: ClipSpec, args: argp
     workers, threads = decode_plan(args.workers, len(videos))
     jobs = [VideoJob(i, str(v), str(Path(tempfile.gettempdir()) / f"{i}.npz")) for i, v in enumerate(videos)]  # nothing is written
     writer = _CountingWriter()
-    opts = RunOptions(dataclasses.replace(spec, decoder=args.decode), EngineOptions("", None, batch_size=args.batch_size),
-                      ("cpu",), workers, decode_threads=threads)  # fmt: skip
+    plan = DecodePlan(dataclasses.replace(spec, decoder=args.decode), workers, threads)
     t0 = time.perf_counter()
-    times = run_local(jobs, writer, opts, engine=_NullEngine(meta))  # type: ignore[arg-type]
+    times = run_local(jobs, writer, ExtractOptions(devices=["cpu"], batch_size=args.batch_size), plan, engine=_NullEngine(meta))  # type: ignore[arg-type]
     wall = time.perf_counter() - t0
     busy = {"decode": writer.decode_s / workers, "h2d": times.h2d}
     return Run("decode ceiling", writer.videos, writer.clips, wall, busy, f"{workers} decode workers x {threads or 'auto'} FFmpeg threads, no engine")

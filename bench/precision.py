@@ -26,7 +26,7 @@ from bench.report import cpu_section, publish  # noqa: E402
 from mosi_tool.default_model import default_model_path  # noqa: E402
 from mosi_tool.hardware import cpu_has_fast_bf16  # noqa: E402
 from mosi_tool.pipeline.extract import ExtractOptions, extract  # noqa: E402
-from mosi_tool.pipeline.jobs import discover  # noqa: E402
+from mosi_tool.batch.jobs import find_inputs  # noqa: E402
 
 PATHS = {"torch bf16": ("torch", "bf16"), "onnx fp32": ("onnx", "fp32"), "onnx int8": ("onnx", "int8")}
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="summary to record the run in ('-': print only)")
     args = p.parse_args(argv)
-    videos = discover([v for v in args.videos if v.exists()])
+    videos = find_inputs([v for v in args.videos if v.exists()]).videos
     if not videos:
         raise SystemExit(f"no videos in {', '.join(map(str, args.videos))}")
     rows, lines = [], []

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from mosi_tool.cli import app
 from mosi_tool.pipeline.extract import ExtractOptions, extract
-from mosi_tool.pipeline.jobs import discover, find_inputs, plan, shard
+from mosi_tool.batch.jobs import find_inputs, plan, shard
 
 from .conftest import ROOT, shared, texture, write_video
 
@@ -52,7 +52,7 @@ def outputs(folder: Path) -> dict[str, bytes]:
 
 
 def test_discover_and_plan(tree):
-    videos = discover([tree])
+    videos = find_inputs([tree]).videos
     names = sorted(str(Path(v).relative_to(tree)) for v in videos)
     assert names == ["a/clip.mp4", "b/clip.mp4", "c/deep/clip.mp4", "c/short.mkv", "d/frames", "e/text.mp4", "e/zero.mp4"]
     jobs = plan(find_inputs([tree]), Path("/out"))
@@ -301,7 +301,7 @@ def test_extract_refuses_a_single_path_string(tmp_path):
 
 
 def test_failure_log_forgets_deleted_videos_whatever_the_working_directory(tmp_path, monkeypatch):
-    from mosi_tool.pipeline.output import FailureLog
+    from mosi_tool.batch.failures import FailureLog
 
     (tmp_path / "v").mkdir()
     (tmp_path / "elsewhere").mkdir()
@@ -320,7 +320,7 @@ def test_failure_log_forgets_deleted_videos_whatever_the_working_directory(tmp_p
 
 
 def test_failure_logs_of_concurrent_shards_keep_each_others_entries(tmp_path):
-    from mosi_tool.pipeline.output import FailureLog
+    from mosi_tool.batch.failures import FailureLog
 
     a, b = FailureLog(tmp_path), FailureLog(tmp_path)  # two shards, both started before either failed
     a.record(str(tmp_path / "x.mp4"), "bad")

@@ -23,7 +23,7 @@ from mosi_tool import load_model
 from mosi_tool.loader import load_engine
 from mosi_tool.cli import app
 from mosi_tool.pipeline.dataset import video_info
-from mosi_tool.pipeline.jobs import find_inputs
+from mosi_tool.batch.jobs import find_inputs
 from mosi_tool.video.decode import VideoReader
 from mosi_tool.video.hidden import APPLEDOUBLE_MAGIC
 from mosi_tool.video.orientation import from_matrix

@@ -1,12 +1,12 @@
-"""The per-video batch machinery (`pipeline.per_video`): a worker process that dies, inputs without videos."""
+"""The per-video batch machinery (`batch.per_video`): a worker process that dies, inputs without videos."""
 
 import os
 import signal
 from pathlib import Path
 
-from mosi_tool.pipeline.jobs import VideoJob
-from mosi_tool.pipeline.output import FailureLog
-from mosi_tool.pipeline.per_video import run_jobs
+from mosi_tool.batch.jobs import VideoJob
+from mosi_tool.batch.failures import FailureLog
+from mosi_tool.batch.per_video import run_jobs
 
 
 def _work(job: VideoJob) -> list[str]:
@@ -34,7 +34,7 @@ def test_a_video_that_kills_its_worker_fails_alone(tmp_path):
 
 def test_an_input_without_videos_says_so(tmp_path, capsys):
     """An empty or mistyped folder ran as "0 written ... of 0 videos" and exit 0, with no word about why."""
-    from mosi_tool.pipeline.per_video import plan_jobs
+    from mosi_tool.batch.per_video import plan_jobs
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "notes.txt").write_text("x")

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from mosi_tool.pipeline.dataset import decode_messages
-from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, EngineOptions, ErrorMessage, RunOptions
+from mosi_tool.pipeline.messages import ClipMessage, DecodePlan, DoneMessage, ErrorMessage, ExtractOptions
 from mosi_tool.pipeline.ray_backend import from_rows, to_rows
 from mosi_tool.video.clips import ClipSpec
 from mosi_tool.video.decode import DEFAULT_FOLDER_FPS, VideoReader
@@ -65,9 +65,10 @@ def test_messages_and_options_survive_pickling():
     assert type(back) is ClipMessage and np.array_equal(back.data, feat.data) and back.data.dtype == np.float32
     assert (back.job, back.clip_no, back.frame_range, back.time_range, back.padded) == (1, 2, (0, 3), (0.0, 0.25), 1)
     spec = ClipSpec(4, 2, 6.0, "full", 32, True, 1, "nvdec")
-    run = RunOptions(spec, EngineOptions("m.safetensors", "torch", batch_size=4), ("cpu",), 2, decode_threads=1)
-    back = pickle.loads(pickle.dumps(run))
-    assert back == run and back.clips == spec and back.clips.to_dict() == spec.to_dict()
+    plan = pickle.loads(pickle.dumps(DecodePlan(spec, 2, 1)))
+    assert plan == (spec, 2, 1) and type(plan) is DecodePlan and plan.clips.to_dict() == spec.to_dict()
+    run = ExtractOptions("m.safetensors", devices=["cpu"], runtime="torch", batch_size=4, stream=1)
+    assert pickle.loads(pickle.dumps(run)) == run
 
 
 def test_a_clip_spec_reaches_dataloader_workers_whole(moving_square_video, tmp_path):
@@ -77,7 +78,7 @@ def test_a_clip_spec_reaches_dataloader_workers_whole(moving_square_video, tmp_p
     from torch.utils.data import DataLoader
 
     from mosi_tool.pipeline.dataset import VideoDataset
-    from mosi_tool.pipeline.jobs import VideoJob
+    from mosi_tool.batch.jobs import VideoJob
 
     spec = ClipSpec(stack=4, step=8, fps=6.0, mode="full", size=32, stream=0)
     ctx = mp.get_context("spawn")  # spawn pickles the dataset itself (fork would copy the memory)
@@ -159,8 +160,8 @@ def test_extract_hands_each_backend_its_decode_plan(monkeypatch, micro_ckpt, mov
 
     seen = []
 
-    def backend(jobs, writer, run):
-        seen.append((run.workers, run.decode_threads))
+    def backend(jobs, writer, opts, plan):
+        seen.append((plan.workers, plan.threads))
         return StageTimes()
 
     monkeypatch.setattr(extract_module, "run_local", backend)

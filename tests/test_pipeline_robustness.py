@@ -15,7 +15,7 @@ import pytest
 
 from mosi_tool.pipeline.dataset import VideoDataset
 from mosi_tool.pipeline.extract import ExtractOptions, extract
-from mosi_tool.pipeline.jobs import find_inputs, plan
+from mosi_tool.batch.jobs import find_inputs, plan
 from mosi_tool.pipeline.local import _dead_workers, _Ledger
 from mosi_tool.pipeline.local import _exited as local_exited
 from mosi_tool.pipeline.messages import ClipMessage, DoneMessage, ErrorMessage
@@ -206,8 +206,8 @@ def test_a_worker_killed_while_its_clip_is_in_flight_fails_only_its_video(longis
 
     real, calls = local._loader, []
 
-    def staged(jobs, opts):
-        dataset, loader = real(jobs, opts)
+    def staged(*args):
+        dataset, loader = real(*args)
         calls.append(1)
         if len(calls) > 1:
             return dataset, loader

@@ -55,8 +55,8 @@ def test_ray_matches_local_and_resumes(videos, tmp_path, micro_ckpt):
 
 
 def test_missing_ray_is_a_clear_error(monkeypatch):
-    from mosi_tool.pipeline import ray_backend
+    from mosi_tool.batch.ray_session import import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(RuntimeError, match=r"Ray is not installed: pip install mosi-tool\[ray\]"):
-        ray_backend.import_ray()
+        import_ray()

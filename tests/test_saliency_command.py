@@ -308,7 +308,7 @@ def tree(tmp_path: Path) -> Path:
 def test_folder_into_out_dir_names_resumes_and_logs_failures(tmp_path, tree):
     import json
 
-    from mosi_tool.pipeline.jobs import find_inputs, plan
+    from mosi_tool.batch.jobs import find_inputs, plan
 
     out = tmp_path / "out"
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet")

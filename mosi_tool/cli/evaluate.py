@@ -32,7 +32,7 @@ def _outputs(name: str, json_path: Path | None, chart: Path | None, *more: Path 
 
 
 def _check_inputs(*paths: Path) -> None:
-    from ..pipeline.jobs import check_inputs
+    from ..batch.jobs import check_inputs
 
     check_inputs(list(paths))
 

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Extract clip features for many videos into one .npz per video (resumable; failures logged)."""
         from ..pipeline.extract import MAX_ERROR_LINES, ExtractOptions, extract, parse_devices
-        from ..pipeline.jobs import parse_shard
+        from ..batch.jobs import parse_shard
         from ..progress import counted
 
         if not inputs and list_file is None:

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         """Motion targets per video: MME trajectories, MOFO boxes, masking densities and MCD vector fields."""
         from ..motion_targets.compute import TargetOptions, parse_size
         from ..motion_targets.run import make_targets
-        from ..pipeline.jobs import parse_shard
+        from ..batch.jobs import parse_shard
         from ..progress import counted
         from ..video.motion import MODELS
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..default_model import default_model_path
 from ..metadata import ModelMeta
 from ..progress import info
 from ..runtimes import RUNTIMES, Engine, EngineError, ModelFile, open_engine, open_model, resolve_device
@@ -30,8 +31,6 @@ def load_engine(
     `batch_size` and `threads` pick the tuned path for `auto`. The engine's `precision` says which arithmetic runs; its `source` is `path`.
     Raises EngineError naming the file and the reason."""
     if path is None:
-        from ..default_model import default_model_path
-
         path = default_model_path()
     model = open_model(path)
     if not compile:

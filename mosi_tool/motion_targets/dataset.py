@@ -1,7 +1,7 @@
 """A `torch.utils.data.Dataset` of (clip, its motion targets) for training loops.
 
 The videos and a folder written by `mosi-tool targets` (npz format) are paired by the output naming rule of
-`features` and `targets` (`pipeline.jobs`: a file given directly is `DIR/<its name>.npz`, a video found in
+`features` and `targets` (`batch.jobs`: a file given directly is `DIR/<its name>.npz`, a video found in
 a folder `DIR/<its path under that folder>.npz`), so pass the same inputs that made the folder.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..pipeline.jobs import find_inputs, plan
+from ..batch.jobs import find_inputs, plan
 from ..video.decode import VideoReader
 
 PER_FRAME = ("vectors", "camera", "patch_motion", "frame_boxes", "times")

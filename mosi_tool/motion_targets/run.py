@@ -1,5 +1,5 @@
 """`mosi-tool targets`: motion targets for many videos, one file per video, resumable (the batch machinery of
-`features`: `pipeline.per_video`)."""
+`features`: `batch.per_video`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..pipeline.jobs import VideoJob
-from ..pipeline.per_video import BatchReport, Outcome, plan_jobs, resume, run_jobs
+from ..batch.jobs import VideoJob
+from ..batch.per_video import BatchReport, Outcome, plan_jobs, resume, run_jobs
 from ..progress import progress_bar
 from . import formats
 from .compute import TargetOptions, compute_targets

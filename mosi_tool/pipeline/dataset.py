@@ -16,10 +16,10 @@ from typing import Any, Iterator
 
 from torch.utils.data import IterableDataset, get_worker_info
 
+from ..batch.jobs import VideoJob
 from ..hardware import available_cpus
 from ..video.clips import ClipSpec
 from ..video.decode import VideoError, VideoReader
-from .jobs import VideoJob
 from .messages import ClipMessage, DoneMessage, ErrorMessage, Message
 
 MAX_WORKERS = 8  # default cap on decode workers
@@ -29,11 +29,10 @@ def decode_plan(workers: int | None, videos: int, cpus: int | None = None) -> tu
     """(decode workers, FFmpeg threads per video) for `videos` inputs on `cpus` CPUs (default: ours).
 
     Workers: `workers` if given, else one per CPU but one, at least 2 where there are 2 CPUs, at most 8;
-    never more than there are videos (each decodes one video at a time). Threads: the CPUs shared among the
-    decoders busy at once (0, FFmpeg's own choice, when only one is). Measured on 2 cores (docs/BENCHMARKS.md,
-    "Reading: the decode plan on 2 cores"): one decoder with FFmpeg's frame threads kept 1.3 of the 2 cores
-    busy, because every frame's resize and colour conversion runs on the decoder's own thread; two one-thread
-    decoders kept 1.8 to 1.9 busy and ended a 20-video run 1.06 to 1.18x sooner (two runs).
+    never more than there are videos. Threads: the CPUs shared among the decoders busy at once (0, FFmpeg's
+    own choice, when only one is). On 2 cores two one-thread decoders kept 1.8 to 1.9 cores busy, one with
+    FFmpeg's threads 1.3 (each frame's resize and colour conversion runs on the decoder's own thread), and
+    ended 1.06 to 1.18x sooner: docs/benchmarks/2026-11-29-1802-extraction-end-to-end.md.
     """
     cpus = cpus or available_cpus()
     n = workers if workers is not None else max(1, min(MAX_WORKERS, cpus, max(2, cpus - 1)))
@@ -44,12 +43,8 @@ def decode_plan(workers: int | None, videos: int, cpus: int | None = None) -> tu
 def video_info(reader: VideoReader) -> dict[str, Any]:
     """The header's `VideoInfo` plus what decoding found: frames decoded and lost, the first frame's
     timestamp (`start_time`, seconds; `time_range` counts from it) and the warnings."""
-    info = asdict(reader.info)
-    info["decoded_frames"] = reader.decoded
-    info["lost_frames"] = reader.lost_frames
-    info["start_time"] = reader.start_time
-    info["warnings"] = list(reader.warnings)
-    return info
+    return dict(asdict(reader.info), decoded_frames=reader.decoded, lost_frames=reader.lost_frames,
+                start_time=reader.start_time, warnings=list(reader.warnings))  # fmt: skip
 
 
 def decode_messages(job: int, path: str, spec: ClipSpec, threads: int = 0) -> Iterator[Message]:

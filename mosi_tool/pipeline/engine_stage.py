@@ -1,13 +1,11 @@
 """Engine stage: batch clips across videos, copy them to the device, run the engine, emit features.
 
-On CUDA the next batch is staged in pinned memory and copied on a side stream while the current batch
-computes. Clips of different sizes (the `full` mode) are batched by size.
-
-Partial batches are padded to the full batch size. Convolution kernels pick their algorithm by batch
-size, so a clip's features differ in the last bits between batch sizes; with a fixed batch shape they do
-not depend on which other clips share the batch, and every backend, worker count and device split
-writes byte-identical files (for the same --batch-size and runtime, and on CPU the same number of
-intra-op threads: oneDNN's single-threaded kernels round differently, see `runtimes.cpu.intra_op_threads`).
+On CUDA the next batch is staged in pinned memory and copied on a side stream while the current one computes.
+Clips of different sizes (the `full` mode) are batched by size. Partial batches are zero-padded to the full
+batch size: kernels pick their algorithm by batch size, so with a fixed batch shape a clip's features do not
+depend on which clips share its batch, and every backend, worker count and device split writes byte-identical
+files (for the same --batch-size and runtime, and on CPU the same number of intra-op threads: oneDNN's
+single-threaded kernels round differently, see `runtimes.cpu.intra_op_threads`).
 """
 
 from __future__ import annotations

@@ -10,75 +10,24 @@ import dataclasses
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..atomic import check_folder_writable
+from ..batch.jobs import VideoJob
+from ..batch.per_video import BACKENDS, plan_jobs, resume
 from ..progress import progress_bar
 from ..loader import read_model_meta, resolve_runtime
 from ..tune import measuring_seconds
-from ..runtimes import resolve_device
-from ..video.clips import ClipSpec, check_clip_values
-from .jobs import VideoJob
+from ..runtimes import open_model, resolve_device
+from ..video.clips import ClipSpec
 from .dataset import decode_plan
 from .local import run_local
-from .messages import EngineOptions, ErrorMessage, RunOptions, StageTimes
-from .output import FeatureSettings, FeatureWriter, WriterStats, is_complete
-from .per_video import BACKENDS, BatchReport, plan_jobs, resume
+from .messages import DecodePlan, ErrorMessage, ExtractOptions
+from .output import ExtractReport, FeatureSettings, FeatureWriter, is_complete
 
 MAX_ERROR_LINES = 20  # failures printed one per line (all of them are in failures.jsonl)
-
-
-@dataclass
-class ExtractOptions:
-    """The settings of one extraction: `mosi-tool features`' options. Paths may be str or Path."""
-
-    model: str = ""  # checkpoint or engine (a Path is taken too); "": the bundled default model
-    out_dir: Path = Path("features")  # a str is taken too
-    devices: list[str] = field(default_factory=lambda: ["auto"])
-    runtime: str | None = None
-    batch_size: int = 16
-    workers: int | None = None  # decode workers; None: `decode_plan`'s choice
-    decode_threads: int | None = None  # FFmpeg threads per video (0: FFmpeg's choice); None: `decode_plan`'s choice
-    stack: int | None = None
-    step: int | None = None
-    fps: float | None = None
-    mode: str = "center"
-    dtype: str = "float32"
-    precision: str = "fp32"  # arithmetic of a checkpoint run by PyTorch: fp32, bf16 (fast on CPUs with AMX) or fp16
-    pool: str = "clip"
-    stream: int | None = None
-    overwrite: bool = False
-    shard: tuple[int, int] | None = None
-    backend: str = "local"
-    queue_clips: int = 64
-    progress: bool = True
-    threads: int | None = None  # intra-op threads of a CPU engine; None: torch's default (on CPU the count can change the last bits)
-    ray_actors: int | None = None  # --backend ray: engine actors; None: one per GPU, else 1
-    decode: str = "cpu"  # "cpu" (FFmpeg) or "nvdec" (experimental GPU decoding via torchcodec; local backend)
-
-    def __post_init__(self) -> None:
-        """Raises ValueError, naming the option, for a value the extraction cannot honour."""
-        from ..default_model import default_model_path
-
-        self.model = str(self.model or default_model_path())
-        self.out_dir = Path(self.out_dir)
-        if self.dtype not in ("float32", "float16"):
-            raise ValueError(f"--dtype must be float32 or float16, got {self.dtype!r}")
-        if self.pool not in ("clip", "video"):
-            raise ValueError(f"--pool must be clip or video, got {self.pool!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
-        check_clip_values(stack=self.stack, step=self.step, fps=self.fps, mode=self.mode, stream=self.stream, decoder=self.decode)
-
-
-@dataclass
-class ExtractReport(BatchReport, WriterStats):
-    setup_s: float = 0.0  # of `seconds`: choosing the runtime (`--runtime auto` timing the paths, once per machine)
-    times: StageTimes = field(default_factory=StageTimes)
-    errors_shown: int = 0  # of `errors`: printed above the progress bar as they happened
 
 
 def parse_devices(text: str | None) -> list[str]:
@@ -90,23 +39,16 @@ def parse_devices(text: str | None) -> list[str]:
         if n == 0:
             raise ValueError("--devices all: no CUDA device on this machine")
         return [f"cuda:{i}" for i in range(n)]
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        out.append(f"cuda:{part}" if part.isdigit() else part)
-    return out
+    parts = [part.strip() for part in text.split(",")]
+    return [f"cuda:{part}" if part.isdigit() else part for part in parts]
 
 
 def engine_precision(model: str | Path, precision: str) -> tuple[str, str | None]:
     """(precision, calibration) of the engine that will run `model`: an exported engine's own precision (from
-    its export metadata; `precision` applies to checkpoints only), else `precision` as resolved. For int8, the
-    calibration is named by the quantized graph's weight digest (its scales and zero points are weights, so
-    another calibration gives another digest), or by the calibration's description where no digest was kept.
-    A checkpoint run as int8 uses its cached int8 export (made here if missing, as the engines would). The
-    headers come from the files' handles (`runtimes.open_model`, read once per process), which the engines
-    open again for free."""
-    from ..runtimes import open_model
-
+    its export metadata; `precision` applies to checkpoints only), else `precision` as resolved. An int8
+    calibration is named by the quantized graph's weight digest (its scales and zero points are weights), or
+    by its description where no digest was kept. A checkpoint run as int8 uses its cached int8 export (made
+    here if missing, as the engines would)."""
     handle = open_model(model)
     export_info = handle.export
     if handle.kind.name == "checkpoint" and precision == "int8":
@@ -138,8 +80,7 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     lists, one per line. Returns counts and timings; a video that fails is recorded and the others go on."""
     t0 = time.perf_counter()
     opts = torchrun_part(opts)
-    out_dir = opts.out_dir
-    planned = plan_jobs(inputs, list_file, out_dir, opts.shard, caller="extract")
+    planned = plan_jobs(inputs, list_file, opts.out_dir, opts.shard, caller="extract")
     if opts.backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
     if opts.decode == "nvdec":
@@ -153,7 +94,7 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     stack = opts.stack or meta.frames
     if stack != meta.frames:
         raise ValueError(f"--stack {stack}: this model takes clips of {meta.frames} frames")
-    check_folder_writable(out_dir)  # a read-only or full out-dir fails here, in one line, before any measuring
+    check_folder_writable(opts.out_dir)  # a read-only or full out-dir fails here, in one line, before any measuring
     # The one `ClipSpec` of the run: every decoder cuts clips by it, and every output stores it.
     spec = ClipSpec(stack, opts.step, opts.fps, opts.mode, meta.crop, stream=opts.stream, decoder=opts.decode)
     # `--runtime auto` is measured (or read from the cache) once here, so every engine runs the same path and
@@ -161,8 +102,7 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     timed = measuring_seconds()
     runtime, precision = resolve_runtime(opts.model, opts.devices[0], opts.runtime, opts.precision, opts.batch_size, opts.threads)
     setup_s = measuring_seconds() - timed  # `--runtime auto` timing the paths now (0 when its choice was cached)
-    opts = dataclasses.replace(opts, runtime=runtime, precision=precision)
-    arithmetic, calibration = engine_precision(opts.model, opts.precision)
+    arithmetic, calibration = engine_precision(opts.model, precision)
     settings = FeatureSettings(meta.model_id, spec, opts.dtype, opts.pool, arithmetic, calibration)
 
     failures = resume(planned, lambda job: is_complete(job.out, settings, job.stamp), opts.overwrite)
@@ -177,6 +117,10 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
         threads = 1  # each Ray decode task holds one CPU
     if opts.decode_threads is not None:
         threads = opts.decode_threads
+    # The local engines run on this machine's devices; Ray's workers resolve "auto" themselves.
+    devices = [str(resolve_device(d)) for d in opts.devices] if opts.backend == "local" else opts.devices
+    opts = dataclasses.replace(opts, runtime=runtime, precision=precision, devices=devices)
+    plan = DecodePlan(spec, workers, threads)
     bar = progress_bar("videos", total=len(todo), enabled=opts.progress)
     started = time.perf_counter()
 
@@ -188,19 +132,12 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
 
     writer = FeatureWriter({j.index: j for j in todo}, settings, failures, on_video, stats=report)
     with bar:
-        # The local engines run on this machine's devices; Ray's workers resolve "auto" themselves.
-        devices = [str(resolve_device(d)) for d in opts.devices] if opts.backend == "local" else opts.devices
-        run = RunOptions(
-            clips=spec,
-            engine=EngineOptions(opts.model, opts.runtime, opts.precision, opts.batch_size, opts.threads),
-            devices=tuple(devices), workers=workers, decode_threads=threads, queue_clips=opts.queue_clips, ray_actors=opts.ray_actors,
-        )  # fmt: skip
         if opts.backend == "local":
-            report.times = run_local(todo, writer, run)
+            report.times = run_local(todo, writer, opts, plan)
         else:  # ray
             from .ray_backend import run_ray
 
-            report.times = run_ray(todo, writer, run)
+            report.times = run_ray(todo, writer, opts, plan)
     for job in todo:  # a backend that ended without an answer for some video: record it, never drop it
         if job.index not in writer.finished:
             writer.handle(ErrorMessage(job.index, f"{job.path}: no result (worker stopped)"))

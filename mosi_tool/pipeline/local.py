@@ -3,12 +3,11 @@ and writes.
 
     VideoDataset (decode workers) -> DataLoader -> EngineStage (one engine) -> output.FeatureWriter
 
-Workers claim videos one at a time (`dataset.VideoDataset`), so memory stays flat: at most `queue_clips`
-clips are in flight (the loader's prefetch), clips stream, and a video's features are held only until its
-file is written. A worker killed by a signal (a crashing decoder, the OOM killer) makes the DataLoader raise;
-its video is recorded as failed and the loader starts again on the videos not finished (up to
-`MAX_RESTARTS` times). Several devices: one such process per device, each with its share of the videos,
-sending its records here to the one writer (`run_devices`).
+Memory stays flat: at most `queue_clips` clips are in flight (the loader's prefetch), and a video's features
+are held only until its file is written. A worker killed by a signal (a crashing decoder, the OOM killer)
+makes the DataLoader raise; its video is recorded as failed and the loader starts again on the videos not
+finished (up to `MAX_RESTARTS` times). Several devices: one such process per device, each with its share of
+the videos, sending its records here to the one writer (`run_devices`).
 """
 
 from __future__ import annotations
@@ -21,18 +20,20 @@ import re
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch.utils.data import DataLoader
 
+from ..batch.jobs import VideoJob
+from ..progress import info
 from ..runtimes.cpu import intra_op_threads
 from ..video.read_ahead import read_ahead
 from .dataset import VideoDataset
 from .engine_stage import EngineStage
-from .jobs import VideoJob
-from .messages import ClipMessage, DoneMessage, ErrorMessage, Message, RunOptions, StageTimes
+from .messages import ClipMessage, DecodePlan, DoneMessage, ErrorMessage, ExtractOptions, Message, StageTimes
 
 MAX_RESTARTS = 16  # loader restarts after a worker died, per run
 
@@ -42,12 +43,12 @@ def _shared(msg: Any) -> Any:
     return msg._replace(data=torch.from_numpy(msg.data)) if isinstance(msg, ClipMessage) else msg
 
 
-def _loader(jobs: list[VideoJob], opts: RunOptions) -> tuple[VideoDataset, DataLoader]:
-    w = opts.workers
+def _loader(jobs: list[VideoJob], opts: ExtractOptions, plan: DecodePlan) -> tuple[VideoDataset, DataLoader]:
+    w = plan.workers
     # Fork is the DataLoader's default on Linux and starts a worker at once. NVDEC decodes on the GPU, which
     # a forked child of a process that has used CUDA cannot do: those workers are spawned.
-    ctx = mp.get_context("spawn" if opts.clips.decoder == "nvdec" else "fork") if w else mp
-    dataset = VideoDataset(jobs, opts.clips, opts.decode_threads, w, ctx)
+    ctx = mp.get_context("spawn" if plan.clips.decoder == "nvdec" else "fork") if w else mp
+    dataset = VideoDataset(jobs, plan.clips, plan.threads, w, ctx)
     loader = DataLoader(dataset, batch_size=None, num_workers=w, collate_fn=_shared,
                         multiprocessing_context=ctx if w else None, prefetch_factor=max(2, -(-opts.queue_clips // w)) if w else None,
                         in_order=False)  # fmt: skip
@@ -81,22 +82,21 @@ class _Ledger:
             self.expected.pop(msg.job, None)
 
 
-def run_local(jobs: list[VideoJob], writer: Any, opts: RunOptions, engine: Any = None) -> StageTimes:
-    """Process `jobs`, feeding every record to `writer.handle`; returns the engine stage's timings.
-
-    `engine`: an already loaded engine for the single-device case (loaded here otherwise)."""
+def run_local(jobs: list[VideoJob], writer: Any, opts: ExtractOptions, plan: DecodePlan, engine: Any = None) -> StageTimes:
+    """Process `jobs` as `extract` resolved `opts` and `plan`, feeding every record to `writer.handle`; returns
+    the engine stage's timings. `engine`: one already loaded (single device)."""
     if len(opts.devices) > 1:
-        return run_devices(jobs, writer, opts)
+        return run_devices(jobs, writer, opts, plan)
     ledger = _Ledger(writer.handle)
-    with intra_op_threads(opts.engine.threads), _QuietChildren() as children:  # threads: ONNX Runtime fixes them at the load
-        stage = EngineStage(engine or opts.engine.load(opts.devices[0]), opts.engine.batch_size, ledger)
+    with intra_op_threads(opts.threads), _quiet_children() as hush:  # threads: ONNX Runtime fixes them at the load
+        stage = EngineStage(engine or opts.load_engine(opts.devices[0]), opts.batch_size, ledger)
         for _ in range(MAX_RESTARTS + 1):
-            dataset, loader = _loader(jobs, opts)
+            dataset, loader = _loader(jobs, opts, plan)
             batches = iter(loader)  # its workers are stopped here, after a failure is understood (`finally`)
             try:
-                children.hush()
+                hush()
                 # The loader is read on a helper thread, so that taking in clips overlaps the engine's compute.
-                with read_ahead(batches, depth=opts.engine.batch_size) as records:
+                with read_ahead(batches, depth=opts.batch_size) as records:
                     t0 = time.perf_counter()
                     for msg in records:
                         stage.times.wait += time.perf_counter() - t0
@@ -123,32 +123,27 @@ def run_local(jobs: list[VideoJob], writer: Any, opts: RunOptions, engine: Any =
     return stage.times  # restarts used up: `extract` records the videos left as "no result"
 
 
-class _QuietChildren:
-    """Within the block, the DataLoader's SIGCHLD handler is set aside (`hush`, after each loader starts, which
-    is when it installs it), and put back at the end.
+@contextmanager
+def _quiet_children() -> Iterator[Callable[[], None]]:
+    """Yields `hush`, which sets the DataLoader's SIGCHLD handler aside (call it after each loader starts, when
+    the loader installs it); the first handler set aside is put back at the end. That handler raises "DataLoader
+    worker ... killed" in the main thread at whatever line runs when a worker dies, also inside the recovery,
+    and again for every child that ends until the loader is shut down. Without it, a death surfaces in one
+    place: the loader's own check of its workers (every 5 s) or a failed read of a clip from the dead worker.
+    SIG_DFL, not SIG_IGN: ignoring SIGCHLD would reap the workers before the loader can see how they ended."""
+    saved: list[Any] = []
 
-    That handler raises "DataLoader worker ... killed" in the main thread at whatever line runs when a worker
-    dies (any thread may take the signal), also inside the recovery below, and again for every child that
-    ends until the dead worker's loader is shut down. Without it, a death surfaces in one place: the loader's
-    own check of its workers (every 5 s while it waits) or a failed read of a clip from the dead worker.
-    SIG_DFL, not SIG_IGN: ignoring SIGCHLD would reap the workers before the loader can see how they ended.
-    """
-
-    def __init__(self) -> None:
-        self.saved: Any = None
-
-    def hush(self) -> None:
+    def hush() -> None:
         if threading.current_thread() is threading.main_thread():
             before = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            if self.saved is None and before not in (None, signal.SIG_DFL):
-                self.saved = before
+            if not saved and before not in (None, signal.SIG_DFL):
+                saved.append(before)
 
-    def __enter__(self) -> "_QuietChildren":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.saved is not None:
-            signal.signal(signal.SIGCHLD, self.saved)
+    try:
+        yield hush
+    finally:
+        if saved:
+            signal.signal(signal.SIGCHLD, saved[0])
 
 
 def _dead_workers(message: str) -> tuple[set[int], str]:
@@ -179,13 +174,11 @@ def _exited(pids: list[int], wait_s: float = 2.0) -> dict[int, str]:
 
 
 def signal_name(exitcode: int | None) -> str:
-    """'SIGKILL' for a process killed by that signal, else 'exit code N'."""
-    if exitcode is not None and exitcode < 0:
-        try:
-            return signal.Signals(-exitcode).name
-        except ValueError:
-            pass
-    return f"exit code {exitcode}"
+    """'SIGKILL' for a process killed by that signal (`Process.exitcode` -9), else 'exit code N'."""
+    try:
+        return signal.Signals(-exitcode).name  # type: ignore[operator]
+    except (TypeError, ValueError):  # None, a positive code, or no such signal
+        return f"exit code {exitcode}"
 
 
 class _Sender:
@@ -200,14 +193,14 @@ class _Sender:
         self.results.put((self.k, msg))
 
 
-def _device_main(k: int, jobs: list[VideoJob], opts: RunOptions, results: Any, parent: int) -> None:
+def _device_main(k: int, jobs: list[VideoJob], opts: ExtractOptions, plan: DecodePlan, results: Any, parent: int) -> None:
     try:
-        results.put((k, run_local(jobs, _Sender(k, results, parent), opts)))
+        results.put((k, run_local(jobs, _Sender(k, results, parent), opts, plan)))
     except KeyboardInterrupt:
         pass  # Ctrl-C reaches the whole process group: the parent reports it
 
 
-def run_devices(jobs: list[VideoJob], writer: Any, opts: RunOptions) -> StageTimes:
+def run_devices(jobs: list[VideoJob], writer: Any, opts: ExtractOptions, plan: DecodePlan) -> StageTimes:
     """One process per device, each running `run_local` on every n-th video, its records sent to `writer`
     here. A process that dies fails the videos of its share not finished; the others go on."""
     ctx = mp.get_context("spawn")
@@ -216,8 +209,9 @@ def run_devices(jobs: list[VideoJob], writer: Any, opts: RunOptions) -> StageTim
     shares = [jobs[k::n] for k in range(n)]
     procs = []
     for k, device in enumerate(opts.devices):
-        part = dataclasses.replace(opts, devices=(device,), workers=-(-opts.workers // n), queue_clips=-(-opts.queue_clips // n))
-        procs.append(ctx.Process(target=_device_main, args=(k, shares[k], part, results, os.getpid())))
+        part = dataclasses.replace(opts, devices=[device], queue_clips=-(-opts.queue_clips // n))
+        args = (k, shares[k], part, plan._replace(workers=-(-plan.workers // n)), results, os.getpid())
+        procs.append(ctx.Process(target=_device_main, args=args))
         procs[-1].start()
     times, died, live = StageTimes(), [], set(range(n))
     try:
@@ -227,10 +221,11 @@ def run_devices(jobs: list[VideoJob], writer: Any, opts: RunOptions) -> StageTim
             except queue.Empty:  # a process that ended has sent all it will: without its timings, it died
                 for k in [k for k in live if procs[k].exitcode is not None]:
                     live.discard(k)
-                    died.append(f"{opts.devices[k]} ({signal_name(procs[k].exitcode)})")
+                    how = signal_name(procs[k].exitcode)
+                    died.append(f"{opts.devices[k]} ({how})")
                     for j in shares[k]:
                         if j.index not in writer.finished:
-                            writer.handle(ErrorMessage(j.index, f"{j.path}: the engine process on {opts.devices[k]} died ({signal_name(procs[k].exitcode)})"))
+                            writer.handle(ErrorMessage(j.index, f"{j.path}: the engine process on {opts.devices[k]} died ({how})"))
                 continue
             if isinstance(msg, StageTimes):
                 times.add(msg)
@@ -246,7 +241,5 @@ def run_devices(jobs: list[VideoJob], writer: Any, opts: RunOptions) -> StageTim
     if died and len(died) == n:
         raise RuntimeError(f"every engine process died: {', '.join(died)}; see the messages above")
     if died:
-        from ..progress import info
-
         info(f"warning: engine process {', '.join(died)} died; its videos not finished are listed as failed")
     return times

@@ -1,16 +1,18 @@
 """The data of the stage contract (in `mosi_tool.pipeline`): the records the stages pass on (NamedTuples told
-apart by type), the engine stage's timings, and a run's options, resolved once by `extract` and passed down
-whole (each stage reads its own part). All of it pickles cheaply: it goes to DataLoader workers, device
+apart by type), the engine stage's timings, and the run's options (`ExtractOptions` and `DecodePlan`, resolved
+once by `extract` and passed down whole). All of it pickles cheaply: it goes to DataLoader workers, device
 processes, and Ray tasks and actors. No torch here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..video.clips import ClipSpec
+from ..default_model import default_model_path
+from ..video.clips import ClipSpec, check_clip_values
 
 if TYPE_CHECKING:
     from ..runtimes.base import Engine
@@ -62,31 +64,56 @@ class StageTimes:
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-@dataclass(frozen=True)
-class EngineOptions:
-    """What an engine needs, on whichever device it runs."""
+class DecodePlan(NamedTuple):
+    """How a run decodes, resolved by `extract`: the clips every decoder cuts, and by how many decoders."""
 
-    model: str  # checkpoint or exported engine
-    runtime: str | None  # resolved by `extract` (None: the file's own runtime)
-    precision: str = "fp32"
+    clips: ClipSpec  # the run's one ClipSpec
+    workers: int  # DataLoader decode workers (0: decode in this process); Ray: decode tasks
+    threads: int  # FFmpeg threads per video (0: FFmpeg's choice; `dataset.decode_plan`): speed, not pixels
+
+
+@dataclass
+class ExtractOptions:
+    """The settings of one extraction: `mosi-tool features`' options. Paths may be str or Path. `extract` resolves
+    runtime, precision and devices before the backends get it."""
+
+    model: str = ""  # checkpoint or engine (a Path is taken too); "": the bundled default model
+    out_dir: Path = Path("features")  # a str is taken too
+    devices: list[str] = field(default_factory=lambda: ["auto"])  # resolved ("cpu", "cuda:0") for the local backend
+    runtime: str | None = None
     batch_size: int = 16
-    threads: int | None = None  # intra-op threads of a CPU engine (None: torch's default)
+    workers: int | None = None  # decode workers; None: `decode_plan`'s choice
+    decode_threads: int | None = None  # FFmpeg threads per video (0: FFmpeg's choice); None: `decode_plan`'s choice
+    stack: int | None = None
+    step: int | None = None
+    fps: float | None = None
+    mode: str = "center"
+    dtype: str = "float32"
+    precision: str = "fp32"  # arithmetic of a checkpoint run by PyTorch: fp32, bf16 (fast on CPUs with AMX) or fp16
+    pool: str = "clip"
+    stream: int | None = None
+    overwrite: bool = False
+    shard: tuple[int, int] | None = None
+    backend: str = "local"
+    queue_clips: int = 64  # clips in flight between decoders and the engine (the loader's prefetch; bounds memory)
+    progress: bool = True
+    threads: int | None = None  # intra-op threads of a CPU engine; None: torch's default (on CPU the count can change the last bits)
+    ray_actors: int | None = None  # --backend ray: engine actors; None: one per GPU, else 1
+    decode: str = "cpu"  # "cpu" (FFmpeg) or "nvdec" (experimental GPU decoding via torchcodec; local backend)
 
-    def load(self, device: str) -> Engine:
+    def __post_init__(self) -> None:
+        """Raises ValueError, naming the option, for a value the extraction cannot honour."""
+        self.model = str(self.model or default_model_path())
+        self.out_dir = Path(self.out_dir)
+        if self.dtype not in ("float32", "float16"):
+            raise ValueError(f"--dtype must be float32 or float16, got {self.dtype!r}")
+        if self.pool not in ("clip", "video"):
+            raise ValueError(f"--pool must be clip or video, got {self.pool!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        check_clip_values(stack=self.stack, step=self.step, fps=self.fps, mode=self.mode, stream=self.stream, decoder=self.decode)
+
+    def load_engine(self, device: str) -> Engine:
         from ..loader import load_engine
 
-        return load_engine(self.model, device=device, runtime=self.runtime, precision=self.precision,
-                           batch_size=self.batch_size, threads=self.threads)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Everything a backend needs, with every default resolved."""
-
-    clips: ClipSpec  # what every decoder makes of every video
-    engine: EngineOptions
-    devices: tuple[str, ...]  # the local backend's engine devices (resolved: "cpu", "cuda:0"); Ray: as given
-    workers: int  # DataLoader decode workers (0: decode in this process); Ray: decode tasks
-    decode_threads: int = 0  # FFmpeg threads per video (0: FFmpeg's choice; see `decode_plan`): speed, not pixels
-    queue_clips: int = 64  # clips in flight between decoders and the engine (the loader's prefetch; bounds memory)
-    ray_actors: int | None = None  # Ray engine actors (None: one per GPU, else 1)
+        return load_engine(self.model, device, self.runtime, precision=self.precision, batch_size=self.batch_size, threads=self.threads)

@@ -29,17 +29,18 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from ..version import __version__
-from ..atomic import OutputError, atomic_write_text
+from ..atomic import OutputError
+from ..batch.failures import FailureLog
+from ..batch.jobs import SourceStamp, VideoJob, source_stamp
+from ..batch.per_video import BatchReport
 from ..npz import save_npz
 from ..video.clips import ClipSpec
-from .jobs import SourceStamp, VideoJob, source_stamp
-from .messages import ClipMessage, DoneMessage, ErrorMessage, Message
+from .messages import ClipMessage, DoneMessage, ErrorMessage, Message, StageTimes
 
 REQUIRED = ("features", "frame_range", "time_range", "padded", "model_id", "settings", "info")
 
@@ -76,90 +77,26 @@ def is_complete(path: str | os.PathLike[str], settings: FeatureSettings, stamp: 
         return False
 
 
-class FailureLog:
-    """`failures.jsonl`: one line per video that failed in its latest attempt, rewritten atomically.
-
-    A video appears at most once (keyed by its absolute path, so the working directory does not matter); one
-    that succeeds on a rerun, is found done, or no longer exists is removed. Entries for videos outside a
-    run's inputs stay: another run or shard may own them. Every change re-reads the file under a lock
-    (`failures.jsonl.lock`) and writes it back, so shards running at once into one folder keep each other's.
-    """
-
-    def __init__(self, out_dir: Path):
-        self.path = out_dir / "failures.jsonl"
-        self._lock = out_dir / "failures.jsonl.lock"
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        entries: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    entry = json.loads(line)
-                    entries[entry.get("abspath") or os.path.abspath(entry["path"])] = entry
-                except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                    continue
-        return entries
-
-    def _update(self, change: Callable[[dict[str, dict[str, Any]]], object]) -> None:
-        """Apply `change` to the file's current entries under the lock; write them back if it changed any.
-        Raises OutputError (naming failures.jsonl) when the folder cannot be written."""
-        from filelock import FileLock
-
-        try:
-            with FileLock(self._lock):
-                entries = self._read()
-                before = dict(entries)
-                change(entries)
-                if entries != before:
-                    lines = [json.dumps(entries[k], sort_keys=True) for k in sorted(entries)]
-                    if lines:
-                        atomic_write_text(self.path, "\n".join(lines) + "\n")
-                    else:
-                        self.path.unlink(missing_ok=True)
-        except OutputError:
-            raise
-        except OSError as e:
-            raise OutputError(self.path, e.strerror or str(e), e.errno) from e
-
-    def entries(self) -> list[dict[str, Any]]:
-        """The current entries, sorted by absolute path."""
-        return [e for _, e in sorted(self._read().items())]
-
-    def record(self, video: str, error: str) -> None:
-        key = os.path.abspath(video)
-        self._update(lambda entries: entries.update({key: {"path": video, "abspath": key, "error": error}}))
-
-    def forget_missing(self) -> None:
-        """Drop the entries of videos that are no longer on disk."""
-        self._update(lambda entries: [entries.pop(k) for k in list(entries) if not os.path.exists(k)])
-
-    def clear(self, *videos: str) -> None:
-        """Drop the entries of `videos` (done now); one read and write for all of them."""
-        if videos:
-            self._update(lambda entries: [entries.pop(os.path.abspath(v), None) for v in videos])
-
-
 @dataclass
-class WriterStats:
-    """What the writer stage counts: videos written and failed, clips, seconds spent writing and decoding."""
+class ExtractReport(BatchReport):
+    """What `extract` came to: the batch's counts, the writer's (clips, seconds writing and decoding) and the
+    engine stage's timings."""
 
-    ok: int = 0
-    failed: int = 0
     clips: int = 0
     write_s: float = 0.0
     decode_s: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # this run's failures, one "path: reason" line each
+    setup_s: float = 0.0  # of `seconds`: choosing the runtime (`--runtime auto` timing the paths, once per machine)
+    times: StageTimes = field(default_factory=StageTimes)
+    errors_shown: int = 0  # of `errors`: printed above the progress bar as they happened
 
 
 class FeatureWriter:
     """The writer stage: takes clip (with features), done and error records in any order across videos;
     writes each video's file once it has all its clips, records each failure in `failures`, and calls
-    `on_video(job, ok)` after each video ends. It counts into `stats` (the run's report, which extends
-    WriterStats; a new one when not given)."""
+    `on_video(job, ok)` after each video ends. It counts into `stats` (the run's report; a new one when not given)."""
 
     def __init__(self, jobs: dict[int, VideoJob], settings: FeatureSettings, failures: FailureLog,
-                 on_video: Callable[[VideoJob, bool], None] | None = None, stats: WriterStats | None = None):  # fmt: skip
+                 on_video: Callable[[VideoJob, bool], None] | None = None, stats: ExtractReport | None = None):  # fmt: skip
         self.jobs = jobs
         self.settings = settings
         self.failures = failures
@@ -167,7 +104,7 @@ class FeatureWriter:
         self.clips: dict[int, dict[int, ClipMessage]] = {}  # per video not finished: its clips by number
         self.done: dict[int, DoneMessage] = {}
         self.finished: set[int] = set()
-        self.stats = stats if stats is not None else WriterStats()
+        self.stats = stats if stats is not None else ExtractReport()
         self._log_failed = False
 
     def handle(self, msg: Message) -> None:
@@ -222,10 +159,7 @@ class FeatureWriter:
         said once, as a warning, and the run goes on."""
         job = self.jobs[job_id]
         try:
-            if error is None:
-                self.failures.clear(job.path)
-            else:
-                self.failures.record(job.path, error)
+            self.failures.record(job.path, error)
         except OSError as e:
             if not self._log_failed:
                 self._log_failed = True

@@ -2,32 +2,30 @@
 
     from_items(videos) -> map_batches(decode_rows, CPU tasks) -> map_batches(EngineActor, actor pool) -> writer
 
-Decode tasks stream each video's records (`dataset.decode_messages`) as rows: one per clip, then the video's
-done or error record; engine actors feed them to an `EngineStage`, so clips are batched at the same fixed
-batch size with the same zero padding as the local backend, and send on feature rows, the done and error
-rows, and a row of their timings per call. The driver hands the results to the same `FeatureWriter`: the
-files, resume and `failures.jsonl` are identical. Files are written by the driver, so `--out-dir` only has to
-be reachable from it; videos and the model must be readable from every worker.
+Decode tasks stream each video's records (`dataset.decode_messages`) as rows; engine actors feed them to an
+`EngineStage` (the same fixed batch size and zero padding as the local backend) and send on its records and
+a row of their timings per call. The driver hands them to the same `FeatureWriter`: the files, resume and
+`failures.jsonl` are identical. `--out-dir` only has to be reachable from the driver; videos and the model
+must be readable from every worker.
 
-Ray stays an optional extra: it is imported only here.
+Ray stays an optional extra: it is imported only through `batch.ray_session`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from ..batch.jobs import VideoJob
+from ..batch.ray_session import ray_session
 from ..video.clips import ClipSpec
 from .dataset import decode_messages
 from .engine_stage import EngineStage
-from .jobs import VideoJob
-from .messages import EngineOptions, Message, RunOptions, StageTimes
+from .messages import DecodePlan, ExtractOptions, Message, StageTimes
 from .output import FeatureWriter
 
 DECODE_TASK_MEMORY = 512 * 2**20  # bytes reserved per decode task: demuxer, decoder threads, a chunk of clips
@@ -35,34 +33,6 @@ MAX_BLOCKS = 4096  # input blocks: one video each up to this many (load balance)
 # Engine batches per actor call. Each call ends with its partial batch padded (the actor cannot know which
 # call is the last), and done and error rows take places in Ray's batches: several batches per call waste less.
 BATCHES_PER_CALL = 4
-
-
-def import_ray() -> Any:
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError:
-        raise RuntimeError("Ray is not installed: pip install mosi-tool[ray]") from None
-    return ray
-
-
-@contextmanager
-def ray_session(cpus: int, gpus: int | None = None) -> Iterator[Any]:
-    """Ray, joined to the cluster at RAY_ADDRESS (or one already initialised), else to a local one started
-    with these resources and stopped at the end. Shared with `per_video`'s Ray tasks."""
-    ray = import_ray()
-    started = not ray.is_initialized()
-    if started:
-        kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init(**kwargs)  # the cluster there
-        else:
-            ray.init(num_cpus=cpus, num_gpus=gpus, **kwargs)
-    try:
-        yield ray
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def to_rows(records: Sequence[Any]) -> dict[str, np.ndarray]:
@@ -73,8 +43,7 @@ def to_rows(records: Sequence[Any]) -> dict[str, np.ndarray]:
 
 def from_rows(batch: dict[str, np.ndarray]) -> Iterator[Any]:
     """The records of a batch of rows (inverse of `to_rows`)."""
-    for data in batch["record"]:
-        yield pickle.loads(data)
+    return (pickle.loads(data) for data in batch["record"])
 
 
 def decode_rows(batch: dict[str, np.ndarray], spec: ClipSpec, threads: int, chunk: int) -> Iterator[dict[str, np.ndarray]]:
@@ -93,11 +62,11 @@ def decode_rows(batch: dict[str, np.ndarray], spec: ClipSpec, threads: int, chun
 class EngineActor:
     """Ray Data actor: an `EngineStage` over each batch of rows."""
 
-    def __init__(self, opts: EngineOptions, gpu: bool, threads: int):
+    def __init__(self, opts: ExtractOptions, gpu: bool, threads: int):
         if not gpu:
             torch.set_num_threads(threads)
         self.out: list[Message] = []
-        self.stage = EngineStage(opts.load("cuda" if gpu else "cpu"), opts.batch_size, self.out.append)  # kept: its buffers are reused
+        self.stage = EngineStage(opts.load_engine("cuda" if gpu else "cpu"), opts.batch_size, self.out.append)  # kept: its buffers are reused
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Feature, done and error rows, then one row with this call's `StageTimes`."""
@@ -109,13 +78,14 @@ class EngineActor:
         return to_rows([*self.out, self.stage.times])
 
 
-def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: RunOptions) -> StageTimes:
-    """Process `todo` on Ray Data, feeding every result to `writer` here on the driver. Stage sizes:
-    `opts.workers` decode tasks (1 CPU each), `opts.ray_actors` engine actors (default: one per GPU, else 1)."""
+def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: ExtractOptions, plan: DecodePlan) -> StageTimes:
+    """Process `todo` as `extract` resolved `opts` and `plan` on Ray Data, feeding every result to `writer`
+    here on the driver. Stage sizes: `plan.workers` decode tasks (1 CPU each), `opts.ray_actors` engine actors
+    (default: one per GPU, else 1)."""
     gpu = any(d.startswith("cuda") for d in opts.devices) or (list(opts.devices) == ["auto"] and torch.cuda.is_available())
     actors = opts.ray_actors or (max(1, torch.cuda.device_count()) if gpu else 1)
-    threads = opts.engine.threads or torch.get_num_threads()  # fixed: thread count can change the last bits on CPU
-    decoders = max(1, opts.workers)
+    threads = opts.threads or torch.get_num_threads()  # fixed: thread count can change the last bits on CPU
+    decoders = max(1, plan.workers)
     times = StageTimes()
     with ray_session(decoders + (0 if gpu else actors * threads), actors if gpu else 0) as ray:
         ctx = ray.data.DataContext.get_current()
@@ -126,7 +96,7 @@ def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: RunOptions) -> St
         items = [{"job": j.index, "path": j.path} for j in todo]
         ds = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS)).map_batches(
             decode_rows,
-            fn_kwargs=dict(spec=opts.clips, threads=opts.decode_threads, chunk=opts.engine.batch_size),
+            fn_kwargs=dict(spec=plan.clips, threads=plan.threads, chunk=opts.batch_size),
             batch_size=1,
             batch_format="numpy",
             concurrency=decoders,
@@ -138,8 +108,8 @@ def run_ray(todo: list[VideoJob], writer: FeatureWriter, opts: RunOptions) -> St
         )
         ds = ds.map_batches(
             EngineActor,
-            fn_constructor_kwargs=dict(opts=opts.engine, gpu=gpu, threads=threads),
-            batch_size=opts.engine.batch_size * BATCHES_PER_CALL,
+            fn_constructor_kwargs=dict(opts=opts, gpu=gpu, threads=threads),
+            batch_size=opts.batch_size * BATCHES_PER_CALL,
             batch_format="numpy",
             concurrency=actors,
             **({"num_gpus": 1} if gpu else {"num_cpus": threads}),

@@ -1,7 +1,7 @@
 """`mosi-tool saliency` over many videos: files, folders and `--list`, into `--out-dir`, resumable.
 
-Jobs, resume and failures are those of every batch command (`pipeline.per_video`: a video found in a folder keeps
-its path relative to it, a file its own name), and so is the failure log (`pipeline.output.FailureLog`,
+Jobs, resume and failures are those of every batch command (`batch.per_video`: a video found in a folder keeps
+its path relative to it, a file its own name), and so is the failure log (`batch.failures.FailureLog`,
 `failures.jsonl`). Each video's outputs share its name: `OUT/<name>.saliency.mp4` (overlay),
 `.maps.npy`, `.masks.npy`, `.boxes.jsonl`, `.sheet.png`, and `OUT/<name>.saliency.json`, the record of how they
 were made (the options, the outputs, the video's size and modification time), written last. A rerun skips a
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..atomic import OutputError, atomic_write_text
-from ..pipeline.jobs import VideoJob, source_stamp
-from ..pipeline.per_video import BatchReport, JobError, Outcome
+from ..batch.jobs import VideoJob, source_stamp
+from ..batch.per_video import BatchReport, JobError, Outcome
 from ..version import __version__
 from .defaults import MODEL_METHODS
 from .run import BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
@@ -82,11 +82,11 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
 
     Checked once before any video: the inputs, the options (built already), a named model (whole), that no
     two videos would write the same file, and that `out_dir` can be written. Jobs, resume and failures are
-    `pipeline.per_video`'s, as for `features` and `targets`; the videos run one after another in this process
+    `batch.per_video`'s, as for `features` and `targets`; the videos run one after another in this process
     (a network method's engine is opened once). progress: called with one line per video. Raises for those
     checks; a video's own failure is counted, recorded and passed over.
     """
-    from ..pipeline.per_video import plan_jobs, resume, run_jobs
+    from ..batch.per_video import plan_jobs, resume, run_jobs
 
     t0 = time.perf_counter()
     planned = plan_jobs(inputs, list_file, out_dir, None, suffix="", caller="run_batch")  # inputs and clashes first

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..video.decode import FRAME_SUFFIXES, VIDEO_SUFFIXES
@@ -35,8 +35,7 @@ class SourceStamp:
     files: int | None = None  # frame folders only
 
     def to_dict(self) -> dict[str, int]:
-        d = {"size": self.size, "mtime_ns": self.mtime_ns}
-        return d if self.files is None else dict(d, files=self.files)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     def describe_change(self, now: SourceStamp | None) -> str:
         """How `now` differs from this stamp, in words (e.g. "size 1200 -> 5400 bytes")."""
@@ -113,11 +112,6 @@ def check_inputs(inputs: Sequence[Path], list_file: Path | None = None) -> None:
         more = f" (and {len(missing) - 1} more input(s) missing)" if len(missing) > 1 else ""
         what = "list file" if missing[0] == list_file else "file or folder"
         raise FileNotFoundError(f"{missing[0]}: no such {what}{more}")
-
-
-def discover(inputs: list[Path], list_file: Path | None = None) -> list[Path]:
-    """The videos of `find_inputs` (hidden files skipped)."""
-    return find_inputs(inputs, list_file).videos
 
 
 def find_inputs(inputs: list[Path], list_file: Path | None = None) -> Found:

@@ -25,7 +25,7 @@ from ..hardware import available_cpus
 from ..progress import info
 from ..video.decode import VideoError
 from .jobs import OUTPUT_SUFFIX, Found, VideoJob, check_inputs, find_inputs, plan, shard
-from .output import FailureLog
+from .failures import FailureLog
 
 BACKENDS = ("local", "ray")
 
@@ -148,10 +148,7 @@ def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None],
     outcomes: list[Outcome] = []
 
     def record(outcome: Outcome) -> None:
-        if outcome.error is None:
-            failures.clear(outcome.job.path)
-        else:
-            failures.record(outcome.job.path, outcome.error)
+        failures.record(outcome.job.path, outcome.error)
         outcomes.append(outcome)
         if on_video:
             on_video(outcome)
@@ -214,7 +211,7 @@ def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, re
 
 def _run_ray(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> None:
     """Jobs as Ray tasks (1 CPU each, at most `n` at once), on the cluster at RAY_ADDRESS or a local one."""
-    from .ray_backend import ray_session
+    from .ray_session import ray_session
 
     with ray_session(n) as ray:
         task = ray.remote(num_cpus=1, max_retries=0)(attempt)
