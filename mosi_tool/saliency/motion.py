@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, no_type_check
 
+import numba
 import numpy as np
 
 from ..video.clips import ClipSpec, Geometry, geometry
@@ -25,12 +26,19 @@ WINDOW = 2  # frames either side averaged in time
 SPLIT = 64  # frames per piece when an in-memory field is turned into maps
 
 
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
 def _moving_average(speed: np.ndarray, first: int, last: int, window: int) -> np.ndarray:
-    """Centred mean over `window` frames either side (shrinking at the array's ends) of frames [first, last)."""
-    c = np.concatenate([np.zeros((1, *speed.shape[1:]), np.float64), np.cumsum(speed, axis=0, dtype=np.float64)])
-    t = np.arange(first, last)
-    lo, hi = np.maximum(t - window, 0), np.minimum(t + window + 1, len(speed))
-    return ((c[hi] - c[lo]) / (hi - lo)[:, None, None]).astype(np.float32)
+    """Centred mean over `window` frames either side (shrinking at the array's ends) of frames [first, last) of
+    (n, gh, gw) float32 maps: each frame's sum in frame order, so a frame's mean is the same in any buffer."""
+    n, gh, gw = speed.shape
+    out = np.zeros((last - first, gh, gw), np.float32)
+    for t in range(first, last):
+        lo, hi = max(t - window, 0), min(t + window + 1, n)
+        for u in range(lo, hi):
+            out[t - first] += speed[u]
+        out[t - first] /= np.float32(hi - lo)
+    return out
 
 
 def iter_object_motion_maps(fields: Iterable[MotionField], blur: float = BLUR_CELLS, window: int = WINDOW,
