@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import no_type_check
+
+import numba
 import numpy as np
 
 from .field import cell_centres, fill_in_time
@@ -22,44 +25,72 @@ def fit_camera(velocity: np.ndarray, centres: np.ndarray, model: str = "similari
     """
     import cv2
 
-    velocity, centres = velocity[::stride, ::stride], centres[::stride, ::stride]
-    ok = np.isfinite(velocity[..., 0])
-    if ok.sum() < 3:
+    p, q = _points(velocity, centres, stride)  # (N, 2) float32 each
+    if len(p) < 3:
         return None
-    p = centres[ok].astype(np.float32)  # (N, 2)
-    q = p - velocity[ok].astype(np.float32)
     fit = cv2.estimateAffinePartial2D if model == "similarity" else cv2.estimateAffine2D
     a, inliers = fit(p, q, method=cv2.RANSAC, ransacReprojThreshold=threshold or RANSAC_THRESHOLD, maxIters=500,
                      confidence=0.99, refineIters=0)  # fmt: skip
     if a is None:
         return None
-    keep = inliers.ravel() > 0
-    return _least_squares(p[keep].astype(np.float64), q[keep].astype(np.float64), model, a.astype(np.float64))
+    refit = _least_squares(p, q, inliers.ravel(), model == "similarity")
+    return a.astype(np.float64) if np.isnan(refit[0, 0]) else refit
 
 
-def _least_squares(p: np.ndarray, q: np.ndarray, model: str, fallback: np.ndarray) -> np.ndarray:
-    """The 2x3 model A minimising sum |A p - q|^2 over points p, q (N, 2): a similarity [[a, -b, tx], [b, a,
-    ty]] or an affine map; `fallback` when the points cannot fix it (fewer than the model's unknowns)."""
-    n = len(p)
-    if model == "similarity":
-        if n < 2:
-            return fallback
-        # closed form (Umeyama without the scale constraint): about the centroids, a and b solve the normal equations
-        pm, qm = p.mean(axis=0), q.mean(axis=0)
-        pc, qc = p - pm, q - qm
-        norm = float((pc * pc).sum())
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _points(velocity: np.ndarray, centres: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every `stride`-th cell's centre p and p - v, for the cells with a velocity (row by row): (N, 2) each."""
+    gh, gw = velocity.shape[0], velocity.shape[1]
+    p = np.empty((((gh + stride - 1) // stride) * ((gw + stride - 1) // stride), 2), np.float32)
+    q = np.empty_like(p)
+    n = 0
+    for i in range(0, gh, stride):
+        for j in range(0, gw, stride):
+            if not np.isnan(velocity[i, j, 0]):
+                p[n, 0], p[n, 1] = centres[i, j, 0], centres[i, j, 1]
+                q[n, 0], q[n, 1] = p[n, 0] - np.float32(velocity[i, j, 0]), p[n, 1] - np.float32(velocity[i, j, 1])
+                n += 1
+    return p[:n], q[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _least_squares(p: np.ndarray, q: np.ndarray, inliers: np.ndarray, similarity: bool) -> np.ndarray:
+    """The 2x3 model A minimising sum |A p - q|^2 over the points p, q (N, 2) flagged in `inliers` (N,): a
+    similarity [[a, -b, tx], [b, a, ty]] or an affine map, in closed form about the centroids (what OpenCV's
+    Levenberg-Marquardt refinement converges to for these linear models). NaN when the points cannot fix it."""
+    out = np.full((2, 3), np.nan)
+    n, px, py, qx, qy = 0, 0.0, 0.0, 0.0, 0.0
+    for k in range(len(p)):
+        if inliers[k]:
+            n += 1
+            px, py, qx, qy = px + p[k, 0], py + p[k, 1], qx + q[k, 0], qy + q[k, 1]
+    if n < (2 if similarity else 3):
+        return out
+    px, py, qx, qy = px / n, py / n, qx / n, qy / n
+    sxx = sxy = syy = uxx = uxy = uyx = uyy = 0.0  # sums of (p - pm) (p - pm)^T and (p - pm) (q - qm)^T
+    for k in range(len(p)):
+        if inliers[k]:
+            x, y, u, v = p[k, 0] - px, p[k, 1] - py, q[k, 0] - qx, q[k, 1] - qy
+            sxx, sxy, syy = sxx + x * x, sxy + x * y, syy + y * y
+            uxx, uxy, uyx, uyy = uxx + x * u, uxy + x * v, uyx + y * u, uyy + y * v
+    if similarity:
+        norm = sxx + syy
         if norm == 0:
-            return fallback
-        a = float((pc * qc).sum()) / norm
-        b = float((pc[:, 0] * qc[:, 1] - pc[:, 1] * qc[:, 0]).sum()) / norm
-        tx = qm[0] - a * pm[0] + b * pm[1]
-        ty = qm[1] - b * pm[0] - a * pm[1]
-        return np.array([[a, -b, tx], [b, a, ty]])
-    if n < 3:
-        return fallback
-    m = np.concatenate([p, np.ones((n, 1))], 1)  # (N, 3)
-    rows, *_ = np.linalg.lstsq(m, q, rcond=None)  # (3, 2)
-    return rows.T.copy()
+            return out
+        a, b = (uxx + uyy) / norm, (uxy - uyx) / norm
+        out[0, 0], out[0, 1], out[1, 0], out[1, 1] = a, -b, b, a
+    else:
+        det = sxx * syy - sxy * sxy
+        if det == 0:
+            return out
+        # rows of L solve [[sxx, sxy], [sxy, syy]] l = (sum x u, sum y u) for u = q's x, then q's y
+        out[0, 0], out[0, 1] = (syy * uxx - sxy * uyx) / det, (sxx * uyx - sxy * uxx) / det
+        out[1, 0], out[1, 1] = (syy * uxy - sxy * uyy) / det, (sxx * uyy - sxy * uxy) / det
+    out[0, 2] = qx - out[0, 0] * px - out[0, 1] * py
+    out[1, 2] = qy - out[1, 0] * px - out[1, 1] * py
+    return out
 
 
 def fit_cameras(vectors: np.ndarray, cell: int, model: str = "similarity", coded: np.ndarray | None = None) -> np.ndarray:
