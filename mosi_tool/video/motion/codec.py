@@ -263,6 +263,8 @@ def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.nda
     first = np.empty((passes + 1, ring, gh, gw, 2), np.float32)
     out = np.empty_like(past)
     nan = np.float32(np.nan)
+    none = np.full((gh, gw, 2), nan, np.float32)  # the neighbour of a frame at the window's edge
+    flags = np.empty(gw, np.int64)  # per cell of a row: 1 past, 2 future direction suspect
     for step in range(f + 2 * passes):
         t = step
         if t < f:
@@ -285,15 +287,21 @@ def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.nda
             # ring slots of the frames around t (-1: outside the window)
             m2, m1 = (t - 2) % ring if t >= 2 else -1, (t - 1) % ring if t >= 1 else -1
             p1, p2 = (t + 1) % ring if t + 1 < f else -1, (t + 2) % ring if t + 2 < f else -1
+            before, after = prev[m1] if m1 >= 0 else none, prev[p1] if p1 >= 0 else none
             for i in range(gh):
+                for j in range(gw):  # no branch: which cells need a closer look (few)
+                    rx, ry = _mean2(before[i, j, 0], after[i, j, 0]), _mean2(before[i, j, 1], after[i, j, 1])
+                    flags[j] = _suspect(past[t, i, j, 0], past[t, i, j, 1], vp[r, i, j, 0], vp[r, i, j, 1], rx, ry) | (
+                        _suspect(future[t, i, j, 0], future[t, i, j, 1], vf[r, i, j, 0], vf[r, i, j, 1], rx, ry) << 1)
                 for j in range(gw):
-                    # the mean of the cell's `first` in the frames just before and after
-                    rx = _mean2(prev[m1, i, j, 0] if m1 >= 0 else nan, prev[p1, i, j, 0] if p1 >= 0 else nan)
-                    ry = _mean2(prev[m1, i, j, 1] if m1 >= 0 else nan, prev[p1, i, j, 1] if p1 >= 0 else nan)
-                    vp[r, i, j, 0], vp[r, i, j, 1] = _per_cell_distance(past[t, i, j, 0], past[t, i, j, 1], vp[r, i, j, 0], vp[r, i, j, 1],
-                                                                        prev, i, j, m2, m1, p1, p2, rx, ry)  # fmt: skip
-                    vf[r, i, j, 0], vf[r, i, j, 1] = _per_cell_distance(future[t, i, j, 0], future[t, i, j, 1], vf[r, i, j, 0], vf[r, i, j, 1],
-                                                                        prev, i, j, m2, m1, p1, p2, rx, ry)  # fmt: skip
+                    if flags[j]:
+                        if flags[j] & 1:
+                            vp[r, i, j, 0], vp[r, i, j, 1] = _per_cell_distance(past[t, i, j, 0], past[t, i, j, 1], vp[r, i, j, 0],
+                                                                                vp[r, i, j, 1], prev, i, j, m2, m1, p1, p2)  # fmt: skip
+                        if flags[j] & 2:
+                            vf[r, i, j, 0], vf[r, i, j, 1] = _per_cell_distance(future[t, i, j, 0], future[t, i, j, 1], vf[r, i, j, 0],
+                                                                                vf[r, i, j, 1], prev, i, j, m2, m1, p1, p2)  # fmt: skip
+                for j in range(gw):
                     for c in range(2):
                         first[k, r, i, j, c] = _mean2(vp[r, i, j, c], vf[r, i, j, c])
                         if k == passes:
@@ -303,32 +311,38 @@ def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.nda
 
 @numba.njit(inline="always")
 @no_type_check  # numba code: numpy scalars throughout
-def _per_cell_distance(dx: float, dy: float, vx: float, vy: float, first: np.ndarray, i: int, j: int, m2: int, m1: int,
-                       p1: int, p2: int, rx: float, ry: float) -> tuple[float, float]:  # fmt: skip
-    """The velocity (vx, vy) of cell (i, j) in one direction (past or future) of a frame, with the reference
-    distance chosen again if the frame's does not fit the cell; (dx, dy): its raw displacement; first: the
-    velocities of both directions averaged, in a ring whose slots m2, m1, p1, p2 hold the frames 2 and 1
-    before and 1 and 2 after (-1: none); (rx, ry): the mean of m1's and p1's.
-
-    Encoders choose a reference per block (several reference frames, B-pyramids), so one frame's blocks may
-    point 1, 2, 4 or 8 frames away while FFmpeg says only "past" or "future": a frame-wide distance is wrong
-    for some blocks, by a whole factor (2x, 1/2x, 5x, ...). The signature is a cell that moved (its raw
-    displacement over TAU px), whose speed differs from (rx, ry) by such a factor (over 1.5x or under 1/1.5x;
-    noise changes the direction more than the speed), and whose velocity is far from it (over TAU px/frame
-    and a quarter of its speed). Such a cell is compared with the median of its `first` over the
-    NEIGHBOURS frames either side (robust to one of them being wrong too, per component) and takes the
-    distance in 1..MAX_REFERENCE_DISTANCE nearest |displacement| / |median| if that fits the median (within
-    TAU and a quarter of the speed) and is at least twice as near as its own velocity.
-    """
+def _suspect(dx: float, dy: float, vx: float, vy: float, rx: float, ry: float) -> int:
+    """1 if the velocity (vx, vy) of a cell in one direction, raw displacement (dx, dy), may have the wrong
+    reference distance (`_per_cell_distance`): it moved over TAU px, its speed differs from (rx, ry)'s, the
+    mean of its frame's neighbours, by a factor over 1.5 either way, and it lies farther from it than TAU and a
+    quarter of its speed. Else 0 (NaN compares false). No branch: it runs on every cell."""
     tau2 = np.float32(TAU * TAU)
-    nan = np.float32(np.nan)
-    other = rx * rx + ry * ry
-    own = vx * vx + vy * vy
+    other, own = rx * rx + ry * ry, vx * vx + vy * vy
     moved = dx * dx + dy * dy > tau2
     factor = (own > np.float32(2.25) * other) | (other > np.float32(2.25) * own)
     far = (vx - rx) * (vx - rx) + (vy - ry) * (vy - ry) > max(tau2, np.float32(0.0625) * other)
-    if not (moved & factor & far):  # one branch, rarely taken: no short-circuit (the CPU would mispredict)
-        return vx, vy
+    return np.int64(moved & factor & far)
+
+
+@numba.njit(inline="always")
+@no_type_check  # numba code: numpy scalars throughout
+def _per_cell_distance(dx: float, dy: float, vx: float, vy: float, first: np.ndarray, i: int, j: int, m2: int, m1: int,
+                       p1: int, p2: int) -> tuple[float, float]:  # fmt: skip
+    """The velocity (vx, vy) of a `_suspect` cell (i, j) in one direction (past or future) of a frame, with the
+    reference distance chosen again if the frame's does not fit the cell; (dx, dy): its raw displacement;
+    first: the velocities of both directions averaged, in a ring whose slots m2, m1, p1, p2 hold the frames 2
+    and 1 before and 1 and 2 after (-1: none).
+
+    Encoders choose a reference per block (several reference frames, B-pyramids), so one frame's blocks may
+    point 1, 2, 4 or 8 frames away while FFmpeg says only "past" or "future": a frame-wide distance is wrong
+    for some blocks, by a whole factor (2x, 1/2x, 5x, ...): the signature `_suspect` tests. Such a cell is
+    compared with the median of its `first` over the NEIGHBOURS frames either side (robust to one of them
+    being wrong too, per component) and takes the distance in 1..MAX_REFERENCE_DISTANCE nearest
+    |displacement| / |median| if that fits the median (within TAU and a quarter of the speed) and is at
+    least twice as near as its own velocity.
+    """
+    tau2 = np.float32(TAU * TAU)
+    nan = np.float32(np.nan)
     mx = _median4(first[m2, i, j, 0] if m2 >= 0 else nan, first[m1, i, j, 0] if m1 >= 0 else nan,
                   first[p1, i, j, 0] if p1 >= 0 else nan, first[p2, i, j, 0] if p2 >= 0 else nan)  # fmt: skip
     my = _median4(first[m2, i, j, 1] if m2 >= 0 else nan, first[m1, i, j, 1] if m1 >= 0 else nan,
