@@ -116,8 +116,26 @@ def test_features_returns_what_the_command_writes(micro_ckpt, moving_square_vide
         np.testing.assert_array_equal(got[key], written[key])
         assert got[key].dtype == written[key].dtype
     assert got["model_id"] == str(written["model_id"]) and got["settings"]["pool"] == "video"
-    with pytest.raises(FileNotFoundError, match="no such file"):
-        mosi_tool.features(tmp_path / "absent.mp4", micro_ckpt)
+
+
+@pytest.mark.parametrize("call", ["features", "saliency", "targets", "motion"])
+@pytest.mark.parametrize(("bad", "reason"), [
+    ("absent.mp4", "no such file or folder"),
+    ("empty", "folder holds no image frames (.jpg, .png, ...)"),
+    ("corrupt.mp4", "not a video FFmpeg can read"),
+])  # fmt: skip
+def test_every_call_raises_one_video_error_for_a_missing_empty_or_corrupt_input(call, bad, reason, tmp_path, micro_ckpt, capfd):
+    from mosi_tool.video.decode import VideoError
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "corrupt.mp4").write_bytes(b"not a video" * 100)
+    path = tmp_path / bad
+    options = {"features": {"model": micro_ckpt, "device": "cpu", "runtime": "torch"}}.get(call, {})
+    with pytest.raises(VideoError) as caught:
+        getattr(mosi_tool, call)(path, **options)
+    assert str(caught.value).startswith(f"{path}: {reason}") and "\n" not in str(caught.value)
+    assert isinstance(caught.value, ValueError) and caught.value.path == str(path)
+    assert capfd.readouterr().err == ""  # said by the error alone
 
 
 def test_default_model_is_the_bundled_one():
