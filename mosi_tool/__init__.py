@@ -65,7 +65,9 @@ def motion(path: str | Path, stream: int | None = None, fps: float | None = None
     Returns a `MotionField`: `vectors` (F, ceil(H/8), ceil(W/8), 2) float32 px/frame from the codec's motion
     vectors (optical flow for streams without them), `camera` (F, 2, 3) (frame t's pixels -> frame t-1's),
     `times`, `coded`, `known`. With `chunk`, an iterator of consecutive fields of `chunk` frames instead, for
-    long videos (the chunks join into the same field). fps: a frame folder's rate. Errors: `VideoError`.
+    long videos (the chunks join into the same field). fps: a frame folder's rate. Errors: `VideoError` (a
+    ValueError, "PATH: reason") for a missing path, a folder without image frames or an unreadable file, as
+    every call of the Python API; with `chunk`, when the iterator is first advanced.
     """
     from .video.motion import iter_motion, read_motion
 
@@ -78,7 +80,9 @@ def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool
             camera_model: str = "similarity", stream: int | None = None, fps: float | None = None) -> Targets:  # fmt: skip
     """The motion targets of one video, the arrays `mosi-tool targets` writes (docs/TARGETS.md): a `Targets`
     with `trajectories`, `valid`, `start_frames`, `vectors`, `camera`, `patch_motion`, `frame_boxes`,
-    `video_box`, `times` and `info`. Errors: `VideoError` naming the file, ValueError for bad options."""
+    `video_box`, `times` and `info`. Errors: `VideoError` (a ValueError, "PATH: reason") for a missing path, a
+    folder without image frames or an unreadable file, as every call of the Python API; ValueError for bad
+    options."""
     from .motion_targets.compute import TargetOptions, compute_targets
 
     opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=size, camera_model=camera_model, stream=stream, fps=fps)

@@ -39,13 +39,17 @@ def features(
 
     The arrays are those of the `.npz` the command writes (the same pipeline runs, into a temporary folder),
     so they match it bit for bit. `runtime=None` on CPU runs the path `mosi-tool tune` chose, as the command
-    does. Raises ValueError (a VideoError for a video that cannot be read) naming the file and the reason.
+    does.
+
+    Errors, as `mosi_tool.saliency`, `targets` and `motion` raise them: `VideoError` (a ValueError; str(e) is
+    one line, "PATH: reason") for a path that does not exist, a folder without image frames and a file that
+    cannot be read as a video; ValueError naming the option for a bad option; the loader's errors for a model.
     """
     from .pipeline.extract import ExtractOptions, extract
+    from .video.decode import VideoError, VideoReader
 
     video = Path(path)
-    if not video.exists():
-        raise FileNotFoundError(f"{video}: no such file or folder")
+    VideoReader(video, stream=stream, fps=fps)  # the header, as the other calls open it: their VideoErrors, before any model
     with tempfile.TemporaryDirectory(prefix="mosi-features-") as tmp:
         opts = ExtractOptions(
             model=str(model or ""), out_dir=Path(tmp), devices=[device], runtime=runtime, batch_size=batch_size, workers=0,
@@ -54,8 +58,6 @@ def features(
         )  # fmt: skip
         report = extract([video], opts)
         if report.failed or report.ok != 1:
-            from .video.decode import VideoError
-
             raise VideoError(video, report.errors[0].removeprefix(f"{video}: ") if report.errors else "no features written")
         (written,) = Path(tmp).rglob("*.npz")
         with np.load(written) as npz:

@@ -139,6 +139,38 @@ def test_two_runs_into_one_folder_both_succeed(tmp_path, micro_ckpt):
     assert len(list(out.glob("*.npz"))) == 8 and not leftovers(out)
 
 
+@pytest.mark.parametrize("command", ["features", "targets", "saliency"])
+def test_a_clean_batch_run_leaves_only_its_outputs(tmp_path, videos, micro_ckpt, command):
+    out = tmp_path / "out"
+    args = {
+        "features": features_args([videos], out, micro_ckpt),
+        "targets": ["targets", str(videos), "--out-dir", str(out), "-j", "0"],
+        "saliency": ["saliency", str(videos), "--out-dir", str(out), "--outputs", "maps"],
+    }[command]
+    run(args)
+    suffixes = {"features": [".npz"], "targets": [".npz"], "saliency": [".maps.npy", ".saliency.json"]}[command]
+    expected = sorted(f"v{i}.mp4{s}" for i in range(3) for s in suffixes)
+    assert sorted(os.listdir(out)) == expected  # no failures.jsonl (nothing failed) and no failures.jsonl.lock
+
+
+def test_the_failure_log_lock_excludes_concurrent_processes_and_leaves_no_file(tmp_path):
+    """Processes adding to one count under the lock lose no update, although each holder removes the lock
+    file as it lets go (a waiter on a removed file must not think it holds the lock)."""
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom mosi_tool.batch.failures import _held\n"
+        "d = Path(sys.argv[1])\nfor _ in range(150):\n"
+        "    with _held(d / 'failures.jsonl.lock'):\n"
+        "        n = int((d / 'count').read_text())\n        (d / 'count').write_text(str(n + 1))\n"
+    )
+    (tmp_path / "count").write_text("0")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
+    assert (tmp_path / "count").read_text() == "600"
+    assert sorted(os.listdir(tmp_path)) == ["count"]
+
+
 # --- 5. disk errors -----------------------------------------------------------------------------------
 
 

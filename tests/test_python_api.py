@@ -3,6 +3,8 @@ export), preprocesses raw frames as `features` does, and `mosi_tool.features` re
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -116,8 +118,51 @@ def test_features_returns_what_the_command_writes(micro_ckpt, moving_square_vide
         np.testing.assert_array_equal(got[key], written[key])
         assert got[key].dtype == written[key].dtype
     assert got["model_id"] == str(written["model_id"]) and got["settings"]["pool"] == "video"
-    with pytest.raises(FileNotFoundError, match="no such file"):
-        mosi_tool.features(tmp_path / "absent.mp4", micro_ckpt)
+
+
+def test_python_calls_print_nothing_and_log_the_runtime_choice_the_command_prints(micro_ckpt, moving_square_video, tmp_path, monkeypatch,
+                                                                               capfd, caplog):  # fmt: skip
+    from mosi_tool import tune as auto
+
+    monkeypatch.setenv("MOSI_TOOL_CACHE", str(tmp_path / "cache"))
+    fake = [auto.Measured("torch", "fp32", 5.0, 1.0, 1.0, ""), auto.Measured("onnx", "fp32", 10.0, 1.0, 1.0, "")]
+    monkeypatch.setattr(auto, "measure", lambda model, batch_size, threads: fake)  # the choice, without timing
+    said = "runtime auto: torch fp32 for micro.safetensors"
+    monkeypatch.setattr(auto, "_PRINTED", set())
+    with caplog.at_level(logging.INFO, logger="mosi_tool"):
+        mosi_tool.features(moving_square_video, micro_ckpt, device="cpu")  # runtime=None on CPU: tune's choice
+        mosi_tool.saliency(moving_square_video, method="cam", model=micro_ckpt, device="cpu")
+    assert capfd.readouterr() == ("", "")
+    assert any(r.getMessage().startswith(said) and r.levelno == logging.INFO for r in caplog.records)
+
+    monkeypatch.setattr(auto, "_PRINTED", set())  # the command, as a new process would, says it on stderr
+    result = CliRunner().invoke(app, ["features", str(moving_square_video), "-o", str(tmp_path / "f"), "-m", str(micro_ckpt), "--devices", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert said in result.stderr and said not in result.stdout
+
+    monkeypatch.setattr(auto, "_PRINTED", set())  # and a Python call after a command still prints nothing
+    mosi_tool.features(moving_square_video, micro_ckpt, device="cpu")
+    assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("call", ["features", "saliency", "targets", "motion"])
+@pytest.mark.parametrize(("bad", "reason"), [
+    ("absent.mp4", "no such file or folder"),
+    ("empty", "folder holds no image frames (.jpg, .png, ...)"),
+    ("corrupt.mp4", "not a video FFmpeg can read"),
+])  # fmt: skip
+def test_every_call_raises_one_video_error_for_a_missing_empty_or_corrupt_input(call, bad, reason, tmp_path, micro_ckpt, capfd):
+    from mosi_tool.video.decode import VideoError
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "corrupt.mp4").write_bytes(b"not a video" * 100)
+    path = tmp_path / bad
+    options = {"features": {"model": micro_ckpt, "device": "cpu", "runtime": "torch"}}.get(call, {})
+    with pytest.raises(VideoError) as caught:
+        getattr(mosi_tool, call)(path, **options)
+    assert str(caught.value).startswith(f"{path}: {reason}") and "\n" not in str(caught.value)
+    assert isinstance(caught.value, ValueError) and caught.value.path == str(path)
+    assert capfd.readouterr().err == ""  # said by the error alone
 
 
 def test_default_model_is_the_bundled_one():

@@ -241,10 +241,45 @@ def test_mme_format_reads_back_through_mmes_loader(videos, tmp_path):
     inds = np.array([0, 2, 4, 100])  # MME samples every tubelet-th frame; past the end it clamps
     feat, kind = read_mme(out, "b.mp4", 4, inds, 4)
     assert feat.dtype == np.int8 and feat.shape == (4, 4, SCENE.height // 8, SCENE.width // 8, 2)
-    expect = np.clip(np.rint(t.trajectories.astype(np.float32)), -20, 20)[np.minimum(inds, len(t.trajectories) - 1)].transpose(0, 3, 1, 2, 4)
+    last = SCENE.frames - 2 - 4  # the last start MME's extractor makes (test below)
+    expect = np.clip(np.rint(t.trajectories.astype(np.float32)), -20, 20)[np.minimum(inds, last)].transpose(0, 3, 1, 2, 4)
     assert np.array_equal(feat, expect.astype(np.int8))  # (t, step, h, w, (dx, dy))
-    assert np.array_equal(kind, t.valid[np.minimum(inds, len(t.valid) - 1)].astype(np.int8))
+    assert np.array_equal(kind, t.valid[np.minimum(inds, last)])
     assert feat[..., 0].astype(float).mean() != feat[..., 1].astype(float).mean()  # dx and dy not swapped into one
+
+
+def mme_own_file(path: Path, steps: np.ndarray, valid: np.ndarray, frames: int, traj_len: int) -> None:
+    """The file MME's own extractor (m3video/extract.py, `extract_traj_dense`) writes for trajectories `steps`
+    (starts 0.., h, w, L, 2) px of a video of `frames` frames: `clip_len = len(vr) - 1` flows, one trajectory
+    per i in `range(clip_len - traj_len)`, each '(c n) 1 h w' and clamped to +-20, concatenated along time;
+    `traj_feat` int8, `traj_type` uint8."""
+    columns = range(frames - 1 - traj_len)
+    feat = np.stack([np.clip(steps[i], -20, 20).transpose(3, 2, 0, 1).reshape(2 * traj_len, *steps.shape[1:3]) for i in columns], axis=1)
+    kind = np.stack([valid[i] for i in columns])
+    with gzip.open(path, "wb") as f:
+        pickle.dump({"traj_feat": feat.astype(np.int8), "traj_type": kind.astype(np.uint8)}, f)
+
+
+@pytest.mark.parametrize("length", [4, 6])
+def test_mme_format_at_the_end_of_a_video_reads_as_mmes_own_file(scene_video, tmp_path, length):
+    """Clips whose frames reach the video's last frames, where no trajectory starts: MME's loader clamps their
+    trajectory indices to the last column of the file; our file must give what MME's own file gives there."""
+    out, own = tmp_path / "ours", tmp_path / "own"
+    own.mkdir()
+    assert CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(out), "--format", "mme", "--length", str(length), "-j", "0"]).exit_code == 0
+    t = compute_targets(scene_video, TargetOptions(length=length))
+    frames = len(t.times)
+    assert frames == SCENE.frames and len(t.start_frames) == frames - length  # we track every start there is
+    mme_own_file(own / f"{scene_video.name}_{length}.gz", np.rint(t.trajectories.astype(np.float32)), t.valid, frames, length)
+    tube = 2  # MME's patch_size[0]: traj_inds = inds[0::tube_length]
+    for first in (0, frames - 16, frames - 9, frames - 8):  # 16-frame clips (new_length 16, new_step 1), the last ones at the end
+        inds = np.minimum(np.arange(first, first + 16), frames - 1)
+        ours, ours_kind = read_mme(out, scene_video.name, length, inds[0::tube], length)
+        theirs, their_kind = read_mme(own, scene_video.name, length, inds[0::tube], length)
+        assert np.array_equal(ours, theirs) and ours.dtype == theirs.dtype, first
+        assert np.array_equal(ours_kind, their_kind) and ours_kind.dtype == their_kind.dtype == np.uint8, first
+    with gzip.open(out / f"{scene_video.name}_{length}.gz", "rb") as f:
+        assert _ArraysOnly(io.BytesIO(f.read())).load()["traj_feat"].shape[1] == frames - 1 - length  # MME's columns
 
 
 def test_mofo_format_reads_back_through_mofos_loader(videos, tmp_path):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import logging
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -23,13 +24,39 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+class _StderrLines(logging.Handler):
+    """Each record as its own line on stderr, as the command's other status lines (`progress.info`)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from ..progress import info
+
+        info(record.getMessage())
+
+
+def _say_library_notes() -> Callable[[], None]:
+    """Print what the library logs at INFO and above (`runtime auto: ...`, loader/__init__.py) while a command
+    runs; a Python call logs it without printing. Returns the undo, run when the command ends."""
+    logger = logging.getLogger("mosi_tool")
+    handler, level = _StderrLines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    return undo
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = None,
 ) -> None:
     """MoSI video backbones: train, export, extract features and saliency."""
+    ctx.call_on_close(_say_library_notes())
 
 
 def _register() -> None:

@@ -4,18 +4,24 @@
 (measured once, cached); `--runtime onnx` for a checkpoint runs its ONNX export from the cache
 (`tune.exported`). Anything else opens exactly the file given. The Python API's `mosi_tool.load_model` does
 none of this: it opens the file.
+
+What it has to say (`runtime auto: ...`, an export into the cache, a measurement that failed) goes to the
+`mosi_tool` loggers, at INFO (a failed measurement: WARNING): a command prints those lines on stderr
+(`cli._say_library_notes`), a Python call such as `mosi_tool.features` prints nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
 
 from ..default_model import default_model_path
 from ..metadata import ModelMeta
-from ..progress import info
 from ..runtimes import RUNTIMES, Engine, EngineError, ModelFile, open_engine, open_model, resolve_device
+
+log = logging.getLogger(__name__)
 
 
 def load_engine(
@@ -38,7 +44,7 @@ def load_engine(
     if model.kind.name == "checkpoint" and runtime == "onnx":
         from ..tune.exported import cached_onnx
 
-        engine = open_engine(cached_onnx(model, precision, log=info), device)
+        engine = open_engine(cached_onnx(model, precision, log=log.info), device)
     else:
         engine = open_engine(model, device, None if runtime == "auto" else runtime, compile=compile, precision=precision)
     engine.source = model.path
@@ -60,7 +66,7 @@ def resolve_runtime(
         try:
             choice = tune(model, batch_size, threads)
         except Exception as e:  # noqa: BLE001 - measuring only picks a speed; eager PyTorch always works
-            info(f"warning: runtime auto could not measure ({' '.join(str(e).split())[:300]}); running eager PyTorch fp32")
+            log.warning(f"warning: runtime auto could not measure ({' '.join(str(e).split())[:300]}); running eager PyTorch fp32")
             return "torch", "fp32"
         return choice.runtime, choice.precision
     if runtime == "auto":

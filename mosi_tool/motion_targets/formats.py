@@ -5,8 +5,12 @@
   `PredecodeTrajLoader`): a gzip-compressed pickle (`compress_pickle.load(path, 'gzip')`) of a dict with
   `traj_feat`, int8 (2L, S, H/8, W/8): channel c * L + n is coordinate c (0: dx, 1: dy) of step n, in pixels
   clamped to +-20 (MME's `SparseTracker` clamp), one column per start frame (every frame: `--starts 1`), and
-  `traj_type`, int8 (S, H/8, W/8): 1 where the trajectory is valid. The arrays are pickled as plain
-  `numpy.ndarray(shape, dtype, buffer)` calls, which every numpy version can read back.
+  `traj_type`, uint8 (S, H/8, W/8): 1 where the trajectory is valid. S = frames - 1 - L, as MME's own
+  extractor lays its files out (`m3video/extract.py`, `extract_traj_dense`: the F - 1 flows of F frames,
+  starts `range(F - 1 - L)`), one start fewer than the frames allow: MME's loader clamps a sampled frame past
+  the last column to that column, so a clip that reaches the video's last L + 1 frames reads start F - 2 - L
+  from our file as from MME's. The arrays are pickled as plain `numpy.ndarray(shape, dtype, buffer)` calls,
+  which every numpy version can read back.
 - `mofo`: MOFO's motion-box JSON `DIR/<name>.json` (Moohnai/MOFO, `scripts/data/SSV2/bounding_box_creator_SSV.py`
   and its loaders, which read `data[video][0]['labels'][0]['box2d']`): `{video: [per frame {"labels":
   [{"box2d": {"x1", "y1", "x2", "y2"}, "gt_annotation": "union"}]}]}`, every frame holding the video's union box
@@ -60,12 +64,20 @@ class _PlainArrays(pickle.Pickler):
         return NotImplemented
 
 
+def mme_starts(frames: int, length: int) -> int:
+    """How many start frames (columns) MME's extractor writes for a video of `frames` frames and trajectories of
+    `length` steps: `range(frames - 1 - length)` (module docstring), none for a video that short."""
+    return max(0, frames - 1 - length)
+
+
 def mme_bytes(targets: Targets) -> bytes:
     """MME's gzip-compressed pickle of `traj_feat` and `traj_type` (module docstring), deterministic."""
-    steps = np.clip(np.rint(targets.trajectories.astype(np.float32)), -MME_CLAMP, MME_CLAMP).astype(np.int8)  # (S, h, w, L, 2)
-    feat = np.ascontiguousarray(steps.transpose(4, 3, 0, 1, 2))  # (2, L, S, h, w): coordinate-major, as MME's '(c n)'
-    feat = feat.reshape(-1, *feat.shape[2:])  # (2L, S, h, w)
-    traj_type = targets.valid.astype(np.int8)
+    L = targets.trajectories.shape[3]
+    keep = targets.start_frames < mme_starts(len(targets.times), L)  # (S,): MME's columns, starts 0, 1, ...
+    steps = np.clip(np.rint(targets.trajectories[keep].astype(np.float32)), -MME_CLAMP, MME_CLAMP).astype(np.int8)  # (S', h, w, L, 2)
+    feat = np.ascontiguousarray(steps.transpose(4, 3, 0, 1, 2))  # (2, L, S', h, w): coordinate-major, as MME's '(c n)'
+    feat = feat.reshape(-1, *feat.shape[2:])  # (2L, S', h, w)
+    traj_type = targets.valid[keep].astype(np.uint8)  # uint8, as MME's extractor writes it
     buf = io.BytesIO()
     _PlainArrays(buf, protocol=4).dump({"traj_feat": feat, "traj_type": traj_type})
     out = io.BytesIO()

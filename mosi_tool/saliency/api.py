@@ -40,8 +40,10 @@ def saliency(path: str | Path, *, masks: bool = False, boxes: bool = False, **op
     options: the fields of `SaliencyOptions` (method="mv" by default; model, maps_size=(w, h), norm, fps, ...),
     validated as the command validates them (ValueError naming the option). The same code as the command
     runs (`saliency.run.run`), writing into a temporary folder that is read back and removed, so the arrays
-    equal the command's files. Errors: VideoError (unreadable video), the loader's errors (a bad model),
-    OSError (the temporary folder could not be written).
+    equal the command's files. Errors: VideoError (a ValueError; str(e) is one line, "PATH: reason") for a
+    path that does not exist, a folder without image frames and a file that cannot be read as a video, as
+    `mosi_tool.features`, `targets` and `motion` raise it; the loader's errors (a bad model); OSError (the
+    temporary folder could not be written).
 
         >>> s = mosi_tool.saliency("video.mp4", masks=True)
         >>> s.maps.shape, s.masks.shape      # ((F, 64, 112), (F, 64, 112)) for a 854x480 video

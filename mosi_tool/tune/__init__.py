@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import logging
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -172,12 +173,13 @@ def measuring_seconds() -> float:
 def tune(checkpoint: str | Path | ModelFile, batch_size: int = 8, threads: int | None = None, log: Callable[[str], None] | None = None, again: bool = False) -> Choice:
     """The cached choice for this checkpoint, batch size and thread count (torch.get_num_threads() when None)
     on this CPU, measured now if missing, made by other versions, or `again`. Reports it in one line, once per
-    process. Raises EngineError or CheckpointError naming an unreadable file, ValueError for another kind."""
+    process, to `log` (default: the `mosi_tool.tune` logger at INFO, which the CLI prints and a Python call
+    does not). Raises EngineError or CheckpointError naming an unreadable file, ValueError for another kind."""
     from ..atomic import atomic_write_text
-    from ..progress import counted, info
+    from ..progress import counted
     from ..runtimes import open_model
 
-    log = log or info
+    log = log or logging.getLogger(__name__).info
     model = open_model(checkpoint)
     if model.kind.name != "checkpoint":
         raise ValueError(f"{model.path}: tune measures checkpoints (.safetensors); a {model.kind.suffix} file runs in {model.kind.runtime} as it is")
