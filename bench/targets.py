@@ -18,7 +18,7 @@ DAVIS videos, and speed against FFmpeg's decode with vector export.
 3. Speed: `mosi-tool targets V -j 0` as a whole process against `ffmpeg -threads 1 -flags2 +export_mvs -i V
    -f null -` (CPU time of each child process, alternated, best of `--repeats`), on the same machine in the
    same run: the ratio is what counts (the machine is shared, so absolute times vary). Also what one more
-   video costs in a batch (`targets` over a folder of 3 links to V, less the one-video run, halved): a
+   video costs in a batch (`targets` over a folder of 3 copies of V, less the one-video run, halved): a
    dataset's per-video cost, without the process's start-up (imports, loading the compiled kernels).
 """
 
@@ -205,7 +205,7 @@ def child_cpu(cmd: list[str]) -> float:
 
 def speed(video: Path, repeats: int, tmp: Path, batch: int = 3) -> list[str]:
     """Rows of the speed table: FFmpeg's decode, `targets` on the one video in a fresh process, and the cost of
-    one more video in a batch (one process over `batch` links to the video, less the one-video run, over
+    one more video in a batch (one process over `batch` copies of the video, less the one-video run, over
     batch - 1: what each video of a dataset costs once the process has started and loaded its kernels)."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -213,10 +213,10 @@ def speed(video: Path, repeats: int, tmp: Path, batch: int = 3) -> list[str]:
     env_python = sys.executable
     folder = tmp / "batch"
     folder.mkdir(exist_ok=True)
-    for k in range(batch):
-        link = folder / f"v{k}{video.suffix}"
-        if not link.exists():
-            link.symlink_to(video.resolve())
+    for k in range(batch):  # copies: the inputs' discovery counts links to one file once
+        copy = folder / f"v{k}{video.suffix}"
+        if not copy.exists():
+            shutil.copyfile(video, copy)
     runs: dict[str, list[float]] = {"ffmpeg": [], "targets": [], "batch": []}
     for r in range(repeats):
         runs["ffmpeg"].append(child_cpu([ffmpeg, "-v", "error", "-threads", "1", "-flags2", "+export_mvs", "-i", str(video), "-f", "null", "-"]))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from ..atomic import OutputError, atomic_write_text
 
@@ -17,9 +16,10 @@ class FailureLog:
     A video appears at most once (keyed by its absolute path, so the working directory does not matter); one
     that succeeds on a rerun, is found done, or no longer exists is removed. Entries for videos outside a
     run's inputs stay: another run or shard may own them. Every change re-reads the file under a lock
-    (`failures.jsonl.lock`, which exists only while it is held: `_held`) and writes it back, so shards
-    running at once into one folder keep each other's. The file exists only while it has an entry: a run in
-    which nothing failed leaves neither file in the folder.
+    (filelock's `failures.jsonl.lock`) and writes it back, so shards running at once into one folder keep
+    each other's. The file exists only while it has an entry, and a change that can only remove entries
+    takes no lock when there is no file: a run in which nothing failed leaves neither file in the folder
+    (the lock file, once made, stays: removing it races with a process waiting on it).
     """
 
     def __init__(self, out_dir: Path):
@@ -37,11 +37,16 @@ class FailureLog:
                     continue
         return entries
 
-    def _update(self, change: Callable[[dict[str, dict[str, Any]]], object]) -> None:
+    def _update(self, change: Callable[[dict[str, dict[str, Any]]], object], removes_only: bool = False) -> None:
         """Apply `change` to the file's current entries under the lock; write them back if it changed any.
-        Raises OutputError (naming failures.jsonl) when the folder cannot be written."""
+        removes_only: `change` only drops entries, so without a file there is nothing to do. Raises
+        OutputError (naming failures.jsonl) when the folder cannot be written."""
+        from filelock import FileLock
+
+        if removes_only and not self.path.exists():
+            return
         try:
-            with _held(self._lock):
+            with FileLock(self._lock):
                 entries = self._read()
                 before = dict(entries)
                 change(entries)
@@ -69,46 +74,10 @@ class FailureLog:
 
     def forget_missing(self) -> None:
         """Drop the entries of videos that are no longer on disk."""
-        self._update(lambda entries: [entries.pop(k) for k in list(entries) if not os.path.exists(k)])
+        self._update(lambda entries: [entries.pop(k) for k in list(entries) if not os.path.exists(k)], removes_only=True)
 
     def clear(self, *videos: str) -> None:
         """Drop the entries of `videos` (done now); one read and write for all of them."""
         if videos:
-            self._update(lambda entries: [entries.pop(os.path.abspath(v), None) for v in videos])
+            self._update(lambda entries: [entries.pop(os.path.abspath(v), None) for v in videos], removes_only=True)
 
-
-@contextmanager
-def _held(lock: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the file `lock` (created if missing) and remove the file before letting go.
-
-    flock(2) locks an open file, not its name, so the holder unlinks the name while it still holds the lock,
-    and whoever takes the lock next checks that the name still leads to the file it locked: one that waited on
-    a file since removed (or replaced by a newer one) lets go and opens the name again. So at most one process
-    holds the lock on the file the name leads to, and no lock file outlives its last holder (one left by a
-    killed process is taken over and removed by the next). Processes and threads alike are excluded (each
-    holds its own open file). Without fcntl (Windows), filelock's lock, which removes its file there.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        from filelock import FileLock
-
-        with FileLock(lock):
-            yield
-        return
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                current = os.path.samestat(os.fstat(fd), os.stat(lock))
-            except FileNotFoundError:
-                current = False
-            if current:
-                try:
-                    yield
-                finally:
-                    lock.unlink(missing_ok=True)  # still held: a waiter on this file will find it gone
-                return
-        finally:
-            os.close(fd)  # lets go of the lock
