@@ -266,6 +266,25 @@ def test_saliency_cli_masks_size_max_boxes_and_norm(tmp_path):
     assert bad.exit_code != 0 and "--masks-size must look like" in bad.output
 
 
+def test_masks_and_boxes_are_the_same_asked_alone_or_together(tmp_path):
+    """The renderer gives each output a batch of frames in turn; the mask tracker carries state from frame to
+    frame, so it must see each frame once, in order, however many outputs read it (it saw each batch twice,
+    out of order, when --masks and --boxes were both asked)."""
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    frames, _ = movers(0)
+    path = encode_frames(tmp_path / "v.mp4", frames[:40])
+    runs = {"masks": ["--masks", str(tmp_path / "a.npy")], "boxes": ["--boxes", str(tmp_path / "a.jsonl")],
+            "both": ["--masks", str(tmp_path / "b.npy"), "--boxes", str(tmp_path / "b.jsonl")]}  # fmt: skip
+    for args in runs.values():
+        r = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o.mp4"), *args])
+        assert r.exit_code == 0, r.output
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+
+
 def test_eval_segmentation_on_davis(tmp_path):
     from typer.testing import CliRunner
 

@@ -46,21 +46,32 @@ def motion_boxes(heat: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> l
 
 
 class Regions:
-    """Each frame's refined motion evidence, computed once for every sink that asks (frames in order)."""
+    """Each frame's refined motion evidence, computed once for every sink that asks, in frame order.
+
+    The renderer hands each sink a batch of frames in turn (the boxes' file all of them, then the masks'), so
+    the evidence of the last KEEP frames is kept: the tracker, which carries state from frame to frame, sees
+    each frame once and in order whatever the sinks' order.
+    """
+
+    KEEP = 64  # frames: more than a render batch (`render.CHUNK`)
 
     def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig()):
         self.frame_size = (width, height)
         self.size = work_size(width, height, cfg.work_short_side)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
-        self._index = -1
-        self._evidence = np.zeros(self.size[::-1], np.float32)
+        self._kept: dict[int, np.ndarray] = {}
 
     def evidence(self, index: int, frame: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """(h, w) float32 refined evidence of frame `index` (moving where > 0.5); raw: its map at `size`."""
-        if index != self._index:
-            self._evidence = self.tracker.update(raw, frame)
-            self._index = index
-        return self._evidence
+        """(h, w) float32 refined evidence of frame `index` (moving where > 0.5); raw: its map at `size`.
+        Raises ValueError for a frame older than the kept ones (the tracker has moved past it)."""
+        if index in self._kept:
+            return self._kept[index]
+        if self._kept and index < max(self._kept):
+            raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
+        e = self._kept[index] = self.tracker.update(raw, frame)
+        for old in [k for k in self._kept if k <= index - self.KEEP]:
+            del self._kept[old]
+        return e
 
 
 class BoxesFile(AtomicOutput):
