@@ -115,6 +115,13 @@ def test_read_only_folder_for_real(tmp_path, video):
     assert result.exit_code == 2 and "cannot write into" in result.output and "Traceback" not in result.output
 
 
+def test_a_missing_input_to_a_batch_is_named_not_taken_for_a_disk_error(tmp_path, video):
+    """A missing input is named as such; it is not a full disk under the temporary folder."""
+    r = CliRunner().invoke(app, ["saliency", str(tmp_path / "nope.mp4"), str(video), "--out-dir", str(tmp_path / "out")])
+    assert r.exit_code == 2, r.output
+    assert f"error: {tmp_path / 'nope.mp4'}: no such file or folder" in r.output and "temporary" not in r.output
+
+
 def test_a_failed_output_costs_no_other(tmp_path, video, monkeypatch):
     """The disk fills while the maps are written: the overlay, masks and boxes are still written, the maps'
     temporary file is gone, and the one error names the maps."""

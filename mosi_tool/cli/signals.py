@@ -36,5 +36,7 @@ def disk_errors() -> Iterator[None]:
     try:
         yield
     except OSError as e:
+        if e.errno is None:  # raised with a message of its own (a missing input, named), not by the system
+            raise ValueError(str(e)) from None
         where = e.filename or f"a temporary file in {tempfile.gettempdir()}"
         raise ValueError(f"{where}: {e.strerror or e}") from None
