@@ -40,3 +40,53 @@ def test_an_input_without_videos_says_so(tmp_path, capsys):
     (tmp_path / "in" / "notes.txt").write_text("x")
     planned = plan_jobs([tmp_path / "in"], None, tmp_path / "out", None)
     assert planned.jobs == [] and f"warning: no videos found in {tmp_path / 'in'}" in capsys.readouterr().err
+
+
+def test_workers_exit_when_the_run_is_killed(tmp_path):
+    """A batch run killed with SIGKILL cannot stop its worker processes: they notice the parent is gone and
+    exit, rather than finishing their videos for nobody and then waiting for ever."""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time\nfrom pathlib import Path\nfrom mosi_tool.batch.jobs import VideoJob\n"
+        "from mosi_tool.batch.failures import FailureLog\nfrom mosi_tool.batch.per_video import run_jobs\n"
+        "from tests.test_per_video_pool import _slow\n"
+        "d = Path(sys.argv[1])\n"
+        "todo = [VideoJob(i, str(d / f'{i}.mp4'), str(d / f'{i}.npz')) for i in range(8)]\n"
+        "run_jobs(todo, _slow, FailureLog(d), workers=2)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    main = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=root)
+
+    def children() -> list[int]:
+        kids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == main.pid and b"spawn_main" in (stat.parent / "cmdline").read_bytes():  # not the resource tracker
+                kids.append(int(stat.parent.name))
+        return kids
+
+    deadline = time.monotonic() + 120
+    while len(workers := [k for k in children() if (tmp_path / "started").exists()]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the workers did not start"
+    main.kill()
+    main.wait()
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{w}").exists() and "Z" not in (Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0]) for w in workers):
+        assert time.monotonic() < deadline, "workers still running after their parent was killed"
+        time.sleep(0.2)
+
+
+def _slow(job: VideoJob) -> list[str]:
+    """Marks that a job started, then takes long (the run is killed meanwhile)."""
+    import time
+
+    (Path(job.out).parent / "started").touch()
+    time.sleep(60)
+    return []

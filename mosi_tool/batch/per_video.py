@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -181,7 +183,8 @@ def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, re
     """Run `work` on `jobs` in a pool of `n` spawned processes, recording each outcome, until the pool breaks. Returns
     (the jobs in flight when it broke, unrecorded; the jobs not started), both empty when all ran."""
     pending = list(reversed(jobs))
-    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:  # fmt: skip
         running: dict[Future, VideoJob] = {}
 
         def harvest(futures: Iterable[Future]) -> list[VideoJob]:
@@ -207,6 +210,18 @@ def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, re
                 wait(running)  # the rest end too, with the pool: done ones are recorded, lost ones returned
                 return lost + harvest(running), list(reversed(pending))
     return [], []
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Pool initializer: the worker exits once the process that started it is gone (a parent killed with
+    SIGKILL cannot stop its workers, which would otherwise finish their queue for nobody and then wait)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run_ray(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> None:
