@@ -292,6 +292,15 @@ def test_mofo_format_reads_back_through_mofos_loader(videos, tmp_path):
     assert len(json.loads((out / "sub" / "b.mp4.json").read_text())["b"]) == SCENE.frames  # one entry per frame
 
 
+def test_a_rerun_says_when_it_keeps_files_that_do_not_record_their_options(videos, tmp_path):
+    """MME and MOFO files hold no settings, so a rerun with other options cannot tell them stale: it keeps them,
+    and says so (it said nothing)."""
+    out = tmp_path / "mofo"
+    CliRunner().invoke(app, ["targets", str(videos), "-o", str(out), "--format", "mofo", "-j", "0"])
+    r = CliRunner().invoke(app, ["targets", str(videos), "-o", str(out), "--format", "mofo", "-j", "0", "--size", "64x48"])
+    assert "2 mofo file(s) already in" in r.output and "--overwrite" in r.output
+
+
 # --- masking and the dataset -------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..batch.jobs import VideoJob
 from ..batch.per_video import BatchReport, Outcome, plan_jobs, resume, run_jobs
-from ..progress import progress_bar
+from ..progress import info, progress_bar
 from . import formats
 from .compute import TargetOptions, compute_targets
 
@@ -41,6 +41,9 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     out = Path(out_dir)
     planned = plan_jobs(inputs, list_file, out, shard, formats.suffix(fmt, opts), caller="make_targets")
     failures = resume(planned, lambda job: formats.is_complete(fmt, job.out, opts), overwrite)
+    if fmt != "npz" and planned.skipped:
+        info(f"{planned.skipped} {fmt} file(s) already in {out} were kept as they are: unlike .npz files, they do not "
+             "record the options that made them (--overwrite makes them again)")
     report = BatchReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
     bar = progress_bar("videos", total=len(planned.todo), enabled=progress)
 

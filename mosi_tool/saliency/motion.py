@@ -15,10 +15,10 @@ from typing import Iterable, Iterator, no_type_check
 import numba
 import numpy as np
 
+from ..progress import counted
 from ..video.clips import ClipSpec, Geometry, geometry
 from ..video.decode import VideoInfo
 from ..video.motion import MotionField, iter_motion, join, read_motion
-from ..video.timeline import frames_phrase
 from .map_store import MapStore
 from .result import SaliencyResult
 
@@ -166,7 +166,7 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     info = info or ClipSpec(fps=fps, stream=stream).open(path).info
     camera, maps = motion_pass(path, stream=stream, fps=fps, field=motion)
     assert maps is not None
-    note = f"motion from {camera.source}; {frames_phrase(int((~camera.coded).sum()))} without vectors interpolated"
+    note = f"motion from {camera.source}; {counted(int((~camera.coded).sum()), 'frame')} without vectors interpolated"
     return SaliencyResult(
         info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
         np.zeros((0, 2), np.int64), 0, [], [note], camera.source,

@@ -184,7 +184,7 @@ class Clock:
             how = ("presentation timestamps are in decode order (B-frames in AVI, or a muxer that wrote decode timestamps)"
                    if self.decode_order else "presentation timestamps run out of order")
             took = "took its decode timestamp" if self.used_dts == 1 else "took their decode timestamps"
-            said.append(f"{how}: {frames_phrase(self.used_dts)} {took} instead (FFmpeg's best effort)")
+            said.append(f"{how}: {_frames(self.used_dts)} {took} instead (FFmpeg's best effort)")
         if self.jumps:
             frame, a, b = self.jumps[0]
             times = "once" if len(self.jumps) == 1 else f"{len(self.jumps)} times"
@@ -192,12 +192,11 @@ class Clock:
                         "clock; files joined end to end?): each part continues one frame after the one before")
         if self.reordered:
             verb = "repeats or goes" if self.reordered == 1 else "repeat or go"
-            said.append(f"{frames_phrase(self.reordered)} {verb} back in time: each was placed half a frame after the one before")
+            said.append(f"{_frames(self.reordered)} {verb} back in time: each was placed half a frame after the one before")
         return "; ".join(said) if said else None
 
 
-def frames_phrase(n: int) -> str:
-    """'1 frame', '2 frames'."""
+def _frames(n: int) -> str:
     return f"{n} frame" if n == 1 else f"{n} frames"
 
 
