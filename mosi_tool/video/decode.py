@@ -305,12 +305,8 @@ class VideoReader:
             self._warn(mended)
         self.start_time = timeline.start_time
         self.lost_frames = timeline.lost_frames()
-        gap = timeline.largest_gap()
-        if gap:
-            self._warn(
-                f"{self.lost_frames} frames lost in damaged parts (gaps in the timestamps; the widest, {gap[1]:.2f} s, "
-                f"ends at {gap[0]:.2f} s); decoding went on past them"
-            )
+        if lost := timeline.lost_warning():
+            self._warn(lost)
         if not stopped:
             self._check_complete(timeline.span(1.0 / fps) if timeline.first is not None else t + 1.0 / fps, fps)
         if self.decoded == 1:

@@ -79,6 +79,14 @@ class Timeline:
             return 0
         return max(0, round((self.last - self.first) / period) + 1 - self.count)
 
+    def lost_warning(self) -> str | None:
+        """The warning for frames lost in damaged parts (None when no gap): how many, and the widest gap."""
+        gap = self.largest_gap()
+        if gap is None:
+            return None
+        return (f"{self.lost_frames()} frames lost in damaged parts (gaps in the timestamps; the widest, {gap[1]:.2f} s, "
+                f"ends at {gap[0]:.2f} s); decoding went on past them")  # fmt: skip
+
     def largest_gap(self) -> tuple[float, float] | None:
         """(seconds since the start where the widest gap ends, its length in seconds), if any gap."""
         if self.largest_gap_at is None or self.first is None or not self.lost_frames():

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..decode import VideoError, ffmpeg_reason
 from ..orientation import Orientation
-from ..timeline import Clock
+from ..timeline import Clock, Timeline
 from .field import CELL
 
 MAX_REFERENCE_DISTANCE = 8  # frames: the farthest reference a vector is assumed to point to
@@ -152,12 +152,14 @@ def _median_shifts(field: np.ndarray) -> np.ndarray:
 
 
 def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None, probe: int = 12,
-                 offset: tuple[int, int] = (0, 0), clock: Clock | None = None) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
+                 offset: tuple[int, int] = (0, 0), clock: Clock | None = None,
+                 timeline: Timeline | None = None) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
     and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None
     if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out).
     offset: (left, top) of the decoded frame in the coded picture (`PixelShape.offset`, an H.264 crop): FFmpeg
-    places the vectors in the coded picture. clock: `VideoReader.clock()`, so the times are the reader's."""
+    places the vectors in the coded picture. clock: `VideoReader.clock()`, so the times are the reader's;
+    timeline: fed each frame's time, to find frames lost in damaged parts as the reader does."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -182,7 +184,10 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                         mv["dst_x"] -= offset[0]
                         mv["dst_y"] -= offset[1]
                     p, f = rasterize(mv, gh, gw, cell) if mv is not None else (None, None)
-                    yield RawFrame(p, f, int(frame.pict_type), clock.seconds(frame.pts, frame.dts))
+                    t = clock.seconds(frame.pts, frame.dts)
+                    if timeline is not None:
+                        timeline.add(clock.joined)
+                    yield RawFrame(p, f, int(frame.pict_type), t)
             except av.FFmpegError:
                 pass  # a truncated stream: keep what decoded (VideoReader reports it)
 

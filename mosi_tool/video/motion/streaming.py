@@ -11,6 +11,7 @@ import numpy as np
 
 from ..clips import ClipSpec
 from ..decode import VideoError, VideoReader
+from ..timeline import Timeline
 from .camera import fit_cameras
 from .codec import NEIGHBOURS, PER_CELL_PASSES, RawFrame, codec_frames, upright_field
 from .codec import velocities as codec_velocities
@@ -59,8 +60,9 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     size = (info.width, info.height)
     orient, pixels = reader.orientation, reader.pixels
     clock = reader.clock()  # the reader's timestamp rules; what it mends is reported with the reader's warnings
+    timeline = Timeline(clock.time_base)  # the frames lost in damaged parts, found as the reader finds them
     got = None if (reader.is_folder or not vectors) else codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames,
-                                                                       offset=pixels.offset, clock=clock)
+                                                                       offset=pixels.offset, clock=clock, timeline=timeline)
     if got is not None:
         codec, raw = got
         source = f"{codec} motion vectors"
@@ -100,8 +102,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         drop = max(0, start - MARGIN - base)
         del window[:drop]
         base += drop
-    if got is not None and (mended := clock.warning()):
-        reader.warnings.append(mended)
+    if got is not None:
+        reader.warnings += [w for w in (clock.warning(), timeline.lost_warning()) if w]
     if start == 0:
         raise VideoError(reader.path, "no frames could be decoded")
 
