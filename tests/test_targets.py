@@ -301,33 +301,6 @@ def test_a_rerun_says_when_it_keeps_files_that_do_not_record_their_options(video
     assert "2 mofo file(s) already in" in r.output and "--overwrite" in r.output
 
 
-def test_targets_report_frames_lost_in_a_damaged_part_as_the_reader_does(tmp_path):
-    """A gap in a constant-rate stream's timestamps (frames lost to damage) is a warning of the reader's; the
-    targets, made from the vector pass and not the reader's decode, said nothing of it."""
-    import av
-
-    from mosi_tool.video.decode import VideoReader
-
-    path = tmp_path / "gap.mp4"
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 255, (96 + 40, 128 + 40, 3), dtype=np.uint8)
-    with av.open(str(path), "w") as out:
-        st = out.add_stream("libx264", rate=25)
-        st.width, st.height, st.pix_fmt = 128, 96, "yuv420p"
-        for i, pts in enumerate([*range(20), *range(30, 50)]):  # frames 20..29 lost
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[i : i + 96, i : i + 128]), format="rgb24")
-            frame.pts = pts
-            for packet in st.encode(frame):
-                out.mux(packet)
-        for packet in st.encode():
-            out.mux(packet)
-    reader = VideoReader(path)
-    list(reader.frames())
-    lost = [w for w in reader.warnings if "frames lost in damaged parts" in w]
-    assert lost, reader.warnings
-    assert lost[0] in compute_targets(path).info["warnings"]
-
-
 # --- masking and the dataset -------------------------------------------------------------------------
 
 

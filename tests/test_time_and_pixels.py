@@ -37,8 +37,9 @@ def moving_square(n: int, w: int, h: int, start: int = 0, speed: int = 2, square
 
 
 def write(path: Path, frames: list[np.ndarray], fps: int = 25, fmt: str | None = None, decode_order_pts: bool = False,
-          options: dict[str, str] | None = None, pix_fmt: str = "yuv420p") -> Path:  # fmt: skip
-    """Encode with libx264 (2 B-frames); decode_order_pts: mux every packet with pts = dts (a broken muxer)."""
+          options: dict[str, str] | None = None, pix_fmt: str = "yuv420p", pts: list[int] | None = None) -> Path:  # fmt: skip
+    """Encode with libx264 (2 B-frames); decode_order_pts: mux every packet with pts = dts (a broken muxer);
+    pts: each frame's timestamp in 1/fps ticks (default 0, 1, 2, ...)."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w", format=fmt) as out:
         s = out.add_stream("libx264", rate=fps)
@@ -46,7 +47,7 @@ def write(path: Path, frames: list[np.ndarray], fps: int = 25, fmt: str | None =
         s.options = {"bf": "2", "g": "12", "crf": "18", **(options or {})}
         for i, img in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = i
+            frame.pts = pts[i] if pts else i
             packets = s.encode(frame)
             for p in packets:
                 if decode_order_pts:
@@ -183,6 +184,19 @@ def test_targets_keep_and_print_the_timestamp_repair(tmp_path):
     t = compute_targets(shared("videos", "eye_makeup.avi"))
     assert [w for w in t.info["warnings"] if "took their decode timestamps" in w]
     assert t.times[-1] == pytest.approx(6.52, abs=0.001) and (np.diff(t.times) > 0).all()
+
+
+def test_targets_report_frames_lost_in_a_damaged_part_as_the_reader_does(tmp_path):
+    """A gap in a constant-rate stream's timestamps (frames lost to damage) is a warning of the reader's; the
+    targets, made from the vector pass and not the reader's decode, said nothing of it."""
+    from mosi_tool.motion_targets.compute import compute_targets
+
+    path = write(tmp_path / "gap.mp4", moving_square(40, 128, 96), pts=[*range(20), *range(30, 50)])  # 20..29 lost
+    reader = VideoReader(path)
+    list(reader.frames())
+    lost = [w for w in reader.warnings if "10 frames lost in damaged parts" in w]
+    assert lost, reader.warnings
+    assert lost[0] in compute_targets(path).info["warnings"]
 
 
 def test_intact_b_frame_stream_keeps_its_timestamps(tmp_path):
