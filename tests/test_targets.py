@@ -292,6 +292,14 @@ def test_mofo_format_reads_back_through_mofos_loader(videos, tmp_path):
     assert len(json.loads((out / "sub" / "b.mp4.json").read_text())["b"]) == SCENE.frames  # one entry per frame
 
 
+def test_targets_without_trajectories_keep_every_other_array(scene_video):
+    """MOFO needs only the boxes: without the trajectories (most of the time and memory) the rest is the same."""
+    full, light = compute_targets(scene_video), compute_targets(scene_video, trajectories=False)
+    assert light.trajectories.shape == (0, *full.trajectories.shape[1:]) and len(light.valid) == len(light.start_frames) == 0
+    for name in ("vectors", "camera", "patch_motion", "frame_boxes", "video_box", "times"):
+        assert np.array_equal(getattr(full, name), getattr(light, name), equal_nan=True), name
+
+
 def test_a_rerun_says_when_it_keeps_files_that_do_not_record_their_options(videos, tmp_path):
     """MME and MOFO files hold no settings, so a rerun with other options cannot tell them stale: it keeps them,
     and says so (it said nothing)."""

@@ -172,8 +172,10 @@ def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> It
         yield resize_field(field, opts.size) if opts.size else field
 
 
-def compute_targets(path: str | Path, opts: TargetOptions | None = None) -> Targets:
-    """All targets of one video (module docstring). Errors are `VideoError`s naming the file."""
+def compute_targets(path: str | Path, opts: TargetOptions | None = None, trajectories: bool = True) -> Targets:
+    """All targets of one video (module docstring). trajectories=False: no `trajectories`, `valid` or
+    `start_frames` (empty; the rest as always), for a caller that needs only the boxes (MOFO): the
+    trajectories are most of the time and memory. Errors are `VideoError`s naming the file."""
     opts = opts or TargetOptions()
     reader = ClipSpec(fps=opts.fps, stream=opts.stream).open(path)
     L = opts.length
@@ -201,6 +203,8 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None) -> Targ
         cameras.append(field.camera.astype(np.float32))
         speeds.append(_patch_speed(field, oh, ow))
         times.append(field.times)
+        if not trajectories:
+            continue
         if buf_v is None or buf_c is None or buf_k is None:
             buf_v, buf_c, buf_k = field.vectors, field.camera, known
         else:

@@ -23,7 +23,7 @@ class VideoTargets:
     fmt: str = "npz"
 
     def __call__(self, job: VideoJob) -> list[str]:
-        targets = compute_targets(job.path, self.opts)
+        targets = compute_targets(job.path, self.opts, trajectories=self.fmt != "mofo")  # MOFO's file holds boxes only
         formats.write(self.fmt, job.out, targets, self.opts, job.path)
         return [f"{job.path}: {w}" for w in targets.info.get("warnings", [])]
 
