@@ -197,40 +197,64 @@ def agreement(videos: list[Path]) -> list[str]:
     return rows
 
 
-def child_cpu(cmd: list[str]) -> float:
-    """CPU seconds (user + system) of one child process run to completion."""
+def child_cpu(cmd: list[str], cwd: Path | None = None) -> float:
+    """CPU seconds (user + system) of one child process run to completion (in `cwd`: `python -m mosi_tool`
+    there runs that checkout's code)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def speed(video: Path, repeats: int, tmp: Path, batch: int = 3) -> list[str]:
+def speed(video: Path, repeats: int, tmp: Path, batch: int = 3, baseline: Path | None = None) -> list[str]:
     """Rows of the speed table: FFmpeg's decode, `targets` on the one video in a fresh process, and the cost of
     one more video in a batch (one process over `batch` copies of the video, less the one-video run, over
-    batch - 1: what each video of a dataset costs once the process has started and loaded its kernels)."""
+    batch - 1: what each video of a dataset costs once the process has started and loaded its kernels).
+    baseline: another checkout, timed the same way in the same rounds (its row follows ours)."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
-        return ["| (ffmpeg not installed: `apt-get install ffmpeg` for this comparison) | | | | | |"]
-    env_python = sys.executable
-    folder = tmp / "batch"
+        return ["| (ffmpeg not installed: `apt-get install ffmpeg` for this comparison) | | | | | | |"]
+    video, folder = video.resolve(), tmp.resolve() / "batch"
     folder.mkdir(exist_ok=True)
     for k in range(batch):  # copies: the inputs' discovery counts links to one file once
         copy = folder / f"v{k}{video.suffix}"
         if not copy.exists():
             shutil.copyfile(video, copy)
-    runs: dict[str, list[float]] = {"ffmpeg": [], "targets": [], "batch": []}
+    codes = {"this code": ROOT, **({"before": baseline.resolve()} if baseline else {})}
+    ff: list[float] = []
+    runs: dict[tuple[str, str], list[float]] = {(c, k): [] for c in codes for k in ("one", "batch")}
     for r in range(repeats):
-        runs["ffmpeg"].append(child_cpu([ffmpeg, "-v", "error", "-threads", "1", "-flags2", "+export_mvs", "-i", str(video), "-f", "null", "-"]))
-        runs["targets"].append(child_cpu([env_python, "-m", "mosi_tool", "targets", str(video), "-o", str(tmp / f"speed{r}"), "-j", "0"]))
-        runs["batch"].append(child_cpu([env_python, "-m", "mosi_tool", "targets", str(folder), "-o", str(tmp / f"batch{r}"), "-j", "0"]))
+        ff.append(child_cpu([ffmpeg, "-v", "error", "-threads", "1", "-flags2", "+export_mvs", "-i", str(video), "-f", "null", "-"]))
+        for c, code in codes.items():
+            out = tmp.resolve() / f"{c.replace(' ', '-')}-{r}"
+            runs[c, "one"].append(child_cpu([sys.executable, "-m", "mosi_tool", "targets", str(video), "-o", str(out / "one"), "-j", "0"], code))
+            runs[c, "batch"].append(child_cpu([sys.executable, "-m", "mosi_tool", "targets", str(folder), "-o", str(out / "batch"), "-j", "0"], code))
     from mosi_tool.video.decode import VideoReader
 
     info = VideoReader(video).info
-    frames = info.frames or 0
-    f, t, b = min(runs["ffmpeg"]), min(runs["targets"]), min(runs["batch"])
-    more = (b - t) / (batch - 1)
-    return [f"| {video.name} ({info.width}x{info.height}, {frames} frames) | {f:.2f} | {t:.2f} | {t / f:.2f}x | {more:.2f} | {more / f:.2f}x |"]
+    f = min(ff)
+    rows = []
+    for c in codes:
+        t, b = min(runs[c, "one"]), min(runs[c, "batch"])
+        more = (b - t) / (batch - 1)
+        rows.append(f"| {video.name} ({info.width}x{info.height}, {info.frames or 0} frames) | {c} | {f:.2f} | {t:.2f} | "
+                    f"{t / f:.2f}x | {more:.2f} | {more / f:.2f}x |")
+    return rows
+
+
+SPEED_HEADER = ["| video | code | ffmpeg CPU s | targets CPU s (one process) | ratio | one more video in a batch, CPU s | ratio |",
+                "|---|---|---:|---:|---:|---:|---:|"]
+
+
+def speed_video_or_default(video: Path | None, tmp: Path) -> Path:
+    """The given speed video, or the shared DAVIS videos joined to one minute (made in `tmp`)."""
+    if video is not None:
+        return video
+    from bench.auto_features import davis_videos, make_video
+
+    made = tmp / "davis-60s.mp4"
+    make_video(made, 60.0, davis_videos())
+    return made
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -243,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--baseline-code", type=Path, help="another checkout (e.g. `git archive REV | tar -x -C OLD`): its "
                    "targets on the same videos in the robustness table")
     p.add_argument("--baseline-name", default="", help="what --baseline-code is, for the report (e.g. 'commit 95879e1')")
-    p.add_argument("--only", choices=("robustness",), help="run only this part (printed, not recorded)")
+    p.add_argument("--only", choices=("robustness", "speed"), help="run only this part (printed, not recorded)")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="'-': print only")
     args = p.parse_args(argv)
     videos = args.videos or sorted((SHARED / "davis" / "mp4").glob("*.mp4"))[:4]
@@ -251,19 +275,15 @@ def main(argv: list[str] | None = None) -> None:
         if args.only == "robustness":
             robustness(Path(tmp), args.scenes, args.baseline_code)
             return
+        if args.only == "speed":
+            print("\n".join([*SPEED_HEADER, *speed(speed_video_or_default(args.speed_video, Path(tmp)), args.repeats, Path(tmp),
+                                                    baseline=args.baseline_code)]))
+            return
         acc = accuracy(Path(tmp))
         robust = robustness(Path(tmp), args.scenes, args.baseline_code)
         agree = agreement(videos)
-        speed_rows = []
-        speed_video = args.speed_video
-        if speed_video is None:
-            from bench.auto_features import davis_videos, make_video
-
-            speed_video = Path(tmp) / "davis-60s.mp4"
-            make_video(speed_video, 60.0, davis_videos())
-        for v in [speed_video]:
-            speed_rows += speed(v, args.repeats, Path(tmp))
-            print(speed_rows[-1], flush=True)
+        speed_rows = speed(speed_video_or_default(args.speed_video, Path(tmp)), args.repeats, Path(tmp), baseline=args.baseline_code)
+        print("\n".join(speed_rows), flush=True)
     from bench.report import cpu_section, publish
 
     section = cpu_section(
@@ -284,8 +304,7 @@ def main(argv: list[str] | None = None) -> None:
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|", *agree, "",
          "Speed of the whole `targets` process against FFmpeg's single-threaded decode with vector export (CPU s, best of "
          f"{args.repeats}, alternated):", "",
-         "| video | ffmpeg CPU s | targets CPU s (one process) | ratio | one more video in a batch, CPU s | ratio |",
-         "|---|---:|---:|---:|---:|---:|", *speed_rows],
+         *SPEED_HEADER, *speed_rows],
         [*([f"before: {args.baseline_name or args.baseline_code}, on the same files"] if args.baseline_code else []),
          "CPU time per frame includes decoding the file for both routes.",
          "Targets: objects within 0.5 px/step, background within 0.25 px/step, >= 10x the Farneback route's speed; "

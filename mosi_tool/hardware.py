@@ -5,9 +5,11 @@ A leaf module (no project imports), so training, runtimes and benchmarks can all
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 
 FAST_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # Intel AMX tiles, or AVX-512 BF16 dot products (Zen 4, Cooper Lake)
@@ -44,6 +46,20 @@ def cpu_flags() -> frozenset[str]:
 def available_cpus() -> int:
     """CPUs this process may run on (its affinity mask, else the machine's count)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def opencv_threads(n: int) -> Iterator[None]:
+    """OpenCV's thread pool at `n` threads for the block, then as it was. Work that runs one video per core
+    uses 1: on small arrays the pool's threads cost more CPU time than they save."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def cpu_name() -> str:

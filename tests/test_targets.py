@@ -300,6 +300,35 @@ def test_targets_without_trajectories_keep_every_other_array(scene_video):
         assert np.array_equal(getattr(full, name), getattr(light, name), equal_nan=True), name
 
 
+@pytest.mark.parametrize("claimed", [0, 1, 10**12])
+def test_targets_do_not_depend_on_the_frame_count_a_header_claims(scene_video, monkeypatch, claimed):
+    """The arrays are filled in place, sized from the header's frame count: a header that claims too few
+    frames (the arrays grow, here chunk by chunk) or far too many (the first allocation is capped) changes
+    nothing."""
+    from mosi_tool.motion_targets import compute
+    from mosi_tool.video.motion import streaming
+
+    honest = compute_targets(scene_video)
+    monkeypatch.setattr(compute, "_expected_frames", lambda info: claimed)
+    monkeypatch.setattr(streaming, "CHUNK", 8)
+    told = compute_targets(scene_video)
+    for name, a in honest.arrays().items():
+        assert np.array_equal(a, getattr(told, name), equal_nan=True), name
+
+
+def test_targets_leave_opencvs_threads_as_they_were(scene_video):
+    """The targets run OpenCV on one thread (one video per core), and give the setting back."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        compute_targets(scene_video, trajectories=False)
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+
+
 def test_a_rerun_says_when_it_keeps_files_that_do_not_record_their_options(videos, tmp_path):
     """MME and MOFO files hold no settings, so a rerun with other options cannot tell them stale: it keeps them,
     and says so (it said nothing)."""

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..hardware import opencv_threads
 from ..version import __version__
 from ..video.clips import ClipSpec
 from ..video.motion import MotionField, iter_motion
@@ -31,6 +32,7 @@ from .trajectories import CELL, track
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
+ROWS_BYTES = 1 << 30  # a `_Rows` array starts at most this large, however many frames a header claims
 TRACK_GROUP = 32  # starts tracked at a time: their float32 steps (6.5 MB at 854x480) stay in memory already mapped
 UNION_SHARE = 10.0  # percent: video_box's edges leave out this share of the frame boxes' edges on each side
 
@@ -156,6 +158,35 @@ def to_float16(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+class _Rows:
+    """An array filled row by row, in place: the rows of all chunks go into one allocation sized from the
+    container's frame count (grown when that was short), so the result needs no concatenation. At 854x480
+    the trajectories are 150 MB a minute, and copying them costs more in page faults than tracking them."""
+
+    def __init__(self, expected: int, row: tuple[int, ...], dtype: type) -> None:
+        cap = min(max(expected, 1), max(1, ROWS_BYTES // max(1, int(np.prod(row)) * np.dtype(dtype).itemsize)))
+        self.array = np.empty((cap, *row), dtype)  # pages never written are never mapped
+        self.n = 0
+
+    def take(self, k: int) -> np.ndarray:
+        """A view of the next k rows, to be written."""
+        if self.n + k > len(self.array):
+            grown = np.empty((max(self.n + k, len(self.array) * 3 // 2), *self.array.shape[1:]), self.array.dtype)
+            grown[: self.n] = self.array[: self.n]
+            self.array = grown
+        self.n += k
+        return self.array[self.n - k : self.n]
+
+    def result(self) -> np.ndarray:
+        return self.array[: self.n]
+
+
+def _expected_frames(info: Any) -> int:
+    """The frames the container claims (or its duration times the frame rate), with a margin; 0: unknown."""
+    frames = info.frames or (round(info.duration * info.fps) if info.duration and info.fps else 0)
+    return int(frames * 1.02) + 16 if frames else 0
+
+
 def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:
     """(F, oh // 2, ow // 2) float32 px/frame: the mean compensated speed of each 16x16 patch (2x2 cells)."""
     ph, pw = oh // 2, ow // 2
@@ -175,14 +206,21 @@ def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> It
 def compute_targets(path: str | Path, opts: TargetOptions | None = None, trajectories: bool = True) -> Targets:
     """All targets of one video (module docstring). trajectories=False: no `trajectories`, `valid` or
     `start_frames` (empty; the rest as always), for a caller that needs only the boxes (MOFO): the
-    trajectories are most of the time and memory. Errors are `VideoError`s naming the file."""
-    opts = opts or TargetOptions()
+    trajectories are most of the time and memory. Errors are `VideoError`s naming the file.
+
+    Runs on one core (OpenCV's thread pool is held at 1 thread meanwhile): a batch runs one video per core."""
+    with opencv_threads(1):
+        return _compute(path, opts or TargetOptions(), trajectories)
+
+
+def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targets:
     reader = ClipSpec(fps=opts.fps, stream=opts.stream).open(path)
     L = opts.length
-    traj: list[np.ndarray] = []
-    valid: list[np.ndarray] = []
+    expected = _expected_frames(reader.info)
+    traj: _Rows | None = None
+    valid: _Rows | None = None
+    vectors: _Rows | None = None
     starts_done: list[np.ndarray] = []
-    vectors: list[np.ndarray] = []
     cameras: list[np.ndarray] = []
     speeds: list[np.ndarray] = []
     times: list[np.ndarray] = []
@@ -199,7 +237,11 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None, traject
         oh, ow = h // CELL, w // CELL
         source = field.source
         known = field.known if field.known is not None else np.ones(field.vectors.shape[:3], bool)
-        vectors.append(to_float16(field.vectors[:, :oh, :ow]))
+        if vectors is None:
+            vectors = _Rows(expected, (oh, ow, 2), np.float16)
+            traj = _Rows(-(-max(0, expected - L) // opts.starts) if trajectories else 0, (oh, ow, L, 2), np.float16)
+            valid = _Rows(len(traj.array), (oh, ow), bool)
+        to_float16(field.vectors[:, :oh, :ow], out=vectors.take(len(field.vectors)))
         cameras.append(field.camera.astype(np.float32))
         speeds.append(_patch_speed(field, oh, ow))
         times.append(field.times)
@@ -213,14 +255,11 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None, traject
             buf_k = np.concatenate([buf_k, known])
         end = base + len(buf_v)
         starts = np.arange(next_start, end - L, opts.starts)
-        if len(starts):
-            st = np.empty((len(starts), oh, ow, L, 2), np.float16)
-            ok = np.empty((len(starts), oh, ow), bool)
+        if len(starts) and traj is not None and valid is not None:
+            st, ok = traj.take(len(starts)), valid.take(len(starts))
             for g in range(0, len(starts), TRACK_GROUP):  # a small float32 buffer, converted at once
                 steps, ok[g : g + TRACK_GROUP] = track(buf_v, buf_c, buf_k, starts[g : g + TRACK_GROUP] - base, L, size, opts.compensate, CELL)
                 to_float16(steps, out=st[g : g + TRACK_GROUP])
-            traj.append(st)
-            valid.append(ok)
             starts_done.append(starts)
             next_start = int(starts[-1]) + opts.starts
         drop = max(0, min(next_start, end) - base)  # frames before the next start are never read again
@@ -232,18 +271,17 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None, traject
     scale = max(MIN_SCALE, float(np.percentile(speed, SCALE_PERCENTILE))) if speed.size else MIN_SCALE
     patch = np.clip(speed / scale, 0, 1)
     # boxes on the same normalised compensated motion, per 8-px cell
-    cell_heat = np.clip(np.repeat(np.repeat(patch, 2, axis=1), 2, axis=2), 0, 1)
+    cell_heat = np.repeat(np.repeat(patch, 2, axis=1), 2, axis=2)
     frame_boxes = motion_boxes_of(cell_heat, CELL)
     info = asdict(reader.info)
     info.update(decoded_frames=int(sum(len(t) for t in times)), motion_source=source, width=w, height=h,
                 displayed_size=[reader.info.width, reader.info.height], patch_motion_scale=scale,
                 warnings=list(reader.warnings))  # fmt: skip
-    empty_traj = np.zeros((0, oh, ow, L, 2), np.float16)
     return Targets(
-        trajectories=np.concatenate(traj) if traj else empty_traj,
-        valid=np.concatenate(valid) if valid else np.zeros((0, oh, ow), bool),
+        trajectories=traj.result() if traj else np.zeros((0, oh, ow, L, 2), np.float16),
+        valid=valid.result() if valid else np.zeros((0, oh, ow), bool),
         start_frames=np.concatenate(starts_done).astype(np.int64) if starts_done else np.zeros(0, np.int64),
-        vectors=np.concatenate(vectors),
+        vectors=vectors.result() if vectors else np.zeros((0, oh, ow, 2), np.float16),
         camera=np.concatenate(cameras),
         patch_motion=patch.astype(np.float16),
         frame_boxes=frame_boxes,
