@@ -13,7 +13,8 @@ from mosi_tool.saliency.boxes import BoxTracker, component_boxes, union_box
 from mosi_tool.saliency.appearance import ColourModel, solid
 from mosi_tool.saliency.compute import compute_motion_saliency
 from mosi_tool.saliency.display import frame_ranges
-from mosi_tool.saliency.masks import MaskConfig, MaskTracker, evidence, guided_filter, motion_threshold
+from mosi_tool.saliency.maps_file import NpyRows
+from mosi_tool.saliency.masks import MaskConfig, MaskTracker, evidence, guided_filter, median_and_percentile, motion_threshold, shrink
 from mosi_tool.saliency.regions import BoxesFile, MasksFile, Regions, motion_mask
 from mosi_tool.saliency.render import render
 
@@ -39,6 +40,60 @@ def test_the_threshold_follows_the_noise_not_the_peak():
     assert motion_threshold(quiet) == pytest.approx(MaskConfig().floor)  # a clean still background: the floor
     assert motion_threshold(noisy) > 3 * motion_threshold(quiet)
     assert (evidence(noisy) > 0.5).mean() < 0.05  # noise stays out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_median_and_percentile_from_one_partition_are_numpys_to_the_bit(seed):
+    """The threshold's two statistics come from one partition; the values are exactly numpy's, for maps
+    (float32) of odd and even sizes, with ties and without."""
+    rng = np.random.default_rng(seed)
+    for n in [1, 2, 3, 199, 200, *rng.integers(1, 50_000, 40)]:
+        for a in (rng.gamma(1.0, 0.3, n).astype(np.float32), (rng.integers(0, 4, n) / 3).astype(np.float32)):
+            for q in (99.5, 50.0, 0.0, 100.0, 12.34):
+                assert median_and_percentile(a, q) == (float(np.median(a)), float(np.percentile(a, q))), (n, q)
+    wide = rng.random(301)  # float64: numpy's own two calls
+    assert median_and_percentile(wide, 99.5) == (float(np.median(wide)), float(np.percentile(wide, 99.5)))
+
+
+def test_component_boxes_match_opencvs_component_statistics():
+    """Boxes from one labelling and one pass of statistics are OpenCV's connectedComponentsWithStats boxes,
+    with the same masses (np.bincount's sums)."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        weight = cv2.GaussianBlur(rng.random((90, 160)).astype(np.float32), (0, 0), float(rng.uniform(1, 6)))
+        mask = weight > np.quantile(weight, rng.uniform(0.5, 0.95))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        mass = np.bincount(labels[mask], weights=weight[mask], minlength=n)[1:]
+        keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= 0.002 * mask.size)
+        keep = keep if len(keep) else np.array([int(np.argmax(mass))])
+        order = keep[np.argsort(-mass[keep], kind="stable")]
+        total = float(mass[order].sum())
+        expected = [[float(x), float(y), float(x + w), float(y + h), round(float(mass[k]) / total, 4)]
+                    for k in order for x, y, w, h in [stats[k + 1, :4]]]  # fmt: skip
+        assert component_boxes(mask, weight) == expected
+
+
+def test_shrink_averages_whole_blocks_and_never_enlarges():
+    x = np.arange(240 * 427, dtype=np.float32).reshape(240, 427)
+    half = shrink(x, 120)  # 240 = 2 x 120: 2x2 blocks (the long side rounds up)
+    assert half.shape == (120, 214) and half[3, 5] == x[6:8, 10:12].mean()
+    assert shrink(x[:192, :320], 120).shape == (120, 200)  # not a whole multiple: the general area resize
+    assert shrink(x[:100, :50], 120) is not None and shrink(x[:100, :50], 120).shape == (100, 50)
+
+
+def test_npy_rows_write_in_any_order_and_leave_unwritten_rows_zero(tmp_path):
+    out = tmp_path / "rows.npy"
+    rows = NpyRows(out, 4, 5, 3, np.dtype(np.bool_))
+    rows.write_row(2, np.eye(3, 5, dtype=bool))
+    rows.write_row(0, np.ones((3, 5), bool))
+    with pytest.raises(IndexError):
+        rows.write_row(4, np.ones((3, 5), bool))
+    rows.close()
+    got = np.load(out)
+    assert got.shape == (4, 3, 5) and got.dtype == np.bool_
+    assert got[0].all() and np.array_equal(got[2], np.eye(3, 5, dtype=bool)) and not got[1].any() and not got[3].any()
 
 
 def test_a_still_frame_has_no_mask():

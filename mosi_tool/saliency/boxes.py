@@ -15,7 +15,9 @@ crops to).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import no_type_check
 
+import numba
 import numpy as np
 
 MIN_AREA = 0.002  # of the frame
@@ -52,9 +54,9 @@ def component_boxes(mask: np.ndarray, weight: np.ndarray, scale: tuple[float, fl
 
     if not mask.any():
         return []
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    mass = np.bincount(labels.ravel(), weights=np.where(mask, weight, 0).ravel(), minlength=n)[1:]
-    keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area * mask.size)
+    n, labels = cv2.connectedComponents(mask.view(np.uint8) if mask.dtype == np.bool_ else mask.astype(np.uint8), connectivity=8)
+    area, left, top, right, bottom, mass = _component_stats(labels, np.ascontiguousarray(weight), n)
+    keep = np.flatnonzero(area >= min_area * mask.size)
     if len(keep) == 0:
         keep = np.array([int(np.argmax(mass))])
     order = keep[np.argsort(-mass[keep], kind="stable")][:limit]
@@ -62,9 +64,32 @@ def component_boxes(mask: np.ndarray, weight: np.ndarray, scale: tuple[float, fl
     sx, sy = scale
     out = []
     for k in order:
-        x, y, w, h = (int(v) for v in stats[k + 1, :4])
-        out.append([round(x * sx, 1), round(y * sy, 1), round((x + w) * sx, 1), round((y + h) * sy, 1), round(float(mass[k]) / total, 4)])
+        x0, y0, x1, y1 = int(left[k]), int(top[k]), int(right[k]), int(bottom[k])
+        out.append([round(x0 * sx, 1), round(y0 * sy, 1), round(x1 * sx, 1), round(y1 * sy, 1), round(float(mass[k]) / total, 4)])
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _component_stats(labels: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """Per component 1..n-1 of a label image (h, w) (0: background): pixel count, bounding box (left, top,
+    right and bottom exclusive) and summed weight (row-major order, as np.bincount sums), each (n - 1,). One
+    pass: OpenCV's connectedComponentsWithStats costs seven times its labelling here."""
+    h, w = labels.shape
+    m = max(n - 1, 0)
+    area = np.zeros(m, np.int64)
+    left, top = np.full(m, w, np.int64), np.full(m, h, np.int64)
+    right, bottom = np.zeros(m, np.int64), np.zeros(m, np.int64)
+    mass = np.zeros(m, np.float64)
+    for y in range(h):
+        for x in range(w):
+            k = labels[y, x] - 1
+            if k >= 0:
+                area[k] += 1
+                mass[k] += np.float64(weight[y, x])
+                left[k], right[k] = min(left[k], x), max(right[k], x + 1)
+                top[k], bottom[k] = min(top[k], y), max(bottom[k], y + 1)
+    return area, left, top, right, bottom, mass
 
 
 @dataclass

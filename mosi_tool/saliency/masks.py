@@ -41,6 +41,7 @@ NOISE_FACTOR = 6.0  # x the frame's median motion
 FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
 PEAK_SHARE = 0.5  # of the frame's 99.5th percentile
 PEAK_PERCENTILE = 99.5
+STATS_SAMPLES = 8_000  # about this many pixels of a frame's map give its median and peak (every 3rd at 240p)
 LOCAL_SHARE = 0.5  # of the local peak
 LOCAL_WINDOW = 64  # frame pixels: the side of the local peak's square window (4 x the maps' blur)
 WORK_SHORT_SIDE = 240  # pixels: the guided filter runs at this short side (never upscaled)
@@ -49,6 +50,7 @@ GUIDE_RADIUS = 8  # pixels at the working size (16 scored 0.009 more J on the DA
 TEXTURE_SCALE = 0.1  # grey-level gradient (Sobel, grey in [0, 1]) at which the map is fully trusted
 TEXTURE_BLUR = 4.0  # Gaussian sigma of the gradient, pixels at the working size
 GUIDE_EPS = 1e-3  # on grey levels in [0, 1]
+GUIDE_SUBSAMPLE = 2  # the fast guided filter's factor (rule 3)
 APPEARANCE_RADIUS = 4  # pixels at the working size: the guided filter after the appearance step
 REFINES = ("colour", "grabcut", "none")
 
@@ -62,6 +64,7 @@ class MaskConfig:
     peak_share: float = PEAK_SHARE
     guide_radius: int = GUIDE_RADIUS  # 0: no edge refinement (the mask is the upsampled evidence above 0.5)
     guide_eps: float = GUIDE_EPS
+    guide_subsample: int = GUIDE_SUBSAMPLE  # 1: the exact filter
     texture_scale: float = TEXTURE_SCALE  # 0: the map is trusted everywhere
     texture_blur: float = TEXTURE_BLUR
     carry: float = 0.0  # share of the previous frame's evidence carried along the motion (0: none)
@@ -80,9 +83,33 @@ def motion_threshold(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> float:
     """T of one raw map (any shape, units of the map): see the module docstring, rule 1."""
     if raw.size == 0:
         return float("inf")
-    noise = cfg.noise_factor * float(np.median(raw))
-    peak = float(np.percentile(raw, PEAK_PERCENTILE))
+    step = max(1, int((raw.size / STATS_SAMPLES) ** 0.5))  # the map is smooth: a regular grid of it suffices
+    median, peak = median_and_percentile(raw[::step, ::step] if raw.ndim == 2 else raw, PEAK_PERCENTILE)
+    noise = cfg.noise_factor * median
     return max(min(noise, cfg.peak_share * peak), cfg.floor, 1e-12)
+
+
+def median_and_percentile(a: np.ndarray, q: float) -> tuple[float, float]:
+    """(np.median(a), np.percentile(a, q)) of a finite array, the same values to the bit, from one partition
+    instead of two for float32 (half the time: a mask's threshold needs both on every frame; other dtypes
+    take numpy's two calls). The percentile is numpy's "linear" method as numpy computes it for float32: the
+    virtual index (n - 1) q / 100, and the two order statistics around it interpolated in float32."""
+    if a.dtype != np.float32 or a.size == 0:
+        return float(np.median(a)), float(np.percentile(a, q))
+    flat = a.ravel()
+    n = flat.size
+    share = q / 100
+    virtual = n * share + (1 + share * -1) - 1  # numpy's formula for alpha = beta = 1, operation for operation
+    lo = min(max(int(np.floor(virtual)), 0), n - 1)
+    hi = min(lo + 1, n - 1)
+    t = virtual - lo
+    middle = [(n - 1) // 2, n // 2]
+    part = np.partition(flat, sorted({*middle, lo, hi}))
+    median = float(np.mean(part[middle]))  # np.median: the mean of the middle one (twice) or two
+    below, above = part[lo], part[hi]
+    diff = above - below
+    top = above - diff * np.float32(1 - t) if t >= 0.5 else below + diff * np.float32(t)
+    return median, float(top)
 
 
 def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0) -> np.ndarray:
@@ -97,17 +124,29 @@ def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0
     return (np.clip(raw / t, 0, 2) / 2).astype(np.float32)
 
 
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int = 1) -> np.ndarray:
     """Grey-guided filter of `src` by `guide` (both (H, W) float32, guide in [0, 1]); box windows of side
-    2 * radius + 1. He, Sun & Tang, "Guided Image Filtering", TPAMI 2013, Algorithm 1."""
+    2 * radius + 1. He, Sun & Tang, "Guided Image Filtering", TPAMI 2013, Algorithm 1. subsample s > 1: the
+    fast guided filter (He & Sun, arXiv:1505.00996): the linear coefficients computed at 1/s of the size
+    (radius / s), upsampled, and applied to the full-size guide."""
     import cv2
 
-    k = (2 * radius + 1, 2 * radius + 1)
+    h, w = guide.shape
+    if subsample > 1 and radius >= 2 * subsample:
+        small = lambda x: cv2.resize(x, None, fx=1 / subsample, fy=1 / subsample, interpolation=cv2.INTER_AREA)  # noqa: E731
+        i, p, r = small(guide), small(src), round(radius / subsample)
+    else:
+        i, p, r = guide, src, radius
+    k = (2 * r + 1, 2 * r + 1)
     box = lambda x: cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)  # noqa: E731
-    mean_i, mean_p = box(guide), box(src)
-    a = (box(guide * src) - mean_i * mean_p) / (box(guide * guide) - mean_i * mean_i + eps)
+    mean_i, mean_p = box(i), box(p)
+    a = (box(i * p) - mean_i * mean_p) / (box(i * i) - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
-    return box(a) * guide + box(b)
+    mean_a, mean_b = box(a), box(b)
+    if mean_a.shape != (h, w):
+        mean_a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
+        mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
+    return mean_a * guide + mean_b
 
 
 def texture_confidence(grey: np.ndarray, cfg: MaskConfig = MaskConfig()) -> np.ndarray:
@@ -117,8 +156,35 @@ def texture_confidence(grey: np.ndarray, cfg: MaskConfig = MaskConfig()) -> np.n
 
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1)
-    g = cv2.GaussianBlur(np.sqrt(gx * gx + gy * gy), (0, 0), cfg.texture_blur)
+    g = _smooth_blur(cv2.magnitude(gx, gy), cfg.texture_blur)
     return np.clip(g / cfg.texture_scale, 0, 1)
+
+
+def _smooth_blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of (h, w) float32 `x` by `sigma` pixels; for sigma >= 2, at half the size (2x2 block
+    averages, sigma / 2) and resized back: a wide blur keeps nothing finer than the half size."""
+    import cv2
+
+    if sigma < 2:
+        return cv2.GaussianBlur(x, (0, 0), sigma)
+    h, w = x.shape
+    half = cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(half, (0, 0), sigma / 2), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def shrink(x: np.ndarray, short: int) -> np.ndarray:
+    """`x` (h, w[, c]) resized (area average) to a short side of `short` pixels, never enlarged. A short side
+    that is a whole multiple of `short` (240 to 120, the masks' case at 480p and above) is averaged over
+    whole blocks: OpenCV's fast path, ten times faster than its general one (the long side rounds up)."""
+    import cv2
+
+    h, w = x.shape[:2]
+    factor = min(h, w) / short
+    if factor <= 1:
+        return x
+    if factor.is_integer():
+        return cv2.resize(x, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
+    return cv2.resize(x, work_size(w, h, short), interpolation=cv2.INTER_AREA)
 
 
 def work_size(width: int, height: int, short: int = WORK_SHORT_SIDE) -> tuple[int, int]:
@@ -172,7 +238,7 @@ class MaskTracker:
             e = (1 - self.cfg.carry) * e + self.cfg.carry * propagate(self._previous, flow, frame_size)
         self._previous = e
         if grey is not None and self.cfg.guide_radius > 0:
-            e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps)
+            e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample)
         if grey is not None and self.cfg.refine != "none":
             e = self._appearance(e, small, grey)
         return e
@@ -186,16 +252,12 @@ class MaskTracker:
         if self.cfg.refine == "grabcut":
             c = guided_filter(grey, grabcut(e, image), APPEARANCE_RADIUS, self.cfg.guide_eps)
             return solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
-        size = work_size(w, h, self.cfg.appearance.short_side)
-        scale = size[0] / w
-        if size != (w, h):
-            e = cv2.resize(e, size, interpolation=cv2.INTER_AREA)
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        e, image, grey = (shrink(x, self.cfg.appearance.short_side) for x in (e, image, grey))
+        scale = e.shape[1] / w
         c = combine(e, image, self._colours, scale)
         c = guided_filter(grey, c, max(1, round(APPEARANCE_RADIUS * scale)), self.cfg.guide_eps)
         c = solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
-        return cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) if size != (w, h) else c
+        return cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) if c.shape != (h, w) else c
 
     @staticmethod
     def mask(refined: np.ndarray, size: tuple[int, int]) -> np.ndarray:

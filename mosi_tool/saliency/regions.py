@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import AtomicOutput, reserve
+from ..atomic import AtomicOutput
 from ..video.decode import Frame
 from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
+from .maps_file import NpyRows
 from .masks import MaskConfig, MaskTracker, work_size
 
 __all__ = ["box_iou", "mask_box", "motion_mask", "motion_boxes", "Regions", "BoxesFile", "MasksFile"]
@@ -102,24 +103,16 @@ class BoxesFile(AtomicOutput):
         self._file.write(json.dumps({"union": self.union}) + "\n")
 
 
-class MasksFile(AtomicOutput):
+class MasksFile(NpyRows):
     """`--masks`: bool (frames, H, W) motion masks (default: the video's resolution), streamed to a .npy."""
 
     norm = "raw"
 
     def __init__(self, out: Path, frames: int, width: int, height: int, regions: Regions):
-        tmp = self._begin(out)
-        with self._writing(setup=True):
-            self.array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.bool_, shape=(frames, height, width))
-            reserve(tmp)  # a full disk fails here, not as SIGBUS when a mapped page is written
+        super().__init__(out, frames, width, height, np.dtype(np.bool_))
         self.regions = regions
         self.size: tuple[int, int] | None = regions.size
         self.out_size = (width, height)
 
     def add(self, frame: Frame, heat: np.ndarray) -> None:
-        self.array[frame.index] = MaskTracker.mask(self.regions.evidence(frame.index, frame.image, heat), self.out_size)
-
-    def _close_file(self) -> None:
-        array = self.__dict__.pop("array", None)
-        if array is not None:
-            array.flush()
+        self.write_row(frame.index, MaskTracker.mask(self.regions.evidence(frame.index, frame.image, heat), self.out_size))
