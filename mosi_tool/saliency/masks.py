@@ -20,7 +20,8 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    frame's evidence carried along the motion field (`propagate`: the mask follows the object instead of
    being re-thresholded from scratch; `MaskConfig.carry`, off by default: it did not raise J on DAVIS).
 3. **Edges from the frame's pixels**: a guided filter (He et al., "Guided Image Filtering", ECCV 2010 / TPAMI
-   2013) of e, guided by the frame's grey levels at a working short side of WORK_SHORT_SIDE pixels; the
+   2013) of e, guided by the frame's grey levels at a working short side of WORK_SHORT_SIDE pixels, its
+   linear coefficients computed at half that size (the fast guided filter, He & Sun, arXiv:1505.00996); the
    mask is the filtered evidence above 0.5, resized to the output size. OpenCV's contrib build (ximgproc)
    is not a dependency, so the filter is the paper's box-filter formulation with `cv2.boxFilter`.
 4. **Appearance** (`saliency.appearance`, `MaskConfig.refine`): the refined evidence is blended with a
