@@ -196,6 +196,18 @@ def test_bad_options_are_one_line_errors(videos, tmp_path):
         assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, args
 
 
+def test_option_values_out_of_range_are_one_line_errors_from_the_console_script(videos, tmp_path):
+    """Typer's own usage errors (a range, an unknown option) come out of `mosi-tool` as one `error:` line."""
+    import subprocess
+    import sys
+
+    for args, words in ((["--length", "0"], "'--length'"), (["--bogus"], "--bogus")):
+        r = subprocess.run([sys.executable, "-m", "mosi_tool", "targets", str(videos), "-o", str(tmp_path), *args],
+                           capture_output=True, text=True)  # fmt: skip
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.stderr
+
+
 # --- the anchors' formats, read as their loaders read them ----------------------------------------
 
 

@@ -71,4 +71,20 @@ _register()
 
 
 def main() -> None:
-    app()
+    """The console script. A usage error (an option's value out of range, an unknown option) is one line on
+    stderr, `error: ...` as every other error of the tool, with Click's exit code 2."""
+    import sys
+
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        print("Aborted!", file=sys.stderr)
+        sys.exit(1)
+    except typer.TyperException as e:  # Click's usage errors
+        ctx = getattr(e, "ctx", None)
+        if type(e).__name__ == "NoArgsIsHelpError":  # `mosi-tool` alone: making the error showed the help
+            sys.exit(e.exit_code)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        print(f"error: {e.format_message()}{hint}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
