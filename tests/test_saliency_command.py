@@ -312,6 +312,16 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
+def test_an_out_dir_inside_the_input_folder_is_not_read_as_input(tree):
+    """The overlays written into an --out-dir inside the searched folder are not videos to process next time."""
+    (tree / "bad.mp4").unlink()
+    out = tree / "sal"
+    for _ in range(2):
+        result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay")
+        assert result.exit_code == 0 and "of 2 videos" in result.output, result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mp4")) == ["a.mp4.saliency.mp4", "sub/b.mp4.saliency.mp4"]
+
+
 def test_folder_into_out_dir_names_resumes_and_logs_failures(tmp_path, tree):
     import json
 

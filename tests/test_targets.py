@@ -167,6 +167,25 @@ def test_command_writes_one_file_per_video_resumes_and_records_failures(videos, 
     assert "2 written" in r.output and outputs(out) != first
 
 
+@pytest.mark.parametrize("fmt", ["npz", "mme"])
+def test_a_replaced_video_is_made_again(tmp_path, fmt):
+    """A file replaced by another video under the same name is not "already done": the .npz records the
+    video's size and modification time (as `features` does); an MME or MOFO file must not be older than it."""
+    import os
+
+    folder, out = tmp_path / "videos", tmp_path / "out"
+    folder.mkdir()
+    video = folder / "a.mp4"
+    km.encode(km.Scene(width=128, height=96, frames=20), video)
+    run = lambda: CliRunner().invoke(app, ["targets", str(folder), "-o", str(out), "-j", "0", "--format", fmt])  # noqa: E731
+    assert "1 written" in run().output
+    assert "0 written, 1 already done" in run().output
+    km.encode(km.Scene(width=128, height=96, frames=24, background=(1.0, 0.0)), video)
+    later = os.stat(out / (f"a.mp4{'.npz' if fmt == 'npz' else '_4.gz'}")).st_mtime_ns + 10**9
+    os.utime(video, ns=(later, later))  # newer than the output, whatever the file system's time resolution
+    assert "1 written" in run().output
+
+
 def test_the_command_never_imports_torch(videos, tmp_path):
     """Motion targets need no network: the command starts without torch (a second of CPU per process), also
     when it reports a bad file."""

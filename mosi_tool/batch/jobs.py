@@ -114,10 +114,13 @@ def check_inputs(inputs: Sequence[Path], list_file: Path | None = None) -> None:
         raise FileNotFoundError(f"{missing[0]}: no such {what}{more}")
 
 
-def find_inputs(inputs: list[Path], list_file: Path | None = None) -> Found:
+def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path | None = None) -> Found:
     """Expand inputs into video paths: files as given (whatever their suffix: a bad one fails later, named),
     folders searched recursively, a folder of frames as one video; duplicates dropped, order kept.
-    Skipped and counted: AppleDouble companions anywhere, hidden files and folders inside folders."""
+    Skipped and counted: AppleDouble companions anywhere, hidden files and folders inside folders. Skipped
+    silently: what a folder search finds inside `out_dir` (a run's own outputs, e.g. `saliency`'s overlays,
+    when the output folder lies inside an input folder)."""
+    outputs = Path(os.path.realpath(out_dir)) if out_dir is not None else None
     items: list[tuple[Path, Path | None]] = [(p, None) for p in inputs]  # (input, folder its outputs are named from)
     if list_file is not None:
         base = list_file.parent
@@ -131,6 +134,8 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None) -> Found:
     for item, list_base in items:
         if item.is_dir():
             found = [item] if _is_frame_folder(item) else _scan(item, hidden)
+            if outputs is not None:
+                found = [v for v in found if not Path(os.path.realpath(v)).is_relative_to(outputs)]
             videos += [(v, _name(v, list_base, None if v == item else item)) for v in found]
         elif is_appledouble(item):
             hidden.append(item)

@@ -58,7 +58,7 @@ def plan_jobs(inputs: Sequence[str | Path], list_file: str | Path | None, out_di
     paths = [Path(p) for p in inputs]
     listed = Path(list_file) if list_file is not None else None
     check_inputs(paths, listed)  # inputs first: nothing is measured or made for a missing one
-    found = find_inputs(paths, listed)
+    found = find_inputs(paths, listed, out_dir)
     if not found.videos:
         where = ", ".join(str(p) for p in [*paths, *([listed] if listed else [])])
         info(f"warning: no videos found in {where} (videos are found by their suffix, frame folders by their images)")

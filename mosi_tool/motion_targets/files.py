@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..batch.jobs import SourceStamp
 from ..npz import save_npz
 from .compute import TargetOptions, Targets
 
@@ -17,19 +18,26 @@ REQUIRED = ("trajectories", "valid", "start_frames", "vectors", "camera", "patch
             "settings", "info")  # fmt: skip
 
 
-def write_targets(path: str | os.PathLike[str], targets: Targets, opts: TargetOptions, source: str | None = None) -> None:
-    """Write `targets` to `path` (.npz), atomically. source: the input path recorded in `info`."""
+def write_targets(path: str | os.PathLike[str], targets: Targets, opts: TargetOptions, source: str | None = None,
+                  stamp: SourceStamp | None = None) -> None:  # fmt: skip
+    """Write `targets` to `path` (.npz), atomically. source: the input path recorded in `info`; stamp: the
+    video's size and modification time when it was read, recorded as info["file"] (as `features` does)."""
     info: dict[str, Any] = dict(targets.info, source=source) if source is not None else dict(targets.info)
+    if stamp is not None:
+        info["file"] = stamp.to_dict()
     arrays: dict[str, np.ndarray] = dict(targets.arrays())
     arrays.update(settings=np.array(opts.to_json()), info=np.array(json.dumps(info, sort_keys=True)))
     save_npz(path, arrays)
 
 
-def is_complete(path: str | os.PathLike[str], opts: TargetOptions) -> bool:
-    """True if `path` is a readable targets file made with exactly these options."""
+def is_complete(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> bool:
+    """True if `path` is a readable targets file made with exactly these options, from the video as it is now
+    (`stamp`, compared with info["file"]; None: not compared)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if any(k not in data.files for k in REQUIRED):
+                return False
+            if stamp is not None and json.loads(str(data["info"])).get("file") != stamp.to_dict():
                 return False
             return bool(json.loads(str(data["settings"])) == json.loads(opts.to_json()))
     except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: not complete

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_write_bytes, atomic_write_text
+from ..batch.jobs import SourceStamp
 from .compute import TargetOptions, Targets
 from .files import is_complete as npz_complete
 from .files import write_targets
@@ -104,20 +105,27 @@ def mofo_json(targets: Targets, video: str | os.PathLike[str]) -> str:
     return json.dumps({mofo_key(video): [frame] * len(targets.times)}, sort_keys=True)
 
 
-def write(fmt: str, path: str | os.PathLike[str], targets: Targets, opts: TargetOptions, video: str) -> None:
-    """Write `targets` of `video` to `path` in format `fmt`, atomically."""
+def write(fmt: str, path: str | os.PathLike[str], targets: Targets, opts: TargetOptions, video: str,
+          stamp: SourceStamp | None = None) -> None:  # fmt: skip
+    """Write `targets` of `video` to `path` in format `fmt`, atomically. stamp: the video as it was read (the
+    .npz records it; `is_complete`)."""
     if fmt == "npz":
-        write_targets(path, targets, opts, source=video)
+        write_targets(path, targets, opts, source=video, stamp=stamp)
     elif fmt == "mme":
         atomic_write_bytes(path, mme_bytes(targets))
     else:
         atomic_write_text(path, mofo_json(targets, video))
 
 
-def is_complete(fmt: str, path: str | os.PathLike[str], opts: TargetOptions) -> bool:
-    """Whether `path` holds a complete output: an .npz made with these options; an MME or MOFO file that
-    exists (they are written atomically, but do not record the options: rerun with --overwrite after
-    changing them)."""
+def is_complete(fmt: str, path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> bool:
+    """Whether `path` holds a complete output for the video as it is now (`stamp`; None: not compared): an
+    .npz made with these options from that video (its recorded size and modification time); an MME or MOFO
+    file that exists and is not older than the video (they are written atomically, but record neither the
+    options nor the video: rerun with --overwrite after changing the options)."""
     if fmt == "npz":
-        return npz_complete(path, opts)
-    return Path(path).is_file()
+        return npz_complete(path, opts, stamp)
+    try:
+        made = os.stat(path).st_mtime_ns
+    except OSError:
+        return False
+    return stamp is None or made >= stamp.mtime_ns

@@ -24,7 +24,7 @@ class VideoTargets:
 
     def __call__(self, job: VideoJob) -> list[str]:
         targets = compute_targets(job.path, self.opts, trajectories=self.fmt != "mofo")  # MOFO's file holds boxes only
-        formats.write(self.fmt, job.out, targets, self.opts, job.path)
+        formats.write(self.fmt, job.out, targets, self.opts, job.path, job.stamp)
         return [f"{job.path}: {w}" for w in targets.info.get("warnings", [])]
 
 
@@ -40,7 +40,7 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     formats.check(fmt, opts)
     out = Path(out_dir)
     planned = plan_jobs(inputs, list_file, out, shard, formats.suffix(fmt, opts), caller="make_targets")
-    failures = resume(planned, lambda job: formats.is_complete(fmt, job.out, opts), overwrite)
+    failures = resume(planned, lambda job: job.stamp is not None and formats.is_complete(fmt, job.out, opts, job.stamp), overwrite)
     if fmt != "npz" and planned.skipped:
         info(f"{planned.skipped} {fmt} file(s) already in {out} were kept as they are: unlike .npz files, they do not "
              "record the options that made them (--overwrite makes them again)")
