@@ -318,7 +318,7 @@ def test_saliency_cli_masks_size_max_boxes_and_norm(tmp_path):
     bad = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o.mp4"), "--norm", "peak"])
     assert bad.exit_code == 2 and "bounded" in bad.output and "peak" in bad.output  # Typer lists the choices
     bad = CliRunner().invoke(app, ["saliency", str(path), "--masks", str(masks), "--masks-size", "big"])
-    assert bad.exit_code != 0 and "--masks-size must look like" in bad.output
+    assert bad.exit_code != 0 and "--masks-size must be WxH" in bad.output
 
 
 def test_masks_and_boxes_are_the_same_asked_alone_or_together(tmp_path):

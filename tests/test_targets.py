@@ -215,6 +215,30 @@ def test_bad_options_are_one_line_errors(videos, tmp_path):
         assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, args
 
 
+def test_options_are_refused_before_any_work_and_sizes_take_either_form(scene_video, tmp_path):
+    out = tmp_path / "never"
+    for args in (["--fps", "0"], ["--backend", "dask"], ["--size", "0x10"]):
+        r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(out), *args])
+        assert r.exit_code == 2 and "error: " in r.output and not out.exists(), (args, r.output)
+    assert TargetOptions(size="320x180").size == TargetOptions(size=(320, 180)).size == (320, 180)
+    for bad in ({"size": "big"}, {"fps": -1.0}):
+        with pytest.raises(ValueError, match="--size|--fps"):
+            TargetOptions(**bad)
+    with pytest.raises(ValueError, match="chunk"):
+        next(mosi_tool.motion(scene_video, chunk=0))
+
+
+def test_fps_on_a_video_file_and_a_video_too_short_for_the_length_are_said(scene_video, tmp_path):
+    r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "a"), "-j", "0", "--fps", "12"])
+    assert r.exit_code == 0 and "frame folder's rate" in r.output, r.output
+    r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "b"), "-j", "0", "--length", str(SCENE.frames)])
+    assert r.exit_code == 0 and "too few for trajectories" in r.output, r.output
+    with np.load(tmp_path / "b" / "scene.mp4.npz") as d:
+        assert d["trajectories"].shape[0] == 0 and d["vectors"].shape[0] == SCENE.frames
+    r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "c"), "-j", "0", "--format", "mme", "--length", str(SCENE.frames - 1)])
+    assert r.exit_code == 1 and "too few for MME's trajectories" in r.output and "Traceback" not in r.output, r.output
+
+
 def test_option_values_out_of_range_are_one_line_errors_from_the_console_script(videos, tmp_path):
     """Typer's own usage errors (a range, an unknown option) come out of `mosi-tool` as one `error:` line."""
     import subprocess

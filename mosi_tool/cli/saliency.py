@@ -61,18 +61,6 @@ def _device(text: str) -> str:
     return text
 
 
-def parse_size(text: str | None, option: str = "--maps-size") -> tuple[int, int] | None:
-    if not text:
-        return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"{option} must look like 224x128, got {text!r}") from None
-    if w < 1 or h < 1:
-        raise ValueError(f"{option} must be positive")
-    return w, h
-
-
 def register(app: typer.Typer) -> None:
     @app.command("saliency")
     @handle_errors
@@ -104,18 +92,19 @@ def register(app: typer.Typer) -> None:
         runtime: RuntimeOpt = None,
         compile: CompileOpt = False,
         stream: StreamOpt = None,
-        fps: Annotated[Optional[float], typer.Option("--fps", parser=_positive_fps, help="Resample videos to this frame rate first (> 0); for frame folders, their rate.")] = None,
+        fps: Annotated[Optional[float], typer.Option("--fps", parser=_positive_fps, help="Frame folders: their frame rate (> 0). Network methods cut their clips from a video at this rate; the maps, masks and overlay keep every frame.")] = None,
     ) -> None:
         """Motion saliency maps of a video, as an overlay at its original resolution (or of many, with --out-dir)."""
         from ..atomic import clean_partial
         from ..progress import counted
         from ..saliency.run import Outputs, SaliencyOptions, prepare, run
+        from ..video.clips import parse_size
         from ..video.decode import FRAME_SUFFIXES
         from .signals import disk_errors, terminate_as_exit
 
         options = SaliencyOptions(
             method=method.value, model=model, target=target, step=step, mode=mode.value, size=size, stabilize=stabilize.value,
-            layer=layer.value, norm=norm.value, maps_size=parse_size(maps_size), masks_size=parse_size(masks_size, "--masks-size"),
+            layer=layer.value, norm=norm.value, maps_size=parse_size(maps_size, "--maps-size"), masks_size=parse_size(masks_size, "--masks-size"),
             max_boxes=max_boxes, batch_size=batch_size, device=device,
             runtime=runtime, compile=compile, stream=stream, fps=fps,
         )  # fmt: skip

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import FpsOpt, InputsArg, ListOpt, OverwriteOpt, StreamOpt, handle_errors
+from .options import InputsArg, ListOpt, OverwriteOpt, StreamOpt, handle_errors
 
 MAX_ERROR_LINES = 20
 
@@ -27,15 +27,17 @@ def register(app: typer.Typer) -> None:
         camera_model: Annotated[str, typer.Option("--camera-model", help="similarity (pan, zoom, rotation; default) or affine.")] = "similarity",
         workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Worker processes (0: this process). Default: one per CPU, never more than there are videos.")] = None,
         stream: StreamOpt = None,
-        fps: FpsOpt = None,
+        fps: Annotated[Optional[float], typer.Option("--fps", help="Frame folders only: their frame rate (> 0; default 25). A video file keeps its own frames.")] = None,
         overwrite: OverwriteOpt = False,
         shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only part i of n deterministic parts, counted from 0.")] = None,
         backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray tasks; the output folder must be reachable from the workers).")] = "local",
     ) -> None:
         """Motion targets per video: MME trajectories, MOFO boxes, masking densities and MCD vector fields."""
-        from ..motion_targets.compute import TargetOptions, parse_size
+        from ..motion_targets.compute import TargetOptions
+        from ..video.clips import parse_size
         from ..motion_targets.run import make_targets
         from ..batch.jobs import parse_shard
+        from ..batch.per_video import BACKENDS
         from ..progress import counted
         from ..video.motion import MODELS
 
@@ -43,6 +45,8 @@ def register(app: typer.Typer) -> None:
             raise ValueError("give videos, folders or --list FILE")
         if camera_model not in MODELS:
             raise ValueError(f"--camera-model must be one of {', '.join(MODELS)}, got {camera_model!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=parse_size(size), camera_model=camera_model,
                              stream=stream, fps=fps)  # fmt: skip
         try:

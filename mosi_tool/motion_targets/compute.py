@@ -25,7 +25,7 @@ import numpy as np
 
 from ..hardware import opencv_threads
 from ..version import __version__
-from ..video.clips import ClipSpec
+from ..video.clips import ClipSpec, parse_size
 from ..video.motion import MotionField, iter_motion
 from .trajectories import CELL, track
 
@@ -47,14 +47,17 @@ class TargetOptions:
     size: tuple[int, int] | None = None  # (W, H) to resize to; None: the displayed size
     camera_model: str = "similarity"
     stream: int | None = None
-    fps: float | None = None  # frame folders: their frame rate
+    fps: float | None = None  # frame folders: their frame rate (a video file keeps its own frames)
 
     def __post_init__(self) -> None:
-        """Raises ValueError naming the option for a value that cannot be honoured."""
+        """Raises ValueError naming the option for a value that cannot be honoured. size: (W, H) or 'WxH'."""
+        object.__setattr__(self, "size", parse_size(self.size))
         if self.length < 1:
             raise ValueError(f"--length must be at least 1, got {self.length}")
         if self.starts < 1:
             raise ValueError(f"--starts must be at least 1, got {self.starts}")
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"--fps must be above 0, got {self.fps:g}")
         if self.size is not None and (self.size[0] < CELL or self.size[1] < CELL):
             raise ValueError(f"--size must be at least {CELL}x{CELL}, got {self.size[0]}x{self.size[1]}")
 
@@ -82,17 +85,6 @@ class Targets:
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays by name, in file order."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "info"}
-
-
-def parse_size(text: str | None) -> tuple[int, int] | None:
-    """'WxH' -> (W, H); None or '' -> None. Raises ValueError for anything else."""
-    if not text:
-        return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--size must look like 640x360, got {text!r}") from None
-    return w, h
 
 
 def resize_field(field: MotionField, size: tuple[int, int]) -> MotionField:
@@ -274,9 +266,15 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
     cell_heat = np.repeat(np.repeat(patch, 2, axis=1), 2, axis=2)
     frame_boxes = motion_boxes_of(cell_heat, CELL)
     info = asdict(reader.info)
-    info.update(decoded_frames=int(sum(len(t) for t in times)), motion_source=source, width=w, height=h,
+    warnings = list(reader.warnings)
+    frames = int(sum(len(t) for t in times))
+    if trajectories and frames <= L:
+        warnings.append(f"{frames} frames: too few for trajectories of --length {L} (at least {L + 1} frames): `trajectories` is empty")
+    if opts.fps is not None and not reader.is_folder:
+        warnings.append(f"--fps {opts.fps:g} is a frame folder's rate: a video file keeps its own frames")
+    info.update(decoded_frames=frames, motion_source=source, width=w, height=h,
                 displayed_size=[reader.info.width, reader.info.height], patch_motion_scale=scale,
-                warnings=list(reader.warnings))  # fmt: skip
+                warnings=warnings)  # fmt: skip
     return Targets(
         trajectories=traj.result() if traj else np.zeros((0, oh, ow, L, 2), np.float16),
         valid=valid.result() if valid else np.zeros((0, oh, ow), bool),

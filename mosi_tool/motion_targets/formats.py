@@ -33,6 +33,7 @@ import numpy as np
 
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..batch.jobs import SourceStamp
+from ..batch.per_video import JobError
 from .compute import TargetOptions, Targets
 from .files import is_complete as npz_complete
 from .files import write_targets
@@ -72,8 +73,11 @@ def mme_starts(frames: int, length: int) -> int:
 
 
 def mme_bytes(targets: Targets) -> bytes:
-    """MME's gzip-compressed pickle of `traj_feat` and `traj_type` (module docstring), deterministic."""
+    """MME's gzip-compressed pickle of `traj_feat` and `traj_type` (module docstring), deterministic. Raises
+    ValueError for a video too short to hold one of MME's columns (frames - 1 - L < 1)."""
     L = targets.trajectories.shape[3]
+    if mme_starts(len(targets.times), L) < 1:
+        raise ValueError(f"{len(targets.times)} frames: too few for MME's trajectories of --length {L} (at least {L + 2} frames)")
     keep = targets.start_frames < mme_starts(len(targets.times), L)  # (S,): MME's columns, starts 0, 1, ...
     steps = np.clip(np.rint(targets.trajectories[keep].astype(np.float32)), -MME_CLAMP, MME_CLAMP).astype(np.int8)  # (S', h, w, L, 2)
     feat = np.ascontiguousarray(steps.transpose(4, 3, 0, 1, 2))  # (2, L, S', h, w): coordinate-major, as MME's '(c n)'
@@ -112,7 +116,11 @@ def write(fmt: str, path: str | os.PathLike[str], targets: Targets, opts: Target
     if fmt == "npz":
         write_targets(path, targets, opts, source=video, stamp=stamp)
     elif fmt == "mme":
-        atomic_write_bytes(path, mme_bytes(targets))
+        try:
+            data = mme_bytes(targets)
+        except ValueError as e:
+            raise JobError(f"{video}: {e}") from None
+        atomic_write_bytes(path, data)
     else:
         atomic_write_text(path, mofo_json(targets, video))
 

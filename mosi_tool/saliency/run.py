@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..atomic import OutputError, check_writable
 from ..hardware import opencv_threads
-from ..video.clips import ClipSpec, check_clip_values
+from ..video.clips import ClipSpec, check_clip_values, parse_size
 from ..video.decode import VideoInfo, VideoReader
 from .defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
 
@@ -83,9 +83,8 @@ class SaliencyOptions:
     def __post_init__(self) -> None:
         if self.model is not None and not isinstance(self.model, Path):  # a str from a Python caller
             object.__setattr__(self, "model", Path(self.model))
-        for name in ("maps_size", "masks_size"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("maps_size", "masks_size"):  # (w, h) or 'WxH'
+            object.__setattr__(self, name, parse_size(getattr(self, name), f"--{name.replace('_', '-')}"))
         for name, choices in (("method", METHODS), ("mode", MODES), ("stabilize", STABILIZE), ("layer", LAYERS), ("norm", NORMS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
@@ -98,9 +97,6 @@ class SaliencyOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        for name in ("maps_size", "masks_size"):
-            if getattr(self, name) is not None and min(getattr(self, name)) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be positive")
         if self.device != "auto" and not _device_ok(self.device):
             raise ValueError(f"--device {self.device}: not a device here (auto, cpu, or cuda[:N] on a machine with CUDA)")
         if self.method == "gradcam" and self.model is not None and self.model.suffix.lower() != ".safetensors":
@@ -302,6 +298,8 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
             except OSError as e:
                 failed[path] = write_error(e)
     notes = list(dict.fromkeys(info.notes + result.notes + result.warnings))
+    if options.fps is not None and options.method == "mv" and not reader.is_folder:
+        notes.append(f"--fps {options.fps:g} is a frame folder's rate: --method mv keeps every frame of a video file")
     # masks and boxes make many small OpenCV calls per frame, whose pool threads cost more CPU than they save
     # (on 854x480, 2 ms a frame of spinning; one thread costs about 8% more wall time)
     try:

@@ -16,7 +16,7 @@ import dataclasses
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -24,6 +24,23 @@ from .decode import Frame, VideoReader
 
 MODES = ("center", "full")
 DECODERS = ("cpu", "nvdec")
+
+
+def parse_size(value: str | Sequence[int] | None, option: str = "--size") -> tuple[int, int] | None:
+    """A (width, height) in pixels from 'WxH' (the command line's form) or a (w, h) pair (a Python caller's);
+    None or '' -> None. Raises ValueError naming `option` for anything else, or a side under 1."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, str):
+            w, h = (int(v) for v in value.lower().split("x"))
+        else:
+            w, h = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{option} must be WxH (e.g. 640x360) or (width, height), got {value!r}") from None
+    if w < 1 or h < 1:
+        raise ValueError(f"{option} must be positive, got {w}x{h}")
+    return w, h
 
 
 def check_clip_values(stack: int | None = None, step: int | None = None, fps: float | None = None, mode: str | None = None,

@@ -52,7 +52,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     optical-flow fallback. reader: the video already opened (its header read) by the caller, who keeps it
     for the video's info; else it is opened here. Errors are `VideoError`s naming the file.
     """
-    chunk = chunk or CHUNK
+    chunk = CHUNK if chunk is None else chunk
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 frame, got {chunk}")
     reader = reader or ClipSpec(fps=fps, stream=stream).open(path)
