@@ -436,6 +436,38 @@ def test_dataset_yields_clips_with_their_targets(videos, tmp_path):
     assert tuple(batch[0].shape) == (1, 4, 96, 128, 3) and tuple(batch[1]["trajectories"].shape)[:2] == (1, 4)
 
 
+def test_dataset_draws_a_new_clip_each_time_repeatably_and_reads_the_targets_stream(scene_video, tmp_path):
+    import av
+    import torch
+
+    from mosi_tool.motion_targets.dataset import TargetClips
+    from mosi_tool.video.decode import VideoReader
+
+    out = tmp_path / "t"
+    CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(out), "-j", "0"])
+    ds = TargetClips([scene_video], out, frames=4, stride=1)  # num_workers=0: the main process draws
+    torch.manual_seed(1)
+    first = [int(ds[0][1]["frames"][0]) for _ in range(4)]
+    torch.manual_seed(1)
+    assert [int(ds[0][1]["frames"][0]) for _ in range(4)] == first and len(set(first)) > 1
+    two = tmp_path / "two.mkv"  # two video streams of different sizes: the targets of the second
+    with av.open(str(two), "w") as f:
+        streams = [f.add_stream("libx264", rate=10) for _ in range(2)]
+        for s, (w, h) in zip(streams, ((64, 48), (96, 64))):
+            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for i in range(12):
+            for s, shift in zip(streams, (0, 100)):
+                image = np.full((s.height, s.width, 3), (i * 9 + shift) % 256, np.uint8)
+                f.mux(s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        for s in streams:
+            f.mux(s.encode())
+    CliRunner().invoke(app, ["targets", str(two), "-o", str(out), "-j", "0", "--stream", "1"])
+    clip, tg = TargetClips([two], out, frames=4, stride=2, random=False)[0]
+    truth = [fr.image for fr in VideoReader(two, stream=1).frames()]
+    assert tuple(clip.shape) == (4, 64, 96, 3)
+    assert all(np.array_equal(clip[k].numpy(), truth[int(i)]) for k, i in enumerate(tg["frames"]))
+
+
 @pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores
 def test_ray_backend_writes_the_same_bytes_and_failures(videos, tmp_path):
     pytest.importorskip("ray", reason="ray is not installed (pip install mosi-tool[ray])")

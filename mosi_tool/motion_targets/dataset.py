@@ -7,6 +7,7 @@ a folder `DIR/<its path under that folder>.npz`), so pass the same inputs that m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,10 @@ class TargetClips(Dataset):
     `times` (T,)), the trajectories starting at them (`trajectories` (T, H/8, W/8, L, 2), `valid`
     (T, H/8, W/8): all False for a frame no trajectory starts at, near the end or between `--starts`),
     `video_box` (4,) and `frames` (T,) int64, the frame indices.
-    The start is drawn at random (numpy, seeded by `seed`, the item and torch's per-worker, per-epoch seed),
-    or the middle clip with `random=False`. A video shorter than the clip repeats its last frame. Videos without
+    The start is drawn at random (numpy, seeded by `seed`, the item and one draw from torch's random generator:
+    a new clip every epoch, with or without worker processes, repeatable after `torch.manual_seed`), or the
+    middle clip with `random=False`. The frames are decoded from the stream (and a frame folder at the rate)
+    the targets were made from (the file's `settings`). A video shorter than the clip repeats its last frame. Videos without
     a targets file (failed ones) are left out and listed in `missing`.
     """
 
@@ -54,7 +57,7 @@ class TargetClips(Dataset):
         span = (self.frames - 1) * self.stride + 1
         top = max(0, count - span)
         if self.random:
-            rng = np.random.default_rng([self.seed, item, torch.initial_seed() % 2**32])
+            rng = np.random.default_rng([self.seed, item, int(torch.randint(0, 2**31 - 1, ()).item())])
             start = int(rng.integers(0, top + 1))
         else:
             start = top // 2
@@ -76,22 +79,22 @@ class TargetClips(Dataset):
             out["valid"][has] = valid[row[has]]
             out["video_box"] = data["video_box"]
             info_size = _size(data)
+            settings = json.loads(str(data["settings"]))
         out["frames"] = idx.astype(np.int64)
-        clip = _read_frames(job.path, idx, info_size)
+        clip = _read_frames(job.path, idx, info_size, settings.get("stream"), settings.get("fps"))
         return torch.from_numpy(clip), {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
 
 
 def _size(data: Any) -> tuple[int, int]:
     """(W, H) the targets were made at, from the file's info."""
-    import json
-
     info = json.loads(str(data["info"]))
     return int(info["width"]), int(info["height"])
 
 
-def _read_frames(path: str, idx: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(len(idx), H, W, 3) uint8: frames idx (sorted, repeats allowed) of `path` at `size` = (W, H)."""
-    reader = VideoReader(path)
+def _read_frames(path: str, idx: np.ndarray, size: tuple[int, int], stream: int | None = None, fps: float | None = None) -> np.ndarray:
+    """(len(idx), H, W, 3) uint8: frames idx (sorted, repeats allowed) of `path` (its video stream `stream`; a
+    frame folder at `fps`) at `size` = (W, H)."""
+    reader = VideoReader(path, stream=stream, fps=fps)
     wanted = set(int(i) for i in idx)
     got: dict[int, np.ndarray] = {}
     last = int(idx.max())
