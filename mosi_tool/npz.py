@@ -34,3 +34,32 @@ def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read every array (no pickles) into memory."""
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
+
+
+def map_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Every array of an .npz, those stored uncompressed (as `save_npz` writes them) as read-only memory maps of
+    the file, so reading a few rows of a large array reads only those rows; compressed ones read whole. Raises
+    ValueError for a member that is not a plain .npy array (object arrays are never unpickled)."""
+    out: dict[str, np.ndarray] = {}
+    with open(path, "rb") as f, zipfile.ZipFile(f) as zf:
+        for info in zf.infolist():
+            name = info.filename[: -len(".npy")] if info.filename.endswith(".npy") else info.filename
+            if info.compress_type != zipfile.ZIP_STORED:
+                with zf.open(info) as entry:
+                    out[name] = np.lib.format.read_array(entry, allow_pickle=False)
+                continue
+            f.seek(info.header_offset)
+            local = f.read(30)  # the local file header: its name and extra field lengths are at 26 and 28
+            start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
+            f.seek(start)
+            version = np.lib.format.read_magic(f)
+            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if header is None:  # a newer .npy header: read the array whole
+                with zf.open(info) as entry:
+                    out[name] = np.lib.format.read_array(entry, allow_pickle=False)
+                continue
+            shape, fortran, dtype = header(f)
+            if dtype.hasobject:
+                raise ValueError(f"{path}: {name} holds Python objects, which are never unpickled")
+            out[name] = np.memmap(path, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order="F" if fortran else "C") if int(np.prod(shape)) else np.zeros(shape, dtype)
+    return out

@@ -455,3 +455,24 @@ def test_temporary_names_are_short_enough_for_long_targets(tmp_path):
     target = tmp_path / ("x" * 240 + ".npz")
     atomic_write_bytes(target, b"ok")
     assert target.read_bytes() == b"ok" and os.listdir(tmp_path) == [target.name]
+
+
+def test_map_npz_reads_what_np_load_reads_and_maps_stored_members(tmp_path):
+    from mosi_tool.npz import map_npz, save_npz
+
+    arrays = {"big": np.arange(24, dtype=np.float16).reshape(2, 3, 4), "flags": np.array([True, False]),
+              "text": np.array('{"a": 1}'), "empty": np.zeros((0, 3), np.int64), "fortran": np.asfortranarray(np.eye(3))}  # fmt: skip
+    for compress in (False, True):
+        path = tmp_path / f"a{compress}.npz"
+        save_npz(path, arrays, compress=compress)
+        got = map_npz(path)
+        assert list(got) == list(arrays)
+        for k, a in arrays.items():
+            assert got[k].dtype == a.dtype and got[k].shape == a.shape and np.array_equal(got[k], a), k
+        if compress:
+            assert not isinstance(got["big"], np.memmap)
+        else:
+            assert isinstance(got["big"], np.memmap) and not got["big"].flags.writeable
+    np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="never unpickled"):
+        map_npz(tmp_path / "objects.npz")

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..batch.jobs import find_inputs, plan
+from ..npz import map_npz
 from ..video.decode import VideoReader
 
 PER_FRAME = ("vectors", "camera", "patch_motion", "frame_boxes", "times")
@@ -65,21 +66,22 @@ class TargetClips(Dataset):
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         job = self.jobs[item]
-        with np.load(job.out, allow_pickle=False) as data:
-            count = len(data["times"])
-            idx = self._indices(item, count)
-            out: dict[str, Any] = {k: data[k][idx] for k in PER_FRAME}
-            starts = data["start_frames"]
-            row = np.searchsorted(starts, idx)
-            has = (row < len(starts)) & (starts[np.minimum(row, len(starts) - 1)] == idx) if len(starts) else np.zeros(len(idx), bool)
-            traj, valid = data["trajectories"], data["valid"]
-            out["trajectories"] = np.zeros((len(idx), *traj.shape[1:]), traj.dtype)
-            out["valid"] = np.zeros((len(idx), *valid.shape[1:]), bool)
-            out["trajectories"][has] = traj[row[has]]
-            out["valid"][has] = valid[row[has]]
-            out["video_box"] = data["video_box"]
-            info_size = _size(data)
-            settings = json.loads(str(data["settings"]))
+        data = map_npz(job.out)  # memory maps: only the clip's rows are read, however long the video
+        count = len(data["times"])
+        idx = self._indices(item, count)
+        out: dict[str, Any] = {k: np.asarray(data[k][idx]) for k in PER_FRAME}
+        starts = np.asarray(data["start_frames"])
+        row = np.searchsorted(starts, idx)
+        has = (row < len(starts)) & (starts[np.minimum(row, len(starts) - 1)] == idx) if len(starts) else np.zeros(len(idx), bool)
+        traj, valid = data["trajectories"], data["valid"]
+        out["trajectories"] = np.zeros((len(idx), *traj.shape[1:]), traj.dtype)
+        out["valid"] = np.zeros((len(idx), *valid.shape[1:]), bool)
+        out["trajectories"][has] = traj[row[has]]
+        out["valid"][has] = valid[row[has]]
+        out["video_box"] = np.array(data["video_box"])  # a copy: the map is read-only
+        info_size = _size(data)
+        settings = json.loads(str(data["settings"]))
+        del data, traj, valid
         out["frames"] = idx.astype(np.int64)
         clip = _read_frames(job.path, idx, info_size, settings.get("stream"), settings.get("fps"))
         return torch.from_numpy(clip), {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
