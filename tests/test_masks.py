@@ -96,6 +96,20 @@ def test_npy_rows_write_in_any_order_and_leave_unwritten_rows_zero(tmp_path):
     assert got[0].all() and np.array_equal(got[2], np.eye(3, 5, dtype=bool)) and not got[1].any() and not got[3].any()
 
 
+def test_the_floor_shrinks_with_a_small_picture():
+    """The same motion is fewer pixels a frame in a smaller picture: below a short side of 480 px the floor
+    scales with it, so a slow walker at 192x144 is still found (it was not: no mask on any frame)."""
+    tracker = MaskTracker()
+    assert tracker.floor_scaled(480) is tracker.cfg and tracker.floor_scaled(1080).floor == 0.5
+    assert tracker.floor_scaled(240).floor == pytest.approx(0.25) and tracker.floor_scaled(144).floor == pytest.approx(0.15)
+    assert MaskTracker(MaskConfig(floor_short_side=0)).floor_scaled(144).floor == 0.5
+    raw = np.full((144, 192), 0.02, np.float32)
+    raw[60:80, 90:110] = 0.3  # 0.3 px/frame: clear of the noise, under the fixed floor
+    image = np.random.default_rng(0).integers(0, 256, (144, 192, 3), dtype=np.uint8)  # texture: the map is trusted
+    assert (MaskTracker(MaskConfig(refine="none")).update(raw, image) > 0.5)[60:80, 90:110].mean() > 0.5
+    assert not (MaskTracker(MaskConfig(refine="none", floor_short_side=0)).update(raw, image) > 0.5).any()
+
+
 def test_a_still_frame_has_no_mask():
     assert not (evidence(np.full((40, 60), 0.1, np.float32)) > 0.5).any()
 

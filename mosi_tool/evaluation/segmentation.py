@@ -235,6 +235,7 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-grabcut", "  GrabCut instead of the colour model", _mv_masks(MaskConfig(refine="grabcut")), ("frames", "saliency")),
     Method("masks-colour240", "  colour model at short side 240 instead of 120", _mv_masks(MaskConfig(appearance=AppearanceConfig(short_side=240))), ("frames", "saliency")),
     Method("masks-not-solid", "  colour model without the solid-object rule", _mv_masks(MaskConfig(appearance=AppearanceConfig(solid=False))), ("frames", "saliency")),
+    Method("masks-fixed-floor", "  floor 0.5 px/frame at every size (not scaled below 480 px)", _mv_masks(MaskConfig(floor_short_side=0)), ("frames", "saliency")),
     Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("frames", "saliency")),
     Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("frames", "saliency")),
     Method("masks-guide16", "  guided filter radius 16", _mv_masks(MaskConfig(guide_radius=16)), ("frames", "saliency")),

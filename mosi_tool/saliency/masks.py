@@ -12,7 +12,9 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    m > T = max(min(NOISE_FACTOR x median, PEAK_SHARE x peak), FLOOR) (peak: the 99.5th percentile).
    A slow mover next to a fast one stays above T as long as it clearly exceeds the noise (the old rule,
    half of the frame's peak, dropped it); the PEAK_SHARE cap keeps a strong mover whole when the camera's
-   residual noise is high. FLOOR (px/frame) is the least speed called motion on a still, clean background.
+   residual noise is high. FLOOR (px/frame) is the least speed called motion on a still, clean background,
+   at a short side of FLOOR_SHORT_SIDE pixels or more; a smaller picture scales it down with its short side
+   (the same motion is fewer pixels a frame there).
    Each pixel must also reach LOCAL_SHARE of the local peak (the maximum over a square of LOCAL_WINDOW frame
    pixels): every mover is cut at half its own height, so the blur of a fast one does not spill over
    its neighbours, and a slow one keeps its own extent.
@@ -32,6 +34,7 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +43,7 @@ from .appearance import AppearanceConfig, ColourModel, combine, grabcut, solid
 
 NOISE_FACTOR = 6.0  # x the frame's median motion
 FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
+FLOOR_SHORT_SIDE = 480  # pixels: FLOOR holds from this short side up, and shrinks with a smaller one
 PEAK_SHARE = 0.5  # of the frame's 99.5th percentile
 PEAK_PERCENTILE = 99.5
 STATS_SAMPLES = 8_000  # about this many pixels of a frame's map give its median and peak (every 3rd at 240p)
@@ -62,6 +66,7 @@ class MaskConfig:
 
     noise_factor: float = NOISE_FACTOR
     floor: float = FLOOR
+    floor_short_side: int = FLOOR_SHORT_SIDE  # the floor shrinks below this short side (0: never)
     peak_share: float = PEAK_SHARE
     guide_radius: int = GUIDE_RADIUS  # 0: no edge refinement (the mask is the upsampled evidence above 0.5)
     guide_eps: float = GUIDE_EPS
@@ -217,6 +222,7 @@ class MaskTracker:
     def __init__(self, cfg: MaskConfig = MaskConfig()):
         self.cfg = cfg
         self._previous: np.ndarray | None = None
+        self._scaled: tuple[int, MaskConfig] | None = None  # (short side, the config with its floor scaled)
         self._colours = ColourModel(cfg.appearance)
 
     def update(self, raw: np.ndarray, image: np.ndarray | None = None, flow: np.ndarray | None = None,
@@ -227,6 +233,7 @@ class MaskTracker:
         import cv2
 
         frame_width = frame_size[0] if frame_size else image.shape[1] if image is not None else raw.shape[1]
+        frame_short = min(frame_size) if frame_size else min(image.shape[:2]) if image is not None else min(raw.shape)
         grey = None
         if image is not None:
             h, w = raw.shape
@@ -234,7 +241,7 @@ class MaskTracker:
             grey = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
             if self.cfg.texture_scale > 0:
                 raw = raw * texture_confidence(grey, self.cfg)
-        e = evidence(raw, self.cfg, raw.shape[1] / frame_width)
+        e = evidence(raw, self.floor_scaled(frame_short), raw.shape[1] / frame_width)
         if self.cfg.carry > 0 and self._previous is not None and flow is not None and frame_size is not None:
             e = (1 - self.cfg.carry) * e + self.cfg.carry * propagate(self._previous, flow, frame_size)
         self._previous = e
@@ -243,6 +250,14 @@ class MaskTracker:
         if grey is not None and self.cfg.refine != "none":
             e = self._appearance(e, small, grey)
         return e
+
+    def floor_scaled(self, short: int) -> MaskConfig:
+        """The config with its floor for a frame of short side `short` pixels (module docstring, rule 1)."""
+        if short >= self.cfg.floor_short_side or self.cfg.floor == 0:
+            return self.cfg
+        if self._scaled is None or self._scaled[0] != short:
+            self._scaled = (short, dataclasses.replace(self.cfg, floor=self.cfg.floor * short / self.cfg.floor_short_side))
+        return self._scaled[1]
 
     def _appearance(self, e: np.ndarray, image: np.ndarray, grey: np.ndarray) -> np.ndarray:
         """Rule 4 on evidence e (h, w), the frame's image (h, w, 3) uint8 and grey (h, w) in [0, 1]: the colour
