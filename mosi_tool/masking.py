@@ -16,14 +16,17 @@ THRESHOLD = 0.25  # patch_motion at or above which a tube is in the motion area
 
 
 def motion_guided_mask(patch_motion: np.ndarray, ratio: float = 0.9, inside_ratio: float = 0.75, tubelet: int = 2,
-                       rng: np.random.Generator | int | None = None, threshold: float = THRESHOLD) -> np.ndarray:  # fmt: skip
+                       rng: np.random.Generator | int | None = None, threshold: float = THRESHOLD, tube: bool = False) -> np.ndarray:  # fmt: skip
     """A VideoMAE token mask (True: hidden) for one clip's patch motion.
 
     patch_motion: (T, H/16, W/16) in [0, 1] (`targets`' array for the clip's frames; float16 is fine), T a
     multiple of `tubelet`. Each time step of tokens averages `tubelet` frames. Of its tokens, round(ratio * N)
     are hidden: round(inside_ratio * n_in) of the n_in tokens in the motion area (motion >= `threshold`),
     chosen at random, and the rest at random outside it; when one side has too few tokens, the other takes
-    the remainder. Returns (T / tubelet, H/16, W/16) bool. Raises ValueError for a bad shape or ratio.
+    the remainder. Each time step draws its own mask, following the motion (MGMAE's motion-guided masking);
+    tube=True draws one mask from the clip's mean motion and repeats it at every time step (VideoMAE's tube
+    masking, as MOFO masks inside its box). Returns (T / tubelet, H/16, W/16) bool. Raises ValueError for a
+    bad shape or ratio.
     """
     motion = np.asarray(patch_motion, np.float32)
     if motion.ndim != 3 or len(motion) % tubelet:
@@ -34,6 +37,9 @@ def motion_guided_mask(patch_motion: np.ndarray, ratio: float = 0.9, inside_rati
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     t, h, w = motion.shape
     tokens = motion.reshape(t // tubelet, tubelet, h, w).mean(axis=1)  # (T', h, w)
+    if tube:
+        one = motion_guided_mask(tokens.mean(axis=0, keepdims=True), ratio, inside_ratio, 1, gen, threshold)  # (1, h, w)
+        return np.repeat(one, len(tokens), axis=0)
     mask = np.zeros(tokens.shape, bool)
     n = h * w
     total = int(round(ratio * n))
