@@ -331,6 +331,8 @@ def test_saliency_cli_masks_size_max_boxes_and_norm(tmp_path):
     assert all(len(line["boxes"]) <= 1 for line in lines[:-1]) and "union" in lines[-1]
     bad = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o.mp4"), "--norm", "peak"])
     assert bad.exit_code == 2 and "bounded" in bad.output and "peak" in bad.output  # Typer lists the choices
+    alone = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o2.mp4"), "--masks-size", "160x96"])
+    assert alone.exit_code == 0 and "--masks-size applies to the masks output, which was not asked for" in alone.output
     bad = CliRunner().invoke(app, ["saliency", str(path), "--masks", str(masks), "--masks-size", "big"])
     assert bad.exit_code != 0 and "--masks-size must be WxH" in bad.output
 

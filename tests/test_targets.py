@@ -229,6 +229,8 @@ def test_options_are_refused_before_any_work_and_sizes_take_either_form(scene_vi
 
 
 def test_fps_on_a_video_file_and_a_video_too_short_for_the_length_are_said(scene_video, tmp_path):
+    r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "m"), "-j", "0", "--format", "mofo", "--length", "7"])
+    assert r.exit_code == 0 and "--format mofo holds boxes only: --length does not apply" in r.output, r.output
     r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "a"), "-j", "0", "--fps", "12"])
     assert r.exit_code == 0 and "frame folder's rate" in r.output, r.output
     r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "b"), "-j", "0", "--length", str(SCENE.frames)])

@@ -110,6 +110,11 @@ def register(app: typer.Typer) -> None:
         )  # fmt: skip
         inputs = list(inputs or [])
         files = {"--out": out, "--maps": maps, "--masks": masks, "--boxes": boxes, "--sheet": sheet}
+        batch_kinds = set(outputs_text.split(",")) if out_dir is not None else set()
+        for option, value, output, path in (("--masks-size", masks_size, "masks", masks), ("--max-boxes", max_boxes, "boxes", boxes),
+                                            ("--maps-size", maps_size, "maps", maps)):  # fmt: skip
+            if value is not None and path is None and output not in batch_kinds:
+                typer.echo(f"note: {option} applies to the {output} output, which was not asked for (ignored)", err=True)
         if out_dir is not None or list_file is not None or len(inputs) > 1:
             given = [name for name, path in files.items() if path is not None]
             if given:

@@ -47,6 +47,10 @@ def register(app: typer.Typer) -> None:
             raise ValueError(f"--camera-model must be one of {', '.join(MODELS)}, got {camera_model!r}")
         if backend not in BACKENDS:
             raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if fmt == "mofo":
+            unused = [name for name, changed in (("--length", length != 4), ("--starts", starts != 1), ("--no-compensate", not compensate)) if changed]
+            if unused:
+                typer.echo(f"note: --format mofo holds boxes only: {', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply (ignored)", err=True)
         opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=parse_size(size), camera_model=camera_model,
                              stream=stream, fps=fps)  # fmt: skip
         try:
