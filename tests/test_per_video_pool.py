@@ -90,3 +90,32 @@ def _slow(job: VideoJob) -> list[str]:
     (Path(job.out).parent / "started").touch()
     time.sleep(60)
     return []
+
+
+def test_an_interrupted_pool_cancels_its_queue_and_stops_its_workers_at_once():
+    """Ctrl-C in a `-j N` run: no queued video starts after it, and the videos in flight stop (before, the run
+    waited for them and for the queue's next ones)."""
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    import pytest
+
+    from mosi_tool.batch.per_video import _stopped_at_once
+
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with _stopped_at_once(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))) as pool:
+            running, _, queued = (pool.submit(time.sleep, 60) for _ in range(3))  # the 2nd is already handed over
+            while not running.running():
+                time.sleep(0.05)
+            workers = list(pool._processes.values())
+            raise KeyboardInterrupt
+    from concurrent.futures import wait
+
+    wait([queued], timeout=10)  # the pool's manager thread settles it: cancelled, or failed with the pool
+    assert queued.cancelled() or queued.exception(0) is not None
+    for process in workers:
+        process.join(10)
+        assert not process.is_alive()
+    assert time.monotonic() - t0 < 30

@@ -10,12 +10,13 @@ with Ray the output folder must be reachable from the workers.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -183,8 +184,8 @@ def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, re
     """Run `work` on `jobs` in a pool of `n` spawned processes, recording each outcome, until the pool breaks. Returns
     (the jobs in flight when it broke, unrecorded; the jobs not started), both empty when all ran."""
     pending = list(reversed(jobs))
-    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent,
-                             initargs=(os.getpid(),)) as pool:  # fmt: skip
+    with _stopped_at_once(ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                                              initializer=_exit_with_parent, initargs=(os.getpid(),))) as pool:  # fmt: skip
         running: dict[Future, VideoJob] = {}
 
         def harvest(futures: Iterable[Future]) -> list[VideoJob]:
@@ -210,6 +211,22 @@ def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, re
                 wait(running)  # the rest end too, with the pool: done ones are recorded, lost ones returned
                 return lost + harvest(running), list(reversed(pending))
     return [], []
+
+
+@contextlib.contextmanager
+def _stopped_at_once(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]:
+    """The pool, shut down when the block ends: after the last job, waiting for it; on Ctrl-C (or any error of
+    the run itself), at once: queued jobs are cancelled and the workers stopped, so no video starts after the
+    signal (a stopped video leaves only a temporary file, removed by the next run)."""
+    try:
+        yield pool
+    except BaseException:
+        workers = list((getattr(pool, "_processes", None) or {}).values())  # no public way to stop running work
+        pool.shutdown(wait=False, cancel_futures=True)  # (this forgets the workers)
+        for process in workers:
+            process.terminate()
+        raise
+    pool.shutdown(wait=True)
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -32,12 +32,14 @@ def write_targets(path: str | os.PathLike[str], targets: Targets, opts: TargetOp
 
 def is_complete(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> bool:
     """True if `path` is a readable targets file made with exactly these options, from the video as it is now
-    (`stamp`, compared with info["file"]; None: not compared)."""
+    (`stamp`, compared with info["file"]; None: not compared; a file made before the stamp was recorded is
+    trusted, so an existing dataset is not made again)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if any(k not in data.files for k in REQUIRED):
                 return False
-            if stamp is not None and json.loads(str(data["info"])).get("file") != stamp.to_dict():
+            recorded = json.loads(str(data["info"])).get("file")  # absent from files made before it was recorded
+            if stamp is not None and recorded is not None and recorded != stamp.to_dict():
                 return False
             return bool(json.loads(str(data["settings"])) == json.loads(opts.to_json()))
     except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: not complete
