@@ -10,7 +10,7 @@ Arrays (docs/TARGETS.md; F frames, H x W the frame size as a player shows it, or
     frame_boxes   (F, 4) float32 px                      motion area per frame (x0, y0, x1, y1), NaN: none
     video_box     (4,) float32 px                        robust union of the frame boxes (`union_box`), NaN: none
     times         (F,) float64 s                         from the first frame's timestamp
-The video's motion is read chunk by chunk; only the outputs (about 100 KB a frame at 854x480) are held.
+The video's motion is read chunk by chunk; only the outputs (about 137 KB a frame at 854x480) are held.
 """
 
 from __future__ import annotations
