@@ -217,7 +217,7 @@ def test_bad_options_are_one_line_errors(videos, tmp_path):
 
 def test_options_are_refused_before_any_work_and_sizes_take_either_form(scene_video, tmp_path):
     out = tmp_path / "never"
-    for args in (["--fps", "0"], ["--backend", "dask"], ["--size", "0x10"]):
+    for args in (["--fps", "0"], ["--backend", "dask"], ["--size", "0x10"], ["--size", "100000x100000"]):
         r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(out), *args])
         assert r.exit_code == 2 and "error: " in r.output and not out.exists(), (args, r.output)
     assert TargetOptions(size="320x180").size == TargetOptions(size=(320, 180)).size == (320, 180)

@@ -24,11 +24,13 @@ from .decode import Frame, VideoReader
 
 MODES = ("center", "full")
 DECODERS = ("cpu", "nvdec")
+MAX_SIDE = 16384  # pixels: the largest width or height a size option takes (8K video is 7680 wide)
 
 
 def parse_size(value: str | Sequence[int] | None, option: str = "--size") -> tuple[int, int] | None:
     """A (width, height) in pixels from 'WxH' (the command line's form) or a (w, h) pair (a Python caller's);
-    None or '' -> None. Raises ValueError naming `option` for anything else, or a side under 1."""
+    None or '' -> None. Raises ValueError naming `option` for anything else, a side under 1 or over MAX_SIDE
+    (a typo's 100000x100000 would run out of memory, or fill a disk, before saying anything)."""
     if value is None or value == "":
         return None
     try:
@@ -40,6 +42,8 @@ def parse_size(value: str | Sequence[int] | None, option: str = "--size") -> tup
         raise ValueError(f"{option} must be WxH (e.g. 640x360) or (width, height), got {value!r}") from None
     if w < 1 or h < 1:
         raise ValueError(f"{option} must be positive, got {w}x{h}")
+    if max(w, h) > MAX_SIDE:
+        raise ValueError(f"{option} {w}x{h}: at most {MAX_SIDE} pixels a side")
     return w, h
 
 
