@@ -212,3 +212,21 @@ def test_a_text_file_is_not_a_video(tmp_path):
     path.write_text("A page of notes about the dataset.\n" * 200)
     with pytest.raises(VideoError, match=r"notes.txt: not a video \(FFmpeg reads it only as text"):
         VideoReader(path)
+
+
+def test_the_codec_is_named_not_the_decoder(tmp_path):
+    """AV1 is decoded by libdav1d: the info names the codec, av1, as `ffprobe` does."""
+    path = tmp_path / "av1.mkv"
+    try:
+        with av.open(str(path), "w") as out:
+            s = out.add_stream("libsvtav1", rate=10)
+            s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+            for i in range(3):
+                for p in s.encode(av.VideoFrame.from_ndarray(texture(64, 64, i), format="rgb24")):
+                    out.mux(p)
+            for p in s.encode():
+                out.mux(p)
+    except (av.FFmpegError, ValueError) as e:
+        pytest.skip(f"no AV1 encoder in this PyAV build ({e})")
+    reader = VideoReader(path)
+    assert reader.info.codec == "av1" and len(list(reader.frames())) == 3

@@ -68,7 +68,7 @@ class VideoInfo:
     frames: int | None  # what the container claims (MP4: stored frames, edit lists ignored); None if unknown
     duration: float | None  # seconds, if known
     stream: int  # index among the file's video streams
-    codec: str
+    codec: str  # the codec (h264, av1), not the decoder FFmpeg picked for it (libdav1d)
     video_streams: int = 1
     notes: list[str] = field(default_factory=list)
     rotation: int = 0  # degrees counter-clockwise the display matrix turns the stored frames (0, 90, 180, 270)
@@ -245,7 +245,7 @@ class VideoReader:
             sar = self.pixels.sar
             self.info = VideoInfo(
                 str(self.path), width, height, float(rate) if rate else 0.0,
-                vs.frames or None, duration, k, cc.name if cc else "?", len(videos), notes,
+                vs.frames or None, duration, k, (getattr(cc.codec, "canonical_name", None) or cc.name) if cc else "?", len(videos), notes,
                 rotation, mirrored, container.start_time / av.time_base if container.start_time else 0.0,
                 f"{sar.numerator}:{sar.denominator}",
             )  # fmt: skip
