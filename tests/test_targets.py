@@ -233,6 +233,8 @@ def test_fps_on_a_video_file_and_a_video_too_short_for_the_length_are_said(scene
     assert r.exit_code == 0 and "--format mofo holds boxes only: --length does not apply" in r.output, r.output
     r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "a"), "-j", "0", "--fps", "12"])
     assert r.exit_code == 0 and "frame folder's rate" in r.output, r.output
+    r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "s"), "-j", "0", "--size", "144x256"])
+    assert r.exit_code == 0 and "--size 144x256 stretches the 256x144 picture" in r.output, r.output
     r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "b"), "-j", "0", "--length", str(SCENE.frames)])
     assert r.exit_code == 0 and "too few for trajectories" in r.output, r.output
     with np.load(tmp_path / "b" / "scene.mp4.npz") as d:

@@ -33,6 +33,7 @@ PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
 ROWS_BYTES = 1 << 30  # a `_Rows` array starts at most this large, however many frames a header claims
+ASPECT_TOLERANCE = 0.02  # --size may round a picture's aspect this much without a warning
 TRACK_GROUP = 32  # starts tracked at a time: their float32 steps (6.5 MB at 854x480) stay in memory already mapped
 UNION_SHARE = 10.0  # percent: video_box's edges leave out this share of the frame boxes' edges on each side
 
@@ -270,6 +271,10 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
     frames = int(sum(len(t) for t in times))
     if trajectories and frames <= L:
         warnings.append(f"{frames} frames: too few for trajectories of --length {L} (at least {L + 1} frames): `trajectories` is empty")
+    if opts.size is not None:
+        (sw, sh), (vw, vh) = opts.size, (reader.info.width, reader.info.height)
+        if abs((sw / sh) / (vw / vh) - 1) > ASPECT_TOLERANCE:
+            warnings.append(f"--size {sw}x{sh} stretches the {vw}x{vh} picture (aspect {vw / vh:.2f} to {sw / sh:.2f})")
     if opts.fps is not None and not reader.is_folder:
         warnings.append(f"--fps {opts.fps:g} is a frame folder's rate: a video file keeps its own frames")
     info.update(decoded_frames=frames, motion_source=source, width=w, height=h,
