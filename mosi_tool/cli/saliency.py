@@ -110,7 +110,11 @@ def register(app: typer.Typer) -> None:
         )  # fmt: skip
         inputs = list(inputs or [])
         files = {"--out": out, "--maps": maps, "--masks": masks, "--boxes": boxes, "--sheet": sheet}
-        batch_kinds = set(outputs_text.split(",")) if out_dir is not None else set()
+        batch_kinds: tuple[str, ...] = ()
+        if out_dir is not None:
+            from ..saliency.batch import parse_outputs  # the batch machinery: imported for --out-dir only
+
+            batch_kinds = parse_outputs(outputs_text)
         for option, value, output, path in (("--masks-size", masks_size, "masks", masks), ("--max-boxes", max_boxes, "boxes", boxes),
                                             ("--maps-size", maps_size, "maps", maps)):  # fmt: skip
             if value is not None and path is None and output not in batch_kinds:

@@ -48,7 +48,9 @@ def register(app: typer.Typer) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if fmt == "mofo":
-            unused = [name for name, changed in (("--length", length != 4), ("--starts", starts != 1), ("--no-compensate", not compensate)) if changed]
+            default = TargetOptions()
+            unused = [name for name, changed in (("--length", length != default.length), ("--starts", starts != default.starts),
+                                                 ("--no-compensate", compensate != default.compensate)) if changed]  # fmt: skip
             if unused:
                 typer.echo(f"note: --format mofo holds boxes only: {', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply (ignored)", err=True)
         opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=parse_size(size), camera_model=camera_model,

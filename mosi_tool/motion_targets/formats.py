@@ -76,9 +76,10 @@ def mme_bytes(targets: Targets) -> bytes:
     """MME's gzip-compressed pickle of `traj_feat` and `traj_type` (module docstring), deterministic. Raises
     ValueError for a video too short to hold one of MME's columns (frames - 1 - L < 1)."""
     L = targets.trajectories.shape[3]
-    if mme_starts(len(targets.times), L) < 1:
+    columns = mme_starts(len(targets.times), L)
+    if columns < 1:
         raise ValueError(f"{len(targets.times)} frames: too few for MME's trajectories of --length {L} (at least {L + 2} frames)")
-    keep = targets.start_frames < mme_starts(len(targets.times), L)  # (S,): MME's columns, starts 0, 1, ...
+    keep = targets.start_frames < columns  # (S,): MME's columns, starts 0, 1, ...
     steps = np.clip(np.rint(targets.trajectories[keep].astype(np.float32)), -MME_CLAMP, MME_CLAMP).astype(np.int8)  # (S', h, w, L, 2)
     feat = np.ascontiguousarray(steps.transpose(4, 3, 0, 1, 2))  # (2, L, S', h, w): coordinate-major, as MME's '(c n)'
     feat = feat.reshape(-1, *feat.shape[2:])  # (2L, S', h, w)
