@@ -18,6 +18,7 @@ import numpy as np
 from ..progress import counted
 from ..video.clips import ClipSpec, Geometry, geometry
 from ..video.decode import VideoInfo
+from ..video.kept_frames import KeptFrames
 from ..video.motion import MotionField, iter_motion, join, read_motion
 from .map_store import MapStore
 from .result import SaliencyResult
@@ -96,11 +97,13 @@ def motion_field(path: str | Path, stream: int | None = None, fps: float | None 
 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
-                field: MotionField | None = None) -> tuple[MotionField, MapStore | None]:  # fmt: skip
+                field: MotionField | None = None, keep: KeptFrames | None = None) -> tuple[MotionField, MapStore | None]:  # fmt: skip
     """One streamed pass over a video's motion field (or over `field`, if already read): its camera track (a
     `MotionField.camera_only`) and, if `maps`, its object-motion maps
-    (`iter_object_motion_maps`) in a `MapStore`. Memory stays flat in the video's length."""
-    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps)
+    (`iter_object_motion_maps`) in a `MapStore`. Memory stays flat in the video's length, unless `keep`
+    (`video.kept_frames`) takes the decoded pictures for the pass after this one."""
+    reader = keep.reader if keep is not None else None
+    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, reader=reader, keep=keep)
     kept: list[MotionField] = []
 
     def follow() -> Iterator[MotionField]:
@@ -155,16 +158,17 @@ def fuse(mosi: np.ndarray, motion: np.ndarray, ranges: tuple[Range, Range] | Non
 
 def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: float | None = None,
                             motion: MotionField | None = None, size: int | None = None,
-                            info: VideoInfo | None = None) -> SaliencyResult:  # fmt: skip
+                            info: VideoInfo | None = None, keep: KeptFrames | None = None) -> SaliencyResult:  # fmt: skip
     """`--method mv`: camera-compensated motion-vector maps (`saliency.motion`), no network.
 
     Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution, streamed to a
     `MapStore` (memory flat in the video's length), and no clips. size: the short side of the scale the maps
     are written at by default (`field_geometry`; the CLI passes the default model's input size); None: the
     frame's own size. info: the video's header, when the caller has opened it already (saves an open).
+    keep: decoded pictures kept for the overlay (`video.kept_frames`), on `keep.reader`'s video.
     """
-    info = info or ClipSpec(fps=fps, stream=stream).open(path).info
-    camera, maps = motion_pass(path, stream=stream, fps=fps, field=motion)
+    info = info or (keep.reader.info if keep is not None else ClipSpec(fps=fps, stream=stream).open(path).info)
+    camera, maps = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep)
     assert maps is not None
     note = f"motion from {camera.source}; {counted(int((~camera.coded).sum()), 'frame')} without vectors interpolated"
     return SaliencyResult(

@@ -28,6 +28,7 @@ from ..atomic import AtomicOutput
 from ..video.clips import ClipSpec
 from ..video.decode import Frame, VideoReader
 from ..video.i420 import i420_canvas, i420_frame
+from ..video.kept_frames import KeptFrames
 from .display import frame_ranges
 from .maps import map_region
 from .maps_file import MapsFile
@@ -236,7 +237,7 @@ def default_maps_size(result: SaliencyResult) -> tuple[int, int]:
 
 
 def render(
-    source: str | Path | VideoReader,
+    source: str | Path | VideoReader | KeptFrames,
     result: SaliencyResult,
     overlay: Path | None = None,
     maps: Path | None = None,
@@ -248,7 +249,8 @@ def render(
     fps: float | None = None,
     extra_sinks: dict[Path, Sink] | None = None,
 ) -> list[str]:
-    """Decode `source` (a path, or a reader already opened on it) at original resolution, once, and feed every
+    """Decode `source` (a path, or a reader already opened on it; or replay the frames a pass kept,
+    `video.kept_frames`) at original resolution, once, and feed every
     frame with its heatmap to the requested sinks (and to `extra_sinks`, keyed by their output path, which
     render closes or aborts with its own).
 
@@ -273,7 +275,7 @@ def render(
 
     makers = {overlay: lambda p: OverlayVideo(p, width, height, info.fps), sheet: lambda p: ContactSheet(p, n, frame_labels or [""] * n),
               maps: lambda p: MapsFile(p, n, *(maps_size or default_maps_size(result)))}  # fmt: skip
-    reader = source if isinstance(source, VideoReader) else None
+    reader = None if isinstance(source, (str, Path)) else source
     try:
         for path, make in makers.items():
             if path:

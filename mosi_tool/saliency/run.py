@@ -5,15 +5,19 @@ The order of a run, and why:
    still validated, then named in one note), the video's header is read, every output path is checked
    (`check_outputs`: suffix, not a folder, a writable folder), and a model the user named is opened and its
    weights checked (`check_model`), all before any decoding;
-2. the maps: `--method mv` reads the codec's motion vectors (`saliency.motion.motion_pass`, a parse of the
-   bitstream that reconstructs no pixels); a network method decodes frames at the model's size and runs
-   them (`compute.compute_saliency`, plus the vector parse for `fused` and `--stabilize`);
-3. one decode of the pixels at full resolution feeds every output at once (`render.render`): overlay,
-   maps, masks, boxes, contact sheet. An output that fails to be written costs no other.
+2. the maps: `--method mv` reads the codec's motion vectors (`saliency.motion.motion_pass`), decoding the
+   pictures as it goes and keeping them in memory when they fit (`video.kept_frames`; else it parses the
+   vectors alone); a network method decodes frames at the model's size and runs them
+   (`compute.compute_saliency`, plus the vector parse for `fused` and `--stabilize`);
+3. the pixels at full resolution, replayed from memory or decoded again, feed every output at once
+   (`render.render`): overlay, maps, masks, boxes, contact sheet. An output that fails to be written costs
+   no other.
 
-So a `--method mv` run decodes the pixels once and parses the vectors once; a network method decodes the
-pixels twice (at the model's size, then at full size), because its maps must all exist before the
-video-wide display range, which the first overlay frame needs, is known.
+So a `--method mv` run decodes the video once when its pictures fit in `SaliencyOptions.keep_bytes` (by
+default a quarter of the available memory, at most 4 GiB: 854x480 pictures take 0.6 MB each, a minute
+at 24 fps 0.9 GB), else it parses the vectors and then decodes the pixels. The maps must all exist before
+the first overlay frame is drawn (its display range spans the video), so the pictures wait in memory.
+A network method decodes the pixels twice (at the model's size, then at full size).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ..atomic import OutputError, check_writable
 from ..hardware import opencv_threads
 from ..video.clips import ClipSpec, check_clip_values, parse_size
 from ..video.decode import VideoInfo, VideoReader
+from ..video.kept_frames import KeptFrames
 from .defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
 
 if TYPE_CHECKING:
@@ -59,6 +64,8 @@ class SaliencyOptions:
     --masks (None: the video's own size). max_boxes: at most this many boxes per frame (None: every mover).
     norm: the overlay's scale (`display.frame_ranges`: bounded, video or frame).
     fps: > 0. step, batch_size: >= 1. size: >= 16 (the input's short side). stream: >= 0.
+    keep_bytes: memory (bytes) a --method mv run may hold decoded pictures in, to decode the video once
+    (`video.kept_frames`; None: a quarter of the available memory, at most 4 GiB; 0: decode twice).
     """
 
     method: str = DEFAULT_METHOD
@@ -79,6 +86,7 @@ class SaliencyOptions:
     compile: bool = False
     stream: int | None = None
     fps: float | None = None
+    keep_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.model is not None and not isinstance(self.model, Path):  # a str from a Python caller
@@ -97,6 +105,8 @@ class SaliencyOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.keep_bytes is not None and self.keep_bytes < 0:
+            raise ValueError(f"keep_bytes must be at least 0, got {self.keep_bytes}")
         if self.device != "auto" and not _device_ok(self.device):
             raise ValueError(f"--device {self.device}: not a device here (auto, cpu, or cuda[:N] on a machine with CUDA)")
         if self.method == "gradcam" and self.model is not None and self.model.suffix.lower() != ".safetensors":
@@ -268,11 +278,13 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     reader = reader or prepare(video, options, outputs)
     info = reader.info
     clips: int | None = None
+    kept: KeptFrames | None = None
     if options.method == "mv":
         from .motion import compute_motion_saliency
 
+        kept = KeptFrames(reader, options.keep_bytes)
         result = compute_motion_saliency(video, stream=options.stream, fps=options.fps,
-                                         size=options.size or _default_short_side(options), info=info)  # fmt: skip
+                                         size=options.size or _default_short_side(options), keep=kept)  # fmt: skip
         labels, describe = [""] * len(result.frame_times), result.motion_source
     else:
         from .compute import compute_saliency, frame_labels
@@ -304,7 +316,7 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     # (on 854x480, 2 ms a frame of spinning; one thread costs about 8% more wall time)
     try:
         with opencv_threads(1) if extra else contextlib.nullcontext():
-            made = render(reader, result, overlay=outputs.overlay, maps=outputs.maps, maps_size=options.maps_size,
+            made = render(kept if kept is not None and kept.complete else reader, result, overlay=outputs.overlay, maps=outputs.maps, maps_size=options.maps_size,
                           sheet=outputs.sheet, frame_labels=labels, norm=options.norm, extra_sinks=extra)  # fmt: skip
     except OutputsFailed as e:
         made, failed = e.notes, {**failed, **e.failed}

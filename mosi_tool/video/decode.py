@@ -269,20 +269,16 @@ class VideoReader:
             return
         self.decoded = 0
         container = _open(self.path)
+        error: av.FFmpegError | None = None
         with container:
-            vs = _exact_crop(container.streams.video[self.info.stream])
+            vs = exact_crop(container.streams.video[self.info.stream])
             vs.thread_type = "AUTO"
             if self.threads:
                 vs.thread_count = self.threads
             timeline = Timeline(self._time_base)
             t = 0.0
-            fps = self.info.fps or 25.0
             clock = self.clock()
-            if size is None and self.pixels.square != self.pixels.stored:
-                size = (self.info.width, self.info.height)
-            stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
-            reshape = {"width": stored[0], "height": stored[1]} if stored else {}
-            stopped = False
+            make = self.frame_maker(size, planes)
             try:
                 # With the CPUs to itself (threads 0), the next frames decode on a helper thread while this
                 # one is resized and converted here; a decoder that shares them (`decode_plan`) does not.
@@ -290,15 +286,38 @@ class VideoReader:
                     for frame in decoded:
                         t = clock.seconds(frame.pts, frame.dts)
                         timeline.add(clock.joined)
-                        if planes and not reshape and self.orientation.identity and keeps_planes(frame):
-                            yield Frame(self.decoded, t, planes=yuv_planes(frame), convert=partial(frame.to_ndarray, format="rgb24"))
-                        else:
-                            yield Frame(self.decoded, t, self.orientation.apply(frame.to_ndarray(format="rgb24", **reshape)))
+                        yield make(frame, self.decoded, t)
                         self.decoded += 1
             except av.FFmpegError as e:
-                stopped = True
-                self._warn(f"decoding stopped after {self.decoded} frames ({ffmpeg_reason(e)}); the file is truncated or damaged")
-        if self.decoded == 0:
+                error = e
+        self.end_of_decode(self.decoded, clock, timeline, t, error)
+
+    def frame_maker(self, size: tuple[int, int] | None = None, planes: bool = False) -> Callable[[av.VideoFrame, int, float], Frame]:
+        """What turns a frame decoded from this video (its stream opened as `open_stream` opens it) into the
+        `Frame` that `frames(size, planes)` yields: (frame, index, time) -> Frame."""
+        if size is None and self.pixels.square != self.pixels.stored:
+            size = (self.info.width, self.info.height)
+        stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
+        reshape = {"width": stored[0], "height": stored[1]} if stored else {}
+        orientation = self.orientation
+
+        def make(frame: av.VideoFrame, index: int, t: float) -> Frame:
+            if planes and not reshape and orientation.identity and keeps_planes(frame):
+                return Frame(index, t, planes=yuv_planes(frame), convert=partial(frame.to_ndarray, format="rgb24"))
+            return Frame(index, t, orientation.apply(frame.to_ndarray(format="rgb24", **reshape)))
+
+        return make
+
+    def end_of_decode(self, decoded: int, clock: Clock, timeline: Timeline, last_time: float, error: Exception | None) -> None:
+        """What a whole decode of this video found, recorded as `frames` records it: `decoded` frames, the last
+        at `last_time` s, their times from `clock` and `timeline` (fed every frame), `error` the FFmpeg error
+        that stopped it early (None: it reached the end). Sets `decoded`, `start_time` and `lost_frames` and
+        adds the warnings (truncated, mended or lost timestamps, a single frame); raises VideoError if no frame
+        decoded."""
+        self.decoded = decoded
+        if error is not None:
+            self._warn(f"decoding stopped after {decoded} frames ({ffmpeg_reason(error)}); the file is truncated or damaged")
+        if decoded == 0:
             raise VideoError(self.path, _damaged(self.path, "no frames could be decoded"))
         mended = clock.warning()
         if mended:
@@ -307,9 +326,10 @@ class VideoReader:
         self.lost_frames = timeline.lost_frames()
         if lost := timeline.lost_warning():
             self._warn(lost)
-        if not stopped:
-            self._check_complete(timeline.span(1.0 / fps) if timeline.first is not None else t + 1.0 / fps, fps)
-        if self.decoded == 1:
+        fps = self.info.fps or 25.0
+        if error is None:
+            self._check_complete(timeline.span(1.0 / fps) if timeline.first is not None else last_time + 1.0 / fps, fps)
+        if decoded == 1:
             self._warn("only 1 frame: a still image, not a video; its clips repeat that frame, so they show no motion")
 
     def clock(self) -> Clock:
@@ -367,7 +387,7 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
         with Image.open(files[min(len(files) - 1, int(fraction * len(files)))]) as im:
             return np.asarray(im.convert("RGB"))
     with _open(reader.path) as container:
-        vs = _exact_crop(container.streams.video[0])
+        vs = exact_crop(container.streams.video[0])
         target = None
         if reader.info.duration and vs.time_base:
             start = vs.start_time or 0
@@ -394,7 +414,7 @@ def _hdr_note(cc: av.codec.context.CodecContext | None) -> str | None:
             "and washed out, features and maps are computed on those colours, and the overlay is SDR (BT.601)")
 
 
-def _exact_crop(vs: av.video.stream.VideoStream) -> av.video.stream.VideoStream:
+def exact_crop(vs: av.video.stream.VideoStream) -> av.video.stream.VideoStream:
     """`vs`, set to crop its frames exactly as the stream says. By default FFmpeg moves a left crop to keep the
     frame's memory aligned (a 32-pixel H.264 crop_left is dropped), so frames were wider than the stream's size."""
     vs.codec_context.flags |= av.codec.context.Flags.unaligned

@@ -12,7 +12,8 @@ import av
 import numba
 import numpy as np
 
-from ..decode import VideoError, ffmpeg_reason
+from ..decode import VideoError, exact_crop, ffmpeg_reason
+from ..kept_frames import KeptFrames
 from ..orientation import Orientation
 from ..timeline import Clock, Timeline
 from .field import CELL
@@ -153,13 +154,15 @@ def _median_shifts(field: np.ndarray) -> np.ndarray:
 
 def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None, probe: int = 12,
                  offset: tuple[int, int] = (0, 0), clock: Clock | None = None,
-                 timeline: Timeline | None = None) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
+                 timeline: Timeline | None = None, keep: KeptFrames | None = None) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
     and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None
     if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out).
     offset: (left, top) of the decoded frame in the coded picture (`PixelShape.offset`, an H.264 crop): FFmpeg
     places the vectors in the coded picture. clock: `VideoReader.clock()`, so the times are the reader's;
-    timeline: fed each frame's time, to find frames lost in damaged parts as the reader does."""
+    timeline: fed each frame's time, to find frames lost in damaged parts as the reader does.
+    keep: where the decoded pictures go, if it wants them (`KeptFrames.wanted`: the pictures are then decoded in
+    full, as `VideoReader.frames` decodes them; else only the vectors are parsed); told the end of the pass."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -167,13 +170,21 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
         raise VideoError(path, f"not a video FFmpeg can read ({ffmpeg_reason(e)})") from None
     vs = container.streams.video[stream]
     codec = vs.codec_context.name
-    # Vectors are parsed from the bitstream whatever happens to the pixels, which nobody looks at here: skip
-    # the deblocking filter and the inverse transform, and allow non-spec-compliant speedups.
-    vs.codec_context.options = {"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"}
+    pictures = keep is not None and keep.wanted
+    if pictures:
+        exact_crop(vs)  # the reader's pictures
+        vs.codec_context.options = {"flags2": "+export_mvs"}
+        vs.thread_count = 1  # the slice threads' wall-clock gain costs more CPU time than it saves (bench/saliency_vs_ffmpeg.py)
+    else:
+        # Vectors are parsed from the bitstream whatever happens to the pixels, which nobody looks at here:
+        # skip the deblocking filter and the inverse transform, and allow non-spec-compliant speedups.
+        vs.codec_context.options = {"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"}
     vs.thread_type = "SLICE"  # frame threads export racy vectors
     clock = clock or Clock.at_rate(vs.time_base or Fraction(1), float(vs.average_rate or vs.guessed_rate or 25))
 
     def frames() -> Generator[RawFrame, None, None]:
+        error: av.FFmpegError | None = None
+        own = Timeline(clock.time_base) if pictures and timeline is None else timeline
         with container:
             try:
                 for frame in itertools.islice(container.decode(vs), max_frames):
@@ -185,16 +196,22 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                         mv["dst_y"] -= offset[1]
                     p, f = rasterize(mv, gh, gw, cell) if mv is not None else (None, None)
                     t = clock.seconds(frame.pts, frame.dts)
-                    if timeline is not None:
-                        timeline.add(clock.joined)
+                    if own is not None:
+                        own.add(clock.joined)
+                    if pictures:
+                        keep.add(frame, t, sd.buffer_size if sd is not None else 0)  # type: ignore[union-attr]
                     yield RawFrame(p, f, int(frame.pict_type), t)
-            except av.FFmpegError:
-                pass  # a truncated stream: keep what decoded (VideoReader reports it)
+            except av.FFmpegError as e:
+                error = e  # a truncated stream: keep what decoded (the reader, or `keep`, reports it)
+        if pictures and own is not None:
+            keep.end(clock, own, error)  # type: ignore[union-attr]
 
     it = frames()
     head = list(itertools.islice(it, probe))
     if not any(r.past is not None for r in head):
         it.close()
+        if pictures:
+            keep.drop()  # type: ignore[union-attr]
         return None
     return codec, itertools.chain(head, it)
 

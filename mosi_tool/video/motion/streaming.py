@@ -11,6 +11,7 @@ import numpy as np
 
 from ..clips import ClipSpec
 from ..decode import VideoError, VideoReader
+from ..kept_frames import KeptFrames
 from ..timeline import Timeline
 from .camera import fit_cameras
 from .codec import NEIGHBOURS, PER_CELL_PASSES, RawFrame, codec_frames, upright_field
@@ -41,7 +42,8 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.n
 
 def iter_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
-                chunk: int | None = None, reader: VideoReader | None = None) -> Iterator[MotionField]:  # fmt: skip
+                chunk: int | None = None, reader: VideoReader | None = None,
+                keep: KeptFrames | None = None) -> Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of a video file or frame folder, `chunk` frames at a time (see the
     module docstring): consecutive `MotionField`s whose `start` is their first frame's index.
 
@@ -50,7 +52,9 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     interpolation) to see what it would see in the whole video; so the chunks join into the same field
     whatever `chunk` is (default CHUNK). fps: frame folders only, their frame rate (times). vectors=False forces the
     optical-flow fallback. reader: the video already opened (its header read) by the caller, who keeps it
-    for the video's info; else it is opened here. Errors are `VideoError`s naming the file.
+    for the video's info; else it is opened here. keep: where the decoded pictures go for a later pass
+    (`KeptFrames`: codec vectors only; the optical-flow fallback keeps none). Errors are `VideoError`s naming
+    the file.
     """
     chunk = CHUNK if chunk is None else chunk
     if chunk < 1:
@@ -62,7 +66,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     clock = reader.clock()  # the reader's timestamp rules; what it mends is reported with the reader's warnings
     timeline = Timeline(clock.time_base)  # the frames lost in damaged parts, found as the reader finds them
     got = None if (reader.is_folder or not vectors) else codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames,
-                                                                       offset=pixels.offset, clock=clock, timeline=timeline)
+                                                                       offset=pixels.offset, clock=clock, timeline=timeline, keep=keep)
     if got is not None:
         codec, raw = got
         source = f"{codec} motion vectors"
@@ -103,7 +107,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         del window[:drop]
         base += drop
     if got is not None:
-        reader.warnings += [w for w in (clock.warning(), timeline.lost_warning()) if w]
+        reader.warnings += [w for w in (clock.warning(), timeline.lost_warning()) if w and w not in reader.warnings]
     if start == 0:
         raise VideoError(reader.path, "no frames could be decoded")
 
