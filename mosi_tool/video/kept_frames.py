@@ -6,21 +6,25 @@ in memory, the vector pass decodes them in full (export_mvs with the inverse tra
 about 15% more than parsing the vectors alone) and keeps them here, and the overlay replays them instead of
 decoding the file again. Measured by `python bench/saliency_vs_ffmpeg.py` (docs/BENCHMARKS.md).
 
-The frames kept are FFmpeg's own decoded pictures (reference-counted, not copied), turned into `Frame`s only on
-replay by the reader's own `VideoReader.frame_maker`, so a replayed frame is the frame `VideoReader.frames`
-would have decoded: same pixels, planes, index and time; the reader's end-of-decode checks (a truncated file,
-mended timestamps) run on the kept pass (`VideoReader.end_of_decode`).
+A replayed frame is the frame `VideoReader.frames` would have decoded: same pixels, planes, index and time (a
+BT.601 yuv420p picture is copied into compact blocks and converted to RGB on first use as the reader converts
+it; any other is FFmpeg's own frame, turned into a `Frame` by the reader's `VideoReader.frame_maker`). The
+reader's end-of-decode checks (a truncated file, mended timestamps) run on the kept pass
+(`VideoReader.end_of_decode`).
 """
 
 from __future__ import annotations
 
+import mmap
 import os
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
 import av
+import numpy as np
 
-from .decode import Frame, VideoReader
+from .decode import Frame, VideoReader, keeps_planes, yuv_planes
 from .timeline import Clock, Timeline
 
 MAX_BUDGET = 4 << 30  # bytes: at most this much of kept pictures ...
@@ -50,19 +54,61 @@ def default_budget() -> int:
     return 0 if free is None else int(min(MAX_BUDGET, MEMORY_SHARE * free))
 
 
+class _Picture:
+    """One kept yuv420p picture, copied into a row of a block of them (`KeptFrames`): a third less memory than
+    FFmpeg's own frames, whose buffers are padded and carry the exported motion vectors."""
+
+    __slots__ = ("block", "row", "colorspace", "color_range")
+
+    def __init__(self, block: np.ndarray, row: int, frame: av.VideoFrame):
+        self.block, self.row = block, row  # block: (n, H * 3 / 2, W) uint8, I420 per row
+        self.colorspace, self.color_range = frame.colorspace, frame.color_range
+        for dst, src in zip(self._views(), yuv_planes(frame)):
+            dst[:] = src
+
+    def _views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The Y (H, W), U and V (H/2, W/2) planes: views of this picture's row of the block."""
+        rows, width = self.block.shape[1:]
+        height = rows * 2 // 3
+        luma, chroma = width * height, width * height // 4
+        flat = self.block[self.row].reshape(-1)
+        return (flat[:luma].reshape(height, width), flat[luma : luma + chroma].reshape(height // 2, width // 2),
+                flat[luma + chroma :].reshape(height // 2, width // 2))  # fmt: skip
+
+    def planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Read-only views of the Y (H, W), U and V (H/2, W/2) planes."""
+        out = self._views()
+        for view in out:
+            view.flags.writeable = False
+        return out
+
+    def frame(self) -> av.VideoFrame:
+        """The picture as an FFmpeg frame again, with its colour tags (what `VideoReader.frame_maker` converts)."""
+        frame = av.VideoFrame.from_ndarray(self.block[self.row], format="yuv420p")
+        frame.colorspace, frame.color_range = self.colorspace, self.color_range
+        return frame
+
+
 class KeptFrames:
     """A video's decoded frames, kept within `budget` bytes by a pass that decodes them anyway
     (`video.motion.codec_frames(keep=...)`), then replayed once by `frames` as `reader.frames` would decode
     them. Past the budget every frame is dropped and `complete` is False: the caller decodes the file again.
 
-    reader: the video's reader (its header read); its warnings and decode records are the ones set.
-    budget: bytes; None: `default_budget()`."""
+    A BT.601 yuv420p picture of even size (`keeps_planes`: what the overlay blends as it is) is copied into
+    blocks of BLOCK frames; any other frame (a rotated or non-square one, BT.709, 10-bit, ...) is kept as
+    FFmpeg decoded it, with its side data. reader: the video's reader (its header read); its warnings and
+    decode records are the ones set. budget: bytes; None: `default_budget()`."""
+
+    BLOCK = 32  # pictures per block (20 MB at 854x480)
 
     def __init__(self, reader: VideoReader, budget: int | None = None):
         self.reader = reader
         self.budget = default_budget() if budget is None else budget
-        self._frames: list[tuple[av.VideoFrame, float]] = []
+        self._frames: list[tuple[av.VideoFrame | _Picture, float]] = []
+        self._block: np.ndarray | None = None
+        self._used = 0  # rows of `_block` filled
         self._bytes = 0
+        self._compact = reader.orientation.identity and reader.pixels.square == reader.pixels.stored
         self.dropped = reader.is_folder or not self.fits(reader, self.budget)
         self.ended = self.replayed = False
 
@@ -90,16 +136,27 @@ class KeptFrames:
         carries `side_data` bytes besides its planes (the exported motion vectors)."""
         if self.dropped:
             return
-        self._bytes += sum(p.buffer_size for p in frame.planes) + side_data
+        if self._compact and keeps_planes(frame):
+            rows, width = frame.height * 3 // 2, frame.width
+            if self._block is None or self._used == len(self._block) or self._block.shape[1:] != (rows, width):
+                self._bytes += self.BLOCK * rows * width
+                if self._bytes <= self.budget:
+                    self._block, self._used = _block(self.BLOCK, rows, width), 0
+            if self._bytes <= self.budget:
+                self._frames.append((_Picture(self._block, self._used, frame), time))  # type: ignore[arg-type]
+                self._used += 1
+        else:
+            self._bytes += sum(p.buffer_size for p in frame.planes) + side_data
+            if self._bytes <= self.budget:
+                self._frames.append((frame, time))
         if self._bytes > self.budget:
             self.drop()
-            return
-        self._frames.append((frame, time))
 
     def drop(self) -> None:
         """Drop every kept frame (the pass goes on without keeping any): the file will be decoded again."""
         self.dropped = True
         self._frames.clear()
+        self._block = None
 
     def end(self, clock: Clock, timeline: Timeline, error: Exception | None) -> None:
         """The pass decoded its last frame (`error`: the FFmpeg error that stopped it early): run the reader's
@@ -109,6 +166,7 @@ class KeptFrames:
         last = self._frames[-1][1] if self._frames else 0.0
         self.reader.end_of_decode(len(self._frames), clock, timeline, last, error)
         self.ended = True
+        self._block = None
 
     @property
     def warnings(self) -> list[str]:
@@ -125,6 +183,24 @@ class KeptFrames:
         kept.reverse()  # popped from the end, first frame first
         index = 0
         while kept:
-            frame, t = kept.pop()
-            yield make(frame, index, t)
+            item, t = kept.pop()
+            if isinstance(item, _Picture):
+                if planes and size is None:
+                    yield Frame(index, t, planes=item.planes(), convert=partial(_rgb, item))
+                else:
+                    yield make(item.frame(), index, t)
+            else:
+                yield make(item, index, t)
             index += 1
+
+
+def _block(n: int, rows: int, width: int) -> np.ndarray:
+    """(n, rows, width) uint8 in fresh anonymous memory of ordinary pages. numpy asks for transparent huge
+    pages for arrays from 4 MB, and where the kernel compacts memory to find them (its `defrag` setting),
+    filling a gigabyte of them cost 1.9 CPU-s of system time against 0.3 s (`bench/saliency_vs_ffmpeg.py`)."""
+    return np.frombuffer(mmap.mmap(-1, n * rows * width), np.uint8).reshape(n, rows, width)
+
+
+def _rgb(picture: _Picture) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a kept picture, converted as `VideoReader.frames` converts a decoded one."""
+    return picture.frame().to_ndarray(format="rgb24")
