@@ -518,3 +518,54 @@ def test_the_float16_conversion_gives_numpys_bits():
     out = np.zeros((7, *steps.shape[1:]), np.float16)
     to_float16(steps, out=out[2 : 2 + len(steps)])  # a slice of a larger array, written in place
     assert np.array_equal(out[2:7], steps.astype(np.float16)) and not out[:2].any()
+
+
+@pytest.mark.parametrize("case", ["mp4", "b-frames-mkv", "joined-ts", "folder"])
+def test_dataset_clips_late_in_a_video_seek_and_read_the_same_frames(tmp_path, case):
+    """A clip is decoded from the keyframe before it, not from the start, where the targets file says the
+    times were the stream's own (`times_as_stored`); the frames are those of a decode from the start."""
+    from mosi_tool.motion_targets.dataset import TargetClips, _read_frames, _seek_frames
+    from mosi_tool.video.decode import VideoReader
+
+    from .test_time_and_pixels import joined_ts, moving_square, write
+
+    if case == "joined-ts":
+        video = joined_ts(tmp_path, n=60)  # the second part's clock restarts: mended, so no seeking
+    elif case == "folder":
+        from PIL import Image
+
+        video = tmp_path / "frames"
+        video.mkdir()
+        for i, img in enumerate(moving_square(40, 64, 48)):
+            Image.fromarray(img).save(video / f"{i:05d}.png")
+    else:
+        video = write(tmp_path / ("v.mp4" if case == "mp4" else "v.mkv"), moving_square(120, 96, 64), options={"g": "10"})
+    out = tmp_path / "t"
+    result = CliRunner().invoke(app, ["targets", str(video), "-o", str(out), "-j", "0"])
+    assert result.exit_code == 0, result.output
+    data = np.load(next(out.glob("*.npz")))
+    info = json.loads(str(data["info"]))
+    assert info["times_as_stored"] is (case != "joined-ts")
+    times, n = data["times"], len(data["times"])
+    reader = VideoReader(video)
+    size = (reader.info.width, reader.info.height)
+    seeks = []
+    frames_from = VideoReader.frames_from
+
+    def counted(self, time, *a, **k):
+        seeks.append(time)
+        return frames_from(self, time, *a, **k)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(VideoReader, "frames_from", counted)
+        for idx in (np.arange(n - 8, n), np.arange(n // 2, n // 2 + 12, 3), np.array([0, 1, 1, 2]), np.array([n - 1] * 3)):
+            decoded = _read_frames(str(video), idx, size)
+            assert np.array_equal(_read_frames(str(video), idx, size, times=times if info["times_as_stored"] else None), decoded)
+            if info["times_as_stored"]:  # the seek itself found every frame (no fall-back to the start)
+                assert np.array_equal(_seek_frames(VideoReader(video), idx, None, times), decoded)
+        clip, tg = TargetClips([video], out, frames=4, stride=3, random=False)[0]
+    assert np.array_equal(clip.numpy(), _read_frames(str(video), tg["frames"].numpy(), size))
+    assert len(seeks) == (0 if case == "joined-ts" else 9)
+    if case == "mp4":  # the seek lands at most a GOP (10 frames) before the clip: decoding skips the rest
+        first = next(iter(VideoReader(video).frames_from(float(times[n - 8]))))
+        assert times[n - 8] - 10.5 / 25 <= first.time <= times[n - 8] + 1e-6

@@ -279,7 +279,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
         warnings.append(f"--fps {opts.fps:g} is a frame folder's rate: a video file keeps its own frames")
     info.update(decoded_frames=frames, motion_source=source, width=w, height=h,
                 displayed_size=[reader.info.width, reader.info.height], patch_motion_scale=scale,
-                warnings=warnings)  # fmt: skip
+                times_as_stored=reader.times_as_stored, warnings=warnings)  # fmt: skip
     return Targets(
         trajectories=traj.result() if traj else np.zeros((0, oh, ow, L, 2), np.float16),
         valid=valid.result() if valid else np.zeros((0, oh, ow), bool),

@@ -79,34 +79,57 @@ class TargetClips(Dataset):
         out["trajectories"][has] = traj[row[has]]
         out["valid"][has] = valid[row[has]]
         out["video_box"] = np.array(data["video_box"])  # a copy: the map is read-only
-        info_size = _size(data)
+        info = json.loads(str(data["info"]))
         settings = json.loads(str(data["settings"]))
+        times = np.asarray(data["times"]) if info.get("times_as_stored") else None  # a file from before: no seeking
         del data, traj, valid
         out["frames"] = idx.astype(np.int64)
-        clip = _read_frames(job.path, idx, info_size, settings.get("stream"), settings.get("fps"))
+        size = (int(info["width"]), int(info["height"]))
+        clip = _read_frames(job.path, idx, size, settings.get("stream"), settings.get("fps"), times)
         return torch.from_numpy(clip), {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
 
 
-def _size(data: Any) -> tuple[int, int]:
-    """(W, H) the targets were made at, from the file's info."""
-    info = json.loads(str(data["info"]))
-    return int(info["width"]), int(info["height"])
-
-
-def _read_frames(path: str, idx: np.ndarray, size: tuple[int, int], stream: int | None = None, fps: float | None = None) -> np.ndarray:
+def _read_frames(path: str, idx: np.ndarray, size: tuple[int, int], stream: int | None = None, fps: float | None = None,
+                 times: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """(len(idx), H, W, 3) uint8: frames idx (sorted, repeats allowed) of `path` (its video stream `stream`; a
-    frame folder at `fps`) at `size` = (W, H)."""
+    frame folder at `fps`) at `size` = (W, H). times: every frame's time (s) when the targets file says they
+    were the stream's own timestamps: decoding then starts at the keyframe before the clip (`frames_from`),
+    each frame placed by its time; else, or if a time matches no frame, it starts at the first frame."""
     reader = VideoReader(path, stream=stream, fps=fps)
+    resize = size if size != (reader.info.width, reader.info.height) else None
+    if times is not None and len(times) > 1:
+        got = _seek_frames(reader, idx, resize, times)
+        if got is not None:
+            return got
     wanted = set(int(i) for i in idx)
-    got: dict[int, np.ndarray] = {}
+    found: dict[int, np.ndarray] = {}
     last = int(idx.max())
     frame = None
-    for frame in reader.frames(size if size != (reader.info.width, reader.info.height) else None):
+    for frame in reader.frames(resize, lazy=True):  # only the clip's frames are converted
         if frame.index in wanted:
-            got[frame.index] = frame.image
+            found[frame.index] = frame.image
         if frame.index >= last:
             break
     if frame is None:
         raise ValueError(f"{path}: no frames could be decoded")
     fallback = frame.image
-    return np.stack([got.get(int(i), fallback) for i in idx])
+    return np.stack([found.get(int(i), fallback) for i in idx])
+
+
+def _seek_frames(reader: VideoReader, idx: np.ndarray, size: tuple[int, int] | None, times: np.ndarray) -> np.ndarray | None:
+    """`_read_frames` from the keyframe before frame idx[0], or None where a decoded frame's time matches no
+    frame of `times` within a quarter of a frame period (a seek that landed elsewhere: decode from the start)."""
+    tol = 0.25 * float(np.median(np.diff(times)))
+    wanted, last = set(int(i) for i in idx), int(idx.max())
+    found: dict[int, np.ndarray] = {}
+    for n, frame in enumerate(reader.frames_from(float(times[idx[0]]), size, lazy=True)):
+        k = int(np.searchsorted(times, frame.time - tol))
+        if k >= len(times) or abs(times[k] - frame.time) > tol or (n == 0 and k > idx[0]):
+            return None
+        if k in wanted:
+            found[k] = frame.image
+        if k >= last:
+            break
+    if len(found) < len(wanted):
+        return None
+    return np.stack([found[int(i)] for i in idx])

@@ -178,6 +178,9 @@ class VideoReader:
         self.decoded = 0
         self.lost_frames = 0  # frames missing from gaps in the timestamps (damage), after decoding
         self.start_time: float | None = None  # seconds: the first decoded frame's PTS, after decoding
+        # after decoding: whether every frame's time was its own timestamp (none mended, none lost), so that
+        # `frames_from` can seek; None before a whole decode
+        self.times_as_stored: bool | None = None
         self.orientation: Orientation = IDENTITY
         self.pixels = PixelShape((0, 0))  # set below: stored size, SAR and crop offset of the decoded frames
         self._edit_lists = False  # set by the probe: MP4/MOV, whose edit lists may hide stored frames
@@ -202,6 +205,7 @@ class VideoReader:
                 self._warn(notes[0])  # the timestamps rest on it: say so where the user looks
             rate = fps or DEFAULT_FOLDER_FPS
             n = len(self._files)
+            self.times_as_stored = True  # frame i at i / rate
             self.info = VideoInfo(str(self.path), w, h, rate, n, n / rate, 0, "images", 1, notes)
             return
         self._files = []
@@ -257,13 +261,15 @@ class VideoReader:
         """Whether this reads a folder of image frames (no codec, no motion vectors)."""
         return bool(self._files)
 
-    def frames(self, size: tuple[int, int] | None = None, planes: bool = False) -> Iterator[Frame]:
+    def frames(self, size: tuple[int, int] | None = None, planes: bool = False, lazy: bool = False) -> Iterator[Frame]:
         """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given
         (non-square pixels are always resampled: by default to the displayed size).
 
         planes: keep each frame's yuv420p planes (`Frame.planes`) and convert to RGB only on first use of
         `Frame.image`, where the decoded picture is already what a BT.601 yuv420p encoder takes
-        (`keeps_planes`); any other frame comes as RGB, planes None."""
+        (`keeps_planes`); any other frame comes as RGB, planes None. lazy: every frame is converted (resized,
+        turned upright) on first use of `Frame.image` only, for a reader that skips most frames; it holds the
+        decoder's picture until then."""
         if self._files:
             yield from self._folder_frames(size)
             return
@@ -278,7 +284,7 @@ class VideoReader:
             timeline = Timeline(self._time_base)
             t = 0.0
             clock = self.clock()
-            make = self.frame_maker(size, planes)
+            make = self.frame_maker(size, planes, lazy)
             try:
                 # With the CPUs to itself (threads 0), the next frames decode on a helper thread while this
                 # one is resized and converted here; a decoder that shares them (`decode_plan`) does not.
@@ -292,19 +298,48 @@ class VideoReader:
                 error = e
         self.end_of_decode(self.decoded, clock, timeline, t, error)
 
-    def frame_maker(self, size: tuple[int, int] | None = None, planes: bool = False) -> Callable[[av.VideoFrame, int, float], Frame]:
-        """What turns a frame decoded from this video (its stream opened as `open_stream` opens it) into the
-        `Frame` that `frames(size, planes)` yields: (frame, index, time) -> Frame."""
+    def frames_from(self, time: float, size: tuple[int, int] | None = None, lazy: bool = False) -> Iterator[Frame]:
+        """Frames as `frames(size, lazy=lazy)` yields them, from the keyframe at or before `time` s (on
+        `Frame.time`'s clock) on, without decoding what comes before: for a clip late in a long video.
+
+        A frame's time is its timestamp less the first frame's, which is `frames`'s time for a stream whose
+        times needed no repair (`times_as_stored` after a whole decode; otherwise these times may be another
+        frame's). `Frame.index` is -1: a frame's place is known only by counting from the start. A frame
+        folder yields its frames from the one at `time`, with their indices. Raises VideoError if the file
+        cannot be opened or has no timestamps to seek by."""
+        if self._files:
+            yield from self._folder_frames(size, first=max(0, int(np.floor(time * self.info.fps + 1e-6))))
+            return
+        make = self.frame_maker(size, False, lazy)
+        with _open(self.path) as container:
+            vs = exact_crop(container.streams.video[self.info.stream])
+            vs.thread_type = "AUTO"
+            origin = next((f.pts for f in container.decode(vs)), None)
+            if origin is None:
+                raise VideoError(self.path, "no timestamps to seek by")
+            container.seek(origin + int(time / self._time_base), stream=vs, backward=True, any_frame=False)
+            for frame in container.decode(vs):
+                if frame.pts is None:
+                    raise VideoError(self.path, "a frame without a timestamp after seeking")
+                yield make(frame, -1, float((frame.pts - origin) * self._time_base))
+
+    def frame_maker(self, size: tuple[int, int] | None = None, planes: bool = False,
+                    lazy: bool = False) -> Callable[[av.VideoFrame, int, float], Frame]:  # fmt: skip
+        """What turns a frame decoded from this video (its stream cropped by `exact_crop`) into the `Frame` that
+        `frames(size, planes, lazy)` yields: (frame, index, time) -> Frame."""
         if size is None and self.pixels.square != self.pixels.stored:
             size = (self.info.width, self.info.height)
         stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
         reshape = {"width": stored[0], "height": stored[1]} if stored else {}
         orientation = self.orientation
 
+        def rgb(frame: av.VideoFrame) -> np.ndarray:
+            return orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
+
         def make(frame: av.VideoFrame, index: int, t: float) -> Frame:
             if planes and not reshape and orientation.identity and keeps_planes(frame):
                 return Frame(index, t, planes=yuv_planes(frame), convert=partial(frame.to_ndarray, format="rgb24"))
-            return Frame(index, t, orientation.apply(frame.to_ndarray(format="rgb24", **reshape)))
+            return Frame(index, t, convert=partial(rgb, frame)) if lazy else Frame(index, t, rgb(frame))
 
         return make
 
@@ -324,6 +359,7 @@ class VideoReader:
             self._warn(mended)
         self.start_time = timeline.start_time
         self.lost_frames = timeline.lost_frames()
+        self.times_as_stored = mended is None and self.lost_frames == 0
         if lost := timeline.lost_warning():
             self._warn(lost)
         fps = self.info.fps or 25.0
@@ -357,9 +393,9 @@ class VideoReader:
         elif not claimed and duration and span < 0.9 * duration - 1.0:
             self._warn(f"the header claims {duration:.1f} s but decoding ended at {span:.1f} s; the file is truncated or damaged")
 
-    def _folder_frames(self, size: tuple[int, int] | None) -> Iterator[Frame]:
+    def _folder_frames(self, size: tuple[int, int] | None, first: int = 0) -> Iterator[Frame]:
         self.decoded = 0
-        for i, p in enumerate(self._files):
+        for i, p in enumerate(self._files[first:], first):
             try:
                 with Image.open(p) as im:
                     im = im.convert("RGB")
