@@ -136,3 +136,12 @@ def test_a_video_without_a_frame_count_or_memory_keeps_nothing(tmp_path, monkeyp
     assert default_budget() == 4 << 30
     with pytest.raises(ValueError, match="keep_bytes"):
         SaliencyOptions(keep_bytes=-1)
+
+
+def test_the_memory_budget_is_not_part_of_a_batch_record(tmp_path):
+    """Outputs made with or without kept pictures are the same: a batch made before keeping them resumes."""
+    from mosi_tool.saliency.batch import _record
+
+    video = write_video(tmp_path / "square.mp4", n=10, size=(96, 72))
+    assert _record(video, SaliencyOptions(keep_bytes=0), ("overlay",)) == _record(video, SaliencyOptions(), ("overlay",))
+    assert "keep_bytes" not in _record(video, SaliencyOptions(), ("overlay",))["options"]  # type: ignore[operator]
