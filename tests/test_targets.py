@@ -569,3 +569,22 @@ def test_dataset_clips_late_in_a_video_seek_and_read_the_same_frames(tmp_path, c
     if case == "mp4":  # the seek lands at most a GOP (10 frames) before the clip: decoding skips the rest
         first = next(iter(VideoReader(video).frames_from(float(times[n - 8]))))
         assert times[n - 8] - 10.5 / 25 <= first.time <= times[n - 8] + 1e-6
+
+
+def test_a_clip_whose_seek_fails_is_decoded_from_the_start(tmp_path, monkeypatch):
+    from mosi_tool.motion_targets.dataset import _read_frames
+    from mosi_tool.video.decode import VideoError, VideoReader
+
+    from .test_time_and_pixels import moving_square, write
+
+    video = write(tmp_path / "v.mp4", moving_square(30, 64, 48))
+    idx = np.arange(20, 28)
+    times = np.arange(30) / 25
+    decoded = _read_frames(str(video), idx, (64, 48))
+
+    def refuse(self, *a, **k):
+        raise VideoError(self.path, "no timestamps to seek by")
+        yield
+
+    monkeypatch.setattr(VideoReader, "frames_from", refuse)
+    assert np.array_equal(_read_frames(str(video), idx, (64, 48), times=times), decoded)

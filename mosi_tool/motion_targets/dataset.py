@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from ..batch.jobs import find_inputs, plan
 from ..npz import map_npz
-from ..video.decode import VideoReader
+from ..video.decode import VideoError, VideoReader
 
 PER_FRAME = ("vectors", "camera", "patch_motion", "frame_boxes", "times")
 
@@ -122,14 +123,17 @@ def _seek_frames(reader: VideoReader, idx: np.ndarray, size: tuple[int, int] | N
     tol = 0.25 * float(np.median(np.diff(times)))
     wanted, last = set(int(i) for i in idx), int(idx.max())
     found: dict[int, np.ndarray] = {}
-    for n, frame in enumerate(reader.frames_from(float(times[idx[0]]), size, lazy=True)):
-        k = int(np.searchsorted(times, frame.time - tol))
-        if k >= len(times) or abs(times[k] - frame.time) > tol or (n == 0 and k > idx[0]):
-            return None
-        if k in wanted:
-            found[k] = frame.image
-        if k >= last:
-            break
+    try:
+        for n, frame in enumerate(reader.frames_from(float(times[idx[0]]), size, lazy=True)):
+            k = int(np.searchsorted(times, frame.time - tol))
+            if k >= len(times) or abs(times[k] - frame.time) > tol or (n == 0 and k > idx[0]):
+                return None
+            if k in wanted:
+                found[k] = frame.image
+            if k >= last:
+                break
+    except (VideoError, av.FFmpegError):  # no timestamps to seek by, or a seek FFmpeg refused
+        return None
     if len(found) < len(wanted):
         return None
     return np.stack([found[int(i)] for i in idx])
