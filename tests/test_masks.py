@@ -286,8 +286,8 @@ def movers(pan: int) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
 def run_masks(tmp_path, pan):
     frames, truth = movers(pan)
     path = encode_frames(tmp_path / f"movers{pan}.mp4", frames)
-    result = compute_motion_saliency(path)
-    regions = Regions(W, H)
+    result = compute_motion_saliency(path, mask_maps=True)  # as `saliency --masks` makes them
+    regions = Regions(W, H, result=result)
     masks, boxes = tmp_path / "m.npy", tmp_path / "b.jsonl"
     render(path, result, extra_sinks={masks: MasksFile(masks, N, W, H, regions), boxes: BoxesFile(boxes, regions)})
     m = np.load(masks)

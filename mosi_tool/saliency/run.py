@@ -283,8 +283,8 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
         from .motion import compute_motion_saliency
 
         kept = KeptFrames(reader, options.keep_bytes)
-        result = compute_motion_saliency(video, stream=options.stream, fps=options.fps,
-                                         size=options.size or _default_short_side(options), keep=kept)  # fmt: skip
+        result = compute_motion_saliency(video, stream=options.stream, fps=options.fps, size=options.size or _default_short_side(options),
+                                         keep=kept, mask_maps=bool(outputs.masks or outputs.boxes))  # fmt: skip
         labels, describe = [""] * len(result.frame_times), result.motion_source
     else:
         from .compute import compute_saliency, frame_labels
@@ -300,7 +300,7 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     extra: dict[Path, Sink] = {}
     failed: dict[Path, str] = {}
     # the masks' floor is in px/frame: the network's maps (cam, fused) have no such unit
-    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0))
+    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0), result)
     regions = {outputs.boxes: lambda p: BoxesFile(p, found, options.max_boxes),
                outputs.masks: lambda p: MasksFile(p, n, *(options.masks_size or (info.width, info.height)), found)}  # fmt: skip
     for path, make in regions.items():
