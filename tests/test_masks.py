@@ -16,7 +16,7 @@ from mosi_tool.saliency.display import frame_ranges
 from mosi_tool.saliency.maps_file import NpyRows
 from mosi_tool.saliency.masks import MaskConfig, MaskTracker, evidence, guided_filter, median_and_percentile, motion_threshold, shrink
 from mosi_tool.saliency.regions import BoxesFile, MasksFile, Regions, motion_mask
-from mosi_tool.saliency.render import render
+from mosi_tool.saliency.render import mask_heat, render
 
 from .conftest import encode_frames, texture
 
@@ -328,7 +328,7 @@ def run_masks(tmp_path, pan):
     frames, truth = movers(pan)
     path = encode_frames(tmp_path / f"movers{pan}.mp4", frames)
     result = compute_motion_saliency(path, mask_maps=True)  # as `saliency --masks` makes them
-    regions = Regions(W, H, result=result)
+    regions = Regions(W, H, sharp=mask_heat(result))
     masks, boxes = tmp_path / "m.npy", tmp_path / "b.jsonl"
     render(path, result, extra_sinks={masks: MasksFile(masks, N, W, H, regions), boxes: BoxesFile(boxes, regions)})
     m = np.load(masks)

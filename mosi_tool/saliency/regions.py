@@ -15,9 +15,9 @@ baseline the evaluation compares against and for the box scores of the map metri
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -26,8 +26,6 @@ from ..video.decode import Frame
 from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
 from .maps_file import NpyRows
 from .masks import MaskConfig, MaskTracker, work_size
-from .render import heat_frames
-from .result import SaliencyResult
 
 __all__ = ["box_iou", "mask_box", "motion_mask", "motion_boxes", "Regions", "BoxesFile", "MasksFile"]
 
@@ -60,15 +58,15 @@ class Regions:
 
     KEEP = 64  # frames: more than a render batch (`render.CHUNK`)
 
-    def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig(), result: SaliencyResult | None = None):
-        """result: the run's maps, for their `mask_maps` (None, or a result without them: the masks read the
-        maps the sinks are handed alone)."""
+    def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig(),
+                 sharp: Callable[[int, int, int], np.ndarray] | None = None):  # fmt: skip
+        """sharp: (frame index, width, height) -> the masks' own map of that frame at that size
+        (`render.mask_heat`; None: the masks read the maps the sinks are handed alone)."""
         self.frame_size = (width, height)
         self.size = work_size(width, height, cfg.work_short_side)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
         self._kept: dict[int, np.ndarray] = {}
-        has_sharp = result is not None and result.mask_maps is not None and cfg.sharp
-        self._sharp = dataclasses.replace(result, maps=result.mask_maps) if has_sharp else None  # type: ignore[arg-type]
+        self._sharp = sharp if cfg.sharp else None
 
     def evidence(self, index: int, frame: np.ndarray, raw: np.ndarray) -> np.ndarray:
         """(h, w) float32 refined evidence of frame `index` (moving where > 0.5); raw: its map at `size`.
@@ -77,7 +75,7 @@ class Regions:
             return self._kept[index]
         if self._kept and index < max(self._kept):
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
-        sharp = heat_frames(self._sharp, index, index + 1, *self.size, "raw")[0] if self._sharp is not None else None
+        sharp = self._sharp(index, *self.size) if self._sharp is not None else None
         e = self._kept[index] = self.tracker.update(raw, frame, sharp=sharp)
         for old in [k for k in self._kept if k <= index - self.KEEP]:
             del self._kept[old]

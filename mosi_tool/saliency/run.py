@@ -270,7 +270,7 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     """
     from .masks import MaskConfig
     from .regions import BoxesFile, MasksFile, Regions
-    from .render import OutputsFailed, Sink, render, write_error
+    from .render import OutputsFailed, Sink, mask_heat, render, write_error
 
     options = options or SaliencyOptions()
     outputs = outputs or Outputs()
@@ -300,7 +300,7 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     extra: dict[Path, Sink] = {}
     failed: dict[Path, str] = {}
     # the masks' floor is in px/frame: the network's maps (cam, fused) have no such unit
-    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0), result)
+    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0), mask_heat(result))
     regions = {outputs.boxes: lambda p: BoxesFile(p, found, options.max_boxes),
                outputs.masks: lambda p: MasksFile(p, n, *(options.masks_size or (info.width, info.height)), found)}  # fmt: skip
     for path, make in regions.items():
