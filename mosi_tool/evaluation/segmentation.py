@@ -155,19 +155,34 @@ class Inputs(TimedItems):
         return heat_frames(result, 0, n, *size, "raw")
 
 
+    def maps_at_blur(self, size: tuple[int, int], blur: float) -> np.ndarray:
+        """The `mv` maps at another blur (Gaussian sigma in cells; `saliency.motion.object_motion_maps` of
+        `field`), un-normalised, of the first `count` frames at `size`."""
+        import dataclasses
+
+        from ..saliency.motion import object_motion_maps
+        from ..saliency.render import heat_frames
+
+        result = dataclasses.replace(self.saliency, maps=object_motion_maps(self.field, blur))
+        return heat_frames(result, 0, min(self.count, len(result.frame_times)), *size, "raw")
+
+
 Output = tuple[list[np.ndarray], list[list[float] | None]]  # masks (H, W) bool per frame, strongest box per frame
 
 
-def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False) -> Callable[[Inputs], Output]:
+def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, own_blur: float | None = None) -> Callable[[Inputs], Output]:
     """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the `mv` maps (fused: on the
-    `--method fused` maps of the default model)."""
+    `--method fused` maps of the default model; own_blur: the masks' own maps at this blur, cells, instead of
+    `motion.MASK_BLUR_CELLS`)."""
 
     def run(x: Inputs) -> Output:
         frames = x.frames
         h, w = frames[0].shape[:2]
         size = work_size(w, h, cfg.work_short_side)
         raw = x.raw_maps(size, fused)
-        sharp = x.raw_maps(size, sharp=True) if cfg.sharp and not fused else None
+        sharp = x.raw_maps(size, sharp=True) if cfg.sharp and not fused and own_blur is None else None
+        if own_blur is not None:
+            sharp = x.maps_at_blur(size, own_blur)
         vectors = x.field.vectors if carry_field else None
         tracker = MaskTracker(cfg)
         scale = (w / size[0], h / size[1])
@@ -240,6 +255,8 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "saliency")),
     Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("frames", "saliency")),
     Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("frames", "saliency")),
+    Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("frames", "saliency", "field")),
+    Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("frames", "saliency", "field")),
     Method("masks-noise4", "  noise factor 4 instead of 3", _mv_masks(MaskConfig(noise_factor=4.0)), ("frames", "saliency")),
     Method("masks-noise6", "  noise factor 6 instead of 3", _mv_masks(MaskConfig(noise_factor=6.0)), ("frames", "saliency")),
     Method("masks-sharp-window64", "  local window 64 px on the masks' own map instead of 32", _mv_masks(MaskConfig(sharp_window=64)), ("frames", "saliency")),
