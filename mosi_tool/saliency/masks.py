@@ -19,10 +19,11 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    pixels): every mover is cut at half its own height, so the blur of a fast one does not spill over
    its neighbours, and a slow one keeps its own extent.
    **The masks' own map** (`update(sharp=...)`, `SaliencyResult.mask_maps`): the same motion blurred by 8 px
-   instead of 16 (`motion.MASK_BLUR_CELLS`), where movers 15 px apart stay apart. It gets its own evidence e1
+   instead of 16 (`motion.MASK_BLUR_CELLS`), which spills less around and between movers. It gets its own evidence e1
    against the same T, its local peak over a square of SHARP_WINDOW frame pixels (a narrower map has narrower
    peaks), and the frame's evidence is the geometric mean sqrt(e x e1): the wide map decides what moves, the
-   narrow one where each mover ends.
+   narrow one where each mover ends. Without it (`MaskConfig.sharp` False, or no such map: `--method cam` or
+   `fused`) e is the display map's alone.
 2. **Evidence** e = clip(m / T, 0, 2) / 2 (0.5 at the threshold), optionally blended with the previous
    frame's evidence carried along the motion field (`propagate`: the mask follows the object instead of
    being re-thresholded from scratch; `MaskConfig.carry`, off by default: it did not raise J on DAVIS).
@@ -35,6 +36,9 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    video-level colour model of the moving object against its background (default "colour"; "grabcut":
    OpenCV's GrabCut seeded from it; "none": rule 3 is the mask), filtered again with a guided filter of
    radius APPEARANCE_RADIUS, and only the components that hold confident motion are kept, holes filled.
+5. **Valleys** (`MaskConfig.valley`, off by default: it separates the synthetic movers but splits DAVIS
+   objects into parts, docs/EVALUATION.md 2c): the mask cut where two basins of the masks' own map (else the
+   display map) meet below VALLEY_SHARE of the lower peak (`saliency.valleys`).
 """
 
 from __future__ import annotations
