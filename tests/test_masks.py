@@ -398,6 +398,28 @@ def test_masks_and_boxes_are_the_same_asked_alone_or_together(tmp_path):
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
 
 
+def test_saliency_masks_read_the_masks_own_map(tmp_path):
+    """`saliency --masks` makes the masks' own maps in its motion pass and hands them to the mask step: its
+    masks are those of the own map, not those of the display map alone."""
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    frames, _ = movers(0)
+    path = encode_frames(tmp_path / "v.mp4", frames[:12])
+    r = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o.mp4"), "--masks", str(tmp_path / "m.npy")])
+    assert r.exit_code == 0, r.output
+    got = np.load(tmp_path / "m.npy")
+    made = {}
+    for name, sharp in (("own", True), ("display", False)):
+        result = compute_motion_saliency(path, mask_maps=sharp)
+        assert (result.mask_maps is not None) == sharp
+        out = tmp_path / f"{name}.npy"
+        render(path, result, extra_sinks={out: MasksFile(out, 12, W, H, Regions(W, H, sharp=mask_heat(result)))})
+        made[name] = np.load(out)
+    assert np.array_equal(got, made["own"]) and not np.array_equal(got, made["display"])
+
+
 def test_eval_segmentation_on_davis(tmp_path):
     from typer.testing import CliRunner
 
