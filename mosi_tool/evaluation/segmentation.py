@@ -154,7 +154,6 @@ class Inputs(TimedItems):
         n = min(self.count, len(result.frame_times))
         return heat_frames(result, 0, n, *size, "raw")
 
-
     def maps_at_blur(self, size: tuple[int, int], blur: float) -> np.ndarray:
         """The `mv` maps at another blur (Gaussian sigma in cells; `saliency.motion.object_motion_maps` of
         `field`), un-normalised, of the first `count` frames at `size`."""
@@ -275,6 +274,7 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "saliency")),
     Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "saliency", "field")),
     Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "field", "fused")),
+    Method("masks-fused-noise6", "  on --method fused maps, noise factor 6 (the rule before)", _mv_masks(MaskConfig(floor=0.0, noise_factor=6.0), fused=True), ("frames", "field", "fused")),
     Method("half-peak", "half of the frame's peak (before)", _half_peak, ("frames", "saliency"), "baseline"),
     Method("flow-threshold", "thresholded compensated flow", _flow_threshold, ("frames", "flow"), "baseline"),
     Method("centre-box", "centre-prior box", _centre_box, ("frames",), "baseline"),

@@ -19,10 +19,10 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    pixels): every mover is cut at half its own height, so the blur of a fast one does not spill over
    its neighbours, and a slow one keeps its own extent.
    **The masks' own map** (`update(sharp=...)`, `SaliencyResult.mask_maps`): the same motion blurred by 8 px
-   instead of 16 (`motion.MASK_BLUR_CELLS`), which spills less around and between movers. It gets its own evidence e1
-   against the same T, its local peak over a square of SHARP_WINDOW frame pixels (a narrower map has narrower
-   peaks), and the frame's evidence is the geometric mean sqrt(e x e1): the wide map decides what moves, the
-   narrow one where each mover ends. Without it (`MaskConfig.sharp` False, or no such map: `--method cam` or
+   instead of 16 (`motion.MASK_BLUR_CELLS`), which spills less around and between movers. It gets its own
+   evidence e1 against the same T, its local peak over a square of SHARP_WINDOW frame pixels (a narrower map
+   has narrower peaks), and the frame's evidence is the geometric mean sqrt(e x e1): the wide map decides what
+   moves, the narrow one where each mover ends. Without it (`MaskConfig.sharp` False, or no such map: `--method cam` or
    `fused`) e is the display map's alone.
 2. **Evidence** e = clip(m / T, 0, 2) / 2 (0.5 at the threshold), optionally blended with the previous
    frame's evidence carried along the motion field (`propagate`: the mask follows the object instead of
@@ -274,7 +274,8 @@ class MaskTracker:
         if grey is not None and self.cfg.refine != "none":
             e = self._appearance(e, small, grey)
         if self.cfg.valley > 0:
-            e = np.where(valley_cuts(sharp if sharp is not None and self.cfg.sharp else raw, e > 0.5, self.cfg.valley), np.float32(0), e)
+            landscape = sharp if sharp is not None and self.cfg.sharp else raw
+            e = np.where(valley_cuts(landscape, e > 0.5, self.cfg.valley), np.float32(0), e)
         return e
 
     def floor_scaled(self, short: int) -> MaskConfig:

@@ -63,7 +63,7 @@ def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], windo
     import cv2
 
     window = max(window, 0)
-    pending: np.ndarray | None = None  # speed frames (k, (len(blurs) * gh), gw): `history` already emitted, then frames still waiting
+    pending: np.ndarray | None = None  # speed frames: `history` already emitted, then frames still waiting
     history = 0
     shape: tuple[int, int] | None = None
     for field in fields:
