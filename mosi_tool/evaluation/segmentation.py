@@ -30,7 +30,7 @@ import numpy as np
 
 from ..saliency.boxes import box_iou, component_boxes, mask_box
 from ..saliency.appearance import AppearanceConfig
-from ..saliency.masks import VALLEY_SHARE, MaskConfig, MaskTracker, work_size
+from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, work_size
 from .davis import Sequence, check_counts, load_masks
 from .report import fmt, format_table
 from .timed import TimedItems
@@ -273,8 +273,8 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "saliency")),
     Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "saliency")),
     Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "saliency", "field")),
-    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "field", "fused")),
-    Method("masks-fused-noise6", "  on --method fused maps, noise factor 6 (the rule before)", _mv_masks(MaskConfig(floor=0.0, noise_factor=6.0), fused=True), ("frames", "field", "fused")),
+    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR), fused=True), ("frames", "field", "fused")),
+    Method("masks-fused-noise3", "  on --method fused maps, noise factor 3 (the mv maps')", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "field", "fused")),
     Method("half-peak", "half of the frame's peak (before)", _half_peak, ("frames", "saliency"), "baseline"),
     Method("flow-threshold", "thresholded compensated flow", _flow_threshold, ("frames", "flow"), "baseline"),
     Method("centre-box", "centre-prior box", _centre_box, ("frames",), "baseline"),

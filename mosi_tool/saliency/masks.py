@@ -52,6 +52,8 @@ from .appearance import AppearanceConfig, ColourModel, combine, grabcut, solid
 from .valleys import valley_cuts
 
 NOISE_FACTOR = 3.0  # x the frame's median motion (6 before the masks' own map; docs/EVALUATION.md 2c)
+NETWORK_NOISE_FACTOR = 6.0  # the same for the network's maps (--method cam, fused), which have no own map:
+# on the fused maps 6 scores 0.651 J on the DAVIS development sequences, 3 scores 0.636
 FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
 FLOOR_SHORT_SIDE = 480  # pixels: FLOOR holds from this short side up, and shrinks with a smaller one
 PEAK_SHARE = 0.5  # of the frame's 99.5th percentile

@@ -268,7 +268,7 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     and `atomic.clean_partial` on the output folders (the command's, or `resume` for a batch) removes those a
     killed run of this tool left.
     """
-    from .masks import MaskConfig
+    from .masks import NETWORK_NOISE_FACTOR, MaskConfig
     from .regions import BoxesFile, MasksFile, Regions
     from .render import OutputsFailed, Sink, mask_heat, render, write_error
 
@@ -300,7 +300,8 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     extra: dict[Path, Sink] = {}
     failed: dict[Path, str] = {}
     # the masks' floor is in px/frame: the network's maps (cam, fused) have no such unit
-    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0), mask_heat(result))
+    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR),
+                    mask_heat(result))  # fmt: skip
     regions = {outputs.boxes: lambda p: BoxesFile(p, found, options.max_boxes),
                outputs.masks: lambda p: MasksFile(p, n, *(options.masks_size or (info.width, info.height)), found)}  # fmt: skip
     for path, make in regions.items():
