@@ -9,8 +9,9 @@ Each round runs, for every video, `python -m mosi_tool saliency VIDEO --out O.mp
 CPU time (user + system, all threads) from wait4(). The ratio is of the sums over rounds, so load from
 other jobs on a shared machine hits both sides alike; absolute times are not comparable across machines
 or loads. Prints a Markdown table. With --refines, it times instead, in this process, `MaskTracker.update`
-alone (CPU time, the videos' maps and frames made once) for each `MaskConfig.refine` and the colour step at
-short side 240, alternating the order per round, to compare refinements that `saliency` has no option for.
+alone (CPU time, the videos' maps, the masks' own maps and frames made once) for each `MaskConfig.refine`,
+the colour step at short side 240, without the masks' own map and with the valley cut, alternating the order
+per round, to compare settings that `saliency` has no option for.
 """
 
 from __future__ import annotations
@@ -43,23 +44,24 @@ def refine_costs(videos: list[Path], rounds: int) -> None:
     sys.path.insert(0, str(ROOT))
     from mosi_tool.evaluation.segmentation import Inputs
     from mosi_tool.saliency.appearance import AppearanceConfig
-    from mosi_tool.saliency.masks import MaskConfig, MaskTracker, work_size
+    from mosi_tool.saliency.masks import VALLEY_SHARE, MaskConfig, MaskTracker, work_size
 
     configs = {"none": MaskConfig(refine="none"), "colour (default)": MaskConfig(), "grabcut": MaskConfig(refine="grabcut"),
-               "colour at 240": MaskConfig(appearance=AppearanceConfig(short_side=240))}  # fmt: skip
+               "colour at 240": MaskConfig(appearance=AppearanceConfig(short_side=240)),
+               "colour, without the masks' own map": MaskConfig(sharp=False), "colour, cut along valleys": MaskConfig(valley=VALLEY_SHARE)}  # fmt: skip
     data = []
     for v in videos:
         x = Inputs(v, None, 10**9)
         h, w = x.frames[0].shape[:2]
-        data.append((x.raw_maps(work_size(w, h)), x.frames))
-    totals, frames = dict.fromkeys(configs, 0.0), sum(len(f) for _, f in data)
+        data.append((x.raw_maps(work_size(w, h)), x.raw_maps(work_size(w, h), sharp=True), x.frames))
+    totals, frames = dict.fromkeys(configs, 0.0), sum(len(f) for _, _, f in data)
     for r in range(rounds):
         for name in list(configs)[:: 1 if r % 2 == 0 else -1]:
-            for raw, images in data:
+            for raw, sharp, images in data:
                 tracker = MaskTracker(configs[name])
                 t0 = time.process_time()
                 for i, image in enumerate(images):
-                    tracker.update(raw[min(i, len(raw) - 1)], image)
+                    tracker.update(raw[min(i, len(raw) - 1)], image, sharp=sharp[min(i, len(sharp) - 1)])
                 totals[name] += time.process_time() - t0
     base = totals["none"]
     print(f"| refine ({', '.join(v.name for v in videos)}, {rounds} rounds) | CPU ms/frame | x none |\n|---|---:|---:|")

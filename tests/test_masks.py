@@ -16,7 +16,7 @@ from mosi_tool.saliency.display import frame_ranges
 from mosi_tool.saliency.maps_file import NpyRows
 from mosi_tool.saliency.masks import MaskConfig, MaskTracker, evidence, guided_filter, median_and_percentile, motion_threshold, shrink
 from mosi_tool.saliency.regions import BoxesFile, MasksFile, Regions, motion_mask
-from mosi_tool.saliency.render import render
+from mosi_tool.saliency.render import mask_heat, render
 
 from .conftest import encode_frames, texture
 
@@ -108,6 +108,47 @@ def test_the_floor_shrinks_with_a_small_picture():
     image = np.random.default_rng(0).integers(0, 256, (144, 192, 3), dtype=np.uint8)  # texture: the map is trusted
     assert (MaskTracker(MaskConfig(refine="none")).update(raw, image) > 0.5)[60:80, 90:110].mean() > 0.5
     assert not (MaskTracker(MaskConfig(refine="none", floor_short_side=0)).update(raw, image) > 0.5).any()
+
+
+def _two_squares(sigma: float) -> np.ndarray:
+    """(96, 160) map: two 30-px squares 15 px apart moving at 2 px/frame, blurred by `sigma` pixels."""
+    import cv2
+
+    m = np.full((96, 160), 0.02, np.float32)
+    m[33:63, 40:70] = m[33:63, 85:115] = 2.0
+    return cv2.GaussianBlur(m, (0, 0), sigma)
+
+
+def test_the_masks_own_map_keeps_each_mover_tight():
+    """Under the display maps' 16-px blur the mask of two movers 15 px apart spills around and between them;
+    with the masks' own map (half the blur, `update(sharp=)`) it spills a third as much, and both stay covered."""
+    image = np.random.default_rng(1).integers(0, 256, (96, 160, 3), dtype=np.uint8)
+    truth = np.zeros((96, 160), bool)
+    truth[33:63, 40:70] = truth[33:63, 85:115] = True
+    cfg = MaskConfig(refine="none")
+    wide = MaskTracker(cfg).update(_two_squares(16), image) > 0.5
+    tight = MaskTracker(cfg).update(_two_squares(16), image, sharp=_two_squares(8)) > 0.5
+    assert jaccard(wide, truth) < 0.6 and jaccard(tight, truth) > 0.7
+    assert (tight & ~truth).sum() < 0.4 * (wide & ~truth).sum()
+    assert tight[38:58, 45:65].all() and tight[38:58, 90:110].all()
+    assert np.array_equal(MaskTracker(MaskConfig(refine="none", sharp=False)).update(_two_squares(16), image, sharp=_two_squares(8)) > 0.5, wide)
+
+
+def test_valley_cuts_separate_two_peaks_and_keep_one_whole():
+    import cv2
+
+    from mosi_tool.saliency.valleys import valley_cuts
+
+    two = _two_squares(16)  # one component above half its peak, with a dip between the squares
+    mask = two > 0.5 * two.max() * 0.5
+    assert cv2.connectedComponents(mask.astype(np.uint8))[0] - 1 == 1
+    cut = valley_cuts(two, mask, 0.95)
+    assert cut.any() and cut[:, 70:85].any() and not cut[:, :65].any() and not cut[:, 90:].any()
+    assert cv2.connectedComponents((mask & ~cut).astype(np.uint8))[0] - 1 == 2
+    assert not valley_cuts(two, mask, 0.3).any()  # the dip is shallower than that: one mover
+    one = cv2.GaussianBlur(np.pad(np.ones((30, 30), np.float32), 30), (0, 0), 8)
+    assert not valley_cuts(one, one > 0.1, 0.95).any()  # a single peak, plateau on top: never cut
+    assert not valley_cuts(one, np.zeros(one.shape, bool)).any()
 
 
 def test_a_still_frame_has_no_mask():
@@ -286,8 +327,8 @@ def movers(pan: int) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
 def run_masks(tmp_path, pan):
     frames, truth = movers(pan)
     path = encode_frames(tmp_path / f"movers{pan}.mp4", frames)
-    result = compute_motion_saliency(path)
-    regions = Regions(W, H)
+    result = compute_motion_saliency(path, mask_maps=True)  # as `saliency --masks` makes them
+    regions = Regions(W, H, sharp=mask_heat(result))
     masks, boxes = tmp_path / "m.npy", tmp_path / "b.jsonl"
     render(path, result, extra_sinks={masks: MasksFile(masks, N, W, H, regions), boxes: BoxesFile(boxes, regions)})
     m = np.load(masks)
@@ -299,17 +340,18 @@ def run_masks(tmp_path, pan):
 
 def test_three_movers_on_a_still_camera_are_all_covered(tmp_path):
     union, covered, lines = run_masks(tmp_path, 0)
-    assert covered.all(axis=1).mean() >= 0.8, covered.mean(axis=0)  # every object at least half covered
-    assert union >= 0.55
+    assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)  # every object at least half covered
+    assert union >= 0.68  # 0.70 measured (0.61 before the masks' own map)
     assert lines[-1]["union"] is not None and lines[-1]["union"][0] <= 12
 
 
 def test_three_movers_under_a_panning_camera(tmp_path):
-    # Measured, not the target: the 1 and 2 px/frame squares sit near the codec's residual noise under a
-    # 2 px/frame pan (background median 0.4, 90th percentile 1.2 px/frame), so only the fastest is reliable.
+    # The 1 and 2 px/frame squares sit near the codec's residual noise under a 2 px/frame pan (background
+    # median 0.4, 90th percentile 1.2 px/frame): all three on 85% of frames measured (68% before the masks'
+    # own map and the noise factor 3), union J 0.56 (0.54; the issue's target 0.7 is not met).
     union, covered, _ = run_masks(tmp_path, 2)
-    assert covered[:, 2].mean() >= 0.8
-    assert covered[:, :2].mean() >= 0.2 and union >= 0.3
+    assert covered.all(axis=1).mean() >= 0.8, covered.mean(axis=0)
+    assert union >= 0.54
 
 
 # --- the commands ------------------------------------------------------------------------------------------
@@ -354,6 +396,28 @@ def test_masks_and_boxes_are_the_same_asked_alone_or_together(tmp_path):
         assert r.exit_code == 0, r.output
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+
+
+def test_saliency_masks_read_the_masks_own_map(tmp_path):
+    """`saliency --masks` makes the masks' own maps in its motion pass and hands them to the mask step: its
+    masks are those of the own map, not those of the display map alone."""
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    frames, _ = movers(0)
+    path = encode_frames(tmp_path / "v.mp4", frames[:12])
+    r = CliRunner().invoke(app, ["saliency", str(path), "--out", str(tmp_path / "o.mp4"), "--masks", str(tmp_path / "m.npy")])
+    assert r.exit_code == 0, r.output
+    got = np.load(tmp_path / "m.npy")
+    made = {}
+    for name, sharp in (("own", True), ("display", False)):
+        result = compute_motion_saliency(path, mask_maps=sharp)
+        assert (result.mask_maps is not None) == sharp
+        out = tmp_path / f"{name}.npy"
+        render(path, result, extra_sinks={out: MasksFile(out, 12, W, H, Regions(W, H, sharp=mask_heat(result)))})
+        made[name] = np.load(out)
+    assert np.array_equal(got, made["own"]) and not np.array_equal(got, made["display"])
 
 
 def test_eval_segmentation_on_davis(tmp_path):

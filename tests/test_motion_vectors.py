@@ -162,6 +162,24 @@ def test_object_motion_maps_stream_like_a_whole_video_moving_average(panning):
         np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-6)
 
 
+def test_map_sets_are_the_maps_at_each_blur(panning):
+    """The masks' own maps come with the display maps from one pass (`iter_map_sets`): each set is exactly what
+    `iter_object_motion_maps` makes at its blur, however the field is cut; the motion pass stores both."""
+    from mosi_tool.saliency.motion import BLUR_CELLS, MASK_BLUR_CELLS, iter_map_sets, iter_object_motion_maps, motion_pass, split
+
+    field = mv.read_motion(panning[0])
+    for size in (1, 4, N):
+        sets = np.concatenate(list(iter_map_sets(split(field, size), (BLUR_CELLS, MASK_BLUR_CELLS))))
+        assert sets.shape == (N, 2, *field.grid)
+        for k, blur in enumerate((BLUR_CELLS, MASK_BLUR_CELLS)):
+            np.testing.assert_array_equal(sets[:, k], np.concatenate(list(iter_object_motion_maps(split(field, size), blur))))
+    assert not np.allclose(sets[:, 0], sets[:, 1])
+    _, maps, sharp = motion_pass(panning[0], field=field, mask_maps=True)
+    assert maps is not None and sharp is not None and sharp.shape == maps.shape
+    np.testing.assert_allclose(sharp[:], sets[:, 1], rtol=1e-3, atol=1e-3)  # float16 on disk
+    assert motion_pass(panning[0], field=field)[2] is None  # only when asked
+
+
 def test_map_store_reads_back_slices_and_samples_long_videos_for_the_range(monkeypatch):
     from mosi_tool.saliency import map_store
     from mosi_tool.saliency.map_store import MapStore, array_range, sample_stride

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..saliency.boxes import box_iou, component_boxes, mask_box
 from ..saliency.appearance import AppearanceConfig
-from ..saliency.masks import MaskConfig, MaskTracker, work_size
+from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, work_size
 from .davis import Sequence, check_counts, load_masks
 from .report import fmt, format_table
 from .timed import TimedItems
@@ -108,10 +108,11 @@ class Inputs(TimedItems):
 
     @cached_property
     def saliency(self) -> Any:
-        """`compute_motion_saliency` of the source (`--method mv`), full-frame maps."""
+        """`compute_motion_saliency` of the source (`--method mv`), full-frame maps, with the masks' own maps
+        (`mask_maps`, as `saliency --masks` makes them)."""
         from ..saliency.compute import compute_motion_saliency
 
-        return self._timed("saliency", lambda: compute_motion_saliency(self.source, fps=self.fps))
+        return self._timed("saliency", lambda: compute_motion_saliency(self.source, fps=self.fps, mask_maps=True))
 
     @cached_property
     def field(self) -> Any:
@@ -140,35 +141,55 @@ class Inputs(TimedItems):
 
         return self._timed("fused", run)
 
-    def raw_maps(self, size: tuple[int, int], fused: bool = False) -> np.ndarray:
-        """The `mv` maps (fused: the `--method fused` maps) of the first `count` frames, un-normalised, at
-        `size` (what `saliency --masks` reads)."""
+    def raw_maps(self, size: tuple[int, int], fused: bool = False, sharp: bool = False) -> np.ndarray:
+        """The `mv` maps (fused: the `--method fused` maps; sharp: the masks' own `mv` maps, `mask_maps`) of the
+        first `count` frames, un-normalised, at `size` (what `saliency --masks` reads)."""
+        import dataclasses
+
         from ..saliency.render import heat_frames
 
         result = self.fused if fused else self.saliency
+        if sharp:
+            result = dataclasses.replace(result, maps=result.mask_maps)
         n = min(self.count, len(result.frame_times))
         return heat_frames(result, 0, n, *size, "raw")
+
+    def maps_at_blur(self, size: tuple[int, int], blur: float) -> np.ndarray:
+        """The `mv` maps at another blur (Gaussian sigma in cells; `saliency.motion.object_motion_maps` of
+        `field`), un-normalised, of the first `count` frames at `size`."""
+        import dataclasses
+
+        from ..saliency.motion import object_motion_maps
+        from ..saliency.render import heat_frames
+
+        result = dataclasses.replace(self.saliency, maps=object_motion_maps(self.field, blur))
+        return heat_frames(result, 0, min(self.count, len(result.frame_times)), *size, "raw")
 
 
 Output = tuple[list[np.ndarray], list[list[float] | None]]  # masks (H, W) bool per frame, strongest box per frame
 
 
-def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False) -> Callable[[Inputs], Output]:
+def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, own_blur: float | None = None) -> Callable[[Inputs], Output]:
     """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the `mv` maps (fused: on the
-    `--method fused` maps of the default model)."""
+    `--method fused` maps of the default model; own_blur: the masks' own maps at this blur, cells, instead of
+    `motion.MASK_BLUR_CELLS`)."""
 
     def run(x: Inputs) -> Output:
         frames = x.frames
         h, w = frames[0].shape[:2]
         size = work_size(w, h, cfg.work_short_side)
         raw = x.raw_maps(size, fused)
+        sharp = x.raw_maps(size, sharp=True) if cfg.sharp and not fused and own_blur is None else None
+        if own_blur is not None:
+            sharp = x.maps_at_blur(size, own_blur)
         vectors = x.field.vectors if carry_field else None
         tracker = MaskTracker(cfg)
         scale = (w / size[0], h / size[1])
         masks, boxes = [], []
         for i, frame in enumerate(frames):
             r = raw[min(i, len(raw) - 1)]
-            e = tracker.update(r, frame, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h))
+            e = tracker.update(r, frame, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
+                               sharp[min(i, len(sharp) - 1)] if sharp is not None else None)  # fmt: skip
             masks.append(MaskTracker.mask(e, (w, h)))
             b = component_boxes(e > 0.5, e, scale, limit=1)
             boxes.append(b[0] if b else None)
@@ -231,6 +252,16 @@ class Method:
 
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "saliency")),
+    Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("frames", "saliency")),
+    Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("frames", "saliency")),
+    Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("frames", "saliency", "field")),
+    Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("frames", "saliency", "field")),
+    Method("masks-noise4", "  noise factor 4 instead of 3", _mv_masks(MaskConfig(noise_factor=4.0)), ("frames", "saliency")),
+    Method("masks-noise6", "  noise factor 6 instead of 3", _mv_masks(MaskConfig(noise_factor=6.0)), ("frames", "saliency")),
+    Method("masks-sharp-window64", "  local window 64 px on the masks' own map instead of 32", _mv_masks(MaskConfig(sharp_window=64)), ("frames", "saliency")),
+    Method("masks-window48", "  local window 48 px on the display map instead of 64", _mv_masks(MaskConfig(local_window=48)), ("frames", "saliency")),
+    Method("masks-valleys", "  cut along motion valleys (share 0.7)", _mv_masks(MaskConfig(valley=VALLEY_SHARE)), ("frames", "saliency")),
+    Method("masks-valleys50", "  cut along motion valleys (share 0.5)", _mv_masks(MaskConfig(valley=0.5)), ("frames", "saliency")),
     Method("masks-no-appearance", "  without the appearance step (refine none)", _mv_masks(MaskConfig(refine="none")), ("frames", "saliency")),
     Method("masks-grabcut", "  GrabCut instead of the colour model", _mv_masks(MaskConfig(refine="grabcut")), ("frames", "saliency")),
     Method("masks-colour240", "  colour model at short side 240 instead of 120", _mv_masks(MaskConfig(appearance=AppearanceConfig(short_side=240))), ("frames", "saliency")),
@@ -242,7 +273,8 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "saliency")),
     Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "saliency")),
     Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "saliency", "field")),
-    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "field", "fused")),
+    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR), fused=True), ("frames", "field", "fused")),
+    Method("masks-fused-noise3", "  on --method fused maps, noise factor 3 (the mv maps')", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "field", "fused")),
     Method("half-peak", "half of the frame's peak (before)", _half_peak, ("frames", "saliency"), "baseline"),
     Method("flow-threshold", "thresholded compensated flow", _flow_threshold, ("frames", "flow"), "baseline"),
     Method("centre-box", "centre-prior box", _centre_box, ("frames",), "baseline"),

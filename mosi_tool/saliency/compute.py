@@ -101,7 +101,7 @@ def compute_saliency(
         )
     mv_maps = None
     if stabilize != "none" or method == "fused":
-        motion, mv_maps = motion_pass(path, stream=stream, fps=fps, maps=method == "fused", field=motion)
+        motion, mv_maps, _ = motion_pass(path, stream=stream, fps=fps, maps=method == "fused", field=motion)
     speed = camera_speed(motion.camera, motion.size) if motion is not None else None
     timed = _TimedFrames(reader)
     maps: list[np.ndarray] = []

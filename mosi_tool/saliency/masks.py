@@ -18,6 +18,12 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    Each pixel must also reach LOCAL_SHARE of the local peak (the maximum over a square of LOCAL_WINDOW frame
    pixels): every mover is cut at half its own height, so the blur of a fast one does not spill over
    its neighbours, and a slow one keeps its own extent.
+   **The masks' own map** (`update(sharp=...)`, `SaliencyResult.mask_maps`): the same motion blurred by 8 px
+   instead of 16 (`motion.MASK_BLUR_CELLS`), which spills less around and between movers. It gets its own
+   evidence e1 against the same T, its local peak over a square of SHARP_WINDOW frame pixels (a narrower map
+   has narrower peaks), and the frame's evidence is the geometric mean sqrt(e x e1): the wide map decides what
+   moves, the narrow one where each mover ends. Without it (`MaskConfig.sharp` False, or no such map: `--method cam` or
+   `fused`) e is the display map's alone.
 2. **Evidence** e = clip(m / T, 0, 2) / 2 (0.5 at the threshold), optionally blended with the previous
    frame's evidence carried along the motion field (`propagate`: the mask follows the object instead of
    being re-thresholded from scratch; `MaskConfig.carry`, off by default: it did not raise J on DAVIS).
@@ -30,6 +36,9 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    video-level colour model of the moving object against its background (default "colour"; "grabcut":
    OpenCV's GrabCut seeded from it; "none": rule 3 is the mask), filtered again with a guided filter of
    radius APPEARANCE_RADIUS, and only the components that hold confident motion are kept, holes filled.
+5. **Valleys** (`MaskConfig.valley`, off by default: it separates the synthetic movers but splits DAVIS
+   objects into parts, docs/EVALUATION.md 2c): the mask cut where two basins of the masks' own map (else the
+   display map) meet below VALLEY_SHARE of the lower peak (`saliency.valleys`).
 """
 
 from __future__ import annotations
@@ -40,8 +49,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .appearance import AppearanceConfig, ColourModel, combine, grabcut, solid
+from .valleys import valley_cuts
 
-NOISE_FACTOR = 6.0  # x the frame's median motion
+NOISE_FACTOR = 3.0  # x the frame's median motion (6 before the masks' own map; docs/EVALUATION.md 2c)
+NETWORK_NOISE_FACTOR = 6.0  # the same for the network's maps (--method cam, fused), which have no own map:
+# on the fused maps 6 scores 0.651 J on the DAVIS development sequences, 3 scores 0.636
 FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
 FLOOR_SHORT_SIDE = 480  # pixels: FLOOR holds from this short side up, and shrinks with a smaller one
 PEAK_SHARE = 0.5  # of the frame's 99.5th percentile
@@ -49,6 +61,8 @@ PEAK_PERCENTILE = 99.5
 STATS_SAMPLES = 8_000  # about this many pixels of a frame's map give its median and peak (every 3rd at 240p)
 LOCAL_SHARE = 0.5  # of the local peak
 LOCAL_WINDOW = 64  # frame pixels: the side of the local peak's square window (4 x the maps' blur)
+SHARP_WINDOW = 32  # frame pixels: the same on the masks' own map (4 x its blur)
+VALLEY_SHARE = 0.7  # rule 5 when asked (`MaskConfig.valley`, `saliency.valleys`): off by default
 WORK_SHORT_SIDE = 240  # pixels: the guided filter runs at this short side (never upscaled)
 GUIDE_RADIUS = 8  # pixels at the working size (16 scored 0.009 more J on the DAVIS development sequences but
 # dropped the synthetic test's 40-pixel squares from 88% to 65% of frames all half covered)
@@ -76,6 +90,9 @@ class MaskConfig:
     carry: float = 0.0  # share of the previous frame's evidence carried along the motion (0: none)
     local_share: float = LOCAL_SHARE  # 0: no local rule
     local_window: float = LOCAL_WINDOW  # frame pixels
+    sharp_window: float = SHARP_WINDOW  # frame pixels: the local window on the masks' own map (`update(sharp=)`)
+    sharp: bool = True  # use the masks' own map when given (False: the display map alone, as before)
+    valley: float = 0.0  # cut the mask along valleys below this share of the lower peak (0: never; rule 5)
     work_short_side: int = WORK_SHORT_SIDE
     refine: str = "colour"  # one of REFINES: the appearance step (rule 4); needs the frame's image
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
@@ -118,14 +135,16 @@ def median_and_percentile(a: np.ndarray, q: float) -> tuple[float, float]:
     return median, float(top)
 
 
-def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0) -> np.ndarray:
+def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0, threshold: float | None = None,
+             window: float | None = None) -> np.ndarray:  # fmt: skip
     """clip(raw / T, 0, 2) / 2 as float32, same shape: 0.5 exactly at the threshold (rule 2). scale: map
-    pixels per frame pixel (for the local window)."""
-    t: float | np.ndarray = motion_threshold(raw, cfg)
+    pixels per frame pixel (for the local window). threshold: T (default: `motion_threshold` of raw); window:
+    the local peak's window in frame pixels (default `cfg.local_window`)."""
+    t: float | np.ndarray = motion_threshold(raw, cfg) if threshold is None else threshold
     if cfg.local_share > 0:
         import cv2
 
-        k = max(3, int(cfg.local_window * scale) | 1)
+        k = max(3, int((cfg.local_window if window is None else window) * scale) | 1)
         t = np.maximum(t, cfg.local_share * cv2.dilate(raw.astype(np.float32), np.ones((k, k), np.uint8)))
     return (np.clip(raw / t, 0, 2) / 2).astype(np.float32)
 
@@ -226,10 +245,11 @@ class MaskTracker:
         self._colours = ColourModel(cfg.appearance)
 
     def update(self, raw: np.ndarray, image: np.ndarray | None = None, flow: np.ndarray | None = None,
-               frame_size: tuple[int, int] | None = None) -> np.ndarray:  # fmt: skip
+               frame_size: tuple[int, int] | None = None, sharp: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
         """raw: (h, w) map; image: (H, W, 3) uint8 RGB frame at the video's size (None: no edge refinement);
         flow: (gh, gw, 2) px/frame at `frame_size` = (width, height), default the image's, for carrying the
-        previous evidence (None: not carried)."""
+        previous evidence (None: not carried); sharp: (h, w) the masks' own map, the same motion less blurred
+        (module docstring, rule 1; None or `MaskConfig.sharp` False: raw alone)."""
         import cv2
 
         frame_width = frame_size[0] if frame_size else image.shape[1] if image is not None else raw.shape[1]
@@ -240,8 +260,14 @@ class MaskTracker:
             small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) if image.shape[:2] != (h, w) else image
             grey = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
             if self.cfg.texture_scale > 0:
-                raw = raw * texture_confidence(grey, self.cfg)
-        e = evidence(raw, self.floor_scaled(frame_short), raw.shape[1] / frame_width)
+                confidence = texture_confidence(grey, self.cfg)
+                raw = raw * confidence
+                sharp = sharp * confidence if sharp is not None else None
+        cfg, scale = self.floor_scaled(frame_short), raw.shape[1] / frame_width
+        t = motion_threshold(raw, cfg)
+        e = evidence(raw, cfg, scale, t)
+        if sharp is not None and self.cfg.sharp:
+            e = np.sqrt(e * evidence(sharp, cfg, scale, t, cfg.sharp_window))
         if self.cfg.carry > 0 and self._previous is not None and flow is not None and frame_size is not None:
             e = (1 - self.cfg.carry) * e + self.cfg.carry * propagate(self._previous, flow, frame_size)
         self._previous = e
@@ -249,6 +275,9 @@ class MaskTracker:
             e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample)
         if grey is not None and self.cfg.refine != "none":
             e = self._appearance(e, small, grey)
+        if self.cfg.valley > 0:
+            landscape = sharp if sharp is not None and self.cfg.sharp else raw
+            e = np.where(valley_cuts(landscape, e > 0.5, self.cfg.valley), np.float32(0), e)
         return e
 
     def floor_scaled(self, short: int) -> MaskConfig:

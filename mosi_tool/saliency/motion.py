@@ -3,7 +3,8 @@
 The map of frame t is the length of the camera-compensated motion (the field minus the fitted camera
 motion, `MotionField.residual`), in px/frame per cell, blurred by a Gaussian of `BLUR_CELLS` cells and averaged
 over the `2 * WINDOW + 1` frames around t (codec vectors are noisy from frame to frame; object motion is not).
-Both settings were chosen on DAVIS (docs/EVALUATION.md).
+Both settings were chosen on DAVIS (docs/EVALUATION.md). The motion masks (`saliency.masks`) also read maps
+blurred by `MASK_BLUR_CELLS` only (`SaliencyResult.mask_maps`): the display blur joins movers two cells apart.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .map_store import MapStore
 from .result import SaliencyResult
 
 BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)
+MASK_BLUR_CELLS = 1.0  # the masks' narrower blur (docs/EVALUATION.md 2c: 0.7 and 1.5 scored less)
 WINDOW = 2  # frames either side averaged in time
 SPLIT = 64  # frames per piece when an in-memory field is turned into maps
 
@@ -49,23 +51,36 @@ def iter_object_motion_maps(fields: Iterable[MotionField], blur: float = BLUR_CE
     (`iter_motion`): the blurred, time-averaged length of the compensated motion (compensate=False: of the raw
     vectors, the control that shows what the camera model buys). A chunk's last `window` frames wait for the
     next chunk, so the maps are the same however the field is cut."""
+    for maps in iter_map_sets(fields, (blur,), window, compensate):
+        yield maps[:, 0]
+
+
+def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], window: int = WINDOW,
+                  compensate: bool = True) -> Iterator[np.ndarray]:  # fmt: skip
+    """`iter_object_motion_maps` at several blurs at once (Gaussian sigmas in cells): (n, len(blurs), gh, gw)
+    float32 per chunk, the speed read once (blur and time average are both linear and per pixel, so each set
+    is exactly the maps `iter_object_motion_maps` makes at its blur)."""
     import cv2
 
     window = max(window, 0)
     pending: np.ndarray | None = None  # speed frames: `history` already emitted, then frames still waiting
     history = 0
+    shape: tuple[int, int] | None = None
     for field in fields:
         mag = field.residual_speed() if compensate else np.linalg.norm(field.vectors, axis=-1)  # (n, gh, gw)
-        speed = np.stack([cv2.GaussianBlur(m, (0, 0), blur) for m in mag]) if len(mag) else mag
+        shape = mag.shape[1:]
+        # (n, len(blurs) * gh, gw): the moving average runs on 3-d arrays, and is per pixel
+        speed = np.stack([np.concatenate([cv2.GaussianBlur(m, (0, 0), b) for b in blurs]) for m in mag]) if len(mag) \
+            else np.zeros((0, len(blurs) * shape[0], shape[1]), np.float32)  # fmt: skip
         buf = speed if pending is None else np.concatenate([pending, speed])
         ready = len(buf) - window  # frames whose neighbourhood is complete
         if ready > history:
-            yield _moving_average(buf, history, ready, window)
+            yield _moving_average(buf, history, ready, window).reshape(-1, len(blurs), *shape)
             keep = max(ready - window, 0)
             buf, history = buf[keep:], ready - keep
         pending = buf
-    if pending is not None and len(pending) > history:
-        yield _moving_average(pending, history, len(pending), window)
+    if pending is not None and len(pending) > history and shape is not None:
+        yield _moving_average(pending, history, len(pending), window).reshape(-1, len(blurs), *shape)
 
 
 def split(field: MotionField, size: int = SPLIT) -> Iterator[MotionField]:
@@ -97,11 +112,13 @@ def motion_field(path: str | Path, stream: int | None = None, fps: float | None 
 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
-                field: MotionField | None = None, keep: KeptFrames | None = None) -> tuple[MotionField, MapStore | None]:  # fmt: skip
+                field: MotionField | None = None, keep: KeptFrames | None = None,
+                mask_maps: bool = False) -> tuple[MotionField, MapStore | None, MapStore | None]:  # fmt: skip
     """One streamed pass over a video's motion field (or over `field`, if already read): its camera track (a
-    `MotionField.camera_only`) and, if `maps`, its object-motion maps
-    (`iter_object_motion_maps`) in a `MapStore`. Memory stays flat in the video's length, unless `keep`
-    (`video.kept_frames`) takes the decoded pictures for the pass after this one."""
+    `MotionField.camera_only`), if `maps`, its object-motion maps (`iter_object_motion_maps`) in a `MapStore`,
+    and if also `mask_maps`, the same maps at the masks' blur (`MASK_BLUR_CELLS`) in another (else None).
+    Memory stays flat in the video's length, unless `keep` (`video.kept_frames`) takes the decoded pictures
+    for the pass after this one."""
     reader = keep.reader if keep is not None else None
     chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, reader=reader, keep=keep)
     kept: list[MotionField] = []
@@ -111,15 +128,16 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
             kept.append(c.camera_only())
             yield c
 
-    store = None
+    stores: list[MapStore] = []
     if maps:
-        for m in iter_object_motion_maps(follow()):
-            store = store or MapStore(*m.shape[1:])
-            store.append(m)
+        for m in iter_map_sets(follow(), (BLUR_CELLS, MASK_BLUR_CELLS) if mask_maps else (BLUR_CELLS,)):
+            stores = stores or [MapStore(*m.shape[2:]) for _ in range(m.shape[1])]
+            for k, store in enumerate(stores):
+                store.append(m[:, k])
     else:
         for _ in follow():
             pass
-    return join(kept), store
+    return join(kept), stores[0] if stores else None, stores[1] if len(stores) > 1 else None
 
 
 def normalise_frames(maps: np.ndarray) -> np.ndarray:
@@ -158,7 +176,8 @@ def fuse(mosi: np.ndarray, motion: np.ndarray, ranges: tuple[Range, Range] | Non
 
 def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: float | None = None,
                             motion: MotionField | None = None, size: int | None = None,
-                            info: VideoInfo | None = None, keep: KeptFrames | None = None) -> SaliencyResult:  # fmt: skip
+                            info: VideoInfo | None = None, keep: KeptFrames | None = None,
+                            mask_maps: bool = False) -> SaliencyResult:  # fmt: skip
     """`--method mv`: camera-compensated motion-vector maps (`saliency.motion`), no network.
 
     Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution, streamed to a
@@ -166,12 +185,13 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     are written at by default (`field_geometry`; the CLI passes the default model's input size); None: the
     frame's own size. info: the video's header, when the caller has opened it already (saves an open).
     keep: decoded pictures kept for the overlay (`video.kept_frames`), on `keep.reader`'s video.
+    mask_maps: also the maps at the masks' blur (`SaliencyResult.mask_maps`, for `--masks` and `--boxes`).
     """
     info = info or (keep.reader.info if keep is not None else ClipSpec(fps=fps, stream=stream).open(path).info)
-    camera, maps = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep)
+    camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps)
     assert maps is not None
     note = f"motion from {camera.source}; {counted(int((~camera.coded).sum()), 'frame')} without vectors interpolated"
     return SaliencyResult(
         info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
-        np.zeros((0, 2), np.int64), 0, [], [note], camera.source,
+        np.zeros((0, 2), np.int64), 0, [], [note], camera.source, sharp,
     )  # fmt: skip

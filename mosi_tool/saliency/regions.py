@@ -1,7 +1,8 @@
 """Motion areas of a saliency run: `--masks` and `--boxes` sinks, and the older half-of-peak rule.
 
 The sinks share one `Regions` per run: each frame's raw (un-normalised) map at the working size of
-`saliency.masks` and the frame's pixels give the frame's refined evidence once (`masks.MaskTracker`); the
+`saliency.masks` (with the masks' own, less blurred map, `SaliencyResult.mask_maps`, when the run made it)
+and the frame's pixels give the frame's refined evidence once (`masks.MaskTracker`); the
 masks file resizes it to its size (default: the video's), the boxes file takes its components
 (`boxes.component_boxes`) with their track ids (`boxes.BoxTracker`) and, on its last line, the union box.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -56,11 +58,15 @@ class Regions:
 
     KEEP = 64  # frames: more than a render batch (`render.CHUNK`)
 
-    def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig()):
+    def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig(),
+                 sharp: Callable[[int, int, int], np.ndarray] | None = None):  # fmt: skip
+        """sharp: (frame index, width, height) -> the masks' own map of that frame at that size
+        (`render.mask_heat`; None: the masks read the maps the sinks are handed alone)."""
         self.frame_size = (width, height)
         self.size = work_size(width, height, cfg.work_short_side)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
         self._kept: dict[int, np.ndarray] = {}
+        self._sharp = sharp if cfg.sharp else None
 
     def evidence(self, index: int, frame: np.ndarray, raw: np.ndarray) -> np.ndarray:
         """(h, w) float32 refined evidence of frame `index` (moving where > 0.5); raw: its map at `size`.
@@ -69,7 +75,8 @@ class Regions:
             return self._kept[index]
         if self._kept and index < max(self._kept):
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
-        e = self._kept[index] = self.tracker.update(raw, frame)
+        sharp = self._sharp(index, *self.size) if self._sharp is not None else None
+        e = self._kept[index] = self.tracker.update(raw, frame, sharp=sharp)
         for old in [k for k in self._kept if k <= index - self.KEEP]:
             del self._kept[old]
         return e

@@ -15,9 +15,10 @@ folder gone read-only) is abandoned alone, its temporary file removed: the other
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import av
 import cv2
@@ -208,6 +209,15 @@ def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, heigh
     """
     out = _upsample(_scaled_maps(result, start, stop, norm), result, width, height)
     return out if norm == "raw" else np.clip(out, 0, 1, out=out)
+
+
+def mask_heat(result: SaliencyResult) -> Callable[[int, int, int], np.ndarray] | None:
+    """The masks' own maps (`SaliencyResult.mask_maps`) as a function (frame index, width, height) -> that
+    frame's map at width x height, un-normalised, read as `heat_frames` reads the maps; None without them."""
+    if result.mask_maps is None:
+        return None
+    sharp = dataclasses.replace(result, maps=result.mask_maps)
+    return lambda index, width, height: heat_frames(sharp, index, index + 1, width, height, "raw")[0]
 
 
 def heat_indices(result: SaliencyResult, start: int, stop: int, width: int, height: int, norm: str) -> np.ndarray:

@@ -24,6 +24,8 @@ class SaliencyResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the maps were made (motion source, stabilised clips)
     motion_source: str = ""  # --method mv: where the motion came from (`MotionField.source`)
+    mask_maps: np.ndarray | MapStore | None = None  # --method mv: `maps` at the masks' narrower blur, when asked
+    # (`motion.MASK_BLUR_CELLS`); None: the masks read `maps` alone
 
     @cached_property
     def range(self) -> tuple[float, float]:

@@ -268,9 +268,9 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     and `atomic.clean_partial` on the output folders (the command's, or `resume` for a batch) removes those a
     killed run of this tool left.
     """
-    from .masks import MaskConfig
+    from .masks import NETWORK_NOISE_FACTOR, MaskConfig
     from .regions import BoxesFile, MasksFile, Regions
-    from .render import OutputsFailed, Sink, render, write_error
+    from .render import OutputsFailed, Sink, mask_heat, render, write_error
 
     options = options or SaliencyOptions()
     outputs = outputs or Outputs()
@@ -283,8 +283,8 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
         from .motion import compute_motion_saliency
 
         kept = KeptFrames(reader, options.keep_bytes)
-        result = compute_motion_saliency(video, stream=options.stream, fps=options.fps,
-                                         size=options.size or _default_short_side(options), keep=kept)  # fmt: skip
+        result = compute_motion_saliency(video, stream=options.stream, fps=options.fps, size=options.size or _default_short_side(options),
+                                         keep=kept, mask_maps=bool(outputs.masks or outputs.boxes))  # fmt: skip
         labels, describe = [""] * len(result.frame_times), result.motion_source
     else:
         from .compute import compute_saliency, frame_labels
@@ -300,7 +300,8 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     extra: dict[Path, Sink] = {}
     failed: dict[Path, str] = {}
     # the masks' floor is in px/frame: the network's maps (cam, fused) have no such unit
-    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0))
+    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR),
+                    mask_heat(result))  # fmt: skip
     regions = {outputs.boxes: lambda p: BoxesFile(p, found, options.max_boxes),
                outputs.masks: lambda p: MasksFile(p, n, *(options.masks_size or (info.width, info.height)), found)}  # fmt: skip
     for path, make in regions.items():
