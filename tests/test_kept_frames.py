@@ -136,3 +136,18 @@ def test_a_video_without_a_frame_count_or_memory_keeps_nothing(tmp_path, monkeyp
     assert default_budget() == 4 << 30
     with pytest.raises(ValueError, match="keep_bytes"):
         SaliencyOptions(keep_bytes=-1)
+
+
+def test_a_resolution_change_mid_stream_is_resized_to_the_streams_size(tmp_path, monkeypatch):
+    """Two MPEG-TS recordings of different sizes joined end to end: every frame comes at the header's size
+    (the overlay's), with one warning, whether the pictures are kept or decoded again."""
+    first = write_video(tmp_path / "a.ts", n=16, size=(128, 96))
+    second = write_video(tmp_path / "b.ts", n=16, size=(96, 64))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    frames = list(VideoReader(joined).frames(planes=True))
+    assert len(frames) == 32 and {f.image.shape for f in frames} == {(96, 128, 3)}
+    notes = _same_outputs(joined, tmp_path, monkeypatch)
+    assert [n for n in notes if "frame size changes" in n] == [
+        "the frame size changes mid-stream (frame 16 is 96x64, the stream's 128x96): such frames are resized to 128x96"
+    ], notes

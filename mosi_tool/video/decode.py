@@ -294,17 +294,30 @@ class VideoReader:
 
     def frame_maker(self, size: tuple[int, int] | None = None, planes: bool = False) -> Callable[[av.VideoFrame, int, float], Frame]:
         """What turns a frame decoded from this video (its stream opened as `open_stream` opens it) into the
-        `Frame` that `frames(size, planes)` yields: (frame, index, time) -> Frame."""
+        `Frame` that `frames(size, planes)` yields: (frame, index, time) -> Frame.
+
+        A frame whose size is not the stream's (a resolution change mid-stream, as where MPEG-TS recordings
+        were joined) is resized to the stream's size, so every frame has the size `info` states; the first
+        such frame adds a warning."""
         if size is None and self.pixels.square != self.pixels.stored:
             size = (self.info.width, self.info.height)
         stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
         reshape = {"width": stored[0], "height": stored[1]} if stored else {}
-        orientation = self.orientation
+        orientation, header = self.orientation, self.pixels.stored
+        warned = False
 
         def make(frame: av.VideoFrame, index: int, t: float) -> Frame:
-            if planes and not reshape and orientation.identity and keeps_planes(frame):
+            nonlocal warned
+            own = reshape
+            if not own and (frame.width, frame.height) != header:
+                own = {"width": header[0], "height": header[1]}
+                if not warned:
+                    warned = True
+                    self._warn(f"the frame size changes mid-stream (frame {index} is {frame.width}x{frame.height}, the "
+                               f"stream's {header[0]}x{header[1]}): such frames are resized to {header[0]}x{header[1]}")  # fmt: skip
+            if planes and not own and orientation.identity and keeps_planes(frame):
                 return Frame(index, t, planes=yuv_planes(frame), convert=partial(frame.to_ndarray, format="rgb24"))
-            return Frame(index, t, orientation.apply(frame.to_ndarray(format="rgb24", **reshape)))
+            return Frame(index, t, orientation.apply(frame.to_ndarray(format="rgb24", **own)))
 
         return make
 

@@ -94,9 +94,9 @@ class KeptFrames:
     (`video.motion.codec_frames(keep=...)`), then replayed once by `frames` as `reader.frames` would decode
     them. Past the budget every frame is dropped and `complete` is False: the caller decodes the file again.
 
-    A BT.601 yuv420p picture of even size (`keeps_planes`: what the overlay blends as it is) is copied into
-    blocks of BLOCK frames; any other frame (a rotated or non-square one, BT.709, 10-bit, ...) is kept as
-    FFmpeg decoded it, with its side data. reader: the video's reader (its header read); its warnings and
+    A BT.601 yuv420p picture of even size (`keeps_planes`: what the overlay blends as it is) and of the
+    stream's size is copied into blocks of BLOCK frames; any other frame (a rotated or non-square one, BT.709,
+    10-bit, one past a resolution change, ...) is kept as FFmpeg decoded it, with its side data. reader: the video's reader (its header read); its warnings and
     decode records are the ones set. budget: bytes; None: `default_budget()`."""
 
     BLOCK = 32  # pictures per block (20 MB at 854x480)
@@ -136,7 +136,7 @@ class KeptFrames:
         carries `side_data` bytes besides its planes (the exported motion vectors)."""
         if self.dropped:
             return
-        if self._compact and keeps_planes(frame):
+        if self._compact and keeps_planes(frame) and (frame.width, frame.height) == self.reader.pixels.stored:
             rows, width = frame.height * 3 // 2, frame.width
             if self._block is None or self._used == len(self._block) or self._block.shape[1:] != (rows, width):
                 self._bytes += self.BLOCK * rows * width
