@@ -151,3 +151,22 @@ def test_a_resolution_change_mid_stream_is_resized_to_the_streams_size(tmp_path,
     assert [n for n in notes if "frame size changes" in n] == [
         "the frame size changes mid-stream (frame 16 is 96x64, the stream's 128x96): such frames are resized to 128x96"
     ], notes
+
+
+def test_the_maps_alone_keep_no_pictures(tmp_path, monkeypatch):
+    """The maps need no pixels (`mosi_tool.saliency`'s default): the motion pass parses the vectors alone and
+    holds no pictures in memory; the maps are the same bytes as a run that keeps them for an overlay."""
+    video = write_video(tmp_path / "square.mp4", n=20, size=(96, 72))
+    added: list[int] = []
+    add = KeptFrames.add
+
+    def counted(self, *a, **k):
+        added.append(1)
+        return add(self, *a, **k)
+
+    monkeypatch.setattr(KeptFrames, "add", counted)
+    run(video, SaliencyOptions(), Outputs(maps=tmp_path / "alone.npy"))
+    assert not added
+    run(video, SaliencyOptions(), Outputs(maps=tmp_path / "with.npy", overlay=tmp_path / "o.mp4"))
+    assert len(added) == 20
+    assert (tmp_path / "alone.npy").read_bytes() == (tmp_path / "with.npy").read_bytes()
