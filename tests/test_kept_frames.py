@@ -170,3 +170,42 @@ def test_the_maps_alone_keep_no_pictures(tmp_path, monkeypatch):
     run(video, SaliencyOptions(), Outputs(maps=tmp_path / "with.npy", overlay=tmp_path / "o.mp4"))
     assert len(added) == 20
     assert (tmp_path / "alone.npy").read_bytes() == (tmp_path / "with.npy").read_bytes()
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_a_containers_memory_limit_bounds_the_budget(tmp_path, monkeypatch, version):
+    """Inside a container /proc/meminfo shows the whole machine: the cgroup's limit, less what it uses (its
+    reclaimable page cache not counted), bounds the memory the pictures may take."""
+    import mosi_tool.video.kept_frames as kept_frames
+
+    gib = 1 << 30
+    root, proc = tmp_path / "cgroup", tmp_path / "cgroup.txt"
+    if version == "v2":
+        proc.write_text("0::/docker/abc\n")
+        folder, names = root / "docker" / "abc", ("memory.max", "memory.current", "inactive_file")
+    else:
+        proc.write_text("4:memory:/docker/abc\n1:cpu,cpuacct:/docker/abc\n")
+        folder, names = root / "memory" / "docker" / "abc", ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+    folder.mkdir(parents=True)
+    (folder / names[0]).write_text(f"{2 * gib}\n")
+    (folder / names[1]).write_text(f"{gib}\n")
+    (folder / "memory.stat").write_text(f"anon 1\n{names[2]} {gib // 2}\n")
+    monkeypatch.setattr(kept_frames, "CGROUP_ROOT", root)
+    monkeypatch.setattr(kept_frames, "PROC_CGROUP", proc)
+    monkeypatch.setattr(kept_frames.Path, "read_text", _meminfo(kept_frames.Path.read_text, 64 * gib))
+    assert kept_frames.cgroup_room() == 2 * gib - gib // 2
+    assert kept_frames.available_memory() == 2 * gib - gib // 2
+    assert default_budget() == int(0.25 * (2 * gib - gib // 2))  # not 4 GiB, a quarter of the machine's 64
+    (folder / names[0]).write_text("max\n" if version == "v2" else "9223372036854771712\n")
+    assert kept_frames.cgroup_room() is None and kept_frames.available_memory() == 64 * gib
+
+
+def _meminfo(read_text, available: int):
+    """Path.read_text, answering /proc/meminfo with `available` bytes of MemAvailable."""
+
+    def read(self, *a, **k):
+        if str(self) == "/proc/meminfo":
+            return f"MemTotal: {2 * available // 1024} kB\nMemAvailable: {available // 1024} kB\n"
+        return read_text(self, *a, **k)
+
+    return read
