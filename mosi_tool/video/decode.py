@@ -293,7 +293,7 @@ class VideoReader:
         self.end_of_decode(self.decoded, clock, timeline, t, error)
 
     def frame_maker(self, size: tuple[int, int] | None = None, planes: bool = False) -> Callable[[av.VideoFrame, int, float], Frame]:
-        """What turns a frame decoded from this video (its stream opened as `open_stream` opens it) into the
+        """What turns a frame decoded from this video (its stream cropped by `exact_crop`, as `frames` opens it) into the
         `Frame` that `frames(size, planes)` yields: (frame, index, time) -> Frame.
 
         A frame whose size is not the stream's (a resolution change mid-stream, as where MPEG-TS recordings
