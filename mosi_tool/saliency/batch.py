@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..atomic import OutputError, atomic_write_text
+from ..progress import counted
 from ..batch.jobs import VideoJob, source_stamp
 from ..batch.per_video import BatchReport, JobError, Outcome
 from ..version import __version__
@@ -139,4 +140,4 @@ class _VideoSaliency:
             text = (e.strerror or str(e)) if isinstance(e, OSError) and not isinstance(e, OutputError) else str(e)
             raise JobError(text if text.startswith(str(video)) or isinstance(e, (BadOutputs, OutputError)) else f"{video}: {text}") from e
         self.frames += done.frames
-        return [*(f"note: {video}: {note}" for note in done.notes), f"{video}: {done.frames} frames in {done.seconds:.1f} s -> {job.out}.*"]
+        return [*(f"note: {video}: {note}" for note in done.notes), f"{video}: {counted(done.frames, 'frame')} in {done.seconds:.1f} s -> {job.out}.*"]
