@@ -209,3 +209,18 @@ def _meminfo(read_text, available: int):
         return read_text(self, *a, **k)
 
     return read
+
+
+def test_vectors_after_a_resolution_change_land_where_the_mover_is(tmp_path):
+    """The codec's vectors of frames past a resolution change are placed on the stream's grid, scaled: the
+    maps follow the square in the smaller second part as in the first."""
+    first = write_video(tmp_path / "a.ts", n=24, size=(320, 240), square=48, speed=4)
+    second = write_video(tmp_path / "b.ts", n=24, size=(160, 120), square=24, speed=2)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    run(joined, SaliencyOptions(maps_size=(320, 240)), Outputs(maps=tmp_path / "m.npy"))
+    maps = np.load(tmp_path / "m.npy").astype(np.float32)
+    for i in (10, 20, 30, 40):
+        # the square's centre in the stream's pixels (`write_video`: x = (4 + i * speed) % (w - square))
+        x = (4 + i * 4) % (320 - 48) + 24 if i < 24 else 2 * ((4 + (i - 24) * 2) % (160 - 24) + 12)
+        assert abs(int(np.argmax(maps[i].sum(axis=0))) - x) <= 8, (i, x, int(np.argmax(maps[i].sum(axis=0))))
