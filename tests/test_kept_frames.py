@@ -224,3 +224,21 @@ def test_vectors_after_a_resolution_change_land_where_the_mover_is(tmp_path):
         # the square's centre in the stream's pixels (`write_video`: x = (4 + i * speed) % (w - square))
         x = (4 + i * 4) % (320 - 48) + 24 if i < 24 else 2 * ((4 + (i - 24) * 2) % (160 - 24) + 12)
         assert abs(int(np.argmax(maps[i].sum(axis=0))) - x) <= 8, (i, x, int(np.argmax(maps[i].sum(axis=0))))
+
+
+def test_a_batch_resumes_whatever_memory_the_pictures_may_take(tmp_path):
+    """keep_bytes changes no output's bytes: a batch made with another budget, or before the option existed
+    (a record without it), is done already."""
+    import json
+
+    from mosi_tool.saliency.batch import RECORD_SUFFIX, run_batch
+
+    (tmp_path / "v").mkdir()
+    video = write_video(tmp_path / "v" / "square.mp4", n=10, size=(96, 72))
+    first = run_batch([video.parent], tmp_path / "out", SaliencyOptions(keep_bytes=0), ("overlay", "maps"))
+    assert first.ok == 1
+    record = next((tmp_path / "out").glob("*" + RECORD_SUFFIX))
+    saved = json.loads(record.read_text())
+    assert "keep_bytes" not in saved["options"]
+    again = run_batch([video.parent], tmp_path / "out", SaliencyOptions(keep_bytes=1 << 30), ("overlay", "maps"))
+    assert again.ok == 0 and again.skipped == 1

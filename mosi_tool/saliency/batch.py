@@ -52,6 +52,11 @@ def outputs_for(stem: str, kinds: tuple[str, ...]) -> Outputs:
     return Outputs(**{k: Path(stem + SUFFIXES[k]) for k in kinds})
 
 
+# options that change no output's bytes (memory only): left out of the record, so that changing them, or a
+# record written before they existed, does not make every video again
+UNRECORDED = ("keep_bytes",)
+
+
 def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
     """What a video's outputs were made from: the options, the outputs, and the video's (and a named model's)
     size and modification time (`jobs.source_stamp`: for a frame folder, its frames'), so a replaced file is
@@ -61,7 +66,8 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
         found = source_stamp(path)
         return None if found is None else found.to_dict()
 
-    opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in asdict(options).items()}
+    opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(options).items() if k not in UNRECORDED}  # fmt: skip
     record = {"options": opts, "outputs": sorted(kinds), "video": stamp(video), "version": __version__}
     if options.model is not None:
         record["model"] = stamp(options.model)
