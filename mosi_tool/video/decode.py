@@ -9,6 +9,8 @@ Frames come out as a player shows them:
   crop is applied exactly (`mosi_tool.video.pixels`);
 - upright: a display matrix (phone rotation, mirror) is applied, and `VideoInfo.width/height` are the
   displayed size (`mosi_tool.video.orientation`);
+- at the stream's size: a frame past a resolution change mid-stream (MPEG-TS recordings joined) is resized to
+  the size the header states, with a warning (`VideoReader.frame_maker`);
 - in time order: FFmpeg's best-effort timestamps, mended where they still go back (`timeline.Clock`), so
   `Frame.time` only goes forward, and a warning says what was mended;
 - from the first frame a player shows: frames an MP4/MOV edit list hides are dropped by FFmpeg, and
