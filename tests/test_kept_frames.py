@@ -242,3 +242,24 @@ def test_a_batch_resumes_whatever_memory_the_pictures_may_take(tmp_path):
     assert "keep_bytes" not in saved["options"]
     again = run_batch([video.parent], tmp_path / "out", SaliencyOptions(keep_bytes=1 << 30), ("overlay", "maps"))
     assert again.ok == 0 and again.skipped == 1
+
+
+def test_masks_are_made_without_opencvs_ipp(tmp_path, monkeypatch):
+    """The masks are the same bytes on every run: OpenCV's IPP paths (whose float results varied between
+    identical runs by a pixel of a mask) are off while they are made, and as they were afterwards."""
+    import cv2
+
+    from mosi_tool.saliency.masks import MaskTracker
+
+    video = write_video(tmp_path / "square.mp4", n=10, size=(96, 72))
+    seen: list[bool] = []
+    update = MaskTracker.update
+
+    def recorded(self, *a, **k):
+        seen.append(cv2.ipp.useIPP())
+        return update(self, *a, **k)
+
+    monkeypatch.setattr(MaskTracker, "update", recorded)
+    before = cv2.ipp.useIPP()
+    run(video, SaliencyOptions(), Outputs(masks=tmp_path / "k.npy", boxes=tmp_path / "b.jsonl"))
+    assert seen and not any(seen) and cv2.ipp.useIPP() == before

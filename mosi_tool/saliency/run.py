@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..atomic import OutputError, check_writable
-from ..hardware import opencv_threads
+from ..hardware import opencv_threads, opencv_without_ipp
 from ..video.clips import ClipSpec, check_clip_values, parse_size
 from ..video.decode import VideoInfo, VideoReader
 from ..video.kept_frames import KeptFrames
@@ -319,9 +319,13 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     if options.fps is not None and options.method == "mv" and not reader.is_folder:
         notes.append(f"--fps {options.fps:g} is a frame folder's rate: --method mv keeps every frame of a video file")
     # masks and boxes make many small OpenCV calls per frame, whose pool threads cost more CPU than they save
-    # (on 854x480, 2 ms a frame of spinning; one thread costs about 8% more wall time)
+    # (on 854x480, 2 ms a frame of spinning; one thread costs about 8% more wall time); without IPP they are
+    # the same bytes on every run (`hardware.opencv_without_ipp`)
     try:
-        with opencv_threads(1) if extra else contextlib.nullcontext():
+        with contextlib.ExitStack() as opencv:
+            if extra:
+                opencv.enter_context(opencv_threads(1))
+                opencv.enter_context(opencv_without_ipp())
             made = render(kept if kept is not None and kept.complete else reader, result, overlay=outputs.overlay, maps=outputs.maps, maps_size=options.maps_size,
                           sheet=outputs.sheet, frame_labels=labels, norm=options.norm, extra_sinks=extra)  # fmt: skip
     except OutputsFailed as e:
