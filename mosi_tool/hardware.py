@@ -62,6 +62,23 @@ def opencv_threads(n: int) -> Iterator[None]:
         cv2.setNumThreads(before)
 
 
+@contextlib.contextmanager
+def opencv_without_ipp() -> Iterator[None]:
+    """OpenCV's Intel IPP code paths off for the block (a per-thread setting), then as they were. With them,
+    identical runs of `saliency --masks` differed now and then by a pixel (cup.mp4: frame 47, in about one run
+    of three in one process; never in 8 runs without IPP), as float results some IPP functions give vary
+    between calls on the same values; OpenCV's own code gives the same bytes every time, and the masks cost
+    the same CPU time without IPP (1.2 s for that video's 217 frames)."""
+    import cv2
+
+    before = cv2.ipp.useIPP()
+    cv2.ipp.setUseIPP(False)
+    try:
+        yield
+    finally:
+        cv2.ipp.setUseIPP(before)
+
+
 def cpu_name() -> str:
     """The processor's model name, e.g. 'AMD EPYC' (platform.processor() where /proc/cpuinfo is absent)."""
     return cpuinfo().get("model name") or platform.processor() or "unknown CPU"

@@ -138,10 +138,128 @@ def test_a_video_without_a_frame_count_or_memory_keeps_nothing(tmp_path, monkeyp
         SaliencyOptions(keep_bytes=-1)
 
 
-def test_the_memory_budget_is_not_part_of_a_batch_record(tmp_path):
-    """Outputs made with or without kept pictures are the same: a batch made before keeping them resumes."""
-    from mosi_tool.saliency.batch import _record
+def test_a_resolution_change_mid_stream_is_resized_to_the_streams_size(tmp_path, monkeypatch):
+    """Two MPEG-TS recordings of different sizes joined end to end: every frame comes at the header's size
+    (the overlay's), with one warning, whether the pictures are kept or decoded again."""
+    first = write_video(tmp_path / "a.ts", n=16, size=(128, 96))
+    second = write_video(tmp_path / "b.ts", n=16, size=(96, 64))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    frames = list(VideoReader(joined).frames(planes=True))
+    assert len(frames) == 32 and {f.image.shape for f in frames} == {(96, 128, 3)}
+    notes = _same_outputs(joined, tmp_path, monkeypatch)
+    assert [n for n in notes if "frame size changes" in n] == [
+        "the frame size changes mid-stream (frame 16 is 96x64, the stream's 128x96): such frames are resized to 128x96"
+    ], notes
+
+
+def test_the_maps_alone_keep_no_pictures(tmp_path, monkeypatch):
+    """The maps need no pixels (`mosi_tool.saliency`'s default): the motion pass parses the vectors alone and
+    holds no pictures in memory; the maps are the same bytes as a run that keeps them for an overlay."""
+    video = write_video(tmp_path / "square.mp4", n=20, size=(96, 72))
+    added: list[int] = []
+    add = KeptFrames.add
+
+    def counted(self, *a, **k):
+        added.append(1)
+        return add(self, *a, **k)
+
+    monkeypatch.setattr(KeptFrames, "add", counted)
+    run(video, SaliencyOptions(), Outputs(maps=tmp_path / "alone.npy"))
+    assert not added
+    run(video, SaliencyOptions(), Outputs(maps=tmp_path / "with.npy", overlay=tmp_path / "o.mp4"))
+    assert len(added) == 20
+    assert (tmp_path / "alone.npy").read_bytes() == (tmp_path / "with.npy").read_bytes()
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_a_containers_memory_limit_bounds_the_budget(tmp_path, monkeypatch, version):
+    """Inside a container /proc/meminfo shows the whole machine: the cgroup's limit, less what it uses (its
+    reclaimable page cache not counted), bounds the memory the pictures may take."""
+    import mosi_tool.video.kept_frames as kept_frames
+
+    gib = 1 << 30
+    root, proc = tmp_path / "cgroup", tmp_path / "cgroup.txt"
+    if version == "v2":
+        proc.write_text("0::/docker/abc\n")
+        folder, names = root / "docker" / "abc", ("memory.max", "memory.current", "inactive_file")
+    else:
+        proc.write_text("4:memory:/docker/abc\n1:cpu,cpuacct:/docker/abc\n")
+        folder, names = root / "memory" / "docker" / "abc", ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+    folder.mkdir(parents=True)
+    (folder / names[0]).write_text(f"{2 * gib}\n")
+    (folder / names[1]).write_text(f"{gib}\n")
+    (folder / "memory.stat").write_text(f"anon 1\n{names[2]} {gib // 2}\n")
+    monkeypatch.setattr(kept_frames, "CGROUP_ROOT", root)
+    monkeypatch.setattr(kept_frames, "PROC_CGROUP", proc)
+    monkeypatch.setattr(kept_frames.Path, "read_text", _meminfo(kept_frames.Path.read_text, 64 * gib))
+    assert kept_frames.cgroup_room() == 2 * gib - gib // 2
+    assert kept_frames.available_memory() == 2 * gib - gib // 2
+    assert default_budget() == int(0.25 * (2 * gib - gib // 2))  # not 4 GiB, a quarter of the machine's 64
+    (folder / names[0]).write_text("max\n" if version == "v2" else "9223372036854771712\n")
+    assert kept_frames.cgroup_room() is None and kept_frames.available_memory() == 64 * gib
+
+
+def _meminfo(read_text, available: int):
+    """Path.read_text, answering /proc/meminfo with `available` bytes of MemAvailable."""
+
+    def read(self, *a, **k):
+        if str(self) == "/proc/meminfo":
+            return f"MemTotal: {2 * available // 1024} kB\nMemAvailable: {available // 1024} kB\n"
+        return read_text(self, *a, **k)
+
+    return read
+
+
+def test_vectors_after_a_resolution_change_land_where_the_mover_is(tmp_path):
+    """The codec's vectors of frames past a resolution change are placed on the stream's grid, scaled: the
+    maps follow the square in the smaller second part as in the first."""
+    first = write_video(tmp_path / "a.ts", n=24, size=(320, 240), square=48, speed=4)
+    second = write_video(tmp_path / "b.ts", n=24, size=(160, 120), square=24, speed=2)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    run(joined, SaliencyOptions(maps_size=(320, 240)), Outputs(maps=tmp_path / "m.npy"))
+    maps = np.load(tmp_path / "m.npy").astype(np.float32)
+    for i in (10, 20, 30, 40):
+        # the square's centre in the stream's pixels (`write_video`: x = (4 + i * speed) % (w - square))
+        x = (4 + i * 4) % (320 - 48) + 24 if i < 24 else 2 * ((4 + (i - 24) * 2) % (160 - 24) + 12)
+        assert abs(int(np.argmax(maps[i].sum(axis=0))) - x) <= 8, (i, x, int(np.argmax(maps[i].sum(axis=0))))
+
+
+def test_a_batch_resumes_whatever_memory_the_pictures_may_take(tmp_path):
+    """keep_bytes changes no output's bytes: a batch made with another budget, or before the option existed
+    (a record without it), is done already."""
+    import json
+
+    from mosi_tool.saliency.batch import RECORD_SUFFIX, run_batch
+
+    (tmp_path / "v").mkdir()
+    video = write_video(tmp_path / "v" / "square.mp4", n=10, size=(96, 72))
+    first = run_batch([video.parent], tmp_path / "out", SaliencyOptions(keep_bytes=0), ("overlay", "maps"))
+    assert first.ok == 1
+    record = next((tmp_path / "out").glob("*" + RECORD_SUFFIX))
+    saved = json.loads(record.read_text())
+    assert "keep_bytes" not in saved["options"]
+    again = run_batch([video.parent], tmp_path / "out", SaliencyOptions(keep_bytes=1 << 30), ("overlay", "maps"))
+    assert again.ok == 0 and again.skipped == 1
+
+
+def test_masks_are_made_without_opencvs_ipp(tmp_path, monkeypatch):
+    """The masks are the same bytes on every run: OpenCV's IPP paths (whose float results varied between
+    identical runs by a pixel of a mask) are off while they are made, and as they were afterwards."""
+    import cv2
+
+    from mosi_tool.saliency.masks import MaskTracker
 
     video = write_video(tmp_path / "square.mp4", n=10, size=(96, 72))
-    assert _record(video, SaliencyOptions(keep_bytes=0), ("overlay",)) == _record(video, SaliencyOptions(), ("overlay",))
-    assert "keep_bytes" not in _record(video, SaliencyOptions(), ("overlay",))["options"]  # type: ignore[operator]
+    seen: list[bool] = []
+    update = MaskTracker.update
+
+    def recorded(self, *a, **k):
+        seen.append(cv2.ipp.useIPP())
+        return update(self, *a, **k)
+
+    monkeypatch.setattr(MaskTracker, "update", recorded)
+    before = cv2.ipp.useIPP()
+    run(video, SaliencyOptions(), Outputs(masks=tmp_path / "k.npy", boxes=tmp_path / "b.jsonl"))
+    assert seen and not any(seen) and cv2.ipp.useIPP() == before

@@ -427,3 +427,14 @@ def test_a_folder_run_prints_each_videos_notes(tmp_path):
     result = cli(str(folder), "--out-dir", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert "note: " in result.output and "eye_makeup.avi: presentation timestamps run out of order" in result.output
+
+
+def test_one_frame_is_counted_in_the_singular(tmp_path):
+    """A 1-frame video's lines say "1 frame" (the batch's per-video line, targets' warnings), not "1 frames"."""
+    video = write_video(tmp_path / "still.mp4", n=1, size=(64, 48))
+    r = CliRunner().invoke(app, ["saliency", str(video), "--out-dir", str(tmp_path / "s"), "--outputs", "maps"])
+    assert r.exit_code == 0 and f"{video}: 1 frame in " in r.output, r.output
+    r = CliRunner().invoke(app, ["targets", str(video), "-o", str(tmp_path / "t"), "-j", "0"])
+    assert r.exit_code == 0 and "1 frame: too few for trajectories" in r.output, r.output
+    r = CliRunner().invoke(app, ["targets", str(video), "-o", str(tmp_path / "m"), "-j", "0", "--format", "mme"])
+    assert r.exit_code == 1 and "1 frame: too few for MME's trajectories" in r.output, r.output

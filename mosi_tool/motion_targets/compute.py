@@ -24,6 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..hardware import opencv_threads
+from ..progress import counted
 from ..version import __version__
 from ..video.clips import ClipSpec, parse_size
 from ..video.motion import MotionField, iter_motion
@@ -270,7 +271,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
     warnings = list(reader.warnings)
     frames = int(sum(len(t) for t in times))
     if trajectories and frames <= L:
-        warnings.append(f"{frames} frames: too few for trajectories of --length {L} (at least {L + 1} frames): `trajectories` is empty")
+        warnings.append(f"{counted(frames, 'frame')}: too few for trajectories of --length {L} (at least {L + 1} frames): `trajectories` is empty")
     if opts.size is not None:
         (sw, sh), (vw, vh) = opts.size, (reader.info.width, reader.info.height)
         if abs((sw / sh) / (vw / vh) - 1) > ASPECT_TOLERANCE:

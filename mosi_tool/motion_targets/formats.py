@@ -34,6 +34,7 @@ import numpy as np
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..batch.jobs import SourceStamp
 from ..batch.per_video import JobError
+from ..progress import counted
 from .compute import TargetOptions, Targets
 from .files import is_complete as npz_complete
 from .files import write_targets
@@ -78,7 +79,7 @@ def mme_bytes(targets: Targets) -> bytes:
     L = targets.trajectories.shape[3]
     columns = mme_starts(len(targets.times), L)
     if columns < 1:
-        raise ValueError(f"{len(targets.times)} frames: too few for MME's trajectories of --length {L} (at least {L + 2} frames)")
+        raise ValueError(f"{counted(len(targets.times), 'frame')}: too few for MME's trajectories of --length {L} (at least {L + 2} frames)")
     keep = targets.start_frames < columns  # (S,): MME's columns, starts 0, 1, ...
     steps = np.clip(np.rint(targets.trajectories[keep].astype(np.float32)), -MME_CLAMP, MME_CLAMP).astype(np.int8)  # (S', h, w, L, 2)
     feat = np.ascontiguousarray(steps.transpose(4, 3, 0, 1, 2))  # (2, L, S', h, w): coordinate-major, as MME's '(c n)'

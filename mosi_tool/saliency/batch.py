@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..atomic import OutputError, atomic_write_text
+from ..progress import counted
 from ..batch.jobs import VideoJob, source_stamp
 from ..batch.per_video import BatchReport, JobError, Outcome
 from ..version import __version__
@@ -51,7 +52,9 @@ def outputs_for(stem: str, kinds: tuple[str, ...]) -> Outputs:
     return Outputs(**{k: Path(stem + SUFFIXES[k]) for k in kinds})
 
 
-RUN_ONLY = ("keep_bytes",)  # options that change how a run goes, not what it writes
+# options that change no output's bytes (memory only): left out of the record, so that changing them, or a
+# record written before they existed, does not make every video again
+UNRECORDED = ("keep_bytes",)
 
 
 def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
@@ -63,8 +66,8 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
         found = source_stamp(path)
         return None if found is None else found.to_dict()
 
-    opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in asdict(options).items()
-            if k not in RUN_ONLY}
+    opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(options).items() if k not in UNRECORDED}  # fmt: skip
     record = {"options": opts, "outputs": sorted(kinds), "video": stamp(video), "version": __version__}
     if options.model is not None:
         record["model"] = stamp(options.model)
@@ -143,4 +146,4 @@ class _VideoSaliency:
             text = (e.strerror or str(e)) if isinstance(e, OSError) and not isinstance(e, OutputError) else str(e)
             raise JobError(text if text.startswith(str(video)) or isinstance(e, (BadOutputs, OutputError)) else f"{video}: {text}") from e
         self.frames += done.frames
-        return [*(f"note: {video}: {note}" for note in done.notes), f"{video}: {done.frames} frames in {done.seconds:.1f} s -> {job.out}.*"]
+        return [*(f"note: {video}: {note}" for note in done.notes), f"{video}: {counted(done.frames, 'frame')} in {done.seconds:.1f} s -> {job.out}.*"]

@@ -13,7 +13,8 @@ The order of a run, and why:
    (`render.render`): overlay, maps, masks, boxes, contact sheet. An output that fails to be written costs
    no other.
 
-So a `--method mv` run decodes the video once when its pictures fit in `SaliencyOptions.keep_bytes` (by
+So a `--method mv` run with an output drawn from the pixels (overlay, masks, boxes, sheet; not the maps
+alone) decodes the video once when its pictures fit in `SaliencyOptions.keep_bytes` (by
 default a quarter of the available memory, at most 4 GiB: 854x480 pictures take 0.6 MB each, a minute
 at 24 fps 0.9 GB), else it parses the vectors and then decodes the pixels. The maps must all exist before
 the first overlay frame is drawn (its display range spans the video), so the pictures wait in memory.
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..atomic import OutputError, check_writable
-from ..hardware import opencv_threads
+from ..hardware import opencv_threads, opencv_without_ipp
 from ..video.clips import ClipSpec, check_clip_values, parse_size
 from ..video.decode import VideoInfo, VideoReader
 from ..video.kept_frames import KeptFrames
@@ -50,6 +51,7 @@ OUTPUT_SUFFIXES: dict[str, tuple[str, ...]] = {
 }
 # what only a network method uses (--size also sets the scale of --method mv's maps)
 NETWORK_OPTIONS = ("target", "step", "mode", "stabilize", "batch_size", "device", "runtime", "compile")
+PIXEL_OUTPUTS = ("overlay", "masks", "boxes", "sheet")  # the outputs drawn from (or fitted to) the frames' pixels
 OUTPUT_OPTIONS = {"overlay": "--out", "maps": "--maps", "masks": "--masks", "boxes": "--boxes", "sheet": "--sheet"}
 
 
@@ -65,7 +67,8 @@ class SaliencyOptions:
     norm: the overlay's scale (`display.frame_ranges`: bounded, video or frame).
     fps: > 0. step, batch_size: >= 1. size: >= 16 (the input's short side). stream: >= 0.
     keep_bytes: memory (bytes) a --method mv run may hold decoded pictures in, to decode the video once
-    (`video.kept_frames`; None: a quarter of the available memory, at most 4 GiB; 0: decode twice).
+    (`video.kept_frames`; None: a quarter of the available memory, at most 4 GiB; 0: decode twice). The maps
+    alone keep none: they need no pixels.
     """
 
     method: str = DEFAULT_METHOD
@@ -282,7 +285,10 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     if options.method == "mv":
         from .motion import compute_motion_saliency
 
-        kept = KeptFrames(reader, options.keep_bytes)
+        # the maps alone need no pixels (`render` decodes only for the frames' count and the decode's warnings):
+        # pictures kept for them would hold memory for nothing, so the vectors alone are parsed
+        pixels = any(getattr(outputs, kind) is not None for kind in PIXEL_OUTPUTS)
+        kept = KeptFrames(reader, options.keep_bytes if pixels else 0)
         result = compute_motion_saliency(video, stream=options.stream, fps=options.fps, size=options.size or _default_short_side(options),
                                          keep=kept, mask_maps=bool(outputs.masks or outputs.boxes))  # fmt: skip
         labels, describe = [""] * len(result.frame_times), result.motion_source
@@ -314,9 +320,13 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     if options.fps is not None and options.method == "mv" and not reader.is_folder:
         notes.append(f"--fps {options.fps:g} is a frame folder's rate: --method mv keeps every frame of a video file")
     # masks and boxes make many small OpenCV calls per frame, whose pool threads cost more CPU than they save
-    # (on 854x480, 2 ms a frame of spinning; one thread costs about 8% more wall time)
+    # (on 854x480, 2 ms a frame of spinning; one thread costs about 8% more wall time); without IPP they are
+    # the same bytes on every run (`hardware.opencv_without_ipp`)
     try:
-        with opencv_threads(1) if extra else contextlib.nullcontext():
+        with contextlib.ExitStack() as opencv:
+            if extra:
+                opencv.enter_context(opencv_threads(1))
+                opencv.enter_context(opencv_without_ipp())
             made = render(kept if kept is not None and kept.complete else reader, result, overlay=outputs.overlay, maps=outputs.maps, maps_size=options.maps_size,
                           sheet=outputs.sheet, frame_labels=labels, norm=options.norm, extra_sinks=extra)  # fmt: skip
     except OutputsFailed as e:

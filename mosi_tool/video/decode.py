@@ -9,6 +9,8 @@ Frames come out as a player shows them:
   crop is applied exactly (`mosi_tool.video.pixels`);
 - upright: a display matrix (phone rotation, mirror) is applied, and `VideoInfo.width/height` are the
   displayed size (`mosi_tool.video.orientation`);
+- at the stream's size: a frame past a resolution change mid-stream (MPEG-TS recordings joined) is resized to
+  the size the header states, with a warning (`VideoReader.frame_maker`);
 - in time order: FFmpeg's best-effort timestamps, mended where they still go back (`timeline.Clock`), so
   `Frame.time` only goes forward, and a warning says what was mended;
 - from the first frame a player shows: frames an MP4/MOV edit list hides are dropped by FFmpeg, and
@@ -325,21 +327,33 @@ class VideoReader:
 
     def frame_maker(self, size: tuple[int, int] | None = None, planes: bool = False,
                     lazy: bool = False) -> Callable[[av.VideoFrame, int, float], Frame]:  # fmt: skip
-        """What turns a frame decoded from this video (its stream cropped by `exact_crop`) into the `Frame` that
-        `frames(size, planes, lazy)` yields: (frame, index, time) -> Frame."""
+        """What turns a frame decoded from this video (its stream cropped by `exact_crop`, as `frames` opens it)
+        into the `Frame` that `frames(size, planes, lazy)` yields: (frame, index, time) -> Frame.
+
+        A frame whose size is not the stream's (a resolution change mid-stream, as where MPEG-TS recordings
+        were joined) is resized to the stream's size, so every frame has the size `info` states; the first
+        such frame adds a warning."""
         if size is None and self.pixels.square != self.pixels.stored:
             size = (self.info.width, self.info.height)
         stored = self.orientation.stored_size(*size) if size else None  # swscale resizes before the rotation
         reshape = {"width": stored[0], "height": stored[1]} if stored else {}
-        orientation = self.orientation
-
-        def rgb(frame: av.VideoFrame) -> np.ndarray:
-            return orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
+        orientation, header = self.orientation, self.pixels.stored
+        warned = False
 
         def make(frame: av.VideoFrame, index: int, t: float) -> Frame:
-            if planes and not reshape and orientation.identity and keeps_planes(frame):
+            nonlocal warned
+            own = reshape
+            if not own and (frame.width, frame.height) != header:
+                own = {"width": header[0], "height": header[1]}
+                if not warned:
+                    warned = True
+                    self._warn(f"the frame size changes mid-stream (frame {index} is {frame.width}x{frame.height}, the "
+                               f"stream's {header[0]}x{header[1]}): such frames are resized to {header[0]}x{header[1]}")  # fmt: skip
+            if planes and not own and orientation.identity and keeps_planes(frame):
                 return Frame(index, t, planes=yuv_planes(frame), convert=partial(frame.to_ndarray, format="rgb24"))
-            return Frame(index, t, convert=partial(rgb, frame)) if lazy else Frame(index, t, rgb(frame))
+            if lazy:
+                return Frame(index, t, convert=partial(_upright_rgb, frame, orientation, own))
+            return Frame(index, t, _upright_rgb(frame, orientation, own))
 
         return make
 
@@ -438,6 +452,11 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
             raise VideoError(path, _damaged(path, "no frames could be decoded"))
         width, height = reader.pixels.square
         return reader.orientation.apply(last.to_ndarray(format="rgb24", width=width, height=height))
+
+
+def _upright_rgb(frame: av.VideoFrame, orientation: Orientation, reshape: dict[str, int]) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a decoded frame, resized by swscale (`reshape`: width, height) and turned upright."""
+    return orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
 
 
 def _hdr_note(cc: av.codec.context.CodecContext | None) -> str | None:

@@ -15,6 +15,7 @@ reader's end-of-decode checks (a truncated file, mended timestamps) run on the k
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 from functools import partial
@@ -32,19 +33,67 @@ MEMORY_SHARE = 0.25  # ... and at most this share of the memory available when t
 YUV420_BYTES = 1.5  # bytes per pixel of an 8-bit 4:2:0 picture (the estimate before decoding)
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroups: "id:controllers:path" lines
+# (limit, usage, the memory.stat line of reclaimable page cache): cgroup v2, then v1's memory controller
+CGROUP_FILES = (("", "memory.max", "memory.current", "inactive_file"),
+                ("memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"))  # fmt: skip
+NO_LIMIT = 1 << 60  # bytes: v1 states "no limit" as a huge number (9223372036854771712)
+
+
 def available_memory() -> int | None:
     """Bytes of memory available to new allocations without swapping (Linux: /proc/meminfo MemAvailable;
-    elsewhere the free pages), or None where neither can be read."""
+    elsewhere the free pages), or None where neither can be read; at most what this process's memory cgroup
+    may still take (`cgroup_room`), since /proc/meminfo shows the whole machine's memory inside a container
+    whose limit is far lower, where going past the limit gets the process killed."""
+    free: int | None = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                free = int(line.split()[1]) * 1024
+                break
     except (OSError, ValueError, IndexError):
         pass
+    if free is None:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    room = cgroup_room()
+    return free if room is None else min(free, room)
+
+
+def cgroup_room() -> int | None:
+    """Bytes this process's memory cgroup (a container's limit: Docker --memory, a Kubernetes pod's) may
+    still take: its limit less its usage, the reclaimable page cache (inactive files) not counted as used,
+    as container runtimes count their working set. None where no limit is set or none can be read. The
+    cgroup is read at its own path (PROC_CGROUP) under CGROUP_ROOT, else at CGROUP_ROOT itself (a
+    container sees its own cgroup there)."""
+    own: dict[str, str] = {}
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+        for line in PROC_CGROUP.read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for name in controllers.split(",") if controllers else [""]:
+                own[name] = path.lstrip("/")
+    except (OSError, ValueError):
+        pass
+    for sub, limit_name, usage_name, cache_name in CGROUP_FILES:
+        for folder in dict.fromkeys((CGROUP_ROOT / sub / own.get(sub, ""), CGROUP_ROOT / sub)):
+            try:
+                limit_text = (folder / limit_name).read_text().strip()
+                limit = NO_LIMIT if limit_text == "max" else int(limit_text)
+                usage = int((folder / usage_name).read_text())
+            except (OSError, ValueError):
+                continue
+            if limit >= NO_LIMIT:
+                return None
+            cache = 0
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                for line in (folder / "memory.stat").read_text().splitlines():
+                    if line.startswith(cache_name + " "):
+                        cache = int(line.split()[1])
+            return max(0, limit - max(0, usage - cache))
+    return None
 
 
 def default_budget() -> int:
@@ -94,9 +143,9 @@ class KeptFrames:
     (`video.motion.codec_frames(keep=...)`), then replayed once by `frames` as `reader.frames` would decode
     them. Past the budget every frame is dropped and `complete` is False: the caller decodes the file again.
 
-    A BT.601 yuv420p picture of even size (`keeps_planes`: what the overlay blends as it is) is copied into
-    blocks of BLOCK frames; any other frame (a rotated or non-square one, BT.709, 10-bit, ...) is kept as
-    FFmpeg decoded it, with its side data. reader: the video's reader (its header read); its warnings and
+    A BT.601 yuv420p picture of even size (`keeps_planes`: what the overlay blends as it is) and of the
+    stream's size is copied into blocks of BLOCK frames; any other frame (a rotated or non-square one, BT.709,
+    10-bit, one past a resolution change, ...) is kept as FFmpeg decoded it, with its side data. reader: the video's reader (its header read); its warnings and
     decode records are the ones set. budget: bytes; None: `default_budget()`."""
 
     BLOCK = 32  # pictures per block (20 MB at 854x480)
@@ -136,7 +185,7 @@ class KeptFrames:
         carries `side_data` bytes besides its planes (the exported motion vectors)."""
         if self.dropped:
             return
-        if self._compact and keeps_planes(frame):
+        if self._compact and keeps_planes(frame) and (frame.width, frame.height) == self.reader.pixels.stored:
             rows, width = frame.height * 3 // 2, frame.width
             if self._block is None or self._used == len(self._block) or self._block.shape[1:] != (rows, width):
                 self._bytes += self.BLOCK * rows * width

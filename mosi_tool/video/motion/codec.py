@@ -49,6 +49,15 @@ def rasterize(mv: np.ndarray, gh: int, gw: int, cell: int = CELL) -> tuple[np.nd
     return out[0], out[1]
 
 
+def resample(field: np.ndarray, gh: int, gw: int, sx: float, sy: float, cell: int = CELL) -> np.ndarray:
+    """(h, w, 2) displacements on the cell grid of a frame of another size (a resolution change mid-stream)
+    -> (gh, gw, 2) on the stream's grid: each cell takes the cell under its centre, and the displacements are
+    scaled by (sx, sy), that frame's pixels to the stream's (NaN stays NaN)."""
+    rows = np.minimum(field.shape[0] - 1, ((np.arange(gh) + 0.5) * cell / sy // cell).astype(np.int64))
+    cols = np.minimum(field.shape[1] - 1, ((np.arange(gw) + 0.5) * cell / sx // cell).astype(np.int64))
+    return (field[rows][:, cols] * np.array([sx, sy], np.float32)).astype(np.float32)
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 @no_type_check  # numba code: numpy scalars throughout
 def _rasterize(source: np.ndarray, w: np.ndarray, h: np.ndarray, dst_x: np.ndarray, dst_y: np.ndarray, motion_x: np.ndarray,
@@ -185,6 +194,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     def frames() -> Generator[RawFrame, None, None]:
         error: av.FFmpegError | None = None
         own = Timeline(clock.time_base) if pictures and timeline is None else timeline
+        first: tuple[int, int] | None = None  # the first frame's size: the grid's
         with container:
             try:
                 for frame in itertools.islice(container.decode(vs), max_frames):
@@ -194,7 +204,15 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                         mv = mv.copy()  # a read-only view of the side data
                         mv["dst_x"] -= offset[0]
                         mv["dst_y"] -= offset[1]
-                    p, f = rasterize(mv, gh, gw, cell) if mv is not None else (None, None)
+                    shape = (frame.width, frame.height)
+                    first = first or shape
+                    if mv is None:
+                        p, f = None, None
+                    elif shape == first:
+                        p, f = rasterize(mv, gh, gw, cell)
+                    else:  # a resolution change mid-stream: the vectors on this frame's grid, resampled to the stream's
+                        on_own = rasterize(mv, -(-shape[1] // cell), -(-shape[0] // cell), cell)
+                        p, f = (resample(x, gh, gw, first[0] / shape[0], first[1] / shape[1], cell) for x in on_own)
                     t = clock.seconds(frame.pts, frame.dts)
                     if own is not None:
                         own.add(clock.joined)
