@@ -444,3 +444,45 @@ def test_a_still_image_named_like_a_video_is_warned_about(tmp_path):
     reader = VideoReader(path)
     assert len(list(reader.frames())) == 1
     assert any("only 1 frame: a still image" in w for w in reader.warnings)
+
+
+def test_a_folder_search_finds_raw_streams_and_ivf(tmp_path):
+    """Raw elementary streams (.h264, .hevc, ...), IVF, MXF and VOB files are videos to a folder search too."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    raw = folder / "cam.h264"
+    with av.open(str(raw), "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(10):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(texture(48, 64, seed=i), format="rgb24")))
+        out.mux(stream.encode())
+    for name in ("clip.ivf", "tape.mxf", "dvd.vob", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    found = find_inputs([folder])
+    assert sorted(p.name for p in found.videos) == ["cam.h264", "clip.ivf", "dvd.vob", "tape.mxf"]
+    reader = VideoReader(raw)
+    assert (reader.info.width, reader.info.height) == (64, 48) and len(list(reader.frames())) == 10
+
+
+def test_an_ivf_header_that_states_its_duration_as_the_frame_count_is_not_called_truncated(tmp_path):
+    """FFmpeg before 6.0 wrote an IVF's duration, in time-base units, where its frame count belongs: a 2-s file
+    at 10 fps claimed 2000 frames, and decoding its 20 was called a truncated file."""
+    ivf = tmp_path / "vp9.ivf"
+    with av.open(str(ivf), "w", format="ivf") as out:
+        stream = out.add_stream("libvpx-vp9", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)  # milliseconds, as FFmpeg 5.1 wrote them
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(texture(48, 64, seed=i), format="rgb24")
+            frame.pts, frame.time_base = i * 100, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    honest = VideoReader(ivf)
+    assert honest.info.frames in (None, 20)
+    data = bytearray(ivf.read_bytes())
+    data[24:28] = struct.pack("<I", 2000)  # the header's frame count, as FFmpeg 5.1 filled it
+    ivf.write_bytes(bytes(data))
+    reader = VideoReader(ivf)
+    assert reader.info.frames is None and len(list(reader.frames())) == 20
+    assert not any("truncated" in w for w in reader.warnings), reader.warnings

@@ -41,7 +41,8 @@ from .timeline import Clock, Timeline, decode_order_pts
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
-    ".flv", ".wmv", ".3gp", ".ogv", ".gif", ".y4m",
+    ".flv", ".wmv", ".3gp", ".ogv", ".gif", ".y4m", ".mxf", ".vob", ".m2v", ".ivf",
+    ".h264", ".264", ".h265", ".265", ".hevc",  # raw elementary streams (no container)
 }  # fmt: skip
 FRAME_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 DEFAULT_FOLDER_FPS = 25.0
@@ -251,7 +252,8 @@ class VideoReader:
             sar = self.pixels.sar
             self.info = VideoInfo(
                 str(self.path), width, height, float(rate) if rate else 0.0,
-                vs.frames or None, duration, k, (getattr(cc.codec, "canonical_name", None) or cc.name) if cc else "?", len(videos), notes,
+                _stated_frames(container, vs, duration, float(rate) if rate else 0.0), duration, k,
+                (getattr(cc.codec, "canonical_name", None) or cc.name) if cc else "?", len(videos), notes,
                 rotation, mirrored, container.start_time / av.time_base if container.start_time else 0.0,
                 f"{sar.numerator}:{sar.denominator}",
             )  # fmt: skip
@@ -452,6 +454,17 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
             raise VideoError(path, _damaged(path, "no frames could be decoded"))
         width, height = reader.pixels.square
         return reader.orientation.apply(last.to_ndarray(format="rgb24", width=width, height=height))
+
+
+def _stated_frames(container: av.container.InputContainer, vs: av.video.stream.VideoStream, duration: float | None,
+                   fps: float) -> int | None:  # fmt: skip
+    """The header's frame count, or None where it has none, or where it is an IVF count that disagrees with the
+    duration by more than 10% and 2 frames: FFmpeg before 6.0 wrote the duration, in time-base units, in that
+    field (a 2-s VP9 IVF at 10 fps claimed 2000 frames, and was called truncated)."""
+    frames = vs.frames or None
+    if frames and container.format.name == "ivf" and duration and fps and abs(frames - duration * fps) > max(2.0, 0.1 * duration * fps):
+        return None
+    return frames
 
 
 def _upright_rgb(frame: av.VideoFrame, orientation: Orientation, reshape: dict[str, int]) -> np.ndarray:

@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .clips import ClipSpec, iter_clips
-from .decode import VideoError, VideoReader
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+from .decode import VIDEO_SUFFIXES, VideoError, VideoReader
 
 
 def videos_in(source: Path, label: str = "") -> list[Path]:
@@ -20,7 +18,7 @@ def videos_in(source: Path, label: str = "") -> list[Path]:
         raise ValueError(f"{label}{source}: no such file or folder")
     videos = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
     if not videos:
-        raise ValueError(f"{label}{source}: no videos ({', '.join(VIDEO_SUFFIXES)}) in it")
+        raise ValueError(f"{label}{source}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in it")
     return videos
 
 
