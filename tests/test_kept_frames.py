@@ -153,23 +153,34 @@ def test_a_resolution_change_mid_stream_is_resized_to_the_streams_size(tmp_path,
     ], notes
 
 
-def test_the_maps_alone_keep_no_pictures(tmp_path, monkeypatch):
-    """The maps need no pixels (`mosi_tool.saliency`'s default): the motion pass parses the vectors alone and
-    holds no pictures in memory; the maps are the same bytes as a run that keeps them for an overlay."""
-    video = write_video(tmp_path / "square.mp4", n=20, size=(96, 72))
+def test_the_maps_alone_keep_no_pictures_and_decode_nothing(tmp_path, monkeypatch):
+    """The maps need no pixels (`mosi_tool.saliency`'s default): the motion pass parses the vectors alone,
+    holds no pictures, and nothing decodes the file again; the maps and the notes are those of a run that keeps
+    the pictures for an overlay, a truncated file's warning included."""
+    whole = write_video(tmp_path / "whole.mkv", n=60, size=(96, 72))
+    video = tmp_path / "cut.mkv"
+    video.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
     added: list[int] = []
     add = KeptFrames.add
 
-    def counted(self, *a, **k):
-        added.append(1)
-        return add(self, *a, **k)
+    def counted(self, frame, *a, **k):
+        added.append(frame is not None)
+        return add(self, frame, *a, **k)
 
     monkeypatch.setattr(KeptFrames, "add", counted)
-    run(video, SaliencyOptions(), Outputs(maps=tmp_path / "alone.npy"))
-    assert not added
-    run(video, SaliencyOptions(), Outputs(maps=tmp_path / "with.npy", overlay=tmp_path / "o.mp4"))
-    assert len(added) == 20
+    decodes = _decodes(monkeypatch)
+    alone = run(video, SaliencyOptions(), Outputs(maps=tmp_path / "alone.npy"))
+    assert not any(added) and not decodes
+    added.clear()
+    both = run(video, SaliencyOptions(), Outputs(maps=tmp_path / "with.npy", overlay=tmp_path / "o.mp4"))
+    assert all(added) and len(added) == both.frames and not decodes
     assert (tmp_path / "alone.npy").read_bytes() == (tmp_path / "with.npy").read_bytes()
+    assert alone.notes == both.notes and any("truncated" in n for n in alone.notes), alone.notes
+    with pytest.raises(RuntimeError, match="no pixels"):
+        kept = KeptFrames(VideoReader(video), pixels=False)
+        for _ in iter_motion(video, reader=kept.reader, keep=kept):
+            pass
+        next(iter(kept.frames())).image
 
 
 @pytest.mark.parametrize("version", ["v2", "v1"])

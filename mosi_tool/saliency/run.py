@@ -18,7 +18,8 @@ alone) decodes the video once when its pictures fit in `SaliencyOptions.keep_byt
 default a quarter of the available memory, at most 4 GiB: 854x480 pictures take 0.6 MB each, a minute
 at 24 fps 0.9 GB), else it parses the vectors and then decodes the pixels. The maps must all exist before
 the first overlay frame is drawn (its display range spans the video), so the pictures wait in memory.
-A network method decodes the pixels twice (at the model's size, then at full size).
+The maps alone need no pixels: the vectors are parsed, and nothing is decoded again. A network method
+decodes the pixels twice (at the model's size, then at full size).
 """
 
 from __future__ import annotations
@@ -285,10 +286,10 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     if options.method == "mv":
         from .motion import compute_motion_saliency
 
-        # the maps alone need no pixels (`render` decodes only for the frames' count and the decode's warnings):
-        # pictures kept for them would hold memory for nothing, so the vectors alone are parsed
+        # the maps alone need no pixels: the vectors alone are parsed, and `render` replays the frames' times
+        # (no second decode; the parse's end-of-decode checks are the reader's)
         pixels = any(getattr(outputs, kind) is not None for kind in PIXEL_OUTPUTS)
-        kept = KeptFrames(reader, options.keep_bytes if pixels else 0)
+        kept = KeptFrames(reader, options.keep_bytes, pixels=pixels)
         result = compute_motion_saliency(video, stream=options.stream, fps=options.fps, size=options.size or _default_short_side(options),
                                          keep=kept, mask_maps=bool(outputs.masks or outputs.boxes))  # fmt: skip
         labels, describe = [""] * len(result.frame_times), result.motion_source

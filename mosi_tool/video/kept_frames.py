@@ -142,6 +142,8 @@ class KeptFrames:
     """A video's decoded frames, kept within `budget` bytes by a pass that decodes them anyway
     (`video.motion.codec_frames(keep=...)`), then replayed once by `frames` as `reader.frames` would decode
     them. Past the budget every frame is dropped and `complete` is False: the caller decodes the file again.
+    pixels False: no picture is wanted (outputs such as the maps): `frames` then gives the frames' indices and
+    times only, and the pass's end-of-decode checks are the reader's.
 
     A BT.601 yuv420p picture of even size (`keeps_planes`: what the overlay blends as it is) and of the
     stream's size is copied into blocks of BLOCK frames; any other frame (a rotated or non-square one, BT.709,
@@ -150,15 +152,17 @@ class KeptFrames:
 
     BLOCK = 32  # pictures per block (20 MB at 854x480)
 
-    def __init__(self, reader: VideoReader, budget: int | None = None):
+    def __init__(self, reader: VideoReader, budget: int | None = None, pixels: bool = True):
         self.reader = reader
+        self.pixels = pixels
         self.budget = default_budget() if budget is None else budget
         self._frames: list[tuple[av.VideoFrame | _Picture, float]] = []
+        self._times: list[float] = []  # of every frame the pass decoded, kept or not
         self._block: np.ndarray | None = None
         self._used = 0  # rows of `_block` filled
         self._bytes = 0
         self._compact = reader.orientation.identity and reader.pixels.square == reader.pixels.stored
-        self.dropped = reader.is_folder or not self.fits(reader, self.budget)
+        self.dropped = reader.is_folder or not pixels or not self.fits(reader, self.budget)
         self.ended = self.replayed = False
 
     @staticmethod
@@ -177,13 +181,16 @@ class KeptFrames:
 
     @property
     def complete(self) -> bool:
-        """Whether every decoded frame is kept and the pass ended: `frames` replays the whole video."""
-        return self.ended and not self.dropped and not self.replayed
+        """Whether the pass ended with every decoded frame kept (or, `pixels` False, every frame's time), and
+        `frames` has not replayed them yet."""
+        return self.ended and (not self.dropped or not self.pixels) and not self.replayed
 
-    def add(self, frame: av.VideoFrame, time: float, side_data: int = 0) -> None:
-        """Keep the next decoded frame (presentation order), shown at `time` s (`VideoReader.clock`), which
-        carries `side_data` bytes besides its planes (the exported motion vectors)."""
-        if self.dropped:
+    def add(self, frame: av.VideoFrame | None, time: float, side_data: int = 0) -> None:
+        """The pass's next frame (presentation order), shown at `time` s (`VideoReader.clock`): keep its picture
+        (None: a pass that parses the vectors alone, whose times are kept all the same), which carries
+        `side_data` bytes besides its planes (the exported motion vectors)."""
+        self._times.append(time)
+        if self.dropped or frame is None:
             return
         if self._compact and keeps_planes(frame) and (frame.width, frame.height) == self.reader.pixels.stored:
             rows, width = frame.height * 3 // 2, frame.width
@@ -209,12 +216,12 @@ class KeptFrames:
 
     def end(self, clock: Clock, timeline: Timeline, error: Exception | None) -> None:
         """The pass decoded its last frame (`error`: the FFmpeg error that stopped it early): run the reader's
-        end-of-decode checks on what was kept (`VideoReader.end_of_decode`)."""
-        if self.dropped:
-            return
-        last = self._frames[-1][1] if self._frames else 0.0
-        self.reader.end_of_decode(len(self._frames), clock, timeline, last, error)
+        end-of-decode checks on the frames it decoded (`VideoReader.end_of_decode`), where nothing decodes
+        them again: the pictures are all kept, or none is needed (`pixels` False)."""
         self.ended = True
+        if self.dropped and self.pixels:
+            return  # the file is decoded again, and that decode's checks are the ones said
+        self.reader.end_of_decode(len(self._times), clock, timeline, self._times[-1] if self._times else 0.0, error)
         self._block = None
 
     @property
@@ -227,6 +234,10 @@ class KeptFrames:
         yielded. Raises RuntimeError if the frames are not `complete`."""
         if not self.complete:
             raise RuntimeError(f"{self.reader.path}: the decoded frames were not all kept")
+        if not self.pixels:  # their times only; a frame's `image` raises RuntimeError
+            self.replayed = True
+            yield from (Frame(i, t, convert=partial(_no_pixels, self.reader.path)) for i, t in enumerate(self._times))
+            return
         make = self.reader.frame_maker(size, planes)
         kept, self._frames, self.replayed = self._frames, [], True
         kept.reverse()  # popped from the end, first frame first
@@ -248,6 +259,10 @@ def _block(n: int, rows: int, width: int) -> np.ndarray:
     pages for arrays from 4 MB, and where the kernel compacts memory to find them (its `defrag` setting),
     filling a gigabyte of them cost 1.9 CPU-s of system time against 0.3 s (`bench/saliency_vs_ffmpeg.py`)."""
     return np.frombuffer(mmap.mmap(-1, n * rows * width), np.uint8).reshape(n, rows, width)
+
+
+def _no_pixels(path: Path) -> np.ndarray:
+    raise RuntimeError(f"{path}: these frames carry no pixels (KeptFrames(pixels=False))")
 
 
 def _rgb(picture: _Picture) -> np.ndarray:

@@ -170,8 +170,9 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     offset: (left, top) of the decoded frame in the coded picture (`PixelShape.offset`, an H.264 crop): FFmpeg
     places the vectors in the coded picture. clock: `VideoReader.clock()`, so the times are the reader's;
     timeline: fed each frame's time, to find frames lost in damaged parts as the reader does.
-    keep: where the decoded pictures go, if it wants them (`KeptFrames.wanted`: the pictures are then decoded in
-    full, as `VideoReader.frames` decodes them; else only the vectors are parsed); told the end of the pass."""
+    keep: told every frame's time and the end of the pass, and given the decoded pictures if it wants them
+    (`KeptFrames.wanted`: they are then decoded in full, as `VideoReader.frames` decodes them; else only the
+    vectors are parsed)."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -193,7 +194,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
 
     def frames() -> Generator[RawFrame, None, None]:
         error: av.FFmpegError | None = None
-        own = Timeline(clock.time_base) if pictures and timeline is None else timeline
+        own = Timeline(clock.time_base) if keep is not None and timeline is None else timeline
         first: tuple[int, int] | None = None  # the first frame's size: the grid's
         with container:
             try:
@@ -216,20 +217,20 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                     t = clock.seconds(frame.pts, frame.dts)
                     if own is not None:
                         own.add(clock.joined)
-                    if pictures:
-                        keep.add(frame, t, sd.buffer_size if sd is not None else 0)  # type: ignore[union-attr]
+                    if keep is not None:
+                        keep.add(frame if pictures else None, t, sd.buffer_size if sd is not None else 0)
                     yield RawFrame(p, f, int(frame.pict_type), t)
             except av.FFmpegError as e:
                 error = e  # a truncated stream: keep what decoded (the reader, or `keep`, reports it)
-        if pictures and own is not None:
-            keep.end(clock, own, error)  # type: ignore[union-attr]
+        if keep is not None and own is not None:
+            keep.end(clock, own, error)
 
     it = frames()
     head = list(itertools.islice(it, probe))
     if not any(r.past is not None for r in head):
         it.close()
-        if pictures:
-            keep.drop()  # type: ignore[union-attr]
+        if keep is not None:
+            keep.drop()
         return None
     return codec, itertools.chain(head, it)
 
