@@ -274,3 +274,21 @@ def test_masks_are_made_without_opencvs_ipp(tmp_path, monkeypatch):
     before = cv2.ipp.useIPP()
     run(video, SaliencyOptions(), Outputs(masks=tmp_path / "k.npy", boxes=tmp_path / "b.jsonl"))
     assert seen and not any(seen) and cv2.ipp.useIPP() == before
+
+
+@pytest.mark.parametrize("codec", ["libvpx-vp9", "libvpx"])
+def test_the_optical_flow_fallback_keeps_its_pictures_too(tmp_path, monkeypatch, codec):
+    """A stream without motion vectors (VP8, VP9, HEVC, AV1) is read by the optical-flow fallback, a decode of its
+    own: its pictures are kept too, so the overlay decodes nothing again, with the same bytes."""
+    video = write_video(tmp_path / "v.webm", n=24, size=(96, 72), codec=codec)
+    calls = _decodes(monkeypatch)
+    once = run(video, SaliencyOptions(), _outputs(tmp_path / "once"))
+    assert len(calls) == 1 and "optical flow" in once.notes[0]
+    twice = run(video, SaliencyOptions(keep_bytes=0), _outputs(tmp_path / "twice"))
+    assert len(calls) == 3
+    for a, b in zip(sorted((tmp_path / "once").iterdir()), sorted((tmp_path / "twice").iterdir())):
+        assert a.name == b.name and a.read_bytes() == b.read_bytes(), a.name
+    assert once.notes == twice.notes
+    calls.clear()
+    run(video, SaliencyOptions(), Outputs(maps=tmp_path / "alone.npy"))  # the maps alone: the flow's decode only
+    assert len(calls) == 1 and (tmp_path / "alone.npy").read_bytes() == (tmp_path / "once" / "m.npy").read_bytes()

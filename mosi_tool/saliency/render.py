@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import viz
 from ..atomic import AtomicOutput
+from ..hardware import opencv_without_ipp
 from ..video.clips import ClipSpec
 from ..video.decode import Frame, VideoReader
 from ..video.i420 import i420_canvas, i420_frame
@@ -188,15 +189,17 @@ def _scaled_maps(result: SaliencyResult, start: int, stop: int, norm: str) -> np
 def _upsample(maps: np.ndarray, result: SaliencyResult, width: int, height: int) -> np.ndarray:
     """Low-resolution maps (n, h, w) upsampled bilinearly (OpenCV, half-pixel centres as
     `F.interpolate(align_corners=False)`) into the model input's footprint (`map_region`) of a width x height
-    frame, zero outside it: (n, height, width), the maps' dtype."""
+    frame, zero outside it: (n, height, width), the maps' dtype. OpenCV's IPP paths are off: the float maps
+    are then the same bytes whatever else a run makes (masks turn them off, `hardware.opencv_without_ipp`)."""
     x0, y0, w, h = map_region(result.geometry, width, height)
     whole = (x0, y0, w, h) == (0, 0, width, height)
     out = (np.empty if whole else np.zeros)((len(maps), height, width), maps.dtype)
-    for i, m in enumerate(maps):
-        if whole:
-            cv2.resize(m, (w, h), dst=out[i], interpolation=cv2.INTER_LINEAR)
-        else:
-            out[i, y0 : y0 + h, x0 : x0 + w] = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+    with opencv_without_ipp():
+        for i, m in enumerate(maps):
+            if whole:
+                cv2.resize(m, (w, h), dst=out[i], interpolation=cv2.INTER_LINEAR)
+            else:
+                out[i, y0 : y0 + h, x0 : x0 + w] = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
     return out
 
 

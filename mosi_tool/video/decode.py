@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 import av
 import numpy as np
@@ -78,6 +78,17 @@ class VideoInfo:
     mirrored: bool = False  # mirrored left-right after that rotation
     container_start_time: float = 0.0  # seconds: where a player's clock starts (the earliest stream's start)
     sample_aspect_ratio: str = "1:1"  # of the stored pixels (frames are resampled to square pixels)
+
+
+class PictureTap(Protocol):
+    """What `VideoReader.frames(keep=...)` hands every decoded picture to (`video.kept_frames.KeptFrames`)."""
+
+    @property
+    def wanted(self) -> bool: ...  # whether it still takes pictures (else only their times)
+
+    def add(self, frame: av.VideoFrame | None, time: float, side_data: int = 0) -> None: ...
+
+    def ended_by_reader(self) -> None: ...
 
 
 class Frame:
@@ -265,7 +276,8 @@ class VideoReader:
         """Whether this reads a folder of image frames (no codec, no motion vectors)."""
         return bool(self._files)
 
-    def frames(self, size: tuple[int, int] | None = None, planes: bool = False, lazy: bool = False) -> Iterator[Frame]:
+    def frames(self, size: tuple[int, int] | None = None, planes: bool = False, lazy: bool = False,
+               keep: PictureTap | None = None) -> Iterator[Frame]:  # fmt: skip
         """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given
         (non-square pixels are always resampled: by default to the displayed size).
 
@@ -273,7 +285,9 @@ class VideoReader:
         `Frame.image`, where the decoded picture is already what a BT.601 yuv420p encoder takes
         (`keeps_planes`); any other frame comes as RGB, planes None. lazy: every frame is converted (resized,
         turned upright) on first use of `Frame.image` only, for a reader that skips most frames; it holds the
-        decoder's picture until then."""
+        decoder's picture until then. keep: given every decoded picture (before any resize) for a later pass,
+        and told when the decode has ended (`video.kept_frames`; the optical-flow fallback of the motion pass).
+        """
         if self._files:
             yield from self._folder_frames(size)
             return
@@ -296,11 +310,15 @@ class VideoReader:
                     for frame in decoded:
                         t = clock.seconds(frame.pts, frame.dts)
                         timeline.add(clock.joined)
+                        if keep is not None:
+                            keep.add(frame if keep.wanted else None, t)
                         yield make(frame, self.decoded, t)
                         self.decoded += 1
             except av.FFmpegError as e:
                 error = e
         self.end_of_decode(self.decoded, clock, timeline, t, error)
+        if keep is not None:
+            keep.ended_by_reader()
 
     def frames_from(self, time: float, size: tuple[int, int] | None = None, lazy: bool = False) -> Iterator[Frame]:
         """Frames as `frames(size, lazy=lazy)` yields them, from the keyframe at or before `time` s (on

@@ -156,13 +156,18 @@ class KeptFrames:
         self.reader = reader
         self.pixels = pixels
         self.budget = default_budget() if budget is None else budget
+        self._compact = reader.orientation.identity and reader.pixels.square == reader.pixels.stored
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget every frame offered so far: the pass starts again from the first frame (the codec's vectors
+        turned out missing, and the optical-flow fallback decodes the video instead)."""
         self._frames: list[tuple[av.VideoFrame | _Picture, float]] = []
         self._times: list[float] = []  # of every frame the pass decoded, kept or not
         self._block: np.ndarray | None = None
         self._used = 0  # rows of `_block` filled
         self._bytes = 0
-        self._compact = reader.orientation.identity and reader.pixels.square == reader.pixels.stored
-        self.dropped = reader.is_folder or not pixels or not self.fits(reader, self.budget)
+        self.dropped = self.reader.is_folder or not self.pixels or not self.fits(self.reader, self.budget)
         self.ended = self.replayed = False
 
     @staticmethod
@@ -212,6 +217,12 @@ class KeptFrames:
         """Drop every kept frame (the pass goes on without keeping any): the file will be decoded again."""
         self.dropped = True
         self._frames.clear()
+        self._block = None
+
+    def ended_by_reader(self) -> None:
+        """The pass was the reader's own decode (`VideoReader.frames(keep=...)`), which ran its end-of-decode
+        checks itself."""
+        self.ended = True
         self._block = None
 
     def end(self, clock: Clock, timeline: Timeline, error: Exception | None) -> None:

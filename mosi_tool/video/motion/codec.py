@@ -230,7 +230,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     if not any(r.past is not None for r in head):
         it.close()
         if keep is not None:
-            keep.drop()
+            keep.restart()  # the fallback's decode offers the frames again
         return None
     return codec, itertools.chain(head, it)
 

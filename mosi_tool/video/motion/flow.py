@@ -8,13 +8,16 @@ from typing import Iterator
 import numpy as np
 
 from ..decode import VideoReader
+from ..kept_frames import KeptFrames
 
 FALLBACK_SHORT_SIDE = 160  # pixels: working size of the optical-flow fallback
 
 
-def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frames: int | None) -> Iterator[tuple[np.ndarray, float]]:
+def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frames: int | None,
+                keep: KeptFrames | None = None) -> Iterator[tuple[np.ndarray, float]]:  # fmt: skip
     """(velocities (gh, gw, 2), time) per frame from DIS optical flow on frames with a short side of
-    FALLBACK_SHORT_SIDE, averaged into cells and scaled to frame pixels; frame 0 is all NaN."""
+    FALLBACK_SHORT_SIDE, averaged into cells and scaled to frame pixels; frame 0 is all NaN. keep: given the
+    decoded pictures at full size for a later pass (`video.kept_frames`), unless `max_frames` stops early."""
     import cv2
 
     w, h = size
@@ -23,7 +26,7 @@ def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frame
     gh, gw = -(-h // cell), -(-w // cell)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
     prev = None
-    for frame in itertools.islice(reader.frames(small), max_frames):
+    for frame in itertools.islice(reader.frames(small, keep=keep if max_frames is None else None), max_frames):
         gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
         if prev is None:
             yield np.full((gh, gw, 2), np.nan, np.float32), frame.time

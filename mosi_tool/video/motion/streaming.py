@@ -53,8 +53,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     whatever `chunk` is (default CHUNK). fps: frame folders only, their frame rate (times). vectors=False forces the
     optical-flow fallback. reader: the video already opened (its header read) by the caller, who keeps it
     for the video's info; else it is opened here. keep: where the decoded pictures go for a later pass
-    (`KeptFrames`: codec vectors only; the optical-flow fallback keeps none). Errors are `VideoError`s naming
-    the file.
+    (`KeptFrames`, whether the codec's vectors or the optical-flow fallback read the video). Errors are
+    `VideoError`s naming the file.
     """
     chunk = CHUNK if chunk is None else chunk
     if chunk < 1:
@@ -85,7 +85,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         frames: Iterator = raw
     else:
         source = "optical flow (DIS, short side %d)" % min(FALLBACK_SHORT_SIDE, min(size))
-        frames = (RawFrame(v, None, 0, t) for v, t in flow_frames(reader, size, cell, max_frames))
+        frames = (RawFrame(v, None, 0, t) for v, t in flow_frames(reader, size, cell, max_frames, keep))
 
         def velocities(window: list[RawFrame]) -> np.ndarray:
             return np.stack([cast(np.ndarray, r.past) for r in window])  # flow frames carry their velocities as `past`
