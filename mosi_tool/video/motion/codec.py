@@ -180,6 +180,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
         raise VideoError(path, f"not a video FFmpeg can read ({ffmpeg_reason(e)})") from None
     vs = container.streams.video[stream]
     codec = vs.codec_context.name
+    keep = keep if max_frames is None else None  # a pass cut short keeps nothing, and reports no end
     pictures = keep is not None and keep.wanted
     if pictures:
         exact_crop(vs)  # the reader's pictures
