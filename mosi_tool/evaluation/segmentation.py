@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..hardware import opencv_without_ipp
 from ..saliency.boxes import box_iou, component_boxes, mask_box
 from ..saliency.appearance import AppearanceConfig
 from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, work_size
@@ -186,13 +187,14 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
         tracker = MaskTracker(cfg)
         scale = (w / size[0], h / size[1])
         masks, boxes = [], []
-        for i, frame in enumerate(frames):
-            r = raw[min(i, len(raw) - 1)]
-            e = tracker.update(r, frame, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
-                               sharp[min(i, len(sharp) - 1)] if sharp is not None else None)  # fmt: skip
-            masks.append(MaskTracker.mask(e, (w, h)))
-            b = component_boxes(e > 0.5, e, scale, limit=1)
-            boxes.append(b[0] if b else None)
+        with opencv_without_ipp():  # as `saliency` makes them: the same bytes on every run
+            for i, frame in enumerate(frames):
+                r = raw[min(i, len(raw) - 1)]
+                e = tracker.update(r, frame, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
+                                   sharp[min(i, len(sharp) - 1)] if sharp is not None else None)  # fmt: skip
+                masks.append(MaskTracker.mask(e, (w, h)))
+                b = component_boxes(e > 0.5, e, scale, limit=1)
+                boxes.append(b[0] if b else None)
         return masks, boxes
 
     return run
