@@ -1,10 +1,12 @@
 """Decoded frames kept from one pass over a video for the next, so that the video is decoded once.
 
 `saliency --method mv` needs every frame's motion before it draws the overlay's first frame (the display range
-spans the video), so it reads the video twice: the motion vectors, then the pictures. When the pictures fit
-in memory, the vector pass decodes them in full (export_mvs with the inverse transform and the loop filter on:
-about 15% more than parsing the vectors alone) and keeps them here, and the overlay replays them instead of
-decoding the file again. Measured by `python bench/saliency_vs_ffmpeg.py` (docs/BENCHMARKS.md).
+spans the video), so it would read the video twice: the motion, then the pictures. When the pictures fit in
+memory, the motion pass decodes them in full (the codec's vectors with the inverse transform and the loop
+filter on: about 15% more than parsing the vectors alone; the optical-flow fallback decodes them anyway) and
+keeps them here, and the overlay, masks, boxes and sheet replay them instead of decoding the file again.
+Measured by `python bench/saliency_vs_ffmpeg.py` (docs/BENCHMARKS.md). Outputs that need no pixels (the maps
+alone) keep only the frames' times (`pixels=False`), and nothing is decoded again.
 
 A replayed frame is the frame `VideoReader.frames` would have decoded: same pixels, planes, index and time (a
 BT.601 yuv420p picture is copied into compact blocks and converted to RGB on first use as the reader converts
