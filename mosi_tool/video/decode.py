@@ -388,19 +388,24 @@ class VideoReader:
             self._warn(f"decoding stopped after {decoded} frames ({ffmpeg_reason(error)}); the file is truncated or damaged")
         if decoded == 0:
             raise VideoError(self.path, _damaged(self.path, "no frames could be decoded"))
-        mended = clock.warning()
-        if mended:
-            self._warn(mended)
-        self.start_time = timeline.start_time
-        self.lost_frames = timeline.lost_frames()
-        self.times_as_stored = mended is None and self.lost_frames == 0
-        if lost := timeline.lost_warning():
-            self._warn(lost)
+        self.note_times(clock, timeline)
         fps = self.info.fps or 25.0
         if error is None:
             self._check_complete(timeline.span(1.0 / fps) if timeline.first is not None else last_time + 1.0 / fps, fps)
         if decoded == 1:
             self._warn("only 1 frame: a still image, not a video; its clips repeat that frame, so they show no motion")
+
+    def note_times(self, clock: Clock, timeline: Timeline) -> None:
+        """What a whole decode's timestamps showed (`clock` and `timeline` fed every frame), recorded here:
+        `start_time`, `lost_frames`, `times_as_stored` (none mended, no gap), and a warning each for mended
+        timestamps and for frames lost in gaps, unless said already."""
+        mended, lost = clock.warning(), timeline.lost_warning()
+        self.start_time = timeline.start_time
+        self.lost_frames = timeline.lost_frames()
+        self.times_as_stored = mended is None and lost is None
+        for said in (mended, lost):
+            if said and said not in self.warnings:
+                self._warn(said)
 
     def clock(self) -> Clock:
         """A new `Clock` for this video's stream: what turns its decoded frames' timestamps into `Frame.time`."""

@@ -107,9 +107,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         del window[:drop]
         base += drop
     if got is not None:
-        said = [w for w in (clock.warning(), timeline.lost_warning()) if w]
-        reader.warnings += [w for w in said if w not in reader.warnings]
-        reader.times_as_stored = not said
+        reader.note_times(clock, timeline)
     if start == 0:
         raise VideoError(reader.path, "no frames could be decoded")
 
