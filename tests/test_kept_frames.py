@@ -187,7 +187,7 @@ def test_the_maps_alone_keep_no_pictures_and_decode_nothing(tmp_path, monkeypatc
 def test_a_containers_memory_limit_bounds_the_budget(tmp_path, monkeypatch, version):
     """Inside a container /proc/meminfo shows the whole machine: the cgroup's limit, less what it uses (its
     reclaimable page cache not counted), bounds the memory the pictures may take."""
-    import mosi_tool.video.kept_frames as kept_frames
+    from mosi_tool import hardware
 
     gib = 1 << 30
     root, proc = tmp_path / "cgroup", tmp_path / "cgroup.txt"
@@ -201,14 +201,14 @@ def test_a_containers_memory_limit_bounds_the_budget(tmp_path, monkeypatch, vers
     (folder / names[0]).write_text(f"{2 * gib}\n")
     (folder / names[1]).write_text(f"{gib}\n")
     (folder / "memory.stat").write_text(f"anon 1\n{names[2]} {gib // 2}\n")
-    monkeypatch.setattr(kept_frames, "CGROUP_ROOT", root)
-    monkeypatch.setattr(kept_frames, "PROC_CGROUP", proc)
-    monkeypatch.setattr(kept_frames.Path, "read_text", _meminfo(kept_frames.Path.read_text, 64 * gib))
-    assert kept_frames.cgroup_room() == 2 * gib - gib // 2
-    assert kept_frames.available_memory() == 2 * gib - gib // 2
+    monkeypatch.setattr(hardware, "CGROUP_ROOT", root)
+    monkeypatch.setattr(hardware, "PROC_CGROUP", proc)
+    monkeypatch.setattr(hardware.Path, "read_text", _meminfo(hardware.Path.read_text, 64 * gib))
+    assert hardware.cgroup_room() == 2 * gib - gib // 2
+    assert hardware.available_memory() == 2 * gib - gib // 2
     assert default_budget() == int(0.25 * (2 * gib - gib // 2))  # not 4 GiB, a quarter of the machine's 64
     (folder / names[0]).write_text("max\n" if version == "v2" else "9223372036854771712\n")
-    assert kept_frames.cgroup_room() is None and kept_frames.available_memory() == 64 * gib
+    assert hardware.cgroup_room() is None and hardware.available_memory() == 64 * gib
 
 
 def _meminfo(read_text, available: int):

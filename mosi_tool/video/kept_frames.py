@@ -17,9 +17,7 @@ reader's end-of-decode checks (a truncated file, mended timestamps) run on the k
 
 from __future__ import annotations
 
-import contextlib
 import mmap
-import os
 from functools import partial
 from pathlib import Path
 from typing import Iterator
@@ -27,75 +25,13 @@ from typing import Iterator
 import av
 import numpy as np
 
+from ..hardware import available_memory
 from .decode import Frame, VideoReader, keeps_planes, yuv_planes
 from .timeline import Clock, Timeline
 
 MAX_BUDGET = 4 << 30  # bytes: at most this much of kept pictures ...
 MEMORY_SHARE = 0.25  # ... and at most this share of the memory available when the pass starts
 YUV420_BYTES = 1.5  # bytes per pixel of an 8-bit 4:2:0 picture (the estimate before decoding)
-
-
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroups: "id:controllers:path" lines
-# (limit, usage, the memory.stat line of reclaimable page cache): cgroup v2, then v1's memory controller
-CGROUP_FILES = (("", "memory.max", "memory.current", "inactive_file"),
-                ("memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"))  # fmt: skip
-NO_LIMIT = 1 << 60  # bytes: v1 states "no limit" as a huge number (9223372036854771712)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to new allocations without swapping (Linux: /proc/meminfo MemAvailable;
-    elsewhere the free pages), or None where neither can be read; at most what this process's memory cgroup
-    may still take (`cgroup_room`), since /proc/meminfo shows the whole machine's memory inside a container
-    whose limit is far lower, where going past the limit gets the process killed."""
-    free: int | None = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                free = int(line.split()[1]) * 1024
-                break
-    except (OSError, ValueError, IndexError):
-        pass
-    if free is None:
-        try:
-            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            return None
-    room = cgroup_room()
-    return free if room is None else min(free, room)
-
-
-def cgroup_room() -> int | None:
-    """Bytes this process's memory cgroup (a container's limit: Docker --memory, a Kubernetes pod's) may
-    still take: its limit less its usage, the reclaimable page cache (inactive files) not counted as used,
-    as container runtimes count their working set. None where no limit is set or none can be read. The
-    cgroup is read at its own path (PROC_CGROUP) under CGROUP_ROOT, else at CGROUP_ROOT itself (a
-    container sees its own cgroup there)."""
-    own: dict[str, str] = {}
-    try:
-        for line in PROC_CGROUP.read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            for name in controllers.split(",") if controllers else [""]:
-                own[name] = path.lstrip("/")
-    except (OSError, ValueError):
-        pass
-    for sub, limit_name, usage_name, cache_name in CGROUP_FILES:
-        for folder in dict.fromkeys((CGROUP_ROOT / sub / own.get(sub, ""), CGROUP_ROOT / sub)):
-            try:
-                limit_text = (folder / limit_name).read_text().strip()
-                limit = NO_LIMIT if limit_text == "max" else int(limit_text)
-                usage = int((folder / usage_name).read_text())
-            except (OSError, ValueError):
-                continue
-            if limit >= NO_LIMIT:
-                return None
-            cache = 0
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                for line in (folder / "memory.stat").read_text().splitlines():
-                    if line.startswith(cache_name + " "):
-                        cache = int(line.split()[1])
-            return max(0, limit - max(0, usage - cache))
-    return None
 
 
 def default_budget() -> int:
