@@ -364,6 +364,41 @@ def test_list_and_files_into_out_dir(tmp_path, tree):
     assert not list(out.rglob("*.saliency.mp4"))
 
 
+def test_workers_and_shards_write_the_same_bytes(tmp_path, tree):
+    """`--workers`, `--shard` and this process make the same files; the frame count and the failure survive
+    the worker processes."""
+    kinds = "overlay,maps,masks,boxes,sheet"
+    alone = cli(str(tree), "--out-dir", str(tmp_path / "alone"), "--outputs", kinds, "-j", "0")
+    pool = cli(str(tree), "--out-dir", str(tmp_path / "pool"), "--outputs", kinds, "-j", "2")
+    for result in (alone, pool):
+        assert result.exit_code == 1 and "2 written, 0 already done, 1 failed of 3 videos; 24 frames" in result.output, result.output
+    files = sorted(p.relative_to(tmp_path / "alone") for p in (tmp_path / "alone").rglob("*") if p.is_file() and "failures" not in p.name)
+    assert len(files) == 12
+    for f in files:
+        assert (tmp_path / "pool" / f).read_bytes() == (tmp_path / "alone" / f).read_bytes(), f
+    for part in ("0/2", "1/2"):
+        result = cli(str(tree), "--out-dir", str(tmp_path / "parts"), "--outputs", kinds, "--shard", part)
+        assert result.exit_code in (0, 1) and "of 3 videos" not in result.output, result.output
+    for f in files:
+        assert (tmp_path / "parts" / f).read_bytes() == (tmp_path / "alone" / f).read_bytes(), f
+    result = cli(str(tree / "a.mp4"), "--out", str(tmp_path / "one.mp4"), "-j", "2")
+    assert result.exit_code == 2 and "apply with --out-dir" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(tmp_path / "x"), "--backend", "spark")
+    assert result.exit_code == 2 and "--backend must be one of local, ray, got 'spark'" in result.output, result.output
+
+
+@pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores
+def test_ray_backend_writes_the_same_bytes_and_failures(tmp_path, tree):
+    pytest.importorskip("ray", reason="ray is not installed (pip install mosi-tool[ray])")
+    local = cli(str(tree), "--out-dir", str(tmp_path / "local"), "--outputs", "maps,masks,boxes", "-j", "0")
+    ray = cli(str(tree), "--out-dir", str(tmp_path / "ray"), "--outputs", "maps,masks,boxes", "-j", "2", "--backend", "ray")
+    for result in (local, ray):
+        assert result.exit_code == 1 and "2 written, 0 already done, 1 failed of 3 videos; 24 frames" in result.output, result.output
+    files = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*") if p.is_file() and "failures" not in p.name)
+    assert len(files) == 8 and all((tmp_path / "ray" / f).read_bytes() == (tmp_path / "local" / f).read_bytes() for f in files)
+    assert (tmp_path / "ray" / "failures.jsonl").read_text() == (tmp_path / "local" / "failures.jsonl").read_text()
+
+
 def test_out_dir_refuses_single_file_options(tmp_path, tree, monkeypatch):
     no_compute(monkeypatch)
     result = cli(str(tree), "--out-dir", str(tmp_path / "o"), "--maps", str(tmp_path / "m.npy"))

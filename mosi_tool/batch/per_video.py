@@ -33,6 +33,12 @@ from .failures import FailureLog
 BACKENDS = ("local", "ray")
 
 
+def check_backend(backend: str) -> None:
+    """ValueError, one line, for a `--backend` that is not one of BACKENDS."""
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+
+
 @dataclass
 class Planned:
     """The jobs of one run: `jobs` in this shard, of which `todo` are still to do (after `resume`)."""
@@ -115,17 +121,31 @@ class JobError(Exception):
 
 @dataclass
 class Outcome:
-    """What one video's run came to: `error` is None on success, else one line naming the file."""
+    """What one video's run came to: `error` is None on success, else one line naming the file; `frames`:
+    what the per-video function counted (a `Done`), summed by the caller."""
 
     job: VideoJob
     error: str | None
     warnings: list[str] = field(default_factory=list)
+    frames: int = 0
 
 
-def attempt(work: Callable[[VideoJob], list[str] | None], job: VideoJob) -> Outcome:
+@dataclass
+class Done:
+    """What a per-video function may return instead of its lines alone: the lines and the frames it made
+    (a worker process cannot add to a counter of the parent's)."""
+
+    lines: list[str]
+    frames: int = 0
+
+
+def attempt(work: Callable[[VideoJob], list[str] | Done | None], job: VideoJob) -> Outcome:
     """Run `work(job)` and turn any failure into its one-line message (never raises, except Ctrl-C)."""
     try:
-        return Outcome(job, None, list(work(job) or []))
+        got = work(job)
+        if isinstance(got, Done):
+            return Outcome(job, None, list(got.lines), got.frames)
+        return Outcome(job, None, list(got or []))
     except (VideoError, JobError, OutputError) as e:
         return Outcome(job, str(e))
     except MemoryError:
@@ -138,7 +158,7 @@ def attempt(work: Callable[[VideoJob], list[str] | None], job: VideoJob) -> Outc
         return Outcome(job, f"{job.path}: cannot process ({detail})")
 
 
-def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None], failures: FailureLog,
+def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | Done | None], failures: FailureLog,
              workers: int | None = None, backend: str = "local",
              on_video: Callable[[Outcome], None] | None = None) -> list[Outcome]:  # fmt: skip
     """Run `work` on every job of `todo` (module docstring) and record each outcome in `failures`.
@@ -146,8 +166,7 @@ def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | None],
     workers: processes (0: this process; None: one per CPU, at most one per video); with Ray, concurrent tasks
     (1 CPU each).
     Returns the outcomes in the order the videos finished."""
-    if backend not in BACKENDS:
-        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
+    check_backend(backend)
     outcomes: list[Outcome] = []
 
     def record(outcome: Outcome) -> None:

@@ -53,6 +53,8 @@ CameraOpt = Annotated[Optional[int], typer.Option("--camera", min=0, help="Camer
 
 # The batch commands' inputs (features, targets): what they read and whether they redo finished outputs.
 InputsArg = Annotated[Optional[list[Path]], typer.Argument(help="Videos, frame folders, or folders to search recursively.")]
+ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="i/n: process only part i of n deterministic parts, counted from 0.")]
+BackendOpt = Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray tasks; the output folder must be reachable from the workers).")]
 ListOpt = Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")]
 JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Also write all figures to this JSON file.")]

@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..saliency.defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
-from .options import BatchOpt, CompileOpt, ModelOpt, RuntimeOpt, SizeOpt, StepOpt, StreamOpt, handle_errors
+from .options import BackendOpt, BatchOpt, CompileOpt, ModelOpt, RuntimeOpt, ShardOpt, SizeOpt, StepOpt, StreamOpt, handle_errors
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
@@ -71,6 +71,9 @@ def register(app: typer.Typer) -> None:
         list_file: Annotated[Optional[Path], typer.Option("--list", help="With --out-dir: a text file with one video path per line.")] = None,
         outputs_text: Annotated[str, typer.Option("--outputs", help="With --out-dir: which outputs each video gets, comma-separated: overlay, maps, masks, boxes, sheet.")] = "overlay",
         overwrite: Annotated[bool, typer.Option("--overwrite", help="With --out-dir: make again the outputs that are already there.")] = False,
+        workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="With --out-dir: worker processes (0: this process). Default: --method mv one per CPU, never more than there are videos; network methods this process (one engine).")] = None,
+        shard: ShardOpt = None,
+        backend: BackendOpt = "local",
         model: ModelOpt = None,
         maps: Annotated[Optional[Path], typer.Option("--maps", help="Also write the raw maps: float16 (frames, H, W) in [0, 1] (one scale for the whole video; per frame with --norm frame), .npy, written as they are made; np.load(FILE, mmap_mode='r') opens it.")] = None,
         maps_size: Annotated[Optional[str], typer.Option("--maps-size", help="WxH of --maps (default: the whole frame at the model's input scale, e.g. 112x64 for 640x360 with the bundled 64-pixel model).")] = None,
@@ -126,8 +129,10 @@ def register(app: typer.Typer) -> None:
                                  f"choose them with --outputs (e.g. --outputs overlay,maps)")  # fmt: skip
             if out_dir is None:
                 raise ValueError("several inputs or --list: give --out-dir DIR for their outputs")
-            _batch(inputs, out_dir, list_file, options, outputs_text, overwrite)
+            _batch(inputs, out_dir, list_file, options, outputs_text, overwrite, workers, shard, backend)
             return
+        if workers is not None or shard is not None or backend != "local":
+            raise ValueError("--workers, --shard and --backend apply with --out-dir (many videos)")
         if not inputs:
             raise ValueError("give a video (or videos, folders or --list with --out-dir)")
         if outputs_text != "overlay" or overwrite:
@@ -166,16 +171,21 @@ def _notes(options) -> None:  # noqa: ANN001 - a SaliencyOptions (imported lazil
         typer.echo("note: --method mv uses no network; --model only sets the maps' default size", err=True)
 
 
-def _batch(inputs: list[Path], out_dir: Path, list_file: Path | None, options, outputs_text: str, overwrite: bool) -> None:  # noqa: ANN001
+def _batch(inputs: list[Path], out_dir: Path, list_file: Path | None, options, outputs_text: str, overwrite: bool,  # noqa: ANN001
+           workers: int | None, shard: str | None, backend: str) -> None:  # fmt: skip
     """`saliency --out-dir`: every video's outputs into out_dir (`saliency.batch`)."""
+    from ..batch.jobs import parse_shard
+    from ..batch.per_video import check_backend
     from ..progress import counted
     from ..saliency.batch import parse_outputs, run_batch
     from .signals import disk_errors, terminate_as_exit
 
+    check_backend(backend)
     kinds = parse_outputs(outputs_text)
     _notes(options)
     with terminate_as_exit(), disk_errors():
-        report = run_batch(inputs, out_dir, options, kinds, list_file, overwrite, progress=lambda line: typer.echo(line, err=True))
+        report = run_batch(inputs, out_dir, options, kinds, list_file, overwrite, progress=lambda line: typer.echo(line, err=True),
+                           workers=workers, shard=parse_shard(shard), backend=backend)  # fmt: skip
     hidden = f" ({counted(report.hidden, 'hidden or AppleDouble file')} skipped)" if report.hidden else ""
     typer.echo(f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {counted(report.total, 'video')}{hidden}; "
                f"{counted(report.frames, 'frame')} in {report.seconds:.1f} s -> {out_dir}")  # fmt: skip

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import InputsArg, ListOpt, OverwriteOpt, StreamOpt, handle_errors
+from .options import BackendOpt, InputsArg, ListOpt, OverwriteOpt, ShardOpt, StreamOpt, handle_errors
 
 MAX_ERROR_LINES = 20
 
@@ -29,15 +29,15 @@ def register(app: typer.Typer) -> None:
         stream: StreamOpt = None,
         fps: Annotated[Optional[float], typer.Option("--fps", help="Frame folders only: their frame rate (> 0; default 25). A video file keeps its own frames.")] = None,
         overwrite: OverwriteOpt = False,
-        shard: Annotated[Optional[str], typer.Option("--shard", help="i/n: process only part i of n deterministic parts, counted from 0.")] = None,
-        backend: Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray tasks; the output folder must be reachable from the workers).")] = "local",
+        shard: ShardOpt = None,
+        backend: BackendOpt = "local",
     ) -> None:
         """Motion targets per video: MME trajectories, MOFO boxes, masking densities and MCD vector fields."""
         from ..motion_targets.compute import TargetOptions
         from ..video.clips import parse_size
         from ..motion_targets.run import make_targets
         from ..batch.jobs import parse_shard
-        from ..batch.per_video import BACKENDS
+        from ..batch.per_video import check_backend
         from ..progress import counted
         from ..video.motion import MODELS
 
@@ -45,8 +45,7 @@ def register(app: typer.Typer) -> None:
             raise ValueError("give videos, folders or --list FILE")
         if camera_model not in MODELS:
             raise ValueError(f"--camera-model must be one of {', '.join(MODELS)}, got {camera_model!r}")
-        if backend not in BACKENDS:
-            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        check_backend(backend)
         if fmt == "mofo":
             default = TargetOptions()
             unused = [name for name, changed in (("--length", length != default.length), ("--starts", starts != default.starts),

@@ -16,7 +16,7 @@ import torch
 
 from ..atomic import check_folder_writable
 from ..batch.jobs import VideoJob
-from ..batch.per_video import BACKENDS, plan_jobs, resume
+from ..batch.per_video import check_backend, plan_jobs, resume
 from ..progress import progress_bar
 from ..loader import read_model_meta, resolve_runtime
 from ..tune import measuring_seconds
@@ -81,8 +81,7 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
     t0 = time.perf_counter()
     opts = torchrun_part(opts)
     planned = plan_jobs(inputs, list_file, opts.out_dir, opts.shard, caller="extract")
-    if opts.backend not in BACKENDS:
-        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
+    check_backend(opts.backend)
     if opts.decode == "nvdec":
         if opts.backend != "local":
             raise ValueError("--decode nvdec works with the local backend only")

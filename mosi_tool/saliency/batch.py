@@ -6,7 +6,9 @@ its path relative to it, a file its own name), and so is the failure log (`batch
 `.maps.npy`, `.masks.npy`, `.boxes.jsonl`, `.sheet.png`, and `OUT/<name>.saliency.json`, the record of how they
 were made (the options, the outputs, the video's size and modification time), written last. A rerun skips a
 video whose record matches and whose outputs all exist; a changed option, a changed video or a missing output
-makes it again. A video that fails is recorded in `failures.jsonl` and the batch goes on.
+makes it again. A video that fails is recorded in `failures.jsonl` and the batch goes on. Videos run in worker
+processes (`--workers`), in one part of n (`--shard i/n`) or as Ray tasks (`--backend ray`) as `targets`' do,
+and the files are the same bytes however the batch is split.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from ..atomic import OutputError, atomic_write_text
 from ..progress import counted
 from ..batch.jobs import VideoJob, source_stamp
-from ..batch.per_video import BatchReport, JobError, Outcome
+from ..batch.per_video import BatchReport, Done, JobError, Outcome
 from ..version import __version__
 from .defaults import MODEL_METHODS
 from .run import BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
@@ -84,19 +86,23 @@ def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:
 
 def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds: tuple[str, ...] = ("overlay",),
               list_file: Path | None = None, overwrite: bool = False,
-              progress: Callable[[str], None] | None = None) -> SaliencyReport:  # fmt: skip
+              progress: Callable[[str], None] | None = None, workers: int | None = None,
+              shard: tuple[int, int] | None = None, backend: str = "local") -> SaliencyReport:  # fmt: skip
     """Saliency of every video of `inputs` (and `list_file`) into `out_dir` (module docstring).
 
     Checked once before any video: the inputs, the options (built already), a named model (whole), that no
-    two videos would write the same file, and that `out_dir` can be written. Jobs, resume and failures are
-    `batch.per_video`'s, as for `features` and `targets`; the videos run one after another in this process
-    (a network method's engine is opened once). progress: called with one line per video. Raises for those
+    two videos would write the same file, and that `out_dir` can be written. Jobs, shards, resume, failures,
+    worker processes and Ray tasks are `batch.per_video`'s, as for `features` and `targets`. workers: processes
+    (0: this process); None: one per CPU, at most one per video, for `--method mv` (each video runs on one
+    core), and this process for a network method (its engine uses every core, or the GPU). A network method's
+    engine is opened once per process (in this one first, so that an engine that cannot run fails before
+    any video). shard: (i, n), part i of n. progress: called with one line per video. Raises for those
     checks; a video's own failure is counted, recorded and passed over.
     """
     from ..batch.per_video import plan_jobs, resume, run_jobs
 
     t0 = time.perf_counter()
-    planned = plan_jobs(inputs, list_file, out_dir, None, suffix="", caller="run_batch")  # inputs and clashes first
+    planned = plan_jobs(inputs, list_file, out_dir, shard, suffix="", caller="run_batch")  # inputs and clashes first
     if options.model is not None:
         check_model(options.model)
 
@@ -105,7 +111,12 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
 
     failures = resume(planned, is_done, overwrite)
     report = SaliencyReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
-    work = _VideoSaliency(options, kinds, open_engine(options) if options.method in MODEL_METHODS else None)
+    network = options.method in MODEL_METHODS
+    if workers is None and network:
+        workers = 0
+    if network and planned.todo:
+        _engine(options)  # here first: an engine that cannot be opened is one error, before any video
+    work = _VideoSaliency(options, kinds)
 
     def on_video(outcome: Outcome) -> None:
         if outcome.error is not None:
@@ -115,35 +126,51 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
                 progress(f"error: {outcome.error}")
         else:
             report.ok += 1
+            report.frames += outcome.frames
             for line in outcome.warnings if progress else ():  # the video's notes, then its summary
                 progress(line)
 
-    run_jobs(planned.todo, work, failures, workers=0, on_video=on_video)
-    report.frames = work.frames
+    try:
+        run_jobs(planned.todo, work, failures, workers, backend, on_video)
+    finally:
+        _ENGINES.clear()  # this process's engine, not kept past the run
     report.seconds = time.perf_counter() - t0
     return report
 
 
+_ENGINES: dict[str, Engine] = {}  # per process: the engine of a network method, by its options
+
+
+def _engine(options: SaliencyOptions) -> Engine:
+    """This process's engine for `options` (`run.open_engine`), opened on first use: once per worker."""
+    key = repr(options)
+    if key not in _ENGINES:
+        _ENGINES.clear()
+        _ENGINES[key] = open_engine(options)
+    return _ENGINES[key]
+
+
+@dataclass(frozen=True)
 class _VideoSaliency:
-    """One video's outputs and record (`run_jobs`' per-video function); `frames` counts what it rendered."""
+    """One video's outputs and record (`run_jobs`' per-video function; picklable, for worker processes)."""
 
-    def __init__(self, options: SaliencyOptions, kinds: tuple[str, ...], engine: Engine | None):
-        self.options, self.kinds, self.engine = options, kinds, engine
-        self.frames = 0
+    options: SaliencyOptions
+    kinds: tuple[str, ...]
 
-    def __call__(self, job: VideoJob) -> list[str]:
+    def __call__(self, job: VideoJob) -> Done:
         from ..runtimes.base import EngineError
 
         video, outputs = Path(job.path), outputs_for(job.out, self.kinds)
         try:
             record = _record(video, self.options, self.kinds)
             reader = prepare(video, self.options, outputs, model_checked=True)  # the model was checked once
-            done = run(video, self.options, outputs, reader=reader, engine=self.engine)
+            engine = _engine(self.options) if self.options.method in MODEL_METHODS else None
+            done = run(video, self.options, outputs, reader=reader, engine=engine)
             if done.failed:
                 raise BadOutputs("; ".join(f"{p}: {why}" for p, why in done.failed.items()))
             atomic_write_text(job.out + RECORD_SUFFIX, json.dumps(record, sort_keys=True) + "\n")
         except (ValueError, OSError, EngineError) as e:
             text = (e.strerror or str(e)) if isinstance(e, OSError) and not isinstance(e, OutputError) else str(e)
             raise JobError(text if text.startswith(str(video)) or isinstance(e, (BadOutputs, OutputError)) else f"{video}: {text}") from e
-        self.frames += done.frames
-        return [*(f"note: {video}: {note}" for note in done.notes), f"{video}: {counted(done.frames, 'frame')} in {done.seconds:.1f} s -> {job.out}.*"]
+        lines = [*(f"note: {video}: {note}" for note in done.notes), f"{video}: {counted(done.frames, 'frame')} in {done.seconds:.1f} s -> {job.out}.*"]
+        return Done(lines, done.frames)
