@@ -387,6 +387,23 @@ def test_workers_and_shards_write_the_same_bytes(tmp_path, tree):
     assert result.exit_code == 2 and "--backend must be one of local, ray, got 'spark'" in result.output, result.output
 
 
+def test_a_network_method_opens_its_engine_once_in_this_process(tmp_path, tree, monkeypatch):
+    """A network method's batch runs in this process by default, with one engine for every video."""
+    from mosi_tool.saliency import batch
+
+    opened = []
+
+    def counted(options):
+        opened.append(options)
+        return real(options)
+
+    real = batch.open_engine
+    monkeypatch.setattr(batch, "open_engine", counted)
+    result = cli(str(tree), "--out-dir", str(tmp_path / "o"), "--outputs", "maps", "--method", "cam")
+    assert result.exit_code == 1 and "2 written, 0 already done, 1 failed of 3 videos" in result.output, result.output
+    assert len(opened) == 1 and not batch._ENGINES  # and not kept after the run
+
+
 @pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores
 def test_ray_backend_writes_the_same_bytes_and_failures(tmp_path, tree):
     pytest.importorskip("ray", reason="ray is not installed (pip install mosi-tool[ray])")
