@@ -111,7 +111,7 @@ def test_reference_distances_come_from_frame_types_and_the_camera_speed():
     assert still[0].tolist() == [0, 1, 2, 3, 4, 1, 1] and still[1].tolist() == [0, 3, 2, 1, 0, 0, 0]
 
 
-@pytest.mark.parametrize("model", ["similarity", "affine"])
+@pytest.mark.parametrize("model", ["similarity", "affine", "auto"])
 def test_camera_fit_recovers_zoom_rotation_and_pan_despite_an_object(model):
     centres = mv.cell_centres(30, 40, 8)
     angle, scale, shift = 0.02, 1.03, np.array([-2.0, 1.5])
@@ -122,6 +122,23 @@ def test_camera_fit_recovers_zoom_rotation_and_pan_despite_an_object(model):
     velocity[20, 30] = np.nan
     a = mv.fit_camera(velocity, centres, model, stride=1)
     assert np.allclose(a[:, :2], rot, atol=2e-3) and np.allclose(a[:, 2], shift, atol=0.1)
+
+
+def test_auto_camera_takes_the_affine_model_only_where_it_fits_clearly_more():
+    """`auto`: a ground plane under a sideways pan (speed growing down the frame, which a similarity cannot
+    fit) gets the affine model; a pan, or a pan plus noise of the size the affine terms could fit, keeps the
+    similarity, exactly."""
+    centres = mv.cell_centres(30, 40, 8)
+    rng = np.random.default_rng(0)
+    pan = np.broadcast_to(np.float32([3.0, 0.0]), centres.shape).copy()
+    ground = pan.copy()
+    ground[..., 0] *= 0.5 + centres[..., 1] / 240  # 1.5 .. 4.5 px/frame from top to bottom
+    noisy = pan + rng.normal(0, 0.45, pan.shape).astype(np.float32)
+    for velocity, expected in ((ground, "affine"), (pan, "similarity"), (noisy, "similarity")):
+        auto = mv.fit_camera(velocity, centres, "auto", stride=1)
+        assert np.array_equal(auto, mv.fit_camera(velocity, centres, expected, stride=1)), expected
+    shear = mv.fit_camera(ground, centres, "auto", stride=1)
+    assert np.allclose(centres[..., 0] - (centres @ shear[:, :2].T + shear[:, 2])[..., 0], ground[..., 0], atol=1e-3)
 
 
 def test_fill_in_time_interpolates_linearly():

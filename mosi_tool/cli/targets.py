@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         starts: Annotated[int, typer.Option("--starts", min=1, help="Keep every Nth start frame of the trajectories.")] = 1,
         compensate: Annotated[bool, typer.Option("--compensate/--no-compensate", help="Trajectories relative to the fitted camera motion (default), or raw.")] = True,
         size: Annotated[Optional[str], typer.Option("--size", help="WxH: targets for the video resized to this size (default: as a player shows it).")] = None,
-        camera_model: Annotated[str, typer.Option("--camera-model", help="similarity (pan, zoom, rotation; default) or affine.")] = "similarity",
+        camera_model: Annotated[str, typer.Option("--camera-model", help="similarity (pan, zoom, rotation; default), affine, or auto (the affine model on frames where it fits clearly more: saliency's choice).")] = "similarity",
         workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Worker processes (0: this process). Default: one per CPU, never more than there are videos.")] = None,
         stream: StreamOpt = None,
         fps: Annotated[Optional[float], typer.Option("--fps", help="Frame folders only: their frame rate (> 0; default 25). A video file keeps its own frames.")] = None,

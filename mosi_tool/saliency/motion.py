@@ -1,7 +1,7 @@
 """Saliency from the motion field alone (`--method mv`), and its fusion with a MoSI map (`--method fused`).
 
 The map of frame t is the length of the camera-compensated motion (the field minus the fitted camera
-motion, `MotionField.residual`), in px/frame per cell, blurred by a Gaussian of `BLUR_CELLS` cells and averaged
+motion, `MotionField.residual`; the camera is `CAMERA_MODEL`), in px/frame per cell, blurred by a Gaussian of `BLUR_CELLS` cells and averaged
 over the `2 * WINDOW + 1` frames around t (codec vectors are noisy from frame to frame; object motion is not).
 Both settings were chosen on DAVIS (docs/EVALUATION.md). The motion masks (`saliency.masks`) also read maps
 blurred by `MASK_BLUR_CELLS` only (`SaliencyResult.mask_maps`): the display blur joins movers two cells apart.
@@ -27,6 +27,7 @@ from .result import SaliencyResult
 BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)
 MASK_BLUR_CELLS = 1.0  # the masks' narrower blur (docs/EVALUATION.md 2c: 0.7 and 1.5 scored less)
 WINDOW = 2  # frames either side averaged in time
+CAMERA_MODEL = "auto"  # the similarity, or the affine model where it fits clearly more (docs/EVALUATION.md 2c)
 SPLIT = 64  # frames per piece when an in-memory field is turned into maps
 
 
@@ -107,8 +108,9 @@ def field_geometry(field: MotionField, short: int | None = None) -> Geometry:
 
 
 def motion_field(path: str | Path, stream: int | None = None, fps: float | None = None) -> MotionField:
-    """The video's motion field with the default cells and camera model (one place that picks them)."""
-    return read_motion(path, stream=stream, fps=fps)
+    """The video's motion field with the default cells and camera model (`CAMERA_MODEL`; here and in
+    `motion_pass`)."""
+    return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL)
 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
@@ -120,7 +122,7 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
     Memory stays flat in the video's length, unless `keep` (`video.kept_frames`) takes the decoded pictures
     for the pass after this one."""
     reader = keep.reader if keep is not None else None
-    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, reader=reader, keep=keep)
+    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep)
     kept: list[MotionField] = []
 
     def follow() -> Iterator[MotionField]:

@@ -1,4 +1,6 @@
-"""The camera motion of every frame: a similarity or affine model fitted robustly to the motion field."""
+"""The camera motion of every frame: a similarity or affine model fitted robustly to the motion field, or
+`auto`: the similarity unless the affine model explains clearly more of the field (a ground plane seen in
+perspective, a shear)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from .field import cell_centres, fill_in_time
 
 RANSAC_THRESHOLD = 1.0  # px/frame: a cell farther than this from the camera model is an outlier
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-MODELS = ("similarity", "affine")
+MODELS = ("similarity", "affine", "auto")
+AUTO_MARGIN = 0.05  # auto: the affine model wins when it fits this share of the cells more than the similarity
 
 
 def fit_camera(velocity: np.ndarray, centres: np.ndarray, model: str = "similarity", threshold: float | None = None,
@@ -21,15 +24,34 @@ def fit_camera(velocity: np.ndarray, centres: np.ndarray, model: str = "similari
     velocity, centres: (gh, gw, 2); NaN velocities are ignored; every `stride`-th cell in each direction is
     used (speed). RANSAC with a `threshold` px/frame inlier band (OpenCV), then the least-squares model of
     its inliers (what OpenCV's Levenberg-Marquardt refinement converges to for these linear models, at a
-    third of the cost). None when fewer than 3 cells have a vector or the fit fails.
+    third of the cost). model "auto": both, and the affine one only if it puts AUTO_MARGIN more of the cells
+    within the band (its two extra parameters otherwise fit noise, or a large mover; docs/EVALUATION.md 2c
+    measures it). None when fewer than 3 cells have a vector or the fit fails.
     """
-    import cv2
-
     p, q = _points(velocity, centres, stride)  # (N, 2) float32 each
     if len(p) < 3:
         return None
+    band = threshold or RANSAC_THRESHOLD
+    if model == "auto":
+        similar, affine = (_fit(p, q, m, band) for m in ("similarity", "affine"))
+        if similar is None or affine is None:
+            return similar if similar is not None else affine
+        return affine if _share_within(affine, p, q, band) > _share_within(similar, p, q, band) + AUTO_MARGIN else similar
+    return _fit(p, q, model, band)
+
+
+def _share_within(a: np.ndarray, p: np.ndarray, q: np.ndarray, band: float) -> float:
+    """The share of the points p (N, 2) that the model A (2x3) takes within `band` px of q (N, 2)."""
+    d = p @ a[:, :2].T.astype(np.float32) + a[:, 2].astype(np.float32) - q
+    return float(np.mean(np.einsum("ij,ij->i", d, d) < band * band))
+
+
+def _fit(p: np.ndarray, q: np.ndarray, model: str, band: float) -> np.ndarray | None:
+    """`fit_camera` of one model on the points p -> q (N, 2) float32."""
+    import cv2
+
     fit = cv2.estimateAffinePartial2D if model == "similarity" else cv2.estimateAffine2D
-    a, inliers = fit(p, q, method=cv2.RANSAC, ransacReprojThreshold=threshold or RANSAC_THRESHOLD, maxIters=500,
+    a, inliers = fit(p, q, method=cv2.RANSAC, ransacReprojThreshold=band, maxIters=500,
                      confidence=0.99, refineIters=0)  # fmt: skip
     if a is None:
         return None
