@@ -264,9 +264,9 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
     speed = np.concatenate(speeds)
     scale = max(MIN_SCALE, float(np.percentile(speed, SCALE_PERCENTILE))) if speed.size else MIN_SCALE
     patch = np.clip(speed / scale, 0, 1)
-    # boxes on the same normalised compensated motion, per 8-px cell
-    cell_heat = np.repeat(np.repeat(patch, 2, axis=1), 2, axis=2)
-    frame_boxes = motion_boxes_of(cell_heat, CELL)
+    # boxes on the same normalised compensated motion, per 16-px patch: the components and boxes of each
+    # patch repeated over its 2x2 cells, without making that array
+    frame_boxes = motion_boxes_of(patch, 2 * CELL)
     info = asdict(reader.info)
     warnings = list(reader.warnings)
     frames = int(sum(len(t) for t in times))
