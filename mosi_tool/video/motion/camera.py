@@ -33,10 +33,14 @@ def fit_camera(velocity: np.ndarray, centres: np.ndarray, model: str = "similari
         return None
     band = threshold or RANSAC_THRESHOLD
     if model == "auto":
-        similar, affine = (_fit(p, q, m, band) for m in ("similarity", "affine"))
+        similar = _fit(p, q, "similarity", band)
+        share = _share_within(similar, p, q, band) if similar is not None else 0.0
+        if share + AUTO_MARGIN >= 1:  # the affine model cannot win: not fitted (a still or clean scene)
+            return similar
+        affine = _fit(p, q, "affine", band)
         if similar is None or affine is None:
             return similar if similar is not None else affine
-        return affine if _share_within(affine, p, q, band) > _share_within(similar, p, q, band) + AUTO_MARGIN else similar
+        return affine if _share_within(affine, p, q, band) > share + AUTO_MARGIN else similar
     return _fit(p, q, model, band)
 
 
