@@ -354,6 +354,28 @@ def test_folder_into_out_dir_names_resumes_and_logs_failures(tmp_path, tree):
     assert "2 written, 0 already done" in result.output, result.output
 
 
+def test_outputs_made_with_another_camera_model_are_made_again(tmp_path, tree, monkeypatch):
+    """The camera model is no option, but it changes the maps, masks and boxes: a record made with another
+    one (or before the record named it) does not count as done."""
+    import json
+
+    from mosi_tool.saliency import batch
+
+    (tree / "bad.mp4").unlink()
+    out = tmp_path / "out"
+    assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "masks").output
+    record = out / "a.mp4.saliency.json"
+    saved = json.loads(record.read_text())
+    assert saved["camera_model"] == batch.CAMERA_MODEL
+    del saved["camera_model"]  # as written before the camera model was recorded
+    record.write_text(json.dumps(saved, sort_keys=True) + "\n")
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
+    assert "1 written, 1 already done" in result.output, result.output
+    monkeypatch.setattr(batch, "CAMERA_MODEL", "similarity")
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
+    assert "2 written, 0 already done" in result.output, result.output
+
+
 def test_list_and_files_into_out_dir(tmp_path, tree):
     listing = tmp_path / "videos.txt"
     listing.write_text("in/sub/b.mp4\n# a comment\n")

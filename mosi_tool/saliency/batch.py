@@ -25,6 +25,7 @@ from ..batch.jobs import VideoJob, source_stamp
 from ..batch.per_video import BatchReport, Done, JobError, Outcome
 from ..version import __version__
 from .defaults import MODEL_METHODS
+from .motion import CAMERA_MODEL
 from .run import BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
 
 if TYPE_CHECKING:
@@ -60,9 +61,11 @@ UNRECORDED = ("keep_bytes",)
 
 
 def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
-    """What a video's outputs were made from: the options, the outputs, and the video's (and a named model's)
-    size and modification time (`jobs.source_stamp`: for a frame folder, its frames'), so a replaced file is
-    made again; None for a file that cannot be read (it fails, named, when run)."""
+    """What a video's outputs were made from: the options, the outputs, the camera model of the motion pass
+    (`motion.CAMERA_MODEL`: not an option, but it changes the maps, masks and boxes, so outputs made with
+    another one are made again), and the video's (and a named model's) size and modification time
+    (`jobs.source_stamp`: for a frame folder, its frames'), so a replaced file is made again; None for a file
+    that cannot be read (it fails, named, when run)."""
 
     def stamp(path: Path) -> dict[str, int] | None:
         found = source_stamp(path)
@@ -70,7 +73,7 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
 
     opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
             for k, v in asdict(options).items() if k not in UNRECORDED}  # fmt: skip
-    record = {"options": opts, "outputs": sorted(kinds), "video": stamp(video), "version": __version__}
+    record = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL, "video": stamp(video), "version": __version__}
     if options.model is not None:
         record["model"] = stamp(options.model)
     return record
