@@ -173,6 +173,39 @@ def test_sigterm_removes_temporary_files(tmp_path):
     assert not temporaries(out_dir) and not (out_dir / "o.mp4").exists() and not (out_dir / "m.npy").exists()
 
 
+def test_sigterm_to_a_batch_with_workers_removes_their_temporary_files(tmp_path):
+    """`-j 2`: the run stops its workers with SIGTERM, which killed them at once and left the outputs they
+    were writing as temporary files; now they abandon them as the run does, and exit."""
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    video = encode_frames(folder / "a.mp4", (np.roll(texture(240, 320, 1), 3 * i, axis=1) for i in range(400)))
+    shutil.copy(video, folder / "b.mp4")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "mosi_tool", "saliency", str(folder), "--out-dir", str(out_dir), "--outputs", "overlay,maps", "-j", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not temporaries(out_dir) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert temporaries(out_dir), "the run ended before its outputs were begun"
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid):
+                workers.append(int(stat.parent.name))
+        except OSError:  # a process that ended meanwhile
+            continue
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 128 + signal.SIGTERM
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not temporaries(out_dir) and not list(out_dir.glob("*.saliency.mp4"))
+
+
 def test_next_run_removes_only_a_dead_runs_temporary_files(tmp_path, video):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
@@ -204,7 +205,7 @@ def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, re
     (the jobs in flight when it broke, unrecorded; the jobs not started), both empty when all ran."""
     pending = list(reversed(jobs))
     with _stopped_at_once(ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                              initializer=_exit_with_parent, initargs=(os.getpid(),))) as pool:  # fmt: skip
+                                              initializer=_start_worker, initargs=(os.getpid(),))) as pool:  # fmt: skip
         running: dict[Future, VideoJob] = {}
 
         def harvest(futures: Iterable[Future]) -> list[VideoJob]:
@@ -221,7 +222,7 @@ def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, re
         while pending or running:
             try:
                 while pending and len(running) < 2 * n:
-                    running[pool.submit(attempt, work, pending[-1])] = pending[-1]
+                    running[pool.submit(_attempt_in_worker, work, pending[-1])] = pending[-1]
                     pending.pop()
             except BrokenProcessPool:  # it broke between two checks: every future left has ended
                 return harvest(running), list(reversed(pending))
@@ -246,6 +247,28 @@ def _stopped_at_once(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]
             process.terminate()
         raise
     pool.shutdown(wait=True)
+
+
+def _start_worker(parent: int) -> None:
+    """Pool initializer: SIGTERM (the run stopped: `_stopped_at_once` terminates its workers, and a scheduler
+    signals every process of the job) raises SystemExit, so the video in flight abandons its outputs and
+    removes its temporary files as an error would (Python's default is to die at once, leaving them); and
+    the worker exits once its parent is gone (`_exit_with_parent`)."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    _exit_with_parent(parent)
+
+
+def _attempt_in_worker(work: Callable[[VideoJob], Any], job: VideoJob) -> Outcome:
+    """`attempt` in a worker process: a SIGTERM during the video (SystemExit, after the video's clean-ups ran)
+    ends the process, where the pool would otherwise take the next job."""
+    try:
+        return attempt(work, job)
+    except SystemExit as e:
+        os._exit(e.code if isinstance(e.code, int) else 1)
 
 
 def _exit_with_parent(parent: int) -> None:
