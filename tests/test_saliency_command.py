@@ -409,6 +409,23 @@ def test_outputs_made_with_another_camera_model_are_made_again(tmp_path, tree, m
     assert "2 written, 0 already done" in result.output, result.output
 
 
+def test_asking_for_fewer_outputs_than_were_made_makes_nothing_again(tmp_path, tree):
+    """A batch made with overlay,maps,masks,boxes,sheet is done for --outputs masks (the record listed its
+    outputs, and any other list made every video again, then recorded only the masks)."""
+    (tree / "bad.mp4").unlink()
+    out = tmp_path / "out"
+    assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet").output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks,maps")
+    assert "0 written, 2 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet")
+    assert "0 written, 2 already done" in result.output, result.output
+    (out / "a.mp4.masks.npy").unlink()
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
+    assert "1 written, 1 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks,sheet")  # the record of a.mp4 now lists masks only
+    assert "1 written, 1 already done" in result.output, result.output
+
+
 def test_list_and_files_into_out_dir(tmp_path, tree):
     listing = tmp_path / "videos.txt"
     listing.write_text("in/sub/b.mp4\n# a comment\n")
