@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -474,6 +475,23 @@ def test_a_network_method_opens_its_engine_once_in_this_process(tmp_path, tree, 
     result = cli(str(tree), "--out-dir", str(tmp_path / "o"), "--outputs", "maps", "--method", "cam")
     assert result.exit_code == 1 and "2 written, 0 already done, 1 failed of 3 videos" in result.output, result.output
     assert len(opened) == 1 and not batch._ENGINES  # and not kept after the run
+
+
+def test_python_batch_refuses_bad_arguments_before_any_work(tmp_path, tree, monkeypatch):
+    """`run_batch` from Python: a negative worker count failed inside the pool after the out-dir was made,
+    a shard out of range ran nothing (2/2) or divided by zero (0/0), and outputs given as one string failed
+    with KeyError 'm'; each is now one ValueError (TypeError for the string), before the out-dir is made."""
+    from mosi_tool.saliency.batch import run_batch
+    from mosi_tool.saliency.run import SaliencyOptions
+
+    no_compute(monkeypatch)
+    out = tmp_path / "out"
+    for kwargs, error, words in ((dict(workers=-1), ValueError, "workers must be 0"), (dict(shard=(2, 2)), ValueError, "0 <= i < n"),
+                                 (dict(shard=(0, 0)), ValueError, "0 <= i < n"), (dict(kinds="maps"), TypeError, "kinds=('maps',)"),
+                                 (dict(kinds=("maps", "heat")), ValueError, "got 'maps,heat'"), (dict(backend="spark"), ValueError, "spark")):  # fmt: skip
+        with pytest.raises(error, match=re.escape(words)):
+            run_batch([tree], out, SaliencyOptions(), **{"kinds": ("maps",), **kwargs})
+        assert not out.exists(), kwargs
 
 
 @pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores

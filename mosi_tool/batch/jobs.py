@@ -196,9 +196,12 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def shard(jobs: list[VideoJob], part: tuple[int, int] | None) -> list[VideoJob]:
-    """A deterministic subset for array jobs: every n-th job by its place in the sorted output list."""
+    """A deterministic subset for array jobs: every n-th job by its place in the sorted output list. ValueError
+    for a part that is not (i, n) with 0 <= i < n (Python callers; `parse_shard` checks the command's)."""
     if part is None:
         return jobs
     i, n = part
+    if not (isinstance(i, int) and isinstance(n, int) and n >= 1 and 0 <= i < n):
+        raise ValueError(f"shard {part!r}: part i of n needs whole numbers 0 <= i < n")
     ordered = sorted(jobs, key=lambda j: j.out)
     return [j for k, j in enumerate(ordered) if k % n == i]

@@ -40,6 +40,12 @@ def check_backend(backend: str) -> None:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
 
 
+def check_workers(workers: int | None) -> None:
+    """ValueError, one line, for a worker count that is not None or a whole number >= 0."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
+        raise ValueError(f"workers must be 0 (this process) or more, got {workers!r}")
+
+
 @dataclass
 class Planned:
     """The jobs of one run: `jobs` in this shard, of which `todo` are still to do (after `resume`)."""
@@ -168,6 +174,7 @@ def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | Done |
     (1 CPU each).
     Returns the outcomes in the order the videos finished."""
     check_backend(backend)
+    check_workers(workers)
     outcomes: list[Outcome] = []
 
     def record(outcome: Outcome) -> None:

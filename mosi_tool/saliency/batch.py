@@ -106,10 +106,17 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
     core), and this process for a network method (its engine uses every core, or the GPU). A network method's
     engine is opened once per process (in this one first, so that an engine that cannot run fails before
     any video). shard: (i, n), part i of n. progress: called with one line per video. Raises for those
-    checks; a video's own failure is counted, recorded and passed over.
+    checks, and before them ValueError for an unknown output kind, a negative `workers`, an unknown backend
+    or a shard out of range, TypeError for `kinds` given as one string; a video's own failure is counted,
+    recorded and passed over.
     """
-    from ..batch.per_video import plan_jobs, resume, run_jobs
+    from ..batch.per_video import check_backend, check_workers, plan_jobs, resume, run_jobs
 
+    if isinstance(kinds, str):
+        raise TypeError(f"run_batch() takes the outputs as a tuple, not one string: kinds={tuple(parse_outputs(kinds))!r}")
+    parse_outputs(",".join(kinds))  # ValueError naming an unknown kind
+    check_workers(workers)
+    check_backend(backend)
     t0 = time.perf_counter()
     planned = plan_jobs(inputs, list_file, out_dir, shard, suffix="", caller="run_batch")  # inputs and clashes first
     if options.model is not None:
