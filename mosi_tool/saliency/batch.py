@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -58,10 +58,22 @@ def outputs_for(stem: str, kinds: tuple[str, ...]) -> Outputs:
 # options that change no output's bytes (memory only): left out of the record, so that changing them, or a
 # record written before they existed, does not make every video again
 UNRECORDED = ("keep_bytes",)
+OUTPUT_ONLY = {"masks_size": "masks", "max_boxes": "boxes"}  # options that change that output's bytes alone
+
+
+def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOptions:
+    """`options` with those that change none of the outputs `kinds` at their defaults: the ones the method
+    does not use (`SaliencyOptions.unused`, which the command names as ignored) and those of an output not
+    made (OUTPUT_ONLY), so that changing them makes nothing again."""
+    idle = {flag[2:].replace("-", "_") for flag in options.unused()}
+    idle |= {name for name, output in OUTPUT_ONLY.items() if output not in kinds}
+    defaults = {f.name: f.default for f in fields(SaliencyOptions)}
+    return replace(options, **{name: defaults[name] for name in idle})
 
 
 def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
-    """What a video's outputs were made from: the options, the outputs, the camera model of the motion pass
+    """What a video's outputs were made from: the options (those that change none of them at their defaults,
+    `_as_made`), the outputs, the camera model of the motion pass
     (`motion.CAMERA_MODEL`: not an option, but it changes the maps, masks and boxes, so outputs made with
     another one are made again), and the video's (and a named model's) size and modification time
     (`jobs.source_stamp`: for a frame folder, its frames'), so a replaced file is made again; None for a file
@@ -72,7 +84,7 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
         return None if found is None else found.to_dict()
 
     opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-            for k, v in asdict(options).items() if k not in UNRECORDED}  # fmt: skip
+            for k, v in asdict(_as_made(options, kinds)).items() if k not in UNRECORDED}  # fmt: skip
     record = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL, "video": stamp(video), "version": __version__}
     if options.model is not None:
         record["model"] = stamp(options.model)
