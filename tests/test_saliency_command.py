@@ -174,9 +174,12 @@ def test_sigterm_removes_temporary_files(tmp_path):
     assert not temporaries(out_dir) and not (out_dir / "o.mp4").exists() and not (out_dir / "m.npy").exists()
 
 
-def test_sigterm_to_a_batch_with_workers_removes_their_temporary_files(tmp_path):
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_stopping_a_batch_with_workers_removes_their_temporary_files(tmp_path, how):
     """`-j 2`: the run stops its workers with SIGTERM, which killed them at once and left the outputs they
-    were writing as temporary files; now they abandon them as the run does, and exit."""
+    were writing as temporary files; now they abandon them as the run does, and exit. Ctrl-C (SIGINT to the
+    terminal's whole group) left them too: the workers' own KeyboardInterrupt clean-up was cut short by the
+    run's SIGTERM."""
     import shutil
 
     folder = tmp_path / "in"
@@ -187,11 +190,11 @@ def test_sigterm_to_a_batch_with_workers_removes_their_temporary_files(tmp_path)
     out_dir.mkdir()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "mosi_tool", "saliency", str(folder), "--out-dir", str(out_dir), "--outputs", "overlay,maps", "-j", "2"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not temporaries(out_dir) and proc.poll() is None and time.monotonic() < deadline:
+    while len({p.name.split(".")[1] for p in temporaries(out_dir)}) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert temporaries(out_dir), "the run ended before its outputs were begun"
+    assert len({p.name.split(".")[1] for p in temporaries(out_dir)}) == 2, "the run ended before both videos' outputs were begun"
     workers = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -199,12 +202,33 @@ def test_sigterm_to_a_batch_with_workers_removes_their_temporary_files(tmp_path)
                 workers.append(int(stat.parent.name))
         except OSError:  # a process that ended meanwhile
             continue
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(60) == 128 + signal.SIGTERM
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(60) == 128 + (signal.SIGTERM if how == "sigterm" else signal.SIGINT)
     deadline = time.monotonic() + 15
     while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not temporaries(out_dir) and not list(out_dir.glob("*.saliency.mp4"))
+
+
+def test_an_overlay_stopped_while_it_is_being_set_up_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """SIGTERM (SystemExit) or an error after the overlay's file was created but before its constructor
+    returned left the temporary file until the half-made object was collected (never, in a worker that
+    exits with the exception in hand): the renderer only abandons outputs it holds."""
+    from mosi_tool.saliency import render
+
+    def stopped(*a: object, **k: object) -> None:
+        raise SystemExit(143)
+
+    monkeypatch.setattr(render.viz, "colorbar_stamp", stopped)
+    try:
+        render.OverlayVideo(tmp_path / "o.mp4", 64, 48, 12.0)
+    except SystemExit:  # checked while the exception (and so the half-made object) is alive, as a worker exits
+        assert not temporaries(tmp_path) and not (tmp_path / "o.mp4").exists()
+    else:
+        raise AssertionError("the constructor did not stop")
 
 
 def test_next_run_removes_only_a_dead_runs_temporary_files(tmp_path, video):

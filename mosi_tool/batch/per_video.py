@@ -11,6 +11,7 @@ with Ray the output folder must be reachable from the workers.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -252,20 +253,44 @@ def _stopped_at_once(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]
         pool.shutdown(wait=False, cancel_futures=True)  # (this forgets the workers)
         for process in workers:
             process.terminate()
+        _wait_for_exit(workers, STOP_WAIT)
         raise
     pool.shutdown(wait=True)
+
+
+STOP_WAIT = 10.0  # s: how long a stopped run waits for its terminated workers' clean-ups
+
+
+def _wait_for_exit(processes: list[Any], timeout: float) -> None:
+    """Wait until `processes` (multiprocessing processes) have exited, at most `timeout` s: a terminated worker
+    removes its temporary files as it exits, and once this process is gone `_exit_with_parent` would end it
+    at once, in the middle of them. Their sentinels are read, not their exit status, which the pool's own
+    thread may collect first."""
+    from multiprocessing.connection import wait as wait_any
+
+    sentinels = []
+    for process in processes:
+        with contextlib.suppress(ValueError, OSError):  # already closed
+            sentinels.append(process.sentinel)
+    deadline = time.monotonic() + timeout
+    while sentinels and (left := deadline - time.monotonic()) > 0:
+        for ready in wait_any(sentinels, left):
+            sentinels.remove(ready)
 
 
 def _start_worker(parent: int) -> None:
     """Pool initializer: SIGTERM (the run stopped: `_stopped_at_once` terminates its workers, and a scheduler
     signals every process of the job) raises SystemExit, so the video in flight abandons its outputs and
-    removes its temporary files as an error would (Python's default is to die at once, leaving them); and
-    the worker exits once its parent is gone (`_exit_with_parent`)."""
+    removes its temporary files as an error would (Python's default is to die at once, leaving them). Ctrl-C
+    is left to the parent, which reaches every process of the terminal's group: the parent's SIGTERM then
+    comes once, not in the middle of the clean-up a KeyboardInterrupt of the worker's own had begun. And the
+    worker exits once its parent is gone (`_exit_with_parent`)."""
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent(parent)
 
 
@@ -275,7 +300,9 @@ def _attempt_in_worker(work: Callable[[VideoJob], Any], job: VideoJob) -> Outcom
     try:
         return attempt(work, job)
     except SystemExit as e:
-        os._exit(e.code if isinstance(e.code, int) else 1)
+        code = e.code if isinstance(e.code, int) else 1
+    gc.collect()  # the exception is gone: what it held (a half-made output's temporary file) is closed now
+    os._exit(code)
 
 
 def _exit_with_parent(parent: int) -> None:
