@@ -17,7 +17,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from ..atomic import OutputError, atomic_write_text
 from ..progress import counted
@@ -67,7 +67,7 @@ def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOption
     made (OUTPUT_ONLY), so that changing them makes nothing again."""
     idle = {flag[2:].replace("-", "_") for flag in options.unused()}
     idle |= {name for name, output in OUTPUT_ONLY.items() if output not in kinds}
-    defaults = {f.name: f.default for f in fields(SaliencyOptions)}
+    defaults: dict[str, Any] = {f.name: f.default for f in fields(SaliencyOptions)}
     return replace(options, **{name: defaults[name] for name in idle})
 
 
@@ -85,7 +85,7 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
 
     opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
             for k, v in asdict(_as_made(options, kinds)).items() if k not in UNRECORDED}  # fmt: skip
-    record = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL, "video": stamp(video), "version": __version__}
+    record: dict[str, object] = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL, "video": stamp(video), "version": __version__}
     if options.model is not None:
         record["model"] = stamp(options.model)
     return record
@@ -101,7 +101,7 @@ def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:
     if not isinstance(saved, dict) or not isinstance(saved.get("outputs"), list):
         return False
     same = {k: v for k, v in saved.items() if k != "outputs"} == {k: v for k, v in record.items() if k != "outputs"}
-    covered = set(record["outputs"]) <= set(saved["outputs"])  # type: ignore[arg-type]
+    covered = set(cast(list, record["outputs"])) <= set(saved["outputs"])
     return same and covered and all(p.is_file() for p in outputs.named().values())
 
 
