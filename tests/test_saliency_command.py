@@ -528,6 +528,9 @@ def test_python_batch_refuses_bad_arguments_before_any_work(tmp_path, tree, monk
         with pytest.raises(error, match=re.escape(words)):
             run_batch([tree], out, SaliencyOptions(), **{"kinds": ("maps",), **kwargs})
         assert not out.exists(), kwargs
+    from mosi_tool.batch.per_video import plan_jobs
+
+    assert len(plan_jobs([tree], None, out, (np.int64(1), np.int64(3))).jobs) == 1  # numpy integers are whole numbers
 
 
 @pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores
