@@ -306,7 +306,7 @@ def _attempt_in_worker(work: Callable[[VideoJob], Any], job: VideoJob) -> Outcom
 
 
 def _exit_with_parent(parent: int) -> None:
-    """Pool initializer: the worker exits once the process that started it is gone (a parent killed with
+    """In a pool worker (`_start_worker`): the worker exits once the process that started it is gone (a parent killed with
     SIGKILL cannot stop its workers, which would otherwise finish their queue for nobody and then wait)."""
 
     def watch() -> None:
