@@ -306,8 +306,9 @@ def _attempt_in_worker(work: Callable[[VideoJob], Any], job: VideoJob) -> Outcom
 
 
 def _exit_with_parent(parent: int) -> None:
-    """In a pool worker (`_start_worker`): the worker exits once the process that started it is gone (a parent killed with
-    SIGKILL cannot stop its workers, which would otherwise finish their queue for nobody and then wait)."""
+    """In a pool worker (`_start_worker`): the worker exits once the process that started it is gone (a
+    parent killed with SIGKILL cannot stop its workers, which would otherwise finish their queue for nobody
+    and then wait)."""
 
     def watch() -> None:
         while os.getppid() == parent:
