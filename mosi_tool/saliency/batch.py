@@ -85,7 +85,8 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
 
     opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
             for k, v in asdict(_as_made(options, kinds)).items() if k not in UNRECORDED}  # fmt: skip
-    record: dict[str, object] = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL, "video": stamp(video), "version": __version__}
+    record: dict[str, object] = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL,
+                                 "video": stamp(video), "version": __version__}  # fmt: skip
     if options.model is not None:
         record["model"] = stamp(options.model)
     return record
@@ -118,8 +119,8 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
     core), and this process for a network method (its engine uses every core, or the GPU). A network method's
     engine is opened once per process (in this one first, so that an engine that cannot run fails before
     any video); worker processes are started with `spawn`, so a script calling this with workers needs the
-    `if __name__ == "__main__":` guard. shard: (i, n), part i of n. progress: called with one line per video. Raises for those
-    checks, and before them ValueError for an unknown output kind, a negative `workers`, an unknown backend
+    `if __name__ == "__main__":` guard. shard: (i, n), part i of n. progress: called with one line per
+    video. Raises for those checks, and before them ValueError for an unknown output kind, a negative `workers`, an unknown backend
     or a shard out of range, TypeError for `kinds` given as one string; a video's own failure is counted,
     recorded and passed over.
     """
