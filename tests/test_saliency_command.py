@@ -533,6 +533,26 @@ def test_python_batch_refuses_bad_arguments_before_any_work(tmp_path, tree, monk
     assert len(plan_jobs([tree], None, out, (np.int64(1), np.int64(3))).jobs) == 1  # numpy integers are whole numbers
 
 
+def test_a_network_batch_in_workers_keeps_no_engine_in_this_process(tmp_path, tree, monkeypatch):
+    """With -j 2 the engine opened here to check it stayed open, unused, for the whole run, beside one per
+    worker; it is checked, then let go before the workers start."""
+    from mosi_tool.batch import per_video
+    from mosi_tool.saliency import batch
+
+    held = []
+    real = per_video.run_jobs
+
+    def run_jobs(todo, work, failures, workers=None, backend="local", on_video=None):
+        held.append((workers, dict(batch._ENGINES)))
+        return real(todo, work, failures, workers, backend, on_video)
+
+    monkeypatch.setattr(per_video, "run_jobs", run_jobs)
+    for j in ("2", "0"):
+        result = cli(str(tree), "--out-dir", str(tmp_path / j), "--outputs", "maps", "--method", "cam", "-j", j)
+        assert result.exit_code == 1 and "2 written, 0 already done, 1 failed of 3 videos" in result.output, result.output
+    assert [(w, len(e)) for w, e in held] == [(2, 0), (0, 1)]
+
+
 @pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores
 def test_ray_backend_writes_the_same_bytes_and_failures(tmp_path, tree):
     pytest.importorskip("ray", reason="ray is not installed (pip install mosi-tool[ray])")

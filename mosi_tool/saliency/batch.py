@@ -146,6 +146,8 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
         workers = 0
     if network and planned.todo:
         _engine(options)  # here first: an engine that cannot be opened is one error, before any video
+        if backend == "ray" or (workers != 0 and len(planned.todo) > 1):  # the videos run elsewhere (`run_jobs`)
+            _ENGINES.clear()  # each worker opens its own: this one would only hold memory (a GPU's too)
     work = _VideoSaliency(options, kinds)
 
     def on_video(outcome: Outcome) -> None:
