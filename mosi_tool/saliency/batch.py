@@ -120,9 +120,9 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
     engine is opened once per process (in this one first, so that an engine that cannot run fails before
     any video); worker processes are started with `spawn`, so a script calling this with workers needs the
     `if __name__ == "__main__":` guard. shard: (i, n), part i of n. progress: called with one line per
-    video. Raises for those checks, and before them ValueError for an unknown output kind, a negative `workers`, an unknown backend
-    or a shard out of range, TypeError for `kinds` given as one string; a video's own failure is counted,
-    recorded and passed over.
+    video. Raises for those checks, and before them ValueError for an unknown output kind, a negative
+    `workers`, an unknown backend or a shard out of range, TypeError for `kinds` given as one string; a
+    video's own failure is counted, recorded and passed over.
     """
     from ..batch.per_video import check_backend, check_workers, plan_jobs, resume, run_jobs
 
