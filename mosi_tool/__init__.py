@@ -65,7 +65,9 @@ def motion(path: str | Path, stream: int | None = None, fps: float | None = None
     Returns a `MotionField`: `vectors` (F, ceil(H/8), ceil(W/8), 2) float32 px/frame from the codec's motion
     vectors (optical flow for streams without them), `camera` (F, 2, 3) (frame t's pixels -> frame t-1's),
     `times`, `coded`, `known`. With `chunk`, an iterator of consecutive fields of `chunk` frames instead, for
-    long videos (the chunks join into the same field). fps: a frame folder's rate. Errors: `VideoError` (a
+    long videos (the chunks join into the same field). fps: a frame folder's rate. camera_model: similarity
+    (pan, zoom, rotation), affine, or auto (the affine model on frames where it fits clearly more: the one
+    `saliency` uses); another value is a ValueError naming the choices. Errors: `VideoError` (a
     ValueError, "PATH: reason") for a missing path, a folder without image frames or an unreadable file, as
     every call of the Python API; with `chunk`, when the iterator is first advanced.
     """

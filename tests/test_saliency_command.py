@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -171,6 +172,63 @@ def test_sigterm_removes_temporary_files(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 128 + signal.SIGTERM
     assert not temporaries(out_dir) and not (out_dir / "o.mp4").exists() and not (out_dir / "m.npy").exists()
+
+
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_stopping_a_batch_with_workers_removes_their_temporary_files(tmp_path, how):
+    """`-j 2`: the run stops its workers with SIGTERM, which killed them at once and left the outputs they
+    were writing as temporary files; now they abandon them as the run does, and exit. Ctrl-C (SIGINT to the
+    terminal's whole group) left them too: the workers' own KeyboardInterrupt clean-up was cut short by the
+    run's SIGTERM."""
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    video = encode_frames(folder / "a.mp4", (np.roll(texture(240, 320, 1), 3 * i, axis=1) for i in range(400)))
+    shutil.copy(video, folder / "b.mp4")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "mosi_tool", "saliency", str(folder), "--out-dir", str(out_dir), "--outputs", "overlay,maps", "-j", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len({p.name.split(".")[1] for p in temporaries(out_dir)}) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len({p.name.split(".")[1] for p in temporaries(out_dir)}) == 2, "the run ended before both videos' outputs were begun"
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid):
+                workers.append(int(stat.parent.name))
+        except OSError:  # a process that ended meanwhile
+            continue
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(60) == 128 + (signal.SIGTERM if how == "sigterm" else signal.SIGINT)
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not temporaries(out_dir) and not list(out_dir.glob("*.saliency.mp4"))
+
+
+def test_an_overlay_stopped_while_it_is_being_set_up_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """SIGTERM (SystemExit) or an error after the overlay's file was created but before its constructor
+    returned left the temporary file until the half-made object was collected (never, in a worker that
+    exits with the exception in hand): the renderer only abandons outputs it holds."""
+    from mosi_tool.saliency import render
+
+    def stopped(*a: object, **k: object) -> None:
+        raise SystemExit(143)
+
+    monkeypatch.setattr(render.viz, "colorbar_stamp", stopped)
+    try:
+        render.OverlayVideo(tmp_path / "o.mp4", 64, 48, 12.0)
+    except SystemExit:  # checked while the exception (and so the half-made object) is alive, as a worker exits
+        assert not temporaries(tmp_path) and not (tmp_path / "o.mp4").exists()
+    else:
+        raise AssertionError("the constructor did not stop")
 
 
 def test_next_run_removes_only_a_dead_runs_temporary_files(tmp_path, video):
@@ -354,6 +412,57 @@ def test_folder_into_out_dir_names_resumes_and_logs_failures(tmp_path, tree):
     assert "2 written, 0 already done" in result.output, result.output
 
 
+def test_outputs_made_with_another_camera_model_are_made_again(tmp_path, tree, monkeypatch):
+    """The camera model is no option, but it changes the maps, masks and boxes: a record made with another
+    one (or before the record named it) does not count as done."""
+    import json
+
+    from mosi_tool.saliency import batch
+
+    (tree / "bad.mp4").unlink()
+    out = tmp_path / "out"
+    assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "masks").output
+    record = out / "a.mp4.saliency.json"
+    saved = json.loads(record.read_text())
+    assert saved["camera_model"] == batch.CAMERA_MODEL
+    del saved["camera_model"]  # as written before the camera model was recorded
+    record.write_text(json.dumps(saved, sort_keys=True) + "\n")
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
+    assert "1 written, 1 already done" in result.output, result.output
+    monkeypatch.setattr(batch, "CAMERA_MODEL", "similarity")
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
+    assert "2 written, 0 already done" in result.output, result.output
+
+
+def test_asking_for_fewer_outputs_than_were_made_makes_nothing_again(tmp_path, tree):
+    """A batch made with overlay,maps,masks,boxes,sheet is done for --outputs masks (the record listed its
+    outputs, and any other list made every video again, then recorded only the masks)."""
+    (tree / "bad.mp4").unlink()
+    out = tmp_path / "out"
+    assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet").output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks,maps")
+    assert "0 written, 2 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,maps,masks,boxes,sheet")
+    assert "0 written, 2 already done" in result.output, result.output
+    (out / "a.mp4.masks.npy").unlink()
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
+    assert "1 written, 1 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks,sheet")  # the record of a.mp4 now lists masks only
+    assert "1 written, 1 already done" in result.output, result.output
+
+
+def test_options_that_change_no_output_asked_for_make_nothing_again(tmp_path, tree):
+    """Options the command names as ignored (the network's with --method mv; --max-boxes without boxes,
+    --masks-size without masks) were recorded, so changing them made every video again."""
+    (tree / "bad.mp4").unlink()
+    out = tmp_path / "out"
+    assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes").output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes", "--target", "pred", "--batch-size", "4", "--masks-size", "32x24")
+    assert "ignored" in result.output and "0 written, 2 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes", "--max-boxes", "1")
+    assert "2 written, 0 already done" in result.output, result.output
+
+
 def test_list_and_files_into_out_dir(tmp_path, tree):
     listing = tmp_path / "videos.txt"
     listing.write_text("in/sub/b.mp4\n# a comment\n")
@@ -402,6 +511,46 @@ def test_a_network_method_opens_its_engine_once_in_this_process(tmp_path, tree, 
     result = cli(str(tree), "--out-dir", str(tmp_path / "o"), "--outputs", "maps", "--method", "cam")
     assert result.exit_code == 1 and "2 written, 0 already done, 1 failed of 3 videos" in result.output, result.output
     assert len(opened) == 1 and not batch._ENGINES  # and not kept after the run
+
+
+def test_python_batch_refuses_bad_arguments_before_any_work(tmp_path, tree, monkeypatch):
+    """`run_batch` from Python: a negative worker count failed inside the pool after the out-dir was made,
+    a shard out of range ran nothing (2/2) or divided by zero (0/0), and outputs given as one string failed
+    with KeyError 'm'; each is now one ValueError (TypeError for the string), before the out-dir is made."""
+    from mosi_tool.saliency.batch import run_batch
+    from mosi_tool.saliency.run import SaliencyOptions
+
+    no_compute(monkeypatch)
+    out = tmp_path / "out"
+    for kwargs, error, words in ((dict(workers=-1), ValueError, "workers must be 0"), (dict(shard=(2, 2)), ValueError, "0 <= i < n"),
+                                 (dict(shard=(0, 0)), ValueError, "0 <= i < n"), (dict(kinds="maps"), TypeError, "kinds=('maps',)"),
+                                 (dict(kinds=("maps", "heat")), ValueError, "got 'maps,heat'"), (dict(backend="spark"), ValueError, "spark")):  # fmt: skip
+        with pytest.raises(error, match=re.escape(words)):
+            run_batch([tree], out, SaliencyOptions(), **{"kinds": ("maps",), **kwargs})
+        assert not out.exists(), kwargs
+    from mosi_tool.batch.per_video import plan_jobs
+
+    assert len(plan_jobs([tree], None, out, (np.int64(1), np.int64(3))).jobs) == 1  # numpy integers are whole numbers
+
+
+def test_a_network_batch_in_workers_keeps_no_engine_in_this_process(tmp_path, tree, monkeypatch):
+    """With -j 2 the engine opened here to check it stayed open, unused, for the whole run, beside one per
+    worker; it is checked, then let go before the workers start."""
+    from mosi_tool.batch import per_video
+    from mosi_tool.saliency import batch
+
+    held = []
+    real = per_video.run_jobs
+
+    def run_jobs(todo, work, failures, workers=None, backend="local", on_video=None):
+        held.append((workers, dict(batch._ENGINES)))
+        return real(todo, work, failures, workers, backend, on_video)
+
+    monkeypatch.setattr(per_video, "run_jobs", run_jobs)
+    for j in ("2", "0"):
+        result = cli(str(tree), "--out-dir", str(tmp_path / j), "--outputs", "maps", "--method", "cam", "-j", j)
+        assert result.exit_code == 1 and "2 written, 0 already done, 1 failed of 3 videos" in result.output, result.output
+    assert [(w, len(e)) for w, e in held] == [(2, 0), (0, 1)]
 
 
 @pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores

@@ -14,6 +14,7 @@ two folders given side by side) are refused before any work.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -196,9 +197,15 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def shard(jobs: list[VideoJob], part: tuple[int, int] | None) -> list[VideoJob]:
-    """A deterministic subset for array jobs: every n-th job by its place in the sorted output list."""
+    """A deterministic subset for array jobs: every n-th job by its place in the sorted output list. ValueError
+    for a part that is not (i, n) with 0 <= i < n (Python callers; `parse_shard` checks the command's)."""
     if part is None:
         return jobs
-    i, n = part
+    try:
+        i, n = (operator.index(v) for v in part)  # numpy integers too
+    except (TypeError, ValueError):
+        i, n = -1, 0
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"shard {part!r}: part i of n needs whole numbers 0 <= i < n")
     ordered = sorted(jobs, key=lambda j: j.out)
     return [j for k, j in enumerate(ordered) if k % n == i]

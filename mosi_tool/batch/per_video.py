@@ -11,8 +11,10 @@ with Ray the output folder must be reachable from the workers.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
@@ -37,6 +39,12 @@ def check_backend(backend: str) -> None:
     """ValueError, one line, for a `--backend` that is not one of BACKENDS."""
     if backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+
+
+def check_workers(workers: int | None) -> None:
+    """ValueError, one line, for a worker count that is not None or a whole number >= 0."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
+        raise ValueError(f"workers must be 0 (this process) or more, got {workers!r}")
 
 
 @dataclass
@@ -167,6 +175,7 @@ def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | Done |
     (1 CPU each).
     Returns the outcomes in the order the videos finished."""
     check_backend(backend)
+    check_workers(workers)
     outcomes: list[Outcome] = []
 
     def record(outcome: Outcome) -> None:
@@ -204,7 +213,7 @@ def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, re
     (the jobs in flight when it broke, unrecorded; the jobs not started), both empty when all ran."""
     pending = list(reversed(jobs))
     with _stopped_at_once(ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                              initializer=_exit_with_parent, initargs=(os.getpid(),))) as pool:  # fmt: skip
+                                              initializer=_start_worker, initargs=(os.getpid(),))) as pool:  # fmt: skip
         running: dict[Future, VideoJob] = {}
 
         def harvest(futures: Iterable[Future]) -> list[VideoJob]:
@@ -221,7 +230,7 @@ def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, re
         while pending or running:
             try:
                 while pending and len(running) < 2 * n:
-                    running[pool.submit(attempt, work, pending[-1])] = pending[-1]
+                    running[pool.submit(_attempt_in_worker, work, pending[-1])] = pending[-1]
                     pending.pop()
             except BrokenProcessPool:  # it broke between two checks: every future left has ended
                 return harvest(running), list(reversed(pending))
@@ -244,13 +253,62 @@ def _stopped_at_once(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]
         pool.shutdown(wait=False, cancel_futures=True)  # (this forgets the workers)
         for process in workers:
             process.terminate()
+        _wait_for_exit(workers, STOP_WAIT)
         raise
     pool.shutdown(wait=True)
 
 
+STOP_WAIT = 10.0  # s: how long a stopped run waits for its terminated workers' clean-ups
+
+
+def _wait_for_exit(processes: list[Any], timeout: float) -> None:
+    """Wait until `processes` (multiprocessing processes) have exited, at most `timeout` s: a terminated worker
+    removes its temporary files as it exits, and once this process is gone `_exit_with_parent` would end it
+    at once, in the middle of them. Their sentinels are read, not their exit status, which the pool's own
+    thread may collect first."""
+    from multiprocessing.connection import wait as wait_any
+
+    sentinels = []
+    for process in processes:
+        with contextlib.suppress(ValueError, OSError):  # already closed
+            sentinels.append(process.sentinel)
+    deadline = time.monotonic() + timeout
+    while sentinels and (left := deadline - time.monotonic()) > 0:
+        for ready in wait_any(sentinels, left):
+            sentinels.remove(ready)
+
+
+def _start_worker(parent: int) -> None:
+    """Pool initializer: SIGTERM (the run stopped: `_stopped_at_once` terminates its workers, and a scheduler
+    signals every process of the job) raises SystemExit, so the video in flight abandons its outputs and
+    removes its temporary files as an error would (Python's default is to die at once, leaving them). Ctrl-C
+    is left to the parent, which reaches every process of the terminal's group: the parent's SIGTERM then
+    comes once, not in the middle of the clean-up a KeyboardInterrupt of the worker's own had begun. And the
+    worker exits once its parent is gone (`_exit_with_parent`)."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent)
+
+
+def _attempt_in_worker(work: Callable[[VideoJob], Any], job: VideoJob) -> Outcome:
+    """`attempt` in a worker process: a SIGTERM during the video (SystemExit, after the video's clean-ups ran)
+    ends the process, where the pool would otherwise take the next job."""
+    try:
+        return attempt(work, job)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    gc.collect()  # the exception is gone: what it held (a half-made output's temporary file) is closed now
+    os._exit(code)
+
+
 def _exit_with_parent(parent: int) -> None:
-    """Pool initializer: the worker exits once the process that started it is gone (a parent killed with
-    SIGKILL cannot stop its workers, which would otherwise finish their queue for nobody and then wait)."""
+    """In a pool worker (`_start_worker`): the worker exits once the process that started it is gone (a
+    parent killed with SIGKILL cannot stop its workers, which would otherwise finish their queue for nobody
+    and then wait)."""
 
     def watch() -> None:
         while os.getppid() == parent:

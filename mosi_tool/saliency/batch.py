@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from ..atomic import OutputError, atomic_write_text
 from ..progress import counted
@@ -25,6 +25,7 @@ from ..batch.jobs import VideoJob, source_stamp
 from ..batch.per_video import BatchReport, Done, JobError, Outcome
 from ..version import __version__
 from .defaults import MODEL_METHODS
+from .motion import CAMERA_MODEL
 from .run import BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
 
 if TYPE_CHECKING:
@@ -57,31 +58,52 @@ def outputs_for(stem: str, kinds: tuple[str, ...]) -> Outputs:
 # options that change no output's bytes (memory only): left out of the record, so that changing them, or a
 # record written before they existed, does not make every video again
 UNRECORDED = ("keep_bytes",)
+OUTPUT_ONLY = {"masks_size": "masks", "max_boxes": "boxes"}  # options that change that output's bytes alone
+
+
+def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOptions:
+    """`options` with those that change none of the outputs `kinds` at their defaults: the ones the method
+    does not use (`SaliencyOptions.unused`, which the command names as ignored) and those of an output not
+    made (OUTPUT_ONLY), so that changing them makes nothing again."""
+    idle = {flag[2:].replace("-", "_") for flag in options.unused()}
+    idle |= {name for name, output in OUTPUT_ONLY.items() if output not in kinds}
+    defaults: dict[str, Any] = {f.name: f.default for f in fields(SaliencyOptions)}
+    return replace(options, **{name: defaults[name] for name in idle})
 
 
 def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
-    """What a video's outputs were made from: the options, the outputs, and the video's (and a named model's)
-    size and modification time (`jobs.source_stamp`: for a frame folder, its frames'), so a replaced file is
-    made again; None for a file that cannot be read (it fails, named, when run)."""
+    """What a video's outputs were made from: the options (those that change none of them at their defaults,
+    `_as_made`), the outputs, the camera model of the motion pass
+    (`motion.CAMERA_MODEL`: not an option, but it changes the maps, masks and boxes, so outputs made with
+    another one are made again), and the video's (and a named model's) size and modification time
+    (`jobs.source_stamp`: for a frame folder, its frames'), so a replaced file is made again; None for a file
+    that cannot be read (it fails, named, when run)."""
 
     def stamp(path: Path) -> dict[str, int] | None:
         found = source_stamp(path)
         return None if found is None else found.to_dict()
 
     opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-            for k, v in asdict(options).items() if k not in UNRECORDED}  # fmt: skip
-    record = {"options": opts, "outputs": sorted(kinds), "video": stamp(video), "version": __version__}
+            for k, v in asdict(_as_made(options, kinds)).items() if k not in UNRECORDED}  # fmt: skip
+    record: dict[str, object] = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL,
+                                 "video": stamp(video), "version": __version__}  # fmt: skip
     if options.model is not None:
         record["model"] = stamp(options.model)
     return record
 
 
 def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:
+    """Whether the outputs `record` asks for were made as it says and are all there. A record made with more
+    outputs than asked for now (the rest made by the same run, with the same options) counts."""
     try:
         saved = json.loads(Path(stem + RECORD_SUFFIX).read_text())
     except (OSError, ValueError):
         return False
-    return saved == record and all(p.is_file() for p in outputs.named().values())
+    if not isinstance(saved, dict) or not isinstance(saved.get("outputs"), list):
+        return False
+    same = {k: v for k, v in saved.items() if k != "outputs"} == {k: v for k, v in record.items() if k != "outputs"}
+    covered = set(cast(list, record["outputs"])) <= set(saved["outputs"])
+    return same and covered and all(p.is_file() for p in outputs.named().values())
 
 
 def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds: tuple[str, ...] = ("overlay",),
@@ -96,11 +118,19 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
     (0: this process); None: one per CPU, at most one per video, for `--method mv` (each video runs on one
     core), and this process for a network method (its engine uses every core, or the GPU). A network method's
     engine is opened once per process (in this one first, so that an engine that cannot run fails before
-    any video). shard: (i, n), part i of n. progress: called with one line per video. Raises for those
-    checks; a video's own failure is counted, recorded and passed over.
+    any video); worker processes are started with `spawn`, so a script calling this with workers needs the
+    `if __name__ == "__main__":` guard. shard: (i, n), part i of n. progress: called with one line per
+    video. Raises for those checks, and before them ValueError for an unknown output kind, a negative
+    `workers`, an unknown backend or a shard out of range, TypeError for `kinds` given as one string; a
+    video's own failure is counted, recorded and passed over.
     """
-    from ..batch.per_video import plan_jobs, resume, run_jobs
+    from ..batch.per_video import check_backend, check_workers, plan_jobs, resume, run_jobs
 
+    if isinstance(kinds, str):
+        raise TypeError(f"run_batch() takes the outputs as a tuple, not one string: kinds={tuple(parse_outputs(kinds))!r}")
+    parse_outputs(",".join(kinds))  # ValueError naming an unknown kind
+    check_workers(workers)
+    check_backend(backend)
     t0 = time.perf_counter()
     planned = plan_jobs(inputs, list_file, out_dir, shard, suffix="", caller="run_batch")  # inputs and clashes first
     if options.model is not None:
@@ -116,6 +146,8 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
         workers = 0
     if network and planned.todo:
         _engine(options)  # here first: an engine that cannot be opened is one error, before any video
+        if backend == "ray" or (workers != 0 and len(planned.todo) > 1):  # the videos run elsewhere (`run_jobs`)
+            _ENGINES.clear()  # each worker opens its own: this one would only hold memory (a GPU's too)
     work = _VideoSaliency(options, kinds)
 
     def on_video(outcome: Outcome) -> None:

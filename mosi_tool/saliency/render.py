@@ -85,31 +85,31 @@ class OverlayVideo(AtomicOutput):
         tmp = self._begin(out)
         fmt = {".mkv": "matroska", ".m4v": "mp4"}.get(out.suffix.lower(), out.suffix.lower().lstrip("."))
         options = {"movflags": "+faststart"} if out.suffix.lower() in FASTSTART else {}
-        with self._writing(setup=True):
+        with self._writing(setup=True):  # any error, or SIGTERM, before the constructor returns: no temporary file left
             self.container = av.open(str(tmp), "w", format=fmt, options=options)
-        rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
-        self.stream = self.container.add_stream(codec, rate=rate)
-        # 4:2:0 (what browsers and QuickTime play) needs even sizes: an odd one gets its last row or column
-        # repeated, so every original pixel keeps its place.
-        self.pad = (width % 2, height % 2)
-        self.stream.width, self.stream.height = width + self.pad[0], height + self.pad[1]
-        self.stream.pix_fmt = "yuv420p"
-        for key, value in SDR_TAGS.items():  # what `i420_frame` writes, stated, so no player takes it for HDR
-            setattr(self.stream.codec_context, key, value)
-        self.notes: list[str] = []
-        if any(self.pad):
-            done = f"padded from {width}x{height} to {self.stream.width}x{self.stream.height} (edge repeated; yuv420p needs even sizes)"
-            self.notes.append(f"overlay {done}")
-            self.container.metadata["comment"] = f"mosi-tool overlay {done}"
-        if codec == "libx264":
-            # No macroblock tree: with it, identical frames encoded differently from one process to the next
-            # (tests/test_saliency.py::test_overlay_video_is_byte_reproducible), so overlays were not reproducible.
-            self.stream.options = {"crf": "20", "preset": "veryfast", "x264-params": "mbtree=0"}
-        self.stream.codec_context.time_base = TIME_BASE
-        self.caption = caption
-        self.last_pts = -1
-        if viz.colorbar_stamp(height, width, title=caption) is None:
-            self.notes.append(f"overlay without a colour bar: {width}x{height} frames are too small to hold one")
+            rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
+            self.stream = self.container.add_stream(codec, rate=rate)
+            # 4:2:0 (what browsers and QuickTime play) needs even sizes: an odd one gets its last row or column
+            # repeated, so every original pixel keeps its place.
+            self.pad = (width % 2, height % 2)
+            self.stream.width, self.stream.height = width + self.pad[0], height + self.pad[1]
+            self.stream.pix_fmt = "yuv420p"
+            for key, value in SDR_TAGS.items():  # what `i420_frame` writes, stated, so no player takes it for HDR
+                setattr(self.stream.codec_context, key, value)
+            self.notes: list[str] = []
+            if any(self.pad):
+                done = f"padded from {width}x{height} to {self.stream.width}x{self.stream.height} (edge repeated; yuv420p needs even sizes)"
+                self.notes.append(f"overlay {done}")
+                self.container.metadata["comment"] = f"mosi-tool overlay {done}"
+            if codec == "libx264":
+                # No macroblock tree: with it, identical frames encoded differently from one process to the next
+                # (tests/test_saliency.py::test_overlay_video_is_byte_reproducible), so overlays were not reproducible.
+                self.stream.options = {"crf": "20", "preset": "veryfast", "x264-params": "mbtree=0"}
+            self.stream.codec_context.time_base = TIME_BASE
+            self.caption = caption
+            self.last_pts = -1
+            if viz.colorbar_stamp(height, width, title=caption) is None:
+                self.notes.append(f"overlay without a colour bar: {width}x{height} frames are too small to hold one")
 
     def add(self, frame: Frame, heat: np.ndarray) -> None:
         """Blend and encode one frame: on its decoded yuv420p planes when it has them (`overlay_i420`: no
