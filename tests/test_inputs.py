@@ -281,6 +281,9 @@ def test_hidden_and_appledouble_files_are_skipped_and_counted(tmp_path, micro_ck
     assert "2 written" in result.output and "0 failed" in result.output and "2 hidden or AppleDouble files skipped" in result.output
     assert not (out / "failures.jsonl").exists()
     assert VideoReader(root / "frames").info.frames == 6  # the frame folder ignores "._000.png"
+    # in parts, part 0 alone counts them: the parts' reports add up to the whole run's
+    said = [cli("targets", str(root), "-o", str(tmp_path / "t"), "-j", "0", "--shard", f"{i}/2").output for i in range(2)]
+    assert "(2 hidden or AppleDouble files skipped)" in said[0] and "hidden or AppleDouble" not in said[1], said
 
 
 # 5. Damaged streams: lost frames counted from timestamp gaps ------------------------------------------

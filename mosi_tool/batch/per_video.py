@@ -56,10 +56,17 @@ class Planned:
     out_dir: Path
     todo: list[VideoJob] = field(default_factory=list)
     skipped: int = 0  # complete outputs found
+    part: tuple[int, int] | None = None  # (i, n): this run is part i of n
 
     @property
     def total(self) -> int:
         return len(self.jobs)
+
+    @property
+    def hidden(self) -> int:
+        """Hidden files and AppleDouble companions passed over, counted by part 0 only (or the whole run), so
+        that the parts' reports add up to the run's."""
+        return len(self.found.hidden) if self.part is None or self.part[0] == 0 else 0
 
 
 def plan_jobs(inputs: Sequence[str | Path], list_file: str | Path | None, out_dir: Path, part: tuple[int, int] | None,
@@ -78,7 +85,7 @@ def plan_jobs(inputs: Sequence[str | Path], list_file: str | Path | None, out_di
         where = ", ".join(str(p) for p in [*paths, *([listed] if listed else [])])
         info(f"warning: no videos found in {where} (videos are found by their suffix, frame folders by their images)")
     jobs = shard(plan(found, out_dir, suffix), part)  # refuses clashing outputs before any other work
-    return Planned(jobs, found, out_dir)
+    return Planned(jobs, found, out_dir, part=part)
 
 
 def resume(planned: Planned, is_done: Callable[[VideoJob], bool], overwrite: bool = False) -> FailureLog:

@@ -44,7 +44,7 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     if fmt != "npz" and planned.skipped:
         info(f"{planned.skipped} {fmt} file(s) already in {out} were kept as they are: unlike .npz files, they do not "
              "record the options that made them (--overwrite makes them again)")
-    report = BatchReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
+    report = BatchReport(total=planned.total, hidden=planned.hidden, skipped=planned.skipped)
     bar = progress_bar("videos", total=len(planned.todo), enabled=progress)
 
     def on_video(outcome: Outcome) -> None:

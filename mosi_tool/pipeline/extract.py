@@ -106,7 +106,7 @@ def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str |
 
     failures = resume(planned, lambda job: is_complete(job.out, settings, job.stamp), opts.overwrite)
     todo = planned.todo
-    report = ExtractReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped, setup_s=setup_s)
+    report = ExtractReport(total=planned.total, hidden=planned.hidden, skipped=planned.skipped, setup_s=setup_s)
     if not todo:
         report.seconds = time.perf_counter() - t0
         return report

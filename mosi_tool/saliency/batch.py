@@ -140,7 +140,7 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
         return _is_done(job.out, _record(Path(job.path), options, kinds), outputs_for(job.out, kinds))
 
     failures = resume(planned, is_done, overwrite)
-    report = SaliencyReport(total=planned.total, hidden=len(planned.found.hidden), skipped=planned.skipped)
+    report = SaliencyReport(total=planned.total, hidden=planned.hidden, skipped=planned.skipped)
     network = options.method in MODEL_METHODS
     if workers is None and network:
         workers = 0
