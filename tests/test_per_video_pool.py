@@ -4,6 +4,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from mosi_tool.batch.jobs import VideoJob
 from mosi_tool.batch.failures import FailureLog
 from mosi_tool.batch.per_video import run_jobs
@@ -119,3 +121,38 @@ def test_an_interrupted_pool_cancels_its_queue_and_stops_its_workers_at_once():
         process.join(10)
         assert not process.is_alive()
     assert time.monotonic() - t0 < 30
+
+
+def test_a_ray_session_keeps_the_runs_sigterm_handler_and_exit_status(monkeypatch):
+    """`ray.init` installs its own SIGTERM handler in the driver (a stack dump and exit status 1), and a
+    handler's exception inside a blocking Ray call comes out as Ray's SystemExit(1): within a session the
+    run's handler (`terminate_as_exit`) still runs, and the run still ends with status 143."""
+    import types
+
+    from mosi_tool.batch import ray_session
+    from mosi_tool.cli.signals import terminate_as_exit
+
+    def init(**kwargs):
+        signal.signal(signal.SIGTERM, lambda *a: None)  # what Ray does
+        fake.up = True
+
+    def wait():  # Ray's blocking call: the handler's exception comes out as SystemExit(1)
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except SystemExit:
+            raise SystemExit(1) from None
+
+    fake = types.SimpleNamespace(up=False, is_initialized=lambda: fake.up, init=init, shutdown=lambda: None)
+    monkeypatch.setattr(ray_session, "import_ray", lambda: fake)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with terminate_as_exit():
+        ours = signal.getsignal(signal.SIGTERM)
+        with pytest.raises(SystemExit) as stopped:
+            with ray_session.ray_session(1):
+                wait()
+        assert stopped.value.code == 143 and signal.getsignal(signal.SIGTERM) is ours
+        fake.up = False
+        with pytest.raises(SystemExit) as other:  # Ray's own exit, with no signal, is left as it is
+            with ray_session.ray_session(1):
+                raise SystemExit(1)
+        assert other.value.code == 1
