@@ -194,12 +194,18 @@ def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | Done |
     n = max(1, min(available_cpus(), len(todo))) if workers is None else workers
     if backend == "ray":
         _run_ray(todo, work, max(1, n), record)
-    elif n == 0 or len(todo) <= 1:
+    elif runs_here(len(todo), workers, backend):
         for job in todo:
             record(attempt(work, job))
     else:
         _run_processes(todo, work, n, record)
     return outcomes
+
+
+def runs_here(videos: int, workers: int | None, backend: str = "local") -> bool:
+    """Whether `run_jobs` runs `videos` jobs in this process (workers 0, or one video at most), not in worker
+    processes or Ray tasks."""
+    return backend != "ray" and (workers == 0 or videos <= 1)
 
 
 def _run_processes(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> None:

@@ -175,12 +175,10 @@ def _batch(inputs: list[Path], out_dir: Path, list_file: Path | None, options, o
            workers: int | None, shard: str | None, backend: str) -> None:  # fmt: skip
     """`saliency --out-dir`: every video's outputs into out_dir (`saliency.batch`)."""
     from ..batch.jobs import parse_shard
-    from ..batch.per_video import check_backend
     from ..progress import counted
     from ..saliency.batch import parse_outputs, run_batch
     from .signals import disk_errors, terminate_as_exit
 
-    check_backend(backend)
     kinds = parse_outputs(outputs_text)
     _notes(options)
     with terminate_as_exit(), disk_errors():

@@ -37,7 +37,6 @@ def register(app: typer.Typer) -> None:
         from ..video.clips import parse_size
         from ..motion_targets.run import make_targets
         from ..batch.jobs import parse_shard
-        from ..batch.per_video import check_backend
         from ..progress import counted
         from ..video.motion import MODELS
 
@@ -45,7 +44,6 @@ def register(app: typer.Typer) -> None:
             raise ValueError("give videos, folders or --list FILE")
         if camera_model not in MODELS:
             raise ValueError(f"--camera-model must be one of {', '.join(MODELS)}, got {camera_model!r}")
-        check_backend(backend)
         if fmt == "mofo":
             default = TargetOptions()
             unused = [name for name, changed in (("--length", length != default.length), ("--starts", starts != default.starts),

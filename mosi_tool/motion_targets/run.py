@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..batch.jobs import VideoJob
-from ..batch.per_video import BatchReport, Outcome, plan_jobs, resume, run_jobs
+from ..batch.per_video import BatchReport, Outcome, check_backend, check_workers, plan_jobs, resume, run_jobs
 from ..progress import info, progress_bar
 from . import formats
 from .compute import TargetOptions, compute_targets
@@ -34,7 +34,10 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     """Write the targets of every input (video files, frame folders, folders searched recursively) into
     `out_dir`, one file per video named as `features` names its outputs (`DIR/clip.mp4.npz`; `fmt` mme:
     `DIR/clip.mp4_<L>.gz`, mofo: `DIR/clip.mp4.json`). A video that fails gets one line in `failures.jsonl`
-    and the others go on; complete outputs are skipped. Raises ValueError for options that cannot be honoured."""
+    and the others go on; complete outputs are skipped. Raises ValueError for options that cannot be honoured
+    (a negative `workers` and an unknown `backend` among them, before any work)."""
+    check_workers(workers)
+    check_backend(backend)
     t0 = time.perf_counter()
     opts = opts or TargetOptions()
     formats.check(fmt, opts)

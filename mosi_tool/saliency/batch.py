@@ -124,7 +124,7 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
     `workers`, an unknown backend or a shard out of range, TypeError for `kinds` given as one string; a
     video's own failure is counted, recorded and passed over.
     """
-    from ..batch.per_video import check_backend, check_workers, plan_jobs, resume, run_jobs
+    from ..batch.per_video import check_backend, check_workers, plan_jobs, resume, run_jobs, runs_here
 
     if isinstance(kinds, str):
         raise TypeError(f"run_batch() takes the outputs as a tuple, not one string: kinds={tuple(parse_outputs(kinds))!r}")
@@ -146,7 +146,7 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
         workers = 0
     if network and planned.todo:
         _engine(options)  # here first: an engine that cannot be opened is one error, before any video
-        if backend == "ray" or (workers != 0 and len(planned.todo) > 1):  # the videos run elsewhere (`run_jobs`)
+        if not runs_here(len(planned.todo), workers, backend):
             _ENGINES.clear()  # each worker opens its own: this one would only hold memory (a GPU's too)
     work = _VideoSaliency(options, kinds)
 
