@@ -242,6 +242,41 @@ def speed(video: Path, repeats: int, tmp: Path, batch: int = 3, baseline: Path |
     return rows
 
 
+def peak_memory(cmd: list[str], cwd: Path | None = None, every: float = 0.02) -> tuple[float, float]:
+    """(anonymous MB, mapped file MB): the peaks of a child process's resident memory, sampled from Linux's
+    /proc/PID/status every `every` s. Anonymous memory is the process's own; mapped file pages belong to the OS
+    page cache, which takes them back under pressure (ru_maxrss counts both)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    anon = file = 0
+    while proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+        except OSError:
+            break
+        kb = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in status.splitlines() if line.startswith("Rss"))}
+        anon, file = max(anon, kb.get("RssAnon", 0)), max(file, kb.get("RssFile", 0))
+        time.sleep(every)
+    if proc.wait() != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return anon / 1024, file / 1024
+
+
+def memory(video: Path, tmp: Path, baseline: Path | None = None) -> list[str]:
+    """Rows of the memory table: `targets V -j 0`'s peak anonymous and mapped-file memory, this code and the
+    baseline's, on the same video."""
+    from mosi_tool.video.decode import VideoReader
+
+    info = VideoReader(video).info
+    rows = []
+    for c, code in {"this code": ROOT, **({"before": baseline.resolve()} if baseline else {})}.items():
+        out = tmp.resolve() / f"memory-{c.replace(' ', '-')}"
+        anon, file = peak_memory([sys.executable, "-m", "mosi_tool", "targets", str(video.resolve()), "-o", str(out), "-j", "0"], code)
+        size = sum(p.stat().st_size for p in out.rglob("*.npz")) / 2**20
+        rows.append(f"| {video.name} ({info.width}x{info.height}, {info.frames or 0} frames) | {c} | {anon:.0f} | {file:.0f} | {size:.0f} |")
+    return rows
+
+
+MEMORY_HEADER = ["| video | code | peak anonymous memory MB | peak mapped file MB | file written MB |", "|---|---|---:|---:|---:|"]
 SPEED_HEADER = ["| video | code | ffmpeg CPU s | targets CPU s (one process) | ratio | one more video in a batch, CPU s | ratio |",
                 "|---|---|---:|---:|---:|---:|---:|"]
 
@@ -267,7 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--baseline-code", type=Path, help="another checkout (e.g. `git archive REV | tar -x -C OLD`): its "
                    "targets on the same videos in the robustness table")
     p.add_argument("--baseline-name", default="", help="what --baseline-code is, for the report (e.g. 'commit 95879e1')")
-    p.add_argument("--only", choices=("robustness", "speed"), help="run only this part (printed, not recorded)")
+    p.add_argument("--memory-video", type=Path, help="the video of the memory table (default: the speed video)")
+    p.add_argument("--only", choices=("robustness", "speed", "memory"), help="run only this part (printed, not recorded)")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="'-': print only")
     args = p.parse_args(argv)
     videos = args.videos or sorted((SHARED / "davis" / "mp4").glob("*.mp4"))[:4]
@@ -279,11 +315,17 @@ def main(argv: list[str] | None = None) -> None:
             print("\n".join([*SPEED_HEADER, *speed(speed_video_or_default(args.speed_video, Path(tmp)), args.repeats, Path(tmp),
                                                     baseline=args.baseline_code)]))
             return
+        if args.only == "memory":
+            video = args.memory_video or speed_video_or_default(args.speed_video, Path(tmp))
+            print("\n".join([*MEMORY_HEADER, *memory(video, Path(tmp), args.baseline_code)]))
+            return
         acc = accuracy(Path(tmp))
         robust = robustness(Path(tmp), args.scenes, args.baseline_code)
         agree = agreement(videos)
         speed_rows = speed(speed_video_or_default(args.speed_video, Path(tmp)), args.repeats, Path(tmp), baseline=args.baseline_code)
         print("\n".join(speed_rows), flush=True)
+        memory_rows = memory(args.memory_video or speed_video_or_default(args.speed_video, Path(tmp)), Path(tmp), args.baseline_code)
+        print("\n".join(memory_rows), flush=True)
     from bench.report import cpu_section, publish
 
     section = cpu_section(
@@ -304,7 +346,10 @@ def main(argv: list[str] | None = None) -> None:
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|", *agree, "",
          "Speed of the whole `targets` process against FFmpeg's single-threaded decode with vector export (CPU s, best of "
          f"{args.repeats}, alternated):", "",
-         *SPEED_HEADER, *speed_rows],
+         *SPEED_HEADER, *speed_rows, "",
+         "Memory of `targets V -j 0` (peaks sampled from /proc every 20 ms; the mapped file pages are the OS page "
+         "cache's, which it takes back under pressure):", "",
+         *MEMORY_HEADER, *memory_rows],
         [*([f"before: {args.baseline_name or args.baseline_code}, on the same files"] if args.baseline_code else []),
          "CPU time per frame includes decoding the file for both routes.",
          "Targets: objects within 0.5 px/step, background within 0.25 px/step, >= 10x the Farneback route's speed; "

@@ -82,6 +82,13 @@ def _create(target: Path, name: Path | None = None) -> Path:
     return tmp
 
 
+def create_temp(target: str | os.PathLike[str]) -> Path:
+    """Create and return an empty temporary file beside `target`, named as this module names its temporaries
+    (so the next run removes it if this process dies: `clean_partial`), its folder made if needed. For scratch
+    data on the output's disk; the caller removes it (`remove_quietly`). OutputError naming `target` if not."""
+    return _create(Path(target))
+
+
 def remove_quietly(path: Path) -> None:
     """Remove `path` if it is there; a failure (the disk went read-only, ...) is ignored: the next run of this
     tool removes the file once its process is gone (`clean_partial`)."""

@@ -375,6 +375,44 @@ def test_targets_do_not_depend_on_the_frame_count_a_header_claims(scene_video, m
         assert np.array_equal(a, getattr(told, name), equal_nan=True), name
 
 
+def test_spilled_targets_are_the_same_arrays_mapped_from_files_already_gone(scene_video, tmp_path, monkeypatch):
+    """With `spill` (how `targets` runs), the per-frame arrays are made in temporary files beside the output
+    and come back as read-only memory maps, so a long video's rows are not held in memory: the same values,
+    in chunks and all, and no file left in the folder, after success as after a failure."""
+    from mosi_tool.motion_targets import compute
+    from mosi_tool.video.motion import streaming
+
+    held = compute_targets(scene_video)
+    monkeypatch.setattr(streaming, "CHUNK", 8)  # several chunks, so several appends
+    spilled = compute_targets(scene_video, spill=tmp_path / "out" / "scene.mp4.npz")
+    for name, a in held.arrays().items():
+        assert np.array_equal(a, getattr(spilled, name), equal_nan=True), name
+    assert all(isinstance(getattr(spilled, k), np.memmap) for k in ("trajectories", "valid", "vectors"))
+    assert not spilled.trajectories.flags.writeable
+    assert list((tmp_path / "out").iterdir()) == []  # unlinked once mapped
+
+    calls = []
+
+    def fail_late(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("stopped")
+        return track(*args, **kwargs)
+
+    monkeypatch.setattr(compute, "track", fail_late)
+    with pytest.raises(RuntimeError):
+        compute_targets(scene_video, spill=tmp_path / "out" / "scene.mp4.npz")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_spill_that_cannot_be_written_names_the_output(scene_video, tmp_path):
+    from mosi_tool.atomic import OutputError
+
+    (tmp_path / "file").write_text("in the way")
+    with pytest.raises(OutputError, match="file/scene.mp4.npz"):
+        compute_targets(scene_video, spill=tmp_path / "file" / "scene.mp4.npz")
+
+
 def test_targets_leave_opencvs_threads_as_they_were(scene_video):
     """The targets run OpenCV on one thread (one video per core), and give the setting back."""
     import cv2

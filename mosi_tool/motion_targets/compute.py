@@ -10,11 +10,13 @@ Arrays (docs/TARGETS.md; F frames, H x W the frame size as a player shows it, or
     frame_boxes   (F, 4) float32 px                      motion area per frame (x0, y0, x1, y1), NaN: none
     video_box     (4,) float32 px                        robust union of the frame boxes (`union_box`), NaN: none
     times         (F,) float64 s                         from the first frame's timestamp
-The video's motion is read chunk by chunk; only the outputs (about 137 KB a frame at 854x480) are held.
+The video's motion is read chunk by chunk. The outputs (about 137 KB a frame at 854x480) are held in memory,
+or with `spill` (the `targets` command) made in temporary files beside the output (`_Rows`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from dataclasses import asdict, dataclass
@@ -23,6 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..atomic import as_output_error, create_temp, remove_quietly
 from ..hardware import opencv_threads
 from ..progress import counted
 from ..version import __version__
@@ -153,17 +156,35 @@ def to_float16(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 class _Rows:
-    """An array filled row by row, in place: the rows of all chunks go into one allocation sized from the
-    container's frame count (grown when that was short), so the result needs no concatenation. At 854x480
-    the trajectories are 150 MB a minute, and copying them costs more in page faults than tracking them."""
+    """An output array made chunk by chunk: `take(k)` gives the next k rows to write, `result()` the whole array.
 
-    def __init__(self, expected: int, row: tuple[int, ...], dtype: type) -> None:
-        cap = min(max(expected, 1), max(1, ROWS_BYTES // max(1, int(np.prod(row)) * np.dtype(dtype).itemsize)))
-        self.array = np.empty((cap, *row), dtype)  # pages never written are never mapped
-        self.n = 0
+    In memory (spill None), the rows of all chunks go into one allocation sized from the container's frame
+    count (grown when that was short), so the result needs no concatenation: at 854x480 the trajectories are
+    150 MB a minute, and copying them costs more in page faults than tracking them. With `spill` (the output
+    file's path), each chunk's rows are appended to a temporary file beside it and the result is a read-only
+    memory map of that file, already unlinked: the OS page cache holds a long video's rows, not this process,
+    whose memory stays flat however long the video. Disk errors are OutputErrors naming `spill`."""
+
+    def __init__(self, expected: int, row: tuple[int, ...], dtype: type, spill: Path | None = None) -> None:
+        self.row, self.dtype, self.n = row, np.dtype(dtype), 0
+        self._spill, self._tmp, self._file, self._staged = spill, None, None, 0
+        if spill is None:
+            cap = min(max(expected, 1), max(1, ROWS_BYTES // max(1, int(np.prod(row)) * self.dtype.itemsize)))
+            self.array = np.empty((cap, *row), dtype)  # pages never written are never mapped
+        else:
+            self._tmp = create_temp(spill)
+            self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed in result or discard
+            self.array = np.empty((0, *row), dtype)  # the rows taken last, written out at the next take
 
     def take(self, k: int) -> np.ndarray:
         """A view of the next k rows, to be written."""
+        if self._file is not None:
+            self._write_staged()
+            if len(self.array) < k:
+                self.array = np.empty((k, *self.row), self.dtype)
+            self._staged = k
+            self.n += k
+            return self.array[:k]
         if self.n + k > len(self.array):
             grown = np.empty((max(self.n + k, len(self.array) * 3 // 2), *self.array.shape[1:]), self.array.dtype)
             grown[: self.n] = self.array[: self.n]
@@ -171,8 +192,40 @@ class _Rows:
         self.n += k
         return self.array[self.n - k : self.n]
 
+    def _write_staged(self) -> None:
+        if self._file is not None and self._staged:
+            with self._disk():
+                self._file.write(self.array[: self._staged].data)
+            self._staged = 0
+
+    @contextlib.contextmanager
+    def _disk(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as e:
+            raise as_output_error(e, Path(self._spill or ""), *([self._tmp] if self._tmp else [])) from e
+
     def result(self) -> np.ndarray:
-        return self.array[: self.n]
+        """The rows taken, (n, *row)."""
+        if self._file is None or self._tmp is None:
+            return self.array[: self.n]
+        self._write_staged()
+        with self._disk():
+            self._file.close()  # flushes: a full disk shows here
+        shape = (self.n, *self.row)
+        out = np.memmap(self._tmp, self.dtype, "r", shape=shape) if self.n and int(np.prod(self.row)) else np.zeros(shape, self.dtype)
+        self.discard()  # the map keeps the data until it is dropped
+        return out
+
+    def discard(self) -> None:
+        """Close and remove the temporary file, if any (after `result`, or when the video failed)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+        if self._tmp is not None:
+            remove_quietly(self._tmp)
+            self._tmp = None
 
 
 def _expected_frames(info: Any) -> int:
@@ -197,17 +250,27 @@ def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> It
         yield resize_field(field, opts.size) if opts.size else field
 
 
-def compute_targets(path: str | Path, opts: TargetOptions | None = None, trajectories: bool = True) -> Targets:
+def compute_targets(path: str | Path, opts: TargetOptions | None = None, trajectories: bool = True,
+                    spill: str | Path | None = None) -> Targets:  # fmt: skip
     """All targets of one video (module docstring). trajectories=False: no `trajectories`, `valid` or
     `start_frames` (empty; the rest as always), for a caller that needs only the boxes (MOFO): the
-    trajectories are most of the time and memory. Errors are `VideoError`s naming the file.
+    trajectories are most of the time and memory. spill: the path the targets will be written to; the
+    per-frame arrays (`trajectories`, `valid`, `vectors`: 137 KB a frame at 854x480) are then made in
+    temporary files beside it and returned as read-only memory maps of them (`_Rows`), so memory stays flat
+    however long the video; without it they are held in memory. Errors are `VideoError`s naming the file, and
+    `OutputError`s naming `spill` for a disk that refuses the temporary files; none is left behind.
 
     Runs on one core (OpenCV's thread pool is held at 1 thread meanwhile): a batch runs one video per core."""
-    with opencv_threads(1):
-        return _compute(path, opts or TargetOptions(), trajectories)
+    rows: list[_Rows] = []
+    try:
+        with opencv_threads(1):
+            return _compute(path, opts or TargetOptions(), trajectories, Path(spill) if spill is not None else None, rows)
+    finally:
+        for r in rows:  # after a failure; done already after success
+            r.discard()
 
 
-def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targets:
+def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: Path | None, rows: list[_Rows]) -> Targets:
     reader = ClipSpec(fps=opts.fps, stream=opts.stream).open(path)
     L = opts.length
     expected = _expected_frames(reader.info)
@@ -232,9 +295,13 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
         source = field.source
         known = field.known if field.known is not None else np.ones(field.vectors.shape[:3], bool)
         if vectors is None:
-            vectors = _Rows(expected, (oh, ow, 2), np.float16)
-            traj = _Rows(-(-max(0, expected - L) // opts.starts) if trajectories else 0, (oh, ow, L, 2), np.float16)
-            valid = _Rows(len(traj.array), (oh, ow), bool)
+            n_starts = -(-max(0, expected - L) // opts.starts) if trajectories else 0
+            vectors = _Rows(expected, (oh, ow, 2), np.float16, spill)
+            rows.append(vectors)
+            traj = _Rows(n_starts, (oh, ow, L, 2), np.float16, spill if trajectories else None)
+            rows.append(traj)
+            valid = _Rows(n_starts, (oh, ow), bool, spill if trajectories else None)
+            rows.append(valid)
         to_float16(field.vectors[:, :oh, :ow], out=vectors.take(len(field.vectors)))
         cameras.append(field.camera.astype(np.float32))
         speeds.append(_patch_speed(field, oh, ow))
@@ -262,8 +329,9 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
     w, h = size
     oh, ow = h // CELL, w // CELL
     speed = np.concatenate(speeds)
+    speeds.clear()
     scale = max(MIN_SCALE, float(np.percentile(speed, SCALE_PERCENTILE))) if speed.size else MIN_SCALE
-    patch = np.clip(speed / scale, 0, 1)
+    patch = np.clip(np.divide(speed, scale, out=speed), 0, 1, out=speed)  # in place: 4 bytes a patch a frame, not 12
     # boxes on the same normalised compensated motion, per 16-px patch: the components and boxes of each
     # patch repeated over its 2x2 cells, without making that array
     frame_boxes = motion_boxes_of(patch, 2 * CELL)

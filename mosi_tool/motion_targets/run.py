@@ -23,7 +23,7 @@ class VideoTargets:
     fmt: str = "npz"
 
     def __call__(self, job: VideoJob) -> list[str]:
-        targets = compute_targets(job.path, self.opts, trajectories=self.fmt != "mofo")  # MOFO's file holds boxes only
+        targets = compute_targets(job.path, self.opts, trajectories=self.fmt != "mofo", spill=job.out)  # MOFO's file holds boxes only
         formats.write(self.fmt, job.out, targets, self.opts, job.path, job.stamp)
         return [f"{job.path}: {w}" for w in targets.info.get("warnings", [])]
 
