@@ -1,8 +1,15 @@
-"""The video's motion area (`targets`' `video_box`, MOFO's union box) against the union of the object's masks
-on DAVIS sequences: IoU of the plain union of the frame boxes and of the robust one (`union_box`).
+"""`targets`' motion boxes on DAVIS sequences: each frame's box (`frame_boxes`) against the box around the
+frame's object mask, and the video's box (`video_box`, MOFO's union box) against the box around every
+annotated object pixel of the sequence. Rows: the boxes `targets` writes, and the rule before them (the union
+of the half-of-peak rule's boxes on the raw `patch_motion`, `saliency.regions.motion_boxes`), from the same
+targets in the same run.
 
     python bench/targets_box.py                      # the development sequences (breakdance, camel, car-shadow, dog)
     python bench/targets_box.py --sequences goat,bmx-trees
+
+Per frame (all frames but the first and last, as the DAVIS protocol scores them; frames without an object
+are left out): mean IoU, hit rate (IoU >= 0.5) and how often the box's centre lies on the object; a frame
+without a box scores 0.
 """
 
 from __future__ import annotations
@@ -19,36 +26,71 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mosi_tool.evaluation.segmentation import DEV_SEQUENCES  # noqa: E402
-from mosi_tool.motion_targets.compute import compute_targets, union_box  # noqa: E402
+from mosi_tool.motion_targets.compute import PATCH, compute_targets, union_box  # noqa: E402
 from mosi_tool.saliency.boxes import box_iou  # noqa: E402
+from mosi_tool.saliency.regions import motion_boxes  # noqa: E402
 
 DAVIS = Path(os.environ.get("MOSI_SHARED_DATA", ROOT.parent / "shared" / "data")) / "davis"
 
 
-def object_union(name: str) -> list[float]:
-    """[x0, y0, x1, y1] around every annotated object pixel of the sequence."""
-    union = None
-    for path in sorted((DAVIS / "Annotations" / "480p" / name).glob("*.png")):
-        mask = np.asarray(Image.open(path).convert("L")) > 127
-        union = mask if union is None else union | mask
-    assert union is not None, name
-    ys, xs = np.nonzero(union)
+def object_masks(name: str) -> list[np.ndarray]:
+    """The sequence's object masks, (H, W) bool per frame."""
+    return [np.asarray(Image.open(p).convert("L")) > 127 for p in sorted((DAVIS / "Annotations" / "480p" / name).glob("*.png"))]
+
+
+def box_of(mask: np.ndarray) -> list[float]:
+    ys, xs = np.nonzero(mask)
     return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+
+
+def half_peak_boxes(patch_motion: np.ndarray) -> np.ndarray:
+    """(F, 4): the rule before, the union of each frame's half-of-peak boxes on the normalised patch motion."""
+    out = np.full((len(patch_motion), 4), np.nan, np.float32)
+    for t, frame in enumerate(patch_motion.astype(np.float32)):
+        boxes = motion_boxes(frame, (PATCH, PATCH))
+        if boxes:
+            b = np.array(boxes, np.float32)[:, :4]
+            out[t] = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    return out
+
+
+def frame_scores(boxes: np.ndarray, masks: list[np.ndarray]) -> tuple[float, float, float]:
+    """(mean IoU, hit rate, centre on object) over the frames that hold the object."""
+    ious, centres = [], []
+    for t in range(1, min(len(masks), len(boxes)) - 1):
+        mask = masks[t]
+        if not mask.any():
+            continue
+        b = boxes[t]
+        if not np.isfinite(b).all():
+            ious.append(0.0)
+            centres.append(False)
+            continue
+        ious.append(box_iou(list(b), box_of(mask)))
+        cx, cy = int((b[0] + b[2]) / 2), int((b[1] + b[3]) / 2)
+        centres.append(bool(mask[min(cy, mask.shape[0] - 1), min(cx, mask.shape[1] - 1)]))
+    return float(np.mean(ious)), float(np.mean(np.array(ious) >= 0.5)), float(np.mean(centres))
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sequences", default=",".join(DEV_SEQUENCES))
     args = p.parse_args(argv)
-    print("| sequence | object's union box | plain union IoU | robust union IoU |\n|---|---|---:|---:|")
-    plain, robust = [], []
+    rules = {"`targets`": lambda t: t.frame_boxes, "before: half of the peak": lambda t: half_peak_boxes(t.patch_motion)}
+    print("| sequence | boxes | frame box IoU | frame box hit | centre on object | video box IoU |\n|---|---|---:|---:|---:|---:|")
+    totals: dict[str, list[tuple[float, ...]]] = {k: [] for k in rules}
     for name in args.sequences.split(","):
         t = compute_targets(DAVIS / "mp4" / f"{name}.mp4")
-        truth = object_union(name)
-        plain.append(box_iou(list(union_box(t.frame_boxes, share=0.0)), truth))
-        robust.append(box_iou(list(t.video_box), truth))
-        print(f"| {name} | {[int(v) for v in truth]} | {plain[-1]:.2f} | {robust[-1]:.2f} |", flush=True)
-    print(f"| mean | | {np.mean(plain):.2f} | {np.mean(robust):.2f} |")
+        masks = object_masks(name)
+        whole = box_of(np.any(masks, axis=0))
+        for rule, boxes_of in rules.items():
+            boxes = boxes_of(t)
+            row = (*frame_scores(boxes, masks), box_iou(list(union_box(boxes)), whole))
+            totals[rule].append(row)
+            print(f"| {name} | {rule} | {row[0]:.3f} | {row[1]:.3f} | {row[2]:.3f} | {row[3]:.3f} |", flush=True)
+    for rule, rows in totals.items():
+        mean = np.mean(rows, axis=0)
+        print(f"| mean | {rule} | {mean[0]:.3f} | {mean[1]:.3f} | {mean[2]:.3f} | {mean[3]:.3f} |")
 
 
 if __name__ == "__main__":

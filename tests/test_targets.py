@@ -351,6 +351,26 @@ def test_mofo_format_reads_back_through_mofos_loader(videos, tmp_path):
     assert len(json.loads((out / "sub" / "b.mp4.json").read_text())["b"]) == SCENE.frames  # one entry per frame
 
 
+def test_frame_boxes_hold_every_strong_mover_and_not_the_noise():
+    """`frame_motion_boxes` on patch speeds made by hand (px/frame): noise everywhere, two 3x3-patch movers,
+    one faster, and a single noisy patch: one box around both movers on every frame, none on still frames,
+    the same boxes whatever the chunk."""
+    from mosi_tool.motion_targets.compute import frame_motion_boxes
+
+    rng = np.random.default_rng(0)
+    speed = rng.uniform(0, 0.1, (30, 12, 20)).astype(np.float32)  # (F, h, w) patches of 16 px: 320x192
+    speed[:20, 2:5, 3:6] += 3.0
+    speed[:20, 7:10, 12:15] += 1.5
+    speed[:20, 10, 1] += 3.0  # one patch: under the 0.2% of the frame a region needs beside larger ones
+    boxes = frame_motion_boxes(speed, (320, 192))
+    assert boxes.shape == (30, 4) and boxes.dtype == np.float32
+    assert np.array_equal(boxes[3:17], np.tile([48, 32, 240, 160], (14, 1)))  # x0, y0 of the first, x1, y1 of the second
+    assert np.isnan(boxes[23:]).all()  # nothing moves above the noise
+    assert np.array_equal(frame_motion_boxes(speed, (320, 192), chunk=7), boxes, equal_nan=True)
+    speed[:20, 7:10, 12:15] -= 1.4  # the second mover barely above the noise: the first alone
+    assert np.array_equal(frame_motion_boxes(speed, (320, 192))[3:17], np.tile([48, 32, 96, 80], (14, 1)))
+
+
 def test_targets_without_trajectories_keep_every_other_array(scene_video):
     """MOFO needs only the boxes: without the trajectories (most of the time and memory) the rest is the same."""
     full, light = compute_targets(scene_video), compute_targets(scene_video, trajectories=False)

@@ -33,7 +33,7 @@ SPLIT = 64  # frames per piece when an in-memory field is turned into maps
 
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
-def _moving_average(speed: np.ndarray, first: int, last: int, window: int) -> np.ndarray:
+def moving_average(speed: np.ndarray, first: int, last: int, window: int) -> np.ndarray:
     """Centred mean over `window` frames either side (shrinking at the array's ends) of frames [first, last) of
     (n, gh, gw) float32 maps: each frame's sum in frame order, so a frame's mean is the same in any buffer."""
     n, gh, gw = speed.shape
@@ -76,12 +76,12 @@ def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], windo
         buf = speed if pending is None else np.concatenate([pending, speed])
         ready = len(buf) - window  # frames whose neighbourhood is complete
         if ready > history:
-            yield _moving_average(buf, history, ready, window).reshape(-1, len(blurs), *shape)
+            yield moving_average(buf, history, ready, window).reshape(-1, len(blurs), *shape)
             keep = max(ready - window, 0)
             buf, history = buf[keep:], ready - keep
         pending = buf
     if pending is not None and len(pending) > history and shape is not None:
-        yield _moving_average(pending, history, len(pending), window).reshape(-1, len(blurs), *shape)
+        yield moving_average(pending, history, len(pending), window).reshape(-1, len(blurs), *shape)
 
 
 def split(field: MotionField, size: int = SPLIT) -> Iterator[MotionField]:
