@@ -261,17 +261,17 @@ def peak_memory(cmd: list[str], cwd: Path | None = None, every: float = 0.02) ->
     return anon / 1024, file / 1024
 
 
-def memory(video: Path, tmp: Path, baseline: Path | None = None) -> list[str]:
-    """Rows of the memory table: `targets V -j 0`'s peak anonymous and mapped-file memory, this code and the
-    baseline's, on the same video."""
+def memory(video: Path, tmp: Path, baseline: Path | None = None, fmt: str = "npz") -> list[str]:
+    """Rows of the memory table: `targets V -j 0 --format fmt`'s peak anonymous and mapped-file memory, this
+    code and the baseline's, on the same video."""
     from mosi_tool.video.decode import VideoReader
 
     info = VideoReader(video).info
     rows = []
     for c, code in {"this code": ROOT, **({"before": baseline.resolve()} if baseline else {})}.items():
         out = tmp.resolve() / f"memory-{c.replace(' ', '-')}"
-        anon, file = peak_memory([sys.executable, "-m", "mosi_tool", "targets", str(video.resolve()), "-o", str(out), "-j", "0"], code)
-        size = sum(p.stat().st_size for p in out.rglob("*.npz")) / 2**20
+        anon, file = peak_memory([sys.executable, "-m", "mosi_tool", "targets", str(video.resolve()), "-o", str(out), "-j", "0", "--format", fmt], code)
+        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.name != "failures.jsonl") / 2**20
         rows.append(f"| {video.name} ({info.width}x{info.height}, {info.frames or 0} frames) | {c} | {anon:.0f} | {file:.0f} | {size:.0f} |")
     return rows
 
@@ -303,6 +303,7 @@ def main(argv: list[str] | None = None) -> None:
                    "targets on the same videos in the robustness table")
     p.add_argument("--baseline-name", default="", help="what --baseline-code is, for the report (e.g. 'commit 95879e1')")
     p.add_argument("--memory-video", type=Path, help="the video of the memory table (default: the speed video)")
+    p.add_argument("--memory-format", default="npz", choices=("npz", "mme", "mofo"), help="the format of the memory run")
     p.add_argument("--only", choices=("robustness", "speed", "memory"), help="run only this part (printed, not recorded)")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="'-': print only")
     args = p.parse_args(argv)
@@ -317,14 +318,14 @@ def main(argv: list[str] | None = None) -> None:
             return
         if args.only == "memory":
             video = args.memory_video or speed_video_or_default(args.speed_video, Path(tmp))
-            print("\n".join([*MEMORY_HEADER, *memory(video, Path(tmp), args.baseline_code)]))
+            print("\n".join([*MEMORY_HEADER, *memory(video, Path(tmp), args.baseline_code, args.memory_format)]))
             return
         acc = accuracy(Path(tmp))
         robust = robustness(Path(tmp), args.scenes, args.baseline_code)
         agree = agreement(videos)
         speed_rows = speed(speed_video_or_default(args.speed_video, Path(tmp)), args.repeats, Path(tmp), baseline=args.baseline_code)
         print("\n".join(speed_rows), flush=True)
-        memory_rows = memory(args.memory_video or speed_video_or_default(args.speed_video, Path(tmp)), Path(tmp), args.baseline_code)
+        memory_rows = memory(args.memory_video or speed_video_or_default(args.speed_video, Path(tmp)), Path(tmp), args.baseline_code, args.memory_format)
         print("\n".join(memory_rows), flush=True)
     from bench.report import cpu_section, publish
 

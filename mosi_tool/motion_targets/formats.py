@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import math
 import os
@@ -31,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_path, atomic_write_text
 from ..batch.jobs import SourceStamp
 from ..batch.per_video import JobError
 from ..progress import counted
@@ -73,24 +72,31 @@ def mme_starts(frames: int, length: int) -> int:
     return max(0, frames - 1 - length)
 
 
-def mme_bytes(targets: Targets) -> bytes:
-    """MME's gzip-compressed pickle of `traj_feat` and `traj_type` (module docstring), deterministic. Raises
-    ValueError for a video too short to hold one of MME's columns (frames - 1 - L < 1)."""
+def mme_arrays(targets: Targets, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(`traj_feat` int8 (2L, S, H/8, W/8), `traj_type` uint8 (S, H/8, W/8)) of MME's file (module docstring),
+    converted `chunk` start frames at a time: a long video's float steps are never all copied at once (the
+    trajectories may be a memory map of a file). Raises ValueError for a video too short to hold one of MME's
+    columns (frames - 1 - L < 1)."""
     L = targets.trajectories.shape[3]
     columns = mme_starts(len(targets.times), L)
     if columns < 1:
         raise ValueError(f"{counted(len(targets.times), 'frame')}: too few for MME's trajectories of --length {L} (at least {L + 2} frames)")
-    keep = targets.start_frames < columns  # (S,): MME's columns, starts 0, 1, ...
-    steps = np.clip(np.rint(targets.trajectories[keep].astype(np.float32)), -MME_CLAMP, MME_CLAMP).astype(np.int8)  # (S', h, w, L, 2)
-    feat = np.ascontiguousarray(steps.transpose(4, 3, 0, 1, 2))  # (2, L, S', h, w): coordinate-major, as MME's '(c n)'
-    feat = feat.reshape(-1, *feat.shape[2:])  # (2L, S', h, w)
-    traj_type = targets.valid[keep].astype(np.uint8)  # uint8, as MME's extractor writes it
-    buf = io.BytesIO()
-    _PlainArrays(buf, protocol=4).dump({"traj_feat": feat, "traj_type": traj_type})
-    out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
-        gz.write(buf.getvalue())
-    return out.getvalue()
+    rows = np.flatnonzero(targets.start_frames < columns)  # MME's columns, starts 0, 1, ...
+    h, w = targets.trajectories.shape[1:3]
+    feat = np.empty((2, L, len(rows), h, w), np.int8)  # coordinate-major, as MME's '(c n)'
+    for a in range(0, len(rows), chunk):
+        steps = targets.trajectories[rows[a : a + chunk]].astype(np.float32)  # (k, h, w, L, 2) px
+        np.clip(np.rint(steps, out=steps), -MME_CLAMP, MME_CLAMP, out=steps)
+        feat[:, :, a : a + chunk] = steps.transpose(4, 3, 0, 1, 2)  # whole numbers in [-20, 20]: exact as int8
+    return feat.reshape(2 * L, len(rows), h, w), targets.valid[rows].astype(np.uint8)  # uint8, as MME's extractor writes it
+
+
+def write_mme(path: str | os.PathLike[str], targets: Targets) -> None:
+    """MME's gzip-compressed pickle of `traj_feat` and `traj_type` (module docstring), written atomically and
+    deterministically (no time or name in the gzip header), the pickle streamed into the compressor."""
+    feat, traj_type = mme_arrays(targets)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as gz:
+        _PlainArrays(gz, protocol=4).dump({"traj_feat": feat, "traj_type": traj_type})
 
 
 def mofo_key(video: str | os.PathLike[str]) -> str:
@@ -119,10 +125,9 @@ def write(fmt: str, path: str | os.PathLike[str], targets: Targets, opts: Target
         write_targets(path, targets, opts, source=video, stamp=stamp)
     elif fmt == "mme":
         try:
-            data = mme_bytes(targets)
+            write_mme(path, targets)
         except ValueError as e:
             raise JobError(f"{video}: {e}") from None
-        atomic_write_bytes(path, data)
     else:
         atomic_write_text(path, mofo_json(targets, video))
 
