@@ -588,3 +588,43 @@ def test_a_clip_whose_seek_fails_is_decoded_from_the_start(tmp_path, monkeypatch
 
     monkeypatch.setattr(VideoReader, "frames_from", refuse)
     assert np.array_equal(_read_frames(str(video), idx, (64, 48), times=times), decoded)
+
+
+def test_dataset_pairs_a_folder_made_from_a_list_file(videos, tmp_path):
+    """`targets --list` names each output from the list's folder: the dataset, given the same list, finds them."""
+    from mosi_tool.motion_targets.dataset import TargetClips
+
+    (tmp_path / "data" / "cls").mkdir(parents=True)
+    (tmp_path / "data" / "cls" / "a.mp4").write_bytes((videos / "a.mp4").read_bytes())
+    listed = tmp_path / "train.txt"
+    listed.write_text("data/cls/a.mp4\n")
+    out = tmp_path / "t"
+    assert CliRunner().invoke(app, ["targets", "--list", str(listed), "-o", str(out), "-j", "0"]).exit_code == 0
+    assert (out / "data" / "cls" / "a.mp4.npz").is_file()
+    ds = TargetClips([], out, frames=4, stride=1, random=False, list_file=listed)
+    assert len(ds) == 1 and ds.missing == []
+    clip, tg = ds[0]
+    assert tuple(clip.shape) == (4, 96, 128, 3)
+    assert np.array_equal(tg["vectors"].numpy(), np.load(out / "data" / "cls" / "a.mp4.npz")["vectors"][tg["frames"].numpy()])
+
+
+def test_dataset_refuses_a_video_changed_since_its_targets_were_made(videos, tmp_path):
+    """A video replaced after `targets` ran no longer has the targets' frames: the item says so, naming both
+    files, instead of yielding another video's frames (or its last frame repeated) beside the old targets."""
+    import os
+
+    from mosi_tool.motion_targets.dataset import TargetClips
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes((videos / "sub" / "b.mp4").read_bytes())
+    out = tmp_path / "t"
+    assert CliRunner().invoke(app, ["targets", str(video), "-o", str(out), "-j", "0"]).exit_code == 0
+    ds = TargetClips([video], out, frames=4, stride=2, random=False)
+    assert tuple(ds[0][0].shape) == (4, SCENE.height, SCENE.width, 3)  # unchanged: read as before
+    os.utime(video, ns=(0, 0))  # only its modification time changed, as a copy to another disk changes it: read
+    assert tuple(ds[0][0].shape) == (4, SCENE.height, SCENE.width, 3)
+    video.write_bytes((videos / "a.mp4").read_bytes())  # another, shorter video under the same name
+    with pytest.raises(ValueError, match=r"v\.mp4: the video changed since its targets file .*v\.mp4\.npz was made \(size"):
+        ds[0]
+    assert CliRunner().invoke(app, ["targets", str(video), "-o", str(out), "-j", "0"]).exit_code == 0  # remade
+    assert tuple(ds[0][0].shape) == (4, 96, 128, 3)
