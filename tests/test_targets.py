@@ -21,7 +21,7 @@ from mosi_tool.masking import motion_guided_mask
 from mosi_tool.motion_targets.compute import TargetOptions, compute_targets
 from mosi_tool.motion_targets.trajectories import start_grid, track
 
-from .conftest import shared
+from .conftest import bugcase, shared
 
 SCENE = km.Scene(width=256, height=144, frames=36)
 
@@ -628,3 +628,31 @@ def test_dataset_refuses_a_video_changed_since_its_targets_were_made(videos, tmp
         ds[0]
     assert CliRunner().invoke(app, ["targets", str(video), "-o", str(out), "-j", "0"]).exit_code == 0  # remade
     assert tuple(ds[0][0].shape) == (4, 96, 128, 3)
+
+
+def test_anchor_formats_say_when_their_loaders_read_another_picture(videos, tmp_path):
+    """MME's and MOFO's loaders decode with decord, which ignores non-square pixels and rotation: for such a video
+    the command says that their clips and these targets (of the picture as displayed) do not line up."""
+    from fractions import Fraction
+
+    from .test_time_and_pixels import moving_square, write_sar
+
+    (tmp_path / "in").mkdir()
+    sar = write_sar(tmp_path / "in" / "pal.mp4", moving_square(12, 96, 64), Fraction(16, 11))  # shown 140x64
+    (tmp_path / "in" / "a.mp4").write_bytes((videos / "a.mp4").read_bytes())  # square pixels, upright: nothing to say
+    for fmt in ("mme", "mofo"):
+        result = CliRunner().invoke(app, ["targets", str(tmp_path / "in"), "-o", str(tmp_path / fmt), "--format", fmt, "-j", "0"])
+        said = [line for line in result.output.splitlines() if "decord" in line]
+        assert len(said) == 1 and said[0].startswith(f"warning: {sar}: --format {fmt}: ") and "non-square pixels, SAR 16:11" in said[0]
+        assert "140x64 picture as displayed" in said[0] and "96x64 picture as stored" in said[0]
+    result = CliRunner().invoke(app, ["targets", str(tmp_path / "in"), "-o", str(tmp_path / "npz"), "-j", "0"])
+    assert "decord" not in result.output  # our own file is for the picture as displayed, as its info says
+    info = json.loads(str(np.load(tmp_path / "npz" / "pal.mp4.npz")["info"]))
+    assert info["stored_size"] == [96, 64] and info["displayed_size"] == [140, 64]
+
+
+def test_anchor_formats_say_when_a_video_is_stored_rotated(tmp_path):
+    rotated = bugcase("portrait_rotated90.mp4")
+    result = CliRunner().invoke(app, ["targets", str(rotated), "-o", str(tmp_path), "--format", "mme", "-j", "0"])
+    assert result.exit_code == 0 and "rotated 90 degrees" in result.output
+    assert "180x320 picture as displayed" in result.output and "320x180 picture as stored" in result.output

@@ -279,7 +279,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
     if opts.fps is not None and not reader.is_folder:
         warnings.append(f"--fps {opts.fps:g} is a frame folder's rate: a video file keeps its own frames")
     info.update(decoded_frames=frames, motion_source=source, width=w, height=h,
-                displayed_size=[reader.info.width, reader.info.height], patch_motion_scale=scale,
+                displayed_size=[reader.info.width, reader.info.height], stored_size=list(reader.pixels.stored), patch_motion_scale=scale,
                 times_as_stored=reader.times_as_stored, warnings=warnings)  # fmt: skip
     return Targets(
         trajectories=traj.result() if traj else np.zeros((0, oh, ow, L, 2), np.float16),
