@@ -37,6 +37,7 @@ ROWS_BYTES = 1 << 30  # a `_Rows` array starts at most this large, however many 
 ASPECT_TOLERANCE = 0.02  # --size may round a picture's aspect this much without a warning
 TRACK_GROUP = 32  # starts tracked at a time: their float32 steps (6.5 MB at 854x480) stay in memory already mapped
 UNION_SHARE = 10.0  # percent: video_box's edges leave out this share of the frame boxes' edges on each side
+UNCODED_SHARE = 0.25  # a video more of whose frames than this have no vectors of their own gets a warning
 
 
 @dataclass(frozen=True)
@@ -226,10 +227,12 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
     next_start = 0
     source = ""
     size = (0, 0)
+    uncoded = 0  # frames without vectors of their own (I-frames; MPEG-4 Part 2 B-frames)
     for field in iter_fields(path, opts, reader):
         w, h = size = field.size
         oh, ow = h // CELL, w // CELL
         source = field.source
+        uncoded += int(np.count_nonzero(~field.coded))
         known = field.known if field.known is not None else np.ones(field.vectors.shape[:3], bool)
         if vectors is None:
             vectors = _Rows(expected, (oh, ow, 2), np.float16)
@@ -270,6 +273,10 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool) -> Targe
     info = asdict(reader.info)
     warnings = list(reader.warnings)
     frames = int(sum(len(t) for t in times))
+    if source.endswith("motion vectors") and frames and uncoded > UNCODED_SHARE * frames:
+        warnings.append(f"{uncoded} of {counted(frames, 'frame')} carry no motion vectors of their own (FFmpeg exports none for "
+                        "I-frames, nor for the B-frames of MPEG-4 Part 2: Xvid, DivX): their motion is interpolated in time "
+                        "from the frames around them, and no trajectory through one is `valid`")
     if trajectories and frames <= L:
         warnings.append(f"{counted(frames, 'frame')}: too few for trajectories of --length {L} (at least {L + 1} frames): `trajectories` is empty")
     if opts.size is not None:
