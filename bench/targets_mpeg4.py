@@ -1,4 +1,4 @@
-"""Motion targets of MPEG-4 Part 2 videos (Xvid, as UCF-101 and HMDB-51 are stored), with and without B-frames:
+"""Motion targets of MPEG-4 Part 2 videos (Xvid, as UCF-101 is stored), with and without B-frames:
 the error against the known motion of `bench/targets.py`'s random scenes, transcoded to Xvid by FFmpeg.
 
     python bench/targets_mpeg4.py [--scenes 6] [--baseline-code OLD]

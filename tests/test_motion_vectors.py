@@ -72,7 +72,7 @@ def test_codec_vectors_give_pixels_per_frame_through_b_frames(panning):
 
 
 def test_mpeg4_part2_b_frames_are_frames_without_vectors(tmp_path):
-    """FFmpeg's MPEG-4 Part 2 decoder (Xvid, DivX: UCF-101, HMDB-51) exports every vector of a B-frame as (0, 0):
+    """FFmpeg's MPEG-4 Part 2 decoder (Xvid, DivX: UCF-101 among them) exports every vector of a B-frame as (0, 0):
     those frames are taken as having none (filled in time from the P-frames), not as standing still."""
     frames, boxes = panning_frames()
     path = encode(tmp_path / "pan.avi", frames, codec="mpeg4", options={"bf": "2", "qscale": "3", "g": "12"})

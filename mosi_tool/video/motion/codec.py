@@ -21,8 +21,9 @@ from .field import CELL
 MAX_REFERENCE_DISTANCE = 8  # frames: the farthest reference a vector is assumed to point to
 MIN_SHIFT = 0.5  # px/frame: below this camera speed the reference distance is not estimated from the data
 PICT_I, PICT_P, PICT_B = 1, 2, 3  # av.video.frame.PictureType values
-# Decoders that export every B-frame vector as (0, 0): FFmpeg's MPEG-4 Part 2 decoder (Xvid, DivX: UCF-101,
-# HMDB-51) keeps no B-frame motion to export. Such frames are taken as frames without vectors (as I-frames are).
+# Decoders that export every B-frame vector as (0, 0): FFmpeg's MPEG-4 Part 2 decoder (Xvid, DivX: UCF-101 among
+# them; seen with Xvid, FFmpeg's own encoder and videos/eye_makeup.avi, while MPEG-1/2 B-frames export theirs).
+# Such frames are taken as frames without vectors, as I-frames are.
 ZERO_B_VECTORS = frozenset({"mpeg4"})
 TAU = 0.5  # px/frame: velocities closer than this agree (per-cell reference distances)
 NEIGHBOURS = 2  # frames either side whose median a cell's velocity is checked against (per-cell distances)
