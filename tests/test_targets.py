@@ -671,3 +671,21 @@ def test_a_video_whose_b_frames_carry_no_vectors_is_said_and_moves(scene_video, 
     assert np.allclose(np.median(t.vectors[1:].astype(np.float32).reshape(-1, 2), axis=0), (1.5, 0.5), atol=0.3)
     assert not t.valid.any()  # every 4-step trajectory crosses a B-frame
     assert not [w for w in compute_targets(scene_video).info["warnings"] if "no motion vectors" in w]  # H.264: silent
+
+
+def test_dataset_names_a_targets_file_it_cannot_read(videos, tmp_path):
+    """A targets file cut short (a copy interrupted) or another tool's .npz under the name: one ValueError naming
+    it, not zipfile's "File is not a zip file" or a KeyError."""
+    from mosi_tool.motion_targets.dataset import TargetClips
+
+    out = tmp_path / "t"
+    assert CliRunner().invoke(app, ["targets", str(videos / "a.mp4"), "-o", str(out), "-j", "0"]).exit_code == 0
+    made = out / "a.mp4.npz"
+    whole = made.read_bytes()
+    ds = TargetClips([videos / "a.mp4"], out, frames=4, stride=1)
+    made.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match=r"a\.mp4\.npz: not a readable targets file \(.*\): run `mosi-tool targets` again"):
+        ds[0]
+    np.savez(made, features=np.zeros((2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"a\.mp4\.npz: not a targets file \(no trajectories, .*times"):
+        ds[0]

@@ -9,6 +9,7 @@ so pass the same inputs (and list file) that made the folder.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from torch.utils.data import Dataset
 from ..batch.jobs import SourceStamp, find_inputs, plan, source_stamp
 from ..npz import map_npz
 from ..video.decode import VideoError, VideoReader
+from .files import REQUIRED
 
 PER_FRAME = ("vectors", "camera", "patch_motion", "frame_boxes", "times")
 
@@ -41,7 +43,8 @@ class TargetClips(Dataset):
     a targets file (failed ones) are left out and listed in `missing`. list_file: the `--list` file the folder
     was made from (its entries are named from the list's folder), read as `targets --list` reads it.
 
-    Raises ValueError (naming the video and its targets file) for an item whose video changed since its
+    Raises ValueError naming the file for an item whose targets file cannot be read (cut short, or another
+    tool's .npz), and (naming the video and its targets file) for an item whose video changed since its
     targets file was made (its size differs from the one the file records): its frames would no longer be
     the targets' frames. `mosi-tool targets` run again remakes exactly those files.
     """
@@ -73,7 +76,7 @@ class TargetClips(Dataset):
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         job = self.jobs[item]
-        data = map_npz(job.out)  # memory maps: only the clip's rows are read, however long the video
+        data = _map_targets(job.out)  # memory maps: only the clip's rows are read, however long the video
         count = len(data["times"])
         idx = self._indices(item, count)
         out: dict[str, Any] = {k: np.asarray(data[k][idx]) for k in PER_FRAME}
@@ -95,6 +98,19 @@ class TargetClips(Dataset):
         size = (int(info["width"]), int(info["height"]))
         clip = _read_frames(job.path, idx, size, settings.get("stream"), settings.get("fps"), times)
         return torch.from_numpy(clip), {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+
+
+def _map_targets(path: str) -> dict[str, np.ndarray]:
+    """The arrays of a targets file as memory maps (`npz.map_npz`). Raises ValueError naming the file when it
+    cannot be read or lacks an array a targets file has (cut short by a copy, or another tool's file)."""
+    try:
+        data = map_npz(path)
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable targets file ({e}): run `mosi-tool targets` again (it remakes it)") from None
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise ValueError(f"{path}: not a targets file (no {', '.join(missing)}): run `mosi-tool targets` again (it remakes it)")
+    return data
 
 
 def _check_unchanged(video: str, targets: str, recorded: dict[str, int] | None) -> None:
