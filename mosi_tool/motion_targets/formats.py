@@ -119,14 +119,17 @@ def anchor_geometry_warning(fmt: str, targets: Targets) -> str | None:
     stored = info.get("stored_size")
     if fmt not in ("mme", "mofo") or stored is None:
         return None
-    turned = info.get("rotation", 0) % 360 != 0 or info.get("mirrored", False)
-    if not turned and info.get("sample_aspect_ratio", "1:1") == "1:1":
+    how = []
+    if info.get("rotation", 0) % 360:
+        how.append(f"rotated {info['rotation']} degrees")
+    if info.get("mirrored"):
+        how.append("mirrored")
+    if info.get("sample_aspect_ratio", "1:1") != "1:1":
+        how.append(f"non-square pixels, SAR {info['sample_aspect_ratio']}")
+    if not how:
         return None
-    how = ", ".join(x for x in (f"rotated {info['rotation']} degrees" if info.get("rotation", 0) % 360 else "",
-                                "mirrored" if info.get("mirrored") else "",
-                                f"non-square pixels, SAR {info['sample_aspect_ratio']}" if info.get("sample_aspect_ratio", "1:1") != "1:1" else "") if x)  # fmt: skip
     dw, dh = info.get("displayed_size", [info["width"], info["height"]])
-    return (f"--format {fmt}: the video is shown otherwise than it is stored ({how}): these targets are for the "
+    return (f"--format {fmt}: the video is shown otherwise than it is stored ({', '.join(how)}): these targets are for the "
             f"{dw}x{dh} picture as displayed, but {'MME' if fmt == 'mme' else 'MOFO'}'s loader reads frames with decord, "
             f"which gives the {stored[0]}x{stored[1]} picture as stored, so its clips and these targets do not line up "
             "(re-encode the video upright with square pixels first)")
