@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import targets as bt  # noqa: E402  (bench/targets.py: its scenes and routes)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
+from bench import targets as bt  # noqa: E402  (its scenes and routes)
 from mosi_tool.evaluation import known_motion as km  # noqa: E402
 
 
