@@ -71,6 +71,24 @@ def test_codec_vectors_give_pixels_per_frame_through_b_frames(panning):
         assert np.median(residual[obj]) > 2.5 and np.median(residual[~obj]) < 0.5, t
 
 
+def test_mpeg4_part2_b_frames_are_frames_without_vectors(tmp_path):
+    """FFmpeg's MPEG-4 Part 2 decoder (Xvid, DivX: UCF-101 among them) exports every vector of a B-frame as (0, 0):
+    those frames are taken as having none (filled in time from the P-frames), not as standing still."""
+    frames, boxes = panning_frames()
+    path = encode(tmp_path / "pan.avi", frames, codec="mpeg4", options={"bf": "2", "qscale": "3", "g": "12"})
+    with av.open(str(path)) as c:
+        types = [int(f.pict_type) for f in c.decode(video=0)]
+    assert types.count(mv.PICT_B) >= N // 2  # the stream really is mostly B-frames
+    field = mv.read_motion(path)
+    assert field.source == "mpeg4 motion vectors"
+    for t in range(1, N):
+        obj = object_cells(field, boxes[t])
+        background = np.median(field.vectors[t][~obj], axis=0)
+        assert np.allclose(background, (PAN, 0), atol=0.5), (t, types[t], background)  # B-frames too, not (0, 0)
+        assert np.allclose(field.camera[t][:, 2], (-PAN, 0), atol=0.5), (t, field.camera[t])
+    assert not field.coded[[t for t, k in enumerate(types) if k == mv.PICT_B]].any()
+
+
 def test_frames_without_vectors_are_interpolated(panning):
     field = mv.read_motion(panning[0])
     assert not field.coded[0] or not field.coded.all()  # the I-frame has no vectors of its own

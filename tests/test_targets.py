@@ -21,7 +21,7 @@ from mosi_tool.masking import motion_guided_mask
 from mosi_tool.motion_targets.compute import TargetOptions, compute_targets
 from mosi_tool.motion_targets.trajectories import start_grid, track
 
-from .conftest import shared
+from .conftest import bugcase, shared
 
 SCENE = km.Scene(width=256, height=144, frames=36)
 
@@ -646,3 +646,104 @@ def test_a_clip_whose_seek_fails_is_decoded_from_the_start(tmp_path, monkeypatch
 
     monkeypatch.setattr(VideoReader, "frames_from", refuse)
     assert np.array_equal(_read_frames(str(video), idx, (64, 48), times=times), decoded)
+
+
+def test_dataset_pairs_a_folder_made_from_a_list_file(videos, tmp_path):
+    """`targets --list` names each output from the list's folder: the dataset, given the same list, finds them."""
+    from mosi_tool.motion_targets.dataset import TargetClips
+
+    (tmp_path / "data" / "cls").mkdir(parents=True)
+    (tmp_path / "data" / "cls" / "a.mp4").write_bytes((videos / "a.mp4").read_bytes())
+    listed = tmp_path / "train.txt"
+    listed.write_text("data/cls/a.mp4\n")
+    out = tmp_path / "t"
+    assert CliRunner().invoke(app, ["targets", "--list", str(listed), "-o", str(out), "-j", "0"]).exit_code == 0
+    assert (out / "data" / "cls" / "a.mp4.npz").is_file()
+    ds = TargetClips([], out, frames=4, stride=1, random=False, list_file=listed)
+    assert len(ds) == 1 and ds.missing == []
+    clip, tg = ds[0]
+    assert tuple(clip.shape) == (4, 96, 128, 3)
+    assert np.array_equal(tg["vectors"].numpy(), np.load(out / "data" / "cls" / "a.mp4.npz")["vectors"][tg["frames"].numpy()])
+
+
+def test_dataset_refuses_a_video_changed_since_its_targets_were_made(videos, tmp_path):
+    """A video replaced after `targets` ran no longer has the targets' frames: the item says so, naming both
+    files, instead of yielding another video's frames (or its last frame repeated) beside the old targets."""
+    import os
+
+    from mosi_tool.motion_targets.dataset import TargetClips
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes((videos / "sub" / "b.mp4").read_bytes())
+    out = tmp_path / "t"
+    assert CliRunner().invoke(app, ["targets", str(video), "-o", str(out), "-j", "0"]).exit_code == 0
+    ds = TargetClips([video], out, frames=4, stride=2, random=False)
+    assert tuple(ds[0][0].shape) == (4, SCENE.height, SCENE.width, 3)  # unchanged: read as before
+    os.utime(video, ns=(0, 0))  # only its modification time changed, as a copy to another disk changes it: read
+    assert tuple(ds[0][0].shape) == (4, SCENE.height, SCENE.width, 3)
+    video.write_bytes((videos / "a.mp4").read_bytes())  # another, shorter video under the same name
+    with pytest.raises(ValueError, match=r"v\.mp4: the video changed since its targets file .*v\.mp4\.npz was made \(size"):
+        ds[0]
+    assert CliRunner().invoke(app, ["targets", str(video), "-o", str(out), "-j", "0"]).exit_code == 0  # remade
+    assert tuple(ds[0][0].shape) == (4, 96, 128, 3)
+
+
+def test_anchor_formats_say_when_their_loaders_read_another_picture(videos, tmp_path):
+    """MME's and MOFO's loaders decode with decord, which ignores non-square pixels and rotation: for such a video
+    the command says that their clips and these targets (of the picture as displayed) do not line up."""
+    from fractions import Fraction
+
+    from .test_time_and_pixels import moving_square, write_sar
+
+    (tmp_path / "in").mkdir()
+    sar = write_sar(tmp_path / "in" / "pal.mp4", moving_square(12, 96, 64), Fraction(16, 11))  # shown 140x64
+    (tmp_path / "in" / "a.mp4").write_bytes((videos / "a.mp4").read_bytes())  # square pixels, upright: nothing to say
+    for fmt in ("mme", "mofo"):
+        result = CliRunner().invoke(app, ["targets", str(tmp_path / "in"), "-o", str(tmp_path / fmt), "--format", fmt, "-j", "0"])
+        said = [line for line in result.output.splitlines() if "decord" in line]
+        assert len(said) == 1 and said[0].startswith(f"warning: {sar}: --format {fmt}: ") and "non-square pixels, SAR 16:11" in said[0]
+        assert "140x64 picture as displayed" in said[0] and "96x64 picture as stored" in said[0]
+    result = CliRunner().invoke(app, ["targets", str(tmp_path / "in"), "-o", str(tmp_path / "npz"), "-j", "0"])
+    assert "decord" not in result.output  # our own file is for the picture as displayed, as its info says
+    info = json.loads(str(np.load(tmp_path / "npz" / "pal.mp4.npz")["info"]))
+    assert info["stored_size"] == [96, 64] and info["displayed_size"] == [140, 64]
+
+
+def test_anchor_formats_say_when_a_video_is_stored_rotated(tmp_path):
+    rotated = bugcase("portrait_rotated90.mp4")
+    result = CliRunner().invoke(app, ["targets", str(rotated), "-o", str(tmp_path), "--format", "mme", "-j", "0"])
+    assert result.exit_code == 0 and "rotated 90 degrees" in result.output
+    assert "180x320 picture as displayed" in result.output and "320x180 picture as stored" in result.output
+
+
+def test_a_video_whose_b_frames_carry_no_vectors_is_said_and_moves(scene_video, tmp_path):
+    """MPEG-4 Part 2 (Xvid, DivX) B-frames export no vectors: their motion comes from the P-frames around them
+    (not (0, 0)), the trajectories through them are not valid, and the file's warnings say why."""
+    from .conftest import encode_frames
+
+    scene = km.Scene(width=128, height=96, frames=20, background=(1.5, 0.5), squares=())
+    path = encode_frames(tmp_path / "x.avi", km.render(scene), rate=25, codec="mpeg4", options={"bf": "2", "qscale": "3"})
+    t = compute_targets(path)
+    said = [w for w in t.info["warnings"] if "carry no motion vectors of their own" in w]
+    assert len(said) == 1 and "B-frames of MPEG-4 Part 2" in said[0]
+    assert np.allclose(np.median(t.vectors[1:].astype(np.float32).reshape(-1, 2), axis=0), (1.5, 0.5), atol=0.3)
+    assert not t.valid.any()  # every 4-step trajectory crosses a B-frame
+    assert not [w for w in compute_targets(scene_video).info["warnings"] if "no motion vectors" in w]  # H.264: silent
+
+
+def test_dataset_names_a_targets_file_it_cannot_read(videos, tmp_path):
+    """A targets file cut short (a copy interrupted) or another tool's .npz under the name: one ValueError naming
+    it, not zipfile's "File is not a zip file" or a KeyError."""
+    from mosi_tool.motion_targets.dataset import TargetClips
+
+    out = tmp_path / "t"
+    assert CliRunner().invoke(app, ["targets", str(videos / "a.mp4"), "-o", str(out), "-j", "0"]).exit_code == 0
+    made = out / "a.mp4.npz"
+    whole = made.read_bytes()
+    ds = TargetClips([videos / "a.mp4"], out, frames=4, stride=1)
+    made.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match=r"a\.mp4\.npz: not a readable targets file \(.*\): run `mosi-tool targets` again"):
+        ds[0]
+    np.savez(made, features=np.zeros((2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"a\.mp4\.npz: not a targets file \(no trajectories, .*times"):
+        ds[0]

@@ -44,6 +44,7 @@ BOX_MASKS = MaskConfig(refine="none", texture_scale=0.0, guide_radius=0)  # the 
 BOX_SHARE = 0.5  # a frame box holds every component at least this share of the strongest one (every mover, not one)
 BOX_BLURS = (1.0, 0.5)  # patches: the frame boxes' display and own maps (`saliency`'s 2 and 1 cells of 8 px)
 UNION_SHARE = 10.0  # percent: video_box's edges leave out this share of the frame boxes' edges on each side
+UNCODED_SHARE = 0.25  # a video more of whose frames than this have no vectors of their own gets a warning
 
 
 @dataclass(frozen=True)
@@ -316,10 +317,12 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     next_start = 0
     source = ""
     size = (0, 0)
+    uncoded = 0  # frames without vectors of their own (I-frames; MPEG-4 Part 2 B-frames)
     for field in iter_fields(path, opts, reader):
         w, h = size = field.size
         oh, ow = h // CELL, w // CELL
         source = field.source
+        uncoded += int(np.count_nonzero(~field.coded))
         known = field.known if field.known is not None else np.ones(field.vectors.shape[:3], bool)
         if vectors is None:
             n_starts = -(-max(0, expected - L) // opts.starts) if trajectories else 0
@@ -363,6 +366,10 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     info = asdict(reader.info)
     warnings = list(reader.warnings)
     frames = int(sum(len(t) for t in times))
+    if source.endswith("motion vectors") and frames and uncoded > UNCODED_SHARE * frames:
+        warnings.append(f"{uncoded} of {counted(frames, 'frame')} carry no motion vectors of their own (FFmpeg exports none for "
+                        "I-frames, nor for the B-frames of MPEG-4 Part 2: Xvid, DivX): their motion is interpolated in time "
+                        "from the frames around them, and no trajectory through one is `valid`")
     if trajectories and frames <= L:
         warnings.append(f"{counted(frames, 'frame')}: too few for trajectories of --length {L} (at least {L + 1} frames): `trajectories` is empty")
     if opts.size is not None:
@@ -372,7 +379,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     if opts.fps is not None and not reader.is_folder:
         warnings.append(f"--fps {opts.fps:g} is a frame folder's rate: a video file keeps its own frames")
     info.update(decoded_frames=frames, motion_source=source, width=w, height=h,
-                displayed_size=[reader.info.width, reader.info.height], patch_motion_scale=scale,
+                displayed_size=[reader.info.width, reader.info.height], stored_size=list(reader.pixels.stored), patch_motion_scale=scale,
                 times_as_stored=reader.times_as_stored, warnings=warnings)  # fmt: skip
     return Targets(
         trajectories=traj.result() if traj else np.zeros((0, oh, ow, L, 2), np.float16),

@@ -2,12 +2,14 @@
 
 The videos and a folder written by `mosi-tool targets` (npz format) are paired by the output naming rule of
 `features` and `targets` (`batch.jobs`: a file given directly is `DIR/<its name>.npz`, a video found in
-a folder `DIR/<its path under that folder>.npz`), so pass the same inputs that made the folder.
+a folder `DIR/<its path under that folder>.npz`, a `--list` entry `DIR/<its path from the list's folder>.npz`),
+so pass the same inputs (and list file) that made the folder.
 """
 
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..batch.jobs import find_inputs, plan
+from ..batch.jobs import SourceStamp, find_inputs, plan, source_stamp
 from ..npz import map_npz
 from ..video.decode import VideoError, VideoReader
+from .files import REQUIRED
 
 PER_FRAME = ("vectors", "camera", "patch_motion", "frame_boxes", "times")
 
@@ -37,14 +40,20 @@ class TargetClips(Dataset):
     a new clip every epoch, with or without worker processes, repeatable after `torch.manual_seed`), or the
     middle clip with `random=False`. The frames are decoded from the stream (and a frame folder at the rate)
     the targets were made from (the file's `settings`). A video shorter than the clip repeats its last frame. Videos without
-    a targets file (failed ones) are left out and listed in `missing`.
+    a targets file (failed ones) are left out and listed in `missing`. list_file: the `--list` file the folder
+    was made from (its entries are named from the list's folder), read as `targets --list` reads it.
+
+    Raises ValueError naming the file for an item whose targets file cannot be read (cut short, or another
+    tool's .npz), and (naming the video and its targets file) for an item whose video changed since its
+    targets file was made (its size differs from the one the file records): its frames would no longer be
+    the targets' frames. `mosi-tool targets` run again remakes exactly those files.
     """
 
     def __init__(self, videos: Sequence[str | Path], targets_dir: str | Path, frames: int = 16, stride: int = 2,
-                 random: bool = True, seed: int = 0):  # fmt: skip
+                 random: bool = True, seed: int = 0, list_file: str | Path | None = None):  # fmt: skip
         if frames < 1 or stride < 1:
             raise ValueError(f"frames and stride must be at least 1, got {frames} and {stride}")
-        found = find_inputs([Path(v) for v in videos])
+        found = find_inputs([Path(v) for v in videos], Path(list_file) if list_file is not None else None, Path(targets_dir))
         jobs = plan(found, Path(targets_dir))
         self.jobs = [j for j in jobs if Path(j.out).is_file()]
         self.missing = [j.path for j in jobs if not Path(j.out).is_file()]  # no targets file (failed, or not made yet)
@@ -67,7 +76,7 @@ class TargetClips(Dataset):
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         job = self.jobs[item]
-        data = map_npz(job.out)  # memory maps: only the clip's rows are read, however long the video
+        data = _map_targets(job.out)  # memory maps: only the clip's rows are read, however long the video
         count = len(data["times"])
         idx = self._indices(item, count)
         out: dict[str, Any] = {k: np.asarray(data[k][idx]) for k in PER_FRAME}
@@ -81,6 +90,7 @@ class TargetClips(Dataset):
         out["valid"][has] = valid[row[has]]
         out["video_box"] = np.array(data["video_box"])  # a copy: the map is read-only
         info = json.loads(str(data["info"]))
+        _check_unchanged(job.path, job.out, info.get("file"))
         settings = json.loads(str(data["settings"]))
         times = np.asarray(data["times"]) if info.get("times_as_stored") else None  # a file from before: no seeking
         del data, traj, valid
@@ -88,6 +98,32 @@ class TargetClips(Dataset):
         size = (int(info["width"]), int(info["height"]))
         clip = _read_frames(job.path, idx, size, settings.get("stream"), settings.get("fps"), times)
         return torch.from_numpy(clip), {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+
+
+def _map_targets(path: str) -> dict[str, np.ndarray]:
+    """The arrays of a targets file as memory maps (`npz.map_npz`). Raises ValueError naming the file when it
+    cannot be read or lacks an array a targets file has (cut short by a copy, or another tool's file)."""
+    try:
+        data = map_npz(path)
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable targets file ({e}): run `mosi-tool targets` again (it remakes it)") from None
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise ValueError(f"{path}: not a targets file (no {', '.join(missing)}): run `mosi-tool targets` again (it remakes it)")
+    return data
+
+
+def _check_unchanged(video: str, targets: str, recorded: dict[str, int] | None) -> None:
+    """Raises ValueError if `video` is not the file its targets file `targets` was made from: its size (a frame
+    folder's: and its number of frames) differs from `recorded`, the file's info["file"] (None in files made
+    before it was recorded: trusted). The modification time is not compared: a copy of a dataset (to a
+    training machine's disk) changes it and nothing else."""
+    if recorded is None:
+        return
+    was, now = SourceStamp(**recorded), source_stamp(video)
+    if now is None or (now.size, now.files) != (was.size, was.files):
+        raise ValueError(f"{video}: the video changed since its targets file {targets} was made ({was.describe_change(now)}): "
+                         "run `mosi-tool targets` again on the same inputs (it remakes the changed videos' files)")
 
 
 def _read_frames(path: str, idx: np.ndarray, size: tuple[int, int], stream: int | None = None, fps: float | None = None,

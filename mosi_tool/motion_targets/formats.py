@@ -117,6 +117,30 @@ def mofo_json(targets: Targets, video: str | os.PathLike[str]) -> str:
     return json.dumps({mofo_key(video): [frame] * len(targets.times)}, sort_keys=True)
 
 
+def anchor_geometry_warning(fmt: str, targets: Targets) -> str | None:
+    """What a user of `fmt` (mme, mofo) must know about a video shown otherwise than it is stored (rotated,
+    mirrored or with non-square pixels), or None: MME's and MOFO's loaders read frames with decord, which gives
+    the picture as stored, while the targets are for the picture as displayed, so the two do not line up."""
+    info = targets.info
+    stored = info.get("stored_size")
+    if fmt not in ("mme", "mofo") or stored is None:
+        return None
+    how = []
+    if info.get("rotation", 0) % 360:
+        how.append(f"rotated {info['rotation']} degrees")
+    if info.get("mirrored"):
+        how.append("mirrored")
+    if info.get("sample_aspect_ratio", "1:1") != "1:1":
+        how.append(f"non-square pixels, SAR {info['sample_aspect_ratio']}")
+    if not how:
+        return None
+    dw, dh = info.get("displayed_size", [info["width"], info["height"]])
+    return (f"--format {fmt}: the video is shown otherwise than it is stored ({', '.join(how)}): these targets are for the "
+            f"{dw}x{dh} picture as displayed, but {'MME' if fmt == 'mme' else 'MOFO'}'s loader reads frames with decord, "
+            f"which gives the {stored[0]}x{stored[1]} picture as stored, so its clips and these targets do not line up "
+            "(re-encode the video upright with square pixels first)")
+
+
 def write(fmt: str, path: str | os.PathLike[str], targets: Targets, opts: TargetOptions, video: str,
           stamp: SourceStamp | None = None) -> None:  # fmt: skip
     """Write `targets` of `video` to `path` in format `fmt`, atomically. stamp: the video as it was read (the

@@ -25,7 +25,8 @@ class VideoTargets:
     def __call__(self, job: VideoJob) -> list[str]:
         targets = compute_targets(job.path, self.opts, trajectories=self.fmt != "mofo", spill=job.out)  # MOFO's file holds boxes only
         formats.write(self.fmt, job.out, targets, self.opts, job.path, job.stamp)
-        return [f"{job.path}: {w}" for w in targets.info.get("warnings", [])]
+        geometry = formats.anchor_geometry_warning(self.fmt, targets)
+        return [f"{job.path}: {w}" for w in [*targets.info.get("warnings", []), *([geometry] if geometry else [])]]
 
 
 def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: TargetOptions | None = None, fmt: str = "npz",

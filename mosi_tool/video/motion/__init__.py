@@ -13,7 +13,8 @@ decoding, with no pixel conversion at all. Each frame's vectors become a dense f
   the neighbouring frames (`reference_distances`), then again per cell where a cell's velocity jumps away from
   its agreeing neighbours in time (encoders pick the reference per block). Past and future vectors of a
   B-frame are both turned into velocities and averaged.
-- **Frames without vectors** (I-frames) are interpolated linearly in time from their neighbours.
+- **Frames without vectors** (I-frames; and the B-frames of MPEG-4 Part 2, Xvid and DivX, whose vectors FFmpeg
+  exports as all (0, 0): `codec.ZERO_B_VECTORS`) are interpolated linearly in time from their neighbours.
 - **Camera motion.** Per frame, a similarity (pan, zoom, rotation; or a full affine) fitted by RANSAC with a
   least-squares refinement on the inliers (OpenCV `estimateAffinePartial2D` / `estimateAffine2D`), as the
   2x3 matrix taking frame t's pixel coordinates to frame t-1's.

@@ -21,6 +21,10 @@ from .field import CELL
 MAX_REFERENCE_DISTANCE = 8  # frames: the farthest reference a vector is assumed to point to
 MIN_SHIFT = 0.5  # px/frame: below this camera speed the reference distance is not estimated from the data
 PICT_I, PICT_P, PICT_B = 1, 2, 3  # av.video.frame.PictureType values
+# Decoders that export every B-frame vector as (0, 0): FFmpeg's MPEG-4 Part 2 decoder (Xvid, DivX: UCF-101 among
+# them; seen with Xvid, FFmpeg's own encoder and videos/eye_makeup.avi, while MPEG-1/2 B-frames export theirs).
+# Such frames are taken as frames without vectors, as I-frames are.
+ZERO_B_VECTORS = frozenset({"mpeg4"})
 TAU = 0.5  # px/frame: velocities closer than this agree (per-cell reference distances)
 NEIGHBOURS = 2  # frames either side whose median a cell's velocity is checked against (per-cell distances)
 PER_CELL_PASSES = 2
@@ -191,6 +195,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
         # skip the deblocking filter and the inverse transform, and allow non-spec-compliant speedups.
         vs.codec_context.options = {"flags2": "+export_mvs+fast", "skip_loop_filter": "all", "skip_idct": "all"}
     vs.thread_type = "SLICE"  # frame threads export racy vectors
+    blind_b = codec in ZERO_B_VECTORS
     clock = clock or Clock.at_rate(vs.time_base or Fraction(1), float(vs.average_rate or vs.guessed_rate or 25))
 
     def frames() -> Generator[RawFrame, None, None]:
@@ -208,7 +213,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                         mv["dst_y"] -= offset[1]
                     shape = (frame.width, frame.height)
                     first = first or shape
-                    if mv is None:
+                    if mv is None or (blind_b and int(frame.pict_type) == PICT_B):
                         p, f = None, None
                     elif shape == first:
                         p, f = rasterize(mv, gh, gw, cell)
