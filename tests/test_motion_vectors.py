@@ -416,3 +416,15 @@ def test_each_cell_gets_the_reference_distance_that_fits_it(tmp_path, monkeypatc
     frame_wide = errors()
     assert per_cell.mean() < 0.4 * frame_wide.mean(), (per_cell.mean(), frame_wide.mean())
     assert (per_cell > 1).mean() < 0.5 * (frame_wide > 1).mean(), ((per_cell > 1).mean(), (frame_wide > 1).mean())
+
+
+def test_gaps_of_one_or_two_frames_between_known_cells_count_as_known():
+    """`bridge_short_gaps`: runs of 1 or 2 frames without a vector between two frames with one at that cell are
+    known (interpolated over so few frames); a longer run, or one open at either end, is not."""
+    from mosi_tool.video.motion.streaming import bridge_short_gaps
+
+    known = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0], bool)
+    both = np.stack([known, ~known], axis=1)[:, :, None]  # (F, 2, 1): two cells with opposite patterns
+    out = bridge_short_gaps(both)
+    assert out[:, 0, 0].astype(int).tolist() == [1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0]
+    assert out[:, 1, 0].astype(int).tolist() == [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
