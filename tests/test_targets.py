@@ -369,6 +369,10 @@ def test_frame_boxes_hold_every_strong_mover_and_not_the_noise():
     assert np.array_equal(frame_motion_boxes(speed, (320, 192), chunk=7), boxes, equal_nan=True)
     speed[:20, 7:10, 12:15] -= 1.4  # the second mover barely above the noise: the first alone
     assert np.array_equal(frame_motion_boxes(speed, (320, 192))[3:17], np.tile([48, 32, 96, 80], (14, 1)))
+    # 330x200 has a partial patch column and row, which hold no patch: a box at the last whole patch reaches the edge
+    corner = rng.uniform(0, 0.1, (30, 12, 20)).astype(np.float32)
+    corner[:20, 8:12, 16:20] += 3.0
+    assert np.array_equal(frame_motion_boxes(corner, (330, 200))[3:17], np.tile([256, 128, 330, 200], (14, 1)))
 
 
 def test_targets_without_trajectories_keep_every_other_array(scene_video):

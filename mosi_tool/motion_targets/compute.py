@@ -151,6 +151,11 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
             boxes = boxes[boxes[:, 4] >= BOX_SHARE * boxes[:1, 4].max(initial=0)]  # strongest first
             if len(boxes):
                 out[a + k] = np.minimum([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()], limit)
+    # the last partial patch column and row (a size not a multiple of 16) hold no patch: a box that reaches the
+    # last whole patch reaches the frame's edge
+    h, w = speed.shape[1:]
+    for axis in (0, 1):  # x, y
+        out[:, 2 + axis] = np.where(out[:, 2 + axis] >= (w, h)[axis] * PATCH, limit[2 + axis], out[:, 2 + axis])
     return out
 
 
