@@ -148,12 +148,13 @@ def other_code_route(code: Path) -> Callable[[Path], tuple[np.ndarray, np.ndarra
 
     def run(path: Path) -> tuple[np.ndarray, np.ndarray, float, int]:
         out = path.with_suffix(".baseline.npz")
-        script = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); "
-                  "from mosi_tool.motion_targets.compute import compute_targets; t = compute_targets(sys.argv[2]); "
-                  "np.savez(sys.argv[3], steps=t.trajectories.astype(np.float32), valid=t.valid, frames=len(t.times))")  # fmt: skip
+        script = ("import sys, time, numpy as np; sys.path.insert(0, sys.argv[1]); "
+                  "from mosi_tool.motion_targets.compute import compute_targets; c0 = time.process_time(); "
+                  "t = compute_targets(sys.argv[2]); cpu = time.process_time() - c0; "
+                  "np.savez(sys.argv[3], steps=t.trajectories.astype(np.float32), valid=t.valid, frames=len(t.times), cpu=cpu)")  # fmt: skip
         subprocess.run([sys.executable, "-c", script, str(code), str(path), str(out)], check=True, cwd=code)
         with np.load(out) as d:
-            return d["steps"], d["valid"], 0.0, int(d["frames"])
+            return d["steps"], d["valid"], float(d["cpu"]) if "cpu" in d.files else 0.0, int(d["frames"])
 
     return run
 

@@ -11,6 +11,9 @@ from ..decode import VideoReader
 from ..kept_frames import KeptFrames
 
 FALLBACK_SHORT_SIDE = 160  # pixels: working size of the optical-flow fallback
+# OpenCV's DIS preset (ultrafast, fast, medium). Medium: objects' error 0.18 px/step against 0.71 for ultrafast
+# on bench/targets_codecs.py's VP9 scenes, at 7 CPU ms a frame against 4 (docs/TARGETS.md)
+FALLBACK_PRESET = "medium"
 
 
 def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frames: int | None,
@@ -24,7 +27,9 @@ def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frame
     scale = min(1.0, FALLBACK_SHORT_SIDE / min(w, h))
     small = (max(8, round(w * scale)), max(8, round(h * scale)))
     gh, gw = -(-h // cell), -(-w // cell)
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
+    preset = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,  # type: ignore[attr-defined]
+              "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[FALLBACK_PRESET]  # type: ignore[attr-defined]
+    dis = cv2.DISOpticalFlow_create(preset)  # type: ignore[attr-defined]
     prev = None
     for frame in itertools.islice(reader.frames(small, keep=keep if max_frames is None else None), max_frames):
         gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
