@@ -419,12 +419,14 @@ def test_each_cell_gets_the_reference_distance_that_fits_it(tmp_path, monkeypatc
 
 
 def test_gaps_of_one_or_two_frames_between_known_cells_count_as_known():
-    """`bridge_short_gaps`: runs of 1 or 2 frames without a vector between two frames with one at that cell are
-    known (interpolated over so few frames); a longer run, or one open at either end, is not."""
+    """`bridge_short_gaps`: in runs of 1 or 2 frames without any vector, a cell is known where the frames either
+    side of the run have a vector; a longer run, one open at either end, or a cell without a vector in a frame
+    that has others (an intra block), is not."""
     from mosi_tool.video.motion.streaming import bridge_short_gaps
 
-    known = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0], bool)
-    both = np.stack([known, ~known], axis=1)[:, :, None]  # (F, 2, 1): two cells with opposite patterns
-    out = bridge_short_gaps(both)
+    coded = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0], bool)
+    known = np.repeat(coded[:, None, None], 2, axis=1)  # (F, 2, 1): two cells, known where their frame is coded
+    known[5, 1] = False  # an intra block of frame 5 in cell 1
+    out = bridge_short_gaps(known, coded)
     assert out[:, 0, 0].astype(int).tolist() == [1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0]
-    assert out[:, 1, 0].astype(int).tolist() == [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert out[:, 1, 0].astype(int).tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0]  # frames 3, 4 lean on frame 5's cell

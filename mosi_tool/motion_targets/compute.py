@@ -119,8 +119,8 @@ def resize_field(field: MotionField, size: tuple[int, int]) -> MotionField:
 
 
 def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 512) -> np.ndarray:
-    """(F, 4) float32 px: each frame's strongest moving region (x0, y0, x1, y1, exclusive ends; NaN rows: none)
-    from the compensated speed of its 16-px patches, (F, h, w) px/frame, for a frame of `size` = (W, H).
+    """(F, 4) float32 px: each frame's motion area (x0, y0, x1, y1, exclusive ends; NaN rows: none) from the
+    compensated speed of its 16-px patches, (F, h, w) px/frame, for a frame of `size` = (W, H).
 
     The rule of `saliency --masks` without the pixels, which `targets` does not decode: its maps (here the
     patch speed blurred by 1 patch for the display map and 0.5 for the masks' own map, each averaged over
@@ -195,8 +195,8 @@ class _Rows:
     count (grown when that was short), so the result needs no concatenation: at 854x480 the trajectories are
     150 MB a minute, and copying them costs more in page faults than tracking them. With `spill` (the output
     file's path), each chunk's rows are appended to a temporary file beside it and the result is a read-only
-    memory map of that file, already unlinked: the OS page cache holds a long video's rows, not this process,
-    whose memory stays flat however long the video. Disk errors are OutputErrors naming `spill`."""
+    memory map of that file, already unlinked: the OS page cache holds a long video's rows, not this process.
+    Disk errors are OutputErrors naming `spill`."""
 
     def __init__(self, expected: int, row: tuple[int, ...], dtype: type, spill: Path | None = None) -> None:
         self.row, self.dtype, self.n = row, np.dtype(dtype), 0
@@ -289,8 +289,8 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None, traject
     `start_frames` (empty; the rest as always), for a caller that needs only the boxes (MOFO): the
     trajectories are most of the time and memory. spill: the path the targets will be written to; the
     per-frame arrays (`trajectories`, `valid`, `vectors`: 137 KB a frame at 854x480) are then made in
-    temporary files beside it and returned as read-only memory maps of them (`_Rows`), so memory stays flat
-    however long the video; without it they are held in memory. Errors are `VideoError`s naming the file, and
+    temporary files beside it and returned as read-only memory maps of them (`_Rows`), held by the OS page
+    cache rather than this process however long the video; without it they are held in memory. Errors are `VideoError`s naming the file, and
     `OutputError`s naming `spill` for a disk that refuses the temporary files; none is left behind.
 
     Runs on one core (OpenCV's thread pool is held at 1 thread meanwhile): a batch runs one video per core."""

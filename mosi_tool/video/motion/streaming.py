@@ -27,21 +27,19 @@ SHORT_GAP = 2  # frames: a run of frames without vectors this short still counts
 CHUNK = 512  # frames per chunk of the motion field: MARGIN frames either side are computed again, 1.16x the work (1.6x at 128)
 
 
-def bridge_short_gaps(known: np.ndarray, longest: int = SHORT_GAP) -> np.ndarray:
-    """(F, gh, gw) bool: `known`, and also the cells of runs of at most `longest` frames without a vector of their
-    own between two frames with one at that cell: an I-frame among P-frames, or the B-frames of MPEG-4 Part 2
-    (Xvid, DivX), whose vectors FFmpeg does not export (`codec.ZERO_B_VECTORS`), interpolated in time over so few
-    frames as accurately as coded ones (docs/TARGETS.md: 0.22 px/step on Xvid with two B-frames in a row)."""
+def bridge_short_gaps(known: np.ndarray, coded: np.ndarray, longest: int = SHORT_GAP) -> np.ndarray:
+    """(F, gh, gw) bool: `known`, and also the cells of runs of at most `longest` frames without any vector
+    (`coded` (F,) False: an I-frame among P-frames, or the B-frames of MPEG-4 Part 2, Xvid and DivX, whose vectors
+    FFmpeg does not export: `codec.ZERO_B_VECTORS`) where the frames either side of the run have a vector at that
+    cell: interpolated in time over so few frames, as accurate as coded ones (docs/TARGETS.md: 0.22 px/step on
+    Xvid with two B-frames in a row). A cell without a vector in a coded frame (an intra block: often where
+    something appears or moves fast) stays unknown."""
     out = known.copy()
     n = len(known)
     for g in range(1, longest + 1):
-        if n < g + 2:
-            break
-        run = known[: n - g - 1] & known[g + 1 :]  # known at i and at i + g + 1 ...
-        for k in range(g):
-            run &= ~known[1 + k : n - g + k]  # ... and not at i + 1 .. i + g
-        for k in range(g):
-            out[1 + k : n - g + k] |= run
+        for i in range(n - g - 1):  # a run of frames i + 1 .. i + g without vectors, between i and i + g + 1
+            if coded[i] and coded[i + g + 1] and not coded[i + 1 : i + g + 1].any():
+                out[i + 1 : i + g + 1] |= known[i] & known[i + g + 1]
     return out
 
 
@@ -53,7 +51,7 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.n
         field[0] = np.where(np.isfinite(field[1]), field[1], field[0])
     known = np.isfinite(field[..., 0])
     coded = known.any(axis=(1, 2))
-    known = bridge_short_gaps(known)
+    known = bridge_short_gaps(known, coded)
     cams = fit_cameras(field, cell, model, coded)
     filled = fill_in_time(np.ascontiguousarray(field, np.float32), in_place=True)
     fill_by_camera(filled, cams, cell)
