@@ -437,6 +437,21 @@ def test_a_spill_that_cannot_be_written_names_the_output(scene_video, tmp_path):
         compute_targets(scene_video, spill=tmp_path / "file" / "scene.mp4.npz")
 
 
+def test_a_file_of_an_earlier_revision_is_made_again(videos, tmp_path, monkeypatch):
+    """The same options can give other arrays after a change of the code (`compute.REVISION`): such a file is not
+    complete, and a rerun makes it again."""
+    from mosi_tool.motion_targets import compute
+
+    out = tmp_path / "t"
+    monkeypatch.setattr(compute, "REVISION", compute.REVISION - 1)
+    assert CliRunner().invoke(app, ["targets", str(videos / "a.mp4"), "-o", str(out), "-j", "0"]).exit_code == 0
+    monkeypatch.undo()
+    r = CliRunner().invoke(app, ["targets", str(videos / "a.mp4"), "-o", str(out), "-j", "0"])
+    assert r.exit_code == 0 and "1 written, 0 already done" in r.output
+    r = CliRunner().invoke(app, ["targets", str(videos / "a.mp4"), "-o", str(out), "-j", "0"])
+    assert "0 written, 1 already done" in r.output
+
+
 def test_targets_leave_opencvs_threads_as_they_were(scene_video):
     """The targets run OpenCV on one thread (one video per core), and give the setting back."""
     import cv2
