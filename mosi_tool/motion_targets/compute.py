@@ -31,11 +31,13 @@ from ..progress import counted
 from ..saliency.masks import MaskConfig
 from ..version import __version__
 from ..video.clips import ClipSpec, parse_size
+from ..video.motion import REVISION as MOTION_REVISION
 from ..video.motion import MotionField, iter_motion
 from .trajectories import CELL, track
 
-# Raised whenever the same options give other arrays, so a rerun remakes the files of the revision before (their
-# `settings` differ); 2: the motion boxes by the masks' rule, MPEG-4 Part 2 B-frames, short gaps known, DIS medium
+# Raised whenever the same options give other arrays from the same motion field (`video.motion.REVISION` counts
+# the field's own changes; both are in `settings`), so a rerun remakes the files made before; 2: the motion boxes
+# by the masks' rule, short gaps known
 REVISION = 2
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
@@ -77,7 +79,7 @@ class TargetOptions:
     def to_json(self) -> str:
         fields = asdict(self)
         fields["size"] = list(self.size) if self.size else None
-        return json.dumps(dict(fields, version=__version__, revision=REVISION), sort_keys=True)
+        return json.dumps(dict(fields, version=__version__, revision=REVISION, motion_revision=MOTION_REVISION), sort_keys=True)
 
 
 @dataclass

@@ -20,7 +20,7 @@ decoding, with no pixel conversion at all. Each frame's vectors become a dense f
   2x3 matrix taking frame t's pixel coordinates to frame t-1's.
 
 Streams without vectors (MJPEG, VP9, HEVC in most FFmpeg builds, frame folders) fall back to DIS optical
-flow (OpenCV, ultrafast preset) on frames downscaled to a short side of `FALLBACK_SHORT_SIDE` pixels,
+flow (OpenCV, medium preset) on frames downscaled to a short side of `FALLBACK_SHORT_SIDE` pixels,
 averaged into the same cells; `MotionField.source` says which one was used.
 
 Frame threading is off while vectors are exported: with it FFmpeg exports different vectors from run to run
@@ -33,8 +33,12 @@ from .codec import PICT_B, PICT_I, PICT_P, rasterize, reference_distances, uprig
 from .field import CELL, MotionField, camera_velocity, cell_centres, fill_in_time
 from .streaming import iter_motion, join, read_motion
 
+# Raised whenever the same video gives another field, so outputs that keep a record of what made them (`saliency`'s
+# batch, `targets`' settings) are made again; 2: MPEG-4 Part 2 B-frames without vectors, DIS's medium preset
+REVISION = 2
+
 __all__ = [
-    "CELL", "IDENTITY", "MODELS", "PICT_B", "PICT_I", "PICT_P", "MotionField", "camera_velocity", "cell_centres",
+    "REVISION", "CELL", "IDENTITY", "MODELS", "PICT_B", "PICT_I", "PICT_P", "MotionField", "camera_velocity", "cell_centres",
     "fill_in_time", "fit_camera", "fit_cameras", "iter_motion", "join", "rasterize", "read_motion",
     "reference_distances", "upright_field",
 ]
