@@ -412,24 +412,26 @@ def test_folder_into_out_dir_names_resumes_and_logs_failures(tmp_path, tree):
     assert "2 written, 0 already done" in result.output, result.output
 
 
-def test_outputs_made_with_another_camera_model_are_made_again(tmp_path, tree, monkeypatch):
-    """The camera model is no option, but it changes the maps, masks and boxes: a record made with another
-    one (or before the record named it) does not count as done."""
+@pytest.mark.parametrize("key, other", [("camera_model", "similarity"), ("motion_revision", 1)])
+def test_outputs_made_with_another_camera_model_or_field_are_made_again(tmp_path, tree, monkeypatch, key, other):
+    """The camera model and the motion field's revision are no options, but they change the maps, masks and
+    boxes: a record made with another one (or before the record named it) does not count as done."""
     import json
 
     from mosi_tool.saliency import batch
 
+    attribute = {"camera_model": "CAMERA_MODEL", "motion_revision": "MOTION_REVISION"}[key]
     (tree / "bad.mp4").unlink()
     out = tmp_path / "out"
     assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "masks").output
     record = out / "a.mp4.saliency.json"
     saved = json.loads(record.read_text())
-    assert saved["camera_model"] == batch.CAMERA_MODEL
-    del saved["camera_model"]  # as written before the camera model was recorded
+    assert saved[key] == getattr(batch, attribute)
+    del saved[key]  # as written before it was recorded
     record.write_text(json.dumps(saved, sort_keys=True) + "\n")
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
     assert "1 written, 1 already done" in result.output, result.output
-    monkeypatch.setattr(batch, "CAMERA_MODEL", "similarity")
+    monkeypatch.setattr(batch, attribute, other)
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
     assert "2 written, 0 already done" in result.output, result.output
 
