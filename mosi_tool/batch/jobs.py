@@ -128,7 +128,7 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
         for line in list_file.read_text().splitlines():
             line = line.strip()
             if line and not line.startswith("#"):
-                p = Path(line)
+                p = _listed(line, base)
                 items.append((p if p.is_absolute() else base / p, base))
     videos: list[tuple[Path, Path]] = []
     hidden: list[Path] = []
@@ -150,6 +150,17 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
         if key not in unique or len(name.parts) > len(unique[key][1].parts):
             unique[key] = (unique[key][0] if key in unique else v, name)
     return Found([v for v, _ in unique.values()], sorted(set(hidden), key=hidden.index), [n for _, n in unique.values()])
+
+
+def _listed(line: str, base: Path) -> Path:
+    """The path of a list file's line (relative to `base` unless absolute). A line "PATH LABEL" with a whole
+    number after the last space, as the training lists of VideoMAE, MME and MMAction2 write them, names PATH
+    unless the whole line names a file (a missing PATH is then reported as missing, by its own name)."""
+    whole = Path(line)
+    head, _, label = line.rpartition(" ")
+    if head.strip() and label.lstrip("-").isdigit() and not (whole if whole.is_absolute() else base / whole).exists():
+        return Path(head.rstrip())
+    return whole
 
 
 def _name(video: Path, list_base: Path | None, folder: Path | None) -> Path:
