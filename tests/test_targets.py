@@ -351,6 +351,20 @@ def test_mofo_format_reads_back_through_mofos_loader(videos, tmp_path):
     assert len(json.loads((out / "sub" / "b.mp4.json").read_text())["b"]) == SCENE.frames  # one entry per frame
 
 
+def test_a_frame_where_too_little_moves_has_no_motion_area(monkeypatch):
+    """Less than MIN_AREA of the frame moving (a few noisy patches) gives no box; this grid is small, so the share
+    is raised to 2% (5 of its 240 patches) to hold one lone patch and its blur under it."""
+    from mosi_tool.motion_targets.compute import frame_motion_boxes
+    from mosi_tool.saliency import boxes
+
+    monkeypatch.setattr(boxes, "MIN_AREA", 0.02)
+    speed = np.random.default_rng(1).uniform(0, 0.1, (12, 12, 20)).astype(np.float32)
+    speed[:6, 2:5, 3:6] += 3.0  # a mover of 9 patches on frames 0 to 5
+    speed[9, 8, 14] += 6.0  # one patch on frame 9
+    out = frame_motion_boxes(speed, (320, 192))
+    assert np.isfinite(out[1:5]).all() and np.isnan(out[8:]).all()
+
+
 def test_frame_boxes_hold_every_strong_mover_and_not_the_noise():
     """`frame_motion_boxes` on patch speeds made by hand (px/frame): noise everywhere, two 3x3-patch movers,
     one faster, and a single noisy patch: one box around both movers on every frame, none on still frames,

@@ -132,14 +132,14 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
     `saliency.motion.WINDOW` frames either side) and its rule 1 (`BOX_MASKS`: a level relative to the frame's
     residual noise and half the local peak, `saliency.masks`), then the box around the mask's components
     (`saliency.boxes.component_boxes`: at least 0.2% of the frame) whose evidence summed over their area is at
-    least BOX_SHARE of the strongest's. On the DAVIS development
+    least BOX_SHARE of the strongest's; none where less than 0.2% of the frame moves. On the DAVIS development
     sequences, against each frame's object box: IoU 0.585, hit (IoU >= 0.5) 67%, centre on the object 76%;
     the half-of-peak rule on the raw patch motion before it: 0.381, 35%, 64% (docs/TARGETS.md "Motion boxes",
     `bench/targets_box.py`). Worked `chunk` frames at a time (the same boxes: each chunk is averaged with its
     neighbours' frames)."""
     import cv2
 
-    from ..saliency.boxes import component_boxes
+    from ..saliency.boxes import MIN_AREA, component_boxes
     from ..saliency.masks import MaskTracker
     from ..saliency.motion import WINDOW, moving_average
 
@@ -152,7 +152,10 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
         display, own = (moving_average(m, a - lo, min(a + chunk, len(speed)) - lo, WINDOW) for m in sets)
         for k, (d, o) in enumerate(zip(display, own)):
             e = tracker.update(d, frame_size=size, sharp=o)
-            boxes = np.array(component_boxes(e > 0.5, e, (float(PATCH), float(PATCH))), np.float32).reshape(-1, 5)
+            moving = e > 0.5
+            if moving.sum() < MIN_AREA * moving.size:  # a few noisy patches: no motion area
+                continue
+            boxes = np.array(component_boxes(moving, e, (float(PATCH), float(PATCH))), np.float32).reshape(-1, 5)
             boxes = boxes[boxes[:, 4] >= BOX_SHARE * boxes[:1, 4].max(initial=0)]  # strongest first
             if len(boxes):
                 out[a + k] = np.minimum([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()], limit)
