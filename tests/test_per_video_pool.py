@@ -156,3 +156,23 @@ def test_a_ray_session_keeps_the_runs_sigterm_handler_and_exit_status(monkeypatc
             with ray_session.ray_session(1):
                 raise SystemExit(1)
         assert other.value.code == 1
+
+
+@pytest.mark.parametrize("stop", [SystemExit(143), KeyboardInterrupt()])
+def test_a_stop_reported_as_a_system_error_stops_the_run(tmp_path, stop):
+    """A SIGTERM or Ctrl-C whose handler raises while compiled code runs (targets' numba tracker) comes out
+    as "SystemError: ... returned a result with an exception set", caused by the interruption: the run
+    recorded the video as failed and went on to the next one, instead of stopping (exit 143 / 130)."""
+    done: list[str] = []
+
+    def work(job: VideoJob) -> list[str]:
+        done.append(job.path)
+        try:
+            raise stop
+        except BaseException as e:
+            raise SystemError("<function _track> returned a result with an exception set") from e
+
+    todo = [VideoJob(i, str(tmp_path / f"{i}.mp4"), str(tmp_path / f"{i}.npz")) for i in range(2)]
+    with pytest.raises(type(stop)):
+        run_jobs(todo, work, FailureLog(tmp_path), workers=0)
+    assert len(done) == 1 and not (tmp_path / "failures.jsonl").exists()

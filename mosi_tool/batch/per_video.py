@@ -169,8 +169,27 @@ def attempt(work: Callable[[VideoJob], list[str] | Done | None], job: VideoJob) 
         name = e.filename or job.out
         return Outcome(job, f"{job.path}: {name}: {e.strerror or e}")
     except Exception as e:  # noqa: BLE001 - a bad file must not stop the batch
+        stop = interruption(e)
+        if stop is not None:
+            raise stop from None
         detail = traceback.format_exception_only(type(e), e)[-1].strip()
         return Outcome(job, f"{job.path}: cannot process ({detail})")
+
+
+def interruption(e: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM (KeyboardInterrupt, SystemExit) behind `e`, if any, else None.
+
+    A signal handler that raises while compiled code runs (a numba function, a C extension calling back into
+    Python) leaves its exception set under the call's result, and Python reports a SystemError whose cause is
+    the interruption: that is the run being stopped, not the video failing."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (KeyboardInterrupt, SystemExit)):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | Done | None], failures: FailureLog,
