@@ -174,6 +174,17 @@ def test_list_lines_may_carry_a_label_after_the_path(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in found.videos] == ["x/v.mp4", "x/w 2.mp4", "x/take 3", "x/missing.mp4"]
 
 
+def test_a_list_written_on_windows_or_with_tabs_names_its_paths(tmp_path):
+    """A list saved with a BOM and CRLF line ends (Notepad, Excel) and "PATH<tab>LABEL" lines: the BOM was read as
+    part of the first path and a tab-separated label as part of the name, so those videos were "missing"."""
+    (tmp_path / "x").mkdir()
+    for name in ("v.mp4", "w.mp4", "y z.mp4"):
+        (tmp_path / "x" / name).write_bytes(b"")
+    (tmp_path / "train.csv").write_bytes("\ufeffx/v.mp4 7\r\nx/w.mp4\t3\r\nx/y z.mp4\t-1\r\n".encode())
+    found = find_inputs([], tmp_path / "train.csv")
+    assert [p.relative_to(tmp_path).as_posix() for p in found.videos] == ["x/v.mp4", "x/w.mp4", "x/y z.mp4"]
+
+
 def test_list_file_and_success_clears_failure(tree, tmp_path, micro_ckpt):
     out = tmp_path / "feats"
     lst = tmp_path / "list.txt"
