@@ -805,3 +805,14 @@ def test_a_command_stopped_with_sigterm_leaves_no_temporary_rows(scene_video, tm
     r = subprocess.run([sys.executable, "-c", code, str(scene_video), str(out)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 143 and "spilled 3" in r.stdout, r.stdout + r.stderr
     assert [p.name for p in out.iterdir() if p.name != "failures.jsonl.lock"] == [], r.stderr
+
+
+def test_the_targets_figure_of_a_short_video_picks_frames_it_has(scene_video, tmp_path):
+    """`python tools/targets_figure.py VIDEO --out X.png` on a video shorter than 86 frames (most DAVIS
+    sequences) stopped with "--frames must lie in 0..N": its default start frames 10,40,70 are camel's."""
+    import runpy
+
+    figure = runpy.run_path(str(Path(__file__).parents[1] / "tools" / "targets_figure.py"))
+    assert figure["default_starts"](100) == [10, 40, 70] and figure["default_starts"](20) == [3, 10, 17]
+    figure["main"]([str(scene_video), "--out", str(tmp_path / "fig.png")])  # 36 frames: starts 0..20
+    assert (tmp_path / "fig.png").stat().st_size > 0
