@@ -126,7 +126,7 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
     items: list[tuple[Path, Path | None]] = [(p, None) for p in inputs]  # (input, folder its outputs are named from)
     if list_file is not None:
         base = list_file.parent
-        for line in list_file.read_text(encoding="utf-8-sig").splitlines():  # a BOM (Windows editors) is not part of the first path
+        for line in _list_lines(list_file):
             line = line.strip()
             if line and not line.startswith("#"):
                 p = _listed(line, base)
@@ -151,6 +151,15 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
         if key not in unique or len(name.parts) > len(unique[key][1].parts):
             unique[key] = (unique[key][0] if key in unique else v, name)
     return Found([v for v, _ in unique.values()], sorted(set(hidden), key=hidden.index), [n for _, n in unique.values()])
+
+
+def _list_lines(list_file: Path) -> list[str]:
+    """The lines of a list file, UTF-8 with or without a BOM (Windows editors write one: it is not part of the
+    first path). ValueError naming the file for another encoding (UTF-16, or a Latin-1 name)."""
+    try:
+        return list_file.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{list_file}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): save the list as UTF-8") from None
 
 
 _LABELLED = re.compile(r"(.*\S)[ \t]+-?\d+")  # "PATH LABEL": a whole number after a space or tab
