@@ -176,3 +176,25 @@ def test_a_stop_reported_as_a_system_error_stops_the_run(tmp_path, stop):
     with pytest.raises(type(stop)):
         run_jobs(todo, work, FailureLog(tmp_path), workers=0)
     assert len(done) == 1 and not (tmp_path / "failures.jsonl").exists()
+
+
+def _spill_and_crash(job: VideoJob) -> list[str]:
+    """Makes a temporary file beside its output, as `targets` spills its rows; kills its process on "crash"."""
+    from mosi_tool.atomic import create_temp
+
+    create_temp(job.out)
+    if Path(job.path).stem == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    for tmp in Path(job.out).parent.glob(f".{Path(job.out).name}.*"):
+        tmp.unlink()
+    return []
+
+
+def test_a_killed_worker_leaves_no_temporary_file_once_the_run_ends(tmp_path):
+    """A worker killed by the OOM killer left the rows it had spilled (GBs for a long video) beside the outputs
+    until the next run into that folder, although this run saw it die and ran its video again."""
+    todo = [VideoJob(i, str(tmp_path / f"{n}.mp4"), str(tmp_path / "out" / f"{n}.npz")) for i, n in enumerate(["a", "crash", "b"])]
+    (tmp_path / "out").mkdir()
+    outcomes = run_jobs(todo, _spill_and_crash, FailureLog(tmp_path / "out"), workers=2)
+    assert sorted(Path(o.job.path).stem for o in outcomes if o.error) == ["crash"]
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")] == []

@@ -231,13 +231,18 @@ def _run_processes(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int
     """Jobs in `n` spawned processes, at most 2 waiting per process. A process that dies (a crashing decoder,
     the OOM killer) breaks the pool, and every video in flight then looks failed, whichever killed it: those
     are run again one at a time, alone, so that only a video that kills its process again is failed; the
-    pool then starts again for the rest."""
+    pool then starts again for the rest. A dead process cleans nothing up: the temporary files it left beside
+    the outputs of those videos (`targets` spills a long video's rows there, GBs) are removed at the end."""
     pending = todo
+    lost_any: list[VideoJob] = []
     while pending:
         lost, pending = _pool_pass(pending, work, n, record)
+        lost_any += lost
         for job in lost:
             if _pool_pass([job], work, 1, record)[0]:
                 record(Outcome(job, f"{job.path}: worker process stopped (crashed or killed) while processing it"))
+    if lost_any:
+        clean_partial(*folders_of(job.out for job in lost_any))  # only files whose process has ended
 
 
 def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> tuple[list[VideoJob], list[VideoJob]]:
