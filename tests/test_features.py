@@ -174,6 +174,26 @@ def test_list_lines_may_carry_a_label_after_the_path(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in found.videos] == ["x/v.mp4", "x/w 2.mp4", "x/take 3", "x/missing.mp4"]
 
 
+def test_a_list_written_on_windows_or_with_tabs_names_its_paths(tmp_path):
+    """A list saved with a BOM and CRLF line ends (Notepad, Excel) and "PATH<tab>LABEL" lines: the BOM was read as
+    part of the first path and a tab-separated label as part of the name, so those videos were "missing"."""
+    (tmp_path / "x").mkdir()
+    for name in ("v.mp4", "w.mp4", "y z.mp4"):
+        (tmp_path / "x" / name).write_bytes(b"")
+    (tmp_path / "train.csv").write_bytes("\ufeffx/v.mp4 7\r\nx/w.mp4\t3\r\nx/y z.mp4\t-1\r\n".encode())
+    found = find_inputs([], tmp_path / "train.csv")
+    assert [p.relative_to(tmp_path).as_posix() for p in found.videos] == ["x/v.mp4", "x/w.mp4", "x/y z.mp4"]
+
+
+def test_a_list_not_in_utf8_is_one_error_naming_it(tmp_path):
+    """A Latin-1 or UTF-16 list gave "error: 'utf-8' codec can't decode byte 0xe9 in position 21", naming neither
+    the file nor what to do."""
+    for name, data in (("latin.txt", "x/caf\u00e9.mp4 1\n".encode("latin-1")), ("wide.txt", "x/v.mp4 1\n".encode("utf-16"))):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match=f"^{tmp_path / name}: not UTF-8 text .*save the list as UTF-8"):
+            find_inputs([], tmp_path / name)
+
+
 def test_list_file_and_success_clears_failure(tree, tmp_path, micro_ckpt):
     out = tmp_path / "feats"
     lst = tmp_path / "list.txt"

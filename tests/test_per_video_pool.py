@@ -156,3 +156,45 @@ def test_a_ray_session_keeps_the_runs_sigterm_handler_and_exit_status(monkeypatc
             with ray_session.ray_session(1):
                 raise SystemExit(1)
         assert other.value.code == 1
+
+
+@pytest.mark.parametrize("stop", [SystemExit(143), KeyboardInterrupt()])
+def test_a_stop_reported_as_a_system_error_stops_the_run(tmp_path, stop):
+    """A SIGTERM or Ctrl-C whose handler raises while compiled code runs (targets' numba tracker) comes out
+    as "SystemError: ... returned a result with an exception set", caused by the interruption: the run
+    recorded the video as failed and went on to the next one, instead of stopping (exit 143 / 130)."""
+    done: list[str] = []
+
+    def work(job: VideoJob) -> list[str]:
+        done.append(job.path)
+        try:
+            raise stop
+        except BaseException as e:
+            raise SystemError("<function _track> returned a result with an exception set") from e
+
+    todo = [VideoJob(i, str(tmp_path / f"{i}.mp4"), str(tmp_path / f"{i}.npz")) for i in range(2)]
+    with pytest.raises(type(stop)):
+        run_jobs(todo, work, FailureLog(tmp_path), workers=0)
+    assert len(done) == 1 and not (tmp_path / "failures.jsonl").exists()
+
+
+def _spill_and_crash(job: VideoJob) -> list[str]:
+    """Makes a temporary file beside its output, as `targets` spills its rows; kills its process on "crash"."""
+    from mosi_tool.atomic import create_temp
+
+    create_temp(job.out)
+    if Path(job.path).stem == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    for tmp in Path(job.out).parent.glob(f".{Path(job.out).name}.*"):
+        tmp.unlink()
+    return []
+
+
+def test_a_killed_worker_leaves_no_temporary_file_once_the_run_ends(tmp_path):
+    """A worker killed by the OOM killer left the rows it had spilled (GBs for a long video) beside the outputs
+    until the next run into that folder, although this run saw it die and ran its video again."""
+    todo = [VideoJob(i, str(tmp_path / f"{n}.mp4"), str(tmp_path / "out" / f"{n}.npz")) for i, n in enumerate(["a", "crash", "b"])]
+    (tmp_path / "out").mkdir()
+    outcomes = run_jobs(todo, _spill_and_crash, FailureLog(tmp_path / "out"), workers=2)
+    assert sorted(Path(o.job.path).stem for o in outcomes if o.error) == ["crash"]
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")] == []

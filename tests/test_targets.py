@@ -784,3 +784,35 @@ def test_dataset_names_a_targets_file_it_cannot_read(videos, tmp_path):
     np.savez(made, features=np.zeros((2, 4), np.float32))
     with pytest.raises(ValueError, match=r"a\.mp4\.npz: not a targets file \(no trajectories, .*times"):
         ds[0]
+
+
+def test_a_command_stopped_with_sigterm_leaves_no_temporary_rows(scene_video, tmp_path):
+    """SIGTERM (a scheduler stopping the job, `kill`) while a video's rows are being spilled: the command ran
+    without a SIGTERM handler, so Python died at once and the hidden temporary files stayed beside the output."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, sys\nimport mosi_tool.motion_targets.compute as c\nfrom mosi_tool.cli import main\n"
+        "fields, out = c.iter_fields, sys.argv[2]\n"
+        "def stopped(*a, **k):\n    it = fields(*a, **k)\n    yield next(it)\n"
+        "    print('spilled', len([n for n in os.listdir(out) if n.endswith('.tmp')]), flush=True)\n"
+        "    signal.raise_signal(signal.SIGTERM)\n    yield from it\n"
+        "c.iter_fields = stopped\n"
+        "sys.argv = ['mosi-tool', 'targets', sys.argv[1], '-o', sys.argv[2], '-j', '0']\nmain()\n"
+    )  # fmt: skip
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-c", code, str(scene_video), str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 143 and "spilled 3" in r.stdout, r.stdout + r.stderr
+    assert [p.name for p in out.iterdir() if p.name != "failures.jsonl.lock"] == [], r.stderr
+
+
+def test_the_targets_figure_of_a_short_video_picks_frames_it_has(scene_video, tmp_path):
+    """`python tools/targets_figure.py VIDEO --out X.png` on a video shorter than 86 frames (most DAVIS
+    sequences) stopped with "--frames must lie in 0..N": its default start frames 10,40,70 are camel's."""
+    import runpy
+
+    figure = runpy.run_path(str(Path(__file__).parents[1] / "tools" / "targets_figure.py"))
+    assert figure["default_starts"](100) == [10, 40, 70] and figure["default_starts"](20) == [3, 10, 17]
+    figure["main"]([str(scene_video), "--out", str(tmp_path / "fig.png")])  # 36 frames: starts 0..20
+    assert (tmp_path / "fig.png").stat().st_size > 0

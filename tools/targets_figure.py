@@ -32,6 +32,7 @@ from mosi_tool.motion_targets.trajectories import start_grid  # noqa: E402
 from mosi_tool.video.decode import VideoReader  # noqa: E402
 
 CLIP = 16  # frames of the masked clip
+DEFAULT_FRAMES = (10, 40, 70)  # docs/TARGETS.md's figure of camel.mp4
 FAST = 4.0  # px/step: the colour scale's top
 
 
@@ -103,18 +104,28 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+def default_starts(limit: int) -> list[int]:
+    """DEFAULT_FRAMES where they all lie in 0..limit, else three start frames spread evenly over it."""
+    if max(DEFAULT_FRAMES) <= limit:
+        return list(DEFAULT_FRAMES)
+    return sorted({round(limit * k / 6) for k in (1, 3, 5)})
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("video", nargs="?", type=Path, default=ROOT.parent / "shared" / "data" / "davis" / "mp4" / "camel.mp4")
-    p.add_argument("--frames", default="10,40,70", help="start frames, comma-separated")
+    p.add_argument("--frames", default=None, help=f"start frames, comma-separated (default: {DEFAULT_FRAMES}, or three "
+                   "spread over a video too short for them)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "targets_example.jpg")
     p.add_argument("--width", type=int, default=427, help="width of each tile, px")
     args = p.parse_args(argv)
     t = mosi_tool.targets(args.video)
-    starts = [int(s) for s in args.frames.split(",")]
-    last = len(t.patch_motion) - CLIP
-    if any(s < 0 or s > min(last, len(t.trajectories) - 1) for s in starts):
-        raise SystemExit(f"error: --frames must lie in 0..{min(last, len(t.trajectories) - 1)} for {args.video}")
+    limit = min(len(t.patch_motion) - CLIP, len(t.trajectories) - 1)
+    if limit < 0:
+        raise SystemExit(f"error: {args.video} is too short for the figure: it needs at least {CLIP} frames")
+    starts = [int(s) for s in args.frames.split(",")] if args.frames else default_starts(limit)
+    if any(s < 0 or s > limit for s in starts):
+        raise SystemExit(f"error: --frames must lie in 0..{limit} for {args.video}")
     frames = pick_frames(args.video, starts)
     rows: list[list[np.ndarray]] = [[], [], []]
     for s in starts:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -125,7 +126,7 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
     items: list[tuple[Path, Path | None]] = [(p, None) for p in inputs]  # (input, folder its outputs are named from)
     if list_file is not None:
         base = list_file.parent
-        for line in list_file.read_text().splitlines():
+        for line in _list_lines(list_file):
             line = line.strip()
             if line and not line.startswith("#"):
                 p = _listed(line, base)
@@ -152,14 +153,26 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
     return Found([v for v, _ in unique.values()], sorted(set(hidden), key=hidden.index), [n for _, n in unique.values()])
 
 
+def _list_lines(list_file: Path) -> list[str]:
+    """The lines of a list file, UTF-8 with or without a BOM (Windows editors write one: it is not part of the
+    first path). ValueError naming the file for another encoding (UTF-16, or a Latin-1 name)."""
+    try:
+        return list_file.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{list_file}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): save the list as UTF-8") from None
+
+
+_LABELLED = re.compile(r"(.*\S)[ \t]+-?\d+")  # "PATH LABEL": a whole number after a space or tab
+
+
 def _listed(line: str, base: Path) -> Path:
     """The path of a list file's line (relative to `base` unless absolute). A line "PATH LABEL" with a whole
-    number after the last space, as the training lists of VideoMAE, MME and MMAction2 write them, names PATH
-    unless the whole line names a file (a missing PATH is then reported as missing, by its own name)."""
+    number after the last space or tab, as the training lists of VideoMAE, MME and MMAction2 write them, names
+    PATH unless the whole line names a file (a missing PATH is then reported as missing, by its own name)."""
     whole = Path(line)
-    head, _, label = line.rpartition(" ")
-    if head.strip() and label.lstrip("-").isdigit() and not (whole if whole.is_absolute() else base / whole).exists():
-        return Path(head.rstrip())
+    labelled = _LABELLED.fullmatch(line)
+    if labelled and not (whole if whole.is_absolute() else base / whole).exists():
+        return Path(labelled[1])
     return whole
 
 

@@ -169,8 +169,27 @@ def attempt(work: Callable[[VideoJob], list[str] | Done | None], job: VideoJob) 
         name = e.filename or job.out
         return Outcome(job, f"{job.path}: {name}: {e.strerror or e}")
     except Exception as e:  # noqa: BLE001 - a bad file must not stop the batch
+        stop = interruption(e)
+        if stop is not None:
+            raise stop from None
         detail = traceback.format_exception_only(type(e), e)[-1].strip()
         return Outcome(job, f"{job.path}: cannot process ({detail})")
+
+
+def interruption(e: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM (KeyboardInterrupt, SystemExit) behind `e`, if any, else None.
+
+    A signal handler that raises while compiled code runs (a numba function, a C extension calling back into
+    Python) leaves its exception set under the call's result, and Python reports a SystemError whose cause is
+    the interruption: that is the run being stopped, not the video failing."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (KeyboardInterrupt, SystemExit)):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def run_jobs(todo: list[VideoJob], work: Callable[[VideoJob], list[str] | Done | None], failures: FailureLog,
@@ -212,13 +231,18 @@ def _run_processes(todo: list[VideoJob], work: Callable[[VideoJob], Any], n: int
     """Jobs in `n` spawned processes, at most 2 waiting per process. A process that dies (a crashing decoder,
     the OOM killer) breaks the pool, and every video in flight then looks failed, whichever killed it: those
     are run again one at a time, alone, so that only a video that kills its process again is failed; the
-    pool then starts again for the rest."""
+    pool then starts again for the rest. A dead process cleans nothing up: the temporary files it left beside
+    the outputs of those videos (`targets` spills a long video's rows there, GBs) are removed at the end."""
     pending = todo
+    lost_any: list[VideoJob] = []
     while pending:
         lost, pending = _pool_pass(pending, work, n, record)
+        lost_any += lost
         for job in lost:
             if _pool_pass([job], work, 1, record)[0]:
                 record(Outcome(job, f"{job.path}: worker process stopped (crashed or killed) while processing it"))
+    if lost_any:
+        clean_partial(*folders_of(job.out for job in lost_any))  # only files whose process has ended
 
 
 def _pool_pass(jobs: list[VideoJob], work: Callable[[VideoJob], Any], n: int, record: Callable[[Outcome], None]) -> tuple[list[VideoJob], list[VideoJob]]:

@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         from ..batch.jobs import parse_shard
         from ..progress import counted
         from ..video.motion import MODELS
+        from .signals import terminate_as_exit
 
         if not inputs and list_file is None:
             raise ValueError("give videos, folders or --list FILE")
@@ -53,7 +54,8 @@ def register(app: typer.Typer) -> None:
         opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=parse_size(size), camera_model=camera_model,
                              stream=stream, fps=fps)  # fmt: skip
         try:
-            report = make_targets(list(inputs or []), out_dir, opts, fmt, list_file, workers, parse_shard(shard), backend, overwrite)
+            with terminate_as_exit():  # a stopped run removes the video's temporary rows, as Ctrl-C does
+                report = make_targets(list(inputs or []), out_dir, opts, fmt, list_file, workers, parse_shard(shard), backend, overwrite)
         except KeyboardInterrupt:
             typer.echo(f"interrupted: the finished files in {out_dir} are kept; run the same command again to resume", err=True)
             raise typer.Exit(130) from None
