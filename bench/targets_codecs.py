@@ -3,6 +3,7 @@ B-frames, and VP9 (as YouTube serves video; FFmpeg exports no vectors for it, so
 the error against the known motion of `bench/targets.py`'s random scenes, transcoded by FFmpeg.
 
     python bench/targets_codecs.py [--scenes 6] [--baseline-code OLD] [--only xvid|vp9]
+    python bench/targets_codecs.py --davis-gaps camel,breakdance,dog,car-shadow
 
 FFmpeg's MPEG-4 Part 2 decoder exports every vector of a B-frame as (0, 0); `video/motion/codec.py` takes such
 frames as frames without vectors (`ZERO_B_VECTORS`), and a run of at most 2 of them counts as known
@@ -36,12 +37,50 @@ ENCODINGS = {  # name -> (suffix, FFmpeg's encoder options)
 }
 
 
+def xvid_gaps(names: list[str], tmp: Path, gaps: tuple[int, ...] = (2, 5)) -> None:
+    """DAVIS videos transcoded to Xvid with two B-frames (FFmpeg's GOP of 12: B B I B B around each I-frame),
+    their targets with runs of at most each of `gaps` frames without vectors counted as known
+    (`streaming.SHORT_GAP`), against the targets of the H.264 original: the share of valid points, and the mean
+    |difference| px/step over the points valid in both at the shortest run, and over those that only the longer
+    runs make valid."""
+    from mosi_tool.motion_targets.compute import compute_targets
+    from mosi_tool.video.motion import streaming
+
+    davis = bt.SHARED / "davis" / "mp4"
+    print("| sequence | valid, runs <= " + " | valid, runs <= ".join(map(str, gaps)) + f" | diff, valid at {gaps[0]} | diff, made valid by {gaps[-1]} |")
+    print("|---|" + "---:|" * (len(gaps) + 2))
+    saved = streaming.SHORT_GAP
+    try:
+        for name in names:
+            xvid = tmp / f"{name}.avi"
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(davis / f"{name}.mp4"), "-c:v", "libxvid", "-q:v", "3", "-bf", "2", str(xvid)], check=True)
+            ref = compute_targets(davis / f"{name}.mp4")
+            runs = {}
+            for g in gaps:
+                streaming.SHORT_GAP = g
+                runs[g] = compute_targets(xvid)
+            n = min(len(ref.trajectories), *(len(t.trajectories) for t in runs.values()))
+            truth = ref.trajectories[:n].astype(np.float32)
+            diff = {g: np.linalg.norm(t.trajectories[:n].astype(np.float32) - truth, axis=-1).mean(-1) for g, t in runs.items()}
+            first = runs[gaps[0]].valid[:n] & ref.valid[:n]
+            added = runs[gaps[-1]].valid[:n] & ref.valid[:n] & ~first
+            print(f"| {name} | " + " | ".join(f"{t.valid.mean():.0%}" for t in runs.values())
+                  + f" | {diff[gaps[0]][first].mean():.3f} | {diff[gaps[-1]][added].mean() if added.any() else float('nan'):.3f} |", flush=True)
+    finally:
+        streaming.SHORT_GAP = saved
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenes", type=int, default=6)
     p.add_argument("--baseline-code", type=Path, help="another checkout: its targets on the same files")
     p.add_argument("--only", choices=("xvid", "vp9"), help="only these encodings")
+    p.add_argument("--davis-gaps", help="comma-separated DAVIS sequences: only the Xvid run-length check (`xvid_gaps`)")
     args = p.parse_args(argv)
+    if args.davis_gaps:
+        with tempfile.TemporaryDirectory(prefix="targets-gaps-") as tmp:
+            xvid_gaps(args.davis_gaps.split(","), Path(tmp))
+        return
     routes = {"this code": bt.ours}
     if args.baseline_code is not None:
         routes["baseline"] = bt.other_code_route(args.baseline_code)

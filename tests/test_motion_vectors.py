@@ -418,8 +418,8 @@ def test_each_cell_gets_the_reference_distance_that_fits_it(tmp_path, monkeypatc
     assert (per_cell > 1).mean() < 0.5 * (frame_wide > 1).mean(), ((per_cell > 1).mean(), (frame_wide > 1).mean())
 
 
-def test_gaps_of_one_or_two_frames_between_known_cells_count_as_known():
-    """`bridge_short_gaps`: in runs of 1 or 2 frames without any vector, a cell is known where the frames either
+def test_short_gaps_between_known_cells_count_as_known():
+    """`bridge_short_gaps`: in runs of at most `longest` frames without any vector, a cell is known where the frames either
     side of the run have a vector; a longer run, one open at either end, or a cell without a vector in a frame
     that has others (an intra block), is not."""
     from mosi_tool.video.motion.streaming import bridge_short_gaps
@@ -427,6 +427,7 @@ def test_gaps_of_one_or_two_frames_between_known_cells_count_as_known():
     coded = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0], bool)
     known = np.repeat(coded[:, None, None], 2, axis=1)  # (F, 2, 1): two cells, known where their frame is coded
     known[5, 1] = False  # an intra block of frame 5 in cell 1
-    out = bridge_short_gaps(known, coded)
+    out = bridge_short_gaps(known, coded, longest=2)
     assert out[:, 0, 0].astype(int).tolist() == [1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0]
     assert out[:, 1, 0].astype(int).tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0]  # frames 3, 4 lean on frame 5's cell
+    assert bridge_short_gaps(known, coded, longest=3)[6:9, 0, 0].all()  # the run of 3 too

@@ -751,7 +751,7 @@ def test_anchor_formats_say_when_a_video_is_stored_rotated(tmp_path):
 
 def test_a_video_whose_b_frames_carry_no_vectors_is_said_and_moves(scene_video, tmp_path):
     """MPEG-4 Part 2 (Xvid, DivX) B-frames export no vectors: their motion comes from the P-frames around them
-    (not (0, 0)), a trajectory through at most 2 of them in a row stays valid (interpolated over so few frames),
+    (not (0, 0)), a trajectory through at most 5 of them in a row stays valid (interpolated over so few frames),
     and the file's warnings say so."""
     from .conftest import encode_frames
 
@@ -761,10 +761,10 @@ def test_a_video_whose_b_frames_carry_no_vectors_is_said_and_moves(scene_video, 
     said = [w for w in t.info["warnings"] if "carry no motion vectors of their own" in w]
     assert len(said) == 1 and "B-frames of MPEG-4 Part 2" in said[0]
     assert np.allclose(np.median(t.vectors[1:].astype(np.float32).reshape(-1, 2), axis=0), (1.5, 0.5), atol=0.3)
-    # I B B P B B P B B P B B I B B ...: a trajectory from start 2 to 5 crosses B-frames two in a row at most and
-    # stays valid; one through B B I B B (5 frames without vectors) or from before the first P-frame does not
-    assert t.valid[2:6].mean() > 0.8
-    assert not t.valid[:2].any() and not t.valid[6:12].any()
+    # I B B P B B P B B P B B I B B ...: runs of frames without vectors are 2 (B B) or 5 (B B I B B) long and all
+    # bridged; only the starts before the first P-frame are not valid
+    assert t.valid[2:].mean() > 0.8
+    assert not t.valid[:2].any()
     assert not [w for w in compute_targets(scene_video).info["warnings"] if "no motion vectors" in w]  # H.264: silent
 
 

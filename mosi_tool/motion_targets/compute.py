@@ -382,7 +382,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     if source.endswith("motion vectors") and frames and uncoded > UNCODED_SHARE * frames:
         warnings.append(f"{uncoded} of {counted(frames, 'frame')} carry no motion vectors of their own (FFmpeg exports none for "
                         "I-frames, nor for the B-frames of MPEG-4 Part 2: Xvid, DivX): their motion is interpolated in time "
-                        "from the frames around them, and a trajectory through more than 2 of them in a row is not `valid`")
+                        "from the frames around them, and a trajectory through more than 5 of them in a row is not `valid`")
     if trajectories and frames <= L:
         warnings.append(f"{counted(frames, 'frame')}: too few for trajectories of --length {L} (at least {L + 1} frames): `trajectories` is empty")
     if opts.size is not None:

@@ -20,7 +20,7 @@ class MotionField:
     vectors[t, i, j] is the velocity (dx, dy) in px/frame at frame resolution, from frame t-1 to t, of the
     cell whose centre is ((j + 0.5) * cell, (i + 0.5) * cell); frame 0 copies frame 1.
     camera[t] (2x3) maps frame t's pixel coordinates to frame t-1's (frame 0: frame 1's model).
-    known[t, i, j] says the cell had a vector of its own in frame t, or frame t is in a run of at most 2 frames
+    known[t, i, j] says the cell had a vector of its own in frame t, or frame t is in a run of at most 5 frames
     without any vector between two frames whose cell had one (`streaming.bridge_short_gaps`); False: filled over
     a longer gap, or by the camera.
     """
@@ -33,7 +33,7 @@ class MotionField:
     cell: int
     source: str  # "h264 motion vectors", "optical flow (DIS)", ...
     start: int = 0  # index of the first frame (a chunk of `iter_motion`)
-    known: np.ndarray | None = None  # (F, gh, gw) bool: the cell's own vector, or 1-2 frames without any between two
+    known: np.ndarray | None = None  # (F, gh, gw) bool: the cell's own vector, or 1-5 frames without any between two
 
     @property
     def grid(self) -> tuple[int, int]:

@@ -23,17 +23,18 @@ from .flow import FALLBACK_SHORT_SIDE, flow_frames
 # reference-distance window, its neighbours for per-cell distances in each of the passes, and the nearest
 # anchors around a run of up to 16 B-frames)
 MARGIN = MAX_GAP + 3 + NEIGHBOURS * PER_CELL_PASSES + 17
-SHORT_GAP = 2  # frames: a run of frames without vectors this short still counts as known (`bridge_short_gaps`)
+SHORT_GAP = 5  # frames: a run of frames without vectors this short still counts as known (`bridge_short_gaps`)
 CHUNK = 512  # frames per chunk of the motion field: MARGIN frames either side are computed again, 1.16x the work (1.6x at 128)
 
 
 def bridge_short_gaps(known: np.ndarray, coded: np.ndarray, longest: int = SHORT_GAP) -> np.ndarray:
     """(F, gh, gw) bool: `known`, and also the cells of runs of at most `longest` frames without any vector
     (`coded` (F,) False: an I-frame among P-frames, or the B-frames of MPEG-4 Part 2, Xvid and DivX, whose vectors
-    FFmpeg does not export: `codec.ZERO_B_VECTORS`) where the frames either side of the run have a vector at that
-    cell: interpolated in time over so few frames, as accurate as coded ones (docs/TARGETS.md: 0.22 px/step on
-    Xvid with two B-frames in a row). A cell without a vector in a coded frame (an intra block: often where
-    something appears or moves fast) stays unknown."""
+    FFmpeg does not export: `codec.ZERO_B_VECTORS`; around an I-frame of Xvid with two B-frames, B B I B B, five
+    frames) where the frames either side of the run have a vector at that cell: interpolated in time over so few
+    frames, about as close to the H.264 targets of the same DAVIS video as the coded frames' (docs/TARGETS.md). A
+    cell without a vector in a coded frame (an intra block: often where something appears or moves fast) stays
+    unknown."""
     out = known.copy()
     n = len(known)
     for g in range(1, longest + 1):
@@ -51,7 +52,7 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.n
         field[0] = np.where(np.isfinite(field[1]), field[1], field[0])
     known = np.isfinite(field[..., 0])
     coded = known.any(axis=(1, 2))
-    known = bridge_short_gaps(known, coded)
+    known = bridge_short_gaps(known, coded, SHORT_GAP)
     cams = fit_cameras(field, cell, model, coded)
     filled = fill_in_time(np.ascontiguousarray(field, np.float32), in_place=True)
     fill_by_camera(filled, cams, cell)
