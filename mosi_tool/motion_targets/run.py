@@ -47,7 +47,7 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     failures = resume(planned, lambda job: job.stamp is not None and formats.is_complete(fmt, job.out, opts, job.stamp), overwrite)
     if fmt != "npz" and planned.skipped:
         info(f"{planned.skipped} {fmt} file(s) already in {out} were kept as they are: unlike .npz files, they do not "
-             "record the options that made them (--overwrite makes them again)")
+             "record the options or the code revision that made them (--overwrite makes them again)")
     report = BatchReport(total=planned.total, hidden=planned.hidden, skipped=planned.skipped)
     bar = progress_bar("videos", total=len(planned.todo), enabled=progress)
 
