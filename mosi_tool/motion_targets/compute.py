@@ -2,7 +2,7 @@
 
 Arrays (docs/TARGETS.md; F frames, H x W the frame size as a player shows it, or `--size`):
     trajectories  (S, H // 8, W // 8, L, 2) float16 px   per-step displacement of points on the 8-px grid
-    valid         (S, H // 8, W // 8) bool               the point stayed in the frame, on coded motion
+    valid         (S, H // 8, W // 8) bool               the point stayed in the frame, on known motion (`MotionField.known`)
     start_frames  (S,) int64                             the start frame of each row of `trajectories`
     vectors       (F, H // 8, W // 8, 2) float16 px/frame the raw motion field (frame t-1 -> t)
     camera        (F, 2, 3) float32                      camera model: frame t's pixels -> frame t-1's
