@@ -462,8 +462,11 @@ def test_a_file_of_an_earlier_revision_is_made_again(videos, tmp_path, monkeypat
     monkeypatch.undo()
     r = CliRunner().invoke(app, ["targets", str(videos / "a.mp4"), "-o", str(out), "-j", "0"])
     assert r.exit_code == 0 and "1 written, 0 already done" in r.output
+    assert "1 file in" in r.output and "made by another version or revision of mosi-tool" in r.output  # says why
     r = CliRunner().invoke(app, ["targets", str(videos / "a.mp4"), "-o", str(out), "-j", "0"])
-    assert "0 written, 1 already done" in r.output
+    assert "0 written, 1 already done" in r.output and "another version" not in r.output
+    r = CliRunner().invoke(app, ["targets", str(videos / "a.mp4"), "-o", str(out), "-j", "0", "--length", "3"])
+    assert "1 written" in r.output and "another version" not in r.output  # other options: remade, not for this reason
 
 
 def test_targets_leave_opencvs_threads_as_they_were(scene_video):

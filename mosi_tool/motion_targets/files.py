@@ -30,6 +30,22 @@ def write_targets(path: str | os.PathLike[str], targets: Targets, opts: TargetOp
     save_npz(path, arrays)
 
 
+CODE_KEYS = ("version", "revision", "motion_revision")  # what `settings` records of the code, beside the options
+
+
+def made_by_other_code(path: str | os.PathLike[str], opts: TargetOptions) -> bool:
+    """True if `path` is a targets file made with these options by another version or revision of the code (a
+    rerun makes it again, and says why); False for anything else, an unreadable file included."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            saved = json.loads(str(data["settings"]))
+    except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: not this case
+        return False
+    wanted = json.loads(opts.to_json())
+    strip = lambda d: {k: v for k, v in d.items() if k not in CODE_KEYS}  # noqa: E731
+    return isinstance(saved, dict) and saved != wanted and strip(saved) == strip(wanted)
+
+
 def is_complete(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> bool:
     """True if `path` is a readable targets file made with exactly these options, from the video as it is now
     (`stamp`, compared with info["file"]; None: not compared; a file made before the stamp was recorded is

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from ..batch.jobs import VideoJob
 from ..batch.per_video import BatchReport, Outcome, check_backend, check_workers, plan_jobs, resume, run_jobs
-from ..progress import info, progress_bar
+from ..progress import counted, info, progress_bar
 from . import formats
 from .compute import TargetOptions, compute_targets
+from .files import made_by_other_code
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     out = Path(out_dir)
     planned = plan_jobs(inputs, list_file, out, shard, formats.suffix(fmt, opts), caller="make_targets")
     failures = resume(planned, lambda job: job.stamp is not None and formats.is_complete(fmt, job.out, opts, job.stamp), overwrite)
+    if fmt == "npz" and not overwrite:
+        stale = sum(made_by_other_code(job.out, opts) for job in planned.todo)
+        if stale:
+            info(f"{counted(stale, 'file')} in {out} made by another version or revision of mosi-tool with the same "
+                 "options: made again, as this one's targets differ")
     if fmt != "npz" and planned.skipped:
         info(f"{planned.skipped} {fmt} file(s) already in {out} were kept as they are: unlike .npz files, they do not "
              "record the options or the code revision that made them (--overwrite makes them again)")
