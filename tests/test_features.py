@@ -164,14 +164,18 @@ def test_each_output_stores_the_runs_one_clip_spec_whole(tree, tmp_path, micro_c
 
 
 def test_list_lines_may_carry_a_label_after_the_path(tmp_path):
-    """Training lists ("path label", as VideoMAE, MME and MMAction2 write them) name the path; a file whose name
-    itself ends in a space and a number is still taken whole."""
+    """Training lists ("path label", as VideoMAE, MME and MMAction2 write them; "path,label"; MMAction2's "frame
+    folder, frames, label") name the path; a file whose name itself ends in a space and a number is still taken
+    whole."""
     (tmp_path / "x").mkdir()
     for name in ("v.mp4", "w 2.mp4", "take 3"):
         (tmp_path / "x" / name).write_bytes(b"")
-    (tmp_path / "train.csv").write_text("x/v.mp4 7\nx/w 2.mp4 0\nx/take 3\nx/missing.mp4 4\n")
+    (tmp_path / "x" / "frames").mkdir()  # a folder of frames, as MMAction2's rawframe lists name them
+    (tmp_path / "x" / "frames" / "img_00001.jpg").write_bytes(b"")
+    (tmp_path / "x" / "u.mp4").write_bytes(b"")
+    (tmp_path / "train.csv").write_text("x/v.mp4 7\nx/w 2.mp4 0\nx/take 3\nx/missing.mp4 4\nx/frames 120 3\nx/u.mp4,5\n")
     found = find_inputs([], tmp_path / "train.csv")
-    assert [p.relative_to(tmp_path).as_posix() for p in found.videos] == ["x/v.mp4", "x/w 2.mp4", "x/take 3", "x/missing.mp4"]
+    assert [p.relative_to(tmp_path).as_posix() for p in found.videos] == ["x/v.mp4", "x/w 2.mp4", "x/take 3", "x/missing.mp4", "x/frames", "x/u.mp4"]
 
 
 def test_a_list_written_on_windows_or_with_tabs_names_its_paths(tmp_path):

@@ -162,18 +162,30 @@ def _list_lines(list_file: Path) -> list[str]:
         raise ValueError(f"{list_file}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): save the list as UTF-8") from None
 
 
-_LABELLED = re.compile(r"(.*\S)[ \t]+-?\d+")  # "PATH LABEL": a whole number after a space or tab
+_LABELLED = re.compile(r"(.*\S)(?:[ \t]+|[ \t]*,[ \t]*)-?\d+")  # "PATH LABEL": a whole number after a space, tab or comma
 
 
 def _listed(line: str, base: Path) -> Path:
     """The path of a list file's line (relative to `base` unless absolute). A line "PATH LABEL" with a whole
-    number after the last space or tab, as the training lists of VideoMAE, MME and MMAction2 write them, names
-    PATH unless the whole line names a file (a missing PATH is then reported as missing, by its own name)."""
-    whole = Path(line)
-    labelled = _LABELLED.fullmatch(line)
-    if labelled and not (whole if whole.is_absolute() else base / whole).exists():
-        return Path(labelled[1])
-    return whole
+    number after the last space, tab or comma, as the training lists of VideoMAE, MME and MMAction2 write them,
+    or "PATH FRAMES LABEL" (MMAction2's lists of frame folders), names PATH unless the whole line names a file;
+    of the two readings, the one that names something, else the first (a missing PATH is then reported as
+    missing, by its own name)."""
+    def exists(text: str) -> bool:
+        p = Path(text)
+        return (p if p.is_absolute() else base / p).exists()
+
+    if exists(line):
+        return Path(line)
+    readings: list[str] = []
+    rest = line
+    for _ in range(2):
+        labelled = _LABELLED.fullmatch(rest)
+        if labelled is None:
+            break
+        rest = labelled[1]
+        readings.append(rest)
+    return Path(next((r for r in readings if exists(r)), readings[0] if readings else line))
 
 
 def _name(video: Path, list_base: Path | None, folder: Path | None) -> Path:
