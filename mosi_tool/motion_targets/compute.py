@@ -33,6 +33,7 @@ from ..version import __version__
 from ..video.clips import ClipSpec, parse_size
 from ..video.motion import REVISION as MOTION_REVISION
 from ..video.motion import MotionField, iter_motion
+from ..video.motion.streaming import SHORT_GAP
 from .trajectories import CELL, track
 
 # Raised whenever the same options give other arrays from the same motion field (`video.motion.REVISION` counts
@@ -382,7 +383,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     if source.endswith("motion vectors") and frames and uncoded > UNCODED_SHARE * frames:
         warnings.append(f"{uncoded} of {counted(frames, 'frame')} carry no motion vectors of their own (FFmpeg exports none for "
                         "I-frames, nor for the B-frames of MPEG-4 Part 2: Xvid, DivX): their motion is interpolated in time "
-                        "from the frames around them, and a trajectory through more than 5 of them in a row is not `valid`")
+                        f"from the frames around them, and a trajectory through more than {SHORT_GAP} of them in a row is not `valid`")
     if trajectories and frames <= L:
         warnings.append(f"{counted(frames, 'frame')}: too few for trajectories of --length {L} (at least {L + 1} frames): `trajectories` is empty")
     if opts.size is not None:

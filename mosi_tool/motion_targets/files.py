@@ -31,32 +31,32 @@ def write_targets(path: str | os.PathLike[str], targets: Targets, opts: TargetOp
 
 
 CODE_KEYS = ("version", "revision", "motion_revision")  # what `settings` records of the code, beside the options
+COMPLETE, OTHER_CODE = "complete", "made by other code"  # `npz_state`
 
 
-def made_by_other_code(path: str | os.PathLike[str], opts: TargetOptions) -> bool:
-    """True if `path` is a targets file made with these options by another version or revision of the code (a
-    rerun makes it again, and says why); False for anything else, an unreadable file included."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            saved = json.loads(str(data["settings"]))
-    except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: not this case
-        return False
-    wanted = json.loads(opts.to_json())
-    strip = lambda d: {k: v for k, v in d.items() if k not in CODE_KEYS}  # noqa: E731
-    return isinstance(saved, dict) and saved != wanted and strip(saved) == strip(wanted)
-
-
-def is_complete(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> bool:
-    """True if `path` is a readable targets file made with exactly these options, from the video as it is now
-    (`stamp`, compared with info["file"]; None: not compared; a file made before the stamp was recorded is
-    trusted, so an existing dataset is not made again)."""
+def npz_state(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> str:
+    """COMPLETE if `path` is a readable targets file made with exactly these options, from the video as it is
+    now (`stamp`, compared with info["file"]; None: not compared; a file made before the stamp was recorded is
+    trusted, so an existing dataset is not made again); OTHER_CODE if it was made with these options by another
+    version or revision of the code (a rerun makes it again, and says why); "" for anything else (other
+    options, another video, a file unreadable, truncated or foreign). One read of the file for both."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if any(k not in data.files for k in REQUIRED):
-                return False
+                return ""
             recorded = json.loads(str(data["info"])).get("file")  # absent from files made before it was recorded
-            if stamp is not None and recorded is not None and recorded != stamp.to_dict():
-                return False
-            return bool(json.loads(str(data["settings"])) == json.loads(opts.to_json()))
+            saved = json.loads(str(data["settings"]))
     except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: not complete
-        return False
+        return ""
+    wanted = json.loads(opts.to_json())
+    if saved != wanted:
+        strip = lambda d: {k: v for k, v in d.items() if k not in CODE_KEYS}  # noqa: E731
+        return OTHER_CODE if isinstance(saved, dict) and strip(saved) == strip(wanted) else ""
+    if stamp is not None and recorded is not None and recorded != stamp.to_dict():
+        return ""
+    return COMPLETE
+
+
+def is_complete(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> bool:
+    """True if `path` is a complete targets file for these options and this video (`npz_state`)."""
+    return npz_state(path, opts, stamp) == COMPLETE

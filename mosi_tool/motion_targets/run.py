@@ -13,7 +13,7 @@ from ..batch.per_video import BatchReport, Outcome, check_backend, check_workers
 from ..progress import counted, info, progress_bar
 from . import formats
 from .compute import TargetOptions, compute_targets
-from .files import made_by_other_code
+from .files import COMPLETE, OTHER_CODE, npz_state
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,22 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     formats.check(fmt, opts)
     out = Path(out_dir)
     planned = plan_jobs(inputs, list_file, out, shard, formats.suffix(fmt, opts), caller="make_targets")
-    failures = resume(planned, lambda job: job.stamp is not None and formats.is_complete(fmt, job.out, opts, job.stamp), overwrite)
-    if fmt == "npz" and not overwrite:
-        stale = sum(made_by_other_code(job.out, opts) for job in planned.todo)
-        if stale:
-            info(f"{counted(stale, 'file')} in {out} made by another version or revision of mosi-tool with the same "
-                 "options: made again, as this one's targets differ")
+    stale: list[VideoJob] = []  # .npz files another version or revision made with these options
+
+    def is_done(job: VideoJob) -> bool:
+        if job.stamp is None:
+            return False
+        if fmt != "npz":
+            return formats.is_complete(fmt, job.out, opts, job.stamp)
+        state = npz_state(job.out, opts, job.stamp)
+        if state == OTHER_CODE:
+            stale.append(job)
+        return state == COMPLETE
+
+    failures = resume(planned, is_done, overwrite)
+    if stale:
+        info(f"{counted(len(stale), 'file')} in {out} made by another version or revision of mosi-tool with the same "
+             "options: made again, as this one's targets differ")
     if fmt != "npz" and planned.skipped:
         info(f"{planned.skipped} {fmt} file(s) already in {out} were kept as they are: unlike .npz files, they do not "
              "record the options or the code revision that made them (--overwrite makes them again)")

@@ -27,9 +27,7 @@ def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frame
     scale = min(1.0, FALLBACK_SHORT_SIDE / min(w, h))
     small = (max(8, round(w * scale)), max(8, round(h * scale)))
     gh, gw = -(-h // cell), -(-w // cell)
-    preset = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,  # type: ignore[attr-defined]
-              "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[FALLBACK_PRESET]  # type: ignore[attr-defined]
-    dis = cv2.DISOpticalFlow_create(preset)  # type: ignore[attr-defined]
+    dis = cv2.DISOpticalFlow_create(getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{FALLBACK_PRESET.upper()}"))  # type: ignore[attr-defined]
     prev = None
     for frame in itertools.islice(reader.frames(small, keep=keep if max_frames is None else None), max_frames):
         gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)

@@ -36,11 +36,18 @@ def bridge_short_gaps(known: np.ndarray, coded: np.ndarray, longest: int = SHORT
     cell without a vector in a coded frame (an intra block: often where something appears or moves fast) stays
     unknown."""
     out = known.copy()
-    n = len(known)
-    for g in range(1, longest + 1):
-        for i in range(n - g - 1):  # a run of frames i + 1 .. i + g without vectors, between i and i + g + 1
-            if coded[i] and coded[i + g + 1] and not coded[i + 1 : i + g + 1].any():
-                out[i + 1 : i + g + 1] |= known[i] & known[i + g + 1]
+    n = len(coded)
+    start = 0
+    while start < n:
+        if coded[start]:
+            start += 1
+            continue
+        end = start  # the run without vectors is [start, end)
+        while end < n and not coded[end]:
+            end += 1
+        if start > 0 and end < n and end - start <= longest:  # between coded frames start - 1 and end
+            out[start:end] |= known[start - 1] & known[end]
+        start = end
     return out
 
 
