@@ -20,27 +20,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mosi_tool.evaluation.segmentation import DEV_SEQUENCES  # noqa: E402
+from mosi_tool.evaluation.davis import find_sequences, load_masks  # noqa: E402
+from mosi_tool.evaluation.segmentation import DEV_SEQUENCES, box_scores  # noqa: E402
 from mosi_tool.motion_targets.compute import PATCH, compute_targets, union_box  # noqa: E402
-from mosi_tool.saliency.boxes import box_iou  # noqa: E402
+from mosi_tool.saliency.boxes import box_iou, mask_box  # noqa: E402
 from mosi_tool.saliency.regions import motion_boxes  # noqa: E402
 
 DAVIS = Path(os.environ.get("MOSI_SHARED_DATA", ROOT.parent / "shared" / "data")) / "davis"
-
-
-def object_masks(name: str) -> list[np.ndarray]:
-    """The sequence's object masks, (H, W) bool per frame."""
-    return [np.asarray(Image.open(p).convert("L")) > 127 for p in sorted((DAVIS / "Annotations" / "480p" / name).glob("*.png"))]
-
-
-def box_of(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
 
 
 def half_peak_boxes(patch_motion: np.ndarray) -> np.ndarray:
@@ -54,22 +44,12 @@ def half_peak_boxes(patch_motion: np.ndarray) -> np.ndarray:
     return out
 
 
-def frame_scores(boxes: np.ndarray, masks: list[np.ndarray]) -> tuple[float, float, float]:
-    """(mean IoU, hit rate, centre on object) over the frames that hold the object."""
-    ious, centres = [], []
-    for t in range(1, min(len(masks), len(boxes)) - 1):
-        mask = masks[t]
-        if not mask.any():
-            continue
-        b = boxes[t]
-        if not np.isfinite(b).all():
-            ious.append(0.0)
-            centres.append(False)
-            continue
-        ious.append(box_iou(list(b), box_of(mask)))
-        cx, cy = int((b[0] + b[2]) / 2), int((b[1] + b[3]) / 2)
-        centres.append(bool(mask[min(cy, mask.shape[0] - 1), min(cx, mask.shape[1] - 1)]))
-    return float(np.mean(ious)), float(np.mean(np.array(ious) >= 0.5)), float(np.mean(centres))
+def frame_scores(boxes: np.ndarray, masks: np.ndarray) -> tuple[float, float, float]:
+    """(mean IoU, hit rate, centre on object) over the frames that hold the object (`segmentation.box_scores`,
+    a frame without a box scoring 0)."""
+    rows = [box_scores(list(boxes[t]) if np.isfinite(boxes[t]).all() else None, masks[t])
+            for t in range(1, min(len(masks), len(boxes)) - 1) if masks[t].any()]  # fmt: skip
+    return tuple(float(v) for v in np.mean(rows, axis=0))  # type: ignore[return-value]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,8 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     totals: dict[str, list[tuple[float, ...]]] = {k: [] for k in rules}
     for name in args.sequences.split(","):
         t = compute_targets(DAVIS / "mp4" / f"{name}.mp4")
-        masks = object_masks(name)
-        whole = box_of(np.any(masks, axis=0))
+        seq = find_sequences(DAVIS, [name], source="mp4")[0]
+        masks = load_masks(seq, len(seq.masks), (t.info["width"], t.info["height"]))
+        whole = list(mask_box(np.any(masks, axis=0)) or ())
         for rule, boxes_of in rules.items():
             boxes = boxes_of(t)
             row = (*frame_scores(boxes, masks), box_iou(list(union_box(boxes)), whole))
