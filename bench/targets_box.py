@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         t = compute_targets(DAVIS / "mp4" / f"{name}.mp4")
         seq = find_sequences(DAVIS, [name], source="mp4")[0]
         masks = load_masks(seq, len(seq.masks), (t.info["width"], t.info["height"]))
-        whole = list(mask_box(np.any(masks, axis=0)) or ())
+        whole = [float(v) for v in mask_box(np.any(masks, axis=0)) or ()]
         for rule, boxes_of in rules.items():
             boxes = boxes_of(t)
             row = (*frame_scores(boxes, masks), box_iou(list(union_box(boxes)), whole))
