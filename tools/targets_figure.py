@@ -27,11 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import mosi_tool  # noqa: E402
+from mosi_tool import viz  # noqa: E402
 from mosi_tool.masking import motion_guided_mask  # noqa: E402
 from mosi_tool.motion_targets.trajectories import start_grid  # noqa: E402
 from mosi_tool.video.decode import VideoReader  # noqa: E402
 
 CLIP = 16  # frames of the masked clip
+LABEL_SIZE = 24  # px, at the video's size (the tiles are made smaller)
 DEFAULT_FRAMES = (10, 40, 70)  # docs/TARGETS.md's figure of camel.mp4
 FAST = 4.0  # px/step: the colour scale's top
 
@@ -97,13 +99,6 @@ def draw_mask(image: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     return out
 
 
-def label(image: np.ndarray, text: str) -> np.ndarray:
-    out = image.copy()
-    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
-    return out
-
-
 def default_starts(limit: int) -> list[int]:
     """DEFAULT_FRAMES where they all lie in 0..limit, else three start frames spread evenly over it."""
     if max(DEFAULT_FRAMES) <= limit:
@@ -131,13 +126,13 @@ def main(argv: list[str] | None = None) -> None:
     for s in starts:
         row = int(np.searchsorted(t.start_frames, s))
         img = frames[s]
-        rows[0].append(label(draw_trajectories(img, t.trajectories[row], t.valid[row]), f"trajectories, start frame {s}"))
-        rows[1].append(label(draw_patch_motion(img, t.patch_motion[s], t.frame_boxes[s], t.video_box), f"patch_motion and boxes, frame {s}"))
+        rows[0].append(viz.label(draw_trajectories(img, t.trajectories[row], t.valid[row]), f"trajectories, start frame {s}", LABEL_SIZE))
+        rows[1].append(viz.label(draw_patch_motion(img, t.patch_motion[s], t.frame_boxes[s], t.video_box), f"patch_motion and boxes, frame {s}", LABEL_SIZE))
         hidden = motion_guided_mask(t.patch_motion[s : s + CLIP], rng=0)[0]
-        rows[2].append(label(draw_mask(img, hidden), f"motion-guided mask, 90% hidden, frame {s}"))
+        rows[2].append(viz.label(draw_mask(img, hidden), f"motion-guided mask, 90% hidden, frame {s}", LABEL_SIZE))
     h, w = frames[starts[0]].shape[:2]
     size = (args.width, round(args.width * h / w))
-    grid = np.vstack([np.hstack([cv2.resize(tile, size, interpolation=cv2.INTER_AREA) for tile in r]) for r in rows])
+    grid = viz.grid([cv2.resize(tile, size, interpolation=cv2.INTER_AREA) for r in rows for tile in r], cols=len(starts))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid).save(args.out, quality=85)
     print(f"wrote {args.out} ({grid.shape[1]}x{grid.shape[0]})")
