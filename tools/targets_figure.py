@@ -61,7 +61,7 @@ def draw_trajectories(image: np.ndarray, steps: np.ndarray, valid: np.ndarray) -
             if not valid[i, j]:
                 continue
             hue = int(120 * (1 - min(1.0, length[i, j] / scale)))  # OpenCV hue: 120 blue .. 0 red
-            colour = cv2.cvtColor(np.uint8([[[hue, 255, 255]]]), cv2.COLOR_HSV2RGB)[0, 0].tolist()
+            colour = cv2.cvtColor(np.array([[[hue, 255, 255]]], np.uint8), cv2.COLOR_HSV2RGB)[0, 0].tolist()
             pts = np.vstack([grid[i, j], paths[i, j]]).round().astype(np.int32)
             cv2.polylines(out, [pts], False, colour, 1, cv2.LINE_AA)
             cv2.circle(out, tuple(int(v) for v in pts[-1]), 1, colour, -1, cv2.LINE_AA)
