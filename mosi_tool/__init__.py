@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from .api import features
-from .version import __version__
-
 from typing import TYPE_CHECKING, Any, Iterator, overload
+
+from .version import __version__
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from .api import features
 
     from .motion_targets.compute import Targets
     from .runtimes.base import Engine
@@ -92,8 +93,14 @@ def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool
 
 
 def __getattr__(name: str) -> Any:
-    """`mosi_tool.saliency(path, ...)` (the arrays `mosi-tool saliency` writes: `saliency.api.saliency`) is the
-    `saliency` package, imported on first use; calling it runs `api.saliency`."""
+    """`mosi_tool.features(...)` (`api.features`) and `mosi_tool.saliency(path, ...)` (the arrays `mosi-tool
+    saliency` writes: `saliency.api.saliency`; the `saliency` package, calling it runs `api.saliency`), imported
+    on first use: importing the package loads no numpy, so the command line can set up the libraries first
+    (`cli`)."""
+    if name == "features":
+        from .api import features
+
+        return features
     if name == "saliency":
         import importlib
 

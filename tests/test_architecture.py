@@ -147,3 +147,22 @@ def test_nothing_imports_the_old_top_level_names():
             elif isinstance(node, ast.Import) and any(a.name.split(".")[0] in ("training", "export") for a in node.names):
                 bad.append(f"{name}: import {node.names[0].name}")
     assert bad == []
+
+
+def test_the_command_line_holds_numpys_blas_to_one_thread_before_numpy_loads():
+    """`import mosi_tool` loads no numpy, so the CLI's package sets OPENBLAS_NUM_THREADS=1 before numpy's
+    OpenBLAS starts: its worker threads busy-waited about 0.1 CPU-s each at start-up in every process of a
+    batch (perf, `targets` on a minute of 854x480). A value the user set is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys, mosi_tool; numpy_first = 'numpy' in sys.modules; import mosi_tool.cli, numpy; "
+        "print(numpy_first, os.environ['OPENBLAS_NUM_THREADS'], callable(mosi_tool.features))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    assert out.stdout.split() == ["False", "1", "True"], out.stderr
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=dict(env, OPENBLAS_NUM_THREADS="4"))
+    assert out.stdout.split() == ["False", "4", "True"], out.stderr

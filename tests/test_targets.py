@@ -422,12 +422,19 @@ def test_spilled_targets_are_the_same_arrays_mapped_from_files_already_gone(scen
 
     held = compute_targets(scene_video)
     monkeypatch.setattr(streaming, "CHUNK", 8)  # several chunks, so several appends
-    spilled = compute_targets(scene_video, spill=tmp_path / "out" / "scene.mp4.npz")
-    for name, a in held.arrays().items():
-        assert np.array_equal(a, getattr(spilled, name), equal_nan=True), name
-    assert all(isinstance(getattr(spilled, k), np.memmap) for k in ("trajectories", "valid", "vectors"))
-    assert not spilled.trajectories.flags.writeable
-    assert list((tmp_path / "out").iterdir()) == []  # unlinked once mapped
+    short = compute_targets(scene_video, spill=tmp_path / "out" / "scene.mp4.npz")  # under SPILL_AFTER: in memory
+    assert not any(isinstance(getattr(short, k), np.memmap) for k in ("trajectories", "valid", "vectors"))
+    row = held.trajectories[0].nbytes
+    for after in (0, 10 * row):  # from the first row; from the 11th start frame on (earlier rows moved over)
+        monkeypatch.setattr(compute, "SPILL_AFTER", after)
+        spilled = compute_targets(scene_video, spill=tmp_path / "out" / "scene.mp4.npz")
+        for name, a in held.arrays().items():
+            assert np.array_equal(a, getattr(short, name), equal_nan=True), name
+            assert np.array_equal(a, getattr(spilled, name), equal_nan=True), (name, after)
+        assert isinstance(spilled.trajectories, np.memmap)
+        assert isinstance(spilled.valid, np.memmap) == isinstance(spilled.vectors, np.memmap) == (after == 0)  # 160, 40 rows
+        assert not spilled.trajectories.flags.writeable
+        assert list((tmp_path / "out").iterdir()) == []  # unlinked once mapped
 
     calls = []
 
@@ -438,13 +445,17 @@ def test_spilled_targets_are_the_same_arrays_mapped_from_files_already_gone(scen
         return track(*args, **kwargs)
 
     monkeypatch.setattr(compute, "track", fail_late)
+    monkeypatch.setattr(compute, "SPILL_AFTER", 0)
     with pytest.raises(RuntimeError):
         compute_targets(scene_video, spill=tmp_path / "out" / "scene.mp4.npz")
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_a_spill_that_cannot_be_written_names_the_output(scene_video, tmp_path):
+def test_a_spill_that_cannot_be_written_names_the_output(scene_video, tmp_path, monkeypatch):
     from mosi_tool.atomic import OutputError
+    from mosi_tool.motion_targets import compute
+
+    monkeypatch.setattr(compute, "SPILL_AFTER", 0)
 
     (tmp_path / "file").write_text("in the way")
     with pytest.raises(OutputError, match="file/scene.mp4.npz"):
@@ -797,7 +808,7 @@ def test_a_command_stopped_with_sigterm_leaves_no_temporary_rows(scene_video, tm
 
     code = (
         "import os, signal, sys\nimport mosi_tool.motion_targets.compute as c\nfrom mosi_tool.cli import main\n"
-        "fields, out = c.iter_fields, sys.argv[2]\n"
+        "fields, out, c.SPILL_AFTER = c.iter_fields, sys.argv[2], 0\n"
         "def stopped(*a, **k):\n    it = fields(*a, **k)\n    yield next(it)\n"
         "    print('spilled', len([n for n in os.listdir(out) if n.endswith('.tmp')]), flush=True)\n"
         "    signal.raise_signal(signal.SIGTERM)\n    yield from it\n"

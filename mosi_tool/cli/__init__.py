@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-import logging
+import os
+
+# Before numpy loads its OpenBLAS: numpy's matrix products here are small, and OpenBLAS's worker threads
+# busy-wait for work after start-up (about 0.1 CPU-s each, on every process of a batch, one per core).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import logging  # noqa: E402
 from typing import Annotated, Callable, Optional
 
 import typer

@@ -11,7 +11,8 @@ Arrays (docs/TARGETS.md; F frames, H x W the frame size as a player shows it, or
     video_box     (4,) float32 px                        robust union of the frame boxes (`union_box`), NaN: none
     times         (F,) float64 s                         from the first frame's timestamp
 The video's motion is read chunk by chunk. The outputs (about 137 KB a frame at 854x480) are held in memory,
-or with `spill` (the `targets` command) made in temporary files beside the output (`_Rows`).
+or with `spill` (the `targets` command), past SPILL_AFTER bytes an array, made in temporary files beside the
+output (`_Rows`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
 ROWS_BYTES = 1 << 30  # a `_Rows` array starts at most this large, however many frames a header claims
+SPILL_AFTER = 256 << 20  # bytes: with `spill`, an array's rows past this go to a temporary file (`_Rows`)
 ASPECT_TOLERANCE = 0.02  # --size may round a picture's aspect this much without a warning
 TRACK_GROUP = 32  # starts tracked at a time: their float32 steps (6.5 MB at 854x480) stay in memory already mapped
 BOX_MASKS = MaskConfig(refine="none", texture_scale=0.0, guide_radius=0)  # the rules that need no pixels
@@ -200,26 +202,25 @@ def to_float16(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 class _Rows:
     """An output array made chunk by chunk: `take(k)` gives the next k rows to write, `result()` the whole array.
 
-    In memory (spill None), the rows of all chunks go into one allocation sized from the container's frame
-    count (grown when that was short), so the result needs no concatenation: at 854x480 the trajectories are
-    150 MB a minute, and copying them costs more in page faults than tracking them. With `spill` (the output
-    file's path), each chunk's rows are appended to a temporary file beside it and the result is a read-only
-    memory map of that file, already unlinked: the OS page cache holds a long video's rows, not this process.
-    Disk errors are OutputErrors naming `spill`."""
+    The rows of all chunks go into one allocation sized from the container's frame count (grown when that was
+    short), so the result needs no concatenation: at 854x480 the trajectories are 150 MB a minute, and copying
+    them costs more in page faults than tracking them. With `spill` (the output file's path), once the rows
+    would pass SPILL_AFTER bytes they are moved to a temporary file beside it, each later chunk's rows are
+    appended to it, and the result is a read-only memory map of that file, already unlinked: the OS page cache
+    holds a long video's rows, not this process, while a short video's never cost a write and a read (0.4 CPU-s
+    a minute of 854x480). Disk errors are OutputErrors naming `spill`."""
 
     def __init__(self, expected: int, row: tuple[int, ...], dtype: type, spill: Path | None = None) -> None:
         self.row, self.dtype, self.n = row, np.dtype(dtype), 0
         self._spill, self._tmp, self._file, self._staged = spill, None, None, 0
-        if spill is None:
-            cap = min(max(expected, 1), max(1, ROWS_BYTES // max(1, int(np.prod(row)) * self.dtype.itemsize)))
-            self.array = np.empty((cap, *row), dtype)  # pages never written are never mapped
-        else:
-            self._tmp = create_temp(spill)
-            self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed in result or discard
-            self.array = np.empty((0, *row), dtype)  # the rows taken last, written out at the next take
+        self._row_bytes = max(1, int(np.prod(row)) * self.dtype.itemsize)
+        limit = ROWS_BYTES if spill is None else min(ROWS_BYTES, SPILL_AFTER)
+        self.array = np.empty((min(max(expected, 1), max(1, limit // self._row_bytes)), *row), dtype)  # pages never written are never mapped
 
     def take(self, k: int) -> np.ndarray:
         """A view of the next k rows, to be written."""
+        if self._file is None and self._spill is not None and (self.n + k) * self._row_bytes > SPILL_AFTER:
+            self._start_spill()
         if self._file is not None:
             self._write_staged()
             if len(self.array) < k:
@@ -233,6 +234,15 @@ class _Rows:
             self.array = grown
         self.n += k
         return self.array[self.n - k : self.n]
+
+    def _start_spill(self) -> None:
+        """Move the rows held so far to a new temporary file beside `spill`; later rows are appended to it."""
+        assert self._spill is not None
+        self._tmp = create_temp(self._spill)
+        self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed in result or discard
+        self._staged = self.n
+        self._write_staged()
+        self.array = np.empty((0, *self.row), self.dtype)  # freed: later rows are staged one chunk at a time
 
     def _write_staged(self) -> None:
         if self._file is not None and self._staged:
@@ -297,10 +307,11 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None, traject
     """All targets of one video (module docstring). trajectories=False: no `trajectories`, `valid` or
     `start_frames` (empty; the rest as always), for a caller that needs only the boxes (MOFO): the
     trajectories are most of the time and memory. spill: the path the targets will be written to; the
-    per-frame arrays (`trajectories`, `valid`, `vectors`: 137 KB a frame at 854x480) are then made in
-    temporary files beside it and returned as read-only memory maps of them (`_Rows`), held by the OS page
-    cache rather than this process however long the video; without it they are held in memory. Errors are `VideoError`s naming the file, and
-    `OutputError`s naming `spill` for a disk that refuses the temporary files; none is left behind.
+    per-frame arrays (`trajectories`, `valid`, `vectors`: 137 KB a frame at 854x480) that pass SPILL_AFTER
+    bytes (the trajectories of 90 s of 854x480 at 30 fps) are then made in temporary files beside it and returned
+    as read-only memory maps of them (`_Rows`), held by the OS page cache rather than this process however long
+    the video; without it they are held in memory. Errors are `VideoError`s naming the file, and `OutputError`s
+    naming `spill` for a disk that refuses the temporary files; none is left behind.
 
     Runs on one core (OpenCV's thread pool is held at 1 thread meanwhile): a batch runs one video per core."""
     rows: list[_Rows] = []
