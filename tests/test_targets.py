@@ -424,15 +424,16 @@ def test_spilled_targets_are_the_same_arrays_mapped_from_files_already_gone(scen
     monkeypatch.setattr(streaming, "CHUNK", 8)  # several chunks, so several appends
     short = compute_targets(scene_video, spill=tmp_path / "out" / "scene.mp4.npz")  # under SPILL_AFTER: in memory
     assert not any(isinstance(getattr(short, k), np.memmap) for k in ("trajectories", "valid", "vectors"))
-    row = held.trajectories[0].nbytes
-    for after in (0, 10 * row):  # from the first row; from the 11th start frame on (earlier rows moved over)
+    row, frame, traj = held.trajectories[0].nbytes + held.valid[0].nbytes, held.vectors[0].nbytes, held.trajectories[0].nbytes
+    # the rows of a video spill together once they pass SPILL_AFTER: from the start, and at each of the three
+    # arrays' takes of the third chunk (CHUNK 8 frames: 16 frames and 12 start frames before it, 8 of each in it)
+    for after in (0, 16 * frame + 12 * row + 1, 24 * frame + 12 * row + 1, 24 * frame + 12 * row + 8 * traj + 1):
         monkeypatch.setattr(compute, "SPILL_AFTER", after)
         spilled = compute_targets(scene_video, spill=tmp_path / "out" / "scene.mp4.npz")
         for name, a in held.arrays().items():
             assert np.array_equal(a, getattr(short, name), equal_nan=True), name
             assert np.array_equal(a, getattr(spilled, name), equal_nan=True), (name, after)
-        assert isinstance(spilled.trajectories, np.memmap)
-        assert isinstance(spilled.valid, np.memmap) == isinstance(spilled.vectors, np.memmap) == (after == 0)  # 160, 40 rows
+        assert all(isinstance(getattr(spilled, k), np.memmap) for k in ("trajectories", "valid", "vectors")), after
         assert not spilled.trajectories.flags.writeable
         assert list((tmp_path / "out").iterdir()) == []  # unlinked once mapped
 

@@ -11,8 +11,8 @@ Arrays (docs/TARGETS.md; F frames, H x W the frame size as a player shows it, or
     video_box     (4,) float32 px                        robust union of the frame boxes (`union_box`), NaN: none
     times         (F,) float64 s                         from the first frame's timestamp
 The video's motion is read chunk by chunk. The outputs (about 137 KB a frame at 854x480) are held in memory,
-or with `spill` (the `targets` command), past SPILL_AFTER bytes an array, made in temporary files beside the
-output (`_Rows`).
+or with `spill` (the `targets` command), once they pass SPILL_AFTER bytes, made in temporary files beside the
+output (`_Spill`, `_Rows`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
 ROWS_BYTES = 1 << 30  # a `_Rows` array starts at most this large, however many frames a header claims
-SPILL_AFTER = 256 << 20  # bytes: with `spill`, an array's rows past this go to a temporary file (`_Rows`)
+SPILL_AFTER = 256 << 20  # bytes: with `spill`, a video's rows past this in all go to temporary files (`_Spill`)
 ASPECT_TOLERANCE = 0.02  # --size may round a picture's aspect this much without a warning
 TRACK_GROUP = 32  # starts tracked at a time: their float32 steps (6.5 MB at 854x480) stay in memory already mapped
 BOX_MASKS = MaskConfig(refine="none", texture_scale=0.0, guide_radius=0)  # the rules that need no pixels
@@ -199,31 +199,58 @@ def to_float16(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+@dataclass
+class _Spill:
+    """Where and when the `_Rows` of one video move to temporary files: beside `path` (the output file), once
+    together they would hold more than `limit` bytes in memory (all of them then, so the rows in memory never
+    pass `limit`)."""
+
+    path: Path
+    limit: int
+    held: int = 0
+    rows: list[_Rows] = dataclasses.field(default_factory=list)
+    spilling: bool = False
+
+    def admit(self, nbytes: int) -> bool:
+        """Whether `nbytes` more bytes of rows may stay in memory; if not, every member's rows go to its file
+        from now on (`_Rows._start_spill`)."""
+        if not self.spilling and self.held + nbytes <= self.limit:
+            self.held += nbytes
+            return True
+        if not self.spilling:
+            self.spilling = True
+            for r in self.rows:
+                r._start_spill()
+        return False
+
+
 class _Rows:
     """An output array made chunk by chunk: `take(k)` gives the next k rows to write, `result()` the whole array.
 
     The rows of all chunks go into one allocation sized from the container's frame count (grown when that was
     short), so the result needs no concatenation: at 854x480 the trajectories are 150 MB a minute, and copying
-    them costs more in page faults than tracking them. With `spill` (the output file's path), once the rows
-    would pass SPILL_AFTER bytes they are moved to a temporary file beside it, each later chunk's rows are
-    appended to it, and the result is a read-only memory map of that file, already unlinked: the OS page cache
-    holds a long video's rows, not this process, while a short video's never cost a write and a read (0.4 CPU-s
-    a minute of 854x480). Disk errors are OutputErrors naming `spill`."""
+    them costs more in page faults than tracking them. With `spill`, once the video's rows would pass its limit
+    (SPILL_AFTER) they are moved to a temporary file beside the output, each later chunk's rows are appended to
+    it, and the result is a read-only memory map of that file, already unlinked: the OS page cache holds a long
+    video's rows, not this process, while a short video's never cost a write and a read (0.4 CPU-s a minute of
+    854x480). Disk errors are OutputErrors naming the output."""
 
-    def __init__(self, expected: int, row: tuple[int, ...], dtype: type, spill: Path | None = None) -> None:
+    def __init__(self, expected: int, row: tuple[int, ...], dtype: type, spill: _Spill | None = None) -> None:
         self.row, self.dtype, self.n = row, np.dtype(dtype), 0
-        self._spill, self._tmp, self._file, self._staged = spill, None, None, 0
+        self._spill, self._tmp, self._file, self._staged, self._last = spill, None, None, 0, 0
         self._row_bytes = max(1, int(np.prod(row)) * self.dtype.itemsize)
-        limit = ROWS_BYTES if spill is None else min(ROWS_BYTES, SPILL_AFTER)
+        limit = ROWS_BYTES if spill is None else min(ROWS_BYTES, spill.limit)
         self.array = np.empty((min(max(expected, 1), max(1, limit // self._row_bytes)), *row), dtype)  # pages never written are never mapped
+        if spill is not None:
+            spill.rows.append(self)
 
     def take(self, k: int) -> np.ndarray:
-        """A view of the next k rows, to be written."""
-        if self._file is None and self._spill is not None and (self.n + k) * self._row_bytes > SPILL_AFTER:
-            self._start_spill()
+        """A view of the next k rows, to be written (before the next `take` of any `_Rows` of the video)."""
+        if self._file is None and self._spill is not None:
+            self._spill.admit(k * self._row_bytes)  # may start the spill of every member, this one too
         if self._file is not None:
             self._write_staged()
-            if len(self.array) < k:
+            if len(self.array) < k or self.array.base is not None:  # not a view into the rows held before the spill
                 self.array = np.empty((k, *self.row), self.dtype)
             self._staged = k
             self.n += k
@@ -233,16 +260,19 @@ class _Rows:
             grown[: self.n] = self.array[: self.n]
             self.array = grown
         self.n += k
+        self._last = k
         return self.array[self.n - k : self.n]
 
     def _start_spill(self) -> None:
-        """Move the rows held so far to a new temporary file beside `spill`; later rows are appended to it."""
+        """Move the rows held so far to a new temporary file beside the output; later rows are appended to it.
+        The rows of the latest `take`, which the caller may not have written yet, are written at the next."""
         assert self._spill is not None
-        self._tmp = create_temp(self._spill)
+        self._tmp = create_temp(self._spill.path)
         self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed in result or discard
-        self._staged = self.n
+        self._staged = self.n - self._last
         self._write_staged()
-        self.array = np.empty((0, *self.row), self.dtype)  # freed: later rows are staged one chunk at a time
+        self.array = self.array[self.n - self._last : self.n]  # the big array is freed once these are written
+        self._staged = self._last
 
     def _write_staged(self) -> None:
         if self._file is not None and self._staged:
@@ -255,7 +285,7 @@ class _Rows:
         try:
             yield
         except OSError as e:
-            raise as_output_error(e, Path(self._spill or ""), *([self._tmp] if self._tmp else [])) from e
+            raise as_output_error(e, self._spill.path if self._spill else Path(), *([self._tmp] if self._tmp else [])) from e
 
     def result(self) -> np.ndarray:
         """The rows taken, (n, *row)."""
@@ -307,10 +337,10 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None, traject
     """All targets of one video (module docstring). trajectories=False: no `trajectories`, `valid` or
     `start_frames` (empty; the rest as always), for a caller that needs only the boxes (MOFO): the
     trajectories are most of the time and memory. spill: the path the targets will be written to; the
-    per-frame arrays (`trajectories`, `valid`, `vectors`: 137 KB a frame at 854x480) that pass SPILL_AFTER
-    bytes (the trajectories of 90 s of 854x480 at 30 fps) are then made in temporary files beside it and returned
-    as read-only memory maps of them (`_Rows`), held by the OS page cache rather than this process however long
-    the video; without it they are held in memory. Errors are `VideoError`s naming the file, and `OutputError`s
+    per-frame arrays (`trajectories`, `valid`, `vectors`: 137 KB a frame at 854x480), once together they pass
+    SPILL_AFTER bytes (about 65 s of 854x480 at 30 fps), are then made in temporary files beside it and returned
+    as read-only memory maps of them (`_Spill`, `_Rows`), held by the OS page cache rather than this process
+    however long the video; without it they are held in memory. Errors are `VideoError`s naming the file, and `OutputError`s
     naming `spill` for a disk that refuses the temporary files; none is left behind.
 
     Runs on one core (OpenCV's thread pool is held at 1 thread meanwhile): a batch runs one video per core."""
@@ -351,11 +381,12 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
         known = field.known if field.known is not None else np.ones(field.vectors.shape[:3], bool)
         if vectors is None:
             n_starts = -(-max(0, expected - L) // opts.starts) if trajectories else 0
-            vectors = _Rows(expected, (oh, ow, 2), np.float16, spill)
+            budget = _Spill(spill, SPILL_AFTER) if spill is not None else None
+            vectors = _Rows(expected, (oh, ow, 2), np.float16, budget)
             rows.append(vectors)
-            traj = _Rows(n_starts, (oh, ow, L, 2), np.float16, spill if trajectories else None)
+            traj = _Rows(n_starts, (oh, ow, L, 2), np.float16, budget if trajectories else None)
             rows.append(traj)
-            valid = _Rows(n_starts, (oh, ow), bool, spill if trajectories else None)
+            valid = _Rows(n_starts, (oh, ow), bool, budget if trajectories else None)
             rows.append(valid)
         to_float16(field.vectors[:, :oh, :ow], out=vectors.take(len(field.vectors)))
         cameras.append(field.camera.astype(np.float32))
