@@ -461,3 +461,29 @@ def test_a_small_fast_object_keeps_its_track():
         out = tracker.update([[x, 40, x + 10, 50, 1.0], [300 - x, 100, 310 - x, 110, 1.0]])
         ids.add((out[0][5], out[1][5]))
     assert len(ids) == 1  # two objects, each one id for all ten frames
+
+
+def test_a_video_in_which_nothing_moves_gets_no_colour(tmp_path):
+    """The codec's noise on a still scene (a few quarter-pixel vectors) is the whole video's motion; the
+    bounded scale must not stretch it to full colour: its top is at least the masks' floor (px/frame)."""
+    import cv2
+
+    from mosi_tool.saliency import masks
+    from mosi_tool.saliency.render import heat_frames
+
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(texture(180, 320, seed=3, scale=8).astype(np.float32), (0, 0), 4)
+    frames = [np.clip(scene + rng.integers(-3, 4, scene.shape), 0, 255).astype(np.uint8) for _ in range(16)]  # sensor noise
+    result = compute_motion_saliency(encode_frames(tmp_path / "still.mp4", frames))
+    raw = heat_frames(result, 0, 16, 320, 180, "raw")
+    assert 0 < raw.max() < 0.1  # codec noise (px/frame), far below any motion worth colouring
+    assert heat_frames(result, 0, 16, 320, 180, "bounded").max() < viz.OVERLAY_LOW
+    assert result.display_floor == masks.scaled_floor(180)
+
+
+def test_the_bounded_scale_has_a_floor_in_the_maps_units():
+    maps = np.full((2, 20, 20), 0.001, np.float32)
+    maps[:, 5:10, 5:10] = 0.01  # the "peak" of a still video: noise
+    lo, hi = frame_ranges(maps, "bounded", (0.001, 0.01), floor=0.5)
+    assert np.all(hi - lo >= 0.5)
+    assert np.all(frame_ranges(maps, "bounded", (0.001, 0.01))[1] <= 0.01)  # no floor: the noise fills the scale
