@@ -240,6 +240,25 @@ def test_segmentation_measures():
     assert s["frames"] == 2 and s["j_recall"] == 0.5 and s["box_hit"] == 0
 
 
+def test_box_measures_leave_out_the_frames_without_the_object():
+    """J counts an empty mask on a frame without the object as right (1, as DAVIS does); a box cannot hit what
+    is not there, so the box measures are over the frames with the object only, as `eval saliency` scores them."""
+    from mosi_tool.evaluation.segmentation import report_dict
+
+    a = np.zeros((48, 64), bool)
+    a[10:30, 10:40] = True
+    empty = np.zeros_like(a)
+    box = [10, 10, 40, 30, 1.0]
+    truth = np.stack([a, a, empty, empty, a, a])  # frames 1 .. 4 scored: two with the object, two without
+    s = score_sequence([a, a, empty, empty, a, a], [box, box, None, None, box, box], truth)
+    assert s["box_hit"] == 1 and s["box_iou"] == 1 and s["centre_hit"] == 1  # found on every frame it could be
+    assert s["j"] == 1 and s["frames"] == 4 and s["box_frames"] == 2
+    gone = score_sequence([empty] * 4, [None] * 4, np.stack([empty] * 4))
+    assert gone["j"] == 1 and np.isnan(gone["box_hit"]) and gone["box_frames"] == 0
+    report = report_dict({"m": {"x": s, "y": gone}}, {"m": 1.0}, {"m": 8}, {}, ["x", "y"], ())
+    assert report["methods"][0]["summary"]["all"]["box_hit"] == 1  # the sequence without the object is left out
+
+
 # --- appearance -------------------------------------------------------------------------------------------
 
 
