@@ -496,13 +496,15 @@ def test_a_video_in_which_nothing_moves_gets_no_colour(tmp_path):
     result = compute_motion_saliency(encode_frames(tmp_path / "still.mp4", frames))
     raw = heat_frames(result, 0, 16, 320, 180, "raw")
     assert 0 < raw.max() < 0.1  # codec noise (px/frame), far below any motion worth colouring
-    assert heat_frames(result, 0, 16, 320, 180, "bounded").max() < viz.OVERLAY_LOW
+    for norm in ("bounded", "video"):  # the overlay's scales; the --maps file keeps "video"
+        assert heat_frames(result, 0, 16, 320, 180, norm).max() < viz.OVERLAY_LOW, norm
     assert result.display_floor == masks.scaled_floor(180)
 
 
-def test_the_bounded_scale_has_a_floor_in_the_maps_units():
+def test_the_bounded_and_video_scales_have_a_floor_in_the_maps_units():
     maps = np.full((2, 20, 20), 0.001, np.float32)
     maps[:, 5:10, 5:10] = 0.01  # the "peak" of a still video: noise
-    lo, hi = frame_ranges(maps, "bounded", (0.001, 0.01), floor=0.5)
-    assert np.all(hi - lo >= 0.5)
+    for norm in ("bounded", "video"):
+        lo, hi = frame_ranges(maps, norm, (0.001, 0.01), floor=0.5)
+        assert np.all(hi - lo >= 0.5), norm
     assert np.all(frame_ranges(maps, "bounded", (0.001, 0.01))[1] <= 0.01)  # no floor: the noise fills the scale

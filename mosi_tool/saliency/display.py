@@ -1,7 +1,7 @@
 """How the overlay scales a frame's raw map into [0, 1] (`saliency --norm`).
 
 - "video": one range (low, high) for the whole video (`map_store.display_range`). A strong stretch of the
-  video (a fast pan) sets `high`, and weaker frames stay uncoloured.
+  video (a fast pan) sets `high`, and weaker frames stay uncoloured. `high` is at least `low` + `floor` (below).
 - "frame": each frame to its own min..max: every frame is coloured, a still one too (its noise).
 - "bounded" (the default): each frame's own top (the 99.5th percentile of its map), bounded below by
   `MIN_SHARE` of the video's `high` (a still frame stays dark) and by `low` + `NOISE_FACTOR` x the frame's
@@ -31,13 +31,13 @@ TOP_PERCENTILE = 99.5
 
 def frame_ranges(maps: np.ndarray, norm: str, video_range: tuple[float, float], floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) per frame, each (n,) float32, for maps (n, h, w) in their raw units (see the module
-    docstring); video_range: the video-wide (low, high); floor: under "bounded", the least high - low, in the
-    maps' units (0: none). The display is clip((map - low) / (high - low), 0, 1)."""
+    docstring); video_range: the video-wide (low, high); floor: under "bounded" and "video", the least
+    high - low, in the maps' units (0: none). The display is clip((map - low) / (high - low), 0, 1)."""
     n = len(maps)
     flat = maps.reshape(n, -1).astype(np.float32, copy=False)
     lo, hi = video_range
     if norm == "video":
-        return np.full(n, lo, np.float32), np.full(n, hi, np.float32)
+        return np.full(n, lo, np.float32), np.full(n, max(hi, lo + floor), np.float32)
     if norm == "frame":
         return flat.min(axis=1), flat.max(axis=1)
     if norm != "bounded":
