@@ -240,6 +240,25 @@ def test_segmentation_measures():
     assert s["frames"] == 2 and s["j_recall"] == 0.5 and s["box_hit"] == 0
 
 
+def test_box_measures_leave_out_the_frames_without_the_object():
+    """J counts an empty mask on a frame without the object as right (1, as DAVIS does); a box cannot hit what
+    is not there, so the box measures are over the frames with the object only, as `eval saliency` scores them."""
+    from mosi_tool.evaluation.segmentation import report_dict
+
+    a = np.zeros((48, 64), bool)
+    a[10:30, 10:40] = True
+    empty = np.zeros_like(a)
+    box = [10, 10, 40, 30, 1.0]
+    truth = np.stack([a, a, empty, empty, a, a])  # frames 1 .. 4 scored: two with the object, two without
+    s = score_sequence([a, a, empty, empty, a, a], [box, box, None, None, box, box], truth)
+    assert s["box_hit"] == 1 and s["box_iou"] == 1 and s["centre_hit"] == 1  # found on every frame it could be
+    assert s["j"] == 1 and s["frames"] == 4 and s["box_frames"] == 2
+    gone = score_sequence([empty] * 4, [None] * 4, np.stack([empty] * 4))
+    assert gone["j"] == 1 and np.isnan(gone["box_hit"]) and gone["box_frames"] == 0
+    report = report_dict({"m": {"x": s, "y": gone}}, {"m": 1.0}, {"m": 8}, {}, ["x", "y"], ())
+    assert report["methods"][0]["summary"]["all"]["box_hit"] == 1  # the sequence without the object is left out
+
+
 # --- appearance -------------------------------------------------------------------------------------------
 
 
@@ -461,3 +480,31 @@ def test_a_small_fast_object_keeps_its_track():
         out = tracker.update([[x, 40, x + 10, 50, 1.0], [300 - x, 100, 310 - x, 110, 1.0]])
         ids.add((out[0][5], out[1][5]))
     assert len(ids) == 1  # two objects, each one id for all ten frames
+
+
+def test_a_video_in_which_nothing_moves_gets_no_colour(tmp_path):
+    """The codec's noise on a still scene (a few quarter-pixel vectors) is the whole video's motion; the
+    bounded scale must not stretch it to full colour: its top is at least the masks' floor (px/frame)."""
+    import cv2
+
+    from mosi_tool.saliency import masks
+    from mosi_tool.saliency.render import heat_frames
+
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(texture(180, 320, seed=3, scale=8).astype(np.float32), (0, 0), 4)
+    frames = [np.clip(scene + rng.integers(-3, 4, scene.shape), 0, 255).astype(np.uint8) for _ in range(16)]  # sensor noise
+    result = compute_motion_saliency(encode_frames(tmp_path / "still.mp4", frames))
+    raw = heat_frames(result, 0, 16, 320, 180, "raw")
+    assert 0 < raw.max() < 0.1  # codec noise (px/frame), far below any motion worth colouring
+    for norm in ("bounded", "video"):  # the overlay's scales; the --maps file keeps "video"
+        assert heat_frames(result, 0, 16, 320, 180, norm).max() < viz.OVERLAY_LOW, norm
+    assert result.display_floor == masks.scaled_floor(180)
+
+
+def test_the_bounded_and_video_scales_have_a_floor_in_the_maps_units():
+    maps = np.full((2, 20, 20), 0.001, np.float32)
+    maps[:, 5:10, 5:10] = 0.01  # the "peak" of a still video: noise
+    for norm in ("bounded", "video"):
+        lo, hi = frame_ranges(maps, norm, (0.001, 0.01), floor=0.5)
+        assert np.all(hi - lo >= 0.5), norm
+    assert np.all(frame_ranges(maps, "bounded", (0.001, 0.01))[1] <= 0.01)  # no floor: the noise fills the scale

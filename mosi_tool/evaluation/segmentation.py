@@ -9,7 +9,8 @@ averaged over sequences:
   a boundary pixel matching when one of the other lies within `BOUND_TH` x the image diagonal (DAVIS's
   0.008: 8 px at 854x480); boundaries are the masks' pixels with a 4-neighbour outside;
 - the **strongest box** (the first of the method's boxes) against the object's bounding box: its IoU, its hit
-  rate (IoU >= 0.5, the CorLoc criterion) and how often its centre lies on the object;
+  rate (IoU >= 0.5, the CorLoc criterion) and how often its centre lies on the object, over the frames that
+  show the object (as `eval saliency` and bench/targets_box.py score boxes; NaN for a sequence without one);
 - **frames/s**: frames over the seconds the method spent (decoding and motion included; read it as a
   ranking on a loaded machine).
 
@@ -303,16 +304,23 @@ MEASURE_NAMES = {"j": "J mean", "j_recall": "J recall", "f": "F mean", "box_iou"
 
 
 def score_sequence(masks: list[np.ndarray], boxes: list[list[float] | None], truth: np.ndarray) -> dict[str, float]:
-    """Every measure of one method on one sequence (frames 1 .. n-2 of `truth`, (n, H, W) bool)."""
+    """Every measure of one method on one sequence (frames 1 .. n-2 of `truth`, (n, H, W) bool): J, J recall and
+    F over all of them (an empty mask on a frame without the object scores 1), the box measures over those that
+    show the object (NaN when none does: a box has nothing to find on the others); "frames" and "box_frames"
+    count them."""
     n = len(truth)
     frames = range(1, n - 1) if n > 2 else range(n)
-    rows = []
+    regions, located = [], []
     for i in frames:
         m = masks[min(i, len(masks) - 1)]
         j = jaccard(m, truth[i])
-        rows.append((j, float(j > J_RECALL), boundary_f(m, truth[i]), *box_scores(boxes[min(i, len(boxes) - 1)], truth[i])))
-    a = np.asarray(rows, np.float64)
-    return {k: float(a[:, c].mean()) for c, k in enumerate(MEASURES)} | {"frames": len(rows)}
+        regions.append((j, float(j > J_RECALL), boundary_f(m, truth[i])))
+        if truth[i].any():
+            located.append(box_scores(boxes[min(i, len(boxes) - 1)], truth[i]))
+    r, b = np.asarray(regions, np.float64).reshape(-1, 3), np.asarray(located, np.float64).reshape(-1, 3)
+    out = {k: float(r[:, c].mean()) for c, k in enumerate(MEASURES[:3])}
+    out |= {k: float(b[:, c].mean()) if len(b) else float("nan") for c, k in enumerate(MEASURES[3:])}
+    return out | {"frames": len(regions), "box_frames": len(located)}
 
 
 def evaluate_segmentation(sequences: list[Sequence], methods: list[str] | None = None, max_frames: int | None = None,
@@ -353,10 +361,16 @@ def report_dict(per: dict[str, dict[str, dict[str, float]]], seconds: dict[str, 
         summary = {}
         for sub, members in subsets.items():
             rows = [seqs[s] for s in members if s in seqs]
-            summary[sub] = {k: float(np.mean([r[k] for r in rows])) if rows else float("nan") for k in MEASURES} | {"sequences": len(rows)}
+            summary[sub] = {k: _mean([r[k] for r in rows]) for k in MEASURES} | {"sequences": len(rows)}
         out.append({"name": name, "kind": kinds.get(name, "mask"), "per_sequence": seqs,
                     "summary": summary, "fps": frames[name] / seconds[name] if seconds[name] > 0 else float("nan")})  # fmt: skip
     return {"evaluation": "segmentation", "dev_sequences": list(dev), "subsets": subsets, "methods": out}
+
+
+def _mean(values: list[float]) -> float:
+    """The mean of the finite values (a sequence without the object has no box measures), NaN if none."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def render(report: dict[str, Any]) -> str:

@@ -102,6 +102,12 @@ class MaskConfig:
             raise ValueError(f"refine must be one of {', '.join(REFINES)}, got {self.refine!r}")
 
 
+def scaled_floor(short: int, floor: float = FLOOR, floor_short_side: int = FLOOR_SHORT_SIDE) -> float:
+    """The least speed called motion (px/frame) on a frame of short side `short` pixels: `floor` from a short
+    side of `floor_short_side` up, shrinking in proportion below it (module docstring, rule 1)."""
+    return floor if short >= floor_short_side or floor == 0 else floor * short / floor_short_side
+
+
 def motion_threshold(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> float:
     """T of one raw map (any shape, units of the map): see the module docstring, rule 1."""
     if raw.size == 0:
@@ -285,7 +291,7 @@ class MaskTracker:
         if short >= self.cfg.floor_short_side or self.cfg.floor == 0:
             return self.cfg
         if self._scaled is None or self._scaled[0] != short:
-            self._scaled = (short, dataclasses.replace(self.cfg, floor=self.cfg.floor * short / self.cfg.floor_short_side))
+            self._scaled = (short, dataclasses.replace(self.cfg, floor=scaled_floor(short, self.cfg.floor, self.cfg.floor_short_side)))
         return self._scaled[1]
 
     def _appearance(self, e: np.ndarray, image: np.ndarray, grey: np.ndarray) -> np.ndarray:

@@ -193,7 +193,9 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps)
     assert maps is not None
     note = f"motion from {camera.source}; {counted(int((~camera.coded).sum()), 'frame')} without vectors interpolated"
+    from .masks import scaled_floor  # the overlay's least top: the masks' floor (`display.frame_ranges`)
+
     return SaliencyResult(
         info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
-        np.zeros((0, 2), np.int64), 0, [], [note], camera.source, sharp,
+        np.zeros((0, 2), np.int64), 0, [], [note], camera.source, sharp, scaled_floor(min(info.width, info.height)),
     )  # fmt: skip

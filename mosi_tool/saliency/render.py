@@ -181,7 +181,7 @@ def _scaled_maps(result: SaliencyResult, start: int, stop: int, norm: str) -> np
     low_res = np.asarray(result.maps[start:stop], dtype=np.float32)
     if norm == "raw":
         return low_res
-    lo, hi = frame_ranges(low_res, norm, result.range)
+    lo, hi = frame_ranges(low_res, norm, result.range, result.display_floor)
     low, high = np.asarray(lo, np.float32).reshape(-1, 1, 1), np.asarray(hi, np.float32).reshape(-1, 1, 1)
     return np.clip((low_res - low) / np.maximum(high - low, 1e-12), 0, 1).astype(np.float32)
 

@@ -26,6 +26,8 @@ class SaliencyResult:
     motion_source: str = ""  # --method mv: where the motion came from (`MotionField.source`)
     mask_maps: np.ndarray | MapStore | None = None  # --method mv: `maps` at the masks' narrower blur, when asked
     # (`motion.MASK_BLUR_CELLS`); None: the masks read `maps` alone
+    display_floor: float = 0.0  # the least top of the scale under --norm bounded and video, in the maps' units
+    # (--method mv: the masks' floor, px/frame, `masks.scaled_floor`; 0: none, maps in arbitrary units)
 
     @cached_property
     def range(self) -> tuple[float, float]:
