@@ -227,6 +227,26 @@ def test_bounded_display_colours_a_weak_mover_but_not_a_still_frame():
 # --- the measures ------------------------------------------------------------------------------------------
 
 
+def test_boundaries_are_drawn_as_the_davis_toolkit_draws_them():
+    """DAVIS's boundary map (seg2bmap): a pixel differing from its east, south or south-east neighbour, on both
+    sides of the edge, and no boundary along the image's border. The map before (mask pixels with a 4-neighbour
+    outside, the border counted as outside) differed in both, and F with it (goat 0.119 against the toolkit's
+    0.168 on 40 frames of the `masks` method)."""
+    from mosi_tool.evaluation.segmentation import boundary
+
+    a = np.zeros((6, 7), bool)
+    a[2:4, 2:5] = True  # a 2 x 3 block
+    want = np.zeros_like(a)
+    want[1, 1:5] = True  # above it (its south or south-east neighbour differs); (1, 5): only south-west: no
+    want[2:4, 1] = True  # left of it
+    want[2, 4] = want[3, 2:5] = True  # its own last column and last row
+    assert np.array_equal(boundary(a), want)
+    edge = np.zeros((4, 5), bool)
+    edge[:, 3:] = True  # touches the top, right and bottom borders: only the left edge is a boundary
+    assert np.array_equal(boundary(edge), np.pad(np.ones((4, 1), bool), ((0, 0), (2, 2))))
+    assert not boundary(np.ones((5, 5), bool)).any()
+
+
 def test_segmentation_measures():
     a = np.zeros((48, 64), bool)
     a[10:30, 10:40] = True

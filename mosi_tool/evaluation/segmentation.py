@@ -6,8 +6,8 @@ averaged over sequences:
 - **J** (region similarity): the IoU of the mask with the object's (1 when both are empty);
 - **J recall**: the fraction of frames with J > 0.5;
 - **F** (boundary F-measure): precision and recall of the mask's boundary pixels against the object's,
-  a boundary pixel matching when one of the other lies within `BOUND_TH` x the image diagonal (DAVIS's
-  0.008: 8 px at 854x480); boundaries are the masks' pixels with a 4-neighbour outside;
+  a boundary pixel matching when one of the other lies within a disk of radius `BOUND_TH` x the image
+  diagonal (DAVIS's 0.008: 8 px at 854x480); boundaries as the DAVIS toolkit draws them (`boundary`);
 - the **strongest box** (the first of the method's boxes) against the object's bounding box: its IoU, its hit
   rate (IoU >= 0.5, the CorLoc criterion) and how often its centre lies on the object, over the frames that
   show the object (as `eval saliency` and bench/targets_box.py score boxes; NaN for a sequence without one);
@@ -50,22 +50,30 @@ def jaccard(mask: np.ndarray, truth: np.ndarray) -> float:
 
 
 def boundary(mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the mask's pixels with a 4-neighbour outside it (the image border counts as outside)."""
-    import cv2
-
-    m = mask.astype(np.uint8)
-    inner = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return (m > 0) & (inner == 0)
+    """(H, W) bool: the boundary map of the DAVIS toolkit (its `seg2bmap`; Perazzi et al. 2016): the pixels
+    whose value differs from their east, south or south-east neighbour, on either side of the edge. Along the
+    last row only the east neighbour counts, along the last column only the south one, so the image's own
+    border is no boundary (a mask touching it has none there)."""
+    m = mask.astype(bool)
+    east, south, south_east = np.zeros_like(m), np.zeros_like(m), np.zeros_like(m)
+    east[:, :-1], south[:-1, :], south_east[:-1, :-1] = m[:, 1:], m[1:, :], m[1:, 1:]
+    b = (m ^ east) | (m ^ south) | (m ^ south_east)
+    b[-1, :] = m[-1, :] ^ east[-1, :]
+    b[:, -1] = m[:, -1] ^ south[:, -1]
+    b[-1, -1] = False
+    return b
 
 
 def boundary_f(mask: np.ndarray, truth: np.ndarray, bound_th: float = BOUND_TH) -> float:
-    """DAVIS F of two (H, W) bool masks (see the module docstring): 1 when neither has a boundary, 0 when one
-    has none."""
+    """DAVIS F of two (H, W) bool masks (see the module docstring): boundary pixels (`boundary`) match within a
+    disk of radius ceil(bound_th x the diagonal) pixels (x^2 + y^2 <= r^2); 1 when neither has a boundary, 0
+    when one has none."""
     import cv2
 
     h, w = truth.shape
     r = max(1, int(np.ceil(bound_th * np.hypot(h, w))))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    ys, xs = np.mgrid[-r : r + 1, -r : r + 1]
+    disk = (xs * xs + ys * ys <= r * r).astype(np.uint8)
     bm, bt = boundary(mask), boundary(truth)
     nm, nt = np.count_nonzero(bm), np.count_nonzero(bt)
     if nm == 0 and nt == 0:
