@@ -257,6 +257,7 @@ def test_segmentation_measures():
     assert boundary_f(shifted, a) < 0.5 and jaccard(shifted, a) == pytest.approx(18 * 20 / (42 * 20))
     assert box_scores([10, 10, 40, 30], a) == (1.0, 1.0, 1.0) and box_scores(None, a) == (0.0, 0.0, 0.0)
     s = score_sequence([a, a, shifted, a], [None] * 4, np.stack([a] * 4))  # frames 1 and 2 are scored
+    assert score_sequence([a, a, shifted, a], [None] * 4, np.stack([a] * 4), cut=True)["frames"] == 3  # and 3: not the last
     assert s["frames"] == 2 and s["j_recall"] == 0.5 and s["box_hit"] == 0
 
 

@@ -311,13 +311,14 @@ MEASURE_NAMES = {"j": "J mean", "j_recall": "J recall", "f": "F mean", "box_iou"
                  "centre_hit": "centre on object"}  # fmt: skip
 
 
-def score_sequence(masks: list[np.ndarray], boxes: list[list[float] | None], truth: np.ndarray) -> dict[str, float]:
-    """Every measure of one method on one sequence (frames 1 .. n-2 of `truth`, (n, H, W) bool): J, J recall and
+def score_sequence(masks: list[np.ndarray], boxes: list[list[float] | None], truth: np.ndarray, cut: bool = False) -> dict[str, float]:
+    """Every measure of one method on one sequence (frames 1 .. n-2 of `truth`, (n, H, W) bool; 1 .. n-1 when
+    `cut`: the sequence goes on after them (`--max-frames`), and DAVIS leaves out only its true last): J, J recall and
     F over all of them (an empty mask on a frame without the object scores 1), the box measures over those that
     show the object (NaN when none does: a box has nothing to find on the others); "frames" and "box_frames"
     count them."""
     n = len(truth)
-    frames = range(1, n - 1) if n > 2 else range(n)
+    frames = range(1, n - (0 if cut else 1)) if n > 2 else range(n)
     regions, located = [], []
     for i in frames:
         m = masks[min(i, len(masks) - 1)]
@@ -352,7 +353,7 @@ def evaluate_segmentation(sequences: list[Sequence], methods: list[str] | None =
             if truth is None:
                 h, w = masks[0].shape
                 truth = load_masks(seq, n, (w, h))
-            per[m.name][seq.name] = score_sequence(masks, boxes, truth)
+            per[m.name][seq.name] = score_sequence(masks, boxes, truth, cut=n < len(seq.masks))
             kinds[m.name] = m.kind
             seconds[m.name] += own + x.seconds(*earlier)
             frames[m.name] += n
