@@ -107,22 +107,24 @@ def field_geometry(field: MotionField, short: int | None = None) -> Geometry:
     return geometry("full", short, w, h) if short else Geometry((w, h), (0, 0, w, h))
 
 
-def motion_field(path: str | Path, stream: int | None = None, fps: float | None = None) -> MotionField:
+def motion_field(path: str | Path, stream: int | None = None, fps: float | None = None, measure: bool | None = None) -> MotionField:
     """The video's motion field with the default cells and camera model (`CAMERA_MODEL`; here and in
-    `motion_pass`)."""
-    return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL)
+    `motion_pass`). measure: reference distances measured on the pictures (`video.motion.iter_motion`)."""
+    return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, measure=measure)
 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
-                field: MotionField | None = None, keep: KeptFrames | None = None,
-                mask_maps: bool = False) -> tuple[MotionField, MapStore | None, MapStore | None]:  # fmt: skip
+                field: MotionField | None = None, keep: KeptFrames | None = None, mask_maps: bool = False,
+                measure: bool | None = None) -> tuple[MotionField, MapStore | None, MapStore | None]:  # fmt: skip
     """One streamed pass over a video's motion field (or over `field`, if already read): its camera track (a
     `MotionField.camera_only`), if `maps`, its object-motion maps (`iter_object_motion_maps`) in a `MapStore`,
     and if also `mask_maps`, the same maps at the masks' blur (`MASK_BLUR_CELLS`) in another (else None).
     Memory stays flat in the video's length, unless `keep` (`video.kept_frames`) takes the decoded pictures
-    for the pass after this one."""
+    for the pass after this one. measure: reference distances measured on the pictures (`video.motion.iter_motion`;
+    None: where `keep` wants the pictures)."""
     reader = keep.reader if keep is not None else None
-    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep)
+    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep,
+                                                                measure=measure)  # fmt: skip
     kept: list[MotionField] = []
 
     def follow() -> Iterator[MotionField]:
@@ -179,7 +181,7 @@ def fuse(mosi: np.ndarray, motion: np.ndarray, ranges: tuple[Range, Range] | Non
 def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: float | None = None,
                             motion: MotionField | None = None, size: int | None = None,
                             info: VideoInfo | None = None, keep: KeptFrames | None = None,
-                            mask_maps: bool = False) -> SaliencyResult:  # fmt: skip
+                            mask_maps: bool = False, measure: bool | None = None) -> SaliencyResult:  # fmt: skip
     """`--method mv`: camera-compensated motion-vector maps (`saliency.motion`), no network.
 
     Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution, streamed to a
@@ -188,9 +190,11 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     frame's own size. info: the video's header, when the caller has opened it already (saves an open).
     keep: decoded pictures kept for the overlay (`video.kept_frames`), on `keep.reader`'s video.
     mask_maps: also the maps at the masks' blur (`SaliencyResult.mask_maps`, for `--masks` and `--boxes`).
+    measure: the codec vectors' reference distances measured on the decoded pictures (`video.motion.iter_motion`):
+    None where `keep` wants the pictures (the outputs drawn on them), True always, False never.
     """
     info = info or (keep.reader.info if keep is not None else ClipSpec(fps=fps, stream=stream).open(path).info)
-    camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps)
+    camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)
     assert maps is not None
     note = f"motion from {camera.source}; {counted(int((~camera.coded).sum()), 'frame')} without vectors interpolated"
     return SaliencyResult(

@@ -1,8 +1,10 @@
 """Motion from the codec's own vectors: FFmpeg's exported block vectors, rasterised into cells, with the
-distance to each vector's reference frame estimated per frame, and turned upright with the displayed frame."""
+distance to each vector's reference frame measured per block on the decoded pictures where they are decoded
+(`block_references`), else estimated per frame and per cell, and turned upright with the displayed frame."""
 
 from __future__ import annotations
 
+import collections
 import itertools
 from fractions import Fraction
 from pathlib import Path
@@ -28,16 +30,24 @@ ZERO_B_VECTORS = frozenset({"mpeg4"})
 TAU = 0.5  # px/frame: velocities closer than this agree (per-cell reference distances)
 NEIGHBOURS = 2  # frames either side whose median a cell's velocity is checked against (per-cell distances)
 PER_CELL_PASSES = 2
+REFERENCE_FRAMES = 4  # frames either side a block's measured reference is looked for (`block_references`)
+MEASURE_SHIFT = 0.5  # px: blocks displaced less than this are not measured (their reference barely matters)
+REFERENCE_MARGIN = 0.8  # a measured reference's SAD is below this share of every other candidate's, else unknown
+LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"})  # 8-bit luma first
 
 
 class RawFrame(NamedTuple):
     """One decoded frame of the vector pass: past/future displacement fields (gh, gw, 2) on the stored
-    frame's grid (None without vectors), picture type and time (s)."""
+    frame's grid (None without vectors), picture type and time (s); where the pictures were decoded, the
+    past/future velocities (gh, gw, 2) px/frame over each block's measured reference distance
+    (`block_references`; NaN where a cell's blocks were not all measured; None: not measured)."""
 
     past: np.ndarray | None
     future: np.ndarray | None
     type: int
     time: float
+    past_measured: np.ndarray | None = None
+    future_measured: np.ndarray | None = None
 
 
 def rasterize(mv: np.ndarray, gh: int, gw: int, cell: int = CELL) -> tuple[np.ndarray, np.ndarray]:
@@ -95,6 +105,103 @@ def _rasterize(source: np.ndarray, w: np.ndarray, h: np.ndarray, dst_x: np.ndarr
                     out[d, y, x, 0] = acc[d, y, x, 1] / acc[d, y, x, 0]
                     out[d, y, x, 1] = acc[d, y, x, 2] / acc[d, y, x, 0]
     return out
+
+
+def block_references(mv: np.ndarray, lumas: list[np.ndarray | None], at: int, max_distance: int = REFERENCE_FRAMES) -> np.ndarray:
+    """(n,) int64: for each of a frame's n block vectors, the distance in frames (display order) to the picture
+    it was predicted from, measured on the decoded pictures; 0 where not measured.
+
+    FFmpeg says only whether a vector points to the past or the future, and encoders choose among several
+    reference frames per block. The pictures tell which: a block of frame t displaced by its vector matches
+    its reference picture (up to the coded residual) far better than the pictures around it. So each block
+    moved by at least MEASURE_SHIFT px is compared (mean absolute difference of 8-bit luma, the vector's
+    sub-pixel position interpolated bilinearly, positions clamped to the picture) with frames t -/+ k,
+    k = 1..max_distance, in its direction, and takes the k of the smallest difference if that is below
+    REFERENCE_MARGIN times every other candidate's (a flat block matches them all alike: unknown).
+
+    mv: FFmpeg's AVMotionVector records of frame t (positions on `lumas`' pictures: the crop offset already
+    subtracted); lumas: (H, W) uint8 luma planes of consecutive frames in display order (None: a picture
+    without a usable 8-bit luma plane), frame t at index `at`.
+    """
+    height, width = lumas[at].shape if lumas[at] is not None else (0, 0)
+    planes = numba.typed.List()
+    slots = np.full(2 * max_distance + 1, -1, np.int64)  # frame t + k - max_distance -> index into planes (-1: none)
+    for k in range(-max_distance, max_distance + 1):
+        i = at + k
+        if 0 <= i < len(lumas) and lumas[i] is not None and lumas[i].shape == (height, width):  # type: ignore[union-attr]
+            slots[k + max_distance] = len(planes)
+            planes.append(lumas[i])
+    if slots[max_distance] < 0 or len(planes) < 2:
+        return np.zeros(len(mv), np.int64)
+    return _block_references(mv["source"], mv["w"], mv["h"], mv["dst_x"], mv["dst_y"], mv["motion_x"], mv["motion_y"],
+                             mv["motion_scale"], planes, slots, max_distance)  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _block_sad(cur: np.ndarray, ref: np.ndarray, x0: int, y0: int, bw: int, bh: int, mx: float, my: float) -> float:
+    """Mean absolute difference between the block [x0, x0 + bw) x [y0, y0 + bh) of `cur` and `ref` sampled at
+    the same pixels plus (mx, my) (bilinear; coordinates clamped to the picture)."""
+    h, w = cur.shape
+    fx, fy = np.floor(mx), np.floor(my)
+    ax, ay = np.float32(mx - fx), np.float32(my - fy)
+    ix, iy = np.int64(fx), np.int64(fy)
+    total, n = np.float32(0.0), 0
+    for y in range(max(0, y0), min(h, y0 + bh)):
+        r0, r1 = min(max(y + iy, 0), h - 1), min(max(y + iy + 1, 0), h - 1)
+        for x in range(max(0, x0), min(w, x0 + bw)):
+            c0, c1 = min(max(x + ix, 0), w - 1), min(max(x + ix + 1, 0), w - 1)
+            top = np.float32(ref[r0, c0]) + ax * (np.float32(ref[r0, c1]) - np.float32(ref[r0, c0]))
+            bottom = np.float32(ref[r1, c0]) + ax * (np.float32(ref[r1, c1]) - np.float32(ref[r1, c0]))
+            total += abs(np.float32(cur[y, x]) - (top + ay * (bottom - top)))
+            n += 1
+    return total / n if n else np.inf
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _block_references(source: np.ndarray, w: np.ndarray, h: np.ndarray, dst_x: np.ndarray, dst_y: np.ndarray, motion_x: np.ndarray,
+                      motion_y: np.ndarray, motion_scale: np.ndarray, planes, slots: np.ndarray, kmax: int) -> np.ndarray:  # fmt: skip
+    """`block_references` on the records' columns; planes[slots[k + kmax]]: frame t + k's luma."""
+    out = np.zeros(len(source), np.int64)
+    cur = planes[slots[kmax]]
+    min2 = np.float32(MEASURE_SHIFT * MEASURE_SHIFT)
+    for i in range(len(source)):
+        if source[i] == 0:
+            continue
+        scale = np.float32(motion_scale[i])
+        mx, my = np.float32(motion_x[i]) / scale, np.float32(motion_y[i]) / scale  # the block's source: dst + (mx, my)
+        if mx * mx + my * my < min2:
+            continue
+        bw, bh = np.int64(w[i]), np.int64(h[i])
+        x0, y0 = np.int64(dst_x[i]) - bw // 2, np.int64(dst_y[i]) - bh // 2
+        sign = 1 if source[i] > 0 else -1
+        best, second, pick = np.inf, np.inf, 0
+        for k in range(1, kmax + 1):
+            slot = slots[kmax + sign * k]
+            if slot < 0:
+                continue
+            sad = _block_sad(cur, planes[slot], x0, y0, bw, bh, mx, my)
+            if sad < best:
+                best, second, pick = sad, best, k
+            elif sad < second:
+                second = sad
+        if pick and (second == np.inf or best < np.float32(REFERENCE_MARGIN) * second):
+            out[i] = pick
+    return out
+
+
+def measured_velocities(mv: np.ndarray, distances: np.ndarray, gh: int, gw: int, cell: int = CELL) -> tuple[np.ndarray, np.ndarray]:
+    """(past, future) velocities (gh, gw, 2) float32 px/frame: `rasterize`'s displacements with each block's
+    divided by its measured reference distance (`block_references`, (n,) int64), NaN in the cells where a
+    block was not measured (0: too little motion, or no clear match), so that those keep the estimated
+    distances (`velocities`)."""
+    nan = np.float32(np.nan)
+    known = distances > 0
+    scale = mv["motion_scale"].astype(np.float32) * np.maximum(distances, 1).astype(np.float32)
+    out = _rasterize(mv["source"], mv["w"], mv["h"], mv["dst_x"], mv["dst_y"], np.where(known, mv["motion_x"].astype(np.float32), nan),
+                     np.where(known, mv["motion_y"].astype(np.float32), nan), scale, gh, gw, cell)  # fmt: skip
+    return out[0], out[1]
 
 
 def reference_distances(types: np.ndarray, past_shift: np.ndarray, future_shift: np.ndarray,
@@ -165,9 +272,22 @@ def _median_shifts(field: np.ndarray) -> np.ndarray:
     return out
 
 
+def _luma(frame: av.VideoFrame) -> np.ndarray | None:
+    """A read-only (H, W) uint8 view of a decoded frame's luma plane (it keeps the frame alive), or None if its
+    pixel format has no 8-bit luma plane first (`LUMA_FORMATS`)."""
+    if frame.format.name not in LUMA_FORMATS:
+        return None
+    plane = frame.planes[0]
+    view = np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * frame.height)
+    out = view.reshape(frame.height, plane.line_size)[:, : frame.width]
+    out.flags.writeable = False
+    return out
+
+
 def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None, probe: int = 12,
                  offset: tuple[int, int] = (0, 0), clock: Clock | None = None,
-                 timeline: Timeline | None = None, keep: KeptFrames | None = None) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
+                 timeline: Timeline | None = None, keep: KeptFrames | None = None,
+                 measure: bool | None = None) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
     and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None
     if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out).
@@ -176,7 +296,11 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     timeline: fed each frame's time, to find frames lost in damaged parts as the reader does.
     keep: told every frame's time and the end of the pass, and given the decoded pictures if it wants them
     (`KeptFrames.wanted`: they are then decoded in full, as `VideoReader.frames` decodes them; else only the
-    vectors are parsed)."""
+    vectors are parsed). measure: whether each block's reference distance is measured on the decoded pictures
+    (`block_references`; `RawFrame.past_measured`, `future_measured`): None, where the pictures are decoded
+    anyway (`keep` wants them); True: always (the pictures are then decoded for it); False: never. Measuring
+    holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame once the REFERENCE_FRAMES after it
+    are decoded."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -186,7 +310,8 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     codec = vs.codec_context.name
     keep = keep if max_frames is None else None  # a pass cut short keeps nothing, and reports no end
     pictures = keep is not None and keep.wanted
-    if pictures:
+    measure = pictures if measure is None else measure
+    if pictures or measure:
         exact_crop(vs)  # the reader's pictures
         vs.codec_context.options = {"flags2": "+export_mvs"}
         vs.thread_count = 1  # the slice threads' wall-clock gain costs more CPU time than it saves (bench/saliency_vs_ffmpeg.py)
@@ -202,6 +327,19 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
         error: av.FFmpegError | None = None
         own = Timeline(clock.time_base) if keep is not None and timeline is None else timeline
         first: tuple[int, int] | None = None  # the first frame's size: the grid's
+        # measuring: the frames decoded but not given yet (RawFrame, its vectors or None), and the luma planes of
+        # the last 2 REFERENCE_FRAMES + 1 frames, the one of pending[0] at index len(lumas) - len(pending)
+        pending: collections.deque[tuple[RawFrame, np.ndarray | None]] = collections.deque()
+        lumas: collections.deque[np.ndarray | None] = collections.deque(maxlen=2 * REFERENCE_FRAMES + 1)
+
+        def measured() -> RawFrame:
+            raw, mv = pending.popleft()
+            if mv is None or raw.past is None:
+                return raw
+            at = len(lumas) - len(pending) - 1
+            p, f = measured_velocities(mv, block_references(mv, list(lumas), at), *raw.past.shape[:2], cell)
+            return raw._replace(past_measured=p, future_measured=f)
+
         with container:
             try:
                 for frame in itertools.islice(container.decode(vs), max_frames):
@@ -214,20 +352,30 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                     shape = (frame.width, frame.height)
                     first = first or shape
                     if mv is None or (blind_b and int(frame.pict_type) == PICT_B):
-                        p, f = None, None
+                        mv, p, f = None, None, None
                     elif shape == first:
                         p, f = rasterize(mv, gh, gw, cell)
                     else:  # a resolution change mid-stream: the vectors on this frame's grid, resampled to the stream's
                         on_own = rasterize(mv, -(-shape[1] // cell), -(-shape[0] // cell), cell)
                         p, f = (resample(x, gh, gw, first[0] / shape[0], first[1] / shape[1], cell) for x in on_own)
+                        mv = None  # not measured: the grid is another
                     t = clock.seconds(frame.pts, frame.dts)
                     if own is not None:
                         own.add(clock.joined)
                     if keep is not None:
                         keep.add(frame if pictures else None, t, sd.buffer_size if sd is not None else 0)
-                    yield RawFrame(p, f, int(frame.pict_type), t)
+                    raw = RawFrame(p, f, int(frame.pict_type), t)
+                    if not measure:
+                        yield raw
+                        continue
+                    lumas.append(_luma(frame))
+                    pending.append((raw, mv))
+                    if len(pending) > REFERENCE_FRAMES:
+                        yield measured()
             except av.FFmpegError as e:
                 error = e  # a truncated stream: keep what decoded (the reader, or `keep`, reports it)
+        while pending:
+            yield measured()
         if keep is not None and own is not None:
             keep.end(clock, own, error)
 
@@ -284,19 +432,26 @@ def _median4(a: float, b: float, c: float, d: float) -> float:
     return np.float32((total - hi - lo) / (n - 2) if n > 2 else total / n)
 
 
-def velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray) -> np.ndarray:
+def velocities(past: np.ndarray, future: np.ndarray, types: np.ndarray, past_measured: np.ndarray | None = None,
+               future_measured: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """(F, gh, gw, 2) px/frame from raw displacement fields (F, gh, gw, 2) float32 and picture types (NaN where
     unknown): each direction's displacement over its reference distance (the frame's, `reference_distances`,
     then per cell where it does not fit, `_per_cell_distance`, PER_CELL_PASSES times: a later pass compares
-    with neighbours the one before corrected), averaged where a frame has both (float32 throughout)."""
+    with neighbours the one before corrected), averaged where a frame has both (float32 throughout).
+    past_measured, future_measured: (F, gh, gw, 2) velocities over the blocks' measured reference distances
+    (`measured_velocities`), taken as they are where finite (neither estimated nor checked); None: none."""
     dp, df = reference_distances(types, _median_shifts(past), _median_shifts(future))
-    return _velocities(past, future, dp, df, PER_CELL_PASSES)
+    if past_measured is None or future_measured is None:
+        past_measured = future_measured = np.full((1, 1, 1, 2), np.nan, np.float32)  # read as "none" below
+    return _velocities(past, future, dp, df, PER_CELL_PASSES, past_measured, future_measured)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 @no_type_check  # numba code: numpy scalars throughout
-def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.ndarray, passes: int) -> np.ndarray:
-    """`velocities` from the frames' reference distances dp, df (F,) int (0: none in that direction).
+def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.ndarray, passes: int, mp: np.ndarray,
+                mf: np.ndarray) -> np.ndarray:  # fmt: skip
+    """`velocities` from the frames' reference distances dp, df (F,) int (0: none in that direction) and the
+    measured velocities mp, mf (like `past`; (1, 1, 1, 2) NaN: none).
 
     Level 0 of `first` is the mean of both directions' velocities over the frames' distances; level k the
     same after round k of per-cell checks, which reads level k - 1 two frames either side. So the rounds run
@@ -312,6 +467,7 @@ def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.nda
     nan = np.float32(np.nan)
     none = np.full((gh, gw, 2), nan, np.float32)  # the neighbour of a frame at the window's edge
     flags = np.empty(gw, np.int64)  # per cell of a row: 1 past, 2 future direction suspect
+    measured = mp.shape == past.shape
     for step in range(f + 2 * passes):
         t = step
         if t < f:
@@ -322,6 +478,12 @@ def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.nda
                 for j in range(gw):
                     for c in range(2):
                         vp[r, i, j, c], vf[r, i, j, c] = past[t, i, j, c] / kp, future[t, i, j, c] / kf
+                    if measured:
+                        if not np.isnan(mp[t, i, j, 0]):
+                            vp[r, i, j, 0], vp[r, i, j, 1] = mp[t, i, j, 0], mp[t, i, j, 1]
+                        if not np.isnan(mf[t, i, j, 0]):
+                            vf[r, i, j, 0], vf[r, i, j, 1] = mf[t, i, j, 0], mf[t, i, j, 1]
+                    for c in range(2):
                         first[0, r, i, j, c] = _mean2(vp[r, i, j, c], vf[r, i, j, c])
                         if passes == 0:
                             out[t, i, j, c] = first[0, r, i, j, c]
@@ -340,6 +502,8 @@ def _velocities(past: np.ndarray, future: np.ndarray, dp: np.ndarray, df: np.nda
                     rx, ry = _mean2(before[i, j, 0], after[i, j, 0]), _mean2(before[i, j, 1], after[i, j, 1])
                     flags[j] = _suspect(past[t, i, j, 0], past[t, i, j, 1], vp[r, i, j, 0], vp[r, i, j, 1], rx, ry) | (
                         _suspect(future[t, i, j, 0], future[t, i, j, 1], vf[r, i, j, 0], vf[r, i, j, 1], rx, ry) << 1)
+                    if measured:  # a measured velocity is not checked
+                        flags[j] &= ~(np.int64(not np.isnan(mp[t, i, j, 0])) | (np.int64(not np.isnan(mf[t, i, j, 0])) << 1))
                 for j in range(gw):
                     if flags[j]:
                         if flags[j] & 1:
