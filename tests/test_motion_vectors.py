@@ -20,6 +20,9 @@ W, H, N = 192, 128, 24
 PAN = 3  # px/frame: the background's content moves right
 OBJ = (-4, 2)  # px/frame: the object's own motion
 SQ = 40
+# FFmpeg's AVMotionVector record, as PyAV exports it
+MV_DTYPE = [("source", "<i4"), ("w", "u1"), ("h", "u1"), ("src_x", "<i2"), ("src_y", "<i2"), ("dst_x", "<i2"), ("dst_y", "<i2"),
+            ("flags", "<u8"), ("motion_x", "<i4"), ("motion_y", "<i4"), ("motion_scale", "<u2")]  # fmt: skip
 
 
 def panning_frames():
@@ -105,12 +108,10 @@ def test_mjpeg_falls_back_to_optical_flow(tmp_path):
 
 
 def test_rasterize_splits_blocks_into_cells_and_by_direction():
-    dtype = [("source", "<i4"), ("w", "u1"), ("h", "u1"), ("src_x", "<i2"), ("src_y", "<i2"), ("dst_x", "<i2"),
-             ("dst_y", "<i2"), ("flags", "<u8"), ("motion_x", "<i4"), ("motion_y", "<i4"), ("motion_scale", "<u2")]  # fmt: skip
     rec = np.array([(-1, 16, 16, 0, 0, 8, 8, 0, -8, 4, 4),  # past ref: moved by +2, -1 px
                     (1, 8, 8, 0, 0, 20, 4, 0, 12, 0, 4),  # future ref, one 8x8 cell
                     (-1, 4, 4, 0, 0, 26, 2, 0, 0, 0, 4), (-1, 4, 4, 0, 0, 30, 2, 0, 4, 0, 4)],  # two 4x4 blocks: averaged
-                   dtype=dtype)  # fmt: skip
+                   dtype=MV_DTYPE)  # fmt: skip
     past, future = mv.rasterize(rec, 2, 4, cell=8)
     assert np.allclose(past[:2, :2], [2, -1])  # a 16x16 block fills 4 cells
     assert np.allclose(past[0, 3], [-0.5, 0])  # mean of 0 and -1 (past: dst - src)
@@ -431,3 +432,73 @@ def test_short_gaps_between_known_cells_count_as_known():
     assert out[:, 0, 0].astype(int).tolist() == [1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0]
     assert out[:, 1, 0].astype(int).tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0]  # frames 3, 4 lean on frame 5's cell
     assert bridge_short_gaps(known, coded, longest=3)[6:9, 0, 0].all()  # the run of 3 too
+
+
+def test_block_references_find_the_picture_a_block_was_predicted_from():
+    from mosi_tool.video.motion import codec
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (64, 200), dtype=np.uint8)
+    lumas = [np.ascontiguousarray(np.roll(base, 3 * t, axis=1)) for t in range(7)]  # content moves right 3 px/frame
+    lumas[4][:16, :] = 128  # a flat band: its blocks match every candidate alike
+    mv = np.zeros(3, MV_DTYPE)
+    mv["w"], mv["h"], mv["motion_scale"], mv["source"] = 16, 16, 4, [-1, -1, 1]
+    mv["dst_x"], mv["dst_y"] = [100, 100, 100], [40, 8, 40]
+    # block 0 from 2 frames back (6 px left), block 1 flat, block 2 from 1 frame ahead (3 px right)
+    mv["motion_x"] = [-6 * 4, -6 * 4, 3 * 4]
+    assert codec.block_references(mv, lumas, 4).tolist() == [2, 0, 1]
+    mv["motion_x"][0] = -1  # a quarter pixel: too little motion to measure
+    assert codec.block_references(mv, lumas, 4)[0] == 0
+    mv["motion_x"][0] = -6 * 4
+    past, future = codec.measured_velocities(mv, np.array([2, 0, 1]), 8, 25)
+    assert np.allclose(past[4:6, 11:13], [3, 0]) and np.allclose(future[4:6, 11:13], [3, 0])  # px/frame
+    assert np.isnan(past[0:2, 11:13]).all()  # the cells of an unmeasured block stay unknown
+
+
+def test_measured_reference_distances_remove_blocks_coded_two_frames_back(tmp_path):
+    """The panning movers of tests/test_masks.py (squares at 1, 2, 3 px/frame, camera panning 2 px/frame): x264
+    codes some blocks against the frame two back (background cells right of the middle square read 4 px/frame,
+    the squares' cells 2x too fast), which the estimated distances do not all catch; measured on the pictures,
+    nearly every cell reads one of the true speeds (measured: 3 cells above 5.5 px/frame against 821, 65
+    background cells off 2 px/frame by over 0.5 against 1673)."""
+    from .test_masks import N, movers
+
+    frames, truth = movers(2)
+    path = encode_frames(tmp_path / "movers.mp4", frames)
+
+    def wrong(field) -> tuple[int, int]:
+        """(cells faster than the fastest square, background cells off its 2 px/frame) over frames 1 .. N - 2."""
+        c, fast, background = field.centres(), 0, 0
+        for t in range(1, N - 1):
+            v = field.vectors[t]
+            near = np.zeros(field.grid, bool)
+            for m in truth[t]:
+                ys, xs = np.nonzero(m)
+                near |= (c[..., 0] > xs.min() - 12) & (c[..., 0] < xs.max() + 12) & (c[..., 1] > ys.min() - 12) & (c[..., 1] < ys.max() + 12)
+            fast += int((v[..., 0] > 5.5).sum())
+            background += int((np.linalg.norm(v[~near] - np.array([2.0, 0.0]), axis=-1) > 0.5).sum())
+        return fast, background
+
+    measured, estimated = wrong(mv.read_motion(path, measure=True)), wrong(mv.read_motion(path, measure=False))
+    assert estimated[0] > 100 and estimated[1] > 100, estimated  # the case the measure is for
+    assert measured[0] <= 0.05 * estimated[0] and measured[1] <= 0.1 * estimated[1], (measured, estimated)
+
+
+def test_measured_field_is_the_same_however_the_video_is_chunked_and_whatever_the_memory(panning, tmp_path):
+    from mosi_tool.video.decode import VideoReader
+    from mosi_tool.video.kept_frames import KeptFrames
+
+    path, _ = panning  # a B-pyramid: past and future references 1, 2 and 4 frames away
+    whole = mv.join(mv.iter_motion(path, chunk=1000, measure=True))
+    assert not np.array_equal(whole.vectors, mv.read_motion(path, measure=False).vectors)  # something was measured
+    for chunk in (1, 5, 7):
+        assert np.array_equal(mv.join(mv.iter_motion(path, chunk=chunk, measure=True)).vectors, whole.vectors)
+    # `saliency`'s pass measures when its outputs need the pictures, whether or not they fit in memory
+    for budget in (1 << 30, 0):
+        reader = VideoReader(path)
+        keep = KeptFrames(reader, budget)
+        assert keep.wanted == (budget > 0)
+        assert np.array_equal(mv.join(mv.iter_motion(path, reader=reader, keep=keep)).vectors, whole.vectors)
+    reader = VideoReader(path)
+    maps_only = mv.join(mv.iter_motion(path, reader=reader, keep=KeptFrames(reader, 1 << 30, pixels=False)))
+    assert np.array_equal(maps_only.vectors, mv.read_motion(path, measure=False).vectors)

@@ -121,7 +121,7 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
     and if also `mask_maps`, the same maps at the masks' blur (`MASK_BLUR_CELLS`) in another (else None).
     Memory stays flat in the video's length, unless `keep` (`video.kept_frames`) takes the decoded pictures
     for the pass after this one. measure: reference distances measured on the pictures (`video.motion.iter_motion`;
-    None: where `keep` wants the pictures)."""
+    None: where `keep` holds pictures for outputs drawn on them, `KeptFrames.pixels`)."""
     reader = keep.reader if keep is not None else None
     chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep,
                                                                 measure=measure)  # fmt: skip
@@ -191,7 +191,7 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     keep: decoded pictures kept for the overlay (`video.kept_frames`), on `keep.reader`'s video.
     mask_maps: also the maps at the masks' blur (`SaliencyResult.mask_maps`, for `--masks` and `--boxes`).
     measure: the codec vectors' reference distances measured on the decoded pictures (`video.motion.iter_motion`):
-    None where `keep` wants the pictures (the outputs drawn on them), True always, False never.
+    None where `keep` holds pictures for outputs drawn on them (`KeptFrames.pixels`), True always, False never.
     """
     info = info or (keep.reader.info if keep is not None else ClipSpec(fps=fps, stream=stream).open(path).info)
     camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)

@@ -297,10 +297,11 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     keep: told every frame's time and the end of the pass, and given the decoded pictures if it wants them
     (`KeptFrames.wanted`: they are then decoded in full, as `VideoReader.frames` decodes them; else only the
     vectors are parsed). measure: whether each block's reference distance is measured on the decoded pictures
-    (`block_references`; `RawFrame.past_measured`, `future_measured`): None, where the pictures are decoded
-    anyway (`keep` wants them); True: always (the pictures are then decoded for it); False: never. Measuring
-    holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame once the REFERENCE_FRAMES after it
-    are decoded."""
+    (`block_references`; `RawFrame.past_measured`, `future_measured`): None, where the outputs need the pictures
+    (`keep.pixels`: they are decoded for them, in this pass if they fit in memory, else in this pass and the
+    next; so the field does not depend on the memory); True: always (the pictures are then decoded for it);
+    False: never. Measuring holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame once the
+    REFERENCE_FRAMES after it are decoded."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -310,7 +311,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     codec = vs.codec_context.name
     keep = keep if max_frames is None else None  # a pass cut short keeps nothing, and reports no end
     pictures = keep is not None and keep.wanted
-    measure = pictures if measure is None else measure
+    measure = (keep is not None and keep.pixels) if measure is None else measure
     if pictures or measure:
         exact_crop(vs)  # the reader's pictures
         vs.codec_context.options = {"flags2": "+export_mvs"}

@@ -81,8 +81,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     for the video's info; else it is opened here. keep: where the decoded pictures go for a later pass
     (`KeptFrames`, whether the codec's vectors or the optical-flow fallback read the video). measure: whether
     the codec's vectors take the reference distances measured on the decoded pictures (`codec.block_references`)
-    where they are measured: None where the pictures are decoded anyway (`keep` wants them), True always (they
-    are then decoded for it), False never (`codec.codec_frames`). Errors are `VideoError`s naming the file.
+    where they are measured: None where the outputs need the pictures (`keep.pixels`), True always (they are
+    then decoded for it), False never (`codec.codec_frames`). Errors are `VideoError`s naming the file.
     """
     chunk = CHUNK if chunk is None else chunk
     if chunk < 1:
