@@ -484,7 +484,7 @@ def test_measured_reference_distances_remove_blocks_coded_two_frames_back(tmp_pa
     assert measured[0] <= 0.05 * estimated[0] and measured[1] <= 0.1 * estimated[1], (measured, estimated)
 
 
-def test_measured_field_is_the_same_however_the_video_is_chunked_and_whatever_the_memory(panning, tmp_path):
+def test_measured_field_is_the_same_however_the_video_is_chunked_and_whatever_is_kept(panning):
     from mosi_tool.video.decode import VideoReader
     from mosi_tool.video.kept_frames import KeptFrames
 
@@ -493,12 +493,9 @@ def test_measured_field_is_the_same_however_the_video_is_chunked_and_whatever_th
     assert not np.array_equal(whole.vectors, mv.read_motion(path, measure=False).vectors)  # something was measured
     for chunk in (1, 5, 7):
         assert np.array_equal(mv.join(mv.iter_motion(path, chunk=chunk, measure=True)).vectors, whole.vectors)
-    # `saliency`'s pass measures when its outputs need the pictures, whether or not they fit in memory
-    for budget in (1 << 30, 0):
+    # `saliency`'s pass, whether it keeps the pictures for the overlay, drops them (too many) or wants none
+    for budget, pixels in ((1 << 30, True), (0, True), (1 << 30, False)):
         reader = VideoReader(path)
-        keep = KeptFrames(reader, budget)
-        assert keep.wanted == (budget > 0)
-        assert np.array_equal(mv.join(mv.iter_motion(path, reader=reader, keep=keep)).vectors, whole.vectors)
-    reader = VideoReader(path)
-    maps_only = mv.join(mv.iter_motion(path, reader=reader, keep=KeptFrames(reader, 1 << 30, pixels=False)))
-    assert np.array_equal(maps_only.vectors, mv.read_motion(path, measure=False).vectors)
+        keep = KeptFrames(reader, budget, pixels=pixels)
+        assert keep.wanted == (budget > 0 and pixels)
+        assert np.array_equal(mv.join(mv.iter_motion(path, reader=reader, keep=keep, measure=True)).vectors, whole.vectors)

@@ -58,11 +58,10 @@ class MapInputs(TimedItems):
 
     @cached_property
     def motion(self) -> Any:
-        """The motion field (`saliency.motion.motion_field`): codec vectors or the optical-flow fallback, the
-        vectors' reference distances measured on the pictures as `saliency` measures them when it draws on them."""
+        """The motion field (`saliency.motion.motion_field`): codec vectors or the optical-flow fallback."""
         from ..saliency.motion import motion_field
 
-        return self._timed("motion", lambda: motion_field(self.source, fps=self.fps, measure=True))
+        return self._timed("motion", lambda: motion_field(self.source, fps=self.fps))
 
     @cached_property
     def mv_maps(self) -> np.ndarray:

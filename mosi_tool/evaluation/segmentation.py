@@ -110,16 +110,15 @@ class Inputs(TimedItems):
     @cached_property
     def saliency(self) -> Any:
         """`compute_motion_saliency` of the source (`--method mv`), full-frame maps, with the masks' own maps
-        (`mask_maps`) and the reference distances measured on the pictures (`measure`), as `saliency --masks`
-        makes them (it decodes the pictures for the masks)."""
+        (`mask_maps`, as `saliency --masks` makes them)."""
         from ..saliency.compute import compute_motion_saliency
 
-        return self._timed("saliency", lambda: compute_motion_saliency(self.source, fps=self.fps, mask_maps=True, measure=True))
+        return self._timed("saliency", lambda: compute_motion_saliency(self.source, fps=self.fps, mask_maps=True))
 
     @cached_property
     def saliency_estimated(self) -> Any:
         """`saliency` with the reference distances estimated from the vectors alone (`measure` False: the rule
-        before, and still the one where no pictures are decoded)."""
+        before `motion.MEASURE_REFERENCES`)."""
         from ..saliency.compute import compute_motion_saliency
 
         return self._timed("saliency_estimated", lambda: compute_motion_saliency(self.source, fps=self.fps, mask_maps=True, measure=False))
@@ -127,11 +126,11 @@ class Inputs(TimedItems):
     @cached_property
     def saliency_similarity(self) -> Any:
         """`saliency` with the camera model before `motion.CAMERA_MODEL` ("auto"): a similarity on every frame."""
-        from ..saliency.motion import compute_motion_saliency
+        from ..saliency.motion import MEASURE_REFERENCES, compute_motion_saliency
         from ..video.motion import read_motion
 
         def run() -> Any:
-            field = read_motion(self.source, fps=self.fps, model="similarity", measure=True)
+            field = read_motion(self.source, fps=self.fps, model="similarity", measure=MEASURE_REFERENCES)
             return compute_motion_saliency(self.source, fps=self.fps, motion=field, mask_maps=True)
 
         return self._timed("saliency_similarity", run)
@@ -141,7 +140,7 @@ class Inputs(TimedItems):
         """The motion field (`saliency.motion.motion_field`), for the methods that carry masks along it."""
         from ..saliency.motion import motion_field
 
-        return self._timed("field", lambda: motion_field(self.source, fps=self.fps, measure=True))
+        return self._timed("field", lambda: motion_field(self.source, fps=self.fps))
 
     @cached_property
     def flow(self) -> np.ndarray:

@@ -287,7 +287,7 @@ def _luma(frame: av.VideoFrame) -> np.ndarray | None:
 def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None, probe: int = 12,
                  offset: tuple[int, int] = (0, 0), clock: Clock | None = None,
                  timeline: Timeline | None = None, keep: KeptFrames | None = None,
-                 measure: bool | None = None) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
+                 measure: bool = False) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
     and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None
     if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out).
@@ -296,11 +296,9 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     timeline: fed each frame's time, to find frames lost in damaged parts as the reader does.
     keep: told every frame's time and the end of the pass, and given the decoded pictures if it wants them
     (`KeptFrames.wanted`: they are then decoded in full, as `VideoReader.frames` decodes them; else only the
-    vectors are parsed). measure: whether each block's reference distance is measured on the decoded pictures
-    (`block_references`; `RawFrame.past_measured`, `future_measured`): None, where the outputs need the pictures
-    (`keep.pixels`: they are decoded for them, in this pass if they fit in memory, else in this pass and the
-    next; so the field does not depend on the memory); True: always (the pictures are then decoded for it);
-    False: never. Measuring holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame once the
+    vectors are parsed). measure: each block's reference distance measured on the decoded pictures
+    (`block_references`; `RawFrame.past_measured`, `future_measured`; the pictures are then decoded in full,
+    kept or not). Measuring holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame once the
     REFERENCE_FRAMES after it are decoded."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
@@ -311,7 +309,6 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     codec = vs.codec_context.name
     keep = keep if max_frames is None else None  # a pass cut short keeps nothing, and reports no end
     pictures = keep is not None and keep.wanted
-    measure = (keep is not None and keep.pixels) if measure is None else measure
     if pictures or measure:
         exact_crop(vs)  # the reader's pictures
         vs.codec_context.options = {"flags2": "+export_mvs"}

@@ -69,7 +69,7 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.n
 def iter_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
                 chunk: int | None = None, reader: VideoReader | None = None,
-                keep: KeptFrames | None = None, measure: bool | None = None) -> Iterator[MotionField]:  # fmt: skip
+                keep: KeptFrames | None = None, measure: bool = False) -> Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of a video file or frame folder, `chunk` frames at a time (see the
     module docstring): consecutive `MotionField`s whose `start` is their first frame's index.
 
@@ -79,10 +79,9 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     whatever `chunk` is (default CHUNK). fps: frame folders only, their frame rate (times). vectors=False forces the
     optical-flow fallback. reader: the video already opened (its header read) by the caller, who keeps it
     for the video's info; else it is opened here. keep: where the decoded pictures go for a later pass
-    (`KeptFrames`, whether the codec's vectors or the optical-flow fallback read the video). measure: whether
-    the codec's vectors take the reference distances measured on the decoded pictures (`codec.block_references`)
-    where they are measured: None where the outputs need the pictures (`keep.pixels`), True always (they are
-    then decoded for it), False never (`codec.codec_frames`). Errors are `VideoError`s naming the file.
+    (`KeptFrames`, whether the codec's vectors or the optical-flow fallback read the video). measure: the codec
+    vectors take the reference distances measured on the decoded pictures where measured (`codec.block_references`;
+    the pictures are then decoded in full), else those estimated from the vectors alone (`codec.velocities`). Errors are `VideoError`s naming the file.
     """
     chunk = CHUNK if chunk is None else chunk
     if chunk < 1:
@@ -156,6 +155,6 @@ def join(chunks: Iterable[MotionField]) -> MotionField:
 
 def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
-                measure: bool | None = None) -> MotionField:  # fmt: skip
+                measure: bool = False) -> MotionField:  # fmt: skip
     """The whole video's motion field (`iter_motion`, joined)."""
     return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors, measure=measure))
