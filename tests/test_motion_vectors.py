@@ -446,9 +446,11 @@ def test_block_references_find_the_picture_a_block_was_predicted_from():
     mv["dst_x"], mv["dst_y"] = [100, 100, 100], [40, 8, 40]
     # block 0 from 2 frames back (6 px left), block 1 flat, block 2 from 1 frame ahead (3 px right)
     mv["motion_x"] = [-6 * 4, -6 * 4, 3 * 4]
-    assert codec.block_references(mv, lumas, 4).tolist() == [2, 0, 1]
+    planes, slots = np.stack(lumas), np.array([0, 1, 2, 3, 4, 5, 6, -1, -1])  # frames 4 - 4 .. 4 + 4, the last two missing
+    assert codec.block_references(mv, planes, slots).tolist() == [2, 0, 1]
+    assert codec.block_references(mv, planes, np.array([0, 1, -1, 3, 4, 5, 6, -1, -1]))[0] == 0  # 2 back missing: unclear
     mv["motion_x"][0] = -1  # a quarter pixel: too little motion to measure
-    assert codec.block_references(mv, lumas, 4)[0] == 0
+    assert codec.block_references(mv, planes, slots)[0] == 0
     mv["motion_x"][0] = -6 * 4
     past, future = codec.measured_velocities(mv, np.array([2, 0, 1]), 8, 25)
     assert np.allclose(past[4:6, 11:13], [3, 0]) and np.allclose(future[4:6, 11:13], [3, 0])  # px/frame
