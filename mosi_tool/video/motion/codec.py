@@ -30,7 +30,7 @@ ZERO_B_VECTORS = frozenset({"mpeg4"})
 TAU = 0.5  # px/frame: velocities closer than this agree (per-cell reference distances)
 NEIGHBOURS = 2  # frames either side whose median a cell's velocity is checked against (per-cell distances)
 PER_CELL_PASSES = 2
-REFERENCE_FRAMES = 4  # frames either side a block's measured reference is looked for (`block_references`)
+REFERENCE_FRAMES = MAX_REFERENCE_DISTANCE  # frames either side a block's reference is looked for (`block_references`)
 MEASURE_SHIFT = 0.5  # px: blocks displaced less than this are not measured (their reference barely matters)
 REFERENCE_MARGIN = 0.8  # a measured reference's SAD is below this share of every other candidate's, else unknown
 SAMPLES = 3  # points per side of a block compared with the candidate references (`block_references`)
@@ -121,7 +121,8 @@ def block_references(mv: np.ndarray, planes: np.ndarray, slots: np.ndarray) -> n
     vector rounded to whole pixels, positions clamped to the picture (every pixel, or a bilinear sub-pixel
     position, cost 2-20x more for the same answer on 98.6-99.4% of the blocks of a DAVIS video). The block takes
     the k of the smallest sum if that is below REFERENCE_MARGIN times every other candidate's (a flat block
-    matches them all alike: unknown).
+    matches them all alike: unknown) and nearer than K (a reference farther than K frames matches the farthest
+    candidate best, as the sums fall towards it: unknown too).
 
     mv: FFmpeg's AVMotionVector records of frame t (positions on the pictures: the crop offset already
     subtracted); planes: (n, H, W) uint8 luma planes; slots: (2 K + 1,) int64, the plane of frame t + k at
@@ -187,7 +188,7 @@ def _block_references(source: np.ndarray, w: np.ndarray, h: np.ndarray, dst_x: n
                 best, second, pick = total, best, k
             elif total < second:
                 second = total
-        if pick and best * 1024 < margin * second:
+        if pick and pick < kmax and best * 1024 < margin * second:
             out[i] = last = pick
     return out
 
