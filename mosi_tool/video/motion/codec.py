@@ -398,7 +398,8 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                         yield raw
                         continue
                     lumas.add(frame)
-                    pending.append((raw, mv))
+                    # a copy: the side data's view would hold the decoded frame, and the decoder then allocates new ones
+                    pending.append((raw, mv.copy() if mv is not None and offset == (0, 0) else mv))
                     if len(pending) > REFERENCE_FRAMES:
                         yield measured()
             except av.FFmpegError as e:
