@@ -520,3 +520,20 @@ def test_measured_reference_distances_beat_the_estimated_ones_on_a_known_scene(t
     measured, estimated = object_errors(sc, path, measure=True), object_errors(sc, path)
     assert measured.mean() < 0.5 * estimated.mean(), (measured.mean(), estimated.mean())
     assert (measured > 1).mean() < 0.5 * (estimated > 1).mean(), ((measured > 1).mean(), (estimated > 1).mean())
+
+
+def test_candidate_references_leave_out_frames_decoded_after_the_block():
+    from mosi_tool.video.motion import codec
+
+    ring, K = codec._LumaRing(), codec.REFERENCE_FRAMES
+    order = "IBBBPBBBPBBBPBBBPB"  # display order; each B run is decoded after the P that follows it
+    for kind in order:
+        frame = av.VideoFrame(32, 16, "yuv420p")
+        frame.pict_type = {"I": av.video.frame.PictureType.I, "P": av.video.frame.PictureType.P, "B": av.video.frame.PictureType.B}[kind]
+        ring.add(frame)
+    frames = lambda t, slots: [t + k - K for k in range(2 * K + 1) if slots[k] >= 0 and k != K]  # noqa: E731
+    # P-frame 12: the past up to 8 frames back but not the B-frames 9-11 (the future up to P-frame 16: unused)
+    assert frames(12, ring.slots(12, reordered=True)) == [4, 5, 6, 7, 8, 13, 14, 15, 16]
+    # B-frame 14: every past frame within 8, the future up to the next P-frame (16)
+    assert frames(14, ring.slots(14, reordered=True)) == [6, 7, 8, 9, 10, 11, 12, 13, 15, 16]
+    assert frames(14, ring.slots(14, reordered=False)) == [6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17]

@@ -122,7 +122,8 @@ def block_references(mv: np.ndarray, planes: np.ndarray, slots: np.ndarray) -> n
     position, cost 2-20x more for the same answer on 98.6-99.4% of the blocks of a DAVIS video). The block takes
     the k of the smallest sum if that is below REFERENCE_MARGIN times every other candidate's (a flat block
     matches them all alike: unknown) and nearer than K (a reference farther than K frames matches the farthest
-    candidate best, as the sums fall towards it: unknown too).
+    candidate best, as the sums fall towards it: unknown too). Frames that cannot be references are left out
+    by the caller (`_LumaRing.slots`: B-frames decoded after the block's frame).
 
     mv: FFmpeg's AVMotionVector records of frame t (positions on the pictures: the crop offset already
     subtracted); planes: (n, H, W) uint8 luma planes; slots: (2 K + 1,) int64, the plane of frame t + k at
@@ -194,13 +195,15 @@ def _block_references(source: np.ndarray, w: np.ndarray, h: np.ndarray, dst_x: n
 
 
 class _LumaRing:
-    """The luma planes of the last 2 REFERENCE_FRAMES + 1 frames of a pass, copied into one array (a plane
-    that cannot be compared, `_luma` None or of another size than the first, is marked missing)."""
+    """The luma planes and picture types of the last 2 REFERENCE_FRAMES + 1 frames of a pass, the planes copied
+    into one array (a plane that cannot be compared, `_luma` None or of another size than the first, is marked
+    missing)."""
 
     def __init__(self) -> None:
         self.size = 2 * REFERENCE_FRAMES + 1
         self.planes: np.ndarray | None = None  # (size, H, W) uint8: frame n in row n % size
         self.valid = np.zeros(self.size, bool)
+        self.types = np.zeros(self.size, np.int64)
         self.count = 0  # frames added
 
     def add(self, frame: av.VideoFrame) -> None:
@@ -211,16 +214,34 @@ class _LumaRing:
         self.valid[row] = luma is not None and self.planes is not None and luma.shape == self.planes.shape[1:]
         if self.valid[row]:
             self.planes[row] = luma  # type: ignore[index]
+        self.types[row] = int(frame.pict_type)
         self.count += 1
 
-    def slots(self, t: int) -> np.ndarray:
-        """(2 K + 1,) int64: the rows of frames t - K .. t + K (`block_references`), -1 where missing; t must be
-        among the last K + 1 frames added."""
+    def slots(self, t: int, reordered: bool) -> np.ndarray:
+        """(2 K + 1,) int64: the rows of frames t - K .. t + K that frame t's blocks may have been predicted from
+        (`block_references`), -1 where missing; t must be among the last K + 1 frames added.
+
+        reordered: the stream decodes B-frames after the next I/P frame in display order (FFmpeg's
+        `has_b_frames`), which then rules candidates out: a B-frame's future references lie no farther than that
+        next I/P frame (those after it are decoded after it), and an I/P frame cannot refer to the B-frames just
+        before it (decoded after it)."""
         out = np.full(self.size, -1, np.int64)
         for k in range(-REFERENCE_FRAMES, REFERENCE_FRAMES + 1):
             n = t + k
             if 0 <= n < self.count and self.count - n <= self.size and self.valid[n % self.size]:
                 out[k + REFERENCE_FRAMES] = n % self.size
+        if reordered:
+            for k in range(1, REFERENCE_FRAMES + 1):  # future: up to the next I/P frame
+                n = t + k
+                if n >= self.count or self.types[n % self.size] != PICT_B:
+                    out[REFERENCE_FRAMES + k + 1 :] = -1
+                    break
+            if self.types[t % self.size] != PICT_B:  # past of an I/P frame: not the B-frames just before it
+                for k in range(1, REFERENCE_FRAMES + 1):
+                    n = t - k
+                    if n < 0 or self.types[n % self.size] != PICT_B:
+                        break
+                    out[REFERENCE_FRAMES - k] = -1
         return out
 
 
@@ -366,7 +387,8 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
             raw, mv = pending.popleft()
             if mv is None or raw.past is None or raw.future is None or lumas.planes is None:
                 return raw
-            p, f = measured_velocities(mv, block_references(mv, lumas.planes, lumas.slots(t)), gh, gw, cell)
+            slots = lumas.slots(t, bool(vs.codec_context.has_b_frames))
+            p, f = measured_velocities(mv, block_references(mv, lumas.planes, slots), gh, gw, cell)
             return raw._replace(past_measured=p, future_measured=f)
 
         with container:
