@@ -469,7 +469,7 @@ def test_measured_reference_distances_remove_blocks_coded_two_frames_back(tmp_pa
     """The panning movers of tests/test_masks.py (squares at 1, 2, 3 px/frame, camera panning 2 px/frame): x264
     codes some blocks against the frame two back (background cells right of the middle square read 4 px/frame,
     the squares' cells 2x too fast), which the estimated distances do not all catch; measured on the pictures,
-    nearly every cell reads one of the true speeds (measured: 3 cells above 5.5 px/frame against 821, 65
+    nearly every cell reads one of the true speeds (measured: 3 cells above 5.5 px/frame against 821, 33
     background cells off 2 px/frame by over 0.5 against 1673)."""
     from .test_masks import N, movers
 
