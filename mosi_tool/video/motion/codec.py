@@ -1,6 +1,7 @@
 """Motion from the codec's own vectors: FFmpeg's exported block vectors, rasterised into cells, with the
-distance to each vector's reference frame measured per block on the decoded pictures where they are decoded
-(`block_references`), else estimated per frame and per cell, and turned upright with the displayed frame."""
+distance to each vector's reference frame measured per block on the decoded pictures where asked
+(`codec_frames(measure=True)`, `block_references`: `saliency` asks), else estimated per frame and per cell, and
+turned upright with the displayed frame."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p
 
 class RawFrame(NamedTuple):
     """One decoded frame of the vector pass: past/future displacement fields (gh, gw, 2) on the stored
-    frame's grid (None without vectors), picture type and time (s); where the pictures were decoded, the
-    past/future velocities (gh, gw, 2) px/frame over each block's measured reference distance
+    frame's grid (None without vectors), picture type and time (s); where measured (`codec_frames(measure=True)`),
+    the past/future velocities (gh, gw, 2) px/frame over each block's measured reference distance
     (`block_references`; NaN where a cell's blocks were not all measured; None: not measured)."""
 
     past: np.ndarray | None
@@ -118,8 +119,8 @@ def block_references(mv: np.ndarray, planes: np.ndarray, slots: np.ndarray) -> n
     its reference picture (up to the coded residual) far better than the pictures around it. So each block
     moved by at least MEASURE_SHIFT px is compared with frames t -/+ k, k = 1..K, in its direction: the sum of
     absolute differences of 8-bit luma over SAMPLES x SAMPLES points spread over the block, displaced by the
-    vector rounded to whole pixels, positions clamped to the picture (every pixel, or a bilinear sub-pixel
-    position, cost 2-20x more for the same answer on 98.6-99.4% of the blocks of a DAVIS video). The block takes
+    vector rounded to whole pixels, positions clamped to the picture (4 x 4 points at bilinear sub-pixel
+    positions gave the same answer on 98.6% of a DAVIS video's blocks, at 1.2-1.5x the time). The block takes
     the k of the smallest sum if that is below REFERENCE_MARGIN times every other candidate's (a flat block
     matches them all alike: unknown) and nearer than K (a reference farther than K frames matches the farthest
     candidate best, as the sums fall towards it: unknown too). Frames that cannot be references are left out
@@ -325,8 +326,8 @@ def _median_shifts(field: np.ndarray) -> np.ndarray:
 
 
 def _luma(frame: av.VideoFrame) -> np.ndarray | None:
-    """A read-only (H, W) uint8 view of a decoded frame's luma plane (it keeps the frame alive), or None if its
-    pixel format has no 8-bit luma plane first (`LUMA_FORMATS`)."""
+    """A read-only (H, W) uint8 view of a decoded frame's luma plane (it keeps the frame alive: `_LumaRing`
+    copies it), or None if its pixel format has no 8-bit luma plane first (`LUMA_FORMATS`)."""
     if frame.format.name not in LUMA_FORMATS:
         return None
     plane = frame.planes[0]
