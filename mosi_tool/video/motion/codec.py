@@ -120,7 +120,7 @@ def block_references(mv: np.ndarray, planes: np.ndarray, slots: np.ndarray) -> n
     moved by at least MEASURE_SHIFT px is compared with frames t -/+ k, k = 1..K, in its direction: the sum of
     absolute differences of 8-bit luma over SAMPLES x SAMPLES points spread over the block, displaced by the
     vector rounded to whole pixels, positions clamped to the picture (4 x 4 points at bilinear sub-pixel
-    positions gave the same answer on 98.6% of a DAVIS video's blocks, at 1.2-1.5x the time). The block takes
+    positions gave the same answer on 98.6% of a DAVIS video's blocks, at about twice the time). The block takes
     the k of the smallest sum if that is below REFERENCE_MARGIN times every other candidate's (a flat block
     matches them all alike: unknown) and nearer than K (a reference farther than K frames matches the farthest
     candidate best, as the sums fall towards it: unknown too). Frames that cannot be references are left out
