@@ -382,13 +382,14 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
         # being frame lumas.count - len(pending)
         pending: collections.deque[tuple[RawFrame, np.ndarray | None]] = collections.deque()
         lumas = _LumaRing()
+        reordered = False  # the decoder's `has_b_frames`, read while the container is open
 
         def measured() -> RawFrame:
             t = lumas.count - len(pending)
             raw, mv = pending.popleft()
             if mv is None or raw.past is None or raw.future is None or lumas.planes is None:
                 return raw
-            slots = lumas.slots(t, bool(vs.codec_context.has_b_frames))
+            slots = lumas.slots(t, reordered)
             p, f = measured_velocities(mv, block_references(mv, lumas.planes, slots), gh, gw, cell)
             return raw._replace(past_measured=p, future_measured=f)
 
@@ -421,6 +422,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                         yield raw
                         continue
                     lumas.add(frame)
+                    reordered = bool(vs.codec_context.has_b_frames)
                     # a copy: the side data's view would hold the decoded frame, and the decoder then allocates new ones
                     pending.append((raw, mv.copy() if mv is not None and offset == (0, 0) else mv))
                     if len(pending) > REFERENCE_FRAMES:
