@@ -513,8 +513,8 @@ def test_measured_field_is_the_same_however_the_video_is_chunked_and_whatever_is
 
 def test_measured_reference_distances_beat_the_estimated_ones_on_a_known_scene(tmp_path):
     """The scene of `test_each_cell_gets_the_reference_distance_that_fits_it`, its references measured on the
-    pictures: the object's mean error falls to at most half the estimate's (measured: 0.11 against 0.41
-    px/frame; cells off by over 1 px/frame 3.2% against 15.3%). With candidates up to 4 frames only, P-frames
+    pictures: the object's mean error falls to at most half the estimate's (measured on two encodes: 0.09-0.11
+    against 0.32-0.41 px/frame; cells off by over 1 px/frame 2.7-3.2% against 15%). With candidates up to 4 frames only, P-frames
     whose blocks point 8 back got 2x-8x too fast (0.96): the farthest candidate is not taken."""
     sc, path = reference_scene(tmp_path)
     measured, estimated = object_errors(sc, path, measure=True), object_errors(sc, path)
