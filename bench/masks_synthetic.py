@@ -2,6 +2,7 @@
 
     python bench/masks_synthetic.py                                   # masks, still camera and panning
     python bench/masks_synthetic.py --methods masks,masks-one-map,masks-valleys
+    python bench/masks_synthetic.py --methods masks,masks-estimated-refs    # reference distances measured or not
 
 Three textured 40-px squares 15 px apart move right at 1, 2 and 3 px/frame over a textured background,
 320x192, 36 frames, libx264 (`tests.test_masks.movers`); the camera is still or pans at 2 px/frame. Each

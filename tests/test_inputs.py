@@ -146,13 +146,14 @@ def test_rotated_video_features_match_the_upright_video(tmp_path, micro_ckpt):
     assert json.loads(str(a["info"]))["rotation"] == 0
 
 
+@pytest.mark.parametrize("measure", [False, True])  # reference distances estimated, or measured on the stored pictures
 @pytest.mark.parametrize("display", [(90, False, False), (270, True, False), (180, False, True)])
-def test_motion_vectors_of_rotated_files_are_upright(tmp_path, display):
+def test_motion_vectors_of_rotated_files_are_upright(tmp_path, display, measure):
     from mosi_tool.video.motion import read_motion
 
     upright = square_frames(24, 96, 64, square=24, speed=3)
-    plain = read_motion(encode(tmp_path / "upright.mp4", upright))
-    turned = read_motion(encode(tmp_path / "phone.mp4", [stored_for(f, *display) for f in upright], display=display))
+    plain = read_motion(encode(tmp_path / "upright.mp4", upright), measure=measure)
+    turned = read_motion(encode(tmp_path / "phone.mp4", [stored_for(f, *display) for f in upright], display=display), measure=measure)
     assert turned.vectors.shape == plain.vectors.shape and turned.source == plain.source
     a, b = plain.vectors[2:], turned.vectors[2:]
     mag_a, mag_b = np.linalg.norm(a, axis=-1).mean(0), np.linalg.norm(b, axis=-1).mean(0)
@@ -357,7 +358,7 @@ def test_mv_maps_are_streamed_in_chunks_at_the_model_input_size(tmp_path, monkey
     from mosi_tool.loader import read_model_meta
 
     video = encode(tmp_path / "v.mp4", square_frames(70, 160, 96))
-    whole = motion.object_motion_maps(mv.read_motion(video))
+    whole = motion.object_motion_maps(mv.read_motion(video, measure=motion.MEASURE_REFERENCES))  # as `saliency` reads it
     monkeypatch.setattr(streaming, "CHUNK", 9)
     monkeypatch.setattr(motion, "SPLIT", 9)
     chunked = compute_motion_saliency(video)

@@ -364,10 +364,10 @@ def movers(pan: int) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
     return frames, truth
 
 
-def run_masks(tmp_path, pan):
+def run_masks(tmp_path, pan, measure=True):
     frames, truth = movers(pan)
     path = encode_frames(tmp_path / f"movers{pan}.mp4", frames)
-    result = compute_motion_saliency(path, mask_maps=True)  # as `saliency --masks` makes them
+    result = compute_motion_saliency(path, mask_maps=True, measure=measure)  # as `saliency --masks` makes them
     regions = Regions(W, H, sharp=mask_heat(result))
     masks, boxes = tmp_path / "m.npy", tmp_path / "b.jsonl"
     render(path, result, extra_sinks={masks: MasksFile(masks, N, W, H, regions), boxes: BoxesFile(boxes, regions)})
@@ -381,17 +381,23 @@ def run_masks(tmp_path, pan):
 def test_three_movers_on_a_still_camera_are_all_covered(tmp_path):
     union, covered, lines = run_masks(tmp_path, 0)
     assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)  # every object at least half covered
-    assert union >= 0.68  # 0.70 measured (0.61 before the masks' own map)
+    # 0.668 measured: the masks are a little wider on the squares' true speeds than on the estimated reference
+    # distances, which made some cells 2x too fast (0.703; 0.61 before the masks' own map)
+    assert union >= 0.64
     assert lines[-1]["union"] is not None and lines[-1]["union"][0] <= 12
 
 
 def test_three_movers_under_a_panning_camera(tmp_path):
-    # The 1 and 2 px/frame squares sit near the codec's residual noise under a 2 px/frame pan (background
-    # median 0.4, 90th percentile 1.2 px/frame): all three on 85% of frames measured (68% before the masks'
-    # own map and the noise factor 3), union J 0.56 (0.54; the issue's target 0.7 is not met).
+    # x264 codes some blocks against the frame two back; with the estimated reference distances, background
+    # cells right of the middle square read 4 px/frame instead of 2 (a false motion region) and the 1 and 2
+    # px/frame squares sit near the residual noise: all three on 85% of frames, union J 0.56. With each block's
+    # reference measured on the pictures (as `saliency --masks` decodes them): all three on every frame, union
+    # J 0.687 (the target 0.7 is nearly met).
     union, covered, _ = run_masks(tmp_path, 2)
-    assert covered.all(axis=1).mean() >= 0.8, covered.mean(axis=0)
-    assert union >= 0.54
+    assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)
+    assert union >= 0.66
+    union, covered, _ = run_masks(tmp_path, 2, measure=False)  # the estimated distances: where pictures are not decoded
+    assert union < 0.62
 
 
 # --- the commands ------------------------------------------------------------------------------------------

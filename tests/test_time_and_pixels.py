@@ -250,11 +250,12 @@ def test_non_square_motion_field_and_overlay_are_in_displayed_pixels(tmp_path):
     from mosi_tool.video.motion import read_motion
 
     path = write_sar(tmp_path / "pal.mp4", moving_square(30, 192, 96, speed=3, square=24), Fraction(16, 11))  # shown 279x96
-    field = read_motion(path)
-    assert field.size == (279, 96) and field.grid == (12, 35)
-    speed = np.linalg.norm(field.residual()[3:], axis=-1)
-    moving = field.vectors[3:][speed > 1.5]
-    assert len(moving) and np.median(moving[:, 0]) == pytest.approx(3 * 16 / 11, rel=0.15)  # 3 stored px/frame
+    for measure in (False, True):  # measured on the stored pictures, then resampled as the displacements are
+        field = read_motion(path, measure=measure)
+        assert field.size == (279, 96) and field.grid == (12, 35)
+        speed = np.linalg.norm(field.residual()[3:], axis=-1)
+        moving = field.vectors[3:][speed > 1.5]
+        assert len(moving) and np.median(moving[:, 0]) == pytest.approx(3 * 16 / 11, rel=0.15)  # 3 stored px/frame
     out = tmp_path / "o.mp4"
     cli("saliency", str(path), "--method", "mv", "--out", str(out))
     with av.open(str(out)) as c:
@@ -326,11 +327,12 @@ def test_motion_of_a_cropped_stream_is_where_the_object_is(tmp_path):
 
     src = write(tmp_path / "big.mp4", moving_square(30, 256, 160, start=30, speed=3, square=24))  # x from 92 to 179
     cropped = crop_stream(src, tmp_path / "c.mp4", left=64, top=32)
-    whole, part = read_motion(src), read_motion(cropped)
-    assert part.size == (192, 128) and part.grid == (16, 24)
-    a, b = np.linalg.norm(whole.residual(), axis=-1)[2:, 4:, 8:], np.linalg.norm(part.residual(), axis=-1)[2:]
-    moving = a > 1.5
-    assert moving.sum() > 20 and (b[moving] > 1.5).mean() > 0.8 and (b[~moving] > 1.5).mean() < 0.05
+    for measure in (False, True):  # reference distances measured on the cropped pictures: the vectors' positions less the crop
+        whole, part = read_motion(src, measure=measure), read_motion(cropped, measure=measure)
+        assert part.size == (192, 128) and part.grid == (16, 24)
+        a, b = np.linalg.norm(whole.residual(), axis=-1)[2:, 4:, 8:], np.linalg.norm(part.residual(), axis=-1)[2:]
+        moving = a > 1.5
+        assert moving.sum() > 20 and (b[moving] > 1.5).mean() > 0.8 and (b[~moving] > 1.5).mean() < 0.05
     boxes = tmp_path / "b.jsonl"
     cli("saliency", str(cropped), "--method", "mv", "--boxes", str(boxes), "--out", str(tmp_path / "o.mp4"))
     lines = [json.loads(line) for line in boxes.read_text().splitlines()]

@@ -125,13 +125,21 @@ class Inputs(TimedItems):
         return self._timed("saliency", lambda: compute_motion_saliency(self.source, fps=self.fps, mask_maps=True))
 
     @cached_property
+    def saliency_estimated(self) -> Any:
+        """`saliency` with the reference distances estimated from the vectors alone (`measure` False: the rule
+        before `motion.MEASURE_REFERENCES`)."""
+        from ..saliency.compute import compute_motion_saliency
+
+        return self._timed("saliency_estimated", lambda: compute_motion_saliency(self.source, fps=self.fps, mask_maps=True, measure=False))
+
+    @cached_property
     def saliency_similarity(self) -> Any:
         """`saliency` with the camera model before `motion.CAMERA_MODEL` ("auto"): a similarity on every frame."""
-        from ..saliency.motion import compute_motion_saliency
+        from ..saliency.motion import MEASURE_REFERENCES, compute_motion_saliency
         from ..video.motion import read_motion
 
         def run() -> Any:
-            field = read_motion(self.source, fps=self.fps, model="similarity")
+            field = read_motion(self.source, fps=self.fps, model="similarity", measure=MEASURE_REFERENCES)
             return compute_motion_saliency(self.source, fps=self.fps, motion=field, mask_maps=True)
 
         return self._timed("saliency_similarity", run)
@@ -163,15 +171,15 @@ class Inputs(TimedItems):
 
         return self._timed("fused", run)
 
-    def raw_maps(self, size: tuple[int, int], fused: bool = False, sharp: bool = False, similarity: bool = False) -> np.ndarray:
+    def raw_maps(self, size: tuple[int, int], fused: bool = False, sharp: bool = False, item: str = "saliency") -> np.ndarray:
         """The `mv` maps (fused: the `--method fused` maps; sharp: the masks' own `mv` maps, `mask_maps`;
-        similarity: with `saliency_similarity`'s camera) of the first `count` frames, un-normalised, at `size`
-        (what `saliency --masks` reads)."""
+        item: the saliency result they come from, `saliency` or a variant of it: `saliency_similarity`,
+        `saliency_estimated`) of the first `count` frames, un-normalised, at `size` (what `saliency --masks` reads)."""
         import dataclasses
 
         from ..saliency.render import heat_frames
 
-        result = self.fused if fused else self.saliency_similarity if similarity else self.saliency
+        result = self.fused if fused else getattr(self, item)
         if sharp:
             result = dataclasses.replace(result, maps=result.mask_maps)
         n = min(self.count, len(result.frame_times))
@@ -193,17 +201,17 @@ Output = tuple[list[np.ndarray], list[list[float] | None]]  # masks (H, W) bool 
 
 
 def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, own_blur: float | None = None,
-              similarity: bool = False) -> Callable[[Inputs], Output]:  # fmt: skip
+              item: str = "saliency") -> Callable[[Inputs], Output]:  # fmt: skip
     """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the `mv` maps (fused: on the
     `--method fused` maps of the default model; own_blur: the masks' own maps at this blur, cells, instead of
-    `motion.MASK_BLUR_CELLS`; similarity: with a similarity camera on every frame, the model before)."""
+    `motion.MASK_BLUR_CELLS`; item: the `Inputs` saliency result the maps come from, `Inputs.raw_maps`)."""
 
     def run(x: Inputs) -> Output:
         frames = x.frames
         h, w = frames[0].shape[:2]
         size = work_size(w, h, cfg.work_short_side)
-        raw = x.raw_maps(size, fused, similarity=similarity)
-        sharp = x.raw_maps(size, sharp=True, similarity=similarity) if cfg.sharp and not fused and own_blur is None else None
+        raw = x.raw_maps(size, fused, item=item)
+        sharp = x.raw_maps(size, sharp=True, item=item) if cfg.sharp and not fused and own_blur is None else None
         if own_blur is not None:
             sharp = x.maps_at_blur(size, own_blur)
         vectors = x.field.vectors if carry_field else None
@@ -277,7 +285,9 @@ class Method:
 
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "saliency")),
-    Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), similarity=True), ("frames", "saliency_similarity")),
+    Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("frames", "saliency_similarity")),
+    Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",
+           _mv_masks(MaskConfig(), item="saliency_estimated"), ("frames", "saliency_estimated")),  # fmt: skip
     Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("frames", "saliency")),
     Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("frames", "saliency")),
     Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("frames", "saliency", "field")),

@@ -28,6 +28,9 @@ BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)
 MASK_BLUR_CELLS = 1.0  # the masks' narrower blur (docs/EVALUATION.md 2c: 0.7 and 1.5 scored less)
 WINDOW = 2  # frames either side averaged in time
 CAMERA_MODEL = "auto"  # the similarity, or the affine model where it fits clearly more (docs/EVALUATION.md 2c)
+# The codec vectors' reference distances measured on the decoded pictures (`video.motion.codec.block_references`),
+# whatever the outputs, so the maps are the same with or without the outputs drawn on the pictures (docs/EVALUATION.md 2c)
+MEASURE_REFERENCES = True
 SPLIT = 64  # frames per piece when an in-memory field is turned into maps
 
 
@@ -107,22 +110,25 @@ def field_geometry(field: MotionField, short: int | None = None) -> Geometry:
     return geometry("full", short, w, h) if short else Geometry((w, h), (0, 0, w, h))
 
 
-def motion_field(path: str | Path, stream: int | None = None, fps: float | None = None) -> MotionField:
-    """The video's motion field with the default cells and camera model (`CAMERA_MODEL`; here and in
-    `motion_pass`)."""
-    return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL)
+def motion_field(path: str | Path, stream: int | None = None, fps: float | None = None,
+                 measure: bool = MEASURE_REFERENCES) -> MotionField:  # fmt: skip
+    """The video's motion field with the default cells, camera model (`CAMERA_MODEL`) and reference distances
+    (`MEASURE_REFERENCES`; here and in `motion_pass`); measure: False, estimated from the vectors alone."""
+    return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, measure=measure)
 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
-                field: MotionField | None = None, keep: KeptFrames | None = None,
-                mask_maps: bool = False) -> tuple[MotionField, MapStore | None, MapStore | None]:  # fmt: skip
+                field: MotionField | None = None, keep: KeptFrames | None = None, mask_maps: bool = False,
+                measure: bool = MEASURE_REFERENCES) -> tuple[MotionField, MapStore | None, MapStore | None]:  # fmt: skip
     """One streamed pass over a video's motion field (or over `field`, if already read): its camera track (a
     `MotionField.camera_only`), if `maps`, its object-motion maps (`iter_object_motion_maps`) in a `MapStore`,
     and if also `mask_maps`, the same maps at the masks' blur (`MASK_BLUR_CELLS`) in another (else None).
     Memory stays flat in the video's length, unless `keep` (`video.kept_frames`) takes the decoded pictures
-    for the pass after this one."""
+    for the pass after this one. measure: the vectors' reference distances measured on the decoded pictures
+    (`video.motion.iter_motion`; they are then decoded in full, kept or not), else estimated from the vectors."""
     reader = keep.reader if keep is not None else None
-    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep)
+    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep,
+                                                                measure=measure)  # fmt: skip
     kept: list[MotionField] = []
 
     def follow() -> Iterator[MotionField]:
@@ -179,7 +185,7 @@ def fuse(mosi: np.ndarray, motion: np.ndarray, ranges: tuple[Range, Range] | Non
 def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: float | None = None,
                             motion: MotionField | None = None, size: int | None = None,
                             info: VideoInfo | None = None, keep: KeptFrames | None = None,
-                            mask_maps: bool = False) -> SaliencyResult:  # fmt: skip
+                            mask_maps: bool = False, measure: bool = MEASURE_REFERENCES) -> SaliencyResult:  # fmt: skip
     """`--method mv`: camera-compensated motion-vector maps (`saliency.motion`), no network.
 
     Returns a `SaliencyResult` with maps (F, gh, gw) at the motion field's cell resolution, streamed to a
@@ -188,9 +194,11 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     frame's own size. info: the video's header, when the caller has opened it already (saves an open).
     keep: decoded pictures kept for the overlay (`video.kept_frames`), on `keep.reader`'s video.
     mask_maps: also the maps at the masks' blur (`SaliencyResult.mask_maps`, for `--masks` and `--boxes`).
+    measure: the codec vectors' reference distances measured on the decoded pictures (`motion_pass`), else
+    estimated from the vectors alone.
     """
     info = info or (keep.reader.info if keep is not None else ClipSpec(fps=fps, stream=stream).open(path).info)
-    camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps)
+    camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)
     assert maps is not None
     note = f"motion from {camera.source}; {counted(int((~camera.coded).sum()), 'frame')} without vectors interpolated"
     from .masks import scaled_floor  # the overlay's least top: the masks' floor (`display.frame_ranges`)

@@ -11,8 +11,11 @@ decoding, with no pixel conversion at all. Each frame's vectors become a dense f
   t-1 to frame t at frame t's cell centres. A vector only says whether its reference is in the past or the
   future, not how far: the distance is estimated per frame from the frame types and the camera's speed in
   the neighbouring frames (`reference_distances`), then again per cell where a cell's velocity jumps away from
-  its agreeing neighbours in time (encoders pick the reference per block). Past and future vectors of a
-  B-frame are both turned into velocities and averaged.
+  its agreeing neighbours in time (encoders pick the reference per block). With `measure=True` (what
+  `saliency` passes: `saliency.motion.MEASURE_REFERENCES`) the pictures are decoded too and each block's
+  reference is measured on them instead (`codec.block_references`: the frame its displaced luma matches
+  best), wherever that is clear. Past and future vectors of a B-frame are both turned into velocities and
+  averaged.
 - **Frames without vectors** (I-frames; and the B-frames of MPEG-4 Part 2, Xvid and DivX, whose vectors FFmpeg
   exports as all (0, 0): `codec.ZERO_B_VECTORS`) are interpolated linearly in time from their neighbours.
 - **Camera motion.** Per frame, a similarity (pan, zoom, rotation; or a full affine) fitted by RANSAC with a

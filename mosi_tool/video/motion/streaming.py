@@ -69,7 +69,7 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.n
 def iter_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
                 chunk: int | None = None, reader: VideoReader | None = None,
-                keep: KeptFrames | None = None) -> Iterator[MotionField]:  # fmt: skip
+                keep: KeptFrames | None = None, measure: bool = False) -> Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of a video file or frame folder, `chunk` frames at a time (see the
     module docstring): consecutive `MotionField`s whose `start` is their first frame's index.
 
@@ -79,8 +79,9 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     whatever `chunk` is (default CHUNK). fps: frame folders only, their frame rate (times). vectors=False forces the
     optical-flow fallback. reader: the video already opened (its header read) by the caller, who keeps it
     for the video's info; else it is opened here. keep: where the decoded pictures go for a later pass
-    (`KeptFrames`, whether the codec's vectors or the optical-flow fallback read the video). Errors are
-    `VideoError`s naming the file.
+    (`KeptFrames`, whether the codec's vectors or the optical-flow fallback read the video). measure: the codec
+    vectors take the reference distances measured on the decoded pictures where measured (`codec.block_references`;
+    the pictures are then decoded in full), else those estimated from the vectors alone (`codec.velocities`). Errors are `VideoError`s naming the file.
     """
     chunk = CHUNK if chunk is None else chunk
     if chunk < 1:
@@ -92,7 +93,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     clock = reader.clock()  # the reader's timestamp rules; what it mends is reported with the reader's warnings
     timeline = Timeline(clock.time_base)  # the frames lost in damaged parts, found as the reader finds them
     got = None if (reader.is_folder or not vectors) else codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames,
-                                                                       offset=pixels.offset, clock=clock, timeline=timeline, keep=keep)
+                                                                       offset=pixels.offset, clock=clock, timeline=timeline, keep=keep,
+                                                                       measure=measure)
     if got is not None:
         codec, raw = got
         source = f"{codec} motion vectors"
@@ -106,7 +108,11 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
 
         def velocities(window: list[RawFrame]) -> np.ndarray:
             past, future = displayed([r.past for r in window]), displayed([r.future for r in window])
-            return codec_velocities(past, future, np.array([r.type for r in window]))
+            types = np.array([r.type for r in window])
+            if all(r.past_measured is None for r in window):
+                return codec_velocities(past, future, types)
+            measured = displayed([r.past_measured for r in window]), displayed([r.future_measured for r in window])
+            return codec_velocities(past, future, types, *measured)
 
         frames: Iterator = raw
     else:
@@ -148,6 +154,7 @@ def join(chunks: Iterable[MotionField]) -> MotionField:
 
 
 def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
-                model: str = "similarity", max_frames: int | None = None, vectors: bool = True) -> MotionField:  # fmt: skip
+                model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
+                measure: bool = False) -> MotionField:  # fmt: skip
     """The whole video's motion field (`iter_motion`, joined)."""
-    return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors))
+    return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors, measure=measure))
