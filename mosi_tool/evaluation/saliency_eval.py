@@ -223,6 +223,8 @@ class SaliencyEvaluation:
         per_frame = bl.background_motion(x.flow, small)
         camera = float(np.nanmedian(per_frame)) * width / work[0] if np.isfinite(per_frame).any() else float("nan")
         motion, mv_maps, mv_seconds = x.motion, x.mv_maps, x.seconds("motion", "mv_maps")
+        stab_motion = x.camera_motion if any(s != "none" for s in cfg.stabilize) and self.models else None
+        stab_seconds = x.seconds("camera_motion")
         del x
 
         # The model and its random-init control, once per target and stabilisation mode; the fusion.
@@ -232,9 +234,9 @@ class SaliencyEvaluation:
                     t0 = time.perf_counter()
                     result = compute_saliency(engine, src, parse_target(target, engine.meta.num_classes), step=cfg.step,
                                               mode=cfg.mode, batch_size=cfg.batch_size, fps=folder_fps, size=cfg.size,
-                                              stabilize=stab, motion=motion)  # fmt: skip
+                                              stabilize=stab, motion=stab_motion)  # fmt: skip
                     # the camera model is shared across rows; charge its time to every stabilised row
-                    seconds = time.perf_counter() - t0 + (mv_seconds if stab != "none" else 0.0)
+                    seconds = time.perf_counter() - t0 + (stab_seconds if stab != "none" else 0.0)
                     if len(result.frame_times) < n:
                         raise ValueError(f"{src}: decoded {len(result.frame_times)} frames but {seq.masks[0].parent} has masks for {n}")
                     self._score(model_row(label, target, stab), seq.name, _model_heat(result, n, size), masks, valid, seconds, len(result.frame_times))

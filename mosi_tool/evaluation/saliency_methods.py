@@ -64,6 +64,14 @@ class MapInputs(TimedItems):
         return self._timed("motion", lambda: motion_field(self.source, fps=self.fps))
 
     @cached_property
+    def camera_motion(self) -> Any:
+        """The motion field from the vectors alone (reference distances estimated, not measured on the
+        pictures): the camera `--stabilize` warps the network's clips with (`saliency.compute`)."""
+        from ..saliency.motion import motion_field
+
+        return self._timed("camera_motion", lambda: motion_field(self.source, fps=self.fps, measure=False))
+
+    @cached_property
     def mv_maps(self) -> np.ndarray:
         """`--method mv` maps of the whole field (`object_motion_maps`)."""
         from ..saliency.motion import object_motion_maps

@@ -22,7 +22,7 @@ import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
@@ -237,10 +237,12 @@ class _Rows:
 
     def __init__(self, expected: int, row: tuple[int, ...], dtype: type, spill: _Spill | None = None) -> None:
         self.row, self.dtype, self.n = row, np.dtype(dtype), 0
-        self._spill, self._tmp, self._file, self._staged, self._last = spill, None, None, 0, 0
+        self._spill, self._staged, self._last = spill, 0, 0
+        self._tmp: Path | None = None
+        self._file: BinaryIO | None = None
         self._row_bytes = max(1, int(np.prod(row)) * self.dtype.itemsize)
         limit = ROWS_BYTES if spill is None else min(ROWS_BYTES, spill.limit)
-        self.array = np.empty((min(max(expected, 1), max(1, limit // self._row_bytes)), *row), dtype)  # pages never written are never mapped
+        self.array: np.ndarray = np.empty((min(max(expected, 1), max(1, limit // self._row_bytes)), *row), dtype)  # pages never written are never mapped
         if spill is not None:
             spill.rows.append(self)
 
