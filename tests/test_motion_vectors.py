@@ -324,14 +324,22 @@ def test_real_davis_mp4_vectors_find_a_moving_camera():
     assert np.median(camera_speed(field.camera, field.size)) > 1.0  # the camera pans with the camel
 
 
-def test_saliency_cli_stabilized_and_fused_cam(tmp_path, panning, energy_ckpt):
+def test_saliency_cli_stabilized_and_fused_cam(tmp_path, panning, energy_ckpt, monkeypatch):
+    """--stabilize warps with the camera of the vectors alone (reference distances not measured on the pictures:
+    the stabilised MoSI maps scored AUC-Judd 0.827 with it, 0.795 with the measured field's); fused maps measure."""
+    from mosi_tool.saliency import compute
+
     path, _ = panning
+    measured: list[bool] = []
+    real = compute.motion_pass
+    monkeypatch.setattr(compute, "motion_pass", lambda *a, **k: measured.append(k["measure"]) or real(*a, **k))
     for extra in (["--method", "cam", "--stabilize", "mv"], ["--method", "fused", "--stabilize", "auto"]):
         maps = tmp_path / "m.npy"
         result = CliRunner().invoke(app, ["saliency", str(path), "--model", str(energy_ckpt), "--runtime", "torch", "--out",
                                           str(tmp_path / "o.mp4"), "--maps", str(maps), "--maps-size", "48x32", *extra])  # fmt: skip
         assert result.exit_code == 0, result.output
         assert "stabilised" in result.output and np.load(maps).shape == (N, 32, 48)
+    assert measured == [False, True]
     result = CliRunner().invoke(app, ["saliency", str(path), "--model", str(energy_ckpt), "--stabilize", "wobble"])
     assert result.exit_code == 2 and "Invalid value for '--stabilize'" in result.output
     bad = tmp_path / "bad.mp4"
