@@ -107,8 +107,9 @@ def main() -> None:
                    "frame-threaded decoding exports racy vectors) and keeps them in memory for the overlay "
                    "(`video.kept_frames`), because the overlay's display range needs every frame's map before its first "
                    "frame is drawn (`saliency.display`); hence its peak memory")
-    reading.append(f"the motion pass alone parses the vectors without the pictures, as a run whose pictures do not fit in memory "
-                   f"does before decoding them again; with its process start-up it costs {motion / base:.2f}x the transcode")  # fmt: skip
+    reading.append(f"the motion pass alone decodes the pictures with the vectors too, to measure each block's reference frame "
+                   f"(`saliency.motion.MEASURE_REFERENCES`), without keeping them; with its process start-up it costs "
+                   f"{motion / base:.2f}x the transcode")  # fmt: skip
     if args.old_code:
         old = [a / b for a, b in zip(cpu["saliency, older code"], cpu["mosi-tool saliency"])]
         reading.append(f"older code ({args.old_name or args.old_code}) / this code, CPU per round: {', '.join(f'{x:.2f}x' for x in old)}")
