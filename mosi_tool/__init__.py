@@ -54,13 +54,15 @@ def default_model_path() -> Path:
 
 
 @overload
-def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., chunk: None = ...) -> MotionField: ...
+def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., chunk: None = ...,
+           measure_references: bool = ...) -> MotionField: ...
 @overload
-def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., *, chunk: int) -> Iterator[MotionField]: ...
+def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., *, chunk: int,
+           measure_references: bool = ...) -> Iterator[MotionField]: ...
 
 
 def motion(path: str | Path, stream: int | None = None, fps: float | None = None, camera_model: str = "similarity",
-           chunk: int | None = None) -> MotionField | Iterator[MotionField]:  # fmt: skip
+           chunk: int | None = None, measure_references: bool = False) -> MotionField | Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of one video (`mosi_tool.video.motion`).
 
     Returns a `MotionField`: `vectors` (F, ceil(H/8), ceil(W/8), 2) float32 px/frame from the codec's motion
@@ -68,15 +70,19 @@ def motion(path: str | Path, stream: int | None = None, fps: float | None = None
     `times`, `coded`, `known`. With `chunk`, an iterator of consecutive fields of `chunk` frames instead, for
     long videos (the chunks join into the same field). fps: a frame folder's rate. camera_model: similarity
     (pan, zoom, rotation), affine, or auto (the affine model on frames where it fits clearly more: the one
-    `saliency` uses); another value is a ValueError naming the choices. Errors: `VideoError` (a
+    `saliency` uses); another value is a ValueError naming the choices. measure_references: each codec block's
+    reference frame measured on the decoded pictures (the pictures are then decoded in full, which is slower
+    than parsing the vectors alone) instead of estimated from the vectors (`mosi_tool.video.motion` module docstring);
+    `mosi-tool saliency --method mv` reads `motion(path, camera_model="auto", measure_references=True)`, while
+    `targets` and `saliency --stabilize` keep the estimate (the default here). Errors: `VideoError` (a
     ValueError, "PATH: reason") for a missing path, a folder without image frames or an unreadable file, as
     every call of the Python API; with `chunk`, when the iterator is first advanced.
     """
     from .video.motion import iter_motion, read_motion
 
     if chunk is not None:
-        return iter_motion(path, stream, fps, model=camera_model, chunk=chunk)
-    return read_motion(path, stream, fps, model=camera_model)
+        return iter_motion(path, stream, fps, model=camera_model, chunk=chunk, measure=measure_references)
+    return read_motion(path, stream, fps, model=camera_model, measure=measure_references)
 
 
 def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool = True, size: tuple[int, int] | None = None,

@@ -216,3 +216,22 @@ def test_motion_labels_name_the_window_speed_and_the_content_direction():
 
     assert [motion_label(*s) for s in [(0, 0), (-2, 0), (1, 0), (0, 1), (0, -1)]] == ["static", "x-2 ->", "x+1 <-", "y+1 ^", "y-1 v"]
     assert len({motion_label(*s) for s in ModelMeta().speed_table()}) == 9  # every class of the default pool apart
+
+
+def test_mv_note_counts_interpolated_frames_only_where_there_are_some(tmp_path):
+    """The note names the frames without vectors (I-frames) that were interpolated; the optical-flow fallback
+    (a frame folder) has none, so its note does not speak of vectors ("0 frames without vectors interpolated")."""
+    from PIL import Image
+
+    from mosi_tool.saliency.motion import compute_motion_saliency
+
+    video = write_video(tmp_path / "v.mp4", n=20)  # g=8: I-frames at 8 and 16
+    (note,) = compute_motion_saliency(video).notes
+    assert note.startswith("motion from h264 motion vectors; ") and "2 frames without vectors interpolated" in note, note
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    with av.open(str(video)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            Image.fromarray(frame.to_ndarray(format="rgb24")).save(folder / f"{i:05d}.png")
+    (note,) = compute_motion_saliency(folder, fps=12).notes
+    assert note.startswith("motion from optical flow") and "vectors" not in note, note

@@ -134,6 +134,21 @@ def test_motion_api_returns_the_field_whole_or_in_chunks(scene_video):
     assert whole.known is not None and whole.known.shape == whole.vectors.shape[:3]
 
 
+def test_motion_api_gives_the_field_saliency_reads_when_asked(scene_video):
+    """saliency --method mv reads the field with measured reference distances and the camera model auto;
+    mosi_tool.motion gives it with measure_references=True (whole or in chunks), the estimate by default."""
+    from mosi_tool.saliency.motion import MEASURE_REFERENCES
+    from mosi_tool.video.motion import read_motion
+
+    assert MEASURE_REFERENCES
+    read = read_motion(scene_video, model="auto", measure=True)
+    whole = mosi_tool.motion(scene_video, camera_model="auto", measure_references=True)
+    parts = list(mosi_tool.motion(scene_video, camera_model="auto", chunk=10, measure_references=True))
+    assert np.array_equal(whole.vectors, read.vectors) and np.array_equal(whole.camera, read.camera)
+    assert np.array_equal(np.concatenate([p.vectors for p in parts]), read.vectors)
+    assert np.array_equal(mosi_tool.motion(scene_video, camera_model="auto").vectors, read_motion(scene_video, model="auto").vectors)
+
+
 @pytest.mark.parametrize("name", ["camel", "car-shadow"])
 def test_targets_of_real_videos(name):
     path = shared("davis", "mp4", f"{name}.mp4")

@@ -200,7 +200,8 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     info = info or (keep.reader.info if keep is not None else ClipSpec(fps=fps, stream=stream).open(path).info)
     camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)
     assert maps is not None
-    note = f"motion from {camera.source}; {counted(int((~camera.coded).sum()), 'frame')} without vectors interpolated"
+    uncoded = int((~camera.coded).sum())  # frames without vectors (the optical-flow fallback has none)
+    note = f"motion from {camera.source}" + (f"; {counted(uncoded, 'frame')} without vectors interpolated" if uncoded else "")
     from .masks import scaled_floor  # the overlay's least top: the masks' floor (`display.frame_ranges`)
 
     return SaliencyResult(
