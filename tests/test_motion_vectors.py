@@ -545,3 +545,31 @@ def test_candidate_references_leave_out_frames_decoded_after_the_block():
     # B-frame 14: every past frame within 8, the future up to the next P-frame (16)
     assert frames(14, ring.slots(14, reordered=True)) == [6, 7, 8, 9, 10, 11, 12, 13, 15, 16]
     assert frames(14, ring.slots(14, reordered=False)) == [6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17]
+
+
+def test_a_10_bit_stream_is_not_decoded_in_full_for_references_it_cannot_measure(tmp_path, monkeypatch):
+    """The measuring reads 8-bit luma (`codec.LUMA_FORMATS`): on a 10-bit stream it found nothing and the pictures
+    were decoded in full for nothing. Now the pass parses the vectors alone there (the deblocking and inverse
+    transform skipped), and the field is the estimate's, as before."""
+    from mosi_tool.video.motion import codec
+
+    path = tmp_path / "ten_bit.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p10le"
+        base = texture(64, 160, seed=3)
+        for t in range(16):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, 2 * t : 2 * t + 96]), format="rgb24")
+            for packet in stream.encode(frame.reformat(format="yuv420p10le")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    fed: list[int] = []
+    monkeypatch.setattr(codec._LumaRing, "add", lambda self, frame: fed.append(1))
+    got = codec.codec_frames(path, 0, (96, 64), 8, None, measure=True)
+    assert got is not None
+    assert all(r.past_measured is None and r.future_measured is None for r in got[1])
+    assert fed == []  # the pass did not measure, so it parsed the vectors alone
+    monkeypatch.undo()
+    measured, estimated = mv.read_motion(path, measure=True), mv.read_motion(path, measure=False)
+    assert np.array_equal(measured.vectors, estimated.vectors, equal_nan=True)

@@ -351,8 +351,9 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     (`KeptFrames.wanted`: they are then decoded in full, as `VideoReader.frames` decodes them; else only the
     vectors are parsed). measure: each block's reference distance measured on the decoded pictures
     (`block_references`; `RawFrame.past_measured`, `future_measured`; the pictures are then decoded in full,
-    kept or not). Measuring holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame once the
-    REFERENCE_FRAMES after it are decoded."""
+    kept or not; not for a stream without an 8-bit luma plane, `LUMA_FORMATS`: 10-bit keeps the estimate and
+    parses the vectors alone). Measuring holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame
+    once the REFERENCE_FRAMES after it are decoded."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -362,6 +363,8 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     codec = vs.codec_context.name
     keep = keep if max_frames is None else None  # a pass cut short keeps nothing, and reports no end
     pictures = keep is not None and keep.wanted
+    fmt = vs.codec_context.pix_fmt
+    measure = measure and (fmt is None or fmt in LUMA_FORMATS)  # no 8-bit luma (10-bit): nothing to measure on, no pictures for it
     if pictures or measure:
         exact_crop(vs)  # the reader's pictures
         vs.codec_context.options = {"flags2": "+export_mvs"}
