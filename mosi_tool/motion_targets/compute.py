@@ -211,17 +211,17 @@ class _Spill:
     rows: list[_Rows] = dataclasses.field(default_factory=list)
     spilling: bool = False
 
-    def admit(self, nbytes: int) -> bool:
-        """Whether `nbytes` more bytes of rows may stay in memory; if not, every member's rows go to its file
-        from now on (`_Rows._start_spill`)."""
-        if not self.spilling and self.held + nbytes <= self.limit:
+    def admit(self, nbytes: int) -> None:
+        """Count `nbytes` more bytes of rows in memory; past `limit`, every member's rows go to its file from now
+        on (`_Rows._start_spill`)."""
+        if self.spilling:
+            return
+        if self.held + nbytes <= self.limit:
             self.held += nbytes
-            return True
-        if not self.spilling:
-            self.spilling = True
-            for r in self.rows:
-                r._start_spill()
-        return False
+            return
+        self.spilling = True
+        for r in self.rows:
+            r._start_spill()
 
 
 class _Rows:

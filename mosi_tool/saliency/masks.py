@@ -288,10 +288,11 @@ class MaskTracker:
 
     def floor_scaled(self, short: int) -> MaskConfig:
         """The config with its floor for a frame of short side `short` pixels (module docstring, rule 1)."""
-        if short >= self.cfg.floor_short_side or self.cfg.floor == 0:
+        floor = scaled_floor(short, self.cfg.floor, self.cfg.floor_short_side)
+        if floor == self.cfg.floor:
             return self.cfg
         if self._scaled is None or self._scaled[0] != short:
-            self._scaled = (short, dataclasses.replace(self.cfg, floor=scaled_floor(short, self.cfg.floor, self.cfg.floor_short_side)))
+            self._scaled = (short, dataclasses.replace(self.cfg, floor=floor))
         return self._scaled[1]
 
     def _appearance(self, e: np.ndarray, image: np.ndarray, grey: np.ndarray) -> np.ndarray:
