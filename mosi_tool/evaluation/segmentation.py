@@ -185,6 +185,22 @@ class Inputs(TimedItems):
         n = min(self.count, len(result.frame_times))
         return heat_frames(result, 0, n, *size, "raw")
 
+    def frame_motion(self, size: tuple[int, int]) -> Callable[[int], Any]:
+        """Frame index -> that frame's motion for the masks' rule 3b (`saliency.motion_edges.FrameMotion`) at the
+        working `size` = (width, height): the movers' motion of `field` (`mover_motion`), upsampled."""
+        import cv2
+
+        from ..saliency.motion_edges import FrameMotion, mover_motion
+
+        field = self.field
+        movers = mover_motion(field)  # (F, gh, gw, 2)
+
+        def read(index: int) -> FrameMotion:
+            i = min(index, len(movers) - 1)
+            return FrameMotion(cv2.resize(movers[i], size, interpolation=cv2.INTER_LINEAR), field.camera[i], field.size)
+
+        return read
+
     def maps_at_blur(self, size: tuple[int, int], blur: float) -> np.ndarray:
         """The `mv` maps at another blur (Gaussian sigma in cells; `saliency.motion.object_motion_maps` of
         `field`), un-normalised, of the first `count` frames at `size`."""
@@ -215,6 +231,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
         if own_blur is not None:
             sharp = x.maps_at_blur(size, own_blur)
         vectors = x.field.vectors if carry_field else None
+        motion = x.frame_motion(size) if cfg.assign_band > 0 else None
         tracker = MaskTracker(cfg)
         scale = (w / size[0], h / size[1])
         masks, boxes = [], []
@@ -222,7 +239,8 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
             for i, frame in enumerate(frames):
                 r = raw[min(i, len(raw) - 1)]
                 e = tracker.update(r, frame, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
-                                   sharp[min(i, len(sharp) - 1)] if sharp is not None else None)  # fmt: skip
+                                   sharp[min(i, len(sharp) - 1)] if sharp is not None else None,
+                                   motion(min(i, len(raw) - 1)) if motion is not None else None)  # fmt: skip
                 masks.append(MaskTracker.mask(e, (w, h)))
                 b = component_boxes(e > 0.5, e, scale, limit=1)
                 boxes.append(b[0] if b else None)
@@ -285,6 +303,7 @@ class Method:
 
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "saliency")),
+    Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("frames", "saliency", "field")),
     Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("frames", "saliency_similarity")),
     Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",
            _mv_masks(MaskConfig(), item="saliency_estimated"), ("frames", "saliency_estimated")),  # fmt: skip

@@ -32,6 +32,10 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    linear coefficients computed at half that size (the fast guided filter, He & Sun, arXiv:1505.00996); the
    mask is the filtered evidence above 0.5, resized to the output size. OpenCV's contrib build (ximgproc)
    is not a dependency, so the filter is the paper's box-filter formulation with `cv2.boxFilter`.
+   **3b. Which motion explains each pixel** (`saliency.motion_edges`, `update(motion=...)`; off by default,
+   `MaskConfig.assign_band`): near the mask's edge, the evidence moves towards the motion (the mover's or the
+   camera's) that better predicts the pixel from the previous frame. It takes back the spill of the codec's
+   blocks on the synthetic movers but lowered J on the unseen DAVIS sequences (docs/EVALUATION.md 2c).
 4. **Appearance** (`saliency.appearance`, `MaskConfig.refine`): the refined evidence is blended with a
    video-level colour model of the moving object against its background (default "colour"; "grabcut":
    OpenCV's GrabCut seeded from it; "none": rule 3 is the mask), filtered again with a guided filter of
@@ -49,6 +53,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .appearance import AppearanceConfig, ColourModel, combine, grabcut, solid
+from .motion_edges import GAIN as ASSIGN_GAIN
+from .motion_edges import FrameMotion, assign_edges
 from .valleys import valley_cuts
 
 NOISE_FACTOR = 3.0  # x the frame's median motion (6 before the masks' own map; docs/EVALUATION.md 2c)
@@ -93,6 +99,8 @@ class MaskConfig:
     sharp_window: float = SHARP_WINDOW  # frame pixels: the local window on the masks' own map (`update(sharp=)`)
     sharp: bool = True  # use the masks' own map when given (False: the display map alone, as before)
     valley: float = 0.0  # cut the mask along valleys below this share of the lower peak (0: never; rule 5)
+    assign_band: int = 0  # rule 3b's band, working pixels (0: off; `motion_edges.BAND` when on)
+    assign_gain: float = ASSIGN_GAIN
     work_short_side: int = WORK_SHORT_SIDE
     refine: str = "colour"  # one of REFINES: the appearance step (rule 4); needs the frame's image
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
@@ -249,13 +257,16 @@ class MaskTracker:
         self._previous: np.ndarray | None = None
         self._scaled: tuple[int, MaskConfig] | None = None  # (short side, the config with its floor scaled)
         self._colours = ColourModel(cfg.appearance)
+        self._grey: np.ndarray | None = None  # the previous frame's grey levels at the working size (rule 3b)
 
     def update(self, raw: np.ndarray, image: np.ndarray | None = None, flow: np.ndarray | None = None,
-               frame_size: tuple[int, int] | None = None, sharp: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+               frame_size: tuple[int, int] | None = None, sharp: np.ndarray | None = None,
+               motion: FrameMotion | None = None) -> np.ndarray:  # fmt: skip
         """raw: (h, w) map; image: (H, W, 3) uint8 RGB frame at the video's size (None: no edge refinement);
         flow: (gh, gw, 2) px/frame at `frame_size` = (width, height), default the image's, for carrying the
         previous evidence (None: not carried); sharp: (h, w) the masks' own map, the same motion less blurred
-        (module docstring, rule 1; None or `MaskConfig.sharp` False: raw alone)."""
+        (module docstring, rule 1; None or `MaskConfig.sharp` False: raw alone); motion: the frame's motion
+        at the working size, for rule 3b (None: not applied). Frames come in order, each once."""
         import cv2
 
         frame_width = frame_size[0] if frame_size else image.shape[1] if image is not None else raw.shape[1]
@@ -279,6 +290,9 @@ class MaskTracker:
         self._previous = e
         if grey is not None and self.cfg.guide_radius > 0:
             e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample)
+        previous, self._grey = self._grey, grey
+        if motion is not None and grey is not None and previous is not None and previous.shape == grey.shape:
+            e = assign_edges(e, grey, previous, motion, self.cfg.assign_band, self.cfg.assign_gain)
         if grey is not None and self.cfg.refine != "none":
             e = self._appearance(e, small, grey)
         if self.cfg.valley > 0:
