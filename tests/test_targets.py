@@ -636,6 +636,9 @@ def test_the_float16_conversion_gives_numpys_bits():
     steps = rng.normal(0, 3, (5, 4, 6, 4, 2)).astype(np.float32)
     assert to_float16(steps).shape == steps.shape and np.array_equal(to_float16(steps), steps.astype(np.float16))
     assert to_float16(np.zeros((0, 3), np.float32)).dtype == np.float16
+    for shape in [(1, 1), (1, 1, 1), (3, 1, 1), (4,), (2, 2)]:  # OpenCV reads up to 4 values as a scalar
+        tiny = rng.normal(0, 3, shape).astype(np.float32)
+        assert np.array_equal(to_float16(tiny), tiny.astype(np.float16)), shape
     out = np.zeros((7, *steps.shape[1:]), np.float16)
     to_float16(steps, out=out[2 : 2 + len(steps)])  # a slice of a larger array, written in place
     assert np.array_equal(out[2:7], steps.astype(np.float16)) and not out[:2].any()

@@ -100,18 +100,25 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         source = f"{codec} motion vectors"
         sw, sh = pixels.stored
         empty = np.full((-(-sh // cell), -(-sw // cell), 2), np.nan, np.float32)  # a frame without vectors
+        # each role's window of fields is stacked into the same buffer chunk after chunk: a fresh 30 MB array per
+        # chunk and role (854x480, 512 frames) cost more in page faults than the copy itself
+        buffers: dict[str, np.ndarray] = {}
 
-        def displayed(fields: list[np.ndarray | None]) -> np.ndarray:
+        def displayed(fields: list[np.ndarray | None], role: str) -> np.ndarray:
             """Fields on the stored grid -> square pixels (SAR) -> upright (display matrix)."""
-            stored = np.stack([f if f is not None else empty for f in fields])
+            buffer = buffers.get(role)
+            if buffer is None or len(buffer) < len(fields):
+                buffer = buffers[role] = np.empty((len(fields), *empty.shape), np.float32)
+            stored = np.stack([f if f is not None else empty for f in fields], out=buffer[: len(fields)])
             return upright_field(pixels.square_field(stored, cell), orient)
 
         def velocities(window: list[RawFrame]) -> np.ndarray:
-            past, future = displayed([r.past for r in window]), displayed([r.future for r in window])
+            past, future = displayed([r.past for r in window], "past"), displayed([r.future for r in window], "future")
             types = np.array([r.type for r in window])
             if all(r.past_measured is None for r in window):
                 return codec_velocities(past, future, types)
-            measured = displayed([r.past_measured for r in window]), displayed([r.future_measured for r in window])
+            measured = (displayed([r.past_measured for r in window], "past measured"),
+                        displayed([r.future_measured for r in window], "future measured"))  # fmt: skip
             return codec_velocities(past, future, types, *measured)
 
         frames: Iterator = raw
