@@ -258,6 +258,20 @@ def test_fps_on_a_video_file_and_a_video_too_short_for_the_length_are_said(scene
     assert r.exit_code == 1 and "too few for MME's trajectories" in r.output and "Traceback" not in r.output, r.output
 
 
+def test_frames_too_small_for_a_patch_have_targets_and_no_motion_area(scene_video, tmp_path):
+    """A frame under 16 px on a side holds no whole 16-px patch: its cells still get vectors and trajectories,
+    `patch_motion` is empty and no frame has a motion area (the boxes' blur crashed on the empty grid), for an
+    8x8 video and for `--size` of that kind."""
+    tiny = km.encode(km.Scene(width=8, height=8, frames=8, background=(1.0, 0.0), squares=()), tmp_path / "tiny.mp4")
+    t = compute_targets(tiny)
+    assert t.vectors.shape == (8, 1, 1, 2) and t.trajectories.shape == (4, 1, 1, 4, 2) and t.patch_motion.shape == (8, 0, 0)
+    assert np.isnan(t.frame_boxes).all() and np.isnan(t.video_box).all()
+    flat = compute_targets(scene_video, TargetOptions(size=(96, 8)))
+    assert flat.patch_motion.shape == (SCENE.frames, 0, 6) and np.isnan(flat.video_box).all()
+    r = CliRunner().invoke(app, ["targets", str(tiny), "-o", str(tmp_path / "out"), "-j", "0", "--format", "mofo"])
+    assert r.exit_code == 0 and (tmp_path / "out" / "tiny.mp4.json").is_file(), r.output
+
+
 def test_option_values_out_of_range_are_one_line_errors_from_the_console_script(videos, tmp_path):
     """Typer's own usage errors (a range, an unknown option) come out of `mosi-tool` as one `error:` line."""
     import subprocess

@@ -147,6 +147,8 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
     from ..saliency.motion import WINDOW, moving_average
 
     out = np.full((len(speed), 4), np.nan, np.float32)
+    if not speed.size:  # a frame under 16 px on a side holds no whole patch: no motion area
+        return out
     tracker = MaskTracker(BOX_MASKS)
     limit = np.array([size[0], size[1], size[0], size[1]], np.float32)
     for a in range(0, len(speed), chunk):
