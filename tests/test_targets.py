@@ -232,11 +232,11 @@ def test_bad_options_are_one_line_errors(videos, tmp_path):
 
 def test_options_are_refused_before_any_work_and_sizes_take_either_form(scene_video, tmp_path):
     out = tmp_path / "never"
-    for args in (["--fps", "0"], ["--backend", "dask"], ["--size", "0x10"], ["--size", "100000x100000"]):
+    for args in (["--fps", "0"], ["--fps", "inf"], ["--backend", "dask"], ["--size", "0x10"], ["--size", "100000x100000"]):
         r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(out), *args])
         assert r.exit_code == 2 and "error: " in r.output and not out.exists(), (args, r.output)
     assert TargetOptions(size="320x180").size == TargetOptions(size=(320, 180)).size == (320, 180)
-    for bad in ({"size": "big"}, {"fps": -1.0}):
+    for bad in ({"size": "big"}, {"fps": -1.0}, {"fps": float("inf")}):  # an infinite rate made every time 0
         with pytest.raises(ValueError, match="--size|--fps"):
             TargetOptions(**bad)
     with pytest.raises(ValueError, match="chunk"):
