@@ -21,7 +21,7 @@ from mosi_tool.masking import motion_guided_mask
 from mosi_tool.motion_targets.compute import TargetOptions, compute_targets
 from mosi_tool.motion_targets.trajectories import start_grid, track
 
-from .conftest import bugcase, shared
+from .conftest import bugcase, shared, write_video
 
 SCENE = km.Scene(width=256, height=144, frames=36)
 
@@ -270,6 +270,22 @@ def test_frames_too_small_for_a_patch_have_targets_and_no_motion_area(scene_vide
     assert flat.patch_motion.shape == (SCENE.frames, 0, 6) and np.isnan(flat.video_box).all()
     r = CliRunner().invoke(app, ["targets", str(tiny), "-o", str(tmp_path / "out"), "-j", "0", "--format", "mofo"])
     assert r.exit_code == 0 and (tmp_path / "out" / "tiny.mp4.json").is_file(), r.output
+
+
+def test_a_file_cut_short_is_said_as_features_says_it(tmp_path):
+    """The codec's vectors are parsed without the reader's decode: its end-of-decode checks ran nowhere, so a
+    truncated H.264 file gave targets of its first frames without a word (`features` warns); and a warning
+    said by the codec's pass and again by the optical-flow fallback's decode (a 1-frame video) is said once."""
+    mkv = write_video(tmp_path / "long.mkv", n=120)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(mkv.read_bytes()[: mkv.stat().st_size // 2])
+    t = compute_targets(cut)
+    assert 10 < len(t.times) < 120 and t.info["motion_source"] == "h264 motion vectors"
+    assert [w for w in t.info["warnings"] if "truncated" in w], t.info["warnings"]
+    assert not [w for w in compute_targets(mkv).info["warnings"] if "truncated" in w]
+    still = write_video(tmp_path / "still.mp4", n=1)
+    warnings = compute_targets(still).info["warnings"]
+    assert len([w for w in warnings if "only 1 frame" in w]) == 1, warnings
 
 
 def test_option_values_out_of_range_are_one_line_errors_from_the_console_script(videos, tmp_path):
