@@ -44,6 +44,25 @@ def test_an_input_without_videos_says_so(tmp_path, capsys):
     assert planned.jobs == [] and f"warning: no videos found in {tmp_path / 'in'}" in capsys.readouterr().err
 
 
+def test_an_input_folder_inside_the_out_dir_is_said_with_the_reason(tmp_path, capsys):
+    """What a folder search finds inside --out-dir is taken for a run's own outputs; with the out-dir the input
+    folder itself or above it (`targets videos/ -o videos/`) every video was skipped, and the run said only
+    "no videos found in videos/ (videos are found by their suffix ...)"."""
+    from mosi_tool.batch.per_video import plan_jobs
+
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    for name in ("a.mp4", "sub/b.mp4"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    for out in (tmp_path / "in", tmp_path):
+        planned = plan_jobs([tmp_path / "in"], None, out, None)
+        err = capsys.readouterr().err
+        assert planned.jobs == [] and f"warning: {tmp_path / 'in'}: 2 videos skipped: the folder lies inside --out-dir {out}" in err, err
+        assert "no videos found" not in err
+    # an out-dir inside the input folder: its own files are skipped without a word, the other videos kept
+    planned = plan_jobs([tmp_path / "in"], None, tmp_path / "in" / "sub", None)
+    assert [Path(j.path).name for j in planned.jobs] == ["a.mp4"] and "skipped" not in capsys.readouterr().err
+
+
 def test_workers_exit_when_the_run_is_killed(tmp_path):
     """A batch run killed with SIGKILL cannot stop its worker processes: they notice the parent is gone and
     exit, rather than finishing their videos for nobody and then waiting for ever."""

@@ -97,6 +97,7 @@ def test_clip_spec_refuses_impossible_values_in_one_line():
         (dict(stack=0), "--stack must be at least 1, got 0"),
         (dict(fps=0.0), "--fps must be above 0, got 0"),
         (dict(fps=float("nan")), "--fps must be above 0, got nan"),
+        (dict(fps=float("inf")), "--fps must be a finite number, got inf"),
         (dict(mode="zoom"), "--mode must be one of center, full, got 'zoom'"),
         (dict(size=8), "--size must be at least 16, got 8"),
         (dict(stream=-1), "--stream must be at least 0, got -1"),

@@ -21,7 +21,7 @@ from mosi_tool.masking import motion_guided_mask
 from mosi_tool.motion_targets.compute import TargetOptions, compute_targets
 from mosi_tool.motion_targets.trajectories import start_grid, track
 
-from .conftest import bugcase, shared
+from .conftest import bugcase, shared, write_video
 
 SCENE = km.Scene(width=256, height=144, frames=36)
 
@@ -232,11 +232,11 @@ def test_bad_options_are_one_line_errors(videos, tmp_path):
 
 def test_options_are_refused_before_any_work_and_sizes_take_either_form(scene_video, tmp_path):
     out = tmp_path / "never"
-    for args in (["--fps", "0"], ["--backend", "dask"], ["--size", "0x10"], ["--size", "100000x100000"]):
+    for args in (["--fps", "0"], ["--fps", "inf"], ["--backend", "dask"], ["--size", "0x10"], ["--size", "100000x100000"]):
         r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(out), *args])
         assert r.exit_code == 2 and "error: " in r.output and not out.exists(), (args, r.output)
     assert TargetOptions(size="320x180").size == TargetOptions(size=(320, 180)).size == (320, 180)
-    for bad in ({"size": "big"}, {"fps": -1.0}):
+    for bad in ({"size": "big"}, {"fps": -1.0}, {"fps": float("inf")}):  # an infinite rate made every time 0
         with pytest.raises(ValueError, match="--size|--fps"):
             TargetOptions(**bad)
     with pytest.raises(ValueError, match="chunk"):
@@ -256,6 +256,36 @@ def test_fps_on_a_video_file_and_a_video_too_short_for_the_length_are_said(scene
         assert d["trajectories"].shape[0] == 0 and d["vectors"].shape[0] == SCENE.frames
     r = CliRunner().invoke(app, ["targets", str(scene_video), "-o", str(tmp_path / "c"), "-j", "0", "--format", "mme", "--length", str(SCENE.frames - 1)])
     assert r.exit_code == 1 and "too few for MME's trajectories" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_frames_too_small_for_a_patch_have_targets_and_no_motion_area(scene_video, tmp_path):
+    """A frame under 16 px on a side holds no whole 16-px patch: its cells still get vectors and trajectories,
+    `patch_motion` is empty and no frame has a motion area (the boxes' blur crashed on the empty grid), for an
+    8x8 video and for `--size` of that kind."""
+    tiny = km.encode(km.Scene(width=8, height=8, frames=8, background=(1.0, 0.0), squares=()), tmp_path / "tiny.mp4")
+    t = compute_targets(tiny)
+    assert t.vectors.shape == (8, 1, 1, 2) and t.trajectories.shape == (4, 1, 1, 4, 2) and t.patch_motion.shape == (8, 0, 0)
+    assert np.isnan(t.frame_boxes).all() and np.isnan(t.video_box).all()
+    flat = compute_targets(scene_video, TargetOptions(size=(96, 8)))
+    assert flat.patch_motion.shape == (SCENE.frames, 0, 6) and np.isnan(flat.video_box).all()
+    r = CliRunner().invoke(app, ["targets", str(tiny), "-o", str(tmp_path / "out"), "-j", "0", "--format", "mofo"])
+    assert r.exit_code == 0 and (tmp_path / "out" / "tiny.mp4.json").is_file(), r.output
+
+
+def test_a_file_cut_short_is_said_as_features_says_it(tmp_path):
+    """The codec's vectors are parsed without the reader's decode: its end-of-decode checks ran nowhere, so a
+    truncated H.264 file gave targets of its first frames without a word (`features` warns); and a warning
+    said by the codec's pass and again by the optical-flow fallback's decode (a 1-frame video) is said once."""
+    mkv = write_video(tmp_path / "long.mkv", n=120)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(mkv.read_bytes()[: mkv.stat().st_size // 2])
+    t = compute_targets(cut)
+    assert 10 < len(t.times) < 120 and t.info["motion_source"] == "h264 motion vectors"
+    assert [w for w in t.info["warnings"] if "truncated" in w], t.info["warnings"]
+    assert not [w for w in compute_targets(mkv).info["warnings"] if "truncated" in w]
+    still = write_video(tmp_path / "still.mp4", n=1)
+    warnings = compute_targets(still).info["warnings"]
+    assert len([w for w in warnings if "only 1 frame" in w]) == 1, warnings
 
 
 def test_option_values_out_of_range_are_one_line_errors_from_the_console_script(videos, tmp_path):

@@ -18,7 +18,7 @@ import operator
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..video.decode import FRAME_SUFFIXES, VIDEO_SUFFIXES
@@ -78,6 +78,7 @@ class Found:
     videos: list[Path]  # inputs to process, in order, without duplicates
     hidden: list[Path]  # skipped: hidden files with a video suffix, AppleDouble companions
     names: list[Path]  # per video: its output's path under OUT, without OUTPUT_SUFFIX
+    in_out_dir: list[tuple[Path, int]] = field(default_factory=list)  # input folders inside OUT, with the videos skipped there
 
 
 def _is_frame_folder(folder: Path) -> bool:
@@ -121,7 +122,8 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
     folders searched recursively, a folder of frames as one video; duplicates dropped, order kept.
     Skipped and counted: AppleDouble companions anywhere, hidden files and folders inside folders. Skipped
     silently: what a folder search finds inside `out_dir` (a run's own outputs, e.g. `saliency`'s overlays,
-    when the output folder lies inside an input folder)."""
+    when the output folder lies inside an input folder); an input folder that lies inside `out_dir` itself
+    is listed in `in_out_dir` with the number of videos so skipped, for the caller to say."""
     outputs = Path(os.path.realpath(out_dir)) if out_dir is not None else None
     items: list[tuple[Path, Path | None]] = [(p, None) for p in inputs]  # (input, folder its outputs are named from)
     if list_file is not None:
@@ -133,11 +135,15 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
                 items.append((p if p.is_absolute() else base / p, base))
     videos: list[tuple[Path, Path]] = []
     hidden: list[Path] = []
+    in_out_dir: list[tuple[Path, int]] = []
     for item, list_base in items:
         if item.is_dir():
             found = [item] if _is_frame_folder(item) else _scan(item, hidden)
             if outputs is not None:
-                found = [v for v in found if not Path(os.path.realpath(v)).is_relative_to(outputs)]
+                kept = [v for v in found if not Path(os.path.realpath(v)).is_relative_to(outputs)]
+                if len(kept) < len(found) and Path(os.path.realpath(item)).is_relative_to(outputs):
+                    in_out_dir.append((item, len(found) - len(kept)))  # the folder itself lies in OUT: all of it skipped
+                found = kept
             videos += [(v, _name(v, list_base, None if v == item else item)) for v in found]
         elif is_appledouble(item):
             hidden.append(item)
@@ -150,7 +156,7 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
         key = os.path.realpath(v)
         if key not in unique or len(name.parts) > len(unique[key][1].parts):
             unique[key] = (unique[key][0] if key in unique else v, name)
-    return Found([v for v, _ in unique.values()], sorted(set(hidden), key=hidden.index), [n for _, n in unique.values()])
+    return Found([v for v, _ in unique.values()], sorted(set(hidden), key=hidden.index), [n for _, n in unique.values()], in_out_dir)
 
 
 def _list_lines(list_file: Path) -> list[str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..atomic import OutputError, check_folder_writable, clean_partial, folders_of
 from ..hardware import available_cpus
-from ..progress import info
+from ..progress import counted, info
 from ..video.decode import VideoError
 from .jobs import OUTPUT_SUFFIX, Found, VideoJob, check_inputs, find_inputs, plan, shard
 from .failures import FailureLog
@@ -81,7 +81,10 @@ def plan_jobs(inputs: Sequence[str | Path], list_file: str | Path | None, out_di
     listed = Path(list_file) if list_file is not None else None
     check_inputs(paths, listed)  # inputs first: nothing is measured or made for a missing one
     found = find_inputs(paths, listed, out_dir)
-    if not found.videos:
+    for folder, count in found.in_out_dir:
+        info(f"warning: {folder}: {counted(count, 'video')} skipped: the folder lies inside --out-dir {out_dir}, whose files are taken "
+             "for outputs, never inputs (choose an --out-dir outside the input folders)")
+    if not found.videos and not found.in_out_dir:  # else said above, with the reason
         where = ", ".join(str(p) for p in [*paths, *([listed] if listed else [])])
         info(f"warning: no videos found in {where} (videos are found by their suffix, frame folders by their images)")
     jobs = shard(plan(found, out_dir, suffix), part)  # refuses clashing outputs before any other work

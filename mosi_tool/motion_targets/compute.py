@@ -31,7 +31,7 @@ from ..hardware import opencv_threads
 from ..progress import counted
 from ..saliency.masks import MaskConfig
 from ..version import __version__
-from ..video.clips import ClipSpec, parse_size
+from ..video.clips import ClipSpec, check_clip_values, parse_size
 from ..video.motion import REVISION as MOTION_REVISION
 from ..video.motion import MotionField, iter_motion
 from ..video.motion.streaming import SHORT_GAP
@@ -74,8 +74,7 @@ class TargetOptions:
             raise ValueError(f"--length must be at least 1, got {self.length}")
         if self.starts < 1:
             raise ValueError(f"--starts must be at least 1, got {self.starts}")
-        if self.fps is not None and not self.fps > 0:
-            raise ValueError(f"--fps must be above 0, got {self.fps:g}")
+        check_clip_values(fps=self.fps)  # above 0 and finite, as every command's --fps
         if self.size is not None and (self.size[0] < CELL or self.size[1] < CELL):
             raise ValueError(f"--size must be at least {CELL}x{CELL}, got {self.size[0]}x{self.size[1]}")
 
@@ -147,6 +146,8 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
     from ..saliency.motion import WINDOW, moving_average
 
     out = np.full((len(speed), 4), np.nan, np.float32)
+    if not speed.size:  # a frame under 16 px on a side holds no whole patch: no motion area
+        return out
     tracker = MaskTracker(BOX_MASKS)
     limit = np.array([size[0], size[1], size[0], size[1]], np.float32)
     for a in range(0, len(speed), chunk):

@@ -13,6 +13,7 @@ given) and its frames are not resampled.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,8 @@ def check_clip_values(stack: int | None = None, step: int | None = None, fps: fl
             raise ValueError(f"--{name} must be at least {low}, got {value}")
     if fps is not None and not fps > 0:
         raise ValueError(f"--fps must be above 0, got {fps:g}")
+    if fps is not None and math.isinf(fps):  # every frame's time would be 0
+        raise ValueError(f"--fps must be a finite number, got {fps:g}")
 
 
 @dataclass(frozen=True)

@@ -450,6 +450,8 @@ class VideoReader:
             self.decoded += 1
 
     def _warn(self, message: str) -> None:
+        if message in self.warnings:  # said by an earlier pass over the same frames (the codec's, before a fallback)
+            return
         self.warnings.append(message)
         log.debug("%s: %s", self.path, message)
 

@@ -87,6 +87,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 frame, got {chunk}")
     reader = reader or ClipSpec(fps=fps, stream=stream).open(path)
+    if keep is None and not reader.is_folder:  # the frames' times alone, for the reader's end-of-decode checks (a file cut short)
+        keep = KeptFrames(reader, pixels=False)
     info = reader.info
     size = (info.width, info.height)
     orient, pixels = reader.orientation, reader.pixels
