@@ -1,6 +1,7 @@
 """Motion fields from codec vectors (and the optical-flow fallback), camera fits, stabilisation and motion areas."""
 
 import json
+from pathlib import Path
 
 import av
 import numpy as np
@@ -573,3 +574,32 @@ def test_a_10_bit_stream_is_not_decoded_in_full_for_references_it_cannot_measure
     monkeypatch.undo()
     measured, estimated = mv.read_motion(path, measure=True), mv.read_motion(path, measure=False)
     assert np.array_equal(measured.vectors, estimated.vectors, equal_nan=True)
+
+
+def test_entering_cells_are_those_the_camera_brings_in():
+    from mosi_tool.video.motion.field import entering_cells
+
+    still = np.array([[[1.0, 0, 0.1], [0, 1.0, -0.1]]])  # a still camera's fit: a fraction of a pixel off
+    pan = np.array([[[1.0, 0, 3.0], [0, 1.0, 0]]])  # frame t's x was x + 3 in frame t-1: content enters at the right
+    zoom_out = np.array([[[1.05, 0, -2.0], [0, 1.05, -1.2]]])  # about the centre: frame t shows more, new at every edge
+    assert not entering_cells(still, (6, 10), 8, (80, 48)).any()
+    e = entering_cells(pan, (6, 10), 8, (80, 48))[0]
+    assert e[:, -2:].all() and not e[:, :-2].any()  # the last cell (3 px new) and its neighbour (one 16-px block)
+    z = entering_cells(zoom_out, (6, 10), 8, (80, 48))[0]
+    assert z[0].all() and z[-1].all() and z[:, 0].all() and z[:, -1].all() and not z[2:-2, 2:-2].any()
+
+
+def test_a_pan_over_a_still_scene_has_no_motion_at_the_edge_it_brings_in():
+    """A pan brings new content in at one edge, which the previous frame does not show: the codec's vectors there
+    match nothing, and `targets` drew the whole frame as the motion area. tests/data/pan_entering_edge.mp4 (20 kB)
+    was made with FFmpeg's x264 (core 164; the x264 bundled with PyAV codes this edge cleanly):
+    `ffmpeg -f lavfi -i "life=s=400x240:mold=10:r=25:ratio=0.5,trim=end_frame=1,loop=30:1:0,crop=160:96:x='40+2*n':y='40+n',setpts=N/25/TB" -frames:v 24 -c:v libx264 -pix_fmt yuv420p pan_entering_edge.mp4`:
+    a still random pattern panned 2 px/frame right and 1 down. Before: residual up to 2.4 px/frame in the last
+    two columns and rows, a box on 22 of 24 frames, the video's box the whole frame."""
+    import mosi_tool
+
+    path = Path(__file__).parent / "data" / "pan_entering_edge.mp4"
+    residual = mosi_tool.motion(path).residual_speed()[1:]
+    assert residual.max() < 0.2, np.unravel_index(residual.argmax(), residual.shape)
+    targets = mosi_tool.targets(path)
+    assert not np.isfinite(targets.frame_boxes[:, 0]).any() and np.isnan(targets.video_box).all()

@@ -37,8 +37,9 @@ from .field import CELL, MotionField, camera_velocity, cell_centres, fill_in_tim
 from .streaming import iter_motion, join, read_motion
 
 # Raised whenever the same video gives another field, so outputs that keep a record of what made them (`saliency`'s
-# batch, `targets`' settings) are made again; 2: MPEG-4 Part 2 B-frames without vectors, DIS's medium preset
-REVISION = 2
+# batch, `targets`' settings) are made again; 2: MPEG-4 Part 2 B-frames without vectors, DIS's medium preset;
+# 3: the cells a pan brings in at the frame's edge take the camera's motion (`field.entering_cells`)
+REVISION = 3
 
 __all__ = [
     "REVISION", "CELL", "IDENTITY", "MODELS", "PICT_B", "PICT_I", "PICT_P", "MotionField", "camera_velocity", "cell_centres",

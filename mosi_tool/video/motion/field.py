@@ -77,6 +77,35 @@ def camera_velocity(camera: np.ndarray, points: np.ndarray) -> np.ndarray:
     return (p.T[None] - prev).transpose(0, 2, 1).reshape(len(camera), *points.shape).astype(np.float32)
 
 
+ENTERING_TOLERANCE = 0.5  # px: how far outside the previous frame a cell's corner must map to count as entering
+
+
+def entering_cells(camera: np.ndarray, grid: tuple[int, int], cell: int, size: tuple[int, int],
+                   tolerance: float = ENTERING_TOLERANCE) -> np.ndarray:  # fmt: skip
+    """(F, gh, gw) bool: the cells of each frame that show content the previous frame did not, by the camera
+    alone: some corner of the cell (clipped to the frame of `size` = (W, H)) maps, by the frame's camera model
+    (F, 2, 3; frame t's pixels to frame t-1's), more than `tolerance` px outside frame t-1; and the cells next
+    to those (a codec's 16-px block spans two cells, and its vector is one for both). The codec finds no
+    match for such a block (on a pan, the strip entering at one edge), and its vector is whatever the encoder
+    settled for: on a textured pan, speeds of several px/frame against the camera's in one column and row."""
+    gh, gw = grid
+    w, h = size
+    xs = np.minimum(np.arange(gw + 1, dtype=np.float64) * cell, w)  # cell edges, clipped to the frame
+    ys = np.minimum(np.arange(gh + 1, dtype=np.float64) * cell, h)
+    a = camera.astype(np.float64)
+    # where each corner lands in frame t-1: (F, gh + 1, gw + 1)
+    px = a[:, 0, 0, None, None] * xs[None, None, :] + a[:, 0, 1, None, None] * ys[None, :, None] + a[:, 0, 2, None, None]
+    py = a[:, 1, 0, None, None] * xs[None, None, :] + a[:, 1, 1, None, None] * ys[None, :, None] + a[:, 1, 2, None, None]
+    out = (px < -tolerance) | (px > w + tolerance) | (py < -tolerance) | (py > h + tolerance)  # corners outside
+    entering = out[:, :-1, :-1] | out[:, 1:, :-1] | out[:, :-1, 1:] | out[:, 1:, 1:]
+    grown = entering.copy()  # and their neighbours: a 16-px macroblock spans two 8-px cells
+    grown[:, 1:] |= entering[:, :-1]
+    grown[:, :-1] |= entering[:, 1:]
+    grown[:, :, 1:] |= entering[:, :, :-1]
+    grown[:, :, :-1] |= entering[:, :, 1:]
+    return grown
+
+
 def fill_in_time(vectors: np.ndarray, max_gap: int | None = MAX_GAP, in_place: bool = False) -> np.ndarray:
     """Replace NaN cells by linear interpolation along time from the same cell's nearest valid frames no more
     than `max_gap` frames away (None: any distance); with a valid frame on one side only, its value. Cells with

@@ -16,7 +16,7 @@ from ..timeline import Timeline
 from .camera import fit_cameras
 from .codec import NEIGHBOURS, PER_CELL_PASSES, RawFrame, codec_frames, upright_field
 from .codec import velocities as codec_velocities
-from .field import CELL, MAX_GAP, MotionField, fill_by_camera, fill_in_time
+from .field import CELL, MAX_GAP, MotionField, entering_cells, fill_by_camera, fill_in_time
 from .flow import FALLBACK_SHORT_SIDE, flow_frames
 
 # frames of context either side of a chunk: the gap bound plus what one frame's velocities depend on (the
@@ -51,17 +51,19 @@ def bridge_short_gaps(known: np.ndarray, coded: np.ndarray, longest: int = SHORT
     return out
 
 
-def _finish(field: np.ndarray, first: bool, cell: int, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(vectors, camera, coded, known) of a window of velocities (F, gh, gw, 2) with NaN where unknown: the camera
-    fitted per frame, the gaps filled in time and then by the camera. first: the window starts at frame 0,
-    which copies frame 1."""
+def _finish(field: np.ndarray, first: bool, cell: int, model: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, camera, coded, known) of a window of velocities (F, gh, gw, 2) with NaN where unknown, of frames
+    of `size` = (W, H): the camera fitted per frame; the gaps filled in time and then by the camera; the cells
+    showing content the previous frame did not (`field.entering_cells`: the edge a pan brings in), whose
+    vectors match nothing, unknown and given the camera's motion. first: the window starts at frame 0, which copies frame 1."""
     if first and len(field) > 1:
         field[0] = np.where(np.isfinite(field[1]), field[1], field[0])
-    known = np.isfinite(field[..., 0])
-    coded = known.any(axis=(1, 2))
-    known = bridge_short_gaps(known, coded, SHORT_GAP)
+    coded = np.isfinite(field[..., 0]).any(axis=(1, 2))
     cams = fit_cameras(field, cell, model, coded)
+    entering = entering_cells(cams, field.shape[1:3], cell, size)
+    known = bridge_short_gaps(np.isfinite(field[..., 0]) & ~entering, coded, SHORT_GAP)
     filled = fill_in_time(np.ascontiguousarray(field, np.float32), in_place=True)
+    filled[entering] = np.nan  # the camera's motion, not the neighbouring frames' (the camera changes between them)
     fill_by_camera(filled, cams, cell)
     return filled, cams, coded, known
 
@@ -139,7 +141,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         stop = min(start + chunk, base + len(window))
         if stop <= start:
             break
-        vel, cams, coded, known = _finish(velocities(window), base == 0, cell, model)
+        vel, cams, coded, known = _finish(velocities(window), base == 0, cell, model, size)
         lo, hi = start - base, stop - base
         times = np.array([r.time for r in window[lo:hi]], np.float64)
         yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi])
