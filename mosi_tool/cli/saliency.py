@@ -124,11 +124,12 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"note: {option} applies to the {output} output, which was not asked for (ignored)", err=True)
         if out_dir is not None or list_file is not None or len(inputs) > 1:
             given = [name for name, path in files.items() if path is not None]
+            if out_dir is None:  # said first: without it, what --out-dir does is no help
+                named = f" instead of {', '.join(given)} (one video's files)" if given else ""
+                raise ValueError(f"several inputs or --list: give --out-dir DIR for their outputs, and --outputs for which{named}")
             if given:
-                raise ValueError(f"{', '.join(given)} name one video's files; with --out-dir each video's files are named after it: "
-                                 f"choose them with --outputs (e.g. --outputs overlay,maps)")  # fmt: skip
-            if out_dir is None:
-                raise ValueError("several inputs or --list: give --out-dir DIR for their outputs")
+                raise ValueError(f"{', '.join(given)} {'names' if len(given) == 1 else 'name'} one video's files; with --out-dir each video's files are named "
+                                 f"after it: choose them with --outputs (e.g. --outputs overlay,maps)")  # fmt: skip
             _batch(inputs, out_dir, list_file, options, outputs_text, overwrite, workers, shard, backend)
             return
         if workers is not None or shard is not None or backend != "local":
