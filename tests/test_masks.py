@@ -570,3 +570,25 @@ def test_max_boxes_keeps_each_movers_track_id_and_score(tmp_path):
         assert ids == {("A", 0), ("B", 1)}, ids  # one id per mover for all 40 frames
         got = {round(box[4], 2) for line in lines for box in line["boxes"]}
         assert got == scores, got  # each box's share of both movers' evidence, capped or not
+
+
+def test_eval_segmentation_refuses_an_unknown_dev_sequence(tmp_path):
+    """A typo in --dev-sequences matched no sequence, so every sequence was silently reported as unseen."""
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    import cv2
+
+    davis = tmp_path / "davis"
+    masks = davis / "Annotations" / "480p" / "walk"
+    masks.mkdir(parents=True)
+    (davis / "mp4").mkdir()
+    frames, truth = movers(0)
+    encode_frames(davis / "mp4" / "walk.mp4", frames[:4])
+    for i in range(4):
+        cv2.imwrite(str(masks / f"{i:05d}.png"), np.any(truth[i], axis=0).astype(np.uint8) * 255)
+    ok = CliRunner().invoke(app, ["eval", "segmentation", "--davis", str(davis), "--methods", "centre-box", "--dev-sequences", "walk"])
+    assert ok.exit_code == 0 and "development (1 sequences: walk)" in ok.output, ok.output
+    r = CliRunner().invoke(app, ["eval", "segmentation", "--davis", str(davis), "--methods", "centre-box", "--dev-sequences", "wlak"])
+    assert r.exit_code != 0 and "--dev-sequences: no sequence 'wlak'" in r.output and "(have: walk)" in r.output, r.output
