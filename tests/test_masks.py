@@ -535,3 +535,60 @@ def test_the_bounded_and_video_scales_have_a_floor_in_the_maps_units():
         lo, hi = frame_ranges(maps, norm, (0.001, 0.01), floor=0.5)
         assert np.all(hi - lo >= 0.5), norm
     assert np.all(frame_ranges(maps, "bounded", (0.001, 0.01))[1] <= 0.01)  # no floor: the noise fills the scale
+
+
+def test_max_boxes_keeps_each_movers_track_id_and_score(tmp_path):
+    """`--max-boxes` caps what is written, not what is tracked: two movers that take turns being the stronger
+    keep their ids (each got a new one after 5 frames out of the cap) and their scores (they were renormalised
+    over the written boxes, 1.0 for a lone box)."""
+    from types import SimpleNamespace
+
+    from mosi_tool.video.decode import Frame
+
+    h, w = 60, 200
+
+    class Stub:
+        size = frame_size = (w, h)
+
+        def evidence(self, index: int, image: np.ndarray, raw: np.ndarray) -> np.ndarray:
+            e = np.zeros((h, w), np.float32)
+            a, b = (0.9, 0.6) if (index // 10) % 2 == 0 else (0.6, 0.9)  # the stronger one changes every 10 frames
+            e[5:25, 10 + index : 30 + index] = a  # A moves right
+            e[35:55, 170 - index : 190 - index] = b  # B moves left
+            return e
+
+    for limit, written, scores in ((None, 2, {0.6, 0.4}), (1, 1, {0.6})):
+        out = tmp_path / f"b{limit}.jsonl"
+        sink = BoxesFile(out, SimpleNamespace(size=Stub.size, frame_size=Stub.frame_size, evidence=Stub().evidence), limit)
+        image = np.zeros((h, w, 3), np.uint8)
+        for i in range(40):
+            sink.add(Frame(i, i / 25, image), np.zeros((h, w), np.float32))
+        sink.close()
+        lines = [json.loads(line) for line in out.read_text().splitlines()][:-1]
+        assert all(len(line["boxes"]) == written for line in lines)
+        ids = {("A" if box[1] < 30 else "B", box[5]) for line in lines for box in line["boxes"]}
+        assert ids == {("A", 0), ("B", 1)}, ids  # one id per mover for all 40 frames
+        got = {round(box[4], 2) for line in lines for box in line["boxes"]}
+        assert got == scores, got  # each box's share of both movers' evidence, capped or not
+
+
+def test_eval_segmentation_refuses_an_unknown_dev_sequence(tmp_path):
+    """A typo in --dev-sequences matched no sequence, so every sequence was silently reported as unseen."""
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    import cv2
+
+    davis = tmp_path / "davis"
+    masks = davis / "Annotations" / "480p" / "walk"
+    masks.mkdir(parents=True)
+    (davis / "mp4").mkdir()
+    frames, truth = movers(0)
+    encode_frames(davis / "mp4" / "walk.mp4", frames[:4])
+    for i in range(4):
+        cv2.imwrite(str(masks / f"{i:05d}.png"), np.any(truth[i], axis=0).astype(np.uint8) * 255)
+    ok = CliRunner().invoke(app, ["eval", "segmentation", "--davis", str(davis), "--methods", "centre-box", "--dev-sequences", "walk"])
+    assert ok.exit_code == 0 and "development (1 sequences: walk)" in ok.output, ok.output
+    r = CliRunner().invoke(app, ["eval", "segmentation", "--davis", str(davis), "--methods", "centre-box", "--dev-sequences", "wlak"])
+    assert r.exit_code != 0 and "--dev-sequences: no sequence 'wlak'" in r.output and "(have: walk)" in r.output, r.output

@@ -641,3 +641,15 @@ def test_one_frame_is_counted_in_the_singular(tmp_path):
     assert r.exit_code == 0 and "1 frame: too few for trajectories" in r.output, r.output
     r = CliRunner().invoke(app, ["targets", str(video), "-o", str(tmp_path / "m"), "-j", "0", "--format", "mme"])
     assert r.exit_code == 1 and "1 frame: too few for MME's trajectories" in r.output, r.output
+
+
+def test_a_list_without_out_dir_asks_for_out_dir_whatever_files_are_named(tmp_path, tree, monkeypatch):
+    """`--list L --out o.mp4` (or two videos and --masks) lacks --out-dir: the error said only that --out names
+    one video's files and described what --out-dir does, without saying to give it."""
+    no_compute(monkeypatch)
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{tree / 'a.mp4'}\n")
+    result = cli(str(tree / "a.mp4"), "--list", str(listed), "--out", str(tmp_path / "o.mp4"))
+    assert result.exit_code == 2 and "give --out-dir DIR" in result.output and "instead of --out" in result.output, result.output
+    result = cli(str(tree / "a.mp4"), str(tree / "sub" / "b.mp4"), "--masks", str(tmp_path / "m.npy"), "--boxes", str(tmp_path / "b.jsonl"))
+    assert result.exit_code == 2 and "give --out-dir DIR" in result.output and "instead of --masks, --boxes" in result.output, result.output

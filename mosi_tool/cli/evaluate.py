@@ -61,10 +61,23 @@ def _split_list(text: str | None) -> list[str] | None:
 DevOpt = Annotated[Optional[str], typer.Option("--dev-sequences", help="Comma-separated sequences the mask settings were chosen on (reported apart from the unseen ones; default: the project's development split).")]
 
 
-def _dev(text: str | None) -> tuple[str, ...]:
+def _dev(text: str | None, davis: Path) -> tuple[str, ...]:
+    """--dev-sequences (default: the project's split); ValueError for a name `davis` has no annotations of
+    (a typo silently moved every sequence into the unseen rows)."""
+    from ..evaluation.davis import _resolution_dir
     from ..evaluation.segmentation import DEV_SEQUENCES
 
-    return tuple(_split_list(text) or DEV_SEQUENCES)
+    names = _split_list(text)
+    if not names:
+        return DEV_SEQUENCES
+    annotations = _resolution_dir(davis / "Annotations")
+    if not annotations.is_dir():
+        return tuple(names)  # `find_sequences` names what the layout lacks
+    available = sorted(p.name for p in annotations.iterdir() if p.is_dir())
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(f"--dev-sequences: no sequence {', '.join(map(repr, unknown))} in {annotations} (have: {', '.join(available)})")
+    return tuple(names)
 
 
 @app.command("pretext")
@@ -131,6 +144,7 @@ def saliency(
     from ..evaluation.saliency_report import render_tables, saliency_chart
 
     _check_inputs(davis)
+    dev = _dev(dev_sequences, davis)  # before any work: a typo there is known now
     chart = _outputs("saliency", json, chart, examples)
     t0 = time.perf_counter()
     engine = load_engine(model, device=device, runtime=runtime, batch_size=batch_size)  # auto times the batch it will run
@@ -147,7 +161,7 @@ def saliency(
     if segmentation:
         from ..evaluation.segmentation import evaluate_segmentation, render
 
-        report["segmentation"] = evaluate_segmentation(seqs, max_frames=max_frames, dev=_dev(dev_sequences))
+        report["segmentation"] = evaluate_segmentation(seqs, max_frames=max_frames, dev=dev)
         text += "\n\n" + render(report["segmentation"])
     _finish(report, text, json, chart, saliency_chart, t0, model)
     if examples:
@@ -181,7 +195,8 @@ def segmentation_command(
 
         check_writable(json)
     t0 = time.perf_counter()
-    report = evaluate_segmentation(find_sequences(davis, _split_list(sequences), source), chosen, max_frames, _dev(dev_sequences))
+    dev = _dev(dev_sequences, davis)
+    report = evaluate_segmentation(find_sequences(davis, _split_list(sequences), source), chosen, max_frames, dev)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     typer.echo(render(report))
     if json:

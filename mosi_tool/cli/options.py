@@ -55,7 +55,7 @@ CameraOpt = Annotated[Optional[int], typer.Option("--camera", min=0, help="Camer
 InputsArg = Annotated[Optional[list[Path]], typer.Argument(help="Videos, frame folders, or folders to search recursively.")]
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="i/n: process only part i of n deterministic parts, counted from 0.")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="local (default) or ray (Ray tasks; the output folder must be reachable from the workers).")]
-ListOpt = Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line (relative to its folder; a label after the path, as training lists write it, is left out).")]
+ListOpt = Annotated[Optional[Path], typer.Option("--list", help="A text file with one video path per line (relative to its folder; a whole-number label after the path, as training lists write it, is left out).")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Recompute outputs that already exist.")]
 JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Also write all figures to this JSON file.")]
 

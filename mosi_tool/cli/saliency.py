@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         inputs: Annotated[Optional[list[Path]], typer.Argument(help="A video file or a folder of frames; or, with --out-dir, videos, frame folders and folders to search recursively.", show_default=False)] = None,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .m4v, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
         out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Many videos: write each one's outputs into DIR, named as `features` names them (DIR/<name>.saliency.mp4, .maps.npy, .masks.npy, .boxes.jsonl, .sheet.png), resumable, failures in DIR/failures.jsonl.")] = None,
-        list_file: Annotated[Optional[Path], typer.Option("--list", help="With --out-dir: a text file with one video path per line (a label after the path is left out).")] = None,
+        list_file: Annotated[Optional[Path], typer.Option("--list", help="With --out-dir: a text file with one video path per line (relative to its folder; a whole-number label after the path, as training lists write it, is left out).")] = None,
         outputs_text: Annotated[str, typer.Option("--outputs", help="With --out-dir: which outputs each video gets, comma-separated: overlay, maps, masks, boxes, sheet.")] = "overlay",
         overwrite: Annotated[bool, typer.Option("--overwrite", help="With --out-dir: make again the outputs that are already there.")] = False,
         workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="With --out-dir: worker processes (0: this process). Default: --method mv one per CPU, never more than there are videos; network methods this process (one engine).")] = None,
@@ -124,11 +124,12 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"note: {option} applies to the {output} output, which was not asked for (ignored)", err=True)
         if out_dir is not None or list_file is not None or len(inputs) > 1:
             given = [name for name, path in files.items() if path is not None]
+            if out_dir is None:  # said first: without it, what --out-dir does is no help
+                named = f" instead of {', '.join(given)} (one video's files)" if given else ""
+                raise ValueError(f"several inputs or --list: give --out-dir DIR for their outputs, and --outputs for which{named}")
             if given:
-                raise ValueError(f"{', '.join(given)} name one video's files; with --out-dir each video's files are named after it: "
-                                 f"choose them with --outputs (e.g. --outputs overlay,maps)")  # fmt: skip
-            if out_dir is None:
-                raise ValueError("several inputs or --list: give --out-dir DIR for their outputs")
+                raise ValueError(f"{', '.join(given)} {'names' if len(given) == 1 else 'name'} one video's files; with --out-dir each video's files are named "
+                                 f"after it: choose them with --outputs (e.g. --outputs overlay,maps)")  # fmt: skip
             _batch(inputs, out_dir, list_file, options, outputs_text, overwrite, workers, shard, backend)
             return
         if workers is not None or shard is not None or backend != "local":

@@ -19,8 +19,10 @@ class SaliencyArrays:
     """One video's saliency, as the command writes it.
 
     maps: float16 (F, H, W) in [0, 1], one per decoded frame, at `SaliencyOptions.maps_size` (default: the
-    whole frame at the model's input scale), scaled for display as the overlay is (`--norm`).
-    masks: bool (F, H, W) motion masks at the maps' size (`regions.MasksFile`), when asked for; else None.
+    whole frame at the model's input scale), as `--maps` writes them: one scale for the whole video (each
+    frame to its own min..max with norm="frame"), whatever the overlay's `--norm bounded`.
+    masks: bool (F, H, W) motion masks at the video's size, or `masks_size` (`regions.MasksFile`), when asked
+    for; else None.
     boxes: one dict per frame, {"frame", "time", "boxes": [[x0, y0, x1, y1, score, ...], ...]} in frame pixels
     (`regions.BoxesFile`, the `--boxes` JSON lines), when asked for; else None.
     times: float64 (F,) seconds of each frame, from its timestamp. info: the video's header.
@@ -46,7 +48,7 @@ def saliency(path: str | Path, *, masks: bool = False, boxes: bool = False, **op
     temporary folder could not be written).
 
         >>> s = mosi_tool.saliency("video.mp4", masks=True)
-        >>> s.maps.shape, s.masks.shape      # ((F, 64, 112), (F, 64, 112)) for a 854x480 video
+        >>> s.maps.shape, s.masks.shape      # ((F, 64, 112), (F, 480, 854)) for a 854x480 video
     """
     opts = SaliencyOptions(**options)
     with tempfile.TemporaryDirectory(prefix="mosi-saliency-") as tmp:

@@ -2,7 +2,8 @@
 
 Per frame, every 8-connected component of the mask (`saliency.masks`) covering at least `MIN_AREA` of the
 frame is a box [x0, y0, x1, y1, score] (x1, y1 exclusive), score = the component's share of the frame's
-evidence inside the mask (the boxes of a frame sum to 1; the strongest first). No cap on the count unless one
+evidence inside the mask (the boxes of a frame sum to 1; the strongest first; `--boxes` tracks every box
+and then writes the strongest `--max-boxes`, so a capped box keeps its score and its id). No cap on the count unless one
 is asked for. `BoxTracker` then gives each box a track id: each live track's box is first moved by the
 track's last velocity (constant-velocity prediction, so a small fast object that moves more than its own
 width per frame still overlaps its prediction), boxes are matched to the predictions greedily by IoU

@@ -101,7 +101,9 @@ class BoxesFile(AtomicOutput):
     def add(self, frame: Frame, heat: np.ndarray) -> None:
         index, time = frame.index, frame.time
         e = self.regions.evidence(index, frame.image, heat)
-        boxes = self.tracks.update(component_boxes(e > 0.5, e, self.scale, limit=self.limit))
+        # every mover is tracked, then the strongest `limit` are written: a mover left out for a few frames keeps
+        # its id, and its score (its share of all the movers' evidence) does not depend on the cap
+        boxes = self.tracks.update(component_boxes(e > 0.5, e, self.scale))[: self.limit]
         self.union = union_box(boxes, self.union)
         with self._writing():
             self._file.write(json.dumps({"frame": index, "time": round(time, 6), "boxes": boxes}) + "\n")
