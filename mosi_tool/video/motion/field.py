@@ -90,14 +90,15 @@ def entering_cells(camera: np.ndarray, grid: tuple[int, int], cell: int, size: t
     settled for: on a textured pan, speeds of several px/frame against the camera's in one column and row."""
     gh, gw = grid
     w, h = size
-    xs = np.minimum(np.arange(gw + 1, dtype=np.float64) * cell, w)  # cell edges, clipped to the frame
-    ys = np.minimum(np.arange(gh + 1, dtype=np.float64) * cell, h)
-    a = camera.astype(np.float64)
-    # where each corner lands in frame t-1: (F, gh + 1, gw + 1)
-    px = a[:, 0, 0, None, None] * xs[None, None, :] + a[:, 0, 1, None, None] * ys[None, :, None] + a[:, 0, 2, None, None]
-    py = a[:, 1, 0, None, None] * xs[None, None, :] + a[:, 1, 1, None, None] * ys[None, :, None] + a[:, 1, 2, None, None]
-    out = (px < -tolerance) | (px > w + tolerance) | (py < -tolerance) | (py > h + tolerance)  # corners outside
-    entering = out[:, :-1, :-1] | out[:, 1:, :-1] | out[:, :-1, 1:] | out[:, 1:, 1:]
+    xs = np.minimum(np.arange(gw + 1, dtype=np.float64) * cell, w)[None, :]  # cell edges, clipped to the frame
+    ys = np.minimum(np.arange(gh + 1, dtype=np.float64) * cell, h)[:, None]
+    entering = np.zeros((len(camera), gh, gw), bool)
+    for t, a in enumerate(camera.astype(np.float64)):  # a frame at a time: the corners of a window are 100 MB
+        px = a[0, 0] * xs + a[0, 1] * ys + a[0, 2]  # where each corner lands in frame t-1: (gh + 1, gw + 1)
+        py = a[1, 0] * xs + a[1, 1] * ys + a[1, 2]
+        out = (px < -tolerance) | (px > w + tolerance) | (py < -tolerance) | (py > h + tolerance)
+        if out.any():
+            entering[t] = out[:-1, :-1] | out[1:, :-1] | out[:-1, 1:] | out[1:, 1:]
     grown = entering.copy()  # and their neighbours: a 16-px macroblock spans two 8-px cells
     grown[:, 1:] |= entering[:, :-1]
     grown[:, :-1] |= entering[:, 1:]
