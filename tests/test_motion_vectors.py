@@ -603,3 +603,21 @@ def test_a_pan_over_a_still_scene_has_no_motion_at_the_edge_it_brings_in():
     assert residual.max() < 0.2, np.unravel_index(residual.argmax(), residual.shape)
     targets = mosi_tool.targets(path)
     assert not np.isfinite(targets.frame_boxes[:, 0]).any() and np.isnan(targets.video_box).all()
+
+
+def test_the_entering_strip_carries_on_the_motion_beside_it():
+    from mosi_tool.video.motion.field import fill_from_inside
+
+    v = np.zeros((1, 4, 6, 2), np.float32)
+    v[0, :, :3] = (5.0, 0.0)  # an object: the left half moves at 5 px/frame
+    v[0, :, 3:] = (1.0, 1.0)  # the background beside the strip
+    v[0, :, -2:] = (40.0, -9.0)  # the strip's vectors, which matched nothing
+    strip = np.zeros((1, 4, 6), bool)
+    strip[0, :, -2:] = True
+    strip[0, 0, :] = True  # and the top row
+    fill_from_inside(v, strip)
+    assert np.array_equal(v[0, :, 3:], np.tile([1.0, 1.0], (4, 3, 1)))  # the background's motion, two cells deep
+    assert np.array_equal(v[0, :, :3], np.tile([5.0, 0.0], (4, 3, 1)))  # the object's, where it reaches the edge
+    lone = np.full((1, 2, 2, 2), 3.0, np.float32)
+    fill_from_inside(lone, np.ones((1, 2, 2), bool))  # nothing beside it: left to the camera (NaN)
+    assert np.isnan(lone).all()

@@ -38,7 +38,7 @@ from .streaming import iter_motion, join, read_motion
 
 # Raised whenever the same video gives another field, so outputs that keep a record of what made them (`saliency`'s
 # batch, `targets`' settings) are made again; 2: MPEG-4 Part 2 B-frames without vectors, DIS's medium preset;
-# 3: the cells a pan brings in at the frame's edge take the camera's motion (`field.entering_cells`)
+# 3: the cells a pan brings in at the frame's edge take the motion beside them (`field.entering_cells`)
 REVISION = 3
 
 __all__ = [

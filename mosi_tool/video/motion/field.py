@@ -107,6 +107,31 @@ def entering_cells(camera: np.ndarray, grid: tuple[int, int], cell: int, size: t
     return grown
 
 
+def fill_from_inside(vectors: np.ndarray, cells: np.ndarray, rounds: int = 8) -> None:
+    """In place: each of `cells` (F, gh, gw) bool of (F, gh, gw, 2) float32 velocities takes the mean of its
+    4-neighbours that are finite and not among `cells`, round after round inwards out (a strip of n cells takes
+    n rounds), so the strip a pan brings in carries on the motion beside it: the camera's on the background,
+    an object's where the object reaches the edge. Cells no round reaches (after `rounds`) become NaN."""
+    pending = cells.copy()
+    for _ in range(rounds):
+        if not pending.any():
+            return
+        good = ~pending & np.isfinite(vectors[..., 0])
+        total = np.zeros(vectors.shape, np.float32)
+        count = np.zeros(pending.shape, np.float32)
+        for src, dst in (((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+                         ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                         ((slice(1, None), slice(None)), (slice(None, -1), slice(None))),
+                         ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):  # fmt: skip
+            ok = good[(slice(None), *src)]
+            total[(slice(None), *dst)] += np.where(ok[..., None], vectors[(slice(None), *src)], 0)
+            count[(slice(None), *dst)] += ok
+        take = pending & (count > 0)
+        vectors[take] = total[take] / count[take][:, None]
+        pending &= ~take
+    vectors[pending] = np.nan
+
+
 def fill_in_time(vectors: np.ndarray, max_gap: int | None = MAX_GAP, in_place: bool = False) -> np.ndarray:
     """Replace NaN cells by linear interpolation along time from the same cell's nearest valid frames no more
     than `max_gap` frames away (None: any distance); with a valid frame on one side only, its value. Cells with

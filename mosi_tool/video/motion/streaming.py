@@ -16,7 +16,7 @@ from ..timeline import Timeline
 from .camera import fit_cameras
 from .codec import NEIGHBOURS, PER_CELL_PASSES, RawFrame, codec_frames, upright_field
 from .codec import velocities as codec_velocities
-from .field import CELL, MAX_GAP, MotionField, entering_cells, fill_by_camera, fill_in_time
+from .field import CELL, MAX_GAP, MotionField, entering_cells, fill_by_camera, fill_from_inside, fill_in_time
 from .flow import FALLBACK_SHORT_SIDE, flow_frames
 
 # frames of context either side of a chunk: the gap bound plus what one frame's velocities depend on (the
@@ -53,9 +53,9 @@ def bridge_short_gaps(known: np.ndarray, coded: np.ndarray, longest: int = SHORT
 
 def _finish(field: np.ndarray, first: bool, cell: int, model: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(vectors, camera, coded, known) of a window of velocities (F, gh, gw, 2) with NaN where unknown, of frames
-    of `size` = (W, H): the camera fitted per frame; the gaps filled in time and then by the camera; the cells
-    showing content the previous frame did not (`field.entering_cells`: the edge a pan brings in), whose
-    vectors match nothing, unknown and given the camera's motion. first: the window starts at frame 0, which copies frame 1."""
+    of `size` = (W, H): the camera fitted per frame; the gaps filled in time; the cells showing content the
+    previous frame did not (`field.entering_cells`: the edge a pan brings in), whose vectors match nothing,
+    unknown and given the motion beside them (`field.fill_from_inside`); what is left filled by the camera. first: the window starts at frame 0, which copies frame 1."""
     if first and len(field) > 1:
         field[0] = np.where(np.isfinite(field[1]), field[1], field[0])
     coded = np.isfinite(field[..., 0]).any(axis=(1, 2))
@@ -63,7 +63,7 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str, size: tuple[i
     entering = entering_cells(cams, field.shape[1:3], cell, size)
     known = bridge_short_gaps(np.isfinite(field[..., 0]) & ~entering, coded, SHORT_GAP)
     filled = fill_in_time(np.ascontiguousarray(field, np.float32), in_place=True)
-    filled[entering] = np.nan  # the camera's motion, not the neighbouring frames' (the camera changes between them)
+    fill_from_inside(filled, entering)  # the motion beside them, not the neighbouring frames' (the camera changes)
     fill_by_camera(filled, cams, cell)
     return filled, cams, coded, known
 
