@@ -143,11 +143,12 @@ def register(app: typer.Typer) -> None:
             raise ValueError(f"{video}: a folder without image frames; for the videos in it give --out-dir DIR")
         out = out or Path(f"{video.name if video.is_dir() else video.stem}.saliency.mp4")
         outputs = Outputs(overlay=out, maps=maps, masks=masks, boxes=boxes, sheet=sheet)
-        reader = prepare(video, options, outputs)
-        clean_partial(*{p.parent for p in outputs.named().values()})  # what a killed run of this tool left there
-        _notes(options)
-        with terminate_as_exit(), disk_errors():
-            done = run(video, options, outputs, reader=reader)
+        with terminate_as_exit():  # from the outputs' write checks on, whose probe files are temporary files too
+            reader = prepare(video, options, outputs)
+            clean_partial(*{p.parent for p in outputs.named().values()})  # what a killed run of this tool left there
+            _notes(options)
+            with disk_errors():
+                done = run(video, options, outputs, reader=reader)
         for note in done.notes:
             typer.echo(f"note: {note}", err=True)
         n = done.frames
