@@ -197,7 +197,7 @@ def to_float16(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if a.size < 256:  # OpenCV reads an array of up to 4 values as a scalar: numpy's cast, the same bits
         out[...] = a
     elif a.size:
-        rows = len(a) if a.ndim > 1 and a.size // len(a) > 4 else 1
+        rows = len(a) if a.ndim > 1 else 1
         view = out.reshape(rows, -1)  # written in place: no float16 temporary of the whole array
         written = cv2.multiply(np.ascontiguousarray(a, np.float32).reshape(rows, -1), 1.0, dst=view, dtype=cv2.CV_16F)
         if not np.shares_memory(written, out):  # OpenCV made its own array after all

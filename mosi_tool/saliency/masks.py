@@ -53,8 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .appearance import AppearanceConfig, ColourModel, combine, grabcut, solid
-from .motion_edges import GAIN as ASSIGN_GAIN
-from .motion_edges import FrameMotion, assign_edges
+from .motion_edges import GAIN as ASSIGN_GAIN, FrameMotion, assign_edges
 from .valleys import valley_cuts
 
 NOISE_FACTOR = 3.0  # x the frame's median motion (6 before the masks' own map; docs/EVALUATION.md 2c)

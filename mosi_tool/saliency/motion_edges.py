@@ -107,7 +107,7 @@ def assign_edges(e: np.ndarray, grey: np.ndarray, previous: np.ndarray, motion: 
 
     r_cam, r_obj = residual(cam_x, cam_y), residual(obj_x, obj_y)
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-    near = (cv2.dilate(moving, disk) > 0) & ~(cv2.erode(moving, disk) > 0)
+    near = cv2.morphologyEx(moving, cv2.MORPH_GRADIENT, disk) > 0  # dilated and not eroded: the band
     out = e.copy()
     d = (r_cam[near] - r_obj[near]) / (r_cam[near] + r_obj[near] + EPS)
     out[near] = np.clip(e[near] + gain * d, 0, 1)

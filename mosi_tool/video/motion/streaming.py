@@ -58,10 +58,11 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str, size: tuple[i
     unknown and given the motion beside them (`field.fill_from_inside`); what is left filled by the camera. first: the window starts at frame 0, which copies frame 1."""
     if first and len(field) > 1:
         field[0] = np.where(np.isfinite(field[1]), field[1], field[0])
-    coded = np.isfinite(field[..., 0]).any(axis=(1, 2))
+    own = np.isfinite(field[..., 0])  # (F, gh, gw): the cells with a vector of their own
+    coded = own.any(axis=(1, 2))
     cams = fit_cameras(field, cell, model, coded)
     entering = entering_cells(cams, field.shape[1:3], cell, size)
-    known = bridge_short_gaps(np.isfinite(field[..., 0]) & ~entering, coded, SHORT_GAP)
+    known = bridge_short_gaps(own & ~entering, coded, SHORT_GAP)
     filled = fill_in_time(np.ascontiguousarray(field, np.float32), in_place=True)
     fill_from_inside(filled, entering)  # the motion beside them, not the neighbouring frames' (the camera changes)
     fill_by_camera(filled, cams, cell)
