@@ -200,9 +200,12 @@ def agreement(videos: list[Path]) -> list[str]:
 
 def child_cpu(cmd: list[str], cwd: Path | None = None) -> float:
     """CPU seconds (user + system) of one child process run to completion (in `cwd`: `python -m mosi_tool`
-    there runs that checkout's code)."""
+    there runs that checkout's code). The child keeps Python's bytecode caches, as an installed package does
+    (PYTHONDONTWRITEBYTECODE, which a development shell may set, is left out of its environment: without the
+    caches every start compiles the project's modules again)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 

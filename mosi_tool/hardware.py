@@ -64,6 +64,28 @@ def opencv_threads(n: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def numpy_without_huge_pages() -> Iterator[None]:
+    """numpy's large arrays on ordinary 4 KB pages for the block, then as before. numpy asks the kernel for
+    transparent huge pages on arrays of 4 MB and more (`madvise`); where the kernel then compacts memory to find
+    2 MB pages at the fault (`/sys/kernel/mm/transparent_hugepage/defrag` = madvise, as on the development
+    machine), a streaming pass that allocates and frees such arrays chunk after chunk waits on that: `targets`
+    on a minute of 854x480 took 6.09 CPU-s with huge pages and 5.73 without, mean of 4 alternated runs, with
+    the time of the writes and conversions into new arrays varying 3x from run to run with them (docs/BENCHMARKS.md).
+    numpy's own switch (`NUMPY_MADVISE_HUGEPAGE` reads it at import); without it (another numpy), nothing changes."""
+    import numpy as np
+
+    switch = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
+    if switch is None:
+        yield
+        return
+    before = switch(False)
+    try:
+        yield
+    finally:
+        switch(before)
+
+
+@contextlib.contextmanager
 def opencv_without_ipp() -> Iterator[None]:
     """OpenCV's Intel IPP code paths off for the block (a per-thread setting), then as they were. With them,
     identical runs of `saliency --masks` differed now and then by a pixel (cup.mp4: frame 47, in about one run

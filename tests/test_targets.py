@@ -82,6 +82,21 @@ def test_compensation_removes_the_camera_and_validity_follows_the_frame_and_the_
     assert not valid2[0, 0, 0] and valid2[0, 1:, 1:].all()
 
 
+def test_a_window_too_large_for_one_call_of_the_kernel_is_tracked_in_groups_of_starts(monkeypatch):
+    from mosi_tool.motion_targets import trajectories
+
+    rng = np.random.default_rng(3)
+    n, gh, gw = 30, 6, 8
+    vec = (rng.normal(size=(n, gh, gw, 2)) * 2).astype(np.float32)
+    cam = np.tile(np.eye(2, 3), (n, 1, 1)) + rng.normal(size=(n, 2, 3)) * [[0.01, 0.01, 0.5]]
+    known = rng.random((n, gh, gw)) > 0.1
+    starts = np.array([0, 3, 4, 9, 17, 25])
+    whole = track(vec, cam, known, starts, 4, (gw * 8, gh * 8))
+    monkeypatch.setattr(trajectories, "INDEX_LIMIT", 7 * gh * gw * 2)  # 7 frames a call: 2 starts of 4 steps
+    grouped = track(vec, cam, known, starts, 4, (gw * 8, gh * 8))
+    assert all(np.array_equal(a, b) for a, b in zip(whole, grouped))
+
+
 # --- the whole targets of a video with known motion ------------------------------------------------
 
 

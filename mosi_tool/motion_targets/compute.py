@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, Iterator
 import numpy as np
 
 from ..atomic import as_output_error, create_temp, remove_quietly
-from ..hardware import opencv_threads
+from ..hardware import numpy_without_huge_pages, opencv_threads
 from ..progress import counted
 from ..saliency.masks import MaskConfig
 from ..version import __version__
@@ -197,12 +197,27 @@ def to_float16(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if a.size < 256:  # OpenCV reads an array of up to 4 values as a scalar: numpy's cast, the same bits
         out[...] = a
     elif a.size:
-        rows = len(a) if a.ndim > 1 else 1
-        view = out.reshape(rows, -1)  # written in place: no float16 temporary of the whole array
-        written = cv2.multiply(np.ascontiguousarray(a, np.float32).reshape(rows, -1), 1.0, dst=view, dtype=cv2.CV_16F)
+        src = _rows(a) if a.dtype == np.float32 else None  # no copy of a slice such as a field's first ow cells
+        if src is None:
+            src = np.ascontiguousarray(a, np.float32).reshape(len(a) if a.ndim > 1 else 1, -1)
+        view = out.reshape(src.shape)  # written in place: no float16 temporary of the whole array
+        written = cv2.multiply(src, 1.0, dst=view, dtype=cv2.CV_16F)
         if not np.shares_memory(written, out):  # OpenCV made its own array after all
             view[:] = written
     return out
+
+
+def _rows(a: np.ndarray) -> np.ndarray | None:
+    """a as a 2-D view whose rows are contiguous (the last two axes merged, the others merged into rows; an
+    OpenCV matrix with a row step), or None where its strides allow none."""
+    if a.ndim < 2:
+        return None
+    shape = (-1, a.shape[-2] * a.shape[-1])
+    try:
+        rows = np.reshape(a, shape, copy=False)
+    except (ValueError, TypeError):  # a copy would be needed (TypeError: numpy before 2.1, no `copy`)
+        return None
+    return rows if rows.strides[1] == a.itemsize else None
 
 
 @dataclass
@@ -354,7 +369,7 @@ def compute_targets(path: str | Path, opts: TargetOptions | None = None, traject
     Runs on one core (OpenCV's thread pool is held at 1 thread meanwhile): a batch runs one video per core."""
     rows: list[_Rows] = []
     try:
-        with opencv_threads(1):
+        with opencv_threads(1), numpy_without_huge_pages():
             return _compute(path, opts or TargetOptions(), trajectories, Path(spill) if spill is not None else None, rows)
     finally:
         for r in rows:  # after a failure; done already after success
