@@ -29,7 +29,7 @@ from mosi_tool.video.decode import VideoError, VideoReader
 from mosi_tool.video.hidden import APPLEDOUBLE_MAGIC
 from mosi_tool.video.orientation import from_matrix
 
-from .conftest import bugcase, encode_frames, texture
+from .conftest import bugcase, encode_frames, texture, write_video
 
 ORIENTATIONS = [(0, False, False), (90, False, False), (180, False, False), (270, False, False),
                 (0, True, False), (90, True, False), (0, False, True), (270, True, False)]  # fmt: skip
@@ -391,6 +391,20 @@ def test_targets_and_saliency_mv_decode_past_a_refused_packet(tmp_path):
     assert "the decoder refused" in out and "h264 motion vectors" in out, out
     assert len(np.load(tmp_path / "m.npy")) > before + 20
 
+
+@pytest.mark.parametrize("threads", [0, 1])
+def test_an_mp4_cut_within_a_packet_still_ends_there_as_truncated(tmp_path, threads):
+    """A streaming MP4 (index first) cut short in its media data: the decoder refuses the last, partial packet,
+    and that ends the decode with the "truncated" warnings, not a refused packet decoded past."""
+    from .test_decode import _faststart
+
+    fast = _faststart(write_video(tmp_path / "v.mp4", n=120), tmp_path / "fast.mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(fast.read_bytes()[: int(fast.stat().st_size * 0.6)])
+    reader = VideoReader(cut, threads=threads)
+    n = len(list(reader.frames()))
+    assert 40 < n < 100 and any("truncated" in w for w in reader.warnings), reader.warnings
+    assert not any("refused" in w for w in reader.warnings), reader.warnings
 
 def test_a_stream_whose_every_packet_is_refused_is_one_clear_error(tmp_path, monkeypatch):
     """Every packet refused: one line naming the file and the reason; and a decode that meets nothing but
