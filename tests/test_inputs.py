@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -24,11 +25,11 @@ from mosi_tool.loader import load_engine
 from mosi_tool.cli import app
 from mosi_tool.pipeline.dataset import video_info
 from mosi_tool.batch.jobs import find_inputs
-from mosi_tool.video.decode import VideoReader
+from mosi_tool.video.decode import VideoError, VideoReader
 from mosi_tool.video.hidden import APPLEDOUBLE_MAGIC
 from mosi_tool.video.orientation import from_matrix
 
-from .conftest import bugcase, encode_frames, texture
+from .conftest import bugcase, encode_frames, texture, write_video
 
 ORIENTATIONS = [(0, False, False), (90, False, False), (180, False, False), (270, False, False),
                 (0, True, False), (90, True, False), (0, False, True), (270, True, False)]  # fmt: skip
@@ -319,6 +320,126 @@ def test_damaged_mpegts_warns_with_the_frames_it_lost(tmp_path):
     assert reader.lost_frames > 0 and n + reader.lost_frames == 40  # every frame is decoded or counted lost
     assert any("frames lost" in w for w in reader.warnings) and not any("truncated" in w for w in reader.warnings)
 
+
+
+DAMAGED_FRAMES = 60
+
+
+def refused_packets_mp4(path: Path, every: bool = False) -> tuple[Path, int]:
+    """An H.264 MP4 whose coded data is overwritten with random bytes (seed 7): 300 bytes from the start of the
+    first packet from the middle on that is not a keyframe, in the middle of the mdat box (its sample sizes and
+    offsets intact), or every packet's data (`every`). Returns (path, the frames PyAV's plain `container.decode`
+    gives before it raises): the decoder refuses the overwritten packets (a garbage NAL length), which ended the
+    whole decode there."""
+    encode(path, square_frames(DAMAGED_FRAMES, 96, 72), crf="20")
+    with av.open(str(path)) as c:
+        places = [(p.pos, p.size, p.is_keyframe) for p in c.demux(video=0) if p.size]
+    data, rnd = bytearray(path.read_bytes()), random.Random(7)
+    middle = next(pos for pos, _, key in places[len(places) // 2 :] if not key)
+    for pos, size in [(pos, size) for pos, size, _ in places] if every else [(middle, 300)]:
+        data[pos : pos + size] = bytes(rnd.randrange(256) for _ in range(size))
+    path.write_bytes(bytes(data))
+    decoded = 0
+    with av.open(str(path)) as c, pytest.raises(av.InvalidDataError):  # PyAV's own loop stops at the damage
+        for _ in c.decode(video=0):
+            decoded += 1
+    return path, decoded
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+def test_a_packet_the_decoder_refuses_is_skipped_and_decoding_goes_on(tmp_path, threads):
+    """A packet the decoder refuses (coded data overwritten inside an MP4) ended the decode there, with a
+    warning; it is skipped as FFmpeg's command line skips it, and the frames after it are used, with a warning
+    that says how many packets were refused, where, and how many frames were lost."""
+    path, before = refused_packets_mp4(tmp_path / "d.mp4")
+    assert before < DAMAGED_FRAMES // 2 + 2
+    reader = VideoReader(path, threads=threads)
+    frames = list(reader.frames())
+    times = [f.time for f in frames]
+    assert DAMAGED_FRAMES - 4 <= len(frames) < DAMAGED_FRAMES and len(frames) > before + 20
+    assert [f.index for f in frames] == list(range(len(frames))) and all(b > a for a, b in zip(times, times[1:]))
+    assert times[-1] == pytest.approx((DAMAGED_FRAMES - 1) / 10)  # the last frame, at its own time
+    refused = [w for w in reader.warnings if "the decoder refused" in w]
+    lost = DAMAGED_FRAMES - len(frames)
+    assert len(refused) == 1 and f"{lost} frame{'s' if lost > 1 else ''} lost" in refused[0], reader.warnings
+    assert re.search(r"refused \d+ packets? \(after frame \d+ at \d+\.\d\d s: Invalid data", refused[0]), refused[0]
+    assert reader.lost_frames == lost  # the gap in the timestamps says the same
+    assert not any("truncated" in w or "stopped" in w for w in reader.warnings), reader.warnings
+
+
+def test_the_motion_pass_decodes_past_a_refused_packet(tmp_path):
+    """`codec_frames` (the motion-vector pass) decodes past the refused packet too, and gives the frames the
+    reader gives, at the same times."""
+    from mosi_tool.video.motion.codec import codec_frames
+
+    path, before = refused_packets_mp4(tmp_path / "d.mp4")
+    reader = VideoReader(path)
+    times = [f.time for f in reader.frames()]
+    got = codec_frames(path, 0, (96, 72), 8, None, clock=reader.clock())
+    assert got is not None
+    assert [r.time for r in got[1]] == pytest.approx(times) and len(times) > before + 20
+
+
+def test_targets_and_saliency_mv_decode_past_a_refused_packet(tmp_path):
+    path, before = refused_packets_mp4(tmp_path / "d.mp4")
+    out = cli("targets", str(path), "-o", str(tmp_path / "t"), "-j", "0").output
+    assert "the decoder refused" in out and "frames lost" in out and "stopped" not in out, out
+    targets = np.load(tmp_path / "t" / "d.mp4.npz")
+    info = json.loads(str(targets["info"]))
+    assert info["decoded_frames"] == len(targets["times"]) > before + 20 and any("the decoder refused" in w for w in info["warnings"])
+    out = cli("saliency", str(path), "--method", "mv", "--out", str(tmp_path / "o.mp4"), "--maps", str(tmp_path / "m.npy")).output
+    assert "the decoder refused" in out and "h264 motion vectors" in out, out
+    assert len(np.load(tmp_path / "m.npy")) > before + 20
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+def test_an_mp4_cut_within_a_packet_still_ends_there_as_truncated(tmp_path, threads):
+    """A streaming MP4 (index first) cut short in its media data: the decoder refuses the last, partial packet,
+    and that ends the decode with the "truncated" warnings, not a refused packet decoded past."""
+    from .test_decode import _faststart
+
+    fast = _faststart(write_video(tmp_path / "v.mp4", n=120), tmp_path / "fast.mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(fast.read_bytes()[: int(fast.stat().st_size * 0.6)])
+    reader = VideoReader(cut, threads=threads)
+    n = len(list(reader.frames()))
+    assert 40 < n < 100 and any("truncated" in w for w in reader.warnings), reader.warnings
+    assert not any("refused" in w for w in reader.warnings), reader.warnings
+
+def test_a_stream_whose_every_packet_is_refused_is_one_clear_error(tmp_path, monkeypatch):
+    """Every packet refused: one line naming the file and the reason; and a decode that meets nothing but
+    refused packets stops after REFUSED_BEFORE_ANY_FRAME of them rather than reading on."""
+    from mosi_tool.video import packets
+
+    path, _ = refused_packets_mp4(tmp_path / "all.mp4", every=True)
+    with pytest.raises(VideoError) as err:
+        list(VideoReader(path).frames())
+    text = str(err.value)
+    assert text.startswith(f"{path}: no frames could be decoded: the decoder refused") and "\n" not in text, text
+    monkeypatch.setattr(packets, "REFUSED_BEFORE_ANY_FRAME", 3)
+    with av.open(str(path)) as c:
+        stream = packets.StreamDecode(c, c.streams.video[0])
+        assert list(stream) == [] and len(stream.refused) == 3 and stream.packets == 3 and stream.error is not None
+    with pytest.raises(VideoError, match="the decoder refused the first 3 packets .*, and decoding stopped there"):
+        list(VideoReader(path).frames())
+
+
+def test_a_healthy_stream_decodes_packet_by_packet_as_pyav_decodes_it(tmp_path):
+    """`StreamDecode` gives a healthy stream's frames exactly as PyAV's `container.decode` does (B-frames
+    reordered, the decoder flushed at the end): the same timestamps and pixels, and nothing refused."""
+    from mosi_tool.video.packets import StreamDecode
+
+    path = encode(tmp_path / "h.mp4", square_frames(30, 96, 72), crf="20")
+    with av.open(str(path)) as c:
+        plain = [(f.pts, f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    with av.open(str(path)) as c:
+        stream = StreamDecode(c, c.streams.video[0])
+        ours = [(f.pts, f.to_ndarray(format="rgb24")) for f in stream]
+    assert [p for p, _ in ours] == [p for p, _ in plain] and len(ours) == 30
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(ours, plain))
+    assert not stream.refused and stream.error is None and stream.lost == 0 and stream.refusal_warning(Fraction(1, 1000), 0) is None
+    reader = VideoReader(path)
+    assert len(list(reader.frames())) == 30 and not reader.warnings
 
 # 6. Maps: compact, streamed, memory-mappable; the display range computed once -------------------------
 

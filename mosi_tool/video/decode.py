@@ -11,6 +11,8 @@ Frames come out as a player shows them:
   displayed size (`mosi_tool.video.orientation`);
 - at the stream's size: a frame past a resolution change mid-stream (MPEG-TS recordings joined) is resized to
   the size the header states, with a warning (`VideoReader.frame_maker`);
+- past damage: a packet the decoder refuses (coded data overwritten) is skipped and the decode goes on, as
+  FFmpeg's command line does (`packets.StreamDecode`), with a warning saying what was refused and lost;
 - in time order: FFmpeg's best-effort timestamps, mended where they still go back (`timeline.Clock`), so
   `Frame.time` only goes forward, and a warning says what was mended;
 - from the first frame a player shows: frames an MP4/MOV edit list hides are dropped by FFmpeg, and
@@ -35,6 +37,7 @@ from .h264_sps import stream_crop
 from .hidden import is_hidden
 from .iso_boxes import cut_short_reason
 from .orientation import IDENTITY, Orientation, frame_orientation
+from .packets import StreamDecode, ffmpeg_reason
 from .pixels import PixelShape
 from .read_ahead import read_ahead
 from .timeline import Clock, Timeline, decode_order_pts
@@ -166,13 +169,6 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
-def ffmpeg_reason(e: Exception) -> str:
-    """FFmpeg's reason for an error (PyAV's message without the file name it appends)."""
-    msg = getattr(e, "strerror", None) or str(e)
-    msg = re.sub(r"\s*:\s*'[^']*'$", "", msg)  # PyAV appends the file name; we already lead with it
-    return msg.strip() or type(e).__name__
-
-
 def _natural_key(p: Path) -> list[object]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
 
@@ -182,7 +178,8 @@ class VideoReader:
 
     Errors are `VideoError`s. A stream that stops decoding part-way yields what it decoded and records
     a warning in `self.warnings` (also logged); so does one that decodes fewer frames than a player would
-    show, or loses frames in a damaged middle part (`self.lost_frames`).
+    show, or loses frames in a damaged middle part (`self.lost_frames`). A packet the decoder refuses is
+    skipped, as FFmpeg's command line skips it, and the decode goes on (`packets.StreamDecode`), with a warning.
     """
 
     def __init__(self, path: str | Path, stream: int | None = None, fps: float | None = None, threads: int = 0):
@@ -293,7 +290,6 @@ class VideoReader:
             return
         self.decoded = 0
         container = _open(self.path)
-        error: av.FFmpegError | None = None
         with container:
             vs = exact_crop(container.streams.video[self.info.stream])
             vs.thread_type = "AUTO"
@@ -303,20 +299,18 @@ class VideoReader:
             t = 0.0
             clock = self.clock()
             make = self.frame_maker(size, planes, lazy)
-            try:
-                # With the CPUs to itself (threads 0), the next frames decode on a helper thread while this
-                # one is resized and converted here; a decoder that shares them (`decode_plan`) does not.
-                with read_ahead(container.decode(vs), depth=0 if self.threads else 4) as decoded:
-                    for frame in decoded:
-                        t = clock.seconds(frame.pts, frame.dts)
-                        timeline.add(clock.joined)
-                        if keep is not None:
-                            keep.add(frame if keep.wanted else None, t)
-                        yield make(frame, self.decoded, t)
-                        self.decoded += 1
-            except av.FFmpegError as e:
-                error = e
-        self.end_of_decode(self.decoded, clock, timeline, t, error)
+            stream = StreamDecode(container, vs)  # past packets the decoder refuses
+            # With the CPUs to itself (threads 0), the next frames decode on a helper thread while this
+            # one is resized and converted here; a decoder that shares them (`decode_plan`) does not.
+            with read_ahead(stream, depth=0 if self.threads else 4) as decoded:
+                for frame in decoded:
+                    t = clock.seconds(frame.pts, frame.dts)
+                    timeline.add(clock.joined)
+                    if keep is not None:
+                        keep.add(frame if keep.wanted else None, t)
+                    yield make(frame, self.decoded, t)
+                    self.decoded += 1
+        self.end_of_decode(self.decoded, clock, timeline, t, stream.error, stream)
         if keep is not None:
             keep.ended_by_reader()
 
@@ -336,11 +330,11 @@ class VideoReader:
         with _open(self.path) as container:
             vs = exact_crop(container.streams.video[self.info.stream])
             vs.thread_type = "AUTO"
-            origin = next((f.pts for f in container.decode(vs)), None)
+            origin = next((f.pts for f in StreamDecode(container, vs)), None)
             if origin is None:
                 raise VideoError(self.path, "no timestamps to seek by")
             container.seek(origin + int(time / self._time_base), stream=vs, backward=True, any_frame=False)
-            for frame in container.decode(vs):
+            for frame in StreamDecode(container, vs):  # past packets the decoder refuses, as `frames`
                 if frame.pts is None:
                     raise VideoError(self.path, "a frame without a timestamp after seeking")
                 yield make(frame, -1, float((frame.pts - origin) * self._time_base))
@@ -377,17 +371,23 @@ class VideoReader:
 
         return make
 
-    def end_of_decode(self, decoded: int, clock: Clock, timeline: Timeline, last_time: float, error: Exception | None) -> None:
+    def end_of_decode(self, decoded: int, clock: Clock, timeline: Timeline, last_time: float, error: Exception | None,
+                      stream: StreamDecode | None = None) -> None:  # fmt: skip
         """What a whole decode of this video found, recorded as `frames` records it: `decoded` frames, the last
         at `last_time` s, their times from `clock` and `timeline` (fed every frame), `error` the FFmpeg error
-        that stopped it early (None: it reached the end). Sets `decoded`, `start_time` and `lost_frames` and
-        adds the warnings (truncated, mended or lost timestamps, a single frame); raises VideoError if no frame
-        decoded."""
+        that stopped it early (None: it reached the end), `stream` the decode's packets (what the decoder
+        refused, `packets.StreamDecode`; None: not known). Sets `decoded`, `start_time` and `lost_frames` and
+        adds the warnings (truncated, refused packets, mended or lost timestamps, a single frame); raises
+        VideoError if no frame decoded."""
         self.decoded = decoded
         if error is not None:
             self._warn(f"decoding stopped after {decoded} frames ({ffmpeg_reason(error)}); the file is truncated or damaged")
         if decoded == 0:
-            raise VideoError(self.path, _damaged(self.path, "no frames could be decoded"))
+            refused = stream.nothing_decoded() if stream is not None else None
+            raise VideoError(self.path, _damaged(self.path, f"no frames could be decoded: {refused}" if refused else "no frames could be decoded"))
+        refused = stream.refusal_warning(clock.time_base, clock.first) if stream is not None else None
+        if refused:
+            self._warn(refused)
         self.note_times(clock, timeline)
         fps = self.info.fps or 25.0
         if error is None:
@@ -471,7 +471,7 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
             target = start + int(fraction * reader.info.duration / vs.time_base)
             container.seek(target, stream=vs, backward=True, any_frame=False)
         last = None
-        for frame in container.decode(vs):
+        for frame in StreamDecode(container, vs):
             last = frame
             if target is None or frame.pts is None or frame.pts >= target:
                 break
@@ -526,7 +526,11 @@ def _probe(container: av.container.InputContainer, vs: av.video.stream.VideoStre
             if packet.pts is not None and packet.size:
                 pts.append(packet.pts)
             if orientation is None:
-                for frame in packet.decode():
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError:
+                    continue  # a packet the decoder refuses: the next may decode (`packets.StreamDecode`)
+                for frame in frames:
                     orientation = frame_orientation(frame)
                     break
             if orientation is not None and len(pts) >= PTS_PROBE:

@@ -18,6 +18,7 @@ import numpy as np
 from ..decode import VideoError, exact_crop, ffmpeg_reason
 from ..kept_frames import KeptFrames
 from ..orientation import Orientation
+from ..packets import StreamDecode
 from ..timeline import Clock, Timeline
 from .field import CELL
 
@@ -378,7 +379,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     clock = clock or Clock.at_rate(vs.time_base or Fraction(1), float(vs.average_rate or vs.guessed_rate or 25))
 
     def frames() -> Generator[RawFrame, None, None]:
-        error: av.FFmpegError | None = None
+        decoded = StreamDecode(container, vs)  # past packets the decoder refuses, as the reader decodes them
         own = Timeline(clock.time_base) if keep is not None and timeline is None else timeline
         first: tuple[int, int] | None = None  # the first frame's size: the grid's
         # measuring: the frames decoded but not given yet (RawFrame, its vectors or None), the one of pending[0]
@@ -397,45 +398,42 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
             return raw._replace(past_measured=p, future_measured=f)
 
         with container:
-            try:
-                for frame in itertools.islice(container.decode(vs), max_frames):
-                    sd = frame.side_data.get("MOTION_VECTORS")
-                    mv = sd.to_ndarray() if sd is not None else None
-                    if mv is not None and offset != (0, 0):
-                        mv = mv.copy()  # a read-only view of the side data
-                        mv["dst_x"] -= offset[0]
-                        mv["dst_y"] -= offset[1]
-                    shape = (frame.width, frame.height)
-                    first = first or shape
-                    if mv is None or (blind_b and int(frame.pict_type) == PICT_B):
-                        mv, p, f = None, None, None
-                    elif shape == first:
-                        p, f = rasterize(mv, gh, gw, cell)
-                    else:  # a resolution change mid-stream: the vectors on this frame's grid, resampled to the stream's
-                        on_own = rasterize(mv, -(-shape[1] // cell), -(-shape[0] // cell), cell)
-                        p, f = (resample(x, gh, gw, first[0] / shape[0], first[1] / shape[1], cell) for x in on_own)
-                        mv = None  # not measured: the grid is another
-                    t = clock.seconds(frame.pts, frame.dts)
-                    if own is not None:
-                        own.add(clock.joined)
-                    if keep is not None:
-                        keep.add(frame if pictures else None, t, sd.buffer_size if sd is not None else 0)
-                    raw = RawFrame(p, f, int(frame.pict_type), t)
-                    if not measure:
-                        yield raw
-                        continue
-                    lumas.add(frame)
-                    reordered = bool(vs.codec_context.has_b_frames)
-                    # a copy: the side data's view would hold the decoded frame, and the decoder then allocates new ones
-                    pending.append((raw, mv.copy() if mv is not None and offset == (0, 0) else mv))
-                    if len(pending) > REFERENCE_FRAMES:
-                        yield measured()
-            except av.FFmpegError as e:
-                error = e  # a truncated stream: keep what decoded (the reader, or `keep`, reports it)
+            for frame in itertools.islice(decoded, max_frames):
+                sd = frame.side_data.get("MOTION_VECTORS")
+                mv = sd.to_ndarray() if sd is not None else None
+                if mv is not None and offset != (0, 0):
+                    mv = mv.copy()  # a read-only view of the side data
+                    mv["dst_x"] -= offset[0]
+                    mv["dst_y"] -= offset[1]
+                shape = (frame.width, frame.height)
+                first = first or shape
+                if mv is None or (blind_b and int(frame.pict_type) == PICT_B):
+                    mv, p, f = None, None, None
+                elif shape == first:
+                    p, f = rasterize(mv, gh, gw, cell)
+                else:  # a resolution change mid-stream: the vectors on this frame's grid, resampled to the stream's
+                    on_own = rasterize(mv, -(-shape[1] // cell), -(-shape[0] // cell), cell)
+                    p, f = (resample(x, gh, gw, first[0] / shape[0], first[1] / shape[1], cell) for x in on_own)
+                    mv = None  # not measured: the grid is another
+                t = clock.seconds(frame.pts, frame.dts)
+                if own is not None:
+                    own.add(clock.joined)
+                if keep is not None:
+                    keep.add(frame if pictures else None, t, sd.buffer_size if sd is not None else 0)
+                raw = RawFrame(p, f, int(frame.pict_type), t)
+                if not measure:
+                    yield raw
+                    continue
+                lumas.add(frame)
+                reordered = bool(vs.codec_context.has_b_frames)
+                # a copy: the side data's view would hold the decoded frame, and the decoder then allocates new ones
+                pending.append((raw, mv.copy() if mv is not None and offset == (0, 0) else mv))
+                if len(pending) > REFERENCE_FRAMES:
+                    yield measured()
         while pending:
             yield measured()
         if keep is not None and own is not None:
-            keep.end(clock, own, error)
+            keep.end(clock, own, decoded.error, decoded)
 
     it = frames()
     head = list(itertools.islice(it, probe))
