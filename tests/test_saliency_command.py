@@ -657,3 +657,17 @@ def test_every_overlay_type_the_command_accepts_is_written(tmp_path, video, suff
     with av.open(str(out)) as c:
         got = [float(f.time) for f in c.decode(video=0)]
     assert len(got) == len(want) and np.allclose(got, want, atol=1e-3), (got, want)
+
+
+def test_ctrl_c_in_a_batch_says_what_is_kept(tmp_path, video, monkeypatch):
+    """Ctrl-C during `saliency --out-dir` ends as `targets` and `features` end: exit code 130 and one line saying
+    that the finished videos are kept and a rerun resumes (it ended with no word at all)."""
+    from mosi_tool.saliency import batch
+
+    def interrupted(*a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "run_batch", interrupted)
+    result = cli(str(video), "--out-dir", str(tmp_path / "out"), "--outputs", "masks")
+    assert result.exit_code == 130, result.output
+    assert "interrupted: the finished files in" in result.output and "run the same command again to resume" in result.output
