@@ -626,6 +626,30 @@ def test_dataset_draws_a_new_clip_each_time_repeatably_and_reads_the_targets_str
     assert all(np.array_equal(clip[k].numpy(), truth[int(i)]) for k, i in enumerate(tg["frames"]))
 
 
+def test_dataset_reads_a_frame_folder_whose_frames_differ_in_size(tmp_path):
+    """A frame folder with one frame of another size (an export that went wrong): its targets are made, and
+    every frame of a clip comes at the folder's size, as a video's frames after a resolution change do, with a
+    warning (TargetClips failed in np.stack: 'all input arrays must have the same shape')."""
+    from PIL import Image
+
+    from mosi_tool.motion_targets.dataset import TargetClips
+    from mosi_tool.video.decode import VideoReader
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(8):
+        size = (80, 40) if i == 5 else (64, 48)
+        Image.fromarray(np.full((size[1], size[0], 3), i * 20, np.uint8)).save(folder / f"{i:05d}.png")
+    reader = VideoReader(folder, fps=10)
+    assert {f.image.shape for f in reader.frames()} == {(48, 64, 3)}
+    assert any("frame 00005.png is 80x40" in w for w in reader.warnings), reader.warnings
+    out = tmp_path / "t"
+    result = CliRunner().invoke(app, ["targets", str(folder), "-o", str(out), "-j", "0", "--fps", "10"])
+    assert result.exit_code == 0, result.output
+    clip, tg = TargetClips([folder], out, frames=8, stride=1, random=False)[0]
+    assert tuple(clip.shape) == (8, 48, 64, 3) and int(clip[6, 0, 0, 0]) == 120
+
+
 @pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores
 def test_ray_backend_writes_the_same_bytes_and_failures(videos, tmp_path):
     pytest.importorskip("ray", reason="ray is not installed (pip install mosi-tool[ray])")

@@ -434,12 +434,18 @@ class VideoReader:
 
     def _folder_frames(self, size: tuple[int, int] | None, first: int = 0) -> Iterator[Frame]:
         self.decoded = 0
+        folder = (self.info.width, self.info.height)  # its first frame's: a frame of another size is resized to it
+        warned = False
         for i, p in enumerate(self._files[first:], first):
             try:
                 with Image.open(p) as im:
                     im = im.convert("RGB")
-                    if size and im.size != size:
-                        im = im.resize(size, Image.BILINEAR)
+                    if im.size != folder and not warned:
+                        warned = True
+                        self._warn(f"the frames differ in size (frame {p.name} is {im.size[0]}x{im.size[1]}, the first "
+                                   f"{folder[0]}x{folder[1]}): such frames are resized to {folder[0]}x{folder[1]}")  # fmt: skip
+                    if im.size != (size or folder):
+                        im = im.resize(size or folder, Image.BILINEAR)
                     image = np.asarray(im)
             except Exception as e:  # noqa: BLE001
                 if self.decoded == 0:
