@@ -903,3 +903,17 @@ def test_the_targets_figure_of_a_short_video_picks_frames_it_has(scene_video, tm
     assert figure["default_starts"](100) == [10, 40, 70] and figure["default_starts"](20) == [3, 10, 17]
     figure["main"]([str(scene_video), "--out", str(tmp_path / "fig.png")])  # 36 frames: starts 0..20
     assert (tmp_path / "fig.png").stat().st_size > 0
+
+
+def test_info_records_the_first_frames_timestamp_and_the_frames_lost():
+    """`times` count from the first frame's own timestamp: the file records it (`start_time`, as `features`'
+    info does), so `times + start_time` are the container's timestamps, and `lost_frames` counts the frames a
+    damaged part lost (the warning said so; the file did not)."""
+    import av
+
+    video = bugcase("damaged_middle.ts")  # MPEG-TS starting at 1.6 s, 5 frames lost to garbage in its middle
+    t = mosi_tool.targets(video)
+    with av.open(str(video)) as c:
+        first = next(iter(c.decode(video=0))).time
+    assert t.info["start_time"] == pytest.approx(first) and first > 1
+    assert t.info["lost_frames"] == 5

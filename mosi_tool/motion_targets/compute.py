@@ -442,7 +442,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
             warnings.append(f"--size {sw}x{sh} stretches the {vw}x{vh} picture (aspect {vw / vh:.2f} to {sw / sh:.2f})")
     if opts.fps is not None and not reader.is_folder:
         warnings.append(f"--fps {opts.fps:g} is a frame folder's rate: a video file keeps its own frames")
-    info.update(decoded_frames=frames, motion_source=source, width=w, height=h,
+    info.update(decoded_frames=frames, lost_frames=reader.lost_frames, start_time=reader.start_time, motion_source=source, width=w, height=h,
                 displayed_size=[reader.info.width, reader.info.height], stored_size=list(reader.pixels.stored), patch_motion_scale=scale,
                 times_as_stored=reader.times_as_stored, warnings=warnings)  # fmt: skip
     return Targets(
