@@ -671,3 +671,13 @@ def test_ctrl_c_in_a_batch_says_what_is_kept(tmp_path, video, monkeypatch):
     result = cli(str(video), "--out-dir", str(tmp_path / "out"), "--outputs", "masks")
     assert result.exit_code == 130, result.output
     assert "interrupted: the finished files in" in result.output and "run the same command again to resume" in result.output
+
+
+def test_two_videos_of_one_name_are_refused_naming_their_outputs(tmp_path, video):
+    """`saliency cam1/ cam2/ --out-dir D` with cam1/GX.mp4 and cam2/GX.mp4: refused before any work, naming the
+    files both would write (D/GX.mp4.*; it named D/GX.mp4, a file no run makes)."""
+    for cam in ("cam1", "cam2"):
+        (tmp_path / cam).mkdir()
+        (tmp_path / cam / "GX.mp4").write_bytes(video.read_bytes())
+    result = cli(str(tmp_path / "cam1"), str(tmp_path / "cam2"), "--out-dir", str(tmp_path / "out"), "--outputs", "boxes")
+    assert result.exit_code == 2 and f"would both write {tmp_path / 'out' / 'GX.mp4'}.*:" in result.output, result.output
