@@ -917,3 +917,19 @@ def test_info_records_the_first_frames_timestamp_and_the_frames_lost():
         first = next(iter(c.decode(video=0))).time
     assert t.info["start_time"] == pytest.approx(first) and first > 1
     assert t.info["lost_frames"] == 5
+
+
+def test_options_from_numpy_numbers_are_written_and_a_fraction_is_refused(tmp_path):
+    """Options read from a numpy config (np.int64 length, np.bool_ compensate) make the same file as plain
+    ones (every video failed after its whole computation: 'Object of type int64 is not JSON serializable');
+    a length of 2.5 is a ValueError naming the option, not a TypeError from deep inside."""
+    from mosi_tool.motion_targets.run import make_targets
+
+    video = write_video(tmp_path / "v.mp4", n=12)
+    plain = make_targets([video], tmp_path / "plain", TargetOptions(length=3, starts=2), workers=0, progress=False)
+    numpy = make_targets([video], tmp_path / "numpy", TargetOptions(length=np.int64(3), starts=np.int32(2), compensate=np.bool_(True)),
+                         workers=0, progress=False)  # fmt: skip
+    assert (plain.ok, numpy.ok, numpy.errors) == (1, 1, [])
+    assert (tmp_path / "plain" / "v.mp4.npz").read_bytes() == (tmp_path / "numpy" / "v.mp4.npz").read_bytes()
+    with pytest.raises(ValueError, match="--length must be a whole number, got 2.5"):
+        TargetOptions(length=2.5)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import operator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -70,6 +71,16 @@ class TargetOptions:
     def __post_init__(self) -> None:
         """Raises ValueError naming the option for a value that cannot be honoured. size: (W, H) or 'WxH'."""
         object.__setattr__(self, "size", parse_size(self.size))
+        for name in ("length", "starts", "stream"):  # numpy's integers too (a config read with numpy), as JSON writes them
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    object.__setattr__(self, name, operator.index(value))
+                except TypeError:
+                    raise ValueError(f"--{name} must be a whole number, got {value!r}") from None
+        object.__setattr__(self, "compensate", bool(self.compensate))
+        if self.fps is not None:
+            object.__setattr__(self, "fps", float(self.fps))
         if self.length < 1:
             raise ValueError(f"--length must be at least 1, got {self.length}")
         if self.starts < 1:
