@@ -681,3 +681,15 @@ def test_two_videos_of_one_name_are_refused_naming_their_outputs(tmp_path, video
         (tmp_path / cam / "GX.mp4").write_bytes(video.read_bytes())
     result = cli(str(tmp_path / "cam1"), str(tmp_path / "cam2"), "--out-dir", str(tmp_path / "out"), "--outputs", "boxes")
     assert result.exit_code == 2 and f"would both write {tmp_path / 'out' / 'GX.mp4'}.*:" in result.output, result.output
+
+
+def test_python_batch_takes_its_folders_as_strings(tmp_path, video):
+    """`run_batch(["videos/"], "out/", ...)`, paths as strings as `make_targets` takes them: it failed with
+    TypeError "unsupported operand type(s) for /: 'str' and 'str'"."""
+    from mosi_tool.saliency.batch import run_batch
+    from mosi_tool.saliency.run import SaliencyOptions
+
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{video}\n")
+    report = run_batch([str(video)], str(tmp_path / "out"), SaliencyOptions(), ("boxes",), list_file=str(listed), workers=0)
+    assert (report.ok, report.failed) == (1, 0) and len(list((tmp_path / "out").rglob("square.mp4.boxes.jsonl"))) == 1
