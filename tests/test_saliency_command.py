@@ -693,3 +693,18 @@ def test_python_batch_takes_its_folders_as_strings(tmp_path, video):
     listed.write_text(f"{video}\n")
     report = run_batch([str(video)], str(tmp_path / "out"), SaliencyOptions(), ("boxes",), list_file=str(listed), workers=0)
     assert (report.ok, report.failed) == (1, 0) and len(list((tmp_path / "out").rglob("square.mp4.boxes.jsonl"))) == 1
+
+
+def test_python_batch_options_from_numpy_numbers_are_recorded(tmp_path, video):
+    """SaliencyOptions from a numpy config (np.int64 max_boxes, np.float32 fps): the batch records them as
+    plain numbers (every video failed: 'Object of type int64 is not JSON serializable'), so a rerun with plain
+    ones finds the videos done."""
+    from mosi_tool.saliency.batch import run_batch
+    from mosi_tool.saliency.run import SaliencyOptions
+
+    out = tmp_path / "out"
+    first = run_batch([video], out, SaliencyOptions(max_boxes=np.int64(3), batch_size=np.int32(4)), ("boxes",), workers=0)
+    again = run_batch([video], out, SaliencyOptions(max_boxes=3, batch_size=4), ("boxes",), workers=0)
+    assert (first.ok, first.failed, again.skipped) == (1, 0, 1), first.errors
+    with pytest.raises(ValueError, match="--max-boxes must be a whole number, got 2.5"):
+        SaliencyOptions(max_boxes=2.5)
