@@ -708,3 +708,18 @@ def test_python_batch_options_from_numpy_numbers_are_recorded(tmp_path, video):
     assert (first.ok, first.failed, again.skipped) == (1, 0, 1), first.errors
     with pytest.raises(ValueError, match="--max-boxes must be a whole number, got 2.5"):
         SaliencyOptions(max_boxes=2.5)
+
+
+def test_an_avi_overlay_of_a_high_frame_rate_video(tmp_path):
+    """A phone's slow-motion video at 120000/1001 fps: one frame period, 1001/120000 s, is no MPEG-4 Part 2
+    time base either (its denominator is over 65535); the .avi overlay is written with every frame."""
+    from fractions import Fraction
+
+    import av
+
+    video = encode_frames(tmp_path / "hfr.mp4", [texture(48, 64, seed=i) for i in range(12)], rate=Fraction(120000, 1001))
+    out = tmp_path / "o.avi"
+    result = cli(str(video), "--method", "mv", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as c:
+        assert len(list(c.decode(video=0))) == 12

@@ -106,7 +106,7 @@ class OverlayVideo(AtomicOutput):
                 # (tests/test_saliency.py::test_overlay_video_is_byte_reproducible), so overlays were not reproducible.
                 self.stream.options = {"crf": "20", "preset": "veryfast", "x264-params": "mbtree=0"}
             # MPEG-4 Part 2 (.avi) allows a time base denominator of at most 65535: it counts in frames
-            self.time_base = 1 / rate if codec == "mpeg4" else TIME_BASE
+            self.time_base = (1 / rate).limit_denominator(65535) if codec == "mpeg4" else TIME_BASE
             self.stream.codec_context.time_base = self.time_base
             self.caption = caption
             self.last_pts = -1
