@@ -63,3 +63,16 @@ def test_variable_frame_rate_resampling(tmp_path):
     times = np.concatenate([c.times for c in clips])
     # 10 Hz ticks over 1.1 s; each tick takes the nearest real frame by time
     assert times.tolist()[:8] == [0.0, 0.1, 0.2, 0.2, 0.2, 0.7, 0.7, 0.7]
+
+
+def test_a_spec_from_numpy_numbers_is_the_spec_of_python_numbers():
+    """`mosi_tool.features(path, step=np.int64(4))` (a config read with numpy) failed after its whole run with
+    'Object of type int64 is not JSON serializable' as the settings were written: the spec holds Python's
+    numbers, equal to the spec of the same plain values, and a fractional step is a ValueError naming it."""
+    import json
+
+    spec = ClipSpec(stack=np.int64(8), step=np.int32(4), fps=np.float32(12.5), size=np.int64(32), stream=np.int64(0))
+    assert spec == ClipSpec(stack=8, step=4, fps=12.5, size=32, stream=0)
+    assert json.loads(json.dumps(spec.to_dict())) == spec.to_dict()
+    with pytest.raises(ValueError, match="--step must be a whole number, got 2.5"):
+        ClipSpec(step=2.5)

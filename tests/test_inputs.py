@@ -611,3 +611,31 @@ def test_an_ivf_header_that_states_its_duration_as_the_frame_count_is_not_called
     reader = VideoReader(ivf)
     assert reader.info.frames is None and len(list(reader.frames())) == 20
     assert not any("truncated" in w for w in reader.warnings), reader.warnings
+
+
+def test_an_audio_file_with_cover_art_is_no_video(tmp_path):
+    """An .mp4 holding audio and its cover picture (an attached picture, as music and podcast files carry): no
+    video stream, as for audio alone. It was read as a one-frame video at 90000 fps, with a warning that the
+    file was truncated or damaged."""
+    from mosi_tool.video.decode import VideoError
+
+    path = tmp_path / "song.mp4"
+    with av.open(str(path), "w") as c:
+        cover = c.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 48, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        audio = c.add_stream("aac", rate=44100)
+        picture = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 128, np.uint8), format="rgb24").reformat(format="yuvj420p")
+        picture.pts = 0
+        for packet in [*cover.encode(picture), *cover.encode()]:
+            c.mux(packet)
+        for i in range(20):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, i * 1024
+            for packet in audio.encode(frame):
+                c.mux(packet)
+        for packet in audio.encode():
+            c.mux(packet)
+    for call in (VideoReader, __import__("mosi_tool").targets):
+        with pytest.raises(VideoError, match=r"song.mp4: no video stream \(streams: audio, cover picture\)"):
+            call(path)

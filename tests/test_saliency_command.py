@@ -653,3 +653,103 @@ def test_a_list_without_out_dir_asks_for_out_dir_whatever_files_are_named(tmp_pa
     assert result.exit_code == 2 and "give --out-dir DIR" in result.output and "instead of --out" in result.output, result.output
     result = cli(str(tree / "a.mp4"), str(tree / "sub" / "b.mp4"), "--masks", str(tmp_path / "m.npy"), "--boxes", str(tmp_path / "b.jsonl"))
     assert result.exit_code == 2 and "give --out-dir DIR" in result.output and "instead of --masks, --boxes" in result.output, result.output
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".webm", ".mkv"])
+def test_every_overlay_type_the_command_accepts_is_written(tmp_path, video, suffix):
+    """Each --out suffix the check lets through is written, with every frame at its time (.avi's MPEG-4 Part 2
+    encoder refused the 1/90000 time base: 'avcodec_open2("mpeg4", {})' returned 22, after the decoding)."""
+    import av
+
+    out = tmp_path / f"o{suffix}"
+    result = cli(str(video), "--method", "mv", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    with av.open(str(video)) as c:
+        want = [float(f.time) for f in c.decode(video=0)]
+    with av.open(str(out)) as c:
+        got = [float(f.time) for f in c.decode(video=0)]
+    assert len(got) == len(want) and np.allclose(got, want, atol=1e-3), (got, want)
+
+
+def test_ctrl_c_in_a_batch_says_what_is_kept(tmp_path, video, monkeypatch):
+    """Ctrl-C during `saliency --out-dir` ends as `targets` and `features` end: exit code 130 and one line saying
+    that the finished videos are kept and a rerun resumes (it ended with no word at all)."""
+    from mosi_tool.saliency import batch
+
+    def interrupted(*a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "run_batch", interrupted)
+    result = cli(str(video), "--out-dir", str(tmp_path / "out"), "--outputs", "masks")
+    assert result.exit_code == 130, result.output
+    assert "interrupted: the finished files in" in result.output and "run the same command again to resume" in result.output
+
+
+def test_two_videos_of_one_name_are_refused_naming_their_outputs(tmp_path, video):
+    """`saliency cam1/ cam2/ --out-dir D` with cam1/GX.mp4 and cam2/GX.mp4: refused before any work, naming the
+    files both would write (D/GX.mp4.*; it named D/GX.mp4, a file no run makes)."""
+    for cam in ("cam1", "cam2"):
+        (tmp_path / cam).mkdir()
+        (tmp_path / cam / "GX.mp4").write_bytes(video.read_bytes())
+    result = cli(str(tmp_path / "cam1"), str(tmp_path / "cam2"), "--out-dir", str(tmp_path / "out"), "--outputs", "boxes")
+    assert result.exit_code == 2 and f"would both write {tmp_path / 'out' / 'GX.mp4'}.*:" in result.output, result.output
+
+
+def test_python_batch_takes_its_folders_as_strings(tmp_path, video):
+    """`run_batch(["videos/"], "out/", ...)`, paths as strings as `make_targets` takes them: it failed with
+    TypeError "unsupported operand type(s) for /: 'str' and 'str'"."""
+    from mosi_tool.saliency.batch import run_batch
+    from mosi_tool.saliency.run import SaliencyOptions
+
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{video}\n")
+    report = run_batch([str(video)], str(tmp_path / "out"), SaliencyOptions(), ("boxes",), list_file=str(listed), workers=0)
+    assert (report.ok, report.failed) == (1, 0) and len(list((tmp_path / "out").rglob("square.mp4.boxes.jsonl"))) == 1
+
+
+def test_python_batch_options_from_numpy_numbers_are_recorded(tmp_path, video):
+    """SaliencyOptions from a numpy config (np.int64 max_boxes, np.float32 fps): the batch records them as
+    plain numbers (every video failed: 'Object of type int64 is not JSON serializable'), so a rerun with plain
+    ones finds the videos done."""
+    from mosi_tool.saliency.batch import run_batch
+    from mosi_tool.saliency.run import SaliencyOptions
+
+    out = tmp_path / "out"
+    first = run_batch([video], out, SaliencyOptions(max_boxes=np.int64(3), batch_size=np.int32(4)), ("boxes",), workers=0)
+    again = run_batch([video], out, SaliencyOptions(max_boxes=3, batch_size=4), ("boxes",), workers=0)
+    assert (first.ok, first.failed, again.skipped) == (1, 0, 1), first.errors
+    with pytest.raises(ValueError, match="--max-boxes must be a whole number, got 2.5"):
+        SaliencyOptions(max_boxes=2.5)
+
+
+def test_an_avi_overlay_of_a_high_frame_rate_video(tmp_path):
+    """A phone's slow-motion video at 120000/1001 fps: one frame period, 1001/120000 s, is no MPEG-4 Part 2
+    time base either (its denominator is over 65535); the .avi overlay is written with every frame."""
+    from fractions import Fraction
+
+    import av
+
+    video = encode_frames(tmp_path / "hfr.mp4", [texture(48, 64, seed=i) for i in range(12)], rate=Fraction(120000, 1001))
+    out = tmp_path / "o.avi"
+    result = cli(str(video), "--method", "mv", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as c:
+        assert len(list(c.decode(video=0))) == 12
+
+
+def test_a_webm_overlay_is_encoded_at_a_realtime_speed(tmp_path, video):
+    """libvpx's default VP9 settings took 7x the rest of the run for a .webm overlay (10.2 s against 1.4 s
+    for 90 frames of DAVIS camel, 854x480); the overlay is encoded at realtime speed 8, every frame kept."""
+    import av
+
+    from mosi_tool.saliency import render
+
+    overlay = render.OverlayVideo(tmp_path / "o.webm", 96, 72, 12.0)
+    try:
+        assert overlay.stream.options == {"deadline": "realtime", "cpu-used": "8"}
+    finally:
+        overlay.abort()
+    out = tmp_path / "full.webm"
+    assert cli(str(video), "--method", "mv", "--out", str(out)).exit_code == 0
+    with av.open(str(out)) as c, av.open(str(video)) as v:
+        assert len(list(c.decode(video=0))) == len(list(v.decode(video=0)))

@@ -641,6 +641,30 @@ def test_dataset_draws_a_new_clip_each_time_repeatably_and_reads_the_targets_str
     assert all(np.array_equal(clip[k].numpy(), truth[int(i)]) for k, i in enumerate(tg["frames"]))
 
 
+def test_dataset_reads_a_frame_folder_whose_frames_differ_in_size(tmp_path):
+    """A frame folder with one frame of another size (an export that went wrong): its targets are made, and
+    every frame of a clip comes at the folder's size, as a video's frames after a resolution change do, with a
+    warning (TargetClips failed in np.stack: 'all input arrays must have the same shape')."""
+    from PIL import Image
+
+    from mosi_tool.motion_targets.dataset import TargetClips
+    from mosi_tool.video.decode import VideoReader
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(8):
+        size = (80, 40) if i == 5 else (64, 48)
+        Image.fromarray(np.full((size[1], size[0], 3), i * 20, np.uint8)).save(folder / f"{i:05d}.png")
+    reader = VideoReader(folder, fps=10)
+    assert {f.image.shape for f in reader.frames()} == {(48, 64, 3)}
+    assert any("frame 00005.png is 80x40" in w for w in reader.warnings), reader.warnings
+    out = tmp_path / "t"
+    result = CliRunner().invoke(app, ["targets", str(folder), "-o", str(out), "-j", "0", "--fps", "10"])
+    assert result.exit_code == 0, result.output
+    clip, tg = TargetClips([folder], out, frames=8, stride=1, random=False)[0]
+    assert tuple(clip.shape) == (8, 48, 64, 3) and int(clip[6, 0, 0, 0]) == 120
+
+
 @pytest.mark.slow  # a local Ray cluster starts and stops: 15-30 s on 2 shared cores
 def test_ray_backend_writes_the_same_bytes_and_failures(videos, tmp_path):
     pytest.importorskip("ray", reason="ray is not installed (pip install mosi-tool[ray])")
@@ -895,3 +919,33 @@ def test_the_targets_figure_of_a_short_video_picks_frames_it_has(scene_video, tm
     assert figure["default_starts"](100) == [10, 40, 70] and figure["default_starts"](20) == [3, 10, 17]
     figure["main"]([str(scene_video), "--out", str(tmp_path / "fig.png")])  # 36 frames: starts 0..20
     assert (tmp_path / "fig.png").stat().st_size > 0
+
+
+def test_info_records_the_first_frames_timestamp_and_the_frames_lost():
+    """`times` count from the first frame's own timestamp: the file records it (`start_time`, as `features`'
+    info does), so `times + start_time` are the container's timestamps, and `lost_frames` counts the frames a
+    damaged part lost (the warning said so; the file did not)."""
+    import av
+
+    video = bugcase("damaged_middle.ts")  # MPEG-TS starting at 1.6 s, 5 frames lost to garbage in its middle
+    t = mosi_tool.targets(video)
+    with av.open(str(video)) as c:
+        first = next(iter(c.decode(video=0))).time
+    assert t.info["start_time"] == pytest.approx(first) and first > 1
+    assert t.info["lost_frames"] == 5
+
+
+def test_options_from_numpy_numbers_are_written_and_a_fraction_is_refused(tmp_path):
+    """Options read from a numpy config (np.int64 length, np.bool_ compensate) make the same file as plain
+    ones (every video failed after its whole computation: 'Object of type int64 is not JSON serializable');
+    a length of 2.5 is a ValueError naming the option, not a TypeError from deep inside."""
+    from mosi_tool.motion_targets.run import make_targets
+
+    video = write_video(tmp_path / "v.mp4", n=12)
+    plain = make_targets([video], tmp_path / "plain", TargetOptions(length=3, starts=2), workers=0, progress=False)
+    numpy = make_targets([video], tmp_path / "numpy", TargetOptions(length=np.int64(3), starts=np.int32(2), compensate=np.bool_(True)),
+                         workers=0, progress=False)  # fmt: skip
+    assert (plain.ok, numpy.ok, numpy.errors) == (1, 1, [])
+    assert (tmp_path / "plain" / "v.mp4.npz").read_bytes() == (tmp_path / "numpy" / "v.mp4.npz").read_bytes()
+    with pytest.raises(ValueError, match="--length must be a whole number, got 2.5"):
+        TargetOptions(length=2.5)

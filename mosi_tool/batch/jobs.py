@@ -218,7 +218,7 @@ def plan(found: Found, out_dir: Path, suffix: str = OUTPUT_SUFFIX) -> list[Video
     for i, (video, name) in enumerate(zip(found.videos, found.names, strict=True)):
         out = str(out_dir / (str(name) + suffix))
         if out in by_out:
-            raise ValueError(f"{by_out[out]} and {video} would both write {out}: pass the folder that holds both "
+            raise ValueError(f"{by_out[out]} and {video} would both write {out if suffix else out + '.*'}: pass the folder that holds both "
                              "instead, or run them with different --out-dir")  # fmt: skip
         by_out[out] = str(video)
         jobs.append(VideoJob(i, str(video), out, source_stamp(video)))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import operator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -70,6 +71,16 @@ class TargetOptions:
     def __post_init__(self) -> None:
         """Raises ValueError naming the option for a value that cannot be honoured. size: (W, H) or 'WxH'."""
         object.__setattr__(self, "size", parse_size(self.size))
+        for name in ("length", "starts", "stream"):  # numpy's integers too (a config read with numpy), as JSON writes them
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    object.__setattr__(self, name, operator.index(value))
+                except TypeError:
+                    raise ValueError(f"--{name} must be a whole number, got {value!r}") from None
+        object.__setattr__(self, "compensate", bool(self.compensate))
+        if self.fps is not None:
+            object.__setattr__(self, "fps", float(self.fps))
         if self.length < 1:
             raise ValueError(f"--length must be at least 1, got {self.length}")
         if self.starts < 1:
@@ -457,7 +468,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
             warnings.append(f"--size {sw}x{sh} stretches the {vw}x{vh} picture (aspect {vw / vh:.2f} to {sw / sh:.2f})")
     if opts.fps is not None and not reader.is_folder:
         warnings.append(f"--fps {opts.fps:g} is a frame folder's rate: a video file keeps its own frames")
-    info.update(decoded_frames=frames, motion_source=source, width=w, height=h,
+    info.update(decoded_frames=frames, lost_frames=reader.lost_frames, start_time=reader.start_time, motion_source=source, width=w, height=h,
                 displayed_size=[reader.info.width, reader.info.height], stored_size=list(reader.pixels.stored), patch_motion_scale=scale,
                 times_as_stored=reader.times_as_stored, warnings=warnings)  # fmt: skip
     return Targets(

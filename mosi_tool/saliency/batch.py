@@ -108,8 +108,8 @@ def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:
     return same and covered and all(p.is_file() for p in outputs.named().values())
 
 
-def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds: tuple[str, ...] = ("overlay",),
-              list_file: Path | None = None, overwrite: bool = False,
+def run_batch(inputs: list[str | Path], out_dir: str | Path, options: SaliencyOptions, kinds: tuple[str, ...] = ("overlay",),
+              list_file: str | Path | None = None, overwrite: bool = False,
               progress: Callable[[str], None] | None = None, workers: int | None = None,
               shard: tuple[int, int] | None = None, backend: str = "local") -> SaliencyReport:  # fmt: skip
     """Saliency of every video of `inputs` (and `list_file`) into `out_dir` (module docstring).
@@ -134,6 +134,8 @@ def run_batch(inputs: list[Path], out_dir: Path, options: SaliencyOptions, kinds
     check_workers(workers)
     check_backend(backend)
     t0 = time.perf_counter()
+    out_dir = Path(out_dir)  # a str too, as make_targets and features take it
+    list_file = Path(list_file) if list_file is not None else None
     planned = plan_jobs(inputs, list_file, out_dir, shard, suffix="", caller="run_batch")  # inputs and clashes first
     if options.model is not None:
         check_model(options.model)

@@ -25,6 +25,7 @@ decodes the pixels twice (at the model's size, then at full size).
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import time
 from dataclasses import dataclass, field, fields
@@ -97,6 +98,16 @@ class SaliencyOptions:
             object.__setattr__(self, "model", Path(self.model))
         for name in ("maps_size", "masks_size"):  # (w, h) or 'WxH'
             object.__setattr__(self, name, parse_size(getattr(self, name), f"--{name.replace('_', '-')}"))
+        for name in ("step", "size", "max_boxes", "batch_size", "stream", "keep_bytes"):  # numpy's integers too, as JSON records them
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    object.__setattr__(self, name, operator.index(value))
+                except TypeError:
+                    raise ValueError(f"--{name.replace('_', '-')} must be a whole number, got {value!r}") from None
+        if self.fps is not None:
+            object.__setattr__(self, "fps", float(self.fps))
+        object.__setattr__(self, "compile", bool(self.compile))
         for name, choices in (("method", METHODS), ("mode", MODES), ("stabilize", STABILIZE), ("layer", LAYERS), ("norm", NORMS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")

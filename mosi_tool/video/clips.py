@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,15 @@ class ClipSpec:
     decoder: str = "cpu"  # "cpu" (FFmpeg, resized in swscale) or "nvdec" (GPU decoder via torchcodec; experimental)
 
     def __post_init__(self) -> None:
+        for name in ("stack", "step", "size", "stream"):  # numpy's integers too (a config read with numpy), as JSON stores them
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    object.__setattr__(self, name, operator.index(value))
+                except TypeError:
+                    raise ValueError(f"--{name} must be a whole number, got {value!r}") from None
+        if self.fps is not None:
+            object.__setattr__(self, "fps", float(self.fps))
         check_clip_values(self.stack, self.step, self.fps, self.mode, self.size, self.stream, self.decoder)
         if self.step is None:
             object.__setattr__(self, "step", self.stack)

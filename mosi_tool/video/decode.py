@@ -225,10 +225,11 @@ class VideoReader:
         container = _open(self.path)
         try:
             videos = list(container.streams.video)
-            if not videos:
-                kinds = sorted({s.type for s in container.streams}) or ["none"]
+            moving = [i for i, s in enumerate(videos) if not _cover_picture(s)]  # a cover picture (cover art) is no video
+            if not videos or (stream is None and not moving):
+                kinds = sorted({"cover picture" if _cover_picture(s) else s.type for s in container.streams}) or ["none"]
                 raise VideoError(self.path, _damaged(self.path, f"no video stream (streams: {', '.join(kinds)})"))
-            k = 0 if stream is None else stream
+            k = moving[0] if stream is None else stream
             if not 0 <= k < len(videos):
                 raise VideoError(self.path, f"has {len(videos)} video stream(s); --stream {k} does not exist")
             vs = videos[k]
@@ -434,12 +435,18 @@ class VideoReader:
 
     def _folder_frames(self, size: tuple[int, int] | None, first: int = 0) -> Iterator[Frame]:
         self.decoded = 0
+        folder = (self.info.width, self.info.height)  # its first frame's: a frame of another size is resized to it
+        warned = False
         for i, p in enumerate(self._files[first:], first):
             try:
                 with Image.open(p) as im:
                     im = im.convert("RGB")
-                    if size and im.size != size:
-                        im = im.resize(size, Image.BILINEAR)
+                    if im.size != folder and not warned:
+                        warned = True
+                        self._warn(f"the frames differ in size (frame {p.name} is {im.size[0]}x{im.size[1]}, the first "
+                                   f"{folder[0]}x{folder[1]}): such frames are resized to {folder[0]}x{folder[1]}")  # fmt: skip
+                    if im.size != (size or folder):
+                        im = im.resize(size or folder, Image.BILINEAR)
                     image = np.asarray(im)
             except Exception as e:  # noqa: BLE001
                 if self.decoded == 0:
@@ -454,6 +461,12 @@ class VideoReader:
             return
         self.warnings.append(message)
         log.debug("%s: %s", self.path, message)
+
+
+def _cover_picture(stream: av.video.stream.VideoStream) -> bool:
+    """Whether a video stream is an attached picture (cover art: one still image, as audio files and some
+    downloaded videos carry), which the default stream choice passes over."""
+    return bool(int(getattr(stream, "disposition", 0) or 0) & 0x400)  # AV_DISPOSITION_ATTACHED_PIC
 
 
 def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
