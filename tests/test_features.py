@@ -189,6 +189,17 @@ def test_a_list_written_on_windows_or_with_tabs_names_its_paths(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in found.videos] == ["x/v.mp4", "x/w.mp4", "x/y z.mp4"]
 
 
+def test_a_csv_list_with_quoted_paths_names_them_without_the_quotes(tmp_path):
+    """A path holding a comma is quoted in a CSV list (`"a,b.mp4",3`, as spreadsheets and Python's csv write it):
+    the quotes were kept as part of the name, so the video was "missing"."""
+    (tmp_path / "x").mkdir()
+    for name in ("a,b.mp4", 'say "hi".mp4', "c.mp4"):
+        (tmp_path / "x" / name).write_bytes(b"")
+    (tmp_path / "train.csv").write_text('"x/a,b.mp4",3\n"x/say ""hi"".mp4",1\n"x/c.mp4"\n')
+    found = find_inputs([], tmp_path / "train.csv")
+    assert [p.relative_to(tmp_path).as_posix() for p in found.videos] == ["x/a,b.mp4", 'x/say "hi".mp4', "x/c.mp4"]
+
+
 def test_a_list_not_in_utf8_is_one_error_naming_it(tmp_path):
     """A Latin-1 or UTF-16 list gave "error: 'utf-8' codec can't decode byte 0xe9 in position 21", naming neither
     the file nor what to do."""

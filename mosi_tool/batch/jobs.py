@@ -14,6 +14,7 @@ two folders given side by side) are refused before any work.
 
 from __future__ import annotations
 
+import csv
 import operator
 import os
 import re
@@ -175,6 +176,7 @@ def _listed(line: str, base: Path) -> Path:
     """The path of a list file's line (relative to `base` unless absolute). A line "PATH LABEL" with a whole
     number after the last space, tab or comma, as the training lists of VideoMAE, MME and MMAction2 write them,
     or "PATH FRAMES LABEL" (MMAction2's lists of frame folders), names PATH unless the whole line names a file;
+    a line that starts with a double quote is CSV, its first field the path (`"a, b.mp4",3`);
     of the two readings, the one that names something, else the first (a missing PATH is then reported as
     missing, by its own name)."""
     def exists(text: str) -> bool:
@@ -183,6 +185,8 @@ def _listed(line: str, base: Path) -> Path:
 
     if exists(line):
         return Path(line)
+    if line.startswith('"'):  # a CSV line whose path is quoted (it holds a comma or a quote): the first field
+        return Path(next(csv.reader([line]))[0])
     readings: list[str] = []
     rest = line
     for _ in range(2):
