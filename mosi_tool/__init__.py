@@ -55,14 +55,14 @@ def default_model_path() -> Path:
 
 @overload
 def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., chunk: None = ...,
-           measure_references: bool = ...) -> MotionField: ...
+           measure_references: bool = ..., letterbox: bool = ...) -> MotionField: ...
 @overload
 def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., *, chunk: int,
-           measure_references: bool = ...) -> Iterator[MotionField]: ...
+           measure_references: bool = ..., letterbox: bool = ...) -> Iterator[MotionField]: ...
 
 
 def motion(path: str | Path, stream: int | None = None, fps: float | None = None, camera_model: str = "similarity",
-           chunk: int | None = None, measure_references: bool = False) -> MotionField | Iterator[MotionField]:  # fmt: skip
+           chunk: int | None = None, measure_references: bool = False, letterbox: bool = True) -> MotionField | Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of one video (`mosi_tool.video.motion`).
 
     Returns a `MotionField`: `vectors` (F, ceil(H/8), ceil(W/8), 2) float32 px/frame from the codec's motion
@@ -73,16 +73,18 @@ def motion(path: str | Path, stream: int | None = None, fps: float | None = None
     `saliency` uses); another value is a ValueError naming the choices. measure_references: each codec block's
     reference frame measured on the decoded pictures (the pictures are then decoded in full, which is slower
     than parsing the vectors alone) instead of estimated from the vectors (`mosi_tool.video.motion` module docstring);
-    `mosi-tool saliency --method mv` reads `motion(path, camera_model="auto", measure_references=True)`, while
-    `targets` and `saliency --stabilize` keep the estimate (the default here). Errors: `VideoError` (a
+    `mosi-tool saliency --method mv` reads `motion(path, camera_model="auto", measure_references=True,
+    letterbox=False)`, while `targets` and `saliency --stabilize` keep the estimate (the default here).
+    letterbox: the cells in the video's black bars (letterbox, pillarbox: `video.letterbox`, found from its
+    first frames by a short decode of their own) take the camera's motion, as in `targets`. Errors: `VideoError` (a
     ValueError, "PATH: reason") for a missing path, a folder without image frames or an unreadable file, as
     every call of the Python API; with `chunk`, when the iterator is first advanced.
     """
     from .video.motion import iter_motion, read_motion
 
     if chunk is not None:
-        return iter_motion(path, stream, fps, model=camera_model, chunk=chunk, measure=measure_references)
-    return read_motion(path, stream, fps, model=camera_model, measure=measure_references)
+        return iter_motion(path, stream, fps, model=camera_model, chunk=chunk, measure=measure_references, letterbox=letterbox)
+    return read_motion(path, stream, fps, model=camera_model, measure=measure_references, letterbox=letterbox)
 
 
 def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool = True, size: tuple[int, int] | None = None,

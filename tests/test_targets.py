@@ -157,8 +157,8 @@ def test_motion_api_gives_the_field_saliency_reads_when_asked(scene_video):
 
     assert MEASURE_REFERENCES
     read = read_motion(scene_video, model="auto", measure=True)
-    whole = mosi_tool.motion(scene_video, camera_model="auto", measure_references=True)
-    parts = list(mosi_tool.motion(scene_video, camera_model="auto", chunk=10, measure_references=True))
+    whole = mosi_tool.motion(scene_video, camera_model="auto", measure_references=True, letterbox=False)
+    parts = list(mosi_tool.motion(scene_video, camera_model="auto", chunk=10, measure_references=True, letterbox=False))
     assert np.array_equal(whole.vectors, read.vectors) and np.array_equal(whole.camera, read.camera)
     assert np.array_equal(np.concatenate([p.vectors for p in parts]), read.vectors)
     assert np.array_equal(mosi_tool.motion(scene_video, camera_model="auto").vectors, read_motion(scene_video, model="auto").vectors)

@@ -40,8 +40,8 @@ from .trajectories import CELL, track
 
 # Raised whenever the same options give other arrays from the same motion field (`video.motion.REVISION` counts
 # the field's own changes; both are in `settings`), so a rerun remakes the files made before; 2: the motion boxes
-# by the masks' rule, short gaps known
-REVISION = 2
+# by the masks' rule, short gaps known; 3: the cells in a video's black bars take the camera's motion (`letterbox`)
+REVISION = 3
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
@@ -362,7 +362,7 @@ def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:
 
 def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> Iterator[MotionField]:
     """The video's motion field chunks at the targets' size."""
-    for field in iter_motion(path, opts.stream, opts.fps, CELL, opts.camera_model, reader=reader):
+    for field in iter_motion(path, opts.stream, opts.fps, CELL, opts.camera_model, reader=reader, letterbox=True):
         yield resize_field(field, opts.size) if opts.size else field
 
 

@@ -81,22 +81,24 @@ ENTERING_TOLERANCE = 0.5  # px: how far outside the previous frame a cell's corn
 
 
 def entering_cells(camera: np.ndarray, grid: tuple[int, int], cell: int, size: tuple[int, int],
-                   tolerance: float = ENTERING_TOLERANCE) -> np.ndarray:  # fmt: skip
+                   tolerance: float = ENTERING_TOLERANCE, area: tuple[int, int, int, int] | None = None) -> np.ndarray:  # fmt: skip
     """(F, gh, gw) bool: the cells of each frame that show content the previous frame did not, by the camera
     alone: some corner of the cell (clipped to the frame of `size` = (W, H)) maps, by the frame's camera model
-    (F, 2, 3; frame t's pixels to frame t-1's), more than `tolerance` px outside frame t-1; and the cells next
-    to those (a codec's 16-px block spans two cells, and its vector is one for both). The codec finds no
+    (F, 2, 3; frame t's pixels to frame t-1's), more than `tolerance` px outside frame t-1 (outside `area`,
+    (x0, y0, x1, y1) px, where the picture lies within black bars; default the whole frame); and the cells
+    next to those (a codec's 16-px block spans two cells, and its vector is one for both). The codec finds no
     match for such a block (on a pan, the strip entering at one edge), and its vector is whatever the encoder
     settled for: on a textured pan, speeds of several px/frame against the camera's in one column and row."""
     gh, gw = grid
     w, h = size
+    x0, y0, x1, y1 = area if area is not None else (0, 0, w, h)
     xs = np.minimum(np.arange(gw + 1, dtype=np.float64) * cell, w)[None, :]  # cell edges, clipped to the frame
     ys = np.minimum(np.arange(gh + 1, dtype=np.float64) * cell, h)[:, None]
     entering = np.zeros((len(camera), gh, gw), bool)
     for t, a in enumerate(camera.astype(np.float64)):  # a frame at a time: the corners of a window are 100 MB
         px = a[0, 0] * xs + a[0, 1] * ys + a[0, 2]  # where each corner lands in frame t-1: (gh + 1, gw + 1)
         py = a[1, 0] * xs + a[1, 1] * ys + a[1, 2]
-        out = (px < -tolerance) | (px > w + tolerance) | (py < -tolerance) | (py > h + tolerance)
+        out = (px < x0 - tolerance) | (px > x1 + tolerance) | (py < y0 - tolerance) | (py > y1 + tolerance)
         if out.any():
             entering[t] = out[:-1, :-1] | out[1:, :-1] | out[:-1, 1:] | out[1:, 1:]
     grown = entering.copy()  # and their neighbours: a 16-px macroblock spans two 8-px cells

@@ -12,6 +12,7 @@ import numpy as np
 from ..clips import ClipSpec
 from ..decode import VideoError, VideoReader
 from ..kept_frames import KeptFrames
+from ..letterbox import Bars, video_bars
 from ..timeline import Timeline
 from .camera import fit_cameras
 from .codec import NEIGHBOURS, PER_CELL_PASSES, RawFrame, codec_frames, upright_field
@@ -51,17 +52,22 @@ def bridge_short_gaps(known: np.ndarray, coded: np.ndarray, longest: int = SHORT
     return out
 
 
-def _finish(field: np.ndarray, first: bool, cell: int, model: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _finish(field: np.ndarray, first: bool, cell: int, model: str, size: tuple[int, int],
+            bars: Bars = Bars()) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """(vectors, camera, coded, known) of a window of velocities (F, gh, gw, 2) with NaN where unknown, of frames
-    of `size` = (W, H): the camera fitted per frame; the gaps filled in time; the cells showing content the
-    previous frame did not (`field.entering_cells`: the edge a pan brings in), whose vectors match nothing,
-    unknown and given the motion beside them (`field.fill_from_inside`); what is left filled by the camera. first: the window starts at frame 0, which copies frame 1."""
+    of `size` = (W, H): the cells in the video's black bars (`letterbox`) without a vector of their own; the
+    camera fitted per frame; the gaps filled in time; the cells showing content the previous frame did not
+    (`field.entering_cells`: the edge a pan brings in, at the frame's edge or the bars'), whose vectors match
+    nothing, unknown and given the motion beside them (`field.fill_from_inside`); what is left (the bars too)
+    filled by the camera. first: the window starts at frame 0, which copies frame 1."""
     if first and len(field) > 1:
         field[0] = np.where(np.isfinite(field[1]), field[1], field[0])
+    barred = bars.cells(field.shape[1:3], cell, size)  # (gh, gw)
+    field[:, barred] = np.nan
     own = np.isfinite(field[..., 0])  # (F, gh, gw): the cells with a vector of their own
     coded = own.any(axis=(1, 2))
     cams = fit_cameras(field, cell, model, coded)
-    entering = entering_cells(cams, field.shape[1:3], cell, size)
+    entering = entering_cells(cams, field.shape[1:3], cell, size, area=bars.content(size)) & ~barred
     known = bridge_short_gaps(own & ~entering, coded, SHORT_GAP)
     filled = fill_in_time(np.ascontiguousarray(field, np.float32), in_place=True)
     fill_from_inside(filled, entering)  # the motion beside them, not the neighbouring frames' (the camera changes)
@@ -72,7 +78,7 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str, size: tuple[i
 def iter_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
                 chunk: int | None = None, reader: VideoReader | None = None,
-                keep: KeptFrames | None = None, measure: bool = False) -> Iterator[MotionField]:  # fmt: skip
+                keep: KeptFrames | None = None, measure: bool = False, letterbox: bool = False) -> Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of a video file or frame folder, `chunk` frames at a time (see the
     module docstring): consecutive `MotionField`s whose `start` is their first frame's index.
 
@@ -84,7 +90,10 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     for the video's info; else it is opened here. keep: where the decoded pictures go for a later pass
     (`KeptFrames`, whether the codec's vectors or the optical-flow fallback read the video). measure: the codec
     vectors take the reference distances measured on the decoded pictures where measured (`codec.block_references`;
-    the pictures are then decoded in full), else those estimated from the vectors alone (`codec.velocities`). Errors are `VideoError`s naming the file.
+    the pictures are then decoded in full), else those estimated from the vectors alone (`codec.velocities`).
+    letterbox: the cells in the video's black bars (`video.letterbox`, found from its first frames by a short
+    decode of their own) have no vector of their own and take the camera's motion. Errors are `VideoError`s
+    naming the file.
     """
     chunk = CHUNK if chunk is None else chunk
     if chunk < 1:
@@ -94,6 +103,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         keep = KeptFrames(reader, pixels=False)
     info = reader.info
     size = (info.width, info.height)
+    bars = video_bars(reader) if letterbox else Bars()
     orient, pixels = reader.orientation, reader.pixels
     clock = reader.clock()  # the reader's timestamp rules; what it mends is reported with the reader's warnings
     timeline = Timeline(clock.time_base)  # the frames lost in damaged parts, found as the reader finds them
@@ -142,7 +152,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         stop = min(start + chunk, base + len(window))
         if stop <= start:
             break
-        vel, cams, coded, known = _finish(velocities(window), base == 0, cell, model, size)
+        vel, cams, coded, known = _finish(velocities(window), base == 0, cell, model, size, bars)
         lo, hi = start - base, stop - base
         times = np.array([r.time for r in window[lo:hi]], np.float64)
         yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi])
@@ -167,6 +177,6 @@ def join(chunks: Iterable[MotionField]) -> MotionField:
 
 def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
-                measure: bool = False) -> MotionField:  # fmt: skip
+                measure: bool = False, letterbox: bool = False) -> MotionField:  # fmt: skip
     """The whole video's motion field (`iter_motion`, joined)."""
-    return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors, measure=measure))
+    return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors, measure=measure, letterbox=letterbox))

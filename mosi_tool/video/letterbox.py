@@ -1,0 +1,133 @@
+"""Letterbox and pillarbox bars: black borders coded into the picture (a 2.39:1 film in a 16:9 frame, a phone's
+portrait video in a landscape one), as many web videos and datasets scraped from them hold.
+
+A bar does not move with the scene: under a pan its codec vectors are zero, or whatever the encoder predicted
+from the blocks beside it (a flat block matches any vector), so the motion field would read it as motion against
+the camera. `find_bars` finds the bars from the first frames' pixels, as FFmpeg's `cropdetect` does (rows and
+columns at the edges no brighter than `BAR_LEVEL` in any of them), and flat as coded black is (within
+`BAR_SPREAD`: the dark edges of a night scene vary more); the motion field then treats the cells whose centres
+lie in a bar as having no vector of their own (`streaming._finish`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+import av
+import numpy as np
+
+from .decode import VideoError
+
+if TYPE_CHECKING:
+    from .decode import VideoReader
+
+BAR_LEVEL = 24  # 8-bit: a bar's pixels are no brighter than this in every frame sampled (cropdetect's limit)
+BAR_SPREAD = 6  # 8-bit: and differ by no more than this along a bar's row (column), over the frames sampled
+SAMPLES = 8  # frames sampled: the first ones that are not black all over (a fade in from black is skipped)
+LOOK = 90  # frames read at most to find them
+MIN_CONTENT = 0.4  # bars that leave less than this share of the picture's height (width) are no bars: a dark picture
+SYMMETRY = 4  # px, or 10% of the wider bar: how far a pair of bars may differ (a picture is centred between them)
+LIT_EDGE = 0.25  # of one of the first lines past a bar brighter than BAR_LEVEL in some frame: the picture starts there
+EDGE_LINES = 4  # the lines past a bar looked at
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Black bars at the picture's edges, in pixels of the upright picture; all 0: none."""
+
+    top: int = 0
+    bottom: int = 0
+    left: int = 0
+    right: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.top or self.bottom or self.left or self.right)
+
+    def content(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1): the picture inside the bars, of a frame of `size` = (W, H) (x1, y1 exclusive)."""
+        w, h = size
+        return self.left, self.top, w - self.right, h - self.bottom
+
+    def cells(self, grid: tuple[int, int], cell: int, size: tuple[int, int]) -> np.ndarray:
+        """(gh, gw) bool: the cells of `grid` whose centres lie in a bar, for frames of `size` = (W, H)."""
+        gh, gw = grid
+        x0, y0, x1, y1 = self.content(size)
+        ys = (np.arange(gh) + 0.5) * cell
+        xs = (np.arange(gw) + 0.5) * cell
+        return ((ys < y0) | (ys >= y1))[:, None] | ((xs < x0) | (xs >= x1))[None, :]
+
+
+def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int = BAR_SPREAD, samples: int = SAMPLES,
+              look: int = LOOK) -> Bars:  # fmt: skip
+    """The black bars of a video from its first frames, (H, W, 3) uint8 RGB upright: the rows (columns) that run
+    unbroken from an edge, no brighter than `level` in every one of the first `samples` frames that are not
+    black all over (of the first `look`), at least half of them from the edge also within `spread` of their
+    darkest pixel (`_bar`), ending where the picture starts (LIT_EDGE of the next line bright: a dark scene
+    fades out instead), in pairs of about one width on opposite edges (`SYMMETRY`). None (Bars()) where no
+    frame shows anything, or where the bars would leave less than MIN_CONTENT of the picture's height (width)."""
+    taken: list[np.ndarray] = []  # each frame's brightest channel (H, W), and its darkest
+    darkest: list[np.ndarray] = []
+    for k, image in enumerate(images):
+        if k >= look or len(taken) >= samples:
+            break
+        bright = image.max(axis=2) if image.ndim == 3 else image
+        if bright.max() <= level:
+            continue  # black all over: says nothing of the bars
+        taken.append(bright)
+        darkest.append(image.min(axis=2) if image.ndim == 3 else image)
+    if not taken:
+        return Bars()
+    hi, lo = np.max(taken, axis=0), np.min(darkest, axis=0)  # (H, W) over the frames
+    seen = np.stack(taken)  # (n, H, W)
+    widths = []
+    for axis in (1, 0):  # rows (a line along x), then columns
+        dark, flat = hi.max(axis=axis) <= level, hi.max(axis=axis).astype(np.int16) - lo.min(axis=axis) <= spread
+        pair = []
+        for order in (slice(None), slice(None, None, -1)):
+            width = _bar(dark[order], flat[order])
+            n = len(dark)
+            lit = 0.0
+            if 0 < width < n - EDGE_LINES:  # the picture's first lines past the bar (the first may ring with its edge)
+                inner = np.arange(width, width + EDGE_LINES) if order.step is None else n - 1 - np.arange(width, width + EDGE_LINES)
+                lines = seen[:, inner, :] if axis == 1 else seen[:, :, inner].transpose(0, 2, 1)  # (frames, EDGE_LINES, along)
+                lit = float((lines > level).mean(axis=2).max())
+            pair.append(width if lit >= LIT_EDGE else 0)
+        widths.append(pair)
+    (top, bottom), (left, right) = widths
+    rows, cols = hi.shape
+    if top + bottom > (1 - MIN_CONTENT) * rows or not _pair(top, bottom):
+        top = bottom = 0
+    if left + right > (1 - MIN_CONTENT) * cols or not _pair(left, right):
+        left = right = 0
+    return Bars(top, bottom, left, right)
+
+
+def video_bars(reader: VideoReader) -> Bars:
+    """The bars of the video `reader` reads (`find_bars` on its first frames, a short decode of their own); none
+    where those cannot be decoded (the caller's own decode then says why, or decodes past what it can)."""
+    try:
+        with contextlib.closing(reader.frames()) as first:
+            return find_bars(f.image for f in first)
+    except (VideoError, av.FFmpegError):
+        return Bars()
+
+
+def _pair(a: int, b: int) -> bool:
+    """Whether two bars on opposite edges frame a centred picture: both there, of about one width (a dark
+    scene's edges are seldom so; a one-sided black strip is left alone)."""
+    return a > 0 and b > 0 and abs(a - b) <= max(SYMMETRY, 0.1 * max(a, b))
+
+
+def _bar(dark: np.ndarray, flat: np.ndarray) -> int:
+    """The width of the bar at the start of the lines `dark` and `flat` (bool, from the edge inwards): the lines
+    dark from the edge, where the flat ones among them run from the edge for at least half of them (a coded
+    black bar is flat; the last lines before the picture ring with its edges, dark but not flat)."""
+    width, core = _run(dark), _run(dark & flat)
+    return width if core >= width / 2 else 0
+
+
+def _run(lines: np.ndarray) -> int:
+    """The length of the run of True at the start of `lines`."""
+    return int(np.argmin(lines)) if not lines.all() else len(lines)

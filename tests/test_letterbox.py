@@ -1,0 +1,79 @@
+"""Letterbox and pillarbox bars: found from the first frames, and motion-free in the motion field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mosi_tool
+from mosi_tool.video.letterbox import Bars, find_bars
+from mosi_tool.video.motion import read_motion
+
+from .conftest import encode_frames, texture
+
+
+def framed(image: np.ndarray, top: int, bottom: int, left: int = 0, right: int = 0) -> np.ndarray:
+    """`image` inside black bars of these widths (px)."""
+    return np.pad(image, ((top, bottom), (left, right), (0, 0)))
+
+
+def test_bars_are_found_flat_black_in_pairs_and_a_dark_scene_is_no_letterbox():
+    rng = np.random.default_rng(0)
+    pictures = [texture(120, 200, seed=k) for k in range(10)]
+    assert find_bars(framed(p, 40, 40) for p in pictures) == Bars(40, 40, 0, 0)
+    assert find_bars(framed(p, 0, 0, 30, 31) for p in pictures) == Bars(0, 0, 30, 31)
+    # a fade in from black: the black frames say nothing; the bars are read from the frames after them
+    fade = [np.zeros((200, 200, 3), np.uint8)] * 12 + [framed(p, 40, 40) for p in pictures]
+    assert find_bars(fade) == Bars(40, 40, 0, 0)
+    assert find_bars([np.zeros((50, 60, 3), np.uint8)] * 5) == Bars()  # nothing shown at all
+    # a night scene: edges as dark as the bars' level, but not flat (noise 0..20)
+    night = [np.concatenate([rng.integers(0, 20, (40, 200, 3), dtype=np.uint8), p, rng.integers(0, 20, (40, 200, 3), dtype=np.uint8)]) for p in pictures]
+    assert find_bars(night) == Bars()
+    # one black strip alone (no bar on the other side), or two of very different widths: not a letterbox
+    assert find_bars(framed(p, 30, 0) for p in pictures) == Bars()
+    assert find_bars(framed(p, 10, 40) for p in pictures) == Bars()
+    # bars that would leave less than MIN_CONTENT of the height: a dark picture
+    assert find_bars(framed(p[:40], 40, 40) for p in pictures) == Bars()
+    b = Bars(8, 8, 0, 0)
+    cells = b.cells((6, 4), 8, (32, 48))
+    assert cells[0].all() and cells[-1].all() and not cells[1:-1].any()
+    assert b.content((32, 48)) == (0, 8, 32, 40)
+
+
+@pytest.fixture(scope="module")
+def letterboxed_pan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A textured picture panning 3 px/frame right and 1 down (the content moves left and up), 320x160, as it is
+    and inside black bars of 40 px above and below (320x240)."""
+    root = tmp_path_factory.mktemp("letterbox")
+    big = texture(260, 520, seed=3)
+    frames = [big[20 + t : 180 + t, 20 + 3 * t : 340 + 3 * t] for t in range(32)]
+    plain = encode_frames(root / "pan.mp4", frames)
+    boxed = encode_frames(root / "letterboxed.mp4", [framed(f, 40, 40) for f in frames])
+    return plain, boxed
+
+
+def test_a_letterboxed_pan_has_no_motion_in_its_bars(letterboxed_pan):
+    """Under a pan, the bars' vectors are zero or what the encoder predicted beside them (a flat block matches
+    any vector): the bars read as motion against the camera. Before: `patch_motion` about the pan's speed on
+    every bar patch, and a motion box on every frame holding the bars."""
+    plain, boxed = letterboxed_pan
+    field = read_motion(boxed, letterbox=True)
+    assert read_motion(boxed).known[:, :5].any()  # without: the bars' cells hold vectors
+    residual = field.residual_speed()  # (F, 30, 40) cells of 8 px; the bars are rows 0-4 and 25-29
+    assert residual[:, :5].max() < 1e-3 and residual[:, 25:].max() < 1e-3
+    assert not field.known[:, :5].any() and not field.known[:, 25:].any()
+    t, ref = mosi_tool.targets(boxed), mosi_tool.targets(plain)
+    bars = np.r_[0:2, 13:15]  # the 16-px patch rows inside the bars (40 px: rows 0, 1 and 13, 14)
+    assert float(t.patch_motion[:, bars].astype(np.float32).max()) < 1e-3  # before: about the pan's speed
+    # no mover: most frames without a motion box (before: every frame had one, holding the bars), as on the same
+    # pan without bars; what is left is a patch or two at the picture's edge beside a bar on a few frames
+    boxed_share, plain_share = np.isfinite(t.frame_boxes[:, 0]).mean(), np.isfinite(ref.frame_boxes[:, 0]).mean()
+    assert boxed_share < 0.25 and plain_share < 0.25, (boxed_share, plain_share)
+    boxes = t.frame_boxes[np.isfinite(t.frame_boxes[:, 0])]
+    assert not len(boxes) or ((boxes[:, 3] - boxes[:, 1]) * (boxes[:, 2] - boxes[:, 0])).max() < 0.05 * 320 * 240
+    # the trajectories inside the picture are the same motion, shifted by the bar: compensated, about zero
+    inner = t.valid[:, 5:25]
+    assert inner.mean() > 0.8 and np.abs(t.trajectories[:, 5:25][inner].astype(np.float32)).mean() < 0.2
+    assert not t.valid[:, :5].any() and not t.valid[:, 25:].any()
