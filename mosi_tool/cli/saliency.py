@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def saliency(
         inputs: Annotated[Optional[list[Path]], typer.Argument(help="A video file or a folder of frames; or, with --out-dir, videos, frame folders and folders to search recursively.", show_default=False)] = None,
-        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .m4v, .avi, .webm). Default: <name>.saliency.mp4 here.")] = None,
+        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .m4v, .avi, .webm). Default: <name>.saliency.mp4 in the current folder, wherever --masks, --boxes or --maps go.")] = None,
         out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Many videos: write each one's outputs into DIR, named as `features` names them (DIR/<name>.saliency.mp4, .maps.npy, .masks.npy, .boxes.jsonl, .sheet.png), resumable, failures in DIR/failures.jsonl.")] = None,
         list_file: Annotated[Optional[Path], typer.Option("--list", help="With --out-dir: a text file with one video path per line (relative to its folder; a whole-number label after the path, as training lists write it, is left out).")] = None,
         outputs_text: Annotated[str, typer.Option("--outputs", help="With --out-dir: which outputs each video gets, comma-separated: overlay, maps, masks, boxes, sheet.")] = "overlay",
