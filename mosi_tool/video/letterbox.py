@@ -30,7 +30,7 @@ LOOK = 90  # frames read at most to find them
 MIN_CONTENT = 0.4  # bars that leave less than this share of the picture's height (width) are no bars: a dark picture
 SYMMETRY = 4  # px, or 10% of the wider bar: how far a pair of bars may differ (a picture is centred between them)
 LIT_EDGE = 0.25  # of one of the first lines past a bar brighter than BAR_LEVEL in some frame: the picture starts there
-EDGE_LINES = 4  # the lines past a bar looked at
+EDGE_LINES = 8  # the lines past a bar's dark run looked at: the picture's edge rings into the last ones (a chroma block across it)
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,14 @@ def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int 
         for order in (slice(None), slice(None, None, -1)):
             width = _bar(dark[order], flat[order])
             n = len(dark)
-            lit = 0.0
+            ends = np.zeros(0, np.int64)
             if 0 < width < n - EDGE_LINES:  # the picture's first lines past the bar (the first may ring with its edge)
                 inner = np.arange(width, width + EDGE_LINES) if order.step is None else n - 1 - np.arange(width, width + EDGE_LINES)
                 lines = seen[:, inner, :] if axis == 1 else seen[:, :, inner].transpose(0, 2, 1)  # (frames, EDGE_LINES, along)
-                lit = float((lines > level).mean(axis=2).max())
-            pair.append(width if lit >= LIT_EDGE else 0)
+                ends = np.flatnonzero((lines > level).mean(axis=2).max(axis=0) >= LIT_EDGE)
+            # the bar ends at the first lit line: the lines before it ring with the picture's edge (a few pixels just
+            # over `level` where an encoder's block spans the edge), still bar
+            pair.append(width + int(ends[0]) if len(ends) else 0)
         widths.append(pair)
     (top, bottom), (left, right) = widths
     rows, cols = hi.shape
