@@ -64,9 +64,10 @@ def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int 
     """The black bars of a video from its first frames, (H, W, 3) uint8 RGB upright: the rows (columns) that run
     unbroken from an edge, no brighter than `level` in every one of the first `samples` frames that are not
     black all over (of the first `look`), at least half of them from the edge also within `spread` of their
-    darkest pixel (`_bar`), ending where the picture starts (LIT_EDGE of the next line bright: a dark scene
-    fades out instead), in pairs of about one width on opposite edges (`SYMMETRY`). None (Bars()) where no
-    frame shows anything, or where the bars would leave less than MIN_CONTENT of the picture's height (width)."""
+    darkest pixel (`_bar`), ending where the picture starts (the first of the EDGE_LINES lines past them with
+    LIT_EDGE of it bright: the lines before it ring with the picture's edge and are bar; a dark scene fades out
+    instead), in pairs of about one width on opposite edges (`SYMMETRY`). None (Bars()) where no frame shows
+    anything, or where the bars would leave less than MIN_CONTENT of the picture's height (width)."""
     taken: list[np.ndarray] = []  # each frame's brightest channel (H, W), and its darkest
     darkest: list[np.ndarray] = []
     for k, image in enumerate(images):
