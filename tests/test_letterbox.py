@@ -73,7 +73,36 @@ def test_a_letterboxed_pan_has_no_motion_in_its_bars(letterboxed_pan):
     assert boxed_share < 0.25 and plain_share < 0.25, (boxed_share, plain_share)
     boxes = t.frame_boxes[np.isfinite(t.frame_boxes[:, 0])]
     assert not len(boxes) or ((boxes[:, 3] - boxes[:, 1]) * (boxes[:, 2] - boxes[:, 0])).max() < 0.05 * 320 * 240
-    # the trajectories inside the picture are the same motion, shifted by the bar: compensated, about zero
+    # the trajectories inside the picture are the same motion, shifted by the bar: compensated, about zero; valid
+    # as on the pan without bars (0.83: its last two rows show the strip the pan brings in, as the picture's last
+    # two rows above the bottom bar do), but for the picture's first row below the top bar (a macroblock across it)
     inner = t.valid[:, 5:25]
-    assert inner.mean() > 0.8 and np.abs(t.trajectories[:, 5:25][inner].astype(np.float32)).mean() < 0.2
+    assert inner.mean() > 0.75 and np.abs(t.trajectories[:, 5:25][inner].astype(np.float32)).mean() < 0.2
     assert not t.valid[:, :5].any() and not t.valid[:, 25:].any()
+
+
+def test_bars_whose_last_lines_ring_with_the_picture_edge_are_found():
+    """An encoder's ringing at the picture's edge (a chroma block spanning the bar's edge: 45-px bars) puts a few
+    pixels just over BAR_LEVEL in the bar's last lines: the bar ends at the first lit line past them. Before, the
+    dark run stopped at the first ringing pixel and the lines past it were not lit: a 45-px letterbox of a pan
+    encoded by x264 at its defaults was no bar (one edge ringing, the other not: no pair)."""
+    pictures = [texture(120, 200, seed=k) for k in range(10)]
+    rung = []
+    for p in pictures:
+        f = framed(p, 44, 44)
+        f[40:44, ::60] = 28  # a few ringing pixels in the top bar's last 4 lines, as x264's are (1 to 2% of a line)
+        rung.append(f)
+    assert find_bars(rung) == Bars(44, 44, 0, 0)
+    side = [np.ascontiguousarray(f.transpose(1, 0, 2)) for f in rung]  # the same as a pillarbox
+    assert find_bars(side) == Bars(0, 0, 44, 44)
+
+
+def test_the_optical_flow_fallback_of_a_letterboxed_pan_is_found_on_the_picture_inside_the_bars(letterboxed_pan):
+    """Streams without vectors (VP9, frame folders) take DIS optical flow: on the whole frame, the bars' still
+    edges held the flow of the picture back (residual 0.07 px/frame inside the picture against 0.017 on the pan
+    without bars; a VP9 pan in 45-px bars had a motion box on 78% of its frames against 10%). The flow is now
+    found on the picture inside the bars: about as still as the pan without them."""
+    plain, boxed = letterboxed_pan
+    inside = read_motion(boxed, vectors=False, letterbox=True).residual_speed()[1:, 5:25]
+    without = read_motion(plain, vectors=False).residual_speed()[1:]
+    assert inside.mean() < 2 * without.mean(), (inside.mean(), without.mean())

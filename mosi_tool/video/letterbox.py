@@ -30,7 +30,7 @@ LOOK = 90  # frames read at most to find them
 MIN_CONTENT = 0.4  # bars that leave less than this share of the picture's height (width) are no bars: a dark picture
 SYMMETRY = 4  # px, or 10% of the wider bar: how far a pair of bars may differ (a picture is centred between them)
 LIT_EDGE = 0.25  # of one of the first lines past a bar brighter than BAR_LEVEL in some frame: the picture starts there
-EDGE_LINES = 4  # the lines past a bar looked at
+EDGE_LINES = 8  # the lines past a bar's dark run looked at: the picture's edge rings into the last ones (a chroma block across it)
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,10 @@ def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int 
     """The black bars of a video from its first frames, (H, W, 3) uint8 RGB upright: the rows (columns) that run
     unbroken from an edge, no brighter than `level` in every one of the first `samples` frames that are not
     black all over (of the first `look`), at least half of them from the edge also within `spread` of their
-    darkest pixel (`_bar`), ending where the picture starts (LIT_EDGE of the next line bright: a dark scene
-    fades out instead), in pairs of about one width on opposite edges (`SYMMETRY`). None (Bars()) where no
-    frame shows anything, or where the bars would leave less than MIN_CONTENT of the picture's height (width)."""
+    darkest pixel (`_bar`), ending where the picture starts (the first of the EDGE_LINES lines past them with
+    LIT_EDGE of it bright: the lines before it ring with the picture's edge and are bar; a dark scene fades out
+    instead), in pairs of about one width on opposite edges (`SYMMETRY`). None (Bars()) where no frame shows
+    anything, or where the bars would leave less than MIN_CONTENT of the picture's height (width)."""
     taken: list[np.ndarray] = []  # each frame's brightest channel (H, W), and its darkest
     darkest: list[np.ndarray] = []
     for k, image in enumerate(images):
@@ -88,12 +89,14 @@ def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int 
         for order in (slice(None), slice(None, None, -1)):
             width = _bar(dark[order], flat[order])
             n = len(dark)
-            lit = 0.0
+            ends = np.zeros(0, np.int64)
             if 0 < width < n - EDGE_LINES:  # the picture's first lines past the bar (the first may ring with its edge)
                 inner = np.arange(width, width + EDGE_LINES) if order.step is None else n - 1 - np.arange(width, width + EDGE_LINES)
                 lines = seen[:, inner, :] if axis == 1 else seen[:, :, inner].transpose(0, 2, 1)  # (frames, EDGE_LINES, along)
-                lit = float((lines > level).mean(axis=2).max())
-            pair.append(width if lit >= LIT_EDGE else 0)
+                ends = np.flatnonzero((lines > level).mean(axis=2).max(axis=0) >= LIT_EDGE)
+            # the bar ends at the first lit line: the lines before it ring with the picture's edge (a few pixels just
+            # over `level` where an encoder's block spans the edge), still bar
+            pair.append(width + int(ends[0]) if len(ends) else 0)
         widths.append(pair)
     (top, bottom), (left, right) = widths
     rows, cols = hi.shape

@@ -139,7 +139,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         frames: Iterator = raw
     else:
         source = "optical flow (DIS, short side %d)" % min(FALLBACK_SHORT_SIDE, min(size))
-        frames = (RawFrame(v, None, 0, t) for v, t in flow_frames(reader, size, cell, max_frames, keep))
+        frames = (RawFrame(v, None, 0, t) for v, t in flow_frames(reader, size, cell, max_frames, keep, bars))
 
         def velocities(window: list[RawFrame]) -> np.ndarray:
             return np.stack([cast(np.ndarray, r.past) for r in window])  # flow frames carry their velocities as `past`
