@@ -106,3 +106,19 @@ def test_the_optical_flow_fallback_of_a_letterboxed_pan_is_found_on_the_picture_
     inside = read_motion(boxed, vectors=False, letterbox=True).residual_speed()[1:, 5:25]
     without = read_motion(plain, vectors=False).residual_speed()[1:]
     assert inside.mean() < 2 * without.mean(), (inside.mean(), without.mean())
+
+
+def test_a_title_on_black_at_the_start_is_not_taken_for_bars(tmp_path):
+    """A title card or logo centred on black, then the film at full frame: the first frames alone showed bars
+    (over half of the picture, for the whole video). The picture later in the video is checked for them."""
+    from mosi_tool.video.clips import ClipSpec
+    from mosi_tool.video.letterbox import video_bars
+
+    card = framed(texture(120, 160, seed=1), 60, 60, 80, 80)  # 240x320, a card in the middle
+    film = [texture(240, 320, seed=10 + t) for t in range(50)]
+    video = encode_frames(tmp_path / "title.mp4", [card] * 12 + film, options={"g": "10"})
+    boxed = encode_frames(tmp_path / "boxed.mp4", [framed(f[:160], 40, 40) for f in film], options={"g": "10"})
+    assert find_bars([card] * 8) == Bars(60, 60, 80, 80)  # what the first frames alone say
+    assert video_bars(ClipSpec().open(video)) == Bars()
+    assert video_bars(ClipSpec().open(boxed)) == Bars(40, 40, 0, 0)
+
