@@ -275,7 +275,7 @@ class VideoReader:
         return bool(self._files)
 
     def frames(self, size: tuple[int, int] | None = None, planes: bool = False, lazy: bool = False,
-               keep: PictureTap | None = None) -> Iterator[Frame]:  # fmt: skip
+               keep: PictureTap | None = None, threads: int | None = None) -> Iterator[Frame]:  # fmt: skip
         """Yield upright frames in presentation order, resized to `size` = (width, height) as displayed, if given
         (non-square pixels are always resampled: by default to the displayed size).
 
@@ -285,6 +285,8 @@ class VideoReader:
         turned upright) on first use of `Frame.image` only, for a reader that skips most frames; it holds the
         decoder's picture until then. keep: given every decoded picture (before any resize) for a later pass,
         and told when the decode has ended (`video.kept_frames`; the optical-flow fallback of the motion pass).
+        threads: the decoder's threads for this decode (default the reader's `threads`; 1 for a few frames,
+        which FFmpeg's frame threads and the read-ahead would cost more to start than they save).
         """
         if self._files:
             yield from self._folder_frames(size)
@@ -294,8 +296,9 @@ class VideoReader:
         with container:
             vs = exact_crop(container.streams.video[self.info.stream])
             vs.thread_type = "AUTO"
-            if self.threads:
-                vs.thread_count = self.threads
+            threads = self.threads if threads is None else threads
+            if threads:
+                vs.thread_count = threads
             timeline = Timeline(self._time_base)
             t = 0.0
             clock = self.clock()
@@ -303,7 +306,7 @@ class VideoReader:
             stream = StreamDecode(container, vs)  # past packets the decoder refuses
             # With the CPUs to itself (threads 0), the next frames decode on a helper thread while this
             # one is resized and converted here; a decoder that shares them (`decode_plan`) does not.
-            with read_ahead(stream, depth=0 if self.threads else 4) as decoded:
+            with read_ahead(stream, depth=0 if threads else 4) as decoded:
                 for frame in decoded:
                     t = clock.seconds(frame.pts, frame.dts)
                     timeline.add(clock.joined)
@@ -315,7 +318,8 @@ class VideoReader:
         if keep is not None:
             keep.ended_by_reader()
 
-    def frames_from(self, time: float, size: tuple[int, int] | None = None, lazy: bool = False) -> Iterator[Frame]:
+    def frames_from(self, time: float, size: tuple[int, int] | None = None, lazy: bool = False,
+                    threads: int | None = None) -> Iterator[Frame]:  # fmt: skip
         """Frames as `frames(size, lazy=lazy)` yields them, from the keyframe at or before `time` s (on
         `Frame.time`'s clock) on, without decoding what comes before: for a clip late in a long video.
 
@@ -323,7 +327,7 @@ class VideoReader:
         times needed no repair (`times_as_stored` after a whole decode; otherwise these times may be another
         frame's). `Frame.index` is -1: a frame's place is known only by counting from the start. A frame
         folder yields its frames from the one at `time`, with their indices. Raises VideoError if the file
-        cannot be opened or has no timestamps to seek by."""
+        cannot be opened or has no timestamps to seek by. threads: as in `frames`."""
         if self._files:
             yield from self._folder_frames(size, first=max(0, int(np.floor(time * self.info.fps + 1e-6))))
             return
@@ -331,6 +335,8 @@ class VideoReader:
         with _open(self.path) as container:
             vs = exact_crop(container.streams.video[self.info.stream])
             vs.thread_type = "AUTO"
+            if threads:
+                vs.thread_count = threads
             origin = next((f.pts for f in StreamDecode(container, vs)), None)
             if origin is None:
                 raise VideoError(self.path, "no timestamps to seek by")

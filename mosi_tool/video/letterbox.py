@@ -127,14 +127,14 @@ def video_bars(reader: VideoReader) -> Bars:
     whole video; a check that shows nothing (black all over) or cannot seek is left out. None where the first
     frames cannot be decoded (the caller's own decode then says why, or decodes past what it can)."""
     try:
-        with contextlib.closing(reader.frames()) as first:
+        with contextlib.closing(reader.frames(threads=1)) as first:
             bars = find_bars(f.image for f in first)
     except (VideoError, av.FFmpegError):
         return Bars()
     duration = reader.info.duration
     for share in CHECKS if bars and duration else ():
         try:
-            with contextlib.closing(reader.frames_from(share * duration)) as later:
+            with contextlib.closing(reader.frames_from(share * duration, threads=1)) as later:
                 image = next(later, None)
         except (VideoError, av.FFmpegError):
             continue
