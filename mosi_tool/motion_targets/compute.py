@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import operator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -32,7 +31,7 @@ from ..hardware import numpy_without_huge_pages, opencv_threads
 from ..progress import counted
 from ..saliency.masks import MaskConfig
 from ..version import __version__
-from ..video.clips import ClipSpec, check_clip_values, parse_size
+from ..video.clips import ClipSpec, check_clip_values, parse_size, plain_numbers
 from ..video.motion import REVISION as MOTION_REVISION
 from ..video.motion import MotionField, iter_motion
 from ..video.motion.streaming import SHORT_GAP
@@ -71,16 +70,8 @@ class TargetOptions:
     def __post_init__(self) -> None:
         """Raises ValueError naming the option for a value that cannot be honoured. size: (W, H) or 'WxH'."""
         object.__setattr__(self, "size", parse_size(self.size))
-        for name in ("length", "starts", "stream"):  # numpy's integers too (a config read with numpy), as JSON writes them
-            value = getattr(self, name)
-            if value is not None:
-                try:
-                    object.__setattr__(self, name, operator.index(value))
-                except TypeError:
-                    raise ValueError(f"--{name} must be a whole number, got {value!r}") from None
+        plain_numbers(self, ("length", "starts", "stream"))
         object.__setattr__(self, "compensate", bool(self.compensate))
-        if self.fps is not None:
-            object.__setattr__(self, "fps", float(self.fps))
         if self.length < 1:
             raise ValueError(f"--length must be at least 1, got {self.length}")
         if self.starts < 1:

@@ -25,7 +25,6 @@ decodes the pixels twice (at the model's size, then at full size).
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
 import time
 from dataclasses import dataclass, field, fields
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from ..atomic import OutputError, check_writable
 from ..hardware import opencv_threads, opencv_without_ipp
-from ..video.clips import ClipSpec, check_clip_values, parse_size
+from ..video.clips import ClipSpec, check_clip_values, parse_size, plain_numbers
 from ..video.decode import VideoInfo, VideoReader
 from ..video.kept_frames import KeptFrames
 from .defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
@@ -98,15 +97,7 @@ class SaliencyOptions:
             object.__setattr__(self, "model", Path(self.model))
         for name in ("maps_size", "masks_size"):  # (w, h) or 'WxH'
             object.__setattr__(self, name, parse_size(getattr(self, name), f"--{name.replace('_', '-')}"))
-        for name in ("step", "size", "max_boxes", "batch_size", "stream", "keep_bytes"):  # numpy's integers too, as JSON records them
-            value = getattr(self, name)
-            if value is not None:
-                try:
-                    object.__setattr__(self, name, operator.index(value))
-                except TypeError:
-                    raise ValueError(f"--{name.replace('_', '-')} must be a whole number, got {value!r}") from None
-        if self.fps is not None:
-            object.__setattr__(self, "fps", float(self.fps))
+        plain_numbers(self, ("step", "size", "max_boxes", "batch_size", "stream", "keep_bytes"))
         object.__setattr__(self, "compile", bool(self.compile))
         for name, choices in (("method", METHODS), ("mode", MODES), ("stabilize", STABILIZE), ("layer", LAYERS), ("norm", NORMS)):
             if getattr(self, name) not in choices:

@@ -49,6 +49,24 @@ def parse_size(value: str | Sequence[int] | None, option: str = "--size") -> tup
     return w, h
 
 
+def plain_numbers(options: Any, whole: Iterable[str], real: Iterable[str] = ("fps",)) -> None:
+    """In place, on a (frozen) dataclass of options: the fields named in `whole` as Python ints and those in
+    `real` as floats (None stays None), so that options read with numpy (np.int64, np.float32) are recorded in
+    JSON as the same options from the command line are. Raises ValueError naming the option (`--name`) for a
+    `whole` value that is not a whole number (2.5)."""
+    for name in whole:
+        value = getattr(options, name)
+        if value is not None:
+            try:
+                object.__setattr__(options, name, operator.index(value))
+            except TypeError:
+                raise ValueError(f"--{name.replace('_', '-')} must be a whole number, got {value!r}") from None
+    for name in real:
+        value = getattr(options, name)
+        if value is not None:
+            object.__setattr__(options, name, float(value))
+
+
 def check_clip_values(stack: int | None = None, step: int | None = None, fps: float | None = None, mode: str | None = None,
                       size: int | None = None, stream: int | None = None, decoder: str | None = None) -> None:
     """`ClipSpec`'s checks, for callers that hold some of its values before the model fixes the rest (None:
@@ -85,15 +103,7 @@ class ClipSpec:
     decoder: str = "cpu"  # "cpu" (FFmpeg, resized in swscale) or "nvdec" (GPU decoder via torchcodec; experimental)
 
     def __post_init__(self) -> None:
-        for name in ("stack", "step", "size", "stream"):  # numpy's integers too (a config read with numpy), as JSON stores them
-            value = getattr(self, name)
-            if value is not None:
-                try:
-                    object.__setattr__(self, name, operator.index(value))
-                except TypeError:
-                    raise ValueError(f"--{name} must be a whole number, got {value!r}") from None
-        if self.fps is not None:
-            object.__setattr__(self, "fps", float(self.fps))
+        plain_numbers(self, ("stack", "step", "size", "stream"))
         check_clip_values(self.stack, self.step, self.fps, self.mode, self.size, self.stream, self.decoder)
         if self.step is None:
             object.__setattr__(self, "step", self.stack)
