@@ -314,7 +314,7 @@ class VideoReader:
                         keep.add(frame if keep.wanted else None, t)
                     yield make(frame, self.decoded, t)
                     self.decoded += 1
-        self.end_of_decode(self.decoded, clock, timeline, t, stream.error, stream)
+        self.end_of_decode(self.decoded, clock, timeline, t, stream)
         if keep is not None:
             keep.ended_by_reader()
 
@@ -378,21 +378,20 @@ class VideoReader:
 
         return make
 
-    def end_of_decode(self, decoded: int, clock: Clock, timeline: Timeline, last_time: float, error: Exception | None,
-                      stream: StreamDecode | None = None) -> None:  # fmt: skip
+    def end_of_decode(self, decoded: int, clock: Clock, timeline: Timeline, last_time: float, stream: StreamDecode) -> None:
         """What a whole decode of this video found, recorded as `frames` records it: `decoded` frames, the last
-        at `last_time` s, their times from `clock` and `timeline` (fed every frame), `error` the FFmpeg error
-        that stopped it early (None: it reached the end), `stream` the decode's packets (what the decoder
-        refused, `packets.StreamDecode`; None: not known). Sets `decoded`, `start_time` and `lost_frames` and
-        adds the warnings (truncated, refused packets, mended or lost timestamps, a single frame); raises
-        VideoError if no frame decoded."""
+        at `last_time` s, their times from `clock` and `timeline` (fed every frame), `stream` the decode's packets
+        (`packets.StreamDecode`: the FFmpeg error that stopped it early, None where it reached the end, and what
+        the decoder refused). Sets `decoded`, `start_time` and `lost_frames` and adds the warnings (truncated,
+        refused packets, mended or lost timestamps, a single frame); raises VideoError if no frame decoded."""
         self.decoded = decoded
+        error = stream.error
         if error is not None:
             self._warn(f"decoding stopped after {decoded} frames ({ffmpeg_reason(error)}); the file is truncated or damaged")
         if decoded == 0:
-            refused = stream.nothing_decoded() if stream is not None else None
+            refused = stream.nothing_decoded()
             raise VideoError(self.path, _damaged(self.path, f"no frames could be decoded: {refused}" if refused else "no frames could be decoded"))
-        refused = stream.refusal_warning(clock.time_base, clock.first) if stream is not None else None
+        refused = stream.refusal_warning(clock.time_base, clock.first)
         if refused:
             self._warn(refused)
         self.note_times(clock, timeline)

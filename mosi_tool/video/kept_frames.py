@@ -164,15 +164,15 @@ class KeptFrames:
         self.ended = True
         self._block = None
 
-    def end(self, clock: Clock, timeline: Timeline, error: Exception | None, stream: StreamDecode | None = None) -> None:
-        """The pass decoded its last frame (`error`: the FFmpeg error that stopped it early; `stream`: its
-        packets, with those the decoder refused): run the reader's end-of-decode checks on the frames it
-        decoded (`VideoReader.end_of_decode`), where nothing decodes them again: the pictures are all kept, or
-        none is needed (`pixels` False)."""
+    def end(self, clock: Clock, timeline: Timeline, stream: StreamDecode) -> None:
+        """The pass decoded its last frame (`stream`: its packets, with the FFmpeg error that stopped it early
+        and those the decoder refused): run the reader's end-of-decode checks on the frames it decoded
+        (`VideoReader.end_of_decode`), where nothing decodes them again: the pictures are all kept, or none is
+        needed (`pixels` False)."""
         self.ended = True
         if self.dropped and self.pixels:
             return  # the file is decoded again, and that decode's checks are the ones said
-        self.reader.end_of_decode(len(self._times), clock, timeline, self._times[-1] if self._times else 0.0, error, stream)
+        self.reader.end_of_decode(len(self._times), clock, timeline, self._times[-1] if self._times else 0.0, stream)
         self._block = None
 
     @property

@@ -91,10 +91,10 @@ def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int 
     if not taken:
         return Bars()
     hi, lo = np.max(taken, axis=0), np.min(darkest, axis=0)  # (H, W) over the frames
-    seen = np.stack(taken)  # (n, H, W)
     widths = []
     for axis in (1, 0):  # rows (a line along x), then columns
-        dark, flat = hi.max(axis=axis) <= level, hi.max(axis=axis).astype(np.int16) - lo.min(axis=axis) <= spread
+        brightest = hi.max(axis=axis)
+        dark, flat = brightest <= level, brightest.astype(np.int16) - lo.min(axis=axis) <= spread
         pair = []
         for order in (slice(None), slice(None, None, -1)):
             width = _bar(dark[order], flat[order])
@@ -102,8 +102,9 @@ def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int 
             ends = np.zeros(0, np.int64)
             if 0 < width < n - EDGE_LINES:  # the picture's first lines past the bar (the first may ring with its edge)
                 inner = np.arange(width, width + EDGE_LINES) if order.step is None else n - 1 - np.arange(width, width + EDGE_LINES)
-                lines = seen[:, inner, :] if axis == 1 else seen[:, :, inner].transpose(0, 2, 1)  # (frames, EDGE_LINES, along)
-                ends = np.flatnonzero((lines > level).mean(axis=2).max(axis=0) >= LIT_EDGE)
+                # each line's share of bright pixels, in the frame where it is largest: (EDGE_LINES,)
+                lit = np.max([(np.take(b, inner, axis=1 - axis) > level).mean(axis=axis) for b in taken], axis=0)
+                ends = np.flatnonzero(lit >= LIT_EDGE)
             # the bar ends at the first lit line: the lines before it ring with the picture's edge (a few pixels just
             # over `level` where an encoder's block spans the edge), still bar
             pair.append(width + int(ends[0]) if len(ends) else 0)

@@ -433,7 +433,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
         while pending:
             yield measured()
         if keep is not None and own is not None:
-            keep.end(clock, own, decoded.error, decoded)
+            keep.end(clock, own, decoded)
 
     it = frames()
     head = list(itertools.islice(it, probe))
