@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import os
 import zipfile
-from typing import Mapping
+from typing import IO, Mapping
 
 import numpy as np
 
 from .atomic import atomic_path
+from .direct_io import DirectWriter
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], compress: bool = False) -> None:
-    """Write `arrays` to `path` atomically; entries in the given order, fixed timestamps."""
+    """Write `arrays` to `path` atomically; entries in the given order, fixed timestamps; past the page cache
+    where the file system allows (`direct_io`)."""
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=method) as zf:
+    with atomic_path(path) as tmp, DirectWriter(tmp) as file, zipfile.ZipFile(file, "w", compression=method) as zf:
         for name, value in arrays.items():
             value = np.asanyarray(value)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_EPOCH)
@@ -27,7 +29,23 @@ def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], com
             info.external_attr = 0o644 << 16
             info.file_size = value.nbytes + 4096  # .npy header included: only decides ZIP64, as `writestr` does
             with zf.open(info, "w") as entry:  # streamed: no copy of the array in memory
-                np.lib.format.write_array(entry, value, allow_pickle=False)
+                _write_npy(entry, value)
+
+
+def _write_npy(entry: IO[bytes], value: np.ndarray) -> None:
+    """`np.lib.format.write_array(entry, value)`, the same bytes; a C-contiguous array is written from its own
+    memory in one piece, not through numpy's 16 MB copies (`tobytes`) of it, whose fresh pages cost more than
+    the write itself (a minute of 854x480 targets: 190 MB)."""
+    if not value.flags.c_contiguous or value.dtype.kind not in "biufc":  # numbers and bools only
+        np.lib.format.write_array(entry, value, allow_pickle=False)
+        return
+    try:
+        np.lib.format.write_array_header_1_0(entry, np.lib.format.header_data_from_array_1_0(value))
+    except ValueError:  # a header too long for version 1.0 (raised before anything is written)
+        np.lib.format.write_array(entry, value, allow_pickle=False)
+        return
+    if value.size:
+        entry.write(memoryview(value.reshape(-1).view(np.uint8)))
 
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -476,3 +476,23 @@ def test_map_npz_reads_what_np_load_reads_and_maps_stored_members(tmp_path):
     np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError, match="never unpickled"):
         map_npz(tmp_path / "objects.npz")
+
+
+def test_save_npz_members_are_the_bytes_numpy_writes(tmp_path):
+    """Arrays written from their own memory (`npz._write_npy`) hold the bytes `np.lib.format.write_array` writes."""
+    import io
+    import zipfile
+
+    from mosi_tool.npz import save_npz
+
+    big = np.random.default_rng(0).normal(size=(3, 5, 7, 4, 2)).astype(np.float16)
+    arrays = {"big": big, "slice": big[:, 1:4], "flags": np.array([True, False]), "scalar": np.float64(2.5),
+              "text": np.array('{"a": 1}'), "empty": np.zeros((0, 3), np.int64), "fortran": np.asfortranarray(np.eye(3)),
+              "swapped": np.arange(6, dtype=">i4").reshape(2, 3), "complex": np.array([1 + 2j], np.complex64),
+              "record": np.zeros(2, [("a", "<i2"), ("b", "<f4")])}  # fmt: skip
+    save_npz(tmp_path / "a.npz", arrays)
+    with zipfile.ZipFile(tmp_path / "a.npz") as zf:
+        for name, value in arrays.items():
+            want = io.BytesIO()
+            np.lib.format.write_array(want, np.asanyarray(value), allow_pickle=False)
+            assert zf.read(f"{name}.npy") == want.getvalue(), name

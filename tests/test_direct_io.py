@@ -1,0 +1,95 @@
+"""DirectWriter: the bytes of an ordinary file, whatever the writes and seeks, with or without O_DIRECT."""
+
+import io
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from mosi_tool import direct_io
+from mosi_tool.direct_io import DirectWriter
+
+
+def _replay(ops, *files):
+    for op, arg in ops:
+        for f in files:
+            f.seek(*arg) if op == "seek" else f.write(arg)
+
+
+def _random_ops(rng, n=200):
+    ops, end, pos = [], 0, 0
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.15 and end:  # back into what is written (a header rewrite), maybe already on disk
+            pos = int(rng.integers(0, end))
+            ops.append(("seek", (pos,)))
+        elif r < 0.2:
+            ops.append(("seek", (0, io.SEEK_END)))
+            pos = end
+        elif r < 0.22:  # past the end: zeros between
+            pos = end + int(rng.integers(1, 5000))
+            ops.append(("seek", (pos,)))
+        size = int(rng.choice([1, 30, 4095, 4096, 4097, 9000, 30000]))
+        ops.append(("write", rng.integers(0, 256, size, np.uint8).tobytes()))
+        pos += size
+        end = max(end, pos)
+    return ops
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_direct_writer_gives_the_bytes_of_an_ordinary_file(tmp_path, monkeypatch, direct):
+    if not direct:
+        monkeypatch.delattr(os, "O_DIRECT", raising=False)
+    rng = np.random.default_rng(3)
+    for k in range(5):
+        path = tmp_path / f"f{k}"
+        path.touch()
+        want = io.BytesIO()
+        with DirectWriter(path, stage=8192) as f:
+            ops = _random_ops(rng)
+            _replay(ops, f, want)
+            assert f.tell() == want.tell()
+            if not direct:
+                assert not f.direct
+        assert path.read_bytes() == want.getvalue(), k
+
+
+def test_direct_writer_uses_o_direct_where_the_file_system_allows(tmp_path):
+    if not hasattr(os, "O_DIRECT"):
+        pytest.skip("no O_DIRECT on this system")
+    try:
+        os.close(os.open(tmp_path / "probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT))
+    except OSError as e:
+        pytest.skip(f"{tmp_path}'s file system refuses O_DIRECT ({e.strerror})")
+    (tmp_path / "a").touch()
+    with DirectWriter(tmp_path / "a", stage=8192) as f:
+        assert f.direct
+        f.write(b"x" * 20000)  # two whole buffers past the cache, the tail through it
+    assert (tmp_path / "a").read_bytes() == b"x" * 20000
+
+
+def test_save_npz_through_the_direct_writer_is_a_plain_zip(tmp_path, monkeypatch):
+    """A zip whose entries span several buffers, headers rewritten on disk: the bytes zipfile writes to memory."""
+    from mosi_tool.npz import save_npz
+
+    monkeypatch.setattr(direct_io, "STAGE", 16384)
+    arrays = {"a": np.arange(30000, dtype=np.float16).reshape(100, 300), "b": np.ones(7, bool), "c": np.zeros((0, 2))}
+    save_npz(tmp_path / "x.npz", arrays)
+    want = io.BytesIO()
+    with zipfile.ZipFile(want, "w") as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.file_size = value.nbytes + 4096
+            with zf.open(info, "w") as entry:
+                np.lib.format.write_array(entry, value, allow_pickle=False)
+    assert (tmp_path / "x.npz").read_bytes() == want.getvalue()
+    with np.load(tmp_path / "x.npz") as got:
+        assert all(np.array_equal(got[k], v) for k, v in arrays.items())
+
+
+def test_direct_writer_rejects_a_stage_that_is_not_whole_blocks(tmp_path):
+    (tmp_path / "a").touch()
+    with pytest.raises(ValueError, match="multiple of 4096"):
+        DirectWriter(tmp_path / "a", stage=5000)
