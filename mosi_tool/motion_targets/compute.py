@@ -351,6 +351,15 @@ def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:
     return total * np.float32(0.25)
 
 
+def _track_rows(window: tuple[np.ndarray, ...], starts: np.ndarray, out: np.ndarray, ok: np.ndarray, opts: TargetOptions,
+                size: tuple[int, int]) -> None:  # fmt: skip
+    """Track `starts` (indices into window = (vectors, camera, known)) into out (float16 steps) and ok (valid),
+    TRACK_GROUP starts at a time: a small float32 buffer, converted at once."""
+    for g in range(0, len(starts), TRACK_GROUP):
+        steps, ok[g : g + TRACK_GROUP] = track(*window, starts[g : g + TRACK_GROUP], opts.length, size, opts.compensate, CELL)
+        to_float16(steps, out=out[g : g + TRACK_GROUP])
+
+
 def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> Iterator[MotionField]:
     """The video's motion field chunks at the targets' size."""
     for field in iter_motion(path, opts.stream, opts.fps, CELL, opts.camera_model, reader=reader, letterbox=True):
@@ -389,10 +398,9 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     cameras: list[np.ndarray] = []
     speeds: list[np.ndarray] = []
     times: list[np.ndarray] = []
-    # frames [base, base + len(buf)) of the field kept for starts not yet tracked
-    buf_v: np.ndarray | None = None
-    buf_c: np.ndarray | None = None
-    buf_k: np.ndarray | None = None
+    # frames [base, base + len(tail[0])) of the field (vectors, camera, known), left from the chunks before for
+    # the starts not yet tracked (fewer than L + opts.starts frames: the chunk itself is never copied)
+    tail: tuple[np.ndarray, ...] = ()
     base = 0
     next_start = 0
     source = ""
@@ -419,24 +427,25 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
         times.append(field.times)
         if not trajectories:
             continue
-        if buf_v is None or buf_c is None or buf_k is None:
-            buf_v, buf_c, buf_k = field.vectors, field.camera, known
-        else:
-            buf_v = np.concatenate([buf_v, field.vectors])
-            buf_c = np.concatenate([buf_c, field.camera])
-            buf_k = np.concatenate([buf_k, known])
-        end = base + len(buf_v)
+        chunk = (field.vectors, field.camera, known)
+        first = base + (len(tail[0]) if tail else 0)  # the chunk's first frame
+        end = first + len(field.vectors)
         starts = np.arange(next_start, end - L, opts.starts)
         if len(starts) and traj is not None and valid is not None:
             st, ok = traj.take(len(starts)), valid.take(len(starts))
-            for g in range(0, len(starts), TRACK_GROUP):  # a small float32 buffer, converted at once
-                steps, ok[g : g + TRACK_GROUP] = track(buf_v, buf_c, buf_k, starts[g : g + TRACK_GROUP] - base, L, size, opts.compensate, CELL)
-                to_float16(steps, out=st[g : g + TRACK_GROUP])
+            early = int(np.searchsorted(starts, first))  # starts in the tail: read with the chunk's first frames
+            if early:
+                window = tuple(np.concatenate([t, c[: int(starts[early - 1]) + L + 1 - first]]) for t, c in zip(tail, chunk))
+                _track_rows(window, starts[:early] - base, st[:early], ok[:early], opts, size)
+            _track_rows(chunk, starts[early:] - first, st[early:], ok[early:], opts, size)
             starts_done.append(starts)
             next_start = int(starts[-1]) + opts.starts
-        drop = max(0, min(next_start, end) - base)  # frames before the next start are never read again
-        buf_v, buf_c, buf_k = buf_v[drop:], buf_c[drop:], buf_k[drop:]
-        base += drop
+        keep = min(next_start, end)  # frames before the next start are never read again
+        if keep >= first:
+            tail = tuple(c[keep - first :].copy() for c in chunk)  # a copy: the chunk's arrays are let go
+        else:  # a chunk shorter than the tail's needs (a chunk of a few frames)
+            tail = tuple(np.concatenate([t[keep - base :], c]) for t, c in zip(tail, chunk))
+        base = keep
     w, h = size
     oh, ow = h // CELL, w // CELL
     speed = np.concatenate(speeds)

@@ -122,8 +122,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         def displayed(fields: list[np.ndarray | None], role: str) -> np.ndarray:
             """Fields on the stored grid -> square pixels (SAR) -> upright (display matrix)."""
             buffer = buffers.get(role)
-            if buffer is None or len(buffer) < len(fields):
-                buffer = buffers[role] = np.empty((len(fields), *empty.shape), np.float32)
+            if buffer is None or len(buffer) < len(fields):  # sized at once for the longest window, chunk + 2 MARGIN
+                buffer = buffers[role] = np.empty((max(len(fields), chunk + 2 * MARGIN), *empty.shape), np.float32)
             stored = np.stack([f if f is not None else empty for f in fields], out=buffer[: len(fields)])
             return upright_field(pixels.square_field(stored, cell), orient)
 
