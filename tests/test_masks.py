@@ -55,6 +55,31 @@ def test_median_and_percentile_from_one_partition_are_numpys_to_the_bit(seed):
     assert median_and_percentile(wide, 99.5) == (float(np.median(wide)), float(np.percentile(wide, 99.5)))
 
 
+def test_a_stack_of_maps_gets_each_maps_own_threshold_and_evidence_to_the_bit():
+    """`MaskTracker.update_stack` (motion targets' boxes) gives what `update` gives frame by frame, and the
+    rows' statistics are numpy's per row, to the bit."""
+    from mosi_tool.saliency.masks import medians_and_percentiles, motion_thresholds
+
+    rng = np.random.default_rng(5)
+    rows = rng.gamma(1.0, 0.3, (7, 1590)).astype(np.float32)
+    median, top = medians_and_percentiles(rows, 99.5)
+    assert [float(x) for x in median] == [float(np.median(r)) for r in rows]
+    assert [float(x) for x in top] == [float(np.percentile(r, 99.5)) for r in rows]
+    for size, shape in (((854, 480), (30, 53)), ((320, 180), (11, 20)), ((1920, 1080), (67, 120))):
+        display = rng.gamma(1.0, 0.4, (9, *shape)).astype(np.float32)
+        display[3] *= 8  # a fast mover's frame: its own threshold
+        display[4] = 0  # a still frame: the floor
+        own = (display * rng.uniform(0.5, 1.5, display.shape)).astype(np.float32)
+        cfg = MaskConfig(refine="none", texture_scale=0.0, guide_radius=0)
+        stacked = MaskTracker(cfg).update_stack(display, size, own)
+        one = MaskTracker(cfg)
+        each = np.stack([one.update(d, frame_size=size, sharp=o) for d, o in zip(display, own)])
+        assert stacked.dtype == np.float32 and np.array_equal(stacked, each), size
+        assert np.array_equal(motion_thresholds(display, cfg), [motion_threshold(d, cfg) for d in display])
+    with pytest.raises(ValueError, match="carry"):
+        MaskTracker(MaskConfig(carry=0.5)).update_stack(display, (854, 480), own)
+
+
 def test_component_boxes_match_opencvs_component_statistics():
     """Boxes from one labelling and one pass of statistics are OpenCV's connectedComponentsWithStats boxes,
     with the same masses (np.bincount's sums)."""

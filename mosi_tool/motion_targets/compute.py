@@ -156,12 +156,11 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
         lo, hi = max(0, a - WINDOW), min(len(speed), a + chunk + WINDOW)
         sets = [np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in speed[lo:hi]]) for sigma in BOX_BLURS]
         display, own = (moving_average(m, a - lo, min(a + chunk, len(speed)) - lo, WINDOW) for m in sets)
-        for k, (d, o) in enumerate(zip(display, own)):
-            e = tracker.update(d, frame_size=size, sharp=o)
-            moving = e > 0.5
-            if moving.sum() < MIN_AREA * moving.size:  # a few noisy patches: no motion area
-                continue
-            boxes = np.array(component_boxes(moving, e, (float(PATCH), float(PATCH))), np.float32).reshape(-1, 5)
+        evidence = tracker.update_stack(display, size, own)  # (K, h, w): each frame's `update`, at once
+        moving = evidence > 0.5
+        for k in np.flatnonzero(moving.sum(axis=(1, 2)) >= MIN_AREA * moving[0].size):  # else a few noisy patches: none
+            e = evidence[k]
+            boxes = np.array(component_boxes(moving[k], e, (float(PATCH), float(PATCH))), np.float32).reshape(-1, 5)
             boxes = boxes[boxes[:, 4] >= BOX_SHARE * boxes[:1, 4].max(initial=0)]  # strongest first
             if len(boxes):
                 out[a + k] = np.minimum([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()], limit)

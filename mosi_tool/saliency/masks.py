@@ -119,47 +119,91 @@ def motion_threshold(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> float:
     """T of one raw map (any shape, units of the map): see the module docstring, rule 1."""
     if raw.size == 0:
         return float("inf")
-    step = max(1, int((raw.size / STATS_SAMPLES) ** 0.5))  # the map is smooth: a regular grid of it suffices
-    median, peak = median_and_percentile(raw[::step, ::step] if raw.ndim == 2 else raw, PEAK_PERCENTILE)
-    noise = cfg.noise_factor * median
-    return max(min(noise, cfg.peak_share * peak), cfg.floor, 1e-12)
+    if raw.ndim != 2:
+        median, peak = median_and_percentile(raw, PEAK_PERCENTILE)
+        return _threshold(cfg.noise_factor * median, cfg.peak_share * peak, cfg)
+    return float(motion_thresholds(raw[None], cfg)[0])
+
+
+def motion_thresholds(maps: np.ndarray, cfg: MaskConfig = MaskConfig()) -> np.ndarray:
+    """(K,) float64: `motion_threshold` of each map of a stack (K, h, w), the same values, computed at once."""
+    k, h, w = maps.shape
+    if not maps.size:
+        return np.full(k, np.inf)
+    step = max(1, int((h * w / STATS_SAMPLES) ** 0.5))  # the map is smooth: a regular grid of it suffices
+    median, peak = medians_and_percentiles(maps[:, ::step, ::step].reshape(k, -1), PEAK_PERCENTILE)
+    return _threshold(cfg.noise_factor * median.astype(np.float64), cfg.peak_share * peak.astype(np.float64), cfg)
+
+
+def _threshold(noise: float | np.ndarray, peak: float | np.ndarray, cfg: MaskConfig) -> float | np.ndarray:
+    """max(min(noise, peak), floor): rule 1's T from the noise and peak levels, scaled already."""
+    if isinstance(noise, np.ndarray):
+        return np.maximum(np.minimum(noise, peak), max(cfg.floor, 1e-12))
+    return max(min(noise, peak), cfg.floor, 1e-12)
 
 
 def median_and_percentile(a: np.ndarray, q: float) -> tuple[float, float]:
     """(np.median(a), np.percentile(a, q)) of a finite array, the same values to the bit, from one partition
     instead of two for float32 (half the time: a mask's threshold needs both on every frame; other dtypes
-    take numpy's two calls). The percentile is numpy's "linear" method as numpy computes it for float32: the
-    virtual index (n - 1) q / 100, and the two order statistics around it interpolated in float32."""
+    take numpy's two calls); `medians_and_percentiles` of its values as one row."""
     if a.dtype != np.float32 or a.size == 0:
         return float(np.median(a)), float(np.percentile(a, q))
-    flat = a.ravel()
-    n = flat.size
+    median, top = medians_and_percentiles(a.reshape(1, -1), q)
+    return float(median[0]), float(top[0])
+
+
+def medians_and_percentiles(rows: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """((K,), (K,)): np.median and np.percentile(q) of each row of rows (K, n), n > 0, as `rows`' dtype; for
+    float32 the same values to the bit from one partition of the rows: the percentile is numpy's "linear"
+    method as numpy computes it for float32, the virtual index (n - 1) q / 100 and the two order statistics
+    around it interpolated in float32."""
+    if rows.dtype != np.float32:
+        return np.median(rows, axis=1), np.percentile(rows, q, axis=1)
+    n = rows.shape[1]
     share = q / 100
     virtual = n * share + (1 + share * -1) - 1  # numpy's formula for alpha = beta = 1, operation for operation
     lo = min(max(int(np.floor(virtual)), 0), n - 1)
     hi = min(lo + 1, n - 1)
     t = virtual - lo
     middle = [(n - 1) // 2, n // 2]
-    part = np.partition(flat, sorted({*middle, lo, hi}))
-    median = float(np.mean(part[middle]))  # np.median: the mean of the middle one (twice) or two
-    below, above = part[lo], part[hi]
+    part = np.partition(rows, sorted({*middle, lo, hi}), axis=1)
+    median = np.mean(part[:, middle], axis=1)  # np.median: the mean of the middle one (twice) or two, in float32
+    below, above = part[:, lo], part[:, hi]
     diff = above - below
     top = above - diff * np.float32(1 - t) if t >= 0.5 else below + diff * np.float32(t)
-    return median, float(top)
+    return median, top
 
 
-def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0, threshold: float | None = None,
+def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0, threshold: float | np.ndarray | None = None,
              window: float | None = None) -> np.ndarray:  # fmt: skip
-    """clip(raw / T, 0, 2) / 2 as float32, same shape: 0.5 exactly at the threshold (rule 2). scale: map
-    pixels per frame pixel (for the local window). threshold: T (default: `motion_threshold` of raw); window:
-    the local peak's window in frame pixels (default `cfg.local_window`)."""
-    t: float | np.ndarray = motion_threshold(raw, cfg) if threshold is None else threshold
+    """clip(raw / T, 0, 2) / 2 as float32, same shape: 0.5 exactly at the threshold (rule 2). raw: one map
+    (h, w) or a stack (K, h, w); scale: map pixels per frame pixel (for the local window). threshold: T
+    (default: `motion_threshold` of raw, of each map of a stack: `motion_thresholds`), a stack's (K,);
+    window: the local peak's window in frame pixels (default `cfg.local_window`)."""
+    stack = raw.ndim == 3
+    t: float | np.ndarray = (motion_thresholds(raw, cfg) if stack else motion_threshold(raw, cfg)) if threshold is None else threshold
+    if stack:  # each map's T in float32, as numpy takes one map's float T against its float32 map
+        t = np.asarray(t, np.float32).reshape(-1, 1, 1)
     if cfg.local_share > 0:
         import cv2
 
         k = max(3, int((cfg.local_window if window is None else window) * scale) | 1)
-        t = np.maximum(t, cfg.local_share * cv2.dilate(raw.astype(np.float32), np.ones((k, k), np.uint8)))
+        kernel = np.ones((k, k), np.uint8)
+        maps = raw.astype(np.float32)
+        peaks = np.stack([cv2.dilate(m, kernel) for m in maps]) if stack else cv2.dilate(maps, kernel)
+        t = np.maximum(t, cfg.local_share * peaks)
     return (np.clip(raw / t, 0, 2) / 2).astype(np.float32)
+
+
+def rule_one(raw: np.ndarray, sharp: np.ndarray | None, cfg: MaskConfig, scale: float) -> np.ndarray:
+    """Rules 1 and 2 (module docstring): the evidence of one map (h, w) or each map of a stack (K, h, w),
+    with the masks' own map(s) `sharp` of the same shape (None, or `cfg.sharp` False: raw alone). cfg: its
+    floor already scaled to the frame (`MaskTracker.floor_scaled`); scale: map pixels per frame pixel."""
+    t = motion_thresholds(raw, cfg) if raw.ndim == 3 else motion_threshold(raw, cfg)
+    e = evidence(raw, cfg, scale, t)
+    if sharp is not None and cfg.sharp:
+        e = np.sqrt(e * evidence(sharp, cfg, scale, t, cfg.sharp_window))
+    return e
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int = 1) -> np.ndarray:
@@ -279,11 +323,7 @@ class MaskTracker:
                 confidence = texture_confidence(grey, self.cfg)
                 raw = raw * confidence
                 sharp = sharp * confidence if sharp is not None else None
-        cfg, scale = self.floor_scaled(frame_short), raw.shape[1] / frame_width
-        t = motion_threshold(raw, cfg)
-        e = evidence(raw, cfg, scale, t)
-        if sharp is not None and self.cfg.sharp:
-            e = np.sqrt(e * evidence(sharp, cfg, scale, t, cfg.sharp_window))
+        e = rule_one(raw, sharp, self.floor_scaled(frame_short), raw.shape[1] / frame_width)
         if self.cfg.carry > 0 and self._previous is not None and flow is not None and frame_size is not None:
             e = (1 - self.cfg.carry) * e + self.cfg.carry * propagate(self._previous, flow, frame_size)
         self._previous = e
@@ -298,6 +338,14 @@ class MaskTracker:
             landscape = sharp if sharp is not None and self.cfg.sharp else raw
             e = np.where(valley_cuts(landscape, e > 0.5, self.cfg.valley), np.float32(0), e)
         return e
+
+    def update_stack(self, raws: np.ndarray, frame_size: tuple[int, int], sharp: np.ndarray | None = None) -> np.ndarray:
+        """(K, h, w) float32: `update(raws[k], frame_size=frame_size, sharp=sharp[k])` of each map of a stack
+        (K, h, w) in turn, the same values, computed at once: for a config whose rules need no image and
+        no earlier frame (no `carry`, no `valley`). Raises ValueError for one that does."""
+        if self.cfg.carry > 0 or self.cfg.valley > 0:
+            raise ValueError("update_stack takes a config without carry or valley (their rules read the frames one by one)")
+        return rule_one(raws, sharp, self.floor_scaled(min(frame_size)), raws.shape[2] / frame_size[0])
 
     def floor_scaled(self, short: int) -> MaskConfig:
         """The config with its floor for a frame of short side `short` pixels (module docstring, rule 1)."""
