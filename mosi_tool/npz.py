@@ -15,6 +15,7 @@ from .atomic import atomic_path
 from .direct_io import DirectWriter
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
+PIECE = 1 << 20  # bytes of an array written at a time
 
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], compress: bool = False) -> None:
@@ -44,8 +45,9 @@ def _write_npy(entry: IO[bytes], value: np.ndarray) -> None:
     except ValueError:  # a header too long for version 1.0 (raised before anything is written)
         np.lib.format.write_array(entry, value, allow_pickle=False)
         return
-    if value.size:
-        entry.write(memoryview(value.reshape(-1).view(np.uint8)))
+    data = memoryview(value.reshape(-1).view(np.uint8))
+    for at in range(0, len(data), PIECE):  # the zip's CRC and the file's copy read each piece while it is in cache
+        entry.write(data[at : at + PIECE])
 
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
