@@ -33,21 +33,29 @@ class DirectWriter(io.RawIOBase):
 
     def __init__(self, path: str | os.PathLike[str], stage: int | None = None, block: int = BLOCK) -> None:
         super().__init__()
-        stage = STAGE if stage is None else stage
-        if stage <= 0 or stage % block:
-            raise ValueError(f"stage must be a positive multiple of {block} bytes, got {stage}")
-        self.path, self._stage, self._block = Path(path), stage, block
-        self._plain = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-        self._direct = self._plain  # the page cache's, until O_DIRECT opens
-        flag = getattr(os, "O_DIRECT", 0)
-        if flag:
-            try:
-                self._direct = os.open(path, os.O_WRONLY | flag | getattr(os, "O_CLOEXEC", 0))
-            except OSError as e:
-                if e.errno not in (errno.EINVAL, errno.EOPNOTSUPP):
-                    os.close(self._plain)
-                    raise
-        self._buf = mmap.mmap(-1, stage)  # page-aligned
+        self._plain = self._direct = -1
+        try:
+            stage = STAGE if stage is None else stage
+            if stage <= 0 or stage % block:
+                raise ValueError(f"stage must be a positive multiple of {block} bytes, got {stage}")
+            self.path, self._stage, self._block = Path(path), stage, block
+            self._plain = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            self._direct = self._plain  # the page cache's, until O_DIRECT opens
+            flag = getattr(os, "O_DIRECT", 0)
+            if flag:
+                try:
+                    self._direct = os.open(path, os.O_WRONLY | flag | getattr(os, "O_CLOEXEC", 0))
+                except OSError as e:
+                    if e.errno not in (errno.EINVAL, errno.EOPNOTSUPP):
+                        raise
+            self._buf = mmap.mmap(-1, stage)  # page-aligned
+        except BaseException:
+            # Close what opened, once, and mark the object closed: the finalizer's close() must not close these
+            # fd numbers again (by then another file may hold them).
+            for fd in {self._plain, self._direct} - {-1}:
+                os.close(fd)
+            super().close()
+            raise
         self._base = 0  # file offset of the buffer's first byte: a multiple of `block`
         self._fill = 0  # bytes of the buffer in use
         self._pos = 0

@@ -93,3 +93,54 @@ def test_direct_writer_rejects_a_stage_that_is_not_whole_blocks(tmp_path):
     (tmp_path / "a").touch()
     with pytest.raises(ValueError, match="multiple of 4096"):
         DirectWriter(tmp_path / "a", stage=5000)
+
+
+@pytest.mark.parametrize("fail", ["o_direct_open", "buffer"])
+def test_a_failed_constructor_closes_its_files_once(tmp_path, monkeypatch, fail):
+    """Where the O_DIRECT open (EMFILE) or the buffer (ENOMEM) fails, the file opened before it is closed, and the
+    writer's finalizer does not close that fd number again: by then another file may have been given it."""
+    import errno
+    import gc
+
+    (tmp_path / "a").touch()
+    real_open = os.open
+    if fail == "o_direct_open":
+        if not hasattr(os, "O_DIRECT"):
+            pytest.skip("no O_DIRECT on this system")
+
+        def fake_open(path, flags, *args):
+            if flags & os.O_DIRECT:
+                raise OSError(errno.EMFILE, "Too many open files")
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(os, "open", fake_open)
+    else:
+        def no_memory(*args):
+            raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+        monkeypatch.setattr(direct_io.mmap, "mmap", no_memory)
+    opened: list[int] = []
+
+    def recording_open(path, flags, *args):
+        fd = (fake_open if fail == "o_direct_open" else real_open)(path, flags, *args)
+        opened.append(fd)
+        return fd
+
+    monkeypatch.setattr(os, "open", recording_open)
+    errors: list[BaseException] = []  # holds the failed writer (its __init__'s frame) until the other file opens
+    try:
+        DirectWriter(tmp_path / "a")
+    except OSError as e:
+        errors.append(e)
+    monkeypatch.undo()
+    assert errors and opened
+    for fd in opened:  # closed by the constructor
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    with open(tmp_path / "other", "wb") as other:  # takes the fd number just freed
+        assert other.fileno() in opened
+        errors.clear()
+        gc.collect()  # the failed writer's finalizer
+        other.write(b"x")
+        other.flush()  # EBADF if its fd was closed under it
+    assert (tmp_path / "other").read_bytes() == b"x"
