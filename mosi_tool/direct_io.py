@@ -86,6 +86,8 @@ class DirectWriter(io.RawIOBase):
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
         n = len(view)
+        if not n:  # as in any file, an empty write past the end does not extend it
+            return 0
         self._staged_write(view)
         self._pos += n
         self._end = max(self._end, self._pos)

@@ -144,3 +144,15 @@ def test_a_failed_constructor_closes_its_files_once(tmp_path, monkeypatch, fail)
         other.write(b"x")
         other.flush()  # EBADF if its fd was closed under it
     assert (tmp_path / "other").read_bytes() == b"x"
+
+
+@pytest.mark.parametrize("seek", [100, 9000])
+def test_an_empty_write_past_the_end_does_not_extend_the_file(tmp_path, seek):
+    """An ordinary file stays 3 bytes long after seek(100) and write(b""); so must this one (no zeros added)."""
+    (tmp_path / "a").touch()
+    with DirectWriter(tmp_path / "a", stage=8192) as f:
+        f.write(b"abc")
+        f.seek(seek)
+        assert f.write(b"") == 0
+        assert f.tell() == seek
+    assert (tmp_path / "a").read_bytes() == b"abc"
