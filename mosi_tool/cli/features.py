@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import BatchOpt, FpsOpt, InputsArg, ListOpt, ModelOpt, OverwriteOpt, RuntimeOpt, StackOpt, StepOpt, StreamOpt, handle_errors
+from .options import BatchOpt, FpsOpt, InputsArg, ListOpt, ModelOpt, OverwriteOpt, RuntimeOpt, StackOpt, StepOpt, StreamOpt, handle_errors, say_failure_log
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +70,5 @@ def register(app: typer.Typer) -> None:
             f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {counted(report.total, 'video')}{hidden}; "
             f"{counted(report.clips, 'clip')} in {report.seconds:.1f} s{setup} ({rate:.1f} clips/s) -> {out_dir}"
         )
-        if report.failed:
-            typer.echo(f"failures: {out_dir / 'failures.jsonl'}", err=True)
+        say_failure_log(report.failed, out_dir)
         raise typer.Exit(report.exit_code)

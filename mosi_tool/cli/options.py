@@ -113,3 +113,11 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def say_failure_log(failed: int, out_dir: Path) -> None:
+    """Point at the batch's failures.jsonl when videos failed and the log holds them (a folder that refused the
+    log was said already, as a warning, and the failures were printed instead)."""
+    log = out_dir / "failures.jsonl"
+    if failed and log.is_file():
+        typer.echo(f"failures: {log}", err=True)

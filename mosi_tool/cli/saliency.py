@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..saliency.defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
-from .options import BackendOpt, BatchOpt, CompileOpt, ModelOpt, RuntimeOpt, ShardOpt, SizeOpt, StepOpt, StreamOpt, handle_errors
+from .options import BackendOpt, BatchOpt, CompileOpt, ModelOpt, RuntimeOpt, ShardOpt, SizeOpt, StepOpt, StreamOpt, handle_errors, say_failure_log
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
@@ -193,6 +193,5 @@ def _batch(inputs: list[Path], out_dir: Path, list_file: Path | None, options, o
     hidden = f" ({counted(report.hidden, 'hidden or AppleDouble file')} skipped)" if report.hidden else ""
     typer.echo(f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {counted(report.total, 'video')}{hidden}; "
                f"{counted(report.frames, 'frame')} in {report.seconds:.1f} s -> {out_dir}")  # fmt: skip
-    if report.failed:
-        typer.echo(f"failures: {out_dir / 'failures.jsonl'}", err=True)
+    say_failure_log(report.failed, out_dir)
     raise typer.Exit(report.exit_code)
