@@ -42,6 +42,27 @@ def test_bars_are_found_flat_black_in_pairs_and_a_dark_scene_is_no_letterbox():
     assert b.content((32, 48)) == (0, 8, 32, 40)
 
 
+def test_a_picture_lit_to_all_four_edges_ends_the_search_at_once():
+    """The common case, no bars: once every edge line has been bright in a frame no bar can start at an edge,
+    so the frames after it are not read (each costs a decode); a frame with one dark edge line reads on."""
+    pictures = [texture(120, 200, seed=k) for k in range(10)]
+    read: list[int] = []
+
+    def counted(frames):
+        for k, f in enumerate(frames):
+            read.append(k)
+            yield f
+
+    assert find_bars(counted(pictures)) == Bars() and read == [0]
+    read.clear()
+    half = [p.copy() for p in pictures]
+    for p in half[:3]:
+        p[:, :1] = 0  # the left edge line dark in the first three frames only
+    assert find_bars(counted(half)) == Bars() and read == [0, 1, 2, 3]
+    read.clear()
+    assert find_bars(counted([framed(p, 40, 40) for p in pictures])) == Bars(40, 40, 0, 0) and len(read) == 9
+
+
 @pytest.fixture(scope="module")
 def letterboxed_pan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A textured picture panning 3 px/frame right and 1 down (the content moves left and up), 320x160, as it is

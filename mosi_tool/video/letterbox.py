@@ -80,12 +80,16 @@ def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int 
     anything, or where the bars would leave less than MIN_CONTENT of the picture's height (width)."""
     taken: list[np.ndarray] = []  # each frame's brightest channel (H, W), and its darkest
     darkest: list[np.ndarray] = []
+    lit = np.zeros(4, bool)  # the top, bottom, left and right edge lines: brighter than `level` in a frame taken
     for k, image in enumerate(images):
         if k >= look or len(taken) >= samples:
             break
         bright = _channels(np.maximum, image)
         if bright.max() <= level:
             continue  # black all over: says nothing of the bars
+        lit |= [bright[0].max() > level, bright[-1].max() > level, bright[:, 0].max() > level, bright[:, -1].max() > level]
+        if lit.all():  # a bar starts at an edge dark in every frame: none can now, so the frames to come are not read
+            return Bars()
         taken.append(bright)
         darkest.append(_channels(np.minimum, image))
     if not taken:
