@@ -1,13 +1,13 @@
 """Large output files written past the OS page cache (Linux O_DIRECT), for `save_npz`.
 
-A buffered write copies every byte into the page cache, whose new pages the kernel must first find and clear:
-on the development VM (where a page never used before costs far more than one freed and reused) 0.55 CPU-s
-for one 196 MB file (a minute of 854x480 motion targets) when earlier outputs are kept, against 0.056 written
-with O_DIRECT from an aligned buffer; 0.061 buffered when the pages of a file just deleted are there to reuse
-(`python bench/direct_write.py --repeats 5`, medians, docs/BENCHMARKS.md). A dataset's targets are written once and read later, so they need not
-displace the videos from the cache either. Where the file system refuses O_DIRECT (tmpfs before Linux 6.6,
-some network and FUSE file systems), the file is written through the page cache as usual; the bytes are the
-same either way.
+A buffered write copies every byte into the page cache, whose new pages the kernel must first find and clear: on
+the development VM (where a page never used before costs far more than one freed and reused) 0.55 CPU-s for one
+196 MB file (a minute of 854x480 motion targets) when earlier outputs are kept, against 0.056 written with
+O_DIRECT from an aligned buffer; 0.061 buffered when the pages of a file just deleted are there to reuse
+(`python bench/direct_write.py --repeats 5`, medians, docs/BENCHMARKS.md). A dataset's targets are written once
+and read later, so they need not displace the videos from the cache either. Where the file system refuses
+O_DIRECT (tmpfs before Linux 6.6, some network and FUSE file systems), the file is written through the page
+cache as usual; the bytes are the same either way.
 """
 
 from __future__ import annotations
