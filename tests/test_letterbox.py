@@ -42,6 +42,19 @@ def test_bars_are_found_flat_black_in_pairs_and_a_dark_scene_is_no_letterbox():
     assert b.content((32, 48)) == (0, 8, 32, 40)
 
 
+def test_bars_are_found_after_a_slow_fade_in():
+    """A 3-s fade in from black (72 frames at 24 fps): its first frames are not black all over, but so dim that
+    the picture's edge past a bar is still under BAR_LEVEL in all eight of them, so the bars were not found.
+    Nearly black frames (under SHOWN of the pixels lit) are skipped as black ones are."""
+    gain = np.ones((120, 1, 1))
+    gain[:30] = gain[-30:] = 0.5  # the picture's edges darker than its middle, as a scene's often are
+    pictures = [texture(120, 200, seed=k) * gain for k in range(10)]
+    fade = [(framed(pictures[k % 10], 40, 40) * min(1.0, k / 72)).astype(np.uint8) for k in range(90)]
+    assert find_bars(fade) == Bars(40, 40, 0, 0)
+    # a night scene's dark frames with a few lights (under SHOWN lit) say nothing either: no bars from them
+    assert find_bars([framed(np.where(p > 250, p, 0).astype(np.uint8), 40, 40) for p in pictures]) == Bars()
+
+
 def test_a_picture_lit_to_all_four_edges_ends_the_search_at_once():
     """The common case, no bars: once every edge line has been bright in a frame no bar can start at an edge,
     so the frames after it are not read (each costs a decode); a frame with one dark edge line reads on."""

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 BAR_LEVEL = 24  # 8-bit: a bar's pixels are no brighter than this in every frame sampled (cropdetect's limit)
 BAR_SPREAD = 6  # 8-bit: and differ by no more than this along a bar's row (column), over the frames sampled
 SAMPLES = 8  # frames sampled: the first ones that are not black all over (a fade in from black is skipped)
+SHOWN = 0.1  # of a frame's pixels brighter than BAR_LEVEL: fewer, and it is (nearly) black, as a fade's first frames
 LOOK = 90  # frames read at most to find them
 MIN_CONTENT = 0.4  # bars that leave less than this share of the picture's height (width) are no bars: a dark picture
 SYMMETRY = 4  # px, or 10% of the wider bar: how far a pair of bars may differ (a picture is centred between them)
@@ -73,11 +74,12 @@ def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int 
               look: int = LOOK) -> Bars:  # fmt: skip
     """The black bars of a video from its first frames, (H, W, 3) uint8 RGB upright: the rows (columns) that run
     unbroken from an edge, no brighter than `level` in every one of the first `samples` frames that are not
-    black all over (of the first `look`), at least half of them from the edge also within `spread` of their
-    darkest pixel (`_bar`), ending where the picture starts (the first of the EDGE_LINES lines past them with
-    LIT_EDGE of it bright: the lines before it ring with the picture's edge and are bar; a dark scene fades out
-    instead), in pairs of about one width on opposite edges (`SYMMETRY`). None (Bars()) where no frame shows
-    anything, or where the bars would leave less than MIN_CONTENT of the picture's height (width)."""
+    black all over, nor nearly (of the first `look`; `_shown`: a slow fade's dim first frames are skipped too), at
+    least half of them from the edge also within `spread` of their darkest pixel (`_bar`), ending where the
+    picture starts (the first of the EDGE_LINES lines past them with LIT_EDGE of it bright: the lines before it
+    ring with the picture's edge and are bar; a dark scene fades out instead), in pairs of about one width on
+    opposite edges (`SYMMETRY`). None (Bars()) where no frame shows anything, or where the bars would leave less
+    than MIN_CONTENT of the picture's height (width)."""
     taken: list[np.ndarray] = []  # each frame's brightest channel (H, W), and its darkest
     darkest: list[np.ndarray] = []
     lit = np.zeros(4, bool)  # the top, bottom, left and right edge lines: brighter than `level` in a frame taken
@@ -85,8 +87,8 @@ def find_bars(images: Iterable[np.ndarray], level: int = BAR_LEVEL, spread: int 
         if k >= look or len(taken) >= samples:
             break
         bright = _channels(np.maximum, image)
-        if bright.max() <= level:
-            continue  # black all over: says nothing of the bars
+        if not _shown(bright, level):
+            continue  # black all over, or nearly (a fade in): says nothing of the bars
         lit |= [bright[0].max() > level, bright[-1].max() > level, bright[:, 0].max() > level, bright[:, -1].max() > level]
         if lit.all():  # a bar starts at an edge dark in every frame: none can now, so the frames to come are not read
             return Bars()
@@ -143,7 +145,7 @@ def video_bars(reader: VideoReader) -> Bars:
                 image = next(later, None)
         except (VideoError, av.FFmpegError):
             continue
-        if image is None or int(image.image.max()) <= BAR_LEVEL:
+        if image is None or not _shown(_channels(np.maximum, image.image)):
             continue
         bars = bars.within(find_bars([image.image], samples=1))
     return bars
@@ -155,6 +157,13 @@ def _channels(pick: np.ufunc, image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
     return pick(pick(image[..., 0], image[..., 1]), image[..., 2])
+
+
+def _shown(bright: np.ndarray, level: int = BAR_LEVEL) -> bool:
+    """Whether a frame, (H, W) its brightest channel, shows a picture: at least SHOWN of its pixels brighter than
+    `level`. A frame black all over, or nearly (the first second or two of a slow fade in from black, where even
+    the picture's edge past a bar is still under `level`), says nothing of the bars."""
+    return np.count_nonzero(bright > level) >= SHOWN * bright.size
 
 
 def _pair(a: int, b: int) -> bool:
