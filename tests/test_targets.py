@@ -580,6 +580,10 @@ def test_motion_guided_mask_hides_the_shares_asked_for():
     assert np.array_equal(mask, motion_guided_mask(motion, rng=0))  # reproducible with the same seed
     with pytest.raises(ValueError, match="multiple of tubelet"):
         motion_guided_mask(motion[:3])
+    motion[0, 0, 0] = np.nan  # a NaN token was neither inside nor outside: never hidden, the ratio not met
+    with pytest.raises(ValueError, match="1 NaN"):
+        motion_guided_mask(motion)
+    motion[0, 0, 0] = 0
     tubes = motion_guided_mask(motion, ratio=0.9, inside_ratio=0.75, rng=0, tube=True)  # VideoMAE's tube masking
     assert tubes.shape == (4, 6, 10) and all(np.array_equal(tubes[0], tubes[k]) for k in range(4))
     assert tubes[0].sum() == 54 and tubes[0][inside].sum() == 9
