@@ -639,3 +639,15 @@ def test_an_audio_file_with_cover_art_is_no_video(tmp_path):
     for call in (VideoReader, __import__("mosi_tool").targets):
         with pytest.raises(VideoError, match=r"song.mp4: no video stream \(streams: audio, cover picture\)"):
             call(path)
+
+
+def test_a_shard_out_of_range_says_parts_are_numbered_from_0():
+    from mosi_tool.batch.jobs import parse_shard
+
+    assert parse_shard("2/3") == (2, 3) and parse_shard(None) is None
+    with pytest.raises(ValueError, match=r"--shard 3/3: parts are numbered from 0, so i must be 0 to 2 \(the last of 3 is 2/3\)"):
+        parse_shard("3/3")
+    with pytest.raises(ValueError, match="n, the number of parts, must be at least 1"):
+        parse_shard("0/0")
+    with pytest.raises(ValueError, match="must look like 0/4"):
+        parse_shard("a/b")

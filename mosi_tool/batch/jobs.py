@@ -237,8 +237,10 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
         i, n = (int(v) for v in text.split("/"))
     except ValueError:
         raise ValueError(f"--shard must look like 0/4, got {text!r}") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise ValueError(f"--shard {text}: need 0 <= i < n")
+    if n < 1:
+        raise ValueError(f"--shard {text}: n, the number of parts, must be at least 1")
+    if not 0 <= i < n:
+        raise ValueError(f"--shard {text}: parts are numbered from 0, so i must be 0 to {n - 1} (the last of {n} is {n - 1}/{n})")
     return i, n
 
 

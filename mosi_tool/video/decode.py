@@ -399,7 +399,7 @@ class VideoReader:
         if error is None:
             self._check_complete(timeline.span(1.0 / fps) if timeline.first is not None else last_time + 1.0 / fps, fps)
         if decoded == 1:
-            self._warn("only 1 frame: a still image, not a video; its clips repeat that frame, so they show no motion")
+            self._warn("only 1 frame: a still image, not a video, so it shows no motion (clips of it repeat that frame)")
 
     def note_times(self, clock: Clock, timeline: Timeline) -> None:
         """What a whole decode's timestamps showed (`clock` and `timeline` fed every frame), recorded here:
