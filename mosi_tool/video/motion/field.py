@@ -34,6 +34,7 @@ class MotionField:
     source: str  # "h264 motion vectors", "optical flow (DIS)", ...
     start: int = 0  # index of the first frame (a chunk of `iter_motion`)
     known: np.ndarray | None = None  # (F, gh, gw) bool: the cell's own vector, or 1-5 frames without any between two
+    bars: tuple[int, int, int, int] = (0, 0, 0, 0)  # px (top, bottom, left, right) of the black bars found (`letterbox`)
 
     @property
     def grid(self) -> tuple[int, int]:

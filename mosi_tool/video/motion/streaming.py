@@ -155,7 +155,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         vel, cams, coded, known = _finish(velocities(window), base == 0, cell, model, size, bars)
         lo, hi = start - base, stop - base
         times = np.array([r.time for r in window[lo:hi]], np.float64)
-        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi])
+        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi],
+                          (bars.top, bars.bottom, bars.left, bars.right))  # fmt: skip
         start = stop
         drop = max(0, start - MARGIN - base)
         del window[:drop]
@@ -172,7 +173,8 @@ def join(chunks: Iterable[MotionField]) -> MotionField:
     first = parts[0]
     cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
     known = cat("known") if all(p.known is not None for p in parts) else None
-    return MotionField(cat("vectors"), cat("camera"), cat("times"), cat("coded"), first.size, first.cell, first.source, first.start, known)
+    return MotionField(cat("vectors"), cat("camera"), cat("times"), cat("coded"), first.size, first.cell, first.source, first.start, known,
+                       first.bars)  # fmt: skip
 
 
 def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
