@@ -40,7 +40,7 @@ from .trajectories import CELL, track
 # Raised whenever the same options give other arrays from the same motion field (`video.motion.REVISION` counts
 # the field's own changes; both are in `settings`), so a rerun remakes the files made before; 2: the motion boxes
 # by the masks' rule, short gaps known; 3: the cells in a video's black bars take the camera's motion (`letterbox`);
-# 4: the bars are found after a slow fade in from black too (`letterbox.SHOWN`)
+# 4: the bars are found after a slow fade in from black too (`letterbox.SHOWN`), and info says them (`bars`)
 REVISION = 4
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
