@@ -28,8 +28,9 @@ class DirectWriter(io.RawIOBase):
     writers that seek back to rewrite a few bytes (zipfile's local headers).
 
     Data goes into an aligned buffer of `stage` bytes (a multiple of `block`) that is written with O_DIRECT
-    (or through the page cache, where refused) each time it fills; a write before the buffer's start (a header already on disk) is kept and applied at
-    `close`, through the page cache, with the file's unaligned tail. Errors are the OSErrors of the writes."""
+    (or through the page cache, where refused) each time it fills; a write before the buffer's start (a header
+    already on disk) is kept and applied at `close`, through the page cache, with the file's unaligned tail.
+    Errors are the OSErrors of the writes; a ValueError for a `stage` that is not whole blocks."""
 
     def __init__(self, path: str | os.PathLike[str], stage: int | None = None, block: int = BLOCK) -> None:
         super().__init__()
