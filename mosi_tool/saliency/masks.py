@@ -121,7 +121,7 @@ def motion_threshold(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> float:
         return float("inf")
     if raw.ndim != 2:
         median, peak = median_and_percentile(raw, PEAK_PERCENTILE)
-        return _threshold(cfg.noise_factor * median, cfg.peak_share * peak, cfg)
+        return float(_threshold(cfg.noise_factor * median, cfg.peak_share * peak, cfg))
     return float(motion_thresholds(raw[None], cfg)[0])
 
 
@@ -135,11 +135,15 @@ def motion_thresholds(maps: np.ndarray, cfg: MaskConfig = MaskConfig()) -> np.nd
     return _threshold(cfg.noise_factor * median.astype(np.float64), cfg.peak_share * peak.astype(np.float64), cfg)
 
 
-def _threshold(noise: float | np.ndarray, peak: float | np.ndarray, cfg: MaskConfig) -> float | np.ndarray:
-    """max(min(noise, peak), floor): rule 1's T from the noise and peak levels, scaled already."""
-    if isinstance(noise, np.ndarray):
-        return np.maximum(np.minimum(noise, peak), max(cfg.floor, 1e-12))
-    return max(min(noise, peak), cfg.floor, 1e-12)
+def _threshold(noise: float | np.ndarray, peak: float | np.ndarray, cfg: MaskConfig) -> np.ndarray:
+    """max(min(noise, peak), floor): rule 1's T from the noise and peak levels (scaled already), of one map or
+    of each map of a stack."""
+    return np.maximum(np.minimum(noise, peak), max(cfg.floor, 1e-12))
+
+
+def _thresholds_of(raw: np.ndarray, cfg: MaskConfig) -> float | np.ndarray:
+    """T of one map (h, w), as a float, or of each map of a stack (K, h, w), (K,)."""
+    return motion_thresholds(raw, cfg) if raw.ndim == 3 else motion_threshold(raw, cfg)
 
 
 def median_and_percentile(a: np.ndarray, q: float) -> tuple[float, float]:
@@ -181,7 +185,7 @@ def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0
     (default: `motion_threshold` of raw, of each map of a stack: `motion_thresholds`), a stack's (K,);
     window: the local peak's window in frame pixels (default `cfg.local_window`)."""
     stack = raw.ndim == 3
-    t: float | np.ndarray = (motion_thresholds(raw, cfg) if stack else motion_threshold(raw, cfg)) if threshold is None else threshold
+    t: float | np.ndarray = _thresholds_of(raw, cfg) if threshold is None else threshold
     if stack:  # each map's T in float32, as numpy takes one map's float T against its float32 map
         t = np.asarray(t, np.float32).reshape(-1, 1, 1)
     if cfg.local_share > 0:
@@ -199,7 +203,7 @@ def rule_one(raw: np.ndarray, sharp: np.ndarray | None, cfg: MaskConfig, scale: 
     """Rules 1 and 2 (module docstring): the evidence of one map (h, w) or each map of a stack (K, h, w),
     with the masks' own map(s) `sharp` of the same shape (None, or `cfg.sharp` False: raw alone). cfg: its
     floor already scaled to the frame (`MaskTracker.floor_scaled`); scale: map pixels per frame pixel."""
-    t = motion_thresholds(raw, cfg) if raw.ndim == 3 else motion_threshold(raw, cfg)
+    t = _thresholds_of(raw, cfg)
     e = evidence(raw, cfg, scale, t)
     if sharp is not None and cfg.sharp:
         e = np.sqrt(e * evidence(sharp, cfg, scale, t, cfg.sharp_window))
