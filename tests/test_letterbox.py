@@ -98,7 +98,7 @@ def test_a_letterboxed_pan_has_no_motion_in_its_bars(letterboxed_pan):
     residual = field.residual_speed()  # (F, 30, 40) cells of 8 px; the bars are rows 0-4 and 25-29
     assert residual[:, :5].max() < 1e-3 and residual[:, 25:].max() < 1e-3
     assert not field.known[:, :5].any() and not field.known[:, 25:].any()
-    assert field.bars == (40, 40, 0, 0) and read_motion(plain, letterbox=True).bars == (0, 0, 0, 0)
+    assert field.bars == Bars(40, 40, 0, 0) and read_motion(plain, letterbox=True).bars == Bars()
     t, ref = mosi_tool.targets(boxed), mosi_tool.targets(plain)
     assert t.info["bars"] == [40, 40, 0, 0] and ref.info["bars"] == [0, 0, 0, 0]  # said in the file's info
     bars = np.r_[0:2, 13:15]  # the 16-px patch rows inside the bars (40 px: rows 0, 1 and 13, 14)

@@ -32,6 +32,7 @@ from ..progress import counted
 from ..saliency.masks import MaskConfig
 from ..version import __version__
 from ..video.clips import ClipSpec, check_clip_values, parse_size, plain_numbers
+from ..video.letterbox import Bars
 from ..video.motion import REVISION as MOTION_REVISION
 from ..video.motion import MotionField, iter_motion
 from ..video.motion.streaming import SHORT_GAP
@@ -405,7 +406,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     next_start = 0
     source = ""
     size = (0, 0)
-    bars = (0, 0, 0, 0)
+    bars = Bars()
     uncoded = 0  # frames without vectors of their own (I-frames; MPEG-4 Part 2 B-frames)
     for field in iter_fields(path, opts, reader):
         w, h = size = field.size
@@ -469,7 +470,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
             warnings.append(f"--size {sw}x{sh} stretches the {vw}x{vh} picture (aspect {vw / vh:.2f} to {sw / sh:.2f})")
     if opts.fps is not None and not reader.is_folder:
         warnings.append(f"--fps {opts.fps:g} is a frame folder's rate: a video file keeps its own frames")
-    info.update(decoded_frames=frames, lost_frames=reader.lost_frames, start_time=reader.start_time, motion_source=source, bars=list(bars), width=w, height=h,
+    info.update(decoded_frames=frames, lost_frames=reader.lost_frames, start_time=reader.start_time, motion_source=source, bars=[bars.top, bars.bottom, bars.left, bars.right], width=w, height=h,
                 displayed_size=[reader.info.width, reader.info.height], stored_size=list(reader.pixels.stored), patch_motion_scale=scale,
                 times_as_stored=reader.times_as_stored, warnings=warnings)  # fmt: skip
     return Targets(

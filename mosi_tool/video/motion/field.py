@@ -9,6 +9,8 @@ from typing import no_type_check
 import numba
 import numpy as np
 
+from ..letterbox import Bars
+
 CELL = 8  # pixels
 MAX_GAP = 16  # frames: the farthest a cell's or camera's value is carried in time to fill a gap
 
@@ -34,7 +36,7 @@ class MotionField:
     source: str  # "h264 motion vectors", "optical flow (DIS)", ...
     start: int = 0  # index of the first frame (a chunk of `iter_motion`)
     known: np.ndarray | None = None  # (F, gh, gw) bool: the cell's own vector, or 1-5 frames without any between two
-    bars: tuple[int, int, int, int] = (0, 0, 0, 0)  # px (top, bottom, left, right) of the black bars found (`letterbox`)
+    bars: Bars = Bars()  # px: the black bars found (`letterbox`; none: all 0)
 
     @property
     def grid(self) -> tuple[int, int]:

@@ -155,8 +155,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         vel, cams, coded, known = _finish(velocities(window), base == 0, cell, model, size, bars)
         lo, hi = start - base, stop - base
         times = np.array([r.time for r in window[lo:hi]], np.float64)
-        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi],
-                          (bars.top, bars.bottom, bars.left, bars.right))  # fmt: skip
+        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi], bars)
         start = stop
         drop = max(0, start - MARGIN - base)
         del window[:drop]
