@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import BatchOpt, FpsOpt, InputsArg, ListOpt, ModelOpt, OverwriteOpt, RuntimeOpt, StackOpt, StepOpt, StreamOpt, handle_errors, say_failure_log
+from .options import BatchOpt, FpsOpt, InputsArg, ListOpt, ModelOpt, OverwriteOpt, RuntimeOpt, StackOpt, StepOpt, StreamOpt, handle_errors, resumable, say_failure_log
 
 
 def register(app: typer.Typer) -> None:
@@ -50,11 +50,8 @@ def register(app: typer.Typer) -> None:
             pool=pool, stream=stream, overwrite=overwrite, shard=parse_shard(shard), backend=backend,
             threads=threads, ray_actors=ray_actors, decode=decode,
         )  # fmt: skip
-        try:
+        with resumable(out_dir):
             report = extract(list(inputs or []), opts, list_file)
-        except KeyboardInterrupt:
-            typer.echo(f"interrupted: the finished files in {out_dir} are kept; run the same command again to resume", err=True)
-            raise typer.Exit(130) from None
         for w in report.warnings:
             typer.echo(f"warning: {w}", err=True)
         shown = report.errors_shown or min(len(report.errors), MAX_ERROR_LINES)  # printed live on a terminal, else here

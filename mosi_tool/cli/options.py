@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, TypeVar
+from typing import Annotated, Any, Callable, Iterator, Optional, TypeVar
 
 import typer
 
@@ -113,6 +114,17 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def resumable(out_dir: Path) -> Iterator[None]:
+    """A batch run into `out_dir`: Ctrl-C ends it with one line, that the finished files are kept and the same
+    command resumes, and exit code 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: the finished files in {out_dir} are kept; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
 
 
 def say_failure_log(failed: int, out_dir: Path) -> None:

@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..saliency.defaults import DEFAULT_METHOD, DEFAULT_STABILIZE, DEFAULT_TARGET, LAYERS, METHODS, NORMS
-from .options import BackendOpt, BatchOpt, CompileOpt, ModelOpt, RuntimeOpt, ShardOpt, SizeOpt, StepOpt, StreamOpt, handle_errors, say_failure_log
+from .options import BackendOpt, BatchOpt, CompileOpt, ModelOpt, RuntimeOpt, ShardOpt, SizeOpt, StepOpt, StreamOpt, handle_errors, resumable, say_failure_log
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
@@ -183,13 +183,9 @@ def _batch(inputs: list[Path], out_dir: Path, list_file: Path | None, options, o
 
     kinds = parse_outputs(outputs_text)
     _notes(options)
-    try:
-        with terminate_as_exit(), disk_errors():
-            report = run_batch(inputs, out_dir, options, kinds, list_file, overwrite, progress=lambda line: typer.echo(line, err=True),
-                               workers=workers, shard=parse_shard(shard), backend=backend)  # fmt: skip
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted: the finished files in {out_dir} are kept; run the same command again to resume", err=True)
-        raise typer.Exit(130) from None
+    with resumable(out_dir), terminate_as_exit(), disk_errors():
+        report = run_batch(inputs, out_dir, options, kinds, list_file, overwrite, progress=lambda line: typer.echo(line, err=True),
+                           workers=workers, shard=parse_shard(shard), backend=backend)  # fmt: skip
     hidden = f" ({counted(report.hidden, 'hidden or AppleDouble file')} skipped)" if report.hidden else ""
     typer.echo(f"{report.ok} written, {report.skipped} already done, {report.failed} failed of {counted(report.total, 'video')}{hidden}; "
                f"{counted(report.frames, 'frame')} in {report.seconds:.1f} s -> {out_dir}")  # fmt: skip

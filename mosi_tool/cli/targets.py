@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import BackendOpt, InputsArg, ListOpt, OverwriteOpt, ShardOpt, StreamOpt, handle_errors, say_failure_log
+from .options import BackendOpt, InputsArg, ListOpt, OverwriteOpt, ShardOpt, StreamOpt, handle_errors, resumable, say_failure_log
 
 MAX_ERROR_LINES = 20
 
@@ -53,12 +53,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"note: --format mofo holds boxes only: {', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply (ignored)", err=True)
         opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=parse_size(size), camera_model=camera_model,
                              stream=stream, fps=fps)  # fmt: skip
-        try:
-            with terminate_as_exit():  # a stopped run removes the video's temporary rows, as Ctrl-C does
-                report = make_targets(list(inputs or []), out_dir, opts, fmt, list_file, workers, parse_shard(shard), backend, overwrite)
-        except KeyboardInterrupt:
-            typer.echo(f"interrupted: the finished files in {out_dir} are kept; run the same command again to resume", err=True)
-            raise typer.Exit(130) from None
+        with resumable(out_dir), terminate_as_exit():  # a stopped run removes the video's temporary rows, as Ctrl-C does
+            report = make_targets(list(inputs or []), out_dir, opts, fmt, list_file, workers, parse_shard(shard), backend, overwrite)
         for w in report.warnings:
             typer.echo(f"warning: {w}", err=True)
         for e in report.errors[:MAX_ERROR_LINES]:
