@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -14,7 +15,8 @@ from mosi_tool.saliency.appearance import ColourModel, solid
 from mosi_tool.saliency.compute import compute_motion_saliency
 from mosi_tool.saliency.display import frame_ranges
 from mosi_tool.saliency.maps_file import NpyRows
-from mosi_tool.saliency.masks import MaskConfig, MaskTracker, evidence, guided_filter, median_and_percentile, motion_threshold, shrink
+from mosi_tool.saliency.masks import (MaskConfig, MaskTracker, evidence, guided_filter, map_size, median_and_percentile, motion_threshold,
+                                      shrink, work_size)
 from mosi_tool.saliency.regions import BoxesFile, MasksFile, Regions, motion_mask
 from mosi_tool.saliency.render import mask_heat, render
 
@@ -189,6 +191,20 @@ def test_guided_filter_moves_a_blocky_edge_onto_the_image_edge():
     grey = image[..., 0].astype(np.float32) / 255
     refined = guided_filter(grey, blocky, 8, 1e-3) > 0.5
     assert jaccard(refined, truth) > jaccard(blocky > 0.5, truth) + 0.05
+
+
+def test_fast_guided_filter_takes_its_input_at_its_own_reduced_size():
+    """The fast guided filter computes its coefficients at 1/s of the size: an input already at that size (the
+    masks' evidence, made at `map_size`) gives what the full-size input shrunk there gives, to the bit."""
+    rng = np.random.default_rng(0)
+    grey = rng.random((96, 127), np.float32)
+    src = cv2.GaussianBlur(rng.random((96, 127), np.float32), (0, 0), 4)
+    half = cv2.resize(src, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    assert half.shape == (48, 64) and map_size(127 * 4, 96 * 4, MaskConfig(work_short_side=96)) == (64, 48)
+    assert np.array_equal(guided_filter(grey, half, 8, 1e-3, 2), guided_filter(grey, src, 8, 1e-3, 2))
+    exact = guided_filter(grey, half, 8, 1e-3)  # the exact filter upsamples a smaller input first
+    assert exact.shape == grey.shape and np.array_equal(exact, guided_filter(grey, cv2.resize(half, (127, 96)), 8, 1e-3))
+    assert map_size(854, 480) == (214, 120) and map_size(854, 480, MaskConfig(guide_subsample=1)) == work_size(854, 480)
 
 
 def test_masks_can_be_carried_along_the_motion():
@@ -575,7 +591,8 @@ def test_max_boxes_keeps_each_movers_track_id_and_score(tmp_path):
     class Stub:
         size = frame_size = (w, h)
 
-        def evidence(self, index: int, image: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
+            index = frame.index
             e = np.zeros((h, w), np.float32)
             a, b = (0.9, 0.6) if (index // 10) % 2 == 0 else (0.6, 0.9)  # the stronger one changes every 10 frames
             e[5:25, 10 + index : 30 + index] = a  # A moves right
@@ -584,7 +601,7 @@ def test_max_boxes_keeps_each_movers_track_id_and_score(tmp_path):
 
     for limit, written, scores in ((None, 2, {0.6, 0.4}), (1, 1, {0.6})):
         out = tmp_path / f"b{limit}.jsonl"
-        sink = BoxesFile(out, SimpleNamespace(size=Stub.size, frame_size=Stub.frame_size, evidence=Stub().evidence), limit)
+        sink = BoxesFile(out, SimpleNamespace(size=Stub.size, work=Stub.size, frame_size=Stub.frame_size, evidence=Stub().evidence), limit)
         image = np.zeros((h, w, 3), np.uint8)
         for i in range(40):
             sink.add(Frame(i, i / 25, image), np.zeros((h, w), np.float32))

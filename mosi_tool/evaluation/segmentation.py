@@ -32,7 +32,7 @@ import numpy as np
 from ..hardware import opencv_without_ipp
 from ..saliency.boxes import box_iou, component_boxes, mask_box
 from ..saliency.appearance import AppearanceConfig
-from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, work_size
+from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, map_size, work_size
 from .davis import Sequence, check_counts, load_masks
 from .report import fmt, format_table
 from .timed import TimedItems
@@ -115,6 +115,19 @@ class Inputs(TimedItems):
             return [f.image for f, _ in zip(ClipSpec(fps=self.fps).open(self.source).frames(), range(self.count))]
 
         return self._timed("frames", read)
+
+    @cached_property
+    def work_images(self) -> list[np.ndarray]:
+        """RGB frames (h, w, 3) uint8 at the masks' working size (`masks.work_size`), the first `count`, made
+        as `saliency --masks` makes them (`Frame.image_at` of frames that keep their planes)."""
+        from ..video.clips import ClipSpec
+
+        def read() -> list[np.ndarray]:
+            reader = ClipSpec(fps=self.fps).open(self.source)
+            size = work_size(reader.info.width, reader.info.height)
+            return [f.image_at(size) for f, _ in zip(reader.frames(planes=True), range(self.count))]
+
+        return self._timed("work_images", read)
 
     @cached_property
     def saliency(self) -> Any:
@@ -225,20 +238,21 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
     def run(x: Inputs) -> Output:
         frames = x.frames
         h, w = frames[0].shape[:2]
-        size = work_size(w, h, cfg.work_short_side)
-        raw = x.raw_maps(size, fused, item=item)
-        sharp = x.raw_maps(size, sharp=True, item=item) if cfg.sharp and not fused and own_blur is None else None
+        size, maps = work_size(w, h, cfg.work_short_side), map_size(w, h, cfg)  # the evidence's and the maps' (`Regions`)
+        images = x.work_images if size == work_size(w, h) else frames  # another working size: update() shrinks them
+        raw = x.raw_maps(maps, fused, item=item)
+        sharp = x.raw_maps(maps, sharp=True, item=item) if cfg.sharp and not fused and own_blur is None else None
         if own_blur is not None:
-            sharp = x.maps_at_blur(size, own_blur)
+            sharp = x.maps_at_blur(maps, own_blur)
         vectors = x.field.vectors if carry_field else None
         motion = x.frame_motion(size) if cfg.assign_band > 0 else None
         tracker = MaskTracker(cfg)
         scale = (w / size[0], h / size[1])
         masks, boxes = [], []
         with opencv_without_ipp():  # as `saliency` makes them: the same bytes on every run
-            for i, frame in enumerate(frames):
+            for i, image in enumerate(images):
                 r = raw[min(i, len(raw) - 1)]
-                e = tracker.update(r, frame, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
+                e = tracker.update(r, image, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
                                    sharp[min(i, len(sharp) - 1)] if sharp is not None else None,
                                    motion(min(i, len(raw) - 1)) if motion is not None else None)  # fmt: skip
                 masks.append(MaskTracker.mask(e, (w, h)))
@@ -302,34 +316,34 @@ class Method:
 
 
 METHODS: dict[str, Method] = {m.key: m for m in (
-    Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "saliency")),
-    Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("frames", "saliency", "field")),
-    Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("frames", "saliency_similarity")),
+    Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "work_images", "saliency")),
+    Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("frames", "work_images", "saliency", "field")),
+    Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("frames", "work_images", "saliency_similarity")),
     Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",
-           _mv_masks(MaskConfig(), item="saliency_estimated"), ("frames", "saliency_estimated")),  # fmt: skip
-    Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("frames", "saliency")),
-    Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("frames", "saliency")),
-    Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("frames", "saliency", "field")),
-    Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("frames", "saliency", "field")),
-    Method("masks-noise4", "  noise factor 4 instead of 3", _mv_masks(MaskConfig(noise_factor=4.0)), ("frames", "saliency")),
-    Method("masks-noise6", "  noise factor 6 instead of 3", _mv_masks(MaskConfig(noise_factor=6.0)), ("frames", "saliency")),
-    Method("masks-sharp-window64", "  local window 64 px on the masks' own map instead of 32", _mv_masks(MaskConfig(sharp_window=64)), ("frames", "saliency")),
-    Method("masks-window48", "  local window 48 px on the display map instead of 64", _mv_masks(MaskConfig(local_window=48)), ("frames", "saliency")),
-    Method("masks-valleys", "  cut along motion valleys (share 0.7)", _mv_masks(MaskConfig(valley=VALLEY_SHARE)), ("frames", "saliency")),
-    Method("masks-valleys50", "  cut along motion valleys (share 0.5)", _mv_masks(MaskConfig(valley=0.5)), ("frames", "saliency")),
-    Method("masks-no-appearance", "  without the appearance step (refine none)", _mv_masks(MaskConfig(refine="none")), ("frames", "saliency")),
-    Method("masks-grabcut", "  GrabCut instead of the colour model", _mv_masks(MaskConfig(refine="grabcut")), ("frames", "saliency")),
-    Method("masks-colour240", "  colour model at short side 240 instead of 120", _mv_masks(MaskConfig(appearance=AppearanceConfig(short_side=240))), ("frames", "saliency")),
-    Method("masks-not-solid", "  colour model without the solid-object rule", _mv_masks(MaskConfig(appearance=AppearanceConfig(solid=False))), ("frames", "saliency")),
-    Method("masks-fixed-floor", "  floor 0.5 px/frame at every size (not scaled below 480 px)", _mv_masks(MaskConfig(floor_short_side=0)), ("frames", "saliency")),
-    Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("frames", "saliency")),
-    Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("frames", "saliency")),
-    Method("masks-guide16", "  guided filter radius 16", _mv_masks(MaskConfig(guide_radius=16)), ("frames", "saliency")),
-    Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "saliency")),
-    Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "saliency")),
-    Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "saliency", "field")),
-    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR), fused=True), ("frames", "field", "fused")),
-    Method("masks-fused-noise3", "  on --method fused maps, noise factor 3 (the mv maps')", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "field", "fused")),
+           _mv_masks(MaskConfig(), item="saliency_estimated"), ("frames", "work_images", "saliency_estimated")),  # fmt: skip
+    Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("frames", "work_images", "saliency")),
+    Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("frames", "work_images", "saliency")),
+    Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("frames", "work_images", "saliency", "field")),
+    Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("frames", "work_images", "saliency", "field")),
+    Method("masks-noise4", "  noise factor 4 instead of 3", _mv_masks(MaskConfig(noise_factor=4.0)), ("frames", "work_images", "saliency")),
+    Method("masks-noise6", "  noise factor 6 instead of 3", _mv_masks(MaskConfig(noise_factor=6.0)), ("frames", "work_images", "saliency")),
+    Method("masks-sharp-window64", "  local window 64 px on the masks' own map instead of 32", _mv_masks(MaskConfig(sharp_window=64)), ("frames", "work_images", "saliency")),
+    Method("masks-window48", "  local window 48 px on the display map instead of 64", _mv_masks(MaskConfig(local_window=48)), ("frames", "work_images", "saliency")),
+    Method("masks-valleys", "  cut along motion valleys (share 0.7)", _mv_masks(MaskConfig(valley=VALLEY_SHARE)), ("frames", "work_images", "saliency")),
+    Method("masks-valleys50", "  cut along motion valleys (share 0.5)", _mv_masks(MaskConfig(valley=0.5)), ("frames", "work_images", "saliency")),
+    Method("masks-no-appearance", "  without the appearance step (refine none)", _mv_masks(MaskConfig(refine="none")), ("frames", "work_images", "saliency")),
+    Method("masks-grabcut", "  GrabCut instead of the colour model", _mv_masks(MaskConfig(refine="grabcut")), ("frames", "work_images", "saliency")),
+    Method("masks-colour240", "  colour model at short side 240 instead of 120", _mv_masks(MaskConfig(appearance=AppearanceConfig(short_side=240))), ("frames", "work_images", "saliency")),
+    Method("masks-not-solid", "  colour model without the solid-object rule", _mv_masks(MaskConfig(appearance=AppearanceConfig(solid=False))), ("frames", "work_images", "saliency")),
+    Method("masks-fixed-floor", "  floor 0.5 px/frame at every size (not scaled below 480 px)", _mv_masks(MaskConfig(floor_short_side=0)), ("frames", "work_images", "saliency")),
+    Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("frames", "work_images", "saliency")),
+    Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("frames", "work_images", "saliency")),
+    Method("masks-guide16", "  guided filter radius 16", _mv_masks(MaskConfig(guide_radius=16)), ("frames", "work_images", "saliency")),
+    Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "work_images", "saliency")),
+    Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "work_images", "saliency")),
+    Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "work_images", "saliency", "field")),
+    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR), fused=True), ("frames", "work_images", "field", "fused")),
+    Method("masks-fused-noise3", "  on --method fused maps, noise factor 3 (the mv maps')", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "work_images", "field", "fused")),
     Method("half-peak", "half of the frame's peak (before)", _half_peak, ("frames", "saliency"), "baseline"),
     Method("flow-threshold", "thresholded compensated flow", _flow_threshold, ("frames", "flow"), "baseline"),
     Method("centre-box", "centre-prior box", _centre_box, ("frames",), "baseline"),

@@ -30,7 +30,9 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
 3. **Edges from the frame's pixels**: a guided filter (He et al., "Guided Image Filtering", ECCV 2010 / TPAMI
    2013) of e, guided by the frame's grey levels at a working short side of WORK_SHORT_SIDE pixels, its
    linear coefficients computed at half that size (the fast guided filter, He & Sun, arXiv:1505.00996); the
-   mask is the filtered evidence above 0.5, resized to the output size. OpenCV's contrib build (ximgproc)
+   mask is the filtered evidence above 0.5, resized to the output size. Rules 0 to 2 run at that half size
+   (`map_size`: the maps are cells of 8 frame pixels upsampled, the texture confidence is blurred by 4 working
+   pixels, so nothing finer is there to lose), and the filter takes their evidence as it is. OpenCV's contrib build (ximgproc)
    is not a dependency, so the filter is the paper's box-filter formulation with `cv2.boxFilter`.
    **3b. Which motion explains each pixel** (`saliency.motion_edges`, `update(motion=...)`; off by default,
    `MaskConfig.assign_band`): near the mask's edge, the evidence moves towards the motion (the mover's or the
@@ -50,6 +52,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from typing import no_type_check
+
+import numba
 import numpy as np
 
 from .appearance import AppearanceConfig, ColourModel, combine, grabcut, solid
@@ -184,19 +189,35 @@ def evidence(raw: np.ndarray, cfg: MaskConfig = MaskConfig(), scale: float = 1.0
     (h, w) or a stack (K, h, w); scale: map pixels per frame pixel (for the local window). threshold: T
     (default: `motion_threshold` of raw, of each map of a stack: `motion_thresholds`), a stack's (K,);
     window: the local peak's window in frame pixels (default `cfg.local_window`)."""
-    stack = raw.ndim == 3
-    t: float | np.ndarray = _thresholds_of(raw, cfg) if threshold is None else threshold
-    if stack:  # each map's T in float32, as numpy takes one map's float T against its float32 map
-        t = np.asarray(t, np.float32).reshape(-1, 1, 1)
+    maps = np.ascontiguousarray(raw, np.float32).reshape(-1, *raw.shape[-2:])  # (K, h, w)
+    t = np.asarray(_thresholds_of(raw, cfg) if threshold is None else threshold, np.float32).reshape(-1)  # each map's T in float32
     if cfg.local_share > 0:
         import cv2
 
         k = max(3, int((cfg.local_window if window is None else window) * scale) | 1)
         kernel = np.ones((k, k), np.uint8)
-        maps = raw.astype(np.float32)
-        peaks = np.stack([cv2.dilate(m, kernel) for m in maps]) if stack else cv2.dilate(maps, kernel)
-        t = np.maximum(t, cfg.local_share * peaks)
-    return (np.clip(raw / t, 0, 2) / 2).astype(np.float32)
+        peaks = np.empty_like(maps)
+        for m, p in zip(maps, peaks):
+            cv2.dilate(m, kernel, dst=p)
+    else:
+        peaks = np.zeros_like(maps)
+    return _evidence(maps, peaks, t, np.float32(max(cfg.local_share, 0))).reshape(raw.shape)
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"nnan", "ninf"})  # finite maps: lets LLVM vectorise min/max
+@no_type_check  # numba code: numpy scalars throughout
+def _evidence(maps: np.ndarray, peaks: np.ndarray, t: np.ndarray, share: np.float32) -> np.ndarray:
+    """clip(m / max(T, share x peak), 0, 2) / 2 per pixel of maps (K, h, w) float32, with their local peaks
+    (K, h, w) and thresholds T (K,), in float32 as numpy computes it: `evidence`'s arithmetic in one pass."""
+    out = np.empty_like(maps)
+    zero, two, half = np.float32(0), np.float32(2), np.float32(0.5)
+    for k in range(maps.shape[0]):
+        tk = t[k]
+        m, p, o = maps[k].ravel(), peaks[k].ravel(), out[k].ravel()
+        for i in range(m.size):
+            q = m[i] / max(tk, share * p[i])
+            o[i] = min(max(q, zero), two) * half
+    return out
 
 
 def rule_one(raw: np.ndarray, sharp: np.ndarray | None, cfg: MaskConfig, scale: float) -> np.ndarray:
@@ -211,18 +232,20 @@ def rule_one(raw: np.ndarray, sharp: np.ndarray | None, cfg: MaskConfig, scale: 
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int = 1) -> np.ndarray:
-    """Grey-guided filter of `src` by `guide` (both (H, W) float32, guide in [0, 1]); box windows of side
-    2 * radius + 1. He, Sun & Tang, "Guided Image Filtering", TPAMI 2013, Algorithm 1. subsample s > 1: the
-    fast guided filter (He & Sun, arXiv:1505.00996): the linear coefficients computed at 1/s of the size
-    (radius / s), upsampled, and applied to the full-size guide."""
+    """Grey-guided filter of `src` by `guide` (both float32, guide (H, W) in [0, 1]); box windows of side
+    2 * radius + 1; (H, W). He, Sun & Tang, "Guided Image Filtering", TPAMI 2013, Algorithm 1. subsample s > 1:
+    the fast guided filter (He & Sun, arXiv:1505.00996): the linear coefficients computed at 1/s of the size
+    (radius / s), upsampled, and applied to the full-size guide. `src` is at the guide's size, or at that
+    reduced size (used as it is: the masks' evidence is made there); any other size is resized first."""
     import cv2
 
     h, w = guide.shape
     if subsample > 1 and radius >= 2 * subsample:
         small = lambda x: cv2.resize(x, None, fx=1 / subsample, fy=1 / subsample, interpolation=cv2.INTER_AREA)  # noqa: E731
-        i, p, r = small(guide), small(src), round(radius / subsample)
+        i, r = small(guide), round(radius / subsample)
+        p = src if src.shape == i.shape else small(_at(src, (w, h)))
     else:
-        i, p, r = guide, src, radius
+        i, p, r = guide, _at(src, (w, h)), radius
     k = (2 * r + 1, 2 * r + 1)
     box = lambda x: cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)  # noqa: E731
     mean_i, mean_p = box(i), box(p)
@@ -235,27 +258,36 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, s
     return mean_a * guide + mean_b
 
 
-def texture_confidence(grey: np.ndarray, cfg: MaskConfig = MaskConfig()) -> np.ndarray:
+def _at(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) float32 `x` at `size` = (width, height): itself, or resized bilinearly."""
+    import cv2
+
+    return x if x.shape[::-1] == tuple(size) else cv2.resize(x, size, interpolation=cv2.INTER_LINEAR)
+
+
+def texture_confidence(grey: np.ndarray, cfg: MaskConfig = MaskConfig(), size: tuple[int, int] | None = None) -> np.ndarray:
     """(h, w) float32 in [0, 1]: how far the motion map is trusted at each pixel of a grey image (h, w) in
-    [0, 1] (rule 0 of the module docstring)."""
+    [0, 1] (rule 0 of the module docstring); at `size` = (width, height) if given (the maps' size)."""
     import cv2
 
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1)
-    g = _smooth_blur(cv2.magnitude(gx, gy), cfg.texture_blur)
+    g = _smooth_blur(cv2.magnitude(gx, gy), cfg.texture_blur, size)
     return np.clip(g / cfg.texture_scale, 0, 1)
 
 
-def _smooth_blur(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of (h, w) float32 `x` by `sigma` pixels; for sigma >= 2, at half the size (2x2 block
-    averages, sigma / 2) and resized back: a wide blur keeps nothing finer than the half size."""
+def _smooth_blur(x: np.ndarray, sigma: float, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Gaussian blur of (h, w) float32 `x` by `sigma` pixels, at `size` = (width, height) (default x's own);
+    for sigma >= 2, computed at half the size (2x2 block averages, sigma / 2): a wide blur keeps nothing
+    finer than the half size."""
     import cv2
 
+    size = size or x.shape[::-1]
     if sigma < 2:
-        return cv2.GaussianBlur(x, (0, 0), sigma)
-    h, w = x.shape
-    half = cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    return cv2.resize(cv2.GaussianBlur(half, (0, 0), sigma / 2), (w, h), interpolation=cv2.INTER_LINEAR)
+        out = cv2.GaussianBlur(x, (0, 0), sigma)
+    else:
+        out = cv2.GaussianBlur(cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA), (0, 0), sigma / 2)
+    return out if out.shape[::-1] == tuple(size) else cv2.resize(out, size, interpolation=cv2.INTER_LINEAR)
 
 
 def shrink(x: np.ndarray, short: int) -> np.ndarray:
@@ -271,6 +303,18 @@ def shrink(x: np.ndarray, short: int) -> np.ndarray:
     if factor.is_integer():
         return cv2.resize(x, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
     return cv2.resize(x, work_size(w, h, short), interpolation=cv2.INTER_AREA)
+
+
+def map_size(width: int, height: int, cfg: MaskConfig = MaskConfig()) -> tuple[int, int]:
+    """(width, height) of the maps `MaskTracker.update` reads for a video of width x height: the working size
+    (`work_size`) shrunk by the fast guided filter's factor (`MaskConfig.guide_subsample`, rounded as OpenCV
+    rounds a resize by a factor), where rules 0 to 2 run (module docstring); the working size itself for the
+    exact filter or a radius too small to shrink."""
+    w, h = work_size(width, height, cfg.work_short_side)
+    s = cfg.guide_subsample
+    if s <= 1 or cfg.guide_radius < 2 * s:
+        return w, h
+    return max(1, round(w / s)), max(1, round(h / s))
 
 
 def work_size(width: int, height: int, short: int = WORK_SHORT_SIDE) -> tuple[int, int]:
@@ -309,30 +353,33 @@ class MaskTracker:
     def update(self, raw: np.ndarray, image: np.ndarray | None = None, flow: np.ndarray | None = None,
                frame_size: tuple[int, int] | None = None, sharp: np.ndarray | None = None,
                motion: FrameMotion | None = None) -> np.ndarray:  # fmt: skip
-        """raw: (h, w) map; image: (H, W, 3) uint8 RGB frame at the video's size (None: no edge refinement);
-        flow: (gh, gw, 2) px/frame at `frame_size` = (width, height), default the image's, for carrying the
-        previous evidence (None: not carried); sharp: (h, w) the masks' own map, the same motion less blurred
-        (module docstring, rule 1; None or `MaskConfig.sharp` False: raw alone); motion: the frame's motion
-        at the working size, for rule 3b (None: not applied). Frames come in order, each once."""
+        """raw: (h, w) map, at the maps' size (`map_size`) or at the working size (`work_size`); image: (H, W, 3)
+        uint8 RGB frame, at the video's size or already at the working size (None: no edge refinement);
+        frame_size: the video's (width, height) (default the image's, else raw's); flow: (gh, gw, 2) px/frame at
+        `frame_size`, for carrying the previous evidence (None: not carried); sharp: raw's size, the masks' own
+        map, the same motion less blurred (module docstring, rule 1; None or `MaskConfig.sharp` False: raw
+        alone); motion: the frame's motion at the working size, for rule 3b (None: not applied). Frames come in
+        order, each once. Returns the evidence at the working size (at raw's, without an image)."""
         import cv2
 
-        frame_width = frame_size[0] if frame_size else image.shape[1] if image is not None else raw.shape[1]
-        frame_short = min(frame_size) if frame_size else min(image.shape[:2]) if image is not None else min(raw.shape)
+        frame = frame_size or ((image.shape[1], image.shape[0]) if image is not None else raw.shape[::-1])
         grey = None
         if image is not None:
-            h, w = raw.shape
-            small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) if image.shape[:2] != (h, w) else image
+            work = work_size(*frame, self.cfg.work_short_side)
+            small = image if image.shape[1::-1] == work else cv2.resize(image, work, interpolation=cv2.INTER_AREA)
             grey = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
             if self.cfg.texture_scale > 0:
-                confidence = texture_confidence(grey, self.cfg)
+                confidence = texture_confidence(grey, self.cfg, raw.shape[::-1])
                 raw = raw * confidence
                 sharp = sharp * confidence if sharp is not None else None
-        e = rule_one(raw, sharp, self.floor_scaled(frame_short), raw.shape[1] / frame_width)
+        e = rule_one(raw, sharp, self.floor_scaled(min(frame)), raw.shape[1] / frame[0])
         if self.cfg.carry > 0 and self._previous is not None and flow is not None and frame_size is not None:
             e = (1 - self.cfg.carry) * e + self.cfg.carry * propagate(self._previous, flow, frame_size)
         self._previous = e
-        if grey is not None and self.cfg.guide_radius > 0:
-            e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample)
+        if grey is not None:
+            if self.cfg.guide_radius > 0:
+                e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample)
+            e = _at(e, grey.shape[::-1])
         previous, self._grey = self._grey, grey
         if motion is not None and grey is not None and previous is not None and previous.shape == grey.shape:
             e = assign_edges(e, grey, previous, motion, self.cfg.assign_band, self.cfg.assign_gain)
@@ -340,7 +387,7 @@ class MaskTracker:
             e = self._appearance(e, small, grey)
         if self.cfg.valley > 0:
             landscape = sharp if sharp is not None and self.cfg.sharp else raw
-            e = np.where(valley_cuts(landscape, e > 0.5, self.cfg.valley), np.float32(0), e)
+            e = np.where(valley_cuts(_at(landscape, e.shape[::-1]), e > 0.5, self.cfg.valley), np.float32(0), e)
         return e
 
     def update_stack(self, raws: np.ndarray, frame_size: tuple[int, int], sharp: np.ndarray | None = None) -> np.ndarray:

@@ -25,7 +25,7 @@ from ..atomic import AtomicOutput
 from ..video.decode import Frame
 from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
 from .maps_file import NpyRows
-from .masks import MaskConfig, MaskTracker, work_size
+from .masks import MaskConfig, MaskTracker, map_size, work_size
 
 __all__ = ["box_iou", "mask_box", "motion_mask", "motion_boxes", "Regions", "BoxesFile", "MasksFile"]
 
@@ -63,20 +63,23 @@ class Regions:
         """sharp: (frame index, width, height) -> the masks' own map of that frame at that size
         (`render.mask_heat`; None: the masks read the maps the sinks are handed alone)."""
         self.frame_size = (width, height)
-        self.size = work_size(width, height, cfg.work_short_side)  # (width, height) of the raw maps it wants
+        self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
+        self.work = work_size(width, height, cfg.work_short_side)  # (width, height) of its pictures and evidence
         self.tracker = MaskTracker(cfg)
         self._kept: dict[int, np.ndarray] = {}
         self._sharp = sharp if cfg.sharp else None
 
-    def evidence(self, index: int, frame: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """(h, w) float32 refined evidence of frame `index` (moving where > 0.5); raw: its map at `size`.
-        Raises ValueError for a frame older than the kept ones (the tracker has moved past it)."""
+    def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
+        """(h, w) float32 refined evidence of `frame` (moving where > 0.5), from its picture at `size`
+        (`Frame.image_at`); raw: its map at `size`. Raises ValueError for a frame older than the kept ones (the
+        tracker has moved past it)."""
+        index = frame.index
         if index in self._kept:
             return self._kept[index]
         if self._kept and index < max(self._kept):
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
         sharp = self._sharp(index, *self.size) if self._sharp is not None else None
-        e = self._kept[index] = self.tracker.update(raw, frame, sharp=sharp)
+        e = self._kept[index] = self.tracker.update(raw, frame.image_at(self.work), frame_size=self.frame_size, sharp=sharp)
         for old in [k for k in self._kept if k <= index - self.KEEP]:
             del self._kept[old]
         return e
@@ -91,7 +94,7 @@ class BoxesFile(AtomicOutput):
     def __init__(self, out: Path, regions: Regions, limit: int | None = None):
         self.regions = regions
         self.size: tuple[int, int] | None = regions.size
-        w, h = regions.size
+        w, h = regions.work  # the evidence's size
         self.scale = (regions.frame_size[0] / w, regions.frame_size[1] / h)
         self.limit = limit
         self.tracks = BoxTracker()
@@ -100,7 +103,7 @@ class BoxesFile(AtomicOutput):
 
     def add(self, frame: Frame, heat: np.ndarray) -> None:
         index, time = frame.index, frame.time
-        e = self.regions.evidence(index, frame.image, heat)
+        e = self.regions.evidence(frame, heat)
         # every mover is tracked, then the strongest `limit` are written: a mover left out for a few frames keeps
         # its id, and its score (its share of all the movers' evidence) does not depend on the cap
         boxes = self.tracks.update(component_boxes(e > 0.5, e, self.scale))[: self.limit]
@@ -124,4 +127,4 @@ class MasksFile(NpyRows):
         self.out_size = (width, height)
 
     def add(self, frame: Frame, heat: np.ndarray) -> None:
-        self.write_row(frame.index, MaskTracker.mask(self.regions.evidence(frame.index, frame.image, heat), self.out_size))
+        self.write_row(frame.index, MaskTracker.mask(self.regions.evidence(frame, heat), self.out_size))

@@ -320,7 +320,9 @@ def render(
                     fail(path, e)
             buffer.clear()
 
-        for frame in reader.frames(planes=overlay is not None):
+        # planes kept whatever the outputs: the overlay draws on them, the masks shrink their pictures from them
+        # (`Frame.image_at`), so the masks are the same with or without the overlay
+        for frame in reader.frames(planes=True):
             if frame.index >= n:
                 break
             buffer.append(frame)
