@@ -128,17 +128,3 @@ def test_stored_inferno_table_is_matplotlibs():
     assert np.array_equal(viz.colormap_lut("inferno"), want)
     assert not np.array_equal(viz.colormap_lut("viridis"), want)  # other names still come from matplotlib
 
-
-def test_image_at_shrinks_the_planes_without_the_full_size_conversion(tmp_path):
-    """`Frame.image_at`: from the planes where the frame has them (its RGB image not converted), within a level
-    or two of the image FFmpeg converts, shrunk; else the image shrunk by area averaging, exactly."""
-    rgb, _ = scene()
-    video = encode_frames(tmp_path / "v.mp4", [np.roll(rgb, 3 * i, axis=1) for i in range(3)])
-    size = (W // 2, H // 2)
-    for kept, plain in zip(VideoReader(video).frames(planes=True), VideoReader(video).frames()):
-        small = kept.image_at(size)
-        assert small.shape == (H // 2, W // 2, 3) and kept._image is None  # the full-size image was never made
-        expected = cv2.resize(plain.image, size, interpolation=cv2.INTER_AREA).astype(int)
-        assert np.abs(small.astype(int) - expected).mean() < 2
-        assert np.array_equal(plain.image_at(size), expected)  # no planes: the image itself, shrunk
-        assert np.array_equal(plain.image_at((W, H)), plain.image)

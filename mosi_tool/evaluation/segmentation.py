@@ -22,7 +22,7 @@ the scoring. No mask of the data set is used by any method.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +33,7 @@ from ..hardware import opencv_without_ipp
 from ..saliency.boxes import box_iou, component_boxes, mask_box
 from ..saliency.appearance import AppearanceConfig
 from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, map_size, work_size
+from ..saliency.pictures import Picture, picture
 from .davis import Sequence, check_counts, load_masks
 from .report import fmt, format_table
 from .timed import TimedItems
@@ -105,6 +106,7 @@ class Inputs(TimedItems):
     source: Path
     fps: float | None
     count: int  # frames scored (the masks')
+    _pictures: dict[tuple[int, int | None], list[Picture]] = field(default_factory=dict)
 
     @cached_property
     def frames(self) -> list[np.ndarray]:
@@ -116,18 +118,22 @@ class Inputs(TimedItems):
 
         return self._timed("frames", read)
 
-    @cached_property
-    def work_images(self) -> list[np.ndarray]:
-        """RGB frames (h, w, 3) uint8 at the masks' working size (`masks.work_size`), the first `count`, made
-        as `saliency --masks` makes them (`Frame.image_at` of frames that keep their planes)."""
+    def pictures(self, cfg: MaskConfig) -> list[Picture]:
+        """The first `count` frames' pixels as `saliency --masks` hands them to its mask step with `cfg`
+        (`saliency.pictures.picture` of frames that keep their planes), made once per working and colour size."""
         from ..video.clips import ClipSpec
 
-        def read() -> list[np.ndarray]:
-            reader = ClipSpec(fps=self.fps).open(self.source)
-            size = work_size(reader.info.width, reader.info.height)
-            return [f.image_at(size) for f, _ in zip(reader.frames(planes=True), range(self.count))]
+        colour = MaskTracker(cfg).colour_short
+        key = (cfg.work_short_side, colour)
+        if key not in self._pictures:
 
-        return self._timed("work_images", read)
+            def read() -> list[Picture]:
+                reader = ClipSpec(fps=self.fps).open(self.source)
+                size = (reader.info.width, reader.info.height)
+                return [picture(f, size, *key) for f, _ in zip(reader.frames(planes=True), range(self.count))]
+
+            self._pictures[key] = self._timed("pictures", read)
+        return self._pictures[key]
 
     @cached_property
     def saliency(self) -> Any:
@@ -239,7 +245,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
         frames = x.frames
         h, w = frames[0].shape[:2]
         size, maps = work_size(w, h, cfg.work_short_side), map_size(w, h, cfg)  # the evidence's and the maps' (`Regions`)
-        images = x.work_images if size == work_size(w, h) else frames  # another working size: update() shrinks them
+        pictures = x.pictures(cfg)
         raw = x.raw_maps(maps, fused, item=item)
         sharp = x.raw_maps(maps, sharp=True, item=item) if cfg.sharp and not fused and own_blur is None else None
         if own_blur is not None:
@@ -250,9 +256,9 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
         scale = (w / size[0], h / size[1])
         masks, boxes = [], []
         with opencv_without_ipp():  # as `saliency` makes them: the same bytes on every run
-            for i, image in enumerate(images):
+            for i, pic in enumerate(pictures):
                 r = raw[min(i, len(raw) - 1)]
-                e = tracker.update(r, image, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
+                e = tracker.update(r, pic, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
                                    sharp[min(i, len(sharp) - 1)] if sharp is not None else None,
                                    motion(min(i, len(raw) - 1)) if motion is not None else None)  # fmt: skip
                 masks.append(MaskTracker.mask(e, (w, h)))
@@ -316,34 +322,34 @@ class Method:
 
 
 METHODS: dict[str, Method] = {m.key: m for m in (
-    Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "work_images", "saliency")),
-    Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("frames", "work_images", "saliency", "field")),
-    Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("frames", "work_images", "saliency_similarity")),
+    Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "pictures", "saliency")),
+    Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("frames", "pictures", "saliency", "field")),
+    Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("frames", "pictures", "saliency_similarity")),
     Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",
-           _mv_masks(MaskConfig(), item="saliency_estimated"), ("frames", "work_images", "saliency_estimated")),  # fmt: skip
-    Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("frames", "work_images", "saliency")),
-    Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("frames", "work_images", "saliency")),
-    Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("frames", "work_images", "saliency", "field")),
-    Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("frames", "work_images", "saliency", "field")),
-    Method("masks-noise4", "  noise factor 4 instead of 3", _mv_masks(MaskConfig(noise_factor=4.0)), ("frames", "work_images", "saliency")),
-    Method("masks-noise6", "  noise factor 6 instead of 3", _mv_masks(MaskConfig(noise_factor=6.0)), ("frames", "work_images", "saliency")),
-    Method("masks-sharp-window64", "  local window 64 px on the masks' own map instead of 32", _mv_masks(MaskConfig(sharp_window=64)), ("frames", "work_images", "saliency")),
-    Method("masks-window48", "  local window 48 px on the display map instead of 64", _mv_masks(MaskConfig(local_window=48)), ("frames", "work_images", "saliency")),
-    Method("masks-valleys", "  cut along motion valleys (share 0.7)", _mv_masks(MaskConfig(valley=VALLEY_SHARE)), ("frames", "work_images", "saliency")),
-    Method("masks-valleys50", "  cut along motion valleys (share 0.5)", _mv_masks(MaskConfig(valley=0.5)), ("frames", "work_images", "saliency")),
-    Method("masks-no-appearance", "  without the appearance step (refine none)", _mv_masks(MaskConfig(refine="none")), ("frames", "work_images", "saliency")),
-    Method("masks-grabcut", "  GrabCut instead of the colour model", _mv_masks(MaskConfig(refine="grabcut")), ("frames", "work_images", "saliency")),
-    Method("masks-colour240", "  colour model at short side 240 instead of 120", _mv_masks(MaskConfig(appearance=AppearanceConfig(short_side=240))), ("frames", "work_images", "saliency")),
-    Method("masks-not-solid", "  colour model without the solid-object rule", _mv_masks(MaskConfig(appearance=AppearanceConfig(solid=False))), ("frames", "work_images", "saliency")),
-    Method("masks-fixed-floor", "  floor 0.5 px/frame at every size (not scaled below 480 px)", _mv_masks(MaskConfig(floor_short_side=0)), ("frames", "work_images", "saliency")),
-    Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("frames", "work_images", "saliency")),
-    Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("frames", "work_images", "saliency")),
-    Method("masks-guide16", "  guided filter radius 16", _mv_masks(MaskConfig(guide_radius=16)), ("frames", "work_images", "saliency")),
-    Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "work_images", "saliency")),
-    Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "work_images", "saliency")),
-    Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "work_images", "saliency", "field")),
-    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR), fused=True), ("frames", "work_images", "field", "fused")),
-    Method("masks-fused-noise3", "  on --method fused maps, noise factor 3 (the mv maps')", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "work_images", "field", "fused")),
+           _mv_masks(MaskConfig(), item="saliency_estimated"), ("frames", "pictures", "saliency_estimated")),  # fmt: skip
+    Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("frames", "pictures", "saliency")),
+    Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("frames", "pictures", "saliency")),
+    Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("frames", "pictures", "saliency", "field")),
+    Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("frames", "pictures", "saliency", "field")),
+    Method("masks-noise4", "  noise factor 4 instead of 3", _mv_masks(MaskConfig(noise_factor=4.0)), ("frames", "pictures", "saliency")),
+    Method("masks-noise6", "  noise factor 6 instead of 3", _mv_masks(MaskConfig(noise_factor=6.0)), ("frames", "pictures", "saliency")),
+    Method("masks-sharp-window64", "  local window 64 px on the masks' own map instead of 32", _mv_masks(MaskConfig(sharp_window=64)), ("frames", "pictures", "saliency")),
+    Method("masks-window48", "  local window 48 px on the display map instead of 64", _mv_masks(MaskConfig(local_window=48)), ("frames", "pictures", "saliency")),
+    Method("masks-valleys", "  cut along motion valleys (share 0.7)", _mv_masks(MaskConfig(valley=VALLEY_SHARE)), ("frames", "pictures", "saliency")),
+    Method("masks-valleys50", "  cut along motion valleys (share 0.5)", _mv_masks(MaskConfig(valley=0.5)), ("frames", "pictures", "saliency")),
+    Method("masks-no-appearance", "  without the appearance step (refine none)", _mv_masks(MaskConfig(refine="none")), ("frames", "pictures", "saliency")),
+    Method("masks-grabcut", "  GrabCut instead of the colour model", _mv_masks(MaskConfig(refine="grabcut")), ("frames", "pictures", "saliency")),
+    Method("masks-colour240", "  colour model at short side 240 instead of 120", _mv_masks(MaskConfig(appearance=AppearanceConfig(short_side=240))), ("frames", "pictures", "saliency")),
+    Method("masks-not-solid", "  colour model without the solid-object rule", _mv_masks(MaskConfig(appearance=AppearanceConfig(solid=False))), ("frames", "pictures", "saliency")),
+    Method("masks-fixed-floor", "  floor 0.5 px/frame at every size (not scaled below 480 px)", _mv_masks(MaskConfig(floor_short_side=0)), ("frames", "pictures", "saliency")),
+    Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("frames", "pictures", "saliency")),
+    Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("frames", "pictures", "saliency")),
+    Method("masks-guide16", "  guided filter radius 16", _mv_masks(MaskConfig(guide_radius=16)), ("frames", "pictures", "saliency")),
+    Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "pictures", "saliency")),
+    Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "pictures", "saliency")),
+    Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "pictures", "saliency", "field")),
+    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR), fused=True), ("frames", "pictures", "field", "fused")),
+    Method("masks-fused-noise3", "  on --method fused maps, noise factor 3 (the mv maps')", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "pictures", "field", "fused")),
     Method("half-peak", "half of the frame's peak (before)", _half_peak, ("frames", "saliency"), "baseline"),
     Method("flow-threshold", "thresholded compensated flow", _flow_threshold, ("frames", "flow"), "baseline"),
     Method("centre-box", "centre-prior box", _centre_box, ("frames",), "baseline"),

@@ -50,7 +50,7 @@ ROWS_BYTES = 1 << 30  # a `_Rows` array starts at most this large, however many 
 SPILL_AFTER = 256 << 20  # bytes: with `spill`, a video's rows past this in all go to temporary files (`_Spill`)
 ASPECT_TOLERANCE = 0.02  # --size may round a picture's aspect this much without a warning
 TRACK_GROUP = 32  # starts tracked at a time: their float32 steps (6.5 MB at 854x480) stay in memory already mapped
-BOX_MASKS = MaskConfig(refine="none", texture_scale=0.0, guide_radius=0)  # the rules that need no pixels
+BOX_MASKS = MaskConfig(refine="none", texture_scale=0.0, guide_radius=0, stats_samples=8_000)  # the rules that need no pixels
 BOX_SHARE = 0.5  # a frame box holds every component at least this share of the strongest one (every mover, not one)
 BOX_BLURS = (1.0, 0.5)  # patches: the frame boxes' display and own maps (`saliency`'s 2 and 1 cells of 8 px)
 UNION_SHARE = 10.0  # percent: video_box's edges leave out this share of the frame boxes' edges on each side

@@ -25,7 +25,9 @@ object). Every constant was chosen by J on the DAVIS development sequences only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import no_type_check
 
+import numba
 import numpy as np
 
 BITS = 5  # per colour channel (RGB): 32768 histogram bins
@@ -79,7 +81,7 @@ def _wide_blur(x: np.ndarray, sigma: float, factor: int = 2) -> np.ndarray:
 
 
 class ColourModel:
-    """Foreground and background colour histograms of one video, fed frame by frame (`update`).
+    """Foreground and background colour histograms of one video, fed frame by frame (`update`, or `feed`).
 
     Bins: the top `bits` bits of R, G and B. Each update multiplies both histograms by `decay` and adds the
     frame's samples, so the model follows slow changes of light and pose.
@@ -90,6 +92,8 @@ class ColourModel:
         self.bins = 1 << (3 * cfg.bits)
         self.fg = np.zeros(self.bins)
         self.bg = np.zeros(self.bins)
+        self._pf = np.empty(self.bins)  # `posterior`'s working rows, reused from frame to frame
+        self._pb = np.empty(self.bins)
 
     def quantise(self, image: np.ndarray) -> np.ndarray:
         """(h, w) int32 bin index of an (h, w, 3) uint8 RGB image."""
@@ -102,14 +106,46 @@ class ColourModel:
         self.fg = self.cfg.decay * self.fg + np.bincount(bins[fg], minlength=self.bins)
         self.bg = self.cfg.decay * self.bg + np.bincount(bins[bg], minlength=self.bins)
 
+    def feed(self, image: np.ndarray, e: np.ndarray, fg_share: float, near: np.ndarray) -> np.ndarray:
+        """`quantise` and `update` in one pass over the pixels, the same bins and histograms: foreground
+        samples where e > fg_share, background where `near` is 0; image (h, w, 3) uint8, e (h, w) float32,
+        near (h, w) uint8. Returns the bins (h, w) int32."""
+        self.fg *= self.cfg.decay  # in place: decay x fg, then + 1 a sample (exact: the counts stay far under 2**52)
+        self.bg *= self.cfg.decay
+        return _feed(np.ascontiguousarray(image), np.ascontiguousarray(e, np.float32), np.float32(fg_share),
+                     np.ascontiguousarray(near, np.uint8), self.cfg.bits, self.fg, self.bg)  # fmt: skip
+
     def posterior(self, bins: np.ndarray) -> np.ndarray | None:
         """(h, w) float32 p(foreground | colour) with equal priors and add-0.1 smoothing; None before the model
         has MIN_SAMPLES of foreground."""
-        if self.fg.sum() < MIN_SAMPLES:
+        total = self.fg.sum()
+        if total < MIN_SAMPLES:
             return None
-        pf = (self.fg + 0.1) / (self.fg.sum() + 0.1 * self.bins)
-        pb = (self.bg + 0.1) / (self.bg.sum() + 0.1 * self.bins)
-        return (pf / (pf + pb)).astype(np.float32)[bins]
+        pf, pb = self._pf, self._pb  # (fg + 0.1) / (its sum + 0.1 n), the same for bg: numpy's values, no new rows
+        np.divide(np.add(self.fg, 0.1, out=pf), total + 0.1 * self.bins, out=pf)
+        np.divide(np.add(self.bg, 0.1, out=pb), self.bg.sum() + 0.1 * self.bins, out=pb)
+        np.divide(pf, np.add(pf, pb, out=pb), out=pf)
+        return pf.astype(np.float32)[bins]
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _feed(image: np.ndarray, e: np.ndarray, fg_share: np.float32, near: np.ndarray, bits: int, fg: np.ndarray,
+          bg: np.ndarray) -> np.ndarray:  # fmt: skip
+    """`ColourModel.feed`'s pass: each pixel's bin (`quantise`), and + 1 in fg or bg where it is a sample."""
+    h, w = e.shape
+    shift = 8 - bits
+    bins = np.empty((h, w), np.int32)
+    for i in range(h):
+        for j in range(w):
+            b = ((np.int32(image[i, j, 0]) >> shift) << (2 * bits)) | ((np.int32(image[i, j, 1]) >> shift) << bits) \
+                | (np.int32(image[i, j, 2]) >> shift)  # fmt: skip
+            bins[i, j] = b
+            if e[i, j] > fg_share:
+                fg[b] += 1.0
+            if near[i, j] == 0:
+                bg[b] += 1.0
+    return bins
 
 
 def combine(e: np.ndarray, image: np.ndarray, model: ColourModel, scale: float = 1.0) -> np.ndarray:
@@ -120,10 +156,9 @@ def combine(e: np.ndarray, image: np.ndarray, model: ColourModel, scale: float =
     import cv2
 
     cfg = model.cfg
-    bins = model.quantise(image)
     moving = e > 0.5
-    near = cv2.dilate(moving.astype(np.uint8), _disk(round(cfg.bg_distance * scale))) > 0
-    model.update(bins, e > cfg.fg_share, ~near)
+    near = cv2.dilate(moving.view(np.uint8), _disk(round(cfg.bg_distance * scale)))
+    bins = model.feed(image, e, cfg.fg_share, near)
     p = model.posterior(bins)
     if p is None:
         return e

@@ -57,9 +57,11 @@ from typing import no_type_check
 import numba
 import numpy as np
 
-from .appearance import AppearanceConfig, ColourModel, combine, grabcut, solid
+from .appearance import GRABCUT_SHORT_SIDE, AppearanceConfig, ColourModel, combine, grabcut, solid
 from .motion_edges import GAIN as ASSIGN_GAIN, FrameMotion, assign_edges
+from .pictures import WORK_SHORT_SIDE, Picture, picture, shrink, work_size
 from .valleys import valley_cuts
+
 
 NOISE_FACTOR = 3.0  # x the frame's median motion (6 before the masks' own map; docs/EVALUATION.md 2c)
 NETWORK_NOISE_FACTOR = 6.0  # the same for the network's maps (--method cam, fused), which have no own map:
@@ -68,12 +70,12 @@ FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
 FLOOR_SHORT_SIDE = 480  # pixels: FLOOR holds from this short side up, and shrinks with a smaller one
 PEAK_SHARE = 0.5  # of the frame's 99.5th percentile
 PEAK_PERCENTILE = 99.5
-STATS_SAMPLES = 8_000  # about this many pixels of a frame's map give its median and peak (every 3rd at 240p)
+STATS_SAMPLES = 4_000  # at least about this many pixels of a frame's map give its median and peak (every 2nd of
+# the masks' maps, `map_size`, at 480p and above; the motion targets' frame boxes keep 8000, their rule before)
 LOCAL_SHARE = 0.5  # of the local peak
 LOCAL_WINDOW = 64  # frame pixels: the side of the local peak's square window (4 x the maps' blur)
 SHARP_WINDOW = 32  # frame pixels: the same on the masks' own map (4 x its blur)
 VALLEY_SHARE = 0.7  # rule 5 when asked (`MaskConfig.valley`, `saliency.valleys`): off by default
-WORK_SHORT_SIDE = 240  # pixels: the guided filter runs at this short side (never upscaled)
 GUIDE_RADIUS = 8  # pixels at the working size (16 scored 0.009 more J on the DAVIS development sequences but
 # dropped the synthetic test's 40-pixel squares from 88% to 65% of frames all half covered)
 TEXTURE_SCALE = 0.1  # grey-level gradient (Sobel, grey in [0, 1]) at which the map is fully trusted
@@ -106,6 +108,7 @@ class MaskConfig:
     assign_band: int = 0  # rule 3b's band, working pixels (0: off; `motion_edges.BAND` when on)
     assign_gain: float = ASSIGN_GAIN
     work_short_side: int = WORK_SHORT_SIDE
+    stats_samples: int = STATS_SAMPLES  # rule 1's median and peak from a grid of at least about this many pixels
     refine: str = "colour"  # one of REFINES: the appearance step (rule 4); needs the frame's image
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
 
@@ -135,7 +138,7 @@ def motion_thresholds(maps: np.ndarray, cfg: MaskConfig = MaskConfig()) -> np.nd
     k, h, w = maps.shape
     if not maps.size:
         return np.full(k, np.inf)
-    step = max(1, int((h * w / STATS_SAMPLES) ** 0.5))  # the map is smooth: a regular grid of it suffices
+    step = max(1, int((h * w / cfg.stats_samples) ** 0.5))  # the map is smooth: a regular grid of it suffices
     median, peak = medians_and_percentiles(maps[:, ::step, ::step].reshape(k, -1), PEAK_PERCENTILE)
     return _threshold(cfg.noise_factor * median.astype(np.float64), cfg.peak_share * peak.astype(np.float64), cfg)
 
@@ -231,12 +234,14 @@ def rule_one(raw: np.ndarray, sharp: np.ndarray | None, cfg: MaskConfig, scale: 
     return e
 
 
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int = 1) -> np.ndarray:
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int = 1, reduced: bool = False) -> np.ndarray:
     """Grey-guided filter of `src` by `guide` (both float32, guide (H, W) in [0, 1]); box windows of side
     2 * radius + 1; (H, W). He, Sun & Tang, "Guided Image Filtering", TPAMI 2013, Algorithm 1. subsample s > 1:
     the fast guided filter (He & Sun, arXiv:1505.00996): the linear coefficients computed at 1/s of the size
     (radius / s), upsampled, and applied to the full-size guide. `src` is at the guide's size, or at that
-    reduced size (used as it is: the masks' evidence is made there); any other size is resized first."""
+    reduced size (used as it is: the masks' evidence is made there); any other size is resized first.
+    reduced: with the fast filter, the output at the reduced size, the coefficients applied to the guide
+    shrunk there (for a step that works there: the masks' colour step); (H / s, W / s)."""
     import cv2
 
     h, w = guide.shape
@@ -252,6 +257,8 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, s
     a = (box(i * p) - mean_i * mean_p) / (box(i * i) - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
     mean_a, mean_b = box(a), box(b)
+    if reduced and i is not guide:
+        return mean_a * i + mean_b
     if mean_a.shape != (h, w):
         mean_a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
         mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -290,21 +297,6 @@ def _smooth_blur(x: np.ndarray, sigma: float, size: tuple[int, int] | None = Non
     return out if out.shape[::-1] == tuple(size) else cv2.resize(out, size, interpolation=cv2.INTER_LINEAR)
 
 
-def shrink(x: np.ndarray, short: int) -> np.ndarray:
-    """`x` (h, w[, c]) resized (area average) to a short side of `short` pixels, never enlarged. A short side
-    that is a whole multiple of `short` (240 to 120, the masks' case at 480p and above) is averaged over
-    whole blocks: OpenCV's fast path, ten times faster than its general one (the long side rounds up)."""
-    import cv2
-
-    h, w = x.shape[:2]
-    factor = min(h, w) / short
-    if factor <= 1:
-        return x
-    if factor.is_integer():
-        return cv2.resize(x, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
-    return cv2.resize(x, work_size(w, h, short), interpolation=cv2.INTER_AREA)
-
-
 def map_size(width: int, height: int, cfg: MaskConfig = MaskConfig()) -> tuple[int, int]:
     """(width, height) of the maps `MaskTracker.update` reads for a video of width x height: the working size
     (`work_size`) shrunk by the fast guided filter's factor (`MaskConfig.guide_subsample`, rounded as OpenCV
@@ -315,12 +307,6 @@ def map_size(width: int, height: int, cfg: MaskConfig = MaskConfig()) -> tuple[i
     if s <= 1 or cfg.guide_radius < 2 * s:
         return w, h
     return max(1, round(w / s)), max(1, round(h / s))
-
-
-def work_size(width: int, height: int, short: int = WORK_SHORT_SIDE) -> tuple[int, int]:
-    """(width, height) of the working resolution: short side `short`, never upscaled."""
-    s = min(1.0, short / min(width, height))
-    return max(1, round(width * s)), max(1, round(height * s))
 
 
 def propagate(previous: np.ndarray, flow: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
@@ -350,45 +336,52 @@ class MaskTracker:
         self._colours = ColourModel(cfg.appearance)
         self._grey: np.ndarray | None = None  # the previous frame's grey levels at the working size (rule 3b)
 
-    def update(self, raw: np.ndarray, image: np.ndarray | None = None, flow: np.ndarray | None = None,
+    def update(self, raw: np.ndarray, image: np.ndarray | Picture | None = None, flow: np.ndarray | None = None,
                frame_size: tuple[int, int] | None = None, sharp: np.ndarray | None = None,
                motion: FrameMotion | None = None) -> np.ndarray:  # fmt: skip
-        """raw: (h, w) map, at the maps' size (`map_size`) or at the working size (`work_size`); image: (H, W, 3)
-        uint8 RGB frame, at the video's size or already at the working size (None: no edge refinement);
-        frame_size: the video's (width, height) (default the image's, else raw's); flow: (gh, gw, 2) px/frame at
-        `frame_size`, for carrying the previous evidence (None: not carried); sharp: raw's size, the masks' own
-        map, the same motion less blurred (module docstring, rule 1; None or `MaskConfig.sharp` False: raw
-        alone); motion: the frame's motion at the working size, for rule 3b (None: not applied). Frames come in
-        order, each once. Returns the evidence at the working size (at raw's, without an image)."""
-        import cv2
-
-        frame = frame_size or ((image.shape[1], image.shape[0]) if image is not None else raw.shape[::-1])
-        grey = None
-        if image is not None:
-            work = work_size(*frame, self.cfg.work_short_side)
-            small = image if image.shape[1::-1] == work else cv2.resize(image, work, interpolation=cv2.INTER_AREA)
-            grey = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
-            if self.cfg.texture_scale > 0:
-                confidence = texture_confidence(grey, self.cfg, raw.shape[::-1])
-                raw = raw * confidence
-                sharp = sharp * confidence if sharp is not None else None
+        """raw: (h, w) map, at the maps' size (`map_size`) or at the working size (`work_size`); image: the
+        frame's `Picture` (`picture`, as `colour_short` asks), or its (H, W, 3) uint8 RGB image at the video's
+        size or already at the working size (None: no edge refinement); frame_size: the video's (width,
+        height) (default the image's, else raw's); flow: (gh, gw, 2) px/frame at `frame_size`, for carrying the
+        previous evidence (None: not carried); sharp: raw's size, the masks' own map, the same motion less
+        blurred (module docstring, rule 1; None or `MaskConfig.sharp` False: raw alone); motion: the frame's
+        motion at the working size, for rule 3b (None: not applied). Frames come in order, each once. Returns
+        the evidence at the working size (at raw's, without an image)."""
+        frame = frame_size or ((image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else raw.shape[::-1])
+        pic = picture(image, frame, self.cfg.work_short_side, self.colour_short) if isinstance(image, np.ndarray) else image
+        if pic is not None and self.cfg.texture_scale > 0:
+            confidence = texture_confidence(pic.grey, self.cfg, raw.shape[::-1])
+            raw = raw * confidence
+            sharp = sharp * confidence if sharp is not None else None
         e = rule_one(raw, sharp, self.floor_scaled(min(frame)), raw.shape[1] / frame[0])
         if self.cfg.carry > 0 and self._previous is not None and flow is not None and frame_size is not None:
             e = (1 - self.cfg.carry) * e + self.cfg.carry * propagate(self._previous, flow, frame_size)
         self._previous = e
-        if grey is not None:
-            if self.cfg.guide_radius > 0:
-                e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample)
+        if pic is None:
+            return e
+        grey = pic.grey
+        # the colour step alone reads rule 3's output, at its own size: the fast filter's reduced size, if that is it
+        s = self.cfg.guide_subsample
+        reduced = (self.cfg.refine == "colour" and motion is None and s > 1 and self.cfg.guide_radius >= 2 * s
+                   and pic.colour is not None and pic.colour.shape[:2] == (round(grey.shape[0] / s), round(grey.shape[1] / s)))  # fmt: skip
+        if self.cfg.guide_radius > 0:
+            e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample, reduced)
+        if not reduced:
             e = _at(e, grey.shape[::-1])
         previous, self._grey = self._grey, grey
-        if motion is not None and grey is not None and previous is not None and previous.shape == grey.shape:
+        if motion is not None and previous is not None and previous.shape == grey.shape:
             e = assign_edges(e, grey, previous, motion, self.cfg.assign_band, self.cfg.assign_gain)
-        if grey is not None and self.cfg.refine != "none":
-            e = self._appearance(e, small, grey)
+        if self.cfg.refine != "none" and pic.colour is not None:
+            e = self._appearance(e, pic.colour, grey)
         if self.cfg.valley > 0:
             landscape = sharp if sharp is not None and self.cfg.sharp else raw
             e = np.where(valley_cuts(_at(landscape, e.shape[::-1]), e > 0.5, self.cfg.valley), np.float32(0), e)
         return e
+
+    @property
+    def colour_short(self) -> int | None:
+        """The short side of the colour image the appearance step reads (`Picture.colour`); None: none."""
+        return {"colour": self.cfg.appearance.short_side, "grabcut": GRABCUT_SHORT_SIDE}.get(self.cfg.refine)
 
     def update_stack(self, raws: np.ndarray, frame_size: tuple[int, int], sharp: np.ndarray | None = None) -> np.ndarray:
         """(K, h, w) float32: `update(raws[k], frame_size=frame_size, sharp=sharp[k])` of each map of a stack
@@ -407,21 +400,21 @@ class MaskTracker:
             self._scaled = (short, dataclasses.replace(self.cfg, floor=floor))
         return self._scaled[1]
 
-    def _appearance(self, e: np.ndarray, image: np.ndarray, grey: np.ndarray) -> np.ndarray:
-        """Rule 4 on evidence e (h, w), the frame's image (h, w, 3) uint8 and grey (h, w) in [0, 1]: the colour
-        step at a short side of `AppearanceConfig.short_side` (GrabCut at its own), back at (h, w)."""
-        import cv2
-
-        h, w = e.shape
+    def _appearance(self, e: np.ndarray, colour: np.ndarray, grey: np.ndarray) -> np.ndarray:
+        """Rule 4 on evidence e (at the working size, or already at the colour's), the frame's colour (h', w', 3)
+        uint8 RGB (`Picture.colour`) and grey levels (h, w) in [0, 1] at the working size: the colour step at
+        a short side of `AppearanceConfig.short_side` (GrabCut at its own); (h, w)."""
+        h, w = grey.shape
         if self.cfg.refine == "grabcut":
-            c = guided_filter(grey, grabcut(e, image), APPEARANCE_RADIUS, self.cfg.guide_eps)
+            c = guided_filter(grey, _at(grabcut(e, colour), (w, h)), APPEARANCE_RADIUS, self.cfg.guide_eps)
             return solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
-        e, image, grey = (shrink(x, self.cfg.appearance.short_side) for x in (e, image, grey))
+        grey = shrink(grey, self.cfg.appearance.short_side)
+        e = e if e.shape == grey.shape else shrink(e, self.cfg.appearance.short_side)
         scale = e.shape[1] / w
-        c = combine(e, image, self._colours, scale)
+        c = combine(e, colour, self._colours, scale)
         c = guided_filter(grey, c, max(1, round(APPEARANCE_RADIUS * scale)), self.cfg.guide_eps)
         c = solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
-        return cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) if c.shape != (h, w) else c
+        return _at(c, (w, h))
 
     @staticmethod
     def mask(refined: np.ndarray, size: tuple[int, int]) -> np.ndarray:

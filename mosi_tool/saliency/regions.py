@@ -26,6 +26,7 @@ from ..video.decode import Frame
 from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
 from .maps_file import NpyRows
 from .masks import MaskConfig, MaskTracker, map_size, work_size
+from .pictures import picture
 
 __all__ = ["box_iou", "mask_box", "motion_mask", "motion_boxes", "Regions", "BoxesFile", "MasksFile"]
 
@@ -64,22 +65,23 @@ class Regions:
         (`render.mask_heat`; None: the masks read the maps the sinks are handed alone)."""
         self.frame_size = (width, height)
         self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
-        self.work = work_size(width, height, cfg.work_short_side)  # (width, height) of its pictures and evidence
+        self.work = work_size(width, height, cfg.work_short_side)  # (width, height) of the evidence
         self.tracker = MaskTracker(cfg)
         self._kept: dict[int, np.ndarray] = {}
         self._sharp = sharp if cfg.sharp else None
 
     def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
-        """(h, w) float32 refined evidence of `frame` (moving where > 0.5), from its picture at `size`
-        (`Frame.image_at`); raw: its map at `size`. Raises ValueError for a frame older than the kept ones (the
-        tracker has moved past it)."""
+        """(h, w) float32 refined evidence of `frame` at the working size `work` (moving where > 0.5), from its
+        pixels (`pictures.picture`); raw: its map at `size`. Raises ValueError for a frame older than the kept
+        ones (the tracker has moved past it)."""
         index = frame.index
         if index in self._kept:
             return self._kept[index]
         if self._kept and index < max(self._kept):
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
         sharp = self._sharp(index, *self.size) if self._sharp is not None else None
-        e = self._kept[index] = self.tracker.update(raw, frame.image_at(self.work), frame_size=self.frame_size, sharp=sharp)
+        pic = picture(frame, self.frame_size, self.tracker.cfg.work_short_side, self.tracker.colour_short)
+        e = self._kept[index] = self.tracker.update(raw, pic, frame_size=self.frame_size, sharp=sharp)
         for old in [k for k in self._kept if k <= index - self.KEEP]:
             del self._kept[old]
         return e

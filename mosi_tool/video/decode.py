@@ -121,21 +121,6 @@ class Frame:
             self._image, self._convert = self._convert(), None
         return self._image
 
-    def image_at(self, size: tuple[int, int]) -> np.ndarray:
-        """(h, w, 3) uint8 RGB at `size` = (w, h), upright: `image` shrunk by area averaging (OpenCV's
-        INTER_AREA). Where `image` is not converted yet and the frame has its `planes`, from those instead
-        (OpenCV's BT.601 limited-range conversion, within a few levels of FFmpeg's, at a third of its cost): a
-        consumer of small pictures alone (the motion masks) then skips FFmpeg's full-size conversion."""
-        import cv2
-
-        if self._image is None and self.planes is not None:
-            y, u, v = self.planes
-            i420 = np.concatenate((y.reshape(-1), u.reshape(-1), v.reshape(-1))).reshape(-1, y.shape[1])
-            image = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
-        else:
-            image = self.image
-        return image if image.shape[1::-1] == tuple(size) else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
     def __repr__(self) -> str:
         return f"Frame(index={self.index}, time={self.time:.6f}, planes={self.planes is not None})"
 
