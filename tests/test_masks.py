@@ -601,7 +601,7 @@ def test_max_boxes_keeps_each_movers_track_id_and_score(tmp_path):
 
     for limit, written, scores in ((None, 2, {0.6, 0.4}), (1, 1, {0.6})):
         out = tmp_path / f"b{limit}.jsonl"
-        sink = BoxesFile(out, SimpleNamespace(size=Stub.size, work=Stub.size, frame_size=Stub.frame_size, evidence=Stub().evidence), limit)
+        sink = BoxesFile(out, SimpleNamespace(size=Stub.size, frame_size=Stub.frame_size, evidence=Stub().evidence), limit)
         image = np.zeros((h, w, 3), np.uint8)
         for i in range(40):
             sink.add(Frame(i, i / 25, image), np.zeros((h, w), np.float32))

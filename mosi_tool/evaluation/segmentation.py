@@ -253,7 +253,6 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
         vectors = x.field.vectors if carry_field else None
         motion = x.frame_motion(size) if cfg.assign_band > 0 else None
         tracker = MaskTracker(cfg)
-        scale = (w / size[0], h / size[1])
         masks, boxes = [], []
         with opencv_without_ipp():  # as `saliency` makes them: the same bytes on every run
             for i, pic in enumerate(pictures):
@@ -262,7 +261,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
                                    sharp[min(i, len(sharp) - 1)] if sharp is not None else None,
                                    motion(min(i, len(raw) - 1)) if motion is not None else None)  # fmt: skip
                 masks.append(MaskTracker.mask(e, (w, h)))
-                b = component_boxes(e > 0.5, e, scale, limit=1)
+                b = component_boxes(e > 0.5, e, (w / e.shape[1], h / e.shape[0]), limit=1)
                 boxes.append(b[0] if b else None)
         return masks, boxes
 

@@ -325,8 +325,8 @@ def propagate(previous: np.ndarray, flow: np.ndarray, frame_size: tuple[int, int
 class MaskTracker:
     """Masks of consecutive frames: feed each frame's raw map (at the working size, `work_size`) and image.
 
-    `update` returns the frame's refined evidence at the working size (float32 in about [0, 1]; moving where
-    > 0.5); `mask` resizes it to any output size. State: the previous evidence (for `MaskConfig.carry`).
+    `update` returns the frame's refined evidence (float32 in about [0, 1]; moving where > 0.5) at the working
+    size or smaller (the colour step's); `mask` resizes it to any output size. State: the previous evidence (for `MaskConfig.carry`).
     """
 
     def __init__(self, cfg: MaskConfig = MaskConfig()):
@@ -346,7 +346,8 @@ class MaskTracker:
         previous evidence (None: not carried); sharp: raw's size, the masks' own map, the same motion less
         blurred (module docstring, rule 1; None or `MaskConfig.sharp` False: raw alone); motion: the frame's
         motion at the working size, for rule 3b (None: not applied). Frames come in order, each once. Returns
-        the evidence at the working size (at raw's, without an image)."""
+        the evidence at the working size, or at the colour step's where it runs (`colour_short`; at raw's size
+        without an image): `mask` resizes it, boxes scale by its own size."""
         frame = frame_size or ((image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else raw.shape[::-1])
         pic = picture(image, frame, self.cfg.work_short_side, self.colour_short) if isinstance(image, np.ndarray) else image
         if pic is not None and self.cfg.texture_scale > 0:
@@ -403,7 +404,7 @@ class MaskTracker:
     def _appearance(self, e: np.ndarray, colour: np.ndarray, grey: np.ndarray) -> np.ndarray:
         """Rule 4 on evidence e (at the working size, or already at the colour's), the frame's colour (h', w', 3)
         uint8 RGB (`Picture.colour`) and grey levels (h, w) in [0, 1] at the working size: the colour step at
-        a short side of `AppearanceConfig.short_side` (GrabCut at its own); (h, w)."""
+        a short side of `AppearanceConfig.short_side`, its size (GrabCut at its own, then (h, w))."""
         h, w = grey.shape
         if self.cfg.refine == "grabcut":
             c = guided_filter(grey, _at(grabcut(e, colour), (w, h)), APPEARANCE_RADIUS, self.cfg.guide_eps)
@@ -414,7 +415,7 @@ class MaskTracker:
         c = combine(e, colour, self._colours, scale)
         c = guided_filter(grey, c, max(1, round(APPEARANCE_RADIUS * scale)), self.cfg.guide_eps)
         c = solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
-        return _at(c, (w, h))
+        return c
 
     @staticmethod
     def mask(refined: np.ndarray, size: tuple[int, int]) -> np.ndarray:

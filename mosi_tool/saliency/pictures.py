@@ -23,6 +23,7 @@ WORK_SHORT_SIDE = 240  # pixels: the masks' working size (never upscaled)
 # BT.601 limited range (luma 16..235, chroma 16..240 about 128) to full range, rounded
 LUMA_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
 CHROMA_FULL = np.clip(np.round((np.arange(256) - 128) * 255 / 224 + 128), 0, 255).astype(np.uint8)
+GREY = LUMA_FULL.astype(np.float32) / 255  # luma to grey levels in [0, 1], in one table look-up
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def picture(source: Frame | np.ndarray, frame_size: tuple[int, int], work_short:
     if planes is not None:  # whether or not its RGB image was made: the masks must not depend on other outputs
         y, u, v = planes
         luma = _area(y, work)
-        grey = cv2.LUT(luma, LUMA_FULL).astype(np.float32) / 255
+        grey = cv2.LUT(luma, GREY)
         colour = None
         if colour_size:  # the luma from the working size's (2x2 blocks of 2x2 blocks at 480p: 4x4 blocks)
             ycc = cv2.merge([cv2.LUT(_area(p, colour_size), lut) for p, lut in ((luma, LUMA_FULL), (v, CHROMA_FULL), (u, CHROMA_FULL))])

@@ -25,7 +25,7 @@ from ..atomic import AtomicOutput
 from ..video.decode import Frame
 from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
 from .maps_file import NpyRows
-from .masks import MaskConfig, MaskTracker, map_size, work_size
+from .masks import MaskConfig, MaskTracker, map_size
 from .pictures import picture
 
 __all__ = ["box_iou", "mask_box", "motion_mask", "motion_boxes", "Regions", "BoxesFile", "MasksFile"]
@@ -65,13 +65,12 @@ class Regions:
         (`render.mask_heat`; None: the masks read the maps the sinks are handed alone)."""
         self.frame_size = (width, height)
         self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
-        self.work = work_size(width, height, cfg.work_short_side)  # (width, height) of the evidence
         self.tracker = MaskTracker(cfg)
         self._kept: dict[int, np.ndarray] = {}
         self._sharp = sharp if cfg.sharp else None
 
     def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
-        """(h, w) float32 refined evidence of `frame` at the working size `work` (moving where > 0.5), from its
+        """(h, w) float32 refined evidence of `frame` (`MaskTracker.update`: moving where > 0.5), from its
         pixels (`pictures.picture`); raw: its map at `size`. Raises ValueError for a frame older than the kept
         ones (the tracker has moved past it)."""
         index = frame.index
@@ -96,8 +95,6 @@ class BoxesFile(AtomicOutput):
     def __init__(self, out: Path, regions: Regions, limit: int | None = None):
         self.regions = regions
         self.size: tuple[int, int] | None = regions.size
-        w, h = regions.work  # the evidence's size
-        self.scale = (regions.frame_size[0] / w, regions.frame_size[1] / h)
         self.limit = limit
         self.tracks = BoxTracker()
         self.union: list[float] | None = None
@@ -108,7 +105,8 @@ class BoxesFile(AtomicOutput):
         e = self.regions.evidence(frame, heat)
         # every mover is tracked, then the strongest `limit` are written: a mover left out for a few frames keeps
         # its id, and its score (its share of all the movers' evidence) does not depend on the cap
-        boxes = self.tracks.update(component_boxes(e > 0.5, e, self.scale))[: self.limit]
+        scale = (self.regions.frame_size[0] / e.shape[1], self.regions.frame_size[1] / e.shape[0])  # the evidence's own size
+        boxes = self.tracks.update(component_boxes(e > 0.5, e, scale))[: self.limit]
         self.union = union_box(boxes, self.union)
         with self._writing():
             self._file.write(json.dumps({"frame": index, "time": round(time, 6), "boxes": boxes}) + "\n")
