@@ -92,8 +92,7 @@ class ColourModel:
         self.bins = 1 << (3 * cfg.bits)
         self.fg = np.zeros(self.bins)
         self.bg = np.zeros(self.bins)
-        self._pf = np.empty(self.bins)  # `posterior`'s working rows, reused from frame to frame
-        self._pb = np.empty(self.bins)
+        self._table = np.empty(self.bins, np.float32)  # `posterior`'s, rewritten each frame
 
     def quantise(self, image: np.ndarray) -> np.ndarray:
         """(h, w) int32 bin index of an (h, w, 3) uint8 RGB image."""
@@ -121,11 +120,19 @@ class ColourModel:
         total = self.fg.sum()
         if total < MIN_SAMPLES:
             return None
-        pf, pb = self._pf, self._pb  # (fg + 0.1) / (its sum + 0.1 n), the same for bg: numpy's values, no new rows
-        np.divide(np.add(self.fg, 0.1, out=pf), total + 0.1 * self.bins, out=pf)
-        np.divide(np.add(self.bg, 0.1, out=pb), self.bg.sum() + 0.1 * self.bins, out=pb)
-        np.divide(pf, np.add(pf, pb, out=pb), out=pf)
-        return pf.astype(np.float32)[bins]
+        return _posterior_table(self.fg, self.bg, total + 0.1 * self.bins, self.bg.sum() + 0.1 * self.bins, self._table)[bins]
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _posterior_table(fg: np.ndarray, bg: np.ndarray, fg_norm: float, bg_norm: float, out: np.ndarray) -> np.ndarray:
+    """out (n,) float32 = pf / (pf + pb), pf = (fg + 0.1) / fg_norm and pb likewise, per bin: numpy's float64
+    operations in its order, then rounded to float32 (`ColourModel.posterior`'s table), in one pass."""
+    for k in range(len(fg)):
+        pf = (fg[k] + 0.1) / fg_norm
+        pb = (bg[k] + 0.1) / bg_norm
+        out[k] = np.float32(pf / (pf + pb))
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -196,11 +203,11 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     """(h, w) bool: `mask` with every background region that does not touch the image border filled."""
     import cv2
 
-    n, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    outside = np.zeros(n, bool)
-    outside[border] = True
-    return mask | ~outside[labels]
+    h, w = mask.shape
+    ring = np.zeros((h + 2, w + 2), np.uint8)  # the mask inside a one-pixel background ring: every region that
+    ring[1:-1, 1:-1] = mask  # touches the border joins the ring, and one flood fill from a corner reaches them all
+    cv2.floodFill(ring, None, (0, 0), 2, flags=4)
+    return ring[1:-1, 1:-1] != 2
 
 
 def solid(c: np.ndarray, e: np.ndarray, fg_share: float = FG_SHARE) -> np.ndarray:
