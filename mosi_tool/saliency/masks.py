@@ -323,10 +323,12 @@ def propagate(previous: np.ndarray, flow: np.ndarray, frame_size: tuple[int, int
 
 
 class MaskTracker:
-    """Masks of consecutive frames: feed each frame's raw map (at the working size, `work_size`) and image.
+    """Masks of consecutive frames: feed each frame's raw map (at the maps' size, `map_size`) and its pixels
+    (`pictures.picture`).
 
     `update` returns the frame's refined evidence (float32 in about [0, 1]; moving where > 0.5) at the working
-    size or smaller (the colour step's); `mask` resizes it to any output size. State: the previous evidence (for `MaskConfig.carry`).
+    size or smaller (the colour step's); `mask` resizes it to any output size. State: the previous evidence
+    (for `MaskConfig.carry`), the colour model, the previous grey levels (rule 3b).
     """
 
     def __init__(self, cfg: MaskConfig = MaskConfig()):
