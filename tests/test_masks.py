@@ -17,8 +17,10 @@ from mosi_tool.saliency.display import frame_ranges
 from mosi_tool.saliency.maps_file import NpyRows
 from mosi_tool.saliency.masks import (MaskConfig, MaskTracker, evidence, guided_filter, map_size, median_and_percentile, motion_threshold,
                                       shrink, work_size)
+from mosi_tool.saliency.pictures import picture
 from mosi_tool.saliency.regions import BoxesFile, MasksFile, Regions, motion_mask
 from mosi_tool.saliency.render import mask_heat, render
+from mosi_tool.video.decode import Frame
 
 from .conftest import encode_frames, texture
 
@@ -108,6 +110,18 @@ def test_shrink_averages_whole_blocks_and_never_enlarges():
     assert half.shape == (120, 214) and half[3, 5] == x[6:8, 10:12].mean()
     assert shrink(x[:192, :320], 120).shape == (120, 200)  # not a whole multiple: the general area resize
     assert shrink(x[:100, :50], 120) is not None and shrink(x[:100, :50], 120).shape == (100, 50)
+
+
+def test_a_portrait_frames_picture_from_its_planes_is_its_landscape_ones_turned():
+    """The planes of a portrait frame are shrunk over the same whole blocks as those of a landscape one (the
+    colour step's 120-pixel short side from the 240-pixel working size): its picture is the transpose."""
+    rng = np.random.default_rng(0)
+    y, u, v = (rng.integers(16, 236, s, dtype=np.uint8) for s in ((480, 854), (240, 427), (240, 427)))
+    landscape = picture(Frame(0, 0.0, planes=(y, u, v), convert=lambda: y), (854, 480), 240, 120)
+    portrait = picture(Frame(0, 0.0, planes=(y.T, u.T, v.T), convert=lambda: y), (480, 854), 240, 120)
+    assert portrait.colour is not None and landscape.colour is not None
+    assert np.array_equal(portrait.grey, landscape.grey.T)
+    assert np.array_equal(portrait.colour, landscape.colour.transpose(1, 0, 2))
 
 
 def test_npy_rows_write_in_any_order_and_leave_unwritten_rows_zero(tmp_path):
