@@ -52,7 +52,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from typing import no_type_check
+from typing import TYPE_CHECKING, no_type_check
 
 import numba
 import numpy as np
@@ -60,6 +60,9 @@ import numpy as np
 from .appearance import GRABCUT_SHORT_SIDE, AppearanceConfig, ColourModel, combine, grabcut, solid
 from .motion_edges import GAIN as ASSIGN_GAIN, FrameMotion, assign_edges
 from .pictures import WORK_SHORT_SIDE, Picture, picture, shrink, work_size
+
+if TYPE_CHECKING:
+    from .flow_maps import FlowMaps
 from .valleys import valley_cuts
 
 
@@ -109,6 +112,7 @@ class MaskConfig:
     assign_gain: float = ASSIGN_GAIN
     work_short_side: int = WORK_SHORT_SIDE
     stats_samples: int = STATS_SAMPLES  # rule 1's median and peak from a grid of at least about this many pixels
+    flow: bool = False  # rule 1 on the codec's maps and optical-flow maps together (`saliency.flow_maps`; over the speed budget)
     refine: str = "colour"  # one of REFINES: the appearance step (rule 4); needs the frame's image
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
 
@@ -337,6 +341,7 @@ class MaskTracker:
         self._scaled: tuple[int, MaskConfig] | None = None  # (short side, the config with its floor scaled)
         self._colours = ColourModel(cfg.appearance)
         self._grey: np.ndarray | None = None  # the previous frame's grey levels at the working size (rule 3b)
+        self._flow: FlowMaps | None = None  # `MaskConfig.flow`'s state
 
     def update(self, raw: np.ndarray, image: np.ndarray | Picture | None = None, flow: np.ndarray | None = None,
                frame_size: tuple[int, int] | None = None, sharp: np.ndarray | None = None,
@@ -352,6 +357,11 @@ class MaskTracker:
         without an image): `mask` resizes it, boxes scale by its own size."""
         frame = frame_size or ((image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else raw.shape[::-1])
         pic = picture(image, frame, self.cfg.work_short_side, self.colour_short) if isinstance(image, np.ndarray) else image
+        if self.cfg.flow and pic is not None:
+            flow_maps = self._flow_maps().update(pic.grey, frame, raw.shape[::-1])
+            if flow_maps is not None:  # a region must move in both
+                raw = np.sqrt(raw * flow_maps[0])
+                sharp = np.sqrt(sharp * flow_maps[1]) if sharp is not None else None
         if pic is not None and self.cfg.texture_scale > 0:
             confidence = texture_confidence(pic.grey, self.cfg, raw.shape[::-1])
             raw = raw * confidence
@@ -380,6 +390,14 @@ class MaskTracker:
             landscape = sharp if sharp is not None and self.cfg.sharp else raw
             e = np.where(valley_cuts(_at(landscape, e.shape[::-1]), e > 0.5, self.cfg.valley), np.float32(0), e)
         return e
+
+    def _flow_maps(self) -> FlowMaps:
+        """The optical-flow maps' state (`MaskConfig.flow`), made on first use."""
+        from .flow_maps import FlowMaps
+
+        if self._flow is None:
+            self._flow = FlowMaps()
+        return self._flow
 
     @property
     def colour_short(self) -> int | None:
