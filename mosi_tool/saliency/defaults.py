@@ -16,3 +16,8 @@ MODEL_METHODS = ("cam", "gradcam", "fused")  # the ones that run a network
 NORMS = ("bounded", "video", "frame")
 LAYERS = ("conv5", "conv4")  # Grad-CAM layers
 DEFAULT_TARGET = "motion"  # measured, not assumed: see cli/saliency.py's docstring
+
+# The motion maps (`saliency.motion`; the masks' optical-flow maps, `saliency.flow_maps`, blur theirs alike)
+BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)
+MASK_BLUR_CELLS = 1.0  # the masks' narrower blur (docs/EVALUATION.md 2c: 0.7 and 1.5 scored less)
+CAMERA_MODEL = "auto"  # the similarity, or the affine model where it fits clearly more (docs/EVALUATION.md 2c)

@@ -4,7 +4,7 @@ codec's vectors, frame by frame.
 DIS optical flow (OpenCV, Kroeger et al., ECCV 2016; the medium preset without its variational refinement) between
 the previous and the current frame's grey levels at a short side of FLOW_SHORT_SIDE pixels, averaged into the
 motion field's cells, less the camera's motion (`video.motion.fit_camera`, the masks' camera model), its length
-blurred as the maps are (`saliency.motion`: BLUR_CELLS for the display map, MASK_BLUR_CELLS for the masks' own)
+blurred as the maps are (`saliency.motion`, `saliency.defaults`: BLUR_CELLS for the display map, MASK_BLUR_CELLS for the masks' own)
 and resized to the masks' maps. The masks take the geometric mean of these and the codec's maps: a region must
 move in both. Causal (no average over later frames: on the DAVIS development sequences it scored no less
 without one). The first frame has no flow: the codec's maps alone.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..video.motion import CELL, camera_velocity, cell_centres, fit_camera
-from .motion import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS
+from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS
 from .pictures import shrink
 
 FLOW_SHORT_SIDE = 160  # pixels: the flow's working size (240 scored 0.007 more J on the DAVIS development sequences at 2.5x the cost)

@@ -21,13 +21,11 @@ from ..video.clips import ClipSpec, Geometry, geometry
 from ..video.decode import VideoInfo
 from ..video.kept_frames import KeptFrames
 from ..video.motion import MotionField, iter_motion, join, read_motion
+from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS  # defined there: the masks' optical-flow maps read them too
 from .map_store import MapStore
 from .result import SaliencyResult
 
-BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)
-MASK_BLUR_CELLS = 1.0  # the masks' narrower blur (docs/EVALUATION.md 2c: 0.7 and 1.5 scored less)
 WINDOW = 2  # frames either side averaged in time
-CAMERA_MODEL = "auto"  # the similarity, or the affine model where it fits clearly more (docs/EVALUATION.md 2c)
 # The codec vectors' reference distances measured on the decoded pictures (`video.motion.codec.block_references`),
 # whatever the outputs, so the maps are the same with or without the outputs drawn on the pictures (docs/EVALUATION.md 2c)
 MEASURE_REFERENCES = True
