@@ -11,7 +11,7 @@ import pytest
 from mosi_tool import viz
 from mosi_tool.evaluation.segmentation import boundary_f, box_scores, jaccard, score_sequence
 from mosi_tool.saliency.boxes import BoxTracker, component_boxes, union_box
-from mosi_tool.saliency.appearance import ColourModel, solid
+from mosi_tool.saliency.appearance import ColourModel, fill_holes, solid
 from mosi_tool.saliency.compute import compute_motion_saliency
 from mosi_tool.saliency.display import frame_ranges
 from mosi_tool.saliency.maps_file import NpyRows
@@ -682,3 +682,47 @@ def test_masks_with_optical_flow_maps_still_cover_the_movers(tmp_path):
     m = np.load(out)
     covered = np.array([[(m[t] & o).sum() / o.sum() >= 0.5 for o in truth[t]] for t in range(1, N - 1)])
     assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)
+
+
+def test_rule_ones_evidence_is_numpys_formula_to_the_bit():
+    """`evidence` (one numba pass) gives clip(raw / max(T, share x local peak), 0, 2) / 2 as numpy computes it."""
+    rng = np.random.default_rng(1)
+    raw = cv2.GaussianBlur(rng.gamma(2, 0.5, (120, 214)).astype(np.float32), (0, 0), 3)
+    cfg = MaskConfig()
+    t = motion_threshold(raw, cfg)
+    k = max(3, int(cfg.local_window * 0.25) | 1)
+    peaks = cv2.dilate(raw, np.ones((k, k), np.uint8))
+    expected = (np.clip(raw / np.maximum(t, cfg.local_share * peaks), 0, 2) / 2).astype(np.float32)
+    assert np.array_equal(evidence(raw, cfg, 0.25), expected)
+    assert np.array_equal(evidence(raw, MaskConfig(local_share=0.0)), (np.clip(raw / np.float32(t), 0, 2) / 2).astype(np.float32))
+
+
+def test_the_colour_models_one_pass_gives_numpys_bins_histograms_and_posterior():
+    """`ColourModel.feed` and `posterior` (numba passes) against the numpy formulas they replace, over frames."""
+    rng = np.random.default_rng(2)
+    model = ColourModel()
+    fg, bg = np.zeros(model.bins), np.zeros(model.bins)
+    for _ in range(3):
+        image = rng.integers(0, 256, (60, 80, 3), np.uint8)
+        e = rng.random((60, 80)).astype(np.float32)
+        near = (rng.random((60, 80)) < 0.5).astype(np.uint8)
+        bins = model.feed(image, e, 0.75, near)
+        q = (image >> 3).astype(np.int32)
+        assert np.array_equal(bins, (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2])
+        fg = model.cfg.decay * fg + np.bincount(bins[e > 0.75], minlength=model.bins)
+        bg = model.cfg.decay * bg + np.bincount(bins[near == 0], minlength=model.bins)
+        assert np.array_equal(model.fg, fg) and np.array_equal(model.bg, bg)
+        pf, pb = (fg + 0.1) / (fg.sum() + 0.1 * model.bins), (bg + 0.1) / (bg.sum() + 0.1 * model.bins)
+        assert np.array_equal(model.posterior(bins), (pf / (pf + pb)).astype(np.float32)[bins])
+
+
+def test_fill_holes_fills_what_the_background_labels_say_is_enclosed():
+    """`fill_holes` (one flood fill) against the background's 4-connected components that touch no border."""
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        h, w = (int(x) for x in rng.integers(1, 40, 2))
+        mask = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), float(rng.uniform(0.3, 3))) > rng.uniform(0.3, 0.7)
+        n, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
+        outside = np.zeros(n, bool)
+        outside[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
+        assert np.array_equal(fill_holes(mask), mask | ~outside[labels])
