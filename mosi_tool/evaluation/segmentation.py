@@ -32,7 +32,7 @@ import numpy as np
 from ..hardware import opencv_without_ipp
 from ..saliency.boxes import box_iou, component_boxes, mask_box
 from ..saliency.appearance import AppearanceConfig
-from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, map_size, work_size
+from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, colour_short, map_size, work_size
 from ..saliency.pictures import Picture, picture
 from .davis import Sequence, check_counts, load_masks
 from .report import fmt, format_table
@@ -123,8 +123,7 @@ class Inputs(TimedItems):
         (`saliency.pictures.picture` of frames that keep their planes), made once per working and colour size."""
         from ..video.clips import ClipSpec
 
-        colour = MaskTracker(cfg).colour_short
-        key = (cfg.work_short_side, colour)
+        key = (cfg.work_short_side, colour_short(cfg))
         if key not in self._pictures:
 
             def read() -> list[Picture]:

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING, no_type_check
 
 import numba
@@ -60,10 +59,10 @@ import numpy as np
 from .appearance import GRABCUT_SHORT_SIDE, AppearanceConfig, ColourModel, combine, grabcut, solid
 from .motion_edges import GAIN as ASSIGN_GAIN, FrameMotion, assign_edges
 from .pictures import WORK_SHORT_SIDE, Picture, picture, shrink, work_size
+from .valleys import valley_cuts
 
 if TYPE_CHECKING:
     from .flow_maps import FlowMaps
-from .valleys import valley_cuts
 
 
 NOISE_FACTOR = 3.0  # x the frame's median motion (6 before the masks' own map; docs/EVALUATION.md 2c)
@@ -249,7 +248,7 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, s
     import cv2
 
     h, w = guide.shape
-    if subsample > 1 and radius >= 2 * subsample:
+    if reduced_size(w, h, radius, subsample) is not None:
         small = lambda x: cv2.resize(x, None, fx=1 / subsample, fy=1 / subsample, interpolation=cv2.INTER_AREA)  # noqa: E731
         i, r = small(guide), round(radius / subsample)
         p = src if src.shape == i.shape else small(_at(src, (w, h)))
@@ -267,6 +266,15 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, s
         mean_a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
         mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
     return mean_a * guide + mean_b
+
+
+def reduced_size(width: int, height: int, radius: int, subsample: int) -> tuple[int, int] | None:
+    """(width, height) at which the fast guided filter of a width x height guide computes its coefficients
+    (`guided_filter`: 1/subsample of each side, rounded as OpenCV rounds a resize by a factor); None where the
+    filter runs exact (no subsample, or a radius under two reduced pixels)."""
+    if subsample <= 1 or radius < 2 * subsample:
+        return None
+    return max(1, round(width / subsample)), max(1, round(height / subsample))
 
 
 def _at(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -303,14 +311,15 @@ def _smooth_blur(x: np.ndarray, sigma: float, size: tuple[int, int] | None = Non
 
 def map_size(width: int, height: int, cfg: MaskConfig = MaskConfig()) -> tuple[int, int]:
     """(width, height) of the maps `MaskTracker.update` reads for a video of width x height: the working size
-    (`work_size`) shrunk by the fast guided filter's factor (`MaskConfig.guide_subsample`, rounded as OpenCV
-    rounds a resize by a factor), where rules 0 to 2 run (module docstring); the working size itself for the
-    exact filter or a radius too small to shrink."""
+    (`work_size`) at the fast guided filter's reduced size (`reduced_size`), where rules 0 to 2 run (module
+    docstring); the working size itself for the exact filter."""
     w, h = work_size(width, height, cfg.work_short_side)
-    s = cfg.guide_subsample
-    if s <= 1 or cfg.guide_radius < 2 * s:
-        return w, h
-    return max(1, round(w / s)), max(1, round(h / s))
+    return reduced_size(w, h, cfg.guide_radius, cfg.guide_subsample) or (w, h)
+
+
+def colour_short(cfg: MaskConfig) -> int | None:
+    """The short side of the colour image the appearance step of `cfg` reads (`Picture.colour`); None: none."""
+    return {"colour": cfg.appearance.short_side, "grabcut": GRABCUT_SHORT_SIDE}.get(cfg.refine)
 
 
 def propagate(previous: np.ndarray, flow: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
@@ -374,9 +383,8 @@ class MaskTracker:
             return e
         grey = pic.grey
         # the colour step alone reads rule 3's output, at its own size: the fast filter's reduced size, if that is it
-        s = self.cfg.guide_subsample
-        reduced = (self.cfg.refine == "colour" and motion is None and s > 1 and self.cfg.guide_radius >= 2 * s
-                   and pic.colour is not None and pic.colour.shape[:2] == (round(grey.shape[0] / s), round(grey.shape[1] / s)))  # fmt: skip
+        reduced = (self.cfg.refine == "colour" and motion is None and pic.colour is not None
+                   and pic.colour.shape[1::-1] == reduced_size(grey.shape[1], grey.shape[0], self.cfg.guide_radius, self.cfg.guide_subsample))  # fmt: skip
         if self.cfg.guide_radius > 0:
             e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample, reduced)
         if not reduced:
@@ -401,8 +409,8 @@ class MaskTracker:
 
     @property
     def colour_short(self) -> int | None:
-        """The short side of the colour image the appearance step reads (`Picture.colour`); None: none."""
-        return {"colour": self.cfg.appearance.short_side, "grabcut": GRABCUT_SHORT_SIDE}.get(self.cfg.refine)
+        """`colour_short` of its config."""
+        return colour_short(self.cfg)
 
     def update_stack(self, raws: np.ndarray, frame_size: tuple[int, int], sharp: np.ndarray | None = None) -> np.ndarray:
         """(K, h, w) float32: `update(raws[k], frame_size=frame_size, sharp=sharp[k])` of each map of a stack

@@ -321,7 +321,7 @@ def render(
             buffer.clear()
 
         # planes kept whatever the outputs: the overlay draws on them, the masks shrink their pictures from them
-        # (`Frame.image_at`), so the masks are the same with or without the overlay
+        # (`pictures.picture`), so the masks are the same with or without the overlay
         for frame in reader.frames(planes=True):
             if frame.index >= n:
                 break
