@@ -370,7 +370,7 @@ def test_the_colour_model_waits_for_samples_and_separates_colours():
     image, truth, _ = object_scene()
     bins = model.quantise(image)
     assert model.posterior(bins) is None
-    model.update(bins, truth, ~truth)
+    assert np.array_equal(model.feed(image, truth.astype(np.float32), 0.5, truth.astype(np.uint8)), bins)  # fg: truth; bg: the rest
     p = model.posterior(bins)
     assert p is not None and p[truth].mean() > 0.9 and p[~truth].mean() < 0.1
 

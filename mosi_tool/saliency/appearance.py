@@ -8,7 +8,7 @@ Two refinements of the motion evidence e (float32 in [0, 1], moving where > 0.5,
 
 - **colour** (`ColourModel` + `combine`, the default; at a short side of SHORT_SIDE pixels): colour histograms of the foreground (e > FG_SHARE) and of
   the background (farther than BG_DISTANCE working pixels from e > 0.5) accumulated over the video with a decay
-  per frame (the video-level appearance model of FST, as histograms instead of GMMs: a bincount per frame);
+  per frame (the video-level appearance model of FST, as histograms instead of GMMs: one pass over the pixels a frame);
   each pixel's colour posterior p(fg | colour), limited to the neighbourhood of the motion by a spatial prior
   (the blurred motion mask), is blended with e: c = MOTION_WEIGHT x e + (1 - MOTION_WEIGHT) x p x prior.
 - **grabcut** (`grabcut`; `MaskConfig(refine="grabcut")`, the `masks-grabcut` row of `eval segmentation`, no
@@ -81,9 +81,9 @@ def _wide_blur(x: np.ndarray, sigma: float, factor: int = 2) -> np.ndarray:
 
 
 class ColourModel:
-    """Foreground and background colour histograms of one video, fed frame by frame (`update`, or `feed`).
+    """Foreground and background colour histograms of one video, fed frame by frame (`feed`).
 
-    Bins: the top `bits` bits of R, G and B. Each update multiplies both histograms by `decay` and adds the
+    Bins: the top `bits` bits of R, G and B. Each frame multiplies both histograms by `decay` and adds the
     frame's samples, so the model follows slow changes of light and pose.
     """
 
@@ -96,19 +96,12 @@ class ColourModel:
 
     def quantise(self, image: np.ndarray) -> np.ndarray:
         """(h, w) int32 bin index of an (h, w, 3) uint8 RGB image."""
-        q = (image >> (8 - self.cfg.bits)).astype(np.int32)
-        b = self.cfg.bits
-        return (q[..., 0] << (2 * b)) | (q[..., 1] << b) | q[..., 2]
-
-    def update(self, bins: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> None:
-        """Add one frame: bins (h, w) from `quantise`; fg, bg (h, w) bool sample masks."""
-        self.fg = self.cfg.decay * self.fg + np.bincount(bins[fg], minlength=self.bins)
-        self.bg = self.cfg.decay * self.bg + np.bincount(bins[bg], minlength=self.bins)
+        return _quantise(np.ascontiguousarray(image), self.cfg.bits)
 
     def feed(self, image: np.ndarray, e: np.ndarray, fg_share: float, near: np.ndarray) -> np.ndarray:
-        """`quantise` and `update` in one pass over the pixels, the same bins and histograms: foreground
-        samples where e > fg_share, background where `near` is 0; image (h, w, 3) uint8, e (h, w) float32,
-        near (h, w) uint8. Returns the bins (h, w) int32."""
+        """Add one frame, in one pass over its pixels: both histograms times `decay`, plus its foreground
+        samples (where e > fg_share) and background samples (where `near` is 0) by their bins (`quantise`);
+        image (h, w, 3) uint8, e (h, w) float32, near (h, w) uint8. Returns the bins (h, w) int32."""
         self.fg *= self.cfg.decay  # in place: decay x fg, then + 1 a sample (exact: the counts stay far under 2**52)
         self.bg *= self.cfg.decay
         return _feed(np.ascontiguousarray(image), np.ascontiguousarray(e, np.float32), np.float32(fg_share),
@@ -135,18 +128,36 @@ def _posterior_table(fg: np.ndarray, bg: np.ndarray, fg_norm: float, bg_norm: fl
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+@no_type_check  # numba code: numpy scalars throughout
+def _bin(r: np.uint8, g: np.uint8, b: np.uint8, bits: int) -> np.int32:
+    """The histogram bin of one RGB colour: the top `bits` bits of R, G and B."""
+    shift = 8 - bits
+    return ((np.int32(r) >> shift) << (2 * bits)) | ((np.int32(g) >> shift) << bits) | (np.int32(b) >> shift)
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _quantise(image: np.ndarray, bits: int) -> np.ndarray:
+    """`ColourModel.quantise`: each pixel's bin."""
+    h, w = image.shape[:2]
+    bins = np.empty((h, w), np.int32)
+    for i in range(h):
+        for j in range(w):
+            bins[i, j] = _bin(image[i, j, 0], image[i, j, 1], image[i, j, 2], bits)
+    return bins
+
+
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
 def _feed(image: np.ndarray, e: np.ndarray, fg_share: np.float32, near: np.ndarray, bits: int, fg: np.ndarray,
           bg: np.ndarray) -> np.ndarray:  # fmt: skip
     """`ColourModel.feed`'s pass: each pixel's bin (`quantise`), and + 1 in fg or bg where it is a sample."""
     h, w = e.shape
-    shift = 8 - bits
     bins = np.empty((h, w), np.int32)
     for i in range(h):
         for j in range(w):
-            b = ((np.int32(image[i, j, 0]) >> shift) << (2 * bits)) | ((np.int32(image[i, j, 1]) >> shift) << bits) \
-                | (np.int32(image[i, j, 2]) >> shift)  # fmt: skip
+            b = _bin(image[i, j, 0], image[i, j, 1], image[i, j, 2], bits)
             bins[i, j] = b
             if e[i, j] > fg_share:
                 fg[b] += 1.0
