@@ -15,10 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..video.motion import CELL, camera_velocity, cell_centres, fit_camera
+from ..video.motion.flow import cell_velocities
 from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS
 from .pictures import shrink
 
-FLOW_SHORT_SIDE = 160  # pixels: the flow's working size (240 scored 0.007 more J on the DAVIS development sequences at 2.5x the cost)
+FLOW_SHORT_SIDE = 160  # pixels: the flow's working size
 
 
 class FlowMaps:
@@ -28,7 +29,7 @@ class FlowMaps:
         import cv2
 
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        self._dis.setVariationalRefinementIterations(0)  # a third of the cost; the same J on the development sequences
+        self._dis.setVariationalRefinementIterations(0)  # the preset's costliest stage, left out
         self._previous: np.ndarray | None = None
 
     def update(self, grey: np.ndarray, frame_size: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -42,11 +43,8 @@ class FlowMaps:
         if previous is None or previous.shape != luma.shape:
             return None
         back = self._dis.calc(luma, previous, None)  # (h', w', 2): luma(x) ~ previous(x + back)
-        w, h = frame_size
-        gh, gw = -(-h // CELL), -(-w // CELL)
-        velocity = cv2.resize(-back * np.array([w / luma.shape[1], h / luma.shape[0]], np.float32), (gw, gh),
-                              interpolation=cv2.INTER_AREA)  # (gh, gw, 2) px/frame at the frame's scale  # fmt: skip
-        centres = cell_centres(gh, gw, CELL)
+        velocity = cell_velocities(back, frame_size, CELL)  # (gh, gw, 2) px/frame at the frame's scale
+        centres = cell_centres(*velocity.shape[:2], CELL)
         camera = fit_camera(velocity, centres, CAMERA_MODEL)
         if camera is not None:
             velocity = velocity - camera_velocity(camera[None], centres)[0]

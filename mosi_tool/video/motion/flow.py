@@ -46,6 +46,16 @@ def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frame
             back = dis.calc(gray, prev, None)  # (h', w', 2): gray(x) ~ prev(x + back)
             if bars:
                 back = cv2.copyMakeBorder(back, y0, small[1] - y1, x0, small[0] - x1, cv2.BORDER_REPLICATE)
-            vel = -back * np.array([w / small[0], h / small[1]], np.float32)
-            yield cv2.resize(vel, (gw, gh), interpolation=cv2.INTER_AREA), frame.time
+            yield cell_velocities(back, size, cell), frame.time
         prev = gray
+
+
+def cell_velocities(back: np.ndarray, size: tuple[int, int], cell: int) -> np.ndarray:
+    """(gh, gw, 2) float32 px/frame at the frame's scale: DIS's backward flow `back` (h', w', 2) between two
+    frames shrunk from `size` = (width, height), negated, scaled to frame pixels and averaged into cells of
+    `cell` frame pixels (the last row and column may overhang the frame)."""
+    import cv2
+
+    w, h = size
+    vel = -back * np.array([w / back.shape[1], h / back.shape[0]], np.float32)
+    return cv2.resize(vel, (-(-w // cell), -(-h // cell)), interpolation=cv2.INTER_AREA)
