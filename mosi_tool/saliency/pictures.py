@@ -55,15 +55,8 @@ def shrink(x: np.ndarray, short: int) -> np.ndarray:
     """`x` (h, w[, c]) resized (area average) to a short side of `short` pixels, never enlarged. A short side
     that is a whole multiple of `short` (240 to 120, the masks' case at 480p and above) is averaged over
     whole blocks: OpenCV's fast path, ten times faster than its general one (the long side rounds up)."""
-    import cv2
-
     h, w = x.shape[:2]
-    factor = min(h, w) / short
-    if factor <= 1:
-        return x
-    if factor.is_integer():
-        return cv2.resize(x, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
-    return cv2.resize(x, work_size(w, h, short), interpolation=cv2.INTER_AREA)
+    return _area(x, shrunk_size(w, h, short))
 
 
 def picture(source: Frame | np.ndarray, frame_size: tuple[int, int], work_short: int = WORK_SHORT_SIDE,
