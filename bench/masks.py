@@ -58,7 +58,7 @@ def refine_costs(videos: list[Path], rounds: int) -> None:
     data = []
     for v in videos:
         x = Inputs(v, None, 10**9)
-        h, w = x.frames[0].shape[:2]
+        w, h = x.size
         size = map_size(w, h)  # every config's but GrabCut's colour size is the default's
         data.append(((w, h), x.raw_maps(size), x.raw_maps(size, sharp=True), {n: x.pictures(c) for n, c in configs.items()}))
     totals, frames = dict.fromkeys(configs, 0.0), sum(len(p["none"]) for *_, p in data)

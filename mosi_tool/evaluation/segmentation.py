@@ -118,6 +118,14 @@ class Inputs(TimedItems):
 
         return self._timed("frames", read)
 
+    @cached_property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the frames, from the video's header."""
+        from ..video.clips import ClipSpec
+
+        info = ClipSpec(fps=self.fps).open(self.source).info
+        return info.width, info.height
+
     def pictures(self, cfg: MaskConfig) -> list[Picture]:
         """The first `count` frames' pixels as `saliency --masks` hands them to its mask step with `cfg`
         (`saliency.pictures.picture` of frames that keep their planes), made once per working and colour size."""
@@ -127,9 +135,8 @@ class Inputs(TimedItems):
         if key not in self._pictures:
 
             def read() -> list[Picture]:
-                reader = ClipSpec(fps=self.fps).open(self.source)
-                size = (reader.info.width, reader.info.height)
-                return [picture(f, size, *key) for f, _ in zip(reader.frames(planes=True), range(self.count))]
+                frames = ClipSpec(fps=self.fps).open(self.source).frames(planes=True)
+                return [picture(f, self.size, *key) for f, _ in zip(frames, range(self.count))]
 
             self._pictures[key] = self._timed("pictures", read)
         return self._pictures[key]
@@ -241,8 +248,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
     `motion.MASK_BLUR_CELLS`; item: the `Inputs` saliency result the maps come from, `Inputs.raw_maps`)."""
 
     def run(x: Inputs) -> Output:
-        frames = x.frames
-        h, w = frames[0].shape[:2]
+        w, h = x.size
         size, maps = work_size(w, h, cfg.work_short_side), map_size(w, h, cfg)  # the evidence's and the maps' (`Regions`)
         pictures = x.pictures(cfg)
         raw = x.raw_maps(maps, fused, item=item)
@@ -320,35 +326,35 @@ class Method:
 
 
 METHODS: dict[str, Method] = {m.key: m for m in (
-    Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("frames", "pictures", "saliency")),
-    Method("masks-flow", "  on the codec's maps and optical-flow maps together (MaskConfig.flow)", _mv_masks(MaskConfig(flow=True)), ("frames", "pictures", "saliency")),
-    Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("frames", "pictures", "saliency", "field")),
-    Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("frames", "pictures", "saliency_similarity")),
+    Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("pictures", "saliency")),
+    Method("masks-flow", "  on the codec's maps and optical-flow maps together (MaskConfig.flow)", _mv_masks(MaskConfig(flow=True)), ("pictures", "saliency")),
+    Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("pictures", "saliency", "field")),
+    Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("pictures", "saliency_similarity")),
     Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",
-           _mv_masks(MaskConfig(), item="saliency_estimated"), ("frames", "pictures", "saliency_estimated")),  # fmt: skip
-    Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("frames", "pictures", "saliency")),
-    Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("frames", "pictures", "saliency")),
-    Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("frames", "pictures", "saliency", "field")),
-    Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("frames", "pictures", "saliency", "field")),
-    Method("masks-noise4", "  noise factor 4 instead of 3", _mv_masks(MaskConfig(noise_factor=4.0)), ("frames", "pictures", "saliency")),
-    Method("masks-noise6", "  noise factor 6 instead of 3", _mv_masks(MaskConfig(noise_factor=6.0)), ("frames", "pictures", "saliency")),
-    Method("masks-sharp-window64", "  local window 64 px on the masks' own map instead of 32", _mv_masks(MaskConfig(sharp_window=64)), ("frames", "pictures", "saliency")),
-    Method("masks-window48", "  local window 48 px on the display map instead of 64", _mv_masks(MaskConfig(local_window=48)), ("frames", "pictures", "saliency")),
-    Method("masks-valleys", "  cut along motion valleys (share 0.7)", _mv_masks(MaskConfig(valley=VALLEY_SHARE)), ("frames", "pictures", "saliency")),
-    Method("masks-valleys50", "  cut along motion valleys (share 0.5)", _mv_masks(MaskConfig(valley=0.5)), ("frames", "pictures", "saliency")),
-    Method("masks-no-appearance", "  without the appearance step (refine none)", _mv_masks(MaskConfig(refine="none")), ("frames", "pictures", "saliency")),
-    Method("masks-grabcut", "  GrabCut instead of the colour model", _mv_masks(MaskConfig(refine="grabcut")), ("frames", "pictures", "saliency")),
-    Method("masks-colour240", "  colour model at short side 240 instead of 120", _mv_masks(MaskConfig(appearance=AppearanceConfig(short_side=240))), ("frames", "pictures", "saliency")),
-    Method("masks-not-solid", "  colour model without the solid-object rule", _mv_masks(MaskConfig(appearance=AppearanceConfig(solid=False))), ("frames", "pictures", "saliency")),
-    Method("masks-fixed-floor", "  floor 0.5 px/frame at every size (not scaled below 480 px)", _mv_masks(MaskConfig(floor_short_side=0)), ("frames", "pictures", "saliency")),
-    Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("frames", "pictures", "saliency")),
-    Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("frames", "pictures", "saliency")),
-    Method("masks-guide16", "  guided filter radius 16", _mv_masks(MaskConfig(guide_radius=16)), ("frames", "pictures", "saliency")),
-    Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("frames", "pictures", "saliency")),
-    Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("frames", "pictures", "saliency")),
-    Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("frames", "pictures", "saliency", "field")),
-    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR), fused=True), ("frames", "pictures", "field", "fused")),
-    Method("masks-fused-noise3", "  on --method fused maps, noise factor 3 (the mv maps')", _mv_masks(MaskConfig(floor=0.0), fused=True), ("frames", "pictures", "field", "fused")),
+           _mv_masks(MaskConfig(), item="saliency_estimated"), ("pictures", "saliency_estimated")),  # fmt: skip
+    Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("pictures", "saliency")),
+    Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("pictures", "saliency")),
+    Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("pictures", "saliency", "field")),
+    Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("pictures", "saliency", "field")),
+    Method("masks-noise4", "  noise factor 4 instead of 3", _mv_masks(MaskConfig(noise_factor=4.0)), ("pictures", "saliency")),
+    Method("masks-noise6", "  noise factor 6 instead of 3", _mv_masks(MaskConfig(noise_factor=6.0)), ("pictures", "saliency")),
+    Method("masks-sharp-window64", "  local window 64 px on the masks' own map instead of 32", _mv_masks(MaskConfig(sharp_window=64)), ("pictures", "saliency")),
+    Method("masks-window48", "  local window 48 px on the display map instead of 64", _mv_masks(MaskConfig(local_window=48)), ("pictures", "saliency")),
+    Method("masks-valleys", "  cut along motion valleys (share 0.7)", _mv_masks(MaskConfig(valley=VALLEY_SHARE)), ("pictures", "saliency")),
+    Method("masks-valleys50", "  cut along motion valleys (share 0.5)", _mv_masks(MaskConfig(valley=0.5)), ("pictures", "saliency")),
+    Method("masks-no-appearance", "  without the appearance step (refine none)", _mv_masks(MaskConfig(refine="none")), ("pictures", "saliency")),
+    Method("masks-grabcut", "  GrabCut instead of the colour model", _mv_masks(MaskConfig(refine="grabcut")), ("pictures", "saliency")),
+    Method("masks-colour240", "  colour model at short side 240 instead of 120", _mv_masks(MaskConfig(appearance=AppearanceConfig(short_side=240))), ("pictures", "saliency")),
+    Method("masks-not-solid", "  colour model without the solid-object rule", _mv_masks(MaskConfig(appearance=AppearanceConfig(solid=False))), ("pictures", "saliency")),
+    Method("masks-fixed-floor", "  floor 0.5 px/frame at every size (not scaled below 480 px)", _mv_masks(MaskConfig(floor_short_side=0)), ("pictures", "saliency")),
+    Method("masks-no-texture", "  without the texture confidence", _mv_masks(MaskConfig(texture_scale=0.0)), ("pictures", "saliency")),
+    Method("masks-no-guide", "  without edge refinement", _mv_masks(MaskConfig(guide_radius=0)), ("pictures", "saliency")),
+    Method("masks-guide16", "  guided filter radius 16", _mv_masks(MaskConfig(guide_radius=16)), ("pictures", "saliency")),
+    Method("masks-no-local", "  without the local-peak rule", _mv_masks(MaskConfig(local_share=0.0)), ("pictures", "saliency")),
+    Method("masks-floor2", "  floor 2 px/frame", _mv_masks(MaskConfig(floor=2.0)), ("pictures", "saliency")),
+    Method("masks-carry", "  carried along the motion (0.5)", _mv_masks(MaskConfig(carry=0.5), carry_field=True), ("pictures", "saliency", "field")),
+    Method("masks-fused", "  on --method fused maps (default model)", _mv_masks(MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR), fused=True), ("pictures", "field", "fused")),
+    Method("masks-fused-noise3", "  on --method fused maps, noise factor 3 (the mv maps')", _mv_masks(MaskConfig(floor=0.0), fused=True), ("pictures", "field", "fused")),
     Method("half-peak", "half of the frame's peak (before)", _half_peak, ("frames", "saliency"), "baseline"),
     Method("flow-threshold", "thresholded compensated flow", _flow_threshold, ("frames", "flow"), "baseline"),
     Method("centre-box", "centre-prior box", _centre_box, ("frames",), "baseline"),
