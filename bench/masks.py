@@ -14,7 +14,7 @@ table with bench/report.py (docs/BENCHMARKS.md; --report - prints only). The bud
 most 25% (docs/EVALUATION.md 2c, "Speed"). With --refines, it times instead, in this process,
 `MaskTracker.update` alone (CPU time, the videos' maps, the masks' own maps and pictures made once) for each
 `MaskConfig.refine`, the colour step at short side 240, without the masks' own map, with the valley cut and
-with the optical-flow maps (`MaskConfig.flow`),
+with the optical-flow maps (`MaskConfig.optical_flow`),
 alternating the order per round, to compare settings that `saliency` has no option for.
 """
 
@@ -54,7 +54,7 @@ def refine_costs(videos: list[Path], rounds: int) -> None:
     configs = {"none": MaskConfig(refine="none"), "colour (default)": MaskConfig(), "grabcut": MaskConfig(refine="grabcut"),
                "colour at 240": MaskConfig(appearance=AppearanceConfig(short_side=240)),
                "colour, without the masks' own map": MaskConfig(sharp=False), "colour, cut along valleys": MaskConfig(valley=VALLEY_SHARE),
-               "colour, with optical-flow maps": MaskConfig(flow=True)}  # fmt: skip
+               "colour, with optical-flow maps": MaskConfig(optical_flow=True)}  # fmt: skip
     data = []
     for v in videos:
         x = Inputs(v, None, 10**9)

@@ -652,7 +652,7 @@ def test_eval_segmentation_refuses_an_unknown_dev_sequence(tmp_path):
 
 
 def test_optical_flow_maps_find_a_mover_under_a_panning_camera():
-    """`MaskConfig.flow`'s maps (`saliency.flow_maps`): nothing on the first frame; then the camera's pan is taken
+    """`MaskConfig.optical_flow`'s maps (`saliency.flow_maps`): nothing on the first frame; then the camera's pan is taken
     out and the square moving against it stands out, in px/frame at the frame's scale."""
     from mosi_tool.saliency.flow_maps import FlowMaps
 
@@ -673,12 +673,12 @@ def test_optical_flow_maps_find_a_mover_under_a_panning_camera():
 
 
 def test_masks_with_optical_flow_maps_still_cover_the_movers(tmp_path):
-    """`MaskConfig(flow=True)` through the masks' pipeline on the synthetic movers: every square covered."""
+    """`MaskConfig(optical_flow=True)` through the masks' pipeline on the synthetic movers: every square covered."""
     frames, truth = movers(0)
     path = encode_frames(tmp_path / "m.mp4", frames)
     result = compute_motion_saliency(path, mask_maps=True)
     out = tmp_path / "m.npy"
-    render(path, result, extra_sinks={out: MasksFile(out, N, W, H, Regions(W, H, MaskConfig(flow=True), sharp=mask_heat(result)))})
+    render(path, result, extra_sinks={out: MasksFile(out, N, W, H, Regions(W, H, MaskConfig(optical_flow=True), sharp=mask_heat(result)))})
     m = np.load(out)
     covered = np.array([[(m[t] & o).sum() / o.sum() >= 0.5 for o in truth[t]] for t in range(1, N - 1)])
     assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)

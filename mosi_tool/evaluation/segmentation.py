@@ -327,7 +327,7 @@ class Method:
 
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("pictures", "saliency")),
-    Method("masks-flow", "  on the codec's maps and optical-flow maps together (MaskConfig.flow)", _mv_masks(MaskConfig(flow=True)), ("pictures", "saliency")),
+    Method("masks-flow", "  on the codec's maps and optical-flow maps together (MaskConfig.optical_flow)", _mv_masks(MaskConfig(optical_flow=True)), ("pictures", "saliency")),
     Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("pictures", "saliency", "field")),
     Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("pictures", "saliency_similarity")),
     Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",

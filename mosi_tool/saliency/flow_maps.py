@@ -1,4 +1,4 @@
-"""Optical-flow maps for the motion masks (`MaskConfig.flow`, off by default): a second motion estimate beside the
+"""Optical-flow maps for the motion masks (`MaskConfig.optical_flow`, off by default): a second motion estimate beside the
 codec's vectors, frame by frame.
 
 DIS optical flow (OpenCV, Kroeger et al., ECCV 2016; the medium preset without its variational refinement) between

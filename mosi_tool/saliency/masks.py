@@ -111,7 +111,7 @@ class MaskConfig:
     assign_gain: float = ASSIGN_GAIN
     work_short_side: int = WORK_SHORT_SIDE
     stats_samples: int = STATS_SAMPLES  # rule 1's median and peak from a grid of at least about this many pixels
-    flow: bool = False  # rule 1 on the codec's maps and optical-flow maps together (`saliency.flow_maps`; over the speed budget)
+    optical_flow: bool = False  # rule 1 on the codec's maps and optical-flow maps together (`saliency.flow_maps`; over the speed budget)
     refine: str = "colour"  # one of REFINES: the appearance step (rule 4); needs the frame's image
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
 
@@ -350,7 +350,7 @@ class MaskTracker:
         self._scaled: tuple[int, MaskConfig] | None = None  # (short side, the config with its floor scaled)
         self._colours = ColourModel(cfg.appearance)
         self._grey: np.ndarray | None = None  # the previous frame's grey levels at the working size (rule 3b)
-        self._flow: FlowMaps | None = None  # `MaskConfig.flow`'s state
+        self._flow: FlowMaps | None = None  # `MaskConfig.optical_flow`'s state
 
     def update(self, raw: np.ndarray, image: np.ndarray | Picture | None = None, flow: np.ndarray | None = None,
                frame_size: tuple[int, int] | None = None, sharp: np.ndarray | None = None,
@@ -366,7 +366,7 @@ class MaskTracker:
         without an image): `mask` resizes it, boxes scale by its own size."""
         frame = frame_size or ((image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else raw.shape[::-1])
         pic = picture(image, frame, self.cfg.work_short_side, self.colour_short) if isinstance(image, np.ndarray) else image
-        if self.cfg.flow and pic is not None:
+        if self.cfg.optical_flow and pic is not None:
             flow_maps = self._flow_maps().update(pic.grey, frame, raw.shape[::-1])
             if flow_maps is not None:  # a region must move in both
                 raw = np.sqrt(raw * flow_maps[0])
@@ -400,7 +400,7 @@ class MaskTracker:
         return e
 
     def _flow_maps(self) -> FlowMaps:
-        """The optical-flow maps' state (`MaskConfig.flow`), made on first use."""
+        """The optical-flow maps' state (`MaskConfig.optical_flow`), made on first use."""
         from .flow_maps import FlowMaps
 
         if self._flow is None:
