@@ -31,6 +31,8 @@ import numpy as np
 
 from ..hardware import opencv_without_ipp
 from ..saliency.boxes import box_iou, component_boxes, mask_box
+from ..saliency.defaults import BLUR_CELLS, MASK_BLUR_CELLS
+from ..saliency.geodesic import Enclosure
 from ..saliency.appearance import AppearanceConfig
 from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, colour_short, map_size, work_size
 from ..saliency.pictures import Picture, picture
@@ -196,17 +198,18 @@ class Inputs(TimedItems):
 
         return self._timed("fused", run)
 
-    def raw_maps(self, size: tuple[int, int], fused: bool = False, sharp: bool = False, item: str = "saliency") -> np.ndarray:
-        """The `mv` maps (fused: the `--method fused` maps; sharp: the masks' own `mv` maps, `mask_maps`;
-        item: the saliency result they come from, `saliency` or a variant of it: `saliency_similarity`,
-        `saliency_estimated`) of the first `count` frames, un-normalised, at `size` (what `saliency --masks` reads)."""
+    def raw_maps(self, size: tuple[int, int], fused: bool = False, which: str = "display", item: str = "saliency") -> np.ndarray:
+        """The `mv` maps (fused: the `--method fused` maps) of the first `count` frames, un-normalised, at `size`
+        (what `saliency --masks` reads); which: "display" (the saliency maps), or the masks' own maps
+        (`SaliencyResult.mask_maps`): "wide" or "own"; item: the saliency result they come from, `saliency` or a
+        variant of it: `saliency_similarity`, `saliency_estimated`."""
         import dataclasses
 
         from ..saliency.render import heat_frames
 
         result = self.fused if fused else getattr(self, item)
-        if sharp:
-            result = dataclasses.replace(result, maps=result.mask_maps)
+        if which != "display":
+            result = dataclasses.replace(result, maps=getattr(result.mask_maps, which))
         n = min(self.count, len(result.frame_times))
         return heat_frames(result, 0, n, *size, "raw")
 
@@ -226,15 +229,17 @@ class Inputs(TimedItems):
 
         return read
 
-    def maps_at_blur(self, size: tuple[int, int], blur: float) -> np.ndarray:
-        """The `mv` maps at another blur (Gaussian sigma in cells; `saliency.motion.object_motion_maps` of
-        `field`), un-normalised, of the first `count` frames at `size`."""
+    def maps_at_blur(self, size: tuple[int, int], blur: float, enclosure: Enclosure | None = Enclosure()) -> np.ndarray:
+        """The `mv` maps at a blur (Gaussian sigma in cells), of `field`, un-normalised, of the first `count`
+        frames at `size`: the masks' own map at that blur with these enclosure settings
+        (`saliency.motion.mask_motion_maps`), or (enclosure None) the plain motion map (`object_motion_maps`)."""
         import dataclasses
 
-        from ..saliency.motion import object_motion_maps
+        from ..saliency.motion import mask_motion_maps, object_motion_maps
         from ..saliency.render import heat_frames
 
-        result = dataclasses.replace(self.saliency, maps=object_motion_maps(self.field, blur))
+        maps = object_motion_maps(self.field, blur) if enclosure is None else mask_motion_maps(self.field, blur, enclosure)
+        result = dataclasses.replace(self.saliency, maps=maps)
         return heat_frames(result, 0, min(self.count, len(result.frame_times)), *size, "raw")
 
 
@@ -242,19 +247,26 @@ Output = tuple[list[np.ndarray], list[list[float] | None]]  # masks (H, W) bool 
 
 
 def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, own_blur: float | None = None,
-              item: str = "saliency") -> Callable[[Inputs], Output]:  # fmt: skip
-    """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the `mv` maps (fused: on the
-    `--method fused` maps of the default model; own_blur: the masks' own maps at this blur, cells, instead of
-    `motion.MASK_BLUR_CELLS`; item: the `Inputs` saliency result the maps come from, `Inputs.raw_maps`)."""
+              item: str = "saliency", enclosure: Enclosure | None = Enclosure(), wide_enclosed: bool = True) -> Callable[[Inputs], Output]:  # fmt: skip
+    """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the masks' own `mv` maps
+    (`SaliencyResult.mask_maps`; fused: on the `--method fused` maps of the default model; own_blur: the
+    narrower one at this blur, cells, instead of `motion.MASK_BLUR_CELLS`; item: the `Inputs` saliency result
+    the maps come from, `Inputs.raw_maps`; enclosure: the enclosed speed's settings, `saliency.geodesic`,
+    None: the plain motion maps; wide_enclosed False: the wider map plain, the narrower one alone enclosed)."""
 
     def run(x: Inputs) -> Output:
         w, h = x.size
         size, maps = work_size(w, h, cfg.work_short_side), map_size(w, h, cfg)  # the evidence's and the maps' (`Regions`)
         pictures = x.pictures(cfg)
-        raw = x.raw_maps(maps, fused, item=item)
-        sharp = x.raw_maps(maps, sharp=True, item=item) if cfg.sharp and not fused and own_blur is None else None
-        if own_blur is not None:
-            sharp = x.maps_at_blur(maps, own_blur)
+        stored = enclosure == Enclosure() and wide_enclosed and own_blur is None  # the maps `saliency` made
+        if fused or enclosure is None or not wide_enclosed:
+            raw = x.raw_maps(maps, fused, "display", item)
+        else:
+            raw = x.raw_maps(maps, which="wide", item=item) if stored else x.maps_at_blur(maps, BLUR_CELLS, enclosure)
+        sharp = None
+        if cfg.sharp and not fused:
+            blur = MASK_BLUR_CELLS if own_blur is None else own_blur
+            sharp = x.raw_maps(maps, which="own", item=item) if stored else x.maps_at_blur(maps, blur, enclosure)
         vectors = x.field.vectors if carry_field else None
         motion = x.frame_motion(size) if cfg.assign_band > 0 else None
         tracker = MaskTracker(cfg)
@@ -327,13 +339,19 @@ class Method:
 
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("pictures", "saliency")),
+    Method("masks-not-enclosed", "  the motion maps alone (not with the enclosed speed's: the rule before)", _mv_masks(MaskConfig(), enclosure=None), ("pictures", "saliency", "field")),
+    Method("masks-enclosed-own", "  the enclosed speed in the narrower map alone (the wide map plain)", _mv_masks(MaskConfig(), wide_enclosed=False), ("pictures", "saliency", "field")),
+    Method("masks-border-background", "  every border cell background (border level infinite, not 3 x its median)", _mv_masks(MaskConfig(), enclosure=Enclosure(border_factor=float("inf"))), ("pictures", "saliency", "field")),
+    Method("masks-allow0.15", "  free change between neighbours 0.15 px/frame instead of 0.25", _mv_masks(MaskConfig(), enclosure=Enclosure(allow=0.15)), ("pictures", "saliency", "field")),
+    Method("masks-allow0.35", "  free change between neighbours 0.35 px/frame instead of 0.25", _mv_masks(MaskConfig(), enclosure=Enclosure(allow=0.35)), ("pictures", "saliency", "field")),
+    Method("masks-passes3", "  3 forward and backward scans instead of 2", _mv_masks(MaskConfig(), enclosure=Enclosure(passes=3)), ("pictures", "saliency", "field")),
     Method("masks-flow", "  on the codec's maps and optical-flow maps together (MaskConfig.optical_flow)", _mv_masks(MaskConfig(optical_flow=True)), ("pictures", "saliency")),
     Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("pictures", "saliency", "field")),
     Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("pictures", "saliency_similarity")),
     Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",
            _mv_masks(MaskConfig(), item="saliency_estimated"), ("pictures", "saliency_estimated")),  # fmt: skip
-    Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("pictures", "saliency")),
-    Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0)), ("pictures", "saliency")),
+    Method("masks-one-map", "  on the masks' wide map alone (not the narrower one; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("pictures", "saliency")),
+    Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0), enclosure=None), ("pictures", "saliency")),
     Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("pictures", "saliency", "field")),
     Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("pictures", "saliency", "field")),
     Method("masks-noise4", "  noise factor 4 instead of 3", _mv_masks(MaskConfig(noise_factor=4.0)), ("pictures", "saliency")),

@@ -22,8 +22,9 @@ from ..video.decode import VideoInfo
 from ..video.kept_frames import KeptFrames
 from ..video.motion import MotionField, iter_motion, join, read_motion
 from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS  # defined there: the masks' optical-flow maps read them too
+from .geodesic import Enclosure, enclosed_speed
 from .map_store import MapStore
-from .result import SaliencyResult
+from .result import MaskMaps, SaliencyResult
 
 WINDOW = 2  # frames either side averaged in time
 # The codec vectors' reference distances measured on the decoded pictures (`video.motion.codec.block_references`),
@@ -58,31 +59,34 @@ def iter_object_motion_maps(fields: Iterable[MotionField], blur: float = BLUR_CE
 
 
 def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], window: int = WINDOW,
-                  compensate: bool = True) -> Iterator[np.ndarray]:  # fmt: skip
+                  compensate: bool = True, enclosed: Enclosure | None = None) -> Iterator[np.ndarray]:  # fmt: skip
     """`iter_object_motion_maps` at several blurs at once (Gaussian sigmas in cells): (n, len(blurs), gh, gw)
     float32 per chunk, the speed read once (blur and time average are both linear and per pixel, so each set
-    is exactly the maps `iter_object_motion_maps` makes at its blur)."""
+    is exactly the maps `iter_object_motion_maps` makes at its blur). enclosed: then the same sets of the
+    enclosed speed with these settings (`geodesic.enclosed_speed`), (n, 2 x len(blurs), gh, gw)."""
     import cv2
 
     window = max(window, 0)
     pending: np.ndarray | None = None  # speed frames: `history` already emitted, then frames still waiting
     history = 0
     shape: tuple[int, int] | None = None
+    k = len(blurs) * (1 if enclosed is None else 2)  # sets
     for field in fields:
         mag = field.residual_speed() if compensate else np.linalg.norm(field.vectors, axis=-1)  # (n, gh, gw)
+        speeds = (mag,) if enclosed is None else (mag, enclosed_speed(field, enclosed))
         shape = mag.shape[1:]
-        # (n, len(blurs) * gh, gw): the moving average runs on 3-d arrays, and is per pixel
-        speed = np.stack([np.concatenate([cv2.GaussianBlur(m, (0, 0), b) for b in blurs]) for m in mag]) if len(mag) \
-            else np.zeros((0, len(blurs) * shape[0], shape[1]), np.float32)  # fmt: skip
+        # (n, k * gh, gw): the moving average runs on 3-d arrays, and is per pixel
+        speed = np.stack([np.concatenate([cv2.GaussianBlur(m[t], (0, 0), b) for m in speeds for b in blurs]) for t in range(len(mag))]) \
+            if len(mag) else np.zeros((0, k * shape[0], shape[1]), np.float32)  # fmt: skip
         buf = speed if pending is None else np.concatenate([pending, speed])
         ready = len(buf) - window  # frames whose neighbourhood is complete
         if ready > history:
-            yield moving_average(buf, history, ready, window).reshape(-1, len(blurs), *shape)
+            yield moving_average(buf, history, ready, window).reshape(-1, k, *shape)
             keep = max(ready - window, 0)
             buf, history = buf[keep:], ready - keep
         pending = buf
     if pending is not None and len(pending) > history and shape is not None:
-        yield moving_average(pending, history, len(pending), window).reshape(-1, len(blurs), *shape)
+        yield moving_average(pending, history, len(pending), window).reshape(-1, k, *shape)
 
 
 def split(field: MotionField, size: int = SPLIT) -> Iterator[MotionField]:
@@ -98,6 +102,21 @@ def object_motion_maps(field: MotionField, blur: float = BLUR_CELLS, window: int
     gh, gw = field.grid
     maps = list(iter_object_motion_maps(split(field), blur, window, compensate))
     return np.concatenate(maps) if maps else np.zeros((0, gh, gw), np.float32)
+
+
+def mask_motion_maps(field: MotionField, blur: float = MASK_BLUR_CELLS, enclosure: Enclosure = Enclosure()) -> np.ndarray:
+    """(F, gh, gw) float32: the motion masks' own map of a whole in-memory field at `blur` (cells; `MaskMaps`):
+    the geometric mean of the motion map and the enclosed speed's (`geodesic`, with `enclosure`), both blurred
+    and averaged in time."""
+    gh, gw = field.grid
+    sets = list(iter_map_sets(split(field), (blur,), enclosed=enclosure))
+    return masks_map(*np.concatenate(sets).transpose(1, 0, 2, 3)) if sets else np.zeros((0, gh, gw), np.float32)
+
+
+def masks_map(plain: np.ndarray, enclosed: np.ndarray) -> np.ndarray:
+    """The masks' map from the motion map and the enclosed speed's (same shape, px/frame): their geometric mean
+    (a region must move and be enclosed by motion boundaries, `geodesic`)."""
+    return np.sqrt(plain * enclosed)
 
 
 def field_geometry(field: MotionField, short: int | None = None) -> Geometry:
@@ -117,10 +136,11 @@ def motion_field(path: str | Path, stream: int | None = None, fps: float | None 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
                 field: MotionField | None = None, keep: KeptFrames | None = None, mask_maps: bool = False,
-                measure: bool = MEASURE_REFERENCES) -> tuple[MotionField, MapStore | None, MapStore | None]:  # fmt: skip
+                measure: bool = MEASURE_REFERENCES) -> tuple[MotionField, MapStore | None, MaskMaps | None]:  # fmt: skip
     """One streamed pass over a video's motion field (or over `field`, if already read): its camera track (a
     `MotionField.camera_only`), if `maps`, its object-motion maps (`iter_object_motion_maps`) in a `MapStore`,
-    and if also `mask_maps`, the same maps at the masks' blur (`MASK_BLUR_CELLS`) in another (else None).
+    and if also `mask_maps`, the motion masks' own maps (`MaskMaps`: the maps at both blurs, each the geometric
+    mean with the enclosed speed's, `iter_map_sets`) in two more (else None).
     Memory stays flat in the video's length, unless `keep` (`video.kept_frames`) takes the decoded pictures
     for the pass after this one. measure: the vectors' reference distances measured on the decoded pictures
     (`video.motion.iter_motion`; they are then decoded in full, kept or not), else estimated from the vectors."""
@@ -136,14 +156,16 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
 
     stores: list[MapStore] = []
     if maps:
-        for m in iter_map_sets(follow(), (BLUR_CELLS, MASK_BLUR_CELLS) if mask_maps else (BLUR_CELLS,)):
-            stores = stores or [MapStore(*m.shape[2:]) for _ in range(m.shape[1])]
-            for k, store in enumerate(stores):
-                store.append(m[:, k])
+        for m in iter_map_sets(follow(), (BLUR_CELLS, MASK_BLUR_CELLS) if mask_maps else (BLUR_CELLS,), enclosed=Enclosure() if mask_maps else None):
+            # (n, 4, gh, gw) with the masks' maps: plain at both blurs, then enclosed at both
+            sets = [m[:, 0], masks_map(m[:, 0], m[:, 2]), masks_map(m[:, 1], m[:, 3])] if mask_maps else [m[:, 0]]
+            stores = stores or [MapStore(*m.shape[2:]) for _ in sets]
+            for store, s in zip(stores, sets):
+                store.append(s)
     else:
         for _ in follow():
             pass
-    return join(kept), stores[0] if stores else None, stores[1] if len(stores) > 1 else None
+    return join(kept), stores[0] if stores else None, MaskMaps(stores[1], stores[2]) if len(stores) > 1 else None
 
 
 def normalise_frames(maps: np.ndarray) -> np.ndarray:
@@ -191,12 +213,12 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     are written at by default (`field_geometry`; the CLI passes the default model's input size); None: the
     frame's own size. info: the video's header, when the caller has opened it already (saves an open).
     keep: decoded pictures kept for the overlay (`video.kept_frames`), on `keep.reader`'s video.
-    mask_maps: also the maps at the masks' blur (`SaliencyResult.mask_maps`, for `--masks` and `--boxes`).
+    mask_maps: also the motion masks' own maps (`SaliencyResult.mask_maps`, for `--masks` and `--boxes`).
     measure: the codec vectors' reference distances measured on the decoded pictures (`motion_pass`), else
     estimated from the vectors alone.
     """
     info = info or (keep.reader.info if keep is not None else ClipSpec(fps=fps, stream=stream).open(path).info)
-    camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)
+    camera, maps, masks = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)
     assert maps is not None
     uncoded = int((~camera.coded).sum())  # frames without vectors (the optical-flow fallback has none)
     note = f"motion from {camera.source}" + (f"; {counted(uncoded, 'frame')} without vectors interpolated" if uncoded else "")
@@ -204,5 +226,5 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
 
     return SaliencyResult(
         info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
-        np.zeros((0, 2), np.int64), 0, [], [note], camera.source, sharp, scaled_floor(min(info.width, info.height)),
+        np.zeros((0, 2), np.int64), 0, [], [note], camera.source, masks, scaled_floor(min(info.width, info.height)),
     )  # fmt: skip

@@ -1,0 +1,98 @@
+"""The masks' background prior: each cell's geodesic distance from the frame's border over the motion field."""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import pytest
+
+from mosi_tool.saliency.geodesic import ALLOW, BORDER_FACTOR, border_distance, enclosed_speed
+from mosi_tool.video.motion import MotionField
+
+
+def dijkstra(residual: np.ndarray, allow: float, level: float) -> np.ndarray:
+    """The exact geodesic distance `border_distance` approximates, by Dijkstra's algorithm over 8-neighbours."""
+    gh, gw, _ = residual.shape
+    d = np.full((gh, gw), np.inf)
+    heap = []
+    for i in range(gh):
+        for j in range(gw):
+            if i in (0, gh - 1) or j in (0, gw - 1):
+                d[i, j] = max(float(np.hypot(*residual[i, j])) - level, 0.0)
+                heap.append((d[i, j], i, j))
+    heapq.heapify(heap)
+    while heap:
+        di, i, j = heapq.heappop(heap)
+        if di > d[i, j]:
+            continue
+        for a in range(max(i - 1, 0), min(i + 2, gh)):
+            for b in range(max(j - 1, 0), min(j + 2, gw)):
+                step = max(float(np.hypot(*(residual[i, j] - residual[a, b]))) - allow, 0.0)
+                if di + step < d[a, b]:
+                    d[a, b] = di + step
+                    heapq.heappush(heap, (d[a, b], a, b))
+    return d
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_raster_scans_reach_the_exact_geodesic_distance(seed):
+    """Enough forward and backward scans give Dijkstra's distances (a random field: paths wind)."""
+    rng = np.random.default_rng(seed)
+    r = rng.normal(0, 1, (11, 14, 2)).astype(np.float32)
+    expect = dijkstra(r, 0.25, 1.0)
+    got = border_distance(r, np.float32(0.25), np.float32(1.0), 30)
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-5)
+    two = border_distance(r, np.float32(0.25), np.float32(1.0), 2)
+    assert np.all(two >= got - 1e-6)  # fewer scans: an upper bound
+
+
+def _field(residual: np.ndarray, size: tuple[int, int] = (854, 480)) -> MotionField:
+    """A field of one or more frames with these vectors and a still camera (so residual = vectors)."""
+    v = residual[None] if residual.ndim == 3 else residual
+    camera = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (len(v), 1, 1))
+    return MotionField(v.astype(np.float32), camera, np.arange(len(v)) / 24, np.ones(len(v), bool), size, 8, "test")
+
+
+def test_an_enclosed_mover_keeps_its_contrast_and_the_background_none():
+    r = np.zeros((20, 30, 2), np.float32)
+    r[6:14, 10:20] = (3.0, 0.0)  # a mover at 3 px/frame on a still background
+    d = enclosed_speed(_field(r))[0]
+    np.testing.assert_allclose(d[6:14, 10:20], 3.0 - ALLOW, atol=1e-5)  # one crossing of its boundary
+    assert d[r[..., 0] == 0].max() == 0
+
+
+def test_a_parallax_ramp_is_background_and_a_followed_mover_is_not():
+    """A camera model that misses the ground's parallax leaves a residual growing smoothly down the frame (large
+    where the ground is near); a mover the camera follows has the camera's motion left (-2 px/frame). The ramp
+    reaches the border at every row with little change between neighbours: enclosed speed 0, however fast; the
+    followed mover is enclosed."""
+    gh, gw = 30, 40
+    r = np.zeros((gh, gw, 2), np.float32)
+    r[..., 0] = np.linspace(0, 6, gh, dtype=np.float32)[:, None]  # 0.2 px/frame a row: under ALLOW
+    r[10:18, 15:25] = (-2.0, 0.0)
+    d = enclosed_speed(_field(r))[0]
+    mover = np.zeros((gh, gw), bool)
+    mover[10:18, 15:25] = True
+    assert d[~mover].max() < 0.3 and d[mover].min() > 2.0
+    speed = np.hypot(r[..., 0], r[..., 1])
+    assert speed[~mover].max() > speed[mover].max()  # the residual alone finds the near ground first
+
+
+def test_the_border_is_background_unless_it_moves_clearly_more_than_the_rest():
+    r = np.full((20, 30, 2), 1.0, np.float32)  # a camera model that failed: 1 px/frame left everywhere
+    r[0:6, 0:6] = (5.0, 5.0)  # a mover entering at the corner
+    d = enclosed_speed(_field(r))[0]
+    level = BORDER_FACTOR * np.sqrt(2)  # the border's median speed x the factor
+    assert d[10:, 10:].max() == 0
+    np.testing.assert_allclose(d[0, 0], np.hypot(5, 5) - level, rtol=1e-5)
+    assert d[2:6, 2:6].min() > 0
+
+
+def test_the_free_change_between_neighbours_shrinks_with_the_frame():
+    """ALLOW holds at 480 px and up, and shrinks in proportion below (as the masks' floor): the same field at
+    half the size reads the mover's boundary with half the allowance."""
+    r = np.zeros((20, 30, 2), np.float32)
+    r[6:14, 10:20] = (1.0, 0.0)
+    big, small = (enclosed_speed(_field(r, s))[0, 10, 15] for s in ((1280, 720), (427, 240)))
+    assert big == pytest.approx(1.0 - ALLOW) and small == pytest.approx(1.0 - ALLOW / 2)
