@@ -38,6 +38,7 @@ from .masks import scaled_floor
 ALLOW = 0.25  # px/frame between neighbouring cells, at a short side of FLOOR_SHORT_SIDE pixels or more
 BORDER_FACTOR = 3.0  # x the median motion of the border's cells: the border's own background level
 PASSES = 2  # forward and backward scans
+FAR = 1e30  # px/frame: no path yet
 
 
 @dataclass(frozen=True)
@@ -78,56 +79,51 @@ def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.floa
                 if i == 0 or j == 0 or i == gh - 1 or j == gw - 1:
                     border[k] = np.sqrt(rx * rx + ry * ry)
                     k += 1
-        level = np.float32(np.inf) if np.isinf(factor) else factor * np.float32(np.median(border[:k]))
+        level = np.float32(FAR) if np.isinf(factor) else factor * np.float32(np.median(border[:k]))
         out[t] = border_distance(residual, allow, level, passes)
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)  # finite values throughout (FAR for no path): lets LLVM vectorise
 @no_type_check  # numba code: numpy scalars throughout
 def border_distance(residual: np.ndarray, allow: np.float32, level: np.float32, passes: int) -> np.ndarray:
     """(gh, gw) float32: the geodesic distance of every cell of residual (gh, gw, 2) px/frame from the grid's
     border, a border cell starting at max(|r| - level, 0) and a step between 8-neighbours a, b costing
-    max(|r(a) - r(b)| - allow, 0); by `passes` forward and backward raster scans."""
+    max(|r(a) - r(b)| - allow, 0); by `passes` forward and backward raster scans, each row first from the row
+    before it (no dependency along the row), then along itself."""
     gh, gw, _ = residual.shape
-    zero = np.float32(0)
-    # cost[i, j, e]: the step from (i, j) to its neighbour right, below-left, below and below-right
-    cost = np.full((gh, gw, 4), np.float32(np.inf))
-    for i in range(gh):
-        for j in range(gw):
-            for e, (di, dj) in enumerate(((0, 1), (1, -1), (1, 0), (1, 1))):
-                a, b = i + di, j + dj
-                if a < gh and 0 <= b < gw:
-                    dx, dy = residual[i, j, 0] - residual[a, b, 0], residual[i, j, 1] - residual[a, b, 1]
-                    cost[i, j, e] = max(np.sqrt(dx * dx + dy * dy) - allow, zero)
-    d = np.full((gh, gw), np.float32(np.inf))
-    for i in range(gh):
-        for j in range(gw):
-            if i == 0 or j == 0 or i == gh - 1 or j == gw - 1:
-                d[i, j] = max(np.sqrt(residual[i, j, 0] ** 2 + residual[i, j, 1] ** 2) - level, zero)
+    zero, far = np.float32(0), np.float32(FAR)
+    h, w = gh + 2, gw + 2  # padded by a cell that no step reaches (its steps cost FAR)
+    rx, ry = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+    rx[1:-1, 1:-1], ry[1:-1, 1:-1] = residual[:, :, 0], residual[:, :, 1]
+    # the step from (i, j) to its neighbour right (c0), below-left (c1), below (c2) and below-right (c3)
+    c0, c1, c2, c3 = np.full((h, w), far), np.full((h, w), far), np.full((h, w), far), np.full((h, w), far)
+    for i in range(1, h - 1):
+        for j in range(1, w - 2):
+            c0[i, j] = max(np.sqrt((rx[i, j] - rx[i, j + 1]) ** 2 + (ry[i, j] - ry[i, j + 1]) ** 2) - allow, zero)
+    for i in range(1, h - 2):
+        for j in range(2, w - 1):
+            c1[i, j] = max(np.sqrt((rx[i, j] - rx[i + 1, j - 1]) ** 2 + (ry[i, j] - ry[i + 1, j - 1]) ** 2) - allow, zero)
+        for j in range(1, w - 1):
+            c2[i, j] = max(np.sqrt((rx[i, j] - rx[i + 1, j]) ** 2 + (ry[i, j] - ry[i + 1, j]) ** 2) - allow, zero)
+        for j in range(1, w - 2):
+            c3[i, j] = max(np.sqrt((rx[i, j] - rx[i + 1, j + 1]) ** 2 + (ry[i, j] - ry[i + 1, j + 1]) ** 2) - allow, zero)
+    d = np.full((h, w), far)
+    start = min(level, far)
+    for i in range(1, h - 1):
+        for j in range(1, w - 1):
+            if i == 1 or j == 1 or i == h - 2 or j == w - 2:
+                d[i, j] = max(np.sqrt(rx[i, j] ** 2 + ry[i, j] ** 2) - start, zero)
+    row = np.empty(w, np.float32)
     for _ in range(passes):
-        for i in range(gh):  # forward: from the neighbours above and to the left
-            for j in range(gw):
-                best = d[i, j]
-                if j > 0:
-                    best = min(best, d[i, j - 1] + cost[i, j - 1, 0])
-                if i > 0:
-                    best = min(best, d[i - 1, j] + cost[i - 1, j, 2])
-                    if j > 0:
-                        best = min(best, d[i - 1, j - 1] + cost[i - 1, j - 1, 3])
-                    if j < gw - 1:
-                        best = min(best, d[i - 1, j + 1] + cost[i - 1, j + 1, 1])
-                d[i, j] = best
-        for i in range(gh - 1, -1, -1):  # backward: from those below and to the right
-            for j in range(gw - 1, -1, -1):
-                best = d[i, j]
-                if j < gw - 1:
-                    best = min(best, d[i, j + 1] + cost[i, j, 0])
-                if i < gh - 1:
-                    best = min(best, d[i + 1, j] + cost[i, j, 2])
-                    if j < gw - 1:
-                        best = min(best, d[i + 1, j + 1] + cost[i, j, 3])
-                    if j > 0:
-                        best = min(best, d[i + 1, j - 1] + cost[i, j, 1])
-                d[i, j] = best
-    return d
+        for i in range(1, h - 1):  # forward: from the row above, then from the left
+            for j in range(1, w - 1):
+                row[j] = min(d[i, j], d[i - 1, j] + c2[i - 1, j], d[i - 1, j - 1] + c3[i - 1, j - 1], d[i - 1, j + 1] + c1[i - 1, j + 1])
+            for j in range(1, w - 1):
+                d[i, j] = min(row[j], d[i, j - 1] + c0[i, j - 1])
+        for i in range(h - 2, 0, -1):  # backward: from the row below, then from the right
+            for j in range(1, w - 1):
+                row[j] = min(d[i, j], d[i + 1, j] + c2[i, j], d[i + 1, j + 1] + c3[i, j], d[i + 1, j - 1] + c1[i, j])
+            for j in range(w - 2, 0, -1):
+                d[i, j] = min(row[j], d[i, j + 1] + c0[i, j])
+    return d[1:-1, 1:-1].copy()

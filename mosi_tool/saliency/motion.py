@@ -76,8 +76,10 @@ def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], windo
         speeds = (mag,) if enclosed is None else (mag, enclosed_speed(field, enclosed))
         shape = mag.shape[1:]
         # (n, k * gh, gw): the moving average runs on 3-d arrays, and is per pixel
-        speed = np.stack([np.concatenate([cv2.GaussianBlur(m[t], (0, 0), b) for m in speeds for b in blurs]) for t in range(len(mag))]) \
-            if len(mag) else np.zeros((0, k * shape[0], shape[1]), np.float32)  # fmt: skip
+        speed = np.empty((len(mag), k * shape[0], shape[1]), np.float32)
+        for t in range(len(mag)):
+            for s, (m, b) in enumerate((m, b) for m in speeds for b in blurs):
+                cv2.GaussianBlur(m[t], (0, 0), b, dst=speed[t, s * shape[0] : (s + 1) * shape[0]])
         buf = speed if pending is None else np.concatenate([pending, speed])
         ready = len(buf) - window  # frames whose neighbourhood is complete
         if ready > history:
