@@ -71,7 +71,8 @@ def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], windo
     history = 0
     shape: tuple[int, int] | None = None
     k = len(blurs) * (1 if enclosed is None else 2)  # sets
-    for field in fields:
+    # in pieces of SPLIT frames: a chunk of the field may hold hundreds, and its sets would leave the CPU's caches
+    for field in (piece for chunk in fields for piece in split(chunk)):
         mag = field.residual_speed() if compensate else np.linalg.norm(field.vectors, axis=-1)  # (n, gh, gw)
         speeds = (mag,) if enclosed is None else (mag, enclosed_speed(field, enclosed))
         shape = mag.shape[1:]
@@ -92,11 +93,16 @@ def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], windo
 
 
 def split(field: MotionField, size: int = SPLIT) -> Iterator[MotionField]:
-    """An in-memory field in consecutive pieces of `size` frames (what `iter_motion` would have yielded)."""
+    """An in-memory field in consecutive pieces of `size` frames (what `iter_motion` would have yielded; a field of
+    `size` frames or fewer: itself)."""
+    if len(field.vectors) <= size:
+        yield field
+        return
     for a in range(0, len(field.vectors), size):
         sl = slice(a, a + size)
         yield dataclasses.replace(field, vectors=field.vectors[sl], camera=field.camera[sl], times=field.times[sl],
-                                  coded=field.coded[sl], start=field.start + a)  # fmt: skip
+                                  coded=field.coded[sl], start=field.start + a,
+                                  known=field.known[sl] if field.known is not None else None)  # fmt: skip
 
 
 def object_motion_maps(field: MotionField, blur: float = BLUR_CELLS, window: int = WINDOW, compensate: bool = True) -> np.ndarray:
