@@ -436,10 +436,10 @@ def run_masks(tmp_path, pan, measure=True):
 def test_three_movers_on_a_still_camera_are_all_covered(tmp_path):
     union, covered, lines = run_masks(tmp_path, 0)
     assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)  # every object at least half covered
-    # 0.670 measured (0.668 before the mask step read the decoded planes): the masks are a little wider on the
-    # squares' true speeds than on the estimated reference distances, which made some cells 2x too fast (0.703;
-    # 0.61 before the masks' own map)
-    assert union >= 0.64
+    # 0.696 measured (0.670 before the enclosed speed, 0.668 before the mask step read the decoded planes): the
+    # masks are a little wider on the squares' true speeds than on the estimated reference distances, which made
+    # some cells 2x too fast (0.703; 0.61 before the masks' own map)
+    assert union >= 0.67
     assert lines[-1]["union"] is not None and lines[-1]["union"][0] <= 12
 
 
@@ -448,7 +448,7 @@ def test_three_movers_under_a_panning_camera(tmp_path):
     # cells right of the middle square read 4 px/frame instead of 2 (a false motion region) and the 1 and 2
     # px/frame squares sit near the residual noise: all three on 85% of frames, union J 0.56. With each block's
     # reference measured on the pictures (as `saliency --masks` decodes them): all three on every frame, union
-    # J 0.679 (0.671 before the mask step read the decoded planes; the target 0.7 is nearly met).
+    # J 0.684 (0.679 before the enclosed speed, 0.671 before the mask step read the decoded planes; the target 0.7 is nearly met).
     union, covered, _ = run_masks(tmp_path, 2)
     assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)
     assert union >= 0.66

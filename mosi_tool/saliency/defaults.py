@@ -21,3 +21,14 @@ DEFAULT_TARGET = "motion"  # measured, not assumed: see cli/saliency.py's docstr
 BLUR_CELLS = 2.0  # Gaussian sigma, in cells (16 px at the default 8 px cells)
 MASK_BLUR_CELLS = 1.0  # the masks' narrower blur (docs/EVALUATION.md 2c: 0.7 and 1.5 scored less)
 CAMERA_MODEL = "auto"  # the similarity, or the affine model where it fits clearly more (docs/EVALUATION.md 2c)
+
+# The masks' floor (`saliency.masks`, rule 1): the least speed called motion on a still, clean background; also the
+# overlay's least top (`display`) and the scale of the enclosed speed's free change (`geodesic`)
+FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
+FLOOR_SHORT_SIDE = 480  # pixels: FLOOR holds from this short side up, and shrinks with a smaller one
+
+
+def scaled_floor(short: int, floor: float = FLOOR, floor_short_side: int = FLOOR_SHORT_SIDE) -> float:
+    """The least speed called motion (px/frame) on a frame of short side `short` pixels: `floor` from a short
+    side of `floor_short_side` up, shrinking in proportion below it (`saliency.masks`, rule 1)."""
+    return floor if short >= floor_short_side or floor == 0 else floor * short / floor_short_side

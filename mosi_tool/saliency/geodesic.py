@@ -8,8 +8,8 @@ between neighbours a and b costing
 
     max(|r(a) - r(b)| - allow, 0)      r: the camera-compensated motion (`MotionField.residual`), px/frame,
 
-where `allow` (ALLOW px/frame at a short side of `masks.FLOOR_SHORT_SIDE` or more, shrinking with a smaller one
-as the masks' floor does, `masks.scaled_floor`) is the change the codec's noise makes between neighbours. A
+where `allow` (ALLOW px/frame at a short side of `defaults.FLOOR_SHORT_SIDE` or more, shrinking with a smaller one
+as the masks' floor does, `defaults.scaled_floor`) is the change the codec's noise makes between neighbours. A
 border cell starts at max(|r| - level, 0), level = BORDER_FACTOR x the median |r| of the border's cells: the
 border counts as background, except where it moves clearly more than the rest of it (a mover entering the
 frame). This is the geodesic saliency of Wei et al., "Geodesic Saliency Using Background Priors" (ECCV 2012),
@@ -33,7 +33,7 @@ import numpy as np
 
 from ..video.motion import MotionField
 from ..video.motion.field import _camera_at
-from .masks import scaled_floor
+from .defaults import scaled_floor
 
 ALLOW = 0.25  # px/frame between neighbouring cells, at a short side of FLOOR_SHORT_SIDE pixels or more
 BORDER_FACTOR = 3.0  # x the median motion of the border's cells: the border's own background level

@@ -61,6 +61,7 @@ import numba
 import numpy as np
 
 from .appearance import GRABCUT_SHORT_SIDE, AppearanceConfig, ColourModel, combine, grabcut, solid
+from .defaults import FLOOR, FLOOR_SHORT_SIDE, scaled_floor  # defined there: the maps' enclosed speed and the overlay's scale read them too
 from .motion_edges import GAIN as ASSIGN_GAIN, FrameMotion, assign_edges
 from .pictures import WORK_SHORT_SIDE, Picture, picture, shrink, work_size
 from .valleys import valley_cuts
@@ -72,8 +73,6 @@ if TYPE_CHECKING:
 NOISE_FACTOR = 3.0  # x the frame's median motion (6 before the masks' own map; docs/EVALUATION.md 2c)
 NETWORK_NOISE_FACTOR = 6.0  # the same for the network's maps (--method cam, fused), which have no own map:
 # on the fused maps 6 scores 0.651 J on the DAVIS development sequences, 3 scores 0.636
-FLOOR = 0.5  # px/frame (raw maps of --method mv); 0 for maps in arbitrary units
-FLOOR_SHORT_SIDE = 480  # pixels: FLOOR holds from this short side up, and shrinks with a smaller one
 PEAK_SHARE = 0.5  # of the frame's 99.5th percentile
 PEAK_PERCENTILE = 99.5
 STATS_SAMPLES = 4_000  # at least about this many pixels of a frame's map give its median and peak (every 2nd of
@@ -122,12 +121,6 @@ class MaskConfig:
     def __post_init__(self) -> None:
         if self.refine not in REFINES:
             raise ValueError(f"refine must be one of {', '.join(REFINES)}, got {self.refine!r}")
-
-
-def scaled_floor(short: int, floor: float = FLOOR, floor_short_side: int = FLOOR_SHORT_SIDE) -> float:
-    """The least speed called motion (px/frame) on a frame of short side `short` pixels: `floor` from a short
-    side of `floor_short_side` up, shrinking in proportion below it (module docstring, rule 1)."""
-    return floor if short >= floor_short_side or floor == 0 else floor * short / floor_short_side
 
 
 def motion_threshold(raw: np.ndarray, cfg: MaskConfig = MaskConfig()) -> float:

@@ -21,7 +21,7 @@ from ..video.clips import ClipSpec, Geometry, geometry
 from ..video.decode import VideoInfo
 from ..video.kept_frames import KeptFrames
 from ..video.motion import MotionField, iter_motion, join, read_motion
-from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS  # defined there: the masks' optical-flow maps read them too
+from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS, scaled_floor  # defined there: the masks' optical-flow maps read them too
 from .geodesic import Enclosure, enclosed_speed
 from .map_store import MapStore
 from .result import MaskMaps, SaliencyResult
@@ -230,8 +230,6 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     assert maps is not None
     uncoded = int((~camera.coded).sum())  # frames without vectors (the optical-flow fallback has none)
     note = f"motion from {camera.source}" + (f"; {counted(uncoded, 'frame')} without vectors interpolated" if uncoded else "")
-    from .masks import scaled_floor  # the overlay's least top: the masks' floor (`display.frame_ranges`)
-
     return SaliencyResult(
         info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
         np.zeros((0, 2), np.int64), 0, [], [note], camera.source, masks, scaled_floor(min(info.width, info.height)),

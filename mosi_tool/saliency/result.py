@@ -36,7 +36,7 @@ class SaliencyResult:
     motion_source: str = ""  # --method mv: where the motion came from (`MotionField.source`)
     mask_maps: MaskMaps | None = None  # --method mv: the masks' own maps, when asked; None: the masks read `maps` alone
     display_floor: float = 0.0  # the least top of the scale under --norm bounded and video, in the maps' units
-    # (--method mv: the masks' floor, px/frame, `masks.scaled_floor`; 0: none, maps in arbitrary units)
+    # (--method mv: the masks' floor, px/frame, `defaults.scaled_floor`; 0: none, maps in arbitrary units)
 
     @cached_property
     def range(self) -> tuple[float, float]:
