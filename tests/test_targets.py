@@ -449,6 +449,26 @@ def test_frame_boxes_hold_every_strong_mover_and_not_the_noise():
     assert np.array_equal(frame_motion_boxes(corner, (330, 200))[3:17], np.tile([256, 128, 330, 200], (14, 1)))
 
 
+def test_frame_boxes_with_the_enclosed_speed_leave_out_a_parallax_the_camera_model_missed():
+    """A residual growing smoothly down the frame (near ground under a moving camera) outweighs a mover the camera
+    follows (-2 px/frame left over): the plain speed's box reaches the bottom of the frame; with the enclosed
+    speed (`saliency.geodesic`) the box is the mover's, as `saliency --masks` reads it."""
+    from mosi_tool.motion_targets.compute import frame_motion_boxes
+    from mosi_tool.saliency.geodesic import enclosed_speed
+    from mosi_tool.video.motion import MotionField
+
+    f, h, w = 20, 12, 20  # patches of 16 px: 320x192
+    v = np.zeros((f, h, w, 2), np.float32)
+    v[..., 0] = np.linspace(0, 4, h, dtype=np.float32)[:, None]  # 0.36 px/frame a row: the ground
+    v[:, 3:6, 8:11] = (-2.0, 0.0)
+    field = MotionField(v, np.tile(np.eye(2, 3), (f, 1, 1)), np.arange(f) / 24, np.ones(f, bool), (320, 192), 16, "test")
+    speed = np.hypot(v[..., 0], v[..., 1])
+    plain = frame_motion_boxes(speed, (320, 192))
+    assert (plain[3:17, 3] == 192).all()  # down to the bottom edge
+    boxes = frame_motion_boxes(speed, (320, 192), enclosed=enclosed_speed(field))
+    assert np.array_equal(boxes[3:17], np.tile([128, 48, 176, 96], (14, 1)))
+
+
 def test_targets_without_trajectories_keep_every_other_array(scene_video):
     """MOFO needs only the boxes: without the trajectories (most of the time and memory) the rest is the same."""
     full, light = compute_targets(scene_video), compute_targets(scene_video, trajectories=False)

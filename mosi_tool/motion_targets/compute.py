@@ -41,8 +41,9 @@ from .trajectories import CELL, track
 # Raised whenever the same options give other arrays from the same motion field (`video.motion.REVISION` counts
 # the field's own changes; both are in `settings`), so a rerun remakes the files made before; 2: the motion boxes
 # by the masks' rule, short gaps known; 3: the cells in a video's black bars take the camera's motion (`letterbox`);
-# 4: the bars are found after a slow fade in from black too (`letterbox.SHOWN`), and info says them (`bars`)
-REVISION = 4
+# 4: the bars are found after a slow fade in from black too (`letterbox.SHOWN`), and info says them (`bars`); 5: the
+# frame boxes read the enclosed speed as `saliency --masks` does (`saliency.geodesic`)
+REVISION = 5
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
@@ -129,25 +130,25 @@ def resize_field(field: MotionField, size: tuple[int, int]) -> MotionField:
     return dataclasses.replace(field, vectors=vec.astype(np.float32), camera=cam, known=known, size=(int(size[0]), int(size[1])))
 
 
-def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 512) -> np.ndarray:
+def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 512, enclosed: np.ndarray | None = None) -> np.ndarray:
     """(F, 4) float32 px: each frame's motion area (x0, y0, x1, y1, exclusive ends; NaN rows: none) from the
     compensated speed of its 16-px patches, (F, h, w) px/frame, for a frame of `size` = (W, H).
 
     The rule of `saliency --masks` without the pixels, which `targets` does not decode: its maps (here the
     patch speed blurred by 1 patch for the display map and 0.5 for the masks' own map, each averaged over
-    `saliency.motion.WINDOW` frames either side) and its rule 1 (`BOX_MASKS`: a level relative to the frame's
-    residual noise and half the local peak, `saliency.masks`), then the box around the mask's components
-    (`saliency.boxes.component_boxes`: at least 0.2% of the frame) whose evidence summed over their area is at
-    least BOX_SHARE of the strongest's; none where less than 0.2% of the frame moves. On the DAVIS development
-    sequences, against each frame's object box: IoU 0.585, hit (IoU >= 0.5) 67%, centre on the object 76%;
-    the half-of-peak rule on the raw patch motion before it: 0.381, 35%, 64% (docs/TARGETS.md "Motion boxes",
-    `bench/targets_box.py`). Worked `chunk` frames at a time (the same boxes: each chunk is averaged with its
-    neighbours' frames)."""
+    `saliency.motion.WINDOW` frames either side; with `enclosed`, the same frames' enclosed speed (F, h, w),
+    `saliency.geodesic`, made into maps alike, each map the geometric mean with its enclosed one, as
+    `saliency.motion.motion_pass` makes the masks' maps) and its rule 1 (`BOX_MASKS`: a level relative to the
+    frame's residual noise and half the local peak, `saliency.masks`), then the box around the mask's
+    components (`saliency.boxes.component_boxes`: at least 0.2% of the frame) whose evidence summed over their
+    area is at least BOX_SHARE of the strongest's; none where less than 0.2% of the frame moves. Scores on
+    DAVIS: docs/TARGETS.md "Motion boxes" (`bench/targets_box.py`). Worked `chunk` frames at a time (the same
+    boxes: each chunk is averaged with its neighbours' frames)."""
     import cv2
 
     from ..saliency.boxes import MIN_AREA, component_boxes
     from ..saliency.masks import MaskTracker
-    from ..saliency.motion import WINDOW, moving_average
+    from ..saliency.motion import WINDOW, masks_map, moving_average
 
     out = np.full((len(speed), 4), np.nan, np.float32)
     if not speed.size:  # a frame under 16 px on a side holds no whole patch: no motion area
@@ -155,9 +156,15 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
     tracker = MaskTracker(BOX_MASKS)
     limit = np.array([size[0], size[1], size[0], size[1]], np.float32)
     for a in range(0, len(speed), chunk):
-        lo, hi = max(0, a - WINDOW), min(len(speed), a + chunk + WINDOW)
-        sets = [np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in speed[lo:hi]]) for sigma in BOX_BLURS]
-        display, own = (moving_average(m, a - lo, min(a + chunk, len(speed)) - lo, WINDOW) for m in sets)
+        lo, hi, stop = max(0, a - WINDOW), min(len(speed), a + chunk + WINDOW), min(a + chunk, len(speed))
+
+        def maps(s: np.ndarray) -> list[np.ndarray]:  # (display, own) of frames [a, stop) of a speed (F, h, w)
+            return [moving_average(np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in s[lo:hi]]), a - lo, stop - lo, WINDOW) for sigma in BOX_BLURS]
+
+        display, own = maps(speed)
+        if enclosed is not None:
+            (d, o) = maps(enclosed)
+            display, own = masks_map(display, d), masks_map(own, o)
         evidence = tracker.update_stack(display, size, own)  # (K, h, w): each frame's `update`, at once
         moving = evidence > 0.5
         for k in np.flatnonzero(moving.sum(axis=(1, 2)) >= MIN_AREA * moving[0].size):  # else a few noisy patches: none
@@ -342,13 +349,20 @@ def _expected_frames(info: Any) -> int:
     return int(frames * 1.02) + 16 if frames else 0
 
 
-def _patch_speed(field: MotionField, oh: int, ow: int) -> np.ndarray:
-    """(F, oh // 2, ow // 2) float32 px/frame: the mean compensated speed of each 16x16 patch (2x2 cells)."""
+def _patch_speed(field: MotionField, oh: int, ow: int) -> tuple[np.ndarray, np.ndarray]:
+    """((F, oh // 2, ow // 2), the same) float32 px/frame: the mean compensated speed of each 16x16 patch (2x2
+    cells), and the mean enclosed speed (`saliency.geodesic.enclosed_speed`) of each."""
+    from ..saliency.geodesic import enclosed_speed
+
+    return _patch_mean(field.residual_speed(), oh, ow), _patch_mean(enclosed_speed(field), oh, ow)
+
+
+def _patch_mean(cells: np.ndarray, oh: int, ow: int) -> np.ndarray:
+    """(F, oh // 2, ow // 2) float32: the mean of each 2x2 cells of (F, gh, gw) per-cell values."""
     ph, pw = oh // 2, ow // 2
-    speed = field.residual_speed()
-    total = speed[:, 0 : 2 * ph : 2, 0 : 2 * pw : 2] + speed[:, 0 : 2 * ph : 2, 1 : 2 * pw : 2]
-    total += speed[:, 1 : 2 * ph : 2, 0 : 2 * pw : 2]
-    total += speed[:, 1 : 2 * ph : 2, 1 : 2 * pw : 2]
+    total = cells[:, 0 : 2 * ph : 2, 0 : 2 * pw : 2] + cells[:, 0 : 2 * ph : 2, 1 : 2 * pw : 2]
+    total += cells[:, 1 : 2 * ph : 2, 0 : 2 * pw : 2]
+    total += cells[:, 1 : 2 * ph : 2, 1 : 2 * pw : 2]
     return total * np.float32(0.25)
 
 
@@ -398,6 +412,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     starts_done: list[np.ndarray] = []
     cameras: list[np.ndarray] = []
     speeds: list[np.ndarray] = []
+    enclosed: list[np.ndarray] = []  # the enclosed speed of the same patches, for the frame boxes
     times: list[np.ndarray] = []
     # frames [base, base + len(tail[0])) of the field (vectors, camera, known), left from the chunks before for
     # the starts not yet tracked (fewer than L + opts.starts frames: the chunk itself is never copied)
@@ -425,7 +440,9 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
             rows.append(valid)
         to_float16(field.vectors[:, :oh, :ow], out=vectors.take(len(field.vectors)))
         cameras.append(field.camera.astype(np.float32))
-        speeds.append(_patch_speed(field, oh, ow))
+        plain, inside = _patch_speed(field, oh, ow)
+        speeds.append(plain)
+        enclosed.append(inside)
         times.append(field.times)
         if not trajectories:
             continue
@@ -452,8 +469,11 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     oh, ow = h // CELL, w // CELL
     speed = np.concatenate(speeds)
     speeds.clear()
+    inside = np.concatenate(enclosed)
+    enclosed.clear()
     scale = max(MIN_SCALE, float(np.percentile(speed, SCALE_PERCENTILE))) if speed.size else MIN_SCALE
-    frame_boxes = frame_motion_boxes(speed, size)  # in px/frame, before the normalisation below
+    frame_boxes = frame_motion_boxes(speed, size, enclosed=inside)  # in px/frame, before the normalisation below
+    del inside
     patch = np.clip(np.divide(speed, scale, out=speed), 0, 1, out=speed)  # in place: 4 bytes a patch a frame, not 12
     info = asdict(reader.info)
     warnings = list(reader.warnings)
