@@ -32,7 +32,7 @@ import numba
 import numpy as np
 
 from ..video.motion import MotionField
-from ..video.motion.field import _camera_at
+from ..video.motion.field import camera_at  # numba: inlined in the kernel
 from .defaults import scaled_floor
 
 ALLOW = 0.25  # px/frame between neighbouring cells, at a short side of FLOOR_SHORT_SIDE pixels or more
@@ -73,7 +73,7 @@ def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.floa
         for i in range(gh):
             y = (i + 0.5) * cell
             for j in range(gw):
-                cx, cy = _camera_at(a, (j + 0.5) * cell, y)
+                cx, cy = camera_at(a, (j + 0.5) * cell, y)
                 rx, ry = np.float32(vectors[t, i, j, 0] - cx), np.float32(vectors[t, i, j, 1] - cy)
                 residual[i, j, 0], residual[i, j, 1] = rx, ry
                 if i == 0 or j == 0 or i == gh - 1 or j == gw - 1:

@@ -200,7 +200,7 @@ def _fill(flat: np.ndarray, max_gap: int) -> None:
 
 @numba.njit(inline="always")
 @no_type_check  # numba code: numpy scalars throughout
-def _camera_at(a: np.ndarray, x: float, y: float) -> tuple[float, float]:
+def camera_at(a: np.ndarray, x: float, y: float) -> tuple[float, float]:
     """The velocity p - A p (px/frame) the camera model A (2, 3) gives at p = (x, y): `camera_velocity` for one
     point, inside the kernels."""
     return x - (a[0, 0] * x + a[0, 1] * y + a[0, 2]), y - (a[1, 0] * x + a[1, 1] * y + a[1, 2])
@@ -218,7 +218,7 @@ def fill_by_camera(vectors: np.ndarray, camera: np.ndarray, cell: int) -> None:
             y = (i + 0.5) * cell
             for j in range(gw):
                 if np.isnan(vectors[t, i, j, 0]) or np.isnan(vectors[t, i, j, 1]):
-                    vectors[t, i, j, 0], vectors[t, i, j, 1] = _camera_at(a, (j + 0.5) * cell, y)
+                    vectors[t, i, j, 0], vectors[t, i, j, 1] = camera_at(a, (j + 0.5) * cell, y)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -232,7 +232,7 @@ def _residual_speed(vectors: np.ndarray, camera: np.ndarray, cell: int) -> np.nd
         for i in range(gh):
             y = (i + 0.5) * cell
             for j in range(gw):
-                cx, cy = _camera_at(a, (j + 0.5) * cell, y)
+                cx, cy = camera_at(a, (j + 0.5) * cell, y)
                 dx, dy = vectors[t, i, j, 0] - cx, vectors[t, i, j, 1] - cy
                 out[t, i, j] = np.sqrt(dx * dx + dy * dy)
     return out
