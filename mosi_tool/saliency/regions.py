@@ -71,8 +71,8 @@ class Regions:
 
     def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
         """(h, w) float32 refined evidence of `frame` (`MaskTracker.update`: moving where > 0.5), from its
-        pixels (`pictures.picture`); raw: its map at `size` (read where the run made no masks' maps). Raises ValueError for a frame older than the kept
-        ones (the tracker has moved past it)."""
+        pixels (`pictures.picture`); raw: its map at `size` (read where the run made no masks' maps). Raises
+        ValueError for a frame older than the kept ones (the tracker has moved past it)."""
         index = frame.index
         if index in self._kept:
             return self._kept[index]
