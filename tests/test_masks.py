@@ -456,6 +456,33 @@ def test_three_movers_under_a_panning_camera(tmp_path):
     assert union < 0.62
 
 
+def test_a_mover_about_the_edge_filters_size_is_kept_when_asked(tmp_path):
+    """A 24-px square at 6 px/frame over a still textured background, 640x360: the edge filter lowers its evidence's
+    peak under the solid rule's share (0.6 to 0.7 against 0.75), so with the filtered evidence alone (the default)
+    every frame loses it; with `MaskConfig.confident_unfiltered` rule 2's evidence before the filter counts as
+    confident motion too (`masks._confident`), and it is kept."""
+    h, w, n, side = 360, 640, 24, 24
+    bg, fg = texture(h, w, seed=3, scale=6), texture(side, side, seed=9, scale=3)
+    frames, truth = [], []
+    for t in range(n):
+        img = bg.copy()
+        img[160 : 160 + side, 100 + 6 * t : 100 + 6 * t + side] = fg
+        frames.append(img)
+        m = np.zeros((h, w), bool)
+        m[160 : 160 + side, 100 + 6 * t : 100 + 6 * t + side] = True
+        truth.append(m)
+    path = encode_frames(tmp_path / "small.mp4", frames)
+    result = compute_motion_saliency(path, mask_maps=True)
+    made = {}
+    for name, cfg in (("now", MaskConfig(confident_unfiltered=True)), ("before", MaskConfig())):
+        out = tmp_path / f"{name}.npy"
+        render(path, result, extra_sinks={out: MasksFile(out, n, w, h, Regions(w, h, cfg, mask_heat(result)))})
+        made[name] = np.load(out)
+    covered = {k: np.mean([(m[t] & truth[t]).sum() / truth[t].sum() >= 0.5 for t in range(1, n - 1)]) for k, m in made.items()}
+    assert covered["now"] >= 0.9 and covered["before"] <= 0.1, covered  # measured 100% and 0%
+    assert max((made["now"][t] & ~truth[t]).mean() for t in range(n)) < 0.002  # nothing else
+
+
 # --- the commands ------------------------------------------------------------------------------------------
 
 

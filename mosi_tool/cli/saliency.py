@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
         runtime: RuntimeOpt = None,
         compile: CompileOpt = False,
         stream: StreamOpt = None,
-        fps: Annotated[Optional[float], typer.Option("--fps", parser=_positive_fps, help="Frame folders: their frame rate (> 0). Network methods cut their clips from a video at this rate; the maps, masks and overlay keep every frame.")] = None,
+        fps: Annotated[Optional[float], typer.Option("--fps", parser=_positive_fps, help="Frame folders: their frame rate (> 0; default 25). Network methods cut their clips from a video at this rate; the maps, masks and overlay keep every frame.")] = None,
     ) -> None:
         """Motion saliency maps of a video, as an overlay at its original resolution (or of many, with --out-dir)."""
         from ..atomic import clean_partial

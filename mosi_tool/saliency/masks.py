@@ -45,7 +45,9 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
 4. **Appearance** (`saliency.appearance`, `MaskConfig.refine`): the refined evidence is blended with a
    video-level colour model of the moving object against its background (default "colour"; "grabcut":
    OpenCV's GrabCut seeded from it; "none": rule 3 is the mask), filtered again with a guided filter of
-   radius APPEARANCE_RADIUS, and only the components that hold confident motion are kept, holes filled.
+   radius APPEARANCE_RADIUS, and only the components that hold confident motion are kept, holes filled
+   (confident: above `AppearanceConfig.fg_share` in the evidence after rule 3; with `MaskConfig.confident_unfiltered`,
+   off by default, also in rule 2's before it, where a mover about the edge filter's size keeps its peak).
 5. **Valleys** (`MaskConfig.valley`, off by default: it separates the synthetic movers but splits DAVIS
    objects into parts, docs/EVALUATION.md 2c): the mask cut where two basins of the masks' own map (else the
    display map) meet below VALLEY_SHARE of the lower peak (`saliency.valleys`).
@@ -116,6 +118,8 @@ class MaskConfig:
     stats_samples: int = STATS_SAMPLES  # rule 1's median and peak from a grid of at least about this many pixels
     optical_flow: bool = False  # rule 1 on the codec's maps and optical-flow maps together (`saliency.flow_maps`; over the speed budget)
     refine: str = "colour"  # one of REFINES: the appearance step (rule 4); needs the frame's image
+    confident_unfiltered: bool = False  # rule 4's confident motion also from rule 2's evidence: keeps a mover about the
+    # edge filter's size, but lowered unseen DAVIS J by 0.005 (docs/EVALUATION.md 2c, "Small movers"): off
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
 
     def __post_init__(self) -> None:
@@ -292,6 +296,14 @@ def texture_confidence(grey: np.ndarray, cfg: MaskConfig = MaskConfig(), size: t
     return np.clip(g / cfg.texture_scale, 0, 1)
 
 
+def _confident(e: np.ndarray, motion_e: np.ndarray | None) -> np.ndarray:
+    """(h, w) float32: the larger of the filtered evidence e (h, w) and rule 2's evidence `motion_e` (resized to
+    e's size; None: e) at each pixel: what the solid rule counts as confident motion. The edge filter lowers the
+    peak of a mover about its own size (a 24-px square at 640x360 peaked at 0.6 to 0.7, under FG_SHARE), so the
+    evidence before it counts too (`appearance.solid`)."""
+    return e if motion_e is None else np.maximum(e, _at(np.asarray(motion_e, np.float32), e.shape[::-1]))
+
+
 def _smooth_blur(x: np.ndarray, sigma: float, size: tuple[int, int] | None = None) -> np.ndarray:
     """Gaussian blur of (h, w) float32 `x` by `sigma` pixels, at `size` = (width, height) (default x's own);
     for sigma >= 2, computed at half the size (2x2 block averages, sigma / 2): a wide blur keeps nothing
@@ -378,6 +390,7 @@ class MaskTracker:
         self._previous = e
         if pic is None:
             return e
+        motion_e = e if self.cfg.confident_unfiltered else None  # rule 2's: confident motion for rule 4 too
         grey = pic.grey
         # the colour step alone reads rule 3's output, at its own size: the fast filter's reduced size, if that is it
         reduced = (self.cfg.refine == "colour" and motion is None and pic.colour is not None
@@ -390,7 +403,7 @@ class MaskTracker:
         if motion is not None and previous is not None and previous.shape == grey.shape:
             e = assign_edges(e, grey, previous, motion, self.cfg.assign_band, self.cfg.assign_gain)
         if self.cfg.refine != "none" and pic.colour is not None:
-            e = self._appearance(e, pic.colour, grey)
+            e = self._appearance(e, pic.colour, grey, motion_e)
         if self.cfg.valley > 0:
             landscape = sharp if sharp is not None and self.cfg.sharp else raw
             e = np.where(valley_cuts(_at(landscape, e.shape[::-1]), e > 0.5, self.cfg.valley), np.float32(0), e)
@@ -426,20 +439,22 @@ class MaskTracker:
             self._scaled = (short, dataclasses.replace(self.cfg, floor=floor))
         return self._scaled[1]
 
-    def _appearance(self, e: np.ndarray, colour: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    def _appearance(self, e: np.ndarray, colour: np.ndarray, grey: np.ndarray, motion_e: np.ndarray | None) -> np.ndarray:
         """Rule 4 on evidence e (at the working size, or already at the colour's), the frame's colour (h', w', 3)
         uint8 RGB (`Picture.colour`) and grey levels (h, w) in [0, 1] at the working size: the colour step at
-        a short side of `AppearanceConfig.short_side`, its size (GrabCut at its own, then (h, w))."""
+        a short side of `AppearanceConfig.short_side`, its size (GrabCut at its own, then (h, w)). motion_e:
+        rule 2's evidence, before the edge filter (any size; None: e alone): a component is kept where it or e is
+        confident."""
         h, w = grey.shape
         if self.cfg.refine == "grabcut":
             c = guided_filter(grey, _at(grabcut(e, colour), (w, h)), APPEARANCE_RADIUS, self.cfg.guide_eps)
-            return solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
+            return solid(c, _confident(e, motion_e), self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
         grey = shrink(grey, self.cfg.appearance.short_side)
         e = e if e.shape == grey.shape else shrink(e, self.cfg.appearance.short_side)
         scale = e.shape[1] / w
         c = combine(e, colour, self._colours, scale)
         c = guided_filter(grey, c, max(1, round(APPEARANCE_RADIUS * scale)), self.cfg.guide_eps)
-        c = solid(c, e, self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
+        c = solid(c, _confident(e, motion_e), self.cfg.appearance.fg_share) if self.cfg.appearance.solid else c
         return c
 
     @staticmethod
