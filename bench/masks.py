@@ -60,7 +60,7 @@ def refine_costs(videos: list[Path], rounds: int) -> None:
         x = Inputs(v, None, 10**9)
         w, h = x.size
         size = map_size(w, h)  # every config's but GrabCut's colour size is the default's
-        data.append(((w, h), x.raw_maps(size, which="wide"), x.raw_maps(size, which="own"), {n: x.pictures(c) for n, c in configs.items()}))
+        data.append(((w, h), x.raw_maps(size), x.raw_maps(size, sharp=True), {n: x.pictures(c) for n, c in configs.items()}))
     totals, frames = dict.fromkeys(configs, 0.0), sum(len(p["none"]) for *_, p in data)
     for r in range(rounds):
         for name in list(configs)[:: 1 if r % 2 == 0 else -1]:

@@ -479,7 +479,7 @@ def test_mv_maps_are_streamed_in_chunks_at_the_model_input_size(tmp_path, monkey
     from mosi_tool.loader import read_model_meta
 
     video = encode(tmp_path / "v.mp4", square_frames(70, 160, 96))
-    whole = motion.object_motion_maps(mv.read_motion(video, measure=motion.MEASURE_REFERENCES))  # as `saliency` reads it
+    whole = motion.mv_maps(mv.read_motion(video, measure=motion.MEASURE_REFERENCES))  # as `saliency` reads it
     monkeypatch.setattr(streaming, "CHUNK", 9)
     monkeypatch.setattr(motion, "SPLIT", 9)
     chunked = compute_motion_saliency(video)

@@ -423,7 +423,7 @@ def run_masks(tmp_path, pan, measure=True):
     frames, truth = movers(pan)
     path = encode_frames(tmp_path / f"movers{pan}.mp4", frames)
     result = compute_motion_saliency(path, mask_maps=True, measure=measure)  # as `saliency --masks` makes them
-    regions = Regions(W, H, maps=mask_heat(result))
+    regions = Regions(W, H, sharp=mask_heat(result))
     masks, boxes = tmp_path / "m.npy", tmp_path / "b.jsonl"
     render(path, result, extra_sinks={masks: MasksFile(masks, N, W, H, regions), boxes: BoxesFile(boxes, regions)})
     m = np.load(masks)
@@ -544,7 +544,7 @@ def test_saliency_masks_read_the_masks_own_map(tmp_path):
         result = compute_motion_saliency(path, mask_maps=sharp)
         assert (result.mask_maps is not None) == sharp
         out = tmp_path / f"{name}.npy"
-        render(path, result, extra_sinks={out: MasksFile(out, 12, W, H, Regions(W, H, maps=mask_heat(result)))})
+        render(path, result, extra_sinks={out: MasksFile(out, 12, W, H, Regions(W, H, sharp=mask_heat(result)))})
         made[name] = np.load(out)
     assert np.array_equal(got, made["own"]) and not np.array_equal(got, made["display"])
 
@@ -705,7 +705,7 @@ def test_masks_with_optical_flow_maps_still_cover_the_movers(tmp_path):
     path = encode_frames(tmp_path / "m.mp4", frames)
     result = compute_motion_saliency(path, mask_maps=True)
     out = tmp_path / "m.npy"
-    render(path, result, extra_sinks={out: MasksFile(out, N, W, H, Regions(W, H, MaskConfig(optical_flow=True), maps=mask_heat(result)))})
+    render(path, result, extra_sinks={out: MasksFile(out, N, W, H, Regions(W, H, MaskConfig(optical_flow=True), sharp=mask_heat(result)))})
     m = np.load(out)
     covered = np.array([[(m[t] & o).sum() / o.sum() >= 0.5 for o in truth[t]] for t in range(1, N - 1)])
     assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)

@@ -202,12 +202,12 @@ def test_object_motion_maps_stream_like_a_whole_video_moving_average(panning):
 def test_map_sets_are_the_maps_at_each_blur(panning):
     """The masks' own maps come with the display maps from one pass (`iter_map_sets`): each set is exactly what
     `iter_object_motion_maps` makes at its blur, and each enclosed set the enclosed speed (`geodesic`) blurred
-    and averaged in time alike, however the field is cut; the motion pass stores the display maps and the
-    masks' two (the geometric means of plain and enclosed)."""
+    and averaged in time alike, however the field is cut; the motion pass stores the `mv` maps at both blurs,
+    each the geometric mean of plain and enclosed (`mv_maps` of the whole field)."""
     import cv2
 
     from mosi_tool.saliency.geodesic import Enclosure, enclosed_speed
-    from mosi_tool.saliency.motion import BLUR_CELLS, MASK_BLUR_CELLS, iter_map_sets, iter_object_motion_maps, mask_motion_maps, motion_pass, split
+    from mosi_tool.saliency.motion import BLUR_CELLS, MASK_BLUR_CELLS, iter_map_sets, iter_object_motion_maps, motion_pass, mv_maps, split
 
     field = mv.read_motion(panning[0])
     blurs = (BLUR_CELLS, MASK_BLUR_CELLS)
@@ -223,12 +223,12 @@ def test_map_sets_are_the_maps_at_each_blur(panning):
             np.testing.assert_allclose(sets[:, 2 + k], expect, rtol=1e-5, atol=1e-6)
     assert not np.allclose(sets[:, 0], sets[:, 1]) and not np.allclose(sets[:, 0], sets[:, 2])
     np.testing.assert_array_equal(np.concatenate(list(iter_map_sets(split(field, 4), blurs))), sets[:, :2])  # plain alone
-    _, maps, masks = motion_pass(panning[0], field=field, mask_maps=True)
-    assert maps is not None and masks is not None and masks.wide.shape == masks.own.shape == maps.shape
-    np.testing.assert_allclose(maps[:], sets[:, 0], rtol=1e-3, atol=1e-3)  # float16 on disk
-    np.testing.assert_allclose(masks.wide[:], np.sqrt(sets[:, 0] * sets[:, 2]), rtol=1e-3, atol=1e-3)
-    np.testing.assert_allclose(masks.own[:], np.sqrt(sets[:, 1] * sets[:, 3]), rtol=1e-3, atol=1e-3)
-    np.testing.assert_allclose(mask_motion_maps(field), np.sqrt(sets[:, 1] * sets[:, 3]), rtol=1e-5, atol=1e-6)
+    _, maps, sharp = motion_pass(panning[0], field=field, mask_maps=True)
+    assert maps is not None and sharp is not None and sharp.shape == maps.shape
+    for k, (stored, blur) in enumerate(((maps, BLUR_CELLS), (sharp, MASK_BLUR_CELLS))):
+        whole = np.sqrt(sets[:, k] * sets[:, 2 + k])
+        np.testing.assert_allclose(stored[:], whole, rtol=1e-3, atol=1e-3)  # float16 on disk
+        np.testing.assert_allclose(mv_maps(field, blur), whole, rtol=1e-5, atol=1e-6)
     assert motion_pass(panning[0], field=field)[2] is None  # only when asked
 
 

@@ -24,6 +24,7 @@ METRICS = ("auc", "sauc", "nss", "hit", "box_iou", "box_hit")
 METRIC_NAMES = {"auc": "AUC-Judd", "sauc": "sAUC", "nss": "NSS", "hit": "pointing", "box_iou": "box IoU", "box_hit": "box hit"}
 MV = "motion vectors"
 MV_RAW = "motion vectors (uncompensated)"
+MV_PLAIN = "motion vectors without the enclosed speed"  # the `mv` maps before `saliency.geodesic`
 
 
 def model_row(label: str, target: str, stabilize: str) -> str:
@@ -73,10 +74,10 @@ class MapInputs(TimedItems):
 
     @cached_property
     def mv_maps(self) -> np.ndarray:
-        """`--method mv` maps of the whole field (`object_motion_maps`)."""
-        from ..saliency.motion import object_motion_maps
+        """`--method mv` maps of the whole field (`mv_maps`)."""
+        from ..saliency.motion import mv_maps
 
-        out = self._timed("mv_maps", lambda: object_motion_maps(self.motion))
+        out = self._timed("mv_maps", lambda: mv_maps(self.motion))
         if len(out) < self.count:
             raise ValueError(f"{self.source}: decoded {len(out)} frames but there are masks for {self.count}")
         return out
@@ -89,6 +90,12 @@ class MapMethod:
     kind: str  # "mv" (what `saliency --method mv` writes) or "baseline"
     maps: Callable[[MapInputs], np.ndarray]  # (n, h, w) maps, n >= the frames scored
     uses: tuple[str, ...]  # `MapInputs` items whose time is charged to the method
+
+
+def _plain(x: MapInputs) -> np.ndarray:
+    from ..saliency.motion import object_motion_maps
+
+    return object_motion_maps(x.motion)
 
 
 def _uncompensated(x: MapInputs) -> np.ndarray:
@@ -104,4 +111,5 @@ MAP_METHODS: dict[str, MapMethod] = {m.name: m for m in (
     MapMethod("compensated flow", "baseline", lambda x: bl.compensated_flow(x.flow), ("gray", "flow")),
     MapMethod(MV, "mv", lambda x: x.mv_maps, ("motion", "mv_maps")),
     MapMethod(MV_RAW, "baseline", _uncompensated, ("motion",)),
+    MapMethod(MV_PLAIN, "baseline", _plain, ("motion",)),
 )}  # fmt: skip

@@ -198,18 +198,17 @@ class Inputs(TimedItems):
 
         return self._timed("fused", run)
 
-    def raw_maps(self, size: tuple[int, int], fused: bool = False, which: str = "display", item: str = "saliency") -> np.ndarray:
-        """The `mv` maps (fused: the `--method fused` maps) of the first `count` frames, un-normalised, at `size`
-        (what `saliency --masks` reads); which: "display" (the saliency maps), or the masks' own maps
-        (`SaliencyResult.mask_maps`): "wide" or "own"; item: the saliency result they come from, `saliency` or a
-        variant of it: `saliency_similarity`, `saliency_estimated`."""
+    def raw_maps(self, size: tuple[int, int], fused: bool = False, sharp: bool = False, item: str = "saliency") -> np.ndarray:
+        """The `mv` maps (fused: the `--method fused` maps; sharp: the masks' own `mv` maps, `mask_maps`;
+        item: the saliency result they come from, `saliency` or a variant of it: `saliency_similarity`,
+        `saliency_estimated`) of the first `count` frames, un-normalised, at `size` (what `saliency --masks` reads)."""
         import dataclasses
 
         from ..saliency.render import heat_frames
 
         result = self.fused if fused else getattr(self, item)
-        if which != "display":
-            result = dataclasses.replace(result, maps=getattr(result.mask_maps, which))
+        if sharp:
+            result = dataclasses.replace(result, maps=result.mask_maps)
         n = min(self.count, len(result.frame_times))
         return heat_frames(result, 0, n, *size, "raw")
 
@@ -231,14 +230,14 @@ class Inputs(TimedItems):
 
     def maps_at_blur(self, size: tuple[int, int], blur: float, enclosure: Enclosure | None = Enclosure()) -> np.ndarray:
         """The `mv` maps at a blur (Gaussian sigma in cells), of `field`, un-normalised, of the first `count`
-        frames at `size`: the masks' own map at that blur with these enclosure settings
-        (`saliency.motion.mask_motion_maps`), or (enclosure None) the plain motion map (`object_motion_maps`)."""
+        frames at `size`, with these enclosure settings (`saliency.motion.mv_maps`), or (enclosure None) the
+        plain motion maps before the enclosed speed (`object_motion_maps`)."""
         import dataclasses
 
-        from ..saliency.motion import mask_motion_maps, object_motion_maps
+        from ..saliency.motion import mv_maps, object_motion_maps
         from ..saliency.render import heat_frames
 
-        maps = object_motion_maps(self.field, blur) if enclosure is None else mask_motion_maps(self.field, blur, enclosure)
+        maps = object_motion_maps(self.field, blur) if enclosure is None else mv_maps(self.field, blur, enclosure)
         result = dataclasses.replace(self.saliency, maps=maps)
         return heat_frames(result, 0, min(self.count, len(result.frame_times)), *size, "raw")
 
@@ -248,8 +247,8 @@ Output = tuple[list[np.ndarray], list[list[float] | None]]  # masks (H, W) bool 
 
 def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, own_blur: float | None = None,
               item: str = "saliency", enclosure: Enclosure | None = Enclosure(), wide_enclosed: bool = True) -> Callable[[Inputs], Output]:  # fmt: skip
-    """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the masks' own `mv` maps
-    (`SaliencyResult.mask_maps`; fused: on the `--method fused` maps of the default model; own_blur: the
+    """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the `mv` maps and the masks'
+    own (`SaliencyResult.mask_maps`; fused: on the `--method fused` maps of the default model; own_blur: the
     narrower one at this blur, cells, instead of `motion.MASK_BLUR_CELLS`; item: the `Inputs` saliency result
     the maps come from, `Inputs.raw_maps`; enclosure: the enclosed speed's settings, `saliency.geodesic`,
     None: the plain motion maps; wide_enclosed False: the wider map plain, the narrower one alone enclosed)."""
@@ -258,15 +257,15 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
         w, h = x.size
         size, maps = work_size(w, h, cfg.work_short_side), map_size(w, h, cfg)  # the evidence's and the maps' (`Regions`)
         pictures = x.pictures(cfg)
-        stored = enclosure == Enclosure() and wide_enclosed and own_blur is None  # the maps `saliency` made
-        if fused or enclosure is None or not wide_enclosed:
-            raw = x.raw_maps(maps, fused, "display", item)
+        default = enclosure == Enclosure()  # the maps `saliency` made
+        if fused or (default and wide_enclosed):
+            raw = x.raw_maps(maps, fused, item=item)
         else:
-            raw = x.raw_maps(maps, which="wide", item=item) if stored else x.maps_at_blur(maps, BLUR_CELLS, enclosure)
+            raw = x.maps_at_blur(maps, BLUR_CELLS, enclosure if wide_enclosed else None)
         sharp = None
         if cfg.sharp and not fused:
             blur = MASK_BLUR_CELLS if own_blur is None else own_blur
-            sharp = x.raw_maps(maps, which="own", item=item) if stored else x.maps_at_blur(maps, blur, enclosure)
+            sharp = x.raw_maps(maps, sharp=True, item=item) if default and own_blur is None else x.maps_at_blur(maps, blur, enclosure)
         vectors = x.field.vectors if carry_field else None
         motion = x.frame_motion(size) if cfg.assign_band > 0 else None
         tracker = MaskTracker(cfg)

@@ -148,7 +148,7 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
 
     from ..saliency.boxes import MIN_AREA, component_boxes
     from ..saliency.masks import MaskTracker
-    from ..saliency.motion import WINDOW, masks_map, moving_average
+    from ..saliency.motion import WINDOW, enclosed_map, moving_average
 
     out = np.full((len(speed), 4), np.nan, np.float32)
     if not speed.size:  # a frame under 16 px on a side holds no whole patch: no motion area
@@ -164,7 +164,7 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
         display, own = maps(speed)
         if enclosed is not None:
             (d, o) = maps(enclosed)
-            display, own = masks_map(display, d), masks_map(own, o)
+            display, own = enclosed_map(display, d), enclosed_map(own, o)
         evidence = tracker.update_stack(display, size, own)  # (K, h, w): each frame's `update`, at once
         moving = evidence > 0.5
         for k in np.flatnonzero(moving.sum(axis=(1, 2)) >= MIN_AREA * moving[0].size):  # else a few noisy patches: none

@@ -1,10 +1,14 @@
 """Saliency from the motion field alone (`--method mv`), and its fusion with a MoSI map (`--method fused`).
 
-The map of frame t is the length of the camera-compensated motion (the field minus the fitted camera
-motion, `MotionField.residual`; the camera is `CAMERA_MODEL`), in px/frame per cell, blurred by a Gaussian of `BLUR_CELLS` cells and averaged
-over the `2 * WINDOW + 1` frames around t (codec vectors are noisy from frame to frame; object motion is not).
-Both settings were chosen on DAVIS (docs/EVALUATION.md). The motion masks (`saliency.masks`) also read maps
-blurred by `MASK_BLUR_CELLS` only (`SaliencyResult.mask_maps`): the display blur joins movers two cells apart.
+The map of frame t is the geometric mean of two speeds per cell, each blurred by a Gaussian of `BLUR_CELLS`
+cells and averaged over the `2 * WINDOW + 1` frames around t (codec vectors are noisy from frame to frame;
+object motion is not): the length of the camera-compensated motion (the field minus the fitted camera motion,
+`MotionField.residual`; the camera is `CAMERA_MODEL`), in px/frame, and the enclosed speed (`geodesic`: how far
+that motion is from the frame's border across changes of motion, so that a background whose motion the camera
+model misses, a parallax or a followed subject's surroundings, stays low). The settings were chosen on DAVIS
+(docs/EVALUATION.md; `object_motion_maps` makes the plain maps before the enclosed speed). The motion masks
+(`saliency.masks`) also read the same maps blurred by `MASK_BLUR_CELLS` only (`SaliencyResult.mask_maps`): the
+display blur joins movers two cells apart.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..video.motion import MotionField, iter_motion, join, read_motion
 from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS, scaled_floor  # defined there: the masks' optical-flow maps read them too
 from .geodesic import Enclosure, enclosed_speed
 from .map_store import MapStore
-from .result import MaskMaps, SaliencyResult
+from .result import SaliencyResult
 
 WINDOW = 2  # frames either side averaged in time
 # The codec vectors' reference distances measured on the decoded pictures (`video.motion.codec.block_references`),
@@ -112,17 +116,17 @@ def object_motion_maps(field: MotionField, blur: float = BLUR_CELLS, window: int
     return np.concatenate(maps) if maps else np.zeros((0, gh, gw), np.float32)
 
 
-def mask_motion_maps(field: MotionField, blur: float = MASK_BLUR_CELLS, enclosure: Enclosure = Enclosure()) -> np.ndarray:
-    """(F, gh, gw) float32: the motion masks' own map of a whole in-memory field at `blur` (cells; `MaskMaps`):
-    the geometric mean of the motion map and the enclosed speed's (`geodesic`, with `enclosure`), both blurred
-    and averaged in time."""
+def mv_maps(field: MotionField, blur: float = BLUR_CELLS, enclosure: Enclosure = Enclosure()) -> np.ndarray:
+    """(F, gh, gw) float32 px/frame: the `--method mv` maps of a whole in-memory field at `blur` (cells; the masks'
+    own at `MASK_BLUR_CELLS`): the geometric mean of the motion map (`object_motion_maps`) and the enclosed
+    speed's (`geodesic`, with `enclosure`), both blurred and averaged in time (`motion_pass` streams the same)."""
     gh, gw = field.grid
     sets = list(iter_map_sets(split(field), (blur,), enclosed=enclosure))
-    return masks_map(*np.concatenate(sets).transpose(1, 0, 2, 3)) if sets else np.zeros((0, gh, gw), np.float32)
+    return enclosed_map(*np.concatenate(sets).transpose(1, 0, 2, 3)) if sets else np.zeros((0, gh, gw), np.float32)
 
 
-def masks_map(plain: np.ndarray, enclosed: np.ndarray) -> np.ndarray:
-    """The masks' map from the motion map and the enclosed speed's (same shape, px/frame): their geometric mean
+def enclosed_map(plain: np.ndarray, enclosed: np.ndarray) -> np.ndarray:
+    """The `mv` map from the motion map and the enclosed speed's (same shape, px/frame): their geometric mean
     (a region must move and be enclosed by motion boundaries, `geodesic`)."""
     return np.sqrt(plain * enclosed)
 
@@ -144,11 +148,10 @@ def motion_field(path: str | Path, stream: int | None = None, fps: float | None 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
                 field: MotionField | None = None, keep: KeptFrames | None = None, mask_maps: bool = False,
-                measure: bool = MEASURE_REFERENCES) -> tuple[MotionField, MapStore | None, MaskMaps | None]:  # fmt: skip
+                measure: bool = MEASURE_REFERENCES) -> tuple[MotionField, MapStore | None, MapStore | None]:  # fmt: skip
     """One streamed pass over a video's motion field (or over `field`, if already read): its camera track (a
-    `MotionField.camera_only`), if `maps`, its object-motion maps (`iter_object_motion_maps`) in a `MapStore`,
-    and if also `mask_maps`, the motion masks' own maps (`MaskMaps`: the maps at both blurs, each the geometric
-    mean with the enclosed speed's, `iter_map_sets`) in two more (else None).
+    `MotionField.camera_only`), if `maps`, its `mv` maps (the module docstring; `mv_maps` of a whole field) in a
+    `MapStore`, and if also `mask_maps`, the same maps at the masks' blur (`MASK_BLUR_CELLS`) in another (else None).
     Memory stays flat in the video's length, unless `keep` (`video.kept_frames`) takes the decoded pictures
     for the pass after this one. measure: the vectors' reference distances measured on the decoded pictures
     (`video.motion.iter_motion`; they are then decoded in full, kept or not), else estimated from the vectors."""
@@ -164,16 +167,15 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
 
     stores: list[MapStore] = []
     if maps:
-        for m in iter_map_sets(follow(), (BLUR_CELLS, MASK_BLUR_CELLS) if mask_maps else (BLUR_CELLS,), enclosed=Enclosure() if mask_maps else None):
-            # (n, 4, gh, gw) with the masks' maps: plain at both blurs, then enclosed at both
-            sets = [m[:, 0], masks_map(m[:, 0], m[:, 2]), masks_map(m[:, 1], m[:, 3])] if mask_maps else [m[:, 0]]
-            stores = stores or [MapStore(*m.shape[2:]) for _ in sets]
-            for store, s in zip(stores, sets):
-                store.append(s)
+        blurs = (BLUR_CELLS, MASK_BLUR_CELLS) if mask_maps else (BLUR_CELLS,)
+        for m in iter_map_sets(follow(), blurs, enclosed=Enclosure()):  # (n, 2 x len(blurs), gh, gw): plain, then enclosed
+            stores = stores or [MapStore(*m.shape[2:]) for _ in blurs]
+            for k, store in enumerate(stores):
+                store.append(enclosed_map(m[:, k], m[:, len(blurs) + k]))
     else:
         for _ in follow():
             pass
-    return join(kept), stores[0] if stores else None, MaskMaps(stores[1], stores[2]) if len(stores) > 1 else None
+    return join(kept), stores[0] if stores else None, stores[1] if len(stores) > 1 else None
 
 
 def normalise_frames(maps: np.ndarray) -> np.ndarray:
@@ -221,16 +223,16 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     are written at by default (`field_geometry`; the CLI passes the default model's input size); None: the
     frame's own size. info: the video's header, when the caller has opened it already (saves an open).
     keep: decoded pictures kept for the overlay (`video.kept_frames`), on `keep.reader`'s video.
-    mask_maps: also the motion masks' own maps (`SaliencyResult.mask_maps`, for `--masks` and `--boxes`).
+    mask_maps: also the maps at the masks' blur (`SaliencyResult.mask_maps`, for `--masks` and `--boxes`).
     measure: the codec vectors' reference distances measured on the decoded pictures (`motion_pass`), else
     estimated from the vectors alone.
     """
     info = info or (keep.reader.info if keep is not None else ClipSpec(fps=fps, stream=stream).open(path).info)
-    camera, maps, masks = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)
+    camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)
     assert maps is not None
     uncoded = int((~camera.coded).sum())  # frames without vectors (the optical-flow fallback has none)
     note = f"motion from {camera.source}" + (f"; {counted(uncoded, 'frame')} without vectors interpolated" if uncoded else "")
     return SaliencyResult(
         info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
-        np.zeros((0, 2), np.int64), 0, [], [note], camera.source, masks, scaled_floor(min(info.width, info.height)),
+        np.zeros((0, 2), np.int64), 0, [], [note], camera.source, sharp, scaled_floor(min(info.width, info.height)),
     )  # fmt: skip

@@ -1,7 +1,7 @@
 """Motion areas of a saliency run: `--masks` and `--boxes` sinks, and the older half-of-peak rule.
 
-The sinks share one `Regions` per run: each frame's masks' own maps at the working size of `saliency.masks`
-(`SaliencyResult.mask_maps`, when the run made them; else the raw, un-normalised map the sinks are handed)
+The sinks share one `Regions` per run: each frame's raw (un-normalised) map at the working size of
+`saliency.masks` (with the masks' own, less blurred map, `SaliencyResult.mask_maps`, when the run made it)
 and the frame's pixels give the frame's refined evidence once (`masks.MaskTracker`); the
 masks file resizes it to its size (default: the video's), the boxes file takes its components
 (`boxes.component_boxes`) with their track ids (`boxes.BoxTracker`) and, on its last line, the union box.
@@ -60,27 +60,25 @@ class Regions:
     KEEP = 64  # frames: more than a render batch (`render.CHUNK`)
 
     def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig(),
-                 maps: Callable[[int, int, int], tuple[np.ndarray, np.ndarray]] | None = None):  # fmt: skip
-        """maps: (frame index, width, height) -> the masks' own maps of that frame at that size, (wide, own)
+                 sharp: Callable[[int, int, int], np.ndarray] | None = None):  # fmt: skip
+        """sharp: (frame index, width, height) -> the masks' own map of that frame at that size
         (`render.mask_heat`; None: the masks read the maps the sinks are handed alone)."""
         self.frame_size = (width, height)
         self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
         self._kept: dict[int, np.ndarray] = {}
-        self._maps = maps
+        self._sharp = sharp if cfg.sharp else None
 
     def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
         """(h, w) float32 refined evidence of `frame` (`MaskTracker.update`: moving where > 0.5), from its
-        pixels (`pictures.picture`); raw: its map at `size` (read where the run made no masks' maps). Raises
-        ValueError for a frame older than the kept ones (the tracker has moved past it)."""
+        pixels (`pictures.picture`); raw: its map at `size`. Raises ValueError for a frame older than the kept
+        ones (the tracker has moved past it)."""
         index = frame.index
         if index in self._kept:
             return self._kept[index]
         if self._kept and index < max(self._kept):
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
-        sharp = None
-        if self._maps is not None:
-            raw, sharp = self._maps(index, *self.size)
+        sharp = self._sharp(index, *self.size) if self._sharp is not None else None
         pic = picture(frame, self.frame_size, self.tracker.cfg.work_short_side, self.tracker.colour_short)
         e = self._kept[index] = self.tracker.update(raw, pic, frame_size=self.frame_size, sharp=sharp)
         for old in [k for k in self._kept if k <= index - self.KEEP]:

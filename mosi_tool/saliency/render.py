@@ -220,15 +220,13 @@ def heat_frames(result: SaliencyResult, start: int, stop: int, width: int, heigh
     return out if norm == "raw" else np.clip(out, 0, 1, out=out)
 
 
-def mask_heat(result: SaliencyResult) -> Callable[[int, int, int], tuple[np.ndarray, np.ndarray]] | None:
+def mask_heat(result: SaliencyResult) -> Callable[[int, int, int], np.ndarray] | None:
     """The masks' own maps (`SaliencyResult.mask_maps`) as a function (frame index, width, height) -> that
-    frame's (wide, own) maps at width x height, un-normalised, read as `heat_frames` reads the maps; None
-    without them."""
+    frame's map at width x height, un-normalised, read as `heat_frames` reads the maps; None without them."""
     if result.mask_maps is None:
         return None
-    wide, own = (dataclasses.replace(result, maps=m) for m in (result.mask_maps.wide, result.mask_maps.own))
-    return lambda index, width, height: (heat_frames(wide, index, index + 1, width, height, "raw")[0],
-                                         heat_frames(own, index, index + 1, width, height, "raw")[0])  # fmt: skip
+    sharp = dataclasses.replace(result, maps=result.mask_maps)
+    return lambda index, width, height: heat_frames(sharp, index, index + 1, width, height, "raw")[0]
 
 
 def heat_indices(result: SaliencyResult, start: int, stop: int, width: int, height: int, norm: str) -> np.ndarray:

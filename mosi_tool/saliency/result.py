@@ -13,16 +13,6 @@ from .map_store import MapStore, array_range
 
 
 @dataclass
-class MaskMaps:
-    """The motion masks' own maps of every frame (`--method mv`, `saliency.masks`): the motion maps at the display
-    blur and at the masks' narrower one (`motion.MASK_BLUR_CELLS`), each the geometric mean with the same map of
-    the enclosed speed (`saliency.geodesic`)."""
-
-    wide: np.ndarray | MapStore  # (F, h, w) px/frame, at the display maps' blur (`motion.BLUR_CELLS`)
-    own: np.ndarray | MapStore  # (F, h, w) px/frame, at the masks' blur
-
-
-@dataclass
 class SaliencyResult:
     info: VideoInfo
     geometry: Geometry
@@ -34,7 +24,8 @@ class SaliencyResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the maps were made (motion source, stabilised clips)
     motion_source: str = ""  # --method mv: where the motion came from (`MotionField.source`)
-    mask_maps: MaskMaps | None = None  # --method mv: the masks' own maps, when asked; None: the masks read `maps` alone
+    mask_maps: np.ndarray | MapStore | None = None  # --method mv: `maps` at the masks' narrower blur, when asked
+    # (`motion.MASK_BLUR_CELLS`, with the enclosed speed alike); None: the masks read `maps` alone
     display_floor: float = 0.0  # the least top of the scale under --norm bounded and video, in the maps' units
     # (--method mv: the masks' floor, px/frame, `defaults.scaled_floor`; 0: none, maps in arbitrary units)
 
