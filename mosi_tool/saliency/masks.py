@@ -18,16 +18,15 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    Each pixel must also reach LOCAL_SHARE of the local peak (the maximum over a square of LOCAL_WINDOW frame
    pixels): every mover is cut at half its own height, so the blur of a fast one does not spill over
    its neighbours, and a slow one keeps its own extent.
-   **The masks' own maps** (`SaliencyResult.mask_maps`, made by `saliency.motion.motion_pass`): the motion map
-   (raw) and the same motion blurred by 8 px instead of 16 (sharp, `update(sharp=...)`, `motion.MASK_BLUR_CELLS`),
-   each the geometric mean with the same map of the **enclosed speed** (`saliency.geodesic`: the geodesic
-   distance of the motion from the frame's border; the background reaches the border without crossing a change
-   of motion, whatever parallax or followed subject makes its own motion large). The sharp map spills less
-   around and between movers. It gets its own
+   The `mv` maps carry the **enclosed speed** (`saliency.motion`, `saliency.geodesic`: each the geometric mean
+   with the geodesic distance of the motion from the frame's border; the background reaches the border without
+   crossing a change of motion, whatever parallax or followed subject makes its own motion large).
+   **The masks' own map** (`update(sharp=...)`, `SaliencyResult.mask_maps`): the same map blurred by 8 px
+   instead of 16 (`motion.MASK_BLUR_CELLS`), which spills less around and between movers. It gets its own
    evidence e1 against the same T, its local peak over a square of SHARP_WINDOW frame pixels (a narrower map
    has narrower peaks), and the frame's evidence is the geometric mean sqrt(e x e1): the wide map decides what
-   moves, the narrow one where each mover ends. Without it (`MaskConfig.sharp` False) e is the raw map's alone;
-   without the masks' own maps (`--method cam` or `fused`), the display map's alone.
+   moves, the narrow one where each mover ends. Without it (`MaskConfig.sharp` False, or no such map: `--method cam` or
+   `fused`) e is the display map's alone.
 2. **Evidence** e = clip(m / T, 0, 2) / 2 (0.5 at the threshold), optionally blended with the previous
    frame's evidence carried along the motion field (`propagate`: the mask follows the object instead of
    being re-thresholded from scratch; `MaskConfig.carry`, off by default: it did not raise J on DAVIS).
