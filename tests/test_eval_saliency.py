@@ -72,7 +72,8 @@ def test_every_method_is_scored_on_every_sequence(report):
     assert names == ["MoSI (motion)", "MoSI (motion, stabilize mv)", "MoSI (motion, stabilize auto)", "MoSI (pred)",
                      "MoSI (pred, stabilize mv)", "MoSI (pred, stabilize auto)", "random init (motion)", "random init (pred)",
                      "MoSI (motion) x motion vectors", "MoSI (pred) x motion vectors", "motion vectors", "centre prior",
-                     "frame difference", "flow magnitude", "compensated flow", "motion vectors (uncompensated)"]  # fmt: skip
+                     "frame difference", "flow magnitude", "compensated flow", "motion vectors (uncompensated)",
+                     "motion vectors without the enclosed speed"]  # fmt: skip
     for m in report["methods"]:
         assert set(m["per_sequence"]) == {"static", "pan"}
         assert all(s["frames"] == N - 1 for s in m["per_sequence"].values())  # the empty-mask frame is skipped
