@@ -350,7 +350,7 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("pictures", "saliency_similarity")),
     Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",
            _mv_masks(MaskConfig(), item="saliency_estimated"), ("pictures", "saliency_estimated")),  # fmt: skip
-    Method("masks-one-map", "  on the masks' wide map alone (not the narrower one; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("pictures", "saliency")),
+    Method("masks-one-map", "  on the display map alone (no masks' own map; noise factor 3)", _mv_masks(MaskConfig(sharp=False)), ("pictures", "saliency")),
     Method("masks-before-own-map", "  the rule before the masks' own map (display map alone, noise factor 6)", _mv_masks(MaskConfig(sharp=False, noise_factor=6.0), enclosure=None), ("pictures", "saliency")),
     Method("masks-own-blur0.7", "  the masks' own map blurred by 0.7 cells instead of 1", _mv_masks(MaskConfig(), own_blur=0.7), ("pictures", "saliency", "field")),
     Method("masks-own-blur1.5", "  the masks' own map blurred by 1.5 cells instead of 1", _mv_masks(MaskConfig(), own_blur=1.5), ("pictures", "saliency", "field")),
