@@ -112,7 +112,7 @@ def split(field: MotionField, size: int = SPLIT) -> Iterator[MotionField]:
 def object_motion_maps(field: MotionField, blur: float = BLUR_CELLS, window: int = WINDOW, compensate: bool = True) -> np.ndarray:
     """(F, gh, gw) float32 maps of a whole in-memory field (`iter_object_motion_maps`)."""
     gh, gw = field.grid
-    maps = list(iter_object_motion_maps(split(field), blur, window, compensate))
+    maps = list(iter_object_motion_maps([field], blur, window, compensate))  # `iter_map_sets` cuts it into pieces
     return np.concatenate(maps) if maps else np.zeros((0, gh, gw), np.float32)
 
 
@@ -121,7 +121,7 @@ def mv_maps(field: MotionField, blur: float = BLUR_CELLS, enclosure: Enclosure =
     own at `MASK_BLUR_CELLS`): the geometric mean of the motion map (`object_motion_maps`) and the enclosed
     speed's (`geodesic`, with `enclosure`), both blurred and averaged in time (`motion_pass` streams the same)."""
     gh, gw = field.grid
-    sets = list(iter_map_sets(split(field), (blur,), enclosed=enclosure))
+    sets = list(iter_map_sets([field], (blur,), enclosed=enclosure))  # which cuts it into pieces
     return enclosed_map(*np.concatenate(sets).transpose(1, 0, 2, 3)) if sets else np.zeros((0, gh, gw), np.float32)
 
 
@@ -156,8 +156,8 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
     for the pass after this one. measure: the vectors' reference distances measured on the decoded pictures
     (`video.motion.iter_motion`; they are then decoded in full, kept or not), else estimated from the vectors."""
     reader = keep.reader if keep is not None else None
-    chunks = split(field) if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep,
-                                                                measure=measure)  # fmt: skip
+    chunks = [field] if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep,
+                                                           measure=measure)  # fmt: skip
     kept: list[MotionField] = []
 
     def follow() -> Iterator[MotionField]:
