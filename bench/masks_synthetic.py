@@ -3,6 +3,7 @@
     python bench/masks_synthetic.py                                   # masks, still camera and panning
     python bench/masks_synthetic.py --methods masks,masks-one-map,masks-valleys
     python bench/masks_synthetic.py --methods masks,masks-estimated-refs    # reference distances measured or not
+    python bench/masks_synthetic.py --scenes parallax --methods masks,masks-no-parallax   # a camera translating sideways
 
 Three textured 40-px squares 15 px apart move right at 1, 2 and 3 px/frame over a textured background,
 320x192, 36 frames, libx264 (`tests.test_masks.movers`); the camera is still or pans at 2 px/frame. Each
@@ -11,6 +12,9 @@ DAVIS) makes masks of the video; per pan it prints, over frames 1 .. 34: the uni
 three squares together), the share of frames with all three at least half covered and each square's share,
 and the share of frames where the three are apart (no component of the mask touches two squares, each
 touches one). Prints a Markdown table.
+
+`--scenes parallax`: the scenes of `tests.parallax_scenes` (a camera translating sideways over ground at
+several depths, 640x360, 48 frames, one known mover each); per scene, the mover's J over frames 1 .. 46.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from mosi_tool.evaluation.segmentation import METHODS, Inputs, jaccard  # noqa: E402
 from tests.conftest import encode_frames  # noqa: E402
+from tests.parallax_scenes import SCENES, parallax_scene  # noqa: E402
 from tests.test_masks import N, movers  # noqa: E402
 
 
@@ -50,23 +55,47 @@ def score(masks: list[np.ndarray], truth: list[list[np.ndarray]]) -> tuple[float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="masks", help="comma-separated keys of evaluation.segmentation.METHODS")
+    ap.add_argument("--scenes", choices=("movers", "parallax"), default="movers")
     args = ap.parse_args()
     keys = [k for k in args.methods.split(",") if k]
     unknown = [k for k in keys if k not in METHODS]
     if unknown:
         raise SystemExit(f"error: unknown methods {', '.join(unknown)}; known: {', '.join(METHODS)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.scenes == "parallax":
+            parallax_table(keys, Path(tmp))
+        else:
+            movers_table(keys, Path(tmp))
+
+
+def movers_table(keys: list[str], tmp: Path) -> None:
+    """The three movers, still camera and panning: one row per method and camera."""
     print("| method | camera | union J | all three covered | each (1, 2, 3 px/frame) | three apart |")
     print("|---|---|---:|---:|---|---:|")
-    with tempfile.TemporaryDirectory() as tmp:
-        for pan in (0, 2):
-            frames, truth = movers(pan)
-            path = encode_frames(Path(tmp) / f"movers{pan}.mp4", frames)
-            x = Inputs(path, None, N)
-            for key in keys:
-                masks, _ = METHODS[key].run(x)
-                union, every, each, sep = score(masks, truth)
-                camera = "still" if pan == 0 else f"panning {pan} px/frame"
-                print(f"| {key} | {camera} | {union:.3f} | {every:.0%} | {', '.join(f'{v:.0%}' for v in each)} | {sep:.0%} |")
+    for pan in (0, 2):
+        frames, truth = movers(pan)
+        x = Inputs(encode_frames(tmp / f"movers{pan}.mp4", frames), None, N)
+        for key in keys:
+            masks, _ = METHODS[key].run(x)
+            union, every, each, sep = score(masks, truth)
+            camera = "still" if pan == 0 else f"panning {pan} px/frame"
+            print(f"| {key} | {camera} | {union:.3f} | {every:.0%} | {', '.join(f'{v:.0%}' for v in each)} | {sep:.0%} |")
+
+
+def parallax_table(keys: list[str], tmp: Path) -> None:
+    """The parallax scenes: one row per method, the mover's J in each scene and their mean."""
+    scores: dict[str, list[float]] = {k: [] for k in keys}
+    for name in SCENES:
+        frames, truth = parallax_scene(name)
+        x = Inputs(encode_frames(tmp / f"{name}.mp4", frames), None, len(frames))
+        for key in keys:
+            masks, _ = METHODS[key].run(x)
+            scores[key].append(float(np.mean([jaccard(masks[t], truth[t]) for t in range(1, len(truth) - 1)])))
+    print("| method | " + " | ".join(SCENES) + " | mean |")
+    print("|---|" + "---:|" * (len(SCENES) + 1))
+    for key, row in scores.items():
+        print(f"| {key} | " + " | ".join(f"{v:.3f}" for v in row) + f" | {np.mean(row):.3f} |")
+    print("\n" + "\n".join(f"- {name}: {what}" for name, what in SCENES.items()))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import heapq
 import numpy as np
 import pytest
 
-from mosi_tool.saliency.geodesic import ALLOW, BORDER_FACTOR, border_distance, enclosed_speed
+from mosi_tool.saliency.geodesic import ALLOW, BORDER_FACTOR, Enclosure, border_distance, enclosed_speed, parallax_stretches
 from mosi_tool.video.motion import MotionField
 
 
@@ -41,16 +41,18 @@ def test_raster_scans_reach_the_exact_geodesic_distance(seed):
     rng = np.random.default_rng(seed)
     r = rng.normal(0, 1, (11, 14, 2)).astype(np.float32)
     expect = dijkstra(r, 0.25, 1.0)
-    got = border_distance(r, np.float32(0.25), np.float32(1.0), 30)
+    none = np.zeros(r.shape[:2], bool)
+    got = border_distance(r, np.float32(0.25), np.float32(1.0), 30, none)
     np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-5)
-    two = border_distance(r, np.float32(0.25), np.float32(1.0), 2)
+    two = border_distance(r, np.float32(0.25), np.float32(1.0), 2, none)
     assert np.all(two >= got - 1e-6)  # fewer scans: an upper bound
 
 
-def _field(residual: np.ndarray, size: tuple[int, int] = (854, 480)) -> MotionField:
-    """A field of one or more frames with these vectors and a still camera (so residual = vectors)."""
+def _field(residual: np.ndarray, size: tuple[int, int] = (854, 480), pan: tuple[float, float] = (0.0, 0.0)) -> MotionField:
+    """A field of one or more frames with these vectors and a still camera (so residual = vectors), or a camera
+    model moving everything by `pan` px/frame (the vectors as they are: residual = vectors - pan)."""
     v = residual[None] if residual.ndim == 3 else residual
-    camera = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (len(v), 1, 1))
+    camera = np.tile(np.array([[1.0, 0, -pan[0]], [0, 1.0, -pan[1]]]), (len(v), 1, 1))
     return MotionField(v.astype(np.float32), camera, np.arange(len(v)) / 24, np.ones(len(v), bool), size, 8, "test")
 
 
@@ -96,3 +98,60 @@ def test_the_free_change_between_neighbours_shrinks_with_the_frame():
     r[6:14, 10:20] = (1.0, 0.0)
     big, small = (enclosed_speed(_field(r, s))[0, 10, 15] for s in ((1280, 720), (427, 240)))
     assert big == pytest.approx(1.0 - ALLOW) and small == pytest.approx(1.0 - ALLOW / 2)
+
+
+def test_parallax_stretches_are_long_runs_along_one_side():
+    flags = np.zeros((6, 10), bool)
+    flags[-1, 2:8] = True  # 6 of the bottom's 10 cells
+    flags[0, 0:4] = True  # 4 of the top's 10
+    flags[1:4, 0] = True  # 3 of the left's 6, with the top's corner a run of 4
+    out = parallax_stretches(flags, 0.5)
+    np.testing.assert_array_equal(out[-1], flags[-1])
+    assert out[:, 0].tolist() == [True, True, True, True, False, False]  # the left's run holds the corner
+    assert not out[0, 1:].any()  # the top's own run is under half
+    assert not parallax_stretches(flags, 0.0).any()
+    flags[-1, 5] = False  # two runs of 3: each under half
+    assert not parallax_stretches(flags, 0.5)[-1].any()
+
+
+def _near_band(band_motion: tuple[float, float]) -> np.ndarray:
+    """Vectors of a scene the camera pans across at 2 px/frame (the content moving right), with a band of
+    rows along the bottom moving `band_motion` and a mover the camera follows (still in the picture)."""
+    v = np.zeros((24, 40, 2), np.float32)
+    v[..., 0] = 2.0
+    v[18:] = band_motion
+    v[6:12, 15:25] = 0.0
+    return v
+
+
+def test_near_ground_along_an_edge_under_a_sideways_camera_is_background():
+    """A camera translating sideways: the near ground along the bottom edge moves the camera's way, faster
+    (parallax the camera model cannot hold), over the whole side: background, however fast. The followed
+    mover stays enclosed. The same band moving the other way is no parallax: it enters as a mover does."""
+    pan = (2.0, 0.0)
+    d = enclosed_speed(_field(_near_band((5.0, 0.0)), pan=pan))[0]
+    assert d[18:].max() == 0 and d[6:12, 15:25].min() > 1.5
+    before = enclosed_speed(_field(_near_band((5.0, 0.0)), pan=pan), Enclosure(parallax_share=0))[0]
+    assert before[18:].min() > 0  # the rule before: the band moves clearly more than the border's median
+    against = enclosed_speed(_field(_near_band((-5.0, 0.0)), pan=pan))[0]
+    assert against[18:].min() > 0
+
+
+def test_a_mover_entering_on_a_short_stretch_of_the_border_is_still_enclosed():
+    """A mover entering at the bottom edge moving the camera's way, faster, looks like parallax where it
+    touches the border, but covers a short stretch of it: it enters as before."""
+    pan = (2.0, 0.0)
+    v = np.zeros((24, 40, 2), np.float32)
+    v[..., 0] = 2.0
+    v[16:, 5:15] = (8.0, 0.0)  # 10 of the bottom's 40 cells
+    got = enclosed_speed(_field(v, pan=pan))[0]
+    before = enclosed_speed(_field(v, pan=pan), Enclosure(parallax_share=0))[0]
+    np.testing.assert_array_equal(got, before)
+    assert got[16:, 5:15].min() > 0
+
+
+def test_a_still_camera_takes_no_border_stretch_as_parallax():
+    """Parallax needs a moving camera: on a still one, a band moving along the bottom edge enters as a mover."""
+    v = np.zeros((24, 40, 2), np.float32)
+    v[18:] = (3.0, 0.0)
+    assert enclosed_speed(_field(v))[0][18:].min() > 0

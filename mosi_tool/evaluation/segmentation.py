@@ -345,6 +345,8 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-allow0.15", "  free change between neighbours 0.15 px/frame instead of 0.25", _mv_masks(MaskConfig(), enclosure=Enclosure(allow=0.15)), ("pictures", "saliency", "field")),
     Method("masks-allow0.35", "  free change between neighbours 0.35 px/frame instead of 0.25", _mv_masks(MaskConfig(), enclosure=Enclosure(allow=0.35)), ("pictures", "saliency", "field")),
     Method("masks-passes3", "  3 forward and backward scans instead of 2", _mv_masks(MaskConfig(), enclosure=Enclosure(passes=3)), ("pictures", "saliency", "field")),
+    Method("masks-no-parallax", "  no stretch of the border taken as the camera's parallax (the rule before)", _mv_masks(MaskConfig(), enclosure=Enclosure(parallax_share=0)), ("pictures", "saliency", "field")),
+    Method("masks-parallax-quarter", "  parallax stretches from a quarter of their side instead of half", _mv_masks(MaskConfig(), enclosure=Enclosure(parallax_share=0.25)), ("pictures", "saliency", "field")),
     Method("masks-flow", "  on the codec's maps and optical-flow maps together (MaskConfig.optical_flow)", _mv_masks(MaskConfig(optical_flow=True)), ("pictures", "saliency")),
     Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("pictures", "saliency", "field")),
     Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("pictures", "saliency_similarity")),

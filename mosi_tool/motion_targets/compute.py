@@ -42,8 +42,9 @@ from .trajectories import CELL, track
 # the field's own changes; both are in `settings`), so a rerun remakes the files made before; 2: the motion boxes
 # by the masks' rule, short gaps known; 3: the cells in a video's black bars take the camera's motion (`letterbox`);
 # 4: the bars are found after a slow fade in from black too (`letterbox.SHOWN`), and info says them (`bars`); 5: the
-# frame boxes read the enclosed speed as `saliency --masks` does (`saliency.geodesic`)
-REVISION = 5
+# frame boxes read the enclosed speed as `saliency --masks` does (`saliency.geodesic`); 6: a long stretch of the
+# border moving as the camera's parallax starts the enclosed speed at 0 (`geodesic.PARALLAX_SHARE`)
+REVISION = 6
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion

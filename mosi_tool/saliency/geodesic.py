@@ -12,7 +12,12 @@ where `allow` (ALLOW px/frame at a short side of `defaults.FLOOR_SHORT_SIDE` or 
 as the masks' floor does, `defaults.scaled_floor`) is the change the codec's noise makes between neighbours. A
 border cell starts at max(|r| - level, 0), level = BORDER_FACTOR x the median |r| of the border's cells: the
 border counts as background, except where it moves clearly more than the rest of it (a mover entering the
-frame). This is the geodesic saliency of Wei et al., "Geodesic Saliency Using Background Priors" (ECCV 2012),
+frame). But a stretch of the border at least PARALLAX_SHARE of its side long whose motion is the camera's
+parallax starts at 0 too: each cell moving in the direction of the camera model's motion there (cosine above
+PARALLAX_COS) and faster, while the camera moves (at least the masks' floor, `defaults.scaled_floor`). That is
+how near ground or rocks along an edge of the frame move under a camera translating sideways (nearer, so faster,
+the same way): a static layer the camera model cannot hold, not a mover entering the frame, which covers a short
+stretch of the border (or moves its own way). This is the geodesic saliency of Wei et al., "Geodesic Saliency Using Background Priors" (ECCV 2012),
 on the motion field instead of colour; the boundary-connectivity prior of Zhu et al., "Saliency Optimization
 from Robust Background Detection" (CVPR 2014), is the same observation.
 
@@ -39,6 +44,9 @@ from .defaults import scaled_floor
 ALLOW = 0.25  # px/frame between neighbouring cells, at a short side of FLOOR_SHORT_SIDE pixels or more
 BORDER_FACTOR = 3.0  # x the median motion of the border's cells: the border's own background level
 PASSES = 2  # forward and backward scans
+PARALLAX_COS = 0.9  # cosine of the angle between a border cell's motion and the camera model's there (0.8: the same)
+PARALLAX_SHARE = 0.5  # of its side: the least stretch of the border taken as parallax (a quarter dropped a slow
+# mover near the edge on the panning synthetic video; docs/EVALUATION.md 2c, "Parallax along the border")
 FAR = 1e30  # px/frame: no path yet
 
 
@@ -49,24 +57,31 @@ class Enclosure:
     allow: float = ALLOW  # px/frame at a short side of FLOOR_SHORT_SIDE or more (scaled below it)
     border_factor: float = BORDER_FACTOR  # inf: every border cell is background
     passes: int = PASSES
+    parallax_cos: float = PARALLAX_COS
+    parallax_share: float = PARALLAX_SHARE  # 0: no border stretch is taken as parallax (the rule before)
 
 
 def enclosed_speed(field: MotionField, cfg: Enclosure = Enclosure()) -> np.ndarray:
     """(F, gh, gw) float32 px/frame: each cell's geodesic distance from the frame's border over its frame's
     camera-compensated motion (module docstring)."""
     allow = np.float32(scaled_floor(min(field.size), cfg.allow))
+    moving = np.float32(scaled_floor(min(field.size)) if cfg.parallax_share > 0 else FAR)
     vectors, camera = np.ascontiguousarray(field.vectors, np.float32), np.ascontiguousarray(field.camera, np.float64)
-    return _enclosed(vectors, camera, field.cell, allow, np.float32(cfg.border_factor), cfg.passes)
+    return _enclosed(vectors, camera, field.cell, allow, np.float32(cfg.border_factor), cfg.passes, moving,
+                     np.float32(cfg.parallax_cos), cfg.parallax_share)  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
-def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.float32, factor: np.float32, passes: int) -> np.ndarray:
+def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.float32, factor: np.float32, passes: int,
+              moving: np.float32, cos: np.float32, share: float) -> np.ndarray:  # fmt: skip
     """`enclosed_speed` of vectors (F, gh, gw, 2) with camera models (F, 2, 3): per frame, the residual (as
-    `MotionField.residual`), the border's level and `border_distance`."""
+    `MotionField.residual`), the border's level, its parallax stretches (`parallax_stretches`: the camera moving
+    at least `moving` px/frame there) and `border_distance`."""
     f, gh, gw, _ = vectors.shape
     out = np.empty((f, gh, gw), np.float32)
     residual = np.empty((gh, gw, 2), np.float32)
+    parallax = np.zeros((gh, gw), np.bool_)
     border = np.empty(2 * (gh + gw) - 4 if gh > 1 and gw > 1 else gh * gw, np.float32)
     for t in range(f):
         a = camera[t]
@@ -75,21 +90,57 @@ def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.floa
             y = (i + 0.5) * cell
             for j in range(gw):
                 cx, cy = camera_at(a, (j + 0.5) * cell, y)
-                rx, ry = np.float32(vectors[t, i, j, 0] - cx), np.float32(vectors[t, i, j, 1] - cy)
+                vx, vy = vectors[t, i, j, 0], vectors[t, i, j, 1]
+                rx, ry = np.float32(vx - cx), np.float32(vy - cy)
                 residual[i, j, 0], residual[i, j, 1] = rx, ry
                 if i == 0 or j == 0 or i == gh - 1 or j == gw - 1:
                     border[k] = np.sqrt(rx * rx + ry * ry)
                     k += 1
+                    c, v = np.sqrt(cx * cx + cy * cy), np.sqrt(vx * vx + vy * vy)
+                    parallax[i, j] = c >= moving and v > c and vx * cx + vy * cy > cos * v * c
         level = np.float32(FAR) if np.isinf(factor) else factor * np.float32(np.median(border[:k]))
-        out[t] = border_distance(residual, allow, level, passes)
+        out[t] = border_distance(residual, allow, level, passes, parallax_stretches(parallax, share))
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def parallax_stretches(flags: np.ndarray, share: float) -> np.ndarray:
+    """(gh, gw) bool: the border cells of `flags` (gh, gw) bool (its border cells read) that lie in a run of
+    flagged cells along one side of the grid at least `share` of that side long (at least 2 cells; share 0:
+    none)."""
+    gh, gw = flags.shape
+    out = np.zeros((gh, gw), np.bool_)
+    if share <= 0:
+        return out
+    for side in range(4):  # top, bottom (along a row), left, right (along a column)
+        n = gw if side < 2 else gh
+        need = max(2, int(np.ceil(share * n)))
+        start = 0  # of the current run
+        for k in range(n + 1):
+            if k < n and flags[_side_cell(side, k, gh, gw)]:
+                continue
+            if k - start >= need:
+                for m in range(start, k):
+                    out[_side_cell(side, m, gh, gw)] = True
+            start = k + 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _side_cell(side: int, k: int, gh: int, gw: int) -> tuple[int, int]:
+    """(row, column) of the k-th cell along side 0 (top), 1 (bottom), 2 (left) or 3 (right) of a gh x gw grid."""
+    if side < 2:
+        return (0 if side == 0 else gh - 1), k
+    return k, (0 if side == 2 else gw - 1)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)  # finite values throughout (FAR for no path): lets LLVM vectorise
 @no_type_check  # numba code: numpy scalars throughout
-def border_distance(residual: np.ndarray, allow: np.float32, level: np.float32, passes: int) -> np.ndarray:
+def border_distance(residual: np.ndarray, allow: np.float32, level: np.float32, passes: int, background: np.ndarray) -> np.ndarray:
     """(gh, gw) float32: the geodesic distance of every cell of residual (gh, gw, 2) px/frame from the grid's
-    border, a border cell starting at max(|r| - level, 0) and a step between 8-neighbours a, b costing
+    border, a border cell starting at max(|r| - level, 0), or at 0 where `background` (gh, gw) bool says so,
+    and a step between 8-neighbours a, b costing
     max(|r(a) - r(b)| - allow, 0); by `passes` forward and backward raster scans, each row first from the row
     before it (no dependency along the row), then along itself."""
     gh, gw, _ = residual.shape
@@ -113,7 +164,9 @@ def border_distance(residual: np.ndarray, allow: np.float32, level: np.float32, 
     start = min(level, far)
     for i in range(1, h - 1):
         for j in range(1, w - 1):
-            if i == 1 or j == 1 or i == h - 2 or j == w - 2:
+            if background[i - 1, j - 1]:
+                d[i, j] = zero
+            elif i == 1 or j == 1 or i == h - 2 or j == w - 2:
                 d[i, j] = max(np.sqrt(rx[i, j] ** 2 + ry[i, j] ** 2) - start, zero)
     row = np.empty(w, np.float32)
     for _ in range(passes):
