@@ -7,7 +7,8 @@ import heapq
 import numpy as np
 import pytest
 
-from mosi_tool.saliency.geodesic import ALLOW, BORDER_FACTOR, Enclosure, border_distance, enclosed_speed, parallax_stretches
+from mosi_tool.saliency.geodesic import (ALLOW, BORDER_FACTOR, Enclosure, border_distance, enclosed_speed, parallax_stretches,
+                                         speed_and_enclosed)
 from mosi_tool.video.motion import MotionField
 
 
@@ -155,3 +156,15 @@ def test_a_still_camera_takes_no_border_stretch_as_parallax():
     v = np.zeros((24, 40, 2), np.float32)
     v[18:] = (3.0, 0.0)
     assert enclosed_speed(_field(v))[0][18:].min() > 0
+
+
+def test_the_speed_comes_with_the_enclosed_speed_as_the_field_gives_it():
+    """One pass gives both: the compensated speed is `MotionField.residual_speed`'s to the bit (a camera model
+    that scales and turns, so the camera's motion differs per cell)."""
+    rng = np.random.default_rng(3)
+    v = rng.normal(0, 2, (3, 12, 20, 2)).astype(np.float32)
+    camera = np.tile(np.array([[1.01, 0.02, -1.5], [-0.02, 0.99, 0.7]]), (3, 1, 1))
+    field = MotionField(v, camera, np.arange(3) / 24, np.ones(3, bool), (160, 96), 8, "test")
+    speed, enclosed = speed_and_enclosed(field)
+    np.testing.assert_array_equal(speed, field.residual_speed())
+    np.testing.assert_array_equal(enclosed, enclosed_speed(field))

@@ -145,11 +145,9 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
     area is at least BOX_SHARE of the strongest's; none where less than 0.2% of the frame moves. Scores on
     DAVIS: docs/TARGETS.md "Motion boxes" (`bench/targets_box.py`). Worked `chunk` frames at a time (the same
     boxes: each chunk is averaged with its neighbours' frames)."""
-    import cv2
-
     from ..saliency.boxes import MIN_AREA, component_boxes
     from ..saliency.masks import MaskTracker
-    from ..saliency.motion import WINDOW, enclosed_map, moving_average
+    from ..saliency.motion import enclosed_map
 
     out = np.full((len(speed), 4), np.nan, np.float32)
     if not speed.size:  # a frame under 16 px on a side holds no whole patch: no motion area
@@ -157,14 +155,10 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
     tracker = MaskTracker(BOX_MASKS)
     limit = np.array([size[0], size[1], size[0], size[1]], np.float32)
     for a in range(0, len(speed), chunk):
-        lo, hi, stop = max(0, a - WINDOW), min(len(speed), a + chunk + WINDOW), min(a + chunk, len(speed))
-
-        def maps(s: np.ndarray) -> list[np.ndarray]:  # (display, own) of frames [a, stop) of a speed (F, h, w)
-            return [moving_average(np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in s[lo:hi]]), a - lo, stop - lo, WINDOW) for sigma in BOX_BLURS]
-
-        display, own = maps(speed)
+        stop = min(a + chunk, len(speed))
+        display, own = _box_maps(speed, a, stop)
         if enclosed is not None:
-            (d, o) = maps(enclosed)
+            d, o = _box_maps(enclosed, a, stop)
             display, own = enclosed_map(display, d), enclosed_map(own, o)
         evidence = tracker.update_stack(display, size, own)  # (K, h, w): each frame's `update`, at once
         moving = evidence > 0.5
@@ -180,6 +174,19 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
     for axis in (0, 1):  # x, y
         out[:, 2 + axis] = np.where(out[:, 2 + axis] >= (w, h)[axis] * PATCH, limit[2 + axis], out[:, 2 + axis])
     return out
+
+
+def _box_maps(speed: np.ndarray, start: int, stop: int) -> list[np.ndarray]:
+    """[display, own]: the maps of frames [start, stop) of a speed (F, h, w) px/frame, each (stop - start, h, w)
+    float32: every frame blurred by each of BOX_BLURS (patches), then averaged over `saliency.motion.WINDOW`
+    frames either side (read from `speed` beyond the range, as far as it goes)."""
+    import cv2
+
+    from ..saliency.motion import WINDOW, moving_average
+
+    lo, hi = max(0, start - WINDOW), min(len(speed), stop + WINDOW)
+    return [moving_average(np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in speed[lo:hi]]), start - lo, stop - lo, WINDOW)
+            for sigma in BOX_BLURS]  # fmt: skip
 
 
 def union_box(boxes: np.ndarray, share: float = UNION_SHARE) -> np.ndarray:
@@ -353,9 +360,10 @@ def _expected_frames(info: Any) -> int:
 def _patch_speed(field: MotionField, oh: int, ow: int) -> tuple[np.ndarray, np.ndarray]:
     """((F, oh // 2, ow // 2), the same) float32 px/frame: the mean compensated speed of each 16x16 patch (2x2
     cells), and the mean enclosed speed (`saliency.geodesic.enclosed_speed`) of each."""
-    from ..saliency.geodesic import enclosed_speed
+    from ..saliency.geodesic import speed_and_enclosed
 
-    return _patch_mean(field.residual_speed(), oh, ow), _patch_mean(enclosed_speed(field), oh, ow)
+    plain, enclosed = speed_and_enclosed(field)
+    return _patch_mean(plain, oh, ow), _patch_mean(enclosed, oh, ow)
 
 
 def _patch_mean(cells: np.ndarray, oh: int, ow: int) -> np.ndarray:

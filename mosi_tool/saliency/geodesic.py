@@ -64,6 +64,12 @@ class Enclosure:
 def enclosed_speed(field: MotionField, cfg: Enclosure = Enclosure()) -> np.ndarray:
     """(F, gh, gw) float32 px/frame: each cell's geodesic distance from the frame's border over its frame's
     camera-compensated motion (module docstring)."""
+    return speed_and_enclosed(field, cfg)[1]
+
+
+def speed_and_enclosed(field: MotionField, cfg: Enclosure = Enclosure()) -> tuple[np.ndarray, np.ndarray]:
+    """((F, gh, gw), (F, gh, gw)) float32 px/frame: each cell's compensated speed (`MotionField.residual_speed`,
+    the same values) and its enclosed speed (`enclosed_speed`), from one pass over the field."""
     allow = np.float32(scaled_floor(min(field.size), cfg.allow))
     moving = np.float32(scaled_floor(min(field.size)) if cfg.parallax_share > 0 else FAR)
     vectors, camera = np.ascontiguousarray(field.vectors, np.float32), np.ascontiguousarray(field.camera, np.float64)
@@ -74,12 +80,13 @@ def enclosed_speed(field: MotionField, cfg: Enclosure = Enclosure()) -> np.ndarr
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
 def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.float32, factor: np.float32, passes: int,
-              moving: np.float32, cos: np.float32, share: float) -> np.ndarray:  # fmt: skip
-    """`enclosed_speed` of vectors (F, gh, gw, 2) with camera models (F, 2, 3): per frame, the residual (as
-    `MotionField.residual`), the border's level, its parallax stretches (`parallax_stretches`: the camera moving
-    at least `moving` px/frame there) and `border_distance`."""
+              moving: np.float32, cos: np.float32, share: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """`speed_and_enclosed` of vectors (F, gh, gw, 2) with camera models (F, 2, 3): per frame, the residual (as
+    `MotionField.residual`) and its length, the border's level, its parallax stretches (`parallax_stretches`: the
+    camera moving at least `moving` px/frame there) and `border_distance`."""
     f, gh, gw, _ = vectors.shape
     out = np.empty((f, gh, gw), np.float32)
+    speed = np.empty((f, gh, gw), np.float32)
     residual = np.empty((gh, gw, 2), np.float32)
     parallax = np.zeros((gh, gw), np.bool_)
     border = np.empty(2 * (gh + gw) - 4 if gh > 1 and gw > 1 else gh * gw, np.float32)
@@ -91,7 +98,9 @@ def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.floa
             for j in range(gw):
                 cx, cy = camera_at(a, (j + 0.5) * cell, y)
                 vx, vy = vectors[t, i, j, 0], vectors[t, i, j, 1]
-                rx, ry = np.float32(vx - cx), np.float32(vy - cy)
+                dx, dy = vx - cx, vy - cy
+                speed[t, i, j] = np.sqrt(dx * dx + dy * dy)  # as `MotionField.residual_speed`, to the bit
+                rx, ry = np.float32(dx), np.float32(dy)
                 residual[i, j, 0], residual[i, j, 1] = rx, ry
                 if i == 0 or j == 0 or i == gh - 1 or j == gw - 1:
                     border[k] = np.sqrt(rx * rx + ry * ry)
@@ -100,7 +109,7 @@ def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.floa
                     parallax[i, j] = c >= moving and v > c and vx * cx + vy * cy > cos * v * c
         level = np.float32(FAR) if np.isinf(factor) else factor * np.float32(np.median(border[:k]))
         out[t] = border_distance(residual, allow, level, passes, parallax_stretches(parallax, share))
-    return out
+    return speed, out
 
 
 @numba.njit(cache=True, nogil=True)

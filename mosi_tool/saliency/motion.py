@@ -26,7 +26,7 @@ from ..video.decode import VideoInfo
 from ..video.kept_frames import KeptFrames
 from ..video.motion import MotionField, iter_motion, join, read_motion
 from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS, scaled_floor  # defined there: the masks' optical-flow maps read them too
-from .geodesic import Enclosure, enclosed_speed
+from .geodesic import Enclosure, enclosed_speed, speed_and_enclosed
 from .map_store import MapStore
 from .result import SaliencyResult
 
@@ -77,8 +77,12 @@ def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], windo
     k = len(blurs) * (1 if enclosed is None else 2)  # sets
     # in pieces of SPLIT frames: a chunk of the field may hold hundreds, and its sets would leave the CPU's caches
     for field in (piece for chunk in fields for piece in split(chunk)):
-        mag = field.residual_speed() if compensate else np.linalg.norm(field.vectors, axis=-1)  # (n, gh, gw)
-        speeds = (mag,) if enclosed is None else (mag, enclosed_speed(field, enclosed))
+        if enclosed is not None and compensate:  # (n, gh, gw) each
+            speeds: tuple[np.ndarray, ...] = speed_and_enclosed(field, enclosed)
+        else:
+            mag = field.residual_speed() if compensate else np.linalg.norm(field.vectors, axis=-1)
+            speeds = (mag,) if enclosed is None else (mag, enclosed_speed(field, enclosed))
+        mag = speeds[0]
         shape = mag.shape[1:]
         # (n, k * gh, gw): the moving average runs on 3-d arrays, and is per pixel
         speed = np.empty((len(mag), k * shape[0], shape[1]), np.float32)
