@@ -19,6 +19,7 @@ SCENES = {
     "cut": "a large mover the camera follows, cut by the bottom edge (58% of it)",
     "entering": "a square entering at the right edge, moving left 4 x P (the scene's way, faster)",
     "band-entering": "the same square, with the near band",
+    "poles": "the followed mover, two poles close to the lens crossing the frame in front of it (2.6 x P)",
 }
 
 
@@ -52,12 +53,13 @@ def parallax_scene(name: str) -> tuple[list[np.ndarray], np.ndarray]:
         raise ValueError(f"unknown scene {name!r}; known: {', '.join(SCENES)}")
     bg = smooth_texture(H, W + int(3 * P * N) + 16, seed=5)
     fg = smooth_texture(160, 400, seed=9)
+    poles = smooth_texture(H, 24, seed=13)
     speeds = row_speeds(name.startswith("band"))
     xs, ys = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
     frames, truth = [], []
     for t in range(N):
         img = cv2.remap(bg, xs + speeds[:, None] * t, ys, cv2.INTER_LINEAR)
-        if name in ("band", "followed"):  # an ellipse 120 x 80 swaying a little about its place
+        if name in ("band", "followed", "poles"):  # an ellipse 120 x 80 swaying a little about its place
             cx, cy = 300 + 12 * np.sin(t / 7), 190 + 4 * np.sin(t / 3)
             mask = ((xs - cx) / 60) ** 2 + ((ys - cy) / 40) ** 2 <= 1
             u, v = xs - cx + 200, ys - cy + 80
@@ -71,6 +73,11 @@ def parallax_scene(name: str) -> tuple[list[np.ndarray], np.ndarray]:
             u, v = xs - x0, ys - 150
         tex = cv2.remap(fg, u.astype(np.float32), v.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         img[mask] = tex[mask]
+        if name == "poles":  # 24-px poles from the top edge to the bottom, the nearest thing in the scene
+            for k, x0 in enumerate((W - 40 - 2.6 * P * t, W + 260 - 2.6 * P * t)):
+                pole = (xs >= x0) & (xs < x0 + 24)
+                img[pole] = cv2.remap(poles, (xs - x0).astype(np.float32), ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)[pole]
+                mask = mask & ~pole
         frames.append(img)
         truth.append(mask)
     return frames, np.array(truth)

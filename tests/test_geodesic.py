@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mosi_tool.saliency.geodesic import (ALLOW, BORDER_FACTOR, Enclosure, border_distance, enclosed_speed, parallax_stretches,
-                                         speed_and_enclosed)
+                                         spanning_regions, speed_and_enclosed)
 from mosi_tool.video.motion import MotionField
 
 
@@ -132,7 +132,9 @@ def test_near_ground_along_an_edge_under_a_sideways_camera_is_background():
     pan = (2.0, 0.0)
     d = enclosed_speed(_field(_near_band((5.0, 0.0)), pan=pan))[0]
     assert d[18:].max() == 0 and d[6:12, 15:25].min() > 1.5
-    before = enclosed_speed(_field(_near_band((5.0, 0.0)), pan=pan), Enclosure(parallax_share=0))[0]
+    for rule in (Enclosure(parallax_spanning=False), Enclosure(parallax_share=0)):  # either rule alone takes it
+        assert enclosed_speed(_field(_near_band((5.0, 0.0)), pan=pan), rule)[0][18:].max() == 0
+    before = enclosed_speed(_field(_near_band((5.0, 0.0)), pan=pan), Enclosure(parallax_share=0, parallax_spanning=False))[0]
     assert before[18:].min() > 0  # the rule before: the band moves clearly more than the border's median
     against = enclosed_speed(_field(_near_band((-5.0, 0.0)), pan=pan))[0]
     assert against[18:].min() > 0
@@ -146,7 +148,7 @@ def test_a_mover_entering_on_a_short_stretch_of_the_border_is_still_enclosed():
     v[..., 0] = 2.0
     v[16:, 5:15] = (8.0, 0.0)  # 10 of the bottom's 40 cells
     got = enclosed_speed(_field(v, pan=pan))[0]
-    before = enclosed_speed(_field(v, pan=pan), Enclosure(parallax_share=0))[0]
+    before = enclosed_speed(_field(v, pan=pan), Enclosure(parallax_share=0, parallax_spanning=False))[0]
     np.testing.assert_array_equal(got, before)
     assert got[16:, 5:15].min() > 0
 
@@ -168,3 +170,34 @@ def test_the_speed_comes_with_the_enclosed_speed_as_the_field_gives_it():
     speed, enclosed = speed_and_enclosed(field)
     np.testing.assert_array_equal(speed, field.residual_speed())
     np.testing.assert_array_equal(enclosed, enclosed_speed(field))
+
+
+def test_spanning_regions_touch_two_opposite_sides():
+    flags = np.zeros((8, 12), bool)
+    flags[:, 3] = True  # a pole from top to bottom
+    flags[2:5, 7:12] = True  # a blob at the right side only
+    flags[7, 0:6] = True  # half the bottom: touches the left side and the bottom, adjacent sides
+    flags[3, 4] = True  # joined to the pole diagonally... (8-connected)
+    out = spanning_regions(flags)
+    assert out[:, 3].all() and out[3, 4]
+    assert not out[2:5, 7:].any()
+    assert out[7, 0:6].all()  # joined to the pole at (7, 3)-(7, 4): one region with it
+    flags[:, 3] = False
+    flags[3, 4] = False
+    assert not spanning_regions(flags).any()
+    flags[4, :] = True  # a band from the left side to the right
+    assert spanning_regions(flags)[4].all()
+
+
+def test_a_pole_close_to_the_lens_under_a_sideways_camera_is_background():
+    """A pole from the top edge to the bottom, nearer than the ground, moving the camera's way faster: a narrow
+    stretch of each side, but a region spanning the frame: background. Not with the spanning rule off."""
+    pan = (2.0, 0.0)
+    v = np.zeros((24, 40, 2), np.float32)
+    v[..., 0] = 2.0
+    v[:, 30:33] = (6.0, 0.0)
+    v[6:12, 12:20] = 0.0  # a mover the camera follows
+    d = enclosed_speed(_field(v, pan=pan))[0]
+    assert d[:, 30:33].max() == 0 and d[6:12, 12:20].min() > 1.5
+    off = enclosed_speed(_field(v, pan=pan), Enclosure(parallax_spanning=False))[0]
+    assert off[:, 30:33].min() > 0

@@ -43,8 +43,9 @@ from .trajectories import CELL, track
 # by the masks' rule, short gaps known; 3: the cells in a video's black bars take the camera's motion (`letterbox`);
 # 4: the bars are found after a slow fade in from black too (`letterbox.SHOWN`), and info says them (`bars`); 5: the
 # frame boxes read the enclosed speed as `saliency --masks` does (`saliency.geodesic`); 6: a long stretch of the
-# border moving as the camera's parallax starts the enclosed speed at 0 (`geodesic.PARALLAX_SHARE`)
-REVISION = 6
+# border moving as the camera's parallax starts the enclosed speed at 0 (`geodesic.PARALLAX_SHARE`); 7: so does a
+# region of parallax spanning the frame, and parallax must be faster than the camera's motion by the floor
+REVISION = 7
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion

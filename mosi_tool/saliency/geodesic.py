@@ -12,12 +12,17 @@ where `allow` (ALLOW px/frame at a short side of `defaults.FLOOR_SHORT_SIDE` or 
 as the masks' floor does, `defaults.scaled_floor`) is the change the codec's noise makes between neighbours. A
 border cell starts at max(|r| - level, 0), level = BORDER_FACTOR x the median |r| of the border's cells: the
 border counts as background, except where it moves clearly more than the rest of it (a mover entering the
-frame). But a stretch of the border at least PARALLAX_SHARE of its side long whose motion is the camera's
-parallax starts at 0 too: each cell moving in the direction of the camera model's motion there (cosine above
-PARALLAX_COS) and faster, while the camera moves (at least the masks' floor, `defaults.scaled_floor`). That is
-how near ground or rocks along an edge of the frame move under a camera translating sideways (nearer, so faster,
-the same way): a static layer the camera model cannot hold, not a mover entering the frame, which covers a short
-stretch of the border (or moves its own way). This is the geodesic saliency of Wei et al., "Geodesic Saliency Using Background Priors" (ECCV 2012),
+frame). But the camera's parallax is background wherever it touches the border: a cell moves as parallax
+when it moves in the direction of the camera model's motion there (cosine above PARALLAX_COS) and faster by at
+least the masks' floor, while the camera moves at least that floor (`defaults.scaled_floor`): near ground,
+rocks or poles under a camera translating sideways move so (nearer, so faster, the same way), a static layer the
+camera model cannot hold. Such cells start at 0 where they form a stretch of the border at least PARALLAX_SHARE
+of its side long, and so does every cell of a region of them (8-connected) that touches two opposite sides of the
+frame (a band of near ground along the bottom, a pole from top to bottom). A mover entering the frame covers a
+short stretch of the border and no such span (or moves its own way); a mover the camera follows barely moves
+in the picture, slower than the camera's motion there; a still camera has no parallax.
+
+This is the geodesic saliency of Wei et al., "Geodesic Saliency Using Background Priors" (ECCV 2012),
 on the motion field instead of colour; the boundary-connectivity prior of Zhu et al., "Saliency Optimization
 from Robust Background Detection" (CVPR 2014), is the same observation.
 
@@ -44,7 +49,7 @@ from .defaults import scaled_floor
 ALLOW = 0.25  # px/frame between neighbouring cells, at a short side of FLOOR_SHORT_SIDE pixels or more
 BORDER_FACTOR = 3.0  # x the median motion of the border's cells: the border's own background level
 PASSES = 2  # forward and backward scans
-PARALLAX_COS = 0.9  # cosine of the angle between a border cell's motion and the camera model's there (0.8: the same)
+PARALLAX_COS = 0.9  # cosine of the angle between a cell's motion and the camera model's there (0.8: the same)
 PARALLAX_SHARE = 0.5  # of its side: the least stretch of the border taken as parallax (a quarter dropped a slow
 # mover near the edge on the panning synthetic video; docs/EVALUATION.md 2c, "Parallax along the border")
 FAR = 1e30  # px/frame: no path yet
@@ -58,7 +63,8 @@ class Enclosure:
     border_factor: float = BORDER_FACTOR  # inf: every border cell is background
     passes: int = PASSES
     parallax_cos: float = PARALLAX_COS
-    parallax_share: float = PARALLAX_SHARE  # 0: no border stretch is taken as parallax (the rule before)
+    parallax_share: float = PARALLAX_SHARE  # 0: no border stretch is taken as parallax
+    parallax_spanning: bool = True  # regions of parallax touching two opposite sides start at 0 (False: not)
 
 
 def enclosed_speed(field: MotionField, cfg: Enclosure = Enclosure()) -> np.ndarray:
@@ -71,19 +77,20 @@ def speed_and_enclosed(field: MotionField, cfg: Enclosure = Enclosure()) -> tupl
     """((F, gh, gw), (F, gh, gw)) float32 px/frame: each cell's compensated speed (`MotionField.residual_speed`,
     the same values) and its enclosed speed (`enclosed_speed`), from one pass over the field."""
     allow = np.float32(scaled_floor(min(field.size), cfg.allow))
-    moving = np.float32(scaled_floor(min(field.size)) if cfg.parallax_share > 0 else FAR)
+    moving = np.float32(scaled_floor(min(field.size)) if cfg.parallax_share > 0 or cfg.parallax_spanning else FAR)
     vectors, camera = np.ascontiguousarray(field.vectors, np.float32), np.ascontiguousarray(field.camera, np.float64)
     return _enclosed(vectors, camera, field.cell, allow, np.float32(cfg.border_factor), cfg.passes, moving,
-                     np.float32(cfg.parallax_cos), cfg.parallax_share)  # fmt: skip
+                     np.float32(cfg.parallax_cos), cfg.parallax_share, cfg.parallax_spanning)  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
 def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.float32, factor: np.float32, passes: int,
-              moving: np.float32, cos: np.float32, share: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+              moving: np.float32, cos: np.float32, share: float, spanning: bool) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """`speed_and_enclosed` of vectors (F, gh, gw, 2) with camera models (F, 2, 3): per frame, the residual (as
-    `MotionField.residual`) and its length, the border's level, its parallax stretches (`parallax_stretches`: the
-    camera moving at least `moving` px/frame there) and `border_distance`."""
+    `MotionField.residual`) and its length, the border's level, the cells that move as parallax (the camera moving
+    at least `moving` px/frame there, the cell `moving` faster), their stretches of the border (`parallax_stretches`)
+    and regions spanning the frame (`spanning_regions`, if `spanning`), and `border_distance`."""
     f, gh, gw, _ = vectors.shape
     out = np.empty((f, gh, gw), np.float32)
     speed = np.empty((f, gh, gw), np.float32)
@@ -105,10 +112,13 @@ def _enclosed(vectors: np.ndarray, camera: np.ndarray, cell: int, allow: np.floa
                 if i == 0 or j == 0 or i == gh - 1 or j == gw - 1:
                     border[k] = np.sqrt(rx * rx + ry * ry)
                     k += 1
-                    c, v = np.sqrt(cx * cx + cy * cy), np.sqrt(vx * vx + vy * vy)
-                    parallax[i, j] = c >= moving and v > c and vx * cx + vy * cy > cos * v * c
+                c, v = np.sqrt(cx * cx + cy * cy), np.sqrt(vx * vx + vy * vy)
+                parallax[i, j] = c >= moving and v >= c + moving and vx * cx + vy * cy > cos * v * c
         level = np.float32(FAR) if np.isinf(factor) else factor * np.float32(np.median(border[:k]))
-        out[t] = border_distance(residual, allow, level, passes, parallax_stretches(parallax, share))
+        background = parallax_stretches(parallax, share)
+        if spanning:
+            background |= spanning_regions(parallax)
+        out[t] = border_distance(residual, allow, level, passes, background)
     return speed, out
 
 
@@ -133,6 +143,46 @@ def parallax_stretches(flags: np.ndarray, share: float) -> np.ndarray:
                 for m in range(start, k):
                     out[_side_cell(side, m, gh, gw)] = True
             start = k + 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def spanning_regions(flags: np.ndarray) -> np.ndarray:
+    """(gh, gw) bool: the cells of the 8-connected regions of `flags` (gh, gw) bool that touch two opposite sides
+    of the grid (top and bottom, or left and right)."""
+    gh, gw = flags.shape
+    out = np.zeros((gh, gw), np.bool_)
+    seen = np.zeros((gh, gw), np.bool_)
+    stack = np.empty((gh * gw, 2), np.int64)
+    region = np.empty((gh * gw, 2), np.int64)
+    for i0 in range(gh):
+        for j0 in range(gw):
+            if not flags[i0, j0] or seen[i0, j0]:
+                continue
+            seen[i0, j0] = True
+            stack[0, 0], stack[0, 1] = i0, j0
+            stack_n = 1
+            n = 0
+            top_side = bottom_side = left_side = right_side = False
+            while stack_n:
+                stack_n -= 1
+                i, j = stack[stack_n, 0], stack[stack_n, 1]
+                region[n, 0], region[n, 1] = i, j
+                n += 1
+                top_side |= i == 0
+                bottom_side |= i == gh - 1
+                left_side |= j == 0
+                right_side |= j == gw - 1
+                for a in range(max(i - 1, 0), min(i + 2, gh)):
+                    for b in range(max(j - 1, 0), min(j + 2, gw)):
+                        if flags[a, b] and not seen[a, b]:
+                            seen[a, b] = True
+                            stack[stack_n, 0], stack[stack_n, 1] = a, b
+                            stack_n += 1
+            if (top_side and bottom_side) or (left_side and right_side):
+                for m in range(n):
+                    out[region[m, 0], region[m, 1]] = True
     return out
 
 
