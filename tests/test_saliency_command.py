@@ -412,15 +412,16 @@ def test_folder_into_out_dir_names_resumes_and_logs_failures(tmp_path, tree):
     assert "2 written, 0 already done" in result.output, result.output
 
 
-@pytest.mark.parametrize("key, other", [("camera_model", "similarity"), ("motion_revision", 1)])
-def test_outputs_made_with_another_camera_model_or_field_are_made_again(tmp_path, tree, monkeypatch, key, other):
-    """The camera model and the motion field's revision are no options, but they change the maps, masks and
-    boxes: a record made with another one (or before the record named it) does not count as done."""
+@pytest.mark.parametrize("key, other", [("camera_model", "similarity"), ("motion_revision", 1), ("revision", 2)])
+def test_outputs_made_with_another_camera_model_field_or_rule_are_made_again(tmp_path, tree, monkeypatch, key, other):
+    """The camera model, the motion field's revision and the rules' (`saliency.defaults.REVISION`) are no options,
+    but they change the maps, masks and boxes: a record made with another one (or before the record named it)
+    does not count as done."""
     import json
 
     from mosi_tool.saliency import batch
 
-    attribute = {"camera_model": "CAMERA_MODEL", "motion_revision": "MOTION_REVISION"}[key]
+    attribute = {"camera_model": "CAMERA_MODEL", "motion_revision": "MOTION_REVISION", "revision": "REVISION"}[key]
     (tree / "bad.mp4").unlink()
     out = tmp_path / "out"
     assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "masks").output

@@ -24,7 +24,7 @@ from ..progress import counted
 from ..batch.jobs import VideoJob, source_stamp
 from ..batch.per_video import BatchReport, Done, JobError, Outcome
 from ..version import __version__
-from .defaults import MODEL_METHODS
+from .defaults import MODEL_METHODS, REVISION
 from ..video.motion import REVISION as MOTION_REVISION
 from .motion import CAMERA_MODEL, MEASURE_REFERENCES
 from .run import BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
@@ -77,7 +77,8 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
     `_as_made`), the outputs, the camera model of the motion pass
     (`motion.CAMERA_MODEL`: not an option, but it changes the maps, masks and boxes, so outputs made with
     another one are made again), whether the reference distances are measured (`motion.MEASURE_REFERENCES`,
-    likewise) and the motion field's revision (`video.motion.REVISION`, for the same reason), and the video's (and a named model's) size and modification time
+    likewise), the motion field's revision (`video.motion.REVISION`, for the same reason) and the rules' (`defaults.REVISION`),
+    and the video's (and a named model's) size and modification time
     (`jobs.source_stamp`: for a frame folder, its frames'), so a replaced file is made again; None for a file
     that cannot be read (it fails, named, when run)."""
 
@@ -88,7 +89,8 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
     opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
             for k, v in asdict(_as_made(options, kinds)).items() if k not in UNRECORDED}  # fmt: skip
     record: dict[str, object] = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL,
-                                 "measured_references": MEASURE_REFERENCES, "motion_revision": MOTION_REVISION, "video": stamp(video), "version": __version__}  # fmt: skip
+                                 "measured_references": MEASURE_REFERENCES, "motion_revision": MOTION_REVISION, "revision": REVISION,
+                                 "video": stamp(video), "version": __version__}  # fmt: skip
     if options.model is not None:
         record["model"] = stamp(options.model)
     return record

@@ -8,6 +8,10 @@
 # stays), cam 0.760, cam with --stabilize mv 0.818: the network's own maps are compensated by default. Since the mv
 # maps carry the enclosed speed (docs/evaluation/mv/enclosed.json): mv 0.950, fused 0.937, cam --stabilize mv 0.822.
 DEFAULT_METHOD = "mv"
+# Raised whenever the same options give other maps, masks or boxes from the same motion field (`video.motion.REVISION`
+# counts the field's own changes; `saliency --out-dir` records both, so a rerun remakes what the rules before made):
+# 2: the mv maps carry the enclosed speed (`geodesic`); 3: the camera's parallax starts it at 0 (`geodesic.PARALLAX_SHARE`)
+REVISION = 3
 DEFAULT_STABILIZE = "mv"
 
 METHODS = ("cam", "gradcam", "mv", "fused")
