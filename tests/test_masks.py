@@ -481,6 +481,13 @@ def test_a_mover_about_the_edge_filters_size_is_kept_when_asked(tmp_path):
     covered = {k: np.mean([(m[t] & truth[t]).sum() / truth[t].sum() >= 0.5 for t in range(1, n - 1)]) for k, m in made.items()}
     assert covered["now"] >= 0.9 and covered["before"] <= 0.1, covered  # measured 100% and 0%
     assert max((made["now"][t] & ~truth[t]).mean() for t in range(n)) < 0.002  # nothing else
+    # `saliency --small-movers` (here through the Python API, the command's code) asks for it
+    import mosi_tool
+
+    asked = mosi_tool.saliency(path, masks=True, boxes=True, small_movers=True)
+    np.testing.assert_array_equal(asked.masks, made["now"])
+    assert sum(bool(line["boxes"]) for line in asked.boxes[:n]) >= n - 2
+    np.testing.assert_array_equal(mosi_tool.saliency(path, masks=True).masks, made["before"])
 
 
 # --- the commands ------------------------------------------------------------------------------------------

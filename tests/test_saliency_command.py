@@ -456,14 +456,20 @@ def test_asking_for_fewer_outputs_than_were_made_makes_nothing_again(tmp_path, t
 
 def test_options_that_change_no_output_asked_for_make_nothing_again(tmp_path, tree):
     """Options the command names as ignored (the network's with --method mv; --max-boxes without boxes,
-    --masks-size without masks) were recorded, so changing them made every video again."""
+    --masks-size without masks, --small-movers without either) were recorded, so changing them made every video
+    again."""
     (tree / "bad.mp4").unlink()
     out = tmp_path / "out"
     assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes").output
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes", "--target", "pred", "--batch-size", "4", "--masks-size", "32x24")
     assert "ignored" in result.output and "0 written, 2 already done" in result.output, result.output
+    # --small-movers changes masks and boxes: nothing when only maps are asked for, the boxes when they are
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps", "--small-movers")
+    assert "ignored" in result.output and "0 written, 2 already done" in result.output, result.output
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes", "--max-boxes", "1")
     assert "2 written, 0 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes", "--max-boxes", "1", "--small-movers")
+    assert "ignored" not in result.output and "2 written, 0 already done" in result.output, result.output
 
 
 def test_list_and_files_into_out_dir(tmp_path, tree):

@@ -88,6 +88,7 @@ def register(app: typer.Typer) -> None:
         max_boxes: Annotated[Optional[int], typer.Option("--max-boxes", help="At most this many boxes per frame, strongest first (default: every mover).", min=1)] = None,
         masks: Annotated[Optional[Path], typer.Option("--masks", help="Also write binary motion masks, bool (frames, H, W) at the video's resolution or --masks-size (.npy).")] = None,
         masks_size: Annotated[Optional[str], typer.Option("--masks-size", help="WxH of --masks (default: the video's own size).")] = None,
+        small_movers: Annotated[bool, typer.Option("--small-movers", help="--masks and --boxes also keep movers about 24 px across at 640x360 (the edge filter's size), which they drop by default; they may then keep small regions beside a large mover too.")] = False,
         layer: Annotated[Layer, typer.Option("--layer", help="--method gradcam: conv5 (default) or conv4 for finer maps.")] = Layer("conv5"),  # type: ignore[valid-type]
         norm: Annotated[Norm, typer.Option("--norm", help="Overlay scale: bounded (default: each frame's own top, bounded by the video's and above the frame's noise), video (one scale for the whole video; --method fused also scales its two maps so, as it does with bounded) or frame (each frame to its own min..max).")] = Norm("bounded"),  # type: ignore[valid-type]
         batch_size: BatchOpt = 8,
@@ -108,7 +109,7 @@ def register(app: typer.Typer) -> None:
         options = SaliencyOptions(
             method=method.value, model=model, target=target, step=step, mode=mode.value, size=size, stabilize=stabilize.value,
             layer=layer.value, norm=norm.value, maps_size=parse_size(maps_size, "--maps-size"), masks_size=parse_size(masks_size, "--masks-size"),
-            max_boxes=max_boxes, batch_size=batch_size, device=device,
+            max_boxes=max_boxes, small_movers=small_movers, batch_size=batch_size, device=device,
             runtime=runtime, compile=compile, stream=stream, fps=fps,
         )  # fmt: skip
         inputs = list(inputs or [])
@@ -122,6 +123,8 @@ def register(app: typer.Typer) -> None:
                                             ("--maps-size", maps_size, "maps", maps)):  # fmt: skip
             if value is not None and path is None and output not in batch_kinds:
                 typer.echo(f"note: {option} applies to the {output} output, which was not asked for (ignored)", err=True)
+        if small_movers and masks is None and boxes is None and not {"masks", "boxes"} & set(batch_kinds):
+            typer.echo("note: --small-movers applies to the masks and boxes outputs, neither of which was asked for (ignored)", err=True)
         if out_dir is not None or list_file is not None or len(inputs) > 1:
             given = [name for name, path in files.items() if path is not None]
             if out_dir is None:  # said first: without it, what --out-dir does is no help

@@ -59,7 +59,8 @@ def outputs_for(stem: str, kinds: tuple[str, ...]) -> Outputs:
 # options that change no output's bytes (memory only): left out of the record, so that changing them, or a
 # record written before they existed, does not make every video again
 UNRECORDED = ("keep_bytes",)
-OUTPUT_ONLY = {"masks_size": "masks", "max_boxes": "boxes"}  # options that change that output's bytes alone
+# options that change those outputs' bytes alone
+OUTPUT_ONLY = {"masks_size": ("masks",), "max_boxes": ("boxes",), "small_movers": ("masks", "boxes")}
 
 
 def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOptions:
@@ -67,7 +68,7 @@ def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOption
     does not use (`SaliencyOptions.unused`, which the command names as ignored) and those of an output not
     made (OUTPUT_ONLY), so that changing them makes nothing again."""
     idle = {flag[2:].replace("-", "_") for flag in options.unused()}
-    idle |= {name for name, output in OUTPUT_ONLY.items() if output not in kinds}
+    idle |= {name for name, outputs in OUTPUT_ONLY.items() if not set(outputs) & set(kinds)}
     defaults: dict[str, Any] = {f.name: f.default for f in fields(SaliencyOptions)}
     return replace(options, **{name: defaults[name] for name in idle})
 

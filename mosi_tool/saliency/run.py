@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,6 +65,8 @@ class SaliencyOptions:
     but it is opened and checked all the same. target: motion, pred, static-contrast or a class index.
     maps_size: (width, height) of the --maps file (None: the model's scale). masks_size: (width, height) of the
     --masks (None: the video's own size). max_boxes: at most this many boxes per frame (None: every mover).
+    small_movers: the masks and boxes keep movers about the edge filter's size, which they drop by default
+    (`MaskConfig.confident_unfiltered`; docs/EVALUATION.md 2c, "Small movers").
     norm: the overlay's scale (`display.frame_ranges`: bounded, video or frame).
     fps: > 0. step, batch_size: >= 1. size: >= 16 (the input's short side). stream: >= 0.
     keep_bytes: memory (bytes) a --method mv run may hold decoded pictures in, to decode the video once
@@ -84,6 +86,7 @@ class SaliencyOptions:
     maps_size: tuple[int, int] | None = None
     masks_size: tuple[int, int] | None = None
     max_boxes: int | None = None
+    small_movers: bool = False
     batch_size: int = 8
     device: str = "auto"
     runtime: str | None = None
@@ -309,8 +312,8 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     extra: dict[Path, Sink] = {}
     failed: dict[Path, str] = {}
     # the masks' floor is in px/frame: the network's maps (cam, fused) have no such unit
-    found = Regions(info.width, info.height, MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR),
-                    mask_heat(result))  # fmt: skip
+    cfg = MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR)
+    found = Regions(info.width, info.height, replace(cfg, confident_unfiltered=options.small_movers), mask_heat(result))
     regions = {outputs.boxes: lambda p: BoxesFile(p, found, options.max_boxes),
                outputs.masks: lambda p: MasksFile(p, n, *(options.masks_size or (info.width, info.height)), found)}  # fmt: skip
     for path, make in regions.items():
