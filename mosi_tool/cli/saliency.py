@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
     def saliency(
         inputs: Annotated[Optional[list[Path]], typer.Argument(help="A video file or a folder of frames; or, with --out-dir, videos, frame folders and folders to search recursively.", show_default=False)] = None,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Overlay video (.mp4, .mkv, .mov, .m4v, .avi, .webm). Default: <name>.saliency.mp4 in the current folder, wherever --masks, --boxes or --maps go.")] = None,
-        out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Many videos: write each one's outputs into DIR, named as `features` names them (DIR/<name>.saliency.mp4, .maps.npy, .masks.npy, .boxes.jsonl, .sheet.png), resumable, failures in DIR/failures.jsonl.")] = None,
+        out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Many videos: write each one's outputs into DIR, named as `features` names them (DIR/<name>.saliency.mp4, .maps.npy, .masks.npy, .boxes.jsonl, .sheet.png, and .saliency.json: what they were made from), resumable, failures in DIR/failures.jsonl.")] = None,
         list_file: Annotated[Optional[Path], typer.Option("--list", help="With --out-dir: a text file with one video path per line (relative to its folder; a whole-number label after the path, as training lists write it, is left out).")] = None,
         outputs_text: Annotated[str, typer.Option("--outputs", help="With --out-dir: which outputs each video gets, comma-separated: overlay, maps, masks, boxes, sheet.")] = "overlay",
         overwrite: Annotated[bool, typer.Option("--overwrite", help="With --out-dir: make again the outputs that are already there.")] = False,
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         max_boxes: Annotated[Optional[int], typer.Option("--max-boxes", help="At most this many boxes per frame, strongest first (default: every mover).", min=1)] = None,
         masks: Annotated[Optional[Path], typer.Option("--masks", help="Also write binary motion masks, bool (frames, H, W) at the video's resolution or --masks-size (.npy).")] = None,
         masks_size: Annotated[Optional[str], typer.Option("--masks-size", help="WxH of --masks (default: the video's own size).")] = None,
-        small_movers: Annotated[bool, typer.Option("--small-movers", help="--masks and --boxes also keep movers about 24 px across at 640x360 (the edge filter's size), which they drop by default; they may then keep small regions beside a large mover too.")] = False,
+        small_movers: Annotated[bool, typer.Option("--small-movers", help="--masks and --boxes also keep movers about the edge filter's size or smaller (some 24 px across at 640x360, 48 px at 1280x720), which they drop by default; they then keep small moving regions beside a large mover too.")] = False,
         layer: Annotated[Layer, typer.Option("--layer", help="--method gradcam: conv5 (default) or conv4 for finer maps.")] = Layer("conv5"),  # type: ignore[valid-type]
         norm: Annotated[Norm, typer.Option("--norm", help="Overlay scale: bounded (default: each frame's own top, bounded by the video's and above the frame's noise), video (one scale for the whole video; --method fused also scales its two maps so, as it does with bounded) or frame (each frame to its own min..max).")] = Norm("bounded"),  # type: ignore[valid-type]
         batch_size: BatchOpt = 8,

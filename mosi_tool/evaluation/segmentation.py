@@ -339,7 +339,7 @@ class Method:
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("pictures", "saliency")),
     Method("masks-not-enclosed", "  the motion maps alone (not with the enclosed speed's: the rule before)", _mv_masks(MaskConfig(), enclosure=None), ("pictures", "saliency", "field")),
-    Method("masks-unfiltered-confidence", "  confident motion also from the evidence before the edge filter (small movers)", _mv_masks(MaskConfig(confident_unfiltered=True)), ("pictures", "saliency")),
+    Method("masks-unfiltered-confidence", "  saliency --small-movers: small confident motion kept before the edge filter", _mv_masks(MaskConfig(confident_unfiltered=True)), ("pictures", "saliency")),
     Method("masks-enclosed-own", "  the enclosed speed in the narrower map alone (the wide map plain)", _mv_masks(MaskConfig(), wide_enclosed=False), ("pictures", "saliency", "field")),
     Method("masks-border-background", "  every border cell background (border level infinite, not 3 x its median)", _mv_masks(MaskConfig(), enclosure=Enclosure(border_factor=float("inf"))), ("pictures", "saliency", "field")),
     Method("masks-allow0.15", "  free change between neighbours 0.15 px/frame instead of 0.25", _mv_masks(MaskConfig(), enclosure=Enclosure(allow=0.15)), ("pictures", "saliency", "field")),

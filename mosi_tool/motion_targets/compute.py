@@ -165,7 +165,7 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
         moving = evidence > 0.5
         for k in np.flatnonzero(moving.sum(axis=(1, 2)) >= MIN_AREA * moving[0].size):  # else a few noisy patches: none
             e = evidence[k]
-            boxes = np.array(component_boxes(moving[k], e, (float(PATCH), float(PATCH))), np.float32).reshape(-1, 5)
+            boxes = np.array(component_boxes(moving[k], e, (float(PATCH), float(PATCH)), fallback=1), np.float32).reshape(-1, 5)  # a patch is 16 px
             boxes = boxes[boxes[:, 4] >= BOX_SHARE * boxes[:1, 4].max(initial=0)]  # strongest first
             if len(boxes):
                 out[a + k] = np.minimum([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()], limit)

@@ -22,6 +22,8 @@ import numba
 import numpy as np
 
 MIN_AREA = 0.002  # of the frame
+FALLBACK_PIXELS = 4  # of the mask: the least a frame's strongest component needs for a box when none reaches MIN_AREA
+# (one pixel of the masks' evidence can vanish when the mask is resized to the video's size, leaving a box on nothing)
 MATCH_IOU = 0.2  # least IoU between a box and its track's last box
 MATCH_DISTANCE = 1.5  # x the box's longer side: the farthest a centre may move when no IoU matched
 MAX_AGE = 5  # frames a track waits for its object
@@ -45,11 +47,12 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 
 def component_boxes(mask: np.ndarray, weight: np.ndarray, scale: tuple[float, float] = (1.0, 1.0),
-                    min_area: float = MIN_AREA, limit: int | None = None) -> list[list[float]]:  # fmt: skip
+                    min_area: float = MIN_AREA, limit: int | None = None, fallback: int = FALLBACK_PIXELS) -> list[list[float]]:  # fmt: skip
     """Boxes [x0, y0, x1, y1, score] of the mask's components (see the module docstring), strongest first.
 
     mask: (h, w) bool; weight: (h, w) evidence (same shape); scale: (sx, sy) from mask pixels to frame pixels;
-    limit: keep at most this many (None: all). If no component is large enough, the strongest one is kept.
+    limit: keep at most this many (None: all). If no component is large enough, the strongest one of at least
+    `fallback` pixels is kept.
     """
     import cv2
 
@@ -58,8 +61,8 @@ def component_boxes(mask: np.ndarray, weight: np.ndarray, scale: tuple[float, fl
     n, labels = cv2.connectedComponents(mask.view(np.uint8) if mask.dtype == np.bool_ else mask.astype(np.uint8), connectivity=8)
     area, left, top, right, bottom, mass = _component_stats(labels, np.ascontiguousarray(weight), n)
     keep = np.flatnonzero(area >= min_area * mask.size)
-    if len(keep) == 0:
-        keep = np.array([int(np.argmax(mass))])
+    if len(keep) == 0 and area.max() >= fallback:
+        keep = np.array([int(np.argmax(np.where(area >= fallback, mass, -1.0)))])
     order = keep[np.argsort(-mass[keep], kind="stable")][:limit]
     total = float(mass[order].sum()) or 1.0
     sx, sy = scale

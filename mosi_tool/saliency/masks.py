@@ -89,6 +89,8 @@ TEXTURE_BLUR = 4.0  # Gaussian sigma of the gradient, pixels at the working size
 GUIDE_EPS = 1e-3  # on grey levels in [0, 1]
 GUIDE_SUBSAMPLE = 2  # the fast guided filter's factor (rule 3)
 APPEARANCE_RADIUS = 4  # pixels at the working size: the guided filter after the appearance step
+SMALL_SIDE = 3  # x GUIDE_RADIUS: with `MaskConfig.confident_unfiltered`, confident motion of at most this side squared
+# (24 x 24 working pixels) is kept whatever the edge filter does to it
 REFINES = ("colour", "grabcut", "none")
 
 
@@ -304,6 +306,19 @@ def _confident(e: np.ndarray, motion_e: np.ndarray | None) -> np.ndarray:
     return e if motion_e is None else np.maximum(e, _at(np.asarray(motion_e, np.float32), e.shape[::-1]))
 
 
+def _keep_small_cores(e: np.ndarray, motion_e: np.ndarray, share: float, area: float) -> np.ndarray:
+    """(h, w) float32: evidence e (h, w) raised to rule 2's evidence `motion_e` (any size, resized to e's) in its
+    components above `share` (8-connected) of at most `area` pixels of e: a mover about the edge filter's size,
+    whose evidence the filter lowers under the threshold, keeps its confident core (`MaskConfig.confident_unfiltered`)."""
+    import cv2
+
+    core = _at(np.asarray(motion_e, np.float32), e.shape[::-1])
+    _, labels, stats, _ = cv2.connectedComponentsWithStats((core > share).astype(np.uint8), connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] <= area
+    small[0] = False
+    return np.where(small[labels], np.maximum(e, core), e).astype(np.float32)
+
+
 def _smooth_blur(x: np.ndarray, sigma: float, size: tuple[int, int] | None = None) -> np.ndarray:
     """Gaussian blur of (h, w) float32 `x` by `sigma` pixels, at `size` = (width, height) (default x's own);
     for sigma >= 2, computed at half the size (2x2 block averages, sigma / 2): a wide blur keeps nothing
@@ -404,6 +419,8 @@ class MaskTracker:
             e = assign_edges(e, grey, previous, motion, self.cfg.assign_band, self.cfg.assign_gain)
         if self.cfg.refine != "none" and pic.colour is not None:
             e = self._appearance(e, pic.colour, grey, motion_e)
+        if motion_e is not None:  # a small mover's confident motion stays, whatever the edge filter and colours did
+            e = _keep_small_cores(e, motion_e, self.cfg.appearance.fg_share, (SMALL_SIDE * self.cfg.guide_radius * e.shape[1] / grey.shape[1]) ** 2)
         if self.cfg.valley > 0:
             landscape = sharp if sharp is not None and self.cfg.sharp else raw
             e = np.where(valley_cuts(_at(landscape, e.shape[::-1]), e > 0.5, self.cfg.valley), np.float32(0), e)

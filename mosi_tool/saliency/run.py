@@ -102,6 +102,8 @@ class SaliencyOptions:
             object.__setattr__(self, name, parse_size(getattr(self, name), f"--{name.replace('_', '-')}"))
         plain_numbers(self, ("step", "size", "max_boxes", "batch_size", "stream", "keep_bytes"))
         object.__setattr__(self, "compile", bool(self.compile))
+        if not isinstance(self.small_movers, bool):  # "no" from a Python caller would read as True
+            raise ValueError(f"small_movers must be True or False, got {self.small_movers!r}")
         for name, choices in (("method", METHODS), ("mode", MODES), ("stabilize", STABILIZE), ("layer", LAYERS), ("norm", NORMS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
