@@ -14,7 +14,8 @@ and the share of frames where the three are apart (no component of the mask touc
 touches one). Prints a Markdown table.
 
 `--scenes parallax`: the scenes of `tests.parallax_scenes` (a camera translating sideways over ground at
-several depths, 640x360, 48 frames, one known mover each); per scene, the mover's J over frames 1 .. 46.
+several depths, 640x360, 48 frames, one known mover each; `--scale` resizes them); per scene, the mover's J over
+frames 1 .. 46.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="masks", help="comma-separated keys of evaluation.segmentation.METHODS")
     ap.add_argument("--scenes", choices=("movers", "parallax"), default="movers")
+    ap.add_argument("--scale", type=float, default=1.0, help="--scenes parallax: resize the scenes by this factor (0.5: 320x180)")
     args = ap.parse_args()
     keys = [k for k in args.methods.split(",") if k]
     unknown = [k for k in keys if k not in METHODS]
@@ -63,7 +65,7 @@ def main() -> None:
         raise SystemExit(f"error: unknown methods {', '.join(unknown)}; known: {', '.join(METHODS)}")
     with tempfile.TemporaryDirectory() as tmp:
         if args.scenes == "parallax":
-            parallax_table(keys, Path(tmp))
+            parallax_table(keys, Path(tmp), args.scale)
         else:
             movers_table(keys, Path(tmp))
 
@@ -82,11 +84,17 @@ def movers_table(keys: list[str], tmp: Path) -> None:
             print(f"| {key} | {camera} | {union:.3f} | {every:.0%} | {', '.join(f'{v:.0%}' for v in each)} | {sep:.0%} |")
 
 
-def parallax_table(keys: list[str], tmp: Path) -> None:
-    """The parallax scenes: one row per method, the mover's J in each scene and their mean."""
+def parallax_table(keys: list[str], tmp: Path, scale: float = 1.0) -> None:
+    """The parallax scenes (at `scale` x their size): one row per method, the mover's J in each scene and their mean."""
+    import cv2
+
     scores: dict[str, list[float]] = {k: [] for k in keys}
     for name in SCENES:
         frames, truth = parallax_scene(name)
+        if scale != 1:
+            size = (round(frames[0].shape[1] * scale), round(frames[0].shape[0] * scale))
+            frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR) for f in frames]
+            truth = np.array([cv2.resize(t.view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0 for t in truth])
         x = Inputs(encode_frames(tmp / f"{name}.mp4", frames), None, len(frames))
         for key in keys:
             masks, _ = METHODS[key].run(x)

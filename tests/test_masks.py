@@ -461,7 +461,8 @@ def test_three_movers_under_a_panning_camera(tmp_path):
     # cells right of the middle square read 4 px/frame instead of 2 (a false motion region) and the 1 and 2
     # px/frame squares sit near the residual noise: all three on 85% of frames, union J 0.56. With each block's
     # reference measured on the pictures (as `saliency --masks` decodes them): all three on every frame, union
-    # J 0.684 (0.679 before the enclosed speed, 0.671 before the mask step read the decoded planes; the target 0.7 is nearly met).
+    # J 0.684 (0.677 to 0.689 over runs: libx264's bitstream of this video varies from run to run; 0.679 before
+    # the enclosed speed, 0.671 before the mask step read the decoded planes; the target 0.7 is nearly met).
     union, covered, _ = run_masks(tmp_path, 2)
     assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)
     assert union >= 0.66
