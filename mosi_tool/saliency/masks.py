@@ -46,7 +46,9 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    OpenCV's GrabCut seeded from it; "none": rule 3 is the mask), filtered again with a guided filter of
    radius APPEARANCE_RADIUS, and only the components that hold confident motion are kept, holes filled
    (confident: above `AppearanceConfig.fg_share` in the evidence after rule 3; with `MaskConfig.confident_unfiltered`,
-   off by default, also in rule 2's before it, where a mover about the edge filter's size keeps its peak).
+   off by default, `saliency --small-movers`, also in rule 2's before it, where a mover about the edge filter's size
+   keeps its peak, and those of rule 2's confident components no larger than SMALL_SIDE x GUIDE_RADIUS working pixels
+   square stay in the mask whatever rules 3 and 4 made of them: `_keep_small_cores`).
 5. **Valleys** (`MaskConfig.valley`, off by default: it separates the synthetic movers but splits DAVIS
    objects into parts, docs/EVALUATION.md 2c): the mask cut where two basins of the masks' own map (else the
    display map) meet below VALLEY_SHARE of the lower peak (`saliency.valleys`).
