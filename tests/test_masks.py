@@ -785,8 +785,9 @@ def test_fill_holes_fills_what_the_background_labels_say_is_enclosed():
 
 def test_near_ground_at_half_the_size_is_not_masked_either(tmp_path):
     """The "band" scene at 320x180 (`bench/masks_synthetic.py --scenes parallax --scale 0.5`): the floor and the
-    free change scale with the picture, and the rocks are still background (the mover's J 0.72 measured, 0.05
-    without the parallax rules)."""
+    free change scale with the picture, and the rocks are still background (the mover's J 0.71 to 0.78 over runs,
+    the rocks' rows masked 0 to 11%: libx264's bitstream of this video varies from run to run; 0.05 and all of
+    them without the parallax rules)."""
     from mosi_tool.evaluation.segmentation import METHODS, Inputs
 
     from .parallax_scenes import parallax_scene
@@ -797,7 +798,7 @@ def test_near_ground_at_half_the_size_is_not_masked_either(tmp_path):
     masks, _ = METHODS["masks"].run(Inputs(encode_frames(tmp_path / "band.mp4", frames), None, len(frames)))
     scored = range(1, len(truth) - 1)
     assert np.mean([jaccard(masks[t], truth[t]) for t in scored]) >= 0.6
-    assert np.mean([masks[t][int(0.82 * 180) :].mean() for t in scored]) <= 0.05
+    assert np.mean([masks[t][int(0.82 * 180) :].mean() for t in scored]) <= 0.25
 
 
 @pytest.mark.parametrize("scene, least, before", [("band", 0.75, 0.110), ("poles", 0.7, 0.313)])
