@@ -119,12 +119,12 @@ def register(app: typer.Typer) -> None:
             from ..saliency.batch import parse_outputs  # the batch machinery: imported for --out-dir only
 
             batch_kinds = parse_outputs(outputs_text)
-        for option, value, output, path in (("--masks-size", masks_size, "masks", masks), ("--max-boxes", max_boxes, "boxes", boxes),
-                                            ("--maps-size", maps_size, "maps", maps)):  # fmt: skip
-            if value is not None and path is None and output not in batch_kinds:
-                typer.echo(f"note: {option} applies to the {output} output, which was not asked for (ignored)", err=True)
-        if small_movers and masks is None and boxes is None and not {"masks", "boxes"} & set(batch_kinds):
-            typer.echo("note: --small-movers applies to the masks and boxes outputs, neither of which was asked for (ignored)", err=True)
+        asked = {kind for kind, path in (("masks", masks), ("boxes", boxes), ("maps", maps)) if path is not None} | set(batch_kinds)
+        for option, value, outputs in (("--masks-size", masks_size, ("masks",)), ("--max-boxes", max_boxes, ("boxes",)),
+                                       ("--maps-size", maps_size, ("maps",)), ("--small-movers", small_movers or None, ("masks", "boxes"))):  # fmt: skip
+            if value is not None and not asked & set(outputs):
+                which = "output, which was not" if len(outputs) == 1 else "outputs, neither of which was"
+                typer.echo(f"note: {option} applies to the {' and '.join(outputs)} {which} asked for (ignored)", err=True)
         if out_dir is not None or list_file is not None or len(inputs) > 1:
             given = [name for name, path in files.items() if path is not None]
             if out_dir is None:  # said first: without it, what --out-dir does is no help

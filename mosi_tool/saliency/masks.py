@@ -121,8 +121,9 @@ class MaskConfig:
     stats_samples: int = STATS_SAMPLES  # rule 1's median and peak from a grid of at least about this many pixels
     optical_flow: bool = False  # rule 1 on the codec's maps and optical-flow maps together (`saliency.flow_maps`; over the speed budget)
     refine: str = "colour"  # one of REFINES: the appearance step (rule 4); needs the frame's image
-    confident_unfiltered: bool = False  # rule 4's confident motion also from rule 2's evidence: keeps a mover about the
-    # edge filter's size, but lowered unseen DAVIS J by 0.005 (docs/EVALUATION.md 2c, "Small movers"): off unless
+    confident_unfiltered: bool = False  # rule 4's confident motion also from rule 2's evidence, its small confident
+    # cores kept (`_keep_small_cores`): keeps a mover about the edge filter's size, but also small regions beside the
+    # annotated object (unseen DAVIS J 0.498 -> 0.462; docs/EVALUATION.md 2c, "Small movers"): off unless
     # `saliency --small-movers`
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
 
