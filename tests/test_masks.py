@@ -652,8 +652,6 @@ def test_max_boxes_keeps_each_movers_track_id_and_score(tmp_path):
     """`--max-boxes` caps what is written, not what is tracked: two movers that take turns being the stronger
     keep their ids (each got a new one after 5 frames out of the cap) and their scores (they were renormalised
     over the written boxes, 1.0 for a lone box)."""
-    from types import SimpleNamespace
-
     from mosi_tool.video.decode import Frame
 
     h, w = 60, 200
@@ -669,9 +667,15 @@ def test_max_boxes_keeps_each_movers_track_id_and_score(tmp_path):
             e[35:55, 170 - index : 190 - index] = b  # B moves left
             return e
 
+        def scale(self, evidence: np.ndarray) -> tuple[float, float]:
+            return 1.0, 1.0
+
+        def primary_boxes(self, index: int) -> None:
+            return None  # every mover
+
     for limit, written, scores in ((None, 2, {0.6, 0.4}), (1, 1, {0.6})):
         out = tmp_path / f"b{limit}.jsonl"
-        sink = BoxesFile(out, SimpleNamespace(size=Stub.size, frame_size=Stub.frame_size, evidence=Stub().evidence), limit)
+        sink = BoxesFile(out, Stub(), limit)  # type: ignore[arg-type]
         image = np.zeros((h, w, 3), np.uint8)
         for i in range(40):
             sink.add(Frame(i, i / 25, image), np.zeros((h, w), np.float32))

@@ -4,6 +4,7 @@ one failed output costing no other, temporary files never left behind, small fra
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import signal
@@ -456,7 +457,7 @@ def test_asking_for_fewer_outputs_than_were_made_makes_nothing_again(tmp_path, t
 
 def test_options_that_change_no_output_asked_for_make_nothing_again(tmp_path, tree):
     """Options the command names as ignored (the network's with --method mv; --max-boxes without boxes,
-    --masks-size without masks, --small-movers without either) were recorded, so changing them made every video
+    --masks-size without masks, --small-movers or --primary without either) were recorded, so changing them made every video
     again."""
     (tree / "bad.mp4").unlink()
     out = tmp_path / "out"
@@ -466,10 +467,18 @@ def test_options_that_change_no_output_asked_for_make_nothing_again(tmp_path, tr
     # --small-movers changes masks and boxes: nothing when only maps are asked for, the boxes when they are
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps", "--small-movers")
     assert "ignored" in result.output and "0 written, 2 already done" in result.output, result.output
+    # --primary likewise; a record without a "primary" key (made before it existed) matches a run without it
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps", "--primary")
+    assert "ignored" in result.output and "0 written, 2 already done" in result.output, result.output
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes", "--max-boxes", "1")
     assert "2 written, 0 already done" in result.output, result.output
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes", "--max-boxes", "1", "--small-movers")
     assert "ignored" not in result.output and "2 written, 0 already done" in result.output, result.output
+    record = json.loads((out / "a.mp4.saliency.json").read_text())
+    assert "primary" not in record["options"] and record["options"]["small_movers"] is True
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes", "--max-boxes", "1", "--small-movers", "--primary")
+    assert "2 written, 0 already done" in result.output, result.output
+    assert json.loads((out / "a.mp4.saliency.json").read_text())["options"]["primary"] is True
 
 
 def test_list_and_files_into_out_dir(tmp_path, tree):

@@ -89,6 +89,7 @@ def register(app: typer.Typer) -> None:
         masks: Annotated[Optional[Path], typer.Option("--masks", help="Also write binary motion masks, bool (frames, H, W) at the video's resolution or --masks-size (.npy).")] = None,
         masks_size: Annotated[Optional[str], typer.Option("--masks-size", help="WxH of --masks (default: the video's own size).")] = None,
         small_movers: Annotated[bool, typer.Option("--small-movers", help="--masks and --boxes also keep movers about the edge filter's size or smaller (some 24 px across at 640x360, 48 px at 1280x720), which they drop by default; they then keep small moving regions beside a large mover too.")] = False,
+        primary: Annotated[bool, typer.Option("--primary", help="--masks and --boxes follow the primary mover only, the one tracked object with the most motion over the last frames (its parts, one box a frame), instead of every mover.")] = False,
         layer: Annotated[Layer, typer.Option("--layer", help="--method gradcam: conv5 (default) or conv4 for finer maps.")] = Layer("conv5"),  # type: ignore[valid-type]
         norm: Annotated[Norm, typer.Option("--norm", help="Overlay scale: bounded (default: each frame's own top, bounded by the video's and above the frame's noise), video (one scale for the whole video; --method fused also scales its two maps so, as it does with bounded) or frame (each frame to its own min..max).")] = Norm("bounded"),  # type: ignore[valid-type]
         batch_size: BatchOpt = 8,
@@ -109,7 +110,7 @@ def register(app: typer.Typer) -> None:
         options = SaliencyOptions(
             method=method.value, model=model, target=target, step=step, mode=mode.value, size=size, stabilize=stabilize.value,
             layer=layer.value, norm=norm.value, maps_size=parse_size(maps_size, "--maps-size"), masks_size=parse_size(masks_size, "--masks-size"),
-            max_boxes=max_boxes, small_movers=small_movers, batch_size=batch_size, device=device,
+            max_boxes=max_boxes, small_movers=small_movers, primary=primary, batch_size=batch_size, device=device,
             runtime=runtime, compile=compile, stream=stream, fps=fps,
         )  # fmt: skip
         inputs = list(inputs or [])
@@ -121,7 +122,8 @@ def register(app: typer.Typer) -> None:
             batch_kinds = parse_outputs(outputs_text)
         asked = {kind for kind, path in (("masks", masks), ("boxes", boxes), ("maps", maps)) if path is not None} | set(batch_kinds)
         for option, value, outputs in (("--masks-size", masks_size, ("masks",)), ("--max-boxes", max_boxes, ("boxes",)),
-                                       ("--maps-size", maps_size, ("maps",)), ("--small-movers", small_movers or None, ("masks", "boxes"))):  # fmt: skip
+                                       ("--maps-size", maps_size, ("maps",)), ("--small-movers", small_movers or None, ("masks", "boxes")),
+                                       ("--primary", primary or None, ("masks", "boxes"))):  # fmt: skip
             if value is not None and not asked & set(outputs):
                 which = "output, which was not" if len(outputs) == 1 else "outputs, neither of which was"
                 typer.echo(f"note: {option} applies to the {' and '.join(outputs)} {which} asked for (ignored)", err=True)

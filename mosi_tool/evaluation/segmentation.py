@@ -36,6 +36,7 @@ from ..saliency.geodesic import Enclosure
 from ..saliency.appearance import AppearanceConfig
 from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, colour_short, map_size, work_size
 from ..saliency.pictures import Picture, picture
+from ..saliency.primary import PrimaryMover
 from .davis import Sequence, check_counts, load_masks
 from .report import fmt, format_table
 from .timed import TimedItems
@@ -246,12 +247,14 @@ Output = tuple[list[np.ndarray], list[list[float] | None]]  # masks (H, W) bool 
 
 
 def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, own_blur: float | None = None,
-              item: str = "saliency", enclosure: Enclosure | None = Enclosure(), wide_enclosed: bool = True) -> Callable[[Inputs], Output]:  # fmt: skip
+              item: str = "saliency", enclosure: Enclosure | None = Enclosure(), wide_enclosed: bool = True,
+              primary: bool = False) -> Callable[[Inputs], Output]:  # fmt: skip
     """The `saliency --masks/--boxes` pipeline (`saliency.regions`) with `cfg`, on the `mv` maps and the masks'
     own (`SaliencyResult.mask_maps`; fused: on the `--method fused` maps of the default model; own_blur: the
     narrower one at this blur, cells, instead of `motion.MASK_BLUR_CELLS`; item: the `Inputs` saliency result
     the maps come from, `Inputs.raw_maps`; enclosure: the enclosed speed's settings, `saliency.geodesic`,
-    None: the plain motion maps; wide_enclosed False: the wider map plain, the narrower one alone enclosed)."""
+    None: the plain motion maps; wide_enclosed False: the wider map plain, the narrower one alone enclosed;
+    primary: the primary mover's masks and box, `saliency --primary`)."""
 
     def run(x: Inputs) -> Output:
         w, h = x.size
@@ -269,6 +272,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
         vectors = x.field.vectors if carry_field else None
         motion = x.frame_motion(size) if cfg.assign_band > 0 else None
         tracker = MaskTracker(cfg)
+        mover = PrimaryMover() if primary else None
         masks, boxes = [], []
         with opencv_without_ipp():  # as `saliency` makes them: the same bytes on every run
             for i, pic in enumerate(pictures):
@@ -276,9 +280,14 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
                 e = tracker.update(r, pic, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
                                    sharp[min(i, len(sharp) - 1)] if sharp is not None else None,
                                    motion(min(i, len(raw) - 1)) if motion is not None else None)  # fmt: skip
+                scale = (w / e.shape[1], h / e.shape[0])
+                if mover is not None:
+                    e, box = mover.update(e, scale)
+                    boxes.append(box[:5] if box else None)
+                else:
+                    b = component_boxes(e > 0.5, e, scale, limit=1)
+                    boxes.append(b[0] if b else None)
                 masks.append(MaskTracker.mask(e, (w, h)))
-                b = component_boxes(e > 0.5, e, (w / e.shape[1], h / e.shape[0]), limit=1)
-                boxes.append(b[0] if b else None)
         return masks, boxes
 
     return run
@@ -339,6 +348,7 @@ class Method:
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks", "motion masks (saliency --masks)", _mv_masks(MaskConfig()), ("pictures", "saliency")),
     Method("masks-not-enclosed", "  the motion maps alone (not with the enclosed speed's: the rule before)", _mv_masks(MaskConfig(), enclosure=None), ("pictures", "saliency", "field")),
+    Method("masks-primary", "  saliency --primary: the primary mover only", _mv_masks(MaskConfig(), primary=True), ("pictures", "saliency")),
     Method("masks-unfiltered-confidence", "  saliency --small-movers: small confident motion kept before the edge filter", _mv_masks(MaskConfig(confident_unfiltered=True)), ("pictures", "saliency")),
     Method("masks-enclosed-own", "  the enclosed speed in the narrower map alone (the wide map plain)", _mv_masks(MaskConfig(), wide_enclosed=False), ("pictures", "saliency", "field")),
     Method("masks-border-background", "  every border cell background (border level infinite, not 3 x its median)", _mv_masks(MaskConfig(), enclosure=Enclosure(border_factor=float("inf"))), ("pictures", "saliency", "field")),

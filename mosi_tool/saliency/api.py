@@ -56,8 +56,9 @@ def saliency(path: str | Path, *, masks: bool = False, boxes: bool = False, **op
         outputs = Outputs(maps=folder / "maps.npy", masks=folder / "masks.npy" if masks else None,
                           boxes=folder / "boxes.jsonl" if boxes else None)  # fmt: skip
         done = run(path, opts, outputs)
-        if opts.small_movers and not (masks or boxes):
-            done.notes.append("small_movers applies to the masks and boxes, neither of which was asked for (ignored)")
+        for name in ("small_movers", "primary"):
+            if getattr(opts, name) and not (masks or boxes):
+                done.notes.append(f"{name} applies to the masks and boxes, neither of which was asked for (ignored)")
         if done.failed:
             raise OSError("; ".join(f"{p}: {why}" for p, why in done.failed.items()))
         return SaliencyArrays(

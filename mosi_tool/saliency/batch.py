@@ -59,8 +59,14 @@ def outputs_for(stem: str, kinds: tuple[str, ...]) -> Outputs:
 # options that change no output's bytes (memory only): left out of the record, so that changing them, or a
 # record written before they existed, does not make every video again
 UNRECORDED = ("keep_bytes",)
+# options newer than the records: recorded only away from their defaults, so a record written before they
+# existed still matches a run that leaves them at their defaults
+RECORDED_WHEN_SET = ("primary",)
 # options that change those outputs' bytes alone
-OUTPUT_ONLY = {"masks_size": ("masks",), "max_boxes": ("boxes",), "small_movers": ("masks", "boxes")}
+OUTPUT_ONLY = {"masks_size": ("masks",), "max_boxes": ("boxes",), "small_movers": ("masks", "boxes"), "primary": ("masks", "boxes")}
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(SaliencyOptions)}
 
 
 def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOptions:
@@ -69,8 +75,7 @@ def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOption
     made (OUTPUT_ONLY), so that changing them makes nothing again."""
     idle = {flag[2:].replace("-", "_") for flag in options.unused()}
     idle |= {name for name, outputs in OUTPUT_ONLY.items() if not set(outputs) & set(kinds)}
-    defaults: dict[str, Any] = {f.name: f.default for f in fields(SaliencyOptions)}
-    return replace(options, **{name: defaults[name] for name in idle})
+    return replace(options, **{name: _DEFAULTS[name] for name in idle})
 
 
 def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
@@ -88,7 +93,8 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
         return None if found is None else found.to_dict()
 
     opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-            for k, v in asdict(_as_made(options, kinds)).items() if k not in UNRECORDED}  # fmt: skip
+            for k, v in asdict(_as_made(options, kinds)).items()
+            if k not in UNRECORDED and not (k in RECORDED_WHEN_SET and v == _DEFAULTS[k])}  # fmt: skip
     record: dict[str, object] = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL,
                                  "measured_references": MEASURE_REFERENCES, "motion_revision": MOTION_REVISION, "revision": REVISION,
                                  "video": stamp(video), "version": __version__}  # fmt: skip

@@ -54,23 +54,51 @@ def component_boxes(mask: np.ndarray, weight: np.ndarray, scale: tuple[float, fl
     limit: keep at most this many (None: all). If no component is large enough, the strongest one of at least
     `fallback` pixels is kept.
     """
-    import cv2
+    found = Components.of(mask, weight)
+    return found.boxes(found.strongest(min_area, fallback)[:limit], scale) if found is not None else []
 
-    if not mask.any():
-        return []
-    n, labels = cv2.connectedComponents(mask.view(np.uint8) if mask.dtype == np.bool_ else mask.astype(np.uint8), connectivity=8)
-    area, left, top, right, bottom, mass = _component_stats(labels, np.ascontiguousarray(weight), n)
-    keep = np.flatnonzero(area >= min_area * mask.size)
-    if len(keep) == 0 and area.max() >= fallback:
-        keep = np.array([int(np.argmax(np.where(area >= fallback, mass, -1.0)))])
-    order = keep[np.argsort(-mass[keep], kind="stable")][:limit]
-    total = float(mass[order].sum()) or 1.0
-    sx, sy = scale
-    out = []
-    for k in order:
-        x0, y0, x1, y1 = int(left[k]), int(top[k]), int(right[k]), int(bottom[k])
-        out.append([round(x0 * sx, 1), round(y0 * sy, 1), round(x1 * sx, 1), round(y1 * sy, 1), round(float(mass[k]) / total, 4)])
-    return out
+
+@dataclass(frozen=True)
+class Components:
+    """The 8-connected components of a mask with their statistics, each (n,) for components 0 .. n-1."""
+
+    labels: np.ndarray  # (h, w) int32: 0 outside the mask, k + 1 in component k
+    area: np.ndarray  # pixels
+    left: np.ndarray  # bounding box, right and bottom exclusive, in mask pixels
+    top: np.ndarray
+    right: np.ndarray
+    bottom: np.ndarray
+    mass: np.ndarray  # summed weight
+
+    @staticmethod
+    def of(mask: np.ndarray, weight: np.ndarray) -> Components | None:
+        """mask: (h, w) bool; weight: (h, w) evidence. None when the mask is empty."""
+        import cv2
+
+        if not mask.any():
+            return None
+        n, labels = cv2.connectedComponents(mask.view(np.uint8) if mask.dtype == np.bool_ else mask.astype(np.uint8), connectivity=8)
+        return Components(labels, *_component_stats(labels, np.ascontiguousarray(weight), n))
+
+    def strongest(self, min_area: float = MIN_AREA, fallback: int = FALLBACK_PIXELS) -> np.ndarray:
+        """Indices of the components covering at least `min_area` of the mask's pixels, by summed weight
+        (strongest first); none large enough: the strongest of at least `fallback` pixels (or none)."""
+        keep = np.flatnonzero(self.area >= min_area * self.labels.size)
+        if len(keep) == 0 and self.area.max() >= fallback:
+            keep = np.array([int(np.argmax(np.where(self.area >= fallback, self.mass, -1.0)))])
+        return keep[np.argsort(-self.mass[keep], kind="stable")]
+
+    def boxes(self, order: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> list[list[float]]:
+        """[x0, y0, x1, y1, score] of components `order` in frame pixels (scale: (sx, sy) from mask pixels),
+        score: the component's share of their summed weight."""
+        total = float(self.mass[order].sum()) or 1.0
+        return [[*self.box_around(np.array([k]), scale), round(float(self.mass[k]) / total, 4)] for k in order]
+
+    def box_around(self, which: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> list[float]:
+        """[x0, y0, x1, y1] around components `which` (indices, at least one), in frame pixels (scale as `boxes`)."""
+        sx, sy = scale
+        x0, y0, x1, y1 = int(self.left[which].min()), int(self.top[which].min()), int(self.right[which].max()), int(self.bottom[which].max())
+        return [round(x0 * sx, 1), round(y0 * sy, 1), round(x1 * sx, 1), round(y1 * sy, 1)]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -5,6 +5,8 @@ The sinks share one `Regions` per run: each frame's raw (un-normalised) map at t
 and the frame's pixels give the frame's refined evidence once (`masks.MaskTracker`); the
 masks file resizes it to its size (default: the video's), the boxes file takes its components
 (`boxes.component_boxes`) with their track ids (`boxes.BoxTracker`) and, on its last line, the union box.
+With `primary` (`saliency --primary`) the evidence keeps the primary mover's components only
+(`primary.PrimaryMover`), and the boxes file writes its one box a frame.
 
 The half-of-peak rule (`motion_mask`, `motion_boxes`) is what `--masks`/`--boxes` used before: kept as the
 baseline the evaluation compares against and for the box scores of the map metrics:
@@ -27,6 +29,7 @@ from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
 from .maps_file import NpyRows
 from .masks import MaskConfig, MaskTracker, map_size
 from .pictures import picture
+from .primary import PrimaryMover
 
 __all__ = ["box_iou", "mask_box", "motion_mask", "motion_boxes", "Regions", "BoxesFile", "MasksFile"]
 
@@ -60,13 +63,16 @@ class Regions:
     KEEP = 64  # frames: more than a render batch (`render.CHUNK`)
 
     def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig(),
-                 sharp: Callable[[int, int, int], np.ndarray] | None = None):  # fmt: skip
+                 sharp: Callable[[int, int, int], np.ndarray] | None = None, primary: bool = False):  # fmt: skip
         """sharp: (frame index, width, height) -> the masks' own map of that frame at that size
-        (`render.mask_heat`; None: the masks read the maps the sinks are handed alone)."""
+        (`render.mask_heat`; None: the masks read the maps the sinks are handed alone); primary: the primary
+        mover only."""
         self.frame_size = (width, height)
         self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
+        self.primary = PrimaryMover() if primary else None
         self._kept: dict[int, np.ndarray] = {}
+        self._boxes: dict[int, list[float] | None] = {}  # the primary mover's
         self._sharp = sharp if cfg.sharp else None
 
     def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
@@ -80,10 +86,26 @@ class Regions:
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
         sharp = self._sharp(index, *self.size) if self._sharp is not None else None
         pic = picture(frame, self.frame_size, self.tracker.cfg.work_short_side, self.tracker.colour_short)
-        e = self._kept[index] = self.tracker.update(raw, pic, frame_size=self.frame_size, sharp=sharp)
+        e = self.tracker.update(raw, pic, frame_size=self.frame_size, sharp=sharp)
+        if self.primary is not None:
+            e, self._boxes[index] = self.primary.update(e, self.scale(e))
+        self._kept[index] = e
         for old in [k for k in self._kept if k <= index - self.KEEP]:
             del self._kept[old]
+            self._boxes.pop(old, None)
         return e
+
+    def scale(self, evidence: np.ndarray) -> tuple[float, float]:
+        """(sx, sy) from the evidence's pixels to the frame's."""
+        return self.frame_size[0] / evidence.shape[1], self.frame_size[1] / evidence.shape[0]
+
+    def primary_boxes(self, index: int) -> list[list[float]] | None:
+        """With `primary`, after `evidence` of frame `index`: the primary mover's box [x0, y0, x1, y1, score,
+        track] in frame pixels as a list of one (empty when nothing moves); without: None."""
+        if self.primary is None:
+            return None
+        box = self._boxes[index]
+        return [box] if box is not None else []
 
 
 class BoxesFile(AtomicOutput):
@@ -103,10 +125,11 @@ class BoxesFile(AtomicOutput):
     def add(self, frame: Frame, heat: np.ndarray) -> None:
         index, time = frame.index, frame.time
         e = self.regions.evidence(frame, heat)
-        # every mover is tracked, then the strongest `limit` are written: a mover left out for a few frames keeps
-        # its id, and its score (its share of all the movers' evidence) does not depend on the cap
-        scale = (self.regions.frame_size[0] / e.shape[1], self.regions.frame_size[1] / e.shape[0])  # the evidence's own size
-        boxes = self.tracks.update(component_boxes(e > 0.5, e, scale))[: self.limit]
+        boxes = self.regions.primary_boxes(index)
+        if boxes is None:
+            # every mover is tracked, then the strongest `limit` are written: a mover left out for a few frames keeps
+            # its id, and its score (its share of all the movers' evidence) does not depend on the cap
+            boxes = self.tracks.update(component_boxes(e > 0.5, e, self.regions.scale(e)))[: self.limit]
         self.union = union_box(boxes, self.union)
         with self._writing():
             self._file.write(json.dumps({"frame": index, "time": round(time, 6), "boxes": boxes}) + "\n")

@@ -66,7 +66,8 @@ class SaliencyOptions:
     maps_size: (width, height) of the --maps file (None: the model's scale). masks_size: (width, height) of the
     --masks (None: the video's own size). max_boxes: at most this many boxes per frame (None: every mover).
     small_movers: the masks and boxes keep movers about the edge filter's size, which they drop by default
-    (`MaskConfig.confident_unfiltered`; docs/EVALUATION.md 2c, "Small movers").
+    (`MaskConfig.confident_unfiltered`; docs/EVALUATION.md 2c, "Small movers"). primary: the masks and boxes of
+    the primary mover only, one tracked object (`primary.PrimaryMover`; docs/EVALUATION.md 2c, "The primary mover").
     norm: the overlay's scale (`display.frame_ranges`: bounded, video or frame).
     fps: > 0. step, batch_size: >= 1. size: >= 16 (the input's short side). stream: >= 0.
     keep_bytes: memory (bytes) a --method mv run may hold decoded pictures in, to decode the video once
@@ -87,6 +88,7 @@ class SaliencyOptions:
     masks_size: tuple[int, int] | None = None
     max_boxes: int | None = None
     small_movers: bool = False
+    primary: bool = False
     batch_size: int = 8
     device: str = "auto"
     runtime: str | None = None
@@ -102,8 +104,9 @@ class SaliencyOptions:
             object.__setattr__(self, name, parse_size(getattr(self, name), f"--{name.replace('_', '-')}"))
         plain_numbers(self, ("step", "size", "max_boxes", "batch_size", "stream", "keep_bytes"))
         object.__setattr__(self, "compile", bool(self.compile))
-        if not isinstance(self.small_movers, bool):  # "no" from a Python caller would read as True
-            raise ValueError(f"small_movers must be True or False, got {self.small_movers!r}")
+        for name in ("small_movers", "primary"):  # "no" from a Python caller would read as True
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name, choices in (("method", METHODS), ("mode", MODES), ("stabilize", STABILIZE), ("layer", LAYERS), ("norm", NORMS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
@@ -315,7 +318,7 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     failed: dict[Path, str] = {}
     # the masks' floor is in px/frame: the network's maps (cam, fused) have no such unit
     cfg = MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR)
-    found = Regions(info.width, info.height, replace(cfg, confident_unfiltered=options.small_movers), mask_heat(result))
+    found = Regions(info.width, info.height, replace(cfg, confident_unfiltered=options.small_movers), mask_heat(result), options.primary)
     regions = {outputs.boxes: lambda p: BoxesFile(p, found, options.max_boxes),
                outputs.masks: lambda p: MasksFile(p, n, *(options.masks_size or (info.width, info.height)), found)}  # fmt: skip
     for path, make in regions.items():
