@@ -4,6 +4,7 @@
     python bench/masks.py --videos A.mp4 B.mp4 --rounds 5
     python bench/masks.py --videos V.mp4 --baseline-code /path/to/older/checkout --baseline-name 'commit abc'
     python bench/masks.py --refines                # CPU ms/frame of the mask step per appearance refinement
+    python bench/masks.py --primary                # also `--masks --boxes --primary` in every round
 
 Each round runs, for every video, `python -m mosi_tool saliency VIDEO --out O.mp4` with and without
 `--masks M.npy --boxes B.jsonl` as fresh processes, alternating which goes first (and, with --baseline-code,
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--baseline-name", default="baseline code")
     p.add_argument("--report", type=Path, default=ROOT / "docs" / "BENCHMARKS.md", help="'-': print only")
     p.add_argument("--refines", action="store_true", help="time the mask step per appearance refinement instead")
+    p.add_argument("--primary", action="store_true", help="also run `--masks --boxes --primary` (the primary mover) in every round")
     a = p.parse_args(argv)
     for v in a.videos:
         if not v.is_file():
@@ -99,28 +101,36 @@ def main(argv: list[str] | None = None) -> None:
 
     codes = {"this code": ROOT} | ({a.baseline_name: a.baseline_code.resolve()} if a.baseline_code else {})
     base = [sys.executable, "-m", "mosi_tool", "saliency"]
-    totals = {(c, k): 0.0 for c in codes for k in ("plain", "masks")}
+    kinds = ("plain", "masks", "primary") if a.primary else ("plain", "masks")
+    totals = {(c, k): 0.0 for c in codes for k in kinds}
     ratios: dict[str, list[float]] = {c: [] for c in codes}
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         for r in range(a.rounds):
             for c in list(codes)[:: 1 if r % 2 == 0 else -1]:
-                spent = {"plain": 0.0, "masks": 0.0}
+                spent = dict.fromkeys(kinds, 0.0)
                 for v in a.videos:
                     runs = {"plain": [*base, str(v), "--out", str(t / "o.mp4")],
                             "masks": [*base, str(v), "--out", str(t / "o.mp4"), "--masks", str(t / "m.npy"), "--boxes", str(t / "b.jsonl")]}  # fmt: skip
+                    if a.primary:
+                        runs["primary"] = [*runs["masks"], "--primary"]
                     for name in list(runs)[:: 1 if r % 2 == 0 else -1]:
                         spent[name] += cpu_seconds(runs[name], codes[c])
                 for k, x in spent.items():
                     totals[c, k] += x
                 ratios[c].append(spent["masks"] / spent["plain"])
     frames = sum(int(av.open(str(v)).streams.video[0].frames) for v in a.videos)
-    table = ["| code | saliency CPU s | with --masks --boxes CPU s | ratio | ratio per round | masks and boxes, CPU ms/frame |",
-             "|---|---:|---:|---:|---|---:|"]  # fmt: skip
+    extra = " with --primary CPU s | ratio | --primary's own, CPU ms/frame |" if a.primary else ""
+    table = ["| code | saliency CPU s | with --masks --boxes CPU s | ratio | ratio per round | masks and boxes, CPU ms/frame |" + extra,
+             "|---|---:|---:|---:|---|---:|" + ("---:|---:|---:|" if a.primary else "")]  # fmt: skip
     for c in codes:
         plain, masks = totals[c, "plain"], totals[c, "masks"]
-        table.append(f"| {c} | {plain:.1f} | {masks:.1f} | {masks / plain:.2f}x | {', '.join(f'{x:.2f}' for x in ratios[c])} | "
-                     f"{1000 * (masks - plain) / (a.rounds * frames):.2f} |")  # fmt: skip
+        row = (f"| {c} | {plain:.1f} | {masks:.1f} | {masks / plain:.2f}x | {', '.join(f'{x:.2f}' for x in ratios[c])} | "
+               f"{1000 * (masks - plain) / (a.rounds * frames):.2f} |")  # fmt: skip
+        if a.primary:
+            primary = totals[c, "primary"]
+            row += f" {primary:.1f} | {primary / plain:.2f}x | {1000 * (primary - masks) / (a.rounds * frames):.2f} |"
+        table.append(row)
     import cv2
 
     facts = [f"videos: {', '.join(v.name for v in a.videos)} ({frames} frames), {a.rounds} rounds; CPU s summed over the rounds",
