@@ -3,6 +3,7 @@ and of synthetic scenes under a camera moving sideways, before the camera's para
 
     python tools/masks_figure.py [--sequences goat,motocross-jump,breakdance] [--out docs/images/masks_enclosed.jpg]
     python tools/masks_figure.py --scenes band,poles --methods masks-no-parallax,masks --out docs/images/masks_parallax.jpg
+    python tools/masks_figure.py --sequences breakdance --at 0.45 --methods masks,masks-primary --labels "every mover (--masks),the primary mover (--primary)" --out docs/images/masks_primary.jpg
 
 For each sequence (default: the two that the enclosed speed changed most, then a development one), the frame at
 `--at` of its length (default the middle): one tile per method of `mosi-tool eval segmentation`'s registry
@@ -83,8 +84,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--at", type=float, default=0.5, help="which frame of each sequence, as a share of its length")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "masks_enclosed.jpg")
     p.add_argument("--width", type=int, default=427, help="width of each tile, px")
+    p.add_argument("--labels", default="", help="comma-separated labels of the methods, in their order (default: each method's own)")
     args = p.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
+    names = SCENE_NAMES if args.scenes else NAMES
+    if args.labels:
+        labels = args.labels.split(",")
+        if len(labels) != len(methods):
+            raise SystemExit(f"error: --labels gives {len(labels)} labels for {len(methods)} methods")
+        names = dict(zip(methods, labels))
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise SystemExit(f"error: unknown methods {', '.join(unknown)}; known: {', '.join(METHODS)}")
@@ -94,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, x, t, image, truth in shown:
             for m in methods:
                 mask = METHODS[m].run(x)[0][t]
-                text = f"{name} frame {t}, {(SCENE_NAMES if args.scenes else NAMES).get(m, m)}: J {jaccard(mask, truth):.2f}"
+                text = f"{name} frame {t}, {names.get(m, m)}: J {jaccard(mask, truth):.2f}"
                 tiles.append(tile(image, mask, truth, text, args.width))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     out = viz.grid(tiles, len(methods))
