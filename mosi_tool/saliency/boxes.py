@@ -92,7 +92,9 @@ class Components:
         """[x0, y0, x1, y1, score] of components `order` in frame pixels (scale: (sx, sy) from mask pixels),
         score: the component's share of their summed weight."""
         total = float(self.mass[order].sum()) or 1.0
-        return [[*self.box_around(np.array([k]), scale), round(float(self.mass[k]) / total, 4)] for k in order]
+        sx, sy = scale
+        return [[round(int(self.left[k]) * sx, 1), round(int(self.top[k]) * sy, 1), round(int(self.right[k]) * sx, 1),
+                 round(int(self.bottom[k]) * sy, 1), round(float(self.mass[k]) / total, 4)] for k in order]  # fmt: skip
 
     def box_around(self, which: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> list[float]:
         """[x0, y0, x1, y1] around components `which` (indices, at least one), in frame pixels (scale as `boxes`)."""

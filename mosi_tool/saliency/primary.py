@@ -67,9 +67,12 @@ class PrimaryMover:
         gx, gy = self.grow * (found.right[k] - found.left[k]), self.grow * (found.bottom[k] - found.top[k])
         x0, y0 = max(int(found.left[k] - gx), 0), max(int(found.top[k] - gy), 0)
         x1, y1 = min(int(np.ceil(found.right[k] + gx)), w), min(int(np.ceil(found.bottom[k] + gy)), h)
-        labels = np.unique(found.labels[y0:y1, x0:x1])
-        parts = labels[labels > 0] - 1  # component indices
-        dropped = np.isin(found.labels, parts + 1, invert=True) & (found.labels > 0)  # the evidence below 0.5 stays: the mask's edge
-        kept = np.where(dropped, np.float32(0), evidence) if len(parts) < len(found.area) else evidence
+        part = np.zeros(len(found.area) + 1, bool)  # by label (0: outside the mask)
+        part[found.labels[y0:y1, x0:x1].ravel()] = True
+        part[0] = False
+        parts = np.flatnonzero(part) - 1  # component indices
+        kept = evidence
+        if len(parts) < len(found.area):  # set the others' pixels to 0; the evidence below 0.5 stays: the mask's edge
+            kept = np.where(part[found.labels] | (found.labels == 0), evidence, np.float32(0))
         share = round(float(found.mass[parts].sum()) / total, 4)
         return kept, [*found.box_around(parts, scale), share, self.track]
