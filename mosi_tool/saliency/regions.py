@@ -110,7 +110,8 @@ class Regions:
 
 class BoxesFile(AtomicOutput):
     """`--boxes`: JSON lines {"frame", "time", "boxes": [[x0, y0, x1, y1, score, track], ...]} in frame pixels,
-    strongest first, then one last line {"union": [x0, y0, x1, y1]} (null when nothing moved)."""
+    strongest first (with `Regions` primary: the primary mover's box alone), then one last line
+    {"union": [x0, y0, x1, y1]} (null when nothing moved)."""
 
     norm = "raw"
 
