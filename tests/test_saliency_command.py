@@ -354,6 +354,10 @@ def test_python_api_returns_what_the_command_writes(tmp_path, video):
     assert got.boxes == [json.loads(line) for line in boxes.read_text().splitlines()]
     assert got.maps.dtype == np.float16 and len(got.times) == len(got.maps) == 24 and got.masks.dtype == bool
     assert mosi_tool.saliency(video, maps_size=(20, 10)).maps.shape == (24, 10, 20)
+    # the options of outputs not asked for are noted as the command notes them (it named only small_movers)
+    notes = mosi_tool.saliency(video, masks_size=(32, 24), max_boxes=1, masks=True).notes
+    assert "max_boxes applies to the boxes output, which was not asked for (ignored)" in notes
+    assert not any("masks_size" in note for note in notes)
     with pytest.raises(ValueError, match="--norm"):
         mosi_tool.saliency(video, norm="peak")
 
@@ -457,12 +461,15 @@ def test_asking_for_fewer_outputs_than_were_made_makes_nothing_again(tmp_path, t
 
 def test_options_that_change_no_output_asked_for_make_nothing_again(tmp_path, tree):
     """Options the command names as ignored (the network's with --method mv; --max-boxes without boxes,
-    --masks-size without masks, --small-movers or --primary without either) were recorded, so changing them made every video
+    --masks-size without masks, --maps-size without maps, --small-movers or --primary without either) were recorded, so changing them made every video
     again."""
     (tree / "bad.mp4").unlink()
     out = tmp_path / "out"
     assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes").output
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps,boxes", "--target", "pred", "--batch-size", "4", "--masks-size", "32x24")
+    assert "ignored" in result.output and "0 written, 2 already done" in result.output, result.output
+    # --maps-size without maps was recorded although the command called it ignored
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "boxes", "--maps-size", "32x24")
     assert "ignored" in result.output and "0 written, 2 already done" in result.output, result.output
     # --small-movers changes masks and boxes: nothing when only maps are asked for, the boxes when they are
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "maps", "--small-movers")

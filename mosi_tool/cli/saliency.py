@@ -121,12 +121,8 @@ def register(app: typer.Typer) -> None:
 
             batch_kinds = parse_outputs(outputs_text)
         asked = {kind for kind, path in (("masks", masks), ("boxes", boxes), ("maps", maps)) if path is not None} | set(batch_kinds)
-        for option, value, outputs in (("--masks-size", masks_size, ("masks",)), ("--max-boxes", max_boxes, ("boxes",)),
-                                       ("--maps-size", maps_size, ("maps",)), ("--small-movers", small_movers or None, ("masks", "boxes")),
-                                       ("--primary", primary or None, ("masks", "boxes"))):  # fmt: skip
-            if value is not None and not asked & set(outputs):
-                which = "output, which was not" if len(outputs) == 1 else "outputs, neither of which was"
-                typer.echo(f"note: {option} applies to the {' and '.join(outputs)} {which} asked for (ignored)", err=True)
+        for line in options.ignored_notes(asked):
+            typer.echo(f"note: {line}", err=True)
         if out_dir is not None or list_file is not None or len(inputs) > 1:
             given = [name for name, path in files.items() if path is not None]
             if out_dir is None:  # said first: without it, what --out-dir does is no help

@@ -56,9 +56,8 @@ def saliency(path: str | Path, *, masks: bool = False, boxes: bool = False, **op
         outputs = Outputs(maps=folder / "maps.npy", masks=folder / "masks.npy" if masks else None,
                           boxes=folder / "boxes.jsonl" if boxes else None)  # fmt: skip
         done = run(path, opts, outputs)
-        for name in ("small_movers", "primary"):
-            if getattr(opts, name) and not (masks or boxes):
-                done.notes.append(f"{name} applies to the masks and boxes, neither of which was asked for (ignored)")
+        made = {"maps"} | ({"masks"} if masks else set()) | ({"boxes"} if boxes else set())
+        done.notes.extend(opts.ignored_notes(made, flag=False))
         if done.failed:
             raise OSError("; ".join(f"{p}: {why}" for p, why in done.failed.items()))
         return SaliencyArrays(

@@ -62,8 +62,6 @@ UNRECORDED = ("keep_bytes",)
 # options newer than the records: recorded only away from their defaults, so a record written before they
 # existed still matches a run that leaves them at their defaults
 RECORDED_WHEN_SET = ("primary",)
-# options that change those outputs' bytes alone
-OUTPUT_ONLY = {"masks_size": ("masks",), "max_boxes": ("boxes",), "small_movers": ("masks", "boxes"), "primary": ("masks", "boxes")}
 
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(SaliencyOptions)}
@@ -72,9 +70,9 @@ _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(SaliencyOptions)}
 def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOptions:
     """`options` with those that change none of the outputs `kinds` at their defaults: the ones the method
     does not use (`SaliencyOptions.unused`, which the command names as ignored) and those of an output not
-    made (OUTPUT_ONLY), so that changing them makes nothing again."""
+    made (`SaliencyOptions.idle_for`, `run.OUTPUT_ONLY`), so that changing them makes nothing again."""
     idle = {flag[2:].replace("-", "_") for flag in options.unused()}
-    idle |= {name for name, outputs in OUTPUT_ONLY.items() if not set(outputs) & set(kinds)}
+    idle |= {name for name, _ in options.idle_for(kinds)}
     return replace(options, **{name: _DEFAULTS[name] for name in idle})
 
 

@@ -54,6 +54,9 @@ OUTPUT_SUFFIXES: dict[str, tuple[str, ...]] = {
 NETWORK_OPTIONS = ("target", "step", "mode", "stabilize", "batch_size", "device", "runtime", "compile")
 PIXEL_OUTPUTS = ("overlay", "masks", "boxes", "sheet")  # the outputs drawn from (or fitted to) the frames' pixels
 OUTPUT_OPTIONS = {"overlay": "--out", "maps": "--maps", "masks": "--masks", "boxes": "--boxes", "sheet": "--sheet"}
+# options that change these outputs alone: ignored (and noted) when none of them is made
+OUTPUT_ONLY = {"masks_size": ("masks",), "max_boxes": ("boxes",), "maps_size": ("maps",), "small_movers": ("masks", "boxes"),
+               "primary": ("masks", "boxes")}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,23 @@ class SaliencyOptions:
         if self.method != "gradcam":
             unused.add("layer")
         return [f"--{f.name.replace('_', '-')}" for f in fields(self) if f.name in unused and getattr(self, f.name) != f.default]
+
+    def idle_for(self, outputs: set[str] | tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        """The options set away from their defaults that change only outputs other than `outputs` (kinds:
+        overlay, maps, masks, boxes, sheet): (option name, the outputs it changes), in OUTPUT_ONLY's order."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return [(name, changes) for name, changes in OUTPUT_ONLY.items()
+                if getattr(self, name) != defaults[name] and not set(changes) & set(outputs)]  # fmt: skip
+
+    def ignored_notes(self, outputs: set[str] | tuple[str, ...], flag: bool = True) -> list[str]:
+        """One line per option of `idle_for(outputs)`, naming it as the command's `--flag` (flag) or the Python
+        API's keyword."""
+        notes = []
+        for name, changes in self.idle_for(outputs):
+            which = "output, which was not" if len(changes) == 1 else "outputs, neither of which was"
+            shown = f"--{name.replace('_', '-')}" if flag else name
+            notes.append(f"{shown} applies to the {' and '.join(changes)} {which} asked for (ignored)")
+        return notes
 
 
 def _device_ok(device: str) -> bool:
