@@ -55,8 +55,34 @@ def test_the_primary_track_holds_until_another_clearly_outweighs_it():
     much_bigger_b = (100, 5, 190, 110)  # 6 x: takes over within a few frames
     ids = [mover.update(evidence(a, much_bigger_b))[1][5] for _ in range(10)]  # type: ignore[index]
     assert ids[-1] != first and ids.index(ids[-1]) <= 5
-    # when the primary mover stops (no component), the other one is primary at once
-    assert mover.update(evidence(a))[1][:4] == [10.0, 10.0, 50.0, 50.0]  # type: ignore[index]
+    # when the primary mover stops (no component), the frames have no primary mover while its track waits
+    # (`BoxTracker.max_age`), then the other one is primary, with a new id
+    boxes = [mover.update(evidence(a))[1] for _ in range(mover.tracks.max_age + 2)]
+    assert boxes[0] is None and boxes[-1] is not None and boxes[-1][:4] == [10.0, 10.0, 50.0, 50.0] and boxes[-1][5] == ids[-1] + 1
+
+
+def test_a_frame_without_the_primary_mover_does_not_hand_it_to_another():
+    """The primary mover missing on one frame (its evidence under 0.5): that frame has no box and an empty mask,
+    not the other mover's, and the next frame has the same id as before."""
+    mover = PrimaryMover()
+    a, b = (10, 10, 70, 70), (150, 10, 170, 30)
+    first = [mover.update(evidence(a, b))[1] for _ in range(5)][-1]
+    kept, box = mover.update(evidence(b))
+    assert box is None and kept.max() <= 0.5
+    assert mover.update(evidence(a, b))[1][5] == first[5]  # type: ignore[index]
+
+
+def test_an_object_whose_mask_splits_stays_whole_and_keeps_its_id():
+    """The mask of one mover splits into a small part that keeps the track and a large new one (a leg apart from
+    the body): both are the primary mover, and its id stays; the tracker giving the whole to another track's id
+    keeps it too."""
+    mover = PrimaryMover()
+    body = (40, 20, 100, 100)
+    first = [mover.update(evidence(body))[1] for _ in range(5)][-1]
+    leg, torso = (40, 20, 52, 100), (60, 20, 100, 100)  # 8 px apart: beyond the leg's grown box
+    kept, box = mover.update(evidence(leg, torso, halo=False))
+    assert box is not None and box[:4] == [40.0, 20.0, 100.0, 100.0] and box[5] == first[5]  # type: ignore[index]
+    assert kept[20:100, 40:52].min() == 0.9 and kept[20:100, 60:100].min() == 0.9
 
 
 def test_one_frame_of_a_stronger_mover_does_not_take_over():
@@ -135,5 +161,8 @@ def test_saliency_primary_follows_the_large_mover_alone(tmp_path):
             assert any("primary applies to the masks and boxes" in note for note in mosi_tool.saliency(path, primary=True).notes)
             with pytest.raises(ValueError, match="primary must be True or False"):
                 mosi_tool.saliency(path, masks=True, primary="yes")
+            from mosi_tool.saliency.run import SaliencyOptions
+
+            assert SaliencyOptions(primary=np.True_).primary is True  # numpy's bool, e.g. from an array of settings
         else:
             assert on_small >= 0.9, on_small

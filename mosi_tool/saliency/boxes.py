@@ -194,6 +194,15 @@ class BoxTracker:
         self._tracks = [t for t in self._tracks if t.age <= self.max_age]
         return out
 
+    @property
+    def issued(self) -> int:
+        """How many ids have been given out: the next new track's id."""
+        return self._next
+
+    def live(self) -> set[int]:
+        """The ids of the tracks still waiting for their object (at most `max_age` frames without a box)."""
+        return {t.id for t in self._tracks}
+
 
 def _centre_distance(a: list[float], b: list[float]) -> float:
     return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 
 import numpy as np
 
@@ -57,6 +58,7 @@ class MapStore:
 
     def __init__(self, height: int, width: int):
         self._file = tempfile.TemporaryFile(prefix="mosi-maps-")  # noqa: SIM115 - lives as long as the store
+        self._closer = weakref.finalize(self, self._file.close)  # closed with the store (no ResourceWarning)
         self._hw = (height, width)
         self._row = height * width * DTYPE.itemsize
         self._n = 0
@@ -105,4 +107,4 @@ class MapStore:
         return display_range(np.concatenate(self._peaks), np.stack(self._sample))
 
     def close(self) -> None:
-        self._file.close()
+        self._closer()

@@ -1,22 +1,29 @@
-"""The primary mover (`saliency --primary`): the masks and boxes of one tracked object instead of every mover.
+"""The primary mover (`saliency --primary`): the masks and boxes of one object instead of every mover.
 
 `--masks` covers every mover, as the issue of slow movers beside fast ones asked; a crowd moving behind a
 dancer is in the mask. Video object segmentation benchmarks (DAVIS-2016: one annotated object per sequence),
 MOFO-style training (one box per video) and video editing want the one object the video is about. Per frame:
 
 1. every 8-connected component of the evidence above 0.5 (`masks.MaskTracker.update`) large enough for a box
-   (`boxes.Components.strongest`) gets a track id (`boxes.BoxTracker`, as `--boxes` tracks them);
-2. each track's **score** is its share of the frame's motion evidence, summed over frames with a decay of
-   DECAY a frame (a memory of about 1 / (1 - DECAY) frames: a mover that dominated a moment ago still counts);
-3. the **primary track** is the one with the highest score; it stays primary while it has a component, until
-   another track's score exceeds SWITCH times its own (no flicker between two movers of equal strength);
-4. the frame's **primary mover** is the primary track's component and every other component that reaches into
-   its box grown by GROW of its width and height on each side (parts of one object that a thin limb no longer
-   joins in the mask: a dancer's leg); every other component is dropped. Its box is the box around them.
+   (`boxes.Components.strongest`) gets a track id (`boxes.BoxTracker`, as `--boxes` tracks them), and each
+   track a **score**: its share of the frame's motion evidence, summed over frames with a decay of DECAY a
+   frame (a memory of about 1 / (1 - DECAY) frames);
+2. the primary object is a **family** of tracks: the track it started from, and every track that starts inside
+   its last box (grown by GROW a side; at least INSIDE of the track's box in it), or, on a frame where none of
+   the family's tracks has a component, any track inside it: a mover whose mask splits (a leg apart from the
+   body) or whose parts the tracker gives to other ids stays one object. The family's score is the object's
+   share of each frame's evidence (all its tracks'), with the same decay;
+3. the family stays primary until a track outside it scores SWITCH times the family's score, or until none
+   of its tracks is left (`BoxTracker.max_age` frames without a box); then the track with the highest score
+   starts a new family. A frame on which no track of the family has a component has no primary mover (an empty
+   mask, no box), rather than another mover for a frame;
+4. the frame's primary mover is the family's largest component (its **anchor**), every other component that
+   reaches into the anchor's box grown by GROW on each side (parts that a thin limb no longer joins in the mask)
+   and the components of the family's tracks that reach into it grown by MEMBER_GROW; the family's tracks whose
+   components do not leave the family (two objects that met and part again). Every other component is dropped. Its box is the box around those components, with the family's id
+   (one id per primary object, which changes only when another object becomes primary).
 
-Chosen on the DAVIS development sequences (docs/EVALUATION.md 2c, "The primary mover"): a decay of 0.5 to 0.99,
-a switch margin of 1 to 3 and a growth of 0 to 0.5 all scored breakdance J 0.589 to 0.603 (0.496 for every
-mover), the other three the same as every mover.
+Chosen on the DAVIS development sequences (docs/EVALUATION.md 2c, "The primary mover").
 """
 
 from __future__ import annotations
@@ -27,9 +34,11 @@ import numpy as np
 
 from .boxes import BoxTracker, Components
 
-DECAY = 0.9  # of a track's score per frame
-SWITCH = 1.5  # another track becomes primary when its score exceeds the primary's this many times
-GROW = 0.1  # of the primary component's box, on each side: the components reaching into it are its parts
+DECAY = 0.9  # of a score per frame
+SWITCH = 1.5  # another track becomes primary when its score exceeds the family's this many times
+GROW = 0.1  # of a box, on each side: what reaches into the anchor's box, or starts inside the last one, is the object's
+INSIDE = 0.5  # of a new track's box within the primary's last box (grown): it is the object's
+MEMBER_GROW = 0.5  # of the anchor's box, on each side: how far the family's other tracks stay the object's
 
 
 @dataclass
@@ -41,39 +50,76 @@ class PrimaryMover:
     grow: float = GROW
     tracks: BoxTracker = field(default_factory=BoxTracker)
     scores: dict[int, float] = field(default_factory=dict)  # track id -> decayed sum of its evidence shares
-    track: int | None = None  # the primary track
+    family: set[int] = field(default_factory=set)  # the primary object's track ids
+    family_score: float = 0.0
+    ident: int = -1  # the primary object's id (-1: none yet)
+    last_box: tuple[float, float, float, float] | None = None  # the primary mover's last box, evidence pixels
 
     def update(self, evidence: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, list[float] | None]:
         """One frame's evidence (h, w) float32, moving where > 0.5, in frame order -> (the evidence with every
         component but the primary mover's set to 0 (the same array when nothing is dropped), the primary
-        mover's box [x0, y0, x1, y1, score, track] in frame pixels, or None when no component gets a box).
+        mover's box [x0, y0, x1, y1, score, id] in frame pixels, or None when it has no component this frame).
 
         scale: (sx, sy) from evidence pixels to frame pixels. score: the primary mover's share of the frame's
-        evidence above 0.5; track: its id, which stays with it across frames.
+        evidence above 0.5; id: the primary object's, the same on every frame until another object is primary.
         """
         found = Components.of(evidence > 0.5, evidence)
         order = found.strongest() if found is not None else np.zeros(0, np.int64)
+        first_new = self.tracks.issued
         ids = [int(b[5]) for b in self.tracks.update(found.boxes(order) if found is not None else [])]
+        component = dict(zip(ids, (int(k) for k in order)))  # track id -> component index
+        total = float(found.mass.sum()) if found is not None else 1.0
         self.scores = {i: v * self.decay for i, v in self.scores.items() if v * self.decay > 1e-4}  # ended tracks fade out
-        if found is None or not ids:
-            return (evidence if found is None else np.zeros_like(evidence)), None
-        total = float(found.mass.sum())
-        for k, i in zip(order, ids):
-            self.scores[i] = self.scores.get(i, 0.0) + float(found.mass[k]) / total
-        best = max(ids, key=self.scores.__getitem__)
-        if self.track not in ids or self.scores[best] > self.switch * self.scores[self.track]:
-            self.track = best
-        k = int(order[ids.index(self.track)])
-        h, w = evidence.shape
-        gx, gy = self.grow * (found.right[k] - found.left[k]), self.grow * (found.bottom[k] - found.top[k])
-        x0, y0 = max(int(found.left[k] - gx), 0), max(int(found.top[k] - gy), 0)
-        x1, y1 = min(int(np.ceil(found.right[k] + gx)), w), min(int(np.ceil(found.bottom[k] + gy)), h)
-        part = np.zeros(len(found.area) + 1, bool)  # by label (0: outside the mask)
-        part[found.labels[y0:y1, x0:x1].ravel()] = True
-        part[0] = False
+        for i, k in component.items():
+            self.scores[i] = self.scores.get(i, 0.0) + float(found.mass[k]) / total  # type: ignore[union-attr]
+        self.family &= self.tracks.live()
+        if self.last_box is not None:  # tracks that start inside the object's last box are its parts; any track once it has none
+            lost = not self.family & set(ids)
+            self.family |= {i for i in ids if (lost or i >= first_new) and _inside(found, component[i], self.last_box, self.grow) >= INSIDE}  # type: ignore[arg-type]
+        members = [i for i in ids if i in self.family]
+        self.family_score = self.family_score * self.decay + sum(float(found.mass[component[i]]) / total for i in members)  # type: ignore[union-attr]
+        others = [i for i in ids if i not in self.family]
+        best = max(others, key=self.scores.__getitem__, default=None)
+        if best is not None and (not self.family or self.scores[best] > self.switch * self.family_score):
+            self.family, self.family_score, members = {best}, self.scores[best], [best]
+            self.ident, self.last_box = self.ident + 1, None
+        if found is None or not members:
+            return (evidence if found is None else np.where(found.labels > 0, np.float32(0), evidence)), None
+        anchor = component[max(members, key=lambda i: float(found.mass[component[i]]))]
+        part = _reaching(found, anchor, self.grow)  # by label (0: outside the mask)
+        near = _reaching(found, anchor, MEMBER_GROW)
+        for i in members:
+            if near[component[i] + 1]:
+                part[component[i] + 1] = True
+            else:
+                self.family.discard(i)  # parted from the object
         parts = np.flatnonzero(part) - 1  # component indices
         kept = evidence
         if len(parts) < len(found.area):  # set the others' pixels to 0; the evidence below 0.5 stays: the mask's edge
             kept = np.where(part[found.labels] | (found.labels == 0), evidence, np.float32(0))
+        self.last_box = (float(found.left[parts].min()), float(found.top[parts].min()), float(found.right[parts].max()), float(found.bottom[parts].max()))
         share = round(float(found.mass[parts].sum()) / total, 4)
-        return kept, [*found.box_around(parts, scale), share, self.track]
+        return kept, [*found.box_around(parts, scale), share, self.ident]
+
+
+def _reaching(found: Components, k: int, grow: float) -> np.ndarray:
+    """(n + 1,) bool by label (0: outside the mask, always False): the components with a pixel in component k's
+    box grown by `grow` of its width and height on each side."""
+    h, w = found.labels.shape
+    gx, gy = grow * (found.right[k] - found.left[k]), grow * (found.bottom[k] - found.top[k])
+    x0, y0 = max(int(found.left[k] - gx), 0), max(int(found.top[k] - gy), 0)
+    x1, y1 = min(int(np.ceil(found.right[k] + gx)), w), min(int(np.ceil(found.bottom[k] + gy)), h)
+    out = np.zeros(len(found.area) + 1, bool)
+    out[found.labels[y0:y1, x0:x1].ravel()] = True
+    out[0] = False
+    return out
+
+
+def _inside(found: Components, k: int, box: tuple[float, float, float, float], grow: float) -> float:
+    """The share of component k's bounding box within `box` (x0, y0, x1, y1) grown by `grow` of its size a side."""
+    x0, y0, x1, y1 = box
+    gx, gy = grow * (x1 - x0), grow * (y1 - y0)
+    left, top, right, bottom = (float(a[k]) for a in (found.left, found.top, found.right, found.bottom))
+    iw = max(0.0, min(right, x1 + gx) - max(left, x0 - gx))
+    ih = max(0.0, min(bottom, y1 + gy) - max(top, y0 - gy))
+    return iw * ih / max((right - left) * (bottom - top), 1.0)

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..atomic import OutputError, check_writable
 from ..hardware import opencv_threads, opencv_without_ipp
 from ..video.clips import ClipSpec, check_clip_values, parse_size, plain_numbers
@@ -108,8 +110,10 @@ class SaliencyOptions:
         plain_numbers(self, ("step", "size", "max_boxes", "batch_size", "stream", "keep_bytes"))
         object.__setattr__(self, "compile", bool(self.compile))
         for name in ("small_movers", "primary"):  # "no" from a Python caller would read as True
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):  # numpy's bools are fine
+                raise ValueError(f"{name} must be True or False, got {value!r}")
+            object.__setattr__(self, name, bool(value))
         for name, choices in (("method", METHODS), ("mode", MODES), ("stabilize", STABILIZE), ("layer", LAYERS), ("norm", NORMS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
