@@ -488,6 +488,22 @@ def test_options_that_change_no_output_asked_for_make_nothing_again(tmp_path, tr
     assert json.loads((out / "a.mp4.saliency.json").read_text())["options"]["primary"] is True
 
 
+def test_a_batch_made_with_options_of_other_outputs_is_done_for_fewer_outputs(tmp_path, tree):
+    """A batch made with --outputs masks,boxes --max-boxes 2 was made again for --outputs masks (--max-boxes
+    cannot change the masks), and that run's record then listed the masks alone, so the boxes were made again
+    too; --max-boxes under --primary (one box a frame) changed nothing but made every video again."""
+    (tree / "bad.mp4").unlink()
+    out = tmp_path / "out"
+    assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "masks,boxes", "--max-boxes", "2").output
+    for kinds in ("masks", "masks,boxes"):
+        result = cli(str(tree), "--out-dir", str(out), "--outputs", kinds, "--max-boxes", "2")
+        assert "0 written, 2 already done" in result.output, result.output
+    assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "masks,boxes", "--primary").output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks,boxes", "--primary", "--max-boxes", "2")
+    assert "--max-boxes: --primary writes one box a frame (ignored)" in result.output
+    assert "0 written, 2 already done" in result.output, result.output
+
+
 def test_list_and_files_into_out_dir(tmp_path, tree):
     listing = tmp_path / "videos.txt"
     listing.write_text("in/sub/b.mp4\n# a comment\n")

@@ -27,7 +27,7 @@ from ..version import __version__
 from .defaults import MODEL_METHODS, REVISION
 from ..video.motion import REVISION as MOTION_REVISION
 from .motion import CAMERA_MODEL, MEASURE_REFERENCES
-from .run import BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
+from .run import OUTPUT_ONLY, BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
 
 if TYPE_CHECKING:
     from ..runtimes.base import Engine
@@ -72,7 +72,7 @@ def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOption
     does not use (`SaliencyOptions.unused`, which the command names as ignored) and those of an output not
     made (`SaliencyOptions.idle_for`, `run.OUTPUT_ONLY`), so that changing them makes nothing again."""
     idle = {flag[2:].replace("-", "_") for flag in options.unused()}
-    idle |= {name for name, _ in options.idle_for(kinds)}
+    idle |= {name for name, _ in options.idle_for(kinds)} | set(options.overridden())
     return replace(options, **{name: _DEFAULTS[name] for name in idle})
 
 
@@ -90,8 +90,7 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
         found = source_stamp(path)
         return None if found is None else found.to_dict()
 
-    opts = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-            for k, v in asdict(_as_made(options, kinds)).items()
+    opts = {k: _as_json(v) for k, v in asdict(_as_made(options, kinds)).items()
             if k not in UNRECORDED and not (k in RECORDED_WHEN_SET and v == _DEFAULTS[k])}  # fmt: skip
     record: dict[str, object] = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL,
                                  "measured_references": MEASURE_REFERENCES, "motion_revision": MOTION_REVISION, "revision": REVISION,
@@ -101,15 +100,35 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
     return record
 
 
+def _as_json(value: object) -> object:
+    """An option's value as a record holds it (a path as text, a size as a list)."""
+    return str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
+
+
+def _for_outputs(opts: object, kinds: list[str]) -> object:
+    """A record's options as they bear on the outputs `kinds`: those that change only other outputs
+    (`run.OUTPUT_ONLY`), and `--max-boxes` under `--primary`, at their defaults, as `_as_made` records them."""
+    if not isinstance(opts, dict):
+        return opts
+    idle = {name for name, changes in OUTPUT_ONLY.items() if not set(changes) & set(kinds)}
+    if opts.get("primary") is True:
+        idle.add("max_boxes")
+    out = {k: (_as_json(_DEFAULTS[k]) if k in idle and k in _DEFAULTS else v) for k, v in opts.items()}
+    return {k: v for k, v in out.items() if not (k in RECORDED_WHEN_SET and v == _as_json(_DEFAULTS[k]))}
+
+
 def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:
     """Whether the outputs `record` asks for were made as it says and are all there. A record made with more
-    outputs than asked for now (the rest made by the same run, with the same options) counts."""
+    outputs than asked for now (the rest made by the same run, with the same options) counts; so do options
+    that change only outputs not asked for now (`--max-boxes` when only masks are: `_for_outputs`)."""
     try:
         saved = json.loads(Path(stem + RECORD_SUFFIX).read_text())
     except (OSError, ValueError):
         return False
     if not isinstance(saved, dict) or not isinstance(saved.get("outputs"), list):
         return False
+    asked = cast(list, record["outputs"])
+    saved = saved | {"options": _for_outputs(saved.get("options"), asked)}
     same = {k: v for k, v in saved.items() if k != "outputs"} == {k: v for k, v in record.items() if k != "outputs"}
     covered = set(cast(list, record["outputs"])) <= set(saved["outputs"])
     return same and covered and all(p.is_file() for p in outputs.named().values())

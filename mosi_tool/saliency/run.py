@@ -150,14 +150,24 @@ class SaliencyOptions:
         return [(name, changes) for name, changes in OUTPUT_ONLY.items()
                 if getattr(self, name) != defaults[name] and not set(changes) & set(outputs)]  # fmt: skip
 
+    def overridden(self) -> list[str]:
+        """The options set away from their defaults that another one makes idle: max_boxes with primary (the
+        primary mover has one box a frame)."""
+        return ["max_boxes"] if self.primary and self.max_boxes is not None else []
+
     def ignored_notes(self, outputs: set[str] | tuple[str, ...], flag: bool = True) -> list[str]:
-        """One line per option of `idle_for(outputs)`, naming it as the command's `--flag` (flag) or the Python
-        API's keyword."""
+        """One line per option of `idle_for(outputs)` and of `overridden`, naming it as the command's `--flag`
+        (flag) or the Python API's keyword."""
+
+        def shown(name: str) -> str:
+            return f"--{name.replace('_', '-')}" if flag else name
+
         notes = []
         for name, changes in self.idle_for(outputs):
             which = "output, which was not" if len(changes) == 1 else "outputs, neither of which was"
-            shown = f"--{name.replace('_', '-')}" if flag else name
-            notes.append(f"{shown} applies to the {' and '.join(changes)} {which} asked for (ignored)")
+            notes.append(f"{shown(name)} applies to the {' and '.join(changes)} {which} asked for (ignored)")
+        if set(outputs) & {"boxes"}:
+            notes += [f"{shown(name)}: {shown('primary')} writes one box a frame (ignored)" for name in self.overridden()]
         return notes
 
 
