@@ -108,6 +108,20 @@ def test_components_give_the_boxes_component_boxes_gives():
     assert found.box_around(np.array([0, 1])) == [10.0, 10.0, 170.0, 60.0]
 
 
+def test_an_object_that_grows_around_its_first_part_stays_the_same_object():
+    """A cup whose top moved first: the primary mover is that small part; then the cup's body moves too, one
+    component around it (its box holds the part's) that the tracker gives a new id. The body is the same object
+    at once, with the part's id (it waited for 1.5 times the part's score, then took a new id)."""
+    mover = PrimaryMover()
+    top = (60, 30, 80, 42)
+    first = [mover.update(evidence(top))[1] for _ in range(5)][-1]
+    body = [(40, 20, 50, 100), (90, 20, 100, 100), (40, 90, 100, 100)]  # a U around the top, 10 px from it
+    e = np.maximum(evidence(top, halo=False), evidence(*body, halo=False))
+    kept, box = mover.update(e)
+    assert box is not None and box[:4] == [40.0, 20.0, 100.0, 100.0] and box[5] == first[5]  # type: ignore[index]
+    assert np.array_equal(kept, e)
+
+
 def two_movers(tmp_path):
     """320x192, 30 frames: a 64-px square and a 24-px square 150 px apart, both at 3 px/frame, over a still
     textured background; (path, truth of the large one, truth of the small one)."""

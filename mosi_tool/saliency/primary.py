@@ -9,9 +9,10 @@ MOFO-style training (one box per video) and video editing want the one object th
    track a **score**: its share of the frame's motion evidence, summed over frames with a decay of DECAY a
    frame (a memory of about 1 / (1 - DECAY) frames);
 2. the primary object is a **family** of tracks: the track it started from, and every track that starts inside
-   its last box (grown by GROW a side; at least INSIDE of the track's box in it), or, on a frame where none of
-   the family's tracks has a component, any track inside it: a mover whose mask splits (a leg apart from the
-   body) or whose parts the tracker gives to other ids stays one object. The family's score is the object's
+   its last box or around it (grown by GROW a side; at least INSIDE of the smaller box within the other), or, on
+   a frame where none of the family's tracks has a component, any such track: a mover whose mask splits (a leg
+   apart from the body), whose parts join into a larger component (a cup whose top moved first), or whose parts
+   the tracker gives to other ids stays one object. The family's score is the object's
    share of each frame's evidence (all its tracks'), with the same decay;
 3. the family stays primary until a track outside it scores SWITCH times the family's score, or until none
    of its tracks is left (`BoxTracker.max_age` frames without a box); then the track with the highest score
@@ -37,7 +38,7 @@ from .boxes import BoxTracker, Components
 DECAY = 0.9  # of a score per frame
 SWITCH = 1.5  # another track becomes primary when its score exceeds the family's this many times
 GROW = 0.1  # of a box, on each side: what reaches into the anchor's box, or starts inside the last one, is the object's
-INSIDE = 0.5  # of a new track's box within the primary's last box (grown): it is the object's
+INSIDE = 0.5  # of the smaller of a new track's box and the primary's last box (grown) within the other: it is the object's
 MEMBER_GROW = 0.5  # of the anchor's box, on each side: how far the family's other tracks stay the object's
 
 
@@ -75,7 +76,7 @@ class PrimaryMover:
         self.family &= self.tracks.live()
         if self.last_box is not None:  # tracks that start inside the object's last box are its parts; any track once it has none
             lost = not self.family & set(ids)
-            self.family |= {i for i in ids if (lost or i >= first_new) and _inside(found, component[i], self.last_box, self.grow) >= INSIDE}  # type: ignore[arg-type]
+            self.family |= {i for i in ids if (lost or i >= first_new) and _overlap(found, component[i], self.last_box, self.grow) >= INSIDE}  # type: ignore[arg-type]
         members = [i for i in ids if i in self.family]
         self.family_score = self.family_score * self.decay + sum(float(found.mass[component[i]]) / total for i in members)  # type: ignore[union-attr]
         others = [i for i in ids if i not in self.family]
@@ -115,11 +116,14 @@ def _reaching(found: Components, k: int, grow: float) -> np.ndarray:
     return out
 
 
-def _inside(found: Components, k: int, box: tuple[float, float, float, float], grow: float) -> float:
-    """The share of component k's bounding box within `box` (x0, y0, x1, y1) grown by `grow` of its size a side."""
+def _overlap(found: Components, k: int, box: tuple[float, float, float, float], grow: float) -> float:
+    """The intersection of component k's bounding box and `box` (x0, y0, x1, y1) grown by `grow` of its size a
+    side, over the smaller of the two: 1 when either lies inside the other (a part of the object, or the
+    object grown into a larger component)."""
     x0, y0, x1, y1 = box
     gx, gy = grow * (x1 - x0), grow * (y1 - y0)
+    x0, y0, x1, y1 = x0 - gx, y0 - gy, x1 + gx, y1 + gy
     left, top, right, bottom = (float(a[k]) for a in (found.left, found.top, found.right, found.bottom))
-    iw = max(0.0, min(right, x1 + gx) - max(left, x0 - gx))
-    ih = max(0.0, min(bottom, y1 + gy) - max(top, y0 - gy))
-    return iw * ih / max((right - left) * (bottom - top), 1.0)
+    iw = max(0.0, min(right, x1) - max(left, x0))
+    ih = max(0.0, min(bottom, y1) - max(top, y0))
+    return iw * ih / max(min((right - left) * (bottom - top), (x1 - x0) * (y1 - y0)), 1.0)
