@@ -673,6 +673,9 @@ def test_max_boxes_keeps_each_movers_track_id_and_score(tmp_path):
         def primary_boxes(self, index: int) -> None:
             return None  # every mover
 
+        def shot(self, index: int) -> int:
+            return 0  # no scene cut
+
     for limit, written, scores in ((None, 2, {0.6, 0.4}), (1, 1, {0.6})):
         out = tmp_path / f"b{limit}.jsonl"
         sink = BoxesFile(out, Stub(), limit)  # type: ignore[arg-type]

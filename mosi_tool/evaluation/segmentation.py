@@ -36,7 +36,7 @@ from ..saliency.geodesic import Enclosure
 from ..saliency.appearance import AppearanceConfig
 from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, colour_short, map_size, work_size
 from ..saliency.pictures import Picture, picture
-from ..saliency.primary import PrimaryMover
+from ..saliency.regions import Regions
 from .davis import Sequence, check_counts, load_masks
 from .report import fmt, format_table
 from .timed import TimedItems
@@ -271,22 +271,18 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
             sharp = x.raw_maps(maps, sharp=True, item=item) if default and own_blur is None else x.maps_at_blur(maps, blur, enclosure)
         vectors = x.field.vectors if carry_field else None
         motion = x.frame_motion(size) if cfg.assign_band > 0 else None
-        tracker = MaskTracker(cfg)
-        mover = PrimaryMover() if primary else None
+        regions = Regions(w, h, cfg, primary=primary)  # as `saliency` runs it, from these pictures and maps
         masks, boxes = [], []
         with opencv_without_ipp():  # as `saliency` makes them: the same bytes on every run
             for i, pic in enumerate(pictures):
                 r = raw[min(i, len(raw) - 1)]
-                e = tracker.update(r, pic, vectors[min(i, len(vectors) - 1)] if vectors is not None else None, (w, h),
-                                   sharp[min(i, len(sharp) - 1)] if sharp is not None else None,
-                                   motion(min(i, len(raw) - 1)) if motion is not None else None)  # fmt: skip
-                scale = (w / e.shape[1], h / e.shape[0])
-                if mover is not None:
-                    e, box = mover.update(e, scale)
-                    boxes.append(box[:5] if box else None)
-                else:
-                    b = component_boxes(e > 0.5, e, scale, limit=1)
-                    boxes.append(b[0] if b else None)
+                e = regions.evidence_of(i, pic, r, sharp[min(i, len(sharp) - 1)] if sharp is not None else None,
+                                        vectors[min(i, len(vectors) - 1)] if vectors is not None else None,
+                                        motion(min(i, len(raw) - 1)) if motion is not None else None)  # fmt: skip
+                found = regions.primary_boxes(i)
+                if found is None:
+                    found = component_boxes(e > 0.5, e, regions.scale(e), limit=1)
+                boxes.append(found[0][:5] if found else None)
                 masks.append(MaskTracker.mask(e, (w, h)))
         return masks, boxes
 

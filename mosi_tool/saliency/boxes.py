@@ -194,6 +194,10 @@ class BoxTracker:
         self._tracks = [t for t in self._tracks if t.age <= self.max_age]
         return out
 
+    def restart(self) -> None:
+        """Forget every track (a scene cut); new ids go on from the last one given."""
+        self._tracks = []
+
     @property
     def issued(self) -> int:
         """How many ids have been given out: the next new track's id."""

@@ -11,8 +11,9 @@ DEFAULT_METHOD = "mv"
 # Raised whenever the same options give other maps, masks or boxes from the same motion field (`video.motion.REVISION`
 # counts the field's own changes; `saliency --out-dir` records both, so a rerun remakes what the rules before made):
 # 2: the mv maps carry the enclosed speed (`geodesic`); 3: the camera's parallax starts it at 0 (`geodesic.PARALLAX_SHARE`);
-# 4: a lone region of under 4 pixels gets no box (`boxes.FALLBACK_PIXELS`), --small-movers keeps small confident cores
-REVISION = 4
+# 4: a lone region of under 4 pixels gets no box (`boxes.FALLBACK_PIXELS`), --small-movers keeps small confident cores;
+# 5: masks and boxes start afresh at a scene cut (`shots`: the colour model, the tracks)
+REVISION = 5
 DEFAULT_STABILIZE = "mv"
 
 METHODS = ("cam", "gradcam", "mv", "fused")

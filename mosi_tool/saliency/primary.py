@@ -56,6 +56,13 @@ class PrimaryMover:
     ident: int = -1  # the primary object's id (-1: none yet)
     last_box: tuple[float, float, float, float] | None = None  # the primary mover's last box, evidence pixels
 
+    def restart(self) -> None:
+        """Start afresh after a scene cut (`shots`): no tracks, scores or family; the next primary object gets a new id."""
+        self.tracks.restart()
+        self.scores.clear()
+        self.family.clear()
+        self.family_score, self.last_box = 0.0, None
+
     def update(self, evidence: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, list[float] | None]:
         """One frame's evidence (h, w) float32, moving where > 0.5, in frame order -> (the evidence with every
         component but the primary mover's set to 0 (the same array when nothing is dropped), the primary

@@ -28,8 +28,10 @@ from ..video.decode import Frame
 from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
 from .maps_file import NpyRows
 from .masks import MaskConfig, MaskTracker, map_size
-from .pictures import picture
+from .motion_edges import FrameMotion
+from .pictures import Picture, picture
 from .primary import PrimaryMover
+from .shots import CutDetector
 
 __all__ = ["box_iou", "mask_box", "motion_mask", "motion_boxes", "Regions", "BoxesFile", "MasksFile"]
 
@@ -71,8 +73,11 @@ class Regions:
         self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
         self.primary = PrimaryMover() if primary else None
+        self.cuts = CutDetector()
         self._kept: dict[int, np.ndarray] = {}
         self._boxes: dict[int, list[float] | None] = {}  # the primary mover's
+        self._shots: dict[int, int] = {}  # frame index -> its shot (scene cuts counted so far)
+        self._shot = 0
         self._sharp = sharp if cfg.sharp else None
 
     def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
@@ -86,14 +91,33 @@ class Regions:
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
         sharp = self._sharp(index, *self.size) if self._sharp is not None else None
         pic = picture(frame, self.frame_size, self.tracker.cfg.work_short_side, self.tracker.colour_short)
-        e = self.tracker.update(raw, pic, frame_size=self.frame_size, sharp=sharp)
+        return self.evidence_of(index, pic, raw, sharp)
+
+    def evidence_of(self, index: int, pic: Picture, raw: np.ndarray, sharp: np.ndarray | None = None, flow: np.ndarray | None = None,
+                    motion: FrameMotion | None = None) -> np.ndarray:  # fmt: skip
+        """`evidence` of frame `index` from its picture (`pictures.picture`), its map `raw` and the masks' own
+        `sharp` at `size` (flow, motion: `MaskTracker.update`'s, for its ablations). Frames in order, each once.
+        A frame across a scene cut (`shots.CutDetector`) starts a new shot: the mask step (its colour model)
+        and the primary mover start afresh, and `shot` tells the boxes file to."""
+        if self.cuts.is_cut(pic):
+            self.tracker = MaskTracker(self.tracker.cfg)
+            if self.primary is not None:
+                self.primary.restart()
+            self._shot += 1
+        self._shots[index] = self._shot
+        e = self.tracker.update(raw, pic, flow, self.frame_size, sharp, motion)
         if self.primary is not None:
             e, self._boxes[index] = self.primary.update(e, self.scale(e))
         self._kept[index] = e
         for old in [k for k in self._kept if k <= index - self.KEEP]:
             del self._kept[old]
             self._boxes.pop(old, None)
+            self._shots.pop(old, None)
         return e
+
+    def shot(self, index: int) -> int:
+        """The shot of frame `index` (after its `evidence`): how many scene cuts came before it."""
+        return self._shots[index]
 
     def scale(self, evidence: np.ndarray) -> tuple[float, float]:
         """(sx, sy) from the evidence's pixels to the frame's."""
@@ -120,12 +144,16 @@ class BoxesFile(AtomicOutput):
         self.size: tuple[int, int] | None = regions.size
         self.limit = limit
         self.tracks = BoxTracker()
+        self._shot = 0
         self.union: list[float] | None = None
         self._file = open(self._begin(out), "w")  # noqa: SIM115 - closed in close/abort
 
     def add(self, frame: Frame, heat: np.ndarray) -> None:
         index, time = frame.index, frame.time
         e = self.regions.evidence(frame, heat)
+        if self.regions.shot(index) != self._shot:  # a scene cut: the tracks start afresh, with new ids
+            self.tracks.restart()
+            self._shot = self.regions.shot(index)
         boxes = self.regions.primary_boxes(index)
         if boxes is None:
             # every mover is tracked, then the strongest `limit` are written: a mover left out for a few frames keeps

@@ -1,0 +1,72 @@
+"""Scene cuts (`saliency.shots`): where the masks' colour model, the boxes' tracks and the primary mover start afresh."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from mosi_tool.saliency.pictures import Picture
+from mosi_tool.saliency.shots import CutDetector
+from tests.conftest import encode_frames, texture
+
+
+def pic(image: np.ndarray) -> Picture:
+    return Picture(grey=image.mean(axis=2).astype(np.float32) / 255, colour=image)
+
+
+def test_a_change_of_scene_is_a_cut_and_motion_is_not():
+    a, b = texture(120, 214, seed=1, scale=6), texture(120, 214, seed=2, scale=6)
+    warm = np.clip(a.astype(np.int16) * [1.0, 0.5, 0.3] + [60, 0, 0], 0, 255).astype(np.uint8)  # another scene's colours
+    cuts = CutDetector()
+    assert not cuts.is_cut(pic(a))  # the first frame
+    assert not cuts.is_cut(pic(np.roll(a, 12, axis=1)))  # a pan of 12 px a frame
+    assert not cuts.is_cut(pic(b))  # the same kind of picture, other pixels: still no cut by its colours
+    assert cuts.is_cut(pic(warm))
+    assert not cuts.is_cut(pic(warm))
+    grey_only = CutDetector()  # a picture without a colour image: its grey levels
+    assert not grey_only.is_cut(Picture(a.mean(axis=2).astype(np.float32) / 255, None))
+    assert grey_only.is_cut(Picture(np.full((120, 214), 0.9, np.float32), None))
+
+
+def montage(tmp_path):
+    """Two shots of 16 frames, 320x192: a 64-px square moving right at 3 px/frame over a textured background,
+    then another scene (other colours) with a 64-px square moving left lower down."""
+    h, w, n = 192, 320, 16
+    frames = []
+    for shot in range(2):
+        bg = texture(h, w, seed=5 + shot, scale=6)
+        fg = texture(64, 64, seed=21 + shot, scale=3)
+        if shot:
+            bg = np.clip(bg.astype(np.int16) * [1.0, 0.5, 0.3] + [70, 0, 0], 0, 255).astype(np.uint8)
+        for t in range(n):
+            img = bg.copy()
+            x, y = (30 + 3 * t, 40) if shot == 0 else (220 - 3 * t, 110)
+            img[y : y + 64, x : x + 64] = fg
+            frames.append(img)
+    return encode_frames(tmp_path / "montage.mp4", frames), n
+
+
+def test_boxes_and_the_primary_mover_start_afresh_at_a_cut(tmp_path):
+    """Across the cut the box tracker handed the first shot's id to the second shot's mover (it matched by the
+    distance of their centres), and the primary mover waited for the first shot's object for 5 frames."""
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    path, n = montage(tmp_path)
+    ids = {}
+    for primary in (False, True):
+        boxes = tmp_path / f"b{primary}.jsonl"
+        args = ["saliency", str(path), "--boxes", str(boxes), "--out", str(tmp_path / "o.mp4")] + (["--primary"] if primary else [])
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        lines = [json.loads(line) for line in boxes.read_text().splitlines()][:-1]
+        first = {b[5] for line in lines[2 : n - 1] for b in line["boxes"]}
+        second = {b[5] for line in lines[n : 2 * n - 1] for b in line["boxes"]}
+        assert first and second and not first & second, (first, second)
+        ids[primary] = (first, second)
+        if primary:
+            # the second shot's mover is primary from the cut on (the first frame of a shot has no motion yet)
+            assert all(line["boxes"] and line["boxes"][0][1] > 90 for line in lines[n + 2 : 2 * n - 1]), lines[n : n + 4]
+            assert len(first) == len(second) == 1
