@@ -15,18 +15,26 @@ def pic(image: np.ndarray) -> Picture:
     return Picture(grey=image.mean(axis=2).astype(np.float32) / 255, colour=image)
 
 
-def test_a_change_of_scene_is_a_cut_and_motion_is_not():
+def test_a_change_of_scene_is_a_cut_and_motion_fades_and_flashes_are_not():
+    """A cut changes the colours and the layout at once; a pan changes neither much, a fade or a flash the
+    colours only (with colours alone a fade to black made a cut every few frames, and a flash two)."""
     a, b = texture(120, 214, seed=1, scale=6), texture(120, 214, seed=2, scale=6)
-    warm = np.clip(a.astype(np.int16) * [1.0, 0.5, 0.3] + [60, 0, 0], 0, 255).astype(np.uint8)  # another scene's colours
     cuts = CutDetector()
     assert not cuts.is_cut(pic(a))  # the first frame
     assert not cuts.is_cut(pic(np.roll(a, 12, axis=1)))  # a pan of 12 px a frame
-    assert not cuts.is_cut(pic(b))  # the same kind of picture, other pixels: still no cut by its colours
-    assert cuts.is_cut(pic(warm))
-    assert not cuts.is_cut(pic(warm))
+    assert not cuts.is_cut(pic(a))
+    for k in (0.8, 0.6, 0.4, 0.2):  # a fade
+        assert not cuts.is_cut(pic((a * k).astype(np.uint8))), k
+    flashes = CutDetector()
+    for frame in (a, np.clip(a.astype(np.int16) + 150, 0, 255).astype(np.uint8), a):
+        assert not flashes.is_cut(pic(frame))
+    graded = CutDetector()  # the same scene in other colours
+    assert not graded.is_cut(pic(a))
+    assert not graded.is_cut(pic(np.clip(a.astype(np.int16) * [1.0, 0.5, 0.3] + [60, 0, 0], 0, 255).astype(np.uint8)))
+    assert cuts.is_cut(pic(b))  # another scene with the same palette
     grey_only = CutDetector()  # a picture without a colour image: its grey levels
     assert not grey_only.is_cut(Picture(a.mean(axis=2).astype(np.float32) / 255, None))
-    assert grey_only.is_cut(Picture(np.full((120, 214), 0.9, np.float32), None))
+    assert grey_only.is_cut(Picture(b.mean(axis=2).astype(np.float32) / 255, None))
 
 
 def montage(tmp_path):

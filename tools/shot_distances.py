@@ -1,10 +1,12 @@
-"""The colour-histogram distances between consecutive frames that `saliency.shots` calls scene cuts above 0.4.
+"""The cut scores between consecutive frames that `saliency.shots` calls scene cuts above 0.3.
 
     python tools/shot_distances.py                      # the shared videos and DAVIS's H.264 videos
     python tools/shot_distances.py VIDEO [VIDEO ...]
+    python tools/shot_distances.py --joins A.mp4 B.mp4 [C.mp4 ...]   # the videos one after another: each join's score
 
-For each video: its frame count, the frames with the largest distances (frame index, distance) and the cuts
-found (`shots.CUT_DISTANCE`). The pictures are those the mask step makes (`saliency.pictures.picture`, as
+For each video: its frame count, the frames with the largest scores (frame index i: the score between frames i - 1
+and i, so i is the first frame of a new shot; the colour histograms' distance d and the layouts' correlation r
+beside it) and the cuts found (`shots.CUT_SCORE`). The pictures are those the mask step makes (`saliency.pictures.picture`, as
 `mosi-tool eval segmentation` reads them).
 """
 
@@ -19,37 +21,57 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def distances(path: Path) -> list[float]:
-    """The distance of every frame from the one before (0 for the first)."""
-    import cv2
-
+def features(path: Path) -> list[tuple]:
+    """Every frame's (`shots.colour_histogram`, `shots.layout`), from the pictures the mask step makes."""
     from mosi_tool.evaluation.segmentation import Inputs
     from mosi_tool.saliency.masks import MaskConfig
-    from mosi_tool.saliency.shots import colour_histogram
+    from mosi_tool.saliency.shots import colour_histogram, layout
 
-    out, previous = [], None
-    for pic in Inputs(path, None, 10**9).pictures(MaskConfig()):
-        hist = colour_histogram(pic)
-        out.append(float(cv2.compareHist(previous, hist, cv2.HISTCMP_BHATTACHARYYA)) if previous is not None else 0.0)
-        previous = hist
-    return out
+    return [(colour_histogram(pic), layout(pic)) for pic in Inputs(path, None, 10**9).pictures(MaskConfig())]
+
+
+def score(a: tuple, b: tuple) -> tuple[float, float, float]:
+    """(score, d, r) from frame features a to b (`shots.cut_score`)."""
+    import cv2
+
+    from mosi_tool.saliency.shots import cut_score
+
+    d = float(cv2.compareHist(a[0], b[0], cv2.HISTCMP_BHATTACHARYYA))
+    s = cut_score(a, b)
+    return s, d, 1.0 - s / d if d > 0 else 1.0
+
+
+def scores(path: Path) -> list[tuple[float, float, float]]:
+    """(score, d, r) of every frame from the one before (zeros for the first)."""
+    f = features(path)
+    return [(0.0, 0.0, 1.0)] + [score(a, b) for a, b in zip(f, f[1:])]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mosi_tool.saliency.shots import CUT_DISTANCE
+    from mosi_tool.saliency.shots import CUT_SCORE
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("videos", nargs="*", type=Path)
-    p.add_argument("--top", type=int, default=6, help="how many of each video's largest distances to print")
+    p.add_argument("--top", type=int, default=6, help="how many of each video's largest scores to print")
+    p.add_argument("--joins", action="store_true", help="the videos one after another: the score where each meets the next")
     a = p.parse_args(argv)
+    if a.joins:
+        if len(a.videos) < 2:
+            raise SystemExit("error: --joins takes two videos or more")
+        ends = [(f[0], f[-1]) for f in map(features, a.videos)]
+        for (v, (_, last)), (w, (first, _)) in zip(zip(a.videos, ends), zip(a.videos[1:], ends[1:])):
+            s, d, r = score(last, first)
+            print(f"{v.name} -> {w.name}: {s:.2f} (d {d:.2f}, r {r:.2f}){' cut' if s > CUT_SCORE else ''}")
+        return
     videos = a.videos or sorted((SHARED / "videos").glob("*")) + sorted((SHARED / "davis" / "mp4").glob("*.mp4"))
     if not videos:
         raise SystemExit(f"error: no videos given and none in {SHARED}")
     for v in videos:
-        d = distances(v)
-        top = sorted(range(len(d)), key=lambda i: -d[i])[: a.top]
-        cuts = [i for i, x in enumerate(d) if x > CUT_DISTANCE]
-        print(f"{v.name}: {len(d)} frames; largest {', '.join(f'{i}: {d[i]:.2f}' for i in top)}; cuts (> {CUT_DISTANCE}) at {cuts or 'none'}")
+        found = scores(v)
+        top = sorted(range(len(found)), key=lambda i: -found[i][0])[: a.top]
+        cuts = [i for i, (score, _, _) in enumerate(found) if score > CUT_SCORE]
+        largest = ", ".join(f"{i}: {found[i][0]:.2f} (d {found[i][1]:.2f}, r {found[i][2]:.2f})" for i in top)
+        print(f"{v.name}: {len(found)} frames; largest {largest}; cuts (> {CUT_SCORE}) at {cuts or 'none'}")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,22 @@
 """Scene cuts between consecutive frames, from their pictures: where the masks' colour model, the boxes' tracks and
 the primary mover start afresh.
 
-A cut changes the frame's colours at once; motion, even a whip pan, changes them little from one frame to the
-next. The test is the Bhattacharyya distance between consecutive frames' HSV colour histograms (16 hue x 4
-saturation x 4 value bins, of the mask step's colour picture, 214x120 at 854x480), a cut where it exceeds
-CUT_DISTANCE: the content test of shot-boundary detection (as PySceneDetect's content detector, on histograms).
-Measured with `python tools/shot_distances.py` on the shared videos: the cuts of bikes.mp4 (a montage) score 0.43
-to 0.82 and a cut of nasa_13013.mp4 0.57; without a cut, the largest are 0.39 (a dissolve in nasa_13013.mp4),
-0.36 (a corrupt frame in arm_wrestling.mp4) and 0.29 (its whip pan); every DAVIS sequence stays at or under 0.15.
+A cut changes both the frame's colours and what is where in it at once; motion, even a whip pan, changes the
+colours little from one frame to the next, and a fade or a flash changes the colours but not what is where. So
+each frame gets two changes from the frame before: its HSV colour histogram's (16 hue x 4 saturation x 4 value
+bins of the mask step's colour picture, 214x120 at 854x480; Bhattacharyya distance d, 0 to 1) and its layout's
+(the grey picture shrunk to 64x36; 1 - r, r their correlation, 0 to 2; 1 where either is flat, a black frame),
+and a cut is where d x (1 - r) exceeds CUT_SCORE: the content test of shot-boundary detection (as PySceneDetect's
+content detector) checked by the picture's structure. Measured with `python tools/shot_distances.py` on the
+shared videos, and with `--joins` on DAVIS sequences played one after another: the cuts of bikes.mp4 (a montage)
+score 0.38 to 1.0, a cut of nasa_13013.mp4 0.32, DAVIS dog to goat (similar colours, d 0.35) 0.41, camel to goat
+0.37, goat to dog 0.32; without a cut the largest are 0.24 (a corrupt frame of arm_wrestling.mp4), 0.22 (DAVIS dog
+jumping back to its first frame: the same scene), 0.14 (a whip pan), 0.12 (motocross-jump's fastest frame), 0.01
+(nasa's dissolve); a fade and a flash change the colours, not the layout (tests/test_shots.py).
 A cut missed leaves the state of the shot before it (an id passed on, a colour model of the other scene); a cut
-found where there is none starts them afresh (a new id, a colour model built again from that frame on).
+found where there is none starts them afresh (a new id, a colour model built again from that frame on). The
+motion maps are made before, from the codec's vectors averaged over 5 frames, so the 2 frames either side of a
+cut still carry some of the other shot's motion.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ import numpy as np
 
 from .pictures import Picture
 
-CUT_DISTANCE = 0.4  # Bhattacharyya distance between consecutive frames' colour histograms
+CUT_SCORE = 0.3  # colour change x layout change between consecutive frames (module docstring)
 BINS = (16, 4, 4)  # hue, saturation, value
+LAYOUT = (64, 36)  # (width, height) of the grey picture whose correlation is the layout's change
 
 
 def colour_histogram(picture: Picture) -> np.ndarray:
@@ -35,18 +43,35 @@ def colour_histogram(picture: Picture) -> np.ndarray:
     return hist / max(float(hist.sum()), 1.0)
 
 
+def layout(picture: Picture) -> np.ndarray:
+    """(36, 64) float32: the picture's grey levels shrunk (area average), less their mean."""
+    import cv2
+
+    small = cv2.resize(picture.grey, LAYOUT, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return small - small.mean()
+
+
+def cut_score(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+    """d x (1 - r) between two frames' (`colour_histogram`, `layout`) (module docstring)."""
+    import cv2
+
+    d = float(cv2.compareHist(a[0], b[0], cv2.HISTCMP_BHATTACHARYYA))
+    norm = float(np.sqrt(float((a[1] * a[1]).sum()) * float((b[1] * b[1]).sum())))
+    r = float((a[1] * b[1]).sum()) / norm if norm > 1e-6 else 0.0  # a flat frame: nothing to compare
+    return d * (1.0 - r)
+
+
 class CutDetector:
     """Says, frame by frame in order, whether a frame begins a new shot (module docstring)."""
 
-    def __init__(self, threshold: float = CUT_DISTANCE):
+    def __init__(self, threshold: float = CUT_SCORE):
         self.threshold = threshold
-        self._previous: np.ndarray | None = None
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None
 
     def is_cut(self, picture: Picture) -> bool:
         """Whether `picture` (the next frame's) is across a cut from the one before (never the first)."""
-        import cv2
-
-        hist = colour_histogram(picture)
-        cut = self._previous is not None and hist.shape == self._previous.shape and cv2.compareHist(self._previous, hist, cv2.HISTCMP_BHATTACHARYYA) > self.threshold
-        self._previous = hist
-        return bool(cut)
+        now = colour_histogram(picture), layout(picture)
+        previous, self._previous = self._previous, now
+        if previous is None or previous[0].shape != now[0].shape or previous[1].shape != now[1].shape:
+            return False
+        return cut_score(previous, now) > self.threshold
