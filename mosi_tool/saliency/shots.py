@@ -11,7 +11,7 @@ content detector) checked by the picture's structure. Measured with `python tool
 shared videos, and with `--joins` on DAVIS sequences played one after another: the cuts of bikes.mp4 (a montage)
 score 0.38 to 1.0, a cut of nasa_13013.mp4 0.32, DAVIS dog to goat (similar colours, d 0.35) 0.41, camel to goat
 0.37, goat to dog 0.32; without a cut the largest are 0.24 (a corrupt frame of arm_wrestling.mp4), 0.22 (DAVIS dog
-jumping back to its first frame: the same scene), 0.14 (a whip pan), 0.12 (motocross-jump's fastest frame), 0.01
+jumping back to its first frame: the same scene), 0.15 (a whip pan), 0.12 (motocross-jump's fastest frame), 0.01
 (nasa's dissolve); a fade and a flash change the colours, not the layout (tests/test_shots.py).
 A cut missed leaves the state of the shot before it (an id passed on, a colour model of the other scene); a cut
 found where there is none starts them afresh (a new id, a colour model built again from that frame on). The
@@ -47,7 +47,8 @@ def layout(picture: Picture) -> np.ndarray:
     """(36, 64) float32: the picture's grey levels shrunk (area average), less their mean."""
     import cv2
 
-    small = cv2.resize(picture.grey, LAYOUT, interpolation=cv2.INTER_AREA).astype(np.float32)
+    # from every other pixel of every other row: the area average of the whole picture cost 0.14 ms, this 0.05
+    small = cv2.resize(np.ascontiguousarray(picture.grey[::2, ::2]), LAYOUT, interpolation=cv2.INTER_AREA).astype(np.float32)
     return small - small.mean()
 
 
