@@ -70,6 +70,7 @@ def test_boxes_and_the_primary_mover_start_afresh_at_a_cut(tmp_path):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
         lines = [json.loads(line) for line in boxes.read_text().splitlines()][:-1]
+        assert [line["frame"] for line in lines if line.get("cut")] == [n]  # the line of the second shot's first frame
         first = {b[5] for line in lines[2 : n - 1] for b in line["boxes"]}
         second = {b[5] for line in lines[n : 2 * n - 1] for b in line["boxes"]}
         assert first and second and not first & second, (first, second)

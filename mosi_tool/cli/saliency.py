@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         size: SizeOpt = None,
         method: Annotated[Method, typer.Option("--method", help="mv (camera-compensated motion vectors, no network), cam (MoSI class activation maps, any runtime), fused (cam x mv) or gradcam (backward pass, PyTorch only).")] = Method(DEFAULT_METHOD),  # type: ignore[valid-type]
         stabilize: Annotated[Stabilize, typer.Option("--stabilize", help="Network methods: none, mv (warp each clip to its middle frame with the camera motion) or auto (only clips whose camera moves).")] = Stabilize(DEFAULT_STABILIZE),  # type: ignore[valid-type]
-        boxes: Annotated[Optional[Path], typer.Option("--boxes", help="Also write motion boxes with track ids, one JSON line per frame {frame, time, boxes: [[x0, y0, x1, y1, score, track]]}, then {union: [x0, y0, x1, y1]} (.jsonl).")] = None,
+        boxes: Annotated[Optional[Path], typer.Option("--boxes", help="Also write motion boxes with track ids, one JSON line per frame {frame, time, boxes: [[x0, y0, x1, y1, score, track]]} (and cut: true where a scene cut starts new tracks), then {union: [x0, y0, x1, y1]} (.jsonl).")] = None,
         max_boxes: Annotated[Optional[int], typer.Option("--max-boxes", help="At most this many boxes per frame, strongest first (default: every mover).", min=1)] = None,
         masks: Annotated[Optional[Path], typer.Option("--masks", help="Also write binary motion masks, bool (frames, H, W) at the video's resolution or --masks-size (.npy).")] = None,
         masks_size: Annotated[Optional[str], typer.Option("--masks-size", help="WxH of --masks (default: the video's own size).")] = None,

@@ -134,8 +134,9 @@ class Regions:
 
 class BoxesFile(AtomicOutput):
     """`--boxes`: JSON lines {"frame", "time", "boxes": [[x0, y0, x1, y1, score, track], ...]} in frame pixels,
-    strongest first (with `Regions` primary: the primary mover's box alone), then one last line
-    {"union": [x0, y0, x1, y1]} (null when nothing moved)."""
+    strongest first (with `Regions` primary: the primary mover's box alone), "cut": true on a frame that begins a
+    new shot (`shots`: the tracks start afresh there), then one last line {"union": [x0, y0, x1, y1]} (null when
+    nothing moved)."""
 
     norm = "raw"
 
@@ -151,7 +152,8 @@ class BoxesFile(AtomicOutput):
     def add(self, frame: Frame, heat: np.ndarray) -> None:
         index, time = frame.index, frame.time
         e = self.regions.evidence(frame, heat)
-        if self.regions.shot(index) != self._shot:  # a scene cut: the tracks start afresh, with new ids
+        cut = self.regions.shot(index) != self._shot
+        if cut:  # a scene cut: the tracks start afresh, with new ids
             self.tracks.restart()
             self._shot = self.regions.shot(index)
         boxes = self.regions.primary_boxes(index)
@@ -161,7 +163,8 @@ class BoxesFile(AtomicOutput):
             boxes = self.tracks.update(component_boxes(e > 0.5, e, self.regions.scale(e)))[: self.limit]
         self.union = union_box(boxes, self.union)
         with self._writing():
-            self._file.write(json.dumps({"frame": index, "time": round(time, 6), "boxes": boxes}) + "\n")
+            line = {"frame": index, "time": round(time, 6), "boxes": boxes} | ({"cut": True} if cut else {})
+            self._file.write(json.dumps(line) + "\n")
 
     def _finish(self) -> None:
         self._file.write(json.dumps({"union": self.union}) + "\n")
