@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import TYPE_CHECKING, Callable, cast
 
 from ..atomic import OutputError, atomic_write_text
 from ..progress import counted
@@ -27,7 +27,7 @@ from ..version import __version__
 from .defaults import MODEL_METHODS, REVISION
 from ..video.motion import REVISION as MOTION_REVISION
 from .motion import CAMERA_MODEL, MEASURE_REFERENCES
-from .run import OUTPUT_ONLY, BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, prepare, run
+from .run import OPTION_DEFAULTS, OUTPUT_ONLY, BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, overridden_by, prepare, run
 
 if TYPE_CHECKING:
     from ..runtimes.base import Engine
@@ -64,16 +64,13 @@ UNRECORDED = ("keep_bytes",)
 RECORDED_WHEN_SET = ("primary",)
 
 
-_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(SaliencyOptions)}
-
-
 def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOptions:
     """`options` with those that change none of the outputs `kinds` at their defaults: the ones the method
     does not use (`SaliencyOptions.unused`, which the command names as ignored) and those of an output not
     made (`SaliencyOptions.idle_for`, `run.OUTPUT_ONLY`), so that changing them makes nothing again."""
     idle = {flag[2:].replace("-", "_") for flag in options.unused()}
     idle |= {name for name, _ in options.idle_for(kinds)} | set(options.overridden())
-    return replace(options, **{name: _DEFAULTS[name] for name in idle})
+    return replace(options, **{name: OPTION_DEFAULTS[name] for name in idle})
 
 
 def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
@@ -91,7 +88,7 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
         return None if found is None else found.to_dict()
 
     opts = {k: _as_json(v) for k, v in asdict(_as_made(options, kinds)).items()
-            if k not in UNRECORDED and not (k in RECORDED_WHEN_SET and v == _DEFAULTS[k])}  # fmt: skip
+            if k not in UNRECORDED and not (k in RECORDED_WHEN_SET and v == OPTION_DEFAULTS[k])}  # fmt: skip
     record: dict[str, object] = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL,
                                  "measured_references": MEASURE_REFERENCES, "motion_revision": MOTION_REVISION, "revision": REVISION,
                                  "video": stamp(video), "version": __version__}  # fmt: skip
@@ -107,14 +104,13 @@ def _as_json(value: object) -> object:
 
 def _for_outputs(opts: object, kinds: list[str]) -> object:
     """A record's options as they bear on the outputs `kinds`: those that change only other outputs
-    (`run.OUTPUT_ONLY`), and `--max-boxes` under `--primary`, at their defaults, as `_as_made` records them."""
+    (`run.OUTPUT_ONLY`) and those another leaves without effect (`run.overridden_by`: `--max-boxes` under
+    `--primary`), at their defaults, as `_as_made` records them."""
     if not isinstance(opts, dict):
         return opts
-    idle = {name for name, changes in OUTPUT_ONLY.items() if not set(changes) & set(kinds)}
-    if opts.get("primary") is True:
-        idle.add("max_boxes")
-    out = {k: (_as_json(_DEFAULTS[k]) if k in idle and k in _DEFAULTS else v) for k, v in opts.items()}
-    return {k: v for k, v in out.items() if not (k in RECORDED_WHEN_SET and v == _as_json(_DEFAULTS[k]))}
+    idle = {name for name, changes in OUTPUT_ONLY.items() if not set(changes) & set(kinds)} | overridden_by(opts)
+    out = {k: (_as_json(OPTION_DEFAULTS[k]) if k in idle and k in OPTION_DEFAULTS else v) for k, v in opts.items()}
+    return {k: v for k, v in out.items() if not (k in RECORDED_WHEN_SET and v == _as_json(OPTION_DEFAULTS[k]))}
 
 
 def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:

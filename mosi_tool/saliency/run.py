@@ -27,9 +27,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,6 +59,8 @@ OUTPUT_OPTIONS = {"overlay": "--out", "maps": "--maps", "masks": "--masks", "box
 # options that change these outputs alone: ignored (and noted) when none of them is made
 OUTPUT_ONLY = {"masks_size": ("masks",), "max_boxes": ("boxes",), "maps_size": ("maps",), "small_movers": ("masks", "boxes"),
                "primary": ("masks", "boxes")}  # fmt: skip
+# options that another one, when set, leaves without effect: max_boxes under primary (one box a frame)
+OVERRIDDEN = {"primary": ("max_boxes",)}
 
 
 @dataclass(frozen=True)
@@ -146,14 +148,13 @@ class SaliencyOptions:
     def idle_for(self, outputs: set[str] | tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
         """The options set away from their defaults that change only outputs other than `outputs` (kinds:
         overlay, maps, masks, boxes, sheet): (option name, the outputs it changes), in OUTPUT_ONLY's order."""
-        defaults = {f.name: f.default for f in fields(self)}
         return [(name, changes) for name, changes in OUTPUT_ONLY.items()
-                if getattr(self, name) != defaults[name] and not set(changes) & set(outputs)]  # fmt: skip
+                if getattr(self, name) != OPTION_DEFAULTS[name] and not set(changes) & set(outputs)]  # fmt: skip
 
     def overridden(self) -> list[str]:
-        """The options set away from their defaults that another one makes idle: max_boxes with primary (the
-        primary mover has one box a frame)."""
-        return ["max_boxes"] if self.primary and self.max_boxes is not None else []
+        """The options set away from their defaults that another one makes idle (OVERRIDDEN: max_boxes with
+        primary, whose mover has one box a frame)."""
+        return [name for name in overridden_by(asdict(self)) if getattr(self, name) != OPTION_DEFAULTS[name]]
 
     def ignored_notes(self, outputs: set[str] | tuple[str, ...], flag: bool = True) -> list[str]:
         """One line per option of `idle_for(outputs)` and of `overridden`, naming it as the command's `--flag`
@@ -169,6 +170,15 @@ class SaliencyOptions:
         if set(outputs) & {"boxes"}:
             notes += [f"{shown(name)}: {shown('primary')} writes one box a frame (ignored)" for name in self.overridden()]
         return notes
+
+
+OPTION_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(SaliencyOptions)}
+
+
+def overridden_by(values: dict[str, object]) -> set[str]:
+    """The options that the options set in `values` (a `SaliencyOptions` as a dict, or a batch record's options)
+    leave without effect (OVERRIDDEN)."""
+    return {name for setter, names in OVERRIDDEN.items() if values.get(setter) is True for name in names}
 
 
 def _device_ok(device: str) -> bool:
