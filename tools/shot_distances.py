@@ -31,14 +31,11 @@ def features(path: Path) -> list[tuple]:
 
 
 def score(a: tuple, b: tuple) -> tuple[float, float, float]:
-    """(score, d, r) from frame features a to b (`shots.cut_score`)."""
-    import cv2
+    """(score, d, r) from frame features a to b (`shots.changes`; the score d x (1 - r), `shots.cut_score`)."""
+    from mosi_tool.saliency.shots import changes
 
-    from mosi_tool.saliency.shots import cut_score
-
-    d = float(cv2.compareHist(a[0], b[0], cv2.HISTCMP_BHATTACHARYYA))
-    s = cut_score(a, b)
-    return s, d, 1.0 - s / d if d > 0 else 1.0
+    d, r = changes(a, b)
+    return d * (1.0 - r), d, r
 
 
 def scores(path: Path) -> list[tuple[float, float, float]]:

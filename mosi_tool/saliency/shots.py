@@ -52,13 +52,20 @@ def layout(picture: Picture) -> np.ndarray:
     return small - small.mean()
 
 
-def cut_score(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
-    """d x (1 - r) between two frames' (`colour_histogram`, `layout`) (module docstring)."""
+def changes(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """(d, r) between two frames' (`colour_histogram`, `layout`): the histograms' Bhattacharyya distance and the
+    layouts' correlation (0 where either is flat)."""
     import cv2
 
     d = float(cv2.compareHist(a[0], b[0], cv2.HISTCMP_BHATTACHARYYA))
     norm = float(np.sqrt(float((a[1] * a[1]).sum()) * float((b[1] * b[1]).sum())))
     r = float((a[1] * b[1]).sum()) / norm if norm > 1e-6 else 0.0  # a flat frame: nothing to compare
+    return d, r
+
+
+def cut_score(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+    """d x (1 - r) between two frames' (`colour_histogram`, `layout`) (`changes`, module docstring)."""
+    d, r = changes(a, b)
     return d * (1.0 - r)
 
 
