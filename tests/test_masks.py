@@ -673,8 +673,8 @@ def test_max_boxes_keeps_each_movers_track_id_and_score(tmp_path):
         def primary_boxes(self, index: int) -> None:
             return None  # every mover
 
-        def shot(self, index: int) -> int:
-            return 0  # no scene cut
+        def begins_shot(self, index: int) -> bool:
+            return False  # no scene cut
 
     for limit, written, scores in ((None, 2, {0.6, 0.4}), (1, 1, {0.6})):
         out = tmp_path / f"b{limit}.jsonl"

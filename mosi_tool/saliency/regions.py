@@ -76,8 +76,7 @@ class Regions:
         self.cuts = CutDetector()
         self._kept: dict[int, np.ndarray] = {}
         self._boxes: dict[int, list[float] | None] = {}  # the primary mover's
-        self._shots: dict[int, int] = {}  # frame index -> its shot (scene cuts counted so far)
-        self._shot = 0
+        self._cuts: dict[int, bool] = {}  # frame index -> it begins a shot
         self._sharp = sharp if cfg.sharp else None
 
     def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
@@ -98,13 +97,12 @@ class Regions:
         """`evidence` of frame `index` from its picture (`pictures.picture`), its map `raw` and the masks' own
         `sharp` at `size` (flow, motion: `MaskTracker.update`'s, for its ablations). Frames in order, each once.
         A frame across a scene cut (`shots.CutDetector`) starts a new shot: the mask step (its colour model)
-        and the primary mover start afresh, and `shot` tells the boxes file to."""
-        if self.cuts.is_cut(pic):
+        and the primary mover start afresh, and `begins_shot` tells the boxes file to."""
+        cut = self._cuts[index] = self.cuts.is_cut(pic)
+        if cut:
             self.tracker = MaskTracker(self.tracker.cfg)
             if self.primary is not None:
                 self.primary.restart()
-            self._shot += 1
-        self._shots[index] = self._shot
         e = self.tracker.update(raw, pic, flow, self.frame_size, sharp, motion)
         if self.primary is not None:
             e, self._boxes[index] = self.primary.update(e, self.scale(e))
@@ -112,12 +110,12 @@ class Regions:
         for old in [k for k in self._kept if k <= index - self.KEEP]:
             del self._kept[old]
             self._boxes.pop(old, None)
-            self._shots.pop(old, None)
+            self._cuts.pop(old, None)
         return e
 
-    def shot(self, index: int) -> int:
-        """The shot of frame `index` (after its `evidence`): how many scene cuts came before it."""
-        return self._shots[index]
+    def begins_shot(self, index: int) -> bool:
+        """Whether frame `index` (after its `evidence`) is across a scene cut from the frame before."""
+        return self._cuts[index]
 
     def scale(self, evidence: np.ndarray) -> tuple[float, float]:
         """(sx, sy) from the evidence's pixels to the frame's."""
@@ -145,17 +143,15 @@ class BoxesFile(AtomicOutput):
         self.size: tuple[int, int] | None = regions.size
         self.limit = limit
         self.tracks = BoxTracker()
-        self._shot = 0
         self.union: list[float] | None = None
         self._file = open(self._begin(out), "w")  # noqa: SIM115 - closed in close/abort
 
     def add(self, frame: Frame, heat: np.ndarray) -> None:
         index, time = frame.index, frame.time
         e = self.regions.evidence(frame, heat)
-        cut = self.regions.shot(index) != self._shot
+        cut = self.regions.begins_shot(index)
         if cut:  # a scene cut: the tracks start afresh, with new ids
             self.tracks.restart()
-            self._shot = self.regions.shot(index)
         boxes = self.regions.primary_boxes(index)
         if boxes is None:
             # every mover is tracked, then the strongest `limit` are written: a mover left out for a few frames keeps
