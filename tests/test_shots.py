@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from mosi_tool.saliency.pictures import Picture
 from mosi_tool.saliency.shots import CutDetector
@@ -37,9 +38,9 @@ def test_a_change_of_scene_is_a_cut_and_motion_fades_and_flashes_are_not():
     assert grey_only.is_cut(Picture(b.mean(axis=2).astype(np.float32) / 255, None))
 
 
-def montage(tmp_path):
+def montage(tmp_path, options: dict[str, str] | None = None):
     """Two shots of 16 frames, 320x192: a 64-px square moving right at 3 px/frame over a textured background,
-    then another scene (other colours) with a 64-px square moving left lower down."""
+    then another scene (other colours) with a 64-px square moving left lower down. options: libx264's."""
     h, w, n = 192, 320, 16
     frames = []
     for shot in range(2):
@@ -52,7 +53,7 @@ def montage(tmp_path):
             x, y = (30 + 3 * t, 40) if shot == 0 else (220 - 3 * t, 110)
             img[y : y + 64, x : x + 64] = fg
             frames.append(img)
-    return encode_frames(tmp_path / "montage.mp4", frames), n
+    return encode_frames(tmp_path / "montage.mp4", frames, options=options), n
 
 
 def test_boxes_and_the_primary_mover_start_afresh_at_a_cut(tmp_path):
@@ -79,3 +80,47 @@ def test_boxes_and_the_primary_mover_start_afresh_at_a_cut(tmp_path):
             # the second shot's mover is primary from the cut on (the first frame of a shot has no motion yet)
             assert all(line["boxes"] and line["boxes"][0][1] > 90 for line in lines[n + 2 : 2 * n - 1]), lines[n : n + 4]
             assert len(first) == len(second) == 1
+
+
+@pytest.mark.parametrize("keyframe", [True, False], ids=["keyframe-at-cut", "cut-within-gop"])
+def test_the_motion_pass_keeps_each_shot_to_itself(tmp_path, keyframe):
+    """The maps average 5 frames and the field fills its gaps over frames: the first shot's mover showed in the
+    second shot's first frames (a ghost mask where nothing moves). The motion pass finds the cut (the masks'
+    detector on the same pictures) and makes each shot's field and maps on its own, whatever the chunks. Where
+    the encoder put no keyframe at the cut, the B-frames after it and the shot's first P-frame refer to the
+    shot before: those vectors are dropped."""
+    from mosi_tool.saliency.motion import CAMERA_MODEL, motion_field, mv_maps
+    from mosi_tool.saliency.shots import frame_cuts
+    from mosi_tool.video.motion import iter_motion, join, read_motion
+
+    path, n = montage(tmp_path, {"bf": "2", "sc_threshold": "40" if keyframe else "0"})
+    field = motion_field(path)
+    assert field.cuts is not None and np.flatnonzero(field.cuts).tolist() == [n]
+    cell = field.cell
+    last = (slice(40 // cell, 104 // cell), slice((30 + 3 * (n - 1)) // cell, (94 + 3 * (n - 1)) // cell))  # the first square's last place
+    maps = mv_maps(field)
+    before = mv_maps(read_motion(path, model=CAMERA_MODEL, measure=True))  # the field and maps across the cut
+    for t in (n, n + 1):  # the first shot's mover gone from where it was
+        assert maps[t][last].max() < 0.1 < 0.5 < before[t][last].max(), (t, maps[t][last].max(), before[t][last].max())
+    for t in (n - 1, n):  # each shot's mover at full speed up to its last frame and from its first
+        assert maps[t].max() > 0.9 * maps[n + 3].max() > before[t].max(), (t, maps[t].max(), before[t].max(), maps[n + 3].max())
+    chunked = join(iter_motion(path, model=CAMERA_MODEL, measure=True, chunk=7, shots=frame_cuts()))
+    assert np.array_equal(chunked.cuts, field.cuts)
+    np.testing.assert_array_equal(chunked.vectors, field.vectors)
+
+
+
+def test_vectors_that_refer_to_another_shot_are_dropped():
+    """Display order P0 B1 B2 P3 | B4 B5 P6 B7 B8 P9, a cut at frame 4 inside the group: B4 and B5 refer back to
+    P3 (the shot before) and P6's past is P3 too; B1 and B2 keep both directions, P3's future is none anyway."""
+    from mosi_tool.video.motion.codec import PICT_B, PICT_P, RawFrame
+    from mosi_tool.video.motion.streaming import within_shots
+
+    v = np.zeros((2, 2, 2), np.float32)
+    types = [PICT_P, PICT_B, PICT_B, PICT_P, PICT_B, PICT_B, PICT_P, PICT_B, PICT_B, PICT_P]
+    window = [RawFrame(v, v, k, float(t), cut=t == 4) for t, k in enumerate(types)]
+    out = within_shots(window)
+    assert [r.past is not None for r in out] == [True, True, True, True, False, False, False, True, True, True]
+    assert [r.future is not None for r in out] == [True, True, True, False, True, True, True, True, True, True]
+    plain = [r._replace(cut=False) for r in window]
+    assert within_shots(plain) is plain  # no cut: the window as it is

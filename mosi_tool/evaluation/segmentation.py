@@ -271,7 +271,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
             sharp = x.raw_maps(maps, sharp=True, item=item) if default and own_blur is None else x.maps_at_blur(maps, blur, enclosure)
         vectors = x.field.vectors if carry_field else None
         motion = x.frame_motion(size) if cfg.assign_band > 0 else None
-        regions = Regions(w, h, cfg, primary=primary)  # as `saliency` runs it, from these pictures and maps
+        regions = Regions(w, h, cfg, primary=primary, cuts=x.saliency.cuts)  # as `saliency` runs it, from these pictures and maps
         masks, boxes = [], []
         with opencv_without_ipp():  # as `saliency` makes them: the same bytes on every run
             for i, pic in enumerate(pictures):

@@ -186,7 +186,8 @@ def _box_maps(speed: np.ndarray, start: int, stop: int) -> list[np.ndarray]:
     from ..saliency.motion import WINDOW, moving_average
 
     lo, hi = max(0, start - WINDOW), min(len(speed), stop + WINDOW)
-    return [moving_average(np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in speed[lo:hi]]), start - lo, stop - lo, WINDOW)
+    no_cuts = np.zeros(hi - lo, bool)
+    return [moving_average(np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in speed[lo:hi]]), start - lo, stop - lo, WINDOW, no_cuts)
             for sigma in BOX_BLURS]  # fmt: skip
 
 

@@ -8,7 +8,8 @@ that motion is from the frame's border across changes of motion, so that a backg
 model misses, a parallax or a followed subject's surroundings, stays low). The settings were chosen on DAVIS
 (docs/EVALUATION.md; `object_motion_maps` makes the plain maps before the enclosed speed). The motion masks
 (`saliency.masks`) also read the same maps blurred by `MASK_BLUR_CELLS` only (`SaliencyResult.mask_maps`): the
-display blur joins movers two cells apart.
+display blur joins movers two cells apart. Nothing reaches across a scene cut (`shots`): the motion pass finds
+the cuts on the pictures it decodes, the field is made shot by shot and the time average stays within a shot.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS, scaled_floor  #
 from .geodesic import Enclosure, enclosed_speed, speed_and_enclosed
 from .map_store import MapStore
 from .result import SaliencyResult
+from .shots import frame_cuts
 
 WINDOW = 2  # frames either side averaged in time
 # The codec vectors' reference distances measured on the decoded pictures (`video.motion.codec.block_references`),
@@ -39,13 +41,22 @@ SPLIT = 64  # frames per piece when an in-memory field is turned into maps
 
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
-def moving_average(speed: np.ndarray, first: int, last: int, window: int) -> np.ndarray:
-    """Centred mean over `window` frames either side (shrinking at the array's ends) of frames [first, last) of
-    (n, gh, gw) float32 maps: each frame's sum in frame order, so a frame's mean is the same in any buffer."""
+def moving_average(speed: np.ndarray, first: int, last: int, window: int, cuts: np.ndarray) -> np.ndarray:
+    """Centred mean over `window` frames either side (shrinking at the array's ends, and at a scene cut: cuts (n,)
+    bool, the frame begins a new shot) of frames [first, last) of (n, gh, gw) float32 maps: each frame's sum in
+    frame order, so a frame's mean is the same in any buffer."""
     n, gh, gw = speed.shape
     out = np.zeros((last - first, gh, gw), np.float32)
     for t in range(first, last):
         lo, hi = max(t - window, 0), min(t + window + 1, n)
+        for u in range(t, lo, -1):  # not before the shot's first frame
+            if cuts[u]:
+                lo = u
+                break
+        for u in range(t + 1, hi):  # nor past its last
+            if cuts[u]:
+                hi = u
+                break
         for u in range(lo, hi):
             out[t - first] += speed[u]
         out[t - first] /= np.float32(hi - lo)
@@ -72,6 +83,7 @@ def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], windo
 
     window = max(window, 0)
     pending: np.ndarray | None = None  # speed frames: `history` already emitted, then frames still waiting
+    pending_cuts = np.zeros(0, bool)  # theirs: the frame begins a shot (`MotionField.cuts`)
     history = 0
     shape: tuple[int, int] | None = None
     k = len(blurs) * (1 if enclosed is None else 2)  # sets
@@ -90,14 +102,15 @@ def iter_map_sets(fields: Iterable[MotionField], blurs: tuple[float, ...], windo
             for s, (m, b) in enumerate((m, b) for m in speeds for b in blurs):
                 cv2.GaussianBlur(m[t], (0, 0), b, dst=speed[t, s * shape[0] : (s + 1) * shape[0]])
         buf = speed if pending is None else np.concatenate([pending, speed])
+        cuts = np.concatenate([pending_cuts, field.cuts if field.cuts is not None else np.zeros(len(mag), bool)])
         ready = len(buf) - window  # frames whose neighbourhood is complete
         if ready > history:
-            yield moving_average(buf, history, ready, window).reshape(-1, k, *shape)
+            yield moving_average(buf, history, ready, window, cuts).reshape(-1, k, *shape)
             keep = max(ready - window, 0)
-            buf, history = buf[keep:], ready - keep
-        pending = buf
+            buf, cuts, history = buf[keep:], cuts[keep:], ready - keep
+        pending, pending_cuts = buf, cuts
     if pending is not None and len(pending) > history and shape is not None:
-        yield moving_average(pending, history, len(pending), window).reshape(-1, k, *shape)
+        yield moving_average(pending, history, len(pending), window, pending_cuts).reshape(-1, k, *shape)
 
 
 def split(field: MotionField, size: int = SPLIT) -> Iterator[MotionField]:
@@ -110,7 +123,8 @@ def split(field: MotionField, size: int = SPLIT) -> Iterator[MotionField]:
         sl = slice(a, a + size)
         yield dataclasses.replace(field, vectors=field.vectors[sl], camera=field.camera[sl], times=field.times[sl],
                                   coded=field.coded[sl], start=field.start + a,
-                                  known=field.known[sl] if field.known is not None else None)  # fmt: skip
+                                  known=field.known[sl] if field.known is not None else None,
+                                  cuts=field.cuts[sl] if field.cuts is not None else None)  # fmt: skip
 
 
 def object_motion_maps(field: MotionField, blur: float = BLUR_CELLS, window: int = WINDOW, compensate: bool = True) -> np.ndarray:
@@ -147,7 +161,7 @@ def motion_field(path: str | Path, stream: int | None = None, fps: float | None 
                  measure: bool = MEASURE_REFERENCES) -> MotionField:  # fmt: skip
     """The video's motion field with the default cells, camera model (`CAMERA_MODEL`) and reference distances
     (`MEASURE_REFERENCES`; here and in `motion_pass`); measure: False, estimated from the vectors alone."""
-    return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, measure=measure)
+    return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, measure=measure, shots=frame_cuts())
 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
@@ -161,7 +175,7 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
     (`video.motion.iter_motion`; they are then decoded in full, kept or not), else estimated from the vectors."""
     reader = keep.reader if keep is not None else None
     chunks = [field] if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep,
-                                                           measure=measure)  # fmt: skip
+                                                           measure=measure, shots=frame_cuts())  # fmt: skip
     kept: list[MotionField] = []
 
     def follow() -> Iterator[MotionField]:
@@ -238,5 +252,5 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     note = f"motion from {camera.source}" + (f"; {counted(uncoded, 'frame')} without vectors interpolated" if uncoded else "")
     return SaliencyResult(
         info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
-        np.zeros((0, 2), np.int64), 0, [], [note], camera.source, sharp, scaled_floor(min(info.width, info.height)),
+        np.zeros((0, 2), np.int64), 0, [], [note], camera.source, sharp, scaled_floor(min(info.width, info.height)), camera.cuts,
     )  # fmt: skip

@@ -65,15 +65,19 @@ class Regions:
     KEEP = 64  # frames: more than a render batch (`render.CHUNK`)
 
     def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig(),
-                 sharp: Callable[[int, int, int], np.ndarray] | None = None, primary: bool = False):  # fmt: skip
+                 sharp: Callable[[int, int, int], np.ndarray] | None = None, primary: bool = False,
+                 cuts: np.ndarray | None = None):  # fmt: skip
         """sharp: (frame index, width, height) -> the masks' own map of that frame at that size
         (`render.mask_heat`; None: the masks read the maps the sinks are handed alone); primary: the primary
-        mover only."""
+        mover only; cuts: (F,) bool, the frame begins a new shot, as the motion pass found them
+        (`SaliencyResult.cuts`, `MotionField.cuts`: the maps' shots); None: found here from the frames' pictures
+        (`shots.CutDetector`)."""
         self.frame_size = (width, height)
         self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
         self.primary = PrimaryMover() if primary else None
         self.cuts = CutDetector()
+        self._found = cuts
         self._kept: dict[int, np.ndarray] = {}
         self._boxes: dict[int, list[float] | None] = {}  # the primary mover's
         self._cuts: dict[int, bool] = {}  # frame index -> it begins a shot
@@ -96,9 +100,10 @@ class Regions:
                     motion: FrameMotion | None = None) -> np.ndarray:  # fmt: skip
         """`evidence` of frame `index` from its picture (`pictures.picture`), its map `raw` and the masks' own
         `sharp` at `size` (flow, motion: `MaskTracker.update`'s, for its ablations). Frames in order, each once.
-        A frame across a scene cut (`shots.CutDetector`) starts a new shot: the mask step (its colour model)
-        and the primary mover start afresh, and `begins_shot` tells the boxes file to."""
-        cut = self._cuts[index] = self.cuts.is_cut(pic)
+        A frame across a scene cut (the `cuts` given, else `shots.CutDetector`) starts a new shot: the mask step
+        (its colour model) and the primary mover start afresh, and `begins_shot` tells the boxes file to."""
+        found = self._found
+        cut = self._cuts[index] = bool(found[index]) if found is not None and index < len(found) else self.cuts.is_cut(pic)
         if cut:
             self.tracker = MaskTracker(self.tracker.cfg)
             if self.primary is not None:

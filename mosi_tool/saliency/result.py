@@ -28,6 +28,7 @@ class SaliencyResult:
     # (`motion.MASK_BLUR_CELLS`, with the enclosed speed alike); None: the masks read `maps` alone
     display_floor: float = 0.0  # the least top of the scale under --norm bounded and video, in the maps' units
     # (--method mv: the masks' floor, px/frame, `defaults.scaled_floor`; 0: none, maps in arbitrary units)
+    cuts: np.ndarray | None = None  # (F,) bool: the frame begins a new shot, as the motion pass found (`shots`); None: not looked for
 
     @cached_property
     def range(self) -> tuple[float, float]:

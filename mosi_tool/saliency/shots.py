@@ -14,16 +14,24 @@ score 0.38 to 1.0, a cut of nasa_13013.mp4 0.32, DAVIS dog to goat (similar colo
 jumping back to its first frame: the same scene), 0.15 (a whip pan), 0.12 (motocross-jump's fastest frame), 0.01
 (nasa's dissolve); a fade and a flash change the colours, not the layout (tests/test_shots.py).
 A cut missed leaves the state of the shot before it (an id passed on, a colour model of the other scene); a cut
-found where there is none starts them afresh (a new id, a colour model built again from that frame on). The
-motion maps are made before, from the codec's vectors averaged over 5 frames, so the 2 frames either side of a
-cut still carry some of the other shot's motion.
+found where there is none starts them afresh (a new id, a colour model built again from that frame on).
+The motion pass finds the cuts first (`frame_cuts`, on the pictures it decodes, made as the mask step makes
+them): the motion field and its maps are made shot by shot (`video.motion.iter_motion`'s `shots`), and the
+masks read the same cuts (`SaliencyResult.cuts`). Left: where the encoder put no keyframe at the cut, the
+first P-frame after it may still point into the shot before (docs/EVALUATION.md 2c, "Scene cuts").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .pictures import Picture
+from typing import TYPE_CHECKING, Callable
+
+from .appearance import SHORT_SIDE as COLOUR_SHORT_SIDE
+from .pictures import WORK_SHORT_SIDE, Picture, picture
+
+if TYPE_CHECKING:
+    from ..video.decode import Frame
 
 CUT_SCORE = 0.3  # colour change x layout change between consecutive frames (module docstring)
 BINS = (16, 4, 4)  # hue, saturation, value
@@ -83,3 +91,15 @@ class CutDetector:
         if previous is None or previous[0].shape != now[0].shape or previous[1].shape != now[1].shape:
             return False
         return cut_score(previous, now) > self.threshold
+
+
+def frame_cuts() -> Callable[[Frame], bool]:
+    """A `CutDetector` of a video's decoded frames, in order (`video.motion.iter_motion`'s `shots`): each
+    frame's picture made as the mask step makes it with its default sizes (`pictures.picture`)."""
+    detector = CutDetector()
+
+    def is_cut(frame: Frame) -> bool:
+        size = frame.planes[0].shape[1::-1] if frame.planes is not None else frame.image.shape[1::-1]
+        return detector.is_cut(picture(frame, size, WORK_SHORT_SIDE, COLOUR_SHORT_SIDE))
+
+    return is_cut

@@ -9,7 +9,7 @@ import collections
 import itertools
 from fractions import Fraction
 from pathlib import Path
-from typing import Generator, Iterator, NamedTuple, no_type_check
+from typing import Callable, Generator, Iterator, NamedTuple, no_type_check
 
 import av
 import numba
@@ -36,6 +36,7 @@ REFERENCE_FRAMES = MAX_REFERENCE_DISTANCE  # frames either side a block's refere
 MEASURE_SHIFT = 0.5  # px: blocks displaced less than this are not measured (their reference barely matters)
 REFERENCE_MARGIN = 0.8  # a measured reference's SAD is below this share of every other candidate's, else unknown
 SAMPLES = 3  # points per side of a block compared with the candidate references (`block_references`)
+Cuts = Callable[[av.VideoFrame, int, float], bool]  # (decoded frame, its index, time) -> it begins a new shot
 LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"})  # 8-bit luma first
 
 
@@ -43,7 +44,8 @@ class RawFrame(NamedTuple):
     """One decoded frame of the vector pass: past/future displacement fields (gh, gw, 2) on the stored
     frame's grid (None without vectors), picture type and time (s); where measured (`codec_frames(measure=True)`),
     the past/future velocities (gh, gw, 2) px/frame over each block's measured reference distance
-    (`block_references`; NaN where a cell's blocks were not all measured; None: not measured)."""
+    (`block_references`; NaN where a cell's blocks were not all measured; None: not measured); cut: the frame
+    begins a new shot (`codec_frames`' `cuts`; None where not asked)."""
 
     past: np.ndarray | None
     future: np.ndarray | None
@@ -51,6 +53,7 @@ class RawFrame(NamedTuple):
     time: float
     past_measured: np.ndarray | None = None
     future_measured: np.ndarray | None = None
+    cut: bool | None = None
 
 
 def rasterize(mv: np.ndarray, gh: int, gw: int, cell: int = CELL) -> tuple[np.ndarray, np.ndarray]:
@@ -341,7 +344,7 @@ def _luma(frame: av.VideoFrame) -> np.ndarray | None:
 def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_frames: int | None, probe: int = 12,
                  offset: tuple[int, int] = (0, 0), clock: Clock | None = None,
                  timeline: Timeline | None = None, keep: KeptFrames | None = None,
-                 measure: bool = False) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
+                 measure: bool = False, cuts: Cuts | None = None) -> tuple[str, Iterator[RawFrame]] | None:  # fmt: skip
     """(codec name, frames): each decoded frame's past/future displacement fields (gh, gw, 2), picture type
     and time (s since the first frame, `timeline.Clock`: the times `VideoReader` gives), one at a time; or None
     if the stream exports no vectors within its first `probe` frames (those are decoded ahead to find out).
@@ -354,7 +357,8 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     (`block_references`; `RawFrame.past_measured`, `future_measured`; the pictures are then decoded in full,
     kept or not; not for a stream without an 8-bit luma plane, `LUMA_FORMATS`: 10-bit keeps the estimate and
     parses the vectors alone). Measuring holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame
-    once the REFERENCE_FRAMES after it are decoded."""
+    once the REFERENCE_FRAMES after it are decoded. cuts: (decoded frame, index, time) -> whether it begins a
+    new shot, asked of every frame in order where the pictures are decoded in full (`RawFrame.cut`)."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -387,6 +391,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
         pending: collections.deque[tuple[RawFrame, np.ndarray | None]] = collections.deque()
         lumas = _LumaRing()
         reordered = False  # the decoder's `has_b_frames`, read while the container is open
+        index = 0  # of the next decoded frame
 
         def measured() -> RawFrame:
             t = lumas.count - len(pending)
@@ -416,11 +421,13 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                     p, f = (resample(x, gh, gw, first[0] / shape[0], first[1] / shape[1], cell) for x in on_own)
                     mv = None  # not measured: the grid is another
                 t = clock.seconds(frame.pts, frame.dts)
+                cut = cuts(frame, index, t) if cuts is not None and (pictures or measure) else None
+                index += 1
                 if own is not None:
                     own.add(clock.joined)
                 if keep is not None:
                     keep.add(frame if pictures else None, t, sd.buffer_size if sd is not None else 0)
-                raw = RawFrame(p, f, int(frame.pict_type), t)
+                raw = RawFrame(p, f, int(frame.pict_type), t, cut=cut)
                 if not measure:
                     yield raw
                     continue

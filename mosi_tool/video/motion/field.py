@@ -25,6 +25,9 @@ class MotionField:
     known[t, i, j] says the cell had a vector of its own in frame t, or frame t is in a run of at most 5 frames
     without any vector between two frames whose cell had one (`streaming.bridge_short_gaps`); False: filled over
     a longer gap, or by the camera.
+    cuts[t] says frame t begins a new shot (a scene cut between frames t-1 and t, `saliency.shots`): no step of the
+    field reaches across it (`streaming._finish` per shot), and frame t's vectors are its next frame's, as frame
+    0's are. None: not looked for.
     """
 
     vectors: np.ndarray  # (F, gh, gw, 2) float32 px/frame
@@ -37,6 +40,7 @@ class MotionField:
     start: int = 0  # index of the first frame (a chunk of `iter_motion`)
     known: np.ndarray | None = None  # (F, gh, gw) bool: the cell's own vector, or 1-5 frames without any between two
     bars: Bars = Bars()  # px: the black bars found (`letterbox`; none: all 0)
+    cuts: np.ndarray | None = None  # (F,) bool: the frame begins a new shot; None: not looked for
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -56,7 +60,7 @@ class MotionField:
         what clip stabilisation needs, ~60 bytes per frame."""
         empty = np.zeros((len(self.vectors), 0, 0, 2), np.float32)
         return dataclasses.replace(self, vectors=empty, camera=self.camera.copy(), times=self.times.copy(), coded=self.coded.copy(),
-                                   known=None)  # fmt: skip
+                                   known=None, cuts=self.cuts.copy() if self.cuts is not None else None)  # fmt: skip
 
     def residual(self) -> np.ndarray:
         """(F, gh, gw, 2) px/frame: the vectors minus the camera's motion (object motion)."""

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Iterable, Iterator, cast
+from typing import Callable, Iterable, Iterator, cast
 
 import numpy as np
 
 from ..clips import ClipSpec
-from ..decode import VideoError, VideoReader
+from ..decode import Frame, VideoError, VideoReader
 from ..kept_frames import KeptFrames
 from ..letterbox import Bars, video_bars
 from ..timeline import Timeline
 from .camera import fit_cameras
-from .codec import NEIGHBOURS, PER_CELL_PASSES, RawFrame, codec_frames, upright_field
+from .codec import NEIGHBOURS, PER_CELL_PASSES, PICT_B, Cuts, RawFrame, codec_frames, upright_field
 from .codec import velocities as codec_velocities
 from .field import CELL, MAX_GAP, MotionField, entering_cells, fill_by_camera, fill_from_inside, fill_in_time
 from .flow import FALLBACK_SHORT_SIDE, flow_frames
@@ -52,6 +52,56 @@ def bridge_short_gaps(known: np.ndarray, coded: np.ndarray, longest: int = SHORT
     return out
 
 
+def _frame_test(reader: VideoReader, shots: Callable[[Frame], bool] | None) -> Cuts | None:
+    """`codec_frames`' `cuts` from a test of `Frame`s (`iter_motion`'s `shots`): each decoded frame made as the
+    reader makes it (upright, square pixels, its planes where it keeps them)."""
+    if shots is None:
+        return None
+    make = reader.frame_maker(planes=True)
+    return lambda frame, index, t: shots(make(frame, index, t))
+
+
+def within_shots(window: list[RawFrame]) -> list[RawFrame]:
+    """The window's frames without the vectors whose reference lies in another shot (`RawFrame.cut`): a frame's
+    past vectors where no I/P frame of its own shot comes before it (the B-frames after a cut, and the first P-frame
+    of a shot, refer to the shot before), its future vectors where none comes after it in its shot (the B-frames
+    before a cut refer to the next shot). Their velocities would be the match of one scene's block in another's
+    picture. A frame's shot reaching past the window counts as having such frames (`MARGIN` is longer than a
+    group of B-frames). Without a cut: the window itself."""
+    cuts = [bool(r.cut) for r in window]
+    if not any(cuts):
+        return window
+    anchor = [r.type != PICT_B for r in window]
+    n = len(window)
+    past, future = [True] * n, [True] * n  # an I/P frame of its shot before it, after it
+    seen = True
+    for t in range(n):
+        seen = seen and not cuts[t]
+        past[t], seen = seen, seen or anchor[t]
+    seen = True
+    for t in range(n - 1, -1, -1):
+        future[t] = seen
+        seen = not cuts[t] and (seen or anchor[t])
+    return [r if p and f else r._replace(**({} if p else {"past": None, "past_measured": None}), **({} if f else {"future": None, "future_measured": None}))
+            for r, p, f in zip(window, past, future)]  # fmt: skip
+
+
+def _finish_shots(field: np.ndarray, cuts: np.ndarray, first: bool, cell: int, model: str, size: tuple[int, int],
+                  bars: Bars = Bars()) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """`_finish` of each shot of the window on its own (cuts (F,) bool: the frame begins a shot), so no vector
+    is carried, no camera interpolated and no gap bridged across a cut; a shot's first frame copies its second,
+    as the video's first does (its vectors point into the shot before). Without a cut: `_finish` itself."""
+    if not cuts.any():
+        return _finish(field, first, cell, model, size, bars)
+    starts = sorted({0, *np.flatnonzero(cuts).tolist()})
+    for a in starts:
+        if cuts[a]:
+            field[a] = np.nan  # its vectors point into the shot before: it takes its next frame's (`_finish`'s first)
+    ends = [*starts[1:], len(field)]
+    parts = [_finish(field[a:b], first if a == 0 and not cuts[0] else True, cell, model, size, bars) for a, b in zip(starts, ends)]
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))  # type: ignore[return-value]
+
+
 def _finish(field: np.ndarray, first: bool, cell: int, model: str, size: tuple[int, int],
             bars: Bars = Bars()) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """(vectors, camera, coded, known) of a window of velocities (F, gh, gw, 2) with NaN where unknown, of frames
@@ -78,7 +128,8 @@ def _finish(field: np.ndarray, first: bool, cell: int, model: str, size: tuple[i
 def iter_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
                 chunk: int | None = None, reader: VideoReader | None = None,
-                keep: KeptFrames | None = None, measure: bool = False, letterbox: bool = False) -> Iterator[MotionField]:  # fmt: skip
+                keep: KeptFrames | None = None, measure: bool = False, letterbox: bool = False,
+                shots: Callable[[Frame], bool] | None = None) -> Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of a video file or frame folder, `chunk` frames at a time (see the
     module docstring): consecutive `MotionField`s whose `start` is their first frame's index.
 
@@ -92,8 +143,11 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     vectors take the reference distances measured on the decoded pictures where measured (`codec.block_references`;
     the pictures are then decoded in full), else those estimated from the vectors alone (`codec.velocities`).
     letterbox: the cells in the video's black bars (`video.letterbox`, found from its first frames by a short
-    decode of their own) have no vector of their own and take the camera's motion. Errors are `VideoError`s
-    naming the file.
+    decode of their own) have no vector of their own and take the camera's motion. shots: asked of each decoded
+    frame in order (`VideoReader.frame_maker`'s `Frame`, with its planes where it has them) whether it begins a
+    new shot, where the codec's pass decodes the pictures in full (`measure`, or `keep` wanting them; not the
+    optical-flow fallback): the field's `cuts`, and each shot's field made on its own (`_finish_shots`). Errors
+    are `VideoError`s naming the file.
     """
     chunk = CHUNK if chunk is None else chunk
     if chunk < 1:
@@ -109,7 +163,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     timeline = Timeline(clock.time_base)  # the frames lost in damaged parts, found as the reader finds them
     got = None if (reader.is_folder or not vectors) else codec_frames(reader.path, info.stream, pixels.stored, cell, max_frames,
                                                                        offset=pixels.offset, clock=clock, timeline=timeline, keep=keep,
-                                                                       measure=measure)
+                                                                       measure=measure, cuts=_frame_test(reader, shots))
     if got is not None:
         codec, raw = got
         source = f"{codec} motion vectors"
@@ -128,6 +182,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
             return upright_field(pixels.square_field(stored, cell), orient)
 
         def velocities(window: list[RawFrame]) -> np.ndarray:
+            window = within_shots(window)
             past, future = displayed([r.past for r in window], "past"), displayed([r.future for r in window], "future")
             types = np.array([r.type for r in window])
             if all(r.past_measured is None for r in window):
@@ -152,10 +207,13 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         stop = min(start + chunk, base + len(window))
         if stop <= start:
             break
-        vel, cams, coded, known = _finish(velocities(window), base == 0, cell, model, size, bars)
+        cuts = np.array([bool(r.cut) for r in window])
+        vel, cams, coded, known = _finish_shots(velocities(window), cuts, base == 0, cell, model, size, bars)
         lo, hi = start - base, stop - base
         times = np.array([r.time for r in window[lo:hi]], np.float64)
-        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi], bars)
+        looked = all(r.cut is not None for r in window[lo:hi])  # asked of every frame (not where nothing decoded the pictures)
+        yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi], bars,
+                          cuts[lo:hi] if looked else None)  # fmt: skip
         start = stop
         drop = max(0, start - MARGIN - base)
         del window[:drop]
@@ -172,12 +230,13 @@ def join(chunks: Iterable[MotionField]) -> MotionField:
     first = parts[0]
     cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
     known = cat("known") if all(p.known is not None for p in parts) else None
+    cuts = cat("cuts") if all(p.cuts is not None for p in parts) else None
     return MotionField(cat("vectors"), cat("camera"), cat("times"), cat("coded"), first.size, first.cell, first.source, first.start, known,
-                       first.bars)  # fmt: skip
+                       first.bars, cuts)  # fmt: skip
 
 
 def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
-                measure: bool = False, letterbox: bool = False) -> MotionField:  # fmt: skip
+                measure: bool = False, letterbox: bool = False, shots: Callable[[Frame], bool] | None = None) -> MotionField:  # fmt: skip
     """The whole video's motion field (`iter_motion`, joined)."""
-    return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors, measure=measure, letterbox=letterbox))
+    return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors, measure=measure, letterbox=letterbox, shots=shots))

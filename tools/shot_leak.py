@@ -1,0 +1,104 @@
+"""Masks across a scene cut: two DAVIS sequences played one after another, against each encoded alone.
+
+    python tools/shot_leak.py                                   # the pairs below
+    python tools/shot_leak.py --pairs camel:dog breakdance:paragliding-launch --frames 30
+
+Each pair A:B: the first `--frames` frames of A then of B, encoded as one H.264 video (libx264, one thread,
+2 B-frames, a keyframe every 250 frames) twice, with the encoder's own keyframe at the cut (x264's scene-cut
+test, its default) and without (the cut inside a group of pictures), and each shot encoded alone the same
+way. `saliency --masks` (the Python API) of each; printed: J against the DAVIS annotation on the first 6
+frames of B (and the last 4 of A), montage against alone. A shot's own first frames are hard alone too (no
+motion before them); what the cut adds is the difference. Needs ../shared/data/davis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DAVIS = ROOT.parent / "shared" / "data" / "davis"
+PAIRS = ("camel:dog", "dog:goat", "car-shadow:dog", "motocross-jump:camel", "dog:car-shadow", "breakdance:paragliding-launch")
+
+
+def frames(path: Path, n: int) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as c:
+        out = []
+        for f in c.decode(video=0):
+            out.append(f.to_ndarray(format="rgb24"))
+            if len(out) == n:
+                break
+    return out
+
+
+def encode(path: Path, images: list[np.ndarray], keyframe_at_cuts: bool) -> Path:
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = images[0].shape[1], images[0].shape[0], "yuv420p"
+        s.options = {"g": "250", "sc_threshold": "40" if keyframe_at_cuts else "0", "threads": "1", "bf": "2", "crf": "20"}
+        for x in images:
+            for packet in s.encode(av.VideoFrame.from_ndarray(x, format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    return path
+
+
+def annotation(seq: str, k: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.array(Image.open(DAVIS / "Annotations" / "480p" / seq / f"{k:05d}.png").convert("L")) > 0
+
+
+def jaccard(mask: np.ndarray, truth: np.ndarray) -> float:
+    union = int((mask | truth).sum())
+    return 1.0 if union == 0 else int((mask & truth).sum()) / union
+
+
+def main(argv: list[str] | None = None) -> None:
+    import mosi_tool
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pairs", nargs="+", default=list(PAIRS), help="A:B, DAVIS sequence names")
+    p.add_argument("--frames", type=int, default=30, help="frames of each sequence")
+    a = p.parse_args(argv)
+    if not DAVIS.is_dir():
+        raise SystemExit(f"error: {DAVIS} not found")
+    n, before, after = a.frames, 4, 6
+    ks = list(range(n - before, n + after))
+    print("J per frame: A's last 4, then B's first 6 | mean of B's first 6")
+    with tempfile.TemporaryDirectory() as tmp:
+        # each shot alone is encoded once, and every video before the first saliency run: libx264 in one process
+        # gave the same frames other bytes after other videos (a shot's masks J up to 0.2 apart), and the
+        # same bytes for the same sequence of encodes
+        videos, alone = {}, {}
+        for pair in a.pairs:
+            x, y = pair.split(":")
+            shots = [frames(DAVIS / "mp4" / f"{s}.mp4", n) for s in (x, y)]
+            for name, f in zip((x, y), shots):
+                alone[name] = alone.get(name) or encode(Path(tmp) / f"{name}.mp4", f, True)
+            videos[pair] = [alone[x], alone[y]] + [encode(Path(tmp) / f"{pair}-montage-{key}.mp4", shots[0] + shots[1], key) for key in (True, False)]
+        for pair, (alone_a, alone_b, keyed, unkeyed) in videos.items():
+            x, y = pair.split(":")
+            truth = [annotation(x, k) if k < n else annotation(y, k - n) for k in ks]
+            alone = [mosi_tool.saliency(v, masks=True).masks for v in (alone_a, alone_b)]
+            rows = {"each shot alone": [alone[0][k] if k < n else alone[1][k - n] for k in ks]}
+            for name, video in (("montage, keyframe at the cut", keyed), ("montage, no keyframe at the cut", unkeyed)):
+                m = mosi_tool.saliency(video, masks=True).masks
+                rows[name] = [m[k] for k in ks]
+            print(f"\n{x} -> {y}")
+            for name, masks in rows.items():
+                js = [jaccard(mk, t) for mk, t in zip(masks, truth)]
+                print(f"  {name:32s} " + " ".join(f"{j:4.2f}" for j in js) + f" | {np.mean(js[before:]):.3f}")
+
+if __name__ == "__main__":
+    main()
