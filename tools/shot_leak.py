@@ -77,16 +77,14 @@ def main(argv: list[str] | None = None) -> None:
     ks = list(range(n - before, n + after))
     print("J per frame: A's last 4, then B's first 6 | mean of B's first 6")
     with tempfile.TemporaryDirectory() as tmp:
-        # each shot alone is encoded once, and every video before the first saliency run: libx264 in one process
-        # gave the same frames other bytes after other videos (a shot's masks J up to 0.2 apart), and the
-        # same bytes for the same sequence of encodes
-        videos, alone = {}, {}
-        for pair in a.pairs:
-            x, y = pair.split(":")
-            shots = [frames(DAVIS / "mp4" / f"{s}.mp4", n) for s in (x, y)]
-            for name, f in zip((x, y), shots):
-                alone[name] = alone.get(name) or encode(Path(tmp) / f"{name}.mp4", f, True)
-            videos[pair] = [alone[x], alone[y]] + [encode(Path(tmp) / f"{pair}-montage-{key}.mp4", shots[0] + shots[1], key) for key in (True, False)]
+        # every sequence is decoded first, then every video encoded (each shot alone once), then masked: with
+        # decodes, encodes and saliency runs interleaved, libx264 gave the same frames other bytes from run to
+        # run (a shot's masks J up to 0.2 apart); so the figures are the same on every run of one command
+        pairs = [tuple(pair.split(":")) for pair in a.pairs]
+        clips = {name: frames(DAVIS / "mp4" / f"{name}.mp4", n) for pair in pairs for name in pair}
+        alone = {name: encode(Path(tmp) / f"{name}.mp4", f, True) for name, f in clips.items()}
+        videos = {f"{x}:{y}": [alone[x], alone[y]] + [encode(Path(tmp) / f"{x}-{y}-{key}.mp4", clips[x] + clips[y], key) for key in (True, False)]
+                  for x, y in pairs}  # fmt: skip
         for pair, (alone_a, alone_b, keyed, unkeyed) in videos.items():
             x, y = pair.split(":")
             truth = [annotation(x, k) if k < n else annotation(y, k - n) for k in ks]
