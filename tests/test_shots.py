@@ -124,3 +124,15 @@ def test_vectors_that_refer_to_another_shot_are_dropped():
     assert [r.future is not None for r in out] == [True, True, True, False, True, True, True, True, True, True]
     plain = [r._replace(cut=False) for r in window]
     assert within_shots(plain) is plain  # no cut: the window as it is
+
+
+def test_fused_maps_carry_the_cuts_their_motion_maps_were_made_by(tmp_path, energy_ckpt):
+    """`--method fused` reads the same motion pass: its result says where the shots begin, for the masks."""
+    from mosi_tool import load_model
+    from mosi_tool.saliency.compute import compute_saliency
+
+    path, n = montage(tmp_path)
+    engine = load_model(energy_ckpt, device="cpu", mode="full")
+    fused = compute_saliency(engine, path, "motion", method="fused")
+    assert fused.cuts is not None and np.flatnonzero(fused.cuts).tolist() == [n]
+    assert compute_saliency(engine, path, "motion", method="cam").cuts is None  # no motion pass: the masks look for them

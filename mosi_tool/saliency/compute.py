@@ -146,13 +146,15 @@ def compute_saliency(
     if stabilize != "none" and motion is not None:
         notes.append(f"stabilised {stabilized} of {len(ranges)} clips with the camera motion from {motion.source}")
     result_maps: np.ndarray | MapStore = per_frame
+    cuts = None
     if method == "fused" and motion is not None and mv_maps is not None:
         result_maps = _fuse_stored(per_frame, mv_maps, norm)
         geo = field_geometry(motion, size)
         notes.append(f"fused with compensated {motion.source}")
+        cuts = motion.cuts  # the scene cuts its motion maps were made by
     return SaliencyResult(
         reader.info, geo, frame_times, result_maps, np.concatenate(logits), np.asarray(ranges, dtype=np.int64),
-        padded, list(reader.warnings), notes,
+        padded, list(reader.warnings), notes, cuts=cuts,
     )  # fmt: skip
 
 
