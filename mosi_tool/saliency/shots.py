@@ -17,15 +17,15 @@ A cut missed leaves the state of the shot before it (an id passed on, a colour m
 found where there is none starts them afresh (a new id, a colour model built again from that frame on).
 The motion pass finds the cuts first (`frame_cuts`, on the pictures it decodes, made as the mask step makes
 them): the motion field and its maps are made shot by shot (`video.motion.iter_motion`'s `shots`), and the
-masks read the same cuts (`SaliencyResult.cuts`). Left: where the encoder put no keyframe at the cut, the
-first P-frame after it may still point into the shot before (docs/EVALUATION.md 2c, "Scene cuts").
+masks read the same cuts (`SaliencyResult.cuts`); where the encoder put no keyframe at the cut, the vectors
+that point into the other shot are dropped (`video.motion.streaming.within_shots`; docs/EVALUATION.md 2c).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from typing import TYPE_CHECKING, Callable
+
+import numpy as np
 
 from .appearance import SHORT_SIDE as COLOUR_SHORT_SIDE
 from .pictures import WORK_SHORT_SIDE, Picture, picture

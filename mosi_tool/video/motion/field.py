@@ -25,9 +25,9 @@ class MotionField:
     known[t, i, j] says the cell had a vector of its own in frame t, or frame t is in a run of at most 5 frames
     without any vector between two frames whose cell had one (`streaming.bridge_short_gaps`); False: filled over
     a longer gap, or by the camera.
-    cuts[t] says frame t begins a new shot (a scene cut between frames t-1 and t, `saliency.shots`): no step of the
-    field reaches across it (`streaming._finish` per shot), and frame t's vectors are its next frame's, as frame
-    0's are. None: not looked for.
+    cuts[t] says frame t begins a new shot (a scene cut between frames t-1 and t, `saliency.shots`): no vector
+    pointing into another shot is kept (`streaming.within_shots`), no step of the field reaches across the cut
+    (`streaming._finish_shots`), and frame t's vectors are its next frame's, as frame 0's are. None: not looked for.
     """
 
     vectors: np.ndarray  # (F, gh, gw, 2) float32 px/frame

@@ -82,8 +82,14 @@ def within_shots(window: list[RawFrame]) -> list[RawFrame]:
     for t in range(n - 1, -1, -1):
         future[t] = seen
         seen = not cuts[t] and (seen or anchor[t])
-    return [r if p and f else r._replace(**({} if p else {"past": None, "past_measured": None}), **({} if f else {"future": None, "future_measured": None}))
-            for r, p, f in zip(window, past, future)]  # fmt: skip
+    out = []
+    for r, p, f in zip(window, past, future):
+        if not p:
+            r = r._replace(past=None, past_measured=None)
+        if not f:
+            r = r._replace(future=None, future_measured=None)
+        out.append(r)
+    return out
 
 
 def _finish_shots(field: np.ndarray, cuts: np.ndarray, first: bool, cell: int, model: str, size: tuple[int, int],
