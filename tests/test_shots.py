@@ -33,6 +33,12 @@ def test_a_change_of_scene_is_a_cut_and_motion_fades_and_flashes_are_not():
     assert not graded.is_cut(pic(a))
     assert not graded.is_cut(pic(np.clip(a.astype(np.int16) * [1.0, 0.5, 0.3] + [60, 0, 0], 0, 255).astype(np.uint8)))
     assert cuts.is_cut(pic(b))  # another scene with the same palette
+    black, white = np.zeros_like(a), np.full_like(a, 255)
+    for flat in (black, white):  # a flat frame within a shot (a blanked frame, a dip to black, a white flash) is no cut
+        within = CutDetector()
+        assert not any(within.is_cut(pic(frame)) for frame in (a, flat, flat, a))
+    across = CutDetector()  # out of one shot through black into another: one cut, where the next shot shows
+    assert [across.is_cut(pic(frame)) for frame in (a, (a * 0.3).astype(np.uint8), black, b)] == [False, False, False, True]
     grey_only = CutDetector()  # a picture without a colour image: its grey levels
     assert not grey_only.is_cut(Picture(a.mean(axis=2).astype(np.float32) / 255, None))
     assert grey_only.is_cut(Picture(b.mean(axis=2).astype(np.float32) / 255, None))
@@ -104,7 +110,7 @@ def test_the_motion_pass_keeps_each_shot_to_itself(tmp_path, keyframe):
         assert maps[t][last].max() < 0.1 < 0.5 < before[t][last].max(), (t, maps[t][last].max(), before[t][last].max())
     for t in (n - 1, n):  # each shot's mover at full speed up to its last frame and from its first
         assert maps[t].max() > 0.9 * maps[n + 3].max() > before[t].max(), (t, maps[t].max(), before[t].max(), maps[n + 3].max())
-    chunked = join(iter_motion(path, model=CAMERA_MODEL, measure=True, chunk=7, shots=frame_cuts()))
+    chunked = join(iter_motion(path, model=CAMERA_MODEL, measure=True, chunk=7, shots=frame_cuts))
     assert np.array_equal(chunked.cuts, field.cuts)
     np.testing.assert_array_equal(chunked.vectors, field.vectors)
 

@@ -161,7 +161,7 @@ def motion_field(path: str | Path, stream: int | None = None, fps: float | None 
                  measure: bool = MEASURE_REFERENCES) -> MotionField:  # fmt: skip
     """The video's motion field with the default cells, camera model (`CAMERA_MODEL`) and reference distances
     (`MEASURE_REFERENCES`; here and in `motion_pass`); measure: False, estimated from the vectors alone."""
-    return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, measure=measure, shots=frame_cuts())
+    return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, measure=measure, shots=frame_cuts)
 
 
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
@@ -175,7 +175,7 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
     (`video.motion.iter_motion`; they are then decoded in full, kept or not), else estimated from the vectors."""
     reader = keep.reader if keep is not None else None
     chunks = [field] if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep,
-                                                           measure=measure, shots=frame_cuts())  # fmt: skip
+                                                           measure=measure, shots=frame_cuts)  # fmt: skip
     kept: list[MotionField] = []
 
     def follow() -> Iterator[MotionField]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 CUT_SCORE = 0.3  # colour change x layout change between consecutive frames (module docstring)
 BINS = (16, 4, 4)  # hue, saturation, value
 LAYOUT = (64, 36)  # (width, height) of the grey picture whose correlation is the layout's change
+FLAT = 0.01  # grey levels (0 to 1): a layout's standard deviation below this is a flat frame (`CutDetector.is_cut`)
 
 
 def colour_histogram(picture: Picture) -> np.ndarray:
@@ -85,8 +86,13 @@ class CutDetector:
         self._previous: tuple[np.ndarray, np.ndarray] | None = None
 
     def is_cut(self, picture: Picture) -> bool:
-        """Whether `picture` (the next frame's) is across a cut from the one before (never the first)."""
+        """Whether `picture` (the next frame's) is across a cut from the one before (never the first). A flat
+        frame (a black or white frame, the bottom of a dip to black) is never a cut, and the frame after it is
+        compared with the last frame before it: a dip within one shot is no cut, a fade out of one shot and into
+        another one cut, where the next shot shows."""
         now = colour_histogram(picture), layout(picture)
+        if float(np.sqrt(np.mean(now[1] * now[1]))) < FLAT:
+            return False
         previous, self._previous = self._previous, now
         if previous is None or previous[0].shape != now[0].shape or previous[1].shape != now[1].shape:
             return False
@@ -94,7 +100,7 @@ class CutDetector:
 
 
 def frame_cuts() -> Callable[[Frame], bool]:
-    """A `CutDetector` of a video's decoded frames, in order (`video.motion.iter_motion`'s `shots`): each
+    """A fresh `CutDetector` of a video's decoded frames, in order (`video.motion.iter_motion`'s `shots`): each
     frame's picture made as the mask step makes it with its default sizes (`pictures.picture`)."""
     detector = CutDetector()
 

@@ -358,7 +358,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     kept or not; not for a stream without an 8-bit luma plane, `LUMA_FORMATS`: 10-bit keeps the estimate and
     parses the vectors alone). Measuring holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame
     once the REFERENCE_FRAMES after it are decoded. cuts: (decoded frame, index, time) -> whether it begins a
-    new shot, asked of every frame in order where the pictures are decoded in full (`RawFrame.cut`)."""
+    new shot, asked of every frame in order (`RawFrame.cut`; the pictures are then decoded in full)."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -370,7 +370,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     pictures = keep is not None and keep.wanted
     fmt = vs.codec_context.pix_fmt
     measure = measure and (fmt is None or fmt in LUMA_FORMATS)  # no 8-bit luma (10-bit): nothing to measure on, no pictures for it
-    if pictures or measure:
+    if pictures or measure or cuts is not None:
         exact_crop(vs)  # the reader's pictures
         vs.codec_context.options = {"flags2": "+export_mvs"}
         vs.thread_count = 1  # the slice threads' wall-clock gain costs more CPU time than it saves (bench/saliency_vs_ffmpeg.py)
@@ -421,7 +421,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                     p, f = (resample(x, gh, gw, first[0] / shape[0], first[1] / shape[1], cell) for x in on_own)
                     mv = None  # not measured: the grid is another
                 t = clock.seconds(frame.pts, frame.dts)
-                cut = cuts(frame, index, t) if cuts is not None and (pictures or measure) else None
+                cut = cuts(frame, index, t) if cuts is not None else None
                 index += 1
                 if own is not None:
                     own.add(clock.joined)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
-from ..decode import VideoReader
+from ..decode import Frame, VideoReader
 from ..kept_frames import KeptFrames
 from ..letterbox import Bars
 
@@ -18,15 +18,17 @@ FALLBACK_PRESET = "medium"
 
 
 def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frames: int | None,
-                keep: KeptFrames | None = None, bars: Bars = Bars()) -> Iterator[tuple[np.ndarray, float]]:  # fmt: skip
-    """(velocities (gh, gw, 2), time) per frame from DIS optical flow on frames with a short side of
+                keep: KeptFrames | None = None, bars: Bars = Bars(),
+                shots: Callable[[Frame], bool] | None = None) -> Iterator[tuple[np.ndarray, float, bool | None]]:  # fmt: skip
+    """(velocities (gh, gw, 2), time, cut) per frame from DIS optical flow on frames with a short side of
     FALLBACK_SHORT_SIDE, averaged into cells and scaled to frame pixels; frame 0 is all NaN. keep: given the
     decoded pictures at full size for a later pass (`video.kept_frames`), unless `max_frames` stops early. bars:
     the video's black bars (`video.letterbox`): the flow is found on the picture inside them, and the picture's
     edge velocities are carried out over them (the bars' cells are the camera's in the motion field). On the
     whole frame the bars' still edge held the flow of the picture's lines beside it back: they read as motion
     against a pan (patch_motion 0.3 beside 45-px bars, a motion box on 3 frames of 4, against 0.08 and 1 in 10
-    on the same pan without bars)."""
+    on the same pan without bars). shots: asked of each of those frames whether it begins a new shot (the
+    `cut`; None without it)."""
     import cv2
 
     w, h = size
@@ -40,13 +42,14 @@ def flow_frames(reader: VideoReader, size: tuple[int, int], cell: int, max_frame
     prev = None
     for frame in itertools.islice(reader.frames(small, keep=keep if max_frames is None else None), max_frames):
         gray = np.ascontiguousarray(cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)[y0:y1, x0:x1])
+        cut = shots(frame) if shots is not None else None
         if prev is None:
-            yield np.full((gh, gw, 2), np.nan, np.float32), frame.time
+            yield np.full((gh, gw, 2), np.nan, np.float32), frame.time, cut
         else:
             back = dis.calc(gray, prev, None)  # (h', w', 2): gray(x) ~ prev(x + back)
             if bars:
                 back = cv2.copyMakeBorder(back, y0, small[1] - y1, x0, small[0] - x1, cv2.BORDER_REPLICATE)
-            yield cell_velocities(back, size, cell), frame.time
+            yield cell_velocities(back, size, cell), frame.time, cut
         prev = gray
 
 

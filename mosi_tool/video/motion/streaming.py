@@ -52,13 +52,16 @@ def bridge_short_gaps(known: np.ndarray, coded: np.ndarray, longest: int = SHORT
     return out
 
 
-def _frame_test(reader: VideoReader, shots: Callable[[Frame], bool] | None) -> Cuts | None:
-    """`codec_frames`' `cuts` from a test of `Frame`s (`iter_motion`'s `shots`): each decoded frame made as the
-    reader makes it (upright, square pixels, its planes where it keeps them)."""
+ShotTest = Callable[[], Callable[[Frame], bool]]  # -> a fresh test of a pass's frames, in order: does it begin a shot
+
+
+def _frame_test(reader: VideoReader, shots: ShotTest | None) -> Cuts | None:
+    """`codec_frames`' `cuts` from a fresh test of `Frame`s (`iter_motion`'s `shots`): each decoded frame made as
+    the reader makes it (upright, square pixels, its planes where it keeps them)."""
     if shots is None:
         return None
-    make = reader.frame_maker(planes=True)
-    return lambda frame, index, t: shots(make(frame, index, t))
+    make, test = reader.frame_maker(planes=True), shots()
+    return lambda frame, index, t: test(make(frame, index, t))
 
 
 def within_shots(window: list[RawFrame]) -> list[RawFrame]:
@@ -135,7 +138,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
                 chunk: int | None = None, reader: VideoReader | None = None,
                 keep: KeptFrames | None = None, measure: bool = False, letterbox: bool = False,
-                shots: Callable[[Frame], bool] | None = None) -> Iterator[MotionField]:  # fmt: skip
+                shots: ShotTest | None = None) -> Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of a video file or frame folder, `chunk` frames at a time (see the
     module docstring): consecutive `MotionField`s whose `start` is their first frame's index.
 
@@ -149,11 +152,12 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
     vectors take the reference distances measured on the decoded pictures where measured (`codec.block_references`;
     the pictures are then decoded in full), else those estimated from the vectors alone (`codec.velocities`).
     letterbox: the cells in the video's black bars (`video.letterbox`, found from its first frames by a short
-    decode of their own) have no vector of their own and take the camera's motion. shots: asked of each decoded
-    frame in order (`VideoReader.frame_maker`'s `Frame`, with its planes where it has them) whether it begins a
-    new shot, where the codec's pass decodes the pictures in full (`measure`, or `keep` wanting them; not the
-    optical-flow fallback): the field's `cuts`, and each shot's field made on its own (`_finish_shots`). Errors
-    are `VideoError`s naming the file.
+    decode of their own) have no vector of their own and take the camera's motion. shots: makes a test (a fresh
+    one for each pass: the fallback decodes the video again) asked of each decoded frame in order whether it
+    begins a new shot (`VideoReader.frame_maker`'s `Frame`, with its planes where it has them; the optical-flow
+    fallback's frames at its own size): the field's `cuts`, and each shot's field made on its own
+    (`within_shots`, `_finish_shots`); the codec's pass then decodes the pictures in full. Errors are
+    `VideoError`s naming the file.
     """
     chunk = CHUNK if chunk is None else chunk
     if chunk < 1:
@@ -200,7 +204,8 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         frames: Iterator = raw
     else:
         source = "optical flow (DIS, short side %d)" % min(FALLBACK_SHORT_SIDE, min(size))
-        frames = (RawFrame(v, None, 0, t) for v, t in flow_frames(reader, size, cell, max_frames, keep, bars))
+        frames = (RawFrame(v, None, 0, t, cut=c) for v, t, c in flow_frames(reader, size, cell, max_frames, keep, bars,
+                                                                                   shots() if shots is not None else None))  # fmt: skip
 
         def velocities(window: list[RawFrame]) -> np.ndarray:
             return np.stack([cast(np.ndarray, r.past) for r in window])  # flow frames carry their velocities as `past`
@@ -217,7 +222,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         vel, cams, coded, known = _finish_shots(velocities(window), cuts, base == 0, cell, model, size, bars)
         lo, hi = start - base, stop - base
         times = np.array([r.time for r in window[lo:hi]], np.float64)
-        looked = all(r.cut is not None for r in window[lo:hi])  # asked of every frame (not where nothing decoded the pictures)
+        looked = all(r.cut is not None for r in window[lo:hi])  # asked of every frame
         yield MotionField(vel[lo:hi], cams[lo:hi], times, coded[lo:hi], size, cell, source, start, known[lo:hi], bars,
                           cuts[lo:hi] if looked else None)  # fmt: skip
         start = stop
@@ -243,6 +248,6 @@ def join(chunks: Iterable[MotionField]) -> MotionField:
 
 def read_motion(path: str | Path, stream: int | None = None, fps: float | None = None, cell: int = CELL,
                 model: str = "similarity", max_frames: int | None = None, vectors: bool = True,
-                measure: bool = False, letterbox: bool = False, shots: Callable[[Frame], bool] | None = None) -> MotionField:  # fmt: skip
+                measure: bool = False, letterbox: bool = False, shots: ShotTest | None = None) -> MotionField:  # fmt: skip
     """The whole video's motion field (`iter_motion`, joined)."""
     return join(iter_motion(path, stream, fps, cell, model, max_frames, vectors, measure=measure, letterbox=letterbox, shots=shots))
