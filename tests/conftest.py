@@ -61,6 +61,35 @@ def encode_frames(path: Path, frames: Iterable[np.ndarray], rate: int = 24, code
     return path
 
 
+def join_videos(parts: list[Path], out: Path) -> Path:
+    """The videos one after another without re-encoding (their packets, timestamps shifted): each part's frames
+    decode exactly as the part alone does. The parts must share their codec settings (the same stream header,
+    as `encode_frames` gives frames of one size). Returns `out`."""
+    import av
+
+    inputs = [av.open(str(p)) for p in parts]
+    try:
+        headers = {bytes(i.streams.video[0].codec_context.extradata or b"") for i in inputs}
+        assert len(headers) == 1, "the parts' stream headers differ"
+        with av.open(str(out), "w") as dst:
+            stream = dst.add_stream_from_template(inputs[0].streams.video[0])
+            shift = 0
+            for i in inputs:
+                end = shift
+                for packet in i.demux(i.streams.video[0]):
+                    if packet.size == 0:  # the demuxer's flush packet
+                        continue
+                    packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
+                    end = max(end, packet.pts + packet.duration)
+                    packet.stream = stream
+                    dst.mux(packet)
+                shift = end
+    finally:
+        for i in inputs:
+            i.close()
+    return out
+
+
 def write_image_folder(root: Path, classes: int, per_class: int, size: Callable[[int], tuple[int, int]], seed: int) -> Path:
     """An ImageNet-layout folder root/train/<wnid>/img_<i>.JPEG of textures, (H, W) = size(i); returns `root`."""
     from PIL import Image

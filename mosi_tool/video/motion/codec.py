@@ -392,6 +392,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
         lumas = _LumaRing()
         reordered = False  # the decoder's `has_b_frames`, read while the container is open
         index = 0  # of the next decoded frame
+        shots: list[int] = []  # the last frames found to begin a shot (`cuts`)
 
         def measured() -> RawFrame:
             t = lumas.count - len(pending)
@@ -399,6 +400,10 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
             if mv is None or raw.past is None or raw.future is None or lumas.planes is None:
                 return raw
             slots = lumas.slots(t, reordered)
+            if shots:  # no reference is looked for in another shot
+                start, end = max((c for c in shots if c <= t), default=0), min((c for c in shots if c > t), default=t + REFERENCE_FRAMES + 1)
+                k = np.arange(-REFERENCE_FRAMES, REFERENCE_FRAMES + 1) + t
+                slots[(k < start) | (k >= end)] = -1
             p, f = measured_velocities(mv, block_references(mv, lumas.planes, slots), gh, gw, cell)
             return raw._replace(past_measured=p, future_measured=f)
 
@@ -422,6 +427,8 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
                     mv = None  # not measured: the grid is another
                 t = clock.seconds(frame.pts, frame.dts)
                 cut = cuts(frame, index, t) if cuts is not None else None
+                if cut:
+                    shots[:] = [c for c in shots if c > index - 4 * REFERENCE_FRAMES] + [index]
                 index += 1
                 if own is not None:
                     own.add(clock.joined)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, cast
+from typing import Callable, Iterable, Iterator, Sequence, cast
 
 import numpy as np
 
@@ -95,6 +95,12 @@ def within_shots(window: list[RawFrame]) -> list[RawFrame]:
     return out
 
 
+def shot_spans(cuts: Sequence[bool] | np.ndarray) -> list[tuple[int, int]]:
+    """[(first, end)] of the shots of frames whose `cuts` say they begin one: one span without a cut."""
+    starts = sorted({0, *np.flatnonzero(np.asarray(cuts, bool)).tolist()})
+    return list(zip(starts, [*starts[1:], len(cuts)]))
+
+
 def _finish_shots(field: np.ndarray, cuts: np.ndarray, first: bool, cell: int, model: str, size: tuple[int, int],
                   bars: Bars = Bars()) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """`_finish` of each shot of the window on its own (cuts (F,) bool: the frame begins a shot), so no vector
@@ -102,12 +108,11 @@ def _finish_shots(field: np.ndarray, cuts: np.ndarray, first: bool, cell: int, m
     as the video's first does (its vectors point into the shot before). Without a cut: `_finish` itself."""
     if not cuts.any():
         return _finish(field, first, cell, model, size, bars)
-    starts = sorted({0, *np.flatnonzero(cuts).tolist()})
-    for a in starts:
+    spans = shot_spans(cuts)
+    for a, _ in spans:
         if cuts[a]:
             field[a] = np.nan  # its vectors point into the shot before: it takes its next frame's (`_finish`'s first)
-    ends = [*starts[1:], len(field)]
-    parts = [_finish(field[a:b], first if a == 0 and not cuts[0] else True, cell, model, size, bars) for a, b in zip(starts, ends)]
+    parts = [_finish(field[a:b], first if a == 0 and not cuts[0] else True, cell, model, size, bars) for a, b in spans]
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))  # type: ignore[return-value]
 
 
@@ -195,11 +200,13 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
             window = within_shots(window)
             past, future = displayed([r.past for r in window], "past"), displayed([r.future for r in window], "future")
             types = np.array([r.type for r in window])
-            if all(r.past_measured is None for r in window):
-                return codec_velocities(past, future, types)
-            measured = (displayed([r.past_measured for r in window], "past measured"),
-                        displayed([r.future_measured for r in window], "future measured"))  # fmt: skip
-            return codec_velocities(past, future, types, *measured)
+            measured = None
+            if any(r.past_measured is not None for r in window):
+                measured = (displayed([r.past_measured for r in window], "past measured"),
+                            displayed([r.future_measured for r in window], "future measured"))  # fmt: skip
+            # each shot's own: the reference distances and the per-cell checks read the frames around (`codec`)
+            parts = [codec_velocities(past[a:b], future[a:b], types[a:b], *(m[a:b] for m in measured or ())) for a, b in shot_spans([bool(r.cut) for r in window])]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
         frames: Iterator = raw
     else:
