@@ -6,8 +6,8 @@
 
 For each video: its frame count, the frames with the largest scores (frame index i: the score between frames i - 1
 and i, so i is the first frame of a new shot; the colour histograms' distance d and the layouts' correlation r
-beside it) and the cuts found (`shots.CUT_SCORE`). The pictures are those the mask step makes (`saliency.pictures.picture`, as
-`mosi-tool eval segmentation` reads them).
+beside it) and the cuts found (`shots.CUT_SCORE`). The pictures are those the motion pass reads
+(`shots.colour_picture` of the decoded frames).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def features(path: Path) -> list[tuple]:
-    """Every frame's (`shots.colour_histogram`, `shots.layout`), from the pictures the mask step makes."""
-    from mosi_tool.evaluation.segmentation import Inputs
-    from mosi_tool.saliency.masks import MaskConfig
-    from mosi_tool.saliency.shots import colour_histogram, layout
+    """Every frame's (`shots.colour_histogram`, `shots.layout`), from the decoded frames as the motion pass reads
+    them (`shots.features` of `VideoReader.frames(planes=True)`)."""
+    from mosi_tool.saliency.shots import features as frame_features
+    from mosi_tool.video.clips import ClipSpec
 
-    return [(colour_histogram(pic), layout(pic)) for pic in Inputs(path, None, 10**9).pictures(MaskConfig())]
+    return [frame_features(f) for f in ClipSpec().open(path).frames(planes=True)]
 
 
 def score(a: tuple, b: tuple) -> tuple[float, float, float]:

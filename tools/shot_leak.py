@@ -3,12 +3,14 @@
     python tools/shot_leak.py                                   # the pairs below
     python tools/shot_leak.py --pairs camel:dog breakdance:paragliding-launch --frames 30
 
-Each pair A:B: the first `--frames` frames of A then of B, encoded as one H.264 video (libx264, one thread,
-2 B-frames, a keyframe every 250 frames) twice, with the encoder's own keyframe at the cut (x264's scene-cut
-test, its default) and without (the cut inside a group of pictures), and each shot encoded alone the same
-way. `saliency --masks` (the Python API) of each; printed: J against the DAVIS annotation on the first 6
-frames of B (and the last 4 of A), montage against alone. A shot's own first frames are hard alone too (no
-motion before them); what the cut adds is the difference. Needs ../shared/data/davis.
+Each pair A:B: the first `--frames` frames of A then of B (libx264, one thread, 2 B-frames, a keyframe every
+250 frames), three ways: each shot encoded alone; the two shots alone joined packet by packet
+(`tests.conftest.join_videos`: a keyframe at the cut, and every frame decodes exactly as in its shot alone, so
+any difference comes from the other shot); and the frames encoded as one video without a keyframe at the cut
+(x264's scene-cut test off: the cut inside a group of pictures; re-encoded, so its frames differ a little from
+the shot alone's too). `saliency --masks` (the Python API) of each; printed: J against the DAVIS annotation on
+the last 4 frames of A and the first 6 of B. A shot's own first frames are hard alone too (no motion before
+them); what the cut adds is the difference. Needs ../shared/data/davis.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def jaccard(mask: np.ndarray, truth: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     import mosi_tool
+    from tests.conftest import join_videos
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", nargs="+", default=list(PAIRS), help="A:B, DAVIS sequence names")
@@ -83,20 +86,25 @@ def main(argv: list[str] | None = None) -> None:
         pairs = [tuple(pair.split(":")) for pair in a.pairs]
         clips = {name: frames(DAVIS / "mp4" / f"{name}.mp4", n) for pair in pairs for name in pair}
         alone = {name: encode(Path(tmp) / f"{name}.mp4", f, True) for name, f in clips.items()}
-        videos = {f"{x}:{y}": [alone[x], alone[y]] + [encode(Path(tmp) / f"{x}-{y}-{key}.mp4", clips[x] + clips[y], key) for key in (True, False)]
-                  for x, y in pairs}  # fmt: skip
+        videos = {f"{x}:{y}": [alone[x], alone[y], join_videos([alone[x], alone[y]], Path(tmp) / f"{x}-{y}-joined.mp4"),
+                               encode(Path(tmp) / f"{x}-{y}.mp4", clips[x] + clips[y], False)] for x, y in pairs}  # fmt: skip
+        means: dict[str, list[float]] = {}
         for pair, (alone_a, alone_b, keyed, unkeyed) in videos.items():
             x, y = pair.split(":")
             truth = [annotation(x, k) if k < n else annotation(y, k - n) for k in ks]
             alone = [mosi_tool.saliency(v, masks=True).masks for v in (alone_a, alone_b)]
             rows = {"each shot alone": [alone[0][k] if k < n else alone[1][k - n] for k in ks]}
-            for name, video in (("montage, keyframe at the cut", keyed), ("montage, no keyframe at the cut", unkeyed)):
+            for name, video in (("joined, keyframe at the cut", keyed), ("re-encoded, no keyframe at the cut", unkeyed)):
                 m = mosi_tool.saliency(video, masks=True).masks
                 rows[name] = [m[k] for k in ks]
             print(f"\n{x} -> {y}")
             for name, masks in rows.items():
                 js = [jaccard(mk, t) for mk, t in zip(masks, truth)]
-                print(f"  {name:32s} " + " ".join(f"{j:4.2f}" for j in js) + f" | {np.mean(js[before:]):.3f}")
+                means.setdefault(name, []).append(float(np.mean(js[before:])))
+                print(f"  {name:36s} " + " ".join(f"{j:4.2f}" for j in js) + f" | {means[name][-1]:.3f}")
+    print(f"\nmean over the {len(pairs)} pairs of B's first {after} frames' J:")
+    for name, values in means.items():
+        print(f"  {name:36s} {np.mean(values):.3f}")
 
 if __name__ == "__main__":
     main()

@@ -94,16 +94,16 @@ class Regions:
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
         sharp = self._sharp(index, *self.size) if self._sharp is not None else None
         pic = picture(frame, self.frame_size, self.tracker.cfg.work_short_side, self.tracker.colour_short)
-        return self.evidence_of(index, pic, raw, sharp)
+        return self.evidence_of(index, pic, raw, sharp, cut=self._begins(index, frame))
 
     def evidence_of(self, index: int, pic: Picture, raw: np.ndarray, sharp: np.ndarray | None = None, flow: np.ndarray | None = None,
-                    motion: FrameMotion | None = None) -> np.ndarray:  # fmt: skip
+                    motion: FrameMotion | None = None, cut: bool | None = None) -> np.ndarray:  # fmt: skip
         """`evidence` of frame `index` from its picture (`pictures.picture`), its map `raw` and the masks' own
         `sharp` at `size` (flow, motion: `MaskTracker.update`'s, for its ablations). Frames in order, each once.
-        A frame across a scene cut (the `cuts` given, else `shots.CutDetector`) starts a new shot: the mask step
-        (its colour model) and the primary mover start afresh, and `begins_shot` tells the boxes file to."""
-        found = self._found
-        cut = self._cuts[index] = bool(found[index]) if found is not None and index < len(found) else self.cuts.is_cut(pic)
+        A frame across a scene cut (`cut`; None: the `cuts` given, else `shots.CutDetector` on `pic`) starts a new
+        shot: the mask step (its colour model) and the primary mover start afresh, and `begins_shot` tells the
+        boxes file to."""
+        cut = self._cuts[index] = self._begins(index, pic) if cut is None else cut
         if cut:
             self.tracker = MaskTracker(self.tracker.cfg)
             if self.primary is not None:
@@ -117,6 +117,11 @@ class Regions:
             self._boxes.pop(old, None)
             self._cuts.pop(old, None)
         return e
+
+    def _begins(self, index: int, source: Frame | Picture) -> bool:
+        """Whether frame `index` begins a shot: the cuts given, else the detector's on `source` (in frame order)."""
+        found = self._found
+        return bool(found[index]) if found is not None and index < len(found) else self.cuts.is_cut(source)
 
     def begins_shot(self, index: int) -> bool:
         """Whether frame `index` (after its `evidence`) is across a scene cut from the frame before."""

@@ -4,31 +4,30 @@ the primary mover start afresh.
 A cut changes both the frame's colours and what is where in it at once; motion, even a whip pan, changes the
 colours little from one frame to the next, and a fade or a flash changes the colours but not what is where. So
 each frame gets two changes from the frame before: its HSV colour histogram's (16 hue x 4 saturation x 4 value
-bins of the mask step's colour picture, 214x120 at 854x480; Bhattacharyya distance d, 0 to 1) and its layout's
-(the grey picture shrunk to 64x36; 1 - r, r their correlation, 0 to 2; 1 where either is flat, a black frame),
+bins of its `colour_picture`, 214x120 at 854x480; Bhattacharyya distance d, 0 to 1) and its layout's (that
+picture's grey levels shrunk to 64x36; 1 - r, r their correlation, 0 to 2; 1 where either is flat, a black frame),
 and a cut is where d x (1 - r) exceeds CUT_SCORE: the content test of shot-boundary detection (as PySceneDetect's
 content detector) checked by the picture's structure. Measured with `python tools/shot_distances.py` on the
 shared videos, and with `--joins` on DAVIS sequences played one after another: the cuts of bikes.mp4 (a montage)
-score 0.38 to 1.0, a cut of nasa_13013.mp4 0.32, DAVIS dog to goat (similar colours, d 0.35) 0.41, camel to goat
-0.37, goat to dog 0.32; without a cut the largest are 0.24 (a corrupt frame of arm_wrestling.mp4), 0.22 (DAVIS dog
-jumping back to its first frame: the same scene), 0.15 (a whip pan), 0.12 (motocross-jump's fastest frame), 0.01
-(nasa's dissolve); a fade and a flash change the colours, not the layout (tests/test_shots.py).
+score 0.37 to 1.0, a cut of nasa_13013.mp4 0.31, DAVIS dog to goat (similar colours, d 0.35) 0.41, camel to goat
+0.35, goat to dog 0.33; without a cut the largest are 0.24 (a corrupt frame of arm_wrestling.mp4), 0.21 (DAVIS dog
+jumping back to its first frame: the same scene), 0.12 (motocross-jump's fastest frame), 0.01 (nasa's dissolve);
+a fade and a flash change the colours, not the layout, and a flat frame is skipped (tests/test_shots.py).
 A cut missed leaves the state of the shot before it (an id passed on, a colour model of the other scene); a cut
 found where there is none starts them afresh (a new id, a colour model built again from that frame on).
-The motion pass finds the cuts first (`frame_cuts`, on the pictures it decodes, made as the mask step makes
-them): the motion field and its maps are made shot by shot (`video.motion.iter_motion`'s `shots`), and the
+The motion pass finds the cuts first (`frame_cuts`, on the pictures it decodes): the motion field and its maps are made shot by shot (`video.motion.iter_motion`'s `shots`), and the
 masks read the same cuts (`SaliencyResult.cuts`); where the encoder put no keyframe at the cut, the vectors
 that point into the other shot are dropped (`video.motion.streaming.within_shots`; docs/EVALUATION.md 2c).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Union
 
 import numpy as np
 
 from .appearance import SHORT_SIDE as COLOUR_SHORT_SIDE
-from .pictures import WORK_SHORT_SIDE, Picture, picture
+from .pictures import CHROMA_FULL, LUMA_FULL, Picture, shrink
 
 if TYPE_CHECKING:
     from ..video.decode import Frame
@@ -37,27 +36,65 @@ CUT_SCORE = 0.3  # colour change x layout change between consecutive frames (mod
 BINS = (16, 4, 4)  # hue, saturation, value
 LAYOUT = (64, 36)  # (width, height) of the grey picture whose correlation is the layout's change
 FLAT = 0.01  # grey levels (0 to 1): a layout's standard deviation below this is a flat frame (`CutDetector.is_cut`)
+Source = Union["Frame", Picture, np.ndarray]  # a decoded frame, the mask step's picture, or an (H, W, 3) uint8 RGB image
+Features = tuple[np.ndarray, np.ndarray]  # (`colour_histogram`, `layout`) of one frame
 
 
-def colour_histogram(picture: Picture) -> np.ndarray:
-    """(16, 4, 4) float32 HSV histogram of the picture's colour image (its grey levels' if it has none), summing to 1."""
+def colour_picture(source: Source) -> np.ndarray:
+    """(h, w, 3) uint8 RGB: the frame at a short side of about COLOUR_SHORT_SIDE (the mask step's colour size). A
+    decoded frame with its yuv420p planes: every s-th pixel of every s-th row (s = short side // 120, 4 at 480p;
+    its chroma at the same places), converted as `pictures.picture` converts the planes: the area averages of the
+    mask step cost 0.4 ms a frame at 854x480, 7% of the motion pass. Otherwise the image shrunk by area averaging,
+    or a `Picture`'s colour image as it is (`features` reads one without its grey levels)."""
     import cv2
 
-    if picture.colour is not None:
-        hsv = cv2.cvtColor(picture.colour, cv2.COLOR_RGB2HSV)
-        hist = cv2.calcHist([hsv], [0, 1, 2], None, list(BINS), [0, 180, 0, 256, 0, 256])
+    if isinstance(source, Picture):
+        assert source.colour is not None
+        return source.colour
+    planes = None if isinstance(source, np.ndarray) else source.planes
+    if planes is None:
+        return shrink(source if isinstance(source, np.ndarray) else source.image, COLOUR_SHORT_SIDE)
+    y, u, v = planes
+    step = max(1, min(y.shape) // COLOUR_SHORT_SIDE)
+    if step % 2 == 0:  # the chroma sample of each luma sample (4:2:0)
+        u, v = u[:: step // 2, :: step // 2], v[:: step // 2, :: step // 2]
     else:
-        grey = np.clip(picture.grey * 255, 0, 255).astype(np.uint8)
-        hist = cv2.calcHist([grey], [0], None, [BINS[0] * BINS[1] * BINS[2]], [0, 256])
+        at = np.ix_(np.arange(0, y.shape[0], step) // 2, np.arange(0, y.shape[1], step) // 2)
+        u, v = u[at], v[at]
+    luma = np.ascontiguousarray(y[::step, ::step])
+    ycc = cv2.merge([cv2.LUT(luma, LUMA_FULL), cv2.LUT(np.ascontiguousarray(v[: luma.shape[0], : luma.shape[1]]), CHROMA_FULL),
+                     cv2.LUT(np.ascontiguousarray(u[: luma.shape[0], : luma.shape[1]]), CHROMA_FULL)])  # fmt: skip
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+
+
+def features(source: Source) -> Features:
+    """(`colour_histogram`, `layout`) of a frame's `colour_picture`; of a `Picture` without colour, its grey levels'."""
+    import cv2
+
+    if isinstance(source, Picture) and source.colour is None:
+        grey = np.clip(source.grey * 255 + 0.5, 0, 255).astype(np.uint8)
+        return colour_histogram(grey), layout(grey)
+    colour = colour_picture(source)
+    return colour_histogram(colour), layout(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY))
+
+
+def colour_histogram(image: np.ndarray) -> np.ndarray:
+    """(16, 4, 4) float32 HSV histogram of an RGB picture (h, w, 3) uint8, summing to 1; of grey levels (h, w) uint8,
+    their histogram of as many bins."""
+    import cv2
+
+    if image.ndim == 2:
+        hist = cv2.calcHist([image], [0], None, [BINS[0] * BINS[1] * BINS[2]], [0, 256])
+    else:
+        hist = cv2.calcHist([cv2.cvtColor(image, cv2.COLOR_RGB2HSV)], [0, 1, 2], None, list(BINS), [0, 180, 0, 256, 0, 256])
     return hist / max(float(hist.sum()), 1.0)
 
 
-def layout(picture: Picture) -> np.ndarray:
-    """(36, 64) float32: the picture's grey levels shrunk (area average), less their mean."""
+def layout(grey: np.ndarray) -> np.ndarray:
+    """(36, 64) float32: grey levels (h, w) uint8, in [0, 1], shrunk (area average), less their mean."""
     import cv2
 
-    # from every other pixel of every other row: the area average of the whole picture cost 0.14 ms, this 0.05
-    small = cv2.resize(np.ascontiguousarray(picture.grey[::2, ::2]), LAYOUT, interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(grey, LAYOUT, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     return small - small.mean()
 
 
@@ -85,27 +122,20 @@ class CutDetector:
         self.threshold = threshold
         self._previous: tuple[np.ndarray, np.ndarray] | None = None
 
-    def is_cut(self, picture: Picture) -> bool:
-        """Whether `picture` (the next frame's) is across a cut from the one before (never the first). A flat
-        frame (a black or white frame, the bottom of a dip to black) is never a cut, and the frame after it is
-        compared with the last frame before it: a dip within one shot is no cut, a fade out of one shot and into
-        another one cut, where the next shot shows."""
-        now = colour_histogram(picture), layout(picture)
+    def is_cut(self, source: Source) -> bool:
+        """Whether the next frame (`source`: its decoded frame, picture or image) is across a cut from the one
+        before (never the first). A flat frame (a black or white frame, the bottom of a dip to black) is never a
+        cut, and the frame after it is compared with the last frame before it: a dip within one shot is no cut,
+        a fade out of one shot and into another one cut, where the next shot shows."""
+        now = features(source)
         if float(np.sqrt(np.mean(now[1] * now[1]))) < FLAT:
             return False
         previous, self._previous = self._previous, now
-        if previous is None or previous[0].shape != now[0].shape or previous[1].shape != now[1].shape:
+        if previous is None or previous[0].shape != now[0].shape:
             return False
         return cut_score(previous, now) > self.threshold
 
 
 def frame_cuts() -> Callable[[Frame], bool]:
-    """A fresh `CutDetector` of a video's decoded frames, in order (`video.motion.iter_motion`'s `shots`): each
-    frame's picture made as the mask step makes it with its default sizes (`pictures.picture`)."""
-    detector = CutDetector()
-
-    def is_cut(frame: Frame) -> bool:
-        size = frame.planes[0].shape[1::-1] if frame.planes is not None else frame.image.shape[1::-1]
-        return detector.is_cut(picture(frame, size, WORK_SHORT_SIDE, COLOUR_SHORT_SIDE))
-
-    return is_cut
+    """A fresh `CutDetector` of a video's decoded frames, in order (`video.motion.iter_motion`'s `shots`)."""
+    return CutDetector().is_cut
