@@ -76,8 +76,8 @@ class Regions:
         self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
         self.primary = PrimaryMover() if primary else None
-        self.cuts = CutDetector()
-        self._found = cuts
+        self._detector = CutDetector()
+        self._given = cuts
         self._kept: dict[int, np.ndarray] = {}
         self._boxes: dict[int, list[float] | None] = {}  # the primary mover's
         self._cuts: dict[int, bool] = {}  # frame index -> it begins a shot
@@ -120,8 +120,8 @@ class Regions:
 
     def _begins(self, index: int, source: Frame | Picture) -> bool:
         """Whether frame `index` begins a shot: the cuts given, else the detector's on `source` (in frame order)."""
-        found = self._found
-        return bool(found[index]) if found is not None and index < len(found) else self.cuts.is_cut(source)
+        given = self._given
+        return bool(given[index]) if given is not None and index < len(given) else self._detector.is_cut(source)
 
     def begins_shot(self, index: int) -> bool:
         """Whether frame `index` (after its `evidence`) is across a scene cut from the frame before."""
