@@ -43,8 +43,9 @@ Features = tuple[np.ndarray, np.ndarray]  # (`colour_histogram`, `layout`) of on
 def colour_picture(source: Source) -> np.ndarray:
     """(h, w, 3) uint8 RGB: the frame at a short side of about COLOUR_SHORT_SIDE (the mask step's colour size). A
     decoded frame with its yuv420p planes: every s-th pixel of every s-th row (s = short side // 120, 4 at 480p;
-    its chroma at the same places), converted as `pictures.picture` converts the planes: the area averages of the
-    mask step cost 0.4 ms a frame at 854x480, 7% of the motion pass. Otherwise the image shrunk by area averaging,
+    its chroma at the same places), converted as `pictures.picture` converts the planes (the mask step's
+    area-averaged pictures cost the motion pass 0.7 CPU ms a frame at 854x480 with the histogram and layout, this
+    0.4). Otherwise the image shrunk by area averaging,
     or a `Picture`'s colour image as it is (`features` reads one without its grey levels)."""
     import cv2
 
