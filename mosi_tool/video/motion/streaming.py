@@ -196,7 +196,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
             stored = np.stack([f if f is not None else empty for f in fields], out=buffer[: len(fields)])
             return upright_field(pixels.square_field(stored, cell), orient)
 
-        def velocities(window: list[RawFrame]) -> np.ndarray:
+        def velocities(window: list[RawFrame], cuts: np.ndarray) -> np.ndarray:
             window = within_shots(window)
             past, future = displayed([r.past for r in window], "past"), displayed([r.future for r in window], "future")
             types = np.array([r.type for r in window])
@@ -205,7 +205,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
                 measured = (displayed([r.past_measured for r in window], "past measured"),
                             displayed([r.future_measured for r in window], "future measured"))  # fmt: skip
             # each shot's own: the reference distances and the per-cell checks read the frames around (`codec`)
-            parts = [codec_velocities(past[a:b], future[a:b], types[a:b], *(m[a:b] for m in measured or ())) for a, b in shot_spans([bool(r.cut) for r in window])]
+            parts = [codec_velocities(past[a:b], future[a:b], types[a:b], *(m[a:b] for m in measured or ())) for a, b in shot_spans(cuts)]
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
         frames: Iterator = raw
@@ -214,7 +214,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         frames = (RawFrame(v, None, 0, t, cut=c) for v, t, c in flow_frames(reader, size, cell, max_frames, keep, bars,
                                                                                    shots() if shots is not None else None))  # fmt: skip
 
-        def velocities(window: list[RawFrame]) -> np.ndarray:
+        def velocities(window: list[RawFrame], cuts: np.ndarray) -> np.ndarray:
             return np.stack([cast(np.ndarray, r.past) for r in window])  # flow frames carry their velocities as `past`
 
     # window: frames [base, base + len(window)); emit [start, start + chunk) once MARGIN frames follow it
@@ -226,7 +226,7 @@ def iter_motion(path: str | Path, stream: int | None = None, fps: float | None =
         if stop <= start:
             break
         cuts = np.array([bool(r.cut) for r in window])
-        vel, cams, coded, known = _finish_shots(velocities(window), cuts, base == 0, cell, model, size, bars)
+        vel, cams, coded, known = _finish_shots(velocities(window, cuts), cuts, base == 0, cell, model, size, bars)
         lo, hi = start - base, stop - base
         times = np.array([r.time for r in window[lo:hi]], np.float64)
         looked = all(r.cut is not None for r in window[lo:hi])  # asked of every frame
