@@ -55,19 +55,17 @@ def encode(path: Path, images: list[np.ndarray], keyframe_at_cuts: bool) -> Path
     return path
 
 
-def annotation(seq: str, k: int) -> np.ndarray:
-    from PIL import Image
+def annotations(name: str, n: int, size: tuple[int, int]) -> np.ndarray:
+    """The sequence's first `n` DAVIS annotations, bool (n, H, W), of frames of `size` = (W, H) (`evaluation.davis.load_masks`)."""
+    from mosi_tool.evaluation.davis import find_sequences, load_masks
 
-    return np.array(Image.open(DAVIS / "Annotations" / "480p" / seq / f"{k:05d}.png").convert("L")) > 0
-
-
-def jaccard(mask: np.ndarray, truth: np.ndarray) -> float:
-    union = int((mask | truth).sum())
-    return 1.0 if union == 0 else int((mask & truth).sum()) / union
+    (seq,) = find_sequences(DAVIS, [name], source="mp4")
+    return load_masks(seq, n, size)
 
 
 def main(argv: list[str] | None = None) -> None:
     import mosi_tool
+    from mosi_tool.evaluation.segmentation import jaccard
     from tests.conftest import join_videos
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,13 +83,14 @@ def main(argv: list[str] | None = None) -> None:
         # run (a shot's masks J up to 0.2 apart); so the figures are the same on every run of one command
         pairs = [tuple(pair.split(":")) for pair in a.pairs]
         clips = {name: frames(DAVIS / "mp4" / f"{name}.mp4", n) for pair in pairs for name in pair}
+        masks_of = {name: annotations(name, n, f[0].shape[1::-1]) for name, f in clips.items()}
         alone = {name: encode(Path(tmp) / f"{name}.mp4", f, True) for name, f in clips.items()}
         videos = {f"{x}:{y}": [alone[x], alone[y], join_videos([alone[x], alone[y]], Path(tmp) / f"{x}-{y}-joined.mp4"),
                                encode(Path(tmp) / f"{x}-{y}.mp4", clips[x] + clips[y], False)] for x, y in pairs}  # fmt: skip
         means: dict[str, list[float]] = {}
         for pair, (alone_a, alone_b, keyed, unkeyed) in videos.items():
             x, y = pair.split(":")
-            truth = [annotation(x, k) if k < n else annotation(y, k - n) for k in ks]
+            truth = [masks_of[x][k] if k < n else masks_of[y][k - n] for k in ks]
             alone = [mosi_tool.saliency(v, masks=True).masks for v in (alone_a, alone_b)]
             rows = {"each shot alone": [alone[0][k] if k < n else alone[1][k - n] for k in ks]}
             for name, video in (("joined, keyframe at the cut", keyed), ("re-encoded, no keyframe at the cut", unkeyed)):
