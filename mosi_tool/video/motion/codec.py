@@ -6,6 +6,7 @@ turned upright with the displayed frame."""
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 from fractions import Fraction
 from pathlib import Path
@@ -329,14 +330,39 @@ def _median_shifts(field: np.ndarray) -> np.ndarray:
     return out
 
 
+@functools.cache
+def luma_shift(pix_fmt: str) -> int | None:
+    """The right shift that makes a pixel format's luma samples 8-bit: 0 for `LUMA_FORMATS`, 2 for 10-bit planar
+    little-endian formats (yuv420p10le, ...), 4 for 12-bit, 8 for the MSB-aligned ones (p010le, p016le, ...);
+    None where the first plane is not luma in 9 to 16-bit little-endian samples (RGB, big-endian, paletted)."""
+    if pix_fmt in LUMA_FORMATS:
+        return 0
+    try:
+        fmt = av.VideoFormat(pix_fmt)
+    except (ValueError, av.FFmpegError):
+        return None
+    luma = fmt.components[0] if fmt.components else None
+    if luma is None or not luma.is_luma or luma.plane != 0 or not 8 < luma.bits <= 16 or not pix_fmt.endswith("le"):
+        return None
+    if pix_fmt.startswith(("p0", "p2", "p4")):  # P010 and kin: samples in the high bits of 16
+        return 8
+    return luma.bits - 8 if pix_fmt.startswith(("yuv", "gray")) else None
+
+
 def _luma(frame: av.VideoFrame) -> np.ndarray | None:
-    """A read-only (H, W) uint8 view of a decoded frame's luma plane (it keeps the frame alive: `_LumaRing`
-    copies it), or None if its pixel format has no 8-bit luma plane first (`LUMA_FORMATS`)."""
-    if frame.format.name not in LUMA_FORMATS:
+    """A read-only (H, W) uint8 view of a decoded frame's 8-bit luma plane (it keeps the frame alive: `_LumaRing`
+    copies it); a deeper luma plane's samples shifted down to 8 bits (`luma_shift`, a new array); None where the
+    pixel format has no luma plane first."""
+    shift = luma_shift(frame.format.name)
+    if shift is None:
         return None
     plane = frame.planes[0]
-    view = np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * frame.height)
-    out = view.reshape(frame.height, plane.line_size)[:, : frame.width]
+    if shift == 0:
+        view = np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * frame.height)
+        out = view.reshape(frame.height, plane.line_size)[:, : frame.width]
+    else:
+        wide = np.frombuffer(memoryview(plane), "<u2", count=plane.line_size // 2 * frame.height)
+        out = (wide.reshape(frame.height, plane.line_size // 2)[:, : frame.width] >> shift).astype(np.uint8)
     out.flags.writeable = False
     return out
 
@@ -355,8 +381,8 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     (`KeptFrames.wanted`: they are then decoded in full, as `VideoReader.frames` decodes them; else only the
     vectors are parsed). measure: each block's reference distance measured on the decoded pictures
     (`block_references`; `RawFrame.past_measured`, `future_measured`; the pictures are then decoded in full,
-    kept or not; not for a stream without an 8-bit luma plane, `LUMA_FORMATS`: 10-bit keeps the estimate and
-    parses the vectors alone). Measuring holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame
+    kept or not; 10 and 12-bit luma shifted to 8 bits, `luma_shift`; a stream without a luma plane keeps the
+    estimate and parses the vectors alone). Measuring holds the last 2 REFERENCE_FRAMES + 1 luma planes and gives each frame
     once the REFERENCE_FRAMES after it are decoded. cuts: (decoded frame, index, time) -> whether it begins a
     new shot, asked of every frame in order (`RawFrame.cut`; the pictures are then decoded in full)."""
     gh, gw = -(-size[1] // cell), -(-size[0] // cell)
@@ -369,7 +395,7 @@ def codec_frames(path: Path, stream: int, size: tuple[int, int], cell: int, max_
     keep = keep if max_frames is None else None  # a pass cut short keeps nothing, and reports no end
     pictures = keep is not None and keep.wanted
     fmt = vs.codec_context.pix_fmt
-    measure = measure and (fmt is None or fmt in LUMA_FORMATS)  # no 8-bit luma (10-bit): nothing to measure on, no pictures for it
+    measure = measure and (fmt is None or luma_shift(fmt) is not None)  # no luma plane (RGB): nothing to measure on
     if pictures or measure or cuts is not None:
         exact_crop(vs)  # the reader's pictures
         vs.codec_context.options = {"flags2": "+export_mvs"}
