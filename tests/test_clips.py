@@ -32,6 +32,40 @@ def test_short_video_is_padded(tmp_path):
     np.testing.assert_array_equal(clips[0].frames[4], clips[0].frames[7])
 
 
+def test_each_shot_is_clipped_as_a_video_of_its_own(moving_square_video):
+    """With `shots` (a cut at frames 10 and 13 of 40), no clip spans a cut: each shot has the clips of a video of
+    its own, its tail covered, a 3-frame shot padded; the test is asked of every frame once, in order."""
+    asked: list[int] = []
+
+    def shots(frame: Frame) -> bool:
+        asked.append(frame.index)
+        return frame.index in (10, 13)
+
+    spec = ClipSpec(stack=8, step=4, mode="center", size=32, cover_tail=True)
+    clips = list(iter_clips(VideoReader(moving_square_video), spec, shots))
+    assert asked == list(range(40))
+    assert [(c.start, c.end, c.padded) for c in clips] == [
+        (0, 7, 0), (2, 9, 0),  # frames 0-9: one clip at 0, the tail at 2
+        (10, 12, 5),  # frames 10-12, padded with frame 12
+        (13, 20, 0), (17, 24, 0), (21, 28, 0), (25, 32, 0), (29, 36, 0), (32, 39, 0),  # frames 13-39
+    ]  # fmt: skip
+    assert clips[2].indices.tolist() == [10, 11, 12, 12, 12, 12, 12, 12]
+    whole = list(iter_clips(VideoReader(moving_square_video), spec, lambda f: False))
+    assert [(c.start, c.end) for c in whole] == [(c.start, c.end) for c in iter_clips(VideoReader(moving_square_video), spec)]
+
+
+def test_known_cuts_start_a_shot_at_the_next_frame_sampled():
+    """`shots.known_cuts`: the motion pass's cuts by frame index; a cut on a frame the resampling skipped starts the
+    shot at the next frame asked."""
+    from mosi_tool.saliency.shots import known_cuts
+
+    cuts = np.zeros(12, bool)
+    cuts[[5, 9]] = True
+    is_cut = known_cuts(cuts)
+    assert [is_cut(Frame(i, i / 25, np.zeros((1, 1, 3), np.uint8))) for i in (0, 2, 4, 6, 8, 8, 10, 11)] == [
+        False, False, False, True, False, False, True, False]  # fmt: skip
+
+
 def test_geometry_modes():
     center = geometry("center", 112, 640, 480)
     assert center.resize == (171, 128) and center.crop == (29, 8, 112, 112)

@@ -132,16 +132,27 @@ def test_vectors_that_refer_to_another_shot_are_dropped():
     assert within_shots(plain) is plain  # no cut: the window as it is
 
 
-def test_fused_maps_carry_the_cuts_their_motion_maps_were_made_by(tmp_path, energy_ckpt):
-    """`--method fused` reads the same motion pass: its result says where the shots begin, for the masks."""
+def test_the_network_s_clips_never_span_a_cut(tmp_path, energy_ckpt):
+    """`--method fused` reads the same motion pass: its result says where the shots begin, for the masks, and the
+    network's clips are cut there too; `--method cam` finds the cuts in its clips' frames. Each shot joined
+    bit-exactly with another gets the maps it has alone (the clips spanned the cut: fused maps up to 0.85 apart)."""
     from mosi_tool import load_model
     from mosi_tool.saliency.compute import compute_saliency
+    from tests.conftest import join_videos
 
     path, n = montage(tmp_path)
     engine = load_model(energy_ckpt, device="cpu", mode="full")
-    fused = compute_saliency(engine, path, "motion", method="fused")
-    assert fused.cuts is not None and np.flatnonzero(fused.cuts).tolist() == [n]
-    assert compute_saliency(engine, path, "motion", method="cam").cuts is None  # no motion pass: the masks look for them
+    for method in ("fused", "cam"):
+        result = compute_saliency(engine, path, "motion", method=method, step=3)  # clips of 8 frames every 3
+        assert result.cuts is not None and np.flatnonzero(result.cuts).tolist() == [n], method
+        assert all(end < n or start >= n for start, end in result.clip_ranges), result.clip_ranges
+    frames = read_frames(path)
+    shots = [encode_frames(tmp_path / f"shot{k}.mp4", frames[k * n : (k + 1) * n], options={"bf": "2"}) for k in range(2)]
+    joined = join_videos(shots, tmp_path / "joined.mp4")
+    for method in ("cam", "fused"):
+        whole = compute_saliency(engine, joined, "motion", method=method, step=3)
+        alone = [compute_saliency(engine, p, "motion", method=method, step=3) for p in shots]
+        np.testing.assert_allclose(np.asarray(whole.maps[:]), np.concatenate([np.asarray(r.maps[:]) for r in alone]), atol=1e-5)
 
 
 def test_shots_joined_without_reencoding_give_each_shot_s_own_output(tmp_path):

@@ -3,11 +3,13 @@
     python tools/shot_distances.py                      # the shared videos and DAVIS's H.264 videos
     python tools/shot_distances.py VIDEO [VIDEO ...]
     python tools/shot_distances.py --joins A.mp4 B.mp4 [C.mp4 ...]   # the videos one after another: each join's score
+    python tools/shot_distances.py --short-side 112     # the frames as the network's clips read them (`saliency --method cam`)
 
 For each video: its frame count, the frames with the largest scores (frame index i: the score between frames i - 1
 and i, so i is the first frame of a new shot; the colour histograms' distance d and the layouts' correlation r
 beside it) and the cuts found (`shots.CUT_SCORE`). The pictures are those the motion pass reads
-(`shots.colour_picture` of the decoded frames).
+(`shots.colour_picture` of the decoded frames), or with `--short-side` those of the frames resized to that short
+side, as `saliency --method cam` finds the cuts in its clips' frames.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def features(path: Path) -> list[tuple]:
+def features(path: Path, short: int | None = None) -> list[tuple]:
     """Every frame's (`shots.colour_histogram`, `shots.layout`), from the decoded frames as the motion pass reads
-    them (`shots.features` of `VideoReader.frames(planes=True)`)."""
+    them (`shots.features` of `VideoReader.frames(planes=True)`), or resized to a short side of `short` pixels."""
+    from mosi_tool.saliency.pictures import work_size
     from mosi_tool.saliency.shots import features as frame_features
     from mosi_tool.video.clips import ClipSpec
 
-    return [frame_features(f) for f in ClipSpec().open(path).frames(planes=True)]
+    reader = ClipSpec().open(path)
+    size = work_size(reader.info.width, reader.info.height, short) if short else None
+    return [frame_features(f) for f in reader.frames(size, planes=size is None)]
 
 
 def score(a: tuple, b: tuple) -> tuple[float, float, float]:
@@ -38,9 +43,9 @@ def score(a: tuple, b: tuple) -> tuple[float, float, float]:
     return d * (1.0 - r), d, r
 
 
-def scores(path: Path) -> list[tuple[float, float, float]]:
+def scores(path: Path, short: int | None = None) -> list[tuple[float, float, float]]:
     """(score, d, r) of every frame from the one before (zeros for the first)."""
-    f = features(path)
+    f = features(path, short)
     return [(0.0, 0.0, 1.0)] + [score(a, b) for a, b in zip(f, f[1:])]
 
 
@@ -51,11 +56,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("videos", nargs="*", type=Path)
     p.add_argument("--top", type=int, default=6, help="how many of each video's largest scores to print")
     p.add_argument("--joins", action="store_true", help="the videos one after another: the score where each meets the next")
+    p.add_argument("--short-side", type=int, default=None, help="the frames resized to this short side (pixels)")
     a = p.parse_args(argv)
     if a.joins:
         if len(a.videos) < 2:
             raise SystemExit("error: --joins takes two videos or more")
-        ends = [(f[0], f[-1]) for f in map(features, a.videos)]
+        ends = [(f[0], f[-1]) for f in (features(v, a.short_side) for v in a.videos)]
         for (v, (_, last)), (w, (first, _)) in zip(zip(a.videos, ends), zip(a.videos[1:], ends[1:])):
             s, d, r = score(last, first)
             print(f"{v.name} -> {w.name}: {s:.2f} (d {d:.2f}, r {r:.2f}){' cut' if s > CUT_SCORE else ''}")
@@ -64,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     if not videos:
         raise SystemExit(f"error: no videos given and none in {SHARED}")
     for v in videos:
-        found = scores(v)
+        found = scores(v, a.short_side)
         top = sorted(range(len(found)), key=lambda i: -found[i][0])[: a.top]
         cuts = [i for i, (score, _, _) in enumerate(found) if score > CUT_SCORE]
         largest = ", ".join(f"{i}: {found[i][0]:.2f} (d {found[i][1]:.2f}, r {found[i][2]:.2f})" for i in top)

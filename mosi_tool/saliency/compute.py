@@ -11,7 +11,7 @@ import torch
 from ..metadata import ModelMeta, motion_label
 from ..runtimes.base import Engine
 from ..video.clips import Clip, ClipSpec, geometry, iter_clips
-from ..video.decode import VideoReader
+from ..video.decode import Frame, VideoReader
 from ..video.motion import MotionField
 from ..video.stabilize import AUTO_MIN_SPEED, MODES, camera_speed, input_transforms, stabilize_clip, to_reference, unwarp_maps
 from .defaults import METHODS, MODEL_METHODS
@@ -20,6 +20,7 @@ from .maps import frame_maps
 from .map_store import MapStore, array_range
 from .motion import MEASURE_REFERENCES, compute_motion_saliency, field_geometry, fuse, motion_pass
 from .result import SaliencyResult
+from .shots import frame_cuts, known_cuts
 from .targets import select_maps
 
 __all__ = ["METHODS", "MODEL_METHODS", "SaliencyResult", "compute_motion_saliency", "compute_saliency", "frame_labels"]
@@ -78,6 +79,9 @@ def compute_saliency(
     method "fused": the CAM fused with the compensated motion-vector map (`saliency.motion.fuse`), each scaled
     per frame (`norm` "frame", as the DAVIS evaluation fuses) or by its video-wide range ("video").
     motion: a precomputed motion field of the same video (else it is read when needed).
+    Each scene's shot is clipped on its own (no clip spans a cut: `video.clips.iter_clips`'s `shots`), at the
+    motion field's cuts where it has them (`MotionField.cuts`), else at those found in the clips' frames
+    (`shots.CutDetector`); `SaliencyResult.cuts` says where.
     """
     if method not in MODEL_METHODS:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}")
@@ -108,12 +112,21 @@ def compute_saliency(
                                          measure=MEASURE_REFERENCES and method == "fused")  # fmt: skip
     speed = camera_speed(motion.camera, motion.size) if motion is not None else None
     timed = _TimedFrames(reader)
+    is_cut = known_cuts(motion.cuts) if motion is not None and motion.cuts is not None else frame_cuts()
+    begins: list[int] = []  # the frames found to begin a shot
+
+    def shots(frame: Frame) -> bool:
+        if is_cut(frame):
+            begins.append(frame.index)
+            return True
+        return False
+
     maps: list[np.ndarray] = []
     times: list[np.ndarray] = []
     logits: list[np.ndarray] = []
     ranges: list[tuple[int, int]] = []
     padded = stabilized = 0
-    for batch in _batches(iter_clips(timed, spec), batch_size):  # type: ignore[arg-type]
+    for batch in _batches(iter_clips(timed, spec, shots), batch_size):  # type: ignore[arg-type]
         warps: list[np.ndarray | None] = [None] * len(batch)
         if stabilize != "none" and motion is not None and speed is not None:
             for i, c in enumerate(batch):
@@ -146,12 +159,14 @@ def compute_saliency(
     if stabilize != "none" and motion is not None:
         notes.append(f"stabilised {stabilized} of {len(ranges)} clips with the camera motion from {motion.source}")
     result_maps: np.ndarray | MapStore = per_frame
-    cuts = None
+    cuts = np.zeros(len(frame_times), bool)
+    cuts[[i for i in begins if i < len(cuts)]] = True
     if method == "fused" and motion is not None and mv_maps is not None:
         result_maps = _fuse_stored(per_frame, mv_maps, norm)
         geo = field_geometry(motion, size)
         notes.append(f"fused with compensated {motion.source}")
-        cuts = motion.cuts  # the scene cuts its motion maps were made by
+        if motion.cuts is not None:
+            cuts = motion.cuts  # the scene cuts its motion maps were made by (each one a cut of the clips too)
     return SaliencyResult(
         reader.info, geo, frame_times, result_maps, np.concatenate(logits), np.asarray(ranges, dtype=np.int64),
         padded, list(reader.warnings), notes, cuts=cuts,

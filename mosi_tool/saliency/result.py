@@ -20,7 +20,7 @@ class SaliencyResult:
     maps: np.ndarray | MapStore  # (F, h, w) per-frame maps (conv5 or motion-cell resolution), not normalised
     clip_logits: np.ndarray  # (N, C); (0, 0) for --method mv
     clip_ranges: np.ndarray  # (N, 2) first and last frame index of each clip
-    padded: int  # frames added to fill a video shorter than one clip
+    padded: int  # frames added to fill a video (or a shot, with cuts) shorter than one clip
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the maps were made (motion source, stabilised clips)
     motion_source: str = ""  # --method mv: where the motion came from (`MotionField.source`)
@@ -28,7 +28,8 @@ class SaliencyResult:
     # (`motion.MASK_BLUR_CELLS`, with the enclosed speed alike); None: the masks read `maps` alone
     display_floor: float = 0.0  # the least top of the scale under --norm bounded and video, in the maps' units
     # (--method mv: the masks' floor, px/frame, `defaults.scaled_floor`; 0: none, maps in arbitrary units)
-    cuts: np.ndarray | None = None  # (F,) bool: the frame begins a new shot, as the motion pass found (`shots`); None: not looked for
+    cuts: np.ndarray | None = None  # (F,) bool: the frame begins a new shot, as the motion pass found (`shots`), or
+    # where the network's clips start a shot (`compute_saliency`); None: not looked for
 
     @cached_property
     def range(self) -> tuple[float, float]:

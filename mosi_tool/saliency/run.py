@@ -389,6 +389,7 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
         made, failed = e.notes, {**failed, **e.failed}
     notes = list(dict.fromkeys(notes + made))
     if result.padded:
-        notes.append(f"video shorter than one clip: padded with {result.padded} repeats of the last frame")
+        short = "a shot" if result.cuts is not None and result.cuts.any() else "video"
+        notes.append(f"{short} shorter than one clip: padded with {result.padded} repeats of the last frame")
     written = [p for p in outputs.named().values() if p not in failed]
     return SaliencyRun(info, n, result.frame_times, describe, clips, time.perf_counter() - t0, notes, written, failed)

@@ -140,3 +140,19 @@ class CutDetector:
 def frame_cuts() -> Callable[[Frame], bool]:
     """A fresh `CutDetector` of a video's decoded frames, in order (`video.motion.iter_motion`'s `shots`)."""
     return CutDetector().is_cut
+
+
+def known_cuts(cuts: np.ndarray) -> Callable[[Frame], bool]:
+    """The test of `video.clips.iter_clips`'s `shots` from cuts already found, (F,) bool by frame index (the motion
+    pass's, `MotionField.cuts`): a frame begins a new shot where a cut lies after the frame asked before it, up to
+    its own index (a cut between resampled frames starts the shot at the next frame sampled)."""
+    shot = np.cumsum(cuts)
+    last: list[int] = []  # the shot of the frame asked before
+
+    def is_cut(frame: Frame) -> bool:
+        now = int(shot[min(frame.index, len(shot) - 1)]) if len(shot) else 0
+        new = bool(last) and now != last[0]
+        last[:] = [now]
+        return new
+
+    return is_cut

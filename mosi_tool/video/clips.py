@@ -18,7 +18,7 @@ import operator
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -241,12 +241,14 @@ def _make_clip(window: list[Frame], stack: int) -> Clip:
     )
 
 
-def iter_clips(reader: VideoReader, spec: ClipSpec) -> Iterator[Clip]:
+def iter_clips(reader: VideoReader, spec: ClipSpec, shots: Callable[[Frame], bool] | None = None) -> Iterator[Clip]:
     """Stream clips of `spec.stack` frames every `spec.stride` sampled frames, a video's frames resampled to
     `spec.fps` first (a frame folder's reader is already at that rate).
 
     Holds at most `stack` frames. A video shorter than one clip gives one clip padded with its last frame
-    (`Clip.padded` says by how much).
+    (`Clip.padded` says by how much). shots: asked of every sampled frame in order (resized, before any crop)
+    whether it begins a new shot (a scene cut, `saliency.shots`); each shot is then clipped as a video of its
+    own (no clip spans a cut; a shot shorter than one clip is padded), else the video is one shot.
     """
     geo = geometry(spec.mode, spec.size, reader.info.width, reader.info.height)
     frames: Iterable[Frame] = reader.frames(geo.resize)
@@ -254,21 +256,29 @@ def iter_clips(reader: VideoReader, spec: ClipSpec) -> Iterator[Clip]:
         frames = resample(frames, spec.fps)
     stack, stride = spec.stack, spec.stride
     window: deque[Frame] = deque(maxlen=stack)
-    n = 0  # sampled frames seen
+    n = 0  # sampled frames of this shot seen
     last_start = -1
     for frame in frames:
+        if shots is not None and shots(frame) and n:
+            yield from _shot_end(window, n, last_start, spec)
+            window.clear()
+            n, last_start = 0, -1
         window.append(_crop(frame, geo))
         n += 1
         start = n - stack
         if start >= 0 and start % stride == 0:
             last_start = start
             yield _make_clip(list(window), stack)
+    yield from _shot_end(window, n, last_start, spec)
+
+
+def _shot_end(window: deque[Frame], n: int, last_start: int, spec: ClipSpec) -> Iterator[Clip]:
+    """The clip that ends a shot of `n` sampled frames whose last full clip began at `last_start`, if any: the shot
+    padded when shorter than one clip, else its last `stack` frames where `spec.cover_tail` and not clipped yet."""
     if n == 0:
         return
-    if n < stack:
-        yield _make_clip(list(window), stack)
-    elif spec.cover_tail and last_start != n - stack:
-        yield _make_clip(list(window), stack)
+    if n < spec.stack or (spec.cover_tail and last_start != n - spec.stack):
+        yield _make_clip(list(window), spec.stack)
 
 
 def count_clips(n_frames: int, spec: ClipSpec) -> int:
