@@ -4,8 +4,9 @@ the primary mover start afresh.
 A cut changes both the frame's colours and what is where in it at once; motion, even a whip pan, changes the
 colours little from one frame to the next, and a fade or a flash changes the colours but not what is where. So
 each frame gets two changes from the frame before: its HSV colour histogram's (16 hue x 4 saturation x 4 value
-bins of its `colour_picture`, 214x120 at 854x480; Bhattacharyya distance d, 0 to 1) and its layout's (that
-picture's grey levels shrunk to 64x36; 1 - r, r their correlation, 0 to 2; 1 where either is flat, a black frame),
+bins of its `colour_picture`, 214x120 at 854x480; Bhattacharyya distance d, 0 to 1) and its layout's (the grey
+levels at the same points, `grey_picture`, shrunk to 64x36; 1 - r, r their correlation, 0 to 2; 1 where either is
+flat, a black frame),
 and a cut is where d x (1 - r) exceeds CUT_SCORE: the content test of shot-boundary detection (as PySceneDetect's
 content detector) checked by the picture's structure. Measured with `python tools/shot_distances.py` on the
 shared videos, and with `--joins` on DAVIS sequences played one after another: the cuts of bikes.mp4 (a montage)
@@ -44,8 +45,9 @@ def colour_picture(source: Source) -> np.ndarray:
     """(h, w, 3) uint8 RGB: the frame at a short side of about COLOUR_SHORT_SIDE (the mask step's colour size). A
     decoded frame with its yuv420p planes: every s-th pixel of every s-th row (s = short side // 120, 4 at 480p;
     its chroma at the same places), converted as `pictures.picture` converts the planes (the mask step's
-    area-averaged pictures cost the motion pass 0.7 CPU ms a frame at 854x480 with the histogram and layout, this
-    0.4). Otherwise the image shrunk by area averaging,
+    area-averaged pictures cost the motion pass 0.7 CPU ms a frame at 854x480 with the histogram and layout; the
+    cut test makes this picture only where the layouts differ enough for a cut). Otherwise the image shrunk by
+    area averaging,
     or a `Picture`'s colour image as it is (`features` reads one without its grey levels)."""
     import cv2
 
@@ -68,15 +70,31 @@ def colour_picture(source: Source) -> np.ndarray:
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
 
 
-def features(source: Source) -> Features:
-    """(`colour_histogram`, `layout`) of a frame's `colour_picture`; of a `Picture` without colour, its grey levels'."""
+def grey_picture(source: Source) -> np.ndarray:
+    """(h, w) uint8 grey levels of a frame at the size of its `colour_picture`: a decoded frame's luma plane sampled
+    at the same points (stretched to full range), else the colour picture's grey levels (OpenCV's), or a `Picture`
+    without colour's own."""
     import cv2
 
     if isinstance(source, Picture) and source.colour is None:
-        grey = np.clip(source.grey * 255 + 0.5, 0, 255).astype(np.uint8)
-        return colour_histogram(grey), layout(grey)
-    colour = colour_picture(source)
-    return colour_histogram(colour), layout(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY))
+        return np.clip(source.grey * 255 + 0.5, 0, 255).astype(np.uint8)
+    planes = None if isinstance(source, (np.ndarray, Picture)) else source.planes
+    if planes is None:
+        return cv2.cvtColor(colour_picture(source), cv2.COLOR_RGB2GRAY)
+    y = planes[0]
+    step = max(1, min(y.shape) // COLOUR_SHORT_SIDE)
+    return cv2.LUT(np.ascontiguousarray(y[::step, ::step]), LUMA_FULL)
+
+
+def features(source: Source) -> Features:
+    """(`histogram`, `layout` of the `grey_picture`) of a frame."""
+    return histogram(source), layout(grey_picture(source))
+
+
+def histogram(source: Source) -> np.ndarray:
+    """The `colour_histogram` of a frame's `colour_picture`; of a `Picture` without colour, of its grey levels."""
+    grey = isinstance(source, Picture) and source.colour is None
+    return colour_histogram(grey_picture(source) if grey else colour_picture(source))
 
 
 def colour_histogram(image: np.ndarray) -> np.ndarray:
@@ -102,12 +120,20 @@ def layout(grey: np.ndarray) -> np.ndarray:
 def changes(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
     """(d, r) between two frames' (`colour_histogram`, `layout`): the histograms' Bhattacharyya distance and the
     layouts' correlation (0 where either is flat)."""
+    return cv2_bhattacharyya(a[0], b[0]), correlation(a[1], b[1])
+
+
+def cv2_bhattacharyya(a: np.ndarray, b: np.ndarray) -> float:
+    """The Bhattacharyya distance (0 to 1) of two histograms, OpenCV's."""
     import cv2
 
-    d = float(cv2.compareHist(a[0], b[0], cv2.HISTCMP_BHATTACHARYYA))
-    norm = float(np.sqrt(float((a[1] * a[1]).sum()) * float((b[1] * b[1]).sum())))
-    r = float((a[1] * b[1]).sum()) / norm if norm > 1e-6 else 0.0  # a flat frame: nothing to compare
-    return d, r
+    return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """The correlation of two `layout`s (each less its mean), 0 where either is flat."""
+    norm = float(np.sqrt(float((a * a).sum()) * float((b * b).sum())))
+    return float((a * b).sum()) / norm if norm > 1e-6 else 0.0  # a flat frame: nothing to compare
 
 
 def cut_score(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
@@ -121,20 +147,35 @@ class CutDetector:
 
     def __init__(self, threshold: float = CUT_SCORE):
         self.threshold = threshold
-        self._previous: tuple[np.ndarray, np.ndarray] | None = None
+        self._previous: tuple[Source, np.ndarray, list[np.ndarray]] | None = None  # (source, layout, [histogram] once made)
 
     def is_cut(self, source: Source) -> bool:
         """Whether the next frame (`source`: its decoded frame, picture or image) is across a cut from the one
         before (never the first). A flat frame (a black or white frame, the bottom of a dip to black) is never a
         cut, and the frame after it is compared with the last frame before it: a dip within one shot is no cut,
-        a fade out of one shot and into another one cut, where the next shot shows."""
-        now = features(source)
-        if float(np.sqrt(np.mean(now[1] * now[1]))) < FLAT:
+        a fade out of one shot and into another one cut, where the next shot shows. The colour histograms are
+        made only where the layouts differ enough for a cut (d <= 1, so 1 - r must exceed the threshold): most
+        frames cost their layout alone (the previous frame is held until then)."""
+        now = layout(grey_picture(source))
+        if float(np.sqrt(np.mean(now * now))) < FLAT:
             return False
-        previous, self._previous = self._previous, now
-        if previous is None or previous[0].shape != now[0].shape:
+        previous, self._previous = self._previous, (source, now, [])
+        if previous is None:
             return False
-        return cut_score(previous, now) > self.threshold
+        r = correlation(previous[1], now)
+        if 1.0 - r <= self.threshold:
+            return False
+        a, b = _histogram(previous), _histogram(self._previous)
+        if a.shape != b.shape:
+            return False
+        return float(cv2_bhattacharyya(a, b)) * (1.0 - r) > self.threshold
+
+
+def _histogram(seen: tuple[Source, np.ndarray, list[np.ndarray]]) -> np.ndarray:
+    """A `CutDetector` frame's `histogram`, made on first use."""
+    if not seen[2]:
+        seen[2].append(histogram(seen[0]))
+    return seen[2][0]
 
 
 def frame_cuts() -> Callable[[Frame], bool]:
