@@ -88,15 +88,17 @@ def motion(path: str | Path, stream: int | None = None, fps: float | None = None
 
 
 def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool = True, size: tuple[int, int] | None = None,
-            camera_model: str = "similarity", stream: int | None = None, fps: float | None = None) -> Targets:  # fmt: skip
+            camera_model: str = "similarity", stream: int | None = None, fps: float | None = None, cuts: bool = True) -> Targets:  # fmt: skip
     """The motion targets of one video, the arrays `mosi-tool targets` writes (docs/TARGETS.md): a `Targets`
     with `trajectories`, `valid`, `start_frames`, `vectors`, `camera`, `patch_motion`, `frame_boxes`,
-    `video_box`, `times` and `info`. Errors: `VideoError` (a ValueError, "PATH: reason") for a missing path, a
+    `video_box`, `times`, `cuts` and `info`. cuts: scene cuts found and each shot's motion made on its own
+    (`--cuts`, the default), else the video taken as one shot. Errors: `VideoError` (a ValueError, "PATH: reason") for a missing path, a
     folder without image frames or an unreadable file, as every call of the Python API; ValueError for bad
     options."""
     from .motion_targets.compute import TargetOptions, compute_targets
 
-    opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=size, camera_model=camera_model, stream=stream, fps=fps)
+    opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=size, camera_model=camera_model, stream=stream, fps=fps,
+                         cuts=cuts)  # fmt: skip
     return compute_targets(path, opts)
 
 

@@ -973,3 +973,66 @@ def test_options_from_numpy_numbers_are_written_and_a_fraction_is_refused(tmp_pa
     assert (tmp_path / "plain" / "v.mp4.npz").read_bytes() == (tmp_path / "numpy" / "v.mp4.npz").read_bytes()
     with pytest.raises(ValueError, match="--length must be a whole number, got 2.5"):
         TargetOptions(length=2.5)
+
+
+def test_targets_are_made_shot_by_shot_at_scene_cuts(tmp_path):
+    """Two shots (tests.test_shots.montage, a cut at frame 16): the trajectories that would cross the cut are not
+    `valid` (they followed the other shot's motion), the frame boxes' time average stops at it (without: the first
+    shot's last frames boxed both movers), and `cuts` says where; `--no-cuts` takes the video as one shot."""
+    from tests.test_shots import montage
+
+    path, n = montage(tmp_path)
+    shots, whole = mosi_tool.targets(path), mosi_tool.targets(path, cuts=False)
+    assert np.flatnonzero(shots.cuts).tolist() == [n] and not whole.cuts.any()
+    L = shots.trajectories.shape[3]
+    for s in range(n - L - 1, n + 1):
+        row = int(np.flatnonzero(shots.start_frames == s)[0])
+        crosses = s < n <= s + L
+        assert shots.valid[row].any() != crosses, s  # every point of a crossing start invalid, most of the others valid
+        assert whole.valid[row].mean() > 0.9
+    first, second = [64, 32, 144, 96], [208, 112, 288, 176]  # each mover's box (16-px patches)
+    np.testing.assert_array_equal(shots.frame_boxes[n - 3 : n + 3], [first] * 3 + [second] * 3)
+    assert whole.frame_boxes[n - 1].tolist() == [64, 32, 288, 176]  # both
+    assert json.loads(TargetOptions().to_json())["cuts"] is True and json.loads(TargetOptions(cuts=False).to_json())["cuts"] is False
+
+
+def test_a_file_made_before_the_cuts_option_is_made_again_as_other_code(videos, tmp_path):
+    """A file whose settings lack an option added since (`cuts`) counts as made by other code (remade, and said so),
+    not as made with other options."""
+    from mosi_tool.motion_targets.files import OTHER_CODE, npz_state, write_targets
+
+    out = tmp_path / "a.npz"
+    opts = TargetOptions()
+    t = compute_targets(videos / "a.mp4", opts)
+    old = json.loads(opts.to_json())
+    del old["cuts"]
+    old["revision"] -= 1
+
+    class Before(TargetOptions):
+        def to_json(self) -> str:
+            return json.dumps(old, sort_keys=True)
+
+    write_targets(out, t, Before())
+    assert npz_state(out, opts) == OTHER_CODE
+    assert npz_state(out, TargetOptions(length=3)) == ""
+
+
+def test_dataset_clips_lie_within_one_shot(tmp_path):
+    """`TargetClips` draws no clip across a scene cut when a shot is long enough, and gives the clip's `cuts`."""
+    from mosi_tool.motion_targets.dataset import TargetClips
+    from tests.test_shots import montage
+
+    path, n = montage(tmp_path)
+    out = tmp_path / "t"
+    assert CliRunner().invoke(app, ["targets", str(path), "-o", str(out), "-j", "0"]).exit_code == 0
+    ds = TargetClips([path], out, frames=6, stride=2)  # 11 frames: shots of 16 hold one
+    for _ in range(40):
+        _, tg = ds[0]
+        frames = tg["frames"].numpy()
+        assert frames[-1] < n or frames[0] >= n, frames
+        assert tg["cuts"].numpy().tolist() == [f == n for f in frames]
+    _, tg = TargetClips([path], out, frames=6, stride=2, random=False)[0]
+    assert tg["frames"].numpy()[0] >= n or tg["frames"].numpy()[-1] < n
+    long = TargetClips([path], out, frames=12, stride=2)  # 23 frames: longer than either shot, so it spans the cut
+    frames = long[0][1]["frames"].numpy()
+    assert frames[0] < n <= frames[-1]

@@ -10,6 +10,11 @@ Arrays (docs/TARGETS.md; F frames, H x W the frame size as a player shows it, or
     frame_boxes   (F, 4) float32 px                      motion area per frame (x0, y0, x1, y1), NaN: none
     video_box     (4,) float32 px                        robust union of the frame boxes (`union_box`), NaN: none
     times         (F,) float64 s                         from the first frame's timestamp
+    cuts          (F,) bool                              the frame begins a new shot (a scene cut, `saliency.shots`)
+With `TargetOptions.cuts` (the default) the motion pass decodes the pictures to find the scene cuts: each shot's
+field is made on its own (`video.motion.iter_motion`'s `shots`), a trajectory that would cross a cut is not
+`valid`, and the frame boxes' time average stops at cuts. A cut frame's `vectors` (from the shot before) are its
+next frame's, as the first frame's are.
 The video's motion is read chunk by chunk. The outputs (about 137 KB a frame at 854x480) are held in memory,
 or with `spill` (the `targets` command), once they pass SPILL_AFTER bytes, made in temporary files beside the
 output (`_Spill`, `_Rows`).
@@ -44,8 +49,9 @@ from .trajectories import CELL, track
 # 4: the bars are found after a slow fade in from black too (`letterbox.SHOWN`), and info says them (`bars`); 5: the
 # frame boxes read the enclosed speed as `saliency --masks` does (`saliency.geodesic`); 6: a long stretch of the
 # border moving as the camera's parallax starts the enclosed speed at 0 (`geodesic.PARALLAX_SHARE`); 7: so does a
-# region of parallax spanning the frame, and parallax must be faster than the camera's motion by the floor
-REVISION = 7
+# region of parallax spanning the frame, and parallax must be faster than the camera's motion by the floor; 8: the
+# field made shot by shot at scene cuts (`TargetOptions.cuts`), no trajectory or frame box's average across a cut
+REVISION = 8
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion
@@ -71,12 +77,14 @@ class TargetOptions:
     camera_model: str = "similarity"
     stream: int | None = None
     fps: float | None = None  # frame folders: their frame rate (a video file keeps its own frames)
+    cuts: bool = True  # scene cuts found on the decoded pictures (`saliency.shots`): each shot's field on its own
 
     def __post_init__(self) -> None:
         """Raises ValueError naming the option for a value that cannot be honoured. size: (W, H) or 'WxH'."""
         object.__setattr__(self, "size", parse_size(self.size))
         plain_numbers(self, ("length", "starts", "stream"))
         object.__setattr__(self, "compensate", bool(self.compensate))
+        object.__setattr__(self, "cuts", bool(self.cuts))
         if self.length < 1:
             raise ValueError(f"--length must be at least 1, got {self.length}")
         if self.starts < 1:
@@ -104,6 +112,7 @@ class Targets:
     frame_boxes: np.ndarray
     video_box: np.ndarray
     times: np.ndarray
+    cuts: np.ndarray
     info: dict[str, Any]
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -132,7 +141,8 @@ def resize_field(field: MotionField, size: tuple[int, int]) -> MotionField:
     return dataclasses.replace(field, vectors=vec.astype(np.float32), camera=cam, known=known, size=(int(size[0]), int(size[1])))
 
 
-def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 512, enclosed: np.ndarray | None = None) -> np.ndarray:
+def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 512, enclosed: np.ndarray | None = None,
+                       cuts: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """(F, 4) float32 px: each frame's motion area (x0, y0, x1, y1, exclusive ends; NaN rows: none) from the
     compensated speed of its 16-px patches, (F, h, w) px/frame, for a frame of `size` = (W, H).
 
@@ -143,7 +153,8 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
     `saliency.motion.motion_pass` makes the masks' maps) and its rule 1 (`BOX_MASKS`: a level relative to the
     frame's residual noise and half the local peak, `saliency.masks`), then the box around the mask's
     components (`saliency.boxes.component_boxes`: at least 0.2% of the frame) whose evidence summed over their
-    area is at least BOX_SHARE of the strongest's; none where less than 0.2% of the frame moves. Scores on
+    area is at least BOX_SHARE of the strongest's; none where less than 0.2% of the frame moves. cuts: (F,) bool,
+    the frames that begin a shot: no average reaches across one (None: no cut). Scores on
     DAVIS: docs/TARGETS.md "Motion boxes" (`bench/targets_box.py`). Worked `chunk` frames at a time (the same
     boxes: each chunk is averaged with its neighbours' frames)."""
     from ..saliency.boxes import MIN_AREA, component_boxes
@@ -155,11 +166,12 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
         return out
     tracker = MaskTracker(BOX_MASKS)
     limit = np.array([size[0], size[1], size[0], size[1]], np.float32)
+    cuts = np.zeros(len(speed), bool) if cuts is None else cuts
     for a in range(0, len(speed), chunk):
         stop = min(a + chunk, len(speed))
-        display, own = _box_maps(speed, a, stop)
+        display, own = _box_maps(speed, a, stop, cuts)
         if enclosed is not None:
-            d, o = _box_maps(enclosed, a, stop)
+            d, o = _box_maps(enclosed, a, stop, cuts)
             display, own = enclosed_map(display, d), enclosed_map(own, o)
         evidence = tracker.update_stack(display, size, own)  # (K, h, w): each frame's `update`, at once
         moving = evidence > 0.5
@@ -177,17 +189,17 @@ def frame_motion_boxes(speed: np.ndarray, size: tuple[int, int], chunk: int = 51
     return out
 
 
-def _box_maps(speed: np.ndarray, start: int, stop: int) -> list[np.ndarray]:
+def _box_maps(speed: np.ndarray, start: int, stop: int, cuts: np.ndarray) -> list[np.ndarray]:
     """[display, own]: the maps of frames [start, stop) of a speed (F, h, w) px/frame, each (stop - start, h, w)
     float32: every frame blurred by each of BOX_BLURS (patches), then averaged over `saliency.motion.WINDOW`
-    frames either side (read from `speed` beyond the range, as far as it goes)."""
+    frames either side (read from `speed` beyond the range, as far as it goes, never across a cut: cuts (F,)
+    bool, the frames that begin a shot)."""
     import cv2
 
     from ..saliency.motion import WINDOW, moving_average
 
     lo, hi = max(0, start - WINDOW), min(len(speed), stop + WINDOW)
-    no_cuts = np.zeros(hi - lo, bool)
-    return [moving_average(np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in speed[lo:hi]]), start - lo, stop - lo, WINDOW, no_cuts)
+    return [moving_average(np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in speed[lo:hi]]), start - lo, stop - lo, WINDOW, cuts[lo:hi])
             for sigma in BOX_BLURS]  # fmt: skip
 
 
@@ -387,8 +399,11 @@ def _track_rows(window: tuple[np.ndarray, ...], starts: np.ndarray, out: np.ndar
 
 
 def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> Iterator[MotionField]:
-    """The video's motion field chunks at the targets' size."""
-    for field in iter_motion(path, opts.stream, opts.fps, CELL, opts.camera_model, reader=reader, letterbox=True):
+    """The video's motion field chunks at the targets' size, made shot by shot with `opts.cuts`."""
+    from ..saliency.shots import frame_cuts
+
+    shots = frame_cuts if opts.cuts else None
+    for field in iter_motion(path, opts.stream, opts.fps, CELL, opts.camera_model, reader=reader, letterbox=True, shots=shots):
         yield resize_field(field, opts.size) if opts.size else field
 
 
@@ -425,6 +440,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     speeds: list[np.ndarray] = []
     enclosed: list[np.ndarray] = []  # the enclosed speed of the same patches, for the frame boxes
     times: list[np.ndarray] = []
+    cuts: list[np.ndarray] = []
     # frames [base, base + len(tail[0])) of the field (vectors, camera, known), left from the chunks before for
     # the starts not yet tracked (fewer than L + opts.starts frames: the chunk itself is never copied)
     tail: tuple[np.ndarray, ...] = ()
@@ -440,6 +456,11 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
         source, bars = field.source, field.bars
         uncoded += int(np.count_nonzero(~field.coded))
         known = field.known if field.known is not None else np.ones(field.vectors.shape[:3], bool)
+        cut = field.cuts if field.cuts is not None else np.zeros(len(field.vectors), bool)
+        if cut.any():  # a step into a cut frame follows no point: the trajectories across it are not valid
+            known = known.copy()
+            known[cut] = False
+        cuts.append(cut)
         if vectors is None:
             n_starts = -(-max(0, expected - L) // opts.starts) if trajectories else 0
             budget = _Spill(spill, SPILL_AFTER) if spill is not None else None
@@ -483,7 +504,8 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
     inside = np.concatenate(enclosed)
     enclosed.clear()
     scale = max(MIN_SCALE, float(np.percentile(speed, SCALE_PERCENTILE))) if speed.size else MIN_SCALE
-    frame_boxes = frame_motion_boxes(speed, size, enclosed=inside)  # in px/frame, before the normalisation below
+    cut = np.concatenate(cuts) if cuts else np.zeros(0, bool)
+    frame_boxes = frame_motion_boxes(speed, size, enclosed=inside, cuts=cut)  # in px/frame, before the normalisation below
     del inside
     patch = np.clip(np.divide(speed, scale, out=speed), 0, 1, out=speed)  # in place: 4 bytes a patch a frame, not 12
     info = asdict(reader.info)
@@ -514,6 +536,7 @@ def _compute(path: str | Path, opts: TargetOptions, trajectories: bool, spill: P
         frame_boxes=frame_boxes,
         video_box=union_box(frame_boxes),
         times=np.concatenate(times).astype(np.float64),
+        cuts=cut,
         info=info,
     )
 

@@ -33,10 +33,11 @@ class TargetClips(Dataset):
     clip: (frames, H, W, 3) uint8 tensor, frames `start + k * stride` (the video resized to the targets'
     size); targets: a dict of tensors, every per-frame array of the targets file at the clip's frames
     (`vectors` (T, H/8, W/8, 2), `camera` (T, 2, 3), `patch_motion` (T, H/16, W/16), `frame_boxes` (T, 4),
-    `times` (T,)), the trajectories starting at them (`trajectories` (T, H/8, W/8, L, 2), `valid`
+    `times` (T,), and `cuts` (T,) bool where the file has them), the trajectories starting at them (`trajectories` (T, H/8, W/8, L, 2), `valid`
     (T, H/8, W/8): all False for a frame no trajectory starts at, near the end or between `--starts`),
     `video_box` (4,) and `frames` (T,) int64, the frame indices.
-    The start is drawn at random (numpy, seeded by `seed`, the item and one draw from torch's random generator:
+    A clip lies within one shot where the video has scene cuts (the file's `cuts`) and a shot is long enough;
+    else it may span one. The start is drawn at random (numpy, seeded by `seed`, the item and one draw from torch's random generator:
     a new clip every epoch, with or without worker processes, repeatable after `torch.manual_seed`), or the
     middle clip with `random=False`. The frames are decoded from the stream (and a frame folder at the rate)
     the targets were made from (the file's `settings`). A video shorter than the clip repeats its last frame. Videos without
@@ -64,22 +65,31 @@ class TargetClips(Dataset):
     def __len__(self) -> int:
         return len(self.jobs)
 
-    def _indices(self, item: int, count: int) -> np.ndarray:
+    def _indices(self, item: int, count: int, cuts: np.ndarray | None = None) -> np.ndarray:
+        """(frames,) int64: the clip's frame indices in a video of `count` frames; cuts: (count,) bool, the frames
+        that begin a shot (a start whose clip would span one is not drawn, unless every start's would)."""
         span = (self.frames - 1) * self.stride + 1
-        top = max(0, count - span)
+        starts = np.arange(max(0, count - span) + 1)
+        if cuts is not None and len(cuts) == count and cuts[1:].any():
+            shot = np.cumsum(cuts)
+            within = starts[shot[starts] == shot[np.minimum(starts + span - 1, count - 1)]]
+            starts = within if len(within) else starts
         if self.random:
             rng = np.random.default_rng([self.seed, item, int(torch.randint(0, 2**31 - 1, ()).item())])
-            start = int(rng.integers(0, top + 1))
+            start = int(starts[rng.integers(0, len(starts))])
         else:
-            start = top // 2
+            start = int(starts[(len(starts) - 1) // 2])
         return np.minimum(start + np.arange(self.frames) * self.stride, count - 1)
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         job = self.jobs[item]
         data = _map_targets(job.out)  # memory maps: only the clip's rows are read, however long the video
         count = len(data["times"])
-        idx = self._indices(item, count)
+        cuts = np.asarray(data["cuts"]) if "cuts" in data else None  # files of revision 8 on
+        idx = self._indices(item, count, cuts)
         out: dict[str, Any] = {k: np.asarray(data[k][idx]) for k in PER_FRAME}
+        if cuts is not None:
+            out["cuts"] = cuts[idx]
         starts = np.asarray(data["start_frames"])
         row = np.searchsorted(starts, idx)
         has = (row < len(starts)) & (starts[np.minimum(row, len(starts) - 1)] == idx) if len(starts) else np.zeros(len(idx), bool)

@@ -50,8 +50,11 @@ def npz_state(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceSt
         return ""
     wanted = json.loads(opts.to_json())
     if saved != wanted:
-        strip = lambda d: {k: v for k, v in d.items() if k not in CODE_KEYS}  # noqa: E731
-        return OTHER_CODE if isinstance(saved, dict) and strip(saved) == strip(wanted) else ""
+        if not isinstance(saved, dict):
+            return ""
+        # an option added since (absent from the file) counts as the code's change, not the user's
+        strip = lambda d: {k: v for k, v in d.items() if k not in CODE_KEYS and k in saved}  # noqa: E731
+        return OTHER_CODE if strip(saved) == strip(wanted) else ""
     if stamp is not None and recorded is not None and recorded != stamp.to_dict():
         return ""
     return COMPLETE
