@@ -214,7 +214,8 @@ def speed(video: Path, repeats: int, tmp: Path, batch: int = 3, baseline: Path |
     """Rows of the speed table: FFmpeg's decode, `targets` on the one video in a fresh process, and the cost of
     one more video in a batch (one process over `batch` copies of the video, less the one-video run, over
     batch - 1: what each video of a dataset costs once the process has started and loaded its kernels).
-    baseline: another checkout, timed the same way in the same rounds (its row follows ours)."""
+    baseline: another checkout, timed the same way in the same rounds (its row follows ours). Ours is timed with
+    its default (scene cuts found on the decoded pictures) and with `--no-cuts` (the vectors parsed alone)."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         return ["| (ffmpeg not installed: `apt-get install ffmpeg` for this comparison) | | | | | | |"]
@@ -224,15 +225,16 @@ def speed(video: Path, repeats: int, tmp: Path, batch: int = 3, baseline: Path |
         copy = folder / f"v{k}{video.suffix}"
         if not copy.exists():
             shutil.copyfile(video, copy)
-    codes = {"this code": ROOT, **({"before": baseline.resolve()} if baseline else {})}
+    codes = {"this code": (ROOT, []), "this code, --no-cuts": (ROOT, ["--no-cuts"]),
+             **({"before": (baseline.resolve(), [])} if baseline else {})}  # fmt: skip
     ff: list[float] = []
     runs: dict[tuple[str, str], list[float]] = {(c, k): [] for c in codes for k in ("one", "batch")}
     for r in range(repeats):
         ff.append(child_cpu([ffmpeg, "-v", "error", "-threads", "1", "-flags2", "+export_mvs", "-i", str(video), "-f", "null", "-"]))
-        for c, code in codes.items():
-            out = tmp.resolve() / f"{c.replace(' ', '-')}-{r}"
-            runs[c, "one"].append(child_cpu([sys.executable, "-m", "mosi_tool", "targets", str(video), "-o", str(out / "one"), "-j", "0"], code))
-            runs[c, "batch"].append(child_cpu([sys.executable, "-m", "mosi_tool", "targets", str(folder), "-o", str(out / "batch"), "-j", "0"], code))
+        for k, (c, (code, extra)) in enumerate(codes.items()):
+            out = tmp.resolve() / f"code{k}-{r}"
+            runs[c, "one"].append(child_cpu([sys.executable, "-m", "mosi_tool", "targets", str(video), "-o", str(out / "one"), "-j", "0", *extra], code))
+            runs[c, "batch"].append(child_cpu([sys.executable, "-m", "mosi_tool", "targets", str(folder), "-o", str(out / "batch"), "-j", "0", *extra], code))
     from mosi_tool.video.decode import VideoReader
 
     info = VideoReader(video).info

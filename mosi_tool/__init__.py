@@ -55,14 +55,15 @@ def default_model_path() -> Path:
 
 @overload
 def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., chunk: None = ...,
-           measure_references: bool = ..., letterbox: bool = ...) -> MotionField: ...
+           measure_references: bool = ..., letterbox: bool = ..., cuts: bool = ...) -> MotionField: ...
 @overload
 def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., camera_model: str = ..., *, chunk: int,
-           measure_references: bool = ..., letterbox: bool = ...) -> Iterator[MotionField]: ...
+           measure_references: bool = ..., letterbox: bool = ..., cuts: bool = ...) -> Iterator[MotionField]: ...
 
 
 def motion(path: str | Path, stream: int | None = None, fps: float | None = None, camera_model: str = "similarity",
-           chunk: int | None = None, measure_references: bool = False, letterbox: bool = True) -> MotionField | Iterator[MotionField]:  # fmt: skip
+           chunk: int | None = None, measure_references: bool = False, letterbox: bool = True,
+           cuts: bool = True) -> MotionField | Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of one video (`mosi_tool.video.motion`).
 
     Returns a `MotionField`: `vectors` (F, ceil(H/8), ceil(W/8), 2) float32 px/frame from the codec's motion
@@ -76,15 +77,19 @@ def motion(path: str | Path, stream: int | None = None, fps: float | None = None
     `mosi-tool saliency --method mv` reads `motion(path, camera_model="auto", measure_references=True,
     letterbox=False)`, while `targets` and `saliency --stabilize` keep the estimate (the default here).
     letterbox: the cells in the video's black bars (letterbox, pillarbox: `video.letterbox`, found from its
-    first frames by a short decode of their own) take the camera's motion, as in `targets`. Errors: `VideoError` (a
+    first frames by a short decode of their own) take the camera's motion, as in `targets`. cuts: the scene cuts
+    found on the decoded pictures (`MotionField.cuts`; the pictures are then decoded in full) and each shot's
+    field made on its own, as `targets` and `saliency` make it; False: the video taken as one shot. Errors: `VideoError` (a
     ValueError, "PATH: reason") for a missing path, a folder without image frames or an unreadable file, as
     every call of the Python API; with `chunk`, when the iterator is first advanced.
     """
+    from .saliency.shots import frame_cuts
     from .video.motion import iter_motion, read_motion
 
+    shots = frame_cuts if cuts else None
     if chunk is not None:
-        return iter_motion(path, stream, fps, model=camera_model, chunk=chunk, measure=measure_references, letterbox=letterbox)
-    return read_motion(path, stream, fps, model=camera_model, measure=measure_references, letterbox=letterbox)
+        return iter_motion(path, stream, fps, model=camera_model, chunk=chunk, measure=measure_references, letterbox=letterbox, shots=shots)
+    return read_motion(path, stream, fps, model=camera_model, measure=measure_references, letterbox=letterbox, shots=shots)
 
 
 def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool = True, size: tuple[int, int] | None = None,

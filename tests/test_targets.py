@@ -994,6 +994,9 @@ def test_targets_are_made_shot_by_shot_at_scene_cuts(tmp_path):
     np.testing.assert_array_equal(shots.frame_boxes[n - 3 : n + 3], [first] * 3 + [second] * 3)
     assert whole.frame_boxes[n - 1].tolist() == [64, 32, 288, 176]  # both
     assert json.loads(TargetOptions().to_json())["cuts"] is True and json.loads(TargetOptions(cuts=False).to_json())["cuts"] is False
+    field = mosi_tool.motion(path)  # as `targets` makes it
+    assert field.cuts is not None and np.flatnonzero(field.cuts).tolist() == [n] and mosi_tool.motion(path, cuts=False).cuts is None
+    np.testing.assert_array_equal(field.vectors[:, : shots.vectors.shape[1], : shots.vectors.shape[2]].astype(np.float16), shots.vectors)
 
 
 def test_a_file_made_before_the_cuts_option_is_made_again_as_other_code(videos, tmp_path):
