@@ -81,6 +81,18 @@ def test_overlapping_clips_are_averaged_and_every_frame_is_covered():
     np.testing.assert_allclose(out, [1, 1, 2, 2, 3, 3, 3])  # frame 6 is past every clip: nearest frame's map
 
 
+def test_a_frame_outside_every_clip_takes_a_map_of_its_own_shot():
+    """Frames 2-4 lie between the clips (0-1 and 5-7, as between resampled frames); with a cut at frame 2 they
+    take shot 2's nearest map (frame 5's), not frame 1's of the shot before."""
+    maps = np.stack([np.full((1, 1, 1), 1.0), np.full((1, 1, 1), 3.0)]).astype(np.float32)
+    times = np.array([[0, 1], [5, 7]], dtype=float)
+    plain = frame_maps(maps, times, np.arange(8, dtype=float))[:, 0, 0]
+    np.testing.assert_allclose(plain, [1, 1, 1, 3, 3, 3, 3, 3])
+    cuts = np.zeros(8, bool)
+    cuts[2] = True
+    np.testing.assert_allclose(frame_maps(maps, times, np.arange(8, dtype=float), cuts)[:, 0, 0], [1, 1, 3, 3, 3, 3, 3, 3])
+
+
 def _read(path):
     with av.open(str(path)) as c:
         s = c.streams.video[0]

@@ -86,6 +86,9 @@ def test_boxes_and_the_primary_mover_start_afresh_at_a_cut(tmp_path):
             # the second shot's mover is primary from the cut on (the first frame of a shot has no motion yet)
             assert all(line["boxes"] and line["boxes"][0][1] > 90 for line in lines[n + 2 : 2 * n - 1]), lines[n : n + 4]
             assert len(first) == len(second) == 1
+    import mosi_tool
+
+    assert np.flatnonzero(mosi_tool.saliency(path).cuts).tolist() == [n]  # the Python API says where, too
 
 
 @pytest.mark.parametrize("keyframe", [True, False], ids=["keyframe-at-cut", "cut-within-gop"])
@@ -149,9 +152,12 @@ def test_the_network_s_clips_never_span_a_cut(tmp_path, energy_ckpt):
     frames = read_frames(path)
     shots = [encode_frames(tmp_path / f"shot{k}.mp4", frames[k * n : (k + 1) * n], options={"bf": "2"}) for k in range(2)]
     joined = join_videos(shots, tmp_path / "joined.mp4")
-    for method in ("cam", "fused"):
-        whole = compute_saliency(engine, joined, "motion", method=method, step=3)
-        alone = [compute_saliency(engine, p, "motion", method=method, step=3) for p in shots]
+    for method, fps in (("cam", None), ("fused", None), ("cam", 10.0), ("fused", 10.0)):
+        # with --fps each shot is resampled from its own first frame (the cut was found late, at the first frame
+        # sampled after it, and the frames between took the other shot's map)
+        whole = compute_saliency(engine, joined, "motion", method=method, step=3, fps=fps)
+        alone = [compute_saliency(engine, p, "motion", method=method, step=3, fps=fps) for p in shots]
+        assert whole.cuts is not None and np.flatnonzero(whole.cuts).tolist() == [n], (method, fps)
         np.testing.assert_allclose(np.asarray(whole.maps[:]), np.concatenate([np.asarray(r.maps[:]) for r in alone]), atol=1e-5)
 
 

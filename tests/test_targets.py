@@ -1037,5 +1037,8 @@ def test_dataset_clips_lie_within_one_shot(tmp_path):
     _, tg = TargetClips([path], out, frames=6, stride=2, random=False)[0]
     assert tg["frames"].numpy()[0] >= n or tg["frames"].numpy()[-1] < n
     long = TargetClips([path], out, frames=12, stride=2)  # 23 frames: longer than either shot, so it spans the cut
-    frames = long[0][1]["frames"].numpy()
+    _, tg = long[0]
+    frames = tg["frames"].numpy()
     assert frames[0] < n <= frames[-1]
+    at = int(np.searchsorted(frames, n))  # the first of the second shot's frames in the clip
+    assert tg["cuts"].numpy().tolist() == [k == at for k in range(len(frames))]  # whether or not frame n itself is drawn

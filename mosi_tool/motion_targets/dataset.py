@@ -33,7 +33,8 @@ class TargetClips(Dataset):
     clip: (frames, H, W, 3) uint8 tensor, frames `start + k * stride` (the video resized to the targets'
     size); targets: a dict of tensors, every per-frame array of the targets file at the clip's frames
     (`vectors` (T, H/8, W/8, 2), `camera` (T, 2, 3), `patch_motion` (T, H/16, W/16), `frame_boxes` (T, 4),
-    `times` (T,), and `cuts` (T,) bool where the file has them), the trajectories starting at them (`trajectories` (T, H/8, W/8, L, 2), `valid`
+    `times` (T,), and where the file has them `cuts` (T,) bool, whether a scene cut lies between the clip's frame
+    and the one before it, or on its first frame), the trajectories starting at them (`trajectories` (T, H/8, W/8, L, 2), `valid`
     (T, H/8, W/8): all False for a frame no trajectory starts at, near the end or between `--starts`),
     `video_box` (4,) and `frames` (T,) int64, the frame indices.
     A clip lies within one shot where the video has scene cuts (the file's `cuts`) and a shot is long enough;
@@ -88,8 +89,9 @@ class TargetClips(Dataset):
         cuts = np.asarray(data["cuts"]) if "cuts" in data else None  # files of revision 8 on
         idx = self._indices(item, count, cuts)
         out: dict[str, Any] = {k: np.asarray(data[k][idx]) for k in PER_FRAME}
-        if cuts is not None:
-            out["cuts"] = cuts[idx]
+        if cuts is not None:  # a cut between two of the clip's frames (with stride > 1, it may fall between them)
+            shot = np.cumsum(cuts)[idx]
+            out["cuts"] = np.concatenate([cuts[idx[:1]], shot[1:] != shot[:-1]])
         starts = np.asarray(data["start_frames"])
         row = np.searchsorted(starts, idx)
         has = (row < len(starts)) & (starts[np.minimum(row, len(starts) - 1)] == idx) if len(starts) else np.zeros(len(idx), bool)

@@ -25,7 +25,8 @@ class SaliencyArrays:
     for; else None.
     boxes: one dict per frame, {"frame", "time", "boxes": [[x0, y0, x1, y1, score, ...], ...]} in frame pixels
     (`regions.BoxesFile`, the `--boxes` JSON lines), when asked for; else None.
-    times: float64 (F,) seconds of each frame, from its timestamp. info: the video's header.
+    times: float64 (F,) seconds of each frame, from its timestamp. info: the video's header. cuts: bool (F,),
+    the frames that begin a new shot (scene cuts, `saliency.shots`; the `"cut": true` of the boxes' lines).
     """
 
     maps: np.ndarray
@@ -34,6 +35,7 @@ class SaliencyArrays:
     times: np.ndarray
     info: VideoInfo
     notes: list[str] = field(default_factory=list)
+    cuts: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 def saliency(path: str | Path, *, masks: bool = False, boxes: bool = False, **options: Any) -> SaliencyArrays:
@@ -67,4 +69,5 @@ def saliency(path: str | Path, *, masks: bool = False, boxes: bool = False, **op
             times=np.asarray(done.frame_times, dtype=np.float64),
             info=done.info,
             notes=done.notes,
+            cuts=np.zeros(len(done.frame_times), bool) if done.cuts is None else np.asarray(done.cuts, bool),  # type: ignore[arg-type]
         )

@@ -154,19 +154,19 @@ def compute_saliency(
         ranges.extend((c.start, c.end) for c in batch)
         padded = max(padded, max(c.padded for c in batch))
     frame_times = np.asarray(timed.times, dtype=np.float64)
-    per_frame = frame_maps(np.concatenate(maps), np.stack(times), frame_times)
+    cuts = np.zeros(len(frame_times), bool)
+    cuts[[i for i in begins if i < len(cuts)]] = True
+    if method == "fused" and motion is not None and motion.cuts is not None:
+        cuts = motion.cuts  # the scene cuts its motion maps were made by (the same frames began the clips' shots)
+    per_frame = frame_maps(np.concatenate(maps), np.stack(times), frame_times, cuts)
     notes = []
     if stabilize != "none" and motion is not None:
         notes.append(f"stabilised {stabilized} of {len(ranges)} clips with the camera motion from {motion.source}")
     result_maps: np.ndarray | MapStore = per_frame
-    cuts = np.zeros(len(frame_times), bool)
-    cuts[[i for i in begins if i < len(cuts)]] = True
     if method == "fused" and motion is not None and mv_maps is not None:
         result_maps = _fuse_stored(per_frame, mv_maps, norm)
         geo = field_geometry(motion, size)
         notes.append(f"fused with compensated {motion.source}")
-        if motion.cuts is not None:
-            cuts = motion.cuts  # the scene cuts its motion maps were made by (each one a cut of the clips too)
     return SaliencyResult(
         reader.info, geo, frame_times, result_maps, np.concatenate(logits), np.asarray(ranges, dtype=np.int64),
         padded, list(reader.warnings), notes, cuts=cuts,

@@ -22,12 +22,13 @@ def temporal_weights(positions: np.ndarray, frames: int, steps: int) -> tuple[np
     return lo, hi, s - lo
 
 
-def frame_maps(clip_maps: np.ndarray, clip_times: np.ndarray, frame_times: np.ndarray) -> np.ndarray:
+def frame_maps(clip_maps: np.ndarray, clip_times: np.ndarray, frame_times: np.ndarray, cuts: np.ndarray | None = None) -> np.ndarray:
     """Per-frame maps (F, h, w) from clip maps (N, t, h, w) and their frame times (N, T).
 
     A frame inside a clip's time span gets that clip's map at its position in the clip; overlapping clips
     are averaged. A frame outside every clip (e.g. between resampled frames at the very end) takes the
-    nearest covered frame's map.
+    nearest covered frame's map, of its own shot where `cuts` (F,) bool (the frames that begin a shot) say
+    where the shots are and the shot has one.
     """
     n_clips, steps, h, w = clip_maps.shape
     n_frames = len(frame_times)
@@ -49,12 +50,16 @@ def frame_maps(clip_maps: np.ndarray, clip_times: np.ndarray, frame_times: np.nd
         lo, hi, frac = temporal_weights(pos, t_len, steps)
         total[idx] += clip_maps[c, lo] * (1 - frac)[:, None, None] + clip_maps[c, hi] * frac[:, None, None]
         count[idx] += 1
-    covered = np.flatnonzero(count)
-    if len(covered) == 0:
+    if not count.any():
         raise ValueError("no frame is covered by any clip")
     out = total / np.maximum(count, 1)[:, None, None]
-    missing = np.flatnonzero(count == 0)
-    if len(missing):
+    shot = np.cumsum(cuts) if cuts is not None and len(cuts) == n_frames else np.zeros(n_frames, np.int64)
+    for s in np.unique(shot[count == 0]):
+        in_shot = shot == s
+        covered = np.flatnonzero(count.astype(bool) & in_shot)
+        if len(covered) == 0:  # a shot no clip covers: the nearest covered frame of any shot
+            covered = np.flatnonzero(count)
+        missing = np.flatnonzero((count == 0) & in_shot)
         nearest = covered[np.clip(np.searchsorted(covered, missing), 0, len(covered) - 1)]
         before = covered[np.clip(np.searchsorted(covered, missing) - 1, 0, len(covered) - 1)]
         use_before = np.abs(missing - before) < np.abs(nearest - missing)

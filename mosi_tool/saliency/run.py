@@ -265,6 +265,7 @@ class SaliencyRun:
     notes: list[str] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     failed: dict[Path, str] = field(default_factory=dict)  # outputs that could not be written, and why
+    cuts: object = None  # (F,) bool, numpy: the frame begins a new shot (`SaliencyResult.cuts`); None: not looked for
 
 
 def open_engine(options: SaliencyOptions) -> Engine:
@@ -389,7 +390,9 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
         made, failed = e.notes, {**failed, **e.failed}
     notes = list(dict.fromkeys(notes + made))
     if result.padded:
-        short = "a shot" if result.cuts is not None and result.cuts.any() else "video"
-        notes.append(f"{short} shorter than one clip: padded with {result.padded} repeats of the last frame")
+        if result.cuts is not None and result.cuts.any():
+            notes.append(f"shots shorter than one clip padded with their last frame (up to {result.padded} repeats)")
+        else:
+            notes.append(f"video shorter than one clip: padded with {result.padded} repeats of the last frame")
     written = [p for p in outputs.named().values() if p not in failed]
-    return SaliencyRun(info, n, result.frame_times, describe, clips, time.perf_counter() - t0, notes, written, failed)
+    return SaliencyRun(info, n, result.frame_times, describe, clips, time.perf_counter() - t0, notes, written, failed, result.cuts)

@@ -212,14 +212,29 @@ class Clip:
 
 def resample(frames: Iterable[Frame], fps: float) -> Iterator[Frame]:
     """Pick, for every tick of a `fps` clock, the decoded frame nearest in time (by PTS)."""
-    period = 1.0 / fps
-    tick = 0
+    for _, frame in _sampled(frames, fps, None):
+        yield frame
+
+
+def _sampled(frames: Iterable[Frame], fps: float | None, shots: Callable[[Frame], bool] | None) -> Iterator[tuple[bool, Frame]]:
+    """(whether it begins a new shot, frame) of every sampled frame: with `fps`, for every tick of a `fps` clock
+    the decoded frame nearest in time, else every frame. shots: asked of every decoded frame in order; a shot's
+    clock starts at its first frame (the video's at time 0), and no tick takes a frame of another shot."""
+    period = 1.0 / fps if fps else None
+    origin, tick = 0.0, 0
     prev: Frame | None = None
     for cur in frames:
-        while tick * period <= cur.time:
-            target = tick * period
-            yield prev if prev is not None and target - prev.time < cur.time - target else cur
-            tick += 1
+        new = shots is not None and shots(cur) and prev is not None
+        if new:
+            origin, tick, prev = cur.time, 0, None
+        if period is None:
+            yield new, cur
+            prev = cur
+            continue
+        while origin + tick * period <= cur.time:
+            target = origin + tick * period
+            yield new, prev if prev is not None and target - prev.time < cur.time - target else cur
+            new, tick = False, tick + 1
         prev = cur
 
 
@@ -246,20 +261,19 @@ def iter_clips(reader: VideoReader, spec: ClipSpec, shots: Callable[[Frame], boo
     `spec.fps` first (a frame folder's reader is already at that rate).
 
     Holds at most `stack` frames. A video shorter than one clip gives one clip padded with its last frame
-    (`Clip.padded` says by how much). shots: asked of every sampled frame in order (resized, before any crop)
-    whether it begins a new shot (a scene cut, `saliency.shots`); each shot is then clipped as a video of its
-    own (no clip spans a cut; a shot shorter than one clip is padded), else the video is one shot.
+    (`Clip.padded` says by how much). shots: asked of every decoded frame in order (resized, before any crop
+    or resampling) whether it begins a new shot (a scene cut, `saliency.shots`); each shot is then resampled and
+    clipped as a video of its own (no clip spans a cut; a shot shorter than one clip is padded), else the video
+    is one shot.
     """
     geo = geometry(spec.mode, spec.size, reader.info.width, reader.info.height)
-    frames: Iterable[Frame] = reader.frames(geo.resize)
-    if spec.fps and not reader.is_folder:
-        frames = resample(frames, spec.fps)
+    fps = spec.fps if spec.fps and not reader.is_folder else None
     stack, stride = spec.stack, spec.stride
     window: deque[Frame] = deque(maxlen=stack)
     n = 0  # sampled frames of this shot seen
     last_start = -1
-    for frame in frames:
-        if shots is not None and shots(frame) and n:
+    for new, frame in _sampled(reader.frames(geo.resize), fps, shots):
+        if new and n:
             yield from _shot_end(window, n, last_start, spec)
             window.clear()
             n, last_start = 0, -1
