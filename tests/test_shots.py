@@ -44,6 +44,52 @@ def test_a_change_of_scene_is_a_cut_and_motion_fades_and_flashes_are_not():
     assert grey_only.is_cut(Picture(b.mean(axis=2).astype(np.float32) / 255, None))
 
 
+def test_black_bars_are_left_out_of_the_comparison():
+    """Bars both frames have made any two frames alike (their layouts correlate through the bars): pillarbox
+    bars of 30 or 60 px either side of a 160x120 picture hid its cut. `bars` finds them; a dark scene is not
+    taken for bars beyond BAR_MOST of a side."""
+    from mosi_tool.saliency.shots import bars
+
+    a, b = texture(120, 160, seed=1, scale=6), texture(120, 160, seed=2, scale=6)
+    for bar in (0, 30, 60):
+        boxed = lambda x: np.pad(x, ((0, 0), (bar, bar), (0, 0)))  # noqa: E731
+        cuts = CutDetector()
+        assert [cuts.is_cut(boxed(x)) for x in (a, np.roll(a, 5, axis=1), b, np.roll(b, 5, axis=1))] == [False, False, True, False], bar
+    grey = np.pad(np.full((100, 180), 128, np.uint8), ((10, 10), (5, 15)))
+    assert bars(grey) == (10, 10, 5, 15)
+    assert bars(np.full((120, 200), 10, np.uint8)) == (36, 36, 60, 60)  # all dark: at most 30% of a side each
+
+
+def davis_frames(name: str, n: int, size: tuple[int, int]) -> list[np.ndarray]:
+    import cv2
+
+    from tests.conftest import shared
+
+    return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in read_frames(shared("davis", "mp4", f"{name}.mp4"))[:n]]
+
+
+def blend(x: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:
+    return np.clip(x.astype(np.float32) * (1 - a) + y.astype(np.float32) * a, 0, 255).astype(np.uint8)
+
+
+def test_a_fade_through_black_into_another_scene_is_one_cut_and_a_dim_shot_is_not_flat():
+    """DAVIS camel fading to black over 8 frames, then dog fading in (a new user's case at 480x272): the two dim
+    frames either side of the black one looked alike (d 0.25), so no cut was found; the dim dog frame is now
+    compared with the camel's last frame before the fade too. A dip to black within one shot stays no cut. A
+    shot at 6% contrast counted as flat (never a cut)."""
+    A, B = davis_frames("camel", 28, (480, 272)), davis_frames("dog", 20, (480, 272))
+    black = np.zeros_like(A[0])
+    across = A[:12] + [blend(A[12 + i], black, (i + 1) / 8) for i in range(8)] + [blend(B[i], black, 1 - (i + 1) / 8) for i in range(8)] + B[8:20]
+    cuts = CutDetector()
+    assert [k for k, f in enumerate(across) if cuts.is_cut(pic(f))] == [20]
+    dip = A[:12] + [blend(A[12 + i], black, (i + 1) / 8) for i in range(8)] + [blend(A[20 + i], black, 1 - (i + 1) / 8) for i in range(8)]
+    cuts = CutDetector()
+    assert not any(cuts.is_cut(pic(f)) for f in dip)
+    faint = [blend(f, np.full_like(f, 128), 0.94) for f in B[:12]]  # 6% contrast
+    cuts = CutDetector()
+    assert [k for k, f in enumerate(A[:12] + faint) if cuts.is_cut(pic(f))] == [12]
+
+
 def montage(tmp_path, options: dict[str, str] | None = None):
     """Two shots of 16 frames, 320x192: a 64-px square moving right at 3 px/frame over a textured background,
     then another scene (other colours) with a 64-px square moving left lower down. options: libx264's."""

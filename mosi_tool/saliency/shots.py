@@ -8,12 +8,16 @@ bins of its `colour_picture`, 214x120 at 854x480; Bhattacharyya distance d, 0 to
 levels at the same points, `grey_picture`, shrunk to 64x36; 1 - r, r their correlation, 0 to 2; 1 where either is
 flat, a black frame),
 and a cut is where d x (1 - r) exceeds CUT_SCORE: the content test of shot-boundary detection (as PySceneDetect's
-content detector) checked by the picture's structure. Measured with `python tools/shot_distances.py` on the
+content detector) checked by the picture's structure. Two frames are compared on what both show: black bars
+both have (letterbox, pillarbox, window box: `bars`) are left out, as they made any two frames alike (60-px bars
+on 854x480 hid every cut). Measured with `python tools/shot_distances.py` on the
 shared videos, and with `--joins` on DAVIS sequences played one after another: the cuts of bikes.mp4 (a montage)
-score 0.37 to 1.0, a cut of nasa_13013.mp4 0.31, DAVIS dog to goat (similar colours, d 0.35) 0.41, camel to goat
+score 0.37 to 1.0, a cut of nasa_13013.mp4 (letterboxed) 0.41, DAVIS dog to goat (similar colours, d 0.35) 0.41, camel to goat
 0.35, goat to dog 0.33; without a cut the largest are 0.24 (a corrupt frame of arm_wrestling.mp4), 0.21 (DAVIS dog
 jumping back to its first frame: the same scene), 0.12 (motocross-jump's fastest frame), 0.01 (nasa's dissolve);
-a fade and a flash change the colours, not the layout, and a flat frame is skipped (tests/test_shots.py).
+a fade and a flash change the colours, not the layout, and a flat frame is skipped (tests/test_shots.py). Two
+dim frames look alike whatever they show, so a fade through black from one scene into another compares the
+incoming dim frame with the brightest frame of the fading picture too (`CutDetector.is_cut`).
 A cut missed leaves the state of the shot before it (an id passed on, a colour model of the other scene); a cut
 found where there is none starts them afresh (a new id, a colour model built again from that frame on).
 The motion pass finds the cuts first (`frame_cuts`, on the pictures it decodes): the motion field and its maps are made shot by shot (`video.motion.iter_motion`'s `shots`), and the
@@ -23,7 +27,7 @@ that point into the other shot are dropped (`video.motion.streaming.within_shots
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING, Callable, NamedTuple, Union
 
 import numpy as np
 
@@ -36,9 +40,11 @@ if TYPE_CHECKING:
 CUT_SCORE = 0.3  # colour change x layout change between consecutive frames (module docstring)
 BINS = (16, 4, 4)  # hue, saturation, value
 LAYOUT = (64, 36)  # (width, height) of the grey picture whose correlation is the layout's change
-FLAT = 0.01  # grey levels (0 to 1): a layout's standard deviation below this is a flat frame (`CutDetector.is_cut`)
+FLAT = 0.004  # grey levels (0 to 1): a layout's standard deviation below this is a flat frame (`CutDetector.is_cut`)
+BAR_LEVEL = 24  # grey levels (0 to 255): an edge line this dark on average, and nowhere over twice that, is a black bar (`bars`)
+BAR_MOST = 0.3  # the most of a side taken as bars on each edge
+DIM = 0.5  # a frame whose mean grey level is below this share of the brightest of its picture's is dim (a fade)
 Source = Union["Frame", Picture, np.ndarray]  # a decoded frame, the mask step's picture, or an (H, W, 3) uint8 RGB image
-Features = tuple[np.ndarray, np.ndarray]  # (`colour_histogram`, `layout`) of one frame
 
 
 def colour_picture(source: Source) -> np.ndarray:
@@ -48,7 +54,7 @@ def colour_picture(source: Source) -> np.ndarray:
     area-averaged pictures cost the motion pass 0.7 CPU ms a frame at 854x480 with the histogram and layout; the
     cut test makes this picture only where the layouts differ enough for a cut). Otherwise the image shrunk by
     area averaging,
-    or a `Picture`'s colour image as it is (`features` reads one without its grey levels)."""
+    or a `Picture`'s colour image as it is (a `Picture` without colour is read by its grey levels, `grey_picture`)."""
     import cv2
 
     if isinstance(source, Picture):
@@ -86,17 +92,6 @@ def grey_picture(source: Source) -> np.ndarray:
     return cv2.LUT(np.ascontiguousarray(y[::step, ::step]), LUMA_FULL)
 
 
-def features(source: Source) -> Features:
-    """(`histogram`, `layout` of the `grey_picture`) of a frame."""
-    return histogram(source), layout(grey_picture(source))
-
-
-def histogram(source: Source) -> np.ndarray:
-    """The `colour_histogram` of a frame's `colour_picture`; of a `Picture` without colour, of its grey levels."""
-    grey = isinstance(source, Picture) and source.colour is None
-    return colour_histogram(grey_picture(source) if grey else colour_picture(source))
-
-
 def colour_histogram(image: np.ndarray) -> np.ndarray:
     """(16, 4, 4) float32 HSV histogram of an RGB picture (h, w, 3) uint8, summing to 1; of grey levels (h, w) uint8,
     their histogram of as many bins."""
@@ -117,12 +112,6 @@ def layout(grey: np.ndarray) -> np.ndarray:
     return small - small.mean()
 
 
-def changes(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
-    """(d, r) between two frames' (`colour_histogram`, `layout`): the histograms' Bhattacharyya distance and the
-    layouts' correlation (0 where either is flat)."""
-    return cv2_bhattacharyya(a[0], b[0]), correlation(a[1], b[1])
-
-
 def cv2_bhattacharyya(a: np.ndarray, b: np.ndarray) -> float:
     """The Bhattacharyya distance (0 to 1) of two histograms, OpenCV's."""
     import cv2
@@ -136,10 +125,61 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum()) / norm if norm > 1e-6 else 0.0  # a flat frame: nothing to compare
 
 
-def cut_score(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
-    """d x (1 - r) between two frames' (`colour_histogram`, `layout`) (`changes`, module docstring)."""
-    d, r = changes(a, b)
-    return d * (1.0 - r)
+class Seen(NamedTuple):
+    """A frame as the `CutDetector` compares it: its source, `grey_picture` and `bars`, and the layouts and colour
+    histograms made of it so far, by crop (`seen`, `compare`)."""
+
+    source: Source
+    grey: np.ndarray
+    bars: tuple[int, int, int, int]
+    level: float  # the mean grey level (0 to 255) of what the frame shows, within its bars
+    layouts: dict[tuple[int, int, int, int], np.ndarray]
+    histograms: dict[tuple[int, int, int, int], np.ndarray]
+
+    def layout(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The `layout` of the grey picture less `box` (top, bottom, left, right) along its edges, made once."""
+        if box not in self.layouts:
+            self.layouts[box] = layout(_crop(self.grey, box))
+        return self.layouts[box]
+
+    def histogram(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The `colour_histogram` of the colour picture less `box` (of the grey levels of a `Picture` without
+        colour), made once."""
+        if box not in self.histograms:
+            grey = isinstance(self.source, Picture) and self.source.colour is None
+            picture = self.grey if grey else colour_picture(self.source)
+            self.histograms[box] = colour_histogram(_crop(picture, box) if picture.shape[:2] == self.grey.shape else picture)
+        return self.histograms[box]
+
+    @property
+    def flat(self) -> bool:
+        """Whether what the frame shows (within its bars) is flat: a black or white frame (FLAT)."""
+        lay = self.layout(self.bars)
+        return float(np.sqrt(np.mean(lay * lay))) < FLAT
+
+
+def seen(source: Source) -> Seen:
+    """A frame's `Seen`: its grey picture, bars, level and layout within them."""
+    import cv2
+
+    grey = grey_picture(source)
+    box = bars(grey)
+    small = cv2.resize(_crop(grey, box), LAYOUT, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    mean = float(small.mean())
+    return Seen(source, grey, box, mean * 255, {box: small - mean}, {})
+
+
+def compare(a: Seen, b: Seen, threshold: float | None = None) -> tuple[float, float, float]:
+    """(score, d, r) from frame a to frame b, on what both show (the black bars both have left out): d the
+    colour histograms' Bhattacharyya distance, r the layouts' correlation, the score d x (1 - r). threshold: when
+    1 - r is at most this, no score can pass it (d <= 1) and the histograms are not made: (1 - r, nan, r)."""
+    box = tuple(min(x, y) for x, y in zip(a.bars, b.bars))
+    r = correlation(a.layout(box), b.layout(box))  # type: ignore[arg-type]
+    if threshold is not None and 1.0 - r <= threshold:
+        return 1.0 - r, float("nan"), r
+    ha, hb = a.histogram(box), b.histogram(box)  # type: ignore[arg-type]
+    d = cv2_bhattacharyya(ha, hb) if ha.shape == hb.shape else 0.0
+    return d * (1.0 - r), d, r
 
 
 class CutDetector:
@@ -147,35 +187,62 @@ class CutDetector:
 
     def __init__(self, threshold: float = CUT_SCORE):
         self.threshold = threshold
-        self._previous: tuple[Source, np.ndarray, list[np.ndarray]] | None = None  # (source, layout, [histogram] once made)
+        self._previous: Seen | None = None
+        self._exposed: Seen | None = None  # the brightest frame since the layout last changed (a fade's start)
 
     def is_cut(self, source: Source) -> bool:
         """Whether the next frame (`source`: its decoded frame, picture or image) is across a cut from the one
-        before (never the first). A flat frame (a black or white frame, the bottom of a dip to black) is never a
-        cut, and the frame after it is compared with the last frame before it: a dip within one shot is no cut,
-        a fade out of one shot and into another one cut, where the next shot shows. The colour histograms are
-        made only where the layouts differ enough for a cut (d <= 1, so 1 - r must exceed the threshold): most
-        frames cost their layout alone (the previous frame is held until then)."""
-        now = layout(grey_picture(source))
-        if float(np.sqrt(np.mean(now * now))) < FLAT:
+        before (never the first). Two frames are compared on what they show: the black bars both have (`bars`:
+        letterbox, pillarbox) are left out, as they would make any two frames alike. A flat frame (a black or
+        white frame, the bottom of a dip to black) is never a cut, and the frame after it is compared with the
+        last frame before it, and, where that one was dim (the end of a fade out), with the last well-exposed
+        frame too (two dim frames' colours look alike): a dip within one shot is no cut, a fade out of one shot
+        and into another one cut, where the next shot shows. The colour histograms are made only where the
+        layouts differ enough for a cut (`compare`'s threshold): most frames cost their layout alone (the
+        previous frame is held until then)."""
+        now = seen(source)
+        if now.flat:
             return False
-        previous, self._previous = self._previous, (source, now, [])
-        if previous is None:
+        previous, self._previous = self._previous, now
+        if previous is None or previous.grey.shape != now.grey.shape:
+            self._exposed = now
             return False
-        r = correlation(previous[1], now)
-        if 1.0 - r <= self.threshold:
-            return False
-        a, b = _histogram(previous), _histogram(self._previous)
-        if a.shape != b.shape:
-            return False
-        return float(cv2_bhattacharyya(a, b)) * (1.0 - r) > self.threshold
+        exposed = self._exposed if self._exposed is not None and self._exposed.grey.shape == now.grey.shape else previous
+        cut = compare(previous, now, self.threshold)[0] > self.threshold
+        if not cut and exposed is not previous and previous.level < DIM * exposed.level:
+            cut = compare(exposed, now, self.threshold)[0] > self.threshold
+        # the reference of a fade: the brightest frame of the picture being faded (the layout unchanged)
+        if cut or now.level >= exposed.level or _layouts_differ(exposed, now, self.threshold):
+            self._exposed = now
+        return cut
 
 
-def _histogram(seen: tuple[Source, np.ndarray, list[np.ndarray]]) -> np.ndarray:
-    """A `CutDetector` frame's `histogram`, made on first use."""
-    if not seen[2]:
-        seen[2].append(histogram(seen[0]))
-    return seen[2][0]
+def _layouts_differ(a: Seen, b: Seen, threshold: float) -> bool:
+    """Whether two frames' layouts differ enough for a cut between them (1 - r over `threshold`, `compare`)."""
+    box = tuple(min(x, y) for x, y in zip(a.bars, b.bars))
+    return 1.0 - correlation(a.layout(box), b.layout(box)) > threshold  # type: ignore[arg-type]
+
+
+def bars(grey: np.ndarray, level: int = BAR_LEVEL, most: float = BAR_MOST) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right): the rows and columns of black bars along each edge of grey levels (h, w) uint8:
+    the edge's run of lines whose mean is at most `level` and brightest pixel at most twice that, up to `most` of
+    the side (a dark scene is not taken for bars)."""
+    h, w = grey.shape
+    dark_rows = (grey.sum(axis=1, dtype=np.uint32) <= level * w) & (grey.max(axis=1) <= 2 * level)
+    dark_cols = (grey.sum(axis=0, dtype=np.uint32) <= level * h) & (grey.max(axis=0) <= 2 * level)
+
+    def run(dark: np.ndarray, limit: int) -> int:
+        light = np.flatnonzero(~dark[:limit])
+        return int(light[0]) if len(light) else limit
+
+    rows, cols = int(most * h), int(most * w)
+    return run(dark_rows, rows), run(dark_rows[::-1], rows), run(dark_cols, cols), run(dark_cols[::-1], cols)
+
+
+def _crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """`image` (h, w[, c]) less `box` = (top, bottom, left, right) lines along its edges."""
+    top, bottom, left, right = box
+    return image[top : image.shape[0] - bottom, left : image.shape[1] - right]
 
 
 def frame_cuts() -> Callable[[Frame], bool]:
