@@ -112,7 +112,7 @@ def layout(grey: np.ndarray) -> np.ndarray:
     return small - small.mean()
 
 
-def cv2_bhattacharyya(a: np.ndarray, b: np.ndarray) -> float:
+def bhattacharyya(a: np.ndarray, b: np.ndarray) -> float:
     """The Bhattacharyya distance (0 to 1) of two histograms, OpenCV's."""
     import cv2
 
@@ -173,12 +173,12 @@ def compare(a: Seen, b: Seen, threshold: float | None = None) -> tuple[float, fl
     """(score, d, r) from frame a to frame b, on what both show (the black bars both have left out): d the
     colour histograms' Bhattacharyya distance, r the layouts' correlation, the score d x (1 - r). threshold: when
     1 - r is at most this, no score can pass it (d <= 1) and the histograms are not made: (1 - r, nan, r)."""
-    box = tuple(min(x, y) for x, y in zip(a.bars, b.bars))
-    r = correlation(a.layout(box), b.layout(box))  # type: ignore[arg-type]
+    box = _shown_by_both(a, b)
+    r = correlation(a.layout(box), b.layout(box))
     if threshold is not None and 1.0 - r <= threshold:
         return 1.0 - r, float("nan"), r
-    ha, hb = a.histogram(box), b.histogram(box)  # type: ignore[arg-type]
-    d = cv2_bhattacharyya(ha, hb) if ha.shape == hb.shape else 0.0
+    ha, hb = a.histogram(box), b.histogram(box)
+    d = bhattacharyya(ha, hb) if ha.shape == hb.shape else 0.0
     return d * (1.0 - r), d, r
 
 
@@ -195,8 +195,8 @@ class CutDetector:
         before (never the first). Two frames are compared on what they show: the black bars both have (`bars`:
         letterbox, pillarbox) are left out, as they would make any two frames alike. A flat frame (a black or
         white frame, the bottom of a dip to black) is never a cut, and the frame after it is compared with the
-        last frame before it, and, where that one was dim (the end of a fade out), with the last well-exposed
-        frame too (two dim frames' colours look alike): a dip within one shot is no cut, a fade out of one shot
+        last frame before it, and, where that one was dim (`DIM`: the end of a fade out), with the brightest frame
+        of the picture that faded too (two dim frames' colours look alike): a dip within one shot is no cut, a fade out of one shot
         and into another one cut, where the next shot shows. The colour histograms are made only where the
         layouts differ enough for a cut (`compare`'s threshold): most frames cost their layout alone (the
         previous frame is held until then)."""
@@ -219,8 +219,14 @@ class CutDetector:
 
 def _layouts_differ(a: Seen, b: Seen, threshold: float) -> bool:
     """Whether two frames' layouts differ enough for a cut between them (1 - r over `threshold`, `compare`)."""
-    box = tuple(min(x, y) for x, y in zip(a.bars, b.bars))
-    return 1.0 - correlation(a.layout(box), b.layout(box)) > threshold  # type: ignore[arg-type]
+    box = _shown_by_both(a, b)
+    return 1.0 - correlation(a.layout(box), b.layout(box)) > threshold
+
+
+def _shown_by_both(a: Seen, b: Seen) -> tuple[int, int, int, int]:
+    """The bars (top, bottom, left, right) both frames have: what is left out when they are compared."""
+    top, bottom, left, right = (min(x, y) for x, y in zip(a.bars, b.bars))
+    return top, bottom, left, right
 
 
 def bars(grey: np.ndarray, level: int = BAR_LEVEL, most: float = BAR_MOST) -> tuple[int, int, int, int]:
