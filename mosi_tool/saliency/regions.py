@@ -76,7 +76,7 @@ class Regions:
         self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
         self.primary = PrimaryMover() if primary else None
-        self._detector = CutDetector()
+        self._detector: CutDetector | None = None  # made when no cuts are given
         self._given = cuts
         self._kept: dict[int, np.ndarray] = {}
         self._boxes: dict[int, list[float] | None] = {}  # the primary mover's
@@ -121,7 +121,10 @@ class Regions:
     def _begins(self, index: int, source: Frame | Picture) -> bool:
         """Whether frame `index` begins a shot: the cuts given, else the detector's on `source` (in frame order)."""
         given = self._given
-        return bool(given[index]) if given is not None and index < len(given) else self._detector.is_cut(source)
+        if given is not None and index < len(given):
+            return bool(given[index])
+        self._detector = self._detector or CutDetector()
+        return self._detector.is_cut(source)
 
     def begins_shot(self, index: int) -> bool:
         """Whether frame `index` (after its `evidence`) is across a scene cut from the frame before."""
