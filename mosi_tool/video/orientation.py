@@ -84,7 +84,7 @@ def from_matrix(matrix: np.ndarray | list[int]) -> Orientation:
 
 def frame_orientation(frame: av.VideoFrame) -> Orientation:
     """The orientation a decoded frame's display-matrix side data asks for (identity when it has none)."""
-    for side in frame.side_data.values():  # PyAV 18.1.1 iterates the keys, 18.1.0 the values
-        if side.type == av.sidedata.sidedata.Type.DISPLAYMATRIX and side.buffer_size >= 36:
-            return from_matrix(np.frombuffer(bytes(side), dtype="<i4", count=9))
+    side = frame.side_data.get("DISPLAYMATRIX")  # by name: PyAV 18.1.0 iterates the side data, 18.1.1 their types
+    if side is not None and side.buffer_size >= 36:
+        return from_matrix(np.frombuffer(bytes(side), dtype="<i4", count=9))
     return IDENTITY
