@@ -52,9 +52,16 @@ def test_black_bars_are_left_out_of_the_comparison():
 
     a, b = texture(120, 160, seed=1, scale=6), texture(120, 160, seed=2, scale=6)
     for bar in (0, 30, 60):
-        boxed = lambda x: np.pad(x, ((0, 0), (bar, bar), (0, 0)))  # noqa: E731
-        cuts = CutDetector()
-        assert [cuts.is_cut(boxed(x)) for x in (a, np.roll(a, 5, axis=1), b, np.roll(b, 5, axis=1))] == [False, False, True, False], bar
+        for logo in (False, True):  # a white logo in a bar (it stopped the bars at its lines)
+            def boxed(x: np.ndarray) -> np.ndarray:
+                y = np.pad(x, ((0, 0), (bar, bar), (0, 0)))
+                if logo and bar:
+                    y[10:30, 5:15] = 255
+                return y
+
+            cuts = CutDetector()
+            found = [cuts.is_cut(boxed(x)) for x in (a, np.roll(a, 5, axis=1), b, np.roll(b, 5, axis=1))]
+            assert found == [False, False, True, False], (bar, logo)
     grey = np.pad(np.full((100, 180), 128, np.uint8), ((10, 10), (5, 15)))
     assert bars(grey) == (10, 10, 5, 15)
     assert bars(np.full((120, 200), 10, np.uint8)) == (36, 36, 60, 60)  # all dark: at most 30% of a side each
@@ -78,13 +85,17 @@ def test_a_fade_through_black_into_another_scene_is_one_cut_and_a_dim_shot_is_no
     compared with the camel's last frame before the fade too. A dip to black within one shot stays no cut. A
     shot at 6% contrast counted as flat (never a cut)."""
     A, B = davis_frames("camel", 28, (480, 272)), davis_frames("dog", 20, (480, 272))
-    black = np.zeros_like(A[0])
-    across = A[:12] + [blend(A[12 + i], black, (i + 1) / 8) for i in range(8)] + [blend(B[i], black, 1 - (i + 1) / 8) for i in range(8)] + B[8:20]
-    cuts = CutDetector()
-    assert [k for k, f in enumerate(across) if cuts.is_cut(pic(f))] == [20]
-    dip = A[:12] + [blend(A[12 + i], black, (i + 1) / 8) for i in range(8)] + [blend(A[20 + i], black, 1 - (i + 1) / 8) for i in range(8)]
-    cuts = CutDetector()
-    assert not any(cuts.is_cut(pic(f)) for f in dip)
+    for level in (0, 255):  # through black, and through white (a new user's second trial: missed)
+        flat = np.full_like(A[0], level)
+        across = A[:12] + [blend(A[12 + i], flat, (i + 1) / 8) for i in range(8)] + [blend(B[i], flat, 1 - (i + 1) / 8) for i in range(8)] + B[8:20]
+        cuts = CutDetector()
+        assert [k for k, f in enumerate(across) if cuts.is_cut(pic(f))] == [20], level
+        dip = A[:12] + [blend(A[12 + i], flat, (i + 1) / 8) for i in range(8)] + [blend(A[20 + i], flat, 1 - (i + 1) / 8) for i in range(8)]
+        cuts = CutDetector()
+        assert not any(cuts.is_cut(pic(f)) for f in dip), level
+    still = B[:1] * 6 + [blend(B[0], np.zeros_like(B[0]), (i + 1) / 6) for i in range(6)] + [blend(B[0], np.zeros_like(B[0]), 1 - (i + 1) / 6) for i in range(6)]
+    cuts = CutDetector()  # a dip of a still shot: its near-black frames were taken for bars on every side (a cut)
+    assert not any(cuts.is_cut(pic(f)) for f in still)
     faint = [blend(f, np.full_like(f, 128), 0.94) for f in B[:12]]  # 6% contrast
     cuts = CutDetector()
     assert [k for k, f in enumerate(A[:12] + faint) if cuts.is_cut(pic(f))] == [12]

@@ -9,15 +9,16 @@ levels at the same points, `grey_picture`, shrunk to 64x36; 1 - r, r their corre
 flat, a black frame),
 and a cut is where d x (1 - r) exceeds CUT_SCORE: the content test of shot-boundary detection (as PySceneDetect's
 content detector) checked by the picture's structure. Two frames are compared on what both show: black bars
-both have (letterbox, pillarbox, window box: `bars`) are left out, as they made any two frames alike (60-px bars
-on 854x480 hid every cut). Measured with `python tools/shot_distances.py` on the
+both have (letterbox, pillarbox, window box, with or without a logo or subtitles in them: `bars`) are left out,
+as they made any two frames alike (60-px bars on 854x480 hid every cut). Measured with `python tools/shot_distances.py` on the
 shared videos, and with `--joins` on DAVIS sequences played one after another: the cuts of bikes.mp4 (a montage)
-score 0.37 to 1.0, a cut of nasa_13013.mp4 (letterboxed) 0.41, DAVIS dog to goat (similar colours, d 0.35) 0.41, camel to goat
+score 0.37 to 1.0, a cut of nasa_13013.mp4 0.31, DAVIS dog to goat (similar colours, d 0.35) 0.41, camel to goat
 0.35, goat to dog 0.33; without a cut the largest are 0.24 (a corrupt frame of arm_wrestling.mp4), 0.21 (DAVIS dog
 jumping back to its first frame: the same scene), 0.12 (motocross-jump's fastest frame), 0.01 (nasa's dissolve);
 a fade and a flash change the colours, not the layout, and a flat frame is skipped (tests/test_shots.py). Two
-dim frames look alike whatever they show, so a fade through black from one scene into another compares the
-incoming dim frame with the brightest frame of the fading picture too (`CutDetector.is_cut`).
+faded frames look alike whatever they show, so a fade through black or white from one scene into another
+compares the incoming frame with the most contrasted frame of the picture that faded too, both stretched to
+the same contrast (`CutDetector.is_cut`).
 A cut missed leaves the state of the shot before it (an id passed on, a colour model of the other scene); a cut
 found where there is none starts them afresh (a new id, a colour model built again from that frame on).
 The motion pass finds the cuts first (`frame_cuts`, on the pictures it decodes): the motion field and its maps are made shot by shot (`video.motion.iter_motion`'s `shots`), and the
@@ -41,9 +42,11 @@ CUT_SCORE = 0.3  # colour change x layout change between consecutive frames (mod
 BINS = (16, 4, 4)  # hue, saturation, value
 LAYOUT = (64, 36)  # (width, height) of the grey picture whose correlation is the layout's change
 FLAT = 0.004  # grey levels (0 to 1): a layout's standard deviation below this is a flat frame (`CutDetector.is_cut`)
-BAR_LEVEL = 24  # grey levels (0 to 255): an edge line this dark on average, and nowhere over twice that, is a black bar (`bars`)
+BAR_DARK = 48  # grey levels (0 to 255): an edge line with BAR_SHARE of its pixels at most this dark is a black bar (`bars`)
+BAR_SHARE = 0.6  # ... (text or a logo in a bar leaves most of its lines dark)
 BAR_MOST = 0.3  # the most of a side taken as bars on each edge
-DIM = 0.5  # a frame whose mean grey level is below this share of the brightest of its picture's is dim (a fade)
+BAR_CONTENT = 60  # mean grey level the picture within the bars must reach for them to be told apart (else the last bars found)
+FADED = 0.5  # a frame whose contrast is below this share of the most contrasted frame of its picture's is faded (`CutDetector`)
 Source = Union["Frame", Picture, np.ndarray]  # a decoded frame, the mask step's picture, or an (H, W, 3) uint8 RGB image
 
 
@@ -132,9 +135,9 @@ class Seen(NamedTuple):
     source: Source
     grey: np.ndarray
     bars: tuple[int, int, int, int]
-    level: float  # the mean grey level (0 to 255) of what the frame shows, within its bars
+    contrast: float  # the standard deviation of the grey levels (0 to 1) of what it shows, at the layout's size
     layouts: dict[tuple[int, int, int, int], np.ndarray]
-    histograms: dict[tuple[int, int, int, int], np.ndarray]
+    histograms: dict[tuple[tuple[int, int, int, int], bool], np.ndarray]
 
     def layout(self, box: tuple[int, int, int, int]) -> np.ndarray:
         """The `layout` of the grey picture less `box` (top, bottom, left, right) along its edges, made once."""
@@ -142,42 +145,53 @@ class Seen(NamedTuple):
             self.layouts[box] = layout(_crop(self.grey, box))
         return self.layouts[box]
 
-    def histogram(self, box: tuple[int, int, int, int]) -> np.ndarray:
+    def histogram(self, box: tuple[int, int, int, int], stretch: bool = False) -> np.ndarray:
         """The `colour_histogram` of the colour picture less `box` (of the grey levels of a `Picture` without
-        colour), made once."""
-        if box not in self.histograms:
+        colour), made once; stretch: the picture's grey levels' 1st to 99th percentile stretched to 0..255 first
+        (a frame faded to black or white compared by its colours, not by how faded it is)."""
+        if (box, stretch) not in self.histograms:
+            import cv2
+
             grey = isinstance(self.source, Picture) and self.source.colour is None
             picture = self.grey if grey else colour_picture(self.source)
-            self.histograms[box] = colour_histogram(_crop(picture, box) if picture.shape[:2] == self.grey.shape else picture)
-        return self.histograms[box]
+            picture = _crop(picture, box) if picture.shape[:2] == self.grey.shape else picture
+            if stretch:
+                low, high = np.percentile(_crop(self.grey, box), (1, 99))
+                gain = 255.0 / max(float(high - low), 1.0)
+                picture = cv2.convertScaleAbs(picture, alpha=gain, beta=-float(low) * gain)
+            self.histograms[box, stretch] = colour_histogram(picture)
+        return self.histograms[box, stretch]
 
     @property
     def flat(self) -> bool:
         """Whether what the frame shows (within its bars) is flat: a black or white frame (FLAT)."""
-        lay = self.layout(self.bars)
-        return float(np.sqrt(np.mean(lay * lay))) < FLAT
+        return self.contrast < FLAT
 
 
-def seen(source: Source) -> Seen:
-    """A frame's `Seen`: its grey picture, bars, level and layout within them."""
+def seen(source: Source, known_bars: tuple[int, int, int, int] = (0, 0, 0, 0)) -> Seen:
+    """A frame's `Seen`: its grey picture, bars, contrast and layout within them. known_bars: the bars to take
+    where the picture is too dark to tell its own (a fade, a night scene: `bars`)."""
     import cv2
 
     grey = grey_picture(source)
     box = bars(grey)
+    if box != (0, 0, 0, 0) and float(_crop(grey, box).mean()) < BAR_CONTENT:
+        box = known_bars
     small = cv2.resize(_crop(grey, box), LAYOUT, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-    mean = float(small.mean())
-    return Seen(source, grey, box, mean * 255, {box: small - mean}, {})
+    lay = small - float(small.mean())
+    return Seen(source, grey, box, float(np.sqrt(np.mean(lay * lay))), {box: lay}, {})
 
 
-def compare(a: Seen, b: Seen, threshold: float | None = None) -> tuple[float, float, float]:
+def compare(a: Seen, b: Seen, threshold: float | None = None, stretch: bool = False) -> tuple[float, float, float]:
     """(score, d, r) from frame a to frame b, on what both show (the black bars both have left out): d the
     colour histograms' Bhattacharyya distance, r the layouts' correlation, the score d x (1 - r). threshold: when
-    1 - r is at most this, no score can pass it (d <= 1) and the histograms are not made: (1 - r, nan, r)."""
+    1 - r is at most this, no score can pass it (d <= 1) and the histograms are not made: (1 - r, nan, r).
+    stretch: the histograms of the pictures' contrast stretched (`Seen.histogram`)."""
     box = _shown_by_both(a, b)
     r = correlation(a.layout(box), b.layout(box))
     if threshold is not None and 1.0 - r <= threshold:
         return 1.0 - r, float("nan"), r
-    ha, hb = a.histogram(box), b.histogram(box)
+    ha, hb = a.histogram(box, stretch), b.histogram(box, stretch)
     d = bhattacharyya(ha, hb) if ha.shape == hb.shape else 0.0
     return d * (1.0 - r), d, r
 
@@ -188,32 +202,36 @@ class CutDetector:
     def __init__(self, threshold: float = CUT_SCORE):
         self.threshold = threshold
         self._previous: Seen | None = None
-        self._exposed: Seen | None = None  # the brightest frame since the layout last changed (a fade's start)
+        self._reference: Seen | None = None  # the most contrasted frame since the layout last changed (a fade's start)
+        self._bars: tuple[int, int, int, int] = (0, 0, 0, 0)  # the last bars told apart
 
     def is_cut(self, source: Source) -> bool:
         """Whether the next frame (`source`: its decoded frame, picture or image) is across a cut from the one
         before (never the first). Two frames are compared on what they show: the black bars both have (`bars`:
         letterbox, pillarbox) are left out, as they would make any two frames alike. A flat frame (a black or
         white frame, the bottom of a dip to black) is never a cut, and the frame after it is compared with the
-        last frame before it, and, where that one was dim (`DIM`: the end of a fade out), with the brightest frame
-        of the picture that faded too (two dim frames' colours look alike): a dip within one shot is no cut, a fade out of one shot
+        last frame before it, and, where that one was faded (`FADED`: the end of a fade out to black or white),
+        with the most contrasted frame of the picture that faded too, their contrasts stretched alike (two faded
+        frames' colours look alike whatever they show): a dip within one shot is no cut, a fade out of one shot
         and into another one cut, where the next shot shows. The colour histograms are made only where the
         layouts differ enough for a cut (`compare`'s threshold): most frames cost their layout alone (the
         previous frame is held until then)."""
-        now = seen(source)
+        now = seen(source, self._bars)
         if now.flat:
             return False
         previous, self._previous = self._previous, now
+        if now.bars != (0, 0, 0, 0) or float(now.grey.mean()) >= BAR_CONTENT:
+            self._bars = now.bars  # the bars of a picture bright enough to tell them
         if previous is None or previous.grey.shape != now.grey.shape:
-            self._exposed = now
+            self._reference = now
             return False
-        exposed = self._exposed if self._exposed is not None and self._exposed.grey.shape == now.grey.shape else previous
+        reference = self._reference if self._reference is not None and self._reference.grey.shape == now.grey.shape else previous
         cut = compare(previous, now, self.threshold)[0] > self.threshold
-        if not cut and exposed is not previous and previous.level < DIM * exposed.level:
-            cut = compare(exposed, now, self.threshold)[0] > self.threshold
-        # the reference of a fade: the brightest frame of the picture being faded (the layout unchanged)
-        if cut or now.level >= exposed.level or _layouts_differ(exposed, now, self.threshold):
-            self._exposed = now
+        if not cut and reference is not previous and previous.contrast < FADED * reference.contrast:
+            cut = compare(reference, now, self.threshold, stretch=True)[0] > self.threshold
+        # the reference of a fade: the most contrasted frame of the picture being faded (the layout unchanged)
+        if cut or now.contrast >= reference.contrast or _layouts_differ(reference, now, self.threshold):
+            self._reference = now
         return cut
 
 
@@ -229,16 +247,18 @@ def _shown_by_both(a: Seen, b: Seen) -> tuple[int, int, int, int]:
     return top, bottom, left, right
 
 
-def bars(grey: np.ndarray, level: int = BAR_LEVEL, most: float = BAR_MOST) -> tuple[int, int, int, int]:
+def bars(grey: np.ndarray, dark: int = BAR_DARK, share: float = BAR_SHARE, most: float = BAR_MOST) -> tuple[int, int, int, int]:
     """(top, bottom, left, right): the rows and columns of black bars along each edge of grey levels (h, w) uint8:
-    the edge's run of lines whose mean is at most `level` and brightest pixel at most twice that, up to `most` of
-    the side (a dark scene is not taken for bars)."""
+    the edge's run of lines with at least `share` of their pixels at most `dark` (text or a logo in a bar leaves
+    most of its lines dark), up to `most` of the side. `seen` takes them only where the picture within is bright
+    enough to tell them from a dark scene (BAR_CONTENT)."""
     h, w = grey.shape
-    dark_rows = (grey.sum(axis=1, dtype=np.uint32) <= level * w) & (grey.max(axis=1) <= 2 * level)
-    dark_cols = (grey.sum(axis=0, dtype=np.uint32) <= level * h) & (grey.max(axis=0) <= 2 * level)
+    black = grey <= dark
+    dark_rows = black.sum(axis=1, dtype=np.int32) >= share * w
+    dark_cols = black.sum(axis=0, dtype=np.int32) >= share * h
 
-    def run(dark: np.ndarray, limit: int) -> int:
-        light = np.flatnonzero(~dark[:limit])
+    def run(lines: np.ndarray, limit: int) -> int:
+        light = np.flatnonzero(~lines[:limit])
         return int(light[0]) if len(light) else limit
 
     rows, cols = int(most * h), int(most * w)
