@@ -42,6 +42,11 @@ from .pixels import PixelShape
 from .read_ahead import read_ahead
 from .timeline import Clock, Timeline, decode_order_pts
 
+# swscale's threads: one. PyAV 18.1.1 made its default automatic, and a DataLoader worker forked from a process
+# whose conversions had started that thread pool waited on it forever (the pool is not in the child); videos are
+# converted in parallel by the workers anyway.
+SWSCALE_THREADS = 1
+
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
     ".flv", ".wmv", ".3gp", ".ogv", ".gif", ".y4m", ".mxf", ".vob", ".m2v", ".ivf",
@@ -496,7 +501,7 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
         if last is None:
             raise VideoError(path, _damaged(path, "no frames could be decoded"))
         width, height = reader.pixels.square
-        return reader.orientation.apply(last.to_ndarray(format="rgb24", width=width, height=height))
+        return reader.orientation.apply(last.to_ndarray(format="rgb24", width=width, height=height, threads=SWSCALE_THREADS))
 
 
 def _stated_frames(container: av.container.InputContainer, vs: av.video.stream.VideoStream, duration: float | None,
@@ -512,7 +517,7 @@ def _stated_frames(container: av.container.InputContainer, vs: av.video.stream.V
 
 def _upright_rgb(frame: av.VideoFrame, orientation: Orientation, reshape: dict[str, int]) -> np.ndarray:
     """(H, W, 3) uint8 RGB of a decoded frame, resized by swscale (`reshape`: width, height) and turned upright."""
-    return orientation.apply(frame.to_ndarray(format="rgb24", **reshape))
+    return orientation.apply(frame.to_ndarray(format="rgb24", threads=SWSCALE_THREADS, **reshape))
 
 
 def _hdr_note(cc: av.codec.context.CodecContext | None) -> str | None:

@@ -26,7 +26,7 @@ import av
 import numpy as np
 
 from ..hardware import available_memory
-from .decode import Frame, VideoReader, keeps_planes, yuv_planes
+from .decode import SWSCALE_THREADS, Frame, VideoReader, keeps_planes, yuv_planes
 from .packets import StreamDecode
 from .timeline import Clock, Timeline
 
@@ -218,4 +218,4 @@ def _no_pixels(path: Path) -> np.ndarray:
 
 def _rgb(picture: _Picture) -> np.ndarray:
     """(H, W, 3) uint8 RGB of a kept picture, converted as `VideoReader.frames` converts a decoded one."""
-    return picture.frame().to_ndarray(format="rgb24")
+    return picture.frame().to_ndarray(format="rgb24", threads=SWSCALE_THREADS)
