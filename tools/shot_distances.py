@@ -38,21 +38,17 @@ def frames(path: Path, short: int | None = None) -> list:
     return [seen(f) for f in reader.frames(size, planes=size is None)]
 
 
-def score(a, b) -> tuple[float, float, float]:
-    """(score, d, r) from frame a to b (`shots.compare`: on what both show, the bars both have left out)."""
+def scores(path: Path, short: int | None = None) -> list[tuple[float, float, float]]:
+    """(score, d, r) of every frame from the one before (zeros for the first): `shots.compare`, on what both
+    show (the bars both have left out)."""
     from mosi_tool.saliency.shots import compare
 
-    return compare(a, b)
-
-
-def scores(path: Path, short: int | None = None) -> list[tuple[float, float, float]]:
-    """(score, d, r) of every frame from the one before (zeros for the first)."""
     f = frames(path, short)
-    return [(0.0, 0.0, 1.0)] + [score(a, b) for a, b in zip(f, f[1:])]
+    return [(0.0, 0.0, 1.0)] + [compare(a, b) for a, b in zip(f, f[1:])]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mosi_tool.saliency.shots import CUT_SCORE
+    from mosi_tool.saliency.shots import CUT_SCORE, compare
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("videos", nargs="*", type=Path)
@@ -68,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit("error: --joins takes two videos or more")
         ends = [(f[0], f[-1]) for f in (frames(v, a.short_side) for v in a.videos)]
         for (v, (_, last)), (w, (first, _)) in zip(zip(a.videos, ends), zip(a.videos[1:], ends[1:])):
-            s, d, r = score(last, first)
+            s, d, r = compare(last, first)
             print(f"{v.name} -> {w.name}: {s:.2f} (d {d:.2f}, r {r:.2f}){' cut' if s > CUT_SCORE else ''}")
         return
     videos = a.videos or sorted((SHARED / "videos").glob("*")) + sorted((SHARED / "davis" / "mp4").glob("*.mp4"))

@@ -171,14 +171,11 @@ class Seen(NamedTuple):
 def seen(source: Source, known_bars: tuple[int, int, int, int] = (0, 0, 0, 0)) -> Seen:
     """A frame's `Seen`: its grey picture, bars, contrast and layout within them. known_bars: the bars to take
     where the picture is too dark to tell its own (a fade, a night scene: `bars`)."""
-    import cv2
-
     grey = grey_picture(source)
     box = bars(grey)
     if box != (0, 0, 0, 0) and float(_crop(grey, box).mean()) < BAR_CONTENT:
         box = known_bars
-    small = cv2.resize(_crop(grey, box), LAYOUT, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-    lay = small - float(small.mean())
+    lay = layout(_crop(grey, box))
     return Seen(source, grey, box, float(np.sqrt(np.mean(lay * lay))), {box: lay}, {})
 
 
