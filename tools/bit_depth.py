@@ -1,7 +1,7 @@
 """Masks of 8-bit and 10-bit video of the same frames: DAVIS sequences encoded both ways, J of each.
 
     python tools/bit_depth.py                                   # the development sequences, 40 frames each
-    python tools/bit_depth.py --sequences dog camel --frames 40 --formats yuv420p yuv420p10le yuv420p12le
+    python tools/bit_depth.py --sequences dog camel --frames 40 --formats yuv420p yuv420p10le yuv422p10le
 
 Each sequence's first `--frames` frames (decoded from ../shared/data/davis/mp4) are encoded with libx264 once
 per pixel format (one thread, 2 B-frames, crf 20, a keyframe every 250 frames), then `saliency --masks` (the

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         compensate: Annotated[bool, typer.Option("--compensate/--no-compensate", help="Trajectories relative to the fitted camera motion (default), or raw.")] = True,
         size: Annotated[Optional[str], typer.Option("--size", help="WxH: targets for the video resized to this size (default: as a player shows it).")] = None,
         camera_model: Annotated[str, typer.Option("--camera-model", help="similarity (pan, zoom, rotation; default), affine, or auto (the affine model on frames where it fits clearly more: saliency's choice).")] = "similarity",
-        cuts: Annotated[bool, typer.Option("--cuts/--no-cuts", help="Find scene cuts on the decoded pictures and make each shot's motion on its own (default; about 0.8 CPU ms a frame more at 854x480), or take the video as one shot.")] = True,
+        cuts: Annotated[bool, typer.Option("--cuts/--no-cuts", help="Find scene cuts on the decoded pictures and make each shot's motion on its own (default; about 0.5 CPU ms a frame more at 854x480), or take the video as one shot.")] = True,
         workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Worker processes (0: this process). Default: one per CPU, never more than there are videos.")] = None,
         stream: StreamOpt = None,
         fps: Annotated[Optional[float], typer.Option("--fps", help="Frame folders only: their frame rate (> 0; default 25). A video file keeps its own frames.")] = None,
