@@ -110,3 +110,13 @@ def test_a_spec_from_numpy_numbers_is_the_spec_of_python_numbers():
     assert json.loads(json.dumps(spec.to_dict())) == spec.to_dict()
     with pytest.raises(ValueError, match="--step must be a whole number, got 2.5"):
         ClipSpec(step=2.5)
+
+
+def test_shot_ids_and_spans_from_cuts():
+    from mosi_tool.video.clips import shot_ids, shot_spans
+
+    cuts = np.array([False, False, True, False, True])
+    assert shot_ids(cuts).tolist() == [0, 0, 1, 1, 2]
+    assert shot_spans(cuts) == [(0, 2), (2, 4), (4, 5)]
+    assert shot_spans(np.zeros(3, bool)) == [(0, 3)] and shot_ids(np.zeros(3, bool)).tolist() == [0, 0, 0]
+    assert shot_spans([True, False]) == [(0, 2)]  # a first frame marked is still the one shot

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from ..batch.jobs import SourceStamp, find_inputs, plan, source_stamp
 from ..npz import map_npz
+from ..video.clips import shot_ids
 from ..video.decode import VideoError, VideoReader
 from .files import REQUIRED
 
@@ -72,7 +73,7 @@ class TargetClips(Dataset):
         span = (self.frames - 1) * self.stride + 1
         starts = np.arange(max(0, count - span) + 1)
         if cuts is not None and len(cuts) == count and cuts[1:].any():
-            shot = np.cumsum(cuts)
+            shot = shot_ids(cuts)
             within = starts[shot[starts] == shot[np.minimum(starts + span - 1, count - 1)]]
             starts = within if len(within) else starts
         if self.random:
@@ -90,7 +91,7 @@ class TargetClips(Dataset):
         idx = self._indices(item, count, cuts)
         out: dict[str, Any] = {k: np.asarray(data[k][idx]) for k in PER_FRAME}
         if cuts is not None:  # a cut between two of the clip's frames (with stride > 1, it may fall between them)
-            shot = np.cumsum(cuts)[idx]
+            shot = shot_ids(cuts)[idx]
             out["cuts"] = np.concatenate([cuts[idx[:1]], shot[1:] != shot[:-1]])
         starts = np.asarray(data["start_frames"])
         row = np.searchsorted(starts, idx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..video.clips import Geometry
+from ..video.clips import Geometry, shot_ids
 
 
 def temporal_weights(positions: np.ndarray, frames: int, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -53,7 +53,7 @@ def frame_maps(clip_maps: np.ndarray, clip_times: np.ndarray, frame_times: np.nd
     if not count.any():
         raise ValueError("no frame is covered by any clip")
     out = total / np.maximum(count, 1)[:, None, None]
-    shot = np.cumsum(cuts) if cuts is not None and len(cuts) == n_frames else np.zeros(n_frames, np.int64)
+    shot = shot_ids(cuts) if cuts is not None and len(cuts) == n_frames else np.zeros(n_frames, np.int64)
     for s in np.unique(shot[count == 0]):
         in_shot = shot == s
         covered = np.flatnonzero(count.astype(bool) & in_shot)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Union
 
 import numpy as np
 
+from ..video.clips import shot_ids
 from .appearance import SHORT_SIDE as COLOUR_SHORT_SIDE
 from .pictures import CHROMA_FULL, LUMA_FULL, Picture, shrink
 
@@ -277,7 +278,7 @@ def known_cuts(cuts: np.ndarray) -> Callable[[Frame], bool]:
     """The test of `video.clips.iter_clips`'s `shots` from cuts already found, (F,) bool by frame index (the motion
     pass's, `MotionField.cuts`): a frame begins a new shot where a cut lies after the frame asked before it, up to
     its own index (a cut between resampled frames starts the shot at the next frame sampled)."""
-    shot = np.cumsum(cuts)
+    shot = shot_ids(cuts)
     last: list[int] = []  # the shot of the frame asked before
 
     def is_cut(frame: Frame) -> bool:

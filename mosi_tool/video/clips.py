@@ -29,6 +29,18 @@ DECODERS = ("cpu", "nvdec")
 MAX_SIDE = 16384  # pixels: the largest width or height a size option takes (8K video is 7680 wide)
 
 
+def shot_ids(cuts: Sequence[bool] | np.ndarray) -> np.ndarray:
+    """(F,) int64: each frame's shot, counted from 0 (or 1 where the first frame is marked), from `cuts` (F,)
+    bool, the frames that begin a shot."""
+    return np.cumsum(np.asarray(cuts, bool), dtype=np.int64)
+
+
+def shot_spans(cuts: Sequence[bool] | np.ndarray) -> list[tuple[int, int]]:
+    """[(first, end)] of the shots of frames whose `cuts` say they begin one: one span without a cut."""
+    starts = sorted({0, *np.flatnonzero(np.asarray(cuts, bool)).tolist()})
+    return list(zip(starts, [*starts[1:], len(cuts)]))
+
+
 def parse_size(value: str | Sequence[int] | None, option: str = "--size") -> tuple[int, int] | None:
     """A (width, height) in pixels from 'WxH' (the command line's form) or a (w, h) pair (a Python caller's);
     None or '' -> None. Raises ValueError naming `option` for anything else, a side under 1 or over MAX_SIDE

@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Iterator, Sequence, cast
 
 import numpy as np
 
-from ..clips import ClipSpec
+from ..clips import ClipSpec, shot_spans
 from ..decode import Frame, VideoError, VideoReader
 from ..kept_frames import KeptFrames
 from ..letterbox import Bars, video_bars
@@ -93,12 +93,6 @@ def within_shots(window: list[RawFrame]) -> list[RawFrame]:
             r = r._replace(future=None, future_measured=None)
         out.append(r)
     return out
-
-
-def shot_spans(cuts: Sequence[bool] | np.ndarray) -> list[tuple[int, int]]:
-    """[(first, end)] of the shots of frames whose `cuts` say they begin one: one span without a cut."""
-    starts = sorted({0, *np.flatnonzero(np.asarray(cuts, bool)).tolist()})
-    return list(zip(starts, [*starts[1:], len(cuts)]))
 
 
 def _finish_shots(field: np.ndarray, cuts: np.ndarray, first: bool, cell: int, model: str, size: tuple[int, int],
