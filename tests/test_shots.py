@@ -79,6 +79,33 @@ def blend(x: np.ndarray, y: np.ndarray, a: float) -> np.ndarray:
     return np.clip(x.astype(np.float32) * (1 - a) + y.astype(np.float32) * a, 0, 255).astype(np.uint8)
 
 
+def test_subtitles_in_a_bar_do_not_hide_a_cut():
+    """DAVIS camel cut to dog (and goat to dog, camel to goat), letterboxed with a line of subtitles in the bottom
+    bar that stays across the cut: the bar stopped at the subtitles' rows (each under 60% dark), the black rows
+    above them and the text joined the comparison and hid every cut. A bar now goes on past rows of bright text to
+    its innermost solid row; a dark scene's rows (not bright beside the dark) do not extend a bar."""
+    import cv2
+
+    from mosi_tool.saliency.shots import bars
+
+    def subtitled(frame: np.ndarray) -> np.ndarray:
+        out = frame.copy()
+        out[380:] = 0
+        cv2.putText(out, "I told you we would be late again", (60, 440), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (255, 255, 255), 2)
+        return out
+
+    for a, b in (("camel", "dog"), ("goat", "dog"), ("camel", "goat")):
+        frames = [subtitled(f) for f in davis_frames(a, 6, (854, 480)) + davis_frames(b, 6, (854, 480))]
+        cuts = CutDetector()
+        assert [k for k, f in enumerate(frames) if cuts.is_cut(pic(f))] == [6], (a, b)
+    grey = np.full((120, 200), 128, np.uint8)
+    grey[90:] = 0
+    grey[100:106, 10:190:2] = 255  # a line of text: 45% of its rows lit
+    assert bars(grey)[1] == 30
+    grey[100:106, 10:190:2] = 90  # a dark scene's grey, not text
+    assert bars(grey)[1] == 14
+
+
 def test_a_fade_through_black_into_another_scene_is_one_cut_and_a_dim_shot_is_not_flat():
     """DAVIS camel fading to black over 8 frames, then dog fading in (a new user's case at 480x272): the two dim
     frames either side of the black one looked alike (d 0.25), so no cut was found; the dim dog frame is now

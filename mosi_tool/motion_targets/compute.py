@@ -51,8 +51,9 @@ from .trajectories import CELL, track
 # border moving as the camera's parallax starts the enclosed speed at 0 (`geodesic.PARALLAX_SHARE`); 7: so does a
 # region of parallax spanning the frame, and parallax must be faster than the camera's motion by the floor; 8: the
 # field made shot by shot at scene cuts (`TargetOptions.cuts`), no trajectory or frame box's average across a cut;
-# 9: the cut test leaves black bars out and finds fades through black or white into another scene (`saliency.shots`)
-REVISION = 9
+# 9: the cut test leaves black bars out and finds fades through black or white into another scene (`saliency.shots`);
+# 10: subtitles in a bar stay within the bar (`saliency.shots.bars`)
+REVISION = 10
 PATCH = 16  # pixels: VideoMAE's patch
 MIN_SCALE = 1.0  # px/frame: patch_motion is divided by at least this (a still video stays near 0)
 SCALE_PERCENTILE = 99.0  # patch_motion's scale: this percentile of the video's patch motion

@@ -45,6 +45,9 @@ LAYOUT = (64, 36)  # (width, height) of the grey picture whose correlation is th
 FLAT = 0.004  # grey levels (0 to 1): a layout's standard deviation below this is a flat frame (`CutDetector.is_cut`)
 BAR_DARK = 48  # grey levels (0 to 255): an edge line with BAR_SHARE of its pixels at most this dark is a black bar (`bars`)
 BAR_SHARE = 0.6  # ... (text or a logo in a bar leaves most of its lines dark)
+BAR_SOLID = 0.95  # ... and a top or bottom bar goes on to its innermost row this dark, past rows of subtitles: at
+BAR_TEXT = 0.3  # least this share dark, the rest bright (a mean grey level of BAR_TEXT_GREY or more)
+BAR_TEXT_GREY = 128
 BAR_MOST = 0.3  # the most of a side taken as bars on each edge
 BAR_CONTENT = 60  # mean grey level the picture within the bars must reach for them to be told apart (else the last bars found)
 FADED = 0.5  # a frame whose contrast is below this share of the most contrasted frame of its picture's is faded (`CutDetector`)
@@ -248,19 +251,28 @@ def _shown_by_both(a: Seen, b: Seen) -> tuple[int, int, int, int]:
 def bars(grey: np.ndarray, dark: int = BAR_DARK, share: float = BAR_SHARE, most: float = BAR_MOST) -> tuple[int, int, int, int]:
     """(top, bottom, left, right): the rows and columns of black bars along each edge of grey levels (h, w) uint8:
     the edge's run of lines with at least `share` of their pixels at most `dark` (text or a logo in a bar leaves
-    most of its lines dark), up to `most` of the side. `seen` takes them only where the picture within is bright
-    enough to tell them from a dark scene (BAR_CONTENT)."""
+    most of its lines dark), up to `most` of the side; a top or bottom bar goes on past rows of subtitles (at least
+    BAR_TEXT dark, the rest at least BAR_TEXT_GREY on average) to its innermost row at least BAR_SOLID dark. `seen`
+    takes them only where the picture within is bright enough to tell them from a dark scene (BAR_CONTENT)."""
     h, w = grey.shape
     black = grey <= dark
-    dark_rows = black.sum(axis=1, dtype=np.int32) >= share * w
-    dark_cols = black.sum(axis=0, dtype=np.int32) >= share * h
-
-    def run(lines: np.ndarray, limit: int) -> int:
-        light = np.flatnonzero(~lines[:limit])
-        return int(light[0]) if len(light) else limit
-
+    rows_dark = black.sum(axis=1, dtype=np.int32) / w  # each line's share of dark pixels
+    cols_dark = black.sum(axis=0, dtype=np.int32) / h
     rows, cols = int(most * h), int(most * w)
-    return run(dark_rows, rows), run(dark_rows[::-1], rows), run(dark_cols, cols), run(dark_cols[::-1], cols)
+
+    def run(lines: np.ndarray, limit: int, pixels: np.ndarray | None = None) -> int:
+        light = np.flatnonzero(lines[:limit] < share)
+        bar = int(light[0]) if len(light) else limit
+        if pixels is None or bar == limit or lines[bar] < BAR_TEXT or not (lines[bar:limit] >= BAR_SOLID).any():
+            return bar
+        for k in range(bar, limit):  # rows of subtitles (dark at least BAR_TEXT, the rest bright) or dark ones
+            if lines[k] < share and (lines[k] < BAR_TEXT or pixels[k][pixels[k] > dark].mean() < BAR_TEXT_GREY):
+                break
+            if lines[k] >= BAR_SOLID:
+                bar = k + 1
+        return bar
+
+    return run(rows_dark, rows, grey), run(rows_dark[::-1], rows, grey[::-1]), run(cols_dark, cols), run(cols_dark[::-1], cols)
 
 
 def _crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

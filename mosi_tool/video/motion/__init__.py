@@ -40,8 +40,9 @@ from .streaming import iter_motion, join, read_motion
 # batch, `targets`' settings) are made again; 2: MPEG-4 Part 2 B-frames without vectors, DIS's medium preset;
 # 3: the cells a pan brings in at the frame's edge take the motion beside them (`field.entering_cells`); 4: the field
 # made shot by shot at scene cuts (`iter_motion`'s `shots`), 10-bit video's reference distances measured (`codec.luma_shift`);
-# 5: the cut test leaves black bars out and finds fades through black or white into another scene (`saliency.shots`)
-REVISION = 5
+# 5: the cut test leaves black bars out and finds fades through black or white into another scene (`saliency.shots`);
+# 6: subtitles in a bar stay within the bar (`saliency.shots.bars`)
+REVISION = 6
 
 __all__ = [
     "REVISION", "CELL", "IDENTITY", "MODELS", "PICT_B", "PICT_I", "PICT_P", "MotionField", "camera_velocity", "cell_centres",
