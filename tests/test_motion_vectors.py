@@ -223,13 +223,18 @@ def test_map_sets_are_the_maps_at_each_blur(panning):
             np.testing.assert_allclose(sets[:, 2 + k], expect, rtol=1e-5, atol=1e-6)
     assert not np.allclose(sets[:, 0], sets[:, 1]) and not np.allclose(sets[:, 0], sets[:, 2])
     np.testing.assert_array_equal(np.concatenate(list(iter_map_sets(split(field, 4), blurs))), sets[:, :2])  # plain alone
-    _, maps, sharp = motion_pass(panning[0], field=field, mask_maps=True)
+    _, maps, sharp, movers = motion_pass(panning[0], field=field, mask_maps=True)
     assert maps is not None and sharp is not None and sharp.shape == maps.shape
+    assert movers is not None and len(movers.movers) == len(field.vectors)  # the masks' rule 3b: each frame's movers
+    from mosi_tool.saliency.motion_edges import mover_motion
+
+    np.testing.assert_allclose(np.stack([movers[i].mover for i in range(len(field.vectors))]), mover_motion(field), rtol=1e-3, atol=1e-2)
+    np.testing.assert_array_equal(movers.camera, field.camera)
     for k, (stored, blur) in enumerate(((maps, BLUR_CELLS), (sharp, MASK_BLUR_CELLS))):
         whole = np.sqrt(sets[:, k] * sets[:, 2 + k])
         np.testing.assert_allclose(stored[:], whole, rtol=1e-3, atol=1e-3)  # float16 on disk
         np.testing.assert_allclose(mv_maps(field, blur), whole, rtol=1e-5, atol=1e-6)
-    assert motion_pass(panning[0], field=field)[2] is None  # only when asked
+    assert motion_pass(panning[0], field=field).mask_maps is None and motion_pass(panning[0], field=field).movers is None  # only when asked
 
 
 def test_map_store_reads_back_slices_and_samples_long_videos_for_the_range(monkeypatch):

@@ -213,22 +213,6 @@ class Inputs(TimedItems):
         n = min(self.count, len(result.frame_times))
         return heat_frames(result, 0, n, *size, "raw")
 
-    def frame_motion(self, size: tuple[int, int]) -> Callable[[int], Any]:
-        """Frame index -> that frame's motion for the masks' rule 3b (`saliency.motion_edges.FrameMotion`) at the
-        working `size` = (width, height): the movers' motion of `field` (`mover_motion`), upsampled."""
-        import cv2
-
-        from ..saliency.motion_edges import FrameMotion, mover_motion
-
-        field = self.field
-        movers = mover_motion(field)  # (F, gh, gw, 2)
-
-        def read(index: int) -> FrameMotion:
-            i = min(index, len(movers) - 1)
-            return FrameMotion(cv2.resize(movers[i], size, interpolation=cv2.INTER_LINEAR), field.camera[i], field.size)
-
-        return read
-
     def maps_at_blur(self, size: tuple[int, int], blur: float, enclosure: Enclosure | None = Enclosure()) -> np.ndarray:
         """The `mv` maps at a blur (Gaussian sigma in cells), of `field`, un-normalised, of the first `count`
         frames at `size`, with these enclosure settings (`saliency.motion.mv_maps`), or (enclosure None) the
@@ -270,7 +254,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
             blur = MASK_BLUR_CELLS if own_blur is None else own_blur
             sharp = x.raw_maps(maps, sharp=True, item=item) if default and own_blur is None else x.maps_at_blur(maps, blur, enclosure)
         vectors = x.field.vectors if carry_field else None
-        motion = x.frame_motion(size) if cfg.assign_band > 0 else None
+        motion = getattr(x, item).movers if cfg.assign_band > 0 and not fused else None  # as `saliency` hands them
         regions = Regions(w, h, cfg, primary=primary, cuts=x.saliency.cuts)  # as `saliency` runs it, from these pictures and maps
         masks, boxes = [], []
         with opencv_without_ipp():  # as `saliency` makes them: the same bytes on every run
@@ -278,7 +262,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
                 r = raw[min(i, len(raw) - 1)]
                 e = regions.evidence_of(i, pic, r, sharp[min(i, len(sharp) - 1)] if sharp is not None else None,
                                         vectors[min(i, len(vectors) - 1)] if vectors is not None else None,
-                                        motion(min(i, len(raw) - 1)) if motion is not None else None)  # fmt: skip
+                                        motion[min(i, len(motion.movers) - 1)] if motion is not None else None)  # fmt: skip
                 found = regions.primary_boxes(i)
                 if found is None:
                     found = component_boxes(e > 0.5, e, regions.scale(e), limit=1)
@@ -355,7 +339,9 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-parallax-stretches", "  parallax stretches of the border only, no regions spanning the frame", _mv_masks(MaskConfig(), enclosure=Enclosure(parallax_spanning=False)), ("pictures", "saliency", "field")),
     Method("masks-parallax-quarter", "  parallax stretches from a quarter of their side instead of half", _mv_masks(MaskConfig(), enclosure=Enclosure(parallax_share=0.25)), ("pictures", "saliency", "field")),
     Method("masks-flow", "  on the codec's maps and optical-flow maps together (MaskConfig.optical_flow)", _mv_masks(MaskConfig(optical_flow=True)), ("pictures", "saliency")),
-    Method("masks-assign", "  edges by which motion explains each pixel (rule 3b, band 6)", _mv_masks(MaskConfig(assign_band=6)), ("pictures", "saliency", "field")),
+    Method("masks-no-camera-edges", "  without rule 3b (edges the camera's motion explains kept, the rule before)", _mv_masks(MaskConfig(assign_band=0)), ("pictures", "saliency")),
+    *(Method(f"masks-camera-fit{f}", f"  rule 3b one way, in full where the camera's residual is at most {f} (not 0.02)", _mv_masks(MaskConfig(assign_fit=f)), ("pictures", "saliency")) for f in (0.01, 0.04)),
+    Method("masks-assign", "  rule 3b both ways: edges to the motion that explains them better (tried before)", _mv_masks(MaskConfig(assign_side="both", assign_fit=0.0)), ("pictures", "saliency")),
     Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("pictures", "saliency_similarity")),
     Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",
            _mv_masks(MaskConfig(), item="saliency_estimated"), ("pictures", "saliency_estimated")),  # fmt: skip

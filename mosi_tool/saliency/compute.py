@@ -108,8 +108,8 @@ def compute_saliency(
         # the camera that stabilises the clips from the vectors alone (no pictures decoded for it): the MoSI
         # rows scored AUC-Judd 0.827 with it against 0.795 with the distances measured on the pictures
         # (docs/EVALUATION.md, "Reference distances measured"); fused maps measure them, as `--method mv`
-        motion, mv_maps, _ = motion_pass(path, stream=stream, fps=fps, maps=method == "fused", field=motion,
-                                         measure=MEASURE_REFERENCES and method == "fused")  # fmt: skip
+        motion, mv_maps, _, _ = motion_pass(path, stream=stream, fps=fps, maps=method == "fused", field=motion,
+                                            measure=MEASURE_REFERENCES and method == "fused")  # fmt: skip
     speed = camera_speed(motion.camera, motion.size) if motion is not None else None
     timed = _TimedFrames(reader)
     is_cut = known_cuts(motion.cuts) if motion is not None and motion.cuts is not None else frame_cuts()

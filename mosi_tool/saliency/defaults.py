@@ -15,8 +15,9 @@ DEFAULT_METHOD = "mv"
 # 5: masks and boxes start afresh at a scene cut (`shots`: the colour model, the tracks); 6: the network's clips are
 # cut at scene cuts (`compute_saliency`: each shot clipped, and resampled with --fps, on its own); 7: the cut test
 # leaves black bars out and finds fades through black or white into another scene (`shots`); 8: subtitles in a bar
-# stay within the bar (`shots.bars`)
-REVISION = 8
+# stay within the bar (`shots.bars`); 9: mask edges the camera's motion explains are given to the background
+# (masks rule 3b, `motion_edges`)
+REVISION = 9
 DEFAULT_STABILIZE = "mv"
 
 METHODS = ("cam", "gradcam", "mv", "fused")

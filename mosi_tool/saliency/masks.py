@@ -37,10 +37,13 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    (`map_size`: the maps are cells of 8 frame pixels upsampled, the texture confidence is blurred by 4 working
    pixels, so nothing finer is there to lose), and the filter takes their evidence as it is. OpenCV's contrib build (ximgproc)
    is not a dependency, so the filter is the paper's box-filter formulation with `cv2.boxFilter`.
-   **3b. Which motion explains each pixel** (`saliency.motion_edges`, `update(motion=...)`; off by default,
-   `MaskConfig.assign_band`): near the mask's edge, the evidence moves towards the motion (the mover's or the
-   camera's) that better predicts the pixel from the previous frame. It takes back the spill of the codec's
-   blocks on the synthetic movers but lowered J on the unseen DAVIS sequences (docs/EVALUATION.md 2c).
+   **3b. Edges the camera's motion explains** (`saliency.motion_edges`, `update(motion=...)`, where the frame's
+   motion is given: `--method mv`, `SaliencyResult.movers`; `MaskConfig.assign_band`, `assign_side`,
+   `assign_fit`): near the mask's edge, where the camera's motion predicts the pixel from the previous frame
+   better than the mover's, and well, the evidence falls: it takes back the spill of the codec's blocks past a
+   mover's edge (synthetic movers' union J 0.696 -> 0.779, unseen DAVIS 0.498 -> 0.502). At the size the colour
+   step reads. Moving the evidence both ways (`assign_side` "both") lowered J on the unseen DAVIS sequences
+   (docs/EVALUATION.md 2c).
 4. **Appearance** (`saliency.appearance`, `MaskConfig.refine`): the refined evidence is blended with a
    video-level colour model of the moving object against its background (default "colour"; "grabcut":
    OpenCV's GrabCut seeded from it; "none": rule 3 is the mask), filtered again with a guided filter of
@@ -65,7 +68,7 @@ import numpy as np
 
 from .appearance import GRABCUT_SHORT_SIDE, AppearanceConfig, ColourModel, combine, grabcut, solid
 from .defaults import FLOOR, FLOOR_SHORT_SIDE, scaled_floor  # defined there: the maps' enclosed speed and the overlay's scale read them too
-from .motion_edges import GAIN as ASSIGN_GAIN, FrameMotion, assign_edges
+from .motion_edges import BAND as ASSIGN_BAND, BOX as ASSIGN_BOX, FIT as ASSIGN_FIT, GAIN as ASSIGN_GAIN, FrameMotion, assign_edges
 from .pictures import WORK_SHORT_SIDE, Picture, picture, shrink, work_size
 from .valleys import valley_cuts
 
@@ -115,8 +118,10 @@ class MaskConfig:
     sharp_window: float = SHARP_WINDOW  # frame pixels: the local window on the masks' own map (`update(sharp=)`)
     sharp: bool = True  # use the masks' own map when given (False: the display map alone, as before)
     valley: float = 0.0  # cut the mask along valleys below this share of the lower peak (0: never; rule 5)
-    assign_band: int = 0  # rule 3b's band, working pixels (0: off; `motion_edges.BAND` when on)
+    assign_band: int = ASSIGN_BAND  # rule 3b's band, working pixels (0: off); applied where `update` gets the motion
     assign_gain: float = ASSIGN_GAIN
+    assign_side: str = "background"  # one of `motion_edges.SIDES`
+    assign_fit: float = ASSIGN_FIT  # grey levels in [0, 1]: side "background" only where the camera explains the pixel
     work_short_side: int = WORK_SHORT_SIDE
     stats_samples: int = STATS_SAMPLES  # rule 1's median and peak from a grid of at least about this many pixels
     optical_flow: bool = False  # rule 1 on the codec's maps and optical-flow maps together (`saliency.flow_maps`; over the speed budget)
@@ -283,6 +288,13 @@ def reduced_size(width: int, height: int, radius: int, subsample: int) -> tuple[
     return max(1, round(width / subsample)), max(1, round(height / subsample))
 
 
+def _grey_at(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) float32 grey levels at `size` = (width, height), area-averaged."""
+    import cv2
+
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+
 def _at(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(h, w) float32 `x` at `size` = (width, height): itself, or resized bilinearly."""
     import cv2
@@ -411,15 +423,19 @@ class MaskTracker:
         motion_e = e if self.cfg.confident_unfiltered else None  # rule 2's: confident motion for rule 4 too
         grey = pic.grey
         # the colour step alone reads rule 3's output, at its own size: the fast filter's reduced size, if that is it
-        reduced = (self.cfg.refine == "colour" and motion is None and pic.colour is not None
+        reduced = (self.cfg.refine == "colour" and pic.colour is not None
                    and pic.colour.shape[1::-1] == reduced_size(grey.shape[1], grey.shape[0], self.cfg.guide_radius, self.cfg.guide_subsample))  # fmt: skip
         if self.cfg.guide_radius > 0:
             e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample, reduced)
         if not reduced:
             e = _at(e, grey.shape[::-1])
-        previous, self._grey = self._grey, grey
-        if motion is not None and previous is not None and previous.shape == grey.shape:
-            e = assign_edges(e, grey, previous, motion, self.cfg.assign_band, self.cfg.assign_gain)
+        if motion is not None and self.cfg.assign_band > 0:  # rule 3b at the evidence's size (the colour step's, where it reads that)
+            now = grey if e.shape == grey.shape else _grey_at(grey, e.shape[::-1])
+            previous, self._grey = self._grey, now
+            if previous is not None and previous.shape == now.shape:
+                k = e.shape[1] / grey.shape[1]
+                e = assign_edges(e, now, previous, motion, max(1, round(self.cfg.assign_band * k)), self.cfg.assign_gain,
+                                 self.cfg.assign_side, self.cfg.assign_fit, max(3, 2 * round(ASSIGN_BOX * k / 2) + 1))  # fmt: skip
         if self.cfg.refine != "none" and pic.colour is not None:
             e = self._appearance(e, pic.colour, grey, motion_e)
         if motion_e is not None:  # a small mover's confident motion stays, whatever the edge filter and colours did

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Iterable, Iterator, no_type_check
+from typing import Iterable, Iterator, NamedTuple, no_type_check
 
 import numba
 import numpy as np
@@ -29,6 +29,7 @@ from ..video.motion import MotionField, iter_motion, join, read_motion
 from .defaults import BLUR_CELLS, CAMERA_MODEL, MASK_BLUR_CELLS, scaled_floor  # defined there: the masks' optical-flow maps read them too
 from .geodesic import Enclosure, enclosed_speed, speed_and_enclosed
 from .map_store import MapStore
+from .motion_edges import MotionTrack, mover_motion
 from .result import SaliencyResult
 from .shots import frame_cuts
 
@@ -164,12 +165,22 @@ def motion_field(path: str | Path, stream: int | None = None, fps: float | None 
     return read_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, measure=measure, shots=frame_cuts)
 
 
+class MotionPass(NamedTuple):
+    """What `motion_pass` made."""
+
+    camera: MotionField  # the camera track (`MotionField.camera_only`)
+    maps: MapStore | None  # the `mv` maps, if asked
+    mask_maps: MapStore | None  # the same at the masks' blur, if asked
+    movers: MotionTrack | None  # with mask_maps: each frame's movers' motion for the masks' rule 3b (`motion_edges`)
+
+
 def motion_pass(path: str | Path, stream: int | None = None, fps: float | None = None, maps: bool = True,
                 field: MotionField | None = None, keep: KeptFrames | None = None, mask_maps: bool = False,
-                measure: bool = MEASURE_REFERENCES) -> tuple[MotionField, MapStore | None, MapStore | None]:  # fmt: skip
+                measure: bool = MEASURE_REFERENCES) -> MotionPass:  # fmt: skip
     """One streamed pass over a video's motion field (or over `field`, if already read): its camera track (a
     `MotionField.camera_only`), if `maps`, its `mv` maps (the module docstring; `mv_maps` of a whole field) in a
-    `MapStore`, and if also `mask_maps`, the same maps at the masks' blur (`MASK_BLUR_CELLS`) in another (else None).
+    `MapStore`, and if also `mask_maps`, the same maps at the masks' blur (`MASK_BLUR_CELLS`) in another and
+    the movers' motion of every frame (`motion_edges.MotionTrack`, for the masks' rule 3b; else None).
     Memory stays flat in the video's length, unless `keep` (`video.kept_frames`) takes the decoded pictures
     for the pass after this one. measure: the vectors' reference distances measured on the decoded pictures
     (`video.motion.iter_motion`; they are then decoded in full, kept or not), else estimated from the vectors."""
@@ -177,10 +188,15 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
     chunks = [field] if field is not None else iter_motion(path, stream=stream, fps=fps, model=CAMERA_MODEL, reader=reader, keep=keep,
                                                            measure=measure, shots=frame_cuts)  # fmt: skip
     kept: list[MotionField] = []
+    movers: list[MapStore] = []
 
     def follow() -> Iterator[MotionField]:
         for c in chunks:
             kept.append(c.camera_only())
+            if maps and mask_maps:
+                packed = MotionTrack.pack(mover_motion(c))  # (n, gh, 2 gw)
+                movers[:] = movers or [MapStore(*packed.shape[1:])]
+                movers[0].append(packed)
             yield c
 
     stores: list[MapStore] = []
@@ -193,7 +209,9 @@ def motion_pass(path: str | Path, stream: int | None = None, fps: float | None =
     else:
         for _ in follow():
             pass
-    return join(kept), stores[0] if stores else None, stores[1] if len(stores) > 1 else None
+    camera = join(kept)
+    track = MotionTrack(movers[0], camera.camera, camera.size) if movers else None
+    return MotionPass(camera, stores[0] if stores else None, stores[1] if len(stores) > 1 else None, track)
 
 
 def normalise_frames(maps: np.ndarray) -> np.ndarray:
@@ -246,11 +264,12 @@ def compute_motion_saliency(path: str | Path, stream: int | None = None, fps: fl
     estimated from the vectors alone.
     """
     info = info or (keep.reader.info if keep is not None else ClipSpec(fps=fps, stream=stream).open(path).info)
-    camera, maps, sharp = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)
+    camera, maps, sharp, movers = motion_pass(path, stream=stream, fps=fps, field=motion, keep=keep, mask_maps=mask_maps, measure=measure)
     assert maps is not None
     uncoded = int((~camera.coded).sum())  # frames without vectors (the optical-flow fallback has none)
     note = f"motion from {camera.source}" + (f"; {counted(uncoded, 'frame')} without vectors interpolated" if uncoded else "")
     return SaliencyResult(
         info, field_geometry(camera, size), camera.times, maps, np.zeros((0, 0), np.float32),
         np.zeros((0, 2), np.int64), 0, [], [note], camera.source, sharp, scaled_floor(min(info.width, info.height)), camera.cuts,
+        movers,
     )  # fmt: skip

@@ -9,7 +9,7 @@ Layers", IEEE TIP 1994). So within BAND working pixels of the mask's edge, the e
 motion that predicts the pixel better:
 
     r_cam = |I_t(x) - I_t-1(A x)|,  r_obj = |I_t(x) - I_t-1(A x - m(x))|   (each box-filtered over BOX pixels)
-    e' = clip(e + GAIN x (r_cam - r_obj) / (r_cam + r_obj + EPS), 0, 1)
+    d = (r_cam - r_obj) / (r_cam + r_obj + EPS)
 
 A (2x3) is the frame's camera model (frame t's pixels to frame t-1's, `MotionField.camera`) and m(x) the mover's
 own motion near x: of the cells within MOVER_REACH cells of x's, the one whose camera-compensated motion is
@@ -17,11 +17,13 @@ fastest (`mover_motion`), so that a background pixel beside a mover is tested ag
 not against the background's own cell. Where the two motions are the same (a still object, or no texture),
 both residuals agree and e is unchanged.
 
-**Not the default** (`MaskConfig.assign_band` 0; the `masks-assign` row of `eval segmentation`, which reads the
-motion field the saliency pass reads): it raises the synthetic movers' union J from 0.668 to 0.726 (still
-camera) and from 0.687 to 0.775 (panning), leaves the DAVIS development sequences where they were (J 0.675 ->
-0.678), and lowers the unseen ones, scored once, from 0.417 to 0.393 (drift-chicane 0.490 -> 0.413: behind a
-fast car, where neither motion explains the pixels, and on its blurred, flat body), docs/EVALUATION.md 2c.
+**The default, one way** (side "background"): e' = clip(e + GAIN x min(d, 0) x w, 0, 1), w = clip(2 - r_cam /
+FIT, 0, 1): only pixels the camera's motion explains better, and well (r_cam up to FIT in full, none from
+2 x FIT), lose evidence; a pixel no motion explains (motion blur, a flat shiny body) keeps its own. Synthetic
+movers' union J 0.696 -> 0.779 (still camera) and 0.688 -> 0.746 (panning), DAVIS development J 0.697 -> 0.700,
+unseen 0.498 -> 0.502 (docs/EVALUATION.md 2c, "Edges the camera's motion explains"). **Both ways** (side "both",
+e' = clip(e + GAIN x d, 0, 1), the rule tried first): unseen 0.458, lower where neither motion explains the
+pixels (drift-chicane 0.466 -> 0.403: behind a fast car, and on its blurred, flat body).
 """
 
 from __future__ import annotations
@@ -33,23 +35,47 @@ import numba
 import numpy as np
 
 from ..video.motion import MotionField
+from .map_store import MapStore
 
 BAND = 6  # working pixels (short side 240) either side of the mask's edge, when on (3: 0.711 still synthetic)
 GAIN = 0.5  # how far the evidence moves at full certainty (1.0: lower J on both)
 BOX = 5  # working pixels: the box filter of the residuals (9: no better)
 EPS = 0.02  # grey levels in [0, 1]: where both residuals are this small, neither motion is preferred
+FIT = 0.02  # grey levels in [0, 1]: side "background" moves a pixel fully where the camera's residual is at most this
 MOVER_REACH = 2  # cells (16 px at 8-px cells): how far from a cell its mover's motion is looked for (1: 0.704)
 
 
 @dataclass
 class FrameMotion:
-    """One frame's motion for `assign_edges`: mover (h, w, 2) float32, px/frame at `size`, the mover's
-    camera-compensated motion near each working pixel (`mover_motion`, upsampled); camera (2, 3) mapping the
-    frame's pixels at `size` = (width, height) to the previous frame's."""
+    """One frame's motion for `assign_edges`: mover (gh, gw, 2) float32, px/frame at `size`, the mover's
+    camera-compensated motion near each cell of the field (`mover_motion`; or at the evidence's own size, (h, w,
+    2)), upsampled to the evidence's size; camera (2, 3) mapping the frame's pixels at `size` = (width, height)
+    to the previous frame's."""
 
     mover: np.ndarray
     camera: np.ndarray
     size: tuple[int, int]
+
+
+@dataclass
+class MotionTrack:
+    """Every frame's `FrameMotion` of a video, what `saliency --masks/--boxes` hand rule 3b: movers (F, gh, 2 gw),
+    each frame's `mover_motion` x then y side by side, kept on disk (a `MapStore`, float16: memory flat in the
+    video's length); camera (F, 2, 3); size: the frame's (width, height)."""
+
+    movers: MapStore
+    camera: np.ndarray
+    size: tuple[int, int]
+
+    @staticmethod
+    def pack(movers: np.ndarray) -> np.ndarray:
+        """(n, gh, gw, 2) -> (n, gh, 2 gw): what `movers` holds."""
+        return np.concatenate([movers[..., 0], movers[..., 1]], axis=2)
+
+    def __getitem__(self, index: int) -> FrameMotion:
+        packed = self.movers[index]
+        gw = packed.shape[1] // 2
+        return FrameMotion(np.stack([packed[:, :gw], packed[:, gw:]], axis=-1), self.camera[index], self.size)
 
 
 def mover_motion(field: MotionField, reach: int = MOVER_REACH) -> np.ndarray:
@@ -62,53 +88,83 @@ def mover_motion(field: MotionField, reach: int = MOVER_REACH) -> np.ndarray:
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
 def _fastest_near(residual: np.ndarray, reach: int) -> np.ndarray:
+    # the square's fastest as the fastest of its columns' fastest (rows first, then columns): 2 (2 reach + 1)
+    # comparisons a cell instead of (2 reach + 1)^2; the cell itself wins ties, then the first in scan order
     f, gh, gw, _ = residual.shape
     out = np.empty_like(residual)
     speed = np.empty((gh, gw), np.float32)
+    row_best = np.empty((gh, gw), np.float32)
+    row_at = np.empty((gh, gw), np.int64)
     for t in range(f):
         for i in range(gh):
             for j in range(gw):
                 speed[i, j] = residual[t, i, j, 0] ** 2 + residual[t, i, j, 1] ** 2
         for i in range(gh):
             for j in range(gw):
-                bi, bj, best = i, j, speed[i, j]
+                bj, best = j, speed[i, j]
+                for jj in range(max(0, j - reach), min(gw, j + reach + 1)):
+                    if speed[i, jj] > best:
+                        bj, best = jj, speed[i, jj]
+                row_best[i, j], row_at[i, j] = best, bj
+        for i in range(gh):
+            for j in range(gw):
+                bi, best = i, row_best[i, j]
                 for ii in range(max(0, i - reach), min(gh, i + reach + 1)):
-                    for jj in range(max(0, j - reach), min(gw, j + reach + 1)):
-                        if speed[ii, jj] > best:
-                            bi, bj, best = ii, jj, speed[ii, jj]
+                    if row_best[ii, j] > best:
+                        bi, best = ii, row_best[ii, j]
+                bj = row_at[bi, j]
                 out[t, i, j, 0] = residual[t, bi, bj, 0]
                 out[t, i, j, 1] = residual[t, bi, bj, 1]
     return out
 
 
+SIDES = ("background", "both")  # where the evidence may move: only towards the background (the default), or either way
+
+
 def assign_edges(e: np.ndarray, grey: np.ndarray, previous: np.ndarray, motion: FrameMotion, band: int = BAND,
-                 gain: float = GAIN) -> np.ndarray:  # fmt: skip
+                 gain: float = GAIN, side: str = "background", fit: float = FIT, box: int = BOX) -> np.ndarray:  # fmt: skip
     """Evidence e (h, w) float32 (moving where > 0.5) with the pixels within `band` of its 0.5 edge moved towards
     the motion that explains them (module docstring). grey, previous: frames t and t-1 (h, w) float32 grey
-    levels in [0, 1] at the same working size. Returns a new (h, w) float32 array in [0, 1]."""
+    levels in [0, 1] at the same working size. side "background": only towards the background, where the
+    camera's motion explains the pixel better than the mover's, by up to `gain` where the camera's residual is
+    at most `fit` grey levels and not at all from 2 x fit (0: any residual); "both": either way, wherever
+    (`fit` unused). Computed on the band's bounding box only. Returns a new (h, w) float32 array in [0, 1]."""
     import cv2
 
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, not {side!r}")
     h, w = e.shape
     moving = (e > 0.5).astype(np.uint8)
     if band <= 0 or not moving.any():
         return e
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    near = cv2.morphologyEx(moving, cv2.MORPH_GRADIENT, disk)  # dilated and not eroded: the band
+    x0, y0, bw, bh = cv2.boundingRect(near)
+    pad = box // 2  # the residuals' box filter reads this far past the band
+    x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x0 + bw + pad), min(h, y0 + bh + pad)
     sx, sy = w / motion.size[0], h / motion.size[1]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    fx, fy = (xs + 0.5) / sx - 0.5, (ys + 0.5) / sy - 0.5  # frame pixels
+    fx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) / sx - 0.5)[None, :]  # frame pixels, (1, w')
+    fy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) / sy - 0.5)[:, None]  # (h', 1)
     a = motion.camera.astype(np.float32)
-    px = a[0, 0] * fx + a[0, 1] * fy + a[0, 2]  # where the camera alone puts x in frame t-1
-    py = a[1, 0] * fx + a[1, 1] * fy + a[1, 2]
-    cam_x, cam_y = (px + 0.5) * sx - 0.5, (py + 0.5) * sy - 0.5
-    obj_x, obj_y = cam_x - motion.mover[..., 0] * sx, cam_y - motion.mover[..., 1] * sy
+    cam_x = (a[0, 0] * fx + a[0, 1] * fy + a[0, 2] + 0.5) * sx - 0.5  # where the camera alone puts x in frame t-1
+    cam_y = (a[1, 0] * fx + a[1, 1] * fy + a[1, 2] + 0.5) * sy - 0.5
+    mover = (motion.mover if motion.mover.shape[:2] == (h, w) else cv2.resize(motion.mover, (w, h), interpolation=cv2.INTER_LINEAR))[y0:y1, x0:x1]
+    obj_x, obj_y = cam_x - mover[..., 0] * sx, cam_y - mover[..., 1] * sy
+    now = grey[y0:y1, x0:x1]
 
     def residual(mx: np.ndarray, my: np.ndarray) -> np.ndarray:
         warped = cv2.remap(previous, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return cv2.blur(np.abs(grey - warped), (BOX, BOX))
+        return cv2.blur(cv2.absdiff(now, warped), (box, box))
 
     r_cam, r_obj = residual(cam_x, cam_y), residual(obj_x, obj_y)
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-    near = cv2.morphologyEx(moving, cv2.MORPH_GRADIENT, disk) > 0  # dilated and not eroded: the band
+    inside = near[y0:y1, x0:x1] > 0
+    r_c, r_o = r_cam[inside], r_obj[inside]
+    d = (r_c - r_o) / (r_c + r_o + EPS)
+    if side == "background":
+        d = np.minimum(d, 0)
+        if fit > 0:
+            d *= np.clip(2 - r_c / fit, 0, 1)
     out = e.copy()
-    d = (r_cam[near] - r_obj[near]) / (r_cam[near] + r_obj[near] + EPS)
-    out[near] = np.clip(e[near] + gain * d, 0, 1)
+    crop = out[y0:y1, x0:x1]
+    crop[inside] = np.clip(crop[inside] + gain * d, 0, 1)
     return out

@@ -28,7 +28,7 @@ from ..video.decode import Frame
 from .boxes import BoxTracker, box_iou, component_boxes, mask_box, union_box
 from .maps_file import NpyRows
 from .masks import MaskConfig, MaskTracker, map_size
-from .motion_edges import FrameMotion
+from .motion_edges import FrameMotion, MotionTrack
 from .pictures import Picture, picture
 from .primary import PrimaryMover
 from .shots import CutDetector
@@ -66,12 +66,13 @@ class Regions:
 
     def __init__(self, width: int, height: int, cfg: MaskConfig = MaskConfig(),
                  sharp: Callable[[int, int, int], np.ndarray] | None = None, primary: bool = False,
-                 cuts: np.ndarray | None = None):  # fmt: skip
+                 cuts: np.ndarray | None = None, motion: MotionTrack | None = None):  # fmt: skip
         """sharp: (frame index, width, height) -> the masks' own map of that frame at that size
         (`render.mask_heat`; None: the masks read the maps the sinks are handed alone); primary: the primary
         mover only; cuts: (F,) bool, the frame begins a new shot, as the motion pass found them
         (`SaliencyResult.cuts`, `MotionField.cuts`: the maps' shots); None: found here from the frames' pictures
-        (`shots.CutDetector`)."""
+        (`shots.CutDetector`); motion: every frame's movers' motion and camera, for the masks' rule 3b
+        (`SaliencyResult.movers`; None: the rule is not applied)."""
         self.frame_size = (width, height)
         self.size = map_size(width, height, cfg)  # (width, height) of the raw maps it wants
         self.tracker = MaskTracker(cfg)
@@ -82,6 +83,7 @@ class Regions:
         self._boxes: dict[int, list[float] | None] = {}  # the primary mover's
         self._cuts: dict[int, bool] = {}  # frame index -> it begins a shot
         self._sharp = sharp if cfg.sharp else None
+        self._motion = motion
 
     def evidence(self, frame: Frame, raw: np.ndarray) -> np.ndarray:
         """(h, w) float32 refined evidence of `frame` (`MaskTracker.update`: moving where > 0.5), from its
@@ -94,7 +96,8 @@ class Regions:
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
         sharp = self._sharp(index, *self.size) if self._sharp is not None else None
         pic = picture(frame, self.frame_size, self.tracker.cfg.work_short_side, self.tracker.colour_short)
-        return self.evidence_of(index, pic, raw, sharp, cut=self._begins(index, frame))
+        motion = self._motion[min(index, len(self._motion.movers) - 1)] if self._motion is not None else None
+        return self.evidence_of(index, pic, raw, sharp, motion=motion, cut=self._begins(index, frame))
 
     def evidence_of(self, index: int, pic: Picture, raw: np.ndarray, sharp: np.ndarray | None = None, flow: np.ndarray | None = None,
                     motion: FrameMotion | None = None, cut: bool | None = None) -> np.ndarray:  # fmt: skip

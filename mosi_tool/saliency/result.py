@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..video.clips import Geometry
 from ..video.decode import VideoInfo
 from .map_store import MapStore, array_range
+
+if TYPE_CHECKING:
+    from .motion_edges import MotionTrack
 
 
 @dataclass
@@ -30,6 +34,8 @@ class SaliencyResult:
     # (--method mv: the masks' floor, px/frame, `defaults.scaled_floor`; 0: none, maps in arbitrary units)
     cuts: np.ndarray | None = None  # (F,) bool: the frame begins a new shot, as the motion pass found (`shots`), or
     # where the network's clips start a shot (`compute_saliency`); None: not looked for
+    movers: MotionTrack | None = None  # --method mv with `mask_maps`: each frame's movers' motion and camera, for the
+    # masks' rule 3b (`motion_edges`); None: the rule is not applied
 
     @cached_property
     def range(self) -> tuple[float, float]:

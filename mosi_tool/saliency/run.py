@@ -364,7 +364,7 @@ def run(video: str | Path, options: SaliencyOptions | None = None, outputs: Outp
     # the masks' floor is in px/frame: the network's maps (cam, fused) have no such unit
     cfg = MaskConfig() if options.method == "mv" else MaskConfig(floor=0.0, noise_factor=NETWORK_NOISE_FACTOR)
     found = Regions(info.width, info.height, replace(cfg, confident_unfiltered=options.small_movers), mask_heat(result), options.primary,
-                    result.cuts)  # fmt: skip
+                    result.cuts, result.movers)  # fmt: skip
     regions = {outputs.boxes: lambda p: BoxesFile(p, found, options.max_boxes),
                outputs.masks: lambda p: MasksFile(p, n, *(options.masks_size or (info.width, info.height)), found)}  # fmt: skip
     for path, make in regions.items():
