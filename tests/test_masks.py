@@ -449,7 +449,7 @@ def run_masks(tmp_path, pan, measure=True):
 def test_three_movers_on_a_still_camera_are_all_covered(tmp_path):
     union, covered, lines = run_masks(tmp_path, 0)
     assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)  # every object at least half covered
-    # the target (union J >= 0.7): 0.779 measured with the edges the camera's motion explains given to the
+    # the target (union J >= 0.7): 0.795 measured with the pixels the camera's motion explains given to the
     # background (rule 3b; 0.696 without, 0.670 before the enclosed speed, 0.668 before the mask step read the
     # decoded planes, 0.61 before the masks' own map)
     assert union >= 0.7
@@ -461,14 +461,14 @@ def test_three_movers_under_a_panning_camera(tmp_path):
     # cells right of the middle square read 4 px/frame instead of 2 (a false motion region) and the 1 and 2
     # px/frame squares sit near the residual noise: all three on 85% of frames, union J 0.56. With each block's
     # reference measured on the pictures (as `saliency --masks` decodes them): all three on every frame, union
-    # J 0.746 with rule 3b (the target, 0.7, met; 0.684 without, 0.677 to 0.689 over runs: libx264's bitstream of
+    # J 0.770 with rule 3b (the target, 0.7, met; 0.684 without, 0.677 to 0.689 over runs: libx264's bitstream of
     # this video varies from run to run; 0.679 before the enclosed speed, 0.671 before the mask step read the
     # decoded planes).
     union, covered, _ = run_masks(tmp_path, 2)
     assert covered.all(axis=1).mean() >= 0.95, covered.mean(axis=0)
     assert union >= 0.7
-    union, covered, _ = run_masks(tmp_path, 2, measure=False)  # the estimated distances: where pictures are not decoded
-    assert union < 0.62
+    estimated, covered, _ = run_masks(tmp_path, 2, measure=False)  # the estimated distances: where pictures are not decoded
+    assert estimated < union - 0.05, (estimated, union)  # 0.664 against 0.770 measured
 
 
 @pytest.mark.parametrize("scale", [1, 2])

@@ -254,7 +254,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
             blur = MASK_BLUR_CELLS if own_blur is None else own_blur
             sharp = x.raw_maps(maps, sharp=True, item=item) if default and own_blur is None else x.maps_at_blur(maps, blur, enclosure)
         vectors = x.field.vectors if carry_field else None
-        motion = getattr(x, item).movers if cfg.assign_band > 0 and not fused else None  # as `saliency` hands them
+        motion = getattr(x, item).movers if cfg.assign_band != 0 and not fused else None  # as `saliency` hands them
         regions = Regions(w, h, cfg, primary=primary, cuts=x.saliency.cuts)  # as `saliency` runs it, from these pictures and maps
         masks, boxes = [], []
         with opencv_without_ipp():  # as `saliency` makes them: the same bytes on every run
@@ -340,8 +340,10 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-parallax-quarter", "  parallax stretches from a quarter of their side instead of half", _mv_masks(MaskConfig(), enclosure=Enclosure(parallax_share=0.25)), ("pictures", "saliency", "field")),
     Method("masks-flow", "  on the codec's maps and optical-flow maps together (MaskConfig.optical_flow)", _mv_masks(MaskConfig(optical_flow=True)), ("pictures", "saliency")),
     Method("masks-no-camera-edges", "  without rule 3b (edges the camera's motion explains kept, the rule before)", _mv_masks(MaskConfig(assign_band=0)), ("pictures", "saliency")),
-    *(Method(f"masks-camera-fit{f}", f"  rule 3b one way, in full where the camera's residual is at most {f} (not 0.02)", _mv_masks(MaskConfig(assign_fit=f)), ("pictures", "saliency")) for f in (0.01, 0.04)),
-    Method("masks-assign", "  rule 3b both ways: edges to the motion that explains them better (tried before)", _mv_masks(MaskConfig(assign_side="both", assign_fit=0.0)), ("pictures", "saliency")),
+    Method("masks-camera-band6", "  rule 3b one way within 6 working pixels of the mask's edge (its first version)", _mv_masks(MaskConfig(assign_band=6)), ("pictures", "saliency")),
+    Method("masks-camera-band24", "  rule 3b one way within 24 working pixels of the mask's edge", _mv_masks(MaskConfig(assign_band=24)), ("pictures", "saliency")),
+    *(Method(f"masks-camera-band6-fit{f}", f"  rule 3b one way within 6 pixels, in full where the camera's residual is at most {f} (not 0.02)", _mv_masks(MaskConfig(assign_band=6, assign_fit=f)), ("pictures", "saliency")) for f in (0.01, 0.04)),
+    Method("masks-assign", "  rule 3b both ways within 6 pixels: edges to the motion that explains them better (tried before)", _mv_masks(MaskConfig(assign_band=6, assign_side="both", assign_fit=0.0)), ("pictures", "saliency")),
     Method("masks-similarity", "  the camera model before: a similarity on every frame", _mv_masks(MaskConfig(), item="saliency_similarity"), ("pictures", "saliency_similarity")),
     Method("masks-estimated-refs", "  reference distances estimated from the vectors alone (not measured on the pictures)",
            _mv_masks(MaskConfig(), item="saliency_estimated"), ("pictures", "saliency_estimated")),  # fmt: skip

@@ -429,12 +429,13 @@ class MaskTracker:
             e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample, reduced)
         if not reduced:
             e = _at(e, grey.shape[::-1])
-        if motion is not None and self.cfg.assign_band > 0:  # rule 3b at the evidence's size (the colour step's, where it reads that)
+        if motion is not None and self.cfg.assign_band != 0:  # rule 3b at the evidence's size (the colour step's, where it reads that)
             now = grey if e.shape == grey.shape else _grey_at(grey, e.shape[::-1])
             previous, self._grey = self._grey, now
             if previous is not None and previous.shape == now.shape:
                 k = e.shape[1] / grey.shape[1]
-                e = assign_edges(e, now, previous, motion, max(1, round(self.cfg.assign_band * k)), self.cfg.assign_gain,
+                band = self.cfg.assign_band if self.cfg.assign_band < 0 else max(1, round(self.cfg.assign_band * k))
+                e = assign_edges(e, now, previous, motion, band, self.cfg.assign_gain,
                                  self.cfg.assign_side, self.cfg.assign_fit, max(3, 2 * round(ASSIGN_BOX * k / 2) + 1))  # fmt: skip
         if self.cfg.refine != "none" and pic.colour is not None:
             e = self._appearance(e, pic.colour, grey, motion_e)

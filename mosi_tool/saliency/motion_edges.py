@@ -37,7 +37,7 @@ import numpy as np
 from ..video.motion import MotionField
 from .map_store import MapStore
 
-BAND = 6  # working pixels (short side 240) either side of the mask's edge, when on (3: 0.711 still synthetic)
+BAND = -1  # working pixels (short side 240) either side of the mask's edge where the rule applies; -1: every pixel
 GAIN = 0.5  # how far the evidence moves at full certainty (1.0: lower J on both)
 BOX = 5  # working pixels: the box filter of the residuals (9: no better)
 EPS = 0.02  # grey levels in [0, 1]: where both residuals are this small, neither motion is preferred
@@ -135,10 +135,13 @@ def assign_edges(e: np.ndarray, grey: np.ndarray, previous: np.ndarray, motion: 
         raise ValueError(f"side must be one of {SIDES}, not {side!r}")
     h, w = e.shape
     moving = (e > 0.5).astype(np.uint8)
-    if band <= 0 or not moving.any():
+    if band == 0 or not moving.any():
         return e
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-    near = cv2.morphologyEx(moving, cv2.MORPH_GRADIENT, disk)  # dilated and not eroded: the band
+    if band < 0:  # every pixel (the colour step reads the evidence outside the mask too)
+        near = np.ones_like(moving)
+    else:
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+        near = cv2.morphologyEx(moving, cv2.MORPH_GRADIENT, disk)  # dilated and not eroded: the band
     x0, y0, bw, bh = cv2.boundingRect(near)
     pad = box // 2  # the residuals' box filter reads this far past the band
     x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x0 + bw + pad), min(h, y0 + bh + pad)
