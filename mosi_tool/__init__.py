@@ -62,7 +62,7 @@ def motion(path: str | Path, stream: int | None = ..., fps: float | None = ..., 
 
 
 def motion(path: str | Path, stream: int | None = None, fps: float | None = None, camera_model: str = "similarity",
-           chunk: int | None = None, measure_references: bool = False, letterbox: bool = True,
+           chunk: int | None = None, measure_references: bool = True, letterbox: bool = True,
            cuts: bool = True) -> MotionField | Iterator[MotionField]:  # fmt: skip
     """The motion field and camera motion of one video (`mosi_tool.video.motion`).
 
@@ -72,10 +72,11 @@ def motion(path: str | Path, stream: int | None = None, fps: float | None = None
     long videos (the chunks join into the same field). fps: a frame folder's rate. camera_model: similarity
     (pan, zoom, rotation), affine, or auto (the affine model on frames where it fits clearly more: the one
     `saliency` uses); another value is a ValueError naming the choices. measure_references: each codec block's
-    reference frame measured on the decoded pictures (the pictures are then decoded in full, which is slower
-    than parsing the vectors alone) instead of estimated from the vectors (`mosi_tool.video.motion` module docstring);
-    `mosi-tool saliency --method mv` reads `motion(path, camera_model="auto", measure_references=True,
-    letterbox=False)`, while `targets` and `saliency --stabilize` keep the estimate (the default here).
+    reference frame measured on the decoded pictures (the default; the pictures are then decoded in full, which
+    is slower than parsing the vectors alone), else estimated from the vectors (`mosi_tool.video.motion` module
+    docstring: faster, but where the encoder pointed blocks 2 or more frames back, as x264's P-frames do, cells
+    can read 2x too fast); `mosi-tool saliency --method mv` reads `motion(path, camera_model="auto",
+    letterbox=False)`, `targets` `motion(path)`, and `saliency --stabilize` keeps the estimate.
     letterbox: the cells in the video's black bars (letterbox, pillarbox: `video.letterbox`, found from its
     first frames by a short decode of their own) take the camera's motion, as in `targets`. cuts: the scene cuts
     found on the decoded pictures (`MotionField.cuts`; the pictures are then decoded in full) and each shot's
@@ -93,17 +94,19 @@ def motion(path: str | Path, stream: int | None = None, fps: float | None = None
 
 
 def targets(path: str | Path, length: int = 4, starts: int = 1, compensate: bool = True, size: tuple[int, int] | None = None,
-            camera_model: str = "similarity", stream: int | None = None, fps: float | None = None, cuts: bool = True) -> Targets:  # fmt: skip
+            camera_model: str = "similarity", stream: int | None = None, fps: float | None = None, cuts: bool = True,
+            measure_references: bool = True) -> Targets:  # fmt: skip
     """The motion targets of one video, the arrays `mosi-tool targets` writes (docs/TARGETS.md): a `Targets`
     with `trajectories`, `valid`, `start_frames`, `vectors`, `camera`, `patch_motion`, `frame_boxes`,
     `video_box`, `times`, `cuts` and `info`. cuts: scene cuts found and each shot's motion made on its own
-    (`--cuts`, the default), else the video taken as one shot. Errors: `VideoError` (a ValueError, "PATH: reason") for a missing path, a
+    (`--cuts`, the default), else the video taken as one shot. measure_references: `--measure-references` (the
+    default) or `--estimate-references` (`motion`). Errors: `VideoError` (a ValueError, "PATH: reason") for a missing path, a
     folder without image frames or an unreadable file, as every call of the Python API; ValueError for bad
     options."""
     from .motion_targets.compute import TargetOptions, compute_targets
 
     opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=size, camera_model=camera_model, stream=stream, fps=fps,
-                         cuts=cuts)  # fmt: skip
+                         cuts=cuts, measure_references=measure_references)  # fmt: skip
     return compute_targets(path, opts)
 
 

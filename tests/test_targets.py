@@ -21,7 +21,7 @@ from mosi_tool.masking import motion_guided_mask
 from mosi_tool.motion_targets.compute import TargetOptions, compute_targets
 from mosi_tool.motion_targets.trajectories import start_grid, track
 
-from .conftest import bugcase, shared, write_video
+from .conftest import bugcase, encode_frames, shared, texture, write_video
 
 SCENE = km.Scene(width=256, height=144, frames=36)
 
@@ -151,7 +151,7 @@ def test_motion_api_returns_the_field_whole_or_in_chunks(scene_video):
 
 def test_motion_api_gives_the_field_saliency_reads_when_asked(scene_video):
     """saliency --method mv reads the field with measured reference distances and the camera model auto;
-    mosi_tool.motion gives it with measure_references=True (whole or in chunks), the estimate by default."""
+    mosi_tool.motion gives it (measure_references, the default, whole or in chunks), the estimate when asked."""
     from mosi_tool.saliency.motion import MEASURE_REFERENCES
     from mosi_tool.video.motion import read_motion
 
@@ -161,7 +161,9 @@ def test_motion_api_gives_the_field_saliency_reads_when_asked(scene_video):
     parts = list(mosi_tool.motion(scene_video, camera_model="auto", chunk=10, measure_references=True, letterbox=False))
     assert np.array_equal(whole.vectors, read.vectors) and np.array_equal(whole.camera, read.camera)
     assert np.array_equal(np.concatenate([p.vectors for p in parts]), read.vectors)
-    assert np.array_equal(mosi_tool.motion(scene_video, camera_model="auto").vectors, read_motion(scene_video, model="auto").vectors)
+    assert np.array_equal(mosi_tool.motion(scene_video, camera_model="auto", letterbox=False).vectors, read.vectors)
+    estimated = mosi_tool.motion(scene_video, camera_model="auto", measure_references=False)
+    assert np.array_equal(estimated.vectors, read_motion(scene_video, model="auto").vectors)
 
 
 @pytest.mark.parametrize("name", ["camel", "car-shadow"])
@@ -990,8 +992,13 @@ def test_targets_are_made_shot_by_shot_at_scene_cuts(tmp_path):
         crosses = s < n <= s + L
         assert shots.valid[row].any() != crosses, s  # every point of a crossing start invalid, most of the others valid
         assert whole.valid[row].mean() > 0.9
-    first, second = [64, 32, 144, 96], [208, 112, 288, 176]  # each mover's box (16-px patches)
-    np.testing.assert_array_equal(shots.frame_boxes[n - 3 : n + 3], [first] * 3 + [second] * 3)
+    def iou(box: np.ndarray, t: int) -> float:  # with the mover's own box at frame t (montage's squares)
+        x, y = (30 + 3 * t, 40) if t < n else (220 - 3 * (t - n), 110)
+        inter = max(0, min(box[2], x + 64) - max(box[0], x)) * max(0, min(box[3], y + 64) - max(box[1], y))
+        return inter / ((box[2] - box[0]) * (box[3] - box[1]) + 64 * 64 - inter)
+
+    assert all(iou(shots.frame_boxes[t], t) >= 0.5 for t in range(n - 3, n + 3)), shots.frame_boxes[n - 3 : n + 3]
+    np.testing.assert_array_equal(shots.frame_boxes[n : n + 3], [[208, 112, 288, 176]] * 3)  # 16-px patches
     assert whole.frame_boxes[n - 1].tolist() == [64, 32, 288, 176]  # both
     assert json.loads(TargetOptions().to_json())["cuts"] is True and json.loads(TargetOptions(cuts=False).to_json())["cuts"] is False
     field = mosi_tool.motion(path)  # as `targets` makes it
@@ -1042,3 +1049,34 @@ def test_dataset_clips_lie_within_one_shot(tmp_path):
     assert frames[0] < n <= frames[-1]
     at = int(np.searchsorted(frames, n))  # the first of the second shot's frames in the clip
     assert tg["cuts"].numpy().tolist() == [k == at for k in range(len(frames))]  # whether or not frame n itself is drawn
+
+
+def test_vectors_of_blocks_pointing_two_frames_back_are_measured_not_doubled(tmp_path):
+    """A textured square at (3, 1) px/frame, x264 P-frames only (crf 18): x264 points the square's blocks at the
+    frame two back, and the estimate from the vectors alone (FFmpeg says only "past") read them as one frame
+    back: (6, 2) px/frame on 66% of the square's cells (a new user's case; trajectories' steps 4-5.6 px). The
+    reference frame measured on the decoded pictures (`--measure-references`, the default) gives (3, 1)."""
+    h, w, n, side = 240, 320, 40, 48
+    bg = (texture(h, w, seed=3, scale=8).astype(np.int16) // 2 + 40).astype(np.uint8)
+    fg = np.clip(texture(side, side, seed=9, scale=4).astype(np.int16) // 2 + 120, 0, 255).astype(np.uint8)
+    fg[..., 0] = 250
+    frames = []
+    for t in range(n):
+        img = bg.copy()
+        img[60 + t : 60 + t + side, 40 + 3 * t : 40 + 3 * t + side] = fg
+        frames.append(img)
+    path = encode_frames(tmp_path / "p.mp4", frames, 25, options={"crf": "18", "bf": "0", "x264-params": "bframes=0", "g": "50"})
+
+    def off(vectors: np.ndarray) -> float:  # share of the square's inner cells more than 1 px/frame from (3, 1)
+        cells = np.concatenate([vectors[t, (68 + t) // 8 : (100 + t) // 8, (48 + 3 * t) // 8 : (80 + 3 * t) // 8].reshape(-1, 2)
+                                for t in range(1, n)])  # fmt: skip
+        return float((np.linalg.norm(cells - (3, 1), axis=1) > 1).mean())
+
+    assert off(mosi_tool.targets(path).vectors) < 0.05  # measured 0.00
+    assert off(mosi_tool.targets(path, measure_references=False).vectors) > 0.3  # estimated: 0.66
+    assert off(mosi_tool.motion(path).vectors) < 0.05
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["targets", str(path), "--out-dir", str(out), "--estimate-references"])
+    assert r.exit_code == 0, r.output
+    with np.load(out / "p.mp4.npz") as data:
+        assert off(data["vectors"]) > 0.3 and json.loads(str(data["settings"]))["measure_references"] is False

@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         size: Annotated[Optional[str], typer.Option("--size", help="WxH: targets for the video resized to this size (default: as a player shows it).")] = None,
         camera_model: Annotated[str, typer.Option("--camera-model", help="similarity (pan, zoom, rotation; default), affine, or auto (the affine model on frames where it fits clearly more: saliency's choice).")] = "similarity",
         cuts: Annotated[bool, typer.Option("--cuts/--no-cuts", help="Find scene cuts on the decoded pictures and make each shot's motion on its own (default; about 0.5 CPU ms a frame more at 854x480), or take the video as one shot.")] = True,
+        measure_references: Annotated[bool, typer.Option("--measure-references/--estimate-references", help="Measure each codec block's reference frame on the decoded pictures (default; about 1 CPU ms a frame more at 854x480), or estimate it from the vectors alone: faster, but blocks that point 2 or more frames back can read 2x too fast (docs/TARGETS.md).")] = True,
         workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="Worker processes (0: this process). Default: one per CPU, never more than there are videos.")] = None,
         stream: StreamOpt = None,
         fps: Annotated[Optional[float], typer.Option("--fps", help="Frame folders only: their frame rate (> 0; default 25). A video file keeps its own frames.")] = None,
@@ -53,7 +54,7 @@ def register(app: typer.Typer) -> None:
             if unused:
                 typer.echo(f"note: --format mofo holds boxes only: {', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply (ignored)", err=True)
         opts = TargetOptions(length=length, starts=starts, compensate=compensate, size=parse_size(size), camera_model=camera_model,
-                             stream=stream, fps=fps, cuts=cuts)  # fmt: skip
+                             stream=stream, fps=fps, cuts=cuts, measure_references=measure_references)  # fmt: skip
         with resumable(out_dir), terminate_as_exit():  # a stopped run removes the video's temporary rows, as Ctrl-C does
             report = make_targets(list(inputs or []), out_dir, opts, fmt, list_file, workers, parse_shard(shard), backend, overwrite)
         for w in report.warnings:

@@ -80,6 +80,7 @@ class TargetOptions:
     stream: int | None = None
     fps: float | None = None  # frame folders: their frame rate (a video file keeps its own frames)
     cuts: bool = True  # scene cuts found on the decoded pictures (`saliency.shots`): each shot's field on its own
+    measure_references: bool = True  # each block's reference frame measured on the decoded pictures, else estimated
 
     def __post_init__(self) -> None:
         """Raises ValueError naming the option for a value that cannot be honoured. size: (W, H) or 'WxH'."""
@@ -87,6 +88,7 @@ class TargetOptions:
         plain_numbers(self, ("length", "starts", "stream"))
         object.__setattr__(self, "compensate", bool(self.compensate))
         object.__setattr__(self, "cuts", bool(self.cuts))
+        object.__setattr__(self, "measure_references", bool(self.measure_references))
         if self.length < 1:
             raise ValueError(f"--length must be at least 1, got {self.length}")
         if self.starts < 1:
@@ -405,7 +407,8 @@ def iter_fields(path: str | Path, opts: TargetOptions, reader: Any = None) -> It
     from ..saliency.shots import frame_cuts
 
     shots = frame_cuts if opts.cuts else None
-    for field in iter_motion(path, opts.stream, opts.fps, CELL, opts.camera_model, reader=reader, letterbox=True, shots=shots):
+    for field in iter_motion(path, opts.stream, opts.fps, CELL, opts.camera_model, reader=reader, letterbox=True, shots=shots,
+                             measure=opts.measure_references):  # fmt: skip
         yield resize_field(field, opts.size) if opts.size else field
 
 
