@@ -60,6 +60,40 @@ def write(path: Path, frames: list[np.ndarray], fps: int = 25, fmt: str | None =
     return path
 
 
+VOP = b"\x00\x00\x01\xb6"  # an MPEG-4 Part 2 picture's start code
+N_VOP = VOP + bytes([0b01010000, 0b01001111])  # a P picture not coded (5-bit time increment): packed B-frames' filler
+DIVX_PACKED = b"\x00\x00\x01\xb2DivX503b1393p"  # user data by which FFmpeg's decoder knows packed B-frames
+
+
+def write_packed_avi(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
+    """MPEG-4 Part 2 with 2 B-frames in AVI, packed as DivX and Xvid store them: each P picture's packet also holds
+    the first B-frame after it in decode order, and an N-VOP fills the slot that frees."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w", format="avi") as out:
+        s = out.add_stream("mpeg4", rate=fps)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.options = {"bf": "2", "g": "300"}
+        coded: list[bytes] = []
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            coded += [bytes(p) for p in s.encode(frame)]
+        coded += [bytes(p) for p in s.encode()]
+        at = coded[0].find(VOP)
+        slots, i = [coded[0][:at] + DIVX_PACKED + coded[0][at:]], 1
+        while i < len(coded):
+            anchor, bs, i = coded[i], [], i + 1
+            while i < len(coded) and coded[i][coded[i].find(VOP) + 4] >> 6 == 2:  # vop_coding_type B
+                bs, i = [*bs, coded[i]], i + 1
+            slots += [anchor + bs[0], *bs[1:], N_VOP] if bs else [anchor]
+        for n, data in enumerate(slots):
+            packet = av.Packet(data)
+            packet.pts = packet.dts = n
+            packet.time_base, packet.stream, packet.is_keyframe = Fraction(1, fps), s, n == 0
+            out.mux(packet)
+    return path
+
+
 def joined_ts(tmp_path: Path, n: int = 50) -> Path:
     """Two MPEG-TS files of n frames each, joined byte for byte (`cat a.ts b.ts`): the second restarts the clock."""
     a = write(tmp_path / "a.ts", moving_square(n, 96, 64), fmt="mpegts")
@@ -102,7 +136,8 @@ def test_clock_joins_parts_and_never_goes_back():
 
 
 def test_clock_mends_pairs_out_of_order_without_shifting_the_rest():
-    """MPEG-4 packed B-frames in AVI: PTS swapped in pairs, DTS in order, a 1/25 time base (a period of 1 tick)."""
+    """PTS swapped in pairs, DTS in order, a 1/25 time base (a period of 1 tick): MPEG-4 packed B-frames in AVI
+    on a clock without `decode_order` (the reader's takes their DTS)."""
     clock = Clock(Fraction(1, 25), 1)
     stream = [(1, 1), (2, 2), (4, 3), (3, 4), (5, 5), (7, 6), (6, 7), (8, 8), (10, 9), (9, 10)]
     got = [clock.ticks(p, d) for p, d in stream]
@@ -139,6 +174,8 @@ def test_clock_takes_decode_timestamps_throughout_when_pts_are_in_decode_order()
     assert decode_order_pts([0, 40, 80, 120, 160], reorders=True)
     assert not decode_order_pts([0, 80, 40, 120, 160], reorders=True)  # B-frames muxed properly
     assert not decode_order_pts([0, 40, 80, 120, 160], reorders=False)  # no B-frames: the PTS are right
+    assert decode_order_pts([1, 3, 2, 4, 6, 5], reorders=True, stored=False)  # AVI: FFmpeg's guesses
+    assert not decode_order_pts([1, 2, 3, 4, 5, 6], reorders=False, stored=False)
     clock = Clock(Fraction(1, 1000), 40, decode_order=True)
     stream = [(1040, 1000), (1120, 1040), (1160, 1080), (1080, 1120), (1200, 1160), (1240, None)]  # (pts, dts) per frame
     assert [clock.ticks(p, d) for p, d in stream] == [1040, 1080, 1120, 1160, 1200, 1240]
@@ -152,9 +189,26 @@ def test_clock_takes_decode_timestamps_throughout_when_pts_are_in_decode_order()
 ])  # fmt: skip
 def test_b_frames_with_decode_order_timestamps_play_in_order(tmp_path, suffix, fmt, decode_order_pts):
     path = write(tmp_path / f"dts.{suffix}", moving_square(50, 96, 64), fmt=fmt, decode_order_pts=decode_order_pts)
+    assert_times_in_order(path, tmp_path)
+
+
+def test_packed_b_frames_in_avi_play_in_order_from_the_first_frame(tmp_path):
+    """AVI stores no PTS: for packed B-frames FFmpeg guesses them out of order in pairs (frames' PTS 1, 2, 4, 3, ...),
+    and the first pair out of order kept its PTS and the half-period repair (times 0, .04, .12, .14, .16). The
+    last frame, flushed out without a DTS, has a PTS no later than the frame before: it comes one period after."""
+    path = write_packed_avi(tmp_path / "packed.avi", moving_square(30, 96, 64))
+    with av.open(str(path)) as c:
+        pts = [f.pts for f in c.decode(video=0)]
+    assert pts[:4] == [1, 2, 4, 3] and pts[-2:] == [30, 29]  # the guessed PTS this is about
+    assert_times_in_order(path, tmp_path, 30)
+
+
+def assert_times_in_order(path: Path, tmp_path: Path, n: int = 50) -> None:
+    """The reader, the motion pass and the `saliency` overlay give `path`'s n frames at 0, 1/25, 2/25, ... s, and
+    the reader says once that it used the decode timestamps."""
     reader = VideoReader(path)
     times = np.array([f.time for f in reader.frames()])
-    np.testing.assert_allclose(times, np.arange(50) / 25, atol=1e-6)
+    np.testing.assert_allclose(times, np.arange(n) / 25, atol=1e-6)
     assert reader.lost_frames == 0 and len(reader.warnings) == 1 and "decode order" in reader.warnings[0]
     from mosi_tool.video.motion import read_motion
 
@@ -162,7 +216,7 @@ def test_b_frames_with_decode_order_timestamps_play_in_order(tmp_path, suffix, f
     out = tmp_path / "o.mp4"
     cli("saliency", str(path), "--method", "mv", "--out", str(out))
     t = overlay_times(out)
-    np.testing.assert_allclose(t - t[0], np.arange(50) / 25, atol=1e-4)  # no frame of a few microseconds
+    np.testing.assert_allclose(t - t[0], np.arange(n) / 25, atol=1e-4)  # no frame of a few microseconds
 
 
 @pytest.mark.parametrize("name, seconds", [
@@ -173,6 +227,7 @@ def test_real_files_with_timestamps_out_of_order(name, seconds):
     reader = VideoReader(shared("videos", name))
     times = np.array([f.time for f in reader.frames((32, 32))])
     assert (np.diff(times) > 0).all() and times[-1] == pytest.approx(seconds, abs=0.001) and reader.lost_frames == 0
+    np.testing.assert_allclose(times[:10], np.arange(10) / reader.info.fps, atol=0.001)  # from the first frame on
     assert len(reader.warnings) == 1 and "took their decode timestamps" in reader.warnings[0]
 
 
@@ -184,6 +239,7 @@ def test_targets_keep_and_print_the_timestamp_repair(tmp_path):
     t = compute_targets(shared("videos", "eye_makeup.avi"))
     assert [w for w in t.info["warnings"] if "took their decode timestamps" in w]
     assert t.times[-1] == pytest.approx(6.52, abs=0.001) and (np.diff(t.times) > 0).all()
+    np.testing.assert_allclose(t.times[:5], np.arange(5) / 25, atol=1e-6)  # not 0, .04, .12, .14, .16
 
 
 def test_targets_report_frames_lost_in_a_damaged_part_as_the_reader_does(tmp_path):

@@ -55,6 +55,7 @@ VIDEO_SUFFIXES = {
 FRAME_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 DEFAULT_FOLDER_FPS = 25.0
 PTS_PROBE = 48  # packets whose timestamps tell decode-order PTS (`timeline.decode_order_pts`)
+NO_PTS_FORMATS = {"avi"}  # containers that store no presentation timestamps (FFmpeg guesses them)
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
 PRIMARIES = {1: "BT.709", 5: "BT.601", 6: "BT.601", 9: "BT.2020", 12: "Display P3"}  # AVColorPrimaries
 
@@ -541,7 +542,8 @@ def _probe(container: av.container.InputContainer, vs: av.video.stream.VideoStre
     """(the orientation the first decoded frame asks for, whether the PTS are in decode order).
 
     The display matrix rides on decoded frames (PyAV does not expose the stream's): decode the first one. The
-    PTS of the first PTS_PROBE packets, in stored order, tell decode-order PTS (`timeline.decode_order_pts`)."""
+    PTS of the first PTS_PROBE packets, in stored order, and the container tell decode-order PTS
+    (`timeline.decode_order_pts`)."""
     orientation: Orientation | None = None
     pts: list[int] = []
     try:
@@ -560,4 +562,5 @@ def _probe(container: av.container.InputContainer, vs: av.video.stream.VideoStre
                 break
     except av.FFmpegError:
         pass  # a stream that cannot decode its first frame fails later, with the reason
-    return orientation or IDENTITY, decode_order_pts(pts, bool(vs.codec_context.has_b_frames))
+    stored = not set(container.format.name.split(",")) & NO_PTS_FORMATS
+    return orientation or IDENTITY, decode_order_pts(pts, bool(vs.codec_context.has_b_frames), stored)

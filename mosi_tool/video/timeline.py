@@ -101,9 +101,11 @@ class Clock:
     1. FFmpeg's best-effort timestamp (`guess_correct_pts` in libavcodec/decode.c, which PyAV does not expose):
        the PTS unless it has run out of order more often than the DTS, then the DTS, here shifted onto the PTS
        clock by the first frame's PTS - DTS (a decoder delay of a frame or two, which FFmpeg leaves in). FFmpeg
-       decides frame by frame, so with decode-order PTS (B-frames in AVI, or a muxer that wrote decode
-       timestamps) it takes the first frames from their wrong PTS; with `decode_order` (known beforehand from
-       the packets: `decode_order_pts`) every frame takes its shifted DTS.
+       decides frame by frame, so with decode-order or guessed PTS (B-frames in AVI, which stores no PTS, or a
+       muxer that wrote decode timestamps) it takes the first frames from their wrong PTS; with `decode_order`
+       (known beforehand from the container and the packets: `decode_order_pts`) every frame takes its shifted
+       DTS, and one without (flushed out at the end) its PTS, or one period after the frame before where that
+       PTS is not later.
     2. A step back of more than JUMP_PERIODS frame periods starts a new part (files joined with `cat`): that
        frame and the ones after it are shifted to follow the frame before by one period.
     3. A shorter step back or a repeated time (a reordering the first rule missed, a damaged part) is placed
@@ -165,6 +167,8 @@ class Clock:
         if dts is not None and (self.decode_order or pts is None or self.faulty_pts > self.faulty_dts):  # the DTS, shifted
             best = dts + (self.shift or 0)
             self.used_dts += pts is not None and pts != best
+        elif self.decode_order and best is not None and self.joined is not None and best + self.offset <= self.joined:
+            best = self.joined - self.offset + self.period  # flushed out at the end, its PTS a guess behind the DTS before
         self.frames += 1
         if best is None:
             t = Fraction(0) if self.last is None else self.last + self.period
@@ -208,8 +212,10 @@ def _frames(n: int) -> str:
     return f"{n} frame" if n == 1 else f"{n} frames"
 
 
-def decode_order_pts(pts: list[int], reorders: bool) -> bool:
+def decode_order_pts(pts: list[int], reorders: bool, stored: bool = True) -> bool:
     """Whether a stream's PTS are in decode order: its codec reorders frames (B-frames) but the PTS of its first
-    packets, in the order they are stored, only ever increase (at least 4 of them). A muxer that wrote the
-    decode timestamps as presentation ones does that (AVI always, some MKV and MPEG-TS writers)."""
-    return reorders and len(pts) >= 4 and all(b > a for a, b in zip(pts, pts[1:]))
+    packets, in the order they are stored, only ever increase (at least 4 of them), as where a muxer wrote the
+    decode timestamps as presentation ones (some MKV and MPEG-TS writers); or its container stores no PTS
+    (`stored` False: AVI, whose PTS FFmpeg guesses from each packet's picture type, out of order in pairs for
+    packed B-frames, where one packet holds a P and a B-frame), so only its decode timestamps are its own."""
+    return reorders and (not stored or len(pts) >= 4 and all(b > a for a, b in zip(pts, pts[1:])))

@@ -41,8 +41,9 @@ from .streaming import iter_motion, join, read_motion
 # 3: the cells a pan brings in at the frame's edge take the motion beside them (`field.entering_cells`); 4: the field
 # made shot by shot at scene cuts (`iter_motion`'s `shots`), 10-bit video's reference distances measured (`codec.luma_shift`);
 # 5: the cut test leaves black bars out and finds fades through black or white into another scene (`saliency.shots`);
-# 6: subtitles in a bar stay within the bar (`saliency.shots.bars`)
-REVISION = 6
+# 6: subtitles in a bar stay within the bar (`saliency.shots.bars`); 7: B-frames in AVI take their decode timestamps
+# from the first frame on (`timeline.decode_order_pts`: packed B-frames' first times were 0, .04, .12, .14 s at 25 fps)
+REVISION = 7
 
 __all__ = [
     "REVISION", "CELL", "IDENTITY", "MODELS", "PICT_B", "PICT_I", "PICT_P", "MotionField", "camera_velocity", "cell_centres",
