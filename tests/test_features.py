@@ -91,6 +91,24 @@ def test_output_names_do_not_depend_on_the_other_inputs(tree, tmp_path):
         outs(tree / "a" / "clip.mp4", tree / "b" / "clip.mp4")
 
 
+def test_a_video_in_a_folder_and_a_list_keeps_the_folder_run_name(tree, tmp_path):
+    """`saliency geo/` wrote OUT/base.mp4.*; adding `--list` naming geo/base.mp4 (relative to the list's folder:
+    a longer name) renamed it OUT/geo/base.mp4.* and made it again. The broadest input names it: a folder given,
+    else the list, else the file itself, in any order."""
+    def outs(*inputs, list_file=None):
+        return {Path(j.path).resolve(): j.out for j in plan(find_inputs(list(inputs), list_file), Path("/out"))}
+
+    listed = tree / "list.txt"
+    listed.write_text("c/deep/clip.mp4\nc/short.mkv\n")
+    alone = outs(tree / "c")
+    assert outs(tree / "c", list_file=listed) == alone
+    video = (tree / "c" / "deep" / "clip.mp4").resolve()
+    for order in ([tree / "c" / "deep" / "clip.mp4", tree / "c"], [tree / "c", tree / "c" / "deep" / "clip.mp4"]):
+        assert outs(*order, list_file=listed) == alone
+        assert len(plan(find_inputs(order, listed), Path("/out"))) == 2  # one job per video
+    assert outs(tree / "c" / "deep" / "clip.mp4", list_file=listed)[video] == "/out/c/deep/clip.mp4.npz"  # the list's name
+
+
 def test_features_outputs_failures_and_resume(tree, tmp_path, micro_ckpt):
     out = tmp_path / "feats"
     common = [str(tree), "--model", str(micro_ckpt), "--out-dir", str(out), "--workers", "0", "--batch-size", "4", "--runtime", "torch"]

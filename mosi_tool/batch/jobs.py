@@ -3,13 +3,16 @@
 Inputs are files, folders (searched recursively: video files, and folders of frames), and list files.
 Hidden files and folders (".x") found in folders, and macOS AppleDouble companions ("._clip.mp4") anywhere,
 are not inputs: they are skipped and counted (`Found.hidden`).
-Each output's path depends only on the input that named its video, never on the other inputs, so adding an
-input to a rerun finds every finished output where it was: a video found in a folder keeps its path relative
+Each output's path depends only on the input that names its video, never on the inputs' order, and adding an
+input to a rerun finds every finished output where it was (a video reached twice: below): a video found in a folder keeps its path relative
 to that folder (`features videos/` -> `OUT/a/clip.mp4.npz` for `videos/a/clip.mp4`), a file or frame folder
 named directly keeps its name (`OUT/clip.mp4.npz`), and a `--list` entry its path relative to the list's
 folder (or its absolute path, less the root, outside it). A video reached twice (two inputs, a symlink) is one
-job, named from the outermost folder given. Two videos that would write the same output (same-named files in
-two folders given side by side) are refused before any work.
+job, named by the broadest input that reaches it: a folder given (the outermost of several), else the list,
+else the file given directly; so a rerun that adds a list or a file to the folders of a first run finds that
+run's outputs (no name can match both runs when each input alone names the video differently). Two videos
+that would write the same output (same-named files in two folders given side by side) are refused before any
+work.
 """
 
 from __future__ import annotations
@@ -134,7 +137,7 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
             if line and not line.startswith("#"):
                 p = _listed(line, base)
                 items.append((p if p.is_absolute() else base / p, base))
-    videos: list[tuple[Path, Path]] = []
+    videos: list[tuple[Path, Path, int]] = []  # (video, its name, the rank of the input that named it)
     hidden: list[Path] = []
     in_out_dir: list[tuple[Path, int]] = []
     for item, list_base in items:
@@ -145,19 +148,32 @@ def find_inputs(inputs: list[Path], list_file: Path | None = None, out_dir: Path
                 if len(kept) < len(found) and Path(os.path.realpath(item)).is_relative_to(outputs):
                     in_out_dir.append((item, len(found) - len(kept)))  # the folder itself lies in OUT: all of it skipped
                 found = kept
-            videos += [(v, _name(v, list_base, None if v == item else item)) for v in found]
+            videos += [(v, _name(v, list_base, None if v == item else item), _rank(list_base, v != item)) for v in found]
         elif is_appledouble(item):
             hidden.append(item)
-        else:
-            videos.append((item, _name(item, list_base, None)))  # missing or unreadable files are reported per video, not here
-    # One job per real file (a symlinked alias is the same video), at its first place. Of its names, the
-    # longest: the one from the outermost folder given, so the name does not depend on the inputs' order.
-    unique: dict[str, tuple[Path, Path]] = {}
-    for v, name in videos:
+        else:  # missing or unreadable files are reported per video, not here
+            videos.append((item, _name(item, list_base, None), _rank(list_base, False)))
+    # One job per real file (a symlinked alias is the same video), at its first place, with the name of the
+    # broadest input that reaches it (module docstring), whatever the inputs' order.
+    unique: dict[str, tuple[Path, Path, int]] = {}
+    for v, name, rank in videos:
         key = os.path.realpath(v)
-        if key not in unique or len(name.parts) > len(unique[key][1].parts):
-            unique[key] = (unique[key][0] if key in unique else v, name)
-    return Found([v for v, _ in unique.values()], sorted(set(hidden), key=hidden.index), [n for _, n in unique.values()], in_out_dir)
+        if key not in unique:
+            unique[key] = (v, name, rank)
+        elif _name_order(name, rank) > _name_order(*unique[key][1:]):
+            unique[key] = (unique[key][0], name, rank)
+    return Found([v for v, _, _ in unique.values()], sorted(set(hidden), key=hidden.index), [n for _, n, _ in unique.values()], in_out_dir)
+
+
+def _rank(list_base: Path | None, in_folder: bool) -> int:
+    """How broad the input that names a video is: 2 a folder given (searched), 1 the list, 0 a file given."""
+    return 1 if list_base is not None else 2 if in_folder else 0
+
+
+def _name_order(name: Path, rank: int) -> tuple[int, int, str]:
+    """Of a video's names, the greatest wins: the broadest input's; of folders, the outermost's (the longest
+    name); then the text, so that even two names of one length (a symlink's) do not depend on the order."""
+    return rank, len(name.parts), str(name)
 
 
 def _list_lines(list_file: Path) -> list[str]:
