@@ -288,6 +288,23 @@ def test_hidden_and_appledouble_files_are_skipped_and_counted(tmp_path, micro_ck
     assert "(2 hidden or AppleDouble files skipped)" in said[0] and "hidden or AppleDouble" not in said[1], said
 
 
+@pytest.mark.parametrize("command", ["saliency", "targets", "features"])
+def test_a_folder_without_videos_is_an_error_before_any_model(tmp_path, command):
+    """A folder without videos (empty or mistyped) exited 0 with a warning, and `features` opened the model
+    and chose a runtime first: now one error line and exit 2, as a missing input, with no model opened (a
+    junk one here) and no --out-dir made."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("x")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"junk")
+    out = tmp_path / "out"
+    extra = {"saliency": ["--out-dir", str(out)], "targets": ["-o", str(out)], "features": ["--out-dir", str(out), "--model", str(junk)]}
+    result = cli(command, str(empty), *extra[command], code=2)
+    assert result.stderr == f"error: no videos found in {empty} (videos are found by their suffix, frame folders by their images)\n"
+    assert not out.exists()
+
+
 # 5. Damaged streams: lost frames counted from timestamp gaps ------------------------------------------
 
 

@@ -34,14 +34,15 @@ def test_a_video_that_kills_its_worker_fails_alone(tmp_path):
     assert "worker process stopped" in next(o.error for o in outcomes if o.error)
 
 
-def test_an_input_without_videos_says_so(tmp_path, capsys):
-    """An empty or mistyped folder ran as "0 written ... of 0 videos" and exit 0, with no word about why."""
+def test_an_input_without_videos_says_so(tmp_path):
+    """An empty or mistyped folder ran as "0 written ... of 0 videos" and exit 0, with no word about why; then
+    with a warning, and still exit 0: it is an error, as a missing input is."""
     from mosi_tool.batch.per_video import plan_jobs
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "notes.txt").write_text("x")
-    planned = plan_jobs([tmp_path / "in"], None, tmp_path / "out", None)
-    assert planned.jobs == [] and f"warning: no videos found in {tmp_path / 'in'}" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match=f"^no videos found in {tmp_path / 'in'} "):
+        plan_jobs([tmp_path / "in"], None, tmp_path / "out", None)
 
 
 def test_an_input_folder_inside_the_out_dir_is_said_with_the_reason(tmp_path, capsys):
@@ -54,9 +55,10 @@ def test_an_input_folder_inside_the_out_dir_is_said_with_the_reason(tmp_path, ca
     for name in ("a.mp4", "sub/b.mp4"):
         (tmp_path / "in" / name).write_bytes(b"x")
     for out in (tmp_path / "in", tmp_path):
-        planned = plan_jobs([tmp_path / "in"], None, out, None)
+        with pytest.raises(FileNotFoundError, match=f"^no videos to process: those found lie inside --out-dir {out}$"):
+            plan_jobs([tmp_path / "in"], None, out, None)
         err = capsys.readouterr().err
-        assert planned.jobs == [] and f"warning: {tmp_path / 'in'}: 2 videos skipped: the folder lies inside --out-dir {out}" in err, err
+        assert f"warning: {tmp_path / 'in'}: 2 videos skipped: the folder lies inside --out-dir {out}" in err, err
         assert "no videos found" not in err
     # an out-dir inside the input folder: its own files are skipped without a word, the other videos kept
     planned = plan_jobs([tmp_path / "in"], None, tmp_path / "in" / "sub", None)

@@ -74,7 +74,8 @@ def plan_jobs(inputs: Sequence[str | Path], list_file: str | Path | None, out_di
     """The jobs of a batch run into `out_dir` (module docstring), touching no file: call `resume` next.
 
     Raises TypeError for one path given as `inputs` (naming `caller`), FileNotFoundError naming a missing
-    input or list file, and ValueError, naming both videos, when two videos would write the same output."""
+    input or list file, or inputs without a video (an empty or mistyped folder, or every video inside
+    `out_dir`), and ValueError, naming both videos, when two videos would write the same output."""
     if isinstance(inputs, (str, os.PathLike)):
         raise TypeError(f"{caller}() takes a list of inputs, not one path: {caller}([{str(inputs)!r}], ...)")
     paths = [Path(p) for p in inputs]
@@ -84,9 +85,11 @@ def plan_jobs(inputs: Sequence[str | Path], list_file: str | Path | None, out_di
     for folder, count in found.in_out_dir:
         info(f"warning: {folder}: {counted(count, 'video')} skipped: the folder lies inside --out-dir {out_dir}, whose files are taken "
              "for outputs, never inputs (choose an --out-dir outside the input folders)")
-    if not found.videos and not found.in_out_dir:  # else said above, with the reason
+    if not found.videos:  # before any model is opened: an empty or mistyped folder is the user's to fix
+        if found.in_out_dir:  # the warnings above say which folders, and why
+            raise FileNotFoundError(f"no videos to process: those found lie inside --out-dir {out_dir}")
         where = ", ".join(str(p) for p in [*paths, *([listed] if listed else [])])
-        info(f"warning: no videos found in {where} (videos are found by their suffix, frame folders by their images)")
+        raise FileNotFoundError(f"no videos found in {where} (videos are found by their suffix, frame folders by their images)")
     jobs = shard(plan(found, out_dir, suffix), part)  # refuses clashing outputs before any other work
     return Planned(jobs, found, out_dir, part=part)
 

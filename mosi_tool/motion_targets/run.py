@@ -37,7 +37,8 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     `out_dir`, one file per video named as `features` names its outputs (`DIR/clip.mp4.npz`; `fmt` mme:
     `DIR/clip.mp4_<L>.gz`, mofo: `DIR/clip.mp4.json`). A video that fails gets one line in `failures.jsonl`
     and the others go on; complete outputs are skipped. Raises ValueError for options that cannot be honoured
-    (a negative `workers` and an unknown `backend` among them, before any work)."""
+    (a negative `workers` and an unknown `backend` among them, before any work), and FileNotFoundError for a
+    missing input, or inputs without a video."""
     check_workers(workers)
     check_backend(backend)
     t0 = time.perf_counter()

@@ -77,7 +77,8 @@ def torchrun_part(opts: ExtractOptions) -> ExtractOptions:
 def extract(inputs: Sequence[str | Path], opts: ExtractOptions, list_file: str | Path | None = None) -> ExtractReport:
     """Extract features for every input (video files, folders searched recursively, frame folders) into
     `opts.out_dir`, one .npz per video (format: `mosi_tool.pipeline.output`); `list_file` adds the paths it
-    lists, one per line. Returns counts and timings; a video that fails is recorded and the others go on."""
+    lists, one per line. Returns counts and timings; a video that fails is recorded and the others go on.
+    FileNotFoundError, before the model is read, for a missing input, or inputs without a video."""
     t0 = time.perf_counter()
     opts = torchrun_part(opts)
     planned = plan_jobs(inputs, list_file, opts.out_dir, opts.shard, caller="extract")

@@ -136,10 +136,10 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, options: SaliencyOp
               shard: tuple[int, int] | None = None, backend: str = "local") -> SaliencyReport:  # fmt: skip
     """Saliency of every video of `inputs` (and `list_file`) into `out_dir` (module docstring).
 
-    Checked once before any video: the inputs, the options (built already), a named model (whole), that no
-    two videos would write the same file, and that `out_dir` can be written. Jobs, shards, resume, failures,
-    worker processes and Ray tasks are `batch.per_video`'s, as for `features` and `targets`. workers: processes
-    (0: this process); None: one per CPU, at most one per video, for `--method mv` (each video runs on one
+    Checked once before any video: the inputs (FileNotFoundError for a missing one, or none with a video), the
+    options (built already), a named model (whole), that no two videos would write the same file, and that
+    `out_dir` can be written. Jobs, shards, resume, failures, worker processes and Ray tasks are
+    `batch.per_video`'s, as for `features` and `targets`. workers: processes (0: this process); None: one per CPU, at most one per video, for `--method mv` (each video runs on one
     core), and this process for a network method (its engine uses every core, or the GPU). A network method's
     engine is opened once per process (in this one first, so that an engine that cannot run fails before
     any video); worker processes are started with `spawn`, so a script calling this with workers needs the
