@@ -117,6 +117,32 @@ def test_read_only_folder_for_real(tmp_path, video):
     assert result.exit_code == 2 and "cannot write into" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("case", ["a file", "log a folder", "read-only"])
+def test_an_unwritable_out_dir_is_worded_as_targets_words_it(tmp_path, video, monkeypatch, case):
+    """`saliency --out-dir` said "error: OUT: Read-only file system" (and "OUT/failures.jsonl: Is a
+    directory") where `targets` and `features` say "OUT: cannot write (REASON)": now one wording for all."""
+    no_compute(monkeypatch)
+    out = tmp_path / "out"
+    if case == "a file":
+        out.write_text("x")
+    elif case == "log a folder":
+        (out / "failures.jsonl").mkdir(parents=True)
+    else:
+        real = os.open
+
+        def refusing_open(path, *a, **k):
+            if Path(path).parent == out:
+                raise OSError(errno.EROFS, "Read-only file system", str(path))
+            return real(path, *a, **k)
+
+        monkeypatch.setattr(os, "open", refusing_open)
+    said = {"saliency": cli(str(video), "--out-dir", str(out), "--outputs", "masks"),
+            "targets": CliRunner().invoke(app, ["targets", str(video), "-o", str(out)])}  # fmt: skip
+    assert [r.exit_code for r in said.values()] == [2, 2]
+    assert said["saliency"].stderr == said["targets"].stderr and said["saliency"].stderr.count("\n") == 1
+    assert re.fullmatch(rf"error: {re.escape(str(out))}(/failures\.jsonl)?: cannot write \(.+\)\n", said["saliency"].stderr)
+
+
 def test_a_missing_input_to_a_batch_is_named_not_taken_for_a_disk_error(tmp_path, video):
     """A missing input is named as such; it is not a full disk under the temporary folder."""
     r = CliRunner().invoke(app, ["saliency", str(tmp_path / "nope.mp4"), str(video), "--out-dir", str(tmp_path / "out")])

@@ -9,6 +9,8 @@ import tempfile
 import threading
 from typing import Any, Iterator
 
+from .options import error_line
+
 
 @contextlib.contextmanager
 def terminate_as_exit() -> Iterator[None]:
@@ -32,11 +34,13 @@ def terminate_as_exit() -> Iterator[None]:
 @contextlib.contextmanager
 def disk_errors() -> Iterator[None]:
     """An OSError escaping the block (a full disk under the temporary maps, a folder gone read-only) becomes a
-    ValueError 'PATH: reason', which `options.handle_errors` prints as one `error:` line, not a traceback."""
+    ValueError worded as the other commands word it (`options.error_line`: "PATH: cannot write (REASON)" for an
+    output), which `options.handle_errors` prints as one `error:` line, not a traceback."""
     try:
         yield
     except OSError as e:
         if e.errno is None:  # raised with a message of its own (a missing input, named), not by the system
             raise ValueError(str(e)) from None
-        where = e.filename or f"a temporary file in {tempfile.gettempdir()}"
-        raise ValueError(f"{where}: {e.strerror or e}") from None
+        if e.filename is None:
+            raise ValueError(f"a temporary file in {tempfile.gettempdir()}: {e.strerror or e}") from None
+        raise ValueError(error_line(e)) from None
