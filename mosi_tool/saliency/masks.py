@@ -37,12 +37,13 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    (`map_size`: the maps are cells of 8 frame pixels upsampled, the texture confidence is blurred by 4 working
    pixels, so nothing finer is there to lose), and the filter takes their evidence as it is. OpenCV's contrib build (ximgproc)
    is not a dependency, so the filter is the paper's box-filter formulation with `cv2.boxFilter`.
-   **3b. Edges the camera's motion explains** (`saliency.motion_edges`, `update(motion=...)`, where the frame's
+   **3b. Pixels the camera's motion explains** (`saliency.motion_edges`, `update(motion=...)`, where the frame's
    motion is given: `--method mv`, `SaliencyResult.movers`; `MaskConfig.assign_band`, `assign_side`,
-   `assign_fit`): near the mask's edge, where the camera's motion predicts the pixel from the previous frame
-   better than the mover's, and well, the evidence falls: it takes back the spill of the codec's blocks past a
-   mover's edge (synthetic movers' union J 0.696 -> 0.779, unseen DAVIS 0.498 -> 0.502). At the size the colour
-   step reads. Moving the evidence both ways (`assign_side` "both") lowered J on the unseen DAVIS sequences
+   `assign_fit`): where the camera's motion predicts the pixel from the previous frame better than the mover's,
+   and well, the evidence falls: it takes back the spill of the codec's blocks past a mover's edge and between
+   movers (synthetic movers' union J 0.696 -> 0.795, unseen DAVIS 0.498 -> 0.507). On every pixel (the colour
+   step reads the evidence outside the mask too), at the size the colour step reads. Moving the evidence both
+   ways within the mask's edge (`assign_side` "both", `assign_band` 6) lowered J on the unseen DAVIS sequences
    (docs/EVALUATION.md 2c).
 4. **Appearance** (`saliency.appearance`, `MaskConfig.refine`): the refined evidence is blended with a
    video-level colour model of the moving object against its background (default "colour"; "grabcut":
