@@ -534,6 +534,28 @@ def test_a_batch_made_with_options_of_other_outputs_is_done_for_fewer_outputs(tm
     assert "0 written, 2 already done" in result.output, result.output
 
 
+def test_outputs_of_an_earlier_run_that_a_rerun_does_not_make_are_removed(tmp_path, tree):
+    """A rerun that makes a video again with fewer outputs (the video replaced, or --small-movers dropped) left
+    the earlier run's boxes beside the new masks, although the new record listed the masks alone; a file the
+    tool did not record writing stays."""
+    (tree / "bad.mp4").unlink()
+    out = tmp_path / "out"
+    assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "masks,boxes,sheet", "--small-movers").output
+    (out / "a.mp4.maps.npy").write_bytes(b"the user's")  # not listed by the record
+    write_video(tree / "a.mp4", n=10, size=(64, 48), speed=4)  # another video under the same name
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks", "--small-movers")
+    assert "1 written, 1 already done" in result.output, result.output
+    assert "a.mp4: removed the boxes and sheet an earlier run made" in result.output, result.output
+    assert not (out / "a.mp4.boxes.jsonl").exists() and not (out / "a.mp4.sheet.png").exists()
+    assert (out / "a.mp4.maps.npy").read_bytes() == b"the user's" and (out / "a.mp4.masks.npy").is_file()
+    assert json.loads((out / "a.mp4.saliency.json").read_text())["outputs"] == ["masks"]
+    # the same video, --small-movers dropped: its boxes and sheet go too
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
+    assert "2 written" in result.output and "b.mp4: removed the boxes and sheet" in result.output, result.output
+    assert result.output.count("removed") == 1, result.output
+    assert sorted(p.name for p in out.glob("sub/b.mp4.*")) == ["b.mp4.masks.npy", "b.mp4.saliency.json"]
+
+
 def test_list_and_files_into_out_dir(tmp_path, tree):
     listing = tmp_path / "videos.txt"
     listing.write_text("in/sub/b.mp4\n# a comment\n")

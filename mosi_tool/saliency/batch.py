@@ -6,7 +6,8 @@ its path relative to it, a file its own name), and so is the failure log (`batch
 `.maps.npy`, `.masks.npy`, `.boxes.jsonl`, `.sheet.png`, and `OUT/<name>.saliency.json`, the record of how they
 were made (the options, the outputs, the video's size and modification time), written last. A rerun skips a
 video whose record matches and whose outputs all exist; a changed option, a changed video or a missing output
-makes it again. A video that fails is recorded in `failures.jsonl` and the batch goes on. Videos run in worker
+makes it again, and removes the outputs its earlier record lists that this run does not make (they would
+no longer match the record). A video that fails is recorded in `failures.jsonl` and the batch goes on. Videos run in worker
 processes (`--workers`), in one part of n (`--shard i/n`) or as Ray tasks (`--backend ray`) as `targets`' do,
 and the files are the same bytes however the batch is split.
 """
@@ -113,15 +114,34 @@ def _for_outputs(opts: object, kinds: list[str]) -> object:
     return {k: v for k, v in out.items() if not (k in RECORDED_WHEN_SET and v == _as_json(OPTION_DEFAULTS[k]))}
 
 
+def _saved(stem: str) -> dict | None:
+    """The record an earlier run wrote for the video whose stem is `stem`; None if none can be read."""
+    try:
+        saved = json.loads(Path(stem + RECORD_SUFFIX).read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) and isinstance(saved.get("outputs"), list) else None
+
+
+def _remove_unmade(stem: str, saved: dict | None, kinds: tuple[str, ...]) -> list[str]:
+    """Remove the outputs that the earlier record `saved` lists and that this run (`kinds`) does not make
+    again: the new record will not list them, so they must not stay beside its outputs as if current. Only
+    files this tool recorded writing are removed; returns their kinds."""
+    removed = []
+    for kind in sorted(set(saved["outputs"] if saved else ()) & set(KINDS) - set(kinds)):
+        path = Path(stem + SUFFIXES[kind])
+        if path.is_file():
+            path.unlink()
+            removed.append(kind)
+    return removed
+
+
 def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:
     """Whether the outputs `record` asks for were made as it says and are all there. A record made with more
     outputs than asked for now (the rest made by the same run, with the same options) counts; so do options
     that change only outputs not asked for now (`--max-boxes` when only masks are: `_for_outputs`)."""
-    try:
-        saved = json.loads(Path(stem + RECORD_SUFFIX).read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(saved, dict) or not isinstance(saved.get("outputs"), list):
+    saved = _saved(stem)
+    if saved is None:
         return False
     asked = cast(list, record["outputs"])
     saved = saved | {"options": _for_outputs(saved.get("options"), asked)}
@@ -220,15 +240,19 @@ class _VideoSaliency:
 
         video, outputs = Path(job.path), outputs_for(job.out, self.kinds)
         try:
-            record = _record(video, self.options, self.kinds)
+            record, earlier = _record(video, self.options, self.kinds), _saved(job.out)
             reader = prepare(video, self.options, outputs, model_checked=True)  # the model was checked once
             engine = _engine(self.options) if self.options.method in MODEL_METHODS else None
             done = run(video, self.options, outputs, reader=reader, engine=engine)
             if done.failed:
                 raise BadOutputs("; ".join(f"{p}: {why}" for p, why in done.failed.items()))
+            # before the new record: a run killed between the two leaves the old record, which no longer matches
+            removed = _remove_unmade(job.out, earlier, self.kinds)
             atomic_write_text(job.out + RECORD_SUFFIX, json.dumps(record, sort_keys=True) + "\n")
         except (ValueError, OSError, EngineError) as e:
             text = (e.strerror or str(e)) if isinstance(e, OSError) and not isinstance(e, OutputError) else str(e)
             raise JobError(text if text.startswith(str(video)) or isinstance(e, (BadOutputs, OutputError)) else f"{video}: {text}") from e
+        if removed:
+            done.notes.append(f"removed the {' and '.join(removed)} an earlier run made ({job.out}.*): this run does not make them, so its record cannot vouch for them")
         lines = [*(f"note: {video}: {note}" for note in done.notes), f"{video}: {counted(done.frames, 'frame')} in {done.seconds:.1f} s -> {job.out}.*"]
         return Done(lines, done.frames)
