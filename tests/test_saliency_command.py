@@ -485,8 +485,8 @@ def test_asking_for_fewer_outputs_than_were_made_makes_nothing_again(tmp_path, t
     (out / "a.mp4.masks.npy").unlink()
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
     assert "1 written, 1 already done" in result.output, result.output
-    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks,sheet")  # the record of a.mp4 now lists masks only
-    assert "1 written, 1 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks,sheet")  # the record of a.mp4 kept the others
+    assert "0 written, 2 already done" in result.output, result.output
 
 
 def test_options_that_change_no_output_asked_for_make_nothing_again(tmp_path, tree):
@@ -549,11 +549,48 @@ def test_outputs_of_an_earlier_run_that_a_rerun_does_not_make_are_removed(tmp_pa
     assert not (out / "a.mp4.boxes.jsonl").exists() and not (out / "a.mp4.sheet.png").exists()
     assert (out / "a.mp4.maps.npy").read_bytes() == b"the user's" and (out / "a.mp4.masks.npy").is_file()
     assert json.loads((out / "a.mp4.saliency.json").read_text())["outputs"] == ["masks"]
-    # the same video, --small-movers dropped: its boxes and sheet go too
+    # the same video, --small-movers dropped: its boxes go too; its sheet, which --small-movers does not change, stays
     result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks")
-    assert "2 written" in result.output and "b.mp4: removed the boxes and sheet" in result.output, result.output
+    assert "2 written" in result.output and "b.mp4: removed the boxes an" in result.output, result.output
     assert result.output.count("removed") == 1, result.output
-    assert sorted(p.name for p in out.glob("sub/b.mp4.*")) == ["b.mp4.masks.npy", "b.mp4.saliency.json"]
+    assert sorted(p.name for p in out.glob("sub/b.mp4.*")) == ["b.mp4.masks.npy", "b.mp4.saliency.json", "b.mp4.sheet.png"]
+    assert json.loads((out / "sub" / "b.mp4.saliency.json").read_text())["outputs"] == ["masks", "sheet"]
+
+
+def test_a_rerun_makes_again_only_the_outputs_whose_options_changed(tmp_path, tree):
+    """--norm (the overlay's, the maps' and the sheet's scale) made every video again under --outputs masks,boxes,
+    whose bytes it cannot change; a rerun now compares the record output by output, makes what changed and keeps
+    the rest, never an output whose options changed."""
+    (tree / "bad.mp4").unlink()
+    out = tmp_path / "out"
+    assert "2 written" in cli(str(tree), "--out-dir", str(out), "--outputs", "masks,boxes").output
+    masks, boxes, overlay = (out / f"a.mp4{s}" for s in (".masks.npy", ".boxes.jsonl", ".saliency.mp4"))
+    made = {p: p.stat().st_mtime_ns for p in (masks, boxes)}
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "masks,boxes", "--norm", "frame")
+    assert "--norm applies to the overlay, maps and sheet outputs, none of which was asked for" in result.output
+    assert "0 written, 2 already done" in result.output, result.output
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,masks", "--norm", "frame")
+    assert "2 written" in result.output and "a.mp4: kept the masks:" in result.output, result.output
+    overlay_made = overlay.stat().st_mtime_ns
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,masks,boxes")  # --norm back to bounded
+    assert "2 written" in result.output and "a.mp4: kept the masks and boxes:" in result.output, result.output
+    assert {p: p.stat().st_mtime_ns for p in (masks, boxes)} == made and overlay.stat().st_mtime_ns != overlay_made
+    record = json.loads((out / "a.mp4.saliency.json").read_text())
+    assert record["outputs"] == ["boxes", "masks", "overlay"] and record["options"]["norm"] == "bounded"
+    # an option of the masks makes them again, and only them
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,masks,boxes", "--masks-size", "32x24")
+    assert "2 written" in result.output and "a.mp4: kept the overlay and boxes:" in result.output, result.output
+    assert np.load(masks).shape[1:] == (24, 32) and boxes.stat().st_mtime_ns == made[boxes]
+    result = cli(str(tree), "--out-dir", str(out), "--outputs", "overlay,masks,boxes", "--masks-size", "32x24")
+    assert "0 written, 2 already done" in result.output, result.output
+
+
+def test_norm_changes_the_masks_and_boxes_of_fused_maps_only():
+    """--norm scales the fused maps (`compute_saliency`), which the masks and boxes read; the motion maps' not."""
+    from mosi_tool.saliency.run import NORM_OUTPUTS, SaliencyOptions
+
+    assert SaliencyOptions(norm="frame").idle_for(("masks", "boxes")) == [("norm", NORM_OUTPUTS)]
+    assert SaliencyOptions(method="fused", norm="frame").idle_for(("masks", "boxes")) == []
 
 
 def test_list_and_files_into_out_dir(tmp_path, tree):

@@ -120,7 +120,9 @@ def register(app: typer.Typer) -> None:
             from ..saliency.batch import parse_outputs  # the batch machinery: imported for --out-dir only
 
             batch_kinds = parse_outputs(outputs_text)
-        asked = {kind for kind, path in (("masks", masks), ("boxes", boxes), ("maps", maps)) if path is not None} | set(batch_kinds)
+        # one video's overlay is always made (--out or the default name)
+        asked = {kind for kind, path in (("masks", masks), ("boxes", boxes), ("maps", maps), ("sheet", sheet)) if path is not None}
+        asked |= set(batch_kinds) if out_dir is not None else {"overlay"}
         for line in options.ignored_notes(asked):
             typer.echo(f"note: {line}", err=True)
         if out_dir is not None or list_file is not None or len(inputs) > 1:

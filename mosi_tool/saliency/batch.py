@@ -5,10 +5,12 @@ its path relative to it, a file its own name), and so is the failure log (`batch
 `failures.jsonl`). Each video's outputs share its name: `OUT/<name>.saliency.mp4` (overlay),
 `.maps.npy`, `.masks.npy`, `.boxes.jsonl`, `.sheet.png`, and `OUT/<name>.saliency.json`, the record of how they
 were made (the options, the outputs, the video's size and modification time), written last. A rerun skips a
-video whose record matches and whose outputs all exist; a changed option, a changed video or a missing output
-makes it again, and removes the outputs its earlier record lists that this run does not make (they would
-no longer match the record). A video that fails is recorded in `failures.jsonl` and the batch goes on. Videos run in worker
-processes (`--workers`), in one part of n (`--shard i/n`) or as Ray tasks (`--backend ray`) as `targets`' do,
+video whose record vouches for every output asked for: the output is there, and was made from the same video
+(version, revisions) with the same options as far as they change that output (`--norm` changes no masks). A
+changed video makes every output again; a changed option or a missing output makes again the outputs it
+concerns, keeps the others, and the outputs the earlier record lists that are neither made nor kept are
+removed (they would no longer match the record). A video that fails is recorded in `failures.jsonl` and the
+batch goes on. Videos run in worker processes (`--workers`), in one part of n (`--shard i/n`) or as Ray tasks (`--backend ray`) as `targets`' do,
 and the files are the same bytes however the batch is split.
 """
 
@@ -28,7 +30,7 @@ from ..version import __version__
 from .defaults import MODEL_METHODS, REVISION
 from ..video.motion import REVISION as MOTION_REVISION
 from .motion import CAMERA_MODEL, MEASURE_REFERENCES
-from .run import OPTION_DEFAULTS, OUTPUT_ONLY, BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, overridden_by, prepare, run
+from .run import OPTION_DEFAULTS, BadOutputs, Outputs, SaliencyOptions, check_model, open_engine, output_only, overridden_by, prepare, run
 
 if TYPE_CHECKING:
     from ..runtimes.base import Engine
@@ -68,7 +70,7 @@ RECORDED_WHEN_SET = ("primary",)
 def _as_made(options: SaliencyOptions, kinds: tuple[str, ...]) -> SaliencyOptions:
     """`options` with those that change none of the outputs `kinds` at their defaults: the ones the method
     does not use (`SaliencyOptions.unused`, which the command names as ignored) and those of an output not
-    made (`SaliencyOptions.idle_for`, `run.OUTPUT_ONLY`), so that changing them makes nothing again."""
+    made (`SaliencyOptions.idle_for`, `run.output_only`), so that changing them makes nothing again."""
     idle = {flag[2:].replace("-", "_") for flag in options.unused()}
     idle |= {name for name, _ in options.idle_for(kinds)} | set(options.overridden())
     return replace(options, **{name: OPTION_DEFAULTS[name] for name in idle})
@@ -88,14 +90,18 @@ def _record(video: Path, options: SaliencyOptions, kinds: tuple[str, ...]) -> di
         found = source_stamp(path)
         return None if found is None else found.to_dict()
 
-    opts = {k: _as_json(v) for k, v in asdict(_as_made(options, kinds)).items()
-            if k not in UNRECORDED and not (k in RECORDED_WHEN_SET and v == OPTION_DEFAULTS[k])}  # fmt: skip
-    record: dict[str, object] = {"options": opts, "outputs": sorted(kinds), "camera_model": CAMERA_MODEL,
+    record: dict[str, object] = {"options": _options(options, kinds), "outputs": sorted(kinds), "camera_model": CAMERA_MODEL,
                                  "measured_references": MEASURE_REFERENCES, "motion_revision": MOTION_REVISION, "revision": REVISION,
                                  "video": stamp(video), "version": __version__}  # fmt: skip
     if options.model is not None:
         record["model"] = stamp(options.model)
     return record
+
+
+def _options(options: SaliencyOptions, kinds: tuple[str, ...]) -> dict[str, object]:
+    """`options` as a record of the outputs `kinds` holds them (`_record`)."""
+    return {k: _as_json(v) for k, v in asdict(_as_made(options, kinds)).items()
+            if k not in UNRECORDED and not (k in RECORDED_WHEN_SET and v == OPTION_DEFAULTS[k])}  # fmt: skip
 
 
 def _as_json(value: object) -> object:
@@ -105,11 +111,12 @@ def _as_json(value: object) -> object:
 
 def _for_outputs(opts: object, kinds: list[str]) -> object:
     """A record's options as they bear on the outputs `kinds`: those that change only other outputs
-    (`run.OUTPUT_ONLY`) and those another leaves without effect (`run.overridden_by`: `--max-boxes` under
+    (`run.output_only`) and those another leaves without effect (`run.overridden_by`: `--max-boxes` under
     `--primary`), at their defaults, as `_as_made` records them."""
     if not isinstance(opts, dict):
         return opts
-    idle = {name for name, changes in OUTPUT_ONLY.items() if not set(changes) & set(kinds)} | overridden_by(opts)
+    only = output_only(str(opts.get("method", OPTION_DEFAULTS["method"])))
+    idle = {name for name, changes in only.items() if not set(changes) & set(kinds)} | overridden_by(opts)
     out = {k: (_as_json(OPTION_DEFAULTS[k]) if k in idle and k in OPTION_DEFAULTS else v) for k, v in opts.items()}
     return {k: v for k, v in out.items() if not (k in RECORDED_WHEN_SET and v == _as_json(OPTION_DEFAULTS[k]))}
 
@@ -136,18 +143,19 @@ def _remove_unmade(stem: str, saved: dict | None, kinds: tuple[str, ...]) -> lis
     return removed
 
 
-def _is_done(stem: str, record: dict[str, object], outputs: Outputs) -> bool:
-    """Whether the outputs `record` asks for were made as it says and are all there. A record made with more
-    outputs than asked for now (the rest made by the same run, with the same options) counts; so do options
-    that change only outputs not asked for now (`--max-boxes` when only masks are: `_for_outputs`)."""
-    saved = _saved(stem)
-    if saved is None:
-        return False
-    asked = cast(list, record["outputs"])
-    saved = saved | {"options": _for_outputs(saved.get("options"), asked)}
-    same = {k: v for k, v in saved.items() if k != "outputs"} == {k: v for k, v in record.items() if k != "outputs"}
-    covered = set(cast(list, record["outputs"])) <= set(saved["outputs"])
-    return same and covered and all(p.is_file() for p in outputs.named().values())
+def _current(stem: str, saved: dict | None, record: dict[str, object], options: SaliencyOptions) -> set[str]:
+    """The outputs the earlier record `saved` vouches for now: those it lists that are there, when it was made
+    from the video, version, revisions and model of `record` (this run's), and with `options` as far as they
+    change that output (`_for_outputs`: `--norm` not for the masks, `--max-boxes` not for the maps)."""
+    if saved is None or _made_from(saved) != _made_from(record):
+        return set()
+    return {kind for kind in saved["outputs"] if kind in SUFFIXES and Path(stem + SUFFIXES[kind]).is_file()
+            and _for_outputs(saved.get("options"), [kind]) == _options(options, (kind,))}  # fmt: skip
+
+
+def _made_from(record: dict[str, object]) -> dict[str, object]:
+    """What a record says all its outputs were made from: all but its options and list of outputs."""
+    return {k: v for k, v in record.items() if k not in ("options", "outputs")}
 
 
 def run_batch(inputs: list[str | Path], out_dir: str | Path, options: SaliencyOptions, kinds: tuple[str, ...] = ("overlay",),
@@ -183,7 +191,7 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, options: SaliencyOp
         check_model(options.model)
 
     def is_done(job: VideoJob) -> bool:
-        return _is_done(job.out, _record(Path(job.path), options, kinds), outputs_for(job.out, kinds))
+        return set(kinds) <= _current(job.out, _saved(job.out), _record(Path(job.path), options, kinds), options)
 
     failures = resume(planned, is_done, overwrite)
     report = SaliencyReport(total=planned.total, hidden=planned.hidden, skipped=planned.skipped)
@@ -194,7 +202,7 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, options: SaliencyOp
         _engine(options)  # here first: an engine that cannot be opened is one error, before any video
         if not runs_here(len(planned.todo), workers, backend):
             _ENGINES.clear()  # each worker opens its own: this one would only hold memory (a GPU's too)
-    work = _VideoSaliency(options, kinds)
+    work = _VideoSaliency(options, kinds, overwrite)
 
     def on_video(outcome: Outcome) -> None:
         if outcome.error is not None:
@@ -230,28 +238,39 @@ def _engine(options: SaliencyOptions) -> Engine:
 
 @dataclass(frozen=True)
 class _VideoSaliency:
-    """One video's outputs and record (`run_jobs`' per-video function; picklable, for worker processes)."""
+    """One video's outputs and record (`run_jobs`' per-video function; picklable, for worker processes): the
+    outputs asked for that its earlier record does not vouch for (`_current`; all with overwrite) are made, the
+    others kept and recorded again, and those it listed that are neither are removed (`_remove_unmade`)."""
 
     options: SaliencyOptions
     kinds: tuple[str, ...]
+    overwrite: bool = False
 
     def __call__(self, job: VideoJob) -> Done:
         from ..runtimes.base import EngineError
 
-        video, outputs = Path(job.path), outputs_for(job.out, self.kinds)
+        video = Path(job.path)
         try:
             record, earlier = _record(video, self.options, self.kinds), _saved(job.out)
+            current = _current(job.out, earlier, record, self.options)
+            make = self.kinds if self.overwrite else tuple(k for k in self.kinds if k not in current) or self.kinds
+            kept = tuple(k for k in KINDS if k in current and k not in make)
+            outputs = outputs_for(job.out, make)
             reader = prepare(video, self.options, outputs, model_checked=True)  # the model was checked once
             engine = _engine(self.options) if self.options.method in MODEL_METHODS else None
             done = run(video, self.options, outputs, reader=reader, engine=engine)
             if done.failed:
                 raise BadOutputs("; ".join(f"{p}: {why}" for p, why in done.failed.items()))
             # before the new record: a run killed between the two leaves the old record, which no longer matches
-            removed = _remove_unmade(job.out, earlier, self.kinds)
+            removed = _remove_unmade(job.out, earlier, make + kept)
+            made = tuple(k for k in KINDS if k in make + kept)
+            record |= {"options": _options(self.options, made), "outputs": sorted(made)}
             atomic_write_text(job.out + RECORD_SUFFIX, json.dumps(record, sort_keys=True) + "\n")
         except (ValueError, OSError, EngineError) as e:
             text = (e.strerror or str(e)) if isinstance(e, OSError) and not isinstance(e, OutputError) else str(e)
             raise JobError(text if text.startswith(str(video)) or isinstance(e, (BadOutputs, OutputError)) else f"{video}: {text}") from e
+        if set(kept) & set(self.kinds):
+            done.notes.append(f"kept the {' and '.join(k for k in kept if k in self.kinds)}: made from this video with the options that change them")
         if removed:
             done.notes.append(f"removed the {' and '.join(removed)} an earlier run made ({job.out}.*): this run does not make them, so its record cannot vouch for them")
         lines = [*(f"note: {video}: {note}" for note in done.notes), f"{video}: {counted(done.frames, 'frame')} in {done.seconds:.1f} s -> {job.out}.*"]

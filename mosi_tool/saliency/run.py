@@ -59,6 +59,16 @@ OUTPUT_OPTIONS = {"overlay": "--out", "maps": "--maps", "masks": "--masks", "box
 # options that change these outputs alone: ignored (and noted) when none of them is made
 OUTPUT_ONLY = {"masks_size": ("masks",), "max_boxes": ("boxes",), "maps_size": ("maps",), "small_movers": ("masks", "boxes"),
                "primary": ("masks", "boxes")}  # fmt: skip
+# --norm, the scale of the overlay, the maps file and the sheet: the masks and boxes read the raw maps, except
+# under --method fused, whose maps are fused at that scale (`compute.compute_saliency`)
+NORM_OUTPUTS = ("overlay", "maps", "sheet")
+
+
+def output_only(method: str) -> dict[str, tuple[str, ...]]:
+    """OUTPUT_ONLY for `method`: with --norm (NORM_OUTPUTS), except under fused, where it changes every output."""
+    return OUTPUT_ONLY if method == "fused" else {**OUTPUT_ONLY, "norm": NORM_OUTPUTS}
+
+
 # options that another one, when set, leaves without effect: max_boxes under primary (one box a frame)
 OVERRIDDEN = {"primary": ("max_boxes",)}
 
@@ -147,8 +157,8 @@ class SaliencyOptions:
 
     def idle_for(self, outputs: set[str] | tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
         """The options set away from their defaults that change only outputs other than `outputs` (kinds:
-        overlay, maps, masks, boxes, sheet): (option name, the outputs it changes), in OUTPUT_ONLY's order."""
-        return [(name, changes) for name, changes in OUTPUT_ONLY.items()
+        overlay, maps, masks, boxes, sheet): (option name, the outputs it changes), in `output_only`'s order."""
+        return [(name, changes) for name, changes in output_only(self.method).items()
                 if getattr(self, name) != OPTION_DEFAULTS[name] and not set(changes) & set(outputs)]  # fmt: skip
 
     def overridden(self) -> list[str]:
@@ -165,8 +175,9 @@ class SaliencyOptions:
 
         notes = []
         for name, changes in self.idle_for(outputs):
-            which = "output, which was not" if len(changes) == 1 else "outputs, neither of which was"
-            notes.append(f"{shown(name)} applies to the {' and '.join(changes)} {which} asked for (ignored)")
+            which = "output, which was not" if len(changes) == 1 else "outputs, neither of which was" if len(changes) == 2 else "outputs, none of which was"
+            named = " and ".join([", ".join(changes[:-1]), changes[-1]] if len(changes) > 1 else changes)
+            notes.append(f"{shown(name)} applies to the {named} {which} asked for (ignored)")
         if set(outputs) & {"boxes"}:
             notes += [f"{shown(name)}: {shown('primary')} writes one box a frame (ignored)" for name in self.overridden()]
         return notes
