@@ -357,7 +357,7 @@ def read_mofo_box(json_path: Path, sample: str) -> tuple[int, int, int, int]:
 def test_mme_format_reads_back_through_mmes_loader(videos, tmp_path):
     out = tmp_path / "mme"
     CliRunner().invoke(app, ["targets", str(videos / "sub"), "-o", str(out), "--format", "mme", "-j", "0"])
-    assert sorted(outputs(out)) == ["b.mp4_4.gz"]
+    assert sorted(outputs(out)) == ["b.mp4_4.gz", "b.mp4_4.gz.settings"]  # its settings beside it
     t = compute_targets(videos / "sub" / "b.mp4")
     inds = np.array([0, 2, 4, 100])  # MME samples every tubelet-th frame; past the end it clamps
     feat, kind = read_mme(out, "b.mp4", 4, inds, 4)
@@ -406,7 +406,7 @@ def test_mme_format_at_the_end_of_a_video_reads_as_mmes_own_file(scene_video, tm
 def test_mofo_format_reads_back_through_mofos_loader(videos, tmp_path):
     out = tmp_path / "mofo"
     CliRunner().invoke(app, ["targets", str(videos), "-o", str(out), "--format", "mofo", "-j", "0"])
-    assert sorted(outputs(out)) == ["a.mp4.json", "sub/b.mp4.json"]
+    assert sorted(outputs(out)) == ["a.mp4.json", "a.mp4.json.settings", "sub/b.mp4.json", "sub/b.mp4.json.settings"]
     t = compute_targets(videos / "sub" / "b.mp4")
     x1, y1, x2, y2 = read_mofo_box(out / "sub" / "b.mp4.json", str(videos / "sub" / "b.mp4"))
     assert (x1, y1, x2, y2) == (int(np.floor(t.video_box[0])), int(np.floor(t.video_box[1])), int(np.ceil(t.video_box[2])), int(np.ceil(t.video_box[3])))
@@ -576,13 +576,33 @@ def test_targets_leave_opencvs_threads_as_they_were(scene_video):
         cv2.setNumThreads(before)
 
 
+@pytest.mark.parametrize("fmt, option", [("mme", "--no-compensate"), ("mofo", "--size=64x48")])
+def test_mme_and_mofo_files_made_with_other_options_are_made_again(videos, tmp_path, fmt, option):
+    """MME and MOFO files held no settings, so a rerun with other options ("0 written, 2 already done") kept
+    the bytes of the old ones; their settings now lie beside them (`<file>.settings`), checked as an .npz's."""
+    out = tmp_path / fmt
+    run = lambda *a: CliRunner().invoke(app, ["targets", str(videos), "-o", str(out), "--format", fmt, "-j", "0", *a])  # noqa: E731
+    assert "2 written" in run().output
+    first = outputs(out)
+    settings = out / f"a.mp4{'_4.gz' if fmt == 'mme' else '.json'}.settings"
+    assert json.loads(settings.read_text())["settings"]["compensate"] is True
+    assert "0 written, 2 already done" in run().output
+    r = run(option)
+    assert "2 written, 0 already done" in r.output, r.output
+    assert outputs(out) != first and "0 written, 2 already done" in run(option).output
+    if fmt == "mofo":  # the trajectories' options, which it does not hold
+        assert "0 written, 2 already done" in run(option, "--length", "3", "--no-compensate").output
+
+
 def test_a_rerun_says_when_it_keeps_files_that_do_not_record_their_options(videos, tmp_path):
-    """MME and MOFO files hold no settings, so a rerun with other options cannot tell them stale: it keeps them,
-    and says so (it said nothing)."""
+    """MME and MOFO files made before their settings were recorded beside them cannot be told stale: a rerun
+    keeps them, and says so."""
     out = tmp_path / "mofo"
     CliRunner().invoke(app, ["targets", str(videos), "-o", str(out), "--format", "mofo", "-j", "0"])
+    for path in out.rglob("*.settings"):
+        path.unlink()
     r = CliRunner().invoke(app, ["targets", str(videos), "-o", str(out), "--format", "mofo", "-j", "0", "--size", "64x48"])
-    assert "2 mofo file(s) already in" in r.output and "--overwrite" in r.output
+    assert "0 written, 2 already done" in r.output and "2 mofo file(s) already in" in r.output and "--overwrite" in r.output
 
 
 # --- masking and the dataset -------------------------------------------------------------------------

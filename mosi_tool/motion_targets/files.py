@@ -31,7 +31,7 @@ def write_targets(path: str | os.PathLike[str], targets: Targets, opts: TargetOp
 
 
 CODE_KEYS = ("version", "revision", "motion_revision")  # what `settings` records of the code, beside the options
-COMPLETE, OTHER_CODE = "complete", "made by other code"  # `npz_state`
+COMPLETE, OTHER_CODE = "complete", "made by other code"  # `npz_state`, `settings_state`
 
 
 def npz_state(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> str:
@@ -48,6 +48,13 @@ def npz_state(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceSt
             saved = json.loads(str(data["settings"]))
     except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: not complete
         return ""
+    return settings_state(saved, recorded, opts, stamp)
+
+
+def settings_state(saved: object, recorded: object, opts: TargetOptions, stamp: SourceStamp | None = None) -> str:
+    """`npz_state` of a file whose settings (`TargetOptions.to_json`, read back) are `saved` and whose video
+    was `recorded` (`SourceStamp.to_dict`; None: not recorded, trusted), for these options and the video as it
+    is now (`stamp`; None: not compared)."""
     wanted = json.loads(opts.to_json())
     if saved != wanted:
         if not isinstance(saved, dict):

@@ -16,6 +16,11 @@
   [{"box2d": {"x1", "y1", "x2", "y2"}, "gt_annotation": "union"}]}]}`, every frame holding the video's union box
   in integer pixels, the key being the file name up to its first dot (MOFO's `name.split('.')[0]`). A video
   without a motion area gets MOFO's own fallback, the central half of the frame.
+
+Neither format has room for our settings, so an MME or MOFO file gets them beside it, `<file>.settings` (JSON:
+the options and code as the .npz's `settings`, and the video's size and modification time; not `.json`, which
+MOFO's merge reads): a rerun makes again a file made with other options or code, or from another video, as
+for an .npz (`state`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import json
 import math
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +41,12 @@ from ..batch.jobs import SourceStamp
 from ..batch.per_video import JobError
 from ..progress import counted
 from .compute import TargetOptions, Targets
-from .files import is_complete as npz_complete
-from .files import write_targets
+from .files import COMPLETE, npz_state, settings_state, write_targets
 
 FORMATS = ("npz", "mme", "mofo")
+SETTINGS_SUFFIX = ".settings"  # beside an MME or MOFO file (module docstring)
+MOFO_UNUSED = ("length", "starts", "compensate")  # the trajectories' options: a MOFO file holds boxes only
+UNRECORDED = "settings not recorded"  # `state`: an MME or MOFO file made before its settings were recorded
 MME_CLAMP = 20  # px: MME's SparseTracker clamps every step to +-20
 
 
@@ -141,30 +149,51 @@ def anchor_geometry_warning(fmt: str, targets: Targets) -> str | None:
             "(re-encode the video upright with square pixels first)")
 
 
+def _as_made(fmt: str, opts: TargetOptions) -> TargetOptions:
+    """`opts` as a file of `fmt` records them: a MOFO file's with MOFO_UNUSED at their defaults, so that
+    changing those (ignored, the command says) does not make it again."""
+    return replace(opts, **{k: getattr(TargetOptions(), k) for k in MOFO_UNUSED}) if fmt == "mofo" else opts
+
+
 def write(fmt: str, path: str | os.PathLike[str], targets: Targets, opts: TargetOptions, video: str,
           stamp: SourceStamp | None = None) -> None:  # fmt: skip
-    """Write `targets` of `video` to `path` in format `fmt`, atomically. stamp: the video as it was read (the
-    .npz records it; `is_complete`)."""
+    """Write `targets` of `video` to `path` in format `fmt`, atomically. stamp: the video as it was read,
+    recorded in the .npz or beside an MME or MOFO file (`state`). The settings beside a file are removed
+    before it is replaced and written after it, so a run killed between leaves a file without them."""
     if fmt == "npz":
         write_targets(path, targets, opts, source=video, stamp=stamp)
-    elif fmt == "mme":
+        return
+    settings = Path(str(path) + SETTINGS_SUFFIX)
+    settings.unlink(missing_ok=True)
+    if fmt == "mme":
         try:
             write_mme(path, targets)
         except ValueError as e:
             raise JobError(f"{video}: {e}") from None
     else:
         atomic_write_text(path, mofo_json(targets, video))
+    record = {"settings": json.loads(_as_made(fmt, opts).to_json()), "file": stamp.to_dict() if stamp is not None else None}
+    atomic_write_text(settings, json.dumps(record, sort_keys=True) + "\n")
 
 
-def is_complete(fmt: str, path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> bool:
-    """Whether `path` holds a complete output for the video as it is now (`stamp`; None: not compared): an
-    .npz made with these options from that video (its recorded size and modification time); an MME or MOFO
-    file that exists and is not older than the video (they are written atomically, but record neither the
-    options nor the video: rerun with --overwrite after changing the options)."""
+def state(fmt: str, path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> str:
+    """Whether `path` holds the output of these options for the video as it is now (`stamp`; None: not
+    compared), as `files.npz_state` says it: the .npz's own settings, an MME or MOFO file's beside it
+    (`files.settings_state`); UNRECORDED for an MME or MOFO file without them, made by an earlier version, that
+    is not older than the video (kept: nothing says what made it)."""
     if fmt == "npz":
-        return npz_complete(path, opts, stamp)
+        return npz_state(path, opts, stamp)
     try:
         made = os.stat(path).st_mtime_ns
     except OSError:
-        return False
-    return stamp is None or made >= stamp.mtime_ns
+        return ""
+    try:
+        saved = json.loads(Path(str(path) + SETTINGS_SUFFIX).read_text())
+    except FileNotFoundError:
+        return UNRECORDED if stamp is None or made >= stamp.mtime_ns else ""
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(saved, dict):
+        return ""
+    return settings_state(saved.get("settings"), saved.get("file"), _as_made(fmt, opts), stamp)
+

@@ -13,7 +13,7 @@ from ..batch.per_video import BatchReport, Outcome, check_backend, check_workers
 from ..progress import counted, info, progress_bar
 from . import formats
 from .compute import TargetOptions, compute_targets
-from .files import COMPLETE, OTHER_CODE, npz_state
+from .files import COMPLETE, OTHER_CODE
 
 
 @dataclass(frozen=True)
@@ -46,25 +46,26 @@ def make_targets(inputs: Sequence[str | Path], out_dir: str | Path, opts: Target
     formats.check(fmt, opts)
     out = Path(out_dir)
     planned = plan_jobs(inputs, list_file, out, shard, formats.suffix(fmt, opts), caller="make_targets")
-    stale: list[VideoJob] = []  # .npz files another version or revision made with these options
+    stale: list[VideoJob] = []  # files another version or revision made with these options
+    unrecorded: list[VideoJob] = []  # MME or MOFO files made before their settings were recorded beside them
 
     def is_done(job: VideoJob) -> bool:
         if job.stamp is None:
             return False
-        if fmt != "npz":
-            return formats.is_complete(fmt, job.out, opts, job.stamp)
-        state = npz_state(job.out, opts, job.stamp)
+        state = formats.state(fmt, job.out, opts, job.stamp)
         if state == OTHER_CODE:
             stale.append(job)
-        return state == COMPLETE
+        elif state == formats.UNRECORDED:
+            unrecorded.append(job)
+        return state in (COMPLETE, formats.UNRECORDED)
 
     failures = resume(planned, is_done, overwrite)
     if stale:
         info(f"{counted(len(stale), 'file')} in {out} made by another version or revision of mosi-tool with the same "
              "options: made again, as this one's targets differ")
-    if fmt != "npz" and planned.skipped:
-        info(f"{planned.skipped} {fmt} file(s) already in {out} were kept as they are: unlike .npz files, they do not "
-             "record the options or the code revision that made them (--overwrite makes them again)")
+    if unrecorded:
+        info(f"{len(unrecorded)} {fmt} file(s) already in {out} were kept as they are: made by an earlier mosi-tool, they "
+             f"have no record of the options or the code revision that made them ({formats.SETTINGS_SUFFIX}; --overwrite makes them again)")
     report = BatchReport(total=planned.total, hidden=planned.hidden, skipped=planned.skipped)
     bar = progress_bar("videos", total=len(planned.todo), enabled=progress)
 
