@@ -757,7 +757,7 @@ def test_a_folder_run_prints_each_videos_notes(tmp_path):
     shutil.copy(shared("videos", "eye_makeup.avi"), folder)
     result = cli(str(folder), "--out-dir", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    assert "note: " in result.output and "eye_makeup.avi: presentation timestamps run out of order" in result.output
+    assert "note: " in result.output and "eye_makeup.avi: presentation timestamps are in decode order" in result.output
 
 
 def test_one_frame_is_counted_in_the_singular(tmp_path):
