@@ -215,7 +215,9 @@ def speed(video: Path, repeats: int, tmp: Path, batch: int = 3, baseline: Path |
     one more video in a batch (one process over `batch` copies of the video, less the one-video run, over
     batch - 1: what each video of a dataset costs once the process has started and loaded its kernels).
     baseline: another checkout, timed the same way in the same rounds (its row follows ours). Ours is timed with
-    its default (scene cuts found on the decoded pictures) and with `--no-cuts` (the vectors parsed alone)."""
+    its default (scene cuts found and each block's reference frame measured on the decoded pictures), with
+    `--estimate-references` (the references estimated from the vectors) and with `--no-cuts --estimate-references`
+    (the vectors parsed alone)."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         return ["| (ffmpeg not installed: `apt-get install ffmpeg` for this comparison) | | | | | | |"]
@@ -225,7 +227,8 @@ def speed(video: Path, repeats: int, tmp: Path, batch: int = 3, baseline: Path |
         copy = folder / f"v{k}{video.suffix}"
         if not copy.exists():
             shutil.copyfile(video, copy)
-    codes = {"this code": (ROOT, []), "this code, --no-cuts": (ROOT, ["--no-cuts"]),
+    codes = {"this code": (ROOT, []), "this code, --estimate-references": (ROOT, ["--estimate-references"]),
+             "this code, --no-cuts --estimate-references": (ROOT, ["--no-cuts", "--estimate-references"]),
              **({"before": (baseline.resolve(), [])} if baseline else {})}  # fmt: skip
     ff: list[float] = []
     runs: dict[tuple[str, str], list[float]] = {(c, k): [] for c in codes for k in ("one", "batch")}

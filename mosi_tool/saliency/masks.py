@@ -249,21 +249,22 @@ def rule_one(raw: np.ndarray, sharp: np.ndarray | None, cfg: MaskConfig, scale: 
     return e
 
 
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int = 1, reduced: bool = False) -> np.ndarray:
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int = 1, reduced: bool = False,
+                  small_guide: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Grey-guided filter of `src` by `guide` (both float32, guide (H, W) in [0, 1]); box windows of side
     2 * radius + 1; (H, W). He, Sun & Tang, "Guided Image Filtering", TPAMI 2013, Algorithm 1. subsample s > 1:
     the fast guided filter (He & Sun, arXiv:1505.00996): the linear coefficients computed at 1/s of the size
     (radius / s), upsampled, and applied to the full-size guide. `src` is at the guide's size, or at that
     reduced size (used as it is: the masks' evidence is made there); any other size is resized first.
     reduced: with the fast filter, the output at the reduced size, the coefficients applied to the guide
-    shrunk there (for a step that works there: the masks' colour step); (H / s, W / s)."""
+    shrunk there (for a step that works there: the masks' colour step); (H / s, W / s). small_guide: the guide
+    shrunk already (`shrink_guide`), when the caller needs it too."""
     import cv2
 
     h, w = guide.shape
     if reduced_size(w, h, radius, subsample) is not None:
-        small = lambda x: cv2.resize(x, None, fx=1 / subsample, fy=1 / subsample, interpolation=cv2.INTER_AREA)  # noqa: E731
-        i, r = small(guide), round(radius / subsample)
-        p = src if src.shape == i.shape else small(_at(src, (w, h)))
+        i, r = small_guide if small_guide is not None else shrink_guide(guide, subsample), round(radius / subsample)
+        p = src if src.shape == i.shape else shrink_guide(_at(src, (w, h)), subsample)
     else:
         i, p, r = guide, _at(src, (w, h)), radius
     k = (2 * r + 1, 2 * r + 1)
@@ -289,11 +290,11 @@ def reduced_size(width: int, height: int, radius: int, subsample: int) -> tuple[
     return max(1, round(width / subsample)), max(1, round(height / subsample))
 
 
-def _grey_at(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w) float32 grey levels at `size` = (width, height), area-averaged."""
+def shrink_guide(x: np.ndarray, subsample: int) -> np.ndarray:
+    """(h, w) float32 `x` at 1/subsample of each side (area average; the size `reduced_size` says)."""
     import cv2
 
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(x, None, fx=1 / subsample, fy=1 / subsample, interpolation=cv2.INTER_AREA)
 
 
 def _at(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -426,12 +427,14 @@ class MaskTracker:
         # the colour step alone reads rule 3's output, at its own size: the fast filter's reduced size, if that is it
         reduced = (self.cfg.refine == "colour" and pic.colour is not None
                    and pic.colour.shape[1::-1] == reduced_size(grey.shape[1], grey.shape[0], self.cfg.guide_radius, self.cfg.guide_subsample))  # fmt: skip
+        assign = motion is not None and self.cfg.assign_band != 0
+        small = shrink_guide(grey, self.cfg.guide_subsample) if reduced and assign and self.cfg.guide_radius > 0 else None
         if self.cfg.guide_radius > 0:
-            e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample, reduced)
+            e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample, reduced, small)
         if not reduced:
             e = _at(e, grey.shape[::-1])
-        if motion is not None and self.cfg.assign_band != 0:  # rule 3b at the evidence's size (the colour step's, where it reads that)
-            now = grey if e.shape == grey.shape else _grey_at(grey, e.shape[::-1])
+        if assign:  # rule 3b at the evidence's size (the colour step's, where it reads that)
+            now = grey if e.shape == grey.shape else small if small is not None and small.shape == e.shape else shrink_guide(grey, self.cfg.guide_subsample)
             previous, self._grey = self._grey, now
             if previous is not None and previous.shape == now.shape:
                 k = e.shape[1] / grey.shape[1]

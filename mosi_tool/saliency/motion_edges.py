@@ -37,6 +37,7 @@ import numba
 import numpy as np
 
 from ..video.motion import MotionField
+from ..video.motion.field import camera_at
 from .map_store import MapStore
 
 BAND = -1  # working pixels (short side 240) either side of the mask's edge where the rule applies; -1: every pixel
@@ -81,26 +82,33 @@ class MotionTrack:
 
 
 def mover_motion(field: MotionField, reach: int = MOVER_REACH) -> np.ndarray:
-    """(F, gh, gw, 2) float32 px/frame: at every cell, the camera-compensated motion (`MotionField.residual`) of
-    the fastest of the cells within `reach` cells of it (a square of 2 x reach + 1)."""
-    residual = np.ascontiguousarray(np.nan_to_num(field.residual()), np.float32)
-    return _fastest_near(residual, reach)
+    """(F, gh, gw, 2) float32 px/frame: at every cell, the camera-compensated motion (`MotionField.residual`, 0
+    where unknown) of the fastest of the cells within `reach` cells of it (a square of 2 x reach + 1)."""
+    vectors = np.ascontiguousarray(field.vectors, np.float32)
+    return _fastest_near(vectors, np.ascontiguousarray(field.camera, np.float64), field.cell, reach)
 
 
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
-def _fastest_near(residual: np.ndarray, reach: int) -> np.ndarray:
-    # the square's fastest as the fastest of its columns' fastest (rows first, then columns): 2 (2 reach + 1)
-    # comparisons a cell instead of (2 reach + 1)^2; the cell itself wins ties, then the first in scan order
-    f, gh, gw, _ = residual.shape
-    out = np.empty_like(residual)
+def _fastest_near(vectors: np.ndarray, camera: np.ndarray, cell: int, reach: int) -> np.ndarray:
+    # each frame's residual made here (no (F, gh, gw, 2) temporaries); the square's fastest as the fastest of its
+    # columns' fastest (rows first, then columns): 2 (2 reach + 1) comparisons a cell instead of (2 reach + 1)^2;
+    # the cell itself wins ties, then the first in scan order
+    f, gh, gw, _ = vectors.shape
+    out = np.empty_like(vectors)
+    residual = np.empty((gh, gw, 2), np.float32)
     speed = np.empty((gh, gw), np.float32)
     row_best = np.empty((gh, gw), np.float32)
     row_at = np.empty((gh, gw), np.int64)
     for t in range(f):
         for i in range(gh):
             for j in range(gw):
-                speed[i, j] = residual[t, i, j, 0] ** 2 + residual[t, i, j, 1] ** 2
+                cx, cy = camera_at(camera[t], (j + 0.5) * cell, (i + 0.5) * cell)
+                dx, dy = vectors[t, i, j, 0] - cx, vectors[t, i, j, 1] - cy
+                if not (np.isfinite(dx) and np.isfinite(dy)):
+                    dx, dy = 0.0, 0.0
+                residual[i, j, 0], residual[i, j, 1] = dx, dy
+                speed[i, j] = dx * dx + dy * dy
         for i in range(gh):
             for j in range(gw):
                 bj, best = j, speed[i, j]
@@ -115,8 +123,8 @@ def _fastest_near(residual: np.ndarray, reach: int) -> np.ndarray:
                     if row_best[ii, j] > best:
                         bi, best = ii, row_best[ii, j]
                 bj = row_at[bi, j]
-                out[t, i, j, 0] = residual[t, bi, bj, 0]
-                out[t, i, j, 1] = residual[t, bi, bj, 1]
+                out[t, i, j, 0] = residual[bi, bj, 0]
+                out[t, i, j, 1] = residual[bi, bj, 1]
     return out
 
 
@@ -139,14 +147,14 @@ def assign_edges(e: np.ndarray, grey: np.ndarray, previous: np.ndarray, motion: 
     moving = (e > 0.5).astype(np.uint8)
     if band == 0 or not moving.any():
         return e
-    if band < 0:  # every pixel (the colour step reads the evidence outside the mask too)
-        near = np.ones_like(moving)
-    else:
+    near: np.ndarray | None = None  # band < 0: every pixel (the colour step reads the evidence outside the mask too)
+    x0, y0, x1, y1 = 0, 0, w, h
+    if band > 0:
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
         near = cv2.morphologyEx(moving, cv2.MORPH_GRADIENT, disk)  # dilated and not eroded: the band
-    x0, y0, bw, bh = cv2.boundingRect(near)
-    pad = box // 2  # the residuals' box filter reads this far past the band
-    x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x0 + bw + pad), min(h, y0 + bh + pad)
+        x0, y0, bw, bh = cv2.boundingRect(near)
+        pad = box // 2  # the residuals' box filter reads this far past the band
+        x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x0 + bw + pad), min(h, y0 + bh + pad)
     sx, sy = w / motion.size[0], h / motion.size[1]
     fx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) / sx - 0.5)[None, :]  # frame pixels, (1, w')
     fy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) / sy - 0.5)[:, None]  # (h', 1)
@@ -162,14 +170,14 @@ def assign_edges(e: np.ndarray, grey: np.ndarray, previous: np.ndarray, motion: 
         return cv2.blur(cv2.absdiff(now, warped), (box, box))
 
     r_cam, r_obj = residual(cam_x, cam_y), residual(obj_x, obj_y)
-    inside = near[y0:y1, x0:x1] > 0
+    inside = near[y0:y1, x0:x1] > 0 if near is not None else slice(None)
     r_c, r_o = r_cam[inside], r_obj[inside]
-    d = (r_c - r_o) / (r_c + r_o + EPS)
+    d = (r_c - r_o) / (r_c + r_o + np.float32(EPS))
     if side == "background":
         d = np.minimum(d, 0)
         if fit > 0:
-            d *= np.clip(2 - r_c / fit, 0, 1)
+            d *= np.clip(2 - r_c / np.float32(fit), 0, 1)
     out = e.copy()
     crop = out[y0:y1, x0:x1]
-    crop[inside] = np.clip(crop[inside] + gain * d, 0, 1)
+    crop[inside] = np.clip(crop[inside] + np.float32(gain) * d, 0, 1)
     return out
