@@ -44,6 +44,18 @@ def no_compute(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compute, "compute_saliency", boom)
 
 
+def refuse_writes_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`os.open` of a file in `folder` fails as on a read-only file system (EROFS)."""
+    real = os.open
+
+    def refusing_open(path, *a, **k):
+        if Path(path).parent == folder:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+
+
 def temporaries(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
 
@@ -92,14 +104,7 @@ def test_unwritable_output_folder_fails_before_computing(tmp_path, video, monkey
     no_compute(monkeypatch)
     locked = tmp_path / "locked"
     locked.mkdir()
-    real = os.open
-
-    def refusing_open(path, *a, **k):
-        if Path(path).parent == locked:
-            raise OSError(errno.EROFS, "Read-only file system", str(path))
-        return real(path, *a, **k)
-
-    monkeypatch.setattr(os, "open", refusing_open)
+    refuse_writes_in(locked, monkeypatch)
     result = cli(str(video), "--out", str(locked / "o.mp4"))
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {locked / 'o.mp4'}: cannot write (Read-only file system)"
@@ -128,14 +133,7 @@ def test_an_unwritable_out_dir_is_worded_as_targets_words_it(tmp_path, video, mo
     elif case == "log a folder":
         (out / "failures.jsonl").mkdir(parents=True)
     else:
-        real = os.open
-
-        def refusing_open(path, *a, **k):
-            if Path(path).parent == out:
-                raise OSError(errno.EROFS, "Read-only file system", str(path))
-            return real(path, *a, **k)
-
-        monkeypatch.setattr(os, "open", refusing_open)
+        refuse_writes_in(out, monkeypatch)
     said = {"saliency": cli(str(video), "--out-dir", str(out), "--outputs", "masks"),
             "targets": CliRunner().invoke(app, ["targets", str(video), "-o", str(out)])}  # fmt: skip
     assert [r.exit_code for r in said.values()] == [2, 2]

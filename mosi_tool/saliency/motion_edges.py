@@ -98,8 +98,8 @@ def _fastest_near(vectors: np.ndarray, camera: np.ndarray, cell: int, reach: int
     out = np.empty_like(vectors)
     residual = np.empty((gh, gw, 2), np.float32)
     speed = np.empty((gh, gw), np.float32)
-    row_best = np.empty((gh, gw), np.float32)
-    row_at = np.empty((gh, gw), np.int64)
+    row_best, col_best = np.empty((gh, gw), np.float32), np.empty((gh, gw), np.float32)
+    row_at, col_at = np.empty((gh, gw), np.int64), np.empty((gh, gw), np.int64)
     for t in range(f):
         for i in range(gh):
             for j in range(gw):
@@ -109,23 +109,29 @@ def _fastest_near(vectors: np.ndarray, camera: np.ndarray, cell: int, reach: int
                     dx, dy = 0.0, 0.0
                 residual[i, j, 0], residual[i, j, 1] = dx, dy
                 speed[i, j] = dx * dx + dy * dy
+        _fastest_in_rows(speed, reach, row_best, row_at)
+        _fastest_in_rows(row_best.T, reach, col_best.T, col_at.T)  # the columns: the same pass, transposed
         for i in range(gh):
             for j in range(gw):
-                bj, best = j, speed[i, j]
-                for jj in range(max(0, j - reach), min(gw, j + reach + 1)):
-                    if speed[i, jj] > best:
-                        bj, best = jj, speed[i, jj]
-                row_best[i, j], row_at[i, j] = best, bj
-        for i in range(gh):
-            for j in range(gw):
-                bi, best = i, row_best[i, j]
-                for ii in range(max(0, i - reach), min(gh, i + reach + 1)):
-                    if row_best[ii, j] > best:
-                        bi, best = ii, row_best[ii, j]
+                bi = col_at[i, j]
                 bj = row_at[bi, j]
                 out[t, i, j, 0] = residual[bi, bj, 0]
                 out[t, i, j, 1] = residual[bi, bj, 1]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+@no_type_check  # numba code: numpy scalars throughout
+def _fastest_in_rows(values: np.ndarray, reach: int, best: np.ndarray, at: np.ndarray) -> None:
+    # best[i, j], at[i, j]: the largest of values[i, j - reach .. j + reach] and its column (the cell itself on ties)
+    h, w = values.shape
+    for i in range(h):
+        for j in range(w):
+            bj, b = j, values[i, j]
+            for jj in range(max(0, j - reach), min(w, j + reach + 1)):
+                if values[i, jj] > b:
+                    bj, b = jj, values[i, jj]
+            best[i, j], at[i, j] = b, bj
 
 
 SIDES = ("background", "both")  # where the evidence may move: only towards the background (the default), or either way
