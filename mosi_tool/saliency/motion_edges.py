@@ -139,12 +139,14 @@ SIDES = ("background", "both")  # where the evidence may move: only towards the 
 
 def assign_edges(e: np.ndarray, grey: np.ndarray, previous: np.ndarray, motion: FrameMotion, band: int = BAND,
                  gain: float = GAIN, side: str = "background", fit: float = FIT, box: int = BOX) -> np.ndarray:  # fmt: skip
-    """Evidence e (h, w) float32 (moving where > 0.5) with the pixels within `band` of its 0.5 edge moved towards
-    the motion that explains them (module docstring). grey, previous: frames t and t-1 (h, w) float32 grey
-    levels in [0, 1] at the same working size. side "background": only towards the background, where the
-    camera's motion explains the pixel better than the mover's, by up to `gain` where the camera's residual is
-    at most `fit` grey levels and not at all from 2 x fit (0: any residual); "both": either way, wherever
-    (`fit` unused). Computed on the band's bounding box only. Returns a new (h, w) float32 array in [0, 1]."""
+    """Evidence e (h, w) float32 (moving where > 0.5) with the pixels within `band` evidence pixels of its 0.5 edge
+    (-1: every pixel; 0: none) moved towards the motion that explains them (module docstring). grey, previous:
+    frames t and t-1 (h, w) float32 grey levels in [0, 1] at e's size; motion: frame t's (`FrameMotion`). side
+    "background": only towards the background, where the camera's motion explains the pixel better than the
+    mover's, by up to `gain` where the camera's residual is at most `fit` grey levels and not at all from 2 x fit
+    (0: any residual); "both": either way, wherever (`fit` unused). box: the residuals' box filter, pixels. A band
+    is computed on its bounding box only. Returns a new (h, w) float32 array in [0, 1] (e itself where nothing
+    moves); ValueError for another side."""
     import cv2
 
     if side not in SIDES:
