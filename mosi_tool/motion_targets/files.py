@@ -65,8 +65,3 @@ def settings_state(saved: object, recorded: object, opts: TargetOptions, stamp: 
     if stamp is not None and recorded is not None and recorded != stamp.to_dict():
         return ""
     return COMPLETE
-
-
-def is_complete(path: str | os.PathLike[str], opts: TargetOptions, stamp: SourceStamp | None = None) -> bool:
-    """True if `path` is a complete targets file for these options and this video (`npz_state`)."""
-    return npz_state(path, opts, stamp) == COMPLETE

@@ -428,13 +428,13 @@ class MaskTracker:
         reduced = (self.cfg.refine == "colour" and pic.colour is not None
                    and pic.colour.shape[1::-1] == reduced_size(grey.shape[1], grey.shape[0], self.cfg.guide_radius, self.cfg.guide_subsample))  # fmt: skip
         assign = motion is not None and self.cfg.assign_band != 0
-        small = shrink_guide(grey, self.cfg.guide_subsample) if reduced and assign and self.cfg.guide_radius > 0 else None
+        small = shrink_guide(grey, self.cfg.guide_subsample) if reduced and assign else None  # the filter's and 3b's
         if self.cfg.guide_radius > 0:
             e = guided_filter(grey, e, self.cfg.guide_radius, self.cfg.guide_eps, self.cfg.guide_subsample, reduced, small)
         if not reduced:
             e = _at(e, grey.shape[::-1])
         if assign:  # rule 3b at the evidence's size (the colour step's, where it reads that)
-            now = grey if e.shape == grey.shape else small if small is not None and small.shape == e.shape else shrink_guide(grey, self.cfg.guide_subsample)
+            now = grey if small is None else small
             previous, self._grey = self._grey, now
             if previous is not None and previous.shape == now.shape:
                 k = e.shape[1] / grey.shape[1]
