@@ -262,7 +262,7 @@ def _mv_masks(cfg: MaskConfig, carry_field: bool = False, fused: bool = False, o
                 r = raw[min(i, len(raw) - 1)]
                 e = regions.evidence_of(i, pic, r, sharp[min(i, len(sharp) - 1)] if sharp is not None else None,
                                         vectors[min(i, len(vectors) - 1)] if vectors is not None else None,
-                                        motion[min(i, len(motion.movers) - 1)] if motion is not None else None)  # fmt: skip
+                                        motion.nearest(i) if motion is not None else None)  # fmt: skip
                 found = regions.primary_boxes(i)
                 if found is None:
                     found = component_boxes(e > 0.5, e, regions.scale(e), limit=1)

@@ -80,6 +80,10 @@ class MotionTrack:
         gw = packed.shape[1] // 2
         return FrameMotion(np.stack([packed[:, :gw], packed[:, gw:]], axis=-1), self.camera[index], self.size)
 
+    def nearest(self, index: int) -> FrameMotion:
+        """Frame `index`'s motion, or the last frame's past the end (the field may end a frame before the decode)."""
+        return self[min(index, len(self.movers) - 1)]
+
 
 def mover_motion(field: MotionField, reach: int = MOVER_REACH) -> np.ndarray:
     """(F, gh, gw, 2) float32 px/frame: at every cell, the camera-compensated motion (`MotionField.residual`, 0

@@ -96,7 +96,7 @@ class Regions:
             raise ValueError(f"frame {index} comes after frame {max(self._kept)}, and is no longer kept")
         sharp = self._sharp(index, *self.size) if self._sharp is not None else None
         pic = picture(frame, self.frame_size, self.tracker.cfg.work_short_side, self.tracker.colour_short)
-        motion = self._motion[min(index, len(self._motion.movers) - 1)] if self._motion is not None else None
+        motion = self._motion.nearest(index) if self._motion is not None else None
         return self.evidence_of(index, pic, raw, sharp, motion=motion, cut=self._begins(index, frame))
 
     def evidence_of(self, index: int, pic: Picture, raw: np.ndarray, sharp: np.ndarray | None = None, flow: np.ndarray | None = None,
