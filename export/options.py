@@ -21,7 +21,7 @@ class ExportOptions:
     timing_cache: Path | None = None  # TensorRT; None: one per TensorRT version and GPU in the cache folder
     onnx_source: Path | None = None  # an ONNX of the same checkpoint that TensorRT may build from
     workspace_gib: float = 8.0  # TensorRT builder workspace
-    calibration: Path | None = None  # int8: a video or folder of videos to calibrate on; None: the bundled sample
+    calibration: Path | None = None  # int8: a video or folder of videos to calibrate on; None: synthetic textures and noise (`int8.default_calibration_clips`)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from mosi_tool.cli import app
 from mosi_tool.pipeline.extract import ExtractOptions, extract
 
 from .conftest import write_video
@@ -14,9 +16,13 @@ def test_nvdec_without_gpu_is_a_clear_error(tmp_path, micro_ckpt):
         pytest.skip("this machine has a GPU")
     video = write_video(tmp_path / "v.mp4", n=8)
     opts = ExtractOptions(model=str(micro_ckpt), out_dir=tmp_path / "o", runtime="torch", decode="nvdec", progress=False)
-    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
         extract([video], opts)
     assert not list((tmp_path / "o").rglob("*.npz"))
+    # the command: one line and exit code 2, not a traceback
+    result = CliRunner().invoke(app, ["features", str(video), "--model", str(micro_ckpt), "--out-dir", str(tmp_path / "o"), "--decode", "nvdec"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.output.strip().splitlines()[-1].startswith("error: --decode nvdec needs a CUDA GPU")
 
 
 @pytest.mark.gpu

@@ -6,7 +6,7 @@ Candidates:
   torch fp32   eager PyTorch, channels-last 3D (the reference every other path is compared with)
   onnx fp32    ONNX Runtime on the checkpoint's cached ONNX export
   torch bf16   PyTorch bf16 autocast, channels-last 3D; only on CPUs with AMX or AVX512-BF16
-  onnx int8    ONNX Runtime on the cached int8 (QDQ) export, calibrated on the bundled sample video
+  onnx int8    ONNX Runtime on the cached int8 (QDQ) export, calibrated as `export --int8` calibrates by default
 Each runs real clips at the caller's batch size and thread count: centre clips of the bundled sample video at
 the model's size, none of them a clip the int8 export was calibrated on (`export.int8`). One warm-up call,
 then `ROUNDS` timed calls round-robin, so load from other processes slows every path alike. Each path's

@@ -21,11 +21,11 @@ from .orientation import Orientation
 def check_nvdec() -> None:
     """Raise a clear error unless torchcodec and a CUDA device are here."""
     if not torch.cuda.is_available():
-        raise RuntimeError("--decode nvdec needs a CUDA GPU; none is available here")
+        raise ValueError("--decode nvdec needs a CUDA GPU; none is available here")
     try:
         import torchcodec.decoders  # noqa: F401
     except ImportError as e:
-        raise RuntimeError(f"--decode nvdec needs torchcodec built with CUDA (pip install torchcodec): {e}") from None
+        raise ValueError(f"--decode nvdec needs torchcodec built with CUDA (pip install torchcodec): {e}") from None
 
 
 def orient_chw(chw: torch.Tensor, orientation: Orientation) -> torch.Tensor:
