@@ -113,3 +113,22 @@ def test_the_eval_row_takes_back_the_spill_around_the_synthetic_movers(tmp_path)
         union[key] = np.mean([jaccard(masks[t], np.any(truth[t], axis=0)) for t in range(1, N - 1)])
     assert union["masks"] > union["masks-no-camera-edges"] + 0.05, union  # 0.779 against 0.696 measured
     assert union["masks-assign"] > union["masks-no-camera-edges"] + 0.03, union  # both ways: 0.741
+
+
+def test_rule_3c_adds_evidence_only_where_the_camera_explains_a_pixel_badly():
+    """`raise_gain` (rule 3c, off by default): a mover's pixels with weak evidence gain it where the camera's
+    residual is large (the square moved 6 px over a different texture), the still background gains none; off,
+    the evidence is rule 3b's alone."""
+    (previous, grey), truth = _scene(6)
+    e = np.where(truth, 0.45, 0.1).astype(np.float32)  # the square just under the mask's threshold ...
+    e[40:48, 40:48] = 0.8  # ... but for a confident patch: the frame has a mask
+    motion = FrameMotion(np.zeros((96, 96, 2), np.float32), IDENTITY, (96, 96))
+    off = assign_edges(e, grey, previous, motion)
+    on = assign_edges(e, grey, previous, motion, raise_gain=0.5)
+    raised = on - off
+    assert raised.min() >= 0
+    assert (on[truth] > 0.5).mean() > 0.5 > (off[truth] > 0.5).mean()
+    background = np.ones_like(truth)
+    background[24:72, 22:78] = False  # away from where the square was and is
+    assert np.all(raised[background] == 0)
+    np.testing.assert_array_equal(assign_edges(e, grey, previous, motion, raise_gain=0.0), off)

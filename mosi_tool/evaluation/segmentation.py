@@ -35,6 +35,7 @@ from ..saliency.defaults import BLUR_CELLS, MASK_BLUR_CELLS
 from ..saliency.geodesic import Enclosure
 from ..saliency.appearance import AppearanceConfig
 from ..saliency.masks import NETWORK_NOISE_FACTOR, VALLEY_SHARE, MaskConfig, MaskTracker, colour_short, map_size, work_size
+from ..saliency.motion_edges import RAISE_GAIN
 from ..saliency.pictures import Picture, picture
 from ..saliency.regions import Regions
 from .davis import Sequence, check_counts, load_masks
@@ -339,6 +340,7 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("masks-parallax-stretches", "  parallax stretches of the border only, no regions spanning the frame", _mv_masks(MaskConfig(), enclosure=Enclosure(parallax_spanning=False)), ("pictures", "saliency", "field")),
     Method("masks-parallax-quarter", "  parallax stretches from a quarter of their side instead of half", _mv_masks(MaskConfig(), enclosure=Enclosure(parallax_share=0.25)), ("pictures", "saliency", "field")),
     Method("masks-flow", "  on the codec's maps and optical-flow maps together (MaskConfig.optical_flow)", _mv_masks(MaskConfig(optical_flow=True)), ("pictures", "saliency")),
+    Method("masks-unexplained", "  with rule 3c: evidence added where the camera's motion explains a pixel badly (tried)", _mv_masks(MaskConfig(unexplained_gain=RAISE_GAIN)), ("pictures", "saliency")),
     Method("masks-no-camera-edges", "  without rule 3b (edges the camera's motion explains kept, the rule before)", _mv_masks(MaskConfig(assign_band=0)), ("pictures", "saliency")),
     Method("masks-camera-band6", "  rule 3b one way within 6 working pixels of the mask's edge (its first version)", _mv_masks(MaskConfig(assign_band=6)), ("pictures", "saliency")),
     Method("masks-camera-band24", "  rule 3b one way within 24 working pixels of the mask's edge", _mv_masks(MaskConfig(assign_band=24)), ("pictures", "saliency")),

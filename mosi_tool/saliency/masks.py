@@ -44,7 +44,9 @@ camera-compensated motion, `saliency.motion`), chosen on the DAVIS development s
    movers (synthetic movers' union J 0.696 -> 0.795, unseen DAVIS 0.498 -> 0.507). On every pixel (the colour
    step reads the evidence outside the mask too), at the size the colour step reads. Moving the evidence both
    ways within the mask's edge (`assign_side` "both", `assign_band` 6) lowered J on the unseen DAVIS sequences
-   (docs/EVALUATION.md 2c).
+   (docs/EVALUATION.md 2c). **3c** (`MaskConfig.unexplained_gain`, off): evidence added where the camera's
+   motion explains a pixel badly; it raised development J and lowered unseen J (under a fast camera the
+   background's residual is large too).
 4. **Appearance** (`saliency.appearance`, `MaskConfig.refine`): the refined evidence is blended with a
    video-level colour model of the moving object against its background (default "colour"; "grabcut":
    OpenCV's GrabCut seeded from it; "none": rule 3 is the mask), filtered again with a guided filter of
@@ -123,6 +125,7 @@ class MaskConfig:
     assign_gain: float = ASSIGN_GAIN
     assign_side: str = "background"  # one of `motion_edges.SIDES`
     assign_fit: float = ASSIGN_FIT  # grey levels in [0, 1]: side "background" only where the camera explains the pixel
+    unexplained_gain: float = 0.0  # rule 3c, tried (`motion_edges.RAISE_GAIN`): evidence added where the camera's motion explains a pixel badly
     work_short_side: int = WORK_SHORT_SIDE
     stats_samples: int = STATS_SAMPLES  # rule 1's median and peak from a grid of at least about this many pixels
     optical_flow: bool = False  # rule 1 on the codec's maps and optical-flow maps together (`saliency.flow_maps`; over the speed budget)
@@ -440,7 +443,8 @@ class MaskTracker:
                 k = e.shape[1] / grey.shape[1]
                 band = self.cfg.assign_band if self.cfg.assign_band < 0 else max(1, round(self.cfg.assign_band * k))
                 e = assign_edges(e, now, previous, motion, band, self.cfg.assign_gain,
-                                 self.cfg.assign_side, self.cfg.assign_fit, max(3, 2 * round(ASSIGN_BOX * k / 2) + 1))  # fmt: skip
+                                 self.cfg.assign_side, self.cfg.assign_fit, max(3, 2 * round(ASSIGN_BOX * k / 2) + 1),
+                                 self.cfg.unexplained_gain)  # fmt: skip
         if self.cfg.refine != "none" and pic.colour is not None:
             e = self._appearance(e, pic.colour, grey, motion_e)
         if motion_e is not None:  # a small mover's confident motion stays, whatever the edge filter and colours did

@@ -25,7 +25,10 @@ the mask too. Synthetic movers' union J 0.696 -> 0.795 (still camera) and 0.688 
 development J 0.697 -> 0.703, unseen 0.498 -> 0.507 (docs/EVALUATION.md 2c, "Pixels the camera's motion
 explains"). **Both ways** within 6 pixels of the edge (side "both", e' = clip(e + GAIN x d, 0, 1), the rule
 tried first): unseen 0.458, lower where neither motion explains the pixels (drift-chicane 0.466 -> 0.403:
-behind a fast car, and on its blurred, flat body).
+behind a fast car, and on its blurred, flat body). **Rule 3c** (`raise_gain`, tried, off by default): the
+mirror of the default, e' = e + RAISE_GAIN x clip((r_cam - RAISE_FROM) / (RAISE_FULL - RAISE_FROM), 0, 1) where
+the camera's motion explains a pixel badly: development J 0.703 -> 0.717 (the fast limbs the vectors miss),
+unseen 0.507 -> 0.464 (a fast camera's residual is large on the background too).
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ GAIN = 0.5  # how far the evidence moves at full certainty (1.0: lower J on both
 BOX = 5  # working pixels: the box filter of the residuals (9: no better)
 EPS = 0.02  # grey levels in [0, 1]: where both residuals are this small, neither motion is preferred
 FIT = 0.02  # grey levels in [0, 1]: side "background" moves a pixel fully where the camera's residual is at most this
+RAISE_GAIN = 0.5  # rule 3c (tried, off by default): evidence added at full strength where the camera's motion
+# explains a pixel badly (development J 0.703 -> 0.717, unseen 0.507 -> 0.464: under a fast camera the background's
+# residual is large too; docs/EVALUATION.md 2c)
+RAISE_FROM = 0.1  # grey levels in [0, 1]: the camera's residual from which evidence is added ...
+RAISE_FULL = 0.3  # ... rising linearly to the gain at this residual
 MOVER_REACH = 2  # cells (16 px at 8-px cells): how far from a cell its mover's motion is looked for (1: 0.704)
 
 
@@ -142,15 +150,17 @@ SIDES = ("background", "both")  # where the evidence may move: only towards the 
 
 
 def assign_edges(e: np.ndarray, grey: np.ndarray, previous: np.ndarray, motion: FrameMotion, band: int = BAND,
-                 gain: float = GAIN, side: str = "background", fit: float = FIT, box: int = BOX) -> np.ndarray:  # fmt: skip
+                 gain: float = GAIN, side: str = "background", fit: float = FIT, box: int = BOX,
+                 raise_gain: float = 0.0) -> np.ndarray:  # fmt: skip
     """Evidence e (h, w) float32 (moving where > 0.5) with the pixels within `band` evidence pixels of its 0.5 edge
     (-1: every pixel; 0: none) moved towards the motion that explains them (module docstring). grey, previous:
     frames t and t-1 (h, w) float32 grey levels in [0, 1] at e's size; motion: frame t's (`FrameMotion`). side
     "background": only towards the background, where the camera's motion explains the pixel better than the
     mover's, by up to `gain` where the camera's residual is at most `fit` grey levels and not at all from 2 x fit
-    (0: any residual); "both": either way, wherever (`fit` unused). box: the residuals' box filter, pixels. A band
-    is computed on its bounding box only. Returns a new (h, w) float32 array in [0, 1] (e itself where nothing
-    moves); ValueError for another side."""
+    (0: any residual); "both": either way, wherever (`fit` unused). raise_gain: rule 3c (tried; RAISE_GAIN), evidence
+    added where the camera's residual is large (up to `raise_gain`, from RAISE_FROM to RAISE_FULL grey levels; 0: none). box: the
+    residuals' box filter, pixels. A band is computed on its bounding box only. Returns a new (h, w) float32 array
+    in [0, 1] (e itself where nothing moves: no mask, no rule); ValueError for another side."""
     import cv2
 
     if side not in SIDES:
@@ -189,7 +199,10 @@ def assign_edges(e: np.ndarray, grey: np.ndarray, previous: np.ndarray, motion: 
         d = np.minimum(d, 0)
         if fit > 0:
             d *= np.clip(2 - r_c / np.float32(fit), 0, 1)
+    d *= np.float32(gain)
+    if raise_gain > 0:  # rule 3c: no motion of the camera's explains the pixel (side "background": d is 0 there)
+        d += np.float32(raise_gain) * np.clip((r_c - np.float32(RAISE_FROM)) / np.float32(RAISE_FULL - RAISE_FROM), 0, 1)
     out = e.copy()
     crop = out[y0:y1, x0:x1]
-    crop[inside] = np.clip(crop[inside] + np.float32(gain) * d, 0, 1)
+    crop[inside] = np.clip(crop[inside] + d, 0, 1)
     return out
