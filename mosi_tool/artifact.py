@@ -121,10 +121,10 @@ def from_props(props: Mapping[str, str], source: str) -> tuple[ModelMeta, Export
     if extra is None:
         raise MetadataError(f"{source}: has no '{EXPORT_KEY}' metadata; not exported by mosi-tool (re-export it)")
     try:
-        info = ExportInfo.from_dict(json.loads(extra), source)
-    except json.JSONDecodeError as e:
+        raw_info = json.loads(extra)
+    except ValueError as e:  # JSONDecodeError, or UnicodeDecodeError for bytes that are not UTF-8 (a damaged file)
         raise MetadataError(f"{source}: export metadata is not valid JSON ({e})") from None
-    return meta, info
+    return meta, ExportInfo.from_dict(raw_info, source)
 
 
 # --- ONNX ---------------------------------------------------------------------------------------------

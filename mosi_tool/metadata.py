@@ -99,7 +99,7 @@ class ModelMeta:
     def from_json(cls, text: str, source: str = "metadata") -> ModelMeta:
         try:
             raw = json.loads(text)
-        except json.JSONDecodeError as e:
+        except ValueError as e:  # JSONDecodeError, or UnicodeDecodeError for bytes that are not UTF-8 (a damaged file)
             raise MetadataError(f"{source}: metadata is not valid JSON ({e})") from None
         if not isinstance(raw, dict):
             raise MetadataError(f"{source}: metadata is not a JSON object")

@@ -163,3 +163,16 @@ def test_artifact_has_the_usual_file_permissions(micro_onnx):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(micro_onnx().stat().st_mode) == 0o666 & ~mask
+
+
+@pytest.mark.parametrize("key", ["mosi_tool", "mosi_tool.export"])
+def test_metadata_with_a_flipped_byte_is_one_line_error(tmp_path, micro_onnx, key):
+    """A byte of the file flipped inside a metadata entry (no longer UTF-8) names the file, as other damage does."""
+    data = bytearray(micro_onnx().read_bytes())
+    entry = data.index(b'"format', data.index(key.encode() + b"\x12"))  # the entry's value follows its key
+    data[entry] ^= 0xCB  # '"' -> 0xE9, a UTF-8 lead byte without its continuation
+    path = tmp_path / "flipped.onnx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(EngineError) as e:
+        load_engine(path, device="cpu")
+    assert str(e.value).startswith(f"{path}: ") and "\n" not in str(e.value)
