@@ -109,7 +109,8 @@ def as_output_error(e: BaseException, target: Path, *paths: Path) -> BaseExcepti
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success fsync it and rename it to `target`.
+    """Yield a temporary path beside `target`; on success fsync it and rename it to `target`, with the
+    permissions `open()` gives a new file (0666 less the umask) even if the caller's writer replaced it.
 
     Raises OutputError (naming `target`) when the folder cannot be written, the disk is full, or `target` is a
     folder; another error raised by the caller's code passes unchanged. Either way the temporary file is
@@ -117,8 +118,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     tmp = _create(target)
+    mode = tmp.stat().st_mode
     try:
         yield tmp
+        if tmp.stat().st_mode != mode:  # a writer that replaced the file (safetensors makes it 0600)
+            os.chmod(tmp, mode)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)

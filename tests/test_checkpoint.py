@@ -140,3 +140,14 @@ def test_metadata_json_round_trip_and_class_table():
     assert again == meta
     assert meta.speed_table() == label_pool(5) and meta.static_class == 8
     assert label_pool(5) == [(-2, 0), (-1, 0), (1, 0), (2, 0), (0, -2), (0, -1), (0, 1), (0, 2), (0, 0)]
+
+
+def test_checkpoint_has_the_usual_file_permissions(tmp_path):
+    """safetensors writes its file 0600; a checkpoint is readable as any other output is (0666 less the umask)."""
+    import os
+    import stat
+
+    path = micro_checkpoint(tmp_path / "m.safetensors")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
