@@ -110,3 +110,13 @@ def test_a_failed_tensorrt_engine_takes_its_sidecar_along(micro_ckpt, tmp_path, 
     kept = tmp_path / "m.parity-failed.engine"
     assert "parity check failed" in outcome.error and kept.exists() and sidecar_path(kept).exists()
     assert not out.exists() and not sidecar_path(out).exists()
+
+
+def test_calibration_help_names_the_default_it_uses():
+    """--int8 without --calibration calibrates on `int8.DEFAULT_SOURCE`'s clips, not on the bundled sample video."""
+    from mosi_tool.export import int8
+
+    result = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    assert "bundled sample video" not in result.output
+    assert f"Default: {int8.DEFAULT_TEXTURES} moving textures and {int8.DEFAULT_NOISE} noise clips" in result.output

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--int8", help="ONNX with int8 convolutions for CPUs (ONNX Runtime static quantization, QDQ), written to --onnx or beside the checkpoint as NAME-int8.onnx."),
         ] = False,
         calibration: Annotated[
-            Optional[Path], typer.Option("--calibration", help="--int8: a video or folder of videos to calibrate the int8 ranges on. Default: 96 moving synthetic textures and 32 clips of noise (export.int8).")
+            Optional[Path], typer.Option("--calibration", help="--int8: a video or folder of videos to calibrate the int8 ranges on. Default: 96 moving textures and 32 noise clips (docs/EXPORT.md).")
         ] = None,
     ) -> None:
         """Export engines that run without the model's code; each embeds the model's metadata.
