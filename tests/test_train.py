@@ -173,3 +173,40 @@ def test_video_sources(moving_square_video, tmp_path):
            "--frames-per-video", "2", *MICRO_FLAGS])  # fmt: skip
     _, meta = load_checkpoint(out / "last.safetensors")
     assert meta.training["train_sources"] == 3 and meta.mean == (0.45, 0.45, 0.45)
+
+
+class _Marker:
+    """A pickle that would create a file when unpickled."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_a_damaged_run_folder_is_refused_in_one_line(image_root, tmp_path):
+    """--resume on a run whose files were damaged, or replaced by a foreign pickle: one line naming the file,
+    nothing unpickled, and no training on altered weights."""
+    import shutil
+
+    run = tmp_path / "run"
+    train(["--data", "images", "--root", str(image_root), "--warmup-epochs", "1", "--epochs", "1", "--out", str(run), *MICRO_FLAGS])
+    marker = tmp_path / "unpickled"
+    last = (run / "last.safetensors").read_bytes()
+    flipped = bytearray(last)
+    flipped[-8] ^= 0xFF  # a byte of the last tensor's data
+    damage = {
+        "resume.pt": [lambda p: torch.save({"optimizer": _Marker(marker)}, p), lambda p: p.write_bytes(p.read_bytes()[:1000])],
+        "last.safetensors": [lambda p: p.write_bytes(bytes(flipped))],
+    }
+    for name, ways in damage.items():
+        for i, damage_it in enumerate(ways):
+            copy = tmp_path / f"{name}-{i}"
+            shutil.copytree(run, copy)
+            damage_it(copy / name)
+            result = CliRunner().invoke(app, ["train", "--out", str(copy), "--resume", "--epochs", "2"])
+            assert result.exit_code == 2, result.output
+            lines = result.output.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"error: {copy / name}: "), result.output
+            assert not marker.exists()

@@ -19,7 +19,8 @@ from torch.utils.data.distributed import DistributedSampler
 
 from mosi_tool.atomic import atomic_path, atomic_write_bytes, check_folder_writable
 from mosi_tool.cache import cache_root
-from mosi_tool.checkpoint import CheckpointError, load_checkpoint, load_state, read_meta, save_checkpoint
+from mosi_tool.artifact import first_line
+from mosi_tool.checkpoint import CheckpointError, load_checkpoint, load_state, read_meta, save_checkpoint, verified_state
 from mosi_tool.metadata import ModelMeta
 from mosi_tool.models.backbones import build_backbone
 from mosi_tool.progress import progress_bar
@@ -350,13 +351,15 @@ def _save_resume(run: Path, optimizer: torch.optim.Optimizer, epochs_done: int, 
 
 
 def _load_resume(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, float, float]:
-    """Restore weights (from last.safetensors) and optimiser state; never unpickles arbitrary objects."""
-    from safetensors.torch import load_file
-
+    """Restore weights (from last.safetensors, checked against its digest) and optimiser state; never
+    unpickles arbitrary objects. CheckpointError naming the file that is damaged or not this tool's."""
     ckpt, state_file = run / "last.safetensors", run / RESUME_FILE
     if not ckpt.exists() or not state_file.exists():
         raise FileNotFoundError(f"{run}: nothing to resume (needs last.safetensors and {RESUME_FILE})")
-    load_state(model, load_file(str(ckpt)), str(ckpt))
-    state = torch.load(state_file, map_location="cpu", weights_only=True)
-    optimizer.load_state_dict(state["optimizer"])
-    return int(state["epoch"]), float(state["best"]), float(state.get("cpu_s", 0.0))
+    load_state(model, verified_state(ckpt)[0], str(ckpt))
+    try:
+        state = torch.load(state_file, map_location="cpu", weights_only=True)
+        optimizer.load_state_dict(state["optimizer"])
+        return int(state["epoch"]), float(state["best"]), float(state.get("cpu_s", 0.0))
+    except Exception as e:  # noqa: BLE001 - torch raises several types for a damaged file or a foreign pickle
+        raise CheckpointError(f"{state_file}: not a resume file of this run, or damaged ({first_line(e)})") from None
