@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import math
+import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -362,4 +363,5 @@ def _load_resume(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer) 
         optimizer.load_state_dict(state["optimizer"])
         return int(state["epoch"]), float(state["best"]), float(state.get("cpu_s", 0.0))
     except Exception as e:  # noqa: BLE001 - torch raises several types for a damaged file or a foreign pickle
-        raise CheckpointError(f"{state_file}: not a resume file of this run, or damaged ({first_line(e)})") from None
+        reason = "it holds objects other than tensors, refused unread" if isinstance(e, pickle.UnpicklingError) else first_line(e)
+        raise CheckpointError(f"{state_file}: not a resume file of this run, or damaged ({reason})") from None
