@@ -26,10 +26,12 @@ def motion_guided_mask(patch_motion: np.ndarray, ratio: float = 0.9, inside_rati
     the remainder. Each time step draws its own mask, following the motion (MGMAE's motion-guided masking);
     tube=True draws one mask from the clip's mean motion and repeats it at every time step (VideoMAE's tube
     masking, as MOFO masks inside its box). Returns (T / tubelet, H/16, W/16) bool. Raises ValueError for a
-    bad shape or ratio, or a NaN in patch_motion (`targets` writes none; a NaN token is neither inside nor
+    bad shape, tubelet or ratio, or a NaN in patch_motion (`targets` writes none; a NaN token is neither inside nor
     outside the motion area, so fewer than round(ratio * N) tokens were hidden: none for an all-NaN clip).
     """
     motion = np.asarray(patch_motion, np.float32)
+    if tubelet < 1:
+        raise ValueError(f"tubelet must be at least 1, got {tubelet}")
     if motion.ndim != 3 or len(motion) % tubelet:
         raise ValueError(f"patch_motion must be (T, h, w) with T a multiple of tubelet={tubelet}, got {motion.shape}")
     if np.isnan(motion).any():

@@ -622,6 +622,9 @@ def test_motion_guided_mask_hides_the_shares_asked_for():
     assert np.array_equal(mask, motion_guided_mask(motion, rng=0))  # reproducible with the same seed
     with pytest.raises(ValueError, match="multiple of tubelet"):
         motion_guided_mask(motion[:3])
+    for tubelet in (0, -2):
+        with pytest.raises(ValueError, match=f"tubelet must be at least 1, got {tubelet}"):
+            motion_guided_mask(motion, tubelet=tubelet)
     motion[0, 0, 0] = np.nan  # a NaN token was neither inside nor outside: never hidden, the ratio not met
     with pytest.raises(ValueError, match="1 NaN"):
         motion_guided_mask(motion)
