@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from mosi_tool import load_model
 from mosi_tool.cli import app
-from mosi_tool.evaluation.davis import check_counts, find_sequences
+from mosi_tool.evaluation.davis import check_counts, find_sequences, load_masks
 from mosi_tool.evaluation.saliency_eval import SaliencyEvalConfig, evaluate_saliency
 from mosi_tool.evaluation.saliency_report import notes, verdict
 
@@ -179,3 +179,18 @@ def test_best_mode_note_compares_only_options_that_apply(options, differs):
     assert not any("fall back" in n for n in notes(report))
     report["sequences"] = [{"name": "a", "motion_source": "optical flow (DIS, short side 240)"}]
     assert "fall back to optical flow on 1 of 1 sequences (a)" in " ".join(notes(report))
+
+
+def test_davis_2017_palette_masks_read_as_the_objects(tmp_path):
+    """DAVIS-2017's Annotations are palette PNGs of object ids (1, 2, ...: dark reds and greens as grey): every
+    object is the object, as in DAVIS-2016's 0/255 masks, never the background."""
+    root = write_davis(tmp_path / "d", with_mp4=False)
+    (seq,) = find_sequences(root, ["static"])
+    want = load_masks(seq, N, (W, H))
+    palette = [0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * (256 * 3 - 9)
+    for i, path in enumerate(seq.masks):
+        ids = (want[i] * (1 + (np.arange(W) >= 16 + 5 * i))).astype(np.uint8)  # two objects: ids 1 and 2
+        im = Image.fromarray(ids, "P")
+        im.putpalette(palette)
+        im.save(path)
+    assert want.any() and np.array_equal(load_masks(seq, N, (W, H)), want)

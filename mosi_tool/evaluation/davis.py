@@ -3,7 +3,8 @@
 Layout (DAVIS-2016):
     <root>/JPEGImages/480p/<seq>/00000.jpg ...   frames (or <root>/JPEGImages/<seq>/)
     <root>/mp4/<seq>.mp4                         the same frames as a video (optional)
-    <root>/Annotations/480p/<seq>/00000.png ...  masks, 0 = background, >127 = object
+    <root>/Annotations/480p/<seq>/00000.png ...  masks, 0 = background, >127 = object; or palette PNGs of
+                                                 object ids (DAVIS-2017), every id but 0 the object
 """
 
 from __future__ import annotations
@@ -100,13 +101,14 @@ def check_counts(seq: Sequence) -> None:
 
 
 def load_masks(seq: Sequence, count: int, size: tuple[int, int]) -> np.ndarray:
-    """The first `count` masks as bool (count, H, W); each must be `size` = (width, height)."""
+    """The first `count` masks as bool (count, H, W); each must be `size` = (width, height). A palette PNG
+    (DAVIS-2017: one index per object) holds the object wherever its index is not 0."""
     out = np.zeros((count, size[1], size[0]), bool)
     for i, path in enumerate(seq.masks[:count]):
         with Image.open(path) as im:
             if im.size != size:
                 raise ValueError(f"{path}: mask is {im.size[0]}x{im.size[1]} but the frames are {size[0]}x{size[1]}")
-            out[i] = np.asarray(im.convert("L")) > 127
+            out[i] = np.asarray(im) != 0 if im.mode == "P" else np.asarray(im.convert("L")) > 127
     return out
 
 
