@@ -402,6 +402,7 @@ def test_failure_logs_of_concurrent_shards_keep_each_others_entries(tmp_path):
     ("mode", "zoom", "--mode must be one of center, full"),
     ("decode", "gpu", "--decode must be one of cpu, nvdec"),
     ("batch_size", 0, "--batch-size must be at least 1"),
+    ("threads", 0, "--threads must be at least 1"),
 ])  # fmt: skip
 def test_python_options_are_checked_as_the_command_checks_them(field, value, says):
     from mosi_tool.pipeline.extract import ExtractOptions

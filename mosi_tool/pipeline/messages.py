@@ -111,6 +111,8 @@ class ExtractOptions:
             raise ValueError(f"--pool must be clip or video, got {self.pool!r}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {self.threads}")
         check_clip_values(stack=self.stack, step=self.step, fps=self.fps, mode=self.mode, stream=self.stream, decoder=self.decode)
 
     def load_engine(self, device: str) -> Engine:
