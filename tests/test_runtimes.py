@@ -64,6 +64,18 @@ def test_runtime_torch_forces_eager(micro_ckpt):
     assert load_engine(micro_ckpt, device="cpu", compile=False, precision="bf16").name == "torch"  # ORT CPU: fp32 only
 
 
+def test_bf16_onnx_of_a_checkpoint_on_cpu_is_refused_before_exporting(micro_ckpt):
+    """ORT's CPU provider has no bf16 kernels: `--runtime onnx --precision bf16` on CPU says so at once, instead of
+    exporting (and caching) a bf16 ONNX it then cannot run."""
+    from mosi_tool.loader import resolve_runtime
+
+    exported = engine_cache_path(read_meta(micro_ckpt).model_id, "bf16")
+    exported.unlink(missing_ok=True)
+    with pytest.raises(EngineError, match=r"micro\.safetensors: --runtime onnx --precision bf16 .*no bf16 kernels"):
+        resolve_runtime(micro_ckpt, "cpu", "onnx", "bf16", 4, None)
+    assert not exported.exists()
+
+
 def test_precision_of_a_compiled_engine_is_fixed(micro_onnx):
     with pytest.raises(EngineError, match="keeps the precision it was exported with"):
         load_engine(micro_onnx(), device="cpu", precision="bf16")

@@ -73,6 +73,12 @@ def resolve_runtime(
         runtime = None  # an exported file, a GPU or another precision: the file's own runtime
     if precision == "int8" and runtime != "onnx":
         raise EngineError(f"{model.path}: int8 runs in ONNX Runtime only (--runtime onnx, or mosi-tool export --int8)")
+    if model.kind.name == "checkpoint" and runtime == "onnx" and precision == "bf16":
+        from ..runtimes.onnx_runtime import runs_bf16
+
+        if not runs_bf16(resolve_device(device)):  # checked before the export that would make the bf16 graph
+            raise EngineError(f"{model.path}: --runtime onnx --precision bf16 needs ONNX Runtime on CUDA (its CPU provider has "
+                              "no bf16 kernels); --runtime torch runs bf16 on CPUs")  # fmt: skip
     if model.kind.name == "checkpoint" and runtime in ("tensorrt", "aoti"):
         raise EngineError(f"{model.path}: --runtime {runtime} needs an exported engine; make one with mosi-tool export")
     return runtime, precision
