@@ -194,3 +194,14 @@ def test_davis_2017_palette_masks_read_as_the_objects(tmp_path):
         im.putpalette(palette)
         im.save(path)
     assert want.any() and np.array_equal(load_masks(seq, N, (W, H)), want)
+
+
+@pytest.mark.parametrize("level", ["1080p", "Full-Resolution"])
+def test_other_davis_resolution_levels_are_found(tmp_path, level):
+    """A DAVIS copy with only the 1080p or full-resolution level: its sequences, not the level taken for one."""
+    root = write_davis(tmp_path / "d", with_mp4=False)
+    for part in ("Annotations", "JPEGImages"):
+        (root / part / "480p").rename(root / part / level)
+    seqs = find_sequences(root)
+    assert sorted(s.name for s in seqs) == ["pan", "static"]
+    assert all(level in str(s.masks[0]) for s in seqs)

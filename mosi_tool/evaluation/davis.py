@@ -1,7 +1,8 @@
 """DAVIS-layout datasets: sequences as frame folders or videos, with one object mask per frame.
 
 Layout (DAVIS-2016):
-    <root>/JPEGImages/480p/<seq>/00000.jpg ...   frames (or <root>/JPEGImages/<seq>/)
+    <root>/JPEGImages/480p/<seq>/00000.jpg ...   frames (or <root>/JPEGImages/<seq>/; 1080p or Full-Resolution
+                                                  where 480p is not there)
     <root>/mp4/<seq>.mp4                         the same frames as a video (optional)
     <root>/Annotations/480p/<seq>/00000.png ...  masks, 0 = background, >127 = object; or palette PNGs of
                                                  object ids (DAVIS-2017), every id but 0 the object
@@ -34,9 +35,12 @@ class Sequence:
         return self.source.is_dir()
 
 
+RESOLUTIONS = ("480p", "1080p", "Full-Resolution")  # DAVIS's resolution levels, the first found taken
+
+
 def _resolution_dir(base: Path) -> Path:
-    """`base/480p` when the resolution level exists, else `base`."""
-    return base / "480p" if (base / "480p").is_dir() else base
+    """`base/<level>` for the first of RESOLUTIONS that exists, else `base` (sequence folders directly in it)."""
+    return next((base / r for r in RESOLUTIONS if (base / r).is_dir()), base)
 
 
 def _frame_files(folder: Path, suffixes: set[str]) -> list[Path]:
