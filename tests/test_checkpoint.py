@@ -61,6 +61,14 @@ def test_tampered_weights_are_refused(tmp_path):
     # The cached export (same model id: the metadata is unchanged) must not stand in for the damaged file.
     with pytest.raises(CheckpointError, match="altered or damaged"):
         load_engine(path, device="cpu", runtime="onnx")
+    # `info` shows the metadata and says the weights are damaged (exit code 2)
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    result = CliRunner().invoke(app, ["info", str(path)])
+    assert result.exit_code == 2 and "r2plus1d_10" in result.stdout
+    assert result.stderr.strip() == f"error: {path}: weights do not match the digest in its metadata; the file was altered or damaged"
 
 
 def test_missing_and_extra_keys_are_named(tmp_path):

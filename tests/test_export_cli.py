@@ -54,7 +54,7 @@ def test_info_reads_every_artifact(micro_ckpt, micro_onnx):
     doc = json.loads(raw.stdout)
     assert doc["export"]["precision"] == "fp16" and doc["mosi_tool"]["frames"] == 4
     ckpt = runner.invoke(app, ["info", str(micro_ckpt)])
-    assert ckpt.exit_code == 0 and "(checkpoint" in ckpt.stdout
+    assert ckpt.exit_code == 0 and "(checkpoint" in ckpt.stdout and "weights    match the digest" in ckpt.stdout
 
 
 def test_info_on_a_wrong_file_is_one_line(tmp_path):

@@ -50,13 +50,26 @@ def register(app: typer.Typer) -> None:
         model: Annotated[Path, typer.Argument(help="Checkpoint (.safetensors) or engine (.onnx, .engine, .pt2).")],
         as_json: Annotated[bool, typer.Option("--json", help="Print the raw metadata as JSON.")] = False,
     ) -> None:
-        """Print the metadata a checkpoint or engine carries."""
+        """Print the metadata a checkpoint or engine carries; a checkpoint's weights are checked against the
+        digest it records (exit code 2 when they do not match)."""
         from ..artifact import read_artifact
+        from ..checkpoint import CheckpointError, verified_state
 
         meta, export_info = read_artifact(model)
+        damage = None
+        if export_info is None:
+            try:
+                verified_state(model, meta)
+            except CheckpointError as e:
+                damage = str(e)
         if as_json:
             doc = {"mosi_tool": dataclasses.asdict(meta), "export": dataclasses.asdict(export_info) if export_info else None}
             typer.echo(json.dumps(doc, indent=2, sort_keys=True))
-            return
-        for line in describe(model, meta, export_info):
-            typer.echo(line)
+        else:
+            for line in describe(model, meta, export_info):
+                typer.echo(line)
+            if export_info is None and damage is None:
+                typer.echo("weights    match the digest in the metadata" if meta.weights_sha256 else "weights    no digest recorded")
+        if damage is not None:
+            typer.echo(f"error: {damage}", err=True)
+            raise typer.Exit(2)
