@@ -245,3 +245,17 @@ def test_motions_cli_shows_the_papers_clips_or_a_models(tmp_path):
     result = CliRunner().invoke(app, ["motions", str(image), "--out", str(out), "--model", str(ckpt)])
     assert result.exit_code == 0, result.output
     assert np.load(out)["clips"].shape == (9, 4, 32, 32, 3) and "labels: class index" in result.output
+
+
+def test_16_bit_grey_image_is_scaled_not_clipped_to_white(tmp_path):
+    """Pillow's convert("RGB") of a 16-bit grey PNG clips every value above 255: the clips were all white."""
+    from PIL import Image
+
+    from mosi_tool.training.images import load_image
+
+    grey = (np.linspace(0, 65535, 64 * 64).reshape(64, 64)).astype(np.uint16)
+    path = tmp_path / "g16.png"
+    Image.fromarray(grey).save(path)
+    rgb = np.asarray(load_image(str(path), 64))
+    assert rgb.shape == (64, 64, 3)
+    np.testing.assert_allclose(rgb[..., 0].astype(float), grey / 257, atol=1)

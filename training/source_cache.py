@@ -32,8 +32,8 @@ from .images import load_image  # the same decode + resize as the uncached path
 
 
 def cache_key(paths: Sequence[str], size: int) -> str:
-    """Digest of (Ls, each path with its size and mtime): 16 hex characters."""
-    h = hashlib.sha256(f"mosi-source-cache-v1:{size}".encode())
+    """Digest of (Ls, each path with its size and mtime): 16 hex characters. v2: 16-bit grey scaled, not clipped."""
+    h = hashlib.sha256(f"mosi-source-cache-v2:{size}".encode())
     for p in paths:
         st = os.stat(p)
         h.update(f"\n{p}:{st.st_size}:{st.st_mtime_ns}".encode())
