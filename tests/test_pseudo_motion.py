@@ -259,3 +259,11 @@ def test_16_bit_grey_image_is_scaled_not_clipped_to_white(tmp_path):
     rgb = np.asarray(load_image(str(path), 64))
     assert rgb.shape == (64, 64, 3)
     np.testing.assert_allclose(rgb[..., 0].astype(float), grey / 257, atol=1)
+
+
+@pytest.mark.parametrize("crop, match", [(0, "crop must be >= 1"), (-5, "crop must be >= 1"), (64, "smaller than source size 64")])
+def test_crop_without_room_to_move_is_refused_by_name(crop, match):
+    """--crop 0 wrote empty 0x0 clips, a negative crop a traceback, and a crop equal to the source size blamed
+    the camera travel the user never set."""
+    with pytest.raises(ValueError, match=match):
+        MotionConfig(frames=8, crop=crop, source_size=64)

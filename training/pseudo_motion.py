@@ -45,8 +45,10 @@ class MotionConfig:
     color: JitterConfig = field(default_factory=JitterConfig)
 
     def __post_init__(self) -> None:
-        if self.crop > self.source_size:
-            raise ValueError(f"crop {self.crop} is larger than source size {self.source_size}")
+        if self.crop < 1:
+            raise ValueError(f"crop must be >= 1, got {self.crop}")
+        if self.crop >= self.source_size:
+            raise ValueError(f"crop {self.crop} must be smaller than source size {self.source_size} (the window needs room to move)")
         if self.frames < 2:
             raise ValueError("frames must be >= 2")
         label_pool(self.speeds, self.axes)  # validates speeds and axes
