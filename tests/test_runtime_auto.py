@@ -222,3 +222,26 @@ def test_tune_command_reports_its_choice_in_one_line(micro_ckpt, monkeypatch, tm
     assert resolve_runtime(micro_ckpt, "cpu", "auto", "fp32", 4, 1) == ("onnx", "fp32")  # what --runtime auto now runs
     result = CliRunner().invoke(app, ["tune", "--model", str(tmp_path / "absent.safetensors")])
     assert result.exit_code == 2 and "absent.safetensors: no such file" in result.stderr
+
+
+def test_tune_names_a_damaged_checkpoint_and_why(micro_ckpt, monkeypatch, tmp_path):
+    """Weights altered after saving failed every candidate, and tune said only "no fp32 path could be measured"."""
+    from safetensors.torch import load_file, save_file
+
+    from mosi_tool.checkpoint import METADATA_KEY
+
+    monkeypatch.setenv("MOSI_TOOL_CACHE", str(tmp_path))
+    state = load_file(str(micro_ckpt))
+    name = next(k for k, v in state.items() if v.is_floating_point())
+    state[name] = state[name] + 1
+    damaged = tmp_path / "damaged.safetensors"
+    save_file(state, str(damaged), metadata={METADATA_KEY: read_meta(micro_ckpt).to_json()})
+    result = CliRunner().invoke(app, ["tune", "--model", str(damaged), "--batch-size", "1", "--threads", "1"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: {damaged}: weights do not match the digest in its metadata; the file was altered or damaged"]
+
+
+def test_tune_help_does_not_offer_engines():
+    """tune refuses .onnx/.engine/.pt2 files; its --model help said it took them."""
+    result = CliRunner().invoke(app, ["tune", "--help"], env={"COLUMNS": "200"})
+    assert "Checkpoint (.safetensors)" in result.stdout and ".pt2" not in result.stdout

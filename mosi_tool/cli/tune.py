@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .options import BatchOpt, ModelOpt, handle_errors
+from .options import BatchOpt, handle_errors
 
 
 def register(app: typer.Typer) -> None:
     @app.command("tune")
     @handle_errors
     def tune(
-        model: ModelOpt = None,
+        model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Checkpoint (.safetensors); engines run as they are. Default: the bundled model.")] = None,
         batch_size: BatchOpt = 16,
         threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads to measure with (default: torch's).")] = None,
         again: Annotated[bool, typer.Option("--again", help="Measure again even if a choice is cached.")] = False,

@@ -212,6 +212,7 @@ def _read(path: Path, key: dict[str, Any]) -> Choice | None:
 
 def measure(model: ModelFile, batch_size: int, threads: int) -> list[Measured]:
     """Time every candidate on real clips and compare its outputs with torch fp32's."""
+    from ..checkpoint import CheckpointError
     from ..runtimes.cpu import cpu_info, intra_op_threads
     from ..runtimes.onnx_runtime import quantization_available
 
@@ -226,6 +227,8 @@ def measure(model: ModelFile, batch_size: int, threads: int) -> list[Measured]:
             try:
                 engines[c] = open_candidate(model, c)
                 out = engines[c](clips)  # warm-up, and the outputs compared with torch fp32
+            except CheckpointError:  # the file itself is damaged: no path can run it, and the user needs to know why
+                raise
             except Exception as e:  # noqa: BLE001 - a path that fails here is only left out
                 results[c] = Measured(c.runtime, c.precision, float("inf"), error=" ".join(str(e).split())[:200])
                 engines.pop(c, None)
