@@ -145,3 +145,16 @@ def test_engine_refuses_input_outside_its_range(micro_ckpt):
     engine.hw_range = ((32, 32), (64, 64))
     with pytest.raises(ValueError, match="engine accepts 32x32 to 64x64 input, got 32x80"):
         engine(torch.zeros(1, 4, 32, 80, 3, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("command", [["demo", "--out-dir", "{tmp}/demo"], ["finetune", "--model", "{tmp}/m.safetensors", "--data", "{tmp}", "--classes", "2"]])
+def test_unknown_device_is_one_error_line(tmp_path, command):
+    """--device tpu ended the demo and finetune in torch's RuntimeError traceback."""
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    args = [a.format(tmp=tmp_path) for a in command]
+    result = CliRunner().invoke(app, [*args, "--device", "tpu"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == ["error: device 'tpu': use auto, cpu, cuda or cuda:N"]
