@@ -216,6 +216,8 @@ def convert(
     backbones (the message lists the keys that did not map), or when its cfg contradicts its tensors.
     """
     path, out = Path(path), Path(out)
+    if out.suffix.lower() != ".safetensors":  # every reader of checkpoints goes by the suffix
+        raise ValueError(f"{out}: a converted checkpoint is a .safetensors file; name it so")
     if dataset is not None and normalise_dataset(dataset) is None:
         raise ValueError(f"--dataset {dataset!r}: choose ucf101 or hmdb51")
     obj = read_official(path)

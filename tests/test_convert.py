@@ -440,3 +440,14 @@ def test_dataset_that_contradicts_the_head_is_refused(tmp_path):
         convert(src, tmp_path / "m.safetensors", dataset="ucf101")
     assert not (tmp_path / "m.safetensors").exists()
     assert convert(src, tmp_path / "m.safetensors", dataset="hmdb51").meta.class_names[0] != "class_0"
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "model.pt2", "model"])
+def test_output_that_is_not_safetensors_is_refused(tmp_path, name):
+    """`convert -o model.onnx` wrote a safetensors file under an ONNX name, which every reader then refused."""
+    src = tmp_path / "mosi.pyth"
+    write_official(src, "r2plus1d_10", "out_joint", 9)
+    r = CliRunner().invoke(app, ["convert", str(src), "--out", str(tmp_path / name)])
+    assert r.exit_code == 2
+    assert r.stderr.strip().splitlines() == [f"error: {tmp_path / name}: a converted checkpoint is a .safetensors file; name it so"]
+    assert not (tmp_path / name).exists()
