@@ -451,3 +451,31 @@ def test_output_that_is_not_safetensors_is_refused(tmp_path, name):
     assert r.exit_code == 2
     assert r.stderr.strip().splitlines() == [f"error: {tmp_path / name}: a converted checkpoint is a .safetensors file; name it so"]
     assert not (tmp_path / name).exists()
+
+
+def test_sigterm_while_writing_leaves_no_temporary_file(tmp_path):
+    """A command without a SIGTERM handler of its own died at once: convert left its temporary file and
+    safetensors' own (the whole checkpoint) in the output folder, where nothing removed them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    src, out = tmp_path / "mosi.pyth", tmp_path / "out" / "m.safetensors"
+    write_official(src, "r2plus1d_10", "out_joint", 9)
+    code = (
+        "import signal, sys\n"
+        "import mosi_tool.checkpoint as c\n"
+        "real = c.save_file\n"
+        "def stopped(*a, **k):\n"
+        "    real(*a, **k)\n"
+        "    signal.raise_signal(signal.SIGTERM)\n"  # stopped while its output is being written
+        "c.save_file = stopped\n"
+        "from mosi_tool.cli import main\n"
+        f"sys.argv = ['mosi-tool', 'convert', {str(src)!r}, '--out', {str(out)!r}]\n"
+        "main()\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert sorted(p.name for p in out.parent.iterdir()) == []

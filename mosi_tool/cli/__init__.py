@@ -62,7 +62,10 @@ def _root(
     ] = None,
 ) -> None:
     """MoSI video backbones: train, export, extract features and saliency."""
+    from .signals import terminate_as_exit
+
     ctx.call_on_close(_say_library_notes())
+    ctx.with_resource(terminate_as_exit())  # every command: SIGTERM removes the temporary file of an output being written
 
 
 def _register() -> None:
