@@ -169,7 +169,8 @@ class SourceDataset(Dataset):
                 arr = self._load(i)
                 break
             except Exception as e:  # noqa: BLE001 - any decoder failure means "skip this file"
-                warnings.warn(f"{self.sources[i // self.repeat].path}: skipped, cannot read ({e})", stacklevel=1)
-        else:
-            raise RuntimeError("no readable source images")
+                path, reason = self.sources[i // self.repeat].path, e
+                warnings.warn(f"{path}: skipped, cannot read ({e})", stacklevel=1)
+        else:  # a ValueError: the user's to fix, printed as one line
+            raise ValueError(f"{path}: no readable source images (none of {len(self.sources)} can be read; this one: {reason})")
         return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1), index
