@@ -76,3 +76,15 @@ def test_probe_cli_takes_several_folders(tmp_path):
     assert out.with_suffix(".png").exists()
     result = CliRunner().invoke(app, ["eval", "probe", "--model", str(ckpt), "--videos", str(tmp_path / "none")])
     assert result.exit_code == 2 and "no such file or folder" in result.output
+
+
+@pytest.mark.parametrize("fraction", ["0", "1", "-0.5"])
+def test_probe_names_a_test_fraction_out_of_range(tmp_path, fraction):
+    """--test-fraction 0 said "needs at least 2 videos ... found 2"; 1 blamed a "val_fraction" it has no option for."""
+    for i in range(2):
+        write_video(tmp_path / f"v{i}.mp4", n=12, size=(80, 64), speed=1)
+    ckpt = micro_checkpoint(tmp_path / "m.safetensors")
+    result = CliRunner().invoke(app, ["eval", "probe", "--videos", str(tmp_path / "v0.mp4"), str(tmp_path / "v1.mp4"), "--model", str(ckpt),
+                                      "--runtime", "torch", "--test-fraction", fraction, "--chart", str(tmp_path / "c.png")])  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: --test-fraction {float(fraction)}: must lie between 0 and 1 (both left out)"]

@@ -145,6 +145,8 @@ def run_probe(engines: dict[str, Engine], videos: list[Source], cfg: ProbeConfig
     meta: ModelMeta = next(iter(engines.values())).meta
     if meta.task != "mosi":
         raise ValueError(f"the motion probe uses MoSI's translation classes; this is a '{meta.task}' model")
+    if not 0 < cfg.test_fraction < 1:  # split_sources would name its own val_fraction, and allows 0
+        raise ValueError(f"--test-fraction {cfg.test_fraction}: must lie between 0 and 1 (both left out)")
     train_src, test_src = split_sources(videos, cfg.test_fraction, cfg.seed)
     if not train_src or not test_src:
         raise ValueError(f"the probe needs at least 2 videos (one to train, one to test); found {len(videos)}")
