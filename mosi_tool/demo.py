@@ -19,11 +19,13 @@ def run_demo(out_dir: Path, model: Path | None = None, device: str = "auto") -> 
     from .runtimes.base import resolve_device
     from .saliency.run import Outputs, SaliencyOptions, run
 
+    from .atomic import check_folder_writable
+
     if model is None:
         model = default_model_path()
-    out_dir.mkdir(parents=True, exist_ok=True)
     meta = read_model_meta(model)  # the engine itself runs in the feature pipeline only
     dev = resolve_device(device)
+    check_folder_writable(out_dir)  # made only once the model and device are known good
     info(f"model: {model.name} ({meta.model_id}) on {dev}")
     overlay, sheet, maps = out_dir / "sample.saliency.mp4", out_dir / "sample.sheet.png", out_dir / "sample.maps.npy"
     # the saliency command's default method, maps at the model's scale

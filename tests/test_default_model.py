@@ -59,3 +59,18 @@ def test_demo_writes_overlay_sheet_maps_and_features(tmp_path):
     assert (out / "sample.sheet.png").stat().st_size > 0
     features = np.load(out / "features" / "sample.mp4.npz")["features"]
     assert features.shape[1] == read_model_meta(default_model_path()).feature_dim
+
+
+def test_demo_refusals_are_one_line_and_make_no_folder(tmp_path):
+    """--out-dir naming a file said only "File exists"; a bad --model or --device left an empty output folder."""
+    from typer.testing import CliRunner
+
+    from mosi_tool.cli import app
+
+    file = tmp_path / "taken"
+    file.write_text("x")
+    result = CliRunner().invoke(app, ["demo", "--out-dir", str(file)])
+    assert result.exit_code == 2 and result.stderr.strip().splitlines() == [f"error: {file}: cannot write (it is a file, not a folder)"]
+    result = CliRunner().invoke(app, ["demo", "--out-dir", str(tmp_path / "out"), "--model", str(tmp_path / "absent.safetensors")])
+    assert result.exit_code == 2 and "absent.safetensors: no such file" in result.stderr
+    assert not (tmp_path / "out").exists()
