@@ -101,3 +101,17 @@ def test_finetune_needs_weights(tmp_path, bad):
     (tmp_path / bad).write_bytes(b"x")
     result = finetune(["--model", str(tmp_path / bad), "--data", str(tmp_path / "d"), "--classes", "2", "--out", str(tmp_path / "r"), *FAST])
     assert result.exit_code == 2 and "needs the weights" in result.output
+
+
+def test_finetune_out_that_is_a_file_is_named_with_the_reason(tmp_path):
+    """--out naming a file (or a folder below one) said only "File exists" / "Not a directory"."""
+    for c in ("c0", "c1"):
+        (tmp_path / "d" / c).mkdir(parents=True)
+        write_video(tmp_path / "d" / c / "v.mp4", n=8, size=(48, 40))
+    ckpt = micro_checkpoint(tmp_path / "mosi.safetensors")
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    for out, reason in ((taken, "it is a file, not a folder"), (taken / "run", "a file is in the way of its folder")):
+        result = finetune(["--model", str(ckpt), "--data", str(tmp_path / "d"), "--classes", "2", "--out", str(out), *FAST])
+        assert result.exit_code == 2
+        assert result.stderr.strip().splitlines()[-1] == f"error: {out}: cannot write ({reason})"

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from mosi_tool.atomic import atomic_write_text
+from mosi_tool.atomic import atomic_write_text, check_folder_writable
 from mosi_tool.checkpoint import load_checkpoint, save_checkpoint
 from mosi_tool.metadata import ModelMeta
 from mosi_tool.models.clip_model import ClipModel
@@ -130,7 +130,7 @@ def finetune(cfg: FinetuneConfig, command: str = "") -> Path:
     val_loader = DataLoader(val_set, batch_size=max(1, batch_size // cfg.eval_clips), shuffle=False, **args)
     optimizer = torch.optim.Adam(param_groups(model.backbone, cfg.weight_decay), lr=cfg.base_lr)
     gen = torch.Generator(device).manual_seed(cfg.seed)
-    run.mkdir(parents=True, exist_ok=True)
+    check_folder_writable(run)  # made here, once the data and the model are known good
     atomic_write_text(run / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2, sort_keys=True))
     summary = {
         "task": "action", "initialised_from": str(cfg.model), "init_model_id": meta.training["init_model_id"], "data": str(cfg.data),
