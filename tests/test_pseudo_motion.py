@@ -267,3 +267,24 @@ def test_crop_without_room_to_move_is_refused_by_name(crop, match):
     the camera travel the user never set."""
     with pytest.raises(ValueError, match=match):
         MotionConfig(frames=8, crop=crop, source_size=64)
+
+
+def test_ctrl_c_is_one_line_exit_130_and_no_output(tmp_path, monkeypatch):
+    """Ctrl-C ended a command silently (exit 130 and no word of what became of its output)."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    import mosi_tool.training.preview as preview
+    from mosi_tool.cli import app
+
+    image = tmp_path / "img.png"
+    Image.fromarray(texture(96, 96, 1)).save(image)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(preview, "write_motions", stopped)
+    result = CliRunner().invoke(app, ["motions", str(image), "--out", str(tmp_path / "m.gif"), "--frames", "2", "--crop", "32", "--source-size", "64"])
+    assert result.exit_code == 130
+    assert result.stderr.strip().splitlines() == ["interrupted: the output being written was abandoned; finished files are kept"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.png"]

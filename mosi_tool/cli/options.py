@@ -101,12 +101,16 @@ def error_line(e: BaseException) -> str:
 
 def handle_errors(func: F) -> F:
     """Turn expected failures (bad files, bad options, a read-only or full disk) into one 'error: ...' line
-    and exit code 2."""
+    and exit code 2, and Ctrl-C into one 'interrupted' line and exit code 130 (a batch command's `resumable`
+    says more)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            typer.echo("interrupted: the output being written was abandoned; finished files are kept", err=True)
+            raise typer.Exit(130) from None
         except Exception as e:
             if not isinstance(e, (*user_errors(), OSError)):
                 raise
