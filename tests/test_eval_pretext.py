@@ -180,16 +180,18 @@ def test_an_imagenet_root_and_its_train_folder_are_the_same_data(tmp_path):
     assert held.val_fraction == 0.2 and held.notes == []
 
 
-def test_pretext_on_a_folder_of_unreadable_images_is_one_error_line(tmp_path):
-    """Every image damaged: the data loader's RuntimeError ended the command in a traceback."""
+@pytest.mark.filterwarnings("ignore:.*skipped, cannot read")
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_pretext_on_a_folder_of_unreadable_images_is_one_error_line(tmp_path, workers):
+    """Every image damaged: the data loader's RuntimeError ended the command in a traceback (and with --workers,
+    the worker's error came with the worker's traceback in its message)."""
     root = tmp_path / "damaged"
     root.mkdir()
     (root / "a.png").write_text("not an image")
     (root / "b.jpg").write_bytes(b"\xff\xd8\xff")
     ckpt = micro_checkpoint(tmp_path / "m.safetensors")
-    with pytest.warns(UserWarning, match="skipped, cannot read"):
-        result = CliRunner().invoke(app, ["eval", "pretext", "--model", str(ckpt), "--root", str(root), "--data", "images",
-                                          "--runtime", "torch", "--no-random-init", "--chart", str(tmp_path / "c.png")])  # fmt: skip
+    result = CliRunner().invoke(app, ["eval", "pretext", "--model", str(ckpt), "--root", str(root), "--data", "images",
+                                      "--runtime", "torch", "--no-random-init", "--chart", str(tmp_path / "c.png"), "--workers", workers])  # fmt: skip
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {root}") and ": no readable source images (none of " in lines[0]

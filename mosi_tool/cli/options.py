@@ -90,13 +90,17 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 def error_line(e: BaseException) -> str:
     """One line for the user: an OS error as "PATH: REASON" (e.g. "out/x.npz: cannot write (No space left on
-    device)"), anything else as its message."""
+    device)"), anything else as its message (a data loader worker's error as the worker's own message)."""
     from ..atomic import OutputError, target_of
 
     if isinstance(e, OSError) and not isinstance(e, OutputError) and e.filename is not None and e.strerror:
         target = target_of(e.filename)  # an error writing a temporary file is about the file it stands for
         return f"{target}: cannot write ({e.strerror})" if target else f"{e.filename}: {e.strerror}"
-    return str(e) or type(e).__name__
+    text = str(e) or type(e).__name__
+    if text.startswith("Caught ") and "\nOriginal Traceback" in text:  # a DataLoader worker's error, its traceback appended
+        last = text.rstrip().splitlines()[-1]  # "ValueError: the message"
+        text = last.split(": ", 1)[1] if ": " in last else last
+    return text
 
 
 def handle_errors(func: F) -> F:
