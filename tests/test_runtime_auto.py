@@ -245,3 +245,15 @@ def test_tune_help_does_not_offer_engines():
     """tune refuses .onnx/.engine/.pt2 files; its --model help said it took them."""
     result = CliRunner().invoke(app, ["tune", "--help"], env={"COLUMNS": "200"})
     assert "Checkpoint (.safetensors)" in result.stdout and ".pt2" not in result.stdout
+
+
+def test_tune_checks_its_cache_is_writable_before_measuring(micro_ckpt, monkeypatch, tmp_path):
+    """A cache folder that cannot be written failed only after every path had been timed."""
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    monkeypatch.setenv("MOSI_TOOL_CACHE", str(blocked / "cache"))
+    calls: list[int] = []
+    monkeypatch.setattr(auto, "measure", lambda model, batch_size, threads: calls.append(1) or [m("torch", "fp32", 10.0)])
+    result = CliRunner().invoke(app, ["tune", "--model", str(micro_ckpt), "--batch-size", "2", "--threads", "1"])
+    assert result.exit_code == 2 and "cannot write (a file is in the way of its folder)" in result.stderr
+    assert calls == []

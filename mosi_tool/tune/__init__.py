@@ -175,7 +175,7 @@ def tune(checkpoint: str | Path | ModelFile, batch_size: int = 8, threads: int |
     on this CPU, measured now if missing, made by other versions, or `again`. Reports it in one line, once per
     process, to `log` (default: the `mosi_tool.tune` logger at INFO, which the CLI prints and a Python call
     does not). Raises EngineError or CheckpointError naming an unreadable file, ValueError for another kind."""
-    from ..atomic import atomic_write_text
+    from ..atomic import atomic_write_text, check_writable
     from ..progress import counted
     from ..runtimes import open_model
 
@@ -189,6 +189,7 @@ def tune(checkpoint: str | Path | ModelFile, batch_size: int = 8, threads: int |
     choice = None if again else _read(path, key)
     fresh = choice is None
     if choice is None:
+        check_writable(path)  # before the minutes of timing, not after them
         t0 = time.perf_counter()
         measured = measure(model, batch_size, threads)
         _MEASURING[0] += time.perf_counter() - t0
