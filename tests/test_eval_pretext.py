@@ -196,3 +196,23 @@ def test_pretext_on_a_folder_of_unreadable_images_is_one_error_line(tmp_path, wo
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {root}") and ": no readable source images (none of " in lines[0]
     assert not (tmp_path / "c.png").exists()
+
+
+@pytest.mark.filterwarnings("ignore:.*skipped, cannot read")
+def test_unreadable_held_out_images_are_left_out_not_counted_twice(tmp_path):
+    """A damaged image is replaced by the next readable one in the dataset (training goes on); the evaluation
+    must not score that one twice: 2 of 4 images damaged, 2 sources scored, and a note says so."""
+    root = tmp_path / "imgs"
+    (root / "c").mkdir(parents=True)
+    for i in range(4):
+        path = root / "c" / f"{i}.png"
+        Image.fromarray(texture(72, 80, seed=i)).save(path) if i % 2 == 0 else path.write_text("damaged")
+    meta = ModelMeta(frames=4, crop=32, source_size=48, num_classes=9, mean=(0.5,) * 3, std=(0.25,) * 3,
+                     training={"data": "images", "seed": 3, "root": str(tmp_path / "elsewhere")})  # never trained on: scored whole
+    oracle = ShiftOracle(meta, torch.device("cpu"))
+    for batch_size in (1, 8):  # the repeat within one batch, and across batches
+        report = evaluate_pretext(oracle, SplitConfig(str(root)), random_init=False, batch_size=batch_size)
+        assert report["split"]["sources"] == 2 and report["split"]["unreadable"] == 2
+        un = report["results"]["MoSI"]["unmasked"]
+        assert un["clips"] == 18 and un["accuracy"] == 1.0
+        assert any("2 of 4 held-out sources cannot be read" in n for n in report["notes"])

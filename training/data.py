@@ -162,6 +162,8 @@ class SourceDataset(Dataset):
         return square_crop(np.asarray(img), self.size, rng)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        """The source square (3, Ls, Ls) uint8 and the index it was loaded from: `index`, or past a damaged
+        file the next readable one's (so a caller that must not count a source twice, as evaluation, can tell)."""
         # A damaged file must not stop a long run: warn and use the next source instead.
         for attempt in range(len(self)):
             i = (index + attempt) % len(self)
@@ -173,4 +175,4 @@ class SourceDataset(Dataset):
                 warnings.warn(f"{path}: skipped, cannot read ({e})", stacklevel=1)
         else:  # a ValueError: the user's to fix, printed as one line
             raise ValueError(f"{path}: no readable source images (none of {len(self.sources)} can be read; this one: {reason})")
-        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1), index
+        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1), i

@@ -49,6 +49,7 @@ class HeldOut:
     seed: int
     per_class: int | None
     notes: list[str]
+    unreadable: int = 0  # sources `confusion_matrices` could not read, left out of the counts
 
 
 def held_out_sources(meta: ModelMeta, cfg: SplitConfig) -> HeldOut:
@@ -168,7 +169,8 @@ def motion_config(meta: ModelMeta, mask: bool, camera: int | None = None) -> Mot
 def confusion_matrices(engines: dict[str, Engine], held: HeldOut, batch_size: int = 8, workers: int = 0,
                        camera: int | None = None) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
     """{engine name: {"masked"|"unmasked": (C, C) counts, rows = true class}} over the held-out sources;
-    `camera` as in `motion_config`."""
+    `camera` as in `motion_config`. A source that cannot be read is left out (the dataset hands the next one
+    instead, which is counted once), and `held` records how many with a note."""
     meta = next(iter(engines.values())).meta
     if meta.task != "mosi":
         raise ValueError(f"pretext evaluation needs a MoSI model (task 'mosi'); this one is a '{meta.task}' model")
@@ -177,15 +179,26 @@ def confusion_matrices(engines: dict[str, Engine], held: HeldOut, batch_size: in
     dataset = SourceDataset(held.sources, held.kind, meta.source_size, train=False, seed=held.seed)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     out = {name: {v: np.zeros((c, c), np.int64) for v in VARIANTS} for name in engines}
+    seen = np.zeros(len(dataset), bool)
     with progress_bar("pretext eval", total=len(dataset), unit="img") as bar:
         for sources, ids in loader:
+            bar.advance(len(ids))
+            first = np.zeros(len(ids), bool)
+            first[np.unique(ids.numpy(), return_index=True)[1]] = True  # one of each index in the batch ...
+            keep = torch.from_numpy(first & ~seen[ids.numpy()])  # ... that no batch before had
+            seen[ids.numpy()] = True
+            if not keep.any():
+                continue
+            sources, ids = sources[keep], ids[keep]
             for variant, gen in gens.items():
                 batch = gen(sources, train=False, source_ids=ids, raw=True)
                 labels = batch.labels.numpy()
                 for name, engine in engines.items():
                     pred = engine(batch.clips).logits.argmax(1).cpu().numpy()
                     out[name][variant] += np.bincount(labels * c + pred, minlength=c * c).reshape(c, c)
-            bar.advance(len(ids))
+    held.unreadable = int(len(dataset) - seen.sum())
+    if held.unreadable:
+        held.notes.append(f"{held.unreadable} of {len(dataset)} held-out sources cannot be read and are left out (warnings above name them)")
     return out
 
 
@@ -200,7 +213,7 @@ def pretext_report(engine: Engine, held: HeldOut, matrices: dict[str, dict[str, 
         "evaluation": "pretext",
         "model": {"path": str(engine.path), "runtime": engine.name, "model_id": meta.model_id, "arch": meta.arch,
                   "width": meta.width, "frames": meta.frames, "crop": meta.crop, "mask": meta.mask, "training": meta.training},
-        "split": {"data": held.kind, "sources": len(held.sources), "val_fraction": held.val_fraction, "seed": held.seed,
+        "split": {"data": held.kind, "sources": len(held.sources) - held.unreadable, "unreadable": held.unreadable, "val_fraction": held.val_fraction, "seed": held.seed,
                   "per_class": held.per_class, "first_sources": [s.path for s in held.sources[:5]],
                   "camera": camera, "training_camera": meta.camera},
         "classes": meta.class_names or [str(s) for s in meta.speed_table()],
