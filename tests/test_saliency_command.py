@@ -223,6 +223,12 @@ def test_stopping_a_batch_with_workers_removes_their_temporary_files(tmp_path, h
         begun = {p.name.split(".")[1] for p in temporaries(out_dir)}
         time.sleep(0.02)
     assert len(begun) == 2, "the run ended before two videos' outputs were begun at once"
+    # the signal at once (a worker near the end of its video, on a loaded machine, could finish it while the
+    # workers were looked for first), then the workers that are still there
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
     workers = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -230,10 +236,6 @@ def test_stopping_a_batch_with_workers_removes_their_temporary_files(tmp_path, h
                 workers.append(int(stat.parent.name))
         except OSError:  # a process that ended meanwhile
             continue
-    if how == "sigterm":
-        proc.send_signal(signal.SIGTERM)
-    else:
-        os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(60) == 128 + (signal.SIGTERM if how == "sigterm" else signal.SIGINT)
     deadline = time.monotonic() + 15
     while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
