@@ -92,7 +92,9 @@ class ColourModel:
         self.bins = 1 << (3 * cfg.bits)
         self.fg = np.zeros(self.bins)
         self.bg = np.zeros(self.bins)
-        self._table = np.empty(self.bins, np.float32)  # `posterior`'s, rewritten each frame
+        self._table = np.empty(self.bins, np.float32)  # `posterior`'s, its entries rewritten each frame ...
+        self._stamp = np.zeros(self.bins, np.int64)  # ... where a pixel of that frame reads them: the frame's number
+        self._frame = 0
 
     def quantise(self, image: np.ndarray) -> np.ndarray:
         """(h, w) int32 bin index of an (h, w, 3) uint8 RGB image."""
@@ -113,18 +115,29 @@ class ColourModel:
         total = self.fg.sum()
         if total < MIN_SAMPLES:
             return None
-        return _posterior_table(self.fg, self.bg, total + 0.1 * self.bins, self.bg.sum() + 0.1 * self.bins, self._table)[bins]
+        self._frame += 1
+        return _posterior_of(bins, self.fg, self.bg, total + 0.1 * self.bins, self.bg.sum() + 0.1 * self.bins, self._table,
+                             self._stamp, self._frame)  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
 @no_type_check  # numba code: numpy scalars throughout
-def _posterior_table(fg: np.ndarray, bg: np.ndarray, fg_norm: float, bg_norm: float, out: np.ndarray) -> np.ndarray:
-    """out (n,) float32 = pf / (pf + pb), pf = (fg + 0.1) / fg_norm and pb likewise, per bin: numpy's float64
-    operations in its order, then rounded to float32 (`ColourModel.posterior`'s table), in one pass."""
-    for k in range(len(fg)):
-        pf = (fg[k] + 0.1) / fg_norm
-        pb = (bg[k] + 0.1) / bg_norm
-        out[k] = np.float32(pf / (pf + pb))
+def _posterior_of(bins: np.ndarray, fg: np.ndarray, bg: np.ndarray, fg_norm: float, bg_norm: float, table: np.ndarray,
+                  stamp: np.ndarray, frame: int) -> np.ndarray:  # fmt: skip
+    """(h, w) float32: each pixel's table[bin], table = pf / (pf + pb), pf = (fg + 0.1) / fg_norm and pb likewise
+    (numpy's float64 operations in its order, then rounded to float32), made in one pass over the pixels for
+    the bins they hold only (stamped with `frame`; a frame holds a few thousand of the 32768)."""
+    h, w = bins.shape
+    out = np.empty((h, w), np.float32)
+    for i in range(h):
+        for j in range(w):
+            k = bins[i, j]
+            if stamp[k] != frame:
+                pf = (fg[k] + 0.1) / fg_norm
+                pb = (bg[k] + 0.1) / bg_norm
+                table[k] = np.float32(pf / (pf + pb))
+                stamp[k] = frame
+            out[i, j] = table[k]
     return out
 
 

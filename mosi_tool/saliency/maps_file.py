@@ -46,7 +46,7 @@ class NpyRows(AtomicOutput):
             raise IndexError(f"frame {index} outside the file's {self.frames} frames")
         with self._writing():
             self._file.seek(self._offset + index * self._row)
-            self._file.write(np.ascontiguousarray(row, dtype=self.dtype).tobytes())
+            self._file.write(np.ascontiguousarray(row, dtype=self.dtype))  # its buffer: no copy into bytes
 
 
 class MapsFile(NpyRows):
