@@ -197,8 +197,9 @@ def confusion_matrices(engines: dict[str, Engine], held: HeldOut, batch_size: in
                     pred = engine(batch.clips).logits.argmax(1).cpu().numpy()
                     out[name][variant] += np.bincount(labels * c + pred, minlength=c * c).reshape(c, c)
     held.unreadable = int(len(dataset) - seen.sum())
-    if held.unreadable:
-        held.notes.append(f"{held.unreadable} of {len(dataset)} held-out sources cannot be read and are left out (warnings above name them)")
+    note = f"{held.unreadable} of {len(dataset)} held-out sources cannot be read and are left out (warnings above name them)"
+    if held.unreadable and note not in held.notes:  # once, however many times the sources are scored
+        held.notes.append(note)
     return out
 
 
