@@ -230,3 +230,17 @@ def test_the_codec_is_named_not_the_decoder(tmp_path):
         pytest.skip(f"no AV1 encoder in this PyAV build ({e})")
     reader = VideoReader(path)
     assert reader.info.codec == "av1" and len(list(reader.frames())) == 3
+
+
+def test_a_folder_of_16_bit_grey_frames_is_scaled_not_clipped_to_white(tmp_path):
+    """16-bit grey PNGs (depth, microscopy, scientific cameras): Pillow's convert("RGB") clipped every value
+    above 255, so a folder of them read as white frames, for every command and for training sources alike."""
+    from mosi_tool.video.decode import grab_frame
+
+    grey = (np.linspace(0, 65535, 48 * 64).reshape(48, 64)).astype(np.uint16)
+    for i in range(3):
+        Image.fromarray(grey).save(tmp_path / f"{i:03d}.png")
+    frame = next(iter(VideoReader(tmp_path).frames()))
+    for rgb in (frame.image, grab_frame(tmp_path, 0.5)):
+        assert rgb.shape == (48, 64, 3)
+        np.testing.assert_allclose(rgb[..., 0].astype(float), grey / 257, atol=1)

@@ -36,6 +36,7 @@ from PIL import Image
 from .h264_sps import stream_crop
 from .hidden import is_hidden
 from .iso_boxes import cut_short_reason
+from .images import to_rgb
 from .orientation import IDENTITY, Orientation, frame_orientation
 from .packets import StreamDecode, ffmpeg_reason
 from .pixels import PixelShape
@@ -451,7 +452,7 @@ class VideoReader:
         for i, p in enumerate(self._files[first:], first):
             try:
                 with Image.open(p) as im:
-                    im = im.convert("RGB")
+                    im = to_rgb(im)
                     if im.size != folder and not warned:
                         warned = True
                         self._warn(f"the frames differ in size (frame {p.name} is {im.size[0]}x{im.size[1]}, the first "
@@ -486,7 +487,7 @@ def grab_frame(path: str | Path, fraction: float) -> np.ndarray:
     if reader._files:
         files = reader._files
         with Image.open(files[min(len(files) - 1, int(fraction * len(files)))]) as im:
-            return np.asarray(im.convert("RGB"))
+            return np.asarray(to_rgb(im))
     with _open(reader.path) as container:
         vs = exact_crop(container.streams.video[0])
         target = None
