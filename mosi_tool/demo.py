@@ -14,12 +14,11 @@ __all__ = ["SAMPLE_IMAGE", "SAMPLE_VIDEO", "run_demo"]
 
 def run_demo(out_dir: Path, model: Path | None = None, device: str = "auto") -> list[Path]:
     """Write the overlay video, contact sheet, maps and features of the sample into `out_dir`."""
+    from .atomic import check_folder_writable
     from .loader import read_model_meta
     from .pipeline.extract import ExtractOptions, extract
     from .runtimes.base import resolve_device
     from .saliency.run import Outputs, SaliencyOptions, run
-
-    from .atomic import check_folder_writable
 
     if model is None:
         model = default_model_path()

@@ -183,10 +183,11 @@ def confusion_matrices(engines: dict[str, Engine], held: HeldOut, batch_size: in
     with progress_bar("pretext eval", total=len(dataset), unit="img") as bar:
         for sources, ids in loader:
             bar.advance(len(ids))
-            first = np.zeros(len(ids), bool)
-            first[np.unique(ids.numpy(), return_index=True)[1]] = True  # one of each index in the batch ...
-            keep = torch.from_numpy(first & ~seen[ids.numpy()])  # ... that no batch before had
-            seen[ids.numpy()] = True
+            index = ids.numpy()
+            first = np.zeros(len(index), bool)
+            first[np.unique(index, return_index=True)[1]] = True  # one of each index in the batch ...
+            keep = torch.from_numpy(first & ~seen[index])  # ... that no batch before had
+            seen[index] = True
             if not keep.any():
                 continue
             sources, ids = sources[keep], ids[keep]
